@@ -1,0 +1,13 @@
+//! Host-side pipeline: load -> fold -> (calibrate, quantize, plan) -> emit.
+//!
+//! Every pass is a pure function over typed data; file I/O happens only in
+//! [`checkpoint`] (read) and the emitter (write).
+#![deny(missing_docs)]
+
+pub mod arch;
+pub mod checkpoint;
+pub mod error;
+pub mod fold;
+pub mod float;
+pub mod prng;
+pub mod synth;

@@ -1,0 +1,27 @@
+//! Heap-free, integer-only executor for int8 FastViT-T8 schedules.
+//!
+//! `fastvit-codegen` turns a checkpoint into *data*: a weight blob, a fixed
+//! [`Layer`] schedule with arena offsets, and the exact arena size. This crate
+//! holds all the logic that executes that data: one reference kernel per op
+//! (the numerical specification), the single requantization function
+//! ([`quant::requantize`]), and the schedule executor ([`Model::run`]).
+//!
+//! Tensors are NHWC int8 with a per-tensor zero point; weights are int8 with
+//! per-output-channel scales; accumulators are i32. There is no floating point
+//! on the inference path, so every target computes the same bits.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod model;
+pub mod ops;
+pub mod quant;
+pub mod schedule;
+
+pub use error::Error;
+pub use model::Model;
+pub use schedule::{
+    Add, Conv, ConvVariant, FullyConnected, GlobalAvgPool, Layer, Lut, Requant, SqueezeExcite,
+    Span, TensorRef,
+};

@@ -1,0 +1,336 @@
+//! The schedule executor: validates every layer's spans, splits the arena
+//! into input and output views, and calls the kernel the layer names.
+
+use crate::error::Error;
+use crate::ops::{self, I32s, RequantView};
+use crate::schedule::{ConvVariant, Layer, Requant, Span, TensorRef};
+
+/// A compiled model: data emitted by codegen (or built in memory by it).
+#[derive(Clone, Copy, Debug)]
+pub struct Model<'a> {
+    /// The weight blob all [`Span`]s point into (16-byte aligned when emitted).
+    pub weights: &'a [u8],
+    /// The schedule, executed in order.
+    pub layers: &'a [Layer],
+    /// One name per layer (timm module names), for reports and debugging.
+    pub layer_names: &'a [&'a str],
+    /// Replaces `layers[0]` in [`Model::run_normalized`]: the stem without the
+    /// folded ImageNet normalization, reading a quantized normalized input.
+    pub stem_normalized: Layer,
+    /// Exact arena size the schedule needs, scratch included.
+    pub arena_bytes: usize,
+    /// Where the input image lives in the arena (`h x w x 3`).
+    pub input: TensorRef,
+    /// Zero point of the normalized input accepted by `run_normalized`.
+    pub normalized_input_zp: i32,
+    /// Where the logits live in the arena (`1 x 1 x classes`).
+    pub output: TensorRef,
+    /// Zero point of the logits.
+    pub output_zp: i32,
+}
+
+/// Which entry point is running (decides the first layer).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    Image,
+    Normalized,
+}
+
+impl<'a> Model<'a> {
+    /// Runs on a camera frame: `image` is u8 RGB, HWC, `h * w * 3` bytes, as
+    /// the model's input size. The ImageNet normalization is folded into the
+    /// stem. Writes int8 logits (see `output_zp` and the generated scale).
+    pub fn run(&self, arena: &mut [i8], image: &[u8], logits: &mut [i8]) -> Result<(), Error> {
+        self.run_with(arena, image, logits, |_, _| {})
+    }
+
+    /// Like [`Model::run`], calling `after_layer(index, arena)` after each
+    /// layer: for per-layer profiling markers and for dumping activations.
+    pub fn run_with(
+        &self,
+        arena: &mut [i8],
+        image: &[u8],
+        logits: &mut [i8],
+        after_layer: impl FnMut(usize, &[i8]),
+    ) -> Result<(), Error> {
+        let dst = self.prepare(arena, image.len(), logits.len())?;
+        // u8 pixel p is stored as p - 128 (zero point -128): a sign-bit flip.
+        for (d, &p) in dst.iter_mut().zip(image) {
+            *d = (p ^ 0x80) as i8;
+        }
+        self.execute(arena, Entry::Image, logits, after_layer)
+    }
+
+    /// Runs on an already normalized input (timm's tensor, transposed to HWC
+    /// and quantized with the model's normalized-input scale and
+    /// `normalized_input_zp`). For testing against float references.
+    pub fn run_normalized(
+        &self,
+        arena: &mut [i8],
+        input: &[i8],
+        logits: &mut [i8],
+        after_layer: impl FnMut(usize, &[i8]),
+    ) -> Result<(), Error> {
+        let dst = self.prepare(arena, input.len(), logits.len())?;
+        dst.copy_from_slice(input);
+        self.execute(arena, Entry::Normalized, logits, after_layer)
+    }
+
+    /// Checks sizes and returns the arena's input region.
+    fn prepare<'b>(
+        &self,
+        arena: &'b mut [i8],
+        input_len: usize,
+        logits_len: usize,
+    ) -> Result<&'b mut [i8], Error> {
+        if arena.len() < self.arena_bytes {
+            return Err(Error::ArenaTooSmall {
+                needed: self.arena_bytes,
+                got: arena.len(),
+            });
+        }
+        if input_len != self.input.len() {
+            return Err(Error::InputSize {
+                expected: self.input.len(),
+                got: input_len,
+            });
+        }
+        if logits_len != self.output.len() {
+            return Err(Error::OutputSize {
+                expected: self.output.len(),
+                got: logits_len,
+            });
+        }
+        arena
+            .get_mut(self.input.offset as usize..self.input.end())
+            .ok_or(Error::InvalidLayer { layer: 0 })
+    }
+
+    fn execute(
+        &self,
+        arena: &mut [i8],
+        entry: Entry,
+        logits: &mut [i8],
+        mut after_layer: impl FnMut(usize, &[i8]),
+    ) -> Result<(), Error> {
+        let arena = &mut arena[..self.arena_bytes];
+        for (i, layer) in self.layers.iter().enumerate() {
+            let layer = if i == 0 && entry == Entry::Normalized {
+                &self.stem_normalized
+            } else {
+                layer
+            };
+            self.run_layer(layer, arena)
+                .ok_or(Error::InvalidLayer { layer: i })?;
+            after_layer(i, arena);
+        }
+        let out = arena
+            .get(self.output.offset as usize..self.output.end())
+            .ok_or(Error::InvalidLayer {
+                layer: self.layers.len(),
+            })?;
+        logits.copy_from_slice(out);
+        Ok(())
+    }
+
+    fn i8s(&self, s: Span) -> Option<&'a [i8]> {
+        let b = self.weights.get(s.offset as usize..(s.offset as usize).checked_add(s.len as usize)?)?;
+        Some(bytemuck::cast_slice(b))
+    }
+
+    fn i32s(&self, s: Span, n: usize) -> Option<I32s<'a>> {
+        if s.len as usize != n * 4 {
+            return None;
+        }
+        let b = self.weights.get(s.offset as usize..s.offset as usize + s.len as usize)?;
+        Some(I32s(b))
+    }
+
+    fn requant(&self, r: Requant, n: usize) -> Option<RequantView<'a>> {
+        Some(RequantView {
+            multiplier: self.i32s(r.multiplier, n)?,
+            shift: self.i32s(r.shift, n)?,
+        })
+    }
+
+    fn table(&self, s: Span) -> Option<&'a [i8]> {
+        let t = self.i8s(s)?;
+        (t.is_empty() || t.len() == 256).then_some(t)
+    }
+
+    /// Validates one layer and runs its kernel; `None` if the layer is corrupt.
+    fn run_layer(&self, layer: &Layer, arena: &mut [i8]) -> Option<()> {
+        match layer {
+            Layer::Conv(p) => {
+                let (cin, cout, g) = (p.input.c as usize, p.output.c as usize, p.groups as usize);
+                let k = p.kernel as usize;
+                if g == 0 || cin % g != 0 || cout % g != 0 || p.stride == 0 {
+                    return None;
+                }
+                // Output size must follow from the input size (no reads past the edge).
+                let span = |i: u16, o: u16| {
+                    let reach = (o as usize).checked_sub(1)? * p.stride as usize + k;
+                    (reach <= i as usize + 2 * p.pad as usize).then_some(())
+                };
+                span(p.input.h, p.output.h)?;
+                span(p.input.w, p.output.w)?;
+                let weights = self.i8s(p.weights)?;
+                if weights.len() != cout * k * k * (cin / g) {
+                    return None;
+                }
+                let pad_values = self.i8s(p.pad_values)?;
+                if !pad_values.is_empty() && pad_values.len() != cin {
+                    return None;
+                }
+                let args = ops::conv::ConvArgs {
+                    input: &[],
+                    weights,
+                    bias: self.i32s(p.bias, cout)?,
+                    requant: self.requant(p.requant, cout)?,
+                    pad_values,
+                    lut: self.table(p.lut)?,
+                };
+                let (input, output) = split(arena, p.input, p.output)?;
+                let args = ops::conv::ConvArgs { input, ..args };
+                match p.variant {
+                    ConvVariant::Reference => ops::conv::conv_reference(p, &args, output),
+                }
+            }
+            Layer::Lut(p) => {
+                let table = self.table(p.table)?;
+                if table.is_empty() || p.input.len() != p.output.len() {
+                    return None;
+                }
+                if p.input.offset == p.output.offset {
+                    let data = arena.get_mut(p.output.offset as usize..p.output.end())?;
+                    ops::lut::lut_in_place(table, data);
+                } else {
+                    let (input, output) = split(arena, p.input, p.output)?;
+                    ops::lut::lut_reference(table, input, output);
+                }
+            }
+            Layer::Add(p) => {
+                let n = p.output.len();
+                if p.a.len() != n || p.b.len() != n || p.left_shift > 24 {
+                    return None;
+                }
+                if p.output.offset == p.a.offset {
+                    let (b, out) = split(arena, p.b, p.output)?;
+                    ops::add::add_in_place(p, out, b);
+                } else if p.output.offset == p.b.offset {
+                    let (a, out) = split(arena, p.a, p.output)?;
+                    ops::add::add_in_place_b(p, a, out);
+                } else {
+                    // Copy-free three-way split: order the regions by offset.
+                    let (a, b, out) = split3(arena, p.a, p.b, p.output)?;
+                    ops::add::add_reference(p, a, b, out);
+                }
+            }
+            Layer::SqueezeExcite(p) => {
+                let (c, r) = (p.input.c as usize, p.reduced as usize);
+                if p.input != (TensorRef { offset: p.input.offset, ..p.output }) {
+                    return None;
+                }
+                let sigmoid = self.table(p.sigmoid)?;
+                let fc1_weights = self.i8s(p.fc1_weights)?;
+                let fc2_weights = self.i8s(p.fc2_weights)?;
+                if sigmoid.is_empty() || fc1_weights.len() != c * r || fc2_weights.len() != c * r {
+                    return None;
+                }
+                let args = ops::squeeze_excite::SeArgs {
+                    fc1_weights,
+                    fc1_bias: self.i32s(p.fc1_bias, r)?,
+                    fc1_requant: self.requant(p.fc1_requant, r)?,
+                    fc2_weights,
+                    fc2_bias: self.i32s(p.fc2_bias, c)?,
+                    fc2_requant: self.requant(p.fc2_requant, c)?,
+                    sigmoid,
+                    lut: self.table(p.lut)?,
+                };
+                let (input, scratch, output) =
+                    split3_mut(arena, p.input, scratch_ref(p.scratch, layer), p.output)?;
+                ops::squeeze_excite::squeeze_excite_reference(p, &args, input, scratch, output);
+            }
+            Layer::GlobalAvgPool(p) => {
+                if p.output.len() != p.input.c as usize {
+                    return None;
+                }
+                let (input, output) = split(arena, p.input, p.output)?;
+                ops::global_avg_pool::global_avg_pool_reference(p, input, output);
+            }
+            Layer::FullyConnected(p) => {
+                let (cin, cout) = (p.input.len(), p.output.len());
+                let weights = self.i8s(p.weights)?;
+                if weights.len() != cin * cout {
+                    return None;
+                }
+                let bias = self.i32s(p.bias, cout)?;
+                let requant = self.requant(p.requant, cout)?;
+                let (input, output) = split(arena, p.input, p.output)?;
+                ops::fully_connected::fully_connected_reference(
+                    input, p.in_zp, weights, bias, requant, p.out_zp, false, output,
+                );
+            }
+        }
+        Some(())
+    }
+}
+
+fn scratch_ref(offset: u32, layer: &Layer) -> TensorRef {
+    TensorRef {
+        offset,
+        h: 1,
+        w: 1,
+        c: layer.scratch_bytes() as u16,
+    }
+}
+
+/// Splits the arena into a read-only input and a disjoint writable output.
+fn split(arena: &mut [i8], input: TensorRef, output: TensorRef) -> Option<(&[i8], &mut [i8])> {
+    let (i0, i1) = (input.offset as usize, input.end());
+    let (o0, o1) = (output.offset as usize, output.end());
+    if i1 > arena.len() || o1 > arena.len() || (i0 < o1 && o0 < i1) {
+        return None;
+    }
+    if i1 <= o0 {
+        let (lo, hi) = arena.split_at_mut(o0);
+        Some((&lo[i0..i1], &mut hi[..o1 - o0]))
+    } else {
+        let (lo, hi) = arena.split_at_mut(i0);
+        Some((&hi[..i1 - i0], &mut lo[o0..o1]))
+    }
+}
+
+/// Splits the arena into two read-only inputs and one writable output, all
+/// pairwise disjoint.
+fn split3(
+    arena: &mut [i8],
+    a: TensorRef,
+    b: TensorRef,
+    out: TensorRef,
+) -> Option<(&[i8], &[i8], &mut [i8])> {
+    let (a, b, out) = split3_mut(arena, a, b, out)?;
+    Some((a, b, out))
+}
+
+/// Splits the arena into three pairwise-disjoint mutable regions.
+fn split3_mut(
+    arena: &mut [i8],
+    a: TensorRef,
+    b: TensorRef,
+    c: TensorRef,
+) -> Option<(&mut [i8], &mut [i8], &mut [i8])> {
+    let mut regions = [(a.offset as usize, a.end(), 0usize), (b.offset as usize, b.end(), 1), (c.offset as usize, c.end(), 2)];
+    regions.sort_unstable();
+    if regions[2].1 > arena.len() || regions[0].1 > regions[1].0 || regions[1].1 > regions[2].0 {
+        return None;
+    }
+    let (lo, rest) = arena.split_at_mut(regions[1].0);
+    let (mid, hi) = rest.split_at_mut(regions[2].0 - regions[1].0);
+    let mut out: [Option<&mut [i8]>; 3] = [None, None, None];
+    out[regions[0].2] = Some(&mut lo[regions[0].0..regions[0].1]);
+    out[regions[1].2] = Some(&mut mid[..regions[1].1 - regions[1].0]);
+    out[regions[2].2] = Some(&mut hi[..regions[2].1 - regions[2].0]);
+    let [x, y, z] = out;
+    Some((x?, y?, z?))
+}

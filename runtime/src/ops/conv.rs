@@ -1,0 +1,69 @@
+//! Grouped 2-D convolution, NHWC, OHWI weights. See [`crate::Conv`] for the
+//! integer contract.
+
+use super::{I32s, RequantView};
+use crate::quant::requantize_i8;
+use crate::schedule::Conv;
+
+/// Resolved operands of a [`Conv`].
+pub struct ConvArgs<'a> {
+    /// Input activations, `h * w * cin`.
+    pub input: &'a [i8],
+    /// Weights, `cout * k * k * cin/groups`.
+    pub weights: &'a [i8],
+    /// Bias per output channel.
+    pub bias: I32s<'a>,
+    /// Requantization per output channel.
+    pub requant: RequantView<'a>,
+    /// Padding value per input channel, or empty for `in_zp`.
+    pub pad_values: &'a [i8],
+    /// Activation table, or empty.
+    pub lut: &'a [i8],
+}
+
+/// Reference kernel: loops in output order (y, x, o), taps (ky, kx, ci).
+pub fn conv_reference(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8]) {
+    let (ih, iw, cin) = (p.input.h as i32, p.input.w as i32, p.input.c as usize);
+    let (oh, ow, cout) = (p.output.h as usize, p.output.w as usize, p.output.c as usize);
+    let (k, stride, pad) = (p.kernel as i32, p.stride as i32, p.pad as i32);
+    let groups = p.groups as usize;
+    let cin_g = cin / groups;
+    let cout_g = cout / groups;
+    for oy in 0..oh {
+        for ox in 0..ow {
+            for o in 0..cout {
+                let g = o / cout_g;
+                let mut acc = a.bias.get(o);
+                for ky in 0..k {
+                    let iy = oy as i32 * stride + ky - pad;
+                    for kx in 0..k {
+                        let ix = ox as i32 * stride + kx - pad;
+                        let inside = iy >= 0 && iy < ih && ix >= 0 && ix < iw;
+                        let wbase = ((o * k as usize + ky as usize) * k as usize + kx as usize) * cin_g;
+                        for ci in 0..cin_g {
+                            let c = g * cin_g + ci;
+                            let x = if inside {
+                                a.input[(iy * iw + ix) as usize * cin + c] as i32
+                            } else if a.pad_values.is_empty() {
+                                p.in_zp
+                            } else {
+                                a.pad_values[c] as i32
+                            };
+                            acc += a.weights[wbase + ci] as i32 * (x - p.in_zp);
+                        }
+                    }
+                }
+                let mut y = requantize_i8(
+                    acc,
+                    a.requant.multiplier.get(o),
+                    a.requant.shift.get(o),
+                    p.out_zp,
+                );
+                if !a.lut.is_empty() {
+                    y = crate::quant::lut(a.lut, y);
+                }
+                output[(oy * ow + ox) * cout + o] = y;
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Reference kernels, one module per op. Each is the numerical specification
+//! of its op: plain loops over validated slices, integer-only.
+
+pub mod add;
+pub mod conv;
+pub mod fully_connected;
+pub mod global_avg_pool;
+pub mod lut;
+pub mod squeeze_excite;
+
+/// Little-endian i32 values packed in a byte slice (bias, multipliers, shifts).
+#[derive(Clone, Copy)]
+pub struct I32s<'a>(pub &'a [u8]);
+
+impl I32s<'_> {
+    /// Element `i`.
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> i32 {
+        let b = &self.0[i * 4..i * 4 + 4];
+        i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.0.len() / 4
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.0.len() < 4
+    }
+}
+
+/// Per-channel requantization tables resolved from the weight blob.
+#[derive(Clone, Copy)]
+pub struct RequantView<'a> {
+    /// Multipliers.
+    pub multiplier: I32s<'a>,
+    /// Shifts.
+    pub shift: I32s<'a>,
+}

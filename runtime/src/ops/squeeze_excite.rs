@@ -1,0 +1,80 @@
+//! Squeeze-and-excite. See [`crate::SqueezeExcite`] for the integer contract.
+
+use super::fully_connected::fully_connected_reference;
+use super::{I32s, RequantView};
+use crate::quant::{lut, requantize_i8};
+use crate::schedule::SqueezeExcite;
+
+/// Resolved operands of a [`SqueezeExcite`].
+pub struct SeArgs<'a> {
+    /// fc1 weights.
+    pub fc1_weights: &'a [i8],
+    /// fc1 bias.
+    pub fc1_bias: I32s<'a>,
+    /// fc1 requantization.
+    pub fc1_requant: RequantView<'a>,
+    /// fc2 weights.
+    pub fc2_weights: &'a [i8],
+    /// fc2 bias.
+    pub fc2_bias: I32s<'a>,
+    /// fc2 requantization.
+    pub fc2_requant: RequantView<'a>,
+    /// Sigmoid table.
+    pub sigmoid: &'a [i8],
+    /// Activation table applied to the output, or empty.
+    pub lut: &'a [i8],
+}
+
+/// Reference kernel. `scratch` holds `SqueezeExcite::scratch_bytes` bytes.
+pub fn squeeze_excite_reference(
+    p: &SqueezeExcite,
+    a: &SeArgs<'_>,
+    input: &[i8],
+    scratch: &mut [i8],
+    output: &mut [i8],
+) {
+    let c = p.input.c as usize;
+    let r = p.reduced as usize;
+    let (pooled, rest) = scratch.split_at_mut(c);
+    let (hidden, gate) = rest.split_at_mut(r);
+    for (ch, m) in pooled.iter_mut().enumerate() {
+        let sum: i32 = input
+            .iter()
+            .skip(ch)
+            .step_by(c)
+            .map(|&x| x as i32 - p.in_zp)
+            .sum();
+        *m = requantize_i8(sum, p.pool_mult, p.pool_shift, p.pool_zp);
+    }
+    fully_connected_reference(
+        pooled,
+        p.pool_zp,
+        a.fc1_weights,
+        a.fc1_bias,
+        a.fc1_requant,
+        p.hid_zp,
+        true,
+        hidden,
+    );
+    fully_connected_reference(
+        hidden,
+        p.hid_zp,
+        a.fc2_weights,
+        a.fc2_bias,
+        a.fc2_requant,
+        p.gate_zp,
+        false,
+        &mut gate[..c],
+    );
+    for g in gate[..c].iter_mut() {
+        *g = lut(a.sigmoid, *g);
+    }
+    for (i, (o, &x)) in output.iter_mut().zip(input).enumerate() {
+        let s = gate[i % c] as i32 + 128;
+        let mut y = requantize_i8((x as i32 - p.in_zp) * s, p.scale_mult, p.scale_shift, p.out_zp);
+        if !a.lut.is_empty() {
+            y = lut(a.lut, y);
+        }
+        *o = y;
+    }
+}

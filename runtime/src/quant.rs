@@ -1,0 +1,73 @@
+//! The one requantization function and its rounding policy.
+//!
+//! Every kernel (reference and optimized) and codegen's in-process simulation
+//! scale an i32 accumulator back to int8 with [`requantize`]. The real scale
+//! `r` is encoded as `multiplier * 2^(shift - 31)` with `multiplier` in
+//! `[2^30, 2^31)` (or 0 for a zero scale), which codegen computes once.
+
+/// Scales `acc` by `multiplier * 2^(shift - 31)`, rounding half up (towards
+/// +infinity): `floor((acc * multiplier + 2^(t-1)) / 2^t)` with `t = 31 - shift`.
+///
+/// One rounding step, computed exactly in 64 bits; the result saturates to
+/// i32. Contract: `t` in `1..=62` (`shift` in `-31..=30`); codegen never emits
+/// anything else, and out-of-range shifts are clamped into it.
+#[inline(always)]
+pub fn requantize(acc: i32, multiplier: i32, shift: i32) -> i32 {
+    let t = (31 - shift).clamp(1, 62);
+    let prod = acc as i64 * multiplier as i64;
+    let rounded = (prod + (1i64 << (t - 1))) >> t;
+    rounded.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
+/// Requantizes to int8: `clamp(requantize(acc, m, s) + zero_point, -128, 127)`.
+#[inline(always)]
+pub fn requantize_i8(acc: i32, multiplier: i32, shift: i32, zero_point: i32) -> i8 {
+    requantize(acc, multiplier, shift)
+        .saturating_add(zero_point)
+        .clamp(-128, 127) as i8
+}
+
+/// Looks up an int8 value in a 256-entry table indexed by `q + 128`.
+#[inline(always)]
+pub fn lut(table: &[i8], q: i8) -> i8 {
+    table[(q as i32 + 128) as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Exact model: floor((acc*m + 2^(t-1)) / 2^t) in 128-bit arithmetic.
+    fn exact(acc: i32, m: i32, shift: i32) -> i32 {
+        let t = (31 - shift).clamp(1, 62) as u32;
+        let num = acc as i128 * m as i128 + (1i128 << (t - 1));
+        let q = num.div_euclid(1i128 << t);
+        q.clamp(i32::MIN as i128, i32::MAX as i128) as i32
+    }
+
+    proptest! {
+        #[test]
+        fn matches_exact_model(acc in any::<i32>(), m in (1i32 << 30)..i32::MAX, shift in -31i32..=30) {
+            prop_assert_eq!(requantize(acc, m, shift), exact(acc, m, shift));
+        }
+    }
+
+    #[test]
+    fn rounds_half_up() {
+        // multiplier 2^30 with shift 0 is a real scale of 0.5.
+        let half = 1 << 30;
+        assert_eq!(requantize(3, half, 0), 2); // 1.5 -> 2
+        assert_eq!(requantize(-3, half, 0), -1); // -1.5 -> -1
+        assert_eq!(requantize(5, half, 0), 3); // 2.5 -> 3
+        assert_eq!(requantize(-5, half, 0), -2);
+    }
+
+    #[test]
+    fn saturates() {
+        assert_eq!(requantize(i32::MAX, i32::MAX, 30), i32::MAX);
+        assert_eq!(requantize(i32::MIN, i32::MAX, 30), i32::MIN);
+        assert_eq!(requantize_i8(1000, 1 << 30, 1, 0), 127);
+        assert_eq!(requantize_i8(-1000, 1 << 30, 1, 0), -128);
+    }
+}
