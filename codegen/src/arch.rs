@@ -40,7 +40,8 @@ pub enum Init {
     BnMean,
     /// BN running variance: `U(0.5, 2.0)`.
     BnVar,
-    /// LayerScale gamma: `U(0.1, 1.0)`.
+    /// LayerScale gamma: `U(0.1, 0.5)` (wider ranges make the 20 residual
+    /// branches blow logits up to ~2000).
     LayerScale,
     /// `num_batches_tracked`: int64 scalar, no draw.
     Counter,
@@ -58,7 +59,7 @@ impl Init {
             Init::BnWeight => (0.25, 1.75),
             Init::BnBias | Init::BnMean => (-0.2, 0.2),
             Init::BnVar => (0.5, 2.0),
-            Init::LayerScale => (0.1, 1.0),
+            Init::LayerScale => (0.1, 0.5),
             Init::Counter => return None,
         })
     }
@@ -115,7 +116,15 @@ impl Keys {
     }
 
     /// Train-time MobileOneBlock in registration order: identity, conv_kxk, conv_scale.
-    fn mobileone(&mut self, p: &str, cin: usize, cout: usize, k: usize, groups: usize, identity: bool) {
+    fn mobileone(
+        &mut self,
+        p: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        groups: usize,
+        identity: bool,
+    ) {
         if identity {
             self.bn(&format!("{p}.identity"), cin);
         }
@@ -130,7 +139,11 @@ impl Keys {
     }
 
     fn head(&mut self, classes: usize) {
-        self.push("head.fc.weight".into(), &[classes, FINAL_DIM], Init::FanIn(FINAL_DIM));
+        self.push(
+            "head.fc.weight".into(),
+            &[classes, FINAL_DIM],
+            Init::FanIn(FINAL_DIM),
+        );
         self.push("head.fc.bias".into(), &[classes], Init::Bias);
     }
 
@@ -292,7 +305,12 @@ pub const VARIANTS: &[(&str, usize, [usize; 4], usize, bool)] = &[
 ];
 
 /// The closest known variant for an observed (stem width, depths, mlp ratio, attention).
-pub fn closest_variant(width: usize, depths: [usize; 4], ratio: usize, attention: bool) -> &'static str {
+pub fn closest_variant(
+    width: usize,
+    depths: [usize; 4],
+    ratio: usize,
+    attention: bool,
+) -> &'static str {
     VARIANTS
         .iter()
         .min_by_key(|(_, w, d, r, a)| {

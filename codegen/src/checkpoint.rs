@@ -178,7 +178,13 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         }
     };
 
-    check_variant(path, &named.iter().map(|(t, _, v)| (t.as_str(), v.shape().to_vec())).collect::<Vec<_>>())?;
+    check_variant(
+        path,
+        &named
+            .iter()
+            .map(|(t, _, v)| (t.as_str(), v.shape().to_vec()))
+            .collect::<Vec<_>>(),
+    )?;
 
     // Classes come from the head; everything else is fixed by the architecture.
     let classes = named
@@ -203,7 +209,8 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     } else {
         arch::reparam_keys(classes)
     };
-    let spec_by_name: BTreeMap<&str, &KeySpec> = specs.iter().map(|s| (s.name.as_str(), s)).collect();
+    let spec_by_name: BTreeMap<&str, &KeySpec> =
+        specs.iter().map(|s| (s.name.as_str(), s)).collect();
 
     let mut tensors = TensorMap::new();
     let mut dtype_counts = [0usize; 3];
@@ -303,7 +310,8 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
             });
         }
     }
-    let dtype = [DType::F32, DType::F16, DType::BF16][(0..3).max_by_key(|&i| dtype_counts[i]).unwrap_or(0)];
+    let dtype =
+        [DType::F32, DType::F16, DType::BF16][(0..3).max_by_key(|&i| dtype_counts[i]).unwrap_or(0)];
     Ok(Checkpoint {
         path: p(),
         layout,
@@ -366,7 +374,11 @@ fn check_variant(path: &Path, keys: &[(&str, Vec<usize>)]) -> Result<()> {
             }
         }
     }
-    let shape_of = |name: &str| keys.iter().find(|(k, _)| *k == name).map(|(_, s)| s.clone());
+    let shape_of = |name: &str| {
+        keys.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, s)| s.clone())
+    };
     let width = shape_of("stem.0.conv_kxk.0.conv.weight")
         .or_else(|| shape_of("stem.0.reparam_conv.weight"))
         .and_then(|s| s.first().copied())
@@ -374,7 +386,10 @@ fn check_variant(path: &Path, keys: &[(&str, Vec<usize>)]) -> Result<()> {
     let ratio = shape_of("stages.0.blocks.0.mlp.fc1.weight")
         .and_then(|s| (s.len() >= 2 && s[1] > 0).then(|| s[0] / s[1]))
         .unwrap_or(arch::MLP_RATIO);
-    let t8 = width == arch::EMBED_DIMS[0] && depths == arch::DEPTHS && ratio == arch::MLP_RATIO && !attention;
+    let t8 = width == arch::EMBED_DIMS[0]
+        && depths == arch::DEPTHS
+        && ratio == arch::MLP_RATIO
+        && !attention;
     // Missing widths/depths (partial files) are left to the key-by-key check.
     if t8 || width == 0 || depths.iter().all(|&d| d == 0) {
         return Ok(());

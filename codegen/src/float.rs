@@ -22,7 +22,12 @@ pub struct Fmap {
 impl Fmap {
     /// A map of zeros.
     pub fn zeros(c: usize, h: usize, w: usize) -> Self {
-        Self { c, h, w, data: vec![0.0; c * h * w] }
+        Self {
+            c,
+            h,
+            w,
+            data: vec![0.0; c * h * w],
+        }
     }
 
     /// Wraps CHW data.
@@ -45,7 +50,16 @@ pub fn sigmoid(x: f32) -> f32 {
 
 /// Grouped conv, zero padding `pad`, optional bias. Weights OIHW.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d(x: &Fmap, weight: &[f32], bias: Option<&[f32]>, cout: usize, k: usize, stride: usize, pad: usize, groups: usize) -> Fmap {
+pub fn conv2d(
+    x: &Fmap,
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    groups: usize,
+) -> Fmap {
     let oh = (x.h + 2 * pad - k) / stride + 1;
     let ow = (x.w + 2 * pad - k) / stride + 1;
     let mut y = Fmap::zeros(cout, oh, ow);
@@ -75,7 +89,10 @@ pub fn conv2d(x: &Fmap, weight: &[f32], bias: Option<&[f32]>, cout: usize, k: us
                         let hi = (hi.max(0) as usize).min(ow);
                         if stride == 1 {
                             let start = lo + kx - pad;
-                            for (o_, i_) in orow[lo..hi].iter_mut().zip(&row[start..start + hi.saturating_sub(lo)]) {
+                            for (o_, i_) in orow[lo..hi]
+                                .iter_mut()
+                                .zip(&row[start..start + hi.saturating_sub(lo)])
+                            {
                                 *o_ += wv * i_;
                             }
                         } else {
@@ -94,7 +111,16 @@ pub fn conv2d(x: &Fmap, weight: &[f32], bias: Option<&[f32]>, cout: usize, k: us
 /// Runs a folded conv.
 pub fn conv(x: &Fmap, c: &ConvW) -> Fmap {
     assert_eq!(x.c, c.cin, "{}: input channels", c.name);
-    conv2d(x, &c.weight, Some(&c.bias), c.cout, c.k, c.stride, c.pad(), c.groups)
+    conv2d(
+        x,
+        &c.weight,
+        Some(&c.bias),
+        c.cout,
+        c.k,
+        c.stride,
+        c.pad(),
+        c.groups,
+    )
 }
 
 fn map(mut x: Fmap, f: impl Fn(f32) -> f32) -> Fmap {
@@ -111,7 +137,13 @@ fn add(mut a: Fmap, b: &Fmap) -> Fmap {
 pub fn mean_hw(x: &Fmap) -> Vec<f32> {
     let n = x.h * x.w;
     (0..x.c)
-        .map(|c| (x.data[c * n..(c + 1) * n].iter().map(|&v| v as f64).sum::<f64>() / n as f64) as f32)
+        .map(|c| {
+            (x.data[c * n..(c + 1) * n]
+                .iter()
+                .map(|&v| v as f64)
+                .sum::<f64>()
+                / n as f64) as f32
+        })
         .collect()
 }
 
@@ -123,7 +155,9 @@ pub fn squeeze_excite(x: &Fmap, fc1: &ConvW, fc2: &ConvW) -> Fmap {
     let n = x.h * x.w;
     let mut y = x.clone();
     for c in 0..x.c {
-        y.data[c * n..(c + 1) * n].iter_mut().for_each(|v| *v *= s.data[c]);
+        y.data[c * n..(c + 1) * n]
+            .iter_mut()
+            .for_each(|v| *v *= s.data[c]);
     }
     y
 }
@@ -143,36 +177,62 @@ impl<F: FnMut(&str, &Fmap)> Observer for F {
 }
 
 /// Folded forward pass on a normalized CHW input; returns the logits.
+///
+/// Observation names: each conv's output under its timm name (before any
+/// activation), `{name}.act` after GELU, the block outputs
+/// (`stages.S.blocks.B`), the SE internals (`final_conv.se.pool`,
+/// `final_conv.se.fc1` after ReLU, `final_conv.se.fc2` before the sigmoid,
+/// `final_conv.se` after scaling), `final_conv` after GELU,
+/// `head.global_pool` and `head.fc`. The int8 schedule names its layers the same way.
 pub fn forward_folded(f: &Folded, x: &Fmap, obs: &mut dyn Observer) -> Vec<f32> {
     let mut x = x.clone();
+    let act = |x: Fmap, name: &str, obs: &mut dyn Observer| {
+        let y = map(x, gelu);
+        obs.observe(&format!("{name}.act"), &y);
+        y
+    };
     for c in &f.stem {
-        x = map(conv(&x, c), gelu);
+        x = conv(&x, c);
         obs.observe(&c.name, &x);
+        x = act(x, &c.name, obs);
     }
     for stage in &f.stages {
         if let Some([p0, p1]) = &stage.downsample {
             x = conv(&x, p0);
             obs.observe(&p0.name, &x);
-            x = map(conv(&x, p1), gelu);
+            x = conv(&x, p1);
             obs.observe(&p1.name, &x);
+            x = act(x, &p1.name, obs);
         }
         for b in &stage.blocks {
             x = conv(&x, &b.token_mixer);
             obs.observe(&b.token_mixer.name, &x);
             let y = conv(&x, &b.mlp_conv);
             obs.observe(&b.mlp_conv.name, &y);
-            let y = map(conv(&y, &b.fc1), gelu);
+            let y = conv(&y, &b.fc1);
             obs.observe(&b.fc1.name, &y);
+            let y = act(y, &b.fc1.name, obs);
             let y = conv(&y, &b.fc2);
             obs.observe(&b.fc2.name, &y);
             x = add(x, &y);
-            let block = b.fc2.name.trim_end_matches(".mlp.fc2");
-            obs.observe(block, &x);
+            obs.observe(block_name(b), &x);
         }
     }
     x = conv(&x, &f.final_conv);
     obs.observe(&f.final_conv.name, &x);
-    x = map(squeeze_excite(&x, &f.se_fc1, &f.se_fc2), gelu);
+    let pooled = Fmap::new(x.c, 1, 1, mean_hw(&x));
+    obs.observe("final_conv.se.pool", &pooled);
+    let h = map(conv(&pooled, &f.se_fc1), |v| v.max(0.0));
+    obs.observe("final_conv.se.fc1", &h);
+    let g = conv(&h, &f.se_fc2);
+    obs.observe("final_conv.se.fc2", &g);
+    let n = x.h * x.w;
+    for c in 0..x.c {
+        let s = sigmoid(g.data[c]);
+        x.data[c * n..(c + 1) * n].iter_mut().for_each(|v| *v *= s);
+    }
+    obs.observe("final_conv.se", &x);
+    x = map(x, gelu);
     obs.observe("final_conv", &x);
     let pooled = Fmap::new(x.c, 1, 1, mean_hw(&x));
     obs.observe("head.global_pool", &pooled);
@@ -181,15 +241,25 @@ pub fn forward_folded(f: &Folded, x: &Fmap, obs: &mut dyn Observer) -> Vec<f32> 
     logits.data
 }
 
+/// The timm name of a block (`stages.S.blocks.B`), also its output's name.
+pub fn block_name(b: &crate::fold::Block) -> &str {
+    b.fc2.name.trim_end_matches(".mlp.fc2")
+}
+
 // ---------------------------------------------------------------- train graph
 
 fn t<'a>(m: &'a TensorMap, k: &str) -> &'a [f32] {
-    &m.get(k).unwrap_or_else(|| panic!("validated checkpoint lacks `{k}`")).data
+    &m.get(k)
+        .unwrap_or_else(|| panic!("validated checkpoint lacks `{k}`"))
+        .data
 }
 
 fn bn(m: &TensorMap, p: &str, mut x: Fmap) -> Fmap {
     let (g, b) = (t(m, &format!("{p}.weight")), t(m, &format!("{p}.bias")));
-    let (mu, var) = (t(m, &format!("{p}.running_mean")), t(m, &format!("{p}.running_var")));
+    let (mu, var) = (
+        t(m, &format!("{p}.running_mean")),
+        t(m, &format!("{p}.running_var")),
+    );
     let n = x.h * x.w;
     for c in 0..x.c {
         let inv = 1.0 / (var[c] + BN_EPS).sqrt();
@@ -200,24 +270,59 @@ fn bn(m: &TensorMap, p: &str, mut x: Fmap) -> Fmap {
     x
 }
 
-fn conv_bn(m: &TensorMap, p: &str, x: &Fmap, cout: usize, k: usize, stride: usize, groups: usize) -> Fmap {
+fn conv_bn(
+    m: &TensorMap,
+    p: &str,
+    x: &Fmap,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    groups: usize,
+) -> Fmap {
     let pad = ((stride - 1) + (k - 1)) / 2;
-    let y = conv2d(x, t(m, &format!("{p}.conv.weight")), None, cout, k, stride, pad, groups);
+    let y = conv2d(
+        x,
+        t(m, &format!("{p}.conv.weight")),
+        None,
+        cout,
+        k,
+        stride,
+        pad,
+        groups,
+    );
     bn(m, &format!("{p}.bn"), y)
 }
 
 /// Train-time MobileOneBlock without its activation: identity BN + conv_kxk + conv_scale.
-fn mobileone(m: &TensorMap, p: &str, x: &Fmap, cout: usize, k: usize, stride: usize, groups: usize) -> Fmap {
-    let mut y = Fmap::zeros(cout, (x.h + 2 * (((stride - 1) + (k - 1)) / 2) - k) / stride + 1, 0);
+fn mobileone(
+    m: &TensorMap,
+    p: &str,
+    x: &Fmap,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    groups: usize,
+) -> Fmap {
+    let mut y = Fmap::zeros(
+        cout,
+        (x.h + 2 * (((stride - 1) + (k - 1)) / 2) - k) / stride + 1,
+        0,
+    );
     y.w = y.h * x.w / x.h;
     y.data = vec![0.0; cout * y.h * y.w];
     let mut i = 0;
     while m.contains_key(&format!("{p}.conv_kxk.{i}.conv.weight")) {
-        y = add(y, &conv_bn(m, &format!("{p}.conv_kxk.{i}"), x, cout, k, stride, groups));
+        y = add(
+            y,
+            &conv_bn(m, &format!("{p}.conv_kxk.{i}"), x, cout, k, stride, groups),
+        );
         i += 1;
     }
     if m.contains_key(&format!("{p}.conv_scale.conv.weight")) {
-        y = add(y, &conv_bn(m, &format!("{p}.conv_scale"), x, cout, 1, stride, groups));
+        y = add(
+            y,
+            &conv_bn(m, &format!("{p}.conv_scale"), x, cout, 1, stride, groups),
+        );
     }
     if m.contains_key(&format!("{p}.identity.weight")) {
         y = add(y, &bn(m, &format!("{p}.identity"), x.clone()));
@@ -226,13 +331,24 @@ fn mobileone(m: &TensorMap, p: &str, x: &Fmap, cout: usize, k: usize, stride: us
 }
 
 fn conv_b(m: &TensorMap, p: &str, x: &Fmap, cout: usize) -> Fmap {
-    conv2d(x, t(m, &format!("{p}.weight")), Some(t(m, &format!("{p}.bias"))), cout, 1, 1, 0, 1)
+    conv2d(
+        x,
+        t(m, &format!("{p}.weight")),
+        Some(t(m, &format!("{p}.bias"))),
+        cout,
+        1,
+        1,
+        0,
+        1,
+    )
 }
 
 fn scale(mut x: Fmap, g: &[f32]) -> Fmap {
     let n = x.h * x.w;
     for c in 0..x.c {
-        x.data[c * n..(c + 1) * n].iter_mut().for_each(|v| *v *= g[c]);
+        x.data[c * n..(c + 1) * n]
+            .iter_mut()
+            .for_each(|v| *v *= g[c]);
     }
     x
 }
@@ -276,7 +392,17 @@ pub fn forward_train(m: &TensorMap, x: &Fmap, taps: &mut dyn Observer) -> Vec<f3
     taps.observe("final_conv", &x);
     let pooled = Fmap::new(FINAL_DIM, 1, 1, mean_hw(&x));
     let classes = m["head.fc.weight"].shape[0];
-    conv2d(&pooled, t(m, "head.fc.weight"), Some(t(m, "head.fc.bias")), classes, 1, 1, 0, 1).data
+    conv2d(
+        &pooled,
+        t(m, "head.fc.weight"),
+        Some(t(m, "head.fc.bias")),
+        classes,
+        1,
+        1,
+        0,
+        1,
+    )
+    .data
 }
 
 /// Indices of the `k` largest values, largest first (ties: lower index first).

@@ -109,13 +109,18 @@ impl Folded {
 
     /// Number of values (weights + biases).
     pub fn parameters(&self) -> usize {
-        self.convs().iter().map(|c| c.weight.len() + c.bias.len()).sum()
+        self.convs()
+            .iter()
+            .map(|c| c.weight.len() + c.bias.len())
+            .sum()
     }
 }
 
 fn get<'a>(m: &'a TensorMap, key: &str) -> &'a [f32] {
     // The loader validated the full key set, so absence is a programming error.
-    &m.get(key).unwrap_or_else(|| panic!("validated checkpoint lacks `{key}`")).data
+    &m.get(key)
+        .unwrap_or_else(|| panic!("validated checkpoint lacks `{key}`"))
+        .data
 }
 
 /// BN as a per-channel affine map `y = t*x + s` (spec §3.1).
@@ -152,7 +157,8 @@ fn add_centred(dst: &mut [f32], src: &[f32], k: usize, k0: usize, per_in: usize)
         for i in 0..per_in {
             for y in 0..k0 {
                 for x in 0..k0 {
-                    dst[((o * per_in + i) * k + y + off) * k + x + off] += src[((o * per_in + i) * k0 + y) * k0 + x];
+                    dst[((o * per_in + i) * k + y + off) * k + x + off] +=
+                        src[((o * per_in + i) * k0 + y) * k0 + x];
                 }
             }
         }
@@ -161,7 +167,14 @@ fn add_centred(dst: &mut [f32], src: &[f32], k: usize, k0: usize, per_in: usize)
 
 /// MobileOneBlock folded to one conv (spec §3.2): sum of conv_kxk, padded
 /// conv_scale and the identity BN; absent branches contribute nothing.
-fn mobileone(m: &TensorMap, p: &str, cin: usize, cout: usize, k: usize, groups: usize) -> (Vec<f32>, Vec<f32>) {
+fn mobileone(
+    m: &TensorMap,
+    p: &str,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    groups: usize,
+) -> (Vec<f32>, Vec<f32>) {
     let per_in = cin / groups;
     let mut w = vec![0f32; cout * per_in * k * k];
     let mut b = vec![0f32; cout];
@@ -197,9 +210,24 @@ fn put(out: &mut TensorMap, p: &str, shape: Vec<usize>, (w, b): (Vec<f32>, Vec<f
 /// inference-mode tensor set (timm names; ConvMlp BN and layer scales kept).
 pub fn timm_reparam(m: &TensorMap) -> TensorMap {
     let mut out = TensorMap::new();
-    put(&mut out, "stem.0.reparam_conv", vec![48, 3, 3, 3], mobileone(m, "stem.0", 3, 48, 3, 1));
-    put(&mut out, "stem.1.reparam_conv", vec![48, 1, 3, 3], mobileone(m, "stem.1", 48, 48, 3, 48));
-    put(&mut out, "stem.2.reparam_conv", vec![48, 48, 1, 1], mobileone(m, "stem.2", 48, 48, 1, 1));
+    put(
+        &mut out,
+        "stem.0.reparam_conv",
+        vec![48, 3, 3, 3],
+        mobileone(m, "stem.0", 3, 48, 3, 1),
+    );
+    put(
+        &mut out,
+        "stem.1.reparam_conv",
+        vec![48, 1, 3, 3],
+        mobileone(m, "stem.1", 48, 48, 3, 48),
+    );
+    put(
+        &mut out,
+        "stem.2.reparam_conv",
+        vec![48, 48, 1, 1],
+        mobileone(m, "stem.2", 48, 48, 1, 1),
+    );
     for (s, (&c, &depth)) in EMBED_DIMS.iter().zip(&DEPTHS).enumerate() {
         if s > 0 {
             let p = format!("stages.{s}.downsample.proj");
@@ -207,8 +235,18 @@ pub fn timm_reparam(m: &TensorMap) -> TensorMap {
             let (ws, bs) = conv_bn(m, &format!("{p}.0.small_conv"));
             add_centred(&mut wl, &ws, 7, 3, 1);
             bl.iter_mut().zip(&bs).for_each(|(a, v)| *a += v);
-            put(&mut out, &format!("{p}.0.reparam_conv"), vec![c, 1, 7, 7], (wl, bl));
-            put(&mut out, &format!("{p}.1.reparam_conv"), vec![c, c, 1, 1], mobileone(m, &format!("{p}.1"), c, c, 1, 1));
+            put(
+                &mut out,
+                &format!("{p}.0.reparam_conv"),
+                vec![c, 1, 7, 7],
+                (wl, bl),
+            );
+            put(
+                &mut out,
+                &format!("{p}.1.reparam_conv"),
+                vec![c, c, 1, 1],
+                mobileone(m, &format!("{p}.1"), c, c, 1, 1),
+            );
         }
         for b in 0..depth {
             let p = format!("stages.{s}.blocks.{b}");
@@ -225,7 +263,12 @@ pub fn timm_reparam(m: &TensorMap) -> TensorMap {
                 }
                 bias[o] = g[o] * (bm[o] - bn[o]);
             }
-            put(&mut out, &format!("{tm}.reparam_conv"), vec![c, 1, 3, 3], (w, bias));
+            put(
+                &mut out,
+                &format!("{tm}.reparam_conv"),
+                vec![c, 1, 3, 3],
+                (w, bias),
+            );
             for key in [
                 "mlp.conv.conv.weight",
                 "mlp.conv.bn.weight",
@@ -262,7 +305,15 @@ pub fn timm_reparam(m: &TensorMap) -> TensorMap {
     out
 }
 
-fn conv(m: &TensorMap, name: &str, cin: usize, cout: usize, k: usize, stride: usize, groups: usize) -> ConvW {
+fn conv(
+    m: &TensorMap,
+    name: &str,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    groups: usize,
+) -> ConvW {
     ConvW {
         name: name.to_string(),
         cin,
@@ -309,7 +360,10 @@ pub fn fold(m: &TensorMap) -> Folded {
             let mut fc2 = conv(m, &format!("{p}.mlp.fc2"), MLP_RATIO * c, c, 1, 1, 1);
             let g = get(m, &format!("{p}.layer_scale.gamma"));
             let per = fc2.weight.len() / c;
-            fc2.weight.iter_mut().enumerate().for_each(|(i, v)| *v *= g[i / per]);
+            fc2.weight
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, v)| *v *= g[i / per]);
             fc2.bias.iter_mut().zip(g).for_each(|(v, g)| *v *= g);
             blocks.push(Block {
                 token_mixer: conv(m, &format!("{p}.token_mixer.reparam_conv"), c, c, 3, 1, c),

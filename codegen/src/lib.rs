@@ -7,7 +7,8 @@
 pub mod arch;
 pub mod checkpoint;
 pub mod error;
-pub mod fold;
 pub mod float;
+pub mod fold;
+pub mod images;
 pub mod prng;
 pub mod synth;

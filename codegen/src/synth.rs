@@ -76,14 +76,23 @@ pub fn checkpoint_bytes(seed: u64, classes: usize, layout: Layout, dtype: DType)
         }
         let t = &tensors[&spec.name];
         let (dt, bytes): (Dtype, Vec<u8>) = match dtype {
-            DType::F32 => (Dtype::F32, t.data.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            DType::F32 => (
+                Dtype::F32,
+                t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ),
             DType::F16 => (
                 Dtype::F16,
-                t.data.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
+                t.data
+                    .iter()
+                    .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                    .collect(),
             ),
             DType::BF16 => (
                 Dtype::BF16,
-                t.data.iter().flat_map(|v| half::bf16::from_f32(*v).to_le_bytes()).collect(),
+                t.data
+                    .iter()
+                    .flat_map(|v| half::bf16::from_f32(*v).to_le_bytes())
+                    .collect(),
             ),
         };
         blobs.push((name, dt, t.shape.clone(), bytes));
@@ -99,7 +108,10 @@ pub fn checkpoint_bytes(seed: u64, classes: usize, layout: Layout, dtype: DType)
         .collect();
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), "pt".to_string());
-    meta.insert("generator".to_string(), format!("fastvit-edge synth seed={seed}"));
+    meta.insert(
+        "generator".to_string(),
+        format!("fastvit-edge synth seed={seed}"),
+    );
     safetensors::serialize(views, &Some(meta)).expect("serializing in-memory tensors")
 }
 

@@ -40,7 +40,7 @@ float64, rounded once to float32. The range depends on the key:
 * ``*num_batches_tracked``: int64 scalar 0, draws nothing;
 * BatchNorm (key contains ``.bn.`` or ``.identity.``): weight U(0.25, 1.75),
   bias U(-0.2, 0.2), running_mean U(-0.2, 0.2), running_var U(0.5, 2.0);
-* ``*gamma`` (LayerScale): U(0.1, 1.0);
+* ``*gamma`` (LayerScale): U(0.1, 0.5);
 * other ``*.weight``: U(-b, b), ``b = sqrt(3 / fan_in)``, ``fan_in = prod(shape[1:])``;
 * other ``*.bias``: U(-0.1, 0.1).
 
@@ -162,7 +162,7 @@ def init_range(key: str, shape: tuple[int, ...]) -> tuple[float, float] | None:
             raise KeyError(f"unexpected BatchNorm entry {key}")
         return ranges[suffix]
     if key.endswith("gamma"):
-        return (0.1, 1.0)
+        return (0.1, 0.5)
     if key.endswith(".weight"):
         fan_in = math.prod(shape[1:])
         b = math.sqrt(3.0 / fan_in)

@@ -14,7 +14,10 @@ fn train_keys_match_timm_state_dict() {
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| {
             let mut it = l.split('\t');
-            (it.next().unwrap().to_string(), it.next().unwrap().to_string())
+            (
+                it.next().unwrap().to_string(),
+                it.next().unwrap().to_string(),
+            )
         })
         .collect();
     let ours: Vec<(String, String)> = arch::train_keys(1000)
@@ -44,7 +47,11 @@ fn folded_graph_matches_train_graph() {
         let x = Fmap::new(3, res, res, synth::input(seed + 100, res, res));
         let a = forward_train(&train, &x, &mut |_: &str, _: &Fmap| {});
         let b = forward_folded(&folded, &x, &mut |_: &str, _: &Fmap| {});
-        let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let diff = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
         let scale = max_abs(&a);
         eprintln!("seed {seed} res {res}: max|logit| {scale}, max diff {diff}");
         assert!(scale > 0.5, "logits carry signal");

@@ -38,13 +38,19 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::ArenaTooSmall { needed, got } => {
-                write!(f, "arena too small: the model needs {needed} bytes, got {got}")
+                write!(
+                    f,
+                    "arena too small: the model needs {needed} bytes, got {got}"
+                )
             }
             Error::InputSize { expected, got } => {
                 write!(f, "input has {got} bytes, the model expects {expected}")
             }
             Error::OutputSize { expected, got } => {
-                write!(f, "output buffer has {got} entries, the model has {expected} classes")
+                write!(
+                    f,
+                    "output buffer has {got} entries, the model has {expected} classes"
+                )
             }
             Error::InvalidLayer { layer } => write!(
                 f,

@@ -22,6 +22,6 @@ pub mod schedule;
 pub use error::Error;
 pub use model::Model;
 pub use schedule::{
-    Add, Conv, ConvVariant, FullyConnected, GlobalAvgPool, Layer, Lut, Requant, SqueezeExcite,
-    Span, TensorRef,
+    Add, Conv, ConvVariant, FullyConnected, GlobalAvgPool, Layer, Lut, Requant, Span,
+    SqueezeExcite, TensorRef,
 };

@@ -134,7 +134,9 @@ impl<'a> Model<'a> {
     }
 
     fn i8s(&self, s: Span) -> Option<&'a [i8]> {
-        let b = self.weights.get(s.offset as usize..(s.offset as usize).checked_add(s.len as usize)?)?;
+        let b = self
+            .weights
+            .get(s.offset as usize..(s.offset as usize).checked_add(s.len as usize)?)?;
         Some(bytemuck::cast_slice(b))
     }
 
@@ -142,7 +144,9 @@ impl<'a> Model<'a> {
         if s.len as usize != n * 4 {
             return None;
         }
-        let b = self.weights.get(s.offset as usize..s.offset as usize + s.len as usize)?;
+        let b = self
+            .weights
+            .get(s.offset as usize..s.offset as usize + s.len as usize)?;
         Some(I32s(b))
     }
 
@@ -228,7 +232,12 @@ impl<'a> Model<'a> {
             }
             Layer::SqueezeExcite(p) => {
                 let (c, r) = (p.input.c as usize, p.reduced as usize);
-                if p.input != (TensorRef { offset: p.input.offset, ..p.output }) {
+                if p.input
+                    != (TensorRef {
+                        offset: p.input.offset,
+                        ..p.output
+                    })
+                {
                     return None;
                 }
                 let sigmoid = self.table(p.sigmoid)?;
@@ -320,7 +329,11 @@ fn split3_mut(
     b: TensorRef,
     c: TensorRef,
 ) -> Option<(&mut [i8], &mut [i8], &mut [i8])> {
-    let mut regions = [(a.offset as usize, a.end(), 0usize), (b.offset as usize, b.end(), 1), (c.offset as usize, c.end(), 2)];
+    let mut regions = [
+        (a.offset as usize, a.end(), 0usize),
+        (b.offset as usize, b.end(), 1),
+        (c.offset as usize, c.end(), 2),
+    ];
     regions.sort_unstable();
     if regions[2].1 > arena.len() || regions[0].1 > regions[1].0 || regions[1].1 > regions[2].0 {
         return None;

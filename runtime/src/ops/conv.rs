@@ -24,7 +24,11 @@ pub struct ConvArgs<'a> {
 /// Reference kernel: loops in output order (y, x, o), taps (ky, kx, ci).
 pub fn conv_reference(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8]) {
     let (ih, iw, cin) = (p.input.h as i32, p.input.w as i32, p.input.c as usize);
-    let (oh, ow, cout) = (p.output.h as usize, p.output.w as usize, p.output.c as usize);
+    let (oh, ow, cout) = (
+        p.output.h as usize,
+        p.output.w as usize,
+        p.output.c as usize,
+    );
     let (k, stride, pad) = (p.kernel as i32, p.stride as i32, p.pad as i32);
     let groups = p.groups as usize;
     let cin_g = cin / groups;
@@ -39,7 +43,8 @@ pub fn conv_reference(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8]) {
                     for kx in 0..k {
                         let ix = ox as i32 * stride + kx - pad;
                         let inside = iy >= 0 && iy < ih && ix >= 0 && ix < iw;
-                        let wbase = ((o * k as usize + ky as usize) * k as usize + kx as usize) * cin_g;
+                        let wbase =
+                            ((o * k as usize + ky as usize) * k as usize + kx as usize) * cin_g;
                         for ci in 0..cin_g {
                             let c = g * cin_g + ci;
                             let x = if inside {

@@ -71,7 +71,12 @@ pub fn squeeze_excite_reference(
     }
     for (i, (o, &x)) in output.iter_mut().zip(input).enumerate() {
         let s = gate[i % c] as i32 + 128;
-        let mut y = requantize_i8((x as i32 - p.in_zp) * s, p.scale_mult, p.scale_shift, p.out_zp);
+        let mut y = requantize_i8(
+            (x as i32 - p.in_zp) * s,
+            p.scale_mult,
+            p.scale_shift,
+            p.out_zp,
+        );
         if !a.lut.is_empty() {
             y = lut(a.lut, y);
         }
