@@ -1,12 +1,12 @@
 //! Loading a FastViT-T8 checkpoint (safetensors; F32, F16 or BF16) in any of
 //! the four layouts, validated against [`crate::arch`], into timm naming.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use safetensors::tensor::Dtype;
-use safetensors::SafeTensors;
+use safetensors::{SafeTensorError, SafeTensors};
 use sha2::{Digest, Sha256};
 
 use crate::arch::{self, KeySpec};
@@ -130,7 +130,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     check_header(path, bytes)?;
     let st = SafeTensors::deserialize(bytes).map_err(|e| Error::NotSafetensors {
         path: p(),
-        why: e.to_string(),
+        why: explain(bytes, e),
     })?;
     let mut raw: Vec<(String, safetensors::tensor::TensorView<'_>)> = st.tensors();
     raw.sort_by(|a, b| a.0.cmp(&b.0));
@@ -153,14 +153,25 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         };
         named.push((timm, k, v));
     }
-    let has = |key: &str| named.iter().any(|(t, _, _)| t == key);
-    let reparam = has("stem.0.reparam_conv.weight");
-    let layout = match (apple, reparam, has("stem.0.conv_kxk.0.conv.weight")) {
-        (false, true, _) => Layout::TimmReparam,
+    // The layout is the key table whose own keys (those the other table
+    // lacks) the file has more of, so a file missing any one tensor is still
+    // recognized and the missing tensor reported.
+    let names = |specs: Vec<KeySpec>| specs.into_iter().map(|s| s.name).collect::<BTreeSet<_>>();
+    let (train_names, reparam_names) = (names(arch::train_keys(1)), names(arch::reparam_keys(1)));
+    let own = |of: &BTreeSet<String>, not: &BTreeSet<String>| {
+        named
+            .iter()
+            .filter(|(t, _, _)| of.contains(t) && !not.contains(t))
+            .count()
+    };
+    let n_train = own(&train_names, &reparam_names);
+    let n_reparam = own(&reparam_names, &train_names);
+    let layout = match (apple, n_reparam >= n_train, n_train + n_reparam > 0) {
+        (false, true, true) => Layout::TimmReparam,
         (false, false, true) => Layout::TimmTrain,
-        (true, true, _) => Layout::AppleReparam,
+        (true, true, true) => Layout::AppleReparam,
         (true, false, true) => Layout::AppleTrain,
-        _ => {
+        (_, _, false) => {
             let first_keys = named
                 .iter()
                 .take(4)
@@ -187,20 +198,26 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     )?;
 
     // Classes come from the head; everything else is fixed by the architecture.
-    let classes = named
+    let (head_name, head_shape) = named
         .iter()
         .find(|(t, _, _)| t == "head.fc.weight")
-        .map(|(_, _, v)| v.shape().first().copied().unwrap_or(0))
+        .map(|(_, k, v)| (k.clone(), v.shape().to_vec()))
         .ok_or_else(|| Error::MissingTensor {
             path: p(),
-            name: "head.fc.weight".into(),
+            name: if apple {
+                "head.weight"
+            } else {
+                "head.fc.weight"
+            }
+            .into(),
             shape: vec![arch::DEFAULT_CLASSES, arch::FINAL_DIM],
         })?;
+    let classes = head_shape.first().copied().unwrap_or(0);
     if classes == 0 {
         return Err(Error::WrongShape {
             path: p(),
-            name: "head.fc.weight".into(),
-            got: vec![0, arch::FINAL_DIM],
+            name: head_name,
+            got: head_shape,
             expected: vec![arch::DEFAULT_CLASSES, arch::FINAL_DIM],
         });
     }
@@ -294,6 +311,14 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
                 });
             }
         }
+        if tensors.contains_key(timm) {
+            // Two Apple spellings (`layer_scale`, `layer_scale.gamma`) of one tensor.
+            return Err(Error::UnexpectedTensor {
+                path: p(),
+                name: stored.clone(),
+                layout: layout.to_string(),
+            });
+        }
         tensors.insert(timm.clone(), Tensor::new(spec.shape.clone(), values));
     }
     for spec in &specs {
@@ -326,6 +351,71 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
 /// Lowercase hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Says what is wrong for a header the parser refused (its errors print as
+/// bare variant names), naming the tensor to blame where there is one.
+/// Called after [`check_header`], so the header length fits the file.
+fn explain(bytes: &[u8], e: SafeTensorError) -> String {
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    let header = bytes.get(8..n.saturating_add(8)).unwrap_or_default();
+    let available = bytes.len() - 8 - header.len();
+    let meta =
+        std::str::from_utf8(header).map(serde_json::from_str::<safetensors::tensor::Metadata>);
+    let meta_ok = meta.as_ref().ok().and_then(|m| m.as_ref().ok());
+    match e {
+        SafeTensorError::InvalidHeader => "the JSON header is not valid UTF-8".into(),
+        SafeTensorError::InvalidHeaderDeserialization => match meta {
+            Ok(Err(json)) => format!("the header is not valid safetensors JSON: {json}"),
+            _ => "the header is not valid safetensors JSON".into(),
+        },
+        SafeTensorError::HeaderTooLarge => {
+            format!("the header declares {n} bytes of JSON, more than the 100 MB safetensors allows")
+        }
+        SafeTensorError::InvalidOffset(name) => format!(
+            "tensor `{name}` has data_offsets that overlap another tensor, leave a gap, run backwards or point past the data (each tensor must start where the previous one ends)"
+        ),
+        SafeTensorError::TensorInvalidInfo => {
+            // The parser stops at the first tensor in offset order.
+            let bad = meta_ok.and_then(|m| {
+                m.tensors()
+                    .into_iter()
+                    .filter_map(|(name, t)| {
+                        let (s, e) = t.data_offsets;
+                        let want = t.shape.iter().try_fold(t.dtype.size(), |a, &d| a.checked_mul(d));
+                        (want != e.checked_sub(s)).then_some((name, t, want))
+                    })
+                    .min_by_key(|(_, t, _)| t.data_offsets)
+            });
+            match bad {
+                Some((name, t, want)) => {
+                    let (s, e) = t.data_offsets;
+                    format!(
+                        "tensor `{name}` ({:?}, shape {:?}) needs {} bytes but its data_offsets [{s}, {e}] span {} bytes",
+                        t.dtype,
+                        t.shape,
+                        want.map_or("an overflowing number of".into(), |w| w.to_string()),
+                        e.saturating_sub(s)
+                    )
+                }
+                None => "a tensor's data_offsets disagree with its shape and dtype".into(),
+            }
+        }
+        SafeTensorError::MetadataIncompleteBuffer => {
+            let end = meta_ok
+                .and_then(|m| m.tensors().values().map(|t| t.data_offsets.1).max())
+                .unwrap_or(0);
+            if end > available {
+                format!("the header's tensors need {end} bytes of data but only {available} bytes follow the header (truncated file)")
+            } else {
+                format!("the header's tensors end at byte {end} of the data but {available} bytes follow the header (trailing bytes, or tensors missing from the header)")
+            }
+        }
+        SafeTensorError::ValidationOverflow => {
+            "a tensor's shape is so large that its byte size overflows".into()
+        }
+        other => other.to_string(),
+    }
 }
 
 /// Checks the 8-byte header length against the file size before anything
@@ -367,7 +457,9 @@ fn check_variant(path: &Path, keys: &[(&str, Vec<usize>)]) -> Result<()> {
             let mut it = rest.split('.');
             if let (Some(s), Some("blocks"), Some(b)) = (it.next(), it.next(), it.next()) {
                 if let (Ok(s), Ok(b)) = (s.parse::<usize>(), b.parse::<usize>()) {
-                    if s < 4 {
+                    // No FastViT has 64 blocks in a stage; absurd indices are
+                    // left to the key-by-key check (and must not overflow).
+                    if s < 4 && b < 64 {
                         depths[s] = depths[s].max(b + 1);
                     }
                 }
@@ -390,13 +482,16 @@ fn check_variant(path: &Path, keys: &[(&str, Vec<usize>)]) -> Result<()> {
         && depths == arch::DEPTHS
         && ratio == arch::MLP_RATIO
         && !attention;
-    // Missing widths/depths (partial files) are left to the key-by-key check.
-    if t8 || width == 0 || depths.iter().all(|&d| d == 0) {
+    let variant = arch::closest_variant(width, depths, ratio, attention);
+    // Missing widths/depths (partial files) are left to the key-by-key check,
+    // and so is a damaged T8 (closest to T8 but not T8: an extra block, a
+    // transposed weight), whose bad tensor that check names.
+    if t8 || variant == "fastvit_t8" || width == 0 || depths.iter().all(|&d| d == 0) {
         return Ok(());
     }
     Err(Error::OtherVariant {
         path: path.to_path_buf(),
-        variant: arch::closest_variant(width, depths, ratio, attention),
+        variant,
         why: format!(
             "stem width {width}, blocks per stage {depths:?}, mlp ratio {ratio}{}; fastvit_t8 has width 48, blocks [2, 2, 4, 2], ratio 3, no attention",
             if attention { ", attention layers" } else { "" }

@@ -5,10 +5,14 @@
 #![deny(missing_docs)]
 
 pub mod arch;
+pub mod calibrate;
 pub mod checkpoint;
 pub mod error;
+pub mod eval;
 pub mod float;
 pub mod fold;
 pub mod images;
+pub mod plan;
 pub mod prng;
+pub mod quantize;
 pub mod synth;

@@ -215,7 +215,8 @@ impl<'a> Model<'a> {
             }
             Layer::Add(p) => {
                 let n = p.output.len();
-                if p.a.len() != n || p.b.len() != n || p.left_shift > 24 {
+                // |x - zp| <= 255 < 2^8, so `<< 23` is the most an i32 holds exactly.
+                if p.a.len() != n || p.b.len() != n || p.left_shift > 23 {
                     return None;
                 }
                 if p.output.offset == p.a.offset {
@@ -256,8 +257,11 @@ impl<'a> Model<'a> {
                     sigmoid,
                     lut: self.table(p.lut)?,
                 };
+                // A byte range, not a TensorRef: 2c + reduced may exceed u16.
+                let start = p.scratch as usize;
+                let scratch = (start, start + layer.scratch_bytes());
                 let (input, scratch, output) =
-                    split3_mut(arena, p.input, scratch_ref(p.scratch, layer), p.output)?;
+                    split3_mut(arena, bytes(p.input), scratch, bytes(p.output))?;
                 ops::squeeze_excite::squeeze_excite_reference(p, &args, input, scratch, output);
             }
             Layer::GlobalAvgPool(p) => {
@@ -285,13 +289,9 @@ impl<'a> Model<'a> {
     }
 }
 
-fn scratch_ref(offset: u32, layer: &Layer) -> TensorRef {
-    TensorRef {
-        offset,
-        h: 1,
-        w: 1,
-        c: layer.scratch_bytes() as u16,
-    }
+/// The byte range `[start, end)` a tensor occupies in the arena.
+fn bytes(t: TensorRef) -> (usize, usize) {
+    (t.offset as usize, t.end())
 }
 
 /// Splits the arena into a read-only input and a disjoint writable output.
@@ -318,22 +318,19 @@ fn split3(
     b: TensorRef,
     out: TensorRef,
 ) -> Option<(&[i8], &[i8], &mut [i8])> {
-    let (a, b, out) = split3_mut(arena, a, b, out)?;
+    let (a, b, out) = split3_mut(arena, bytes(a), bytes(b), bytes(out))?;
     Some((a, b, out))
 }
 
-/// Splits the arena into three pairwise-disjoint mutable regions.
+/// Splits the arena into three pairwise-disjoint mutable byte ranges
+/// `[start, end)`.
 fn split3_mut(
     arena: &mut [i8],
-    a: TensorRef,
-    b: TensorRef,
-    c: TensorRef,
+    a: (usize, usize),
+    b: (usize, usize),
+    c: (usize, usize),
 ) -> Option<(&mut [i8], &mut [i8], &mut [i8])> {
-    let mut regions = [
-        (a.offset as usize, a.end(), 0usize),
-        (b.offset as usize, b.end(), 1),
-        (c.offset as usize, c.end(), 2),
-    ];
+    let mut regions = [(a.0, a.1, 0usize), (b.0, b.1, 1), (c.0, c.1, 2)];
     regions.sort_unstable();
     if regions[2].1 > arena.len() || regions[0].1 > regions[1].0 || regions[1].1 > regions[2].0 {
         return None;

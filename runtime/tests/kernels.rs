@@ -23,8 +23,13 @@ use runtime::{
 // Comparison helpers
 // ---------------------------------------------------------------------------
 
-/// Describes the first element where `got` differs from `expected`, if any.
-fn first_difference(expected: &[i8], got: &[i8]) -> Option<String> {
+/// Describes the first element where `got` differs from `expected`, if any;
+/// with an NHWC `shape`, also as `(y, x, c)`.
+fn first_difference(
+    expected: &[i8],
+    got: &[i8],
+    shape: Option<(usize, usize, usize)>,
+) -> Option<String> {
     if expected.len() != got.len() {
         return Some(format!(
             "length differs: expected {} elements, got {}",
@@ -34,8 +39,12 @@ fn first_difference(expected: &[i8], got: &[i8]) -> Option<String> {
     }
     let i = expected.iter().zip(got).position(|(e, g)| e != g)?;
     let count = expected.iter().zip(got).filter(|(e, g)| e != g).count();
+    let at = match shape {
+        Some((_, w, c)) => format!(" = (y, x, c) ({}, {}, {})", i / c / w, i / c % w, i % c),
+        None => String::new(),
+    };
     Some(format!(
-        "first difference at index {i}: expected {}, got {} ({count} of {} elements differ)",
+        "first difference at index {i}{at}: expected {}, got {} ({count} of {} elements differ)",
         expected[i],
         got[i],
         expected.len()
@@ -45,25 +54,36 @@ fn first_difference(expected: &[i8], got: &[i8]) -> Option<String> {
 /// Asserts equality, reporting the first differing index with both values.
 #[track_caller]
 fn assert_same(name: &str, expected: &[i8], got: &[i8]) {
-    if let Some(why) = first_difference(expected, got) {
+    if let Some(why) = first_difference(expected, got, None) {
         panic!("{name}: {why}");
     }
 }
 
-/// [`assert_same`] for property tests: a failure lets proptest shrink.
-fn prop_same(name: &str, expected: &[i8], got: &[i8]) -> Result<(), TestCaseError> {
-    match first_difference(expected, got) {
+/// [`assert_same`] for property tests (a failure lets proptest shrink), with
+/// the NHWC shape of the compared tensor.
+fn prop_same(
+    name: &str,
+    shape: (usize, usize, usize),
+    expected: &[i8],
+    got: &[i8],
+) -> Result<(), TestCaseError> {
+    match first_difference(expected, got, Some(shape)) {
         Some(why) => Err(TestCaseError::fail(format!("{name}: {why}"))),
         None => Ok(()),
     }
 }
 
-/// Runs a property over `cases` random cases (random seed each run).
+/// Runs a property over `cases` random cases (random seed each run;
+/// `PROPTEST_CASES` overrides the count for soak runs).
 fn check<T: std::fmt::Debug>(
     cases: u32,
     strategy: impl Strategy<Value = T>,
     test: impl Fn(T) -> Result<(), TestCaseError>,
 ) {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
     let config = Config {
         cases,
         failure_persistence: None,
@@ -331,8 +351,10 @@ fn zp() -> impl Strategy<Value = i32> {
     prop_oneof![1 => Just(-128), 1 => Just(127), 8 => -128i32..=127]
 }
 
+/// Mostly uniform in `[2^30, 2^31)`; sometimes 2^30 or 3 * 2^29, whose
+/// products with odd accumulators land exactly on rounding ties.
 fn multiplier() -> impl Strategy<Value = i32> {
-    (1i32 << 30)..=i32::MAX
+    prop_oneof![6 => (1i32 << 30)..=i32::MAX, 1 => Just(1 << 30), 1 => Just(3 << 29)]
 }
 
 fn shift() -> impl Strategy<Value = i32> {
@@ -668,7 +690,8 @@ fn conv_property(kind: ConvKind, pad_values: PadValues, cases: u32) {
             .p
             .run(&case.input, &case.layout)
             .map_err(|e| TestCaseError::fail(format!("{name}: {e:?}")))?;
-        prop_same(&name, &expected, &got)
+        let (oh, ow) = case.p.s.out_hw();
+        prop_same(&name, (oh, ow, case.p.s.cout), &expected, &got)
     });
     tally.assert_mixed(&name, 20);
 }
@@ -1051,7 +1074,12 @@ fn lut_out_of_place() {
         let got = case
             .run()
             .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-        prop_same("lut", &naive_lut(&case.table, &case.input), &got)
+        prop_same(
+            "lut",
+            case.shape,
+            &naive_lut(&case.table, &case.input),
+            &got,
+        )
     });
 }
 
@@ -1061,7 +1089,12 @@ fn lut_in_place() {
         let got = case
             .run()
             .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-        prop_same("lut in place", &naive_lut(&case.table, &case.input), &got)
+        prop_same(
+            "lut in place",
+            case.shape,
+            &naive_lut(&case.table, &case.input),
+            &got,
+        )
     });
 }
 
@@ -1230,7 +1263,7 @@ fn add_property(mode: AddMode) {
         let got = case
             .run()
             .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-        prop_same(&name, &expected, &got)
+        prop_same(&name, case.shape, &expected, &got)
     });
     tally.assert_mixed(&name, 20);
 }
@@ -1343,8 +1376,9 @@ fn add_all_saturating_outputs() {
 
 #[test]
 fn add_left_shift_extremes() {
-    // The largest headroom the kernel accepts, with |x - zp| up to 255.
-    for left_shift in [0u8, 1, 20, 22, 23, 24] {
+    // Up to the largest headroom the executor accepts, with |x - zp| up to 255:
+    // 255 << 23 still fits an i32 exactly.
+    for left_shift in [0u8, 1, 20, 22, 23] {
         for (a_zp, b_zp) in [(-128, 127), (127, -128), (0, 0)] {
             let p = AddParams {
                 a_zp,
@@ -1354,6 +1388,27 @@ fn add_left_shift_extremes() {
                 ..add_base()
             };
             add_seeded("add left shift", u64::from(left_shift), p, false);
+        }
+    }
+    // 255 << 24 does not fit an i32: the layer is rejected, not wrapped.
+    for left_shift in [24u8, 25, 31, 32, 255] {
+        for mode in [AddMode::Separate, AddMode::AliasA, AddMode::AliasB] {
+            let case = AddCase {
+                shape: (1, 2, 3),
+                a: vec![127; 6],
+                b: vec![-128; 6],
+                p: AddParams {
+                    left_shift,
+                    ..add_base()
+                },
+                mode,
+                layout: Layout::fixed(3, 0),
+            };
+            assert_eq!(
+                case.run(),
+                Err(Error::InvalidLayer { layer: 0 }),
+                "left shift {left_shift} {mode:?}"
+            );
         }
     }
 }
@@ -1481,11 +1536,11 @@ fn naive_se(p: &SeParams, input: &[i8], t: &SeTally) -> Vec<i8> {
         .map(|&g| i64::from(look(&p.sigmoid, g)) + 128)
         .collect();
     let mut out = vec![0i8; input.len()];
-    for ch in 0..c {
+    for (ch, &s) in gate.iter().enumerate() {
         for px in 0..hw {
             let i = px * c + ch;
             let d = i64::from(input[i]) - i64::from(p.in_zp);
-            let y = rq_i8(d * gate[ch], p.scale_mult, p.scale_shift, p.out_zp, &t.out);
+            let y = rq_i8(d * s, p.scale_mult, p.scale_shift, p.out_zp, &t.out);
             out[i] = match &p.lut {
                 Some(l) => look(l, y),
                 None => y,
@@ -1619,7 +1674,12 @@ fn squeeze_excite_random() {
             .p
             .run(&case.input, &case.layout)
             .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-        prop_same("squeeze-excite", &expected, &got)
+        prop_same(
+            "squeeze-excite",
+            (case.p.h, case.p.w, case.p.c),
+            &expected,
+            &got,
+        )
     });
     t.pool.assert_mixed("se pool", 20);
     t.hidden.assert_mixed("se fc1", 20);
@@ -1767,7 +1827,8 @@ fn global_avg_pool_random() {
         let got = case
             .run()
             .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-        prop_same("global avg pool", &case.naive(&tally), &got)
+        let c = case.shape.2;
+        prop_same("global avg pool", (1, 1, c), &case.naive(&tally), &got)
     });
     tally.assert_mixed("global avg pool", 20);
 }
@@ -1844,11 +1905,8 @@ fn fully_connected_random() {
         let got = p
             .run(&input, &layout)
             .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-        prop_same(
-            "fully connected",
-            &naive_fc(&p, &input, false, &tally),
-            &got,
-        )
+        let expected = naive_fc(&p, &input, false, &tally);
+        prop_same("fully connected", (1, 1, p.cout), &expected, &got)
     });
     tally.assert_mixed("fully connected", 20);
 }
@@ -2331,7 +2389,10 @@ const CORRUPTIONS: &[Corruption] = &[
         conv_of(l).groups = 4
     }),
     // Residual add.
-    (3, "left shift 25", |l, _, _| add_of(l).left_shift = 25),
+    (3, "left shift 24 (255 << 24 overflows i32)", |l, _, _| {
+        add_of(l).left_shift = 24
+    }),
+    (3, "left shift 255", |l, _, _| add_of(l).left_shift = 255),
     (3, "b shorter than the output", |l, _, _| add_of(l).b.c -= 1),
     (3, "a longer than the output", |l, _, _| add_of(l).a.h += 1),
     (3, "b overlaps the output partially", |l, _, _| {
@@ -2348,6 +2409,9 @@ const CORRUPTIONS: &[Corruption] = &[
     }),
     (4, "output overlaps the input", |l, _, _| {
         se_of(l).output.offset = se_of(l).input.offset + 7
+    }),
+    (4, "scratch overlaps the input", |l, _, _| {
+        se_of(l).scratch = se_of(l).input.offset + 100
     }),
     (4, "scratch overlaps the output", |l, _, _| {
         se_of(l).scratch = se_of(l).output.offset + 2
@@ -2508,5 +2572,97 @@ fn naive_requantize_model() {
     assert_eq!(
         look(&(0..=255).map(|i: u8| i as i8).collect::<Vec<_>>(), -128),
         0
+    );
+}
+
+/// Exact ties (`x.5`) round up, towards +infinity, in every kernel that
+/// requantizes: scale 0.5 (`2^30 * 2^(0 - 31)`) on odd accumulators.
+#[test]
+fn rounding_ties_go_up_in_every_kernel() {
+    const HALF: i32 = 1 << 30;
+    let odd = [-7, -5, -3, -1, 1, 3, 5, 7];
+    // floor(v / 2 + 1 / 2)
+    let expected = [-3i8, -2, -1, 0, 1, 2, 3, 4];
+
+    // Conv: zero weights, the accumulator is the bias.
+    let s = ConvKind::Pointwise.shape(2, 1, 3, 8);
+    let conv = ConvParams {
+        s,
+        in_zp: 0,
+        out_zp: 0,
+        weights: vec![0; s.weight_len()],
+        bias: odd.to_vec(),
+        mult: vec![HALF; 8],
+        shift: vec![0; 8],
+        pad_values: None,
+        lut: None,
+    };
+    let got = conv.run(&[1, 2, 3, 4, 5, 6], &Layout::fixed(2, 0)).unwrap();
+    assert_same("conv ties", &[expected, expected].concat(), &got);
+
+    // Fully connected: same, through the bias.
+    let fc = FcParams {
+        cin: 2,
+        cout: 8,
+        in_zp: 0,
+        out_zp: 0,
+        weights: vec![0; 16],
+        bias: odd.to_vec(),
+        mult: vec![HALF; 8],
+        shift: vec![0; 8],
+    };
+    assert_same(
+        "fc ties",
+        &expected,
+        &fc.run(&[9, -9], &Layout::fixed(2, 0)).unwrap(),
+    );
+
+    // Global pool over one pixel: the accumulator is x - in_zp.
+    let gap = GapCase {
+        shape: (1, 1, 8),
+        input: odd.iter().map(|&v| (v + 3) as i8).collect(),
+        in_zp: 3,
+        out_zp: 0,
+        mult: HALF,
+        shift: 0,
+        layout: Layout::fixed(2, 0),
+    };
+    assert_same("global pool ties", &expected, &gap.run().unwrap());
+
+    // Add: a' = rq(a - a_zp) at scale 0.5 ties, b' = 0, out scale 1.
+    let add = AddCase {
+        shape: (1, 1, 8),
+        a: odd.iter().map(|&v| v as i8).collect(),
+        b: vec![0; 8],
+        p: AddParams {
+            a_zp: 0,
+            a_mult: HALF,
+            a_shift: 0,
+            b_zp: 0,
+            b_mult: HALF,
+            b_shift: 0,
+            out_zp: 0,
+            out_mult: HALF,
+            out_shift: 1,
+            left_shift: 0,
+        },
+        mode: AddMode::Separate,
+        layout: Layout::fixed(3, 0),
+    };
+    assert_same("add ties", &expected, &add.run().unwrap());
+
+    // Squeeze-excite output step: gate s + 128 = 1, so the accumulator is x - in_zp.
+    let mut g = Gen(0);
+    let mut se = SeParams::seeded(1, 1, 8, 1, &mut g);
+    se.sigmoid = vec![-127; 256];
+    se.in_zp = 0;
+    se.out_zp = 0;
+    se.scale_mult = HALF;
+    se.scale_shift = 0;
+    let input: Vec<i8> = odd.iter().map(|&v| v as i8).collect();
+    assert_same(
+        "se ties",
+        &expected,
+        &se.run(&input, &Layout::fixed(3, 0)).unwrap(),
     );
 }
