@@ -1,5 +1,6 @@
 //! Scratch experiments on the quantizer (not part of the test suite).
 use codegen::calibrate::{choose_ranges, collect, RangeMethod};
+use codegen::equalize::{channel_ranges, equalize};
 use codegen::eval::evaluate;
 use codegen::fold::{fold, timm_reparam};
 use codegen::images::*;
@@ -20,19 +21,22 @@ fn eval_set(res: usize) -> Vec<ModelInput> {
 }
 
 fn main() {
-    let res: usize = std::env::args().nth(1).map(|s| s.parse().unwrap()).unwrap_or(128);
-    let folded = fold(&timm_reparam(&synth::train_tensors(1, 1000)));
+    let args: Vec<String> = std::env::args().collect();
+    let res: usize = args.get(1).map(|s| s.parse().unwrap()).unwrap_or(128);
+    let seed: u64 = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(1);
+    let folded0 = fold(&timm_reparam(&synth::train_tensors(seed, 1000)));
     let calib = builtin_calibration(res);
     let eval = eval_set(res);
-    for (label, cal) in [("builtin", &calib), ("oracle", &eval)] {
-        let stats = collect(&folded, cal, &|| {});
-        for method in [RangeMethod::Minmax, RangeMethod::Percentile, RangeMethod::Mse] {
+    let cs = channel_ranges(&folded0, &calib, &|| {});
+    for alpha in [0.0, 0.5, 0.75, 1.0] {
+        let folded = equalize(&folded0, &cs, alpha);
+        let stats = collect(&folded, &calib, &|| {});
+        for method in [RangeMethod::Percentile, RangeMethod::Mse] {
             let ranges = choose_ranges(&stats, method);
-            let s = Settings { method, calibration_inputs: cal.len(), calibration_source: label.into(), resolution: res };
+            let s = Settings { method, calibration_inputs: calib.len(), calibration_source: "b".into(), resolution: res };
             let c = compile(&folded, &ranges, s);
-            let t = std::time::Instant::now();
             let r = evaluate(&folded, &c, &eval, false, None, &|| {}).unwrap();
-            println!("{label:8} {method:?}: cos mean {:.5} min {:.5} centred {:.2} dB top1 {:.2} ({:?})", r.cosine_mean, r.cosine_min, r.centred_logit_sqnr_db, r.top1_agreement, t.elapsed());
+            println!("alpha {alpha} {method:?}: cos mean {:.5} min {:.5} centred {:.2} dB top1 {:.2}", r.cosine_mean, r.cosine_min, r.centred_logit_sqnr_db, r.top1_agreement);
         }
     }
 }

@@ -168,6 +168,16 @@ pub fn squeeze_excite(x: &Fmap, fc1: &ConvW, fc2: &ConvW) -> Fmap {
 pub trait Observer {
     /// Called with each named intermediate tensor.
     fn observe(&mut self, name: &str, x: &Fmap);
+
+    /// May rewrite the tensor before it is observed and used (fake
+    /// quantization in experiments); the default leaves it alone.
+    fn transform(&mut self, _name: &str, _x: &mut Fmap) {}
+}
+
+/// Transforms, then observes, a named tensor.
+fn emit(obs: &mut dyn Observer, name: &str, x: &mut Fmap) {
+    obs.transform(name, x);
+    obs.observe(name, x);
 }
 
 impl<F: FnMut(&str, &Fmap)> Observer for F {
@@ -187,57 +197,60 @@ impl<F: FnMut(&str, &Fmap)> Observer for F {
 pub fn forward_folded(f: &Folded, x: &Fmap, obs: &mut dyn Observer) -> Vec<f32> {
     let mut x = x.clone();
     let act = |x: Fmap, name: &str, obs: &mut dyn Observer| {
-        let y = map(x, gelu);
-        obs.observe(&format!("{name}.act"), &y);
+        let mut y = map(x, gelu);
+        emit(obs, &format!("{name}.act"), &mut y);
         y
     };
     for c in &f.stem {
         x = conv(&x, c);
-        obs.observe(&c.name, &x);
+        emit(obs, &c.name, &mut x);
         x = act(x, &c.name, obs);
     }
     for stage in &f.stages {
         if let Some([p0, p1]) = &stage.downsample {
             x = conv(&x, p0);
-            obs.observe(&p0.name, &x);
+            emit(obs, &p0.name, &mut x);
             x = conv(&x, p1);
-            obs.observe(&p1.name, &x);
+            emit(obs, &p1.name, &mut x);
             x = act(x, &p1.name, obs);
         }
         for b in &stage.blocks {
             x = conv(&x, &b.token_mixer);
-            obs.observe(&b.token_mixer.name, &x);
-            let y = conv(&x, &b.mlp_conv);
-            obs.observe(&b.mlp_conv.name, &y);
-            let y = conv(&y, &b.fc1);
-            obs.observe(&b.fc1.name, &y);
+            emit(obs, &b.token_mixer.name, &mut x);
+            let mut y = conv(&x, &b.mlp_conv);
+            emit(obs, &b.mlp_conv.name, &mut y);
+            let mut y = conv(&y, &b.fc1);
+            emit(obs, &b.fc1.name, &mut y);
             let y = act(y, &b.fc1.name, obs);
-            let y = conv(&y, &b.fc2);
-            obs.observe(&b.fc2.name, &y);
+            let mut y = conv(&y, &b.fc2);
+            emit(obs, &b.fc2.name, &mut y);
             x = add(x, &y);
-            obs.observe(block_name(b), &x);
+            emit(obs, block_name(b), &mut x);
         }
     }
     x = conv(&x, &f.final_conv);
-    obs.observe(&f.final_conv.name, &x);
-    let pooled = Fmap::new(x.c, 1, 1, mean_hw(&x));
-    obs.observe("final_conv.se.pool", &pooled);
-    let h = map(conv(&pooled, &f.se_fc1), |v| v.max(0.0));
-    obs.observe("final_conv.se.fc1", &h);
-    let g = conv(&h, &f.se_fc2);
-    obs.observe("final_conv.se.fc2", &g);
+    emit(obs, &f.final_conv.name, &mut x);
+    let b = &f.bases;
+    let mut pooled = Fmap::new(x.c, 1, 1, mean_hw(&x));
+    pooled.data.iter_mut().enumerate().for_each(|(c, v)| *v *= b.se_pool[c] / b.final_conv[c]);
+    emit(obs, "final_conv.se.pool", &mut pooled);
+    let mut h = map(conv(&pooled, &f.se_fc1), |v| v.max(0.0));
+    emit(obs, "final_conv.se.fc1", &mut h);
+    let mut g = conv(&h, &f.se_fc2);
+    emit(obs, "final_conv.se.fc2", &mut g);
     let n = x.h * x.w;
     for c in 0..x.c {
-        let s = sigmoid(g.data[c]);
+        let s = sigmoid(g.data[c]) / b.final_conv[c];
         x.data[c * n..(c + 1) * n].iter_mut().for_each(|v| *v *= s);
     }
-    obs.observe("final_conv.se", &x);
+    emit(obs, "final_conv.se", &mut x);
     x = map(x, gelu);
-    obs.observe("final_conv", &x);
-    let pooled = Fmap::new(x.c, 1, 1, mean_hw(&x));
-    obs.observe("head.global_pool", &pooled);
-    let logits = conv(&pooled, &f.head);
-    obs.observe("head.fc", &logits);
+    emit(obs, "final_conv", &mut x);
+    let mut pooled = Fmap::new(x.c, 1, 1, mean_hw(&x));
+    pooled.data.iter_mut().enumerate().for_each(|(c, v)| *v *= b.head_pool[c]);
+    emit(obs, "head.global_pool", &mut pooled);
+    let mut logits = conv(&pooled, &f.head);
+    emit(obs, "head.fc", &mut logits);
     logits.data
 }
 

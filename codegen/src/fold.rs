@@ -79,6 +79,28 @@ pub struct Folded {
     pub se_fc2: ConvW,
     /// Classifier as a 1x1 conv (768 -> classes).
     pub head: ConvW,
+    /// Per-channel storage factors of the tensors around squeeze-excite and
+    /// the pool (all ones after folding; see [`crate::equalize`]).
+    pub bases: Bases,
+}
+
+/// Per-channel factors by which tensors are stored (`stored = e * true`)
+/// where the producer cannot absorb them into its weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bases {
+    /// final_conv output (768).
+    pub final_conv: Vec<f32>,
+    /// SE pooled vector (768).
+    pub se_pool: Vec<f32>,
+    /// Head pooled vector (768).
+    pub head_pool: Vec<f32>,
+}
+
+impl Bases {
+    /// No rescaling.
+    pub fn ones(c: usize) -> Self {
+        Self { final_conv: vec![1.0; c], se_pool: vec![1.0; c], head_pool: vec![1.0; c] }
+    }
 }
 
 impl Folded {
@@ -391,6 +413,7 @@ pub fn fold(m: &TensorMap) -> Folded {
             weight: get(m, "head.fc.weight").to_vec(),
             bias: get(m, "head.fc.bias").to_vec(),
         },
+        bases: Bases::ones(FINAL_DIM),
     }
 }
 

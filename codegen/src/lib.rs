@@ -7,6 +7,7 @@
 pub mod arch;
 pub mod calibrate;
 pub mod checkpoint;
+pub mod equalize;
 pub mod error;
 pub mod eval;
 pub mod float;

@@ -364,7 +364,11 @@ impl Lowering<'_> {
         let pre = self.q("final_conv.se");
         let post = self.q("final_conv");
         let hw = (x.h * x.w) as f64;
-        let (pool_mult, pool_shift) = quantize_multiplier(x.q.scale / (hw * pool.scale));
+        let b = &f.bases;
+        let pool_reals: Vec<f64> = (0..x.c)
+            .map(|c| x.q.scale * (b.se_pool[c] as f64 / b.final_conv[c] as f64) / (hw * pool.scale))
+            .collect();
+        let pool_requant = self.requant(&pool_reals);
         let (fc1_weights, fc1_bias, fc1_requant) = self.fc_weights(&f.se_fc1, pool.scale, hid.scale);
         let (fc2_weights, fc2_bias, fc2_requant) = self.fc_weights(&f.se_fc2, hid.scale, gate.scale);
         // Gate s + 128 in 0..=255 stands for sigmoid in steps of 1/255.
@@ -375,7 +379,9 @@ impl Lowering<'_> {
             })
             .collect();
         let sigmoid_span = self.i8s(&table);
-        let (scale_mult, scale_shift) = quantize_multiplier(x.q.scale / (255.0 * pre.scale));
+        let scale_reals: Vec<f64> =
+            (0..x.c).map(|c| x.q.scale / (b.final_conv[c] as f64 * 255.0 * pre.scale)).collect();
+        let scale_requant = self.requant(&scale_reals);
         let lut = self.lut(pre, post, gelu);
         let out = self.tensor("final_conv", x.h, x.w, x.c, post);
         let se = SqueezeExcite {
@@ -384,8 +390,7 @@ impl Lowering<'_> {
             output: tref(&out),
             out_zp: pre.zp,
             reduced: f.se_fc1.cout as u16,
-            pool_mult,
-            pool_shift,
+            pool_requant,
             pool_zp: pool.zp,
             fc1_weights,
             fc1_bias,
@@ -396,8 +401,7 @@ impl Lowering<'_> {
             fc2_requant,
             gate_zp: gate.zp,
             sigmoid: sigmoid_span,
-            scale_mult,
-            scale_shift,
+            scale_requant,
             lut,
             scratch: 0,
         };
@@ -479,14 +483,16 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
     x = l.squeeze_excite(f, &x);
     let pq = l.q("head.global_pool");
     let pooled = l.tensor("head.global_pool", 1, 1, x.c, pq);
-    let (mult, shift) = quantize_multiplier(x.q.scale / ((x.h * x.w) as f64 * pq.scale));
+    let gap_reals: Vec<f64> = (0..x.c)
+        .map(|c| x.q.scale * f.bases.head_pool[c] as f64 / ((x.h * x.w) as f64 * pq.scale))
+        .collect();
+    let requant = l.requant(&gap_reals);
     let gap = Layer::GlobalAvgPool(GlobalAvgPool {
         input: tref(&x),
         in_zp: x.q.zp,
         output: tref(&pooled),
         out_zp: pq.zp,
-        mult,
-        shift,
+        requant,
     });
     l.push("head.global_pool", "head.global_pool", gap, vec![x.tensor], &pooled, None);
     let lq = l.q("head.fc");

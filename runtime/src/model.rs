@@ -248,6 +248,8 @@ impl<'a> Model<'a> {
                     return None;
                 }
                 let args = ops::squeeze_excite::SeArgs {
+                    pool_requant: self.requant(p.pool_requant, c)?,
+                    scale_requant: self.requant(p.scale_requant, c)?,
                     fc1_weights,
                     fc1_bias: self.i32s(p.fc1_bias, r)?,
                     fc1_requant: self.requant(p.fc1_requant, r)?,
@@ -268,8 +270,9 @@ impl<'a> Model<'a> {
                 if p.output.len() != p.input.c as usize {
                     return None;
                 }
+                let rq = self.requant(p.requant, p.input.c as usize)?;
                 let (input, output) = split(arena, p.input, p.output)?;
-                ops::global_avg_pool::global_avg_pool_reference(p, input, output);
+                ops::global_avg_pool::global_avg_pool_reference(p, rq, input, output);
             }
             Layer::FullyConnected(p) => {
                 let (cin, cout) = (p.input.len(), p.output.len());

@@ -170,12 +170,12 @@ pub struct Add {
 /// FastViT's final_conv: `x * sigmoid(fc2(relu(fc1(mean_hw(x)))))`.
 ///
 /// Integer contract:
-/// 1. `m[c] = requantize_i8(sum_hw (x - in_zp), pool_mult, pool_shift, pool_zp)`
+/// 1. `m[c] = requantize_i8(sum_hw (x - in_zp), pool_rq[c], pool_zp)`
 /// 2. `h = requantize_i8(fc1_b + sum w1 * (m - pool_zp), fc1_rq, hid_zp)`,
 ///    clamped below at `hid_zp` (ReLU);
 /// 3. `g = requantize_i8(fc2_b + sum w2 * (h - hid_zp), fc2_rq, gate_zp)`,
 ///    then `s = sigmoid[g + 128]` (s + 128 in 0..=255 is the gate in 1/256 steps);
-/// 4. `y = requantize_i8((x - in_zp) * (s + 128), scale_mult, scale_shift, out_zp)`
+/// 4. `y = requantize_i8((x - in_zp) * (s + 128), scale_rq[c], out_zp)`
 ///    then `lut` if present.
 ///
 /// Needs [`SqueezeExcite::scratch_bytes`] bytes of arena at `scratch`.
@@ -191,10 +191,9 @@ pub struct SqueezeExcite {
     pub out_zp: i32,
     /// Squeeze width (fc1 outputs).
     pub reduced: u16,
-    /// Pool multiplier (includes 1/(h*w)).
-    pub pool_mult: i32,
-    /// Pool shift.
-    pub pool_shift: i32,
+    /// Per-channel pool requantization (includes 1/(h*w); per channel so
+    /// codegen can equalize the pooled vector).
+    pub pool_requant: Requant,
     /// Pooled vector zero point.
     pub pool_zp: i32,
     /// fc1 weights `[reduced][c]`.
@@ -215,10 +214,9 @@ pub struct SqueezeExcite {
     pub gate_zp: i32,
     /// 256-byte sigmoid table.
     pub sigmoid: Span,
-    /// Scale multiplier for `(x - in_zp) * gate`.
-    pub scale_mult: i32,
-    /// Scale shift.
-    pub scale_shift: i32,
+    /// Per-channel requantization of `(x - in_zp) * gate` (per channel so
+    /// the input may be stored equalized).
+    pub scale_requant: Requant,
     /// Optional activation table applied to the result.
     pub lut: Span,
     /// Arena offset of the kernel's scratch.
@@ -233,7 +231,9 @@ impl SqueezeExcite {
 }
 
 /// Global average pool to a `[1, 1, C]` tensor:
-/// `y[c] = requantize_i8(sum_hw (x - in_zp), mult, shift, out_zp)`.
+/// `y[c] = requantize_i8(sum_hw (x - in_zp), rq[c], out_zp)`. Per-channel
+/// multipliers let codegen equalize the pooled vector (the consumer's
+/// weights absorb the inverse).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GlobalAvgPool {
     /// Input tensor.
@@ -244,10 +244,8 @@ pub struct GlobalAvgPool {
     pub output: TensorRef,
     /// Output zero point.
     pub out_zp: i32,
-    /// Multiplier (includes 1/(h*w)).
-    pub mult: i32,
-    /// Shift.
-    pub shift: i32,
+    /// Per-channel requantization (includes 1/(h*w)).
+    pub requant: Requant,
 }
 
 /// Fully connected layer on a `1 x 1 x Cin` tensor:

@@ -1497,15 +1497,17 @@ struct SeParams {
     w: usize,
     c: usize,
     in_zp: i32,
-    pool_mult: i32,
-    pool_shift: i32,
+    /// Pool requantization, one multiplier and shift per channel.
+    pool_mult: Vec<i32>,
+    pool_shift: Vec<i32>,
     /// fc1: `c -> reduced`, `in_zp` = pool_zp, `out_zp` = hid_zp.
     fc1: FcParams,
     /// fc2: `reduced -> c`, `in_zp` = hid_zp, `out_zp` = gate_zp.
     fc2: FcParams,
     sigmoid: Vec<i8>,
-    scale_mult: i32,
-    scale_shift: i32,
+    /// Output requantization, one multiplier and shift per channel.
+    scale_mult: Vec<i32>,
+    scale_shift: Vec<i32>,
     out_zp: i32,
     lut: Option<Vec<i8>>,
 }
@@ -1518,7 +1520,8 @@ struct SeTally {
     out: Tally,
 }
 
-/// The four steps of the contract, channel-major.
+/// The four steps of the contract, channel-major; the pool and output
+/// requantizations use channel `ch`'s multiplier and shift.
 fn naive_se(p: &SeParams, input: &[i8], t: &SeTally) -> Vec<i8> {
     let (c, hw) = (p.c, p.h * p.w);
     assert_eq!(input.len(), hw * c);
@@ -1527,7 +1530,7 @@ fn naive_se(p: &SeParams, input: &[i8], t: &SeTally) -> Vec<i8> {
             let sum: i64 = (0..hw)
                 .map(|px| i64::from(input[px * c + ch]) - i64::from(p.in_zp))
                 .sum();
-            rq_i8(sum, p.pool_mult, p.pool_shift, p.fc1.in_zp, &t.pool)
+            rq_i8(sum, p.pool_mult[ch], p.pool_shift[ch], p.fc1.in_zp, &t.pool)
         })
         .collect();
     let hidden = naive_fc(&p.fc1, &pooled, true, &t.hidden);
@@ -1540,7 +1543,8 @@ fn naive_se(p: &SeParams, input: &[i8], t: &SeTally) -> Vec<i8> {
         for px in 0..hw {
             let i = px * c + ch;
             let d = i64::from(input[i]) - i64::from(p.in_zp);
-            let y = rq_i8(d * s, p.scale_mult, p.scale_shift, p.out_zp, &t.out);
+            let (m, sh) = (p.scale_mult[ch], p.scale_shift[ch]);
+            let y = rq_i8(d * s, m, sh, p.out_zp, &t.out);
             out[i] = match &p.lut {
                 Some(l) => look(l, y),
                 None => y,
@@ -1560,13 +1564,13 @@ impl SeParams {
             w,
             c,
             in_zp: g.zp(),
-            pool_mult: g.mults(1)[0],
-            pool_shift: -4,
+            pool_mult: g.mults(c),
+            pool_shift: g.i32s(c, -6, -2),
             fc1,
             fc2,
             sigmoid: g.i8s(256),
-            scale_mult: g.mults(1)[0],
-            scale_shift: -8,
+            scale_mult: g.mults(c),
+            scale_shift: g.i32s(c, -10, -6),
             out_zp: g.zp(),
             lut: None,
         }
@@ -1585,8 +1589,7 @@ impl SeParams {
             output,
             out_zp: self.out_zp,
             reduced: self.fc1.cout as u16,
-            pool_mult: self.pool_mult,
-            pool_shift: self.pool_shift,
+            pool_requant: blob.requant(&self.pool_mult, &self.pool_shift),
             pool_zp: self.fc1.in_zp,
             fc1_weights: blob.i8s(&self.fc1.weights),
             fc1_bias: blob.i32s(&self.fc1.bias),
@@ -1597,8 +1600,7 @@ impl SeParams {
             fc2_requant: blob.requant(&self.fc2.mult, &self.fc2.shift),
             gate_zp: self.fc2.out_zp,
             sigmoid: blob.i8s(&self.sigmoid),
-            scale_mult: self.scale_mult,
-            scale_shift: self.scale_shift,
+            scale_requant: blob.requant(&self.scale_mult, &self.scale_shift),
             lut: blob.opt_i8s(self.lut.as_ref()),
             scratch,
         }
@@ -1628,9 +1630,14 @@ struct SeCase {
 fn se_case() -> impl Strategy<Value = SeCase> {
     (1usize..=12, 1usize..=12, 1usize..=24, 1usize..=8).prop_flat_map(|(h, w, c, r)| {
         (
-            (i8s(h * w * c), zp(), multiplier(), -12i32..=-2),
+            (
+                i8s(h * w * c),
+                zp(),
+                vec(multiplier(), c),
+                vec(-12i32..=-2, c),
+            ),
             (fc_params(c, r), fc_params(r, c)),
-            (table(), multiplier(), -12i32..=-4, zp()),
+            (table(), vec(multiplier(), c), vec(-12i32..=-4, c), zp()),
             (proptest::option::of(table()), layout(3)),
         )
             .prop_map(
@@ -1724,8 +1731,8 @@ fn squeeze_excite_edge_cases() {
 fn squeeze_excite_all_saturating_outputs() {
     let mut g = Gen(11);
     let mut p = SeParams::seeded(4, 4, 6, 2, &mut g);
-    p.scale_shift = 30;
-    p.scale_mult = i32::MAX;
+    p.scale_shift.fill(30);
+    p.scale_mult.fill(i32::MAX);
     // Sigmoid of zero is impossible: s + 128 >= 1.
     p.sigmoid = g.i8s(256).iter().map(|&s| s.max(-127)).collect();
     let input: Vec<i8> = g
@@ -1756,6 +1763,75 @@ fn squeeze_excite_scratch_over_64k() {
     assert_same("se with 33000 channels", &expected, &got);
 }
 
+/// The output requantization is indexed by channel (not by pixel, not
+/// channel 0 for all): gate `s + 128 = 1`, `x - in_zp = 64` everywhere and
+/// scale `2^30 * 2^(-ch - 31)` = `2^-(ch + 1)`, so channel `ch` holds
+/// `floor(64 / 2^(ch + 1) + 1/2)` at every pixel.
+#[test]
+fn squeeze_excite_per_channel_scale() {
+    let (h, w, c) = (2, 3, 8);
+    let mut g = Gen(13);
+    let mut p = SeParams::seeded(h, w, c, 3, &mut g);
+    p.sigmoid = vec![-127; 256];
+    p.in_zp = -10;
+    p.out_zp = 0;
+    p.scale_mult = vec![1 << 30; c];
+    p.scale_shift = (0..c).map(|ch| -(ch as i32)).collect();
+    let per_pixel = [32i8, 16, 8, 4, 2, 1, 1, 0];
+    let expected = per_pixel.repeat(h * w);
+    assert_same(
+        "se per-channel scale (naive)",
+        &expected,
+        &naive_se(&p, &vec![54; h * w * c], &SeTally::default()),
+    );
+    for (i, order) in [vec![0, 1, 2], vec![2, 1, 0]].into_iter().enumerate() {
+        let layout = Layout {
+            order,
+            gap: i,
+            seed: 13,
+        };
+        assert_same(
+            "se per-channel scale",
+            &expected,
+            &p.run(&vec![54; h * w * c], &layout).unwrap(),
+        );
+    }
+}
+
+/// Pool and output requantizations with shifts at both ends of the contract
+/// (t = 62 and t = 1) and zero multipliers, mixed across channels.
+#[test]
+fn squeeze_excite_per_channel_requant_extremes() {
+    let (h, w, c) = (3, 2, 8);
+    let shifts = vec![-31, 30, -31, 30, -20, 10, 0, -31];
+    let mults = vec![
+        1 << 30,
+        i32::MAX,
+        i32::MAX,
+        1 << 30,
+        0,
+        1 << 30,
+        0,
+        i32::MAX,
+    ];
+    for seed in 0..4 {
+        let mut g = Gen(20 + seed);
+        let mut p = SeParams::seeded(h, w, c, 4, &mut g);
+        if seed % 2 == 0 {
+            p.pool_shift = shifts.clone();
+            p.pool_mult = mults.clone();
+        } else {
+            p.scale_shift = shifts.clone();
+            p.scale_mult = mults.clone();
+        }
+        p.lut = (seed >= 2).then(|| g.i8s(256));
+        let input = g.i8s(h * w * c);
+        let expected = naive_se(&p, &input, &SeTally::default());
+        let got = p.run(&input, &Layout::fixed(3, seed)).unwrap();
+        assert_same(&format!("se extreme requant, seed {seed}"), &expected, &got);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // GlobalAvgPool
 // ---------------------------------------------------------------------------
@@ -1766,8 +1842,9 @@ struct GapCase {
     input: Vec<i8>,
     in_zp: i32,
     out_zp: i32,
-    mult: i32,
-    shift: i32,
+    /// One multiplier and shift per channel.
+    mult: Vec<i32>,
+    shift: Vec<i32>,
     layout: Layout,
 }
 
@@ -1777,15 +1854,19 @@ impl GapCase {
         let (off, mut arena) = self.layout.place(&[h * w * c, c]);
         let (i, o) = (tensor(off[0], h, w, c), tensor(off[1], 1, 1, c));
         write(&mut arena, i, &self.input);
-        let layer = Layer::GlobalAvgPool(GlobalAvgPool {
-            input: i,
+        let mut blob = Blob::new();
+        let layer = Layer::GlobalAvgPool(self.layer(&mut blob, i, o));
+        run_single(&blob.0, layer, i, o, &arena, &[range_of(o)])
+    }
+
+    fn layer(&self, blob: &mut Blob, input: TensorRef, output: TensorRef) -> GlobalAvgPool {
+        GlobalAvgPool {
+            input,
             in_zp: self.in_zp,
-            output: o,
+            output,
             out_zp: self.out_zp,
-            mult: self.mult,
-            shift: self.shift,
-        });
-        run_single(&Blob::new().0, layer, i, o, &arena, &[range_of(o)])
+            requant: blob.requant(&self.mult, &self.shift),
+        }
     }
 
     fn naive(&self, tally: &Tally) -> Vec<i8> {
@@ -1799,15 +1880,23 @@ impl GapCase {
             }
         }
         sums.iter()
-            .map(|&s| rq_i8(s, self.mult, self.shift, self.out_zp, tally))
+            .enumerate()
+            .map(|(ch, &s)| rq_i8(s, self.mult[ch], self.shift[ch], self.out_zp, tally))
             .collect()
     }
 }
 
 fn gap_case() -> impl Strategy<Value = GapCase> {
     (1usize..=12, 1usize..=12, 1usize..=24).prop_flat_map(|(h, w, c)| {
-        (i8s(h * w * c), zp(), zp(), multiplier(), shift(), layout(2)).prop_map(
-            move |(input, in_zp, out_zp, mult, shift, layout)| GapCase {
+        (
+            i8s(h * w * c),
+            zp(),
+            zp(),
+            vec(multiplier(), c),
+            vec(shift(), c),
+            layout(2),
+        )
+            .prop_map(move |(input, in_zp, out_zp, mult, shift, layout)| GapCase {
                 shape: (h, w, c),
                 input,
                 in_zp,
@@ -1815,8 +1904,7 @@ fn gap_case() -> impl Strategy<Value = GapCase> {
                 mult,
                 shift,
                 layout,
-            },
-        )
+            })
     })
 }
 
@@ -1852,8 +1940,8 @@ fn global_avg_pool_edge_cases() {
                 input: g.i8s(h * w * c),
                 in_zp,
                 out_zp,
-                mult: g.mults(1)[0],
-                shift,
+                mult: g.mults(c),
+                shift: vec![shift; c],
                 layout: Layout::fixed(2, i as u64),
             };
             let expected = case.naive(&Tally::default());
@@ -1864,6 +1952,56 @@ fn global_avg_pool_edge_cases() {
             );
         }
     }
+}
+
+/// The requantization is indexed by channel: `x - in_zp = 16` at both pixels
+/// (sum 32) and scale `2^-(ch + 2)` in channel `ch` (hand-computed), then
+/// shifts at both ends of the contract and zero multipliers mixed across
+/// channels (against the naive model).
+#[test]
+fn global_avg_pool_per_channel_requant() {
+    let (h, w, c) = (2, 1, 8);
+    let case = GapCase {
+        shape: (h, w, c),
+        input: vec![9; h * w * c],
+        in_zp: -7,
+        out_zp: 0,
+        mult: vec![1 << 30; c],
+        shift: (0..c).map(|ch| -1 - ch as i32).collect(),
+        layout: Layout::fixed(2, 14),
+    };
+    let expected = [8i8, 4, 2, 1, 1, 0, 0, 0];
+    assert_same(
+        "gap per-channel (naive)",
+        &expected,
+        &case.naive(&Tally::default()),
+    );
+    assert_same("gap per-channel", &expected, &case.run().unwrap());
+
+    let mut g = Gen(15);
+    let case = GapCase {
+        shape: (5, 4, c),
+        input: g.i8s(5 * 4 * c),
+        in_zp: g.zp(),
+        out_zp: g.zp(),
+        mult: vec![
+            1 << 30,
+            i32::MAX,
+            i32::MAX,
+            1 << 30,
+            0,
+            1 << 30,
+            0,
+            i32::MAX,
+        ],
+        shift: vec![-31, 30, -31, 30, -20, 10, 0, -31],
+        layout: Layout::fixed(2, 15),
+    };
+    assert_same(
+        "gap extreme per-channel requant",
+        &case.naive(&Tally::default()),
+        &case.run().unwrap(),
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -2000,8 +2138,8 @@ impl Sched {
             input: Vec::new(),
             in_zp: g.zp(),
             out_zp: g.zp(),
-            mult: g.mults(1)[0],
-            shift: -4,
+            mult: g.mults(8),
+            shift: g.i32s(8, -6, -2),
             layout: Layout::fixed(2, 0),
         };
         let fc = FcParams::seeded(8, 10, &mut g);
@@ -2048,14 +2186,7 @@ impl Sched {
                 left_shift: add.left_shift,
             }),
             Layer::SqueezeExcite(se.layer(&mut blob, t2, t3, off[4])),
-            Layer::GlobalAvgPool(GlobalAvgPool {
-                input: t3,
-                in_zp: gap.in_zp,
-                output: t4,
-                out_zp: gap.out_zp,
-                mult: gap.mult,
-                shift: gap.shift,
-            }),
+            Layer::GlobalAvgPool(gap.layer(&mut blob, t3, t4)),
             Layer::FullyConnected(fc.layer(&mut blob, t4, output)),
         ];
         let stem_normalized = Layer::Conv(stem_norm.layer(&mut blob, input, t1));
@@ -2437,6 +2568,41 @@ const CORRUPTIONS: &[Corruption] = &[
     (4, "fc1 shifts absent", |l, _, _| {
         se_of(l).fc1_requant.shift = Span::NONE
     }),
+    (4, "pool multipliers one channel short", |l, _, _| {
+        se_of(l).pool_requant.multiplier.len -= 4
+    }),
+    (4, "pool shifts one channel long", |l, _, _| {
+        se_of(l).pool_requant.shift.len += 4
+    }),
+    (4, "pool requant a single scalar", |l, _, _| {
+        let rq = &mut se_of(l).pool_requant;
+        rq.multiplier.len = 4;
+        rq.shift.len = 4;
+    }),
+    (4, "pool shifts absent", |l, _, _| {
+        se_of(l).pool_requant.shift = Span::NONE
+    }),
+    (4, "pool multipliers past the blob", |l, blob, _| {
+        se_of(l).pool_requant.multiplier.offset = blob - 4
+    }),
+    (4, "scale multipliers one channel long", |l, _, _| {
+        se_of(l).scale_requant.multiplier.len += 4
+    }),
+    (4, "scale shifts one channel short", |l, _, _| {
+        se_of(l).scale_requant.shift.len -= 4
+    }),
+    (4, "scale requant sized for the reduced width", |l, _, _| {
+        let se = se_of(l);
+        let len = 4 * u32::from(se.reduced);
+        se.scale_requant.multiplier.len = len;
+        se.scale_requant.shift.len = len;
+    }),
+    (4, "scale multipliers absent", |l, _, _| {
+        se_of(l).scale_requant.multiplier = Span::NONE
+    }),
+    (4, "scale shifts offset overflows", |l, _, _| {
+        se_of(l).scale_requant.shift.offset = u32::MAX - 3
+    }),
     (4, "reduced width disagrees with fc weights", |l, _, _| {
         se_of(l).reduced += 1
     }),
@@ -2455,6 +2621,26 @@ const CORRUPTIONS: &[Corruption] = &[
     }),
     (5, "output overlaps the input", |l, _, _| {
         gap_of(l).output.offset = gap_of(l).input.offset
+    }),
+    (5, "multipliers one channel short", |l, _, _| {
+        gap_of(l).requant.multiplier.len -= 4
+    }),
+    (5, "shifts one channel long", |l, _, _| {
+        gap_of(l).requant.shift.len += 4
+    }),
+    (5, "requant a single scalar", |l, _, _| {
+        let rq = &mut gap_of(l).requant;
+        rq.multiplier.len = 4;
+        rq.shift.len = 4;
+    }),
+    (5, "multipliers absent", |l, _, _| {
+        gap_of(l).requant.multiplier = Span::NONE
+    }),
+    (5, "shifts past the blob", |l, blob, _| {
+        gap_of(l).requant.shift.offset = blob - 4
+    }),
+    (5, "multipliers offset overflows", |l, _, _| {
+        gap_of(l).requant.multiplier.offset = u32::MAX - 3
     }),
     // Fully connected.
     (6, "weights one byte short", |l, _, _| {
@@ -2623,8 +2809,8 @@ fn rounding_ties_go_up_in_every_kernel() {
         input: odd.iter().map(|&v| (v + 3) as i8).collect(),
         in_zp: 3,
         out_zp: 0,
-        mult: HALF,
-        shift: 0,
+        mult: vec![HALF; 8],
+        shift: vec![0; 8],
         layout: Layout::fixed(2, 0),
     };
     assert_same("global pool ties", &expected, &gap.run().unwrap());
@@ -2657,8 +2843,8 @@ fn rounding_ties_go_up_in_every_kernel() {
     se.sigmoid = vec![-127; 256];
     se.in_zp = 0;
     se.out_zp = 0;
-    se.scale_mult = HALF;
-    se.scale_shift = 0;
+    se.scale_mult = vec![HALF; 8];
+    se.scale_shift = vec![0; 8];
     let input: Vec<i8> = odd.iter().map(|&v| v as i8).collect();
     assert_same(
         "se ties",

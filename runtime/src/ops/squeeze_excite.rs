@@ -7,6 +7,10 @@ use crate::schedule::SqueezeExcite;
 
 /// Resolved operands of a [`SqueezeExcite`].
 pub struct SeArgs<'a> {
+    /// Pool requantization per channel.
+    pub pool_requant: RequantView<'a>,
+    /// Scale requantization per channel.
+    pub scale_requant: RequantView<'a>,
     /// fc1 weights.
     pub fc1_weights: &'a [i8],
     /// fc1 bias.
@@ -44,7 +48,7 @@ pub fn squeeze_excite_reference(
             .step_by(c)
             .map(|&x| x as i32 - p.in_zp)
             .sum();
-        *m = requantize_i8(sum, p.pool_mult, p.pool_shift, p.pool_zp);
+        *m = requantize_i8(sum, a.pool_requant.multiplier.get(ch), a.pool_requant.shift.get(ch), p.pool_zp);
     }
     fully_connected_reference(
         pooled,
@@ -70,11 +74,13 @@ pub fn squeeze_excite_reference(
         *g = lut(a.sigmoid, *g);
     }
     for (i, (o, &x)) in output.iter_mut().zip(input).enumerate() {
-        let s = gate[i % c] as i32 + 128;
+        let ch = i % c;
+        let s = gate[ch] as i32 + 128;
+        let rq = a.scale_requant;
         let mut y = requantize_i8(
             (x as i32 - p.in_zp) * s,
-            p.scale_mult,
-            p.scale_shift,
+            rq.multiplier.get(ch),
+            rq.shift.get(ch),
             p.out_zp,
         );
         if !a.lut.is_empty() {
