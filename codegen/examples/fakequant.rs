@@ -1,4 +1,3 @@
-use std::collections::BTreeMap;
 use codegen::calibrate::{choose_ranges, collect, Range, RangeMethod};
 use codegen::equalize::{channel_ranges, equalize};
 use codegen::eval::db;
@@ -7,18 +6,29 @@ use codegen::fold::{fold, timm_reparam};
 use codegen::images::*;
 use codegen::quantize::QParams;
 use codegen::synth;
-struct FQ<'a> { ranges: &'a BTreeMap<String, Range>, pick: &'a dyn Fn(&str) -> bool }
+use std::collections::BTreeMap;
+struct FQ<'a> {
+    ranges: &'a BTreeMap<String, Range>,
+    pick: &'a dyn Fn(&str) -> bool,
+}
 impl Observer for FQ<'_> {
     fn observe(&mut self, _: &str, _: &Fmap) {}
     fn transform(&mut self, name: &str, x: &mut Fmap) {
-        if !(self.pick)(name) { return; }
+        if !(self.pick)(name) {
+            return;
+        }
         let q = QParams::from_range(self.ranges[name]);
-        x.data.iter_mut().for_each(|v| *v = q.dequantize(q.quantize(*v)));
+        x.data
+            .iter_mut()
+            .for_each(|v| *v = q.dequantize(q.quantize(*v)));
     }
 }
 fn main() {
     let res = 128;
-    let alpha: f64 = std::env::args().nth(1).map(|s| s.parse().unwrap()).unwrap_or(0.5);
+    let alpha: f64 = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().unwrap())
+        .unwrap_or(0.5);
     let folded0 = fold(&timm_reparam(&synth::train_tensors(1, 1000)));
     let calib = builtin_calibration(res);
     let folded = equalize(&folded0, &channel_ranges(&folded0, &calib, &|| {}), alpha);
@@ -28,33 +38,58 @@ fn main() {
         let img = read_image(p).unwrap();
         for c in derived_crops(&img, 13, res, 0xE7A1 + i as u64) {
             let rgb = c.as_raw().clone();
-            eval.push(ModelInput { name: "x".into(), normalized: normalize(&rgb, res, res), rgb: Some(rgb) });
+            eval.push(ModelInput {
+                name: "x".into(),
+                normalized: normalize(&rgb, res, res),
+                rgb: Some(rgb),
+            });
         }
     }
     let ranges = choose_ranges(&collect(&folded, &calib, &|| {}), RangeMethod::Mse);
-    let fl: Vec<Vec<f32>> = eval.iter().map(|i| forward_folded(&folded, &i.normalized, &mut |_: &str, _: &Fmap| {})).collect();
+    let fl: Vec<Vec<f32>> = eval
+        .iter()
+        .map(|i| forward_folded(&folded, &i.normalized, &mut |_: &str, _: &Fmap| {}))
+        .collect();
     let k = fl[0].len();
-    let mean: Vec<f64> = (0..k).map(|j| fl.iter().map(|v| v[j] as f64).sum::<f64>() / fl.len() as f64).collect();
-    let is_stream = |n: &str| n.ends_with("token_mixer.reparam_conv") || (n.contains("blocks.") && !n.contains("mlp") && !n.contains("token_mixer"));
+    let mean: Vec<f64> = (0..k)
+        .map(|j| fl.iter().map(|v| v[j] as f64).sum::<f64>() / fl.len() as f64)
+        .collect();
+    let is_stream = |n: &str| {
+        n.ends_with("token_mixer.reparam_conv")
+            || (n.contains("blocks.") && !n.contains("mlp") && !n.contains("token_mixer"))
+    };
     let cases: Vec<(&str, Box<dyn Fn(&str) -> bool>)> = vec![
         ("all", Box::new(|_| true)),
         ("stream only", Box::new(move |n| is_stream(n))),
-        ("pre-GELU only", Box::new(|n| codegen::calibrate::Consumer::of(n) != codegen::calibrate::Consumer::Linear)),
+        (
+            "pre-GELU only",
+            Box::new(|n| {
+                codegen::calibrate::Consumer::of(n) != codegen::calibrate::Consumer::Linear
+            }),
+        ),
         ("mlp.conv only", Box::new(|n| n.ends_with("mlp.conv.conv"))),
         ("fc1 pre+post only", Box::new(|n| n.contains("mlp.fc1"))),
         ("fc2 only", Box::new(|n| n.ends_with("mlp.fc2"))),
         ("stem only", Box::new(|n| n.starts_with("stem."))),
         ("downsample only", Box::new(|n| n.contains("downsample"))),
-        ("final+head only", Box::new(|n| n.starts_with("final_conv") || n.starts_with("head"))),
+        (
+            "final+head only",
+            Box::new(|n| n.starts_with("final_conv") || n.starts_with("head")),
+        ),
     ];
-
 
     for (label, pick) in &cases {
         let (mut s, mut e) = (0.0, 0.0);
         for (inp, f) in eval.iter().zip(&fl) {
-            let mut o = FQ { ranges: &ranges, pick: pick.as_ref() };
+            let mut o = FQ {
+                ranges: &ranges,
+                pick: pick.as_ref(),
+            };
             let q = forward_folded(&folded, &inp.normalized, &mut o);
-            for j in 0..k { s += (f[j] as f64 - mean[j]).powi(2); e += (f[j] as f64 - q[j] as f64).powi(2); }
+            for j in 0..k {
+                s += (f[j] as f64 - mean[j]).powi(2);
+                e += (f[j] as f64 - q[j] as f64).powi(2);
+            }
         }
         println!("{label:20} centred {:.2} dB", db(s, e));
     }

@@ -14,7 +14,11 @@ fn eval_set(res: usize) -> Vec<ModelInput> {
         let img = read_image(p).unwrap();
         for c in derived_crops(&img, 13, res, 0xE7A1 + i as u64) {
             let rgb = c.as_raw().clone();
-            out.push(ModelInput { name: "x".into(), normalized: normalize(&rgb, res, res), rgb: Some(rgb) });
+            out.push(ModelInput {
+                name: "x".into(),
+                normalized: normalize(&rgb, res, res),
+                rgb: Some(rgb),
+            });
         }
     }
     out
@@ -33,10 +37,18 @@ fn main() {
         let stats = collect(&folded, &calib, &|| {});
         for method in [RangeMethod::Percentile, RangeMethod::Mse] {
             let ranges = choose_ranges(&stats, method);
-            let s = Settings { method, calibration_inputs: calib.len(), calibration_source: "b".into(), resolution: res };
+            let s = Settings {
+                method,
+                calibration_inputs: calib.len(),
+                calibration_source: "b".into(),
+                resolution: res,
+            };
             let c = compile(&folded, &ranges, s);
             let r = evaluate(&folded, &c, &eval, false, None, &|| {}).unwrap();
-            println!("alpha {alpha} {method:?}: cos mean {:.5} min {:.5} centred {:.2} dB top1 {:.2}", r.cosine_mean, r.cosine_min, r.centred_logit_sqnr_db, r.top1_agreement);
+            println!(
+                "alpha {alpha} {method:?}: cos mean {:.5} min {:.5} centred {:.2} dB top1 {:.2}",
+                r.cosine_mean, r.cosine_min, r.centred_logit_sqnr_db, r.top1_agreement
+            );
         }
     }
 }

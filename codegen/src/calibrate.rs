@@ -48,8 +48,7 @@ impl Consumer {
     pub fn of(name: &str) -> Consumer {
         if name == "final_conv.se.fc2" {
             Consumer::Sigmoid
-        } else if name.starts_with("stem.")
-            && name.ends_with("reparam_conv")
+        } else if name.starts_with("stem.") && name.ends_with("reparam_conv")
             || name.ends_with("proj.1.reparam_conv")
             || name.ends_with("mlp.fc1")
             || name == "final_conv.se"
@@ -114,7 +113,10 @@ pub fn collect(folded: &Folded, inputs: &[ModelInput], tick: &(dyn Fn() + Sync))
         .map(|inp| {
             let mut m = BTreeMap::new();
             observe_all(folded, inp, |n, x| {
-                let (lo, hi) = x.data.iter().fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
+                let (lo, hi) = x
+                    .data
+                    .iter()
+                    .fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
                 m.insert(n.to_string(), (lo, hi));
             });
             tick();
@@ -130,7 +132,16 @@ pub fn collect(folded: &Folded, inputs: &[ModelInput], tick: &(dyn Fn() + Sync))
     let empty = || -> Stats {
         extremes
             .iter()
-            .map(|(k, &(min, max))| (k.clone(), Histogram { min, max, bins: vec![0; BINS] }))
+            .map(|(k, &(min, max))| {
+                (
+                    k.clone(),
+                    Histogram {
+                        min,
+                        max,
+                        bins: vec![0; BINS],
+                    },
+                )
+            })
             .collect()
     };
     inputs
@@ -163,7 +174,10 @@ pub fn choose_ranges(stats: &Stats, method: RangeMethod) -> BTreeMap<String, Ran
         .par_iter()
         .map(|(name, h)| {
             let r = match method {
-                RangeMethod::Minmax => Range { lo: h.min.min(0.0), hi: h.max.max(0.0) },
+                RangeMethod::Minmax => Range {
+                    lo: h.min.min(0.0),
+                    hi: h.max.max(0.0),
+                },
                 RangeMethod::Percentile => percentile(h, 1e-4),
                 RangeMethod::Mse => mse_range(h, Consumer::of(name)),
             };
@@ -196,7 +210,9 @@ fn percentile(h: &Histogram, tail: f64) -> Range {
 /// 256 levels over `[lo, hi]`.
 fn quant_error(h: &Histogram, f_centers: &[f64], consumer: Consumer, lo: f64, hi: f64) -> f64 {
     let s = ((hi - lo) / 255.0).max(1e-12);
-    let levels: Vec<f64> = (0..256).map(|i| consumer.apply(lo + i as f64 * s)).collect();
+    let levels: Vec<f64> = (0..256)
+        .map(|i| consumer.apply(lo + i as f64 * s))
+        .collect();
     let mut err = 0.0;
     for (i, &n) in h.bins.iter().enumerate() {
         if n == 0 {
@@ -213,8 +229,16 @@ fn mse_range(h: &Histogram, consumer: Consumer) -> Range {
     let f_centers: Vec<f64> = (0..BINS).map(|i| consumer.apply(h.center(i))).collect();
     let fractions: Vec<f64> = (0..40).map(|k| 0.9f64.powi(k)).collect();
     let (mn, mx) = (h.min.min(0.0) as f64, h.max.max(0.0) as f64);
-    let los: Vec<f64> = if mn < 0.0 { fractions.iter().map(|f| mn * f).collect() } else { vec![0.0] };
-    let his: Vec<f64> = if mx > 0.0 { fractions.iter().map(|f| mx * f).collect() } else { vec![0.0] };
+    let los: Vec<f64> = if mn < 0.0 {
+        fractions.iter().map(|f| mn * f).collect()
+    } else {
+        vec![0.0]
+    };
+    let his: Vec<f64> = if mx > 0.0 {
+        fractions.iter().map(|f| mx * f).collect()
+    } else {
+        vec![0.0]
+    };
     let mut best = (f64::INFINITY, mn, mx);
     for &lo in &los {
         for &hi in &his {
@@ -227,5 +251,8 @@ fn mse_range(h: &Histogram, consumer: Consumer) -> Range {
             }
         }
     }
-    Range { lo: best.1 as f32, hi: best.2 as f32 }
+    Range {
+        lo: best.1 as f32,
+        hi: best.2 as f32,
+    }
 }

@@ -38,7 +38,11 @@ pub struct ChannelRange {
 impl ChannelRange {
     /// Absolute maximum per channel.
     pub fn absmax(&self) -> Vec<f32> {
-        self.min.iter().zip(&self.max).map(|(a, b)| a.abs().max(b.abs())).collect()
+        self.min
+            .iter()
+            .zip(&self.max)
+            .map(|(a, b)| a.abs().max(b.abs()))
+            .collect()
     }
 }
 
@@ -54,8 +58,12 @@ pub fn channel_ranges(f: &Folded, inputs: &[ModelInput], tick: &(dyn Fn() + Sync
             forward_folded(f, &inp.normalized, &mut |n: &str, x: &Fmap| {
                 let hw = x.h * x.w;
                 let plane = |c: usize| &x.data[c * hw..(c + 1) * hw];
-                let min = (0..x.c).map(|c| plane(c).iter().fold(0f32, |a, &v| a.min(v))).collect();
-                let max = (0..x.c).map(|c| plane(c).iter().fold(0f32, |a, &v| a.max(v))).collect();
+                let min = (0..x.c)
+                    .map(|c| plane(c).iter().fold(0f32, |a, &v| a.min(v)))
+                    .collect();
+                let max = (0..x.c)
+                    .map(|c| plane(c).iter().fold(0f32, |a, &v| a.max(v)))
+                    .collect();
                 m.insert(n.to_string(), ChannelRange { min, max });
             });
             tick();
@@ -68,8 +76,14 @@ pub fn channel_ranges(f: &Folded, inputs: &[ModelInput], tick: &(dyn Fn() + Sync
                         a.insert(k, v);
                     }
                     Some(e) => {
-                        e.min.iter_mut().zip(&v.min).for_each(|(x, y)| *x = x.min(*y));
-                        e.max.iter_mut().zip(&v.max).for_each(|(x, y)| *x = x.max(*y));
+                        e.min
+                            .iter_mut()
+                            .zip(&v.min)
+                            .for_each(|(x, y)| *x = x.min(*y));
+                        e.max
+                            .iter_mut()
+                            .zip(&v.max)
+                            .for_each(|(x, y)| *x = x.max(*y));
                     }
                 }
             }
@@ -81,7 +95,13 @@ pub fn channel_ranges(f: &Folded, inputs: &[ModelInput], tick: &(dyn Fn() + Sync
 pub fn factors(r: &[f32], alpha: f64) -> Vec<f64> {
     let big = r.iter().fold(0f32, |a, &b| a.max(b)) as f64;
     r.iter()
-        .map(|&x| if x > 0.0 && big > 0.0 { (big / x as f64).powf(alpha).min(1e4) } else { 1.0 })
+        .map(|&x| {
+            if x > 0.0 && big > 0.0 {
+                (big / x as f64).powf(alpha).min(1e4)
+            } else {
+                1.0
+            }
+        })
         .collect()
 }
 
@@ -89,7 +109,9 @@ pub fn factors(r: &[f32], alpha: f64) -> Vec<f64> {
 fn scale_out(c: &mut ConvW, e: &[f64]) {
     let per = c.fan_in();
     for o in 0..c.cout {
-        c.weight[o * per..(o + 1) * per].iter_mut().for_each(|w| *w = (*w as f64 * e[o]) as f32);
+        c.weight[o * per..(o + 1) * per]
+            .iter_mut()
+            .for_each(|w| *w = (*w as f64 * e[o]) as f32);
         c.bias[o] = (c.bias[o] as f64 * e[o]) as f32;
     }
 }
@@ -104,7 +126,9 @@ fn unscale_in(c: &mut ConvW, e: &[f64]) {
         for ci in 0..cin_g {
             let ch = g * cin_g + ci;
             let base = (o * cin_g + ci) * kk;
-            c.weight[base..base + kk].iter_mut().for_each(|w| *w = (*w as f64 / e[ch]) as f32);
+            c.weight[base..base + kk]
+                .iter_mut()
+                .for_each(|w| *w = (*w as f64 / e[ch]) as f32);
         }
     }
 }
@@ -112,7 +136,10 @@ fn unscale_in(c: &mut ConvW, e: &[f64]) {
 fn max_of(stats: &ChannelStats, names: &[String]) -> Vec<f32> {
     let mut out: Vec<f32> = Vec::new();
     for n in names {
-        let v = stats.get(n).unwrap_or_else(|| panic!("no statistics for `{n}`")).absmax();
+        let v = stats
+            .get(n)
+            .unwrap_or_else(|| panic!("no statistics for `{n}`"))
+            .absmax();
         if out.is_empty() {
             out = v;
         } else {

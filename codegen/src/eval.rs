@@ -80,12 +80,21 @@ pub fn db(signal: f64, noise: f64) -> f64 {
 
 /// Runs the int8 model in process on one input: the camera entry point for
 /// images, the normalized one for `.npy` tensors. `after_layer` sees the arena.
-pub fn run_int8(c: &Compiled, input: &ModelInput, mut after_layer: impl FnMut(usize, &[i8])) -> Vec<i8> {
+pub fn run_int8(
+    c: &Compiled,
+    input: &ModelInput,
+    mut after_layer: impl FnMut(usize, &[i8]),
+) -> Vec<i8> {
     let mut arena = vec![0i8; c.arena_bytes];
     let mut logits = vec![0i8; c.output.len()];
     c.with_model(|m| match &input.rgb {
         Some(rgb) => m.run_with(&mut arena, rgb, &mut logits, &mut after_layer),
-        None => m.run_normalized(&mut arena, &c.quantize_normalized(&input.normalized), &mut logits, &mut after_layer),
+        None => m.run_normalized(
+            &mut arena,
+            &c.quantize_normalized(&input.normalized),
+            &mut logits,
+            &mut after_layer,
+        ),
     })
     .expect("codegen's own schedule runs");
     logits
@@ -119,7 +128,8 @@ pub fn evaluate(
         .par_iter()
         .enumerate()
         .map(|(idx, inp)| -> Result<_> {
-            let want: std::collections::HashSet<&str> = c.float_names.iter().map(String::as_str).collect();
+            let want: std::collections::HashSet<&str> =
+                c.float_names.iter().map(String::as_str).collect();
             let mut floats: HashMap<String, Vec<f32>> = HashMap::new();
             let logits_float = forward_folded(f, &inp.normalized, &mut |n: &str, x: &Fmap| {
                 if (per_layer || dump.is_some()) && want.contains(n) {
@@ -170,8 +180,13 @@ pub fn evaluate(
     let mut layers = Vec::new();
     if per_layer {
         for i in 0..nl {
-            let (s, e) = per_input.iter().fold((0.0, 0.0), |(a, b), (_, en)| (a + en[i].0, b + en[i].1));
-            layers.push(LayerSqnr { name: c.names[i].clone(), sqnr_db: db(s, e) });
+            let (s, e) = per_input
+                .iter()
+                .fold((0.0, 0.0), |(a, b), (_, en)| (a + en[i].0, b + en[i].1));
+            layers.push(LayerSqnr {
+                name: c.names[i].clone(),
+                sqnr_db: db(s, e),
+            });
         }
     }
     let inputs: Vec<InputResult> = per_input.into_iter().map(|(r, _)| r).collect();
@@ -179,7 +194,10 @@ pub fn evaluate(
     let classes = c.output.len();
     let mut mean = vec![0f64; classes];
     for r in &inputs {
-        r.logits_float.iter().zip(&mut mean).for_each(|(v, m)| *m += *v as f64 / n);
+        r.logits_float
+            .iter()
+            .zip(&mut mean)
+            .for_each(|(v, m)| *m += *v as f64 / n);
     }
     let (mut sig, mut noise) = (0f64, 0f64);
     for r in &inputs {
@@ -192,8 +210,16 @@ pub fn evaluate(
         cosine_mean: inputs.iter().map(|r| r.cosine).sum::<f64>() / n,
         cosine_min: inputs.iter().map(|r| r.cosine).fold(1.0, f64::min),
         centred_logit_sqnr_db: db(sig, noise),
-        top1_agreement: inputs.iter().filter(|r| r.top5_float[0] == r.top5_int8[0]).count() as f64 / n,
-        top5_agreement: inputs.iter().filter(|r| r.top5_int8.contains(&r.top5_float[0])).count() as f64 / n,
+        top1_agreement: inputs
+            .iter()
+            .filter(|r| r.top5_float[0] == r.top5_int8[0])
+            .count() as f64
+            / n,
+        top5_agreement: inputs
+            .iter()
+            .filter(|r| r.top5_int8.contains(&r.top5_float[0]))
+            .count() as f64
+            / n,
         inputs,
         layers,
     })
@@ -203,7 +229,14 @@ pub fn evaluate(
 pub fn write_npy(path: &Path, shape: &[usize], descr: &str, data: &[u8]) -> Result<()> {
     let dims = match shape.len() {
         1 => format!("({},)", shape[0]),
-        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {dims}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
@@ -214,18 +247,37 @@ pub fn write_npy(path: &Path, shape: &[usize], descr: &str, data: &[u8]) -> Resu
     out.extend((header.len() as u16).to_le_bytes());
     out.extend(header.as_bytes());
     out.extend(data);
-    std::fs::write(path, out).map_err(|source| Error::Io { path: path.to_path_buf(), action: "cannot write", source })
+    std::fs::write(path, out).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        action: "cannot write",
+        source,
+    })
 }
 
-fn write_dump(dir: &Path, idx: usize, c: &Compiled, floats: &HashMap<String, Vec<f32>>, q: &[Vec<i8>]) -> Result<()> {
+fn write_dump(
+    dir: &Path,
+    idx: usize,
+    c: &Compiled,
+    floats: &HashMap<String, Vec<f32>>,
+    q: &[Vec<i8>],
+) -> Result<()> {
     let d = dir.join(format!("input{idx:03}"));
-    std::fs::create_dir_all(&d).map_err(|source| Error::Io { path: d.clone(), action: "cannot create dump folder", source })?;
+    std::fs::create_dir_all(&d).map_err(|source| Error::Io {
+        path: d.clone(),
+        action: "cannot create dump folder",
+        source,
+    })?;
     let mut index = Vec::new();
     for (i, qv) in q.iter().enumerate() {
         let t = c.layers[i].output();
         let shape = [t.h as usize, t.w as usize, t.c as usize];
         let stem = format!("{i:02}_{}", c.names[i]);
-        write_npy(&d.join(format!("{stem}.int8.npy")), &shape, "|i1", &qv.iter().map(|&v| v as u8).collect::<Vec<_>>())?;
+        write_npy(
+            &d.join(format!("{stem}.int8.npy")),
+            &shape,
+            "|i1",
+            &qv.iter().map(|&v| v as u8).collect::<Vec<_>>(),
+        )?;
         if let Some(fl) = floats.get(&c.float_names[i]) {
             let bytes: Vec<u8> = fl.iter().flat_map(|v| v.to_le_bytes()).collect();
             write_npy(&d.join(format!("{stem}.float.npy")), &shape, "<f4", &bytes)?;
@@ -236,23 +288,43 @@ fn write_dump(dir: &Path, idx: usize, c: &Compiled, floats: &HashMap<String, Vec
         }));
     }
     let p = d.join("index.json");
-    std::fs::write(&p, serde_json::to_string_pretty(&index).expect("json")).map_err(|source| Error::Io { path: p, action: "cannot write", source })
+    std::fs::write(&p, serde_json::to_string_pretty(&index).expect("json")).map_err(|source| {
+        Error::Io {
+            path: p,
+            action: "cannot write",
+            source,
+        }
+    })
 }
 
 /// A bar chart of per-layer SQNR as a standalone SVG.
 pub fn sqnr_svg(layers: &[LayerSqnr]) -> String {
     let (w, bar, top, left) = (900.0, 12.0, 40.0, 330.0);
     let h = top + bar * layers.len() as f64 + 30.0;
-    let max_db = layers.iter().map(|l| l.sqnr_db).filter(|v| v.is_finite()).fold(40.0f64, f64::max);
+    let max_db = layers
+        .iter()
+        .map(|l| l.sqnr_db)
+        .filter(|v| v.is_finite())
+        .fold(40.0f64, f64::max);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"10\">\n\
          <text x=\"10\" y=\"20\" font-size=\"14\">Per-layer SQNR of int8 vs float (dB, higher is better)</text>\n"
     );
     for (i, l) in layers.iter().enumerate() {
         let y = top + i as f64 * bar;
-        let v = if l.sqnr_db.is_finite() { l.sqnr_db.max(0.0) } else { max_db };
+        let v = if l.sqnr_db.is_finite() {
+            l.sqnr_db.max(0.0)
+        } else {
+            max_db
+        };
         let len = (w - left - 60.0) * v / max_db;
-        let color = if v < 20.0 { "#d9534f" } else if v < 30.0 { "#f0ad4e" } else { "#5cb85c" };
+        let color = if v < 20.0 {
+            "#d9534f"
+        } else if v < 30.0 {
+            "#f0ad4e"
+        } else {
+            "#5cb85c"
+        };
         s += &format!(
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><rect x=\"{left}\" y=\"{}\" width=\"{len:.1}\" height=\"{}\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{}\">{:.1}</text>\n",
             left - 5.0, y + bar - 3.0, l.name, y + 1.0, bar - 2.0, left + len + 3.0, y + bar - 3.0, l.sqnr_db

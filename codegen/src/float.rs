@@ -232,7 +232,11 @@ pub fn forward_folded(f: &Folded, x: &Fmap, obs: &mut dyn Observer) -> Vec<f32> 
     emit(obs, &f.final_conv.name, &mut x);
     let b = &f.bases;
     let mut pooled = Fmap::new(x.c, 1, 1, mean_hw(&x));
-    pooled.data.iter_mut().enumerate().for_each(|(c, v)| *v *= b.se_pool[c] / b.final_conv[c]);
+    pooled
+        .data
+        .iter_mut()
+        .enumerate()
+        .for_each(|(c, v)| *v *= b.se_pool[c] / b.final_conv[c]);
     emit(obs, "final_conv.se.pool", &mut pooled);
     let mut h = map(conv(&pooled, &f.se_fc1), |v| v.max(0.0));
     emit(obs, "final_conv.se.fc1", &mut h);
@@ -247,7 +251,11 @@ pub fn forward_folded(f: &Folded, x: &Fmap, obs: &mut dyn Observer) -> Vec<f32> 
     x = map(x, gelu);
     emit(obs, "final_conv", &mut x);
     let mut pooled = Fmap::new(x.c, 1, 1, mean_hw(&x));
-    pooled.data.iter_mut().enumerate().for_each(|(c, v)| *v *= b.head_pool[c]);
+    pooled
+        .data
+        .iter_mut()
+        .enumerate()
+        .for_each(|(c, v)| *v *= b.head_pool[c]);
     emit(obs, "head.global_pool", &mut pooled);
     let mut logits = conv(&pooled, &f.head);
     emit(obs, "head.fc", &mut logits);

@@ -99,7 +99,11 @@ pub struct Bases {
 impl Bases {
     /// No rescaling.
     pub fn ones(c: usize) -> Self {
-        Self { final_conv: vec![1.0; c], se_pool: vec![1.0; c], head_pool: vec![1.0; c] }
+        Self {
+            final_conv: vec![1.0; c],
+            se_pool: vec![1.0; c],
+            head_pool: vec![1.0; c],
+        }
     }
 }
 
@@ -439,5 +443,43 @@ mod tests {
         let f = fold(&reparam);
         assert_eq!(f.tensor_count(), 106);
         assert_eq!(f.parameters(), 3_992_392);
+    }
+}
+
+impl Folded {
+    /// Multiply-accumulates of every conv at input `res x res`, in execution
+    /// order, plus the SE channel scaling: `(conv name, macs)`.
+    pub fn macs(&self, res: usize) -> Vec<(String, u64)> {
+        let mut hw = res;
+        let mut out = Vec::new();
+        let mut push = |c: &ConvW, hw: &mut usize| {
+            let o = (*hw + 2 * c.pad() - c.k) / c.stride + 1;
+            *hw = o;
+            out.push((c.name.clone(), (o * o * c.cout * c.fan_in()) as u64));
+        };
+        for c in &self.stem {
+            push(c, &mut hw);
+        }
+        for s in &self.stages {
+            if let Some(d) = &s.downsample {
+                d.iter().for_each(|c| push(c, &mut hw));
+            }
+            for b in &s.blocks {
+                for c in [&b.token_mixer, &b.mlp_conv, &b.fc1, &b.fc2] {
+                    push(c, &mut hw);
+                }
+            }
+        }
+        push(&self.final_conv, &mut hw);
+        let spatial = hw * hw;
+        let mut one = 1;
+        push(&self.se_fc1, &mut one);
+        push(&self.se_fc2, &mut one);
+        push(&self.head, &mut one);
+        out.push((
+            "final_conv.se.scale".into(),
+            (spatial * self.final_conv.cout) as u64,
+        ));
+        out
     }
 }

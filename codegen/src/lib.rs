@@ -7,12 +7,14 @@
 pub mod arch;
 pub mod calibrate;
 pub mod checkpoint;
+pub mod emit;
 pub mod equalize;
 pub mod error;
 pub mod eval;
 pub mod float;
 pub mod fold;
 pub mod images;
+pub mod pipeline;
 pub mod plan;
 pub mod prng;
 pub mod quantize;

@@ -76,7 +76,12 @@ pub fn plan_greedy(buffers: &[Buffer]) -> Plan {
         offsets[i] = at;
         placed.push(i);
     }
-    let peak = buffers.iter().zip(&offsets).map(|(b, &o)| align(o + b.size)).max().unwrap_or(0);
+    let peak = buffers
+        .iter()
+        .zip(&offsets)
+        .map(|(b, &o)| align(o + b.size))
+        .max()
+        .unwrap_or(0);
     Plan { offsets, peak }
 }
 
@@ -86,7 +91,10 @@ pub fn check(buffers: &[Buffer], plan: &Plan) -> Result<(), String> {
     for (i, a) in buffers.iter().enumerate() {
         let (a0, a1) = (plan.offsets[i], plan.offsets[i] + a.size);
         if a1 > plan.peak {
-            return Err(format!("{} ends at {a1}, past the arena ({})", a.name, plan.peak));
+            return Err(format!(
+                "{} ends at {a1}, past the arena ({})",
+                a.name, plan.peak
+            ));
         }
         if a0 % ALIGN != 0 {
             return Err(format!("{} at {a0} is not {ALIGN}-byte aligned", a.name));
@@ -140,10 +148,23 @@ mod tests {
     #[test]
     fn checker_catches_a_clobber() {
         let b = vec![
-            Buffer { name: "a".into(), size: 100, first: 0, last: 2 },
-            Buffer { name: "b".into(), size: 100, first: 1, last: 3 },
+            Buffer {
+                name: "a".into(),
+                size: 100,
+                first: 0,
+                last: 2,
+            },
+            Buffer {
+                name: "b".into(),
+                size: 100,
+                first: 1,
+                last: 3,
+            },
         ];
-        let bad = Plan { offsets: vec![0, 96], peak: 208 };
+        let bad = Plan {
+            offsets: vec![0, 96],
+            peak: 208,
+        };
         assert!(check(&b, &bad).unwrap_err().contains("overlap"));
     }
 }

@@ -33,7 +33,11 @@ impl QParams {
     /// Asymmetric parameters covering `r` (widened to contain 0, so zero is exact).
     pub fn from_range(r: Range) -> Self {
         let (lo, hi) = (r.lo.min(0.0) as f64, r.hi.max(0.0) as f64);
-        let scale = if hi - lo > 0.0 { (hi - lo) / 255.0 } else { 1e-6 };
+        let scale = if hi - lo > 0.0 {
+            (hi - lo) / 255.0
+        } else {
+            1e-6
+        };
         let zp = (-128.0 - lo / scale).round().clamp(-128.0, 127.0) as i32;
         Self { scale, zp }
     }
@@ -83,6 +87,8 @@ pub struct Settings {
     pub calibration_source: String,
     /// Input resolution.
     pub resolution: usize,
+    /// Per-channel equalization strength (0 = off; see [`crate::equalize`]).
+    pub equalization: f64,
 }
 
 /// The quantized model: a weight blob plus the schedule, as codegen runs it
@@ -165,8 +171,12 @@ impl Compiled {
 
 /// The real range of the normalized input (ImageNet mean/std over [0, 1]).
 pub fn normalized_input_range() -> Range {
-    let lo = (0..3).map(|c| -IMAGENET_MEAN[c] / IMAGENET_STD[c]).fold(0f32, f32::min);
-    let hi = (0..3).map(|c| (1.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c]).fold(0f32, f32::max);
+    let lo = (0..3)
+        .map(|c| -IMAGENET_MEAN[c] / IMAGENET_STD[c])
+        .fold(0f32, f32::min);
+    let hi = (0..3)
+        .map(|c| (1.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c])
+        .fold(0f32, f32::max);
     Range { lo, hi }
 }
 
@@ -199,13 +209,21 @@ struct Lowering<'r> {
 }
 
 fn tref(a: &Act) -> TensorRef {
-    TensorRef { offset: 0, h: a.h as u16, w: a.w as u16, c: a.c as u16 }
+    TensorRef {
+        offset: 0,
+        h: a.h as u16,
+        w: a.w as u16,
+        c: a.c as u16,
+    }
 }
 
 impl Lowering<'_> {
     fn q(&self, name: &str) -> QParams {
         QParams::from_range(
-            *self.ranges.get(name).unwrap_or_else(|| panic!("calibration lacks tensor `{name}`")),
+            *self
+                .ranges
+                .get(name)
+                .unwrap_or_else(|| panic!("calibration lacks tensor `{name}`")),
         )
     }
 
@@ -219,40 +237,78 @@ impl Lowering<'_> {
         self.align();
         let offset = self.blob.len() as u32;
         self.blob.extend(v.iter().map(|&x| x as u8));
-        Span { offset, len: v.len() as u32 }
+        Span {
+            offset,
+            len: v.len() as u32,
+        }
     }
 
     fn i32s(&mut self, v: &[i32]) -> Span {
         self.align();
         let offset = self.blob.len() as u32;
         self.blob.extend(v.iter().flat_map(|x| x.to_le_bytes()));
-        Span { offset, len: 4 * v.len() as u32 }
+        Span {
+            offset,
+            len: 4 * v.len() as u32,
+        }
     }
 
     fn requant(&mut self, reals: &[f64]) -> Requant {
         let (m, s): (Vec<i32>, Vec<i32>) = reals.iter().map(|&r| quantize_multiplier(r)).unzip();
-        Requant { multiplier: self.i32s(&m), shift: self.i32s(&s) }
+        Requant {
+            multiplier: self.i32s(&m),
+            shift: self.i32s(&s),
+        }
     }
 
     fn lut(&mut self, pre: QParams, post: QParams, f: fn(f32) -> f32) -> Span {
-        let table: Vec<i8> = (-128i32..128).map(|q| post.quantize(f(pre.dequantize(q as i8)))).collect();
+        let table: Vec<i8> = (-128i32..128)
+            .map(|q| post.quantize(f(pre.dequantize(q as i8))))
+            .collect();
         self.i8s(&table)
     }
 
     fn tensor(&mut self, name: &str, h: usize, w: usize, c: usize, q: QParams) -> Act {
         self.tensors.push((name.to_string(), h * w * c));
-        Act { tensor: self.tensors.len() - 1, q, h, w, c }
+        Act {
+            tensor: self.tensors.len() - 1,
+            q,
+            h,
+            w,
+            c,
+        }
     }
 
-    fn push(&mut self, name: &str, float_name: &str, layer: Layer, ins: Vec<usize>, out: &Act, scratch: Option<usize>) {
-        self.pending.push(Pending { layer, ins, out: out.tensor, scratch });
+    fn push(
+        &mut self,
+        name: &str,
+        float_name: &str,
+        layer: Layer,
+        ins: Vec<usize>,
+        out: &Act,
+        scratch: Option<usize>,
+    ) {
+        self.pending.push(Pending {
+            layer,
+            ins,
+            out: out.tensor,
+            scratch,
+        });
         self.names.push(name.to_string());
         self.float_names.push(float_name.to_string());
         self.out_q.push(out.q);
     }
 
     /// Quantizes a conv's weights per output channel and builds its layer.
-    fn conv_layer(&mut self, c: &ConvW, x: &Act, out: &Act, pre: QParams, lut: Span, pad_values: &[i8]) -> Conv {
+    fn conv_layer(
+        &mut self,
+        c: &ConvW,
+        x: &Act,
+        out: &Act,
+        pre: QParams,
+        lut: Span,
+        pad_values: &[i8],
+    ) -> Conv {
         let cin_g = c.cin / c.groups;
         let per = c.fan_in();
         let mut wq = Vec::with_capacity(c.weight.len());
@@ -278,7 +334,11 @@ impl Lowering<'_> {
         let weights = self.i8s(&wq);
         let bias = self.i32s(&bias);
         let requant = self.requant(&reals);
-        let pad_values = if pad_values.is_empty() { Span::NONE } else { self.i8s(pad_values) };
+        let pad_values = if pad_values.is_empty() {
+            Span::NONE
+        } else {
+            self.i8s(pad_values)
+        };
         Conv {
             variant: ConvVariant::Reference,
             input: tref(x),
@@ -298,9 +358,19 @@ impl Lowering<'_> {
     }
 
     /// A conv, optionally followed by GELU (fused as the conv's table).
-    fn conv(&mut self, name: &str, c: &ConvW, x: &Act, gelu_after: bool, pad_values: &[i8]) -> (Act, Conv) {
+    fn conv(
+        &mut self,
+        name: &str,
+        c: &ConvW,
+        x: &Act,
+        gelu_after: bool,
+        pad_values: &[i8],
+    ) -> (Act, Conv) {
         let pre = self.q(&c.name);
-        let (h, w) = ((x.h + 2 * c.pad() - c.k) / c.stride + 1, (x.w + 2 * c.pad() - c.k) / c.stride + 1);
+        let (h, w) = (
+            (x.h + 2 * c.pad() - c.k) / c.stride + 1,
+            (x.w + 2 * c.pad() - c.k) / c.stride + 1,
+        );
         let (float_name, out_q, lut) = if gelu_after {
             let fname = format!("{}.act", c.name);
             let post = self.q(&fname);
@@ -311,7 +381,14 @@ impl Lowering<'_> {
         };
         let out = self.tensor(&float_name, h, w, c.cout, out_q);
         let layer = self.conv_layer(c, x, &out, pre, lut, pad_values);
-        self.push(name, &float_name, Layer::Conv(layer), vec![x.tensor], &out, None);
+        self.push(
+            name,
+            &float_name,
+            Layer::Conv(layer),
+            vec![x.tensor],
+            &out,
+            None,
+        );
         (out, layer)
     }
 
@@ -350,8 +427,15 @@ impl Lowering<'_> {
             let w = &c.weight[o * c.cin..(o + 1) * c.cin];
             let wmax = w.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
             let sw = if wmax > 0.0 { wmax / 127.0 } else { 1.0 };
-            wq.extend(w.iter().map(|&v| (v as f64 / sw).round().clamp(-127.0, 127.0) as i8));
-            bias.push((c.bias[o] as f64 / (in_scale * sw)).round().clamp(i32::MIN as f64, i32::MAX as f64) as i32);
+            wq.extend(
+                w.iter()
+                    .map(|&v| (v as f64 / sw).round().clamp(-127.0, 127.0) as i8),
+            );
+            bias.push(
+                (c.bias[o] as f64 / (in_scale * sw))
+                    .round()
+                    .clamp(i32::MIN as f64, i32::MAX as f64) as i32,
+            );
             reals.push(in_scale * sw / out_scale);
         }
         (self.i8s(&wq), self.i32s(&bias), self.requant(&reals))
@@ -369,8 +453,10 @@ impl Lowering<'_> {
             .map(|c| x.q.scale * (b.se_pool[c] as f64 / b.final_conv[c] as f64) / (hw * pool.scale))
             .collect();
         let pool_requant = self.requant(&pool_reals);
-        let (fc1_weights, fc1_bias, fc1_requant) = self.fc_weights(&f.se_fc1, pool.scale, hid.scale);
-        let (fc2_weights, fc2_bias, fc2_requant) = self.fc_weights(&f.se_fc2, hid.scale, gate.scale);
+        let (fc1_weights, fc1_bias, fc1_requant) =
+            self.fc_weights(&f.se_fc1, pool.scale, hid.scale);
+        let (fc2_weights, fc2_bias, fc2_requant) =
+            self.fc_weights(&f.se_fc2, hid.scale, gate.scale);
         // Gate s + 128 in 0..=255 stands for sigmoid in steps of 1/255.
         let table: Vec<i8> = (-128i32..128)
             .map(|q| {
@@ -379,8 +465,9 @@ impl Lowering<'_> {
             })
             .collect();
         let sigmoid_span = self.i8s(&table);
-        let scale_reals: Vec<f64> =
-            (0..x.c).map(|c| x.q.scale / (b.final_conv[c] as f64 * 255.0 * pre.scale)).collect();
+        let scale_reals: Vec<f64> = (0..x.c)
+            .map(|c| x.q.scale / (b.final_conv[c] as f64 * 255.0 * pre.scale))
+            .collect();
         let scale_requant = self.requant(&scale_reals);
         let lut = self.lut(pre, post, gelu);
         let out = self.tensor("final_conv", x.h, x.w, x.c, post);
@@ -407,8 +494,16 @@ impl Lowering<'_> {
         };
         let layer = Layer::SqueezeExcite(se);
         let scratch = self.tensors.len();
-        self.tensors.push(("final_conv.se scratch".into(), layer.scratch_bytes()));
-        self.push("final_conv.se", "final_conv", layer, vec![x.tensor], &out, Some(scratch));
+        self.tensors
+            .push(("final_conv.se scratch".into(), layer.scratch_bytes()));
+        self.push(
+            "final_conv.se",
+            "final_conv",
+            layer,
+            vec![x.tensor],
+            &out,
+            Some(scratch),
+        );
         out
     }
 }
@@ -452,11 +547,23 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
         float_names: Vec::new(),
         out_q: Vec::new(),
     };
-    let image = l.tensor("input", res, res, 3, QParams { scale: 1.0, zp: -128 });
+    let image = l.tensor(
+        "input",
+        res,
+        res,
+        3,
+        QParams {
+            scale: 1.0,
+            zp: -128,
+        },
+    );
     let stem0 = fold_normalization(&f.stem[0]);
     let (mut x, _) = l.conv("stem.0", &stem0, &image, true, &stem_pad_values());
     let normalized_input_q = QParams::from_range(normalized_input_range());
-    let norm_in = Act { q: normalized_input_q, ..image };
+    let norm_in = Act {
+        q: normalized_input_q,
+        ..image
+    };
     let pre0 = l.q(&f.stem[0].name);
     let lut0 = match l.pending[0].layer {
         Layer::Conv(c) => c.lut,
@@ -472,7 +579,13 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
         }
         for b in &stage.blocks {
             let block = block_name(b).to_string();
-            (x, _) = l.conv(&format!("{block}.token_mixer"), &b.token_mixer, &x, false, &[]);
+            (x, _) = l.conv(
+                &format!("{block}.token_mixer"),
+                &b.token_mixer,
+                &x,
+                false,
+                &[],
+            );
             let (y, _) = l.conv(&format!("{block}.mlp.conv"), &b.mlp_conv, &x, false, &[]);
             let (y, _) = l.conv(&format!("{block}.mlp.fc1"), &b.fc1, &y, true, &[]);
             let (y, _) = l.conv(&format!("{block}.mlp.fc2"), &b.fc2, &y, false, &[]);
@@ -494,7 +607,14 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
         out_zp: pq.zp,
         requant,
     });
-    l.push("head.global_pool", "head.global_pool", gap, vec![x.tensor], &pooled, None);
+    l.push(
+        "head.global_pool",
+        "head.global_pool",
+        gap,
+        vec![x.tensor],
+        &pooled,
+        None,
+    );
     let lq = l.q("head.fc");
     let logits = l.tensor("head.fc", 1, 1, f.head.cout, lq);
     let (weights, bias, requant) = l.fc_weights(&f.head, pq.scale, lq.scale);
@@ -515,7 +635,12 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
     let mut buffers: Vec<Buffer> = l
         .tensors
         .iter()
-        .map(|(name, size)| Buffer { name: name.clone(), size: *size, first: -1, last: -1 })
+        .map(|(name, size)| Buffer {
+            name: name.clone(),
+            size: *size,
+            first: -1,
+            last: -1,
+        })
         .collect();
     for (i, p) in l.pending.iter().enumerate() {
         let i = i as i64;
@@ -572,8 +697,14 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
         stem_normalized.input = c.input;
         stem_normalized.output = c.output;
     }
-    let input = TensorRef { offset: off(image.tensor), ..tref(&image) };
-    let output = TensorRef { offset: off(logits.tensor), ..tref(&logits) };
+    let input = TensorRef {
+        offset: off(image.tensor),
+        ..tref(&image)
+    };
+    let output = TensorRef {
+        offset: off(logits.tensor),
+        ..tref(&logits)
+    };
     Compiled {
         weights: l.blob,
         layers,
@@ -599,11 +730,27 @@ mod tests {
 
     #[test]
     fn multiplier_round_trips() {
-        for real in [1e-9, 3.7e-5, 0.001, 0.25, 0.5, 0.999_999_9, 1.0, 3.5, 1000.0] {
+        for real in [
+            1e-9,
+            3.7e-5,
+            0.001,
+            0.25,
+            0.5,
+            0.999_999_9,
+            1.0,
+            3.5,
+            1000.0,
+        ] {
             let (m, s) = quantize_multiplier(real);
             let back = m as f64 * 2f64.powi(s - 31);
-            assert!((back - real).abs() <= real * 1e-9 + 1e-18, "{real}: {m} {s} -> {back}");
-            assert!(s == -31 || (1 << 30..=i32::MAX).contains(&m), "{real}: multiplier {m}");
+            assert!(
+                (back - real).abs() <= real * 1e-9 + 1e-18,
+                "{real}: {m} {s} -> {back}"
+            );
+            assert!(
+                s == -31 || (1 << 30..=i32::MAX).contains(&m),
+                "{real}: multiplier {m}"
+            );
         }
     }
 

@@ -19,7 +19,10 @@ pub fn eval_set(res: usize) -> Vec<ModelInput> {
     let files = codegen::images::image_files(&fixtures().join("eval")).expect("eval photos");
     for (i, path) in files.iter().enumerate() {
         let img = read_image(path).expect("eval photo decodes");
-        for (j, crop) in derived_crops(&img, EVAL_CROPS_PER_PHOTO, res, 0xE7A1 + i as u64).iter().enumerate() {
+        for (j, crop) in derived_crops(&img, EVAL_CROPS_PER_PHOTO, res, 0xE7A1 + i as u64)
+            .iter()
+            .enumerate()
+        {
             let rgb = crop.as_raw().clone();
             out.push(ModelInput {
                 name: format!("{}#{j}", path.file_name().unwrap().to_string_lossy()),

@@ -37,8 +37,20 @@ fn run(seed: u64, classes: usize, res: usize, method: RangeMethod) -> codegen::e
 fn int8_meets_the_fidelity_bars() {
     for seed in [1u64, 2] {
         let r = run(seed, 1000, 256, RangeMethod::Mse);
-        assert!(r.cosine_mean >= 0.999, "seed {seed}: cosine mean {}", r.cosine_mean);
-        assert!(r.cosine_min >= 0.998, "seed {seed}: cosine min {}", r.cosine_min);
-        assert!(r.centred_logit_sqnr_db >= 28.0, "seed {seed}: centred SQNR {}", r.centred_logit_sqnr_db);
+        assert!(
+            r.cosine_mean >= 0.999,
+            "seed {seed}: cosine mean {}",
+            r.cosine_mean
+        );
+        assert!(
+            r.cosine_min >= 0.998,
+            "seed {seed}: cosine min {}",
+            r.cosine_min
+        );
+        assert!(
+            r.centred_logit_sqnr_db >= 28.0,
+            "seed {seed}: centred SQNR {}",
+            r.centred_logit_sqnr_db
+        );
     }
 }

@@ -5,7 +5,12 @@ use crate::quant::requantize_i8;
 use crate::schedule::GlobalAvgPool;
 
 /// Reference kernel: i32 sums per channel, one requantization.
-pub fn global_avg_pool_reference(p: &GlobalAvgPool, rq: RequantView<'_>, input: &[i8], output: &mut [i8]) {
+pub fn global_avg_pool_reference(
+    p: &GlobalAvgPool,
+    rq: RequantView<'_>,
+    input: &[i8],
+    output: &mut [i8],
+) {
     let c = p.input.c as usize;
     for (ch, out) in output.iter_mut().enumerate().take(c) {
         let sum: i32 = input

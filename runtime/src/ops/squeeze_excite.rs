@@ -48,7 +48,12 @@ pub fn squeeze_excite_reference(
             .step_by(c)
             .map(|&x| x as i32 - p.in_zp)
             .sum();
-        *m = requantize_i8(sum, a.pool_requant.multiplier.get(ch), a.pool_requant.shift.get(ch), p.pool_zp);
+        *m = requantize_i8(
+            sum,
+            a.pool_requant.multiplier.get(ch),
+            a.pool_requant.shift.get(ch),
+            p.pool_zp,
+        );
     }
     fully_connected_reference(
         pooled,

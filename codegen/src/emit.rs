@@ -1,0 +1,409 @@
+//! Emission: the compiled model as a small `no_std` crate that is data only
+//! (header, weight blob via `include_bytes!`, `static SCHEDULE`, the exact
+//! `ARENA_BYTES`, shapes, `const` assertions). Rust is built as a syntax tree
+//! (`quote!`) and printed with `prettyplease`. Output is written atomically:
+//! on any error an existing output folder is left exactly as it was.
+
+use std::path::{Path, PathBuf};
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use runtime::{ConvVariant, Layer, Requant, Span, TensorRef};
+
+use crate::error::{Error, Result};
+use crate::quantize::Compiled;
+
+/// Where the model came from, for the generated header.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Provenance {
+    /// Checkpoint path (or "built-in synthetic ...").
+    pub checkpoint: String,
+    /// SHA-256 of the checkpoint bytes.
+    pub sha256: String,
+    /// Detected layout.
+    pub layout: String,
+}
+
+/// Name of the generated crate's package.
+pub const PACKAGE: &str = "fastvit-t8-model";
+
+fn span(s: Span) -> TokenStream {
+    let (o, l) = (s.offset, s.len);
+    quote!(Span { offset: #o, len: #l })
+}
+
+fn tensor(t: TensorRef) -> TokenStream {
+    let (o, h, w, c) = (t.offset, t.h, t.w, t.c);
+    quote!(TensorRef { offset: #o, h: #h, w: #w, c: #c })
+}
+
+fn requant(r: Requant) -> TokenStream {
+    let (m, s) = (span(r.multiplier), span(r.shift));
+    quote!(Requant { multiplier: #m, shift: #s })
+}
+
+/// A Rust expression constructing `layer`.
+pub fn layer_tokens(layer: &Layer) -> TokenStream {
+    match layer {
+        Layer::Conv(c) => {
+            let variant = match c.variant {
+                ConvVariant::Reference => quote!(ConvVariant::Reference),
+            };
+            let (input, output) = (tensor(c.input), tensor(c.output));
+            let (in_zp, out_zp, kernel, stride, pad, groups) =
+                (c.in_zp, c.out_zp, c.kernel, c.stride, c.pad, c.groups);
+            let (weights, bias, rq, pv, lut) = (
+                span(c.weights),
+                span(c.bias),
+                requant(c.requant),
+                span(c.pad_values),
+                span(c.lut),
+            );
+            quote!(Layer::Conv(Conv {
+                variant: #variant, input: #input, in_zp: #in_zp, output: #output, out_zp: #out_zp,
+                kernel: #kernel, stride: #stride, pad: #pad, groups: #groups,
+                weights: #weights, bias: #bias, requant: #rq, pad_values: #pv, lut: #lut,
+            }))
+        }
+        Layer::Lut(l) => {
+            let (i, o, t) = (tensor(l.input), tensor(l.output), span(l.table));
+            quote!(Layer::Lut(Lut { input: #i, output: #o, table: #t }))
+        }
+        Layer::Add(a) => {
+            let (ta, tb, to) = (tensor(a.a), tensor(a.b), tensor(a.output));
+            let (a_zp, a_mult, a_shift, b_zp, b_mult, b_shift) =
+                (a.a_zp, a.a_mult, a.a_shift, a.b_zp, a.b_mult, a.b_shift);
+            let (out_zp, out_mult, out_shift, ls) =
+                (a.out_zp, a.out_mult, a.out_shift, a.left_shift);
+            quote!(Layer::Add(Add {
+                a: #ta, a_zp: #a_zp, a_mult: #a_mult, a_shift: #a_shift,
+                b: #tb, b_zp: #b_zp, b_mult: #b_mult, b_shift: #b_shift,
+                output: #to, out_zp: #out_zp, out_mult: #out_mult, out_shift: #out_shift, left_shift: #ls,
+            }))
+        }
+        Layer::SqueezeExcite(s) => {
+            let (i, o) = (tensor(s.input), tensor(s.output));
+            let (in_zp, out_zp, reduced, pool_zp, hid_zp, gate_zp, scratch) = (
+                s.in_zp, s.out_zp, s.reduced, s.pool_zp, s.hid_zp, s.gate_zp, s.scratch,
+            );
+            let (prq, f1w, f1b, f1r) = (
+                requant(s.pool_requant),
+                span(s.fc1_weights),
+                span(s.fc1_bias),
+                requant(s.fc1_requant),
+            );
+            let (f2w, f2b, f2r, sig, srq, lut) = (
+                span(s.fc2_weights),
+                span(s.fc2_bias),
+                requant(s.fc2_requant),
+                span(s.sigmoid),
+                requant(s.scale_requant),
+                span(s.lut),
+            );
+            quote!(Layer::SqueezeExcite(SqueezeExcite {
+                input: #i, in_zp: #in_zp, output: #o, out_zp: #out_zp, reduced: #reduced,
+                pool_requant: #prq, pool_zp: #pool_zp,
+                fc1_weights: #f1w, fc1_bias: #f1b, fc1_requant: #f1r, hid_zp: #hid_zp,
+                fc2_weights: #f2w, fc2_bias: #f2b, fc2_requant: #f2r, gate_zp: #gate_zp,
+                sigmoid: #sig, scale_requant: #srq, lut: #lut, scratch: #scratch,
+            }))
+        }
+        Layer::GlobalAvgPool(g) => {
+            let (i, o, rq) = (tensor(g.input), tensor(g.output), requant(g.requant));
+            let (in_zp, out_zp) = (g.in_zp, g.out_zp);
+            quote!(Layer::GlobalAvgPool(GlobalAvgPool { input: #i, in_zp: #in_zp, output: #o, out_zp: #out_zp, requant: #rq }))
+        }
+        Layer::FullyConnected(f) => {
+            let (i, o, w, b, rq) = (
+                tensor(f.input),
+                tensor(f.output),
+                span(f.weights),
+                span(f.bias),
+                requant(f.requant),
+            );
+            let (in_zp, out_zp) = (f.in_zp, f.out_zp);
+            quote!(Layer::FullyConnected(FullyConnected {
+                input: #i, in_zp: #in_zp, output: #o, out_zp: #out_zp, weights: #w, bias: #b, requant: #rq,
+            }))
+        }
+    }
+}
+
+/// FNV-1a 32 of the weight blob: the integrity check a firmware can run at boot.
+pub fn weights_checksum(blob: &[u8]) -> u32 {
+    blob.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The generated `src/lib.rs`.
+pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
+    let n = c.layers.len();
+    let layers: Vec<TokenStream> = c.layers.iter().map(layer_tokens).collect();
+    let names = &c.names;
+    let stem_normalized = layer_tokens(&c.stem_normalized);
+    let (h, w) = (c.input.h as usize, c.input.w as usize);
+    let classes = c.output.len();
+    let arena = c.arena_bytes;
+    let wbytes = c.weights.len();
+    let checksum = weights_checksum(&c.weights);
+    let input = tensor(c.input);
+    let output = tensor(c.output);
+    let (oscale, ozp) = (c.output_q.scale as f32, c.output_q.zp);
+    let (nscale, nzp) = (c.normalized_input_q.scale as f32, c.normalized_input_q.zp);
+    let macs = c.macs();
+    let sha = &prov.sha256;
+    let tokens = quote! {
+        #![no_std]
+        #![allow(clippy::all)]
+
+        pub use runtime;
+        use runtime::{Add, Conv, ConvVariant, FullyConnected, GlobalAvgPool, Layer, Lut, Model, Requant, Span, SqueezeExcite, TensorRef};
+
+        /// SHA-256 of the source checkpoint.
+        pub const CHECKPOINT_SHA256: &str = #sha;
+        /// Input height in pixels.
+        pub const INPUT_HEIGHT: usize = #h;
+        /// Input width in pixels.
+        pub const INPUT_WIDTH: usize = #w;
+        /// Bytes of one u8 RGB input frame (HWC).
+        pub const INPUT_BYTES: usize = #h * #w * 3;
+        /// Number of classes.
+        pub const CLASSES: usize = #classes;
+        /// Exact arena size the schedule needs (input image and scratch included).
+        pub const ARENA_BYTES: usize = #arena;
+        /// Size of the weight blob.
+        pub const WEIGHTS_BYTES: usize = #wbytes;
+        /// FNV-1a 32 of the weight blob (see `weights_intact`).
+        pub const WEIGHTS_FNV1A32: u32 = #checksum;
+        /// Real value of logit `q`: `OUTPUT_SCALE * (q - OUTPUT_ZERO_POINT)`.
+        pub const OUTPUT_SCALE: f32 = #oscale;
+        /// Zero point of the int8 logits.
+        pub const OUTPUT_ZERO_POINT: i32 = #ozp;
+        /// Scale of the quantized normalized input (`Model::run_normalized`).
+        pub const NORMALIZED_INPUT_SCALE: f32 = #nscale;
+        /// Zero point of the quantized normalized input.
+        pub const NORMALIZED_INPUT_ZERO_POINT: i32 = #nzp;
+        /// Multiply-accumulates per inference.
+        pub const MACS: u64 = #macs;
+        /// Layers in the schedule.
+        pub const LAYERS: usize = #n;
+
+        /// 16-byte aligned storage.
+        #[repr(C, align(16))]
+        pub struct Aligned<T: ?Sized>(pub T);
+
+        /// The weight blob. On bare-metal targets it goes to `.fastvit_weights`
+        /// so a board's linker script can place it (flash, external flash).
+        #[cfg_attr(target_os = "none", link_section = ".fastvit_weights")]
+        pub static WEIGHTS: Aligned<[u8; WEIGHTS_BYTES]> = Aligned(*include_bytes!("../weights.bin"));
+
+        /// The schedule, executed in order.
+        pub static SCHEDULE: [Layer; LAYERS] = [#(#layers),*];
+
+        /// timm module name of each layer.
+        pub static LAYER_NAMES: [&str; LAYERS] = [#(#names),*];
+
+        /// The model, ready for `MODEL.run(&mut arena, &frame, &mut logits)`.
+        pub static MODEL: Model<'static> = Model {
+            weights: &WEIGHTS.0,
+            layers: &SCHEDULE,
+            layer_names: &LAYER_NAMES,
+            stem_normalized: #stem_normalized,
+            arena_bytes: ARENA_BYTES,
+            input: #input,
+            normalized_input_zp: NORMALIZED_INPUT_ZERO_POINT,
+            output: #output,
+            output_zp: OUTPUT_ZERO_POINT,
+        };
+
+        /// Recomputes the weight checksum (e.g. at boot) and compares it with
+        /// the one codegen recorded: `false` means corrupted flash.
+        pub fn weights_intact() -> bool {
+            let mut h: u32 = 0x811c_9dc5;
+            let mut i = 0;
+            while i < WEIGHTS_BYTES {
+                h = (h ^ WEIGHTS.0[i] as u32).wrapping_mul(0x0100_0193);
+                i += 1;
+            }
+            h == WEIGHTS_FNV1A32
+        }
+
+        const _: () = assert!(INPUT_BYTES <= ARENA_BYTES);
+        const _: () = assert!(CLASSES <= ARENA_BYTES);
+        const _: () = assert!(WEIGHTS_BYTES % 16 == 0);
+    };
+    let file: syn::File = syn::parse2(tokens).expect("generated code parses");
+    let header = format!(
+        "//! FastViT-T8 int8 model generated by fastvit-codegen {}. DO NOT EDIT: rerun codegen.\n\
+         //!\n\
+         //! - checkpoint: {} ({} layout)\n\
+         //! - checkpoint sha256: {}\n\
+         //! - quantization: per-channel int8 weights, per-tensor int8 activations, range method `{}`, \
+         equalization alpha {}, {} calibration inputs ({})\n\
+         //! - input: {}x{} u8 RGB (HWC); {} classes; {} MACs\n\
+         //! - arena: {} bytes; weights: {} bytes\n\n",
+        env!("CARGO_PKG_VERSION"),
+        prov.checkpoint,
+        prov.layout,
+        prov.sha256,
+        serde_json::to_value(c.settings.method).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        c.settings.equalization,
+        c.settings.calibration_inputs,
+        c.settings.calibration_source,
+        h,
+        w,
+        classes,
+        macs,
+        arena,
+        wbytes,
+    );
+    header + &prettyplease::unparse(&file)
+}
+
+/// The generated `Cargo.toml`, depending on the runtime at `runtime_dep`.
+pub fn cargo_toml(runtime_dep: &str) -> String {
+    format!(
+        "# Generated by fastvit-codegen. DO NOT EDIT.\n\
+         [package]\nname = \"{PACKAGE}\"\nversion = \"{}\"\nedition = \"2021\"\npublish = false\n\n\
+         [lib]\nname = \"fastvit_model\"\npath = \"src/lib.rs\"\n\n\
+         [dependencies]\nruntime = {{ package = \"fastvit-runtime\", {runtime_dep} }}\n\n\
+         # Not part of the generating workspace.\n[workspace]\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// A machine-readable summary next to the crate (names, quantization).
+pub fn manifest_json(c: &Compiled, prov: &Provenance) -> String {
+    let layers: Vec<_> = c
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let o = l.output();
+            serde_json::json!({
+                "name": c.names[i], "macs": l.macs(), "output_hwc": [o.h, o.w, o.c],
+                "output_offset": o.offset, "output_scale": c.out_q[i].scale, "output_zero_point": c.out_q[i].zp,
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "tool": format!("fastvit-codegen {}", env!("CARGO_PKG_VERSION")),
+        "provenance": prov,
+        "settings": c.settings,
+        "arena_bytes": c.arena_bytes,
+        "layer_by_layer_bytes": c.arena_bytes,
+        "naive_bytes": c.naive_bytes,
+        "weights_bytes": c.weights.len(),
+        "weights_fnv1a32": weights_checksum(&c.weights),
+        "macs": c.macs(),
+        "classes": c.output.len(),
+        "input_hw": [c.input.h, c.input.w],
+        "output_scale": c.output_q.scale,
+        "output_zero_point": c.output_q.zp,
+        "normalized_input_scale": c.normalized_input_q.scale,
+        "normalized_input_zero_point": c.normalized_input_q.zp,
+        "layers": layers,
+    }))
+    .expect("json")
+        + "\n"
+}
+
+/// How the generated crate refers to the runtime: a relative path when the
+/// output sits inside this workspace, an absolute one otherwise.
+pub fn runtime_dependency(out: &Path) -> String {
+    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime");
+    let runtime = runtime.canonicalize().unwrap_or(runtime);
+    let out_abs = if out.is_absolute() {
+        out.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(out))
+            .unwrap_or_else(|_| out.to_path_buf())
+    };
+    let parent = out_abs
+        .parent()
+        .map(|p| p.canonicalize().unwrap_or(p.to_path_buf()));
+    let rel =
+        parent.and_then(|p| relative(&runtime, &p.join(out_abs.file_name().unwrap_or_default())));
+    format!("path = \"{}\"", rel.unwrap_or(runtime).display())
+}
+
+fn relative(target: &Path, from_dir: &Path) -> Option<PathBuf> {
+    let t: Vec<_> = target.components().collect();
+    let f: Vec<_> = from_dir.components().collect();
+    let common = t.iter().zip(&f).take_while(|(a, b)| a == b).count();
+    if common < 2 {
+        return None;
+    }
+    let mut p = PathBuf::new();
+    for _ in common..f.len() {
+        p.push("..");
+    }
+    for c in &t[common..] {
+        p.push(c);
+    }
+    Some(p)
+}
+
+/// Writes the generated crate to `out` atomically: everything goes to a
+/// sibling temporary folder first, which then replaces `out` by rename.
+pub fn write_crate(out: &Path, c: &Compiled, prov: &Provenance) -> Result<()> {
+    let io = |path: &Path, action: &'static str| {
+        let path = path.to_path_buf();
+        move |source| Error::Io {
+            path,
+            action,
+            source,
+        }
+    };
+    let name = out
+        .file_name()
+        .ok_or_else(|| Error::Usage(format!("--out {} has no folder name", out.display())))?;
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io(parent, "cannot create output parent folder"))?;
+    let tmp = parent.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = (|| -> Result<()> {
+        std::fs::create_dir_all(tmp.join("src"))
+            .map_err(io(&tmp, "cannot create temporary output"))?;
+        let files: [(&str, Vec<u8>); 4] = [
+            (
+                "Cargo.toml",
+                cargo_toml(&runtime_dependency(out)).into_bytes(),
+            ),
+            ("src/lib.rs", lib_rs(c, prov).into_bytes()),
+            ("weights.bin", c.weights.clone()),
+            ("model.json", manifest_json(c, prov).into_bytes()),
+        ];
+        for (f, bytes) in files {
+            let p = tmp.join(f);
+            std::fs::write(&p, bytes).map_err(io(&p, "cannot write"))?;
+        }
+        let old = parent.join(format!(
+            ".{}.old-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        if out.exists() {
+            std::fs::rename(out, &old).map_err(io(out, "cannot move previous output aside"))?;
+        }
+        if let Err(e) = std::fs::rename(&tmp, out) {
+            let _ = std::fs::rename(&old, out);
+            return Err(io(out, "cannot move new output into place")(e));
+        }
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}

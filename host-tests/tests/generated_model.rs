@@ -1,0 +1,154 @@
+//! The emitted crate, compiled on its own, computes exactly what codegen's
+//! in-process run of the same schedule computes; it builds for the embedded
+//! targets; and emission is deterministic and atomic.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use codegen::emit::{write_crate, Provenance};
+use codegen::eval::run_int8;
+use codegen::images::builtin_calibration;
+use codegen::pipeline::{self, QuantOptions};
+
+const RES: usize = 160;
+
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/gen-check")
+}
+
+fn generate(out: &Path) -> (codegen::quantize::Compiled, Provenance) {
+    let opts = QuantOptions {
+        resolution: RES,
+        quiet: true,
+        ..QuantOptions::default()
+    };
+    let (ck, prov) = pipeline::load_or_synthesize(None).unwrap();
+    let (inputs, source) = pipeline::calibration_inputs(&opts).unwrap();
+    let (_, compiled) = pipeline::quantize(&ck, &inputs, &source, &opts);
+    write_crate(out, &compiled, &prov).unwrap();
+    (compiled, prov)
+}
+
+fn cargo(args: &[&str], dir: &Path) -> std::process::Output {
+    let out = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn emitted_crate_is_bit_identical_deterministic_and_portable() {
+    let work = target_dir().join("work");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let model_dir = work.join("model");
+    let (compiled, prov) = generate(&model_dir);
+
+    // Determinism: a second run gives byte-identical files.
+    let again = work.join("model-again");
+    generate(&again);
+    for f in ["Cargo.toml", "src/lib.rs", "weights.bin", "model.json"] {
+        let a = std::fs::read(model_dir.join(f)).unwrap();
+        let b = std::fs::read(again.join(f)).unwrap();
+        assert!(a == b, "{f} differs between two identical runs");
+    }
+
+    // A harness binary that depends on the emitted crate like a user's firmware would.
+    let harness = work.join("harness");
+    std::fs::create_dir_all(harness.join("src")).unwrap();
+    std::fs::write(
+        harness.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"harness\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\nfastvit-t8-model = {{ path = \"{}\" }}\n\n[workspace]\n",
+            model_dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        harness.join("src/main.rs"),
+        r#"use fastvit_model::{ARENA_BYTES, CLASSES, MODEL};
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let input = std::fs::read(&args[2]).unwrap();
+    let mut arena = vec![0i8; ARENA_BYTES];
+    let mut logits = [0i8; CLASSES];
+    assert!(fastvit_model::weights_intact());
+    if args[1] == "image" {
+        MODEL.run(&mut arena, &input, &mut logits).unwrap();
+    } else {
+        let x: Vec<i8> = input.iter().map(|&b| b as i8).collect();
+        MODEL.run_normalized(&mut arena, &x, &mut logits, |_, _| {}).unwrap();
+    }
+    let s: Vec<String> = logits.iter().map(|v| v.to_string()).collect();
+    println!("{}", s.join(","));
+}
+"#,
+    )
+    .unwrap();
+    cargo(&["build", "--release", "-q"], &harness);
+    let exe = target_dir().join("release/harness");
+
+    for (i, input) in builtin_calibration(RES).iter().take(3).enumerate() {
+        let expected = run_int8(&compiled, input, |_, _| {});
+        let rgb_path = work.join(format!("in{i}.rgb"));
+        std::fs::write(&rgb_path, input.rgb.as_ref().unwrap()).unwrap();
+        let out = Command::new(&exe)
+            .args(["image", rgb_path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: Vec<i8> = String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .split(',')
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(got, expected, "camera entry point, input {i}");
+
+        // The normalized entry point too.
+        let norm = codegen::images::ModelInput {
+            rgb: None,
+            ..input.clone()
+        };
+        let expected = run_int8(&compiled, &norm, |_, _| {});
+        let q = compiled.quantize_normalized(&norm.normalized);
+        let npath = work.join(format!("in{i}.q8"));
+        std::fs::write(&npath, q.iter().map(|&v| v as u8).collect::<Vec<_>>()).unwrap();
+        let out = Command::new(&exe)
+            .args(["normalized", npath.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let got: Vec<i8> = String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .split(',')
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(got, expected, "normalized entry point, input {i}");
+    }
+
+    // The data-only crate builds for the embedded targets.
+    for target in [
+        "thumbv7em-none-eabihf",
+        "thumbv8m.main-none-eabihf",
+        "aarch64-unknown-none",
+    ] {
+        cargo(
+            &["build", "--release", "-q", "--target", target],
+            &model_dir,
+        );
+    }
+    assert!(prov.sha256.len() == 64);
+}
