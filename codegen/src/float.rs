@@ -85,8 +85,11 @@ pub fn conv2d(
                         let orow = &mut out[oy * ow..(oy + 1) * ow];
                         // Valid ox range: 0 <= ox*stride + kx - pad < w.
                         let lo = pad.saturating_sub(kx).div_ceil(stride);
-                        let hi = ((x.w + pad - kx) as isize - 1).div_euclid(stride as isize) + 1;
+                        let hi = (x.w as isize + pad as isize - kx as isize - 1).div_euclid(stride as isize) + 1;
                         let hi = (hi.max(0) as usize).min(ow);
+                        if lo >= hi {
+                            continue;
+                        }
                         if stride == 1 {
                             let start = lo + kx - pad;
                             for (o_, i_) in orow[lo..hi]

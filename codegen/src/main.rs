@@ -327,7 +327,7 @@ fn eval(
             println!("{s}")
         }
     };
-    if !opts.quiet || !common.json {
+    if !common.quiet {
         out(format!(
             "\nNumerics over {} inputs: logits cosine mean {:.5}, min {:.5}; centred logit SQNR {:.2} dB; top-1 agreement {:.1} %, float top-1 in int8 top-5 {:.1} %",
             report.inputs.len(), report.cosine_mean, report.cosine_min, report.centred_logit_sqnr_db,

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The test command: installs what the suite needs on a fresh Debian machine
+# (Rust targets, QEMU, the aarch64 cross linker), then runs every check and
+# every test. `.ci/run` runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need_apt=()
+command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)
+command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
+command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+if ((${#need_apt[@]})); then
+    echo "== installing ${need_apt[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+# rust-toolchain.toml pins the toolchain, components and targets; rustup
+# installs them on first use.
+rustup show active-toolchain >/dev/null
+
+echo "== format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== tests"
+cargo test --workspace
+
+if [ -x boards/run-all.sh ]; then
+    echo "== emulated boards"
+    boards/run-all.sh --ci
+fi
+echo "== all checks passed"
