@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use runtime::{ConvVariant, Layer, Requant, Span, TensorRef};
+use runtime::{Add, Conv, ConvVariant, Layer, Requant, Span, TensorRef};
 
 use crate::error::{Error, Result};
 use crate::quantize::Compiled;
@@ -42,44 +42,78 @@ fn requant(r: Requant) -> TokenStream {
     quote!(Requant { multiplier: #m, shift: #s })
 }
 
+/// A `Conv { .. }` struct literal.
+fn conv_tokens(c: &Conv) -> TokenStream {
+    let variant = match c.variant {
+        ConvVariant::Reference => quote!(ConvVariant::Reference),
+        ConvVariant::InPlace { scratch } => quote!(ConvVariant::InPlace { scratch: #scratch }),
+        ConvVariant::WriteBehind => quote!(ConvVariant::WriteBehind),
+    };
+    let (input, output) = (tensor(c.input), tensor(c.output));
+    let (in_zp, out_zp, kernel, stride, pad, groups) =
+        (c.in_zp, c.out_zp, c.kernel, c.stride, c.pad, c.groups);
+    let (weights, bias, rq, pv, lut) = (
+        span(c.weights),
+        span(c.bias),
+        requant(c.requant),
+        span(c.pad_values),
+        span(c.lut),
+    );
+    quote!(Conv {
+        variant: #variant, input: #input, in_zp: #in_zp, output: #output, out_zp: #out_zp,
+        kernel: #kernel, stride: #stride, pad: #pad, groups: #groups,
+        weights: #weights, bias: #bias, requant: #rq, pad_values: #pv, lut: #lut,
+    })
+}
+
+/// An `Add { .. }` struct literal.
+fn add_tokens(a: &Add) -> TokenStream {
+    let (ta, tb, to) = (tensor(a.a), tensor(a.b), tensor(a.output));
+    let (a_zp, a_mult, a_shift, b_zp, b_mult, b_shift) =
+        (a.a_zp, a.a_mult, a.a_shift, a.b_zp, a.b_mult, a.b_shift);
+    let (out_zp, out_mult, out_shift, ls) = (a.out_zp, a.out_mult, a.out_shift, a.left_shift);
+    quote!(Add {
+        a: #ta, a_zp: #a_zp, a_mult: #a_mult, a_shift: #a_shift,
+        b: #tb, b_zp: #b_zp, b_mult: #b_mult, b_shift: #b_shift,
+        output: #to, out_zp: #out_zp, out_mult: #out_mult, out_shift: #out_shift, left_shift: #ls,
+    })
+}
+
+/// The `runtime` items a generated file needs to spell `layers`.
+fn runtime_items(layers: &[&Layer]) -> Vec<&'static str> {
+    let mut items = vec!["Layer", "Model", "Span", "TensorRef"];
+    for l in layers {
+        let more: &[&str] = match l {
+            Layer::Conv(_) => &["Conv", "ConvVariant", "Requant"],
+            Layer::Lut(_) => &["Lut"],
+            Layer::Add(_) => &["Add"],
+            Layer::SqueezeExcite(_) => &["SqueezeExcite", "Requant"],
+            Layer::GlobalAvgPool(_) => &["GlobalAvgPool", "Requant"],
+            Layer::FullyConnected(_) => &["FullyConnected", "Requant"],
+            Layer::Stem(_) => &["Stem", "Conv", "ConvVariant", "Requant"],
+            Layer::ConvMlp(_) => &["ConvMlp", "Conv", "ConvVariant", "Add", "Requant"],
+        };
+        items.extend(more);
+    }
+    items.sort_unstable();
+    items.dedup();
+    items
+}
+
 /// A Rust expression constructing `layer`.
 pub fn layer_tokens(layer: &Layer) -> TokenStream {
     match layer {
         Layer::Conv(c) => {
-            let variant = match c.variant {
-                ConvVariant::Reference => quote!(ConvVariant::Reference),
-            };
-            let (input, output) = (tensor(c.input), tensor(c.output));
-            let (in_zp, out_zp, kernel, stride, pad, groups) =
-                (c.in_zp, c.out_zp, c.kernel, c.stride, c.pad, c.groups);
-            let (weights, bias, rq, pv, lut) = (
-                span(c.weights),
-                span(c.bias),
-                requant(c.requant),
-                span(c.pad_values),
-                span(c.lut),
-            );
-            quote!(Layer::Conv(Conv {
-                variant: #variant, input: #input, in_zp: #in_zp, output: #output, out_zp: #out_zp,
-                kernel: #kernel, stride: #stride, pad: #pad, groups: #groups,
-                weights: #weights, bias: #bias, requant: #rq, pad_values: #pv, lut: #lut,
-            }))
+            let c = conv_tokens(c);
+            quote!(Layer::Conv(#c))
         }
         Layer::Lut(l) => {
             let (i, o, t) = (tensor(l.input), tensor(l.output), span(l.table));
             quote!(Layer::Lut(Lut { input: #i, output: #o, table: #t }))
         }
         Layer::Add(a) => {
-            let (ta, tb, to) = (tensor(a.a), tensor(a.b), tensor(a.output));
-            let (a_zp, a_mult, a_shift, b_zp, b_mult, b_shift) =
-                (a.a_zp, a.a_mult, a.a_shift, a.b_zp, a.b_mult, a.b_shift);
-            let (out_zp, out_mult, out_shift, ls) =
-                (a.out_zp, a.out_mult, a.out_shift, a.left_shift);
-            quote!(Layer::Add(Add {
-                a: #ta, a_zp: #a_zp, a_mult: #a_mult, a_shift: #a_shift,
-                b: #tb, b_zp: #b_zp, b_mult: #b_mult, b_shift: #b_shift,
-                output: #to, out_zp: #out_zp, out_mult: #out_mult, out_shift: #out_shift, left_shift: #ls,
-            }))
+            let a = add_tokens(a);
+            quote!(Layer::Add(#a))
         }
         Layer::SqueezeExcite(s) => {
             let (i, o) = (tensor(s.input), tensor(s.output));
@@ -126,6 +160,15 @@ pub fn layer_tokens(layer: &Layer) -> TokenStream {
                 input: #i, in_zp: #in_zp, output: #o, out_zp: #out_zp, weights: #w, bias: #b, requant: #rq,
             }))
         }
+        Layer::Stem(s) => {
+            let (first, second) = (conv_tokens(&s.first), conv_tokens(&s.second));
+            quote!(Layer::Stem(Stem { first: #first, second: #second }))
+        }
+        Layer::ConvMlp(m) => {
+            let (dw, fc1, fc2) = (conv_tokens(&m.dw), conv_tokens(&m.fc1), conv_tokens(&m.fc2));
+            let (add, scratch) = (add_tokens(&m.add), m.scratch);
+            quote!(Layer::ConvMlp(ConvMlp { dw: #dw, fc1: #fc1, fc2: #fc2, add: #add, scratch: #scratch }))
+        }
     }
 }
 
@@ -153,12 +196,19 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
     let (nscale, nzp) = (c.normalized_input_q.scale as f32, c.normalized_input_q.zp);
     let macs = c.macs();
     let sha = &prov.sha256;
+    let used: Vec<&Layer> = c.layers.iter().chain([&c.stem_normalized]).collect();
+    let items: Vec<proc_macro2::Ident> = runtime_items(&used)
+        .into_iter()
+        .map(|n| proc_macro2::Ident::new(n, proc_macro2::Span::call_site()))
+        .collect();
+    let memory = c.settings.memory.to_string();
+    let lbl = c.layer_by_layer_bytes;
     let tokens = quote! {
         #![no_std]
         #![allow(clippy::all)]
 
         pub use runtime;
-        use runtime::{Add, Conv, ConvVariant, FullyConnected, GlobalAvgPool, Layer, Lut, Model, Requant, Span, SqueezeExcite, TensorRef};
+        use runtime::{#(#items),*};
 
         /// SHA-256 of the source checkpoint.
         pub const CHECKPOINT_SHA256: &str = #sha;
@@ -172,6 +222,10 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
         pub const CLASSES: usize = #classes;
         /// Exact arena size the schedule needs (input image and scratch included).
         pub const ARENA_BYTES: usize = #arena;
+        /// Execution forms the schedule uses (`fused` or `layer-by-layer`).
+        pub const MEMORY_FORM: &str = #memory;
+        /// Arena bytes the same model needs layer by layer (for comparison).
+        pub const LAYER_BY_LAYER_ARENA_BYTES: usize = #lbl;
         /// Size of the weight blob.
         pub const WEIGHTS_BYTES: usize = #wbytes;
         /// FNV-1a 32 of the weight blob (see `weights_intact`).
@@ -242,7 +296,7 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
          //! - quantization: per-channel int8 weights, per-tensor int8 activations, range method `{}`, \
          equalization alpha {}, {} calibration inputs ({})\n\
          //! - input: {}x{} u8 RGB (HWC); {} classes; {} MACs\n\
-         //! - arena: {} bytes; weights: {} bytes\n\n",
+         //! - arena: {} bytes ({} memory form; {} bytes layer by layer); weights: {} bytes\n\n",
         env!("CARGO_PKG_VERSION"),
         prov.checkpoint,
         prov.layout,
@@ -256,6 +310,8 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
         classes,
         macs,
         arena,
+        c.settings.memory,
+        c.layer_by_layer_bytes,
         wbytes,
     );
     header + &prettyplease::unparse(&file)
@@ -292,7 +348,8 @@ pub fn manifest_json(c: &Compiled, prov: &Provenance) -> String {
         "provenance": prov,
         "settings": c.settings,
         "arena_bytes": c.arena_bytes,
-        "layer_by_layer_bytes": c.arena_bytes,
+        "memory": c.settings.memory,
+        "layer_by_layer_bytes": c.layer_by_layer_bytes,
         "naive_bytes": c.naive_bytes,
         "weights_bytes": c.weights.len(),
         "weights_fnv1a32": weights_checksum(&c.weights),

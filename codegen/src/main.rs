@@ -11,6 +11,7 @@ use codegen::float::{forward_folded, top_k, Fmap};
 use codegen::fold::fold_checkpoint;
 use codegen::images::load_input;
 use codegen::pipeline::{self, QuantOptions};
+use codegen::quantize::MemoryForm;
 
 const EXAMPLES: &str = "Examples:
   codegen                                   # built-in synthetic FastViT-T8 -> generated/fastvit_t8
@@ -47,6 +48,10 @@ struct Common {
     /// Per-channel equalization strength, 0 (off) to 1 (full).
     #[arg(long, default_value_t = 0.5)]
     equalize: f64,
+    /// Execution forms: `fused` (streamed stem, in-place convs, fused ConvMlp:
+    /// the smallest arena) or `layer-by-layer` (whole tensors, for comparison).
+    #[arg(long, value_enum, default_value_t = MemoryForm::Fused)]
+    memory: MemoryForm,
     /// No progress bars or summary on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -80,7 +85,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run float and int8 on images or .npy inputs; print top-5 and a numerics report.
+    /// Run float and int8 on images or .npy inputs; print top-5 and a numerics report
+    /// (per layer of the layer-by-layer schedule; the fused one computes the same bits).
     Eval {
         /// Checkpoint (.safetensors).
         checkpoint: PathBuf,
@@ -120,6 +126,7 @@ fn options(c: &Common) -> Result<QuantOptions> {
         method: c.method,
         equalization: c.equalize,
         quiet: c.quiet || c.json,
+        memory: c.memory,
     })
 }
 
@@ -164,7 +171,7 @@ fn build(a: &BuildArgs) -> Result<()> {
         "classes": ck.classes, "resolution": opts.resolution, "out": a.out.display().to_string(),
         "parameters_checkpoint": ck.parameters(), "parameters_folded": folded.parameters(), "tensors_folded": folded.tensor_count(),
         "macs": compiled.macs(), "weights_bytes": compiled.weights.len(), "arena_bytes": compiled.arena_bytes,
-        "arena_peak_at": peak_at, "layers": compiled.layers.len(), "calibration": source,
+        "arena_peak_at": peak_at, "memory": opts.memory, "layer_by_layer_bytes": compiled.layer_by_layer_bytes, "layers": compiled.layers.len(), "calibration": source,
         "fidelity_on_calibration_photos": {"inputs": sample.len(), "cosine_mean": report.cosine_mean, "cosine_min": report.cosine_min},
     });
     if a.common.json {
@@ -173,9 +180,9 @@ fn build(a: &BuildArgs) -> Result<()> {
     say(
         quiet,
         format!(
-            "\n  layout        {}  ({})\n  parameters    {} in the checkpoint -> {} folded ({} tensors)\n  MACs          {} at {r}x{r}\n  flash         {} bytes of weights\n  arena         {} bytes (peak at {})\n  schedule      {} layers\n  calibration   {}\n  int8 vs float logits cosine {:.4} mean / {:.4} min on {} calibration photos (not a held-out set; run `codegen eval` on your images)\n\nWrote {} (crate `{}`; depend on it next to fastvit-runtime)",
+            "\n  layout        {}  ({})\n  parameters    {} in the checkpoint -> {} folded ({} tensors)\n  MACs          {} at {r}x{r}\n  flash         {} bytes of weights\n  arena         {} bytes (peak at {}; {} form, {} bytes layer by layer)\n  schedule      {} layers\n  calibration   {}\n  int8 vs float logits cosine {:.4} mean / {:.4} min on {} calibration photos (not a held-out set; run `codegen eval` on your images)\n\nWrote {} (crate `{}`; depend on it next to fastvit-runtime)",
             ck.layout, ck.dtype, ck.parameters(), folded.parameters(), folded.tensor_count(), compiled.macs(),
-            compiled.weights.len(), compiled.arena_bytes, peak_at, compiled.layers.len(), source,
+            compiled.weights.len(), compiled.arena_bytes, peak_at, opts.memory, compiled.layer_by_layer_bytes, compiled.layers.len(), source,
             report.cosine_mean, report.cosine_min, sample.len(), a.out.display(), codegen::emit::PACKAGE,
             r = opts.resolution,
         ),
@@ -268,7 +275,13 @@ fn eval(
     svg: &Path,
     common: &Common,
 ) -> Result<()> {
-    let opts = options(common)?;
+    // The fused form computes the same bits but never materializes most
+    // intermediate tensors: report and dump per layer from the layer-by-layer
+    // schedule, where every op's output exists.
+    let opts = QuantOptions {
+        memory: MemoryForm::LayerByLayer,
+        ..options(common)?
+    };
     let (ck, _) = pipeline::load_or_synthesize(Some(path))?;
     let items = inputs
         .iter()
@@ -354,43 +367,114 @@ fn plan(path: Option<&Path>, common: &Common) -> Result<()> {
     let (inputs, source) = pipeline::calibration_inputs(&opts)?;
     let (_, c) = pipeline::quantize(&ck, &inputs, &source, &opts);
     let (peak_at, _) = pipeline::peak_layer(&c);
+    let live = pipeline::live_bytes(&c);
+    let layer_name = |i: i64| -> String {
+        match i {
+            i if i < 0 => "(input)".to_string(),
+            i if i as usize >= c.names.len() => "(output)".to_string(),
+            i => c.names[i as usize].clone(),
+        }
+    };
     if common.json {
-        let buffers: Vec<_> = c.buffers.iter().zip(&c.plan.offsets).map(|(b, o)| serde_json::json!({
-            "name": b.name, "bytes": b.size, "offset": o, "first_layer": b.first, "last_layer": b.last,
-        })).collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({
-            "resolution": opts.resolution, "peak_arena_bytes": c.arena_bytes, "layer_by_layer_bytes": c.arena_bytes,
-            "no_reuse_bytes": c.naive_bytes, "peak_at": peak_at, "buffers": buffers,
-        })).expect("json"));
+        let buffers: Vec<_> = c
+            .buffers
+            .iter()
+            .zip(&c.plan.offsets)
+            .map(|(b, o)| {
+                serde_json::json!({
+                    "name": b.name, "bytes": b.size, "offset": o, "end": o + b.size,
+                    "first_layer": b.first, "last_layer": b.last,
+                    "first_layer_name": layer_name(b.first), "last_layer_name": layer_name(b.last),
+                })
+            })
+            .collect();
+        let layers: Vec<_> = c
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                serde_json::json!({
+                    "index": i, "name": c.names[i], "form": form_name(l), "live_bytes": live[i],
+                    "scratch_bytes": l.scratch_bytes(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "resolution": opts.resolution, "memory": opts.memory,
+                "peak_arena_bytes": c.arena_bytes, "layer_by_layer_bytes": c.layer_by_layer_bytes,
+                "no_reuse_bytes": c.naive_bytes, "peak_at": peak_at,
+                "input_offset": c.input.offset, "output_offset": c.output.offset,
+                "buffers": buffers, "layers": layers,
+            }))
+            .expect("json")
+        );
         return Ok(());
     }
     println!(
-        "Arena plan at {r}x{r}: {} bytes (peak at {peak_at}); without reuse {} bytes",
+        "Arena plan at {r}x{r}, {} form: {} bytes (peak at {peak_at}); layer by layer {} bytes; without reuse {} bytes",
+        opts.memory,
         c.arena_bytes,
+        c.layer_by_layer_bytes,
         c.naive_bytes,
         r = opts.resolution
     );
+    println!("\nBuffers (offset..end in the arena, live from the first to the last layer that touches them):");
     println!(
-        "  {:<48} {:>9} {:>9} {:>9}  live layers",
+        "  {:<44} {:>8} {:>8} {:>8}  live layers",
         "buffer", "offset", "bytes", "end"
     );
     for (b, o) in c.buffers.iter().zip(&c.plan.offsets) {
-        let first = if b.first < 0 {
-            "input".to_string()
-        } else {
-            c.names[b.first as usize].clone()
-        };
         println!(
-            "  {:<48} {:>9} {:>9} {:>9}  {} .. {}",
+            "  {:<44} {:>8} {:>8} {:>8}  {} .. {}",
             b.name,
             o,
             b.size,
             o + b.size,
-            first,
-            c.names[b.last.max(0) as usize]
+            layer_name(b.first),
+            layer_name(b.last)
+        );
+    }
+    println!("\nLayers (bytes in use while each runs):");
+    println!(
+        "  {:>3} {:<36} {:<14} {:>8} {:>8}",
+        "#", "layer", "form", "live", "scratch"
+    );
+    for (i, l) in c.layers.iter().enumerate() {
+        let mark = if c.names[i] == peak_at {
+            "  <- peak"
+        } else {
+            ""
+        };
+        println!(
+            "  {i:>3} {:<36} {:<14} {:>8} {:>8}{mark}",
+            c.names[i],
+            form_name(l),
+            live[i],
+            l.scratch_bytes()
         );
     }
     Ok(())
+}
+
+/// The execution form of a layer, for the plan report.
+fn form_name(l: &runtime::Layer) -> &'static str {
+    use runtime::{ConvVariant, Layer};
+    match l {
+        Layer::Conv(c) => match c.variant {
+            ConvVariant::Reference => "conv",
+            ConvVariant::InPlace { .. } => "conv in place",
+            ConvVariant::WriteBehind => "conv behind",
+        },
+        Layer::Lut(_) => "lut",
+        Layer::Add(_) => "add",
+        Layer::SqueezeExcite(_) => "squeeze-excite",
+        Layer::GlobalAvgPool(_) => "avg pool",
+        Layer::FullyConnected(_) => "fc",
+        Layer::Stem(_) => "stem streamed",
+        Layer::ConvMlp(_) => "conv-mlp fused",
+    }
 }
 
 fn main() -> ExitCode {

@@ -1,18 +1,19 @@
 //! The passes chained the way the command line runs them: load (or
 //! synthesize) -> fold -> equalize -> calibrate -> quantize + plan.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::calibrate::{choose_ranges, collect, RangeMethod};
+use crate::calibrate::{choose_ranges, collect, Range, RangeMethod};
 use crate::checkpoint::{self, Checkpoint, DType, Layout};
 use crate::emit::Provenance;
 use crate::equalize::{channel_ranges, equalize};
 use crate::error::Result;
 use crate::fold::{fold_checkpoint, Folded};
 use crate::images::{builtin_calibration, folder_inputs, ModelInput};
-use crate::quantize::{compile, Compiled, Settings};
+use crate::quantize::{compile, Compiled, MemoryForm, Settings};
 use crate::synth;
 
 /// Seed of the built-in synthetic checkpoint.
@@ -31,6 +32,8 @@ pub struct QuantOptions {
     pub equalization: f64,
     /// Hide progress bars.
     pub quiet: bool,
+    /// Execution forms and arena use (default: fused).
+    pub memory: MemoryForm,
 }
 
 impl Default for QuantOptions {
@@ -41,6 +44,7 @@ impl Default for QuantOptions {
             method: RangeMethod::Mse,
             equalization: 0.5,
             quiet: false,
+            memory: MemoryForm::Fused,
         }
     }
 }
@@ -102,15 +106,14 @@ pub fn calibration_inputs(opts: &QuantOptions) -> Result<(Vec<ModelInput>, Strin
     })
 }
 
-/// Folds a checkpoint, equalizes, calibrates and quantizes it. Returns the
-/// equalized float graph (the reference the int8 model is compared with;
-/// same logits as the plain fold) and the compiled model.
-pub fn quantize(
+/// Folds a checkpoint, equalizes and calibrates it: the equalized float graph
+/// and the chosen activation ranges, ready for [`compile`] (in any memory
+/// form; the quantization does not depend on it).
+pub fn calibrate(
     ck: &Checkpoint,
     inputs: &[ModelInput],
-    source: &str,
     opts: &QuantOptions,
-) -> (Folded, Compiled) {
+) -> (Folded, BTreeMap<String, Range>) {
     let folded = fold_checkpoint(ck);
     let pb = progress(inputs.len() * 3, "calibrating", opts.quiet);
     let tick = || pb.inc(1);
@@ -123,29 +126,66 @@ pub fn quantize(
     };
     let stats = collect(&folded, inputs, &tick);
     pb.finish_and_clear();
-    let ranges = choose_ranges(&stats, opts.method);
-    let settings = Settings {
+    (folded, choose_ranges(&stats, opts.method))
+}
+
+/// The settings recorded for `opts` and a calibration set.
+pub fn settings(inputs: &[ModelInput], source: &str, opts: &QuantOptions) -> Settings {
+    Settings {
         method: opts.method,
         calibration_inputs: inputs.len(),
         calibration_source: source.to_string(),
         resolution: opts.resolution,
         equalization: opts.equalization,
-    };
-    let compiled = compile(&folded, &ranges, settings);
+        memory: opts.memory,
+    }
+}
+
+/// Folds a checkpoint, equalizes, calibrates and quantizes it. Returns the
+/// equalized float graph (the reference the int8 model is compared with;
+/// same logits as the plain fold) and the compiled model.
+pub fn quantize(
+    ck: &Checkpoint,
+    inputs: &[ModelInput],
+    source: &str,
+    opts: &QuantOptions,
+) -> (Folded, Compiled) {
+    let (folded, ranges) = calibrate(ck, inputs, opts);
+    let compiled = compile(&folded, &ranges, settings(inputs, source, opts));
     (folded, compiled)
 }
 
-/// The layer at which the arena peak occurs and the bytes live there.
+/// Arena bytes in use at each layer: the union of the byte ranges of the
+/// buffers live at that layer (aliased buffers count once).
+pub fn live_bytes(c: &Compiled) -> Vec<usize> {
+    (0..c.layers.len() as i64)
+        .map(|i| {
+            let mut ranges: Vec<(usize, usize)> = c
+                .buffers
+                .iter()
+                .zip(&c.plan.offsets)
+                .filter(|(b, _)| b.first <= i && i <= b.last && b.size > 0)
+                .map(|(b, &o)| (o, o + b.size))
+                .collect();
+            ranges.sort_unstable();
+            let (mut total, mut end) = (0, 0);
+            for (s, e) in ranges {
+                let s = s.max(end);
+                if e > s {
+                    total += e - s;
+                    end = e;
+                }
+            }
+            total
+        })
+        .collect()
+}
+
+/// The layer at which the arena peak occurs and the bytes in use there
+/// ([`live_bytes`]; for a fused layer, the name of its last op).
 pub fn peak_layer(c: &Compiled) -> (String, usize) {
     let mut best = (String::new(), 0);
-    for (i, name) in c.names.iter().enumerate() {
-        let live: usize = c
-            .buffers
-            .iter()
-            .zip(&c.plan.offsets)
-            .filter(|(b, _)| b.first <= i as i64 && i as i64 <= b.last)
-            .map(|(b, _)| b.size)
-            .sum();
+    for (name, live) in c.names.iter().zip(live_bytes(c)) {
         if live > best.1 {
             best = (name.clone(), live);
         }

@@ -15,7 +15,7 @@ use crate::arch::{IMAGENET_MEAN, IMAGENET_STD};
 use crate::calibrate::{Range, RangeMethod};
 use crate::float::{block_name, gelu, sigmoid, Fmap};
 use crate::fold::{ConvW, Folded};
-use crate::plan::{self, Buffer, Plan};
+use crate::plan::{self, Access, Alias, Buffer, Kind, Operands, Plan};
 
 /// Headroom shift of residual adds (TFLite uses 20 for int8).
 pub const ADD_LEFT_SHIFT: u8 = 20;
@@ -89,6 +89,8 @@ pub struct Settings {
     pub resolution: usize,
     /// Per-channel equalization strength (0 = off; see [`crate::equalize`]).
     pub equalization: f64,
+    /// Execution forms and arena use.
+    pub memory: MemoryForm,
 }
 
 /// The quantized model: a weight blob plus the schedule, as codegen runs it
@@ -117,12 +119,20 @@ pub struct Compiled {
     pub output: TensorRef,
     /// Quantization of the logits.
     pub output_q: QParams,
-    /// Planned buffers (for reports), in tensor order.
+    /// Planned buffers (tensors, rings, scratch) with their layer lifetimes.
     pub buffers: Vec<Buffer>,
+    /// Every kernel's reads and writes, in schedule order: what the plan
+    /// is proven against ([`plan::check`]).
+    pub accesses: Vec<Access>,
+    /// Relative placements of in-place and write-behind outputs.
+    pub aliases: Vec<Alias>,
     /// The plan.
     pub plan: Plan,
-    /// Arena bytes of the naive (one region per tensor) plan, for comparison.
+    /// Arena bytes of the naive (one region per tensor, no reuse) plan.
     pub naive_bytes: usize,
+    /// Arena bytes of the layer-by-layer form (the unfused plan), for
+    /// comparison; equals `arena_bytes` in that form.
+    pub layer_by_layer_bytes: usize,
     /// Settings.
     pub settings: Settings,
 }
@@ -534,10 +544,78 @@ pub fn stem_pad_values() -> [i8; 3] {
     [0, 1, 2].map(|c| ((255.0 * IMAGENET_MEAN[c]).round() - 128.0) as i8)
 }
 
-/// Lowers the folded graph with the calibrated ranges, plans the arena, and
-/// returns the compiled model.
-pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings) -> Compiled {
-    let res = settings.resolution;
+/// How a group of lowered layers may run once fused (see [`MemoryForm`]).
+#[derive(Clone, Copy, Debug)]
+enum Unit {
+    /// One layer, reading whole inputs, writing a new output.
+    Single(usize),
+    /// Two convs streamed through a row ring (`stem.0 -> stem.1`).
+    Stem(usize, usize),
+    /// A same-shape conv that may overwrite its input.
+    InPlace(usize),
+    /// A downsampling conv that may write behind its read position.
+    WriteBehind(usize),
+    /// `dw -> fc1 -> fc2 -> + x`, fused and in place.
+    ConvMlp {
+        dw: usize,
+        fc1: usize,
+        fc2: usize,
+        add: usize,
+    },
+}
+
+impl Unit {
+    fn layers(&self) -> Vec<usize> {
+        match *self {
+            Unit::Single(i) | Unit::InPlace(i) | Unit::WriteBehind(i) => vec![i],
+            Unit::Stem(a, b) => vec![a, b],
+            Unit::ConvMlp { dw, fc1, fc2, add } => vec![dw, fc1, fc2, add],
+        }
+    }
+}
+
+/// How the arena is used: the execution forms codegen chooses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemoryForm {
+    /// Every op reads whole input tensors and writes a whole new output (the
+    /// simple form, kept for comparison).
+    LayerByLayer,
+    /// Streamed stem, in-place 1x1/depthwise convs, write-behind
+    /// downsampling and fused in-place ConvMlp blocks.
+    #[default]
+    Fused,
+}
+
+impl std::fmt::Display for MemoryForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MemoryForm::LayerByLayer => "layer-by-layer",
+            MemoryForm::Fused => "fused",
+        })
+    }
+}
+
+/// The lowered (unfused) graph: every layer quantized, nothing placed.
+struct Lowered {
+    blob: Vec<u8>,
+    /// (name, bytes) per tensor.
+    tensors: Vec<(String, usize)>,
+    pending: Vec<Pending>,
+    names: Vec<String>,
+    float_names: Vec<String>,
+    out_q: Vec<QParams>,
+    units: Vec<Unit>,
+    image: usize,
+    logits: usize,
+    input: TensorRef,
+    output: TensorRef,
+    stem_normalized: Conv,
+    normalized_input_q: QParams,
+    output_q: QParams,
+}
+
+fn lower(f: &Folded, ranges: &BTreeMap<String, Range>, res: usize) -> Lowered {
     let mut l = Lowering {
         ranges,
         blob: Vec::new(),
@@ -547,6 +625,7 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
         float_names: Vec::new(),
         out_q: Vec::new(),
     };
+    let mut units = Vec::new();
     let image = l.tensor(
         "input",
         res,
@@ -571,11 +650,15 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
     };
     let stem_normalized = l.conv_layer(&f.stem[0], &norm_in, &x, pre0, lut0, &[]);
     (x, _) = l.conv("stem.1", &f.stem[1], &x, true, &[]);
+    units.push(Unit::Stem(0, 1));
     (x, _) = l.conv("stem.2", &f.stem[2], &x, true, &[]);
+    units.push(Unit::InPlace(2));
     for (s, stage) in f.stages.iter().enumerate() {
         if let Some([p0, p1]) = &stage.downsample {
             (x, _) = l.conv(&format!("stages.{s}.downsample.proj.0"), p0, &x, false, &[]);
+            units.push(Unit::WriteBehind(l.pending.len() - 1));
             (x, _) = l.conv(&format!("stages.{s}.downsample.proj.1"), p1, &x, true, &[]);
+            units.push(Unit::InPlace(l.pending.len() - 1));
         }
         for b in &stage.blocks {
             let block = block_name(b).to_string();
@@ -586,14 +669,24 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
                 false,
                 &[],
             );
+            units.push(Unit::InPlace(l.pending.len() - 1));
+            let dw = l.pending.len();
             let (y, _) = l.conv(&format!("{block}.mlp.conv"), &b.mlp_conv, &x, false, &[]);
             let (y, _) = l.conv(&format!("{block}.mlp.fc1"), &b.fc1, &y, true, &[]);
             let (y, _) = l.conv(&format!("{block}.mlp.fc2"), &b.fc2, &y, false, &[]);
             x = l.add(&block, &x, &y);
+            units.push(Unit::ConvMlp {
+                dw,
+                fc1: dw + 1,
+                fc2: dw + 2,
+                add: dw + 3,
+            });
         }
     }
     (x, _) = l.conv("final_conv", &f.final_conv, &x, false, &[]);
+    units.push(Unit::Single(l.pending.len() - 1));
     x = l.squeeze_excite(f, &x);
+    units.push(Unit::Single(l.pending.len() - 1));
     let pq = l.q("head.global_pool");
     let pooled = l.tensor("head.global_pool", 1, 1, x.c, pq);
     let gap_reals: Vec<f64> = (0..x.c)
@@ -615,6 +708,7 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
         &pooled,
         None,
     );
+    units.push(Unit::Single(l.pending.len() - 1));
     let lq = l.q("head.fc");
     let logits = l.tensor("head.fc", 1, 1, f.head.cout, lq);
     let (weights, bias, requant) = l.fc_weights(&f.head, pq.scale, lq.scale);
@@ -628,98 +722,467 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
         requant,
     });
     l.push("head.fc", "head.fc", fc, vec![pooled.tensor], &logits, None);
+    units.push(Unit::Single(l.pending.len() - 1));
     l.align();
-
-    // Lifetimes: a tensor lives from the layer that writes it to its last reader.
-    let n = l.pending.len() as i64;
-    let mut buffers: Vec<Buffer> = l
-        .tensors
-        .iter()
-        .map(|(name, size)| Buffer {
-            name: name.clone(),
-            size: *size,
-            first: -1,
-            last: -1,
-        })
-        .collect();
-    for (i, p) in l.pending.iter().enumerate() {
-        let i = i as i64;
-        buffers[p.out].first = i;
-        buffers[p.out].last = buffers[p.out].last.max(i);
-        for &t in &p.ins {
-            buffers[t].last = buffers[t].last.max(i);
-        }
-        if let Some(s) = p.scratch {
-            buffers[s].first = i;
-            buffers[s].last = i;
-        }
-    }
-    buffers[logits.tensor].last = n - 1;
-    let plan = plan::plan_greedy(&buffers);
-    plan::check(&buffers, &plan).expect("greedy plan is valid");
-    let naive_bytes = plan::plan_naive(&buffers).peak;
-    let off = |t: usize| plan.offsets[t] as u32;
-    let mut layers = Vec::with_capacity(l.pending.len());
-    for p in &l.pending {
-        let mut layer = p.layer;
-        match &mut layer {
-            Layer::Conv(c) => {
-                c.input.offset = off(p.ins[0]);
-                c.output.offset = off(p.out);
-            }
-            Layer::Lut(t) => {
-                t.input.offset = off(p.ins[0]);
-                t.output.offset = off(p.out);
-            }
-            Layer::Add(a) => {
-                a.a.offset = off(p.ins[0]);
-                a.b.offset = off(p.ins[1]);
-                a.output.offset = off(p.out);
-            }
-            Layer::SqueezeExcite(s) => {
-                s.input.offset = off(p.ins[0]);
-                s.output.offset = off(p.out);
-                s.scratch = off(p.scratch.expect("SE has scratch"));
-            }
-            Layer::GlobalAvgPool(g) => {
-                g.input.offset = off(p.ins[0]);
-                g.output.offset = off(p.out);
-            }
-            Layer::FullyConnected(fc) => {
-                fc.input.offset = off(p.ins[0]);
-                fc.output.offset = off(p.out);
-            }
-        }
-        layers.push(layer);
-    }
-    let mut stem_normalized = stem_normalized;
-    if let Layer::Conv(c) = layers[0] {
-        stem_normalized.input = c.input;
-        stem_normalized.output = c.output;
-    }
-    let input = TensorRef {
-        offset: off(image.tensor),
-        ..tref(&image)
-    };
-    let output = TensorRef {
-        offset: off(logits.tensor),
-        ..tref(&logits)
-    };
-    Compiled {
-        weights: l.blob,
-        layers,
+    let covered: Vec<usize> = units.iter().flat_map(Unit::layers).collect();
+    assert_eq!(
+        covered,
+        (0..l.pending.len()).collect::<Vec<_>>(),
+        "units cover the lowered layers in order"
+    );
+    Lowered {
+        blob: l.blob,
+        tensors: l.tensors,
+        pending: l.pending,
         names: l.names,
         float_names: l.float_names,
         out_q: l.out_q,
-        stem_normalized: Layer::Conv(stem_normalized),
+        units,
+        image: image.tensor,
+        logits: logits.tensor,
+        input: tref(&image),
+        output: tref(&logits),
+        stem_normalized,
         normalized_input_q,
-        arena_bytes: plan.peak,
-        input,
-        output,
         output_q: lq,
+    }
+}
+
+/// One layer of an assembled schedule, before offsets are known.
+struct Step {
+    layer: Layer,
+    ops: Operands,
+    /// The last lowered layer it covers (its output is the step's output).
+    last: usize,
+    /// Its name when it fuses ops that are named apart (the stem).
+    name: Option<String>,
+}
+
+/// A schedule in one memory form: layers, buffers, accesses, aliases, plan.
+#[derive(Clone, Debug)]
+struct Assembled {
+    /// The schedule with arena offsets.
+    layers: Vec<Layer>,
+    /// Name per layer (a fused layer is named after its last op: its output).
+    names: Vec<String>,
+    /// Float observation name of each layer's output.
+    float_names: Vec<String>,
+    /// Quantization of each layer's output.
+    out_q: Vec<QParams>,
+    /// `layers[0]` for the normalized entry point.
+    stem_normalized: Layer,
+    /// Buffers with their layer lifetimes.
+    buffers: Vec<Buffer>,
+    /// Every kernel's reads and writes, in order (what [`plan::check`] replays).
+    accesses: Vec<Access>,
+    /// Placement constraints of in-place and write-behind forms.
+    aliases: Vec<Alias>,
+    /// The plan.
+    plan: Plan,
+    /// Input image tensor.
+    input: TensorRef,
+    /// Logits tensor.
+    output: TensorRef,
+}
+
+struct Assembly<'l> {
+    lw: &'l Lowered,
+    buffers: Vec<Buffer>,
+    of_tensor: Vec<Option<usize>>,
+    aliases: Vec<Alias>,
+    steps: Vec<Step>,
+}
+
+impl Assembly<'_> {
+    fn buffer(&mut self, name: &str, size: usize) -> usize {
+        self.buffers.push(Buffer {
+            name: name.to_string(),
+            size,
+            first: 0,
+            last: -1,
+        });
+        self.buffers.len() - 1
+    }
+
+    /// The buffer holding tensor `t` (created on first use).
+    fn tensor(&mut self, t: usize) -> usize {
+        if let Some(b) = self.of_tensor[t] {
+            return b;
+        }
+        let (name, size) = self.lw.tensors[t].clone();
+        let b = self.buffer(&name, size);
+        self.of_tensor[t] = Some(b);
+        b
+    }
+
+    fn alias(&mut self, buffer: usize, base: usize, behind: usize) {
+        self.aliases.push(Alias {
+            buffer,
+            base,
+            delta: -(plan::align_up(behind) as i64),
+        });
+    }
+
+    fn scratch(&mut self, pending: usize, bytes: usize) -> usize {
+        let name = format!("{} scratch", self.lw.names[pending]);
+        self.buffer(&name, bytes)
+    }
+
+    fn conv(&self, i: usize) -> Conv {
+        match self.lw.pending[i].layer {
+            Layer::Conv(c) => c,
+            other => unreachable!("layer {i} is a conv, not {other:?}"),
+        }
+    }
+
+    /// Whether every lowered layer that reads tensor `t` is in `readers` (so
+    /// the fused layer made of them may overwrite it).
+    fn sole_reader(&self, t: usize, readers: &[usize]) -> bool {
+        self.lw
+            .pending
+            .iter()
+            .enumerate()
+            .all(|(i, p)| readers.contains(&i) || !p.ins.contains(&t))
+            && t != self.lw.logits
+    }
+
+    fn single(&mut self, i: usize) {
+        let p = &self.lw.pending[i];
+        let (ins, out, scratch) = (p.ins.clone(), p.out, p.scratch);
+        let inputs = ins.iter().map(|&t| self.tensor(t)).collect();
+        let output = self.tensor(out);
+        let scratch = scratch.map(|t| self.tensor(t));
+        self.steps.push(Step {
+            layer: self.lw.pending[i].layer,
+            ops: Operands {
+                inputs,
+                output,
+                scratch,
+            },
+            last: i,
+            name: None,
+        });
+    }
+
+    fn unit(&mut self, u: Unit) {
+        let lw = self.lw;
+        match u {
+            Unit::Single(i) => self.single(i),
+            Unit::InPlace(i)
+                if self.sole_reader(lw.pending[i].ins[0], &[i]) && in_place_ok(&self.conv(i)) =>
+            {
+                let mut c = self.conv(i);
+                let (input, output) = (
+                    self.tensor(lw.pending[i].ins[0]),
+                    self.tensor(lw.pending[i].out),
+                );
+                let bytes = Conv::in_place_scratch_bytes(
+                    c.kernel as usize,
+                    c.input.w as usize,
+                    c.input.c as usize,
+                );
+                let scratch = self.scratch(i, bytes);
+                c.variant = ConvVariant::InPlace { scratch: 0 };
+                self.alias(output, input, 0);
+                self.steps.push(Step {
+                    layer: Layer::Conv(c),
+                    ops: Operands {
+                        inputs: vec![input],
+                        output,
+                        scratch: Some(scratch),
+                    },
+                    last: i,
+                    name: None,
+                });
+            }
+            Unit::WriteBehind(i) if self.sole_reader(lw.pending[i].ins[0], &[i]) => {
+                let mut c = self.conv(i);
+                c.variant = ConvVariant::WriteBehind;
+                let (input, output) = (
+                    self.tensor(lw.pending[i].ins[0]),
+                    self.tensor(lw.pending[i].out),
+                );
+                self.alias(output, input, c.write_behind_bytes());
+                self.steps.push(Step {
+                    layer: Layer::Conv(c),
+                    ops: Operands {
+                        inputs: vec![input],
+                        output,
+                        scratch: None,
+                    },
+                    last: i,
+                    name: None,
+                });
+            }
+            Unit::Stem(a, b) if self.sole_reader(lw.pending[a].out, &[b]) => {
+                let stem = runtime::Stem {
+                    first: self.conv(a),
+                    second: self.conv(b),
+                };
+                let ring_bytes = Layer::Stem(stem).scratch_bytes();
+                let input = self.tensor(lw.pending[a].ins[0]);
+                let ring = self.buffer(&format!("{} ring", lw.names[a]), ring_bytes);
+                let output = self.tensor(lw.pending[b].out);
+                if self.sole_reader(lw.pending[a].ins[0], &[a]) {
+                    self.alias(output, input, stem.write_behind_bytes());
+                }
+                self.steps.push(Step {
+                    layer: Layer::Stem(stem),
+                    ops: Operands {
+                        inputs: vec![input],
+                        output,
+                        scratch: Some(ring),
+                    },
+                    last: b,
+                    name: Some(format!("{}+{}", lw.names[a], lw.names[b])),
+                });
+            }
+            Unit::ConvMlp { dw, fc1, fc2, add }
+                if self.sole_reader(lw.pending[dw].ins[0], &[dw, add])
+                    && lw.pending[add].ins == [lw.pending[dw].ins[0], lw.pending[fc2].out] =>
+            {
+                let (d, f1, f2) = (self.conv(dw), self.conv(fc1), self.conv(fc2));
+                let a = match lw.pending[add].layer {
+                    Layer::Add(a) => a,
+                    other => unreachable!("the block ends in an add, not {other:?}"),
+                };
+                let virt = |t: TensorRef| TensorRef { offset: 0, ..t };
+                let mlp = runtime::ConvMlp {
+                    dw: Conv {
+                        output: virt(d.output),
+                        ..d
+                    },
+                    fc1: Conv {
+                        input: virt(f1.input),
+                        output: virt(f1.output),
+                        ..f1
+                    },
+                    fc2: Conv {
+                        input: virt(f2.input),
+                        output: virt(f2.output),
+                        ..f2
+                    },
+                    add: Add { b: virt(a.b), ..a },
+                    scratch: 0,
+                };
+                let bytes = Layer::ConvMlp(mlp).scratch_bytes();
+                let x = self.tensor(lw.pending[dw].ins[0]);
+                let output = self.tensor(lw.pending[add].out);
+                let scratch = self.scratch(add, bytes);
+                self.alias(output, x, 0);
+                self.steps.push(Step {
+                    layer: Layer::ConvMlp(mlp),
+                    ops: Operands {
+                        inputs: vec![x],
+                        output,
+                        scratch: Some(scratch),
+                    },
+                    last: add,
+                    name: None,
+                });
+            }
+            // A fusion whose preconditions fail falls back to layer by layer.
+            other => {
+                for i in other.layers() {
+                    self.single(i);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `c` fits [`ConvVariant::InPlace`]: stride 1, odd kernel, same
+/// padding, output shape equal to the input shape.
+fn in_place_ok(c: &Conv) -> bool {
+    let shape = |t: TensorRef| (t.h, t.w, t.c);
+    c.stride == 1 && c.kernel % 2 == 1 && c.pad == c.kernel / 2 && shape(c.input) == shape(c.output)
+}
+
+/// Writes a plan's offsets into a layer.
+fn place(layer: &mut Layer, ops: &Operands, off: impl Fn(usize) -> u32) {
+    let scratch = || off(ops.scratch.expect("layer has scratch"));
+    match layer {
+        Layer::Conv(c) => {
+            c.input.offset = off(ops.inputs[0]);
+            c.output.offset = off(ops.output);
+            if let ConvVariant::InPlace { scratch: s } = &mut c.variant {
+                *s = scratch();
+            }
+        }
+        Layer::Lut(t) => {
+            t.input.offset = off(ops.inputs[0]);
+            t.output.offset = off(ops.output);
+        }
+        Layer::Add(a) => {
+            a.a.offset = off(ops.inputs[0]);
+            a.b.offset = off(ops.inputs[1]);
+            a.output.offset = off(ops.output);
+        }
+        Layer::SqueezeExcite(s) => {
+            s.input.offset = off(ops.inputs[0]);
+            s.output.offset = off(ops.output);
+            s.scratch = scratch();
+        }
+        Layer::GlobalAvgPool(g) => {
+            g.input.offset = off(ops.inputs[0]);
+            g.output.offset = off(ops.output);
+        }
+        Layer::FullyConnected(fc) => {
+            fc.input.offset = off(ops.inputs[0]);
+            fc.output.offset = off(ops.output);
+        }
+        Layer::Stem(s) => {
+            s.first.input.offset = off(ops.inputs[0]);
+            s.first.output.offset = scratch();
+            s.second.input.offset = scratch();
+            s.second.output.offset = off(ops.output);
+        }
+        Layer::ConvMlp(m) => {
+            m.dw.input.offset = off(ops.inputs[0]);
+            m.add.a.offset = off(ops.inputs[0]);
+            m.add.output.offset = off(ops.output);
+            m.scratch = scratch();
+        }
+    }
+}
+
+/// Builds the schedule of `lw` in memory form `form`, derives every buffer's
+/// lifetime from the kernels' access models, plans the arena and proves the
+/// plan with [`plan::check`].
+fn assemble(lw: &Lowered, form: MemoryForm) -> Assembled {
+    let mut a = Assembly {
+        lw,
+        buffers: Vec::new(),
+        of_tensor: vec![None; lw.tensors.len()],
+        aliases: Vec::new(),
+        steps: Vec::new(),
+    };
+    for &u in &lw.units {
+        match form {
+            MemoryForm::LayerByLayer => {
+                for i in u.layers() {
+                    a.single(i);
+                }
+            }
+            MemoryForm::Fused => a.unit(u),
+        }
+    }
+    let image = a.tensor(lw.image);
+    let logits = a.tensor(lw.logits);
+    let n = a.steps.len() as i64;
+    let mut accesses = vec![Access {
+        layer: -1,
+        kind: Kind::Write,
+        buffer: image,
+        start: 0,
+        end: lw.input.len(),
+    }];
+    for (i, s) in a.steps.iter().enumerate() {
+        plan::layer_accesses(i as i64, &s.layer, &s.ops, &mut accesses);
+    }
+    accesses.push(Access {
+        layer: n,
+        kind: Kind::Read,
+        buffer: logits,
+        start: 0,
+        end: lw.output.len(),
+    });
+    let mut buffers = a.buffers;
+    plan::set_lifetimes(&mut buffers, &accesses);
+    let plan = match form {
+        MemoryForm::LayerByLayer => plan::plan_greedy(&buffers),
+        MemoryForm::Fused => {
+            plan::plan_grouped(&buffers, &a.aliases).unwrap_or_else(|e| panic!("fused plan: {e}"))
+        }
+    };
+    if let Err(e) = plan::check(&buffers, &accesses, &plan) {
+        panic!("the {form} arena plan is invalid: {e}");
+    }
+    let off = |b: usize| plan.offsets[b] as u32;
+    let mut layers = Vec::with_capacity(a.steps.len());
+    for s in &a.steps {
+        let mut layer = s.layer;
+        place(&mut layer, &s.ops, off);
+        layers.push(layer);
+    }
+    // The normalized entry point: the same first layer with the plain stem conv
+    // (same geometry, so the same accesses and plan).
+    let stem_normalized = match layers[0] {
+        Layer::Conv(c) => Layer::Conv(Conv {
+            input: c.input,
+            output: c.output,
+            ..lw.stem_normalized
+        }),
+        Layer::Stem(s) => Layer::Stem(runtime::Stem {
+            first: Conv {
+                input: s.first.input,
+                output: s.first.output,
+                ..lw.stem_normalized
+            },
+            ..s
+        }),
+        other => unreachable!("the schedule starts with the stem, not {other:?}"),
+    };
+    Assembled {
+        names: a
+            .steps
+            .iter()
+            .map(|s| s.name.clone().unwrap_or_else(|| lw.names[s.last].clone()))
+            .collect(),
+        float_names: a
+            .steps
+            .iter()
+            .map(|s| lw.float_names[s.last].clone())
+            .collect(),
+        out_q: a.steps.iter().map(|s| lw.out_q[s.last]).collect(),
+        stem_normalized,
+        input: TensorRef {
+            offset: off(image),
+            ..lw.input
+        },
+        output: TensorRef {
+            offset: off(logits),
+            ..lw.output
+        },
+        layers,
         buffers,
+        accesses,
+        aliases: a.aliases,
         plan,
+    }
+}
+
+/// Lowers the folded graph with the calibrated ranges, assembles the schedule
+/// in `settings.memory` form, plans and checks the arena, and returns the
+/// compiled model. The layer-by-layer form is always planned too, for the
+/// comparison figure.
+pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings) -> Compiled {
+    let lw = lower(f, ranges, settings.resolution);
+    let lbl = assemble(&lw, MemoryForm::LayerByLayer);
+    let layer_by_layer_bytes = lbl.plan.peak;
+    let naive_bytes = plan::plan_naive(&lbl.buffers).peak;
+    let chosen = match settings.memory {
+        MemoryForm::LayerByLayer => lbl,
+        MemoryForm::Fused => assemble(&lw, MemoryForm::Fused),
+    };
+    Compiled {
+        weights: lw.blob,
+        layers: chosen.layers,
+        names: chosen.names,
+        float_names: chosen.float_names,
+        out_q: chosen.out_q,
+        stem_normalized: chosen.stem_normalized,
+        normalized_input_q: lw.normalized_input_q,
+        arena_bytes: chosen.plan.peak,
+        input: chosen.input,
+        output: chosen.output,
+        output_q: lw.output_q,
+        buffers: chosen.buffers,
+        accesses: chosen.accesses,
+        aliases: chosen.aliases,
+        plan: chosen.plan,
         naive_bytes,
+        layer_by_layer_bytes,
         settings,
     }
 }

@@ -22,6 +22,6 @@ pub mod schedule;
 pub use error::Error;
 pub use model::Model;
 pub use schedule::{
-    Add, Conv, ConvVariant, FullyConnected, GlobalAvgPool, Layer, Lut, Requant, Span,
-    SqueezeExcite, TensorRef,
+    Add, Conv, ConvMlp, ConvVariant, FullyConnected, GlobalAvgPool, Layer, Lut, Requant, Span,
+    SqueezeExcite, Stem, TensorRef,
 };

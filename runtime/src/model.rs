@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use crate::ops::{self, I32s, RequantView};
-use crate::schedule::{ConvVariant, Layer, Requant, Span, TensorRef};
+use crate::schedule::{Conv, ConvVariant, Layer, Requant, Span, TensorRef};
 
 /// A compiled model: data emitted by codegen (or built in memory by it).
 #[derive(Clone, Copy, Debug)]
@@ -162,43 +162,125 @@ impl<'a> Model<'a> {
         (t.is_empty() || t.len() == 256).then_some(t)
     }
 
+    /// Validates a conv's shapes and weight-blob operands (not its arena
+    /// placement) and resolves them; `input` is left empty.
+    fn conv_args(&self, p: &Conv) -> Option<ops::conv::ConvArgs<'a>> {
+        let (cin, cout, g) = (p.input.c as usize, p.output.c as usize, p.groups as usize);
+        let k = p.kernel as usize;
+        if g == 0 || cin % g != 0 || cout % g != 0 || p.stride == 0 {
+            return None;
+        }
+        // Output size must follow from the input size (no reads past the edge).
+        let span = |i: u16, o: u16| {
+            let reach = (o as usize).checked_sub(1)? * p.stride as usize + k;
+            (reach <= i as usize + 2 * p.pad as usize).then_some(())
+        };
+        span(p.input.h, p.output.h)?;
+        span(p.input.w, p.output.w)?;
+        let weights = self.i8s(p.weights)?;
+        if weights.len() != cout * k * k * (cin / g) {
+            return None;
+        }
+        let pad_values = self.i8s(p.pad_values)?;
+        if !pad_values.is_empty() && pad_values.len() != cin {
+            return None;
+        }
+        Some(ops::conv::ConvArgs {
+            input: &[],
+            weights,
+            bias: self.i32s(p.bias, cout)?,
+            requant: self.requant(p.requant, cout)?,
+            pad_values,
+            lut: self.table(p.lut)?,
+        })
+    }
+
     /// Validates one layer and runs its kernel; `None` if the layer is corrupt.
     fn run_layer(&self, layer: &Layer, arena: &mut [i8]) -> Option<()> {
         match layer {
             Layer::Conv(p) => {
-                let (cin, cout, g) = (p.input.c as usize, p.output.c as usize, p.groups as usize);
-                let k = p.kernel as usize;
-                if g == 0 || cin % g != 0 || cout % g != 0 || p.stride == 0 {
-                    return None;
-                }
-                // Output size must follow from the input size (no reads past the edge).
-                let span = |i: u16, o: u16| {
-                    let reach = (o as usize).checked_sub(1)? * p.stride as usize + k;
-                    (reach <= i as usize + 2 * p.pad as usize).then_some(())
-                };
-                span(p.input.h, p.output.h)?;
-                span(p.input.w, p.output.w)?;
-                let weights = self.i8s(p.weights)?;
-                if weights.len() != cout * k * k * (cin / g) {
-                    return None;
-                }
-                let pad_values = self.i8s(p.pad_values)?;
-                if !pad_values.is_empty() && pad_values.len() != cin {
-                    return None;
-                }
-                let args = ops::conv::ConvArgs {
-                    input: &[],
-                    weights,
-                    bias: self.i32s(p.bias, cout)?,
-                    requant: self.requant(p.requant, cout)?,
-                    pad_values,
-                    lut: self.table(p.lut)?,
-                };
-                let (input, output) = split(arena, p.input, p.output)?;
-                let args = ops::conv::ConvArgs { input, ..args };
+                let args = self.conv_args(p)?;
                 match p.variant {
-                    ConvVariant::Reference => ops::conv::conv_reference(p, &args, output),
+                    ConvVariant::Reference => {
+                        let (input, output) = split(arena, p.input, p.output)?;
+                        let args = ops::conv::ConvArgs { input, ..args };
+                        ops::conv::conv_reference(p, &args, output);
+                    }
+                    ConvVariant::InPlace { scratch } => {
+                        let same = p.input == p.output;
+                        if !same || p.stride != 1 || p.kernel % 2 == 0 || p.pad != p.kernel / 2 {
+                            return None;
+                        }
+                        let ring = scratch_range(scratch, layer)?;
+                        let (data, ring) = split2_mut(arena, bytes(p.input), ring)?;
+                        ops::conv_in_place::conv_in_place(p, &args, data, ring);
+                    }
+                    ConvVariant::WriteBehind => {
+                        let lead = p.write_behind_bytes();
+                        let (region, input_at, output_at) =
+                            behind(arena, bytes(p.input), bytes(p.output), lead)?;
+                        ops::conv_write_behind::conv_write_behind(
+                            p, &args, region, input_at, output_at,
+                        );
+                    }
                 }
+            }
+            Layer::Stem(p) => {
+                let (a, b) = (&p.first, &p.second);
+                let plain = |c: &Conv| c.variant == ConvVariant::Reference;
+                if !plain(a) || !plain(b) || a.output != b.input || b.kernel == 0 {
+                    return None;
+                }
+                let (first, second) = (self.conv_args(a)?, self.conv_args(b)?);
+                let lead = p.write_behind_bytes();
+                let ring = scratch_range(a.output.offset, layer)?;
+                let (input, output) = (bytes(a.input), bytes(b.output));
+                // The ring must not touch the input or the output.
+                let (lo, hi) = (input.0.min(output.0), input.1.max(output.1));
+                let (region, ring) = split2_mut(arena, (lo, hi), ring)?;
+                let (region, input_at, output_at) = behind(
+                    region,
+                    (input.0 - lo, input.1 - lo),
+                    (output.0 - lo, output.1 - lo),
+                    lead,
+                )?;
+                ops::stem::stem_reference(p, &first, &second, region, input_at, output_at, ring);
+            }
+            Layer::ConvMlp(p) => {
+                let (dw, fc1, fc2, add) = (&p.dw, &p.fc1, &p.fc2, &p.add);
+                let shape = |t: TensorRef| (t.h, t.w, t.c);
+                let plain = |c: &Conv| c.variant == ConvVariant::Reference;
+                let pointwise = |c: &Conv| c.kernel == 1 && c.stride == 1 && c.pad == 0;
+                if !plain(dw) || !plain(fc1) || !plain(fc2) {
+                    return None;
+                }
+                if dw.stride != 1 || dw.kernel % 2 == 0 || dw.pad != dw.kernel / 2 {
+                    return None;
+                }
+                if !pointwise(fc1) || !pointwise(fc2) {
+                    return None;
+                }
+                let x = dw.input;
+                let chain = shape(dw.output) == shape(x)
+                    && shape(fc1.input) == shape(dw.output)
+                    && (fc1.output.h, fc1.output.w) == (x.h, x.w)
+                    && shape(fc2.input) == shape(fc1.output)
+                    && shape(fc2.output) == shape(x)
+                    && shape(add.b) == shape(x)
+                    && add.a == x
+                    && add.output == x
+                    && add.left_shift <= 23;
+                if !chain {
+                    return None;
+                }
+                let (dwa, fc1a, fc2a) = (
+                    self.conv_args(dw)?,
+                    self.conv_args(fc1)?,
+                    self.conv_args(fc2)?,
+                );
+                let scratch = scratch_range(p.scratch, layer)?;
+                let (data, scratch) = split2_mut(arena, bytes(x), scratch)?;
+                ops::conv_mlp::conv_mlp_reference(p, &dwa, &fc1a, &fc2a, data, scratch);
             }
             Layer::Lut(p) => {
                 let table = self.table(p.table)?;
@@ -311,6 +393,51 @@ fn split(arena: &mut [i8], input: TensorRef, output: TensorRef) -> Option<(&[i8]
         let (lo, hi) = arena.split_at_mut(i0);
         Some((&hi[..i1 - i0], &mut lo[o0..o1]))
     }
+}
+
+/// The byte range `[start, end)` of a layer's scratch at `start`.
+fn scratch_range(start: u32, layer: &Layer) -> Option<(usize, usize)> {
+    let start = start as usize;
+    Some((start, start.checked_add(layer.scratch_bytes())?))
+}
+
+/// Splits the arena into two disjoint mutable byte ranges `[start, end)`.
+fn split2_mut(
+    arena: &mut [i8],
+    a: (usize, usize),
+    b: (usize, usize),
+) -> Option<(&mut [i8], &mut [i8])> {
+    if a.0 > a.1 || b.0 > b.1 || a.1 > arena.len() || b.1 > arena.len() {
+        return None;
+    }
+    if a.1 <= b.0 {
+        let (lo, hi) = arena.split_at_mut(b.0);
+        Some((&mut lo[a.0..a.1], &mut hi[..b.1 - b.0]))
+    } else if b.1 <= a.0 {
+        let (lo, hi) = arena.split_at_mut(a.0);
+        Some((&mut hi[..a.1 - a.0], &mut lo[b.0..b.1]))
+    } else {
+        None
+    }
+}
+
+/// The smallest region of `arena` holding an `input` and an `output` range
+/// that are either disjoint or overlap with the output starting at least
+/// `lead` bytes before the input (a write-behind kernel's contract). Returns
+/// the region and the input's and output's offsets in it.
+fn behind(
+    arena: &mut [i8],
+    input: (usize, usize),
+    output: (usize, usize),
+    lead: usize,
+) -> Option<(&mut [i8], usize, usize)> {
+    let overlap = input.0 < output.1 && output.0 < input.1;
+    if overlap && output.0.checked_add(lead)? > input.0 {
+        return None;
+    }
+    let (lo, hi) = (input.0.min(output.0), input.1.max(output.1));
+    let region = arena.get_mut(lo..hi)?;
+    Some((region, input.0 - lo, output.0 - lo))
 }
 
 /// Splits the arena into two read-only inputs and one writable output, all

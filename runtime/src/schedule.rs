@@ -69,10 +69,31 @@ pub struct Requant {
 
 /// Which kernel executes a [`Conv`]. Codegen decides; the runtime dispatches
 /// on this tag and never inspects shapes to choose.
+///
+/// Every variant computes exactly the [`Conv`] contract; they differ only in
+/// where the output may be placed relative to the input (memory forms).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvVariant {
     /// The reference grouped convolution: any kernel, stride, padding, groups.
+    /// Input and output must not overlap.
     Reference,
+    /// In place, row by row (`ops::conv_in_place`): `output == input` (same
+    /// offset and shape), stride 1, odd kernel, `pad = kernel / 2`. Before
+    /// output row `y` is written, input row `y` is copied into a ring of
+    /// `kernel / 2 + 1` rows at `scratch` ([`Conv::in_place_scratch_bytes`]);
+    /// taps on rows `<= y` read the ring, taps on rows `> y` read the arena,
+    /// which still holds them unchanged.
+    InPlace {
+        /// Arena offset of the row ring.
+        scratch: u32,
+    },
+    /// The reference loop order (output rows top to bottom, each row written
+    /// while it is computed) on an output that may overlap the input if it
+    /// starts at least [`Conv::write_behind_bytes`] before it: output row `r`
+    /// then only covers input rows that no output row `>= r` reads
+    /// (`ops::conv_write_behind`). Downsampling convs use it to write behind
+    /// their read position.
+    WriteBehind,
 }
 
 /// Grouped 2-D convolution with bias, per-channel requantization and an
@@ -119,6 +140,169 @@ pub struct Conv {
     pub pad_values: Span,
     /// Optional 256-byte activation table (GELU) applied after requantization.
     pub lut: Span,
+}
+
+impl Conv {
+    /// Multiply-accumulates of this conv.
+    pub const fn macs(&self) -> u64 {
+        let cin_g = self.input.c as u64
+            / if self.groups == 0 {
+                1
+            } else {
+                self.groups as u64
+            };
+        self.output.len() as u64 * cin_g * self.kernel as u64 * self.kernel as u64
+    }
+
+    /// Ring bytes of [`ConvVariant::InPlace`]: `kernel / 2 + 1` input rows of
+    /// `w * c` bytes.
+    pub const fn in_place_scratch_bytes(kernel: usize, w: usize, c: usize) -> usize {
+        (kernel / 2 + 1).saturating_mul(w).saturating_mul(c)
+    }
+
+    /// The least `input.offset - output.offset` that lets
+    /// [`ConvVariant::WriteBehind`] overlap its output with its input:
+    /// `max over r of (r + 1) * out_row - first_row(r) * in_row`, where
+    /// `first_row(r) = max(0, r * stride - pad)` is the first input row read by
+    /// output row `r` (rows past the input end impose nothing).
+    pub const fn write_behind_bytes(&self) -> usize {
+        let in_row = self.input.w as usize * self.input.c as usize;
+        let out_row = self.output.w as usize * self.output.c as usize;
+        let (stride, pad) = (self.stride as usize, self.pad as usize);
+        let mut lead = 0;
+        let mut r = 0;
+        while r < self.output.h as usize {
+            let first = (r * stride).saturating_sub(pad);
+            if first >= self.input.h as usize {
+                break;
+            }
+            let need = (r + 1).saturating_mul(out_row);
+            let free = first.saturating_mul(in_row);
+            if need > free && need - free > lead {
+                lead = need - free;
+            }
+            r += 1;
+        }
+        lead
+    }
+}
+
+/// Two convs streamed by rows (`ops::stem`): FastViT's `stem.0 -> stem.1`
+/// without the large `stem.0` output ever existing in full.
+///
+/// Contract: the result is exactly `second(first(input))` with both convs'
+/// [`Conv`] contracts. `first.output` and `second.input` are the same tensor
+/// (equal `TensorRef`s): the intermediate, of which only a ring of
+/// `second.kernel` rows exists, at `first.output.offset`
+/// ([`Stem::ring_bytes`]); row `j` lives in slot `j % second.kernel`.
+///
+/// Order: for each output row `r` of `second`, the not yet computed rows of
+/// `first` that row `r` needs are computed into the ring (reading
+/// `first.input` from the arena), then row `r` is computed from the ring and
+/// written. So `second.output` may overlap `first.input` if it starts at least
+/// [`Stem::write_behind_bytes`] before it. Both `variant`s are `Reference`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stem {
+    /// The first conv (reads the model input).
+    pub first: Conv,
+    /// The second conv (reads the ring).
+    pub second: Conv,
+}
+
+impl Stem {
+    /// Ring bytes: `kernel` rows of `w * c` bytes of the intermediate.
+    pub const fn ring_bytes(kernel: usize, w: usize, c: usize) -> usize {
+        kernel.saturating_mul(w).saturating_mul(c)
+    }
+
+    /// Rows `[start, end)` of `first`'s output that output row `r` of
+    /// `second` reads (clamped to the intermediate).
+    pub const fn window(&self, r: usize) -> (usize, usize) {
+        let s = &self.second;
+        let top = r * s.stride as usize + s.kernel as usize;
+        let start = (r * s.stride as usize).saturating_sub(s.pad as usize);
+        let end = top.saturating_sub(s.pad as usize);
+        let h = s.input.h as usize;
+        (
+            if start < h { start } else { h },
+            if end < h { end } else { h },
+        )
+    }
+
+    /// The least `first.input.offset - second.output.offset` that lets the
+    /// output overlap the input: after output row `r` is written, the next
+    /// input row read is the first input row of the next intermediate row to
+    /// compute, and row `r` must end before it.
+    pub const fn write_behind_bytes(&self) -> usize {
+        let (a, b) = (&self.first, &self.second);
+        let in_row = a.input.w as usize * a.input.c as usize;
+        let out_row = b.output.w as usize * b.output.c as usize;
+        let mut lead = 0;
+        let mut done = 0; // intermediate rows computed so far
+        let mut r = 0;
+        while r + 1 < b.output.h as usize {
+            let (_, end) = self.window(r);
+            if end > done {
+                done = end;
+            }
+            // Every row computed later is at least `next`.
+            let (next_start, _) = self.window(r + 1);
+            let next = if next_start > done { next_start } else { done };
+            if next < b.input.h as usize {
+                let first_in = (next * a.stride as usize).saturating_sub(a.pad as usize);
+                let need = (r + 1).saturating_mul(out_row);
+                let free = first_in.saturating_mul(in_row);
+                if need > free && need - free > lead {
+                    lead = need - free;
+                }
+            }
+            r += 1;
+        }
+        lead
+    }
+}
+
+/// FastViT's ConvMlp with its residual add, fused and in place
+/// (`ops::conv_mlp`): `x = add(x, fc2(fc1(dw(x))))`, where `fc1` carries the
+/// GELU table. The `3C` hidden tensor never exists in full.
+///
+/// Contract: bit-identical to running `dw`, `fc1`, `fc2` and `add` as
+/// separate layers. `dw` is stride 1 with odd `kernel` and `pad = kernel / 2`;
+/// `fc1` and `fc2` are 1x1; `add.a == add.output == dw.input` (the block input
+/// `x`, updated in place); `add.b` is `fc2`'s output. The intermediates
+/// (`dw.output`, `fc1.input`, `fc1.output`, `fc2.input`, `fc2.output`,
+/// `add.b`) never exist in the arena: only their shapes are used, their
+/// offsets are ignored (codegen writes 0). All `variant`s are `Reference`.
+///
+/// Order: row by row; before output row `y` is written, input row `y` is
+/// copied into a ring of `kernel / 2 + 1` rows; then pixel by pixel: `dw` (taps
+/// on rows `<= y` from the ring, rows `> y` from the arena), `fc1`, `fc2` and
+/// the add with the saved `x`. Scratch at `scratch`:
+/// [`ConvMlp::scratch_bytes`] = ring, then `C` bytes of `dw` output, then the
+/// hidden vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvMlp {
+    /// Depthwise (or any grouped) conv, stride 1, same padding.
+    pub dw: Conv,
+    /// 1x1 expansion (with the GELU table).
+    pub fc1: Conv,
+    /// 1x1 projection back to `C` channels.
+    pub fc2: Conv,
+    /// The residual add, `a` = block input, `b` = fc2 output.
+    pub add: Add,
+    /// Arena offset of the scratch.
+    pub scratch: u32,
+}
+
+impl ConvMlp {
+    /// Scratch bytes: a ring of `kernel / 2 + 1` rows of `w * c`, the `c`
+    /// outputs of `dw` at one pixel and the `hidden` outputs of `fc1`.
+    pub const fn scratch_bytes(kernel: usize, w: usize, c: usize, hidden: usize) -> usize {
+        (kernel / 2 + 1)
+            .saturating_mul(w)
+            .saturating_mul(c)
+            .saturating_add(c + hidden)
+    }
 }
 
 /// Elementwise table lookup: `out[i] = table[in[i] + 128]`. May run in place.
@@ -283,16 +467,56 @@ pub enum Layer {
     GlobalAvgPool(GlobalAvgPool),
     /// Fully connected.
     FullyConnected(FullyConnected),
+    /// Two convs streamed through a row ring (the stem).
+    Stem(Stem),
+    /// Fused, in-place ConvMlp with its residual add.
+    ConvMlp(ConvMlp),
 }
 
 impl Layer {
     /// Arena scratch bytes this layer needs at its `scratch` offset.
+    /// (For a [`Stem`], the ring at `first.output.offset`; for
+    /// [`ConvVariant::InPlace`], the ring at its `scratch`.)
     pub const fn scratch_bytes(&self) -> usize {
         match self {
             Layer::SqueezeExcite(se) => {
                 SqueezeExcite::scratch_bytes(se.input.c as usize, se.reduced as usize)
             }
+            Layer::Conv(Conv {
+                variant: ConvVariant::InPlace { .. },
+                kernel,
+                input,
+                ..
+            }) => {
+                Conv::in_place_scratch_bytes(*kernel as usize, input.w as usize, input.c as usize)
+            }
+            Layer::Stem(s) => Stem::ring_bytes(
+                s.second.kernel as usize,
+                s.second.input.w as usize,
+                s.second.input.c as usize,
+            ),
+            Layer::ConvMlp(m) => ConvMlp::scratch_bytes(
+                m.dw.kernel as usize,
+                m.dw.input.w as usize,
+                m.dw.input.c as usize,
+                m.fc1.output.c as usize,
+            ),
             _ => 0,
+        }
+    }
+
+    /// The tensor this layer reads from the arena (the first operand for an
+    /// add).
+    pub const fn input(&self) -> TensorRef {
+        match self {
+            Layer::Conv(l) => l.input,
+            Layer::Lut(l) => l.input,
+            Layer::Add(l) => l.a,
+            Layer::SqueezeExcite(l) => l.input,
+            Layer::GlobalAvgPool(l) => l.input,
+            Layer::FullyConnected(l) => l.input,
+            Layer::Stem(l) => l.first.input,
+            Layer::ConvMlp(l) => l.dw.input,
         }
     }
 
@@ -305,16 +529,17 @@ impl Layer {
             Layer::SqueezeExcite(l) => l.output,
             Layer::GlobalAvgPool(l) => l.output,
             Layer::FullyConnected(l) => l.output,
+            Layer::Stem(l) => l.second.output,
+            Layer::ConvMlp(l) => l.add.output,
         }
     }
 
     /// Multiply-accumulates this layer performs (for reports).
     pub const fn macs(&self) -> u64 {
         match self {
-            Layer::Conv(c) => {
-                let cin_g = c.input.c as u64 / c.groups as u64;
-                c.output.len() as u64 * cin_g * c.kernel as u64 * c.kernel as u64
-            }
+            Layer::Conv(c) => c.macs(),
+            Layer::Stem(s) => s.first.macs() + s.second.macs(),
+            Layer::ConvMlp(m) => m.dw.macs() + m.fc1.macs() + m.fc2.macs(),
             Layer::SqueezeExcite(se) => {
                 let c = se.input.c as u64;
                 2 * c * se.reduced as u64 + se.input.len() as u64

@@ -7,7 +7,8 @@ use crate::schedule::Conv;
 
 /// Resolved operands of a [`Conv`].
 pub struct ConvArgs<'a> {
-    /// Input activations, `h * w * cin`.
+    /// Input activations, `h * w * cin` (unused by [`conv_element`], which
+    /// reads through a closure, and by the kernels built on it).
     pub input: &'a [i8],
     /// Weights, `cout * k * k * cin/groups`.
     pub weights: &'a [i8],
@@ -21,53 +22,71 @@ pub struct ConvArgs<'a> {
     pub lut: &'a [i8],
 }
 
+/// One output element `(oy, ox, o)`: the whole [`Conv`] contract in one
+/// place. `x(iy, ix, c)` returns the input element at an in-bounds position;
+/// taps outside the input read the padding value instead. Every conv kernel
+/// (reference, in place, streamed, fused) computes its outputs with this.
+#[inline(always)]
+pub fn conv_element(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    oy: usize,
+    ox: usize,
+    o: usize,
+    x: impl Fn(usize, usize, usize) -> i8,
+) -> i8 {
+    let (ih, iw, cin) = (p.input.h as i32, p.input.w as i32, p.input.c as usize);
+    let cout = p.output.c as usize;
+    let (k, stride, pad) = (p.kernel as i32, p.stride as i32, p.pad as i32);
+    let cin_g = cin / p.groups as usize;
+    let cout_g = cout / p.groups as usize;
+    let g = o / cout_g;
+    let mut acc = a.bias.get(o);
+    for ky in 0..k {
+        let iy = oy as i32 * stride + ky - pad;
+        for kx in 0..k {
+            let ix = ox as i32 * stride + kx - pad;
+            let inside = iy >= 0 && iy < ih && ix >= 0 && ix < iw;
+            let wbase = ((o * k as usize + ky as usize) * k as usize + kx as usize) * cin_g;
+            for ci in 0..cin_g {
+                let c = g * cin_g + ci;
+                let v = if inside {
+                    x(iy as usize, ix as usize, c) as i32
+                } else if a.pad_values.is_empty() {
+                    p.in_zp
+                } else {
+                    a.pad_values[c] as i32
+                };
+                acc += a.weights[wbase + ci] as i32 * (v - p.in_zp);
+            }
+        }
+    }
+    let mut y = requantize_i8(
+        acc,
+        a.requant.multiplier.get(o),
+        a.requant.shift.get(o),
+        p.out_zp,
+    );
+    if !a.lut.is_empty() {
+        y = crate::quant::lut(a.lut, y);
+    }
+    y
+}
+
 /// Reference kernel: loops in output order (y, x, o), taps (ky, kx, ci).
 pub fn conv_reference(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8]) {
-    let (ih, iw, cin) = (p.input.h as i32, p.input.w as i32, p.input.c as usize);
+    let (iw, cin) = (p.input.w as usize, p.input.c as usize);
     let (oh, ow, cout) = (
         p.output.h as usize,
         p.output.w as usize,
         p.output.c as usize,
     );
-    let (k, stride, pad) = (p.kernel as i32, p.stride as i32, p.pad as i32);
-    let groups = p.groups as usize;
-    let cin_g = cin / groups;
-    let cout_g = cout / groups;
     for oy in 0..oh {
         for ox in 0..ow {
             for o in 0..cout {
-                let g = o / cout_g;
-                let mut acc = a.bias.get(o);
-                for ky in 0..k {
-                    let iy = oy as i32 * stride + ky - pad;
-                    for kx in 0..k {
-                        let ix = ox as i32 * stride + kx - pad;
-                        let inside = iy >= 0 && iy < ih && ix >= 0 && ix < iw;
-                        let wbase =
-                            ((o * k as usize + ky as usize) * k as usize + kx as usize) * cin_g;
-                        for ci in 0..cin_g {
-                            let c = g * cin_g + ci;
-                            let x = if inside {
-                                a.input[(iy * iw + ix) as usize * cin + c] as i32
-                            } else if a.pad_values.is_empty() {
-                                p.in_zp
-                            } else {
-                                a.pad_values[c] as i32
-                            };
-                            acc += a.weights[wbase + ci] as i32 * (x - p.in_zp);
-                        }
-                    }
-                }
-                let mut y = requantize_i8(
-                    acc,
-                    a.requant.multiplier.get(o),
-                    a.requant.shift.get(o),
-                    p.out_zp,
-                );
-                if !a.lut.is_empty() {
-                    y = crate::quant::lut(a.lut, y);
-                }
-                output[(oy * ow + ox) * cout + o] = y;
+                output[(oy * ow + ox) * cout + o] = conv_element(p, a, oy, ox, o, |iy, ix, c| {
+                    a.input[(iy * iw + ix) * cin + c]
+                });
             }
         }
     }

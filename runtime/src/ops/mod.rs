@@ -3,10 +3,14 @@
 
 pub mod add;
 pub mod conv;
+pub mod conv_in_place;
+pub mod conv_mlp;
+pub mod conv_write_behind;
 pub mod fully_connected;
 pub mod global_avg_pool;
 pub mod lut;
 pub mod squeeze_excite;
+pub mod stem;
 
 /// Little-endian i32 values packed in a byte slice (bias, multipliers, shifts).
 #[derive(Clone, Copy)]

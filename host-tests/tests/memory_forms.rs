@@ -1,0 +1,139 @@
+//! The fused memory form (streamed stem, in-place convs, write-behind
+//! downsampling, fused in-place ConvMlp) computes exactly what the simple
+//! layer-by-layer form computes: the same logits, and the same bytes in every
+//! tensor both forms materialize, on several inputs, through both entry
+//! points, with the arena pre-filled with random bytes. At 256x256 the fused
+//! arena, input image included, fits in 224 KiB.
+
+use codegen::images::ModelInput;
+use codegen::pipeline::{self, QuantOptions};
+use codegen::plan;
+use codegen::quantize::{compile, Compiled, MemoryForm};
+
+/// The budget: 224 KiB at 256x256.
+const BUDGET_256: usize = 224 * 1024;
+
+/// SplitMix64 bytes: arena garbage.
+fn garbage(seed: u64, n: usize) -> Vec<i8> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) as i8
+        })
+        .collect()
+}
+
+/// Logits and every layer's output (keyed by its float tensor name), run on
+/// an arena of exactly `arena_bytes` filled with garbage from `seed`.
+fn run(
+    c: &Compiled,
+    input: &ModelInput,
+    normalized: bool,
+    seed: u64,
+) -> (Vec<i8>, Vec<(String, Vec<i8>)>) {
+    let mut arena = garbage(seed, c.arena_bytes);
+    let mut logits = vec![0i8; c.output.len()];
+    let mut outputs = Vec::new();
+    let after = |i: usize, a: &[i8]| {
+        let t = c.layers[i].output();
+        outputs.push((
+            c.float_names[i].clone(),
+            a[t.offset as usize..t.end()].to_vec(),
+        ));
+    };
+    c.with_model(|m| {
+        if normalized {
+            let q = c.quantize_normalized(&input.normalized);
+            m.run_normalized(&mut arena, &q, &mut logits, after)
+        } else {
+            m.run_with(&mut arena, input.rgb.as_ref().unwrap(), &mut logits, after)
+        }
+    })
+    .expect("schedule runs");
+    (logits, outputs)
+}
+
+fn compare_forms(res: usize, inputs: usize) -> (Compiled, Compiled) {
+    let opts = QuantOptions {
+        resolution: res,
+        quiet: true,
+        ..QuantOptions::default()
+    };
+    let (ck, _) = pipeline::load_or_synthesize(None).unwrap();
+    let (calib, source) = pipeline::calibration_inputs(&opts).unwrap();
+    let (folded, ranges) = pipeline::calibrate(&ck, &calib, &opts);
+    let form = |memory| {
+        let opts = QuantOptions {
+            memory,
+            ..opts.clone()
+        };
+        compile(&folded, &ranges, pipeline::settings(&calib, &source, &opts))
+    };
+    let (fused, lbl) = (form(MemoryForm::Fused), form(MemoryForm::LayerByLayer));
+
+    // Same quantization: the same weight blob, fewer layers, smaller arena.
+    assert!(fused.weights == lbl.weights, "weight blobs differ");
+    assert_eq!(fused.macs(), lbl.macs());
+    assert!(fused.layers.len() < lbl.layers.len());
+    assert_eq!(fused.layer_by_layer_bytes, lbl.arena_bytes);
+    assert!(fused.arena_bytes < lbl.arena_bytes);
+    for c in [&fused, &lbl] {
+        plan::check(&c.buffers, &c.accesses, &c.plan).unwrap();
+        assert_eq!(c.arena_bytes, c.plan.peak);
+    }
+
+    for (k, input) in calib.iter().take(inputs).enumerate() {
+        for normalized in [false, true] {
+            let seed = 1000 * res as u64 + 2 * k as u64 + normalized as u64;
+            let (lf, of) = run(&fused, input, normalized, seed);
+            let (ll, ol) = run(&lbl, input, normalized, seed ^ 0xFFFF);
+            let what = format!("{res}x{res}, {}, normalized {normalized}", input.name);
+            assert_eq!(lf, ll, "logits differ: {what}");
+            // Every tensor the fused form materializes, the layer-by-layer form
+            // does too: compare them all.
+            for (name, bytes) in &of {
+                let (_, other) = ol
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .unwrap_or_else(|| panic!("{name} is not a layer-by-layer output"));
+                if let Some(i) = bytes.iter().zip(other).position(|(a, b)| a != b) {
+                    panic!(
+                        "{what}: {name} differs at byte {i} of {}: fused {} vs layer-by-layer {}",
+                        bytes.len(),
+                        bytes[i],
+                        other[i]
+                    );
+                }
+            }
+            assert_eq!(of.len(), fused.layers.len());
+        }
+    }
+    (fused, lbl)
+}
+
+#[test]
+fn fused_equals_layer_by_layer_at_256_within_224_kib() {
+    let (fused, lbl) = compare_forms(256, 2);
+    eprintln!(
+        "256x256: fused arena {} bytes, layer by layer {} bytes",
+        fused.arena_bytes, lbl.arena_bytes
+    );
+    assert!(
+        fused.arena_bytes <= BUDGET_256,
+        "fused arena {} > {BUDGET_256}",
+        fused.arena_bytes
+    );
+    // The input image is inside the arena.
+    assert!(fused.input.end() <= fused.arena_bytes);
+}
+
+#[test]
+fn fused_equals_layer_by_layer_at_small_resolutions() {
+    for res in [64, 96] {
+        compare_forms(res, 3);
+    }
+}

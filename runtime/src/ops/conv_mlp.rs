@@ -1,0 +1,56 @@
+//! The fused, in-place ConvMlp block: see [`crate::ConvMlp`].
+
+use super::add::add_element;
+use super::conv::{conv_element, ConvArgs};
+use crate::schedule::ConvMlp;
+
+/// Reference kernel. `data` is the block input `x` (`h * w * c`), replaced by
+/// the block output; `scratch` holds [`ConvMlp::scratch_bytes`] bytes: the
+/// row ring, then `c` bytes of `dw` output, then the hidden vector.
+///
+/// For each row `y`: copy `x` row `y` into ring slot `y % (k/2 + 1)`; then for
+/// each pixel: `dw` for all channels (taps on rows `<= y` from the ring, rows
+/// `> y` from `data`), `fc1` (+ GELU table) into the hidden vector, and for
+/// each output channel `fc2` added to the saved `x`, written over `x`.
+pub fn conv_mlp_reference(
+    p: &ConvMlp,
+    dw: &ConvArgs<'_>,
+    fc1: &ConvArgs<'_>,
+    fc2: &ConvArgs<'_>,
+    data: &mut [i8],
+    scratch: &mut [i8],
+) {
+    let (h, w, c) = (
+        p.dw.input.h as usize,
+        p.dw.input.w as usize,
+        p.dw.input.c as usize,
+    );
+    let hidden = p.fc1.output.c as usize;
+    let row = w * c;
+    let slots = p.dw.kernel as usize / 2 + 1;
+    let (ring, rest) = scratch.split_at_mut(slots * row);
+    let (d, hid) = rest.split_at_mut(c);
+    let hid = &mut hid[..hidden];
+    for y in 0..h {
+        let slot = (y % slots) * row;
+        ring[slot..slot + row].copy_from_slice(&data[y * row..(y + 1) * row]);
+        for x in 0..w {
+            for (o, v) in d.iter_mut().enumerate() {
+                *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| {
+                    if iy <= y {
+                        ring[(iy % slots) * row + ix * c + ci]
+                    } else {
+                        data[iy * row + ix * c + ci]
+                    }
+                });
+            }
+            for (o, v) in hid.iter_mut().enumerate() {
+                *v = conv_element(&p.fc1, fc1, y, x, o, |_, _, ci| d[ci]);
+            }
+            for o in 0..c {
+                let f = conv_element(&p.fc2, fc2, y, x, o, |_, _, ci| hid[ci]);
+                data[y * row + x * c + o] = add_element(&p.add, ring[slot + x * c + o], f);
+            }
+        }
+    }
+}
