@@ -46,7 +46,7 @@ fn cargo(args: &[&str], dir: &Path) -> std::process::Output {
 
 #[test]
 fn emitted_crate_is_bit_identical_deterministic_and_portable() {
-    let work = target_dir().join("work");
+    let work = target_dir().join(format!("work-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
     let model_dir = work.join("model");
@@ -151,4 +151,5 @@ fn main() {
         );
     }
     assert!(prov.sha256.len() == 64);
+    let _ = std::fs::remove_dir_all(&work);
 }
