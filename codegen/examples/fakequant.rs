@@ -1,3 +1,5 @@
+//! Fake-quantizes activations one group at a time in the float graph to find
+//! where int8 error comes from: `cargo run --release -p fastvit-codegen --example fakequant -- [ALPHA]`.
 use codegen::calibrate::{choose_ranges, collect, Range, RangeMethod};
 use codegen::equalize::{channel_ranges, equalize};
 use codegen::eval::db;
@@ -7,6 +9,8 @@ use codegen::images::*;
 use codegen::quantize::QParams;
 use codegen::synth;
 use std::collections::BTreeMap;
+type Picker = Box<dyn Fn(&str) -> bool>;
+
 struct FQ<'a> {
     ranges: &'a BTreeMap<String, Range>,
     pick: &'a dyn Fn(&str) -> bool,
@@ -58,7 +62,7 @@ fn main() {
         n.ends_with("token_mixer.reparam_conv")
             || (n.contains("blocks.") && !n.contains("mlp") && !n.contains("token_mixer"))
     };
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> bool>)> = vec![
+    let cases: Vec<(&str, Picker)> = vec![
         ("all", Box::new(|_| true)),
         ("stream only", Box::new(move |n| is_stream(n))),
         (

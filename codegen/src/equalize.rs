@@ -108,11 +108,11 @@ pub fn factors(r: &[f32], alpha: f64) -> Vec<f64> {
 /// Scales output channel `o` of a conv (weights and bias) by `e[o]`.
 fn scale_out(c: &mut ConvW, e: &[f64]) {
     let per = c.fan_in();
-    for o in 0..c.cout {
+    for (o, &f) in e.iter().enumerate().take(c.cout) {
         c.weight[o * per..(o + 1) * per]
             .iter_mut()
-            .for_each(|w| *w = (*w as f64 * e[o]) as f32);
-        c.bias[o] = (c.bias[o] as f64 * e[o]) as f32;
+            .for_each(|w| *w = (*w as f64 * f) as f32);
+        c.bias[o] = (c.bias[o] as f64 * f) as f32;
     }
 }
 

@@ -201,9 +201,9 @@ pub fn evaluate(
     }
     let (mut sig, mut noise) = (0f64, 0f64);
     for r in &inputs {
-        for k in 0..classes {
-            sig += (r.logits_float[k] as f64 - mean[k]).powi(2);
-            noise += (r.logits_float[k] as f64 - r.logits_int8[k] as f64).powi(2);
+        for ((&f, &q), &m) in r.logits_float.iter().zip(&r.logits_int8).zip(&mean) {
+            sig += (f as f64 - m).powi(2);
+            noise += (f as f64 - q as f64).powi(2);
         }
     }
     Ok(Report {

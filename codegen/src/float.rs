@@ -85,7 +85,9 @@ pub fn conv2d(
                         let orow = &mut out[oy * ow..(oy + 1) * ow];
                         // Valid ox range: 0 <= ox*stride + kx - pad < w.
                         let lo = pad.saturating_sub(kx).div_ceil(stride);
-                        let hi = (x.w as isize + pad as isize - kx as isize - 1).div_euclid(stride as isize) + 1;
+                        let hi = (x.w as isize + pad as isize - kx as isize - 1)
+                            .div_euclid(stride as isize)
+                            + 1;
                         let hi = (hi.max(0) as usize).min(ow);
                         if lo >= hi {
                             continue;
@@ -369,10 +371,8 @@ fn conv_b(m: &TensorMap, p: &str, x: &Fmap, cout: usize) -> Fmap {
 
 fn scale(mut x: Fmap, g: &[f32]) -> Fmap {
     let n = x.h * x.w;
-    for c in 0..x.c {
-        x.data[c * n..(c + 1) * n]
-            .iter_mut()
-            .for_each(|v| *v *= g[c]);
+    for (plane, &gc) in x.data.chunks_exact_mut(n).zip(g) {
+        plane.iter_mut().for_each(|v| *v *= gc);
     }
     x
 }

@@ -430,22 +430,6 @@ pub fn fold_checkpoint(ck: &Checkpoint) -> Folded {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::synth;
-
-    #[test]
-    fn folded_counts_match_spec() {
-        let train = synth::train_tensors(1, 1000);
-        let reparam = timm_reparam(&train);
-        assert_eq!(reparam.len() + 10 /* num_batches_tracked */, 156);
-        let f = fold(&reparam);
-        assert_eq!(f.tensor_count(), 106);
-        assert_eq!(f.parameters(), 3_992_392);
-    }
-}
-
 impl Folded {
     /// Multiply-accumulates of every conv at input `res x res`, in execution
     /// order, plus the SE channel scaling: `(conv name, macs)`.
@@ -481,5 +465,21 @@ impl Folded {
             (spatial * self.final_conv.cout) as u64,
         ));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth;
+
+    #[test]
+    fn folded_counts_match_spec() {
+        let train = synth::train_tensors(1, 1000);
+        let reparam = timm_reparam(&train);
+        assert_eq!(reparam.len() + 10 /* num_batches_tracked */, 156);
+        let f = fold(&reparam);
+        assert_eq!(f.tensor_count(), 106);
+        assert_eq!(f.parameters(), 3_992_392);
     }
 }

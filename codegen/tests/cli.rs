@@ -14,7 +14,10 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn codegen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_codegen")).args(args).output().expect("codegen runs")
+    Command::new(env!("CARGO_BIN_EXE_codegen"))
+        .args(args)
+        .output()
+        .expect("codegen runs")
 }
 
 fn text(o: &[u8]) -> String {
@@ -23,7 +26,11 @@ fn text(o: &[u8]) -> String {
 
 fn checkpoint(dir: &Path, classes: usize) -> PathBuf {
     let p = dir.join("t8.safetensors");
-    std::fs::write(&p, synth::checkpoint_bytes(5, classes, Layout::TimmTrain, DType::F16)).unwrap();
+    std::fs::write(
+        &p,
+        synth::checkpoint_bytes(5, classes, Layout::TimmTrain, DType::F16),
+    )
+    .unwrap();
     p
 }
 
@@ -32,7 +39,14 @@ fn main_job_writes_a_crate_and_reports() {
     let d = tmp("main_job");
     let ck = checkpoint(&d, 10);
     let out = d.join("model");
-    let o = codegen(&[ck.to_str().unwrap(), "--out", out.to_str().unwrap(), "--resolution", "64", "--json"]);
+    let o = codegen(&[
+        ck.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--resolution",
+        "64",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["classes"], 10);
@@ -67,22 +81,43 @@ fn bad_checkpoint_fails_cleanly_and_keeps_previous_output() {
     let mut bytes = synth::checkpoint_bytes(5, 10, Layout::TimmTrain, DType::F32);
     bytes.truncate(bytes.len() / 2);
     std::fs::write(&bad, &bytes).unwrap();
-    let o = codegen(&[bad.to_str().unwrap(), "--out", out.to_str().unwrap(), "--resolution", "64"]);
+    let o = codegen(&[
+        bad.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--resolution",
+        "64",
+    ]);
     assert!(!o.status.success());
     let err = text(&o.stderr);
-    assert!(err.contains("broken.safetensors") && err.contains("truncated"), "{err}");
+    assert!(
+        err.contains("broken.safetensors") && err.contains("truncated"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(std::fs::read(out.join("keep.txt")).unwrap(), b"previous");
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
-    let leftovers: Vec<_> = std::fs::read_dir(&d).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
-    assert_eq!(leftovers.len(), 2, "no temporary folders left: {leftovers:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "no temporary folders left: {leftovers:?}"
+    );
 }
 
 #[test]
 fn bad_arguments_are_explained() {
     let o = codegen(&["--resolution", "100"]);
     assert!(!o.status.success());
-    assert!(text(&o.stderr).contains("multiple of 32"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("multiple of 32"),
+        "{}",
+        text(&o.stderr)
+    );
     let o = codegen(&["inspect", "/nonexistent/model.safetensors"]);
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("/nonexistent/model.safetensors"));
@@ -117,18 +152,41 @@ fn eval_prints_float_and_int8_results_per_input() {
     let npy = d.join("x.npy");
     codegen::eval::write_npy(&npy, &[1, 3, 64, 64], "<f4", &bytes).unwrap();
     let png = d.join("x.png");
-    image::RgbImage::from_fn(80, 70, |x, y| image::Rgb([(x * 3) as u8, (y * 3) as u8, 90])).save(&png).unwrap();
+    image::RgbImage::from_fn(80, 70, |x, y| {
+        image::Rgb([(x * 3) as u8, (y * 3) as u8, 90])
+    })
+    .save(&png)
+    .unwrap();
     let dump = d.join("dump");
     let svg = d.join("sqnr.svg");
     let o = codegen(&[
-        "eval", ck.to_str().unwrap(), npy.to_str().unwrap(), png.to_str().unwrap(), "--resolution", "64", "--json",
-        "--dump-layers", dump.to_str().unwrap(), "--svg", svg.to_str().unwrap(),
+        "eval",
+        ck.to_str().unwrap(),
+        npy.to_str().unwrap(),
+        png.to_str().unwrap(),
+        "--resolution",
+        "64",
+        "--json",
+        "--dump-layers",
+        dump.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let lines: Vec<serde_json::Value> = text(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     for l in &lines {
-        for f in ["input", "logits_float", "top5_float", "logits_int8", "top5_int8", "cosine"] {
+        for f in [
+            "input",
+            "logits_float",
+            "top5_float",
+            "logits_int8",
+            "top5_int8",
+            "cosine",
+        ] {
             assert!(!l[f].is_null(), "field {f}");
         }
         assert_eq!(l["logits_float"].as_array().unwrap().len(), 10);
@@ -141,7 +199,13 @@ fn eval_prints_float_and_int8_results_per_input() {
     // An unreadable image is named.
     let bogus = d.join("bogus.jpg");
     std::fs::write(&bogus, b"not a jpeg").unwrap();
-    let o = codegen(&["eval", ck.to_str().unwrap(), bogus.to_str().unwrap(), "--resolution", "64"]);
+    let o = codegen(&[
+        "eval",
+        ck.to_str().unwrap(),
+        bogus.to_str().unwrap(),
+        "--resolution",
+        "64",
+    ]);
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("bogus.jpg"), "{}", text(&o.stderr));
 }
