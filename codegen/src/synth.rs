@@ -106,12 +106,10 @@ pub fn checkpoint_bytes(seed: u64, classes: usize, layout: Layout, dtype: DType)
             )
         })
         .collect();
+    // One metadata entry only: safetensors writes the map in HashMap order,
+    // and the bytes (hence the checksum in generated headers) must not vary.
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), "pt".to_string());
-    meta.insert(
-        "generator".to_string(),
-        format!("fastvit-edge synth seed={seed}"),
-    );
     safetensors::serialize(views, &Some(meta)).expect("serializing in-memory tensors")
 }
 

@@ -5,9 +5,15 @@
 use std::path::{Path, PathBuf};
 
 fn files(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz")
+        .join(dir);
     let mut v: Vec<PathBuf> = std::fs::read_dir(&root)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -15,19 +21,29 @@ fn files(dir: &str) -> Vec<PathBuf> {
 
 #[test]
 fn checkpoint_inputs_never_panic() {
-    let all: Vec<PathBuf> = files("corpus/checkpoint").into_iter().chain(files("regressions/checkpoint")).collect();
+    let all: Vec<PathBuf> = files("corpus/checkpoint")
+        .into_iter()
+        .chain(files("regressions/checkpoint"))
+        .collect();
     assert!(all.len() >= 6, "seed corpus present");
     for p in all {
         let bytes = std::fs::read(&p).unwrap();
         let r = codegen::checkpoint::parse(Path::new("fuzz.safetensors"), &bytes);
-        assert!(r.is_err(), "{}: a partial checkpoint must be refused", p.display());
+        assert!(
+            r.is_err(),
+            "{}: a partial checkpoint must be refused",
+            p.display()
+        );
         assert!(r.unwrap_err().to_string().contains("fuzz.safetensors"));
     }
 }
 
 #[test]
 fn image_and_npy_inputs_never_panic() {
-    let all: Vec<PathBuf> = files("corpus/input").into_iter().chain(files("regressions/input")).collect();
+    let all: Vec<PathBuf> = files("corpus/input")
+        .into_iter()
+        .chain(files("regressions/input"))
+        .collect();
     assert!(all.len() >= 4, "seed corpus present");
     for p in all {
         let bytes = std::fs::read(&p).unwrap();

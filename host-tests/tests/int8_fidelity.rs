@@ -16,7 +16,11 @@ use codegen::synth;
 fn measure(seed: u64, res: usize) -> codegen::eval::Report {
     let bytes = synth::checkpoint_bytes(seed, 1000, Layout::TimmTrain, DType::F32);
     let ck = checkpoint::parse(std::path::Path::new("fixture.safetensors"), &bytes).unwrap();
-    let opts = QuantOptions { resolution: res, quiet: true, ..QuantOptions::default() };
+    let opts = QuantOptions {
+        resolution: res,
+        quiet: true,
+        ..QuantOptions::default()
+    };
     let (calib, source) = pipeline::calibration_inputs(&opts).unwrap();
     let (folded, compiled) = pipeline::quantize(&ck, &calib, &source, &opts);
     let eval = host_tests::eval_set(res);
@@ -40,7 +44,11 @@ fn int8_fidelity_seed1_256() {
     let r = measure(1, 256);
     assert!(r.cosine_mean >= 0.998, "cosine mean {}", r.cosine_mean);
     assert!(r.cosine_min >= 0.995, "cosine min {}", r.cosine_min);
-    assert!(r.centred_logit_sqnr_db >= 18.0, "centred SQNR {}", r.centred_logit_sqnr_db);
+    assert!(
+        r.centred_logit_sqnr_db >= 18.0,
+        "centred SQNR {}",
+        r.centred_logit_sqnr_db
+    );
 }
 
 #[test]
@@ -48,5 +56,9 @@ fn int8_fidelity_seed2_224() {
     let r = measure(2, 224);
     assert!(r.cosine_mean >= 0.985, "cosine mean {}", r.cosine_mean);
     assert!(r.cosine_min >= 0.95, "cosine min {}", r.cosine_min);
-    assert!(r.centred_logit_sqnr_db >= 7.5, "centred SQNR {}", r.centred_logit_sqnr_db);
+    assert!(
+        r.centred_logit_sqnr_db >= 7.5,
+        "centred SQNR {}",
+        r.centred_logit_sqnr_db
+    );
 }
