@@ -1,0 +1,16 @@
+//! Puts `memory.x` on the linker's search path for cortex-m-rt's `link.x`,
+//! and points the firmware at the test image staged beside the model.
+use std::path::PathBuf;
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    std::fs::copy(manifest.join("memory.x"), out.join("memory.x")).unwrap();
+    println!("cargo:rustc-link-search={}", out.display());
+    println!("cargo:rustc-link-arg-bins=-Tlink.x");
+    println!("cargo:rerun-if-changed=memory.x");
+
+    let image = manifest.join("../../target/boards/model/image.rgb");
+    println!("cargo:rustc-env=FASTVIT_BOARD_IMAGE={}", image.display());
+    println!("cargo:rerun-if-changed={}", image.display());
+}

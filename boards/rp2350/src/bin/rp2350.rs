@@ -1,0 +1,90 @@
+//! FastViT-T8 int8 on an RP2350 (Cortex-M33 at 150 MHz): runs the model once
+//! on the embedded test image and reports over defmt/RTT what the emulated
+//! boards print (`support::bench`), plus the DWT cycle count of every layer.
+#![no_std]
+#![no_main]
+
+use core::fmt::Write;
+
+use cortex_m::peripheral::DWT;
+use defmt_rtt as _;
+use fastvit_model as model;
+use panic_probe as _;
+use rp235x_hal as hal;
+use rp235x_hal::Clock;
+use support::{bench, defmt_console::Console, stack, Arena, Board};
+
+/// Tells the Boot ROM how to boot this image.
+#[link_section = ".start_block"]
+#[used]
+pub static IMAGE_DEF: hal::block::ImageDef = hal::block::ImageDef::secure_exe();
+
+/// Crystal of the Pico 2 and most RP2350 boards.
+const XTAL_FREQ_HZ: u32 = 12_000_000;
+
+const BOARD: Board = Board {
+    name: "rp2350",
+    core: "cortex-m33",
+};
+
+/// The test image (u8 RGB, HWC), staged beside the model by `boards/tools`.
+static IMAGE: [u8; model::INPUT_BYTES] = *include_bytes!(env!("FASTVIT_BOARD_IMAGE"));
+
+/// The activation arena, placed in SRAM by `memory.x`.
+#[link_section = ".fastvit_arena"]
+static mut ARENA: Arena<{ model::ARENA_BYTES }> = Arena::new();
+
+#[hal::entry]
+fn main() -> ! {
+    let mut pac = hal::pac::Peripherals::take().unwrap();
+    let mut cp = cortex_m::Peripherals::take().unwrap();
+    let mut watchdog = hal::Watchdog::new(pac.WATCHDOG);
+    let clocks = hal::clocks::init_clocks_and_plls(
+        XTAL_FREQ_HZ,
+        pac.XOSC,
+        pac.CLOCKS,
+        pac.PLL_SYS,
+        pac.PLL_USB,
+        &mut pac.RESETS,
+        &mut watchdog,
+    )
+    .unwrap();
+    cp.DCB.enable_trace();
+    cp.DWT.enable_cycle_counter();
+
+    let mut out = Console::new();
+    let _ = bench::header(&mut out, &BOARD, &model::MODEL);
+    let _ = writeln!(out, "clock {} Hz", clocks.system_clock.freq().to_Hz());
+    let _ = writeln!(out, "weights_intact {}", model::weights_intact());
+    // SAFETY: the only reference to ARENA, taken once.
+    let arena = unsafe { Arena::take(core::ptr::addr_of_mut!(ARENA)) };
+    let mut logits = [0i8; model::CLASSES];
+    let mut cycles = [0u32; model::LAYERS + 1];
+    let result = bench::run(&mut out, &model::MODEL, &IMAGE, arena, &mut logits, |i| {
+        cycles[i] = DWT::cycle_count()
+    });
+    let mut total = 0u64;
+    for (i, w) in cycles.windows(2).enumerate() {
+        // Per layer well below the 32-bit counter's wrap (28 s at 150 MHz).
+        let n = w[1].wrapping_sub(w[0]);
+        total += n as u64;
+        let _ = writeln!(out, "cycles {i} {n}");
+    }
+    let _ = writeln!(out, "cycles_total {total}");
+    let stack = stack::measure();
+    let _ = writeln!(out, "stack {} {}", stack.used, stack.size);
+    match result {
+        Ok(_) if !stack.overflowed() => {
+            let _ = writeln!(out, "result ok");
+        }
+        Ok(_) => {
+            let _ = writeln!(out, "result error stack overflow");
+        }
+        Err(e) => {
+            let _ = writeln!(out, "result error {:?}", e);
+        }
+    }
+    loop {
+        cortex_m::asm::wfi();
+    }
+}

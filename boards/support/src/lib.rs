@@ -1,0 +1,79 @@
+//! What every board firmware shares.
+//!
+//! - [`bench`]: the one benchmark sequence (run the model once on the embedded
+//!   image, marking each layer) and the line-oriented report every board
+//!   prints, which `boards/tools` parses;
+//! - [`fastvit_perf_mark`]: the per-layer marker the QEMU instruction-counting
+//!   plugin (`boards/tools/plugin`) watches, and that real boards replace with
+//!   a cycle-counter read;
+//! - [`stack`]: stack high-water mark by painting (the stack is painted at
+//!   reset, between the linker symbols `_stack_end` and `_stack_start`);
+//! - per platform feature, [`semihosting`] console and exit, and the panic and
+//!   fault handlers that make QEMU exit with a failure status instead of
+//!   hanging (`cortex-m`: HardFault and DefaultHandler; `virt`: the AArch64
+//!   `_start` and exception vectors);
+//! - for real boards (feature `defmt`), [`defmt_console`]: the same report as
+//!   defmt lines over RTT.
+#![no_std]
+#![deny(missing_docs)]
+
+#[cfg(all(feature = "cortex-m", feature = "virt"))]
+compile_error!("features `cortex-m` and `virt` select different platforms: enable one");
+
+pub mod bench;
+pub mod report;
+#[cfg(any(feature = "cortex-m", feature = "virt"))]
+pub mod semihosting;
+pub mod stack;
+
+#[cfg(feature = "defmt")]
+pub mod defmt_console;
+
+#[cfg(feature = "cortex-m")]
+mod cortex_m;
+#[cfg(feature = "virt")]
+mod virt;
+
+pub use bench::Board;
+
+/// Marks a point of the benchmark: index 0 just before the model runs, index
+/// `i + 1` right after layer `i`.
+///
+/// Never inlined and exported under this name: the QEMU plugin finds the
+/// function by its symbol and logs the running count of executed instructions
+/// each time it is entered (the plugin API cannot read the argument, so marks
+/// are numbered by order; [`bench::run`] reports how many it made).
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn fastvit_perf_mark(index: u32) {
+    core::hint::black_box(index);
+}
+
+/// Storage for the activation arena, declared by each board as a `static mut`
+/// in the section its linker script places (`.fastvit_arena`, NOLOAD: nothing
+/// is loaded or zeroed at reset; [`Arena::take`] zeroes it).
+#[repr(C, align(16))]
+pub struct Arena<const N: usize>(core::mem::MaybeUninit<[i8; N]>);
+
+impl<const N: usize> Arena<N> {
+    /// An arena whose contents are not initialized.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Arena(core::mem::MaybeUninit::uninit())
+    }
+
+    /// Zeroes the arena and hands out the only reference to it.
+    ///
+    /// # Safety
+    /// `this` points to a `static` arena that nothing else references, and
+    /// `take` is called at most once for it.
+    pub unsafe fn take(this: *mut Self) -> &'static mut [i8] {
+        // SAFETY: the caller guarantees exclusive, 'static access; zeroing
+        // initializes every byte before the slice is formed.
+        unsafe {
+            let p = core::ptr::addr_of_mut!((*this).0) as *mut i8;
+            core::ptr::write_bytes(p, 0, N);
+            core::slice::from_raw_parts_mut(p, N)
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! AArch64 bare metal on QEMU `virt` (booted at EL1 by `-kernel`): `_start`,
+//! exception vectors and the panic handler. Every abnormal stop prints what
+//! happened and exits QEMU with a failure status.
+//!
+//! `_start` sets the stack, turns on FP/NEON before any Rust code runs (the
+//! compiler emits NEON for plain loops), installs the vectors, zeroes `.bss`,
+//! paints the stack for [`crate::stack`], and calls the board's
+//! `#[no_mangle] extern "C" fn main() -> !`. The MMU stays off, so all data
+//! accesses are Device memory: fine under QEMU, and the target has
+//! `+strict-align` so no unaligned accesses are emitted.
+//!
+//! Linker script symbols used: `_stack_start` (top), `_stack_end` (bottom),
+//! `__sbss`, `__ebss`.
+
+use core::fmt::Write;
+
+use crate::semihosting::{exit, Console};
+
+core::arch::global_asm!(
+    r#"
+    .section .text._start, "ax"
+    .global _start
+    .type _start, %function
+_start:
+    // Park every core but the first (QEMU starts only one with -smp 1).
+    mrs     x0, mpidr_el1
+    and     x0, x0, #0xff
+    cbnz    x0, 9f
+    // FP/SIMD at EL1 and EL0: CPACR_EL1.FPEN = 0b11.
+    mov     x0, #(3 << 20)
+    msr     cpacr_el1, x0
+    isb
+    adrp    x0, fastvit_vectors
+    add     x0, x0, :lo12:fastvit_vectors
+    msr     vbar_el1, x0
+    isb
+    adrp    x0, _stack_start
+    add     x0, x0, :lo12:_stack_start
+    mov     sp, x0
+    // Zero .bss (8-byte aligned bounds).
+    adrp    x0, __sbss
+    add     x0, x0, :lo12:__sbss
+    adrp    x1, __ebss
+    add     x1, x1, :lo12:__ebss
+1:  cmp     x0, x1
+    b.hs    2f
+    str     xzr, [x0], #8
+    b       1b
+    // Paint the stack (support::stack::PAINT in every word).
+2:  adrp    x0, _stack_end
+    add     x0, x0, :lo12:_stack_end
+    adrp    x1, _stack_start
+    add     x1, x1, :lo12:_stack_start
+    mov     x2, #0xcccccccccccccccc
+3:  cmp     x0, x1
+    b.hs    4f
+    str     x2, [x0], #8
+    b       3b
+4:  bl      main
+9:  wfe
+    b       9b
+    .size _start, . - _start
+
+    // 16 vectors of 0x80 bytes: each passes its index to fastvit_exception.
+    .section .text.fastvit_vectors, "ax"
+    .balign 0x800
+fastvit_vectors:
+    .irp idx, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    .balign 0x80
+    mov     x0, #\idx
+    b       fastvit_exception
+    .endr
+"#
+);
+
+/// Reports an unexpected exception (vector `index`: group `index / 4` of
+/// current-EL-SP0, current-EL-SPx, lower-EL-A64, lower-EL-A32; kind
+/// `index % 4` of sync, IRQ, FIQ, SError) and exits with failure.
+#[no_mangle]
+extern "C" fn fastvit_exception(index: u64) -> ! {
+    let (esr, elr, far): (u64, u64, u64);
+    // SAFETY: reading EL1 syndrome registers has no side effects.
+    unsafe {
+        core::arch::asm!(
+            "mrs {0}, esr_el1",
+            "mrs {1}, elr_el1",
+            "mrs {2}, far_el1",
+            out(reg) esr,
+            out(reg) elr,
+            out(reg) far,
+            options(nomem, nostack)
+        );
+    }
+    let kind = ["sync", "irq", "fiq", "serror"][(index % 4) as usize];
+    let mut out = Console::stdout();
+    let _ = writeln!(
+        out,
+        "result error exception {kind} (vector {index}) esr={esr:#x} elr={elr:#x} far={far:#x}"
+    );
+    drop(out);
+    exit(false)
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    let mut out = Console::stdout();
+    let _ = writeln!(out, "result error panic: {info}");
+    drop(out);
+    exit(false)
+}

@@ -1,0 +1,156 @@
+//! The int8 model on every emulated board (Cortex-M4F, M7, M33, M55 and
+//! Cortex-A53, A76 bare metal in qemu-system-*, and the Raspberry Pi Linux
+//! binary in qemu-aarch64) computes exactly what the host computes, and each
+//! board's per-layer instruction counts are there and repeat exactly.
+//!
+//! Runs `boards/run-all.sh`'s library (`boards/tools/src/lib.rs`, compiled
+//! into this test) at the CI resolution, 128x128: it generates the model,
+//! builds the host reference and every firmware, runs each twice in QEMU
+//! with the instruction-counting plugin, and writes
+//! `target/boards/results.{json,md}`. The 256x256 benchmark is
+//! `boards/run-all.sh --resolution 256`.
+//!
+//! Needs QEMU, gcc and the aarch64 Linux cross linker: without them this test
+//! FAILS (it never skips); install them with `boards/install-deps.sh`.
+//!
+//! The real boards (RP2350, i.MX RT1170) have no hardware here: their
+//! firmware must build and link at the largest resolution whose arena fits
+//! the part (`boards/run-all.sh --real`), and a Pico 2's 4 MiB flash must be
+//! refused by the linker.
+
+use std::path::Path;
+
+#[allow(dead_code)]
+#[path = "../../boards/tools/src/lib.rs"]
+mod boards;
+
+use serde_json::Value;
+
+/// The CI resolution (the benchmark's is 256).
+const RESOLUTION: usize = 128;
+
+#[test]
+fn every_emulated_board_matches_the_host_bit_for_bit_with_repeatable_counts() {
+    if let Err(e) = boards::check_tools(boards::BOARDS) {
+        panic!("cannot run the board tests: {e}");
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    let mut opts = boards::Options::new(&repo);
+    opts.resolution = RESOLUTION;
+    opts.runs = 2;
+    opts.jobs = 2;
+    opts.timeout_s = 600;
+    let summary = boards::run_all(&opts, &|s| eprintln!("{s}"))
+        .unwrap_or_else(|e| panic!("boards/run-all failed before comparing boards: {e}"));
+    let r = &summary.results;
+
+    let host_checksum = r["host"]["output_checksum"]
+        .as_str()
+        .expect("host checksum");
+    let host_top5 = &r["host"]["top5"];
+    assert_eq!(r["resolution"], RESOLUTION);
+    let layers = r["layers"].as_u64().expect("layer count") as usize;
+    assert!(layers > 0);
+
+    let results = r["boards"].as_array().expect("board results");
+    let names: Vec<&str> = results
+        .iter()
+        .map(|b| b["board"].as_str().unwrap())
+        .collect();
+    for b in boards::BOARDS {
+        assert!(names.contains(&b.name), "no result for {}", b.name);
+    }
+
+    let mut failures = Vec::new();
+    for b in results {
+        let name = b["board"].as_str().unwrap();
+        let problems: Vec<&str> = b["problems"]
+            .as_array()
+            .map(|p| p.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if !problems.is_empty() {
+            failures.push(format!("{name}: {}", problems.join("; ")));
+            continue;
+        }
+        // Bit-identical to the host: the same logits (checksum) and top-5.
+        assert_eq!(b["output_checksum"], host_checksum, "{name}: checksum");
+        assert_eq!(&b["top5"], host_top5, "{name}: top-5");
+        assert_eq!(b["matches_host"], true, "{name}: logits");
+        // Counts present for every layer, and the same on the second run.
+        assert_eq!(b["runs"], 2, "{name}: runs");
+        assert_eq!(
+            b["deterministic"], true,
+            "{name}: counts differ between runs"
+        );
+        let per_layer = b["layers"].as_array().expect("layers");
+        assert_eq!(per_layer.len(), layers, "{name}: layers");
+        let mut sum = 0;
+        for l in per_layer {
+            let n = l["instructions"].as_u64();
+            assert!(
+                n.is_some_and(|n| n > 0),
+                "{name}: no count for {}",
+                l["name"]
+            );
+            sum += n.unwrap();
+        }
+        assert_eq!(b["instructions_total"].as_u64(), Some(sum), "{name}: total");
+        assert_eq!(b["macs"], r["macs"], "{name}: MACs");
+        // Sizes the report promises.
+        for key in ["code_bytes", "weights_bytes", "arena_bytes", "stack_bytes"] {
+            assert!(
+                b[key].as_u64().is_some_and(|v| v > 0),
+                "{name}: {key} missing"
+            );
+        }
+    }
+    assert!(
+        failures.is_empty() && summary.ok,
+        "boards failed (logs in target/boards/logs):\n{}",
+        failures.join("\n")
+    );
+    let md = std::fs::read_to_string(repo.join("target/boards/results.md")).unwrap();
+    assert!(md.contains(host_checksum));
+}
+
+#[test]
+fn real_board_firmware_builds_and_fits_its_memories() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    let opts = boards::Options::new(&repo);
+    let summary = boards::build_real(&opts, None, &|s| eprintln!("{s}"))
+        .unwrap_or_else(|e| panic!("boards/run-all.sh --real failed: {e}"));
+    let results = summary.results["boards"].as_array().expect("board results");
+    assert_eq!(results.len(), boards::REAL_BOARDS.len());
+    let mut failures = Vec::new();
+    for b in results {
+        let name = b["board"].as_str().unwrap();
+        if b["ok"] != true {
+            failures.push(format!("{name}: {}", b["problems"]));
+            continue;
+        }
+        for key in ["code_bytes", "weights_bytes", "arena_bytes"] {
+            assert!(b[key].as_u64().is_some_and(|v| v > 0), "{name}: {key}");
+        }
+        let res = b["resolution"].as_u64().unwrap();
+        assert!(res >= 128 && res % 32 == 0, "{name}: resolution {res}");
+    }
+    assert!(
+        failures.is_empty() && summary.ok,
+        "real-board builds failed (logs in target/boards/logs):\n{}",
+        failures.join("\n")
+    );
+    let rp = results.iter().find(|b| b["board"] == "rp2350").unwrap();
+    assert!(
+        rp["must_not_fit"]["linker"]
+            .as_str()
+            .is_some_and(|l| l.contains("overflowed")),
+        "a 4 MiB Pico 2 build must overflow flash: {}",
+        rp["must_not_fit"]
+    );
+}
