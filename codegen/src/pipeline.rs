@@ -192,3 +192,34 @@ pub fn peak_layer(c: &Compiled) -> (String, usize) {
     }
     best
 }
+
+/// The main job in one call, for a `build.rs`: loads the checkpoint (or the
+/// built-in synthetic model for `None`), quantizes it and writes the model as
+/// a module (`fastvit_model.rs` + `weights.bin`) into `out_dir`. Returns the
+/// arena size. The including crate needs `fastvit-runtime` as a dependency.
+///
+/// ```no_run
+/// // model/build.rs (build-dependency: fastvit-codegen)
+/// use codegen::pipeline::{generate_module, QuantOptions};
+/// let ckpt = std::path::Path::new("model.safetensors");
+/// println!("cargo:rerun-if-changed={}", ckpt.display());
+/// let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
+/// let opts = QuantOptions { resolution: 224, quiet: true, ..QuantOptions::default() };
+/// let arena = generate_module(Some(ckpt), &out, &opts).unwrap();
+/// println!("cargo:warning=FastViT-T8 arena: {arena} bytes");
+/// // model/src/lib.rs:
+/// //   #![no_std]
+/// //   include!(concat!(env!("OUT_DIR"), "/fastvit_model.rs"));
+/// ```
+pub fn generate_module(
+    checkpoint: Option<&Path>,
+    out_dir: &Path,
+    opts: &QuantOptions,
+) -> Result<usize> {
+    crate::error::check_resolution(opts.resolution)?;
+    let (ck, prov) = load_or_synthesize(checkpoint)?;
+    let (inputs, source) = calibration_inputs(opts)?;
+    let (_, compiled) = quantize(&ck, &inputs, &source, opts);
+    crate::emit::write_module(out_dir, &compiled, &prov)?;
+    Ok(compiled.arena_bytes)
+}

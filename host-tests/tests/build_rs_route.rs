@@ -1,0 +1,67 @@
+//! The `build.rs` route: `pipeline::generate_module` writes the model as a
+//! module that a crate `include!`s from `OUT_DIR`; that crate builds for a
+//! microcontroller target.
+
+use std::path::Path;
+use std::process::Command;
+
+use codegen::pipeline::{generate_module, QuantOptions};
+
+#[test]
+fn generated_module_compiles_when_included() {
+    let work = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../target/gen-check/module-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let gen = work.join("out");
+    std::fs::create_dir_all(&gen).unwrap();
+    let opts = QuantOptions {
+        resolution: 64,
+        quiet: true,
+        ..QuantOptions::default()
+    };
+    let arena = generate_module(None, &gen, &opts).unwrap();
+    assert!(arena > 0);
+    let runtime = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../runtime")
+        .canonicalize()
+        .unwrap();
+    let krate = work.join("model");
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"model\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\nruntime = {{ package = \"fastvit-runtime\", path = \"{}\" }}\n\n[workspace]\n",
+            runtime.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        krate.join("src/lib.rs"),
+        format!(
+            "#![no_std]\ninclude!(\"{}\");\n",
+            gen.join("fastvit_model.rs").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "--target",
+            "thumbv7em-none-eabihf",
+        ])
+        .current_dir(&krate)
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/gen-check"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
