@@ -464,3 +464,33 @@ pub fn write_crate(out: &Path, c: &Compiled, prov: &Provenance) -> Result<()> {
     }
     result
 }
+
+/// The generated model as a module body (no crate-level attributes) for
+/// `include!` from a crate whose `build.rs` runs codegen: writes
+/// `fastvit_model.rs` and `weights.bin` into `out_dir` (e.g. `OUT_DIR`).
+pub fn write_module(out_dir: &Path, c: &Compiled, prov: &Provenance) -> Result<()> {
+    let body: String = lib_rs(c, prov)
+        .lines()
+        .filter(|l| !l.starts_with("#!["))
+        .map(|l| match l.strip_prefix("//!") {
+            Some(rest) => format!("//{rest}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    let body = body.replace(
+        "include_bytes!(\"../weights.bin\")",
+        "include_bytes!(\"weights.bin\")",
+    );
+    for (name, bytes) in [
+        ("fastvit_model.rs", body.into_bytes()),
+        ("weights.bin", c.weights.clone()),
+    ] {
+        let p = out_dir.join(name);
+        std::fs::write(&p, bytes).map_err(|source| Error::Io {
+            path: p,
+            action: "cannot write",
+            source,
+        })?;
+    }
+    Ok(())
+}
