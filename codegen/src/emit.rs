@@ -48,6 +48,17 @@ fn conv_tokens(c: &Conv) -> TokenStream {
         ConvVariant::Reference => quote!(ConvVariant::Reference),
         ConvVariant::InPlace { scratch } => quote!(ConvVariant::InPlace { scratch: #scratch }),
         ConvVariant::WriteBehind => quote!(ConvVariant::WriteBehind),
+        ConvVariant::Pointwise { folded_bias } => {
+            let b = span(folded_bias);
+            quote!(ConvVariant::Pointwise { folded_bias: #b })
+        }
+        ConvVariant::PointwiseInPlace {
+            scratch,
+            folded_bias,
+        } => {
+            let b = span(folded_bias);
+            quote!(ConvVariant::PointwiseInPlace { scratch: #scratch, folded_bias: #b })
+        }
     };
     let (input, output) = (tensor(c.input), tensor(c.output));
     let (in_zp, out_zp, kernel, stride, pad, groups) =

@@ -466,6 +466,8 @@ fn form_name(l: &runtime::Layer) -> &'static str {
             ConvVariant::Reference => "conv",
             ConvVariant::InPlace { .. } => "conv in place",
             ConvVariant::WriteBehind => "conv behind",
+            ConvVariant::Pointwise { .. } => "conv 1x1 fast",
+            ConvVariant::PointwiseInPlace { .. } => "conv 1x1 fast in place",
         },
         Layer::Lut(_) => "lut",
         Layer::Add(_) => "add",

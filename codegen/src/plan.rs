@@ -157,7 +157,8 @@ fn rows(row: usize, h: usize, lo: i64, hi: i64) -> (usize, usize) {
 ///
 /// * reference kernels read whole inputs while they write the whole output:
 ///   read inputs, write output, read inputs again;
-/// * [`ConvVariant::InPlace`] and [`Layer::ConvMlp`] (`p = kernel / 2`): for
+/// * [`ConvVariant::InPlace`], [`ConvVariant::PointwiseInPlace`] and
+///   [`Layer::ConvMlp`] (`p = kernel / 2`): for
 ///   each row `y`, read input rows `y..=y+p` (row `y` is copied to the ring
 ///   first), write output row `y`, read rows `y+1..=y+p` again (they are read
 ///   while row `y` is written);
@@ -172,7 +173,12 @@ pub fn layer_accesses(index: i64, layer: &Layer, ops: &Operands, out: &mut Vec<A
         push(out, index, Kind::Write, s, 0, layer.scratch_bytes());
     }
     match layer {
-        Layer::Conv(c) if matches!(c.variant, ConvVariant::InPlace { .. }) => {
+        Layer::Conv(c)
+            if matches!(
+                c.variant,
+                ConvVariant::InPlace { .. } | ConvVariant::PointwiseInPlace { .. }
+            ) =>
+        {
             in_place_rows(
                 index,
                 c.kernel as i64 / 2,

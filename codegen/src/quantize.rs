@@ -341,6 +341,22 @@ impl Lowering<'_> {
             bias.push(b.clamp(i32::MIN as f64, i32::MAX as f64) as i32);
             reals.push(x.q.scale * sw / pre.scale);
         }
+        // Dense 1x1 convs run the fast pointwise kernel, with the input zero
+        // point folded into the bias here, once, instead of per MAC.
+        let pointwise = c.k == 1 && c.stride == 1 && c.pad() == 0 && c.groups == 1;
+        let folded: Vec<i32> = if pointwise {
+            (0..c.cout)
+                .map(|o| {
+                    let wsum: i32 = wq[o * c.cin..(o + 1) * c.cin]
+                        .iter()
+                        .map(|&v| v as i32)
+                        .sum();
+                    bias[o].wrapping_sub(x.q.zp.wrapping_mul(wsum))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let weights = self.i8s(&wq);
         let bias = self.i32s(&bias);
         let requant = self.requant(&reals);
@@ -349,8 +365,15 @@ impl Lowering<'_> {
         } else {
             self.i8s(pad_values)
         };
+        let variant = if pointwise {
+            ConvVariant::Pointwise {
+                folded_bias: self.i32s(&folded),
+            }
+        } else {
+            ConvVariant::Reference
+        };
         Conv {
-            variant: ConvVariant::Reference,
+            variant,
             input: tref(x),
             in_zp: x.q.zp,
             output: tref(out),
@@ -882,7 +905,13 @@ impl Assembly<'_> {
                     c.input.c as usize,
                 );
                 let scratch = self.scratch(i, bytes);
-                c.variant = ConvVariant::InPlace { scratch: 0 };
+                c.variant = match c.variant {
+                    ConvVariant::Pointwise { folded_bias } => ConvVariant::PointwiseInPlace {
+                        scratch: 0,
+                        folded_bias,
+                    },
+                    _ => ConvVariant::InPlace { scratch: 0 },
+                };
                 self.alias(output, input, 0);
                 self.steps.push(Step {
                     layer: Layer::Conv(c),
@@ -915,9 +944,13 @@ impl Assembly<'_> {
                 });
             }
             Unit::Stem(a, b) if self.sole_reader(lw.pending[a].out, &[b]) => {
+                let reference = |c: Conv| Conv {
+                    variant: ConvVariant::Reference,
+                    ..c
+                };
                 let stem = runtime::Stem {
-                    first: self.conv(a),
-                    second: self.conv(b),
+                    first: reference(self.conv(a)),
+                    second: reference(self.conv(b)),
                 };
                 let ring_bytes = Layer::Stem(stem).scratch_bytes();
                 let input = self.tensor(lw.pending[a].ins[0]);
@@ -941,7 +974,17 @@ impl Assembly<'_> {
                 if self.sole_reader(lw.pending[dw].ins[0], &[dw, add])
                     && lw.pending[add].ins == [lw.pending[dw].ins[0], lw.pending[fc2].out] =>
             {
-                let (d, f1, f2) = (self.conv(dw), self.conv(fc1), self.conv(fc2));
+                let (d, mut f1, mut f2) = (self.conv(dw), self.conv(fc1), self.conv(fc2));
+                // fc1 and fc2 run the fast kernel together or not at all.
+                let fast = |c: &Conv| matches!(c.variant, ConvVariant::Pointwise { .. });
+                if !(fast(&f1) && fast(&f2)) {
+                    f1.variant = ConvVariant::Reference;
+                    f2.variant = ConvVariant::Reference;
+                }
+                let d = Conv {
+                    variant: ConvVariant::Reference,
+                    ..d
+                };
                 let a = match lw.pending[add].layer {
                     Layer::Add(a) => a,
                     other => unreachable!("the block ends in an add, not {other:?}"),
@@ -1005,7 +1048,9 @@ fn place(layer: &mut Layer, ops: &Operands, off: impl Fn(usize) -> u32) {
         Layer::Conv(c) => {
             c.input.offset = off(ops.inputs[0]);
             c.output.offset = off(ops.output);
-            if let ConvVariant::InPlace { scratch: s } = &mut c.variant {
+            if let ConvVariant::InPlace { scratch: s }
+            | ConvVariant::PointwiseInPlace { scratch: s, .. } = &mut c.variant
+            {
                 *s = scratch();
             }
         }

@@ -1,4 +1,5 @@
 //! Errors the executor returns instead of panicking.
+#![forbid(unsafe_code)]
 
 use core::fmt;
 

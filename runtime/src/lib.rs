@@ -10,10 +10,13 @@
 //! per-output-channel scales; accumulators are i32. There is no floating point
 //! on the inference path, so every target computes the same bits.
 #![no_std]
-#![forbid(unsafe_code)]
+// `unsafe` only in the per-architecture kernel modules (`kernels::dsp`),
+// each block with a `// SAFETY:` comment; everything else forbids it.
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod kernels;
 pub mod model;
 pub mod ops;
 pub mod quant;

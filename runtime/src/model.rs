@@ -1,7 +1,9 @@
 //! The schedule executor: validates every layer's spans, splits the arena
 //! into input and output views, and calls the kernel the layer names.
+#![forbid(unsafe_code)]
 
 use crate::error::Error;
+use crate::kernels::pointwise::{self, PointwiseArgs};
 use crate::ops::{self, I32s, RequantView};
 use crate::schedule::{Conv, ConvVariant, Layer, Requant, Span, TensorRef};
 
@@ -195,6 +197,23 @@ impl<'a> Model<'a> {
         })
     }
 
+    /// Validates a [`ConvVariant::Pointwise`]-shaped conv (dense 1x1, stride
+    /// 1, no padding, same height and width) and resolves its operands.
+    fn pointwise_args(&self, p: &Conv, folded_bias: Span) -> Option<PointwiseArgs<'a>> {
+        let dense_1x1 = p.kernel == 1 && p.stride == 1 && p.pad == 0 && p.groups == 1;
+        if !dense_1x1 || (p.input.h, p.input.w) != (p.output.h, p.output.w) {
+            return None;
+        }
+        let args = self.conv_args(p)?;
+        Some(PointwiseArgs {
+            weights: args.weights,
+            folded_bias: self.i32s(folded_bias, p.output.c as usize)?,
+            requant: args.requant,
+            out_zp: p.out_zp,
+            lut: args.lut,
+        })
+    }
+
     /// Validates one layer and runs its kernel; `None` if the layer is corrupt.
     fn run_layer(&self, layer: &Layer, arena: &mut [i8]) -> Option<()> {
         match layer {
@@ -222,6 +241,26 @@ impl<'a> Model<'a> {
                         ops::conv_write_behind::conv_write_behind(
                             p, &args, region, input_at, output_at,
                         );
+                    }
+                    ConvVariant::Pointwise { folded_bias } => {
+                        let args = self.pointwise_args(p, folded_bias)?;
+                        let (input, output) = split(arena, p.input, p.output)?;
+                        let (cin, cout) = (p.input.c as usize, p.output.c as usize);
+                        pointwise::pointwise(&args, cin, cout, input, output);
+                    }
+                    ConvVariant::PointwiseInPlace {
+                        scratch,
+                        folded_bias,
+                    } => {
+                        let args = self.pointwise_args(p, folded_bias)?;
+                        if p.input != p.output {
+                            return None;
+                        }
+                        let ring = scratch_range(scratch, layer)?;
+                        let (data, ring) = split2_mut(arena, bytes(p.input), ring)?;
+                        let (c, row) =
+                            (p.input.c as usize, p.input.w as usize * p.input.c as usize);
+                        pointwise::pointwise_in_place(&args, c, row, data, ring);
                     }
                 }
             }
@@ -251,7 +290,15 @@ impl<'a> Model<'a> {
                 let shape = |t: TensorRef| (t.h, t.w, t.c);
                 let plain = |c: &Conv| c.variant == ConvVariant::Reference;
                 let pointwise = |c: &Conv| c.kernel == 1 && c.stride == 1 && c.pad == 0;
-                if !plain(dw) || !plain(fc1) || !plain(fc2) {
+                let fast = match (fc1.variant, fc2.variant) {
+                    (ConvVariant::Reference, ConvVariant::Reference) => None,
+                    (
+                        ConvVariant::Pointwise { folded_bias: b1 },
+                        ConvVariant::Pointwise { folded_bias: b2 },
+                    ) => Some((b1, b2)),
+                    _ => return None,
+                };
+                if !plain(dw) {
                     return None;
                 }
                 if dw.stride != 1 || dw.kernel % 2 == 0 || dw.pad != dw.kernel / 2 {
@@ -279,8 +326,18 @@ impl<'a> Model<'a> {
                     self.conv_args(fc2)?,
                 );
                 let scratch = scratch_range(p.scratch, layer)?;
-                let (data, scratch) = split2_mut(arena, bytes(x), scratch)?;
-                ops::conv_mlp::conv_mlp_reference(p, &dwa, &fc1a, &fc2a, data, scratch);
+                match fast {
+                    None => {
+                        let (data, scratch) = split2_mut(arena, bytes(x), scratch)?;
+                        ops::conv_mlp::conv_mlp_reference(p, &dwa, &fc1a, &fc2a, data, scratch);
+                    }
+                    Some((b1, b2)) => {
+                        let (f1, f2) =
+                            (self.pointwise_args(fc1, b1)?, self.pointwise_args(fc2, b2)?);
+                        let (data, scratch) = split2_mut(arena, bytes(x), scratch)?;
+                        ops::conv_mlp::conv_mlp_pointwise(p, &dwa, &f1, &f2, data, scratch);
+                    }
+                }
             }
             Layer::Lut(p) => {
                 let table = self.table(p.table)?;

@@ -4,6 +4,7 @@
 //! scale an i32 accumulator back to int8 with [`requantize`]. The real scale
 //! `r` is encoded as `multiplier * 2^(shift - 31)` with `multiplier` in
 //! `[2^30, 2^31)` (or 0 for a zero scale), which codegen computes once.
+#![forbid(unsafe_code)]
 
 /// Scales `acc` by `multiplier * 2^(shift - 31)`, rounding half up (towards
 /// +infinity): `floor((acc * multiplier + 2^(t-1)) / 2^t)` with `t = 31 - shift`.

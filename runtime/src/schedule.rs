@@ -6,6 +6,7 @@
 //! per-architecture kernels) are added as new [`Layer`] or [`ConvVariant`]
 //! variants; existing variants keep their fields, so older generated code
 //! keeps compiling.
+#![forbid(unsafe_code)]
 
 /// A byte range inside the model's weight blob (`Model::weights`).
 ///
@@ -94,6 +95,26 @@ pub enum ConvVariant {
     /// (`ops::conv_write_behind`). Downsampling convs use it to write behind
     /// their read position.
     WriteBehind,
+    /// A dense 1x1 conv (`kernel == 1`, `stride == 1`, `pad == 0`,
+    /// `groups == 1`, same height and width), input and output not
+    /// overlapping, run by the fast pointwise kernel (`kernels::pointwise`).
+    /// `folded_bias` holds `cout` i32 values `bias[o] - in_zp * sum_i w[o][i]`
+    /// (wrapping), which codegen computes so the input zero point leaves the
+    /// inner loop; the result is bit-identical to `Reference`.
+    Pointwise {
+        /// Bias with the input zero point folded in.
+        folded_bias: Span,
+    },
+    /// [`ConvVariant::Pointwise`] in place (`output == input`, so
+    /// `cin == cout`), row by row: each input row is copied into a one-row
+    /// ring at `scratch` ([`Conv::in_place_scratch_bytes`] with `kernel` 1),
+    /// then its output is written over it.
+    PointwiseInPlace {
+        /// Arena offset of the row ring.
+        scratch: u32,
+        /// As in [`ConvVariant::Pointwise`].
+        folded_bias: Span,
+    },
 }
 
 /// Grouped 2-D convolution with bias, per-channel requantization and an
@@ -272,7 +293,9 @@ impl Stem {
 /// `x`, updated in place); `add.b` is `fc2`'s output. The intermediates
 /// (`dw.output`, `fc1.input`, `fc1.output`, `fc2.input`, `fc2.output`,
 /// `add.b`) never exist in the arena: only their shapes are used, their
-/// offsets are ignored (codegen writes 0). All `variant`s are `Reference`.
+/// offsets are ignored (codegen writes 0). `dw` is `Reference`; `fc1` and
+/// `fc2` are both `Reference` or both [`ConvVariant::Pointwise`] (then the
+/// fast pointwise kernel computes them, bit-identically).
 ///
 /// Order: row by row; before output row `y` is written, input row `y` is
 /// copied into a ring of `kernel / 2 + 1` rows; then pixel by pixel: `dw` (taps
@@ -483,7 +506,7 @@ impl Layer {
                 SqueezeExcite::scratch_bytes(se.input.c as usize, se.reduced as usize)
             }
             Layer::Conv(Conv {
-                variant: ConvVariant::InPlace { .. },
+                variant: ConvVariant::InPlace { .. } | ConvVariant::PointwiseInPlace { .. },
                 kernel,
                 input,
                 ..

@@ -7,7 +7,9 @@
 //!   least lead the contract allows, against `Reference`;
 //! * `Layer::Stem`, overlapping its input the same way, against two
 //!   `Reference` convs with the intermediate in full;
-//! * `Layer::ConvMlp`, in place, against `Conv, Conv, Conv, Add`.
+//! * `Layer::ConvMlp`, in place, against `Conv, Conv, Conv, Add`, with
+//!   `fc1`/`fc2` both `Reference` and both `Pointwise`;
+//! * `ConvVariant::PointwiseInPlace` against `Reference` out of place.
 //!
 //! Every case runs through `Model::run_normalized` on an arena pre-filled
 //! with garbage and checks that no byte outside the layer's output and scratch
@@ -255,6 +257,21 @@ impl ConvParams {
         }
     }
 
+    /// The variant-specific data of `ConvVariant::Pointwise`:
+    /// `bias[o] - in_zp * sum_i w[o][i]` (dense 1x1 only).
+    fn folded_bias(&self) -> Vec<i32> {
+        let cin = self.g.cin;
+        (0..self.g.cout)
+            .map(|o| {
+                let wsum: i32 = self.weights[o * cin..(o + 1) * cin]
+                    .iter()
+                    .map(|&v| v as i32)
+                    .sum();
+                self.bias[o] - self.in_zp * wsum
+            })
+            .collect()
+    }
+
     fn input(&self, offset: usize) -> TensorRef {
         tensor(offset, self.g.h, self.g.w, self.g.cin)
     }
@@ -398,7 +415,23 @@ fn in_place_property(case: InPlaceCase) -> Result<(), TestCaseError> {
     same("in-place conv", &expected, &got)?;
     let mut before = arena.clone();
     before[t_at..t_at + n].copy_from_slice(&x);
-    only_changed(&before, &after, &[bytes(t), (ring_at, ring_at + ring_len)])
+    only_changed(&before, &after, &[bytes(t), (ring_at, ring_at + ring_len)])?;
+
+    // Dense 1x1: the fast kernel in place, same ring, same bits.
+    if case.g.k == 1 && case.g.groups == 1 {
+        let mut blob = Blob::new();
+        let mut conv = p.conv(&mut blob, t, t);
+        conv.variant = ConvVariant::PointwiseInPlace {
+            scratch: ring_at as u32,
+            folded_bias: blob.i32s(&p.folded_bias()),
+        };
+        let layer = Layer::Conv(conv);
+        assert_eq!(layer.scratch_bytes(), ring_len);
+        let (got, after) = run(&blob.0, &[layer], t, t, &arena, &x).unwrap();
+        same("pointwise in place", &expected, &got)?;
+        only_changed(&before, &after, &[bytes(t), (ring_at, ring_at + ring_len)])?;
+    }
+    Ok(())
 }
 
 #[test]
@@ -865,6 +898,21 @@ fn mlp_property(case: MlpCase) -> Result<(), TestCaseError> {
     same("fused ConvMlp", &expected, &got)?;
     let mut before = arena.clone();
     before[x_at..x_at + n].copy_from_slice(&x);
+    only_changed(&before, &after, &[bytes(tx), (s_at, s_at + scratch_len)])?;
+
+    // fc1 and fc2 on the fast pointwise kernel: same bits, same scratch.
+    let mut blob = Blob::new();
+    let mut fused = m.fused(&mut blob, x_at, s_at);
+    fused.fc1.variant = ConvVariant::Pointwise {
+        folded_bias: blob.i32s(&m.fc1.folded_bias()),
+    };
+    fused.fc2.variant = ConvVariant::Pointwise {
+        folded_bias: blob.i32s(&m.fc2.folded_bias()),
+    };
+    let layer = Layer::ConvMlp(fused);
+    assert_eq!(layer.scratch_bytes(), scratch_len);
+    let (got, after) = run(&blob.0, &[layer], tx, tx, &arena, &x).unwrap();
+    same("fused ConvMlp, pointwise fc1/fc2", &expected, &got)?;
     only_changed(&before, &after, &[bytes(tx), (s_at, s_at + scratch_len)])
 }
 

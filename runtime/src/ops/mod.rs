@@ -1,5 +1,6 @@
 //! Reference kernels, one module per op. Each is the numerical specification
 //! of its op: plain loops over validated slices, integer-only.
+#![forbid(unsafe_code)]
 
 pub mod add;
 pub mod conv;

@@ -1,0 +1,115 @@
+//! The fast 1x1 convolution ([`ConvVariant::Pointwise`] and
+//! [`ConvVariant::PointwiseInPlace`], and `fc1`/`fc2` of a fused
+//! [`ConvMlp`](crate::ConvMlp) whose variants are `Pointwise`).
+//!
+//! The input zero point is folded out of the inner loop: codegen stores
+//! `folded_bias[o] = bias[o] - in_zp * sum_i w[o][i]` (wrapping i32), so
+//! `acc = folded_bias[o] + sum_i w[o][i] * x[i]` equals the reference
+//! `bias[o] + sum_i w[o][i] * (x[i] - in_zp)` modulo 2^32, hence bit for bit
+//! whenever the reference does not overflow (and even then in release
+//! builds, where both wrap). The dot products run four output channels at a
+//! time ([`super::dot4`]) so each input vector load feeds four rows; the
+//! tier's primitive decides the instructions.
+//!
+//! [`ConvVariant::Pointwise`]: crate::ConvVariant::Pointwise
+//! [`ConvVariant::PointwiseInPlace`]: crate::ConvVariant::PointwiseInPlace
+#![forbid(unsafe_code)]
+
+use crate::ops::{I32s, RequantView};
+use crate::quant::{lut, requantize_i8};
+
+/// Resolved operands of a pointwise conv.
+#[derive(Clone, Copy)]
+pub struct PointwiseArgs<'a> {
+    /// Weights `[cout][cin]` (OHWI with a 1x1 kernel).
+    pub weights: &'a [i8],
+    /// `bias[o] - in_zp * sum_i w[o][i]`, wrapping, per output channel.
+    pub folded_bias: I32s<'a>,
+    /// Requantization per output channel.
+    pub requant: RequantView<'a>,
+    /// Output zero point.
+    pub out_zp: i32,
+    /// Activation table, or empty.
+    pub lut: &'a [i8],
+}
+
+/// Accumulator to output: the reference's requantization and table.
+#[inline(always)]
+fn finish(a: &PointwiseArgs<'_>, o: usize, dot: i32) -> i8 {
+    let acc = a.folded_bias.get(o).wrapping_add(dot);
+    let y = requantize_i8(
+        acc,
+        a.requant.multiplier.get(o),
+        a.requant.shift.get(o),
+        a.out_zp,
+    );
+    if a.lut.is_empty() {
+        y
+    } else {
+        lut(a.lut, y)
+    }
+}
+
+/// One pixel: `out[o]` for every output channel from the `cin = x.len()`
+/// input channels. `a.weights` holds `out.len() * x.len()` values.
+pub fn pointwise_pixel(a: &PointwiseArgs<'_>, x: &[i8], out: &mut [i8]) {
+    let cin = x.len();
+    let cout = out.len();
+    let quads = cout / 4;
+    let (body, tail) = a.weights[..cout * cin].split_at(quads * 4 * cin);
+    for (q, rows) in body.chunks_exact(4 * cin).enumerate() {
+        let (r0, rest) = rows.split_at(cin);
+        let (r1, rest) = rest.split_at(cin);
+        let (r2, r3) = rest.split_at(cin);
+        let acc = super::dot4([r0, r1, r2, r3], x);
+        for (j, &d) in acc.iter().enumerate() {
+            out[4 * q + j] = finish(a, 4 * q + j, d);
+        }
+    }
+    if cin > 0 {
+        for (j, row) in tail.chunks_exact(cin).enumerate() {
+            let o = quads * 4 + j;
+            out[o] = finish(a, o, super::dot1(row, x));
+        }
+    } else {
+        for (o, v) in out.iter_mut().enumerate().skip(quads * 4) {
+            *v = finish(a, o, 0);
+        }
+    }
+}
+
+/// A pointwise conv over `pixels` pixels: `input` is `pixels * cin`,
+/// `output` is `pixels * cout` (not overlapping).
+pub fn pointwise(a: &PointwiseArgs<'_>, cin: usize, cout: usize, input: &[i8], output: &mut [i8]) {
+    if cout == 0 {
+        return;
+    }
+    if cin == 0 {
+        for px in output.chunks_exact_mut(cout) {
+            pointwise_pixel(a, &[], px);
+        }
+        return;
+    }
+    for (x, out) in input.chunks_exact(cin).zip(output.chunks_exact_mut(cout)) {
+        pointwise_pixel(a, x, out);
+    }
+}
+
+/// In place, row by row, for `cin == cout`: each `row`-byte row of `data` is
+/// copied to `ring` (one row) and its output written over it.
+pub fn pointwise_in_place(
+    a: &PointwiseArgs<'_>,
+    c: usize,
+    row: usize,
+    data: &mut [i8],
+    ring: &mut [i8],
+) {
+    if row == 0 {
+        return;
+    }
+    let ring = &mut ring[..row];
+    for r in data.chunks_exact_mut(row) {
+        ring.copy_from_slice(r);
+        pointwise(a, c, c, ring, r);
+    }
+}

@@ -1,0 +1,443 @@
+//! Bit-exactness of the optimized kernels against their reference twins.
+//!
+//! * The dot-product primitives of every tier (`kernels::portable`, and
+//!   `kernels::dsp`, which off ARM runs bit-exact software models of
+//!   SXTB16/SMLAD, so its byte pairing and tails are checked here; on target
+//!   the same code runs the real instructions) and the selected ones
+//!   (`kernels::dot4`/`dot1`) against an i64 model.
+//! * `ConvVariant::Pointwise` through `Model` against `ConvVariant::Reference`
+//!   (`conv_element`) on random shapes, extreme zero points, multipliers,
+//!   shifts and tables. (`PointwiseInPlace` and the fused ConvMlp with
+//!   pointwise fc1/fc2 are in `fused_kernels.rs`.)
+//! * Pointwise variants on layers they do not fit are rejected.
+//!
+//! `PROPTEST_CASES` overrides the case counts.
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use runtime::kernels::{self, dsp, portable};
+use runtime::{Conv, ConvMlp, ConvVariant, Error, Layer, Model, Requant, Span, TensorRef};
+
+fn check<T: std::fmt::Debug>(
+    cases: u32,
+    strategy: impl Strategy<Value = T>,
+    test: impl Fn(T) -> Result<(), TestCaseError>,
+) {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    if let Err(e) = TestRunner::new(config).run(&strategy, test) {
+        panic!("{e}");
+    }
+}
+
+/// Fails naming the first differing index.
+fn same<T: PartialEq + std::fmt::Debug>(
+    name: &str,
+    expected: &[T],
+    got: &[T],
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(expected.len(), got.len(), "{}: lengths", name);
+    if let Some(i) = expected.iter().zip(got).position(|(e, g)| e != g) {
+        let n = expected.iter().zip(got).filter(|(e, g)| e != g).count();
+        return Err(TestCaseError::fail(format!(
+            "{name}: first difference at {i}: expected {:?}, got {:?} ({n} of {} differ)",
+            expected[i],
+            got[i],
+            expected.len()
+        )));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Dot-product primitives
+// ---------------------------------------------------------------------------
+
+fn naive(w: &[i8], x: &[i8]) -> i32 {
+    let s: i64 = w.iter().zip(x).map(|(&a, &b)| a as i64 * b as i64).sum();
+    s as i32
+}
+
+type Dot4 = fn([&[i8]; 4], &[i8]) -> [i32; 4];
+type Dot1 = fn(&[i8], &[i8]) -> i32;
+
+const TIERS: [(&str, Dot4, Dot1); 3] = [
+    ("portable", portable::dot4, portable::dot1),
+    ("dsp", dsp::dot4, dsp::dot1),
+    ("selected", kernels::dot4, kernels::dot1),
+];
+
+fn dot_case() -> impl Strategy<Value = (Vec<i8>, Vec<Vec<i8>>, usize)> {
+    (0usize..=200, 0usize..4).prop_flat_map(|(n, extra)| {
+        let row = prop::collection::vec(any::<i8>(), n + extra);
+        (
+            prop::collection::vec(any::<i8>(), n),
+            prop::collection::vec(row, 4),
+            Just(extra),
+        )
+    })
+}
+
+#[test]
+fn dot_primitives_match_i64_model() {
+    check(500, dot_case(), |(x, rows, _)| {
+        let expected: Vec<i32> = rows.iter().map(|r| naive(r, &x)).collect();
+        for (name, dot4, dot1) in TIERS {
+            let got = dot4([&rows[0], &rows[1], &rows[2], &rows[3]], &x);
+            same(&format!("{name} dot4"), &expected, &got)?;
+            let got: Vec<i32> = rows.iter().map(|r| dot1(r, &x)).collect();
+            same(&format!("{name} dot1"), &expected, &got)?;
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn dot_primitives_extremes() {
+    for n in [0, 1, 3, 4, 5, 15, 16, 17, 31, 32, 33, 64, 1152, 1155] {
+        for (wv, xv) in [(-128i8, -128i8), (127, -128), (-128, 127), (127, 127)] {
+            let (w, x) = (vec![wv; n], vec![xv; n]);
+            let e = naive(&w, &x);
+            for (name, dot4, dot1) in TIERS {
+                assert_eq!(dot4([&w, &w, &w, &w], &x), [e; 4], "{name} dot4 n={n}");
+                assert_eq!(dot1(&w, &x), e, "{name} dot1 n={n}");
+            }
+        }
+    }
+    assert!(!kernels::TIER.is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// ConvVariant::Pointwise against Reference
+// ---------------------------------------------------------------------------
+
+/// A weight blob under construction (junk first, so nothing sits at 0).
+struct Blob(Vec<u8>);
+
+impl Blob {
+    fn i8s(&mut self, v: &[i8]) -> Span {
+        let offset = self.0.len() as u32;
+        self.0.extend(v.iter().map(|&b| b as u8));
+        Span {
+            offset,
+            len: v.len() as u32,
+        }
+    }
+
+    fn i32s(&mut self, v: &[i32]) -> Span {
+        while self.0.len() % 4 != 0 {
+            self.0.push(0xA5);
+        }
+        let offset = self.0.len() as u32;
+        self.0.extend(v.iter().flat_map(|x| x.to_le_bytes()));
+        Span {
+            offset,
+            len: 4 * v.len() as u32,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    h: usize,
+    w: usize,
+    cin: usize,
+    cout: usize,
+    in_zp: i32,
+    out_zp: i32,
+    x: Vec<i8>,
+    weights: Vec<i8>,
+    bias: Vec<i32>,
+    mult: Vec<i32>,
+    shift: Vec<i32>,
+    lut: Option<Vec<i8>>,
+}
+
+fn zp() -> impl Strategy<Value = i32> {
+    prop_oneof![Just(-128), Just(127), Just(0), -128i32..=127]
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (1usize..=4, 1usize..=4, 1usize..=70, 1usize..=21)
+        .prop_flat_map(|(h, w, cin, cout)| {
+            let bits = 64 - (cin as u64).leading_zeros() as i32;
+            (
+                (Just((h, w, cin, cout)), zp(), zp()),
+                (
+                    prop::collection::vec(any::<i8>(), h * w * cin),
+                    prop::collection::vec(any::<i8>(), cin * cout),
+                    prop::collection::vec(-(1i32 << 20)..(1 << 20), cout),
+                ),
+                (
+                    prop::collection::vec((1i32 << 30)..=i32::MAX, cout),
+                    prop::collection::vec(-(10 + bits / 2)..=(-4 - bits / 2), cout),
+                    prop::option::of(prop::collection::vec(any::<i8>(), 256)),
+                ),
+            )
+        })
+        .prop_map(
+            |(((h, w, cin, cout), in_zp, out_zp), (x, weights, bias), (mult, shift, lut))| Case {
+                h,
+                w,
+                cin,
+                cout,
+                in_zp,
+                out_zp,
+                x,
+                weights,
+                bias,
+                mult,
+                shift,
+                lut,
+            },
+        )
+}
+
+fn tensor(offset: usize, h: usize, w: usize, c: usize) -> TensorRef {
+    TensorRef {
+        offset: offset as u32,
+        h: h as u16,
+        w: w as u16,
+        c: c as u16,
+    }
+}
+
+fn folded_bias(c: &Case) -> Vec<i32> {
+    (0..c.cout)
+        .map(|o| {
+            let wsum: i32 = c.weights[o * c.cin..(o + 1) * c.cin]
+                .iter()
+                .map(|&v| v as i32)
+                .sum();
+            c.bias[o] - c.in_zp * wsum
+        })
+        .collect()
+}
+
+/// The case as a conv layer with `variant` (given the blob), input at 0.
+fn conv(c: &Case, blob: &mut Blob, variant: impl Fn(&mut Blob) -> ConvVariant) -> Conv {
+    let n_in = c.h * c.w * c.cin;
+    Conv {
+        variant: variant(blob),
+        input: tensor(0, c.h, c.w, c.cin),
+        in_zp: c.in_zp,
+        output: tensor(n_in, c.h, c.w, c.cout),
+        out_zp: c.out_zp,
+        kernel: 1,
+        stride: 1,
+        pad: 0,
+        groups: 1,
+        weights: blob.i8s(&c.weights),
+        bias: blob.i32s(&c.bias),
+        requant: Requant {
+            multiplier: blob.i32s(&c.mult),
+            shift: blob.i32s(&c.shift),
+        },
+        pad_values: Span::NONE,
+        lut: c.lut.as_ref().map_or(Span::NONE, |t| blob.i8s(t)),
+    }
+}
+
+fn run(blob: &[u8], layer: Layer, x: &[i8]) -> Result<Vec<i8>, Error> {
+    let (input, output) = (layer.input(), layer.output());
+    let layers = [layer];
+    let model = Model {
+        weights: blob,
+        layers: &layers,
+        layer_names: &["conv"],
+        stem_normalized: layer,
+        arena_bytes: input.end().max(output.end()) + layer.scratch_bytes() + 8,
+        input,
+        normalized_input_zp: 0,
+        output,
+        output_zp: 0,
+    };
+    let mut arena = vec![0x5Ai8; model.arena_bytes];
+    let mut out = vec![0i8; output.len()];
+    model.run_normalized(&mut arena, x, &mut out, |_, _| {})?;
+    Ok(out)
+}
+
+fn pointwise_property(c: Case) -> Result<(), TestCaseError> {
+    let mut blob = Blob(vec![0xA5; 3]);
+    let reference = conv(&c, &mut blob, |_| ConvVariant::Reference);
+    let expected = run(&blob.0, Layer::Conv(reference), &c.x).unwrap();
+    let folded = folded_bias(&c);
+    let fast = conv(&c, &mut blob, |b| ConvVariant::Pointwise {
+        folded_bias: b.i32s(&folded),
+    });
+    let got = run(&blob.0, Layer::Conv(fast), &c.x).unwrap();
+    same("pointwise", &expected, &got)
+}
+
+#[test]
+fn pointwise_matches_reference() {
+    check(400, case(), pointwise_property);
+}
+
+/// The FastViT-T8 channel counts (multiples of 16: only vector bodies).
+#[test]
+fn pointwise_matches_reference_fastvit_shapes() {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for (cin, cout) in [(48, 144), (144, 48), (96, 96), (64, 16), (384, 8)] {
+        for in_zp in [-128, 0, 127] {
+            let (h, w) = (2, 3);
+            let bits = 64 - (cin as u64).leading_zeros() as i32;
+            let c = Case {
+                h,
+                w,
+                cin,
+                cout,
+                in_zp,
+                out_zp: (next() % 256) as i32 - 128,
+                x: (0..h * w * cin).map(|_| next() as i8).collect(),
+                weights: (0..cin * cout).map(|_| next() as i8).collect(),
+                bias: (0..cout)
+                    .map(|_| (next() % (1 << 21)) as i32 - (1 << 20))
+                    .collect(),
+                mult: (0..cout)
+                    .map(|_| (1 << 30) + (next() % (1 << 30)) as i32)
+                    .collect(),
+                shift: (0..cout)
+                    .map(|_| -(7 + bits / 2) - (next() % 3) as i32)
+                    .collect(),
+                lut: None,
+            };
+            pointwise_property(c).unwrap();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rejection
+// ---------------------------------------------------------------------------
+
+fn sample() -> Case {
+    let mut runner = TestRunner::deterministic();
+    case().new_tree(&mut runner).unwrap().current()
+}
+
+#[test]
+fn pointwise_variants_reject_layers_they_do_not_fit() {
+    let c = sample();
+    let folded = folded_bias(&c);
+    let mut blob = Blob(vec![0xA5; 3]);
+    let good = conv(&c, &mut blob, |b| ConvVariant::Pointwise {
+        folded_bias: b.i32s(&folded),
+    });
+    assert!(run(&blob.0, Layer::Conv(good), &c.x).is_ok());
+    let bad = |l: Conv| {
+        matches!(
+            run(&blob.0, Layer::Conv(l), &c.x),
+            Err(Error::InvalidLayer { layer: 0 })
+        )
+    };
+    assert!(bad(Conv { stride: 2, ..good }), "stride");
+    assert!(bad(Conv { pad: 1, ..good }), "padding");
+    let short = Span {
+        len: 4 * (c.cout as u32 - 1),
+        ..match good.variant {
+            ConvVariant::Pointwise { folded_bias } => folded_bias,
+            _ => unreachable!(),
+        }
+    };
+    assert!(
+        bad(Conv {
+            variant: ConvVariant::Pointwise { folded_bias: short },
+            ..good
+        }),
+        "short folded bias"
+    );
+    // In place needs output == input.
+    let ring = (c.h * c.w * (c.cin + c.cout)) as u32;
+    assert!(
+        bad(Conv {
+            variant: ConvVariant::PointwiseInPlace {
+                scratch: ring,
+                folded_bias: short,
+            },
+            ..good
+        }),
+        "in place with distinct output"
+    );
+}
+
+#[test]
+fn conv_mlp_rejects_mixed_fc_variants() {
+    let c = 4;
+    let x = tensor(0, 2, 2, c);
+    let mut blob = Blob(vec![0xA5; 3]);
+    let w = blob.i8s(&[1; 16]);
+    let b = blob.i32s(&[0; 4]);
+    let rq = Requant {
+        multiplier: blob.i32s(&[1 << 30; 4]),
+        shift: blob.i32s(&[0; 4]),
+    };
+    let one = |kernel: u8, groups: u16, input, output, variant| Conv {
+        variant,
+        input,
+        in_zp: 0,
+        output,
+        out_zp: 0,
+        kernel,
+        stride: 1,
+        pad: kernel / 2,
+        groups,
+        weights: if kernel == 1 {
+            w
+        } else {
+            Span {
+                offset: w.offset,
+                len: 4 * 9,
+            }
+        },
+        bias: b,
+        requant: rq,
+        pad_values: Span::NONE,
+        lut: Span::NONE,
+    };
+    blob.i8s(&[0; 64]);
+    let v = tensor(0, 2, 2, c);
+    let fast = ConvVariant::Pointwise { folded_bias: b };
+    let mlp = |v1, v2| ConvMlp {
+        dw: one(3, c as u16, x, v, ConvVariant::Reference),
+        fc1: one(1, 1, v, v, v1),
+        fc2: one(1, 1, v, v, v2),
+        add: runtime::Add {
+            a: x,
+            a_zp: 0,
+            a_mult: 1 << 30,
+            a_shift: 0,
+            b: v,
+            b_zp: 0,
+            b_mult: 1 << 30,
+            b_shift: 0,
+            output: x,
+            out_zp: 0,
+            out_mult: 1 << 30,
+            out_shift: 0,
+            left_shift: 0,
+        },
+        scratch: 16,
+    };
+    let input = [3i8; 16];
+    let ok = |l: ConvMlp| run(&blob.0, Layer::ConvMlp(l), &input);
+    let reference = ok(mlp(ConvVariant::Reference, ConvVariant::Reference)).unwrap();
+    assert_eq!(ok(mlp(fast, fast)).unwrap(), reference);
+    assert!(ok(mlp(fast, ConvVariant::Reference)).is_err());
+    assert!(ok(mlp(ConvVariant::Reference, fast)).is_err());
+}
