@@ -120,3 +120,42 @@ impl Drop for Console {
         self.flush();
     }
 }
+
+/// The whole emulated-board firmware after reset, shared by every QEMU board:
+/// prints the header and the weight check, runs the model once with a perf
+/// mark around every layer, reports the stack high-water mark, and exits QEMU
+/// with a status the harness trusts (failure on error or stack overflow).
+pub fn run_and_exit(
+    board: &crate::Board,
+    model: &runtime::Model,
+    weights_intact: bool,
+    image: &[u8],
+    arena: &mut [i8],
+    logits: &mut [i8],
+) -> ! {
+    use core::fmt::Write;
+    let mut out = Console::stdout();
+    let _ = crate::bench::header(&mut out, board, model);
+    let _ = writeln!(out, "weights_intact {weights_intact}");
+    let result = crate::bench::run(&mut out, model, image, arena, logits, |i| {
+        crate::fastvit_perf_mark(i as u32)
+    });
+    let stack = crate::stack::measure();
+    let _ = writeln!(out, "stack {} {}", stack.used, stack.size);
+    let ok = match result {
+        Ok(_) if stack.overflowed() => {
+            let _ = writeln!(out, "result error stack overflow");
+            false
+        }
+        Ok(_) => {
+            let _ = writeln!(out, "result ok");
+            true
+        }
+        Err(e) => {
+            let _ = writeln!(out, "result error {e:?}");
+            false
+        }
+    };
+    drop(out);
+    exit(ok)
+}
