@@ -294,6 +294,16 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
             h == WEIGHTS_FNV1A32
         }
 
+        /// [`MODEL`]`.run` with every buffer size checked by the type system:
+        /// a wrong-sized arena, frame or logits buffer does not compile.
+        pub fn classify(
+            arena: &mut [i8; ARENA_BYTES],
+            frame: &[u8; INPUT_BYTES],
+            logits: &mut [i8; CLASSES],
+        ) -> Result<(), runtime::Error> {
+            MODEL.run(arena, frame, logits)
+        }
+
         const _: () = assert!(INPUT_BYTES <= ARENA_BYTES);
         const _: () = assert!(CLASSES <= ARENA_BYTES);
         const _: () = assert!(WEIGHTS_BYTES % 16 == 0);

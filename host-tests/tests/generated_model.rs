@@ -77,12 +77,23 @@ fn emitted_crate_is_bit_identical_deterministic_and_portable() {
         r#"use fastvit_model::{ARENA_BYTES, CLASSES, MODEL};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args[1] == "intact" {
+        println!("{}", fastvit_model::weights_intact());
+        return;
+    }
     let input = std::fs::read(&args[2]).unwrap();
     let mut arena = vec![0i8; ARENA_BYTES];
     let mut logits = [0i8; CLASSES];
     assert!(fastvit_model::weights_intact());
     if args[1] == "image" {
-        MODEL.run(&mut arena, &input, &mut logits).unwrap();
+        // The typed entry point, twice on the same (now dirty) arena: no
+        // state may leak from one run into the next.
+        let arena: &mut [i8; ARENA_BYTES] = (&mut arena[..]).try_into().unwrap();
+        let frame: &[u8; fastvit_model::INPUT_BYTES] = input.as_slice().try_into().unwrap();
+        fastvit_model::classify(arena, frame, &mut logits).unwrap();
+        let first = logits;
+        fastvit_model::classify(arena, frame, &mut logits).unwrap();
+        assert_eq!(first, logits, "second run differs");
     } else {
         let x: Vec<i8> = input.iter().map(|&b| b as i8).collect();
         MODEL.run_normalized(&mut arena, &x, &mut logits, |_, _| {}).unwrap();
@@ -138,6 +149,20 @@ fn main() {
             .collect();
         assert_eq!(got, expected, "normalized entry point, input {i}");
     }
+
+    // A flipped bit in the weight blob is detected by `weights_intact()`.
+    let intact = Command::new(&exe).arg("intact").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&intact.stdout).trim(), "true");
+    let wpath = model_dir.join("weights.bin");
+    let mut blob = std::fs::read(&wpath).unwrap();
+    let at = blob.len() / 3;
+    blob[at] ^= 0x10;
+    std::fs::write(&wpath, &blob).unwrap();
+    cargo(&["build", "--release", "-q"], &harness);
+    let flipped = Command::new(&exe).arg("intact").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&flipped.stdout).trim(), "false");
+    blob[at] ^= 0x10;
+    std::fs::write(&wpath, &blob).unwrap();
 
     // The data-only crate builds for the embedded targets.
     for target in [
