@@ -25,5 +25,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== tests (host-tests/tests/boards.rs runs every emulated board under QEMU)"
 cargo test --workspace
+# The firmware-side helpers live in the boards workspace (its model was just
+# staged by host-tests/tests/boards.rs).
+(cd boards && cargo test -q -p fastvit-classify)
 
 echo "== all checks passed"
