@@ -59,6 +59,21 @@ fn conv_tokens(c: &Conv) -> TokenStream {
             let b = span(folded_bias);
             quote!(ConvVariant::PointwiseInPlace { scratch: #scratch, folded_bias: #b })
         }
+        ConvVariant::Depthwise {
+            weights_hwc,
+            folded_bias,
+        } => {
+            let (w, b) = (span(weights_hwc), span(folded_bias));
+            quote!(ConvVariant::Depthwise { weights_hwc: #w, folded_bias: #b })
+        }
+        ConvVariant::DepthwiseInPlace {
+            scratch,
+            weights_hwc,
+            folded_bias,
+        } => {
+            let (w, b) = (span(weights_hwc), span(folded_bias));
+            quote!(ConvVariant::DepthwiseInPlace { scratch: #scratch, weights_hwc: #w, folded_bias: #b })
+        }
     };
     let (input, output) = (tensor(c.input), tensor(c.output));
     let (in_zp, out_zp, kernel, stride, pad, groups) =

@@ -468,6 +468,8 @@ fn form_name(l: &runtime::Layer) -> &'static str {
             ConvVariant::WriteBehind => "conv behind",
             ConvVariant::Pointwise { .. } => "conv 1x1 fast",
             ConvVariant::PointwiseInPlace { .. } => "conv 1x1 fast in place",
+            ConvVariant::Depthwise { .. } => "conv dw fast",
+            ConvVariant::DepthwiseInPlace { .. } => "conv dw fast in place",
         },
         Layer::Lut(_) => "lut",
         Layer::Add(_) => "add",

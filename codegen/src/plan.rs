@@ -157,8 +157,8 @@ fn rows(row: usize, h: usize, lo: i64, hi: i64) -> (usize, usize) {
 ///
 /// * reference kernels read whole inputs while they write the whole output:
 ///   read inputs, write output, read inputs again;
-/// * [`ConvVariant::InPlace`], [`ConvVariant::PointwiseInPlace`] and
-///   [`Layer::ConvMlp`] (`p = kernel / 2`): for
+/// * [`ConvVariant::InPlace`], [`ConvVariant::PointwiseInPlace`],
+///   [`ConvVariant::DepthwiseInPlace`] and [`Layer::ConvMlp`] (`p = kernel / 2`): for
 ///   each row `y`, read input rows `y..=y+p` (row `y` is copied to the ring
 ///   first), write output row `y`, read rows `y+1..=y+p` again (they are read
 ///   while row `y` is written);
@@ -176,7 +176,9 @@ pub fn layer_accesses(index: i64, layer: &Layer, ops: &Operands, out: &mut Vec<A
         Layer::Conv(c)
             if matches!(
                 c.variant,
-                ConvVariant::InPlace { .. } | ConvVariant::PointwiseInPlace { .. }
+                ConvVariant::InPlace { .. }
+                    | ConvVariant::PointwiseInPlace { .. }
+                    | ConvVariant::DepthwiseInPlace { .. }
             ) =>
         {
             in_place_rows(

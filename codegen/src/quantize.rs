@@ -357,6 +357,25 @@ impl Lowering<'_> {
         } else {
             Vec::new()
         };
+        // Depthwise convs run the fast depthwise kernel: the same weights
+        // laid out tap-major, channel-minor, and the zero point folded in.
+        let depthwise = !pointwise && c.groups == c.cin && c.cin == c.cout;
+        let taps = c.k * c.k;
+        let (whwc, dw_folded): (Vec<i8>, Vec<i32>) = if depthwise {
+            let whwc = (0..taps)
+                .flat_map(|t| (0..c.cout).map(move |o| (t, o)))
+                .map(|(t, o)| wq[o * taps + t])
+                .collect();
+            let folded = (0..c.cout)
+                .map(|o| {
+                    let wsum: i32 = wq[o * taps..(o + 1) * taps].iter().map(|&v| v as i32).sum();
+                    bias[o].wrapping_sub(x.q.zp.wrapping_mul(wsum))
+                })
+                .collect();
+            (whwc, folded)
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let weights = self.i8s(&wq);
         let bias = self.i32s(&bias);
         let requant = self.requant(&reals);
@@ -368,6 +387,11 @@ impl Lowering<'_> {
         let variant = if pointwise {
             ConvVariant::Pointwise {
                 folded_bias: self.i32s(&folded),
+            }
+        } else if depthwise {
+            ConvVariant::Depthwise {
+                weights_hwc: self.i8s(&whwc),
+                folded_bias: self.i32s(&dw_folded),
             }
         } else {
             ConvVariant::Reference
@@ -910,6 +934,14 @@ impl Assembly<'_> {
                         scratch: 0,
                         folded_bias,
                     },
+                    ConvVariant::Depthwise {
+                        weights_hwc,
+                        folded_bias,
+                    } => ConvVariant::DepthwiseInPlace {
+                        scratch: 0,
+                        weights_hwc,
+                        folded_bias,
+                    },
                     _ => ConvVariant::InPlace { scratch: 0 },
                 };
                 self.alias(output, input, 0);
@@ -977,13 +1009,18 @@ impl Assembly<'_> {
                 let (d, mut f1, mut f2) = (self.conv(dw), self.conv(fc1), self.conv(fc2));
                 // fc1 and fc2 run the fast kernel together or not at all.
                 let fast = |c: &Conv| matches!(c.variant, ConvVariant::Pointwise { .. });
-                if !(fast(&f1) && fast(&f2)) {
+                let fc_fast = fast(&f1) && fast(&f2);
+                if !fc_fast {
                     f1.variant = ConvVariant::Reference;
                     f2.variant = ConvVariant::Reference;
                 }
-                let d = Conv {
-                    variant: ConvVariant::Reference,
-                    ..d
+                // dw keeps the fast depthwise kernel only with fast fc1/fc2.
+                let d = match d.variant {
+                    ConvVariant::Depthwise { .. } if fc_fast => d,
+                    _ => Conv {
+                        variant: ConvVariant::Reference,
+                        ..d
+                    },
                 };
                 let a = match lw.pending[add].layer {
                     Layer::Add(a) => a,
@@ -1049,7 +1086,8 @@ fn place(layer: &mut Layer, ops: &Operands, off: impl Fn(usize) -> u32) {
             c.input.offset = off(ops.inputs[0]);
             c.output.offset = off(ops.output);
             if let ConvVariant::InPlace { scratch: s }
-            | ConvVariant::PointwiseInPlace { scratch: s, .. } = &mut c.variant
+            | ConvVariant::PointwiseInPlace { scratch: s, .. }
+            | ConvVariant::DepthwiseInPlace { scratch: s, .. } = &mut c.variant
             {
                 *s = scratch();
             }

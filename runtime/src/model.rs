@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 use crate::error::Error;
+use crate::kernels::depthwise::{self, DepthwiseArgs};
 use crate::kernels::pointwise::{self, PointwiseArgs};
 use crate::ops::{self, I32s, RequantView};
 use crate::schedule::{Conv, ConvVariant, Layer, Requant, Span, TensorRef};
@@ -214,6 +215,40 @@ impl<'a> Model<'a> {
         })
     }
 
+    /// Validates a [`ConvVariant::Depthwise`]-shaped conv (`groups == cin ==
+    /// cout`) and resolves its operands.
+    fn depthwise_args(
+        &self,
+        p: &Conv,
+        weights_hwc: Span,
+        folded_bias: Span,
+    ) -> Option<DepthwiseArgs<'a>> {
+        let (c, g) = (p.input.c as usize, p.groups as usize);
+        if g != c || p.output.c as usize != c {
+            return None;
+        }
+        let args = self.conv_args(p)?;
+        let weights = self.i8s(weights_hwc)?;
+        if weights.len() != args.weights.len() {
+            return None;
+        }
+        Some(DepthwiseArgs {
+            weights,
+            folded_bias: self.i32s(folded_bias, c)?,
+            requant: args.requant,
+            pad_values: args.pad_values,
+            lut: args.lut,
+            in_zp: p.in_zp,
+            out_zp: p.out_zp,
+            kernel: p.kernel as usize,
+            stride: p.stride as usize,
+            pad: p.pad as usize,
+            h: p.input.h as usize,
+            w: p.input.w as usize,
+            c,
+        })
+    }
+
     /// Validates one layer and runs its kernel; `None` if the layer is corrupt.
     fn run_layer(&self, layer: &Layer, arena: &mut [i8]) -> Option<()> {
         match layer {
@@ -262,6 +297,29 @@ impl<'a> Model<'a> {
                             (p.input.c as usize, p.input.w as usize * p.input.c as usize);
                         pointwise::pointwise_in_place(&args, c, row, data, ring);
                     }
+                    ConvVariant::Depthwise {
+                        weights_hwc,
+                        folded_bias,
+                    } => {
+                        let args = self.depthwise_args(p, weights_hwc, folded_bias)?;
+                        let (input, output) = split(arena, p.input, p.output)?;
+                        let (oh, ow) = (p.output.h as usize, p.output.w as usize);
+                        depthwise::depthwise(&args, oh, ow, input, output);
+                    }
+                    ConvVariant::DepthwiseInPlace {
+                        scratch,
+                        weights_hwc,
+                        folded_bias,
+                    } => {
+                        let args = self.depthwise_args(p, weights_hwc, folded_bias)?;
+                        let same = p.input == p.output;
+                        if !same || p.stride != 1 || p.kernel % 2 == 0 || p.pad != p.kernel / 2 {
+                            return None;
+                        }
+                        let ring = scratch_range(scratch, layer)?;
+                        let (data, ring) = split2_mut(arena, bytes(p.input), ring)?;
+                        depthwise::depthwise_in_place(&args, data, ring);
+                    }
                 }
             }
             Layer::Stem(p) => {
@@ -288,7 +346,6 @@ impl<'a> Model<'a> {
             Layer::ConvMlp(p) => {
                 let (dw, fc1, fc2, add) = (&p.dw, &p.fc1, &p.fc2, &p.add);
                 let shape = |t: TensorRef| (t.h, t.w, t.c);
-                let plain = |c: &Conv| c.variant == ConvVariant::Reference;
                 let pointwise = |c: &Conv| c.kernel == 1 && c.stride == 1 && c.pad == 0;
                 let fast = match (fc1.variant, fc2.variant) {
                     (ConvVariant::Reference, ConvVariant::Reference) => None,
@@ -298,9 +355,14 @@ impl<'a> Model<'a> {
                     ) => Some((b1, b2)),
                     _ => return None,
                 };
-                if !plain(dw) {
-                    return None;
-                }
+                let dw_fast = match dw.variant {
+                    ConvVariant::Reference => None,
+                    ConvVariant::Depthwise {
+                        weights_hwc,
+                        folded_bias,
+                    } if fast.is_some() => Some((weights_hwc, folded_bias)),
+                    _ => return None,
+                };
                 if dw.stride != 1 || dw.kernel % 2 == 0 || dw.pad != dw.kernel / 2 {
                     return None;
                 }
@@ -335,7 +397,15 @@ impl<'a> Model<'a> {
                         let (f1, f2) =
                             (self.pointwise_args(fc1, b1)?, self.pointwise_args(fc2, b2)?);
                         let (data, scratch) = split2_mut(arena, bytes(x), scratch)?;
-                        ops::conv_mlp::conv_mlp_pointwise(p, &dwa, &f1, &f2, data, scratch);
+                        match dw_fast {
+                            None => {
+                                ops::conv_mlp::conv_mlp_pointwise(p, &dwa, &f1, &f2, data, scratch)
+                            }
+                            Some((wh, fb)) => {
+                                let d = self.depthwise_args(dw, wh, fb)?;
+                                ops::conv_mlp::conv_mlp_depthwise(p, &d, &f1, &f2, data, scratch);
+                            }
+                        }
                     }
                 }
             }

@@ -115,6 +115,30 @@ pub enum ConvVariant {
         /// As in [`ConvVariant::Pointwise`].
         folded_bias: Span,
     },
+    /// A depthwise conv (`groups == cin == cout`, any kernel, stride and
+    /// padding), input and output not overlapping, run by the fast depthwise
+    /// kernel (`kernels::depthwise`): one output pixel for all channels at
+    /// once. `weights_hwc` holds the same weights as `weights`, laid out
+    /// tap-major, channel-minor (`[k][k][c]`); `folded_bias` holds `c` i32
+    /// values `bias[c] - in_zp * sum_tap w[tap][c]` (wrapping). Padded taps
+    /// still read `pad_values` or `in_zp`; the result is bit-identical to
+    /// `Reference`.
+    Depthwise {
+        /// Weights `[k][k][c]`.
+        weights_hwc: Span,
+        /// Bias with the input zero point folded in.
+        folded_bias: Span,
+    },
+    /// [`ConvVariant::Depthwise`] in place, with the ring and row order of
+    /// [`ConvVariant::InPlace`] (same preconditions and scratch).
+    DepthwiseInPlace {
+        /// Arena offset of the row ring.
+        scratch: u32,
+        /// As in [`ConvVariant::Depthwise`].
+        weights_hwc: Span,
+        /// As in [`ConvVariant::Depthwise`].
+        folded_bias: Span,
+    },
 }
 
 /// Grouped 2-D convolution with bias, per-channel requantization and an
@@ -293,9 +317,11 @@ impl Stem {
 /// `x`, updated in place); `add.b` is `fc2`'s output. The intermediates
 /// (`dw.output`, `fc1.input`, `fc1.output`, `fc2.input`, `fc2.output`,
 /// `add.b`) never exist in the arena: only their shapes are used, their
-/// offsets are ignored (codegen writes 0). `dw` is `Reference`; `fc1` and
-/// `fc2` are both `Reference` or both [`ConvVariant::Pointwise`] (then the
-/// fast pointwise kernel computes them, bit-identically).
+/// offsets are ignored (codegen writes 0). `fc1` and `fc2` are both
+/// `Reference` or both [`ConvVariant::Pointwise`] (then the fast pointwise
+/// kernel computes them, bit-identically). `dw` is `Reference`, or
+/// [`ConvVariant::Depthwise`] when `fc1` and `fc2` are `Pointwise` (then the
+/// fast depthwise kernel computes it, bit-identically).
 ///
 /// Order: row by row; before output row `y` is written, input row `y` is
 /// copied into a ring of `kernel / 2 + 1` rows; then pixel by pixel: `dw` (taps
@@ -506,7 +532,10 @@ impl Layer {
                 SqueezeExcite::scratch_bytes(se.input.c as usize, se.reduced as usize)
             }
             Layer::Conv(Conv {
-                variant: ConvVariant::InPlace { .. } | ConvVariant::PointwiseInPlace { .. },
+                variant:
+                    ConvVariant::InPlace { .. }
+                    | ConvVariant::PointwiseInPlace { .. }
+                    | ConvVariant::DepthwiseInPlace { .. },
                 kernel,
                 input,
                 ..

@@ -15,7 +15,11 @@
 //! Every tier computes the same wrapping i32 sums; the pointwise kernel built
 //! on them ([`pointwise`]) is bit-identical to the reference
 //! [`conv_element`](crate::ops::conv::conv_element) (runtime/tests/fast_kernels.rs).
+//! The depthwise kernel ([`depthwise`]) is portable code for every tier (a
+//! contiguous per-channel multiply-accumulate LLVM vectorizes: NEON
+//! `smlal`, MVE `vmla`), likewise bit-identical (runtime/tests/fused_kernels.rs).
 
+pub mod depthwise;
 pub mod pointwise;
 pub mod portable;
 

@@ -2,6 +2,7 @@
 
 use super::add::add_element;
 use super::conv::{conv_element, ConvArgs};
+use crate::kernels::depthwise::{depthwise_pixel, DepthwiseArgs};
 use crate::kernels::pointwise::{pointwise_pixel, PointwiseArgs};
 use crate::schedule::ConvMlp;
 
@@ -91,6 +92,62 @@ pub fn conv_mlp_pointwise(
                         data[iy * row + ix * c + ci]
                     }
                 });
+            }
+            pointwise_pixel(fc1, d, hid);
+            pointwise_pixel(fc2, hid, d);
+            let saved = &ring[slot + x * c..slot + (x + 1) * c];
+            let out = &mut data[y * row + x * c..y * row + (x + 1) * c];
+            for ((o, &s), &f) in out.iter_mut().zip(saved).zip(d.iter()) {
+                *o = add_element(&p.add, s, f);
+            }
+        }
+    }
+}
+
+/// [`conv_mlp_pointwise`] with `dw` computed by the fast depthwise kernel
+/// ([`ConvVariant::Depthwise`](crate::ConvVariant::Depthwise)); bit-identical
+/// to [`conv_mlp_reference`] and with the same scratch.
+pub fn conv_mlp_depthwise(
+    p: &ConvMlp,
+    dw: &DepthwiseArgs<'_>,
+    fc1: &PointwiseArgs<'_>,
+    fc2: &PointwiseArgs<'_>,
+    data: &mut [i8],
+    scratch: &mut [i8],
+) {
+    let (h, w, c) = (
+        p.dw.input.h as usize,
+        p.dw.input.w as usize,
+        p.dw.input.c as usize,
+    );
+    let hidden = p.fc1.output.c as usize;
+    let row = w * c;
+    if row == 0 {
+        return;
+    }
+    let slots = p.dw.kernel as usize / 2 + 1;
+    let (ring, rest) = scratch.split_at_mut(slots * row);
+    let (d, hid) = rest.split_at_mut(c);
+    let hid = &mut hid[..hidden];
+    for y in 0..h {
+        let slot = (y % slots) * row;
+        ring[slot..slot + row].copy_from_slice(&data[y * row..(y + 1) * row]);
+        for x in 0..w {
+            {
+                let (ring, data) = (&*ring, &*data);
+                depthwise_pixel(
+                    dw,
+                    y,
+                    x,
+                    |iy| {
+                        if iy <= y {
+                            &ring[(iy % slots) * row..(iy % slots + 1) * row]
+                        } else {
+                            &data[iy * row..(iy + 1) * row]
+                        }
+                    },
+                    d,
+                );
             }
             pointwise_pixel(fc1, d, hid);
             pointwise_pixel(fc2, hid, d);
