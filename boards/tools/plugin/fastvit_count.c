@@ -32,6 +32,8 @@ static uint64_t executed;
 static uint64_t marks;
 static const char *marker = "fastvit_perf_mark";
 static bool per_insn = true;
+static bool marker_seen = false;
+static uint64_t marker_vaddr = 0;
 
 static void on_mark(unsigned int vcpu_index, void *userdata)
 {
@@ -49,10 +51,20 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     if (n == 0) {
         return;
     }
-    /* The marker's first instruction starts a block (it is a call target). */
+    /* The marker's first instruction starts a block (it is a call target).
+     * QEMU may also end a block inside the marker (e.g. after a stack-pointer
+     * write on v8-M with a stack limit); such a block's first instruction
+     * carries the marker's symbol too. The entry block is always translated
+     * first (a function is entered at its start), so only blocks starting at
+     * that address count as a mark. */
     struct qemu_plugin_insn *first = qemu_plugin_tb_get_insn(tb, 0);
     const char *sym = qemu_plugin_insn_symbol(first);
-    if (sym && strcmp(sym, marker) == 0) {
+    uint64_t vaddr = qemu_plugin_insn_vaddr(first);
+    if (sym && strcmp(sym, marker) == 0 && !marker_seen) {
+        marker_seen = true;
+        marker_vaddr = vaddr;
+    }
+    if (sym && marker_seen && vaddr == marker_vaddr && strcmp(sym, marker) == 0) {
         /* Registered before the counter: logs the count *before* the marker. */
         qemu_plugin_register_vcpu_insn_exec_cb(first, on_mark, QEMU_PLUGIN_CB_NO_REGS, NULL);
     }
