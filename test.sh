@@ -29,4 +29,13 @@ cargo test --workspace
 # staged by host-tests/tests/boards.rs).
 (cd boards && cargo test -q -p fastvit-classify)
 
+echo "== MSRV: runtime and boards/classify on 1.85 (host and thumbv7em), codegen on 1.88"
+rustup toolchain install 1.85.0 --profile minimal --target thumbv7em-none-eabihf >/dev/null
+rustup toolchain install 1.88.0 --profile minimal >/dev/null
+msrv_dir="$PWD/target/msrv"
+cargo +1.85.0 check -q -p fastvit-runtime --target-dir "$msrv_dir"
+cargo +1.85.0 build -q -p fastvit-runtime --lib --target thumbv7em-none-eabihf --target-dir "$msrv_dir"
+(cd boards && cargo +1.85.0 check -q -p fastvit-classify --target-dir "$msrv_dir")
+cargo +1.88.0 check -q -p fastvit-codegen --target-dir "$msrv_dir"
+
 echo "== all checks passed"

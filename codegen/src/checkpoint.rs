@@ -125,6 +125,14 @@ fn dtype_name(d: Dtype) -> String {
 }
 
 /// Parses and validates checkpoint bytes; `path` is used in messages.
+///
+/// ```
+/// use std::path::Path;
+/// let err = codegen::checkpoint::parse(Path::new("t8.safetensors"), b"not a checkpoint")
+///     .unwrap_err();
+/// // Every error names the file and says what was expected.
+/// assert!(err.to_string().contains("t8.safetensors"), "{err}");
+/// ```
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     let p = || path.to_path_buf();
     check_header(path, bytes)?;

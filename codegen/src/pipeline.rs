@@ -198,15 +198,24 @@ pub fn peak_layer(c: &Compiled) -> (String, usize) {
 /// a module (`fastvit_model.rs` + `weights.bin`) into `out_dir`. Returns the
 /// arena size. The including crate needs `fastvit-runtime` as a dependency.
 ///
-/// ```no_run
+/// ```
 /// // model/build.rs (build-dependency: fastvit-codegen)
 /// use codegen::pipeline::{generate_module, QuantOptions};
+/// # use codegen::checkpoint::{DType, Layout};
+/// # let tmp = std::env::temp_dir().join(format!("fastvit-doc-gen-{}", std::process::id()));
+/// # std::fs::create_dir_all(&tmp).unwrap();
+/// # std::env::set_var("OUT_DIR", &tmp); // as cargo sets it for build scripts
+/// # let bytes = codegen::synth::checkpoint_bytes(1, 1000, Layout::TimmTrain, DType::F16);
+/// # std::fs::write(tmp.join("model.safetensors"), bytes).unwrap();
 /// let ckpt = std::path::Path::new("model.safetensors");
+/// # let ckpt = &tmp.join("model.safetensors"); // a seeded stand-in for the hub file
 /// println!("cargo:rerun-if-changed={}", ckpt.display());
 /// let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
-/// let opts = QuantOptions { resolution: 224, quiet: true, ..QuantOptions::default() };
+/// let opts = QuantOptions { resolution: 64, quiet: true, ..QuantOptions::default() };
 /// let arena = generate_module(Some(ckpt), &out, &opts).unwrap();
 /// println!("cargo:warning=FastViT-T8 arena: {arena} bytes");
+/// assert!(out.join("fastvit_model.rs").exists() && arena > 0);
+/// # std::fs::remove_dir_all(&tmp).ok();
 /// // model/src/lib.rs:
 /// //   #![no_std]
 /// //   include!(concat!(env!("OUT_DIR"), "/fastvit_model.rs"));

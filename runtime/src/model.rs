@@ -43,12 +43,40 @@ impl<'a> Model<'a> {
     /// Runs on a camera frame: `image` is u8 RGB, HWC, `h * w * 3` bytes, as
     /// the model's input size. The ImageNet normalization is folded into the
     /// stem. Writes int8 logits (see `output_zp` and the generated scale).
+    ///
+    /// ```
+    /// # include!("doc/tiny_model.rs");
+    /// # fn main() -> Result<(), runtime::Error> {
+    /// // TINY: a one-layer model whose logits are `p0` and `p1 + p2`.
+    /// let mut arena = [0i8; 6]; // ARENA_BYTES of a generated model
+    /// let mut logits = [0i8; 2];
+    /// TINY.run(&mut arena, &[10, 20, 30], &mut logits)?;
+    /// assert_eq!(logits, [-118, -78]); // 10 and 20 + 30, zero point -128
+    /// // Wrong sizes are errors, never panics:
+    /// assert!(TINY.run(&mut arena[..5], &[10, 20, 30], &mut logits).is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn run(&self, arena: &mut [i8], image: &[u8], logits: &mut [i8]) -> Result<(), Error> {
         self.run_with(arena, image, logits, |_, _| {})
     }
 
     /// Like [`Model::run`], calling `after_layer(index, arena)` after each
     /// layer: for per-layer profiling markers and for dumping activations.
+    ///
+    /// ```
+    /// # include!("doc/tiny_model.rs");
+    /// # fn main() -> Result<(), runtime::Error> {
+    /// let (mut arena, mut logits) = ([0i8; 6], [0i8; 2]);
+    /// let mut seen = 0;
+    /// TINY.run_with(&mut arena, &[10, 20, 30], &mut logits, |layer, arena| {
+    ///     // e.g. a cycle-counter marker, or dump TINY.layers[layer].output()
+    ///     let out = TINY.layers[layer].output();
+    ///     assert_eq!(&arena[out.offset as usize..out.end()], &[-118, -78]);
+    ///     seen += 1;
+    /// })?;
+    /// assert_eq!(seen, TINY.layers.len());
+    /// # Ok(()) }
+    /// ```
     pub fn run_with(
         &self,
         arena: &mut [i8],
@@ -67,6 +95,16 @@ impl<'a> Model<'a> {
     /// Runs on an already normalized input (timm's tensor, transposed to HWC
     /// and quantized with the model's normalized-input scale and
     /// `normalized_input_zp`). For testing against float references.
+    ///
+    /// ```
+    /// # include!("doc/tiny_model.rs");
+    /// # fn main() -> Result<(), runtime::Error> {
+    /// // TINY's "normalized" input is the same tensor, already quantized.
+    /// let (mut arena, mut logits) = ([0i8; 6], [0i8; 2]);
+    /// TINY.run_normalized(&mut arena, &[-118, -108, -98], &mut logits, |_, _| {})?;
+    /// assert_eq!(logits, [-118, -78]);
+    /// # Ok(()) }
+    /// ```
     pub fn run_normalized(
         &self,
         arena: &mut [i8],

@@ -12,6 +12,16 @@
 /// One rounding step, computed exactly in 64 bits; the result saturates to
 /// i32. Contract: `t` in `1..=62` (`shift` in `-31..=30`); codegen never emits
 /// anything else, and out-of-range shifts are clamped into it.
+///
+/// ```
+/// use runtime::quant::requantize;
+/// // 0.75 = (3 * 2^29) * 2^(0 - 31): halves round up, also for negatives.
+/// let m = 3 << 29;
+/// assert_eq!(requantize(10, m, 0), 8); // 7.5 -> 8
+/// assert_eq!(requantize(-10, m, 0), -7); // -7.5 -> -7
+/// assert_eq!(requantize(100, 1 << 30, 1), 100); // 2^30 * 2^(1 - 31) = 1.0
+/// assert_eq!(requantize(i32::MAX, 1 << 30, 2), i32::MAX); // x2 saturates
+/// ```
 #[inline(always)]
 pub fn requantize(acc: i32, multiplier: i32, shift: i32) -> i32 {
     let t = (31 - shift).clamp(1, 62);
@@ -21,6 +31,12 @@ pub fn requantize(acc: i32, multiplier: i32, shift: i32) -> i32 {
 }
 
 /// Requantizes to int8: `clamp(requantize(acc, m, s) + zero_point, -128, 127)`.
+///
+/// ```
+/// use runtime::quant::requantize_i8;
+/// assert_eq!(requantize_i8(10, 3 << 29, 0, -128), -120);
+/// assert_eq!(requantize_i8(1000, 3 << 29, 0, 0), 127); // saturates
+/// ```
 #[inline(always)]
 pub fn requantize_i8(acc: i32, multiplier: i32, shift: i32, zero_point: i32) -> i8 {
     requantize(acc, multiplier, shift)
@@ -29,6 +45,13 @@ pub fn requantize_i8(acc: i32, multiplier: i32, shift: i32, zero_point: i32) -> 
 }
 
 /// Looks up an int8 value in a 256-entry table indexed by `q + 128`.
+///
+/// ```
+/// // A ReLU table with zero point -128 (codegen builds GELU/sigmoid tables).
+/// let relu: [i8; 256] = core::array::from_fn(|i| (i as i32 - 128).max(0) as i8);
+/// assert_eq!(runtime::quant::lut(&relu, -5), 0);
+/// assert_eq!(runtime::quant::lut(&relu, 7), 7);
+/// ```
 #[inline(always)]
 pub fn lut(table: &[i8], q: i8) -> i8 {
     table[(q as i32 + 128) as usize]

@@ -1,0 +1,37 @@
+// A two-class "model" small enough to read: one fully connected layer on a
+// 1x1 RGB image, for the runtime's doc examples (`include!`d by them; not
+// compiled into the library). A real model comes from codegen, which emits
+// the same kind of data: a weight blob, a schedule and the arena size.
+use runtime::{FullyConnected, Layer, Model, Requant, Span, TensorRef};
+
+/// Weight blob: i8 weights `[[1, 0, 0], [0, 1, 1]]` at 0, then i32 bias,
+/// multiplier and shift per class (little endian, 4-byte aligned).
+static WEIGHTS: [u8; 32] = {
+    let mut b = [0u8; 32];
+    (b[0], b[4], b[5]) = (1, 1, 1);
+    // multiplier 2^30 with shift 1 is a scale of exactly 1.0
+    (b[19], b[23], b[24], b[28]) = (0x40, 0x40, 1, 1);
+    b
+};
+const IMAGE: TensorRef = TensorRef { offset: 0, h: 1, w: 1, c: 3 };
+const LOGITS: TensorRef = TensorRef { offset: 4, h: 1, w: 1, c: 2 };
+static LAYERS: [Layer; 1] = [Layer::FullyConnected(FullyConnected {
+    input: IMAGE,
+    in_zp: -128, // a u8 pixel p is stored as p - 128
+    output: LOGITS,
+    out_zp: -128,
+    weights: Span { offset: 0, len: 6 },
+    bias: Span { offset: 8, len: 8 },
+    requant: Requant { multiplier: Span { offset: 16, len: 8 }, shift: Span { offset: 24, len: 8 } },
+})];
+static TINY: Model = Model {
+    weights: &WEIGHTS,
+    layers: &LAYERS,
+    layer_names: &["head.fc"],
+    stem_normalized: LAYERS[0],
+    arena_bytes: 6,
+    input: IMAGE,
+    normalized_input_zp: -128,
+    output: LOGITS,
+    output_zp: -128,
+};
