@@ -223,7 +223,7 @@ pub fn apple_to_timm(key: &str) -> Option<String> {
     } else if let Some(rest) = key.strip_prefix("network.") {
         let (idx, rest) = rest.split_once('.')?;
         let idx: usize = idx.parse().ok()?;
-        if idx % 2 == 0 {
+        if idx.is_multiple_of(2) {
             format!("stages.{}.blocks.{rest}", idx / 2)
         } else {
             format!("stages.{}.downsample.{rest}", idx.div_ceil(2))

@@ -126,7 +126,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Checks that a resolution is usable: a positive multiple of 32.
 pub fn check_resolution(r: usize) -> Result<()> {
-    if r == 0 || r % 32 != 0 || r > 2048 {
+    if r == 0 || !r.is_multiple_of(32) || r > 2048 {
         return Err(Error::Usage(format!(
             "resolution {r} is not supported: use a multiple of 32 between 32 and 2048 (the model downsamples by 32; default 256)"
         )));

@@ -238,7 +238,7 @@ impl Lowering<'_> {
     }
 
     fn align(&mut self) {
-        while self.blob.len() % plan::ALIGN != 0 {
+        while !self.blob.len().is_multiple_of(plan::ALIGN) {
             self.blob.push(0);
         }
     }

@@ -20,7 +20,8 @@
 
 use std::path::Path;
 
-#[allow(dead_code)]
+// `boards/tools` keeps the boards' MSRV (1.85), older than `is_multiple_of`.
+#[allow(dead_code, clippy::manual_is_multiple_of)]
 #[path = "../../boards/tools/src/lib.rs"]
 mod boards;
 
@@ -114,6 +115,61 @@ fn every_emulated_board_matches_the_host_bit_for_bit_with_repeatable_counts() {
     );
     let md = std::fs::read_to_string(repo.join("target/boards/results.md")).unwrap();
     assert!(md.contains(host_checksum));
+    classify_firmware_matches_the_host(&repo);
+}
+
+/// The integration example (`classify`: frame in, top-5 with names out),
+/// bare metal on the M4F in QEMU, prints exactly what the Linux build of
+/// the same example prints on the host. Both were built by `run_all` above
+/// (every bin of the board crates).
+fn classify_firmware_matches_the_host(repo: &Path) {
+    let host = boards::host_triple().unwrap();
+    let labels = repo.join("boards/classify/imagenet1k_labels.txt");
+    let image = repo.join("target/boards/model/image.rgb");
+    let exe = repo.join(format!("target/boards/cargo/rpi/{host}/release/classify"));
+    let out = std::process::Command::new(&exe)
+        .arg(&image)
+        .arg(&labels)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
+    assert!(out.status.success(), "host classify failed: {out:?}");
+    let predictions = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains(" %  "))
+            .map(str::to_string)
+            .collect()
+    };
+    let on_host = predictions(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(on_host.len(), 5, "host classify printed {on_host:?}");
+    // With the labels file, every line names its class.
+    let names: Vec<&str> = labels_lines(&labels);
+    for l in &on_host {
+        let class: usize = l.split_whitespace().next().unwrap().parse().unwrap();
+        assert!(
+            l.ends_with(names[class]),
+            "{l}: expected name {}",
+            names[class]
+        );
+    }
+
+    let elf = repo.join("target/boards/cargo/mps2-an386/thumbv7em-none-eabihf/release/classify");
+    let out = std::process::Command::new("sh")
+        .arg(repo.join("boards/tools/qemu-run.sh"))
+        .args(["mps2-an386".as_ref(), elf.as_os_str()])
+        .env("FASTVIT_RAW", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "classify firmware failed:\n{text}");
+    assert_eq!(predictions(&text), on_host, "firmware vs host classify");
+}
+
+fn labels_lines(path: &Path) -> Vec<&'static str> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<&'static str> = text.leak().lines().collect();
+    assert_eq!(lines.len(), 1000, "{}", path.display());
+    lines
 }
 
 #[test]
