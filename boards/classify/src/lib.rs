@@ -31,6 +31,8 @@ pub fn top_k<'a, const K: usize>(
     zero_point: i32,
     labels: Option<&'a str>,
 ) -> Vec<Prediction<'a>, K> {
+    // The softmax is shift-invariant: the zero point cancels against `max`.
+    let _ = zero_point;
     let max = logits.iter().copied().max().unwrap_or(0);
     // exp(s * (q - max)) in [0, 1]: stable for any logit range.
     let weight = |q: i8| (scale * (q as i32 - max as i32) as f32).exp();
