@@ -35,7 +35,10 @@ pub fn top_k<'a, const K: usize>(
     let _ = zero_point;
     let max = logits.iter().copied().max().unwrap_or(0);
     // exp(s * (q - max)) in [0, 1]: stable for any logit range.
-    let weight = |q: i8| (scale * (q as i32 - max as i32) as f32).exp();
+    // micromath's exp, named explicitly: with std linked (host builds, tests)
+    // the inherent `f32::exp` would win, and the firmware and host would
+    // round differently.
+    let weight = |q: i8| F32Ext::exp(scale * (q as i32 - max as i32) as f32);
     let total: f32 = logits.iter().map(|&q| weight(q)).sum();
     let mut best: Vec<Prediction<'a>, K> = Vec::new();
     for (class, &q) in logits.iter().enumerate() {
