@@ -38,9 +38,11 @@ pub fn conv_element(
     let (ih, iw, cin) = (p.input.h as i32, p.input.w as i32, p.input.c as usize);
     let cout = p.output.c as usize;
     let (k, stride, pad) = (p.kernel as i32, p.stride as i32, p.pad as i32);
-    let cin_g = cin / p.groups as usize;
-    let cout_g = cout / p.groups as usize;
-    let g = o / cout_g;
+    // Validated non-zero (`Model` checks groups and shapes); `checked_div`
+    // keeps a division-by-zero panic out of the code all the same.
+    let cin_g = cin.checked_div(p.groups as usize).unwrap_or(0);
+    let cout_g = cout.checked_div(p.groups as usize).unwrap_or(0);
+    let g = o.checked_div(cout_g).unwrap_or(0);
     let mut acc = a.bias.get(o);
     for ky in 0..k {
         let iy = oy as i32 * stride + ky - pad;
@@ -48,16 +50,18 @@ pub fn conv_element(
             let ix = ox as i32 * stride + kx - pad;
             let inside = iy >= 0 && iy < ih && ix >= 0 && ix < iw;
             let wbase = ((o * k as usize + ky as usize) * k as usize + kx as usize) * cin_g;
-            for ci in 0..cin_g {
+            // The validated weights hold every tap; `get` instead of an index
+            // so no bounds-check panic is compiled in.
+            let taps = a.weights.get(wbase..wbase + cin_g).unwrap_or(&[]);
+            for (ci, &w) in taps.iter().enumerate() {
                 let c = g * cin_g + ci;
                 let v = if inside {
                     x(iy as usize, ix as usize, c) as i32
-                } else if a.pad_values.is_empty() {
-                    p.in_zp
                 } else {
-                    a.pad_values[c] as i32
+                    // Empty pad values: pad with the zero point.
+                    a.pad_values.get(c).map_or(p.in_zp, |&v| v as i32)
                 };
-                acc += a.weights[wbase + ci] as i32 * (v - p.in_zp);
+                acc += w as i32 * (v - p.in_zp);
             }
         }
     }
@@ -81,11 +85,14 @@ pub fn conv_reference(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8]) {
         p.output.w as usize,
         p.output.c as usize,
     );
+    // Output order is (y, x, o): one pass over the output slice.
+    let mut out = output.iter_mut();
     for oy in 0..oh {
         for ox in 0..ow {
             for o in 0..cout {
-                output[(oy * ow + ox) * cout + o] = conv_element(p, a, oy, ox, o, |iy, ix, c| {
-                    a.input[(iy * iw + ix) * cin + c]
+                let Some(dst) = out.next() else { return };
+                *dst = conv_element(p, a, oy, ox, o, |iy, ix, c| {
+                    a.input.get((iy * iw + ix) * cin + c).copied().unwrap_or(0)
                 });
             }
         }
