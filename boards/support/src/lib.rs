@@ -23,7 +23,9 @@
 #[cfg(all(feature = "cortex-m", feature = "virt"))]
 compile_error!("features `cortex-m` and `virt` select different platforms: enable one");
 #[cfg(all(feature = "no-panic", not(any(feature = "cortex-m", feature = "virt"))))]
-compile_error!("feature `no-panic` replaces a platform's panic handler: enable `cortex-m` or `virt` too");
+compile_error!(
+    "feature `no-panic` replaces a platform's panic handler: enable `cortex-m` or `virt` too"
+);
 
 pub mod bench;
 pub mod report;

@@ -44,7 +44,11 @@ fn checksum_line(v: u32) -> [u8; 20] {
 /// weight check, the checksum and the result, and exits QEMU with success
 /// only if the weights are intact, inference succeeded and the painted
 /// stack was not exhausted.
-pub fn run_and_exit(weights_intact: bool, logits: &mut [i8], infer: impl FnOnce(&mut [i8]) -> bool) -> ! {
+pub fn run_and_exit(
+    weights_intact: bool,
+    logits: &mut [i8],
+    infer: impl FnOnce(&mut [i8]) -> bool,
+) -> ! {
     write_raw(b"fastvit-board no-panic\n");
     let weights: &[u8] = if weights_intact {
         b"weights_intact true\n"

@@ -28,7 +28,10 @@ fn main() -> ! {
     let arena = unsafe { Arena::take(core::ptr::addr_of_mut!(ARENA)) };
     let mut logits = [0i8; model::CLASSES];
     no_panic::run_and_exit(model::weights_intact(), &mut logits, |logits| {
-        let (Ok(arena), Ok(logits)) = (arena.try_into(), <&mut [i8; model::CLASSES]>::try_from(logits)) else {
+        let (Ok(arena), Ok(logits)) = (
+            arena.try_into(),
+            <&mut [i8; model::CLASSES]>::try_from(logits),
+        ) else {
             return false;
         };
         #[cfg(feature = "deliberate-panic")]
