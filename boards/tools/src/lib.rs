@@ -384,7 +384,9 @@ fn cargo_build(dir: &Path, args: &[&str], log_file: &Path) -> Res<()> {
 /// `cargo <subcommand> --release [args]`, as [`cargo_build`].
 fn cargo(dir: &Path, subcommand: &str, args: &[&str], log_file: &Path) -> Res<()> {
     let mut cmd = Command::new("cargo");
-    cmd.args([subcommand, "--release"]).args(args).current_dir(dir);
+    cmd.args([subcommand, "--release"])
+        .args(args)
+        .current_dir(dir);
     for v in [
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_TARGET",

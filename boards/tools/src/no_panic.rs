@@ -201,9 +201,9 @@ pub fn panic_sites(elf: &Path) -> Res<Vec<String>> {
             .filter(|(_, loc)| !loc.starts_with("/rustc/") && !loc.starts_with("??"))
             .map(|(f, loc)| {
                 let loc = loc.split(" (").next().unwrap_or(loc);
-                let loc = loc.rsplit_once("/runtime/").map_or(loc.to_string(), |(_, l)| {
-                    format!("runtime/{l}")
-                });
+                let loc = loc
+                    .rsplit_once("/runtime/")
+                    .map_or(loc.to_string(), |(_, l)| format!("runtime/{l}"));
                 let f = f.rsplit_once("::h").map_or(*f, |(f, _)| f);
                 format!("{loc} {f}")
             })
@@ -211,7 +211,7 @@ pub fn panic_sites(elf: &Path) -> Res<Vec<String>> {
         let core = frames.first().map_or("?", |(f, _)| f);
         let core = core.rsplit_once("::h").map_or(core, |(f, _)| f);
         sites.push(match project.split_first() {
-            Some((first, callers)) if callers.is_empty() => format!("{first}  [{core}]"),
+            Some((first, [])) => format!("{first}  [{core}]"),
             Some((first, callers)) => format!("{first}  [{core}]  <- {}", callers.join(" <- ")),
             None => format!("(no project frame)  [{core}]"),
         });
@@ -235,13 +235,17 @@ pub fn check_all(opts: &Options, log: &dyn Fn(&str)) -> Res<Vec<String>> {
     std::fs::create_dir_all(opts.out.join("logs")).map_err(io(opts.out.display()))?;
     log("building and running the host reference ...");
     let host = super::host_reference(opts)?;
-    let host_sum = host.checksum.ok_or("the host reference printed no checksum")?;
+    let host_sum = host
+        .checksum
+        .ok_or("the host reference printed no checksum")?;
     let mut lines = Vec::new();
     for name in BOARDS {
         log(&format!("{name}: building the no-panic binary ..."));
         let c = check(opts, name)?;
         let r = &c.report;
-        if r.weights_intact != Some(true) || r.result != Some(Ok(())) || r.checksum != Some(host_sum)
+        if r.weights_intact != Some(true)
+            || r.result != Some(Ok(()))
+            || r.checksum != Some(host_sum)
         {
             return Err(format!(
                 "{name}: the no-panic binary linked but its run is wrong (host checksum \
@@ -257,4 +261,41 @@ pub fn check_all(opts: &Options, log: &dyn Fn(&str)) -> Res<Vec<String>> {
         ));
     }
     Ok(lines)
+}
+
+/// The stack guard of the boards without a stack limit register (M4/M7):
+/// `mps2-an386`'s `stack-overflow` binary (linked with flip-link, like the
+/// firmware) recurses 8 KiB past the bottom of its stack and must fault:
+/// QEMU must exit non-zero, after the binary started, without the binary's
+/// "overflowed ... without a fault" line (what a plain link prints, having
+/// silently overwritten its arena), and with a fault on record (QEMU's
+/// "Lockup": the fault handler cannot stack on the overflowed SP either).
+pub fn stack_guard_check(opts: &Options) -> Res<String> {
+    let b = board("mps2-an386")?;
+    let dir = opts.repo.join("boards").join(b.name);
+    let log = opts.out.join("logs").join("stack-overflow-build.log");
+    super::cargo_build(&dir, &["--bin", "stack-overflow"], &log)?;
+    let elf = opts.repo.join(format!(
+        "target/boards/cargo/{}/{}/release/stack-overflow",
+        b.name, b.target
+    ));
+    let quick = Options {
+        timeout_s: 60,
+        ..opts.clone()
+    };
+    let run = run_board(&quick, &b, &elf)?;
+    let started = run.text.contains("stack-overflow: recursing");
+    let silent = run.text.contains("without a fault");
+    let faulted = run.text.contains("Lockup") || run.text.contains("HardFault");
+    if !started || silent || !faulted || run.status == Some(0) {
+        return Err(format!(
+            "mps2-an386: a stack overflow was not caught (status {:?}):\n{}",
+            run.status, run.text
+        ));
+    }
+    Ok(format!(
+        "mps2-an386: an overflow 8 KiB past the stack faults (QEMU status {:?}) \
+         instead of overwriting the arena",
+        run.status
+    ))
 }
