@@ -23,7 +23,9 @@ pub struct ConvArgs<'a> {
 }
 
 /// One output element `(oy, ox, o)`: the whole [`Conv`] contract in one
-/// place. `x(iy, ix, c)` returns the input element at an in-bounds position;
+/// place. `x(iy, ix, c)` returns the input element at an in-bounds position
+/// (`None` if the buffer is too short, which the executor rules out: the
+/// output is then 0, with no panic compiled in);
 /// taps outside the input read the padding value instead. Every conv kernel
 /// (reference, in place, streamed, fused) computes its outputs with this.
 #[inline(always)]
@@ -33,7 +35,7 @@ pub fn conv_element(
     oy: usize,
     ox: usize,
     o: usize,
-    x: impl Fn(usize, usize, usize) -> i8,
+    x: impl Fn(usize, usize, usize) -> Option<i8>,
 ) -> i8 {
     let (ih, iw, cin) = (p.input.h as i32, p.input.w as i32, p.input.c as usize);
     let cout = p.output.c as usize;
@@ -50,16 +52,25 @@ pub fn conv_element(
             let ix = ox as i32 * stride + kx - pad;
             let inside = iy >= 0 && iy < ih && ix >= 0 && ix < iw;
             let wbase = ((o * k as usize + ky as usize) * k as usize + kx as usize) * cin_g;
-            // The validated weights hold every tap; `get` instead of an index
-            // so no bounds-check panic is compiled in.
-            let taps = a.weights.get(wbase..wbase + cin_g).unwrap_or(&[]);
+            // Checked reads that leave the function on failure (never: the
+            // executor validated every operand): no panic compiled in.
+            let Some(taps) = a.weights.get(wbase..wbase + cin_g) else {
+                return 0;
+            };
             for (ci, &w) in taps.iter().enumerate() {
                 let c = g * cin_g + ci;
                 let v = if inside {
-                    x(iy as usize, ix as usize, c) as i32
+                    let Some(v) = x(iy as usize, ix as usize, c) else {
+                        return 0;
+                    };
+                    v as i32
+                } else if a.pad_values.is_empty() {
+                    p.in_zp
                 } else {
-                    // Empty pad values: pad with the zero point.
-                    a.pad_values.get(c).map_or(p.in_zp, |&v| v as i32)
+                    let Some(&v) = a.pad_values.get(c) else {
+                        return 0;
+                    };
+                    v as i32
                 };
                 acc += w as i32 * (v - p.in_zp);
             }
@@ -92,7 +103,7 @@ pub fn conv_reference(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8]) {
             for o in 0..cout {
                 let Some(dst) = out.next() else { return };
                 *dst = conv_element(p, a, oy, ox, o, |iy, ix, c| {
-                    a.input.get((iy * iw + ix) * cin + c).copied().unwrap_or(0)
+                    a.input.get((iy * iw + ix) * cin + c).copied()
                 });
             }
         }

@@ -35,7 +35,6 @@ pub fn conv_in_place(p: &Conv, a: &ConvArgs<'_>, data: &mut [i8], ring: &mut [i8
                         data.get(iy * row + ix * c + ci)
                     }
                     .copied()
-                    .unwrap_or(0)
                 });
                 if let Some(d) = data.get_mut(y * row + x * cout + o) {
                     *d = v;

@@ -114,20 +114,16 @@ pub fn conv_mlp_reference(
         |y, x, rows, d| {
             for (o, v) in d.iter_mut().enumerate() {
                 *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| {
-                    rows.get(iy).get(ix * c + ci).copied().unwrap_or(0)
+                    rows.get(iy).get(ix * c + ci).copied()
                 });
             }
         },
         |y, x, d, hid| {
             for (o, v) in hid.iter_mut().enumerate() {
-                *v = conv_element(&p.fc1, fc1, y, x, o, |_, _, ci| {
-                    d.get(ci).copied().unwrap_or(0)
-                });
+                *v = conv_element(&p.fc1, fc1, y, x, o, |_, _, ci| d.get(ci).copied());
             }
             for (o, v) in d.iter_mut().enumerate() {
-                *v = conv_element(&p.fc2, fc2, y, x, o, |_, _, ci| {
-                    hid.get(ci).copied().unwrap_or(0)
-                });
+                *v = conv_element(&p.fc2, fc2, y, x, o, |_, _, ci| hid.get(ci).copied());
             }
         },
     );
@@ -152,7 +148,7 @@ pub fn conv_mlp_pointwise(
         |y, x, rows, d| {
             for (o, v) in d.iter_mut().enumerate() {
                 *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| {
-                    rows.get(iy).get(ix * c + ci).copied().unwrap_or(0)
+                    rows.get(iy).get(ix * c + ci).copied()
                 });
             }
         },

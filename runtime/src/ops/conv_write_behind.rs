@@ -30,10 +30,7 @@ pub fn conv_write_behind(
                 // The executor sized `region`; `get` keeps bounds-check
                 // panics out of the code.
                 let v = conv_element(p, a, oy, ox, o, |iy, ix, c| {
-                    region
-                        .get(input_at + (iy * iw + ix) * cin + c)
-                        .copied()
-                        .unwrap_or(0)
+                    region.get(input_at + (iy * iw + ix) * cin + c).copied()
                 });
                 if let Some(d) = region.get_mut(output_at + (oy * ow + ox) * cout + o) {
                     *d = v;

@@ -43,7 +43,7 @@ pub fn stem_reference(
                     // bounds-check panics out of the code.
                     let v = conv_element(a, first, j, x, o, |iy, ix, c| {
                         let at = input_at + (iy * iw + ix) * cin + c;
-                        region.get(at).copied().unwrap_or(0)
+                        region.get(at).copied()
                     });
                     if let Some(d) = ring.get_mut(slot + x * mc + o) {
                         *d = v;
@@ -56,7 +56,7 @@ pub fn stem_reference(
             for o in 0..oc {
                 let v = conv_element(b, second, r, x, o, |iy, ix, c| {
                     let at = (iy % slots) * mid_row + ix * mc + c;
-                    ring.get(at).copied().unwrap_or(0)
+                    ring.get(at).copied()
                 });
                 if let Some(d) = region.get_mut(output_at + (r * ow + x) * oc + o) {
                     *d = v;
