@@ -3,8 +3,9 @@
 # shared) and logs libFuzzer's progress lines prefixed with the elapsed wall
 # time, so the coverage curve (cov at several times) shows whether it plateaued.
 #   fuzz/plateau.sh checkpoint 2100   # -> fuzz/target/plateau/checkpoint.log
-# New inputs go to a scratch corpus under target/ (seeded from fuzz/corpus/);
-# One process (no -jobs, whose workers log to files instead); crashes land in fuzz/artifacts/<target>/.
+# New inputs go to a scratch corpus under target/ (seeded from fuzz/corpus/).
+# One process (no -jobs: its workers log to files instead); crashes land in
+# fuzz/artifacts/<target>/. The elapsed time includes building the target.
 set -euo pipefail
 target=${1:?target}
 seconds=${2:?seconds}
