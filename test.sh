@@ -15,6 +15,8 @@ if ((${#need_apt[@]})); then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+# The Cortex-M4/M7 boards link with flip-link (their stack guard).
+command -v flip-link >/dev/null || cargo install flip-link --locked --quiet
 # rust-toolchain.toml pins the toolchain, components and targets; rustup
 # installs them on first use.
 rustup show active-toolchain >/dev/null

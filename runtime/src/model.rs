@@ -113,7 +113,10 @@ impl<'a> Model<'a> {
         after_layer: impl FnMut(usize, &[i8]),
     ) -> Result<(), Error> {
         let dst = self.prepare(arena, input.len(), logits.len())?;
-        dst.copy_from_slice(input);
+        // Same length (`prepare` checked it); a zip copies without a length assert.
+        for (d, &x) in dst.iter_mut().zip(input) {
+            *d = x;
+        }
         self.execute(arena, Entry::Normalized, logits, after_layer)
     }
 
@@ -154,7 +157,9 @@ impl<'a> Model<'a> {
         logits: &mut [i8],
         mut after_layer: impl FnMut(usize, &[i8]),
     ) -> Result<(), Error> {
-        let arena = &mut arena[..self.arena_bytes];
+        let arena = arena
+            .get_mut(..self.arena_bytes)
+            .ok_or(Error::InvalidLayer { layer: 0 })?;
         for (i, layer) in self.layers.iter().enumerate() {
             let layer = if i == 0 && entry == Entry::Normalized {
                 &self.stem_normalized
@@ -170,7 +175,10 @@ impl<'a> Model<'a> {
             .ok_or(Error::InvalidLayer {
                 layer: self.layers.len(),
             })?;
-        logits.copy_from_slice(out);
+        // Same length (`prepare` checked it); a zip copies without a length assert.
+        for (l, &o) in logits.iter_mut().zip(out) {
+            *l = o;
+        }
         Ok(())
     }
 
@@ -187,7 +195,7 @@ impl<'a> Model<'a> {
         }
         let b = self
             .weights
-            .get(s.offset as usize..s.offset as usize + s.len as usize)?;
+            .get(s.offset as usize..(s.offset as usize).checked_add(s.len as usize)?)?;
         Some(I32s(b))
     }
 
@@ -545,18 +553,22 @@ fn bytes(t: TensorRef) -> (usize, usize) {
 }
 
 /// Splits the arena into a read-only input and a disjoint writable output.
+///
+/// Like every helper here it slices with `get`/`split_at_mut_checked` only:
+/// a range that does not fit is `None`, never a panic (the board no-panic
+/// check links these into firmware).
 fn split(arena: &mut [i8], input: TensorRef, output: TensorRef) -> Option<(&[i8], &mut [i8])> {
-    let (i0, i1) = (input.offset as usize, input.end());
-    let (o0, o1) = (output.offset as usize, output.end());
-    if i1 > arena.len() || o1 > arena.len() || (i0 < o1 && o0 < i1) {
+    let (i0, i1) = bytes(input);
+    let (o0, o1) = bytes(output);
+    if i0 < o1 && o0 < i1 {
         return None;
     }
     if i1 <= o0 {
-        let (lo, hi) = arena.split_at_mut(o0);
-        Some((&lo[i0..i1], &mut hi[..o1 - o0]))
+        let (lo, hi) = arena.split_at_mut_checked(o0)?;
+        Some((lo.get(i0..i1)?, hi.get_mut(..o1.checked_sub(o0)?)?))
     } else {
-        let (lo, hi) = arena.split_at_mut(i0);
-        Some((&hi[..i1 - i0], &mut lo[o0..o1]))
+        let (lo, hi) = arena.split_at_mut_checked(i0)?;
+        Some((hi.get(..i1.checked_sub(i0)?)?, lo.get_mut(o0..o1)?))
     }
 }
 
@@ -572,15 +584,15 @@ fn split2_mut(
     a: (usize, usize),
     b: (usize, usize),
 ) -> Option<(&mut [i8], &mut [i8])> {
-    if a.0 > a.1 || b.0 > b.1 || a.1 > arena.len() || b.1 > arena.len() {
+    if a.0 > a.1 || b.0 > b.1 {
         return None;
     }
     if a.1 <= b.0 {
-        let (lo, hi) = arena.split_at_mut(b.0);
-        Some((&mut lo[a.0..a.1], &mut hi[..b.1 - b.0]))
+        let (lo, hi) = arena.split_at_mut_checked(b.0)?;
+        Some((lo.get_mut(a.0..a.1)?, hi.get_mut(..b.1 - b.0)?))
     } else if b.1 <= a.0 {
-        let (lo, hi) = arena.split_at_mut(a.0);
-        Some((&mut hi[..a.1 - a.0], &mut lo[b.0..b.1]))
+        let (lo, hi) = arena.split_at_mut_checked(a.0)?;
+        Some((hi.get_mut(..a.1 - a.0)?, lo.get_mut(b.0..b.1)?))
     } else {
         None
     }
@@ -625,17 +637,35 @@ fn split3_mut(
     b: (usize, usize),
     c: (usize, usize),
 ) -> Option<(&mut [i8], &mut [i8], &mut [i8])> {
-    let mut regions = [(a.0, a.1, 0usize), (b.0, b.1, 1), (c.0, c.1, 2)];
-    regions.sort_unstable();
-    if regions[2].1 > arena.len() || regions[0].1 > regions[1].0 || regions[1].1 > regions[2].0 {
+    // Order by (start, end) with three compare-swaps, remembering which is
+    // which (no slice sort: its total-order check can panic).
+    let mut r = [(a.0, a.1, 0u8), (b.0, b.1, 1), (c.0, c.1, 2)];
+    if r[1] < r[0] {
+        r.swap(0, 1);
+    }
+    if r[2] < r[1] {
+        r.swap(1, 2);
+    }
+    if r[1] < r[0] {
+        r.swap(0, 1);
+    }
+    let [(s0, e0, i0), (s1, e1, i1), (s2, e2, i2)] = r;
+    if e0 > s1 || e1 > s2 {
         return None;
     }
-    let (lo, rest) = arena.split_at_mut(regions[1].0);
-    let (mid, hi) = rest.split_at_mut(regions[2].0 - regions[1].0);
-    let mut out: [Option<&mut [i8]>; 3] = [None, None, None];
-    out[regions[0].2] = Some(&mut lo[regions[0].0..regions[0].1]);
-    out[regions[1].2] = Some(&mut mid[..regions[1].1 - regions[1].0]);
-    out[regions[2].2] = Some(&mut hi[..regions[2].1 - regions[2].0]);
-    let [x, y, z] = out;
-    Some((x?, y?, z?))
+    let (lo, rest) = arena.split_at_mut_checked(s1)?;
+    let (mid, hi) = rest.split_at_mut_checked(s2.checked_sub(s1)?)?;
+    let x0 = lo.get_mut(s0..e0)?;
+    let x1 = mid.get_mut(..e1.checked_sub(s1)?)?;
+    let x2 = hi.get_mut(..e2.checked_sub(s2)?)?;
+    // Back in argument order: `ik` says which argument sits at sorted place k.
+    match (i0, i1, i2) {
+        (0, 1, 2) => Some((x0, x1, x2)),
+        (0, 2, 1) => Some((x0, x2, x1)),
+        (1, 0, 2) => Some((x1, x0, x2)),
+        (1, 2, 0) => Some((x2, x0, x1)),
+        (2, 0, 1) => Some((x1, x2, x0)),
+        (2, 1, 0) => Some((x2, x1, x0)),
+        _ => None,
+    }
 }

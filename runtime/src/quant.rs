@@ -44,7 +44,9 @@ pub fn requantize_i8(acc: i32, multiplier: i32, shift: i32, zero_point: i32) -> 
         .clamp(-128, 127) as i8
 }
 
-/// Looks up an int8 value in a 256-entry table indexed by `q + 128`.
+/// Looks up an int8 value in a 256-entry table indexed by `q + 128`. A
+/// shorter table (layers are validated to have 256 entries, so this never
+/// happens) leaves `q` as it is rather than panicking.
 ///
 /// ```
 /// // A ReLU table with zero point -128 (codegen builds GELU/sigmoid tables).
@@ -54,7 +56,10 @@ pub fn requantize_i8(acc: i32, multiplier: i32, shift: i32, zero_point: i32) -> 
 /// ```
 #[inline(always)]
 pub fn lut(table: &[i8], q: i8) -> i8 {
-    table[(q as i32 + 128) as usize]
+    match table.get((q as u8 ^ 0x80) as usize) {
+        Some(&v) => v,
+        None => q,
+    }
 }
 
 #[cfg(test)]

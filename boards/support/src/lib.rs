@@ -12,6 +12,9 @@
 //!   fault handlers that make QEMU exit with a failure status instead of
 //!   hanging (`cortex-m`: HardFault and DefaultHandler; `virt`: the AArch64
 //!   `_start` and exception vectors);
+//! - with feature `no-panic` (and `cortex-m` or `virt`), [`no_panic`]: a
+//!   panic handler that fails the link if any panic is reachable, and the
+//!   formatting-free run that proves the inference path has none;
 //! - for real boards (feature `defmt`), [`defmt_console`]: the same report as
 //!   defmt lines over RTT.
 #![no_std]
@@ -19,6 +22,10 @@
 
 #[cfg(all(feature = "cortex-m", feature = "virt"))]
 compile_error!("features `cortex-m` and `virt` select different platforms: enable one");
+#[cfg(all(feature = "no-panic", not(any(feature = "cortex-m", feature = "virt"))))]
+compile_error!(
+    "feature `no-panic` replaces a platform's panic handler: enable `cortex-m` or `virt` too"
+);
 
 pub mod bench;
 pub mod report;
@@ -28,6 +35,8 @@ pub mod stack;
 
 #[cfg(feature = "defmt")]
 pub mod defmt_console;
+#[cfg(feature = "no-panic")]
+pub mod no_panic;
 
 #[cfg(feature = "cortex-m")]
 mod cortex_m;

@@ -59,6 +59,32 @@ pub fn exit(success: bool) -> ! {
     }
 }
 
+/// Opens the host's stdout (`:tt` for writing); a negative handle on failure.
+fn open_stdout() -> isize {
+    let name = b":tt\0";
+    // Mode 4 is "w" in the semihosting open modes.
+    let block = [name.as_ptr() as usize, 4, name.len() - 1];
+    // SAFETY: SYS_OPEN with a valid (name, mode, length) block.
+    unsafe { call(SYS_OPEN, block.as_ptr() as usize) }
+}
+
+/// Writes `bytes` to the host's stdout as they are: no buffer, no
+/// formatting, no indexing that could panic (the `no-panic` build's only
+/// output).
+pub fn write_raw(mut bytes: &[u8]) {
+    let handle = open_stdout();
+    while !bytes.is_empty() && handle >= 0 {
+        let block = [handle as usize, bytes.as_ptr() as usize, bytes.len()];
+        // SAFETY: SYS_WRITE with a valid (handle, buffer, length) block;
+        // it returns the number of bytes *not* written.
+        let left = unsafe { call(SYS_WRITE, block.as_ptr() as usize) };
+        if left < 0 || left as usize >= bytes.len() {
+            break;
+        }
+        bytes = bytes.get(bytes.len() - left as usize..).unwrap_or_default();
+    }
+}
+
 /// The host's stdout (`:tt` opened for writing), buffered by line.
 pub struct Console {
     handle: isize,
@@ -69,13 +95,8 @@ pub struct Console {
 impl Console {
     /// Opens the console.
     pub fn stdout() -> Self {
-        let name = b":tt\0";
-        // Mode 4 is "w" in the semihosting open modes.
-        let block = [name.as_ptr() as usize, 4, name.len() - 1];
-        // SAFETY: SYS_OPEN with a valid (name, mode, length) block.
-        let handle = unsafe { call(SYS_OPEN, block.as_ptr() as usize) };
         Console {
-            handle,
+            handle: open_stdout(),
             buf: [0; 256],
             len: 0,
         }

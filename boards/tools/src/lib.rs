@@ -21,6 +21,8 @@
 
 #[path = "elf.rs"]
 pub mod elf;
+#[path = "no_panic.rs"]
+pub mod no_panic;
 #[path = "report.rs"]
 pub mod report;
 
@@ -191,6 +193,10 @@ pub fn check_tools(boards: &[Board]) -> Res<()> {
         if b.kind == Kind::Linux {
             need.push("aarch64-linux-gnu-gcc");
         }
+        // The Cortex-M4/M7 boards link with flip-link (their stack guard).
+        if b.target == "thumbv7em-none-eabihf" {
+            need.push("flip-link");
+        }
     }
     need.sort_unstable();
     need.dedup();
@@ -202,7 +208,7 @@ pub fn check_tools(boards: &[Board]) -> Res<()> {
         "missing tools: {}. The board tests need QEMU (qemu-system-arm, qemu-system-aarch64, \
          qemu-aarch64), gcc and the aarch64 Linux cross linker: run `boards/install-deps.sh` \
          (Debian: apt-get install qemu-system-arm qemu-user gcc gcc-aarch64-linux-gnu \
-         libc6-dev-arm64-cross).",
+         libc6-dev-arm64-cross; flip-link: cargo install flip-link --locked).",
         missing.join(", ")
     ))
 }
@@ -372,8 +378,15 @@ pub fn host_triple() -> Res<String> {
 /// overrides (a test run's target dir or flags must not leak into firmware
 /// builds). Output goes to `log_file`; an error carries its tail.
 fn cargo_build(dir: &Path, args: &[&str], log_file: &Path) -> Res<()> {
+    cargo(dir, "build", args, log_file)
+}
+
+/// `cargo <subcommand> --release [args]`, as [`cargo_build`].
+fn cargo(dir: &Path, subcommand: &str, args: &[&str], log_file: &Path) -> Res<()> {
     let mut cmd = Command::new("cargo");
-    cmd.args(["build", "--release"]).args(args).current_dir(dir);
+    cmd.args([subcommand, "--release"])
+        .args(args)
+        .current_dir(dir);
     for v in [
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_TARGET",
@@ -396,7 +409,7 @@ fn cargo_build(dir: &Path, args: &[&str], log_file: &Path) -> Res<()> {
     let text = String::from_utf8_lossy(&text);
     let tail: Vec<&str> = text.lines().rev().take(40).collect();
     Err(format!(
-        "`cargo build --release {}` failed in {} (log: {}):\n{}",
+        "`cargo {subcommand} --release {}` failed in {} (log: {}):\n{}",
         args.join(" "),
         dir.display(),
         log_file.display(),

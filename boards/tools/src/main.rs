@@ -22,6 +22,9 @@ const USAGE: &str = "usage: run-all.sh [options]
   --timeout S        seconds before a QEMU run is killed (default 900)
   --out DIR          results folder (default target/boards)
   --stage-only       generate and stage the model for `cargo run` in a board folder, then stop
+  --no-panic-check   prove at link time that inference cannot panic (mps2-an386, virt-a76
+                     no-panic binaries), run them against the host, and check that a
+                     deliberate panic fails the link
   --real             build the real-board firmware instead of running the emulated boards,
                      each at the largest resolution (256, 224, ...) whose arena fits its RAM,
                      or all at --resolution if given";
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let repo = repo.canonicalize().unwrap_or(repo);
     let mut opts = Options::new(&repo);
     let mut stage_only = false;
+    let mut no_panic = false;
     let mut real = false;
     let mut resolution_given = false;
     let mut args = std::env::args().skip(1);
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
             "--timeout" => opts.timeout_s = number(&a, value(&a)),
             "--out" => opts.out = PathBuf::from(value(&a)),
             "--stage-only" => stage_only = true,
+            "--no-panic-check" => no_panic = true,
             "--real" => real = true,
             "-h" | "--help" => {
                 println!(
@@ -91,6 +96,20 @@ fn main() -> ExitCode {
                     "staged the {res}x{res} model and test image at {}",
                     opts.staged_model().display()
                 ));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if no_panic {
+        return match fastvit_boards::no_panic::check_all(&opts, &log) {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -67,9 +67,11 @@ fn mac_const<const N: usize>(acc: &mut [i32; N], w: &[i8; N], v: i32) {
     }
 }
 
+/// `s[at..at + N]` as an array; `None` past the end (the executor sized
+/// every operand, so never: it keeps bounds-check panics out of the code).
 #[inline(always)]
-fn arr<const N: usize>(s: &[i8], at: usize) -> &[i8; N] {
-    s[at..at + N].try_into().expect("chunk in bounds")
+fn arr<const N: usize>(s: &[i8], at: usize) -> Option<&[i8; N]> {
+    s.get(at..at + N)?.try_into().ok()
 }
 
 /// Channels `c0..c0 + N` of output pixel `(oy, ox)`.
@@ -93,13 +95,21 @@ fn chunk<'s, const N: usize>(
         let r = if row_in { row(iy) } else { &[][..] };
         for kx in 0..k {
             let ix = (ox * a.stride + kx).wrapping_sub(a.pad);
-            let w = arr::<N>(a.weights, (ky * k + kx) * c + c0);
+            let Some(w) = arr::<N>(a.weights, (ky * k + kx) * c + c0) else {
+                return;
+            };
             if row_in && ix < a.w {
-                mac(&mut acc, w, arr::<N>(r, ix * c + c0));
+                let Some(x) = arr::<N>(r, ix * c + c0) else {
+                    return;
+                };
+                mac(&mut acc, w, x);
             } else if a.pad_values.is_empty() {
                 mac_const(&mut acc, w, a.in_zp);
             } else {
-                mac(&mut acc, w, arr::<N>(a.pad_values, c0));
+                let Some(x) = arr::<N>(a.pad_values, c0) else {
+                    return;
+                };
+                mac(&mut acc, w, x);
             }
         }
     }
@@ -111,7 +121,9 @@ fn chunk<'s, const N: usize>(
             a.requant.shift.get(o),
             a.out_zp,
         );
-        out[o] = if a.lut.is_empty() { y } else { lut(a.lut, y) };
+        if let Some(d) = out.get_mut(o) {
+            *d = if a.lut.is_empty() { y } else { lut(a.lut, y) };
+        }
     }
 }
 
@@ -147,13 +159,11 @@ pub fn depthwise(a: &DepthwiseArgs<'_>, oh: usize, ow: usize, input: &[i8], outp
     for oy in 0..oh {
         for ox in 0..ow {
             let at = (oy * ow + ox) * c;
-            depthwise_pixel(
-                a,
-                oy,
-                ox,
-                |iy| &input[iy * row..(iy + 1) * row],
-                &mut output[at..at + c],
-            );
+            let Some(out) = output.get_mut(at..at + c) else {
+                return;
+            };
+            let row = |iy: usize| input.get(iy * row..(iy + 1) * row).unwrap_or(&[]);
+            depthwise_pixel(a, oy, ox, row, out);
         }
     }
 }
@@ -170,24 +180,34 @@ pub fn depthwise_in_place(a: &DepthwiseArgs<'_>, data: &mut [i8], ring: &mut [i8
     let slots = a.kernel / 2 + 1;
     for y in 0..h {
         let slot = (y % slots) * row;
-        ring[slot..slot + row].copy_from_slice(&data[y * row..(y + 1) * row]);
-        let (cur, below) = data.split_at_mut((y + 1) * row);
+        // Checked slicing throughout (the executor sized `data` and `ring`;
+        // never taken): keeps bounds-check panics out of the code.
+        if let (Some(dst), Some(src)) = (
+            ring.get_mut(slot..slot + row),
+            data.get(y * row..(y + 1) * row),
+        ) {
+            dst.copy_from_slice(src);
+        }
+        let Some((cur, below)) = data.split_at_mut_checked((y + 1) * row) else {
+            return;
+        };
         let (ring, below) = (&*ring, &*below);
-        let out_row = &mut cur[y * row..];
+        let Some(out_row) = cur.get_mut(y * row..) else {
+            return;
+        };
+        let rows = |iy: usize| {
+            if iy <= y {
+                ring.get((iy % slots) * row..(iy % slots + 1) * row)
+            } else {
+                below.get((iy - y - 1) * row..(iy - y) * row)
+            }
+            .unwrap_or(&[])
+        };
         for x in 0..w {
-            depthwise_pixel(
-                a,
-                y,
-                x,
-                |iy| {
-                    if iy <= y {
-                        &ring[(iy % slots) * row..(iy % slots + 1) * row]
-                    } else {
-                        &below[(iy - y - 1) * row..(iy - y) * row]
-                    }
-                },
-                &mut out_row[x * c..(x + 1) * c],
-            );
+            let Some(out) = out_row.get_mut(x * c..(x + 1) * c) else {
+                return;
+            };
+            depthwise_pixel(a, y, x, rows, out);
         }
     }
 }

@@ -56,25 +56,39 @@ pub fn pointwise_pixel(a: &PointwiseArgs<'_>, x: &[i8], out: &mut [i8]) {
     let cin = x.len();
     let cout = out.len();
     let quads = cout / 4;
-    let (body, tail) = a.weights[..cout * cin].split_at(quads * 4 * cin);
-    for (q, rows) in body.chunks_exact(4 * cin).enumerate() {
+    // No input channels: every dot product is 0 (and `chunks_exact(0)`
+    // would panic).
+    if cin == 0 {
+        for (o, v) in out.iter_mut().enumerate() {
+            *v = finish(a, o, 0);
+        }
+        return;
+    }
+    // Checked slicing (the executor validated the weights; never taken):
+    // keeps bounds-check panics out of the code.
+    let Some((body, tail)) = a
+        .weights
+        .get(..cout * cin)
+        .and_then(|w| w.split_at_checked(quads * 4 * cin))
+    else {
+        return;
+    };
+    let (out_body, out_tail) = out.split_at_mut(quads * 4);
+    for (q, (rows, o4)) in body
+        .chunks_exact(4 * cin)
+        .zip(out_body.chunks_exact_mut(4))
+        .enumerate()
+    {
         let (r0, rest) = rows.split_at(cin);
         let (r1, rest) = rest.split_at(cin);
         let (r2, r3) = rest.split_at(cin);
         let acc = super::dot4([r0, r1, r2, r3], x);
-        for (j, &d) in acc.iter().enumerate() {
-            out[4 * q + j] = finish(a, 4 * q + j, d);
+        for (j, (v, &d)) in o4.iter_mut().zip(acc.iter()).enumerate() {
+            *v = finish(a, 4 * q + j, d);
         }
     }
-    if cin > 0 {
-        for (j, row) in tail.chunks_exact(cin).enumerate() {
-            let o = quads * 4 + j;
-            out[o] = finish(a, o, super::dot1(row, x));
-        }
-    } else {
-        for (o, v) in out.iter_mut().enumerate().skip(quads * 4) {
-            *v = finish(a, o, 0);
-        }
+    for (j, (row, v)) in tail.chunks_exact(cin).zip(out_tail).enumerate() {
+        *v = finish(a, quads * 4 + j, super::dot1(row, x));
     }
 }
 
@@ -107,7 +121,9 @@ pub fn pointwise_in_place(
     if row == 0 {
         return;
     }
-    let ring = &mut ring[..row];
+    let Some(ring) = ring.get_mut(..row) else {
+        return; // sized by the executor: never
+    };
     for r in data.chunks_exact_mut(row) {
         ring.copy_from_slice(r);
         pointwise(a, c, c, ring, r);

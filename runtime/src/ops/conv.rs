@@ -23,7 +23,9 @@ pub struct ConvArgs<'a> {
 }
 
 /// One output element `(oy, ox, o)`: the whole [`Conv`] contract in one
-/// place. `x(iy, ix, c)` returns the input element at an in-bounds position;
+/// place. `x(iy, ix, c)` returns the input element at an in-bounds position
+/// (`None` if the buffer is too short, which the executor rules out: the
+/// output is then 0, with no panic compiled in);
 /// taps outside the input read the padding value instead. Every conv kernel
 /// (reference, in place, streamed, fused) computes its outputs with this.
 #[inline(always)]
@@ -33,14 +35,16 @@ pub fn conv_element(
     oy: usize,
     ox: usize,
     o: usize,
-    x: impl Fn(usize, usize, usize) -> i8,
+    x: impl Fn(usize, usize, usize) -> Option<i8>,
 ) -> i8 {
     let (ih, iw, cin) = (p.input.h as i32, p.input.w as i32, p.input.c as usize);
     let cout = p.output.c as usize;
     let (k, stride, pad) = (p.kernel as i32, p.stride as i32, p.pad as i32);
-    let cin_g = cin / p.groups as usize;
-    let cout_g = cout / p.groups as usize;
-    let g = o / cout_g;
+    // Validated non-zero (`Model` checks groups and shapes); `checked_div`
+    // keeps a division-by-zero panic out of the code all the same.
+    let cin_g = cin.checked_div(p.groups as usize).unwrap_or(0);
+    let cout_g = cout.checked_div(p.groups as usize).unwrap_or(0);
+    let g = o.checked_div(cout_g).unwrap_or(0);
     let mut acc = a.bias.get(o);
     for ky in 0..k {
         let iy = oy as i32 * stride + ky - pad;
@@ -48,16 +52,27 @@ pub fn conv_element(
             let ix = ox as i32 * stride + kx - pad;
             let inside = iy >= 0 && iy < ih && ix >= 0 && ix < iw;
             let wbase = ((o * k as usize + ky as usize) * k as usize + kx as usize) * cin_g;
-            for ci in 0..cin_g {
+            // Checked reads that leave the function on failure (never: the
+            // executor validated every operand): no panic compiled in.
+            let Some(taps) = a.weights.get(wbase..wbase + cin_g) else {
+                return 0;
+            };
+            for (ci, &w) in taps.iter().enumerate() {
                 let c = g * cin_g + ci;
                 let v = if inside {
-                    x(iy as usize, ix as usize, c) as i32
+                    let Some(v) = x(iy as usize, ix as usize, c) else {
+                        return 0;
+                    };
+                    v as i32
                 } else if a.pad_values.is_empty() {
                     p.in_zp
                 } else {
-                    a.pad_values[c] as i32
+                    let Some(&v) = a.pad_values.get(c) else {
+                        return 0;
+                    };
+                    v as i32
                 };
-                acc += a.weights[wbase + ci] as i32 * (v - p.in_zp);
+                acc += w as i32 * (v - p.in_zp);
             }
         }
     }
@@ -81,11 +96,14 @@ pub fn conv_reference(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8]) {
         p.output.w as usize,
         p.output.c as usize,
     );
+    // Output order is (y, x, o): one pass over the output slice.
+    let mut out = output.iter_mut();
     for oy in 0..oh {
         for ox in 0..ow {
             for o in 0..cout {
-                output[(oy * ow + ox) * cout + o] = conv_element(p, a, oy, ox, o, |iy, ix, c| {
-                    a.input[(iy * iw + ix) * cin + c]
+                let Some(dst) = out.next() else { return };
+                *dst = conv_element(p, a, oy, ox, o, |iy, ix, c| {
+                    a.input.get((iy * iw + ix) * cin + c).copied()
                 });
             }
         }

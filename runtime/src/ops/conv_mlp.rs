@@ -17,15 +17,17 @@ pub struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
-    /// Input row `iy` (`w * c` bytes).
+    /// Input row `iy` (`w * c` bytes; empty past the buffers, which the
+    /// executor sized so that it never is: `get` keeps panics out).
     #[inline(always)]
     pub fn get(&self, iy: usize) -> &'a [i8] {
-        if iy <= self.y {
-            let s = (iy % self.slots) * self.row;
-            &self.ring[s..s + self.row]
+        let row = if iy <= self.y {
+            let s = iy.checked_rem(self.slots).unwrap_or(0) * self.row;
+            self.ring.get(s..s + self.row)
         } else {
-            &self.data[iy * self.row..(iy + 1) * self.row]
-        }
+            self.data.get(iy * self.row..(iy + 1) * self.row)
+        };
+        row.unwrap_or(&[])
     }
 }
 
@@ -52,12 +54,25 @@ fn drive(
         return;
     }
     let slots = p.dw.kernel as usize / 2 + 1;
-    let (ring, rest) = scratch.split_at_mut(slots * row);
-    let (d, hid) = rest.split_at_mut(c);
-    let hid = &mut hid[..hidden];
+    // The executor sized `scratch` and `data`; checked splits and `get`
+    // keep bounds-check panics out of the code (never taken).
+    let Some((ring, rest)) = scratch.split_at_mut_checked(slots * row) else {
+        return;
+    };
+    let Some((d, hid)) = rest.split_at_mut_checked(c) else {
+        return;
+    };
+    let Some(hid) = hid.get_mut(..hidden) else {
+        return;
+    };
     for y in 0..h {
         let slot = (y % slots) * row;
-        ring[slot..slot + row].copy_from_slice(&data[y * row..(y + 1) * row]);
+        if let (Some(dst), Some(src)) = (
+            ring.get_mut(slot..slot + row),
+            data.get(y * row..(y + 1) * row),
+        ) {
+            dst.copy_from_slice(src);
+        }
         for x in 0..w {
             let rows = Rows {
                 ring,
@@ -68,8 +83,10 @@ fn drive(
             };
             dw(y, x, &rows, d);
             mlp(y, x, d, hid);
-            let saved = &ring[slot + x * c..slot + (x + 1) * c];
-            let out = &mut data[y * row + x * c..y * row + (x + 1) * c];
+            let saved = ring.get(slot + x * c..slot + (x + 1) * c).unwrap_or(&[]);
+            let out = data
+                .get_mut(y * row + x * c..y * row + (x + 1) * c)
+                .unwrap_or(&mut []);
             for ((o, &s), &f) in out.iter_mut().zip(saved).zip(d.iter()) {
                 *o = add_element(&p.add, s, f);
             }
@@ -96,15 +113,17 @@ pub fn conv_mlp_reference(
         scratch,
         |y, x, rows, d| {
             for (o, v) in d.iter_mut().enumerate() {
-                *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| rows.get(iy)[ix * c + ci]);
+                *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| {
+                    rows.get(iy).get(ix * c + ci).copied()
+                });
             }
         },
         |y, x, d, hid| {
             for (o, v) in hid.iter_mut().enumerate() {
-                *v = conv_element(&p.fc1, fc1, y, x, o, |_, _, ci| d[ci]);
+                *v = conv_element(&p.fc1, fc1, y, x, o, |_, _, ci| d.get(ci).copied());
             }
             for (o, v) in d.iter_mut().enumerate() {
-                *v = conv_element(&p.fc2, fc2, y, x, o, |_, _, ci| hid[ci]);
+                *v = conv_element(&p.fc2, fc2, y, x, o, |_, _, ci| hid.get(ci).copied());
             }
         },
     );
@@ -128,7 +147,9 @@ pub fn conv_mlp_pointwise(
         scratch,
         |y, x, rows, d| {
             for (o, v) in d.iter_mut().enumerate() {
-                *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| rows.get(iy)[ix * c + ci]);
+                *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| {
+                    rows.get(iy).get(ix * c + ci).copied()
+                });
             }
         },
         |_, _, d, hid| {

