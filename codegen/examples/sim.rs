@@ -1,0 +1,350 @@
+//! Float fake-quant simulation of the int8 scheme, to find where the error
+//! comes from (not part of the test suite):
+//! `cargo run --release -p fastvit-codegen --example sim -- RES SEED NEVAL CMD...`
+//! CMD: `base` (weights only / activations only / both), `wlayers` (one
+//! conv's weights at a time), `alayers` (one activation tensor at a time).
+use codegen::calibrate::{choose_ranges, collect, Range, RangeMethod};
+use codegen::equalize::{channel_ranges, equalize_with, Alphas};
+use codegen::eval::db;
+use codegen::float::{forward_folded, Fmap, Observer};
+use codegen::fold::{fold, timm_reparam, ConvW, Folded};
+use codegen::images::*;
+use codegen::quantize::QParams;
+use codegen::synth;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+
+/// A tensor-name predicate.
+type Pick<'a> = &'a (dyn Fn(&str) -> bool + Sync);
+
+struct FQ<'a> {
+    ranges: &'a BTreeMap<String, Range>,
+    pick: &'a (dyn Fn(&str) -> bool + Sync),
+}
+impl Observer for FQ<'_> {
+    fn observe(&mut self, _: &str, _: &Fmap) {}
+    fn transform(&mut self, name: &str, x: &mut Fmap) {
+        if !(self.pick)(name) {
+            return;
+        }
+        let q = QParams::from_range(self.ranges[name]);
+        x.data
+            .iter_mut()
+            .for_each(|v| *v = q.dequantize(q.quantize(*v)));
+    }
+}
+
+/// Index within an output channel's weights of its identity tap (the
+/// centre tap of input channel `o`), for convs where `cin == cout`, stride 1
+/// and the conv is depthwise or 1x1 dense.
+fn identity_tap(c: &ConvW, o: usize) -> Option<usize> {
+    if std::env::var("SPLIT").is_err() || c.cin != c.cout || c.stride != 1 {
+        return None;
+    }
+    if c.groups == c.cin {
+        Some(c.k * c.k / 2)
+    } else if c.k == 1 && c.groups == 1 {
+        Some(o)
+    } else {
+        None
+    }
+}
+
+fn fq_conv(c: &mut ConvW) -> (f64, f64) {
+    let per = c.fan_in();
+    let (mut s, mut e) = (0.0, 0.0);
+    for o in 0..c.cout {
+        let id = identity_tap(c, o);
+        let w = &mut c.weight[o * per..(o + 1) * per];
+        let wmax = w
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != id)
+            .fold(0f32, |m, (_, v)| m.max(v.abs())) as f64;
+        let sw = if wmax > 0.0 { wmax / 127.0 } else { 1.0 };
+        for (i, v) in w.iter_mut().enumerate() {
+            let lim = if Some(i) == id { 1e9 } else { 127.0 };
+            let q = ((*v as f64 / sw).round().clamp(-lim, lim) * sw) as f32;
+            s += (*v as f64).powi(2);
+            e += (*v as f64 - q as f64).powi(2);
+            *v = q;
+        }
+    }
+    (s, e)
+}
+
+fn convs_mut(f: &mut Folded) -> Vec<&mut ConvW> {
+    let mut v: Vec<&mut ConvW> = f.stem.iter_mut().collect();
+    for s in &mut f.stages {
+        if let Some(d) = &mut s.downsample {
+            v.extend(d.iter_mut());
+        }
+        for b in &mut s.blocks {
+            v.extend([&mut b.token_mixer, &mut b.mlp_conv, &mut b.fc1, &mut b.fc2]);
+        }
+    }
+    v.extend([&mut f.final_conv, &mut f.se_fc1, &mut f.se_fc2, &mut f.head]);
+    v
+}
+
+pub fn fq_weights(f: &Folded, pick: &dyn Fn(&str) -> bool) -> Folded {
+    let mut g = f.clone();
+    for c in convs_mut(&mut g) {
+        if pick(&c.name) {
+            fq_conv(c);
+        }
+    }
+    g
+}
+
+/// Per-channel means of every observed tensor (pre-quantization values in
+/// `transform`) over `inputs`, with activations fake-quantized if `fq`.
+fn channel_means(
+    g: &Folded,
+    inputs: &[ModelInput],
+    ranges: &BTreeMap<String, Range>,
+    fq: bool,
+) -> BTreeMap<String, Vec<f64>> {
+    struct M<'a> {
+        ranges: &'a BTreeMap<String, Range>,
+        fq: bool,
+        sums: BTreeMap<String, Vec<f64>>,
+    }
+    impl Observer for M<'_> {
+        fn observe(&mut self, _: &str, _: &Fmap) {}
+        fn transform(&mut self, name: &str, x: &mut Fmap) {
+            let n = x.h * x.w;
+            let e = self
+                .sums
+                .entry(name.to_string())
+                .or_insert_with(|| vec![0.0; x.c]);
+            for (ec, plane) in e.iter_mut().zip(x.data.chunks_exact(n.max(1))) {
+                *ec += plane.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+            }
+            if self.fq {
+                let q = QParams::from_range(self.ranges[name]);
+                x.data
+                    .iter_mut()
+                    .for_each(|v| *v = q.dequantize(q.quantize(*v)));
+            }
+        }
+    }
+    let all: Vec<BTreeMap<String, Vec<f64>>> = inputs
+        .par_iter()
+        .map(|inp| {
+            let mut m = M {
+                ranges,
+                fq,
+                sums: BTreeMap::new(),
+            };
+            forward_folded(g, &inp.normalized, &mut m);
+            m.sums
+        })
+        .collect();
+    let mut out = all[0].clone();
+    for m in &all[1..] {
+        for (k, v) in m {
+            out.get_mut(k)
+                .unwrap()
+                .iter_mut()
+                .zip(v)
+                .for_each(|(a, b)| *a += b);
+        }
+    }
+    out.values_mut()
+        .for_each(|v| v.iter_mut().for_each(|x| *x /= inputs.len() as f64));
+    out
+}
+
+/// Empirical bias correction: subtracts each linear conv output's mean
+/// fake-quant error (measured on `calib`) from its bias; `iters` rounds.
+fn bias_correct(
+    float: &Folded,
+    wq: &Folded,
+    calib: &[ModelInput],
+    ranges: &BTreeMap<String, Range>,
+    iters: usize,
+) -> Folded {
+    let reference = channel_means(float, calib, ranges, false);
+    let mut g = wq.clone();
+    for _ in 0..iters {
+        let got = channel_means(&g, calib, ranges, true);
+        for c in convs_mut(&mut g) {
+            // ReLU follows se.fc1's observation point: not linear there.
+            if c.name == "final_conv.se.fc1" {
+                continue;
+            }
+            let (Some(a), Some(b)) = (got.get(&c.name), reference.get(&c.name)) else {
+                continue;
+            };
+            for o in 0..c.cout {
+                c.bias[o] -= (a[o] - b[o]) as f32;
+            }
+        }
+    }
+    g
+}
+
+struct Ctx {
+    eval: Vec<ModelInput>,
+    fl: Vec<Vec<f32>>,
+    mean: Vec<f64>,
+    ranges: BTreeMap<String, Range>,
+}
+
+impl Ctx {
+    fn sqnr(&self, g: &Folded, pick0: &(dyn Fn(&str) -> bool + Sync)) -> f64 {
+        let skip: Vec<String> = std::env::var("SKIP")
+            .map(|s| s.split(',').map(String::from).collect())
+            .unwrap_or_default();
+        let pick = &|n: &str| pick0(n) && !skip.iter().any(|s| s == n);
+        let k = self.mean.len();
+        let (s, e) = self
+            .eval
+            .par_iter()
+            .zip(&self.fl)
+            .map(|(inp, f)| {
+                let mut o = FQ {
+                    ranges: &self.ranges,
+                    pick,
+                };
+                let q = forward_folded(g, &inp.normalized, &mut o);
+                let (mut s, mut e) = (0.0, 0.0);
+                for j in 0..k {
+                    s += (f[j] as f64 - self.mean[j]).powi(2);
+                    e += (f[j] as f64 - q[j] as f64).powi(2);
+                }
+                (s, e)
+            })
+            .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        db(s, e)
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let res: usize = args.get(1).map(|s| s.parse().unwrap()).unwrap_or(128);
+    let seed: u64 = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(1);
+    let neval: usize = args.get(3).map(|s| s.parse().unwrap()).unwrap_or(13);
+    let cmds: Vec<String> = args.iter().skip(4).cloned().collect();
+    let alpha: f64 = std::env::var("ALPHA")
+        .ok()
+        .map(|s| s.parse().unwrap())
+        .unwrap_or(0.5);
+    let folded0 = fold(&timm_reparam(&synth::train_tensors(seed, 1000)));
+    let calib = builtin_calibration(res);
+    let env = |k: &str, d: f64| -> f64 {
+        std::env::var(k)
+            .ok()
+            .map(|s| s.parse().unwrap())
+            .unwrap_or(d)
+    };
+    let al = Alphas {
+        stream: env("A_STREAM", alpha),
+        mlp: env("A_MLP", alpha),
+        proj: env("A_PROJ", alpha),
+        final_conv: env("A_FINAL", alpha),
+        pool: env("A_POOL", alpha),
+        se_hidden: env("A_SEH", 0.0),
+    };
+    let folded = equalize_with(&folded0, &channel_ranges(&folded0, &calib, &|| {}), &al);
+    let dir = std::path::Path::new("host-tests/fixtures/eval");
+    let mut eval = Vec::new();
+    for (i, p) in image_files(dir).unwrap().iter().enumerate() {
+        let img = read_image(p).unwrap();
+        for c in derived_crops(&img, 13, res, 0xE7A1 + i as u64) {
+            let rgb = c.as_raw().clone();
+            eval.push(ModelInput {
+                name: "x".into(),
+                normalized: normalize(&rgb, res, res),
+                rgb: Some(rgb),
+            });
+        }
+    }
+    // Spread the subset over the four photos.
+    let stride = (eval.len() / neval.max(1)).max(1);
+    let eval: Vec<ModelInput> = eval.into_iter().step_by(stride).take(neval).collect();
+    let ranges = choose_ranges(&collect(&folded, &calib, &|| {}), RangeMethod::Mse);
+    let fl: Vec<Vec<f32>> = eval
+        .par_iter()
+        .map(|i| forward_folded(&folded, &i.normalized, &mut |_: &str, _: &Fmap| {}))
+        .collect();
+    let k = fl[0].len();
+    let mean: Vec<f64> = (0..k)
+        .map(|j| fl.iter().map(|v| v[j] as f64).sum::<f64>() / fl.len() as f64)
+        .collect();
+    let ctx = Ctx {
+        eval,
+        fl,
+        mean,
+        ranges,
+    };
+    let none = |_: &str| false;
+    let all = |_: &str| true;
+    for cmd in &cmds {
+        match cmd.as_str() {
+            "base" => {
+                let wq = fq_weights(&folded, &all);
+                println!("weights only   {:.2} dB", ctx.sqnr(&wq, &none));
+                println!("acts only      {:.2} dB", ctx.sqnr(&folded, &all));
+                println!("both           {:.2} dB", ctx.sqnr(&wq, &all));
+            }
+            "bc" => {
+                let calib = builtin_calibration(res);
+                let wq = fq_weights(&folded, &all);
+                for iters in [1, 2, 3] {
+                    let g = bias_correct(&folded, &wq, &calib, &ctx.ranges, iters);
+                    println!("bias corrected x{iters}: both {:.2} dB", ctx.sqnr(&g, &all));
+                }
+            }
+            "groups" => {
+                let groups: [(&str, Pick); 5] = [
+                    ("stem", &|n| n.starts_with("stem.")),
+                    ("downsample", &|n| n.contains("downsample")),
+                    ("residual stream", &|n| {
+                        n.ends_with("token_mixer.reparam_conv")
+                            || (n.contains("blocks.")
+                                && !n.contains("mlp")
+                                && !n.contains("token_mixer"))
+                    }),
+                    ("ConvMlp internals", &|n| n.contains(".mlp.")),
+                    ("final_conv, SE, pool, head", &|n| {
+                        n.starts_with("final_conv") || n.starts_with("head")
+                    }),
+                ];
+                for (label, pick) in groups {
+                    println!("acts of {label:28} only {:.2} dB", ctx.sqnr(&folded, pick));
+                }
+            }
+            "wlayers" => {
+                for c in folded.convs() {
+                    let mut cc = c.clone();
+                    let (s, e) = fq_conv(&mut cc);
+                    let name = c.name.clone();
+                    let g = fq_weights(&folded, &|n| n == name);
+                    println!(
+                        "{:48} w {:6.2} dB  logits {:6.2} dB",
+                        c.name,
+                        db(s, e),
+                        ctx.sqnr(&g, &none)
+                    );
+                }
+            }
+            "alayers" => {
+                let names: Vec<String> = ctx.ranges.keys().cloned().collect();
+                for n in names {
+                    let nn = n.clone();
+                    let r = ctx.ranges[&n];
+                    println!(
+                        "{:48} [{:9.3},{:9.3}] logits {:6.2} dB",
+                        n,
+                        r.lo,
+                        r.hi,
+                        ctx.sqnr(&folded, &move |x| x == nn)
+                    );
+                }
+            }
+            other => panic!("unknown command {other}"),
+        }
+    }
+}
