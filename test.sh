@@ -20,6 +20,11 @@ command -v flip-link >/dev/null || cargo install flip-link --locked --quiet
 # rust-toolchain.toml pins the toolchain, components and targets; rustup
 # installs them on first use.
 rustup show active-toolchain >/dev/null
+# A toolchain that was already installed does not always get the file's
+# targets; add them one at a time (one failure would roll back a batch).
+for t in thumbv7em-none-eabihf thumbv8m.main-none-eabihf aarch64-unknown-none aarch64-unknown-linux-gnu; do
+    rustup target list --installed | grep -qx "$t" || rustup target add "$t"
+done
 
 echo "== format and lints"
 cargo fmt --all --check
