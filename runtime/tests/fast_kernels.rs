@@ -5,6 +5,8 @@
 //!   SXTB16/SMLAD, so its byte pairing and tails are checked here; on target
 //!   the same code runs the real instructions) and the selected ones
 //!   (`kernels::dot4`/`dot1`) against an i64 model.
+//! * The four-pixel tile primitives (`prepare_px4` + `dot_px4`) of every
+//!   tier and the selected one, likewise.
 //! * `ConvVariant::Pointwise` through `Model` against `ConvVariant::Reference`
 //!   (`conv_element`) on random shapes, extreme zero points, multipliers,
 //!   shifts and tables. (`PointwiseInPlace` and the fused ConvMlp with
@@ -113,6 +115,74 @@ fn dot_primitives_extremes() {
         }
     }
     assert!(!kernels::TIER.is_empty());
+}
+
+/// The four-pixel tile primitive of every tier (`prepare_px4` + `dot_px4`)
+/// against the i64 model: `x` holds four pixels of `cin`, `w` a row of at
+/// least `cin`. The DSP tier only takes `cin % 4 == 0` (else `None`, and the
+/// kernel goes pixel by pixel); it must then agree too.
+fn px4_case() -> impl Strategy<Value = (Vec<i8>, Vec<i8>, usize)> {
+    prop_oneof![0usize..=70, (0usize..=40).prop_map(|g| 4 * g), Just(1152)].prop_flat_map(|cin| {
+        (
+            prop::collection::vec(any::<i8>(), 4 * cin),
+            (0usize..4).prop_flat_map(move |extra| prop::collection::vec(any::<i8>(), cin + extra)),
+            Just(cin),
+        )
+    })
+}
+
+fn px4_expected(x: &[i8], w: &[i8], cin: usize) -> Vec<i32> {
+    if cin == 0 {
+        return vec![0; 4];
+    }
+    x.chunks_exact(cin).map(|px| naive(w, px)).collect()
+}
+
+#[test]
+fn px4_primitives_match_i64_model() {
+    check(300, px4_case(), |(x, w, cin)| {
+        let expected = px4_expected(&x, &w, cin);
+        let mut b = portable::TileBuf::new();
+        let p = portable::prepare_px4(&x, cin, &mut b).expect("portable takes any cin");
+        same("portable dot_px4", &expected, &portable::dot_px4(&p, &w))?;
+        let mut b = Box::new(dsp::TileBuf::new());
+        match dsp::prepare_px4(&x, cin, &mut b) {
+            Some(p) => same("dsp dot_px4", &expected, &dsp::dot_px4(&p, &w))?,
+            None => prop_assert!(
+                cin % 4 != 0 || cin > dsp::MAX_CIN,
+                "dsp refused cin {}",
+                cin
+            ),
+        }
+        let mut b = Box::new(kernels::TileBuf::new());
+        if let Some(p) = kernels::prepare_px4(&x, cin, &mut b) {
+            same("selected dot_px4", &expected, &kernels::dot_px4(&p, &w))?;
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn px4_primitives_extremes() {
+    for cin in [4, 8, 12, 16, 48, 144, 1152] {
+        for (wv, xv) in [(-128i8, -128i8), (127, -128), (-128, 127), (127, 127)] {
+            let (w, x) = (vec![wv; cin], vec![xv; 4 * cin]);
+            let e = vec![naive(&w, &x[..cin]); 4];
+            let mut b = Box::new(dsp::TileBuf::new());
+            let p = dsp::prepare_px4(&x, cin, &mut b).unwrap();
+            assert_eq!(dsp::dot_px4(&p, &w).to_vec(), e, "dsp cin={cin}");
+            let mut b = portable::TileBuf::new();
+            let p = portable::prepare_px4(&x, cin, &mut b).unwrap();
+            assert_eq!(portable::dot_px4(&p, &w).to_vec(), e, "portable cin={cin}");
+        }
+    }
+    // Too wide or not a multiple of 4: the DSP tier declines.
+    let x = vec![1i8; 4 * 1156];
+    assert!(dsp::prepare_px4(&x, 1156, &mut Box::new(dsp::TileBuf::new())).is_none());
+    assert!(dsp::prepare_px4(&x, 6, &mut Box::new(dsp::TileBuf::new())).is_none());
+    // Short input: declined, not a panic.
+    assert!(dsp::prepare_px4(&x[..15], 4, &mut Box::new(dsp::TileBuf::new())).is_none());
+    assert!(portable::prepare_px4(&x[..15], 4, &mut portable::TileBuf).is_none());
 }
 
 // ---------------------------------------------------------------------------

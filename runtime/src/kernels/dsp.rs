@@ -127,3 +127,157 @@ pub fn dot1(w: &[i8], x: &[i8]) -> i32 {
     }
     acc
 }
+
+/// Largest `cin` [`prepare_px4`] takes (FastViT-T8's widest 1x1 input is
+/// stage 3's hidden width, 3 x 384); wider inputs run one pixel at a time.
+pub const MAX_CIN: usize = 1152;
+
+/// Tile scratch: four pixels' inputs sign-extended to halfword pairs, the
+/// CMSIS-NN trick, so the inner loop spends no `SXTB16` on inputs. For each
+/// group of four channels, pixel by pixel, the words `SXTB16(x)` (channels 0
+/// and 2) and `SXTB16(x, ror 8)` (1 and 3). 9 KiB, on the stack, made once
+/// per layer.
+pub struct TileBuf([u32; 2 * MAX_CIN]);
+
+impl TileBuf {
+    /// Zeroed scratch.
+    pub const fn new() -> Self {
+        TileBuf([0; 2 * MAX_CIN])
+    }
+}
+
+impl Default for TileBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Four pixels' inputs in [`TileBuf`]'s layout, `2 * cin` words.
+pub struct Px4<'a>(&'a [u32]);
+
+/// Sign-extends four pixels of `x` (at least `4 * cin`, pixel-major) into
+/// `buf`. `None` (the caller goes pixel by pixel) unless `cin` is a multiple
+/// of 4 and at most [`MAX_CIN`].
+#[inline]
+pub fn prepare_px4<'a>(x: &[i8], cin: usize, buf: &'a mut TileBuf) -> Option<Px4<'a>> {
+    if cin % 4 != 0 || cin > MAX_CIN {
+        return None;
+    }
+    let x = x.get(..4 * cin)?;
+    let words = buf.0.get_mut(..2 * cin)?;
+    let (x0, r) = x.split_at(cin);
+    let (x1, r) = r.split_at(cin);
+    let (x2, x3) = r.split_at(cin);
+    let groups = x0
+        .chunks_exact(4)
+        .zip(x1.chunks_exact(4))
+        .zip(x2.chunks_exact(4))
+        .zip(x3.chunks_exact(4));
+    for ((((p0, p1), p2), p3), out) in groups.zip(words.chunks_exact_mut(8)) {
+        for (pair, p) in out.chunks_exact_mut(2).zip([p0, p1, p2, p3]) {
+            let v = word(p);
+            pair[0] = sxtb16(v);
+            pair[1] = sxtb16_ror8(v);
+        }
+    }
+    Some(Px4(&buf.0[..2 * cin]))
+}
+
+/// One group of four channels: the weight word `wv` against the group's
+/// eight prepared words `g`.
+#[inline(always)]
+fn group_px4(wv: u32, g: &[u32], a: &mut [i32; 4]) {
+    let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
+    for (acc, pair) in a.iter_mut().zip(g.chunks_exact(2)) {
+        *acc = smlad(w02, pair[0], *acc);
+        *acc = smlad(w13, pair[1], *acc);
+    }
+}
+
+/// Same contract as [`super::portable::dot_px4`]: one weight row (at least
+/// `cin` long) against four pixels prepared by [`prepare_px4`]. Per eight
+/// channels: two weight loads, four `SXTB16`, eight `LDRD`, sixteen `SMLAD`
+/// and the loop test (32 instructions for 32 MACs).
+#[inline]
+pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
+    let words = p.0;
+    let cin = words.len() / 2;
+    let mut a = [0i32; 4];
+    let Some(w) = w.get(..cin) else {
+        return a;
+    };
+    let body = cin / 8 * 8;
+    #[cfg(all(target_arch = "arm", fastvit_dsp))]
+    if body > 0 {
+        let [mut a0, mut a1, mut a2, mut a3] = a;
+        let wp = w.as_ptr();
+        let xp = words.as_ptr();
+        // SAFETY: reads `body` weight bytes from `wp` (`w` holds `cin >=
+        // body`; unaligned LDR is allowed on v7-M/v8-M.main) and `2 * body`
+        // words from `xp` (`words` holds `2 * cin`, word-aligned as LDRD
+        // needs); `body > 0` is a multiple of 8, so the loop runs `body / 8`
+        // times and stops exactly at `wend`. Registers only otherwise; the
+        // DSP instructions are guaranteed by the `fastvit_dsp` cfg.
+        unsafe {
+            core::arch::asm!(
+                "2:",
+                "ldr {w}, [{wp}], #4",
+                "sxtb16 {t}, {w}, ror #8",
+                "sxtb16 {w}, {w}",
+                "ldrd {q0}, {q1}, [{xp}], #8",
+                "smlad {a0}, {w}, {q0}, {a0}",
+                "smlad {a0}, {t}, {q1}, {a0}",
+                "ldrd {q0}, {q1}, [{xp}], #8",
+                "smlad {a1}, {w}, {q0}, {a1}",
+                "smlad {a1}, {t}, {q1}, {a1}",
+                "ldrd {q0}, {q1}, [{xp}], #8",
+                "smlad {a2}, {w}, {q0}, {a2}",
+                "smlad {a2}, {t}, {q1}, {a2}",
+                "ldrd {q0}, {q1}, [{xp}], #8",
+                "smlad {a3}, {w}, {q0}, {a3}",
+                "smlad {a3}, {t}, {q1}, {a3}",
+                "ldr {w}, [{wp}], #4",
+                "sxtb16 {t}, {w}, ror #8",
+                "sxtb16 {w}, {w}",
+                "ldrd {q0}, {q1}, [{xp}], #8",
+                "smlad {a0}, {w}, {q0}, {a0}",
+                "smlad {a0}, {t}, {q1}, {a0}",
+                "ldrd {q0}, {q1}, [{xp}], #8",
+                "smlad {a1}, {w}, {q0}, {a1}",
+                "smlad {a1}, {t}, {q1}, {a1}",
+                "ldrd {q0}, {q1}, [{xp}], #8",
+                "smlad {a2}, {w}, {q0}, {a2}",
+                "smlad {a2}, {t}, {q1}, {a2}",
+                "ldrd {q0}, {q1}, [{xp}], #8",
+                "smlad {a3}, {w}, {q0}, {a3}",
+                "smlad {a3}, {t}, {q1}, {a3}",
+                "cmp {wp}, {wend}",
+                "bne 2b",
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                a2 = inout(reg) a2,
+                a3 = inout(reg) a3,
+                wp = inout(reg) wp => _,
+                xp = inout(reg) xp => _,
+                wend = in(reg) wp.wrapping_add(body),
+                w = out(reg) _,
+                t = out(reg) _,
+                q0 = out(reg) _,
+                q1 = out(reg) _,
+                options(readonly, nostack),
+            );
+        }
+        a = [a0, a1, a2, a3];
+    }
+    #[cfg(not(all(target_arch = "arm", fastvit_dsp)))]
+    for (r, g) in w[..body].chunks_exact(4).zip(words.chunks_exact(8)) {
+        group_px4(word(r), g, &mut a);
+    }
+    let rest = w[body..]
+        .chunks_exact(4)
+        .zip(words[2 * body..].chunks_exact(8));
+    for (r, g) in rest {
+        group_px4(word(r), g, &mut a);
+    }
+    a
+}

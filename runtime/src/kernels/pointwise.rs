@@ -78,21 +78,120 @@ pub fn pointwise_pixel(a: &PointwiseArgs<'_>, x: &[i8], out: &mut [i8]) {
     }
 }
 
-/// A pointwise conv over `pixels` pixels: `input` is `pixels * cin`,
-/// `output` is `pixels * cout` (not overlapping).
-pub fn pointwise(a: &PointwiseArgs<'_>, cin: usize, cout: usize, input: &[i8], output: &mut [i8]) {
+/// Pixels per register tile: every weight row loaded once feeds this many
+/// pixels ([`super::dot_px4`]).
+pub const TILE: usize = 4;
+
+/// One output channel's requantization, loaded once per tile.
+struct Channel<'t> {
+    bias: i32,
+    multiplier: i32,
+    shift: i32,
+    out_zp: i32,
+    lut: &'t [i8],
+}
+
+impl<'t> Channel<'t> {
+    #[inline(always)]
+    fn new(a: &PointwiseArgs<'t>, o: usize) -> Self {
+        Channel {
+            bias: a.folded_bias.get(o),
+            multiplier: a.requant.multiplier.get(o),
+            shift: a.requant.shift.get(o),
+            out_zp: a.out_zp,
+            lut: a.lut,
+        }
+    }
+
+    /// Same bits as [`finish`].
+    #[inline(always)]
+    fn apply(&self, dot: i32) -> i8 {
+        let y = requantize_i8(
+            self.bias.wrapping_add(dot),
+            self.multiplier,
+            self.shift,
+            self.out_zp,
+        );
+        if self.lut.is_empty() {
+            y
+        } else {
+            lut(self.lut, y)
+        }
+    }
+}
+
+/// [`TILE`] pixels at once: `x` is `TILE * cin` (pixel-major), `out` is
+/// `TILE * cout`. The tier prepares the inputs once (on DSP: sign-extended
+/// to halfword pairs in `buf`), then each weight row feeds all four pixels.
+fn tile(
+    a: &PointwiseArgs<'_>,
+    cin: usize,
+    cout: usize,
+    x: &[i8],
+    out: &mut [i8],
+    buf: &mut super::TileBuf,
+) {
+    let Some(prepared) = super::prepare_px4(x, cin, buf) else {
+        for (x, out) in x.chunks_exact(cin).zip(out.chunks_exact_mut(cout)) {
+            pointwise_pixel(a, x, out);
+        }
+        return;
+    };
+    let Some(weights) = a.weights.get(..cout * cin) else {
+        return;
+    };
+    let (o0, rest) = out.split_at_mut(cout);
+    let (o1, rest) = rest.split_at_mut(cout);
+    let (o2, o3) = rest.split_at_mut(cout);
+    let outs = o0.iter_mut().zip(o1.iter_mut()).zip(o2.iter_mut()).zip(o3);
+    for (o, (row, (((y0, y1), y2), y3))) in weights.chunks_exact(cin).zip(outs).enumerate() {
+        let d = super::dot_px4(&prepared, row);
+        let ch = Channel::new(a, o);
+        *y0 = ch.apply(d[0]);
+        *y1 = ch.apply(d[1]);
+        *y2 = ch.apply(d[2]);
+        *y3 = ch.apply(d[3]);
+    }
+}
+
+/// A pointwise conv over the `x.len() / cin` pixels of `x` into `out`
+/// (`cout` per pixel, not overlapping), [`TILE`] pixels at a time, the last
+/// `< TILE` one by one. `buf` is the tier's tile scratch
+/// ([`super::TileBuf::new`], made once per layer).
+pub fn pointwise_pixels(
+    a: &PointwiseArgs<'_>,
+    cin: usize,
+    cout: usize,
+    x: &[i8],
+    out: &mut [i8],
+    buf: &mut super::TileBuf,
+) {
     if cout == 0 {
         return;
     }
     if cin == 0 {
-        for px in output.chunks_exact_mut(cout) {
+        for px in out.chunks_exact_mut(cout) {
             pointwise_pixel(a, &[], px);
         }
         return;
     }
-    for (x, out) in input.chunks_exact(cin).zip(output.chunks_exact_mut(cout)) {
+    let tiles = x.chunks_exact(TILE * cin);
+    let tail = tiles.remainder();
+    let mut outs = out.chunks_exact_mut(TILE * cout);
+    for (xt, ot) in tiles.zip(&mut outs) {
+        tile(a, cin, cout, xt, ot, buf);
+    }
+    let out_tail = outs.into_remainder();
+    for (x, out) in tail.chunks_exact(cin).zip(out_tail.chunks_exact_mut(cout)) {
         pointwise_pixel(a, x, out);
     }
+}
+
+/// A pointwise conv over `pixels` pixels: `input` is `pixels * cin`,
+/// `output` is `pixels * cout` (not overlapping).
+pub fn pointwise(a: &PointwiseArgs<'_>, cin: usize, cout: usize, input: &[i8], output: &mut [i8]) {
+    let mut buf = super::TileBuf::new();
+    pointwise_pixels(a, cin, cout, input, output, &mut buf);
 }
 
 /// In place, row by row, for `cin == cout`: each `row`-byte row of `data` is
@@ -108,8 +207,9 @@ pub fn pointwise_in_place(
         return;
     }
     let ring = &mut ring[..row];
+    let mut buf = super::TileBuf::new();
     for r in data.chunks_exact_mut(row) {
         ring.copy_from_slice(r);
-        pointwise(a, c, c, ring, r);
+        pointwise_pixels(a, c, c, ring, r, &mut buf);
     }
 }

@@ -28,3 +28,52 @@ pub fn dot1(w: &[i8], x: &[i8]) -> i32 {
         a.wrapping_add((w as i32).wrapping_mul(x as i32))
     })
 }
+
+/// Tile scratch: none, the portable tier reads the four input rows as they
+/// are.
+pub struct TileBuf;
+
+impl TileBuf {
+    /// The (empty) scratch.
+    pub const fn new() -> Self {
+        TileBuf
+    }
+}
+
+impl Default for TileBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Four pixels' inputs, prepared for [`dot_px4`].
+pub struct Px4<'a>([&'a [i8]; 4]);
+
+/// Splits `x` (at least `4 * cin`, pixel-major) into its four pixels.
+#[inline]
+pub fn prepare_px4<'a>(x: &'a [i8], cin: usize, _buf: &'a mut TileBuf) -> Option<Px4<'a>> {
+    let x = x.get(..4 * cin)?;
+    let (x0, r) = x.split_at(cin);
+    let (x1, r) = r.split_at(cin);
+    let (x2, x3) = r.split_at(cin);
+    Some(Px4([x0, x1, x2, x3]))
+}
+
+/// `[sum_i w[i] * x_p[i]; p in 0..4]`, wrapping i32: one weight row (at
+/// least `cin` long) against four pixels, each weight load feeding four
+/// multiply-accumulates.
+#[inline]
+pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
+    let [x0, x1, x2, x3] = p.0;
+    let n = x0.len();
+    let (w, x1, x2, x3) = (&w[..n], &x1[..n], &x2[..n], &x3[..n]);
+    let mut a = [0i32; 4];
+    for i in 0..n {
+        let wv = w[i] as i32;
+        a[0] = a[0].wrapping_add(wv.wrapping_mul(x0[i] as i32));
+        a[1] = a[1].wrapping_add(wv.wrapping_mul(x1[i] as i32));
+        a[2] = a[2].wrapping_add(wv.wrapping_mul(x2[i] as i32));
+        a[3] = a[3].wrapping_add(wv.wrapping_mul(x3[i] as i32));
+    }
+    a
+}

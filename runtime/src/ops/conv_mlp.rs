@@ -3,7 +3,8 @@
 use super::add::add_element;
 use super::conv::{conv_element, ConvArgs};
 use crate::kernels::depthwise::{depthwise_pixel, DepthwiseArgs};
-use crate::kernels::pointwise::{pointwise_pixel, PointwiseArgs};
+use crate::kernels::pointwise::{pointwise_pixels, PointwiseArgs};
+use crate::kernels::TileBuf;
 use crate::schedule::ConvMlp;
 
 /// Rows of the block input as the fused kernel sees them at output row `y`:
@@ -30,16 +31,19 @@ impl<'a> Rows<'a> {
 }
 
 /// The one row-ring driver every ConvMlp variant shares. For each row `y`:
-/// copy `x` row `y` into ring slot `y % (k/2 + 1)`; then for each pixel:
-/// `dw(y, x, rows, d)` writes the `c` dw outputs, `mlp(y, x, d, hid)` runs
-/// fc1 (+ GELU) into `hid` and leaves fc2's `c` outputs in `d` (dead after
-/// fc1), and the residual add of the saved `x` is written over `x`.
+/// copy `x` row `y` into ring slot `y % (k/2 + 1)`; then, [`ConvMlp::PIXELS`]
+/// pixels at a time (the row's last `< PIXELS` as one shorter group):
+/// `dw(y, x, rows, d)` writes pixel `x`'s `c` dw outputs into its slot of
+/// `d`; `mlp(y, x0, n, d, hid)` runs fc1 (+ GELU) for the `n` pixels from
+/// `x0` into `hid` and leaves fc2's `n * c` outputs in `d` (dead after fc1);
+/// and the residual add of the saved `x` is written over `x`. Grouping
+/// pixels lets every fc weight load feed several pixels.
 fn drive(
     p: &ConvMlp,
     data: &mut [i8],
     scratch: &mut [i8],
     mut dw: impl FnMut(usize, usize, &Rows<'_>, &mut [i8]),
-    mut mlp: impl FnMut(usize, usize, &mut [i8], &mut [i8]),
+    mut mlp: impl FnMut(usize, usize, usize, &mut [i8], &mut [i8]),
 ) {
     let (h, w, c) = (
         p.dw.input.h as usize,
@@ -53,12 +57,14 @@ fn drive(
     }
     let slots = p.dw.kernel as usize / 2 + 1;
     let (ring, rest) = scratch.split_at_mut(slots * row);
-    let (d, hid) = rest.split_at_mut(c);
-    let hid = &mut hid[..hidden];
+    let (d, hid) = rest.split_at_mut(ConvMlp::PIXELS * c);
+    let hid = &mut hid[..ConvMlp::PIXELS * hidden];
     for y in 0..h {
         let slot = (y % slots) * row;
         ring[slot..slot + row].copy_from_slice(&data[y * row..(y + 1) * row]);
-        for x in 0..w {
+        let mut x0 = 0;
+        while x0 < w {
+            let n = ConvMlp::PIXELS.min(w - x0);
             let rows = Rows {
                 ring,
                 data,
@@ -66,21 +72,26 @@ fn drive(
                 slots,
                 row,
             };
-            dw(y, x, &rows, d);
-            mlp(y, x, d, hid);
-            let saved = &ring[slot + x * c..slot + (x + 1) * c];
-            let out = &mut data[y * row + x * c..y * row + (x + 1) * c];
-            for ((o, &s), &f) in out.iter_mut().zip(saved).zip(d.iter()) {
+            for (i, di) in d.chunks_exact_mut(c).take(n).enumerate() {
+                dw(y, x0 + i, &rows, di);
+            }
+            let (dn, hn) = (&mut d[..n * c], &mut hid[..n * hidden]);
+            mlp(y, x0, n, dn, hn);
+            let saved = &ring[slot + x0 * c..slot + (x0 + n) * c];
+            let out = &mut data[y * row + x0 * c..y * row + (x0 + n) * c];
+            for ((o, &s), &f) in out.iter_mut().zip(saved).zip(dn.iter()) {
                 *o = add_element(&p.add, s, f);
             }
+            x0 += n;
         }
     }
 }
 
 /// Reference kernel. `data` is the block input `x` (`h * w * c`), replaced by
 /// the block output; `scratch` holds [`ConvMlp::scratch_bytes`] bytes: the
-/// row ring, then `c` bytes of `dw` output, then the hidden vector. Every
-/// element goes through `conv_element`; the loop structure is [`drive`]'s.
+/// row ring, then `PIXELS * c` bytes of `dw` output, then `PIXELS` hidden
+/// vectors. Every element goes through `conv_element`; the loop structure is
+/// [`drive`]'s.
 pub fn conv_mlp_reference(
     p: &ConvMlp,
     dw: &ConvArgs<'_>,
@@ -90,6 +101,7 @@ pub fn conv_mlp_reference(
     scratch: &mut [i8],
 ) {
     let c = p.dw.input.c as usize;
+    let hidden = p.fc1.output.c as usize;
     drive(
         p,
         data,
@@ -99,20 +111,24 @@ pub fn conv_mlp_reference(
                 *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| rows.get(iy)[ix * c + ci]);
             }
         },
-        |y, x, d, hid| {
-            for (o, v) in hid.iter_mut().enumerate() {
-                *v = conv_element(&p.fc1, fc1, y, x, o, |_, _, ci| d[ci]);
-            }
-            for (o, v) in d.iter_mut().enumerate() {
-                *v = conv_element(&p.fc2, fc2, y, x, o, |_, _, ci| hid[ci]);
+        |y, x0, _, d, hid| {
+            let pixels = d.chunks_exact_mut(c).zip(hid.chunks_exact_mut(hidden));
+            for (i, (d, hid)) in pixels.enumerate() {
+                for (o, v) in hid.iter_mut().enumerate() {
+                    *v = conv_element(&p.fc1, fc1, y, x0 + i, o, |_, _, ci| d[ci]);
+                }
+                for (o, v) in d.iter_mut().enumerate() {
+                    *v = conv_element(&p.fc2, fc2, y, x0 + i, o, |_, _, ci| hid[ci]);
+                }
             }
         },
     );
 }
 
 /// The same block with `fc1` and `fc2` computed by the fast pointwise kernel
-/// ([`ConvVariant::Pointwise`](crate::ConvVariant::Pointwise)); bit-identical
-/// to [`conv_mlp_reference`] and with the same scratch.
+/// ([`ConvVariant::Pointwise`](crate::ConvVariant::Pointwise)), a pixel
+/// group at a time; bit-identical to [`conv_mlp_reference`] and with the
+/// same scratch.
 pub fn conv_mlp_pointwise(
     p: &ConvMlp,
     dw: &ConvArgs<'_>,
@@ -122,6 +138,8 @@ pub fn conv_mlp_pointwise(
     scratch: &mut [i8],
 ) {
     let c = p.dw.input.c as usize;
+    let hidden = p.fc1.output.c as usize;
+    let mut buf = TileBuf::new();
     drive(
         p,
         data,
@@ -131,9 +149,9 @@ pub fn conv_mlp_pointwise(
                 *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| rows.get(iy)[ix * c + ci]);
             }
         },
-        |_, _, d, hid| {
-            pointwise_pixel(fc1, d, hid);
-            pointwise_pixel(fc2, hid, d);
+        |_, _, _, d, hid| {
+            pointwise_pixels(fc1, c, hidden, d, hid, &mut buf);
+            pointwise_pixels(fc2, hidden, c, hid, d, &mut buf);
         },
     );
 }
@@ -149,14 +167,17 @@ pub fn conv_mlp_depthwise(
     data: &mut [i8],
     scratch: &mut [i8],
 ) {
+    let c = p.dw.input.c as usize;
+    let hidden = p.fc1.output.c as usize;
+    let mut buf = TileBuf::new();
     drive(
         p,
         data,
         scratch,
         |y, x, rows, d| depthwise_pixel(dw, y, x, |iy| rows.get(iy), d),
-        |_, _, d, hid| {
-            pointwise_pixel(fc1, d, hid);
-            pointwise_pixel(fc2, hid, d);
+        |_, _, _, d, hid| {
+            pointwise_pixels(fc1, c, hidden, d, hid, &mut buf);
+            pointwise_pixels(fc2, hidden, c, hid, d, &mut buf);
         },
     );
 }
