@@ -128,43 +128,30 @@ pub fn dot1(w: &[i8], x: &[i8]) -> i32 {
     acc
 }
 
-/// Largest `cin` [`prepare_px4`] takes (FastViT-T8's widest 1x1 input is
-/// stage 3's hidden width, 3 x 384); wider inputs run one pixel at a time.
-pub const MAX_CIN: usize = 1152;
+/// Tile scratch words per input channel: four pixels' inputs sign-extended
+/// to halfword pairs (the CMSIS-NN trick, so the inner loop spends no
+/// `SXTB16` on inputs): for each group of four channels, pixel by pixel, the
+/// words `SXTB16(x)` (channels 0 and 2) and `SXTB16(x, ror 8)` (1 and 3).
+pub const TILE_WORDS_PER_CIN: usize = 2;
 
-/// Tile scratch: four pixels' inputs sign-extended to halfword pairs, the
-/// CMSIS-NN trick, so the inner loop spends no `SXTB16` on inputs. For each
-/// group of four channels, pixel by pixel, the words `SXTB16(x)` (channels 0
-/// and 2) and `SXTB16(x, ror 8)` (1 and 3). 9 KiB, on the stack, made once
-/// per layer.
-pub struct TileBuf([u32; 2 * MAX_CIN]);
+/// Tile scratch for the standalone pointwise layers (stem.2 and the
+/// downsample proj.1, `cin <= 384`), on the stack: 3 KiB. The fused ConvMlp
+/// keeps its tile in its arena scratch instead.
+pub type StackTile = [u32; 2 * 384];
 
-impl TileBuf {
-    /// Zeroed scratch.
-    pub const fn new() -> Self {
-        TileBuf([0; 2 * MAX_CIN])
-    }
-}
-
-impl Default for TileBuf {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Four pixels' inputs in [`TileBuf`]'s layout, `2 * cin` words.
+/// Four pixels' inputs in the [`TILE_WORDS_PER_CIN`] layout, `2 * cin` words.
 pub struct Px4<'a>(&'a [u32]);
 
 /// Sign-extends four pixels of `x` (at least `4 * cin`, pixel-major) into
-/// `buf`. `None` (the caller goes pixel by pixel) unless `cin` is a multiple
-/// of 4 and at most [`MAX_CIN`].
+/// `words`. `None` (the caller goes pixel by pixel) unless `cin` is a
+/// multiple of 4 and `words` holds `2 * cin`.
 #[inline]
-pub fn prepare_px4<'a>(x: &[i8], cin: usize, buf: &'a mut TileBuf) -> Option<Px4<'a>> {
-    if cin % 4 != 0 || cin > MAX_CIN {
+pub fn prepare_px4<'a>(x: &[i8], cin: usize, words: &'a mut [u32]) -> Option<Px4<'a>> {
+    if cin % 4 != 0 {
         return None;
     }
     let x = x.get(..4 * cin)?;
-    let words = buf.0.get_mut(..2 * cin)?;
+    let words = words.get_mut(..2 * cin)?;
     let (x0, r) = x.split_at(cin);
     let (x1, r) = r.split_at(cin);
     let (x2, x3) = r.split_at(cin);
@@ -180,7 +167,7 @@ pub fn prepare_px4<'a>(x: &[i8], cin: usize, buf: &'a mut TileBuf) -> Option<Px4
             pair[1] = sxtb16_ror8(v);
         }
     }
-    Some(Px4(&buf.0[..2 * cin]))
+    Some(Px4(words))
 }
 
 /// One group of four channels: the weight word `wv` against the group's

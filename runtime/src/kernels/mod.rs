@@ -31,7 +31,7 @@ use dsp as arch;
 #[cfg(not(fastvit_dsp))]
 use portable as arch;
 
-pub use arch::{dot1, dot4, dot_px4, prepare_px4, Px4, TileBuf};
+pub use arch::{dot1, dot4, dot_px4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
 
 /// The tier this build selected (for firmware banners and reports: an
 /// optimized kernel that is silently not engaged shows up here).

@@ -82,71 +82,113 @@ pub fn pointwise_pixel(a: &PointwiseArgs<'_>, x: &[i8], out: &mut [i8]) {
 /// pixels ([`super::dot_px4`]).
 pub const TILE: usize = 4;
 
-/// One output channel's requantization, loaded once per tile.
+/// One output channel's requantization, set up once per tile of four
+/// outputs.
+///
+/// For `t = 31 - shift >= 32` (every real scale below 0.5, i.e. every
+/// FastViT-T8 layer) `requantize` is `floor((acc * m + 2^(t-1)) / 2^t)`
+/// computed as the high word of the 64-bit sum (one `SMLAL` with the
+/// rounding constant preloaded) shifted right by `t - 32`: nested floors
+/// of divisions by powers of two are one floor, and the high word is below
+/// 2^31 in magnitude, so the i32 saturation of the reference never engages
+/// and the zero-point add cannot overflow. Other shifts take the reference
+/// [`requantize_i8`] itself. Either way the bits are the reference's.
 struct Channel<'t> {
     bias: i32,
     multiplier: i32,
     shift: i32,
+    /// `2^(t-1)` and `t - 32` when `t >= 32`.
+    fast: Option<(i64, u32)>,
     out_zp: i32,
-    lut: &'t [i8],
+    lut: Option<&'t [i8; 256]>,
 }
 
 impl<'t> Channel<'t> {
     #[inline(always)]
-    fn new(a: &PointwiseArgs<'t>, o: usize) -> Self {
+    fn new(bias: i32, multiplier: i32, shift: i32, out_zp: i32, lut: Option<&'t [i8; 256]>) -> Self {
+        let t = (31 - shift).clamp(1, 62);
+        let fast = (t >= 32).then(|| (1i64 << (t - 1), (t - 32) as u32));
         Channel {
-            bias: a.folded_bias.get(o),
-            multiplier: a.requant.multiplier.get(o),
-            shift: a.requant.shift.get(o),
-            out_zp: a.out_zp,
-            lut: a.lut,
+            bias,
+            multiplier,
+            shift,
+            fast,
+            out_zp,
+            lut,
         }
     }
 
     /// Same bits as [`finish`].
     #[inline(always)]
     fn apply(&self, dot: i32) -> i8 {
-        let y = requantize_i8(
-            self.bias.wrapping_add(dot),
-            self.multiplier,
-            self.shift,
-            self.out_zp,
-        );
-        if self.lut.is_empty() {
-            y
-        } else {
-            lut(self.lut, y)
+        let acc = self.bias.wrapping_add(dot);
+        let y = match self.fast {
+            Some((round, s)) => {
+                let high = ((acc as i64 * self.multiplier as i64 + round) >> 32) as i32;
+                ((high >> s) + self.out_zp).clamp(-128, 127) as i8
+            }
+            None => requantize_i8(acc, self.multiplier, self.shift, self.out_zp),
+        };
+        match self.lut {
+            Some(table) => table[(y as u8 ^ 0x80) as usize],
+            None => y,
         }
     }
 }
 
+/// Little-endian i32s of a 4-byte chunk.
+#[inline(always)]
+fn le(b: &[u8]) -> i32 {
+    i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
 /// [`TILE`] pixels at once: `x` is `TILE * cin` (pixel-major), `out` is
 /// `TILE * cout`. The tier prepares the inputs once (on DSP: sign-extended
-/// to halfword pairs in `buf`), then each weight row feeds all four pixels.
+/// to halfword pairs in `words`), then each weight row feeds all four
+/// pixels.
 fn tile(
     a: &PointwiseArgs<'_>,
     cin: usize,
     cout: usize,
     x: &[i8],
     out: &mut [i8],
-    buf: &mut super::TileBuf,
+    words: &mut [u32],
 ) {
-    let Some(prepared) = super::prepare_px4(x, cin, buf) else {
+    let lut: Option<&[i8; 256]> = match a.lut.len() {
+        0 => None,
+        _ => match a.lut.try_into() {
+            Ok(t) => Some(t),
+            Err(_) => return,
+        },
+    };
+    let params = (
+        a.weights.get(..cout * cin),
+        a.folded_bias.0.get(..4 * cout),
+        a.requant.multiplier.0.get(..4 * cout),
+        a.requant.shift.0.get(..4 * cout),
+    );
+    let (Some(weights), Some(bias), Some(mult), Some(shift)) = params else {
+        return;
+    };
+    let Some(prepared) = super::prepare_px4(x, cin, words) else {
         for (x, out) in x.chunks_exact(cin).zip(out.chunks_exact_mut(cout)) {
             pointwise_pixel(a, x, out);
         }
-        return;
-    };
-    let Some(weights) = a.weights.get(..cout * cin) else {
         return;
     };
     let (o0, rest) = out.split_at_mut(cout);
     let (o1, rest) = rest.split_at_mut(cout);
     let (o2, o3) = rest.split_at_mut(cout);
     let outs = o0.iter_mut().zip(o1.iter_mut()).zip(o2.iter_mut()).zip(o3);
-    for (o, (row, (((y0, y1), y2), y3))) in weights.chunks_exact(cin).zip(outs).enumerate() {
+    let params = bias
+        .chunks_exact(4)
+        .zip(mult.chunks_exact(4))
+        .zip(shift.chunks_exact(4));
+    for ((row, ((b, m), s)), (((y0, y1), y2), y3)) in
+        weights.chunks_exact(cin).zip(params).zip(outs)
+    {
         let d = super::dot_px4(&prepared, row);
-        let ch = Channel::new(a, o);
+        let ch = Channel::new(le(b), le(m), le(s), a.out_zp, lut);
         *y0 = ch.apply(d[0]);
         *y1 = ch.apply(d[1]);
         *y2 = ch.apply(d[2]);
@@ -156,15 +198,15 @@ fn tile(
 
 /// A pointwise conv over the `x.len() / cin` pixels of `x` into `out`
 /// (`cout` per pixel, not overlapping), [`TILE`] pixels at a time, the last
-/// `< TILE` one by one. `buf` is the tier's tile scratch
-/// ([`super::TileBuf::new`], made once per layer).
+/// `< TILE` one by one. `words` is the tier's tile scratch
+/// ([`super::TILE_WORDS_PER_CIN`] `* cin` words; shorter: pixel by pixel).
 pub fn pointwise_pixels(
     a: &PointwiseArgs<'_>,
     cin: usize,
     cout: usize,
     x: &[i8],
     out: &mut [i8],
-    buf: &mut super::TileBuf,
+    words: &mut [u32],
 ) {
     if cout == 0 {
         return;
@@ -179,7 +221,7 @@ pub fn pointwise_pixels(
     let tail = tiles.remainder();
     let mut outs = out.chunks_exact_mut(TILE * cout);
     for (xt, ot) in tiles.zip(&mut outs) {
-        tile(a, cin, cout, xt, ot, buf);
+        tile(a, cin, cout, xt, ot, words);
     }
     let out_tail = outs.into_remainder();
     for (x, out) in tail.chunks_exact(cin).zip(out_tail.chunks_exact_mut(cout)) {
@@ -187,11 +229,21 @@ pub fn pointwise_pixels(
     }
 }
 
+/// The tile scratch as words: the word-aligned part of `bytes` (which may
+/// start anywhere in the arena).
+pub fn tile_words(bytes: &mut [i8]) -> &mut [u32] {
+    let skip = bytes.as_ptr().align_offset(4).min(bytes.len());
+    let bytes = &mut bytes[skip..];
+    let n = bytes.len() / 4;
+    bytemuck::try_cast_slice_mut(&mut bytes[..4 * n]).unwrap_or_default()
+}
+
 /// A pointwise conv over `pixels` pixels: `input` is `pixels * cin`,
-/// `output` is `pixels * cout` (not overlapping).
+/// `output` is `pixels * cout` (not overlapping). The tile scratch is on the
+/// stack ([`super::StackTile`]).
 pub fn pointwise(a: &PointwiseArgs<'_>, cin: usize, cout: usize, input: &[i8], output: &mut [i8]) {
-    let mut buf = super::TileBuf::new();
-    pointwise_pixels(a, cin, cout, input, output, &mut buf);
+    let mut words: super::StackTile = [0; core::mem::size_of::<super::StackTile>() / 4];
+    pointwise_pixels(a, cin, cout, input, output, &mut words);
 }
 
 /// In place, row by row, for `cin == cout`: each `row`-byte row of `data` is
@@ -207,9 +259,9 @@ pub fn pointwise_in_place(
         return;
     }
     let ring = &mut ring[..row];
-    let mut buf = super::TileBuf::new();
+    let mut words: super::StackTile = [0; core::mem::size_of::<super::StackTile>() / 4];
     for r in data.chunks_exact_mut(row) {
         ring.copy_from_slice(r);
-        pointwise_pixels(a, c, c, ring, r, &mut buf);
+        pointwise_pixels(a, c, c, ring, r, &mut words);
     }
 }

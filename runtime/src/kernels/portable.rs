@@ -29,29 +29,19 @@ pub fn dot1(w: &[i8], x: &[i8]) -> i32 {
     })
 }
 
-/// Tile scratch: none, the portable tier reads the four input rows as they
-/// are.
-pub struct TileBuf;
+/// Tile scratch words per input channel: none, this tier reads the four
+/// input rows as they are.
+pub const TILE_WORDS_PER_CIN: usize = 0;
 
-impl TileBuf {
-    /// The (empty) scratch.
-    pub const fn new() -> Self {
-        TileBuf
-    }
-}
-
-impl Default for TileBuf {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+/// Tile scratch for the standalone pointwise layers (none here).
+pub type StackTile = [u32; 0];
 
 /// Four pixels' inputs, prepared for [`dot_px4`].
 pub struct Px4<'a>([&'a [i8]; 4]);
 
 /// Splits `x` (at least `4 * cin`, pixel-major) into its four pixels.
 #[inline]
-pub fn prepare_px4<'a>(x: &'a [i8], cin: usize, _buf: &'a mut TileBuf) -> Option<Px4<'a>> {
+pub fn prepare_px4<'a>(x: &'a [i8], cin: usize, _words: &'a mut [u32]) -> Option<Px4<'a>> {
     let x = x.get(..4 * cin)?;
     let (x0, r) = x.split_at(cin);
     let (x1, r) = r.split_at(cin);

@@ -3,8 +3,7 @@
 use super::add::add_element;
 use super::conv::{conv_element, ConvArgs};
 use crate::kernels::depthwise::{depthwise_pixel, DepthwiseArgs};
-use crate::kernels::pointwise::{pointwise_pixels, PointwiseArgs};
-use crate::kernels::TileBuf;
+use crate::kernels::pointwise::{pointwise_pixels, tile_words, PointwiseArgs};
 use crate::schedule::ConvMlp;
 
 /// Rows of the block input as the fused kernel sees them at output row `y`:
@@ -35,7 +34,8 @@ impl<'a> Rows<'a> {
 /// pixels at a time (the row's last `< PIXELS` as one shorter group):
 /// `dw(y, x, rows, d)` writes pixel `x`'s `c` dw outputs into its slot of
 /// `d`; `mlp(y, x0, n, d, hid)` runs fc1 (+ GELU) for the `n` pixels from
-/// `x0` into `hid` and leaves fc2's `n * c` outputs in `d` (dead after fc1);
+/// `x0` into `hid` (with the pointwise kernels' tile scratch, the rest of
+/// `scratch`) and leaves fc2's `n * c` outputs in `d` (dead after fc1);
 /// and the residual add of the saved `x` is written over `x`. Grouping
 /// pixels lets every fc weight load feed several pixels.
 fn drive(
@@ -43,7 +43,7 @@ fn drive(
     data: &mut [i8],
     scratch: &mut [i8],
     mut dw: impl FnMut(usize, usize, &Rows<'_>, &mut [i8]),
-    mut mlp: impl FnMut(usize, usize, usize, &mut [i8], &mut [i8]),
+    mut mlp: impl FnMut(usize, usize, usize, &mut [i8], &mut [i8], &mut [u32]),
 ) {
     let (h, w, c) = (
         p.dw.input.h as usize,
@@ -57,8 +57,9 @@ fn drive(
     }
     let slots = p.dw.kernel as usize / 2 + 1;
     let (ring, rest) = scratch.split_at_mut(slots * row);
-    let (d, hid) = rest.split_at_mut(ConvMlp::PIXELS * c);
-    let hid = &mut hid[..ConvMlp::PIXELS * hidden];
+    let (d, rest) = rest.split_at_mut(ConvMlp::PIXELS * c);
+    let (hid, tile) = rest.split_at_mut(ConvMlp::PIXELS * hidden);
+    let tile = tile_words(tile);
     for y in 0..h {
         let slot = (y % slots) * row;
         ring[slot..slot + row].copy_from_slice(&data[y * row..(y + 1) * row]);
@@ -76,7 +77,7 @@ fn drive(
                 dw(y, x0 + i, &rows, di);
             }
             let (dn, hn) = (&mut d[..n * c], &mut hid[..n * hidden]);
-            mlp(y, x0, n, dn, hn);
+            mlp(y, x0, n, dn, hn, tile);
             let saved = &ring[slot + x0 * c..slot + (x0 + n) * c];
             let out = &mut data[y * row + x0 * c..y * row + (x0 + n) * c];
             for ((o, &s), &f) in out.iter_mut().zip(saved).zip(dn.iter()) {
@@ -90,7 +91,7 @@ fn drive(
 /// Reference kernel. `data` is the block input `x` (`h * w * c`), replaced by
 /// the block output; `scratch` holds [`ConvMlp::scratch_bytes`] bytes: the
 /// row ring, then `PIXELS * c` bytes of `dw` output, then `PIXELS` hidden
-/// vectors. Every element goes through `conv_element`; the loop structure is
+/// vectors, then the pointwise tile scratch (unused here). Every element goes through `conv_element`; the loop structure is
 /// [`drive`]'s.
 pub fn conv_mlp_reference(
     p: &ConvMlp,
@@ -111,7 +112,7 @@ pub fn conv_mlp_reference(
                 *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| rows.get(iy)[ix * c + ci]);
             }
         },
-        |y, x0, _, d, hid| {
+        |y, x0, _, d, hid, _| {
             let pixels = d.chunks_exact_mut(c).zip(hid.chunks_exact_mut(hidden));
             for (i, (d, hid)) in pixels.enumerate() {
                 for (o, v) in hid.iter_mut().enumerate() {
@@ -139,7 +140,6 @@ pub fn conv_mlp_pointwise(
 ) {
     let c = p.dw.input.c as usize;
     let hidden = p.fc1.output.c as usize;
-    let mut buf = TileBuf::new();
     drive(
         p,
         data,
@@ -149,9 +149,9 @@ pub fn conv_mlp_pointwise(
                 *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| rows.get(iy)[ix * c + ci]);
             }
         },
-        |_, _, _, d, hid| {
-            pointwise_pixels(fc1, c, hidden, d, hid, &mut buf);
-            pointwise_pixels(fc2, hidden, c, hid, d, &mut buf);
+        |_, _, _, d, hid, tile| {
+            pointwise_pixels(fc1, c, hidden, d, hid, tile);
+            pointwise_pixels(fc2, hidden, c, hid, d, tile);
         },
     );
 }
@@ -169,15 +169,14 @@ pub fn conv_mlp_depthwise(
 ) {
     let c = p.dw.input.c as usize;
     let hidden = p.fc1.output.c as usize;
-    let mut buf = TileBuf::new();
     drive(
         p,
         data,
         scratch,
         |y, x, rows, d| depthwise_pixel(dw, y, x, |iy| rows.get(iy), d),
-        |_, _, _, d, hid| {
-            pointwise_pixels(fc1, c, hidden, d, hid, &mut buf);
-            pointwise_pixels(fc2, hidden, c, hid, d, &mut buf);
+        |_, _, _, d, hid, tile| {
+            pointwise_pixels(fc1, c, hidden, d, hid, tile);
+            pointwise_pixels(fc2, hidden, c, hid, d, tile);
         },
     );
 }
