@@ -152,6 +152,15 @@ fn px4_primitives_match_i64_model() {
         let mut words = vec![0u32; kernels::TILE_WORDS_PER_CIN * cin];
         if let Some(p) = kernels::prepare_px4(&x, cin, &mut words) {
             same("selected dot_px4", &expected, &kernels::dot_px4(&p, &w))?;
+            // The selected tier's multi-row tile (4 rows on NEON): distinct rows.
+            let rows: Vec<i8> = (0..kernels::ROWS)
+                .flat_map(|r| w[..cin].iter().map(move |&v| v.wrapping_mul(1 + 2 * r as i8)))
+                .collect();
+            let got = kernels::dot_rows_px4(&p, &rows);
+            for (r, got) in got.iter().enumerate() {
+                let row = &rows[r * cin..(r + 1) * cin];
+                same("selected dot_rows_px4", &px4_expected(&x, row, cin), got)?;
+            }
         }
         Ok(())
     });

@@ -268,3 +268,12 @@ pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
     }
     a
 }
+
+/// Output channels per [`dot_rows_px4`] tile.
+pub const ROWS: usize = 1;
+
+/// [`dot_px4`] for one row, in the tile shape the NEON tier widens.
+#[inline]
+pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
+    [dot_px4(p, rows)]
+}

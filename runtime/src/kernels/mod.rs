@@ -26,12 +26,20 @@ pub mod portable;
 #[allow(unsafe_code)]
 pub mod dsp;
 
+#[cfg(target_arch = "aarch64")]
+#[allow(unsafe_code)]
+pub mod neon;
+
 #[cfg(fastvit_dsp)]
 use dsp as arch;
-#[cfg(not(fastvit_dsp))]
+#[cfg(target_arch = "aarch64")]
+use neon as arch;
+#[cfg(not(any(fastvit_dsp, target_arch = "aarch64")))]
 use portable as arch;
 
-pub use arch::{dot1, dot4, dot_px4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
+pub use arch::{
+    dot1, dot4, dot_px4, dot_rows_px4, prepare_px4, Px4, StackTile, ROWS, TILE_WORDS_PER_CIN,
+};
 
 /// The tier this build selected (for firmware banners and reports: an
 /// optimized kernel that is silently not engaged shows up here).

@@ -179,20 +179,36 @@ fn tile(
     let (o0, rest) = out.split_at_mut(cout);
     let (o1, rest) = rest.split_at_mut(cout);
     let (o2, o3) = rest.split_at_mut(cout);
-    let outs = o0.iter_mut().zip(o1.iter_mut()).zip(o2.iter_mut()).zip(o3);
-    let params = bias
-        .chunks_exact(4)
-        .zip(mult.chunks_exact(4))
-        .zip(shift.chunks_exact(4));
-    for ((row, ((b, m), s)), (((y0, y1), y2), y3)) in
-        weights.chunks_exact(cin).zip(params).zip(outs)
-    {
-        let d = super::dot_px4(&prepared, row);
-        let ch = Channel::new(le(b), le(m), le(s), a.out_zp, lut);
-        *y0 = ch.apply(d[0]);
-        *y1 = ch.apply(d[1]);
-        *y2 = ch.apply(d[2]);
-        *y3 = ch.apply(d[3]);
+    let mut outs = [o0, o1, o2, o3];
+    let channel = |o: usize| {
+        let at = 4 * o..4 * o + 4;
+        match (bias.get(at.clone()), mult.get(at.clone()), shift.get(at)) {
+            (Some(b), Some(m), Some(s)) => Some(Channel::new(le(b), le(m), le(s), a.out_zp, lut)),
+            _ => None,
+        }
+    };
+    let mut store = |o: usize, d: [i32; 4]| {
+        let Some(ch) = channel(o) else {
+            return;
+        };
+        for (y, v) in outs.iter_mut().zip(d) {
+            if let Some(y) = y.get_mut(o) {
+                *y = ch.apply(v);
+            }
+        }
+    };
+    let blocks = weights.chunks_exact(super::ROWS * cin);
+    let rest = blocks.remainder();
+    let mut o = 0;
+    for block in blocks {
+        for d in super::dot_rows_px4(&prepared, block) {
+            store(o, d);
+            o += 1;
+        }
+    }
+    for row in rest.chunks_exact(cin) {
+        store(o, super::dot_px4(&prepared, row));
+        o += 1;
     }
 }
 

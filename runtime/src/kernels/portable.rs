@@ -39,6 +39,13 @@ pub type StackTile = [u32; 0];
 /// Four pixels' inputs, prepared for [`dot_px4`].
 pub struct Px4<'a>([&'a [i8]; 4]);
 
+impl<'a> Px4<'a> {
+    /// The four pixels, `cin` each.
+    pub fn rows(&self) -> [&'a [i8]; 4] {
+        self.0
+    }
+}
+
 /// Splits `x` (at least `4 * cin`, pixel-major) into its four pixels.
 #[inline]
 pub fn prepare_px4<'a>(x: &'a [i8], cin: usize, _words: &'a mut [u32]) -> Option<Px4<'a>> {
@@ -66,4 +73,13 @@ pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
         a[3] = a[3].wrapping_add(wv.wrapping_mul(x3[i] as i32));
     }
     a
+}
+
+/// Output channels per [`dot_rows_px4`] tile.
+pub const ROWS: usize = 1;
+
+/// [`dot_px4`] for one row, in the tile shape the NEON tier widens.
+#[inline]
+pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
+    [dot_px4(p, rows)]
 }

@@ -1,0 +1,122 @@
+//! AArch64 NEON tier (A53, A72, A76): four output channels x four pixels per
+//! register tile, 16 input channels per step, so every weight vector feeds
+//! four pixels and every input vector four channels.
+//!
+//! * With dotprod (A55/A76, the `fastvit_dotprod` cfg): `SDOT` (16 MACs per
+//!   instruction) through `asm!`, as `vdotq_s32` is not stable; 8 loads + 16
+//!   `SDOT` per 256 MACs.
+//! * Without (A53): `SMULL`/`SMULL2` to i16 products and `SADALP` into i32
+//!   lanes (stable `core::arch::aarch64` intrinsics); i16 products cannot
+//!   overflow, so no weight range is assumed.
+//!
+//! Lanes are reduced once per tile with `ADDP`; channels past the last
+//! multiple of 16 run scalar. Bit-identical to the portable twin
+//! (runtime/tests/fast_kernels.rs, under qemu-aarch64 with and without
+//! `+dotprod`).
+
+pub use super::portable::{dot1, dot4, dot_px4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
+
+use core::arch::aarch64::*;
+
+/// Output channels per tile.
+pub const ROWS: usize = 4;
+
+/// One step: `acc[r][p] += w[r] . x[p]` over 16 lanes.
+#[inline(always)]
+fn step(acc: &mut [[int32x4_t; 4]; 4], w: [int8x16_t; 4], x: [int8x16_t; 4]) {
+    for (ar, &wr) in acc.iter_mut().zip(&w) {
+        for (a, &xp) in ar.iter_mut().zip(&x) {
+            *a = mac16(*a, wr, xp);
+        }
+    }
+}
+
+#[cfg(fastvit_dotprod)]
+#[inline(always)]
+fn mac16(acc: int32x4_t, w: int8x16_t, x: int8x16_t) -> int32x4_t {
+    let mut acc = acc;
+    // SAFETY: one register-only SDOT; the `fastvit_dotprod` cfg is set only
+    // when the target has the dot-product extension.
+    unsafe {
+        core::arch::asm!("sdot {a:v}.4s, {w:v}.16b, {x:v}.16b", a = inout(vreg) acc,
+            w = in(vreg) w, x = in(vreg) x, options(pure, nomem, nostack, preserves_flags));
+    }
+    acc
+}
+
+#[cfg(not(fastvit_dotprod))]
+#[inline(always)]
+fn mac16(acc: int32x4_t, w: int8x16_t, x: int8x16_t) -> int32x4_t {
+    // SAFETY: NEON is baseline on AArch64; register-only intrinsics.
+    unsafe {
+        let lo = vmull_s8(vget_low_s8(w), vget_low_s8(x));
+        let hi = vmull_high_s8(w, x);
+        vpadalq_s16(vpadalq_s16(acc, lo), hi)
+    }
+}
+
+/// 16 bytes as a vector.
+#[inline(always)]
+fn load(b: &[i8; 16]) -> int8x16_t {
+    // SAFETY: `b` is 16 readable bytes; LD1 has no alignment requirement.
+    unsafe { vld1q_s8(b.as_ptr()) }
+}
+
+/// `[r][p] = sum_i w_r[i] * x_p[i]`, wrapping i32: four weight rows (`rows`
+/// holds `4 * cin`, row-major) against four pixels.
+#[inline]
+pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
+    let xs = p.rows();
+    let cin = xs[0].len();
+    let mut out = [[0i32; 4]; ROWS];
+    let Some(rows) = rows.get(..ROWS * cin) else {
+        return out;
+    };
+    let (w0, r) = rows.split_at(cin);
+    let (w1, r) = r.split_at(cin);
+    let (w2, w3) = r.split_at(cin);
+    let ws = [w0, w1, w2, w3];
+    let body = cin / 16 * 16;
+    // SAFETY: NEON is baseline on AArch64; register-only intrinsics.
+    let zero = unsafe { vdupq_n_s32(0) };
+    let mut acc = [[zero; 4]; 4];
+    let w_it = chunks(w0, body).zip(chunks(w1, body)).zip(chunks(w2, body)).zip(chunks(w3, body));
+    let x_it = chunks(xs[0], body)
+        .zip(chunks(xs[1], body))
+        .zip(chunks(xs[2], body))
+        .zip(chunks(xs[3], body));
+    for ((((a, b), c), d), (((e, f), g), h)) in w_it.zip(x_it) {
+        let v = |s: &[i8]| match s.try_into() {
+            Ok(b) => load(b),
+            Err(_) => zero_i8(),
+        };
+        step(&mut acc, [v(a), v(b), v(c), v(d)], [v(e), v(f), v(g), v(h)]);
+    }
+    for (o, a) in out.iter_mut().zip(&acc) {
+        // SAFETY: register-only intrinsics, NEON is baseline.
+        unsafe {
+            let s = vpaddq_s32(vpaddq_s32(a[0], a[1]), vpaddq_s32(a[2], a[3]));
+            vst1q_s32(o.as_mut_ptr(), s);
+        }
+    }
+    for (o, w) in out.iter_mut().zip(ws) {
+        for (v, x) in o.iter_mut().zip(xs) {
+            let tail = w[body..].iter().zip(&x[body..cin]);
+            *v = tail.fold(*v, |s, (&a, &b)| {
+                s.wrapping_add((a as i32).wrapping_mul(b as i32))
+            });
+        }
+    }
+    out
+}
+
+#[inline(always)]
+fn chunks(s: &[i8], body: usize) -> core::slice::ChunksExact<'_, i8> {
+    s[..body].chunks_exact(16)
+}
+
+#[inline(always)]
+fn zero_i8() -> int8x16_t {
+    // SAFETY: register-only intrinsic, NEON is baseline.
+    unsafe { vdupq_n_s8(0) }
+}
