@@ -107,7 +107,14 @@ impl<'t> Channel<'t> {
     #[inline(always)]
     fn new(bias: i32, multiplier: i32, shift: i32, out_zp: i32, lut: Option<&'t [i8; 256]>) -> Self {
         let t = (31 - shift).clamp(1, 62);
-        let fast = (t >= 32).then(|| (1i64 << (t - 1), (t - 32) as u32));
+        // 2^(t-1) as its two words, without a 64-bit shift: high word
+        // 2^(s-1) (0 for s = 0), low word 2^31 only for s = 0.
+        let fast = (t >= 32).then(|| {
+            let s = (t - 32) as u32;
+            let high = (1u32 << s) >> 1;
+            let low = u32::from(s == 0) << 31;
+            ((((high as u64) << 32) | low as u64) as i64, s)
+        });
         Channel {
             bias,
             multiplier,
