@@ -122,7 +122,13 @@ fn dot_primitives_extremes() {
 /// least `cin`. The DSP tier only takes `cin % 4 == 0` (else `None`, and the
 /// kernel goes pixel by pixel); it must then agree too.
 fn px4_case() -> impl Strategy<Value = (Vec<i8>, Vec<i8>, usize)> {
-    prop_oneof![0usize..=70, (0usize..=40).prop_map(|g| 4 * g), Just(1152), Just(1156)].prop_flat_map(|cin| {
+    prop_oneof![
+        0usize..=70,
+        (0usize..=40).prop_map(|g| 4 * g),
+        Just(1152),
+        Just(1156)
+    ]
+    .prop_flat_map(|cin| {
         (
             prop::collection::vec(any::<i8>(), 4 * cin),
             (0usize..4).prop_flat_map(move |extra| prop::collection::vec(any::<i8>(), cin + extra)),
@@ -154,7 +160,11 @@ fn px4_primitives_match_i64_model() {
             same("selected dot_px4", &expected, &kernels::dot_px4(&p, &w))?;
             // The selected tier's multi-row tile (4 rows on NEON): distinct rows.
             let rows: Vec<i8> = (0..kernels::ROWS)
-                .flat_map(|r| w[..cin].iter().map(move |&v| v.wrapping_mul(1 + 2 * r as i8)))
+                .flat_map(|r| {
+                    w[..cin]
+                        .iter()
+                        .map(move |&v| v.wrapping_mul(1 + 2 * r as i8))
+                })
                 .collect();
             let got = kernels::dot_rows_px4(&p, &rows);
             for (r, got) in got.iter().enumerate() {

@@ -30,11 +30,21 @@ pub mod dsp;
 #[allow(unsafe_code)]
 pub mod neon;
 
+#[cfg(all(target_arch = "arm", fastvit_mve))]
+#[allow(unsafe_code)]
+pub mod mve;
+
 #[cfg(fastvit_dsp)]
 use dsp as arch;
+#[cfg(all(target_arch = "arm", fastvit_mve))]
+use mve as arch;
 #[cfg(target_arch = "aarch64")]
 use neon as arch;
-#[cfg(not(any(fastvit_dsp, target_arch = "aarch64")))]
+#[cfg(not(any(
+    fastvit_dsp,
+    target_arch = "aarch64",
+    all(target_arch = "arm", fastvit_mve)
+)))]
 use portable as arch;
 
 pub use arch::{

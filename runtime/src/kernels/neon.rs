@@ -80,7 +80,10 @@ pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
     // SAFETY: NEON is baseline on AArch64; register-only intrinsics.
     let zero = unsafe { vdupq_n_s32(0) };
     let mut acc = [[zero; 4]; 4];
-    let w_it = chunks(w0, body).zip(chunks(w1, body)).zip(chunks(w2, body)).zip(chunks(w3, body));
+    let w_it = chunks(w0, body)
+        .zip(chunks(w1, body))
+        .zip(chunks(w2, body))
+        .zip(chunks(w3, body));
     let x_it = chunks(xs[0], body)
         .zip(chunks(xs[1], body))
         .zip(chunks(xs[2], body))

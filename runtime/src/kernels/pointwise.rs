@@ -105,7 +105,13 @@ struct Channel<'t> {
 
 impl<'t> Channel<'t> {
     #[inline(always)]
-    fn new(bias: i32, multiplier: i32, shift: i32, out_zp: i32, lut: Option<&'t [i8; 256]>) -> Self {
+    fn new(
+        bias: i32,
+        multiplier: i32,
+        shift: i32,
+        out_zp: i32,
+        lut: Option<&'t [i8; 256]>,
+    ) -> Self {
         let t = (31 - shift).clamp(1, 62);
         // 2^(t-1) as its two words, without a 64-bit shift: high word
         // 2^(s-1) (0 for s = 0), low word 2^31 only for s = 0.
