@@ -55,11 +55,24 @@ fn mac16(acc: int32x4_t, w: int8x16_t, x: int8x16_t) -> int32x4_t {
     }
 }
 
-/// 16 bytes as a vector.
+/// 16 bytes at `*p` as a vector, advancing `*p` by 16: one post-indexed
+/// `LD1`. (`vld1q_s8` would do, but the bare-metal targets are
+/// `+strict-align`, where LLVM splits an unaligned vector load into 16 byte
+/// loads; `LD1` of byte elements is always element-aligned, so it is legal
+/// there, MMU on or off.)
+///
+/// # Safety
+/// `*p` must point to 16 readable bytes.
 #[inline(always)]
-fn load(b: &[i8; 16]) -> int8x16_t {
-    // SAFETY: `b` is 16 readable bytes; LD1 has no alignment requirement.
-    unsafe { vld1q_s8(b.as_ptr()) }
+unsafe fn load_next(p: &mut *const i8) -> int8x16_t {
+    let v: int8x16_t;
+    // SAFETY: the caller guarantees 16 readable bytes at `*p`; byte-element
+    // LD1 needs 1-byte alignment only; NEON is baseline on AArch64.
+    unsafe {
+        core::arch::asm!("ld1 {{{v:v}.16b}}, [{p}], #16", v = out(vreg) v, p = inout(reg) *p,
+            options(pure, readonly, nostack, preserves_flags));
+    }
+    v
 }
 
 /// `[r][p] = sum_i w_r[i] * x_p[i]`, wrapping i32: four weight rows (`rows`
@@ -80,26 +93,30 @@ pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
     // SAFETY: NEON is baseline on AArch64; register-only intrinsics.
     let zero = unsafe { vdupq_n_s32(0) };
     let mut acc = [[zero; 4]; 4];
-    let w_it = chunks(w0, body)
-        .zip(chunks(w1, body))
-        .zip(chunks(w2, body))
-        .zip(chunks(w3, body));
-    let x_it = chunks(xs[0], body)
-        .zip(chunks(xs[1], body))
-        .zip(chunks(xs[2], body))
-        .zip(chunks(xs[3], body));
-    for ((((a, b), c), d), (((e, f), g), h)) in w_it.zip(x_it) {
-        let v = |s: &[i8]| match s.try_into() {
-            Ok(b) => load(b),
-            Err(_) => zero_i8(),
+    let mut w = ws.map(<[i8]>::as_ptr);
+    let mut x = xs.map(<[i8]>::as_ptr);
+    for _ in 0..body / 16 {
+        // SAFETY: the eight pointers start at four weight rows and four
+        // pixels of `cin >= body` bytes each and advance 16 per step, so
+        // step `k < body / 16` reads bytes `16k..16k + 16` of each.
+        let (wv, xv) = unsafe {
+            (
+                w.each_mut().map(|p| load_next(p)),
+                x.each_mut().map(|p| load_next(p)),
+            )
         };
-        step(&mut acc, [v(a), v(b), v(c), v(d)], [v(e), v(f), v(g), v(h)]);
+        step(&mut acc, wv, xv);
     }
     for (o, a) in out.iter_mut().zip(&acc) {
         // SAFETY: register-only intrinsics, NEON is baseline.
         unsafe {
             let s = vpaddq_s32(vpaddq_s32(a[0], a[1]), vpaddq_s32(a[2], a[3]));
-            vst1q_s32(o.as_mut_ptr(), s);
+            *o = [
+                vgetq_lane_s32::<0>(s),
+                vgetq_lane_s32::<1>(s),
+                vgetq_lane_s32::<2>(s),
+                vgetq_lane_s32::<3>(s),
+            ];
         }
     }
     for (o, w) in out.iter_mut().zip(ws) {
@@ -111,15 +128,4 @@ pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
         }
     }
     out
-}
-
-#[inline(always)]
-fn chunks(s: &[i8], body: usize) -> core::slice::ChunksExact<'_, i8> {
-    s[..body].chunks_exact(16)
-}
-
-#[inline(always)]
-fn zero_i8() -> int8x16_t {
-    // SAFETY: register-only intrinsic, NEON is baseline.
-    unsafe { vdupq_n_s8(0) }
 }
