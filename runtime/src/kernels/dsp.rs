@@ -183,8 +183,9 @@ fn group_px4(wv: u32, g: &[u32], a: &mut [i32; 4]) {
 
 /// Same contract as [`super::portable::dot_px4`]: one weight row (at least
 /// `cin` long) against four pixels prepared by [`prepare_px4`]. Per eight
-/// channels: two weight loads, four `SXTB16`, eight `LDRD`, sixteen `SMLAD`
-/// and the loop test (32 instructions for 32 MACs).
+/// channels: two weight loads, four `SXTB16`, four four-register `LDM`
+/// (two pixels each), sixteen `SMLAD` and the loop test (28 instructions
+/// for 32 MACs).
 #[inline]
 pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
     let words = p.0;
@@ -201,45 +202,47 @@ pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
         let xp = words.as_ptr();
         // SAFETY: reads `body` weight bytes from `wp` (`w` holds `cin >=
         // body`; unaligned LDR is allowed on v7-M/v8-M.main) and `2 * body`
-        // words from `xp` (`words` holds `2 * cin`, word-aligned as LDRD
+        // words from `xp` (`words` holds `2 * cin`, word-aligned as LDM
         // needs); `body > 0` is a multiple of 8, so the loop runs `body / 8`
-        // times and stops exactly at `wend`. Registers only otherwise; the
-        // DSP instructions are guaranteed by the `fastvit_dsp` cfg.
+        // times and stops exactly at `wend`. r7 (the frame pointer, which
+        // asm! may not name) holds the odd-lane weights and is saved and
+        // restored on the stack around the loop; r0-r3 are declared
+        // clobbered (LDM needs its registers in ascending order, so they
+        // are named). The DSP instructions are guaranteed by the
+        // `fastvit_dsp` cfg.
         unsafe {
             core::arch::asm!(
+                "push {{r7}}",
                 "2:",
                 "ldr {w}, [{wp}], #4",
-                "sxtb16 {t}, {w}, ror #8",
+                "sxtb16 r7, {w}, ror #8",
                 "sxtb16 {w}, {w}",
-                "ldrd {q0}, {q1}, [{xp}], #8",
-                "smlad {a0}, {w}, {q0}, {a0}",
-                "smlad {a0}, {t}, {q1}, {a0}",
-                "ldrd {q0}, {q1}, [{xp}], #8",
-                "smlad {a1}, {w}, {q0}, {a1}",
-                "smlad {a1}, {t}, {q1}, {a1}",
-                "ldrd {q0}, {q1}, [{xp}], #8",
-                "smlad {a2}, {w}, {q0}, {a2}",
-                "smlad {a2}, {t}, {q1}, {a2}",
-                "ldrd {q0}, {q1}, [{xp}], #8",
-                "smlad {a3}, {w}, {q0}, {a3}",
-                "smlad {a3}, {t}, {q1}, {a3}",
+                "ldm {xp}!, {{r0, r1, r2, r3}}",
+                "smlad {a0}, {w}, r0, {a0}",
+                "smlad {a0}, r7, r1, {a0}",
+                "smlad {a1}, {w}, r2, {a1}",
+                "smlad {a1}, r7, r3, {a1}",
+                "ldm {xp}!, {{r0, r1, r2, r3}}",
+                "smlad {a2}, {w}, r0, {a2}",
+                "smlad {a2}, r7, r1, {a2}",
+                "smlad {a3}, {w}, r2, {a3}",
+                "smlad {a3}, r7, r3, {a3}",
                 "ldr {w}, [{wp}], #4",
-                "sxtb16 {t}, {w}, ror #8",
+                "sxtb16 r7, {w}, ror #8",
                 "sxtb16 {w}, {w}",
-                "ldrd {q0}, {q1}, [{xp}], #8",
-                "smlad {a0}, {w}, {q0}, {a0}",
-                "smlad {a0}, {t}, {q1}, {a0}",
-                "ldrd {q0}, {q1}, [{xp}], #8",
-                "smlad {a1}, {w}, {q0}, {a1}",
-                "smlad {a1}, {t}, {q1}, {a1}",
-                "ldrd {q0}, {q1}, [{xp}], #8",
-                "smlad {a2}, {w}, {q0}, {a2}",
-                "smlad {a2}, {t}, {q1}, {a2}",
-                "ldrd {q0}, {q1}, [{xp}], #8",
-                "smlad {a3}, {w}, {q0}, {a3}",
-                "smlad {a3}, {t}, {q1}, {a3}",
+                "ldm {xp}!, {{r0, r1, r2, r3}}",
+                "smlad {a0}, {w}, r0, {a0}",
+                "smlad {a0}, r7, r1, {a0}",
+                "smlad {a1}, {w}, r2, {a1}",
+                "smlad {a1}, r7, r3, {a1}",
+                "ldm {xp}!, {{r0, r1, r2, r3}}",
+                "smlad {a2}, {w}, r0, {a2}",
+                "smlad {a2}, r7, r1, {a2}",
+                "smlad {a3}, {w}, r2, {a3}",
+                "smlad {a3}, r7, r3, {a3}",
                 "cmp {wp}, {wend}",
                 "bne 2b",
+                "pop {{r7}}",
                 a0 = inout(reg) a0,
                 a1 = inout(reg) a1,
                 a2 = inout(reg) a2,
@@ -248,10 +251,11 @@ pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
                 xp = inout(reg) xp => _,
                 wend = in(reg) wp.wrapping_add(body),
                 w = out(reg) _,
-                t = out(reg) _,
-                q0 = out(reg) _,
-                q1 = out(reg) _,
-                options(readonly, nostack),
+                out("r0") _,
+                out("r1") _,
+                out("r2") _,
+                out("r3") _,
+                options(readonly),
             );
         }
         a = [a0, a1, a2, a3];

@@ -140,7 +140,7 @@ impl<'t> Channel<'t> {
                 let high = ((acc as i64 * self.multiplier as i64 + round) >> 32) as i32;
                 ((high >> s) + self.out_zp).clamp(-128, 127) as i8
             }
-            None => requantize_i8(acc, self.multiplier, self.shift, self.out_zp),
+            None => requantize_slow(acc, self.multiplier, self.shift, self.out_zp),
         };
         match self.lut {
             Some(table) => table[(y as u8 ^ 0x80) as usize],
@@ -149,10 +149,22 @@ impl<'t> Channel<'t> {
     }
 }
 
-/// Little-endian i32s of a 4-byte chunk.
+/// [`requantize_i8`] out of line: shifts that no FastViT-T8 layer uses, kept
+/// off the hot path so its 64-bit shift setup is not hoisted into every
+/// channel.
+#[cold]
+#[inline(never)]
+fn requantize_slow(acc: i32, multiplier: i32, shift: i32, zero_point: i32) -> i8 {
+    requantize_i8(acc, multiplier, shift, zero_point)
+}
+
+/// Little-endian i32 `i` of `b` (0 if `b` is too short).
 #[inline(always)]
-fn le(b: &[u8]) -> i32 {
-    i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+fn le(b: &[u8], i: usize) -> i32 {
+    match b.get(4 * i..4 * i + 4).map(<[u8; 4]>::try_from) {
+        Some(Ok(w)) => i32::from_le_bytes(w),
+        _ => 0,
+    }
 }
 
 /// [`TILE`] pixels at once: `x` is `TILE * cin` (pixel-major), `out` is
@@ -192,36 +204,42 @@ fn tile(
     let (o0, rest) = out.split_at_mut(cout);
     let (o1, rest) = rest.split_at_mut(cout);
     let (o2, o3) = rest.split_at_mut(cout);
-    let mut outs = [o0, o1, o2, o3];
-    let channel = |o: usize| {
-        let at = 4 * o..4 * o + 4;
-        match (bias.get(at.clone()), mult.get(at.clone()), shift.get(at)) {
-            (Some(b), Some(m), Some(s)) => Some(Channel::new(le(b), le(m), le(s), a.out_zp, lut)),
-            _ => None,
+    const R: usize = super::ROWS;
+    let (o0, o1, o2, o3) = (
+        o0.chunks_exact_mut(R),
+        o1.chunks_exact_mut(R),
+        o2.chunks_exact_mut(R),
+        o3.chunks_exact_mut(R),
+    );
+    let params = bias
+        .chunks_exact(4 * R)
+        .zip(mult.chunks_exact(4 * R))
+        .zip(shift.chunks_exact(4 * R));
+    let blocks = weights.chunks_exact(R * cin);
+    let rest = blocks.remainder();
+    let outs = o0.zip(o1).zip(o2).zip(o3);
+    for ((block, ((b, m), s)), (((y0, y1), y2), y3)) in blocks.zip(params).zip(outs) {
+        let d = super::dot_rows_px4(&prepared, block);
+        for (r, d) in d.iter().enumerate() {
+            let ch = Channel::new(le(b, r), le(m, r), le(s, r), a.out_zp, lut);
+            for (y, &v) in [&mut *y0, &mut *y1, &mut *y2, &mut *y3].into_iter().zip(d) {
+                if let Some(y) = y.get_mut(r) {
+                    *y = ch.apply(v);
+                }
+            }
         }
-    };
-    let mut store = |o: usize, d: [i32; 4]| {
-        let Some(ch) = channel(o) else {
-            return;
-        };
-        for (y, v) in outs.iter_mut().zip(d) {
-            if let Some(y) = y.get_mut(o) {
+    }
+    // Channels past the last multiple of `ROWS` (none in FastViT-T8).
+    let first = cout / R * R;
+    for (j, row) in rest.chunks_exact(cin).enumerate() {
+        let o = first + j;
+        let ch = Channel::new(le(bias, o), le(mult, o), le(shift, o), a.out_zp, lut);
+        let d = super::dot_px4(&prepared, row);
+        for (p, &v) in d.iter().enumerate() {
+            if let Some(y) = out.get_mut(p * cout + o) {
                 *y = ch.apply(v);
             }
         }
-    };
-    let blocks = weights.chunks_exact(super::ROWS * cin);
-    let rest = blocks.remainder();
-    let mut o = 0;
-    for block in blocks {
-        for d in super::dot_rows_px4(&prepared, block) {
-            store(o, d);
-            o += 1;
-        }
-    }
-    for row in rest.chunks_exact(cin) {
-        store(o, super::dot_px4(&prepared, row));
-        o += 1;
     }
 }
 
