@@ -12,6 +12,8 @@
 //!   fault handlers that make QEMU exit with a failure status instead of
 //!   hanging (`cortex-m`: HardFault and DefaultHandler; `virt`: the AArch64
 //!   `_start` and exception vectors);
+//! - [`conformance`]: the fast kernels against the reference contract on
+//!   random shapes, run on the emulated cores (`kernels` firmware bins);
 //! - for real boards (feature `defmt`), [`defmt_console`]: the same report as
 //!   defmt lines over RTT.
 #![no_std]
@@ -21,6 +23,7 @@
 compile_error!("features `cortex-m` and `virt` select different platforms: enable one");
 
 pub mod bench;
+pub mod conformance;
 pub mod report;
 #[cfg(any(feature = "cortex-m", feature = "virt"))]
 pub mod semihosting;

@@ -56,11 +56,11 @@ pub use arch::{
 pub const TIER: &str = if cfg!(fastvit_dsp) {
     "dsp (SXTB16+SMLAD)"
 } else if cfg!(fastvit_mve) {
-    "mve (auto-vectorized vmlava)"
+    "mve (VMLADAVA asm)"
 } else if cfg!(fastvit_dotprod) {
-    "neon+dotprod (auto-vectorized sdot)"
+    "neon+dotprod (SDOT asm, 4x4 tiles)"
 } else if cfg!(fastvit_neon) {
-    "neon (auto-vectorized smlal)"
+    "neon (SMULL+SADALP, 4x4 tiles)"
 } else {
     "reference (portable, auto-vectorized)"
 };
