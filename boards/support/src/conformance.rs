@@ -163,3 +163,69 @@ pub fn pointwise(out: &mut impl Write, b: &mut Buffers, cases: usize) -> usize {
     }
     failures
 }
+
+/// FastViT-T8's 1x1 shapes `(cin, cout)`: stem.2, then per stage fc1, fc2
+/// and the next downsample's proj.1.
+pub const SHAPES: [(usize, usize); 12] = [
+    (48, 48),
+    (48, 144),
+    (144, 48),
+    (96, 96),
+    (96, 288),
+    (288, 96),
+    (192, 192),
+    (192, 576),
+    (576, 192),
+    (384, 384),
+    (384, 1152),
+    (1152, 384),
+];
+
+/// What [`shapes`] runs on: weights, inputs, outputs, tile words.
+pub type ShapeBuffers<'a> = (&'a [i8], &'a mut [i8], &'a mut [i8], &'a mut [u32]);
+
+/// Pixels per shape in [`shapes`].
+pub const SHAPE_PIXELS: usize = 16;
+
+/// Runs every [`SHAPES`] entry once over [`SHAPE_PIXELS`] pixels with a perf
+/// mark before the first and after each (marks `0..=SHAPES.len()`), and
+/// prints `shape <k> <cin> <cout> <macs>` lines: the instruction counter's
+/// marks then give instructions per MAC per shape, requantization included.
+/// `weights` holds at least `1152 * 384` bytes, `x` and `y`
+/// `SHAPE_PIXELS * 1152`, `words` `2 * 1152`.
+pub fn shapes(out: &mut impl Write, weights: &[i8], x: &mut [i8], y: &mut [i8], words: &mut [u32]) {
+    let mut rng = Rng(7);
+    for v in x.iter_mut() {
+        *v = rng.i8();
+    }
+    let mut params = [0u8; 4 * 1152];
+    let mut shift = [0u8; 4 * 1152];
+    for (m, s) in params.chunks_exact_mut(4).zip(shift.chunks_exact_mut(4)) {
+        m.copy_from_slice(&((1i32 << 30) + (rng.next() % (1 << 30)) as i32).to_le_bytes());
+        s.copy_from_slice(&(-9i32).to_le_bytes());
+    }
+    let mut table = [0i8; 256];
+    for v in &mut table {
+        *v = rng.i8();
+    }
+    crate::fastvit_perf_mark(0);
+    for (k, &(cin, cout)) in SHAPES.iter().enumerate() {
+        let args = PointwiseArgs {
+            weights: &weights[..cin * cout],
+            folded_bias: I32s(&params[..4 * cout]),
+            requant: RequantView {
+                multiplier: I32s(&params[..4 * cout]),
+                shift: I32s(&shift[..4 * cout]),
+            },
+            out_zp: -3,
+            // fc1 carries the GELU table in FastViT.
+            lut: if cout == 3 * cin { &table } else { &[] },
+        };
+        let n = SHAPE_PIXELS;
+        pointwise_pixels(&args, cin, cout, &x[..n * cin], &mut y[..n * cout], words);
+        crate::fastvit_perf_mark(k as u32 + 1);
+    }
+    for (k, &(cin, cout)) in SHAPES.iter().enumerate() {
+        let _ = writeln!(out, "shape {k} {cin} {cout} {}", SHAPE_PIXELS * cin * cout);
+    }
+}

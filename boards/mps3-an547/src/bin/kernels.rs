@@ -16,9 +16,25 @@ const BOARD: Board = Board {
 
 static mut BUFFERS: Buffers = Buffers::new();
 
+/// Weights for the shape timing (any bytes), with the model's weights.
+#[link_section = ".fastvit_weights"]
+static WEIGHTS: [i8; 1152 * 384] = [0x5A; 1152 * 384];
+
+const N: usize = support::conformance::SHAPE_PIXELS * 1152;
+static mut X: [i8; N] = [0; N];
+static mut Y: [i8; N] = [0; N];
+static mut WORDS: [u32; 2 * 1152] = [0; 2 * 1152];
+
 #[entry]
 fn main() -> ! {
-    // SAFETY: the only reference to BUFFERS, taken once.
-    let buffers = unsafe { &mut *core::ptr::addr_of_mut!(BUFFERS) };
-    semihosting::conformance_and_exit(&BOARD, buffers)
+    // SAFETY: the only references to these statics, taken once.
+    let (buffers, x, y, words) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(BUFFERS),
+            &mut *core::ptr::addr_of_mut!(X),
+            &mut *core::ptr::addr_of_mut!(Y),
+            &mut *core::ptr::addr_of_mut!(WORDS),
+        )
+    };
+    semihosting::conformance_and_exit(&BOARD, buffers, (&WEIGHTS, x, y, words))
 }
