@@ -287,14 +287,18 @@ pub fn tile_words(bytes: &mut [i8]) -> &mut [u32] {
 
 /// A pointwise conv over `pixels` pixels: `input` is `pixels * cin`,
 /// `output` is `pixels * cout` (not overlapping). The tile scratch is on the
-/// stack ([`super::StackTile`]).
+/// stack ([`super::StackTile`]); never inlined, so the caller's frame does
+/// not hold this tile and [`pointwise_in_place`]'s at once.
+#[inline(never)]
 pub fn pointwise(a: &PointwiseArgs<'_>, cin: usize, cout: usize, input: &[i8], output: &mut [i8]) {
     let mut words: super::StackTile = [0; core::mem::size_of::<super::StackTile>() / 4];
     pointwise_pixels(a, cin, cout, input, output, &mut words);
 }
 
 /// In place, row by row, for `cin == cout`: each `row`-byte row of `data` is
-/// copied to `ring` (one row) and its output written over it.
+/// copied to `ring` (one row) and its output written over it. The tile
+/// scratch is on the stack, as in [`pointwise`].
+#[inline(never)]
 pub fn pointwise_in_place(
     a: &PointwiseArgs<'_>,
     c: usize,
