@@ -201,6 +201,30 @@ fn tile(
         }
         return;
     };
+    // Helium: requantization, table and stores of a channel's four outputs
+    // as one vector (`mve::finish_px4`), the scalar path only for t < 32.
+    #[cfg(all(target_arch = "arm", fastvit_mve))]
+    {
+        let params = bias
+            .chunks_exact(4)
+            .zip(mult.chunks_exact(4))
+            .zip(shift.chunks_exact(4));
+        for (o, (row, ((b, m), s))) in weights.chunks_exact(cin).zip(params).enumerate() {
+            let d = super::dot_px4(&prepared, row);
+            let (b, m, s) = (le(b, 0), le(m, 0), le(s, 0));
+            if !super::mve::finish_px4(d, b, m, s, a.out_zp, lut, out, o, cout) {
+                let ch = Channel::new(b, m, s, a.out_zp, lut);
+                for (p, &v) in d.iter().enumerate() {
+                    if let Some(y) = out.get_mut(p * cout + o) {
+                        *y = ch.apply(v);
+                    }
+                }
+            }
+        }
+        #[allow(clippy::needless_return)]
+        return;
+    }
+    #[allow(unreachable_code)]
     let (o0, rest) = out.split_at_mut(cout);
     let (o1, rest) = rest.split_at_mut(cout);
     let (o2, o3) = rest.split_at_mut(cout);
