@@ -129,3 +129,38 @@ pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
     }
     out
 }
+
+/// Requantizes one output channel's four tile outputs (`bias + dots[p]`)
+/// as one vector, for every shift the reference takes: `SMULL`/`SMULL2` to
+/// i64 lanes, `+ 2^(t-1)`, `SSHL` by `-t` (an arithmetic, flooring shift),
+/// `SQXTN` to i32 (the reference's i32 saturation), `SQADD` of the zero
+/// point (its saturating add), `SQXTN` twice to i8 (its clamp): the bits of
+/// `quant::requantize_i8`, lane by lane.
+#[inline(always)]
+pub fn requant_px4(dots: [i32; 4], bias: i32, multiplier: i32, shift: i32, zp: i32) -> [i8; 4] {
+    let t = (31 - shift).clamp(1, 62) as i64;
+    // SAFETY: register-only NEON intrinsics (NEON is baseline on AArch64).
+    unsafe {
+        let d = vsetq_lane_s32::<3>(
+            dots[3],
+            vsetq_lane_s32::<2>(dots[2], vsetq_lane_s32::<1>(dots[1], vdupq_n_s32(dots[0]))),
+        );
+        let acc = vaddq_s32(d, vdupq_n_s32(bias));
+        let lo = vmull_s32(vget_low_s32(acc), vdup_n_s32(multiplier));
+        let hi = vmull_high_s32(acc, vdupq_n_s32(multiplier));
+        let round = vdupq_n_s64(1i64 << (t - 1));
+        let by = vdupq_n_s64(-t);
+        let lo = vshlq_s64(vaddq_s64(lo, round), by);
+        let hi = vshlq_s64(vaddq_s64(hi, round), by);
+        let q = vcombine_s32(vqmovn_s64(lo), vqmovn_s64(hi));
+        let q = vqaddq_s32(q, vdupq_n_s32(zp));
+        let n16 = vqmovn_s32(q);
+        let n8 = vqmovn_s16(vcombine_s16(n16, n16));
+        [
+            vget_lane_s8::<0>(n8),
+            vget_lane_s8::<1>(n8),
+            vget_lane_s8::<2>(n8),
+            vget_lane_s8::<3>(n8),
+        ]
+    }
+}

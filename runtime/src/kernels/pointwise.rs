@@ -245,10 +245,27 @@ fn tile(
     for ((block, ((b, m), s)), (((y0, y1), y2), y3)) in blocks.zip(params).zip(outs) {
         let d = super::dot_rows_px4(&prepared, block);
         for (r, d) in d.iter().enumerate() {
-            let ch = Channel::new(le(b, r), le(m, r), le(s, r), a.out_zp, lut);
-            for (y, &v) in [&mut *y0, &mut *y1, &mut *y2, &mut *y3].into_iter().zip(d) {
-                if let Some(y) = y.get_mut(r) {
-                    *y = ch.apply(v);
+            // NEON: the four outputs requantized as one vector.
+            #[cfg(target_arch = "aarch64")]
+            {
+                let ys = super::neon::requant_px4(*d, le(b, r), le(m, r), le(s, r), a.out_zp);
+                let ys = match lut {
+                    Some(t) => ys.map(|y| t[(y as u8 ^ 0x80) as usize]),
+                    None => ys,
+                };
+                for (y, v) in [&mut *y0, &mut *y1, &mut *y2, &mut *y3].into_iter().zip(ys) {
+                    if let Some(y) = y.get_mut(r) {
+                        *y = v;
+                    }
+                }
+            }
+            #[cfg(not(target_arch = "aarch64"))]
+            {
+                let ch = Channel::new(le(b, r), le(m, r), le(s, r), a.out_zp, lut);
+                for (y, &v) in [&mut *y0, &mut *y1, &mut *y2, &mut *y3].into_iter().zip(d) {
+                    if let Some(y) = y.get_mut(r) {
+                        *y = ch.apply(v);
+                    }
                 }
             }
         }
