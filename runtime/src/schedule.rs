@@ -324,11 +324,12 @@ impl Stem {
 /// fast depthwise kernel computes it, bit-identically).
 ///
 /// Order: row by row; before output row `y` is written, input row `y` is
-/// copied into a ring of `kernel / 2 + 1` rows; then pixel by pixel: `dw` (taps
-/// on rows `<= y` from the ring, rows `> y` from the arena), `fc1`, `fc2` and
-/// the add with the saved `x`. Scratch at `scratch`:
-/// [`ConvMlp::scratch_bytes`] = ring, then `C` bytes of `dw` output, then the
-/// hidden vector.
+/// copied into a ring of `kernel / 2 + 1` rows; then [`ConvMlp::PIXELS`]
+/// pixels at a time (fewer at the row's end): `dw` per pixel (taps on rows
+/// `<= y` from the ring, rows `> y` from the arena), `fc1` and `fc2` for the
+/// group, and the add with the saved `x`. Scratch at `scratch`:
+/// [`ConvMlp::scratch_bytes`] = ring, then `PIXELS * C` bytes of `dw` output,
+/// then `PIXELS` hidden vectors, then the pointwise tile scratch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvMlp {
     /// Depthwise (or any grouped) conv, stride 1, same padding.
@@ -344,13 +345,23 @@ pub struct ConvMlp {
 }
 
 impl ConvMlp {
-    /// Scratch bytes: a ring of `kernel / 2 + 1` rows of `w * c`, the `c`
-    /// outputs of `dw` at one pixel and the `hidden` outputs of `fc1`.
+    /// Pixels the fused kernel carries through `fc1` and `fc2` together, so
+    /// each weight load feeds that many pixels.
+    pub const PIXELS: usize = 4;
+
+    /// Scratch bytes: a ring of `kernel / 2 + 1` rows of `w * c`, then the
+    /// `c` outputs of `dw` and the `hidden` outputs of `fc1` for each of
+    /// [`ConvMlp::PIXELS`] pixels, then the fast pointwise kernel's tile
+    /// scratch: `PIXELS` inputs of `max(c, hidden)` channels as halfwords,
+    /// word-aligned (+3 bytes). The same for every kernel tier, so one
+    /// schedule serves every target.
     pub const fn scratch_bytes(kernel: usize, w: usize, c: usize, hidden: usize) -> usize {
+        let widest = if c > hidden { c } else { hidden };
         (kernel / 2 + 1)
             .saturating_mul(w)
             .saturating_mul(c)
-            .saturating_add(c + hidden)
+            .saturating_add(Self::PIXELS.saturating_mul(c.saturating_add(hidden)))
+            .saturating_add((2 * Self::PIXELS).saturating_mul(widest).saturating_add(3))
     }
 }
 
