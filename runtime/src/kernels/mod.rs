@@ -20,8 +20,10 @@
 //! `smlal`, MVE `vmla`), likewise bit-identical (runtime/tests/fused_kernels.rs).
 
 pub mod depthwise;
+pub mod grouped;
 pub mod pointwise;
 pub mod portable;
+pub mod stem;
 
 #[allow(unsafe_code)]
 pub mod dsp;
