@@ -107,17 +107,30 @@ impl<'s> Window<'s> {
     }
 }
 
+/// The first `N` values of `s` as an array (`None` if shorter): fixed-size
+/// operands let LLVM unroll and vectorize the lane loops completely.
+#[inline(always)]
+pub(crate) fn lanes<const N: usize>(s: &[i8]) -> Option<&[i8; N]> {
+    s.get(..N)?.try_into().ok()
+}
+
 #[inline(always)]
 fn mac<const N: usize>(acc: &mut [i32; N], w: &[i8], x: &[i8]) {
-    for ((a, &w), &x) in acc.iter_mut().zip(w).zip(x) {
-        *a = a.wrapping_add(w as i32 * x as i32);
+    let (Some(w), Some(x)) = (lanes::<N>(w), lanes::<N>(x)) else {
+        return;
+    };
+    for i in 0..N {
+        acc[i] = acc[i].wrapping_add(w[i] as i32 * x[i] as i32);
     }
 }
 
 #[inline(always)]
-fn mac_const<const N: usize>(acc: &mut [i32; N], w: &[i8], v: i32) {
-    for (a, &w) in acc.iter_mut().zip(w) {
-        *a = a.wrapping_add((w as i32).wrapping_mul(v));
+pub(crate) fn mac_const<const N: usize>(acc: &mut [i32; N], w: &[i8], v: i32) {
+    let Some(w) = lanes::<N>(w) else {
+        return;
+    };
+    for i in 0..N {
+        acc[i] = acc[i].wrapping_add((w[i] as i32).wrapping_mul(v));
     }
 }
 
@@ -183,6 +196,24 @@ pub(crate) fn chunk_sums<const N: usize>(
     acc
 }
 
+/// `N` i32 values `v[o0 + j * step]` (contiguous ones read as one slice).
+#[inline(always)]
+fn gather<const N: usize>(v: I32s<'_>, o0: usize, step: usize) -> [i32; N] {
+    let mut out = [0i32; N];
+    if step == 1 {
+        if let Some(b) = v.0.get(o0 * 4..(o0 + N) * 4) {
+            for (o, b) in out.iter_mut().zip(b.chunks_exact(4)) {
+                *o = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        return out;
+    }
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = v.get(o0 + j * step);
+    }
+    out
+}
+
 /// Accumulators to int8 outputs `out[j * step]`: the reference's
 /// requantization (channel `o0 + j * step`) and table.
 #[inline(always)]
@@ -195,22 +226,26 @@ pub(crate) fn finish<const N: usize>(
     step: usize,
     out: &mut [i8],
 ) {
-    let outs = out.iter_mut().step_by(step);
-    for (j, (&v, o)) in acc.iter().zip(outs).enumerate() {
-        let ch = o0 + j * step;
-        let y = requantize_i8(v, requant.multiplier.get(ch), requant.shift.get(ch), out_zp);
-        *o = if table.is_empty() { y } else { lut(table, y) };
+    let mult = gather::<N>(requant.multiplier, o0, step);
+    let shift = gather::<N>(requant.shift, o0, step);
+    let mut y = [0i8; N];
+    for i in 0..N {
+        y[i] = requantize_i8(acc[i], mult[i], shift[i], out_zp);
+    }
+    if !table.is_empty() {
+        for v in y.iter_mut() {
+            *v = lut(table, *v);
+        }
+    }
+    for (o, &v) in out.iter_mut().step_by(step).zip(&y) {
+        *o = v;
     }
 }
 
 /// Initial accumulators: the folded bias of channels `o0 + j * step`.
 #[inline(always)]
 pub(crate) fn bias<const N: usize>(folded: I32s<'_>, o0: usize, step: usize) -> [i32; N] {
-    let mut acc = [0i32; N];
-    for (j, v) in acc.iter_mut().enumerate() {
-        *v = folded.get(o0 + j * step);
-    }
-    acc
+    gather::<N>(folded, o0, step)
 }
 
 /// Channels `c0..c0 + N` of output pixel `(oy, ox)` by the per-tap path

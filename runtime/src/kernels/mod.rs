@@ -15,9 +15,23 @@
 //! Every tier computes the same wrapping i32 sums; the pointwise kernel built
 //! on them ([`pointwise`]) is bit-identical to the reference
 //! [`conv_element`](crate::ops::conv::conv_element) (runtime/tests/fast_kernels.rs).
-//! The depthwise kernel ([`depthwise`]) is portable code for every tier (a
-//! contiguous per-channel multiply-accumulate LLVM vectorizes: NEON
-//! `smlal`, MVE `vmla`), likewise bit-identical (runtime/tests/fused_kernels.rs).
+//!
+//! The spatial kernels are portable code for every tier: a contiguous
+//! per-channel multiply-accumulate into `depthwise::CHUNK` i32 accumulators
+//! that stay in registers across all taps of a pixel (8 on the DSP tier, 16
+//! elsewhere), over a window clipped once per pixel so the tap loops have no
+//! padding branches. LLVM vectorizes them (NEON `smlal`, MVE `vmla`; scalar
+//! `smlabb` on the DSP tier). Each is bit-identical to `conv_element`
+//! (runtime/tests/fused_kernels.rs, also under `qemu-aarch64`):
+//!
+//! | op (schedule form) | kernel | weights (codegen) |
+//! |---|---|---|
+//! | 1x1 conv (`Pointwise*`, ConvMlp fc1/fc2) | [`pointwise`] on [`dot4`]/[`dot1`] of the tier | OHWI, folded bias |
+//! | depthwise 3x3 / 7x7 (`Depthwise*`, ConvMlp dw, stem.1) | [`depthwise`] | `[k][k][c]`, folded bias |
+//! | x2 grouped 7x7/s2, 3x3 (`Multiplier`, `MultiplierWriteBehind`) | [`grouped`]: one depthwise pass per multiplier plane | `[k][k][m][cin]`, folded bias |
+//! | stem.0 3x3/s2 from RGB (`DenseHwio`, fast `Layer::Stem`) | [`stem`]: tap value x vector of output channels | `[k][k][cin][cout]`, folded bias |
+//! | requantization (every kernel) | [`crate::quant::requantize`]: 32-bit high-word path for `t >= 33` | per-channel multiplier, shift |
+//! | add, LUT, SE, global pool, fc | reference ops (`crate::ops`) | |
 
 pub mod depthwise;
 pub mod grouped;

@@ -9,14 +9,16 @@
 //! (tap, input channel) values is broadcast against a vector of output
 //! channels: codegen lays the weights out `[k][k][cin][cout]` and folds the
 //! input zero point into the bias (`bias[o] - in_zp * sum w[o]`). The window
-//! is clipped once per pixel ([`Window`]): in-bounds taps multiply the
+//! is clipped once per pixel (`depthwise::Window`): in-bounds taps multiply the
 //! pixel, padded taps the mean-pixel `pad_values` (or `in_zp`), so the sum
 //! equals the reference `bias + sum w * (x - in_zp)` modulo 2^32, bit for
 //! bit. `stem.1` (depthwise 3x3/s2) reads the ring through
 //! [`depthwise_pixel`].
 #![forbid(unsafe_code)]
 
-use super::depthwise::{bias, depthwise_pixel, finish, DepthwiseArgs, Window, CHUNK, MAX_KERNEL};
+use super::depthwise::{
+    bias, depthwise_pixel, finish, mac_const, DepthwiseArgs, Window, CHUNK, MAX_KERNEL,
+};
 use crate::ops::{I32s, RequantView};
 use crate::quant::{lut, requantize_i8};
 use crate::schedule::Stem;
@@ -54,13 +56,6 @@ pub struct DenseArgs<'a> {
     pub cout: usize,
 }
 
-#[inline(always)]
-fn mac_const<const N: usize>(acc: &mut [i32; N], w: &[i8], v: i32) {
-    for (a, &w) in acc.iter_mut().zip(w) {
-        *a = a.wrapping_add((w as i32).wrapping_mul(v));
-    }
-}
-
 /// The sums of output channels `o0..o0 + N` over the window.
 #[inline(always)]
 fn dense_sums<const N: usize>(a: &DenseArgs<'_>, win: &Window<'_>, o0: usize) -> [i32; N] {
@@ -93,7 +88,7 @@ fn dense_sums<const N: usize>(a: &DenseArgs<'_>, win: &Window<'_>, o0: usize) ->
         let at = (t0 + kx0) * cin * cout + o0;
         let ws = a.weights.get(at..).unwrap_or(&[]);
         for (&x, wt) in win.rows[ky].iter().zip(ws.chunks(cout)) {
-            mac_const(&mut acc, wt.get(..N).unwrap_or(&[]), x as i32);
+            mac_const(&mut acc, wt, x as i32);
         }
         for t in t0 + kx1..t0 + k {
             pad_tap(&mut acc, t);
