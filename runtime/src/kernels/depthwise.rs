@@ -20,10 +20,11 @@ use crate::ops::{I32s, RequantView};
 use crate::quant::{lut, requantize_i8};
 
 /// Channels per accumulator chunk: as many i32 accumulators as the tier
-/// keeps in registers across all taps of a pixel (Cortex-M DSP: 8 of its 13
-/// general registers; NEON, MVE and hosts: 16 lanes = 4 vector registers).
+/// keeps in registers across all taps of a pixel (Cortex-M DSP: 4, one
+/// word of lanes (`dsp_lanes`), which leaves registers for the addresses;
+/// NEON, MVE and hosts: 16 lanes = 4 vector registers).
 #[cfg(fastvit_dsp)]
-pub const CHUNK: usize = 8;
+pub const CHUNK: usize = 4;
 /// Channels per accumulator chunk (see the DSP definition).
 #[cfg(not(fastvit_dsp))]
 pub const CHUNK: usize = 16;
@@ -119,6 +120,15 @@ fn mac<const N: usize>(acc: &mut [i32; N], w: &[i8], x: &[i8]) {
     let (Some(w), Some(x)) = (lanes::<N>(w), lanes::<N>(x)) else {
         return;
     };
+    if cfg!(fastvit_dsp) && N == 4 {
+        if let (Ok(a), Ok(w), Ok(x)) = (
+            <&mut [i32; 4]>::try_from(&mut acc[..]),
+            <&[i8; 4]>::try_from(&w[..]),
+            <&[i8; 4]>::try_from(&x[..]),
+        ) {
+            return super::dsp_lanes::mac4(a, w, x);
+        }
+    }
     for i in 0..N {
         acc[i] = acc[i].wrapping_add(w[i] as i32 * x[i] as i32);
     }
@@ -129,6 +139,14 @@ pub(crate) fn mac_const<const N: usize>(acc: &mut [i32; N], w: &[i8], v: i32) {
     let Some(w) = lanes::<N>(w) else {
         return;
     };
+    if cfg!(fastvit_dsp) && N == 4 {
+        if let (Ok(a), Ok(w)) = (
+            <&mut [i32; 4]>::try_from(&mut acc[..]),
+            <&[i8; 4]>::try_from(&w[..]),
+        ) {
+            return super::dsp_lanes::mac4_const(a, w, v);
+        }
+    }
     for i in 0..N {
         acc[i] = acc[i].wrapping_add((w[i] as i32).wrapping_mul(v));
     }
@@ -184,10 +202,21 @@ pub(crate) fn chunk_sums<const N: usize>(
         for t in t0..t0 + kx0 {
             pad_tap(&mut acc, t);
         }
-        let run = win.rows[ky];
-        for (i, px) in run.chunks_exact(c).enumerate() {
-            let x = px.get(c0..c0 + N).unwrap_or(&[]);
-            mac(&mut acc, plane.tap::<N>(t0 + kx0 + i), x);
+        // The in-bounds run: tap `kx0 + i` reads pixel `i` of the run; lanes
+        // `c0..` of consecutive taps are `c` (input) and `tap_stride`
+        // (weights) bytes apart.
+        let xs = win.rows[ky].get(c0..).unwrap_or(&[]);
+        let at = (t0 + kx0) * plane.tap_stride + plane.at;
+        let ws = plane.weights.get(at..).unwrap_or(&[]);
+        if cfg!(fastvit_dsp) && N == 4 {
+            if let Ok(a) = <&mut [i32; 4]>::try_from(&mut acc[..]) {
+                super::dsp_lanes::run4(a, ws, plane.tap_stride, xs, c, kx1 - kx0);
+                continue_pads(&mut acc, t0 + kx1, t0 + k, &pad_tap);
+                continue;
+            }
+        }
+        for (x, w) in xs.chunks(c).zip(ws.chunks(plane.tap_stride)) {
+            mac(&mut acc, w, x);
         }
         for t in t0 + kx1..t0 + k {
             pad_tap(&mut acc, t);
@@ -212,6 +241,19 @@ fn gather<const N: usize>(v: I32s<'_>, o0: usize, step: usize) -> [i32; N] {
         *o = v.get(o0 + j * step);
     }
     out
+}
+
+/// Padded taps `t0..t1` of a row.
+#[inline(always)]
+fn continue_pads<const N: usize>(
+    acc: &mut [i32; N],
+    t0: usize,
+    t1: usize,
+    pad_tap: &impl Fn(&mut [i32; N], usize),
+) {
+    for t in t0..t1 {
+        pad_tap(acc, t);
+    }
 }
 
 /// Accumulators to int8 outputs `out[j * step]`: the reference's

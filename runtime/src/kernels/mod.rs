@@ -41,6 +41,8 @@ pub mod stem;
 
 #[allow(unsafe_code)]
 pub mod dsp;
+#[allow(unsafe_code)]
+pub mod dsp_lanes;
 
 #[cfg(fastvit_dsp)]
 use dsp as arch;

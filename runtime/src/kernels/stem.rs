@@ -87,6 +87,15 @@ fn dense_sums<const N: usize>(a: &DenseArgs<'_>, win: &Window<'_>, o0: usize) ->
         // contiguous rows of `cout`.
         let at = (t0 + kx0) * cin * cout + o0;
         let ws = a.weights.get(at..).unwrap_or(&[]);
+        if cfg!(fastvit_dsp) && N == 4 {
+            if let Ok(acc4) = <&mut [i32; 4]>::try_from(&mut acc[..]) {
+                super::dsp_lanes::run4_scalar(acc4, ws, cout, win.rows[ky]);
+                for t in t0 + kx1..t0 + k {
+                    pad_tap(&mut acc, t);
+                }
+                continue;
+            }
+        }
         for (&x, wt) in win.rows[ky].iter().zip(ws.chunks(cout)) {
             mac_const(&mut acc, wt, x as i32);
         }
