@@ -590,6 +590,12 @@ fn depthwise_conv_extremes() {
                 let mut r = Gen(c as u64 * 31 + k as u64);
                 let mut p = ConvParams::seeded(g, in_zp > 0, false, &mut r);
                 p.in_zp = in_zp;
+                if in_zp > 0 {
+                    let wide = [-31, -2, -1, 0, 1, 30, -12];
+                    for (i, s) in p.shift.iter_mut().enumerate() {
+                        *s = wide[i % wide.len()];
+                    }
+                }
                 p.weights.iter_mut().for_each(|v| *v = wv);
                 let x = vec![xv; p.input(0).len()];
                 let (n_in, n_out) = (p.input(0).len(), p.output(0).len());
@@ -1028,6 +1034,14 @@ fn fast_kernels_on_fastvit_shapes() {
                 let mut r = Gen(cin as u64 * 7 + k as u64);
                 let mut p = ConvParams::seeded(g, dense, !dense, &mut r);
                 p.in_zp = in_zp;
+                if in_zp > 0 {
+                    // Shifts outside -31..=-2 mixed into the chunks: the
+                    // 64-bit requantization path of the lane loops.
+                    let wide = [-31, -2, -1, 0, 1, 30, -12];
+                    for (i, s) in p.shift.iter_mut().enumerate() {
+                        *s = wide[i % wide.len()];
+                    }
+                }
                 if let Some(wv) = wv {
                     p.weights.iter_mut().for_each(|v| *v = wv);
                 }

@@ -271,8 +271,20 @@ pub(crate) fn finish<const N: usize>(
     let mult = gather::<N>(requant.multiplier, o0, step);
     let shift = gather::<N>(requant.shift, o0, step);
     let mut y = [0i8; N];
-    for i in 0..N {
-        y[i] = requantize_i8(acc[i], mult[i], shift[i], out_zp);
+    // Shifts in -31..=-2 (t = 31 - shift in 33..=62, the usual case) take
+    // `requantize`'s high-word path for every lane at once, branch-free so
+    // the lane loop vectorizes; the same arithmetic, so the same bits.
+    if shift.iter().all(|s| (-31..=-2).contains(s)) {
+        for i in 0..N {
+            let t = 31 - shift[i];
+            let hi = ((acc[i] as i64 * mult[i] as i64) >> 32) as i32;
+            let r = hi.wrapping_add(1 << (t - 33)) >> (t - 32);
+            y[i] = r.saturating_add(out_zp).clamp(-128, 127) as i8;
+        }
+    } else {
+        for i in 0..N {
+            y[i] = requantize_i8(acc[i], mult[i], shift[i], out_zp);
+        }
     }
     if !table.is_empty() {
         for v in y.iter_mut() {
