@@ -215,8 +215,10 @@ pub(crate) fn chunk_sums<const N: usize>(
                 continue;
             }
         }
-        for (x, w) in xs.chunks(c).zip(ws.chunks(plane.tap_stride)) {
-            mac(&mut acc, w, x);
+        let ts = plane.tap_stride;
+        for i in 0..kx1 - kx0 {
+            let (x, w) = (xs.get(i * c..), ws.get(i * ts..));
+            mac(&mut acc, w.unwrap_or(&[]), x.unwrap_or(&[]));
         }
         for t in t0 + kx1..t0 + k {
             pad_tap(&mut acc, t);

@@ -96,8 +96,8 @@ fn dense_sums<const N: usize>(a: &DenseArgs<'_>, win: &Window<'_>, o0: usize) ->
                 continue;
             }
         }
-        for (&x, wt) in win.rows[ky].iter().zip(ws.chunks(cout)) {
-            mac_const(&mut acc, wt, x as i32);
+        for (i, &x) in win.rows[ky].iter().enumerate() {
+            mac_const(&mut acc, ws.get(i * cout..).unwrap_or(&[]), x as i32);
         }
         for t in t0 + kx1..t0 + k {
             pad_tap(&mut acc, t);
