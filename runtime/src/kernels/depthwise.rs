@@ -205,7 +205,8 @@ pub(crate) fn chunk_sums<const N: usize>(
         // The in-bounds run: tap `kx0 + i` reads pixel `i` of the run; lanes
         // `c0..` of consecutive taps are `c` (input) and `tap_stride`
         // (weights) bytes apart.
-        let xs = win.rows[ky].get(c0..).unwrap_or(&[]);
+        let run = win.rows.get(ky).copied().unwrap_or(&[]);
+        let xs = run.get(c0..).unwrap_or(&[]);
         let at = (t0 + kx0) * plane.tap_stride + plane.at;
         let ws = plane.weights.get(at..).unwrap_or(&[]);
         if cfg!(fastvit_dsp) && N == 4 {

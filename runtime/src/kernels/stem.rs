@@ -87,16 +87,17 @@ fn dense_sums<const N: usize>(a: &DenseArgs<'_>, win: &Window<'_>, o0: usize) ->
         // contiguous rows of `cout`.
         let at = (t0 + kx0) * cin * cout + o0;
         let ws = a.weights.get(at..).unwrap_or(&[]);
+        let run = win.rows.get(ky).copied().unwrap_or(&[]);
         if cfg!(fastvit_dsp) && N == 4 {
             if let Ok(acc4) = <&mut [i32; 4]>::try_from(&mut acc[..]) {
-                super::dsp_lanes::run4_scalar(acc4, ws, cout, win.rows[ky]);
+                super::dsp_lanes::run4_scalar(acc4, ws, cout, run);
                 for t in t0 + kx1..t0 + k {
                     pad_tap(&mut acc, t);
                 }
                 continue;
             }
         }
-        for (i, &x) in win.rows[ky].iter().enumerate() {
+        for (i, &x) in run.iter().enumerate() {
             mac_const(&mut acc, ws.get(i * cout..).unwrap_or(&[]), x as i32);
         }
         for t in t0 + kx1..t0 + k {
