@@ -139,6 +139,43 @@ pub enum ConvVariant {
         /// As in [`ConvVariant::Depthwise`].
         folded_bias: Span,
     },
+    /// A dense conv (`groups == 1`) with few input channels (the stem's
+    /// 3x3/s2 from RGB), input and output not overlapping, run by the dense
+    /// kernel of `kernels::stem`: each (tap, input channel) value times a
+    /// vector of output channels. `weights_hwio` holds the same weights as
+    /// `weights` laid out `[k][k][cin][cout]`; `folded_bias` holds `cout` i32
+    /// values `bias[o] - in_zp * sum w[o]` (wrapping). Padded taps read
+    /// `pad_values` or `in_zp`; bit-identical to `Reference`. Also the
+    /// `first` conv of a fast [`Stem`].
+    DenseHwio {
+        /// Weights `[k][k][cin][cout]`.
+        weights_hwio: Span,
+        /// Bias with the input zero point folded in.
+        folded_bias: Span,
+    },
+    /// A channel-multiplier conv (`groups == cin`, `cout = m * cin`: output
+    /// channel `m * c + j` reads input channel `c`), input and output not
+    /// overlapping, run by `kernels::grouped`. `weights_hwc` holds the same
+    /// weights as `weights` laid out `[k][k][m][cin]` (plane `j` is a
+    /// depthwise conv); `folded_bias` holds `cout` i32 values
+    /// `bias[o] - in_zp * sum_tap w[o][tap]` (wrapping). Bit-identical to
+    /// `Reference`.
+    Multiplier {
+        /// Weights `[k][k][m][cin]`.
+        weights_hwc: Span,
+        /// Bias with the input zero point folded in.
+        folded_bias: Span,
+    },
+    /// [`ConvVariant::Multiplier`] with the placement rule of
+    /// [`ConvVariant::WriteBehind`]: the output may overlap the input if it
+    /// starts at least [`Conv::write_behind_bytes`] before it (FastViT's
+    /// downsampling `proj.0`).
+    MultiplierWriteBehind {
+        /// As in [`ConvVariant::Multiplier`].
+        weights_hwc: Span,
+        /// As in [`ConvVariant::Multiplier`].
+        folded_bias: Span,
+    },
 }
 
 /// Grouped 2-D convolution with bias, per-channel requantization and an
@@ -245,7 +282,10 @@ impl Conv {
 /// `first` that row `r` needs are computed into the ring (reading
 /// `first.input` from the arena), then row `r` is computed from the ring and
 /// written. So `second.output` may overlap `first.input` if it starts at least
-/// [`Stem::write_behind_bytes`] before it. Both `variant`s are `Reference`.
+/// [`Stem::write_behind_bytes`] before it. Both `variant`s are `Reference`,
+/// or `first` is [`ConvVariant::DenseHwio`] and `second` is
+/// [`ConvVariant::Depthwise`] (then the fast kernels compute them, with the
+/// same order, ring and bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stem {
     /// The first conv (reads the model input).

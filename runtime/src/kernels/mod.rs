@@ -13,8 +13,7 @@
 //! | dsp | [`dsp`] | thumbv7em (M4/M7), v8m.main + `cortex-m33` | 1 ch x 4 px on inputs sign-extended once per tile (CMSIS-NN's trick): `LDR` + 2 `SXTB16` + 2 four-register `LDM` + 8 `SMLAD` per 4 channels (asm: LLVM only forms `smlabb`) |
 //!
 //! The other ops' kernels, in every tier: [`dot4`]/[`dot1`] (single-pixel
-//! tails), and the depthwise kernel ([`depthwise`]), portable code LLVM
-//! vectorizes (NEON `smlal`, MVE `vmla`).
+//! tails), and the spatial kernels below.
 //!
 //! Every tier computes the same wrapping i32 sums and the same
 //! requantization, so every optimized kernel is bit-identical to the
@@ -26,13 +25,34 @@
 //! DSP and Helium instructions the `kernels` conformance firmware
 //! (`boards/mps2-an386`, `mps2-an505`, `mps3-an547`: `cargo run --release
 //! --bin kernels`, 400 random cases, exits non-zero on a mismatch).
+//!
+//! The spatial kernels are portable code for every tier: a contiguous
+//! per-channel multiply-accumulate into `depthwise::CHUNK` i32 accumulators
+//! that stay in registers across all taps of a pixel (8 on the DSP tier, 16
+//! elsewhere), over a window clipped once per pixel so the tap loops have no
+//! padding branches. LLVM vectorizes them (NEON `smlal`, MVE `vmla`; scalar
+//! `smlabb` on the DSP tier). Each is bit-identical to `conv_element`
+//! (runtime/tests/fused_kernels.rs, also under `qemu-aarch64`):
+//!
+//! | op (schedule form) | kernel | weights (codegen) |
+//! |---|---|---|
+//! | 1x1 conv (`Pointwise*`, ConvMlp fc1/fc2) | [`pointwise`]: four-pixel tiles of the tier (table above) | OHWI, folded bias |
+//! | depthwise 3x3 / 7x7 (`Depthwise*`, ConvMlp dw, stem.1) | [`depthwise`] | `[k][k][c]`, folded bias |
+//! | x2 grouped 7x7/s2, 3x3 (`Multiplier`, `MultiplierWriteBehind`) | [`grouped`]: one depthwise pass per multiplier plane | `[k][k][m][cin]`, folded bias |
+//! | stem.0 3x3/s2 from RGB (`DenseHwio`, fast `Layer::Stem`) | [`stem`]: tap value x vector of output channels | `[k][k][cin][cout]`, folded bias |
+//! | requantization (every kernel) | [`crate::quant::requantize`]: 32-bit high-word path for `t >= 33` | per-channel multiplier, shift |
+//! | add, LUT, SE, global pool, fc | reference ops (`crate::ops`) | |
 
 pub mod depthwise;
+pub mod grouped;
 pub mod pointwise;
 pub mod portable;
+pub mod stem;
 
 #[allow(unsafe_code)]
 pub mod dsp;
+#[allow(unsafe_code)]
+pub mod dsp_lanes;
 
 #[cfg(target_arch = "aarch64")]
 #[allow(unsafe_code)]
