@@ -74,6 +74,27 @@ fn conv_tokens(c: &Conv) -> TokenStream {
             let (w, b) = (span(weights_hwc), span(folded_bias));
             quote!(ConvVariant::DepthwiseInPlace { scratch: #scratch, weights_hwc: #w, folded_bias: #b })
         }
+        ConvVariant::DenseHwio {
+            weights_hwio,
+            folded_bias,
+        } => {
+            let (w, b) = (span(weights_hwio), span(folded_bias));
+            quote!(ConvVariant::DenseHwio { weights_hwio: #w, folded_bias: #b })
+        }
+        ConvVariant::Multiplier {
+            weights_hwc,
+            folded_bias,
+        } => {
+            let (w, b) = (span(weights_hwc), span(folded_bias));
+            quote!(ConvVariant::Multiplier { weights_hwc: #w, folded_bias: #b })
+        }
+        ConvVariant::MultiplierWriteBehind {
+            weights_hwc,
+            folded_bias,
+        } => {
+            let (w, b) = (span(weights_hwc), span(folded_bias));
+            quote!(ConvVariant::MultiplierWriteBehind { weights_hwc: #w, folded_bias: #b })
+        }
     };
     let (input, output) = (tensor(c.input), tensor(c.output));
     let (in_zp, out_zp, kernel, stride, pad, groups) =

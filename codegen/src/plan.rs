@@ -200,7 +200,12 @@ pub fn layer_accesses(index: i64, layer: &Layer, ops: &Operands, out: &mut Vec<A
                 out,
             );
         }
-        Layer::Conv(c) if c.variant == ConvVariant::WriteBehind => {
+        Layer::Conv(c)
+            if matches!(
+                c.variant,
+                ConvVariant::WriteBehind | ConvVariant::MultiplierWriteBehind { .. }
+            ) =>
+        {
             let in_row = c.input.w as usize * c.input.c as usize;
             let out_row = c.output.w as usize * c.output.c as usize;
             let (s, p, k) = (c.stride as i64, c.pad as i64, c.kernel as i64);

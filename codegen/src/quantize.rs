@@ -376,6 +376,51 @@ impl Lowering<'_> {
         } else {
             (Vec::new(), Vec::new())
         };
+        // Grouped convs with a channel multiplier (FastViT's x2 convs) run the
+        // multiplier kernel: weights [k][k][m][cin], zero point folded in.
+        let m = if c.groups == c.cin && c.cin > 0 {
+            c.cout / c.cin
+        } else {
+            0
+        };
+        let multiplier = !depthwise && m >= 2 && c.cout == m * c.cin;
+        let (w_mult, mult_folded): (Vec<i8>, Vec<i32>) = if multiplier {
+            let w = (0..taps)
+                .flat_map(|t| (0..c.cout).map(move |i| (t, i)))
+                .map(|(t, i)| {
+                    let (j, ci) = (i / c.cin, i % c.cin);
+                    wq[(m * ci + j) * taps + t]
+                })
+                .collect();
+            let folded = (0..c.cout)
+                .map(|o| {
+                    let wsum: i32 = wq[o * taps..(o + 1) * taps].iter().map(|&v| v as i32).sum();
+                    bias[o].wrapping_sub(x.q.zp.wrapping_mul(wsum))
+                })
+                .collect();
+            (w, folded)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        // Dense convs from few channels (the stem from RGB) run the dense
+        // kernel: weights [k][k][cin][cout], zero point folded in.
+        let dense = !pointwise && c.groups == 1 && c.cin < 16;
+        let (w_hwio, dense_folded): (Vec<i8>, Vec<i32>) = if dense {
+            let per = taps * c.cin;
+            let w = (0..per)
+                .flat_map(|i| (0..c.cout).map(move |o| (i, o)))
+                .map(|(i, o)| wq[o * per + i])
+                .collect();
+            let folded = (0..c.cout)
+                .map(|o| {
+                    let wsum: i32 = wq[o * per..(o + 1) * per].iter().map(|&v| v as i32).sum();
+                    bias[o].wrapping_sub(x.q.zp.wrapping_mul(wsum))
+                })
+                .collect();
+            (w, folded)
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let weights = self.i8s(&wq);
         let bias = self.i32s(&bias);
         let requant = self.requant(&reals);
@@ -392,6 +437,16 @@ impl Lowering<'_> {
             ConvVariant::Depthwise {
                 weights_hwc: self.i8s(&whwc),
                 folded_bias: self.i32s(&dw_folded),
+            }
+        } else if multiplier {
+            ConvVariant::Multiplier {
+                weights_hwc: self.i8s(&w_mult),
+                folded_bias: self.i32s(&mult_folded),
+            }
+        } else if dense {
+            ConvVariant::DenseHwio {
+                weights_hwio: self.i8s(&w_hwio),
+                folded_bias: self.i32s(&dense_folded),
             }
         } else {
             ConvVariant::Reference
@@ -958,7 +1013,16 @@ impl Assembly<'_> {
             }
             Unit::WriteBehind(i) if self.sole_reader(lw.pending[i].ins[0], &[i]) => {
                 let mut c = self.conv(i);
-                c.variant = ConvVariant::WriteBehind;
+                c.variant = match c.variant {
+                    ConvVariant::Multiplier {
+                        weights_hwc,
+                        folded_bias,
+                    } => ConvVariant::MultiplierWriteBehind {
+                        weights_hwc,
+                        folded_bias,
+                    },
+                    _ => ConvVariant::WriteBehind,
+                };
                 let (input, output) = (
                     self.tensor(lw.pending[i].ins[0]),
                     self.tensor(lw.pending[i].out),
@@ -980,9 +1044,19 @@ impl Assembly<'_> {
                     variant: ConvVariant::Reference,
                     ..c
                 };
-                let stem = runtime::Stem {
-                    first: reference(self.conv(a)),
-                    second: reference(self.conv(b)),
+                let (first, second) = (self.conv(a), self.conv(b));
+                // The fast kernels stream together or not at all.
+                let fast = matches!(
+                    (first.variant, second.variant),
+                    (ConvVariant::DenseHwio { .. }, ConvVariant::Depthwise { .. })
+                );
+                let stem = if fast {
+                    runtime::Stem { first, second }
+                } else {
+                    runtime::Stem {
+                        first: reference(first),
+                        second: reference(second),
+                    }
                 };
                 let ring_bytes = Layer::Stem(stem).scratch_bytes();
                 let input = self.tensor(lw.pending[a].ins[0]);

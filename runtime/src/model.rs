@@ -4,7 +4,9 @@
 
 use crate::error::Error;
 use crate::kernels::depthwise::{self, DepthwiseArgs};
+use crate::kernels::grouped::{self, MultiplierArgs};
 use crate::kernels::pointwise::{self, PointwiseArgs};
+use crate::kernels::stem::{self, DenseArgs};
 use crate::ops::{self, I32s, RequantView};
 use crate::schedule::{Conv, ConvVariant, Layer, Requant, Span, TensorRef};
 
@@ -295,6 +297,70 @@ impl<'a> Model<'a> {
         })
     }
 
+    /// Validates a [`ConvVariant::DenseHwio`]-shaped conv (`groups == 1`)
+    /// and resolves its operands.
+    fn dense_args(&self, p: &Conv, weights_hwio: Span, folded_bias: Span) -> Option<DenseArgs<'a>> {
+        if p.groups != 1 {
+            return None;
+        }
+        let args = self.conv_args(p)?;
+        let weights = self.i8s(weights_hwio)?;
+        if weights.len() != args.weights.len() {
+            return None;
+        }
+        Some(DenseArgs {
+            weights,
+            folded_bias: self.i32s(folded_bias, p.output.c as usize)?,
+            requant: args.requant,
+            pad_values: args.pad_values,
+            lut: args.lut,
+            in_zp: p.in_zp,
+            out_zp: p.out_zp,
+            kernel: p.kernel as usize,
+            stride: p.stride as usize,
+            pad: p.pad as usize,
+            h: p.input.h as usize,
+            w: p.input.w as usize,
+            cin: p.input.c as usize,
+            cout: p.output.c as usize,
+        })
+    }
+
+    /// Validates a [`ConvVariant::Multiplier`]-shaped conv (`groups == cin`,
+    /// `cout` a multiple of `cin`) and resolves its operands.
+    fn multiplier_args(
+        &self,
+        p: &Conv,
+        weights_hwc: Span,
+        folded_bias: Span,
+    ) -> Option<MultiplierArgs<'a>> {
+        let (cin, cout) = (p.input.c as usize, p.output.c as usize);
+        if p.groups as usize != cin || cin == 0 || cout % cin != 0 {
+            return None;
+        }
+        let args = self.conv_args(p)?;
+        let weights = self.i8s(weights_hwc)?;
+        if weights.len() != args.weights.len() {
+            return None;
+        }
+        Some(MultiplierArgs {
+            weights,
+            folded_bias: self.i32s(folded_bias, cout)?,
+            requant: args.requant,
+            pad_values: args.pad_values,
+            lut: args.lut,
+            in_zp: p.in_zp,
+            out_zp: p.out_zp,
+            kernel: p.kernel as usize,
+            stride: p.stride as usize,
+            pad: p.pad as usize,
+            h: p.input.h as usize,
+            w: p.input.w as usize,
+            cin,
+            m: cout / cin,
+        })
+    }
+
     /// Validates one layer and runs its kernel; `None` if the layer is corrupt.
     fn run_layer(&self, layer: &Layer, arena: &mut [i8]) -> Option<()> {
         match layer {
@@ -352,6 +418,33 @@ impl<'a> Model<'a> {
                         let (oh, ow) = (p.output.h as usize, p.output.w as usize);
                         depthwise::depthwise(&args, oh, ow, input, output);
                     }
+                    ConvVariant::DenseHwio {
+                        weights_hwio,
+                        folded_bias,
+                    } => {
+                        let args = self.dense_args(p, weights_hwio, folded_bias)?;
+                        let (input, output) = split(arena, p.input, p.output)?;
+                        stem::dense(&args, p.output.w as usize, input, output);
+                    }
+                    ConvVariant::Multiplier {
+                        weights_hwc,
+                        folded_bias,
+                    } => {
+                        let args = self.multiplier_args(p, weights_hwc, folded_bias)?;
+                        let (input, output) = split(arena, p.input, p.output)?;
+                        grouped::multiplier(&args, p.output.w as usize, input, output);
+                    }
+                    ConvVariant::MultiplierWriteBehind {
+                        weights_hwc,
+                        folded_bias,
+                    } => {
+                        let args = self.multiplier_args(p, weights_hwc, folded_bias)?;
+                        let lead = p.write_behind_bytes();
+                        let (region, input_at, output_at) =
+                            behind(arena, bytes(p.input), bytes(p.output), lead)?;
+                        let out_hw = (p.output.h as usize, p.output.w as usize);
+                        grouped::multiplier_behind(&args, out_hw, region, input_at, output_at);
+                    }
                     ConvVariant::DepthwiseInPlace {
                         scratch,
                         weights_hwc,
@@ -370,8 +463,24 @@ impl<'a> Model<'a> {
             }
             Layer::Stem(p) => {
                 let (a, b) = (&p.first, &p.second);
-                let plain = |c: &Conv| c.variant == ConvVariant::Reference;
-                if !plain(a) || !plain(b) || a.output != b.input || b.kernel == 0 {
+                let fast = match (a.variant, b.variant) {
+                    (ConvVariant::Reference, ConvVariant::Reference) => None,
+                    (
+                        ConvVariant::DenseHwio {
+                            weights_hwio,
+                            folded_bias,
+                        },
+                        ConvVariant::Depthwise {
+                            weights_hwc,
+                            folded_bias: fb2,
+                        },
+                    ) => Some((
+                        self.dense_args(a, weights_hwio, folded_bias)?,
+                        self.depthwise_args(b, weights_hwc, fb2)?,
+                    )),
+                    _ => return None,
+                };
+                if a.output != b.input || b.kernel == 0 {
                     return None;
                 }
                 let (first, second) = (self.conv_args(a)?, self.conv_args(b)?);
@@ -387,7 +496,12 @@ impl<'a> Model<'a> {
                     (output.0 - lo, output.1 - lo),
                     lead,
                 )?;
-                ops::stem::stem_reference(p, &first, &second, region, input_at, output_at, ring);
+                match fast {
+                    None => ops::stem::stem_reference(
+                        p, &first, &second, region, input_at, output_at, ring,
+                    ),
+                    Some((f, s)) => stem::stem_fast(p, &f, &s, region, input_at, output_at, ring),
+                }
             }
             Layer::ConvMlp(p) => {
                 let (dw, fc1, fc2, add) = (&p.dw, &p.fc1, &p.fc2, &p.add);

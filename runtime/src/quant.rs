@@ -13,6 +13,13 @@
 /// i32. Contract: `t` in `1..=62` (`shift` in `-31..=30`); codegen never emits
 /// anything else, and out-of-range shifts are clamped into it.
 ///
+/// For `t >= 33` (real scales below 1/4: nearly every conv) the
+/// rounding constant lies entirely in the high word of the product, so the
+/// result is `(hi + 2^(t-33)) >> (t-32)` with `hi` the high 32 bits: one
+/// `SMULL`/`SMMUL` and two 32-bit operations on 32-bit cores, and exact (the
+/// low word's `lo / 2^t < 2^-(t-32)` cannot carry into the floor; `|hi| <=
+/// 2^30`, so nothing overflows or saturates). Other `t` take the 64-bit path.
+///
 /// ```
 /// use runtime::quant::requantize;
 /// // 0.75 = (3 * 2^29) * 2^(0 - 31): halves round up, also for negatives.
@@ -26,6 +33,10 @@
 pub fn requantize(acc: i32, multiplier: i32, shift: i32) -> i32 {
     let t = (31 - shift).clamp(1, 62);
     let prod = acc as i64 * multiplier as i64;
+    if t >= 33 {
+        let hi = (prod >> 32) as i32;
+        return hi.wrapping_add(1 << (t - 33)) >> (t - 32);
+    }
     let rounded = (prod + (1i64 << (t - 1))) >> t;
     rounded.clamp(i32::MIN as i64, i32::MAX as i64) as i32
 }
@@ -79,6 +90,34 @@ mod tests {
         #[test]
         fn matches_exact_model(acc in any::<i32>(), m in (1i32 << 30)..i32::MAX, shift in -31i32..=30) {
             prop_assert_eq!(requantize(acc, m, shift), exact(acc, m, shift));
+        }
+    }
+
+    proptest! {
+        /// Any multiplier (also negative), every shift, accumulators at and
+        /// near the extremes: the 32-bit fast path and the 64-bit path.
+        #[test]
+        fn matches_exact_model_any_operands(
+            acc in prop_oneof![any::<i32>(), Just(i32::MIN), Just(i32::MAX), -3i32..=3],
+            m in prop_oneof![any::<i32>(), Just(i32::MIN), Just(i32::MAX)],
+            shift in -31i32..=30,
+        ) {
+            prop_assert_eq!(requantize(acc, m, shift), exact(acc, m, shift));
+        }
+    }
+
+    #[test]
+    fn fast_path_boundaries() {
+        for shift in [-31, -30, -2, -1, 0] {
+            for acc in [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX] {
+                for m in [i32::MIN, -(1 << 30), 0, 1 << 30, i32::MAX] {
+                    assert_eq!(
+                        requantize(acc, m, shift),
+                        exact(acc, m, shift),
+                        "{acc} {m} {shift}"
+                    );
+                }
+            }
         }
     }
 

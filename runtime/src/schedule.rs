@@ -139,6 +139,43 @@ pub enum ConvVariant {
         /// As in [`ConvVariant::Depthwise`].
         folded_bias: Span,
     },
+    /// A dense conv (`groups == 1`) with few input channels (the stem's
+    /// 3x3/s2 from RGB), input and output not overlapping, run by the dense
+    /// kernel of `kernels::stem`: each (tap, input channel) value times a
+    /// vector of output channels. `weights_hwio` holds the same weights as
+    /// `weights` laid out `[k][k][cin][cout]`; `folded_bias` holds `cout` i32
+    /// values `bias[o] - in_zp * sum w[o]` (wrapping). Padded taps read
+    /// `pad_values` or `in_zp`; bit-identical to `Reference`. Also the
+    /// `first` conv of a fast [`Stem`].
+    DenseHwio {
+        /// Weights `[k][k][cin][cout]`.
+        weights_hwio: Span,
+        /// Bias with the input zero point folded in.
+        folded_bias: Span,
+    },
+    /// A channel-multiplier conv (`groups == cin`, `cout = m * cin`: output
+    /// channel `m * c + j` reads input channel `c`), input and output not
+    /// overlapping, run by `kernels::grouped`. `weights_hwc` holds the same
+    /// weights as `weights` laid out `[k][k][m][cin]` (plane `j` is a
+    /// depthwise conv); `folded_bias` holds `cout` i32 values
+    /// `bias[o] - in_zp * sum_tap w[o][tap]` (wrapping). Bit-identical to
+    /// `Reference`.
+    Multiplier {
+        /// Weights `[k][k][m][cin]`.
+        weights_hwc: Span,
+        /// Bias with the input zero point folded in.
+        folded_bias: Span,
+    },
+    /// [`ConvVariant::Multiplier`] with the placement rule of
+    /// [`ConvVariant::WriteBehind`]: the output may overlap the input if it
+    /// starts at least [`Conv::write_behind_bytes`] before it (FastViT's
+    /// downsampling `proj.0`).
+    MultiplierWriteBehind {
+        /// As in [`ConvVariant::Multiplier`].
+        weights_hwc: Span,
+        /// As in [`ConvVariant::Multiplier`].
+        folded_bias: Span,
+    },
 }
 
 /// Grouped 2-D convolution with bias, per-channel requantization and an
@@ -245,7 +282,10 @@ impl Conv {
 /// `first` that row `r` needs are computed into the ring (reading
 /// `first.input` from the arena), then row `r` is computed from the ring and
 /// written. So `second.output` may overlap `first.input` if it starts at least
-/// [`Stem::write_behind_bytes`] before it. Both `variant`s are `Reference`.
+/// [`Stem::write_behind_bytes`] before it. Both `variant`s are `Reference`,
+/// or `first` is [`ConvVariant::DenseHwio`] and `second` is
+/// [`ConvVariant::Depthwise`] (then the fast kernels compute them, with the
+/// same order, ring and bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stem {
     /// The first conv (reads the model input).
@@ -324,11 +364,12 @@ impl Stem {
 /// fast depthwise kernel computes it, bit-identically).
 ///
 /// Order: row by row; before output row `y` is written, input row `y` is
-/// copied into a ring of `kernel / 2 + 1` rows; then pixel by pixel: `dw` (taps
-/// on rows `<= y` from the ring, rows `> y` from the arena), `fc1`, `fc2` and
-/// the add with the saved `x`. Scratch at `scratch`:
-/// [`ConvMlp::scratch_bytes`] = ring, then `C` bytes of `dw` output, then the
-/// hidden vector.
+/// copied into a ring of `kernel / 2 + 1` rows; then [`ConvMlp::PIXELS`]
+/// pixels at a time (fewer at the row's end): `dw` per pixel (taps on rows
+/// `<= y` from the ring, rows `> y` from the arena), `fc1` and `fc2` for the
+/// group, and the add with the saved `x`. Scratch at `scratch`:
+/// [`ConvMlp::scratch_bytes`] = ring, then `PIXELS * C` bytes of `dw` output,
+/// then `PIXELS` hidden vectors, then the pointwise tile scratch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvMlp {
     /// Depthwise (or any grouped) conv, stride 1, same padding.
@@ -344,13 +385,23 @@ pub struct ConvMlp {
 }
 
 impl ConvMlp {
-    /// Scratch bytes: a ring of `kernel / 2 + 1` rows of `w * c`, the `c`
-    /// outputs of `dw` at one pixel and the `hidden` outputs of `fc1`.
+    /// Pixels the fused kernel carries through `fc1` and `fc2` together, so
+    /// each weight load feeds that many pixels.
+    pub const PIXELS: usize = 4;
+
+    /// Scratch bytes: a ring of `kernel / 2 + 1` rows of `w * c`, then the
+    /// `c` outputs of `dw` and the `hidden` outputs of `fc1` for each of
+    /// [`ConvMlp::PIXELS`] pixels, then the fast pointwise kernel's tile
+    /// scratch: `PIXELS` inputs of `max(c, hidden)` channels as halfwords,
+    /// word-aligned (+3 bytes). The same for every kernel tier, so one
+    /// schedule serves every target.
     pub const fn scratch_bytes(kernel: usize, w: usize, c: usize, hidden: usize) -> usize {
+        let widest = if c > hidden { c } else { hidden };
         (kernel / 2 + 1)
             .saturating_mul(w)
             .saturating_mul(c)
-            .saturating_add(c + hidden)
+            .saturating_add(Self::PIXELS.saturating_mul(c.saturating_add(hidden)))
+            .saturating_add((2 * Self::PIXELS).saturating_mul(widest).saturating_add(3))
     }
 }
 

@@ -51,7 +51,11 @@ pub fn top_k<'a, const K: usize>(
             best.pop();
         }
         let label = labels.and_then(|l| l.lines().nth(class)).map(str::trim);
-        let p = Prediction { class, probability: weight(q) / total, label };
+        let p = Prediction {
+            class,
+            probability: weight(q) / total,
+            label,
+        };
         // Cannot fail: an element was popped if the vector was full.
         let _ = best.insert(at, p);
     }
@@ -82,11 +86,19 @@ mod tests {
         let sum: f32 = top.iter().map(|p| p.probability).sum();
         assert!((sum - 1.0).abs() < 1e-3, "{sum}");
         extern crate std;
-        let real: std::vec::Vec<f64> = logits.iter().map(|&q| (scale as f64) * (q as i32 - zp) as f64).collect();
+        let real: std::vec::Vec<f64> = logits
+            .iter()
+            .map(|&q| (scale as f64) * (q as i32 - zp) as f64)
+            .collect();
         let z: f64 = real.iter().map(|r| r.exp()).sum();
         for p in &top {
             let want = real[p.class].exp() / z;
-            assert!((p.probability as f64 - want).abs() < 2e-3, "class {}: {} vs {want}", p.class, p.probability);
+            assert!(
+                (p.probability as f64 - want).abs() < 2e-3,
+                "class {}: {} vs {want}",
+                p.class,
+                p.probability
+            );
             assert_eq!(p.label, None);
         }
     }

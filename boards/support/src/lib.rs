@@ -15,6 +15,8 @@
 //! - with feature `no-panic` (and `cortex-m` or `virt`), [`no_panic`]: a
 //!   panic handler that fails the link if any panic is reachable, and the
 //!   formatting-free run that proves the inference path has none;
+//! - [`conformance`]: the fast kernels against the reference contract on
+//!   random shapes, run on the emulated cores (`kernels` firmware bins);
 //! - for real boards (feature `defmt`), [`defmt_console`]: the same report as
 //!   defmt lines over RTT.
 #![no_std]
@@ -28,6 +30,7 @@ compile_error!(
 );
 
 pub mod bench;
+pub mod conformance;
 pub mod report;
 #[cfg(any(feature = "cortex-m", feature = "virt"))]
 pub mod semihosting;

@@ -180,3 +180,31 @@ pub fn run_and_exit(
     drop(out);
     exit(ok)
 }
+
+/// The `kernels` conformance firmware after reset: runs
+/// [`crate::conformance`] on this core's kernel tier, prints
+/// `conformance <tier> <cases> cases <failures> failures`, and exits QEMU
+/// with failure on any mismatch.
+///
+/// Then times FastViT-T8's 1x1 shapes ([`crate::conformance::shapes`]):
+/// `bench` holds their weights (any bytes, `1152 * 384`), inputs and outputs.
+pub fn conformance_and_exit(
+    board: &crate::Board,
+    buffers: &mut crate::conformance::Buffers,
+    bench: crate::conformance::ShapeBuffers<'_>,
+) -> ! {
+    use core::fmt::Write;
+    let mut out = Console::stdout();
+    let _ = writeln!(out, "board {} {}", board.name, board.core);
+    let cases = 400;
+    let failures = crate::conformance::pointwise(&mut out, buffers, cases);
+    let (w, x, y, words) = bench;
+    crate::conformance::shapes(&mut out, w, x, y, words);
+    let _ = writeln!(
+        out,
+        "conformance {} {cases} cases {failures} failures",
+        runtime::kernels::TIER
+    );
+    drop(out);
+    exit(failures == 0)
+}

@@ -19,7 +19,14 @@
 use crate::ops::{I32s, RequantView};
 use crate::quant::{lut, requantize_i8};
 
-/// Channels per accumulator chunk.
+/// Channels per accumulator chunk: as many i32 accumulators as the tier
+/// keeps in registers across all taps of a pixel (Cortex-M DSP: 4, one
+/// word of lanes (`dsp_lanes`), which leaves registers for the addresses;
+/// NEON, MVE and hosts: 16 lanes = 4 vector registers).
+#[cfg(fastvit_dsp)]
+pub const CHUNK: usize = 4;
+/// Channels per accumulator chunk (see the DSP definition).
+#[cfg(not(fastvit_dsp))]
 pub const CHUNK: usize = 16;
 
 /// Resolved operands of a depthwise conv (`groups == cin == cout`).
@@ -53,28 +60,253 @@ pub struct DepthwiseArgs<'a> {
     pub c: usize,
 }
 
+/// Largest kernel of the clipped-window fast path (FastViT's largest is 7);
+/// larger kernels take the per-tap path.
+pub const MAX_KERNEL: usize = 7;
+
+/// The taps of one output pixel that fall inside the input: kernel rows
+/// `ky0..ky1` and columns `kx0..kx1`. `rows[ky]` (for `ky` in range) is the
+/// in-bounds run of input row `iy`, pixels `kx0..kx1` of the window, `c`
+/// bytes each. The taps outside read the padding value. Splitting the
+/// window once per pixel leaves the tap loops without bounds branches.
+pub(crate) struct Window<'s> {
+    pub(crate) rows: [&'s [i8]; MAX_KERNEL],
+    pub(crate) ky: (usize, usize),
+    pub(crate) kx: (usize, usize),
+}
+
+/// `[lo, hi)` of kernel taps `t` with `0 <= o * stride + t - pad < n`.
 #[inline(always)]
-fn mac<const N: usize>(acc: &mut [i32; N], w: &[i8; N], x: &[i8; N]) {
+fn clip(o: usize, stride: usize, pad: usize, k: usize, n: usize) -> (usize, usize) {
+    let start = o * stride;
+    let lo = pad.saturating_sub(start).min(k);
+    let hi = (n + pad).saturating_sub(start).min(k).max(lo);
+    (lo, hi)
+}
+
+impl<'s> Window<'s> {
+    /// The window of output pixel `(oy, ox)` of a conv with square `kernel`
+    /// (`<= MAX_KERNEL`), `stride`, `pad` over an `h x w x c` input whose row
+    /// `iy` is `row(iy)`. `None` if a row is shorter than `w * c`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn new(
+        (oy, ox): (usize, usize),
+        (kernel, stride, pad): (usize, usize, usize),
+        (h, w, c): (usize, usize, usize),
+        row: &impl Fn(usize) -> &'s [i8],
+    ) -> Option<Self> {
+        let ky = clip(oy, stride, pad, kernel, h);
+        let kx = clip(ox, stride, pad, kernel, w);
+        let mut rows: [&[i8]; MAX_KERNEL] = [&[]; MAX_KERNEL];
+        let x0 = (ox * stride + kx.0 - pad) * c;
+        let x1 = (ox * stride + kx.1 - pad) * c;
+        for (ky, r) in rows.iter_mut().enumerate().take(ky.1).skip(ky.0) {
+            *r = row(oy * stride + ky - pad).get(x0..x1)?;
+        }
+        Some(Window { rows, ky, kx })
+    }
+}
+
+/// The first `N` values of `s` as an array (`None` if shorter): fixed-size
+/// operands let LLVM unroll and vectorize the lane loops completely.
+#[inline(always)]
+pub(crate) fn lanes<const N: usize>(s: &[i8]) -> Option<&[i8; N]> {
+    s.get(..N)?.try_into().ok()
+}
+
+#[inline(always)]
+fn mac<const N: usize>(acc: &mut [i32; N], w: &[i8], x: &[i8]) {
+    let (Some(w), Some(x)) = (lanes::<N>(w), lanes::<N>(x)) else {
+        return;
+    };
+    if cfg!(fastvit_dsp) && N == 4 {
+        if let (Ok(a), Ok(w), Ok(x)) = (
+            <&mut [i32; 4]>::try_from(&mut acc[..]),
+            <&[i8; 4]>::try_from(&w[..]),
+            <&[i8; 4]>::try_from(&x[..]),
+        ) {
+            return super::dsp_lanes::mac4(a, w, x);
+        }
+    }
     for i in 0..N {
         acc[i] = acc[i].wrapping_add(w[i] as i32 * x[i] as i32);
     }
 }
 
 #[inline(always)]
-fn mac_const<const N: usize>(acc: &mut [i32; N], w: &[i8; N], v: i32) {
+pub(crate) fn mac_const<const N: usize>(acc: &mut [i32; N], w: &[i8], v: i32) {
+    let Some(w) = lanes::<N>(w) else {
+        return;
+    };
+    if cfg!(fastvit_dsp) && N == 4 {
+        if let (Ok(a), Ok(w)) = (
+            <&mut [i32; 4]>::try_from(&mut acc[..]),
+            <&[i8; 4]>::try_from(&w[..]),
+        ) {
+            return super::dsp_lanes::mac4_const(a, w, v);
+        }
+    }
     for i in 0..N {
         acc[i] = acc[i].wrapping_add((w[i] as i32).wrapping_mul(v));
     }
 }
 
-/// `s[at..at + N]` as an array; `None` past the end (the executor sized
-/// every operand, so never: it keeps bounds-check panics out of the code).
-#[inline(always)]
-fn arr<const N: usize>(s: &[i8], at: usize) -> Option<&[i8; N]> {
-    s.get(at..at + N)?.try_into().ok()
+/// Weights of one accumulator chunk: tap `t`'s `N` values start at
+/// `t * tap_stride + at`.
+#[derive(Clone, Copy)]
+pub(crate) struct Plane<'a> {
+    pub(crate) weights: &'a [i8],
+    pub(crate) tap_stride: usize,
+    pub(crate) at: usize,
 }
 
-/// Channels `c0..c0 + N` of output pixel `(oy, ox)`.
+impl<'a> Plane<'a> {
+    #[inline(always)]
+    fn tap<const N: usize>(&self, t: usize) -> &'a [i8] {
+        let at = t * self.tap_stride + self.at;
+        self.weights.get(at..at + N).unwrap_or(&[])
+    }
+}
+
+/// The i32 sums of channels `c0..c0 + N` of one pixel: `bias` (the folded
+/// bias of the chunk) plus `w * x` over in-bounds taps plus `w * pad` over
+/// padded taps, `pad` being `pad_values[c]` or `in_zp`. Input channel
+/// `c0 + j` feeds lane `j`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn chunk_sums<const N: usize>(
+    win: &Window<'_>,
+    k: usize,
+    c: usize,
+    c0: usize,
+    plane: Plane<'_>,
+    pad_values: &[i8],
+    in_zp: i32,
+    mut acc: [i32; N],
+) -> [i32; N] {
+    let pads = pad_values.get(c0..c0 + N);
+    let pad_tap = |acc: &mut [i32; N], t: usize| match pads {
+        Some(p) => mac(acc, plane.tap::<N>(t), p),
+        None => mac_const(acc, plane.tap::<N>(t), in_zp),
+    };
+    let (kx0, kx1) = win.kx;
+    for ky in 0..k {
+        let t0 = ky * k;
+        if ky < win.ky.0 || ky >= win.ky.1 {
+            for t in t0..t0 + k {
+                pad_tap(&mut acc, t);
+            }
+            continue;
+        }
+        for t in t0..t0 + kx0 {
+            pad_tap(&mut acc, t);
+        }
+        // The in-bounds run: tap `kx0 + i` reads pixel `i` of the run; lanes
+        // `c0..` of consecutive taps are `c` (input) and `tap_stride`
+        // (weights) bytes apart.
+        let run = win.rows.get(ky).copied().unwrap_or(&[]);
+        let xs = run.get(c0..).unwrap_or(&[]);
+        let at = (t0 + kx0) * plane.tap_stride + plane.at;
+        let ws = plane.weights.get(at..).unwrap_or(&[]);
+        if cfg!(fastvit_dsp) && N == 4 {
+            if let Ok(a) = <&mut [i32; 4]>::try_from(&mut acc[..]) {
+                super::dsp_lanes::run4(a, ws, plane.tap_stride, xs, c, kx1 - kx0);
+                continue_pads(&mut acc, t0 + kx1, t0 + k, &pad_tap);
+                continue;
+            }
+        }
+        let ts = plane.tap_stride;
+        for i in 0..kx1 - kx0 {
+            let (x, w) = (xs.get(i * c..), ws.get(i * ts..));
+            mac(&mut acc, w.unwrap_or(&[]), x.unwrap_or(&[]));
+        }
+        for t in t0 + kx1..t0 + k {
+            pad_tap(&mut acc, t);
+        }
+    }
+    acc
+}
+
+/// `N` i32 values `v[o0 + j * step]` (contiguous ones read as one slice).
+#[inline(always)]
+fn gather<const N: usize>(v: I32s<'_>, o0: usize, step: usize) -> [i32; N] {
+    let mut out = [0i32; N];
+    if step == 1 {
+        if let Some(b) = v.0.get(o0 * 4..(o0 + N) * 4) {
+            for (o, b) in out.iter_mut().zip(b.chunks_exact(4)) {
+                *o = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        return out;
+    }
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = v.get(o0 + j * step);
+    }
+    out
+}
+
+/// Padded taps `t0..t1` of a row.
+#[inline(always)]
+fn continue_pads<const N: usize>(
+    acc: &mut [i32; N],
+    t0: usize,
+    t1: usize,
+    pad_tap: &impl Fn(&mut [i32; N], usize),
+) {
+    for t in t0..t1 {
+        pad_tap(acc, t);
+    }
+}
+
+/// Accumulators to int8 outputs `out[j * step]`: the reference's
+/// requantization (channel `o0 + j * step`) and table.
+#[inline(always)]
+pub(crate) fn finish<const N: usize>(
+    acc: &[i32; N],
+    requant: RequantView<'_>,
+    out_zp: i32,
+    table: &[i8],
+    o0: usize,
+    step: usize,
+    out: &mut [i8],
+) {
+    let mult = gather::<N>(requant.multiplier, o0, step);
+    let shift = gather::<N>(requant.shift, o0, step);
+    let mut y = [0i8; N];
+    // Shifts in -31..=-2 (t = 31 - shift in 33..=62, the usual case) take
+    // `requantize`'s high-word path for every lane at once, branch-free so
+    // the lane loop vectorizes; the same arithmetic, so the same bits.
+    if shift.iter().all(|s| (-31..=-2).contains(s)) {
+        for i in 0..N {
+            let t = 31 - shift[i];
+            let hi = ((acc[i] as i64 * mult[i] as i64) >> 32) as i32;
+            let r = hi.wrapping_add(1 << (t - 33)) >> (t - 32);
+            y[i] = r.saturating_add(out_zp).clamp(-128, 127) as i8;
+        }
+    } else {
+        for i in 0..N {
+            y[i] = requantize_i8(acc[i], mult[i], shift[i], out_zp);
+        }
+    }
+    if !table.is_empty() {
+        for v in y.iter_mut() {
+            *v = lut(table, *v);
+        }
+    }
+    for (o, &v) in out.iter_mut().step_by(step).zip(&y) {
+        *o = v;
+    }
+}
+
+/// Initial accumulators: the folded bias of channels `o0 + j * step`.
+#[inline(always)]
+pub(crate) fn bias<const N: usize>(folded: I32s<'_>, o0: usize, step: usize) -> [i32; N] {
+    gather::<N>(folded, o0, step)
+}
+
+/// Channels `c0..c0 + N` of output pixel `(oy, ox)` by the per-tap path
+/// (any kernel size).
 #[inline(always)]
 fn chunk<'s, const N: usize>(
     a: &DepthwiseArgs<'_>,
@@ -85,45 +317,27 @@ fn chunk<'s, const N: usize>(
     out: &mut [i8],
 ) {
     let (k, c) = (a.kernel, a.c);
-    let mut acc = [0i32; N];
-    for (j, v) in acc.iter_mut().enumerate() {
-        *v = a.folded_bias.get(c0 + j);
-    }
+    let mut acc = bias::<N>(a.folded_bias, c0, 1);
     for ky in 0..k {
         let iy = (oy * a.stride + ky).wrapping_sub(a.pad);
         let row_in = iy < a.h;
         let r = if row_in { row(iy) } else { &[][..] };
         for kx in 0..k {
             let ix = (ox * a.stride + kx).wrapping_sub(a.pad);
-            let Some(w) = arr::<N>(a.weights, (ky * k + kx) * c + c0) else {
-                return;
-            };
+            let at = (ky * k + kx) * c + c0;
+            let w = a.weights.get(at..at + N).unwrap_or(&[]);
             if row_in && ix < a.w {
-                let Some(x) = arr::<N>(r, ix * c + c0) else {
-                    return;
-                };
-                mac(&mut acc, w, x);
+                let at = ix * c + c0;
+                mac(&mut acc, w, r.get(at..at + N).unwrap_or(&[]));
             } else if a.pad_values.is_empty() {
                 mac_const(&mut acc, w, a.in_zp);
             } else {
-                let Some(x) = arr::<N>(a.pad_values, c0) else {
-                    return;
-                };
-                mac(&mut acc, w, x);
+                mac(&mut acc, w, a.pad_values.get(c0..c0 + N).unwrap_or(&[]));
             }
         }
     }
-    for (j, &v) in acc.iter().enumerate() {
-        let o = c0 + j;
-        let y = requantize_i8(
-            v,
-            a.requant.multiplier.get(o),
-            a.requant.shift.get(o),
-            a.out_zp,
-        );
-        if let Some(d) = out.get_mut(o) {
-            *d = if a.lut.is_empty() { y } else { lut(a.lut, y) };
-        }
+    if let Some(out) = out.get_mut(c0..c0 + N) {
+        finish(&acc, a.requant, a.out_zp, a.lut, c0, 1, out);
     }
 }
 
@@ -137,14 +351,47 @@ pub fn depthwise_pixel<'s>(
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
-    let body = a.c / CHUNK * CHUNK;
+    let c = a.c;
+    let body = c / CHUNK * CHUNK;
+    let geometry = (a.kernel, a.stride, a.pad);
+    let win = if a.kernel <= MAX_KERNEL {
+        Window::new((oy, ox), geometry, (a.h, a.w, c), &row)
+    } else {
+        None
+    };
+    let Some(win) = win else {
+        let mut c0 = 0;
+        while c0 < body {
+            chunk::<CHUNK>(a, oy, ox, c0, &row, out);
+            c0 += CHUNK;
+        }
+        while c0 < c {
+            chunk::<1>(a, oy, ox, c0, &row, out);
+            c0 += 1;
+        }
+        return;
+    };
+    let plane = |at| Plane {
+        weights: a.weights,
+        tap_stride: c,
+        at,
+    };
+    let (k, pv, zp) = (a.kernel, a.pad_values, a.in_zp);
     let mut c0 = 0;
     while c0 < body {
-        chunk::<CHUNK>(a, oy, ox, c0, &row, out);
+        let acc = bias::<CHUNK>(a.folded_bias, c0, 1);
+        let acc = chunk_sums::<CHUNK>(&win, k, c, c0, plane(c0), pv, zp, acc);
+        if let Some(o) = out.get_mut(c0..c0 + CHUNK) {
+            finish(&acc, a.requant, a.out_zp, a.lut, c0, 1, o);
+        }
         c0 += CHUNK;
     }
-    while c0 < a.c {
-        chunk::<1>(a, oy, ox, c0, &row, out);
+    while c0 < c {
+        let acc = bias::<1>(a.folded_bias, c0, 1);
+        let acc = chunk_sums::<1>(&win, k, c, c0, plane(c0), pv, zp, acc);
+        if let Some(o) = out.get_mut(c0..c0 + 1) {
+            finish(&acc, a.requant, a.out_zp, a.lut, c0, 1, o);
+        }
         c0 += 1;
     }
 }

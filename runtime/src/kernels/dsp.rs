@@ -127,3 +127,157 @@ pub fn dot1(w: &[i8], x: &[i8]) -> i32 {
     }
     acc
 }
+
+/// Tile scratch words per input channel: four pixels' inputs sign-extended
+/// to halfword pairs (the CMSIS-NN trick, so the inner loop spends no
+/// `SXTB16` on inputs): for each group of four channels, pixel by pixel, the
+/// words `SXTB16(x)` (channels 0 and 2) and `SXTB16(x, ror 8)` (1 and 3).
+pub const TILE_WORDS_PER_CIN: usize = 2;
+
+/// Tile scratch for the standalone pointwise layers (stem.2 and the
+/// downsample proj.1, `cin <= 384`), on the stack: 3 KiB. The fused ConvMlp
+/// keeps its tile in its arena scratch instead.
+pub type StackTile = [u32; 2 * 384];
+
+/// Four pixels' inputs in the [`TILE_WORDS_PER_CIN`] layout, `2 * cin` words.
+pub struct Px4<'a>(&'a [u32]);
+
+/// Sign-extends four pixels of `x` (at least `4 * cin`, pixel-major) into
+/// `words`. `None` (the caller goes pixel by pixel) unless `cin` is a
+/// multiple of 4 and `words` holds `2 * cin`.
+#[inline]
+pub fn prepare_px4<'a>(x: &[i8], cin: usize, words: &'a mut [u32]) -> Option<Px4<'a>> {
+    if cin % 4 != 0 {
+        return None;
+    }
+    let x = x.get(..4 * cin)?;
+    let words = words.get_mut(..2 * cin)?;
+    let (x0, r) = x.split_at(cin);
+    let (x1, r) = r.split_at(cin);
+    let (x2, x3) = r.split_at(cin);
+    let groups = x0
+        .chunks_exact(4)
+        .zip(x1.chunks_exact(4))
+        .zip(x2.chunks_exact(4))
+        .zip(x3.chunks_exact(4));
+    for ((((p0, p1), p2), p3), out) in groups.zip(words.chunks_exact_mut(8)) {
+        for (pair, p) in out.chunks_exact_mut(2).zip([p0, p1, p2, p3]) {
+            let v = word(p);
+            pair[0] = sxtb16(v);
+            pair[1] = sxtb16_ror8(v);
+        }
+    }
+    Some(Px4(words))
+}
+
+/// One group of four channels: the weight word `wv` against the group's
+/// eight prepared words `g`.
+#[inline(always)]
+fn group_px4(wv: u32, g: &[u32], a: &mut [i32; 4]) {
+    let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
+    for (acc, pair) in a.iter_mut().zip(g.chunks_exact(2)) {
+        *acc = smlad(w02, pair[0], *acc);
+        *acc = smlad(w13, pair[1], *acc);
+    }
+}
+
+/// Same contract as [`super::portable::dot_px4`]: one weight row (at least
+/// `cin` long) against four pixels prepared by [`prepare_px4`]. Per eight
+/// channels: two weight loads, four `SXTB16`, four four-register `LDM`
+/// (two pixels each), sixteen `SMLAD` and the loop test (28 instructions
+/// for 32 MACs).
+#[inline]
+pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
+    let words = p.0;
+    let cin = words.len() / 2;
+    let mut a = [0i32; 4];
+    let Some(w) = w.get(..cin) else {
+        return a;
+    };
+    let body = cin / 8 * 8;
+    #[cfg(all(target_arch = "arm", fastvit_dsp))]
+    if body > 0 {
+        let [mut a0, mut a1, mut a2, mut a3] = a;
+        let wp = w.as_ptr();
+        let xp = words.as_ptr();
+        // SAFETY: reads `body` weight bytes from `wp` (`w` holds `cin >=
+        // body`; unaligned LDR is allowed on v7-M/v8-M.main) and `2 * body`
+        // words from `xp` (`words` holds `2 * cin`, word-aligned as LDM
+        // needs); `body > 0` is a multiple of 8, so the loop runs `body / 8`
+        // times and stops exactly at `wend`. r7 (the frame pointer, which
+        // asm! may not name) holds the odd-lane weights and is saved and
+        // restored on the stack around the loop; r0-r3 are declared
+        // clobbered (LDM needs its registers in ascending order, so they
+        // are named). The DSP instructions are guaranteed by the
+        // `fastvit_dsp` cfg.
+        unsafe {
+            core::arch::asm!(
+                "push {{r7}}",
+                "2:",
+                "ldr {w}, [{wp}], #4",
+                "sxtb16 r7, {w}, ror #8",
+                "sxtb16 {w}, {w}",
+                "ldm {xp}!, {{r0, r1, r2, r3}}",
+                "smlad {a0}, {w}, r0, {a0}",
+                "smlad {a0}, r7, r1, {a0}",
+                "smlad {a1}, {w}, r2, {a1}",
+                "smlad {a1}, r7, r3, {a1}",
+                "ldm {xp}!, {{r0, r1, r2, r3}}",
+                "smlad {a2}, {w}, r0, {a2}",
+                "smlad {a2}, r7, r1, {a2}",
+                "smlad {a3}, {w}, r2, {a3}",
+                "smlad {a3}, r7, r3, {a3}",
+                "ldr {w}, [{wp}], #4",
+                "sxtb16 r7, {w}, ror #8",
+                "sxtb16 {w}, {w}",
+                "ldm {xp}!, {{r0, r1, r2, r3}}",
+                "smlad {a0}, {w}, r0, {a0}",
+                "smlad {a0}, r7, r1, {a0}",
+                "smlad {a1}, {w}, r2, {a1}",
+                "smlad {a1}, r7, r3, {a1}",
+                "ldm {xp}!, {{r0, r1, r2, r3}}",
+                "smlad {a2}, {w}, r0, {a2}",
+                "smlad {a2}, r7, r1, {a2}",
+                "smlad {a3}, {w}, r2, {a3}",
+                "smlad {a3}, r7, r3, {a3}",
+                "cmp {wp}, {wend}",
+                "bne 2b",
+                "pop {{r7}}",
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                a2 = inout(reg) a2,
+                a3 = inout(reg) a3,
+                wp = inout(reg) wp => _,
+                xp = inout(reg) xp => _,
+                wend = in(reg) wp.wrapping_add(body),
+                w = out(reg) _,
+                out("r0") _,
+                out("r1") _,
+                out("r2") _,
+                out("r3") _,
+                options(readonly),
+            );
+        }
+        a = [a0, a1, a2, a3];
+    }
+    #[cfg(not(all(target_arch = "arm", fastvit_dsp)))]
+    for (r, g) in w[..body].chunks_exact(4).zip(words.chunks_exact(8)) {
+        group_px4(word(r), g, &mut a);
+    }
+    let rest = w[body..]
+        .chunks_exact(4)
+        .zip(words[2 * body..].chunks_exact(8));
+    for (r, g) in rest {
+        group_px4(word(r), g, &mut a);
+    }
+    a
+}
+
+/// Output channels per [`dot_rows_px4`] tile.
+pub const ROWS: usize = 1;
+
+/// [`dot_px4`] for one row, in the tile shape the NEON tier widens.
+#[inline]
+pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
+    [dot_px4(p, rows)]
+}

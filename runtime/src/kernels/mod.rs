@@ -1,48 +1,94 @@
 //! Optimized kernels, one module per instruction-set tier, selected here and
 //! only here by the cfgs `build.rs` derives from TARGET and the rustflags.
 //!
-//! | tier | module | selected when | inner loop |
+//! The 1x1 convolution ([`pointwise`], 88 % of FastViT-T8's MACs) runs in
+//! register tiles of four pixels ([`pointwise::TILE`]) x [`ROWS`] output
+//! channels: every weight load feeds four pixels. Per tier:
+//!
+//! | tier | module | selected when | 1x1 tile and inner loop |
 //! |---|---|---|---|
-//! | reference | [`portable`] | everything else (x86 hosts, thumbv6m, v8m.main without DSP) | plain i8 dot products LLVM vectorizes (SSE2/AVX2 `pmaddwd`) |
-//! | neon | [`portable`] | aarch64 | LLVM emits `smull`/`smlal`, and `sdot` with `+dotprod` (A55/A76) |
-//! | mve | [`portable`] | v8m.main + `cortex-m55` | LLVM emits tail-predicated `vmlava.s8` |
-//! | dsp | [`dsp`] | thumbv7em (M4/M7), v8m.main + `cortex-m33` | `SXTB16` + `SMLAD` (inline asm: LLVM only forms `smlabb`) |
+//! | reference | [`portable`] | everything else (x86 hosts, thumbv6m, v8m.main without DSP) | 1 x 4 px, plain i8 dot products LLVM vectorizes |
+//! | neon | `neon` | aarch64 | 4 ch x 4 px, 16 channels a step: `SMULL`/`SMULL2` + `SADALP` (intrinsics), or `SDOT` (asm) with dotprod (A55/A76); `LD1` via asm (bare-metal AArch64 is `+strict-align`) |
+//! | mve | `mve` | v8m.main + `cortex-m55`/`+mve` | 1 ch x 4 px, `VLDRB` + `VMLADAVA.S8` low-overhead loop (asm; LLVM's `vmlava` loop spent ~30 bookkeeping instructions a step); the channel's four outputs requantized, table-mapped and stored as one vector |
+//! | dsp | [`dsp`] | thumbv7em (M4/M7), v8m.main + `cortex-m33` | 1 ch x 4 px on inputs sign-extended once per tile (CMSIS-NN's trick): `LDR` + 2 `SXTB16` + 2 four-register `LDM` + 8 `SMLAD` per 4 channels (asm: LLVM only forms `smlabb`) |
 //!
-//! NEON `vdotq_s32` is unstable on stable Rust (`stdarch_neon_dotprod`) and
-//! LLVM's auto-vectorizer already emits `sdot` for [`portable`]'s loops, so
-//! the NEON and MVE tiers need no architecture-specific code.
+//! The other ops' kernels, in every tier: [`dot4`]/[`dot1`] (single-pixel
+//! tails), and the spatial kernels below.
 //!
-//! Every tier computes the same wrapping i32 sums; the pointwise kernel built
-//! on them ([`pointwise`]) is bit-identical to the reference
-//! [`conv_element`](crate::ops::conv::conv_element) (runtime/tests/fast_kernels.rs).
-//! The depthwise kernel ([`depthwise`]) is portable code for every tier (a
-//! contiguous per-channel multiply-accumulate LLVM vectorizes: NEON
-//! `smlal`, MVE `vmla`), likewise bit-identical (runtime/tests/fused_kernels.rs).
+//! Every tier computes the same wrapping i32 sums and the same
+//! requantization, so every optimized kernel is bit-identical to the
+//! reference [`conv_element`](crate::ops::conv::conv_element):
+//! runtime/tests/fast_kernels.rs (primitives of every tier, the DSP one on
+//! software models of its instructions, and the pointwise conv through
+//! `Model`; also under `qemu-aarch64` with and without `+dotprod`),
+//! runtime/tests/fused_kernels.rs (in-place and fused forms), and on the real
+//! DSP and Helium instructions the `kernels` conformance firmware
+//! (`boards/mps2-an386`, `mps2-an505`, `mps3-an547`: `cargo run --release
+//! --bin kernels`, 400 random cases, exits non-zero on a mismatch).
+//!
+//! The spatial kernels are portable code for every tier: a contiguous
+//! per-channel multiply-accumulate into `depthwise::CHUNK` i32 accumulators
+//! that stay in registers across all taps of a pixel (8 on the DSP tier, 16
+//! elsewhere), over a window clipped once per pixel so the tap loops have no
+//! padding branches. LLVM vectorizes them (NEON `smlal`, MVE `vmla`; scalar
+//! `smlabb` on the DSP tier). Each is bit-identical to `conv_element`
+//! (runtime/tests/fused_kernels.rs, also under `qemu-aarch64`):
+//!
+//! | op (schedule form) | kernel | weights (codegen) |
+//! |---|---|---|
+//! | 1x1 conv (`Pointwise*`, ConvMlp fc1/fc2) | [`pointwise`]: four-pixel tiles of the tier (table above) | OHWI, folded bias |
+//! | depthwise 3x3 / 7x7 (`Depthwise*`, ConvMlp dw, stem.1) | [`depthwise`] | `[k][k][c]`, folded bias |
+//! | x2 grouped 7x7/s2, 3x3 (`Multiplier`, `MultiplierWriteBehind`) | [`grouped`]: one depthwise pass per multiplier plane | `[k][k][m][cin]`, folded bias |
+//! | stem.0 3x3/s2 from RGB (`DenseHwio`, fast `Layer::Stem`) | [`stem`]: tap value x vector of output channels | `[k][k][cin][cout]`, folded bias |
+//! | requantization (every kernel) | [`crate::quant::requantize`]: 32-bit high-word path for `t >= 33` | per-channel multiplier, shift |
+//! | add, LUT, SE, global pool, fc | reference ops (`crate::ops`) | |
 
 pub mod depthwise;
+pub mod grouped;
 pub mod pointwise;
 pub mod portable;
+pub mod stem;
 
 #[allow(unsafe_code)]
 pub mod dsp;
+#[allow(unsafe_code)]
+pub mod dsp_lanes;
+
+#[cfg(target_arch = "aarch64")]
+#[allow(unsafe_code)]
+pub mod neon;
+
+#[cfg(all(target_arch = "arm", fastvit_mve))]
+#[allow(unsafe_code)]
+pub mod mve;
 
 #[cfg(fastvit_dsp)]
 use dsp as arch;
-#[cfg(not(fastvit_dsp))]
+#[cfg(all(target_arch = "arm", fastvit_mve))]
+use mve as arch;
+#[cfg(target_arch = "aarch64")]
+use neon as arch;
+#[cfg(not(any(
+    fastvit_dsp,
+    target_arch = "aarch64",
+    all(target_arch = "arm", fastvit_mve)
+)))]
 use portable as arch;
 
-pub use arch::{dot1, dot4};
+pub use arch::{
+    dot1, dot4, dot_px4, dot_rows_px4, prepare_px4, Px4, StackTile, ROWS, TILE_WORDS_PER_CIN,
+};
 
 /// The tier this build selected (for firmware banners and reports: an
 /// optimized kernel that is silently not engaged shows up here).
 pub const TIER: &str = if cfg!(fastvit_dsp) {
     "dsp (SXTB16+SMLAD)"
 } else if cfg!(fastvit_mve) {
-    "mve (auto-vectorized vmlava)"
+    "mve (VMLADAVA asm)"
 } else if cfg!(fastvit_dotprod) {
-    "neon+dotprod (auto-vectorized sdot)"
+    "neon+dotprod (SDOT asm, 4x4 tiles)"
 } else if cfg!(fastvit_neon) {
-    "neon (auto-vectorized smlal)"
+    "neon (SMULL+SADALP, 4x4 tiles)"
 } else {
     "reference (portable, auto-vectorized)"
 };

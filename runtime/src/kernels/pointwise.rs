@@ -92,25 +92,268 @@ pub fn pointwise_pixel(a: &PointwiseArgs<'_>, x: &[i8], out: &mut [i8]) {
     }
 }
 
-/// A pointwise conv over `pixels` pixels: `input` is `pixels * cin`,
-/// `output` is `pixels * cout` (not overlapping).
-pub fn pointwise(a: &PointwiseArgs<'_>, cin: usize, cout: usize, input: &[i8], output: &mut [i8]) {
+/// Pixels per register tile: every weight row loaded once feeds this many
+/// pixels ([`super::dot_px4`]).
+pub const TILE: usize = 4;
+
+/// One output channel's requantization, set up once per tile of four
+/// outputs.
+///
+/// For `t = 31 - shift >= 32` (every real scale below 0.5, i.e. every
+/// FastViT-T8 layer) `requantize` is `floor((acc * m + 2^(t-1)) / 2^t)`
+/// computed as the high word of the 64-bit sum (one `SMLAL` with the
+/// rounding constant preloaded) shifted right by `t - 32`: nested floors
+/// of divisions by powers of two are one floor, and the high word is below
+/// 2^31 in magnitude, so the i32 saturation of the reference never engages
+/// and the zero-point add cannot overflow. Other shifts take the reference
+/// [`requantize_i8`] itself. Either way the bits are the reference's.
+struct Channel<'t> {
+    bias: i32,
+    multiplier: i32,
+    shift: i32,
+    /// `2^(t-1)` and `t - 32` when `t >= 32`.
+    fast: Option<(i64, u32)>,
+    out_zp: i32,
+    lut: Option<&'t [i8; 256]>,
+}
+
+impl<'t> Channel<'t> {
+    #[inline(always)]
+    fn new(
+        bias: i32,
+        multiplier: i32,
+        shift: i32,
+        out_zp: i32,
+        lut: Option<&'t [i8; 256]>,
+    ) -> Self {
+        let t = (31 - shift).clamp(1, 62);
+        // 2^(t-1) as its two words, without a 64-bit shift: high word
+        // 2^(s-1) (0 for s = 0), low word 2^31 only for s = 0.
+        let fast = (t >= 32).then(|| {
+            let s = (t - 32) as u32;
+            let high = (1u32 << s) >> 1;
+            let low = u32::from(s == 0) << 31;
+            ((((high as u64) << 32) | low as u64) as i64, s)
+        });
+        Channel {
+            bias,
+            multiplier,
+            shift,
+            fast,
+            out_zp,
+            lut,
+        }
+    }
+
+    /// Same bits as [`finish`].
+    #[inline(always)]
+    fn apply(&self, dot: i32) -> i8 {
+        let acc = self.bias.wrapping_add(dot);
+        let y = match self.fast {
+            Some((round, s)) => {
+                let high = ((acc as i64 * self.multiplier as i64 + round) >> 32) as i32;
+                ((high >> s) + self.out_zp).clamp(-128, 127) as i8
+            }
+            None => requantize_slow(acc, self.multiplier, self.shift, self.out_zp),
+        };
+        match self.lut {
+            Some(table) => table[(y as u8 ^ 0x80) as usize],
+            None => y,
+        }
+    }
+}
+
+/// [`requantize_i8`] out of line: shifts that no FastViT-T8 layer uses, kept
+/// off the hot path so its 64-bit shift setup is not hoisted into every
+/// channel.
+#[cold]
+#[inline(never)]
+fn requantize_slow(acc: i32, multiplier: i32, shift: i32, zero_point: i32) -> i8 {
+    requantize_i8(acc, multiplier, shift, zero_point)
+}
+
+/// Little-endian i32 `i` of `b` (0 if `b` is too short).
+#[inline(always)]
+fn le(b: &[u8], i: usize) -> i32 {
+    match b.get(4 * i..4 * i + 4).map(<[u8; 4]>::try_from) {
+        Some(Ok(w)) => i32::from_le_bytes(w),
+        _ => 0,
+    }
+}
+
+/// [`TILE`] pixels at once: `x` is `TILE * cin` (pixel-major), `out` is
+/// `TILE * cout`. The tier prepares the inputs once (on DSP: sign-extended
+/// to halfword pairs in `words`), then each weight row feeds all four
+/// pixels.
+fn tile(
+    a: &PointwiseArgs<'_>,
+    cin: usize,
+    cout: usize,
+    x: &[i8],
+    out: &mut [i8],
+    words: &mut [u32],
+) {
+    let lut: Option<&[i8; 256]> = match a.lut.len() {
+        0 => None,
+        _ => match a.lut.try_into() {
+            Ok(t) => Some(t),
+            Err(_) => return,
+        },
+    };
+    let params = (
+        a.weights.get(..cout * cin),
+        a.folded_bias.0.get(..4 * cout),
+        a.requant.multiplier.0.get(..4 * cout),
+        a.requant.shift.0.get(..4 * cout),
+    );
+    let (Some(weights), Some(bias), Some(mult), Some(shift)) = params else {
+        return;
+    };
+    let Some(prepared) = super::prepare_px4(x, cin, words) else {
+        for (x, out) in x.chunks_exact(cin).zip(out.chunks_exact_mut(cout)) {
+            pointwise_pixel(a, x, out);
+        }
+        return;
+    };
+    // Helium: requantization, table and stores of a channel's four outputs
+    // as one vector (`mve::finish_px4`), the scalar path only for t < 32.
+    #[cfg(all(target_arch = "arm", fastvit_mve))]
+    {
+        let params = bias
+            .chunks_exact(4)
+            .zip(mult.chunks_exact(4))
+            .zip(shift.chunks_exact(4));
+        for (o, (row, ((b, m), s))) in weights.chunks_exact(cin).zip(params).enumerate() {
+            let d = super::dot_px4(&prepared, row);
+            let (b, m, s) = (le(b, 0), le(m, 0), le(s, 0));
+            if !super::mve::finish_px4(d, b, m, s, a.out_zp, lut, out, o, cout) {
+                let ch = Channel::new(b, m, s, a.out_zp, lut);
+                for (p, &v) in d.iter().enumerate() {
+                    if let Some(y) = out.get_mut(p * cout + o) {
+                        *y = ch.apply(v);
+                    }
+                }
+            }
+        }
+        #[allow(clippy::needless_return)]
+        return;
+    }
+    #[allow(unreachable_code)]
+    let (o0, rest) = out.split_at_mut(cout);
+    let (o1, rest) = rest.split_at_mut(cout);
+    let (o2, o3) = rest.split_at_mut(cout);
+    const R: usize = super::ROWS;
+    let (o0, o1, o2, o3) = (
+        o0.chunks_exact_mut(R),
+        o1.chunks_exact_mut(R),
+        o2.chunks_exact_mut(R),
+        o3.chunks_exact_mut(R),
+    );
+    let params = bias
+        .chunks_exact(4 * R)
+        .zip(mult.chunks_exact(4 * R))
+        .zip(shift.chunks_exact(4 * R));
+    let blocks = weights.chunks_exact(R * cin);
+    let rest = blocks.remainder();
+    let outs = o0.zip(o1).zip(o2).zip(o3);
+    for ((block, ((b, m), s)), (((y0, y1), y2), y3)) in blocks.zip(params).zip(outs) {
+        let d = super::dot_rows_px4(&prepared, block);
+        for (r, d) in d.iter().enumerate() {
+            // NEON: the four outputs requantized as one vector.
+            #[cfg(target_arch = "aarch64")]
+            {
+                let ys = super::neon::requant_px4(*d, le(b, r), le(m, r), le(s, r), a.out_zp);
+                let ys = match lut {
+                    Some(t) => ys.map(|y| t[(y as u8 ^ 0x80) as usize]),
+                    None => ys,
+                };
+                for (y, v) in [&mut *y0, &mut *y1, &mut *y2, &mut *y3].into_iter().zip(ys) {
+                    if let Some(y) = y.get_mut(r) {
+                        *y = v;
+                    }
+                }
+            }
+            #[cfg(not(target_arch = "aarch64"))]
+            {
+                let ch = Channel::new(le(b, r), le(m, r), le(s, r), a.out_zp, lut);
+                for (y, &v) in [&mut *y0, &mut *y1, &mut *y2, &mut *y3].into_iter().zip(d) {
+                    if let Some(y) = y.get_mut(r) {
+                        *y = ch.apply(v);
+                    }
+                }
+            }
+        }
+    }
+    // Channels past the last multiple of `ROWS` (none in FastViT-T8).
+    let first = cout / R * R;
+    for (j, row) in rest.chunks_exact(cin).enumerate() {
+        let o = first + j;
+        let ch = Channel::new(le(bias, o), le(mult, o), le(shift, o), a.out_zp, lut);
+        let d = super::dot_px4(&prepared, row);
+        for (p, &v) in d.iter().enumerate() {
+            if let Some(y) = out.get_mut(p * cout + o) {
+                *y = ch.apply(v);
+            }
+        }
+    }
+}
+
+/// A pointwise conv over the `x.len() / cin` pixels of `x` into `out`
+/// (`cout` per pixel, not overlapping), [`TILE`] pixels at a time, the last
+/// `< TILE` one by one. `words` is the tier's tile scratch
+/// ([`super::TILE_WORDS_PER_CIN`] `* cin` words; shorter: pixel by pixel).
+pub fn pointwise_pixels(
+    a: &PointwiseArgs<'_>,
+    cin: usize,
+    cout: usize,
+    x: &[i8],
+    out: &mut [i8],
+    words: &mut [u32],
+) {
     if cout == 0 {
         return;
     }
     if cin == 0 {
-        for px in output.chunks_exact_mut(cout) {
+        for px in out.chunks_exact_mut(cout) {
             pointwise_pixel(a, &[], px);
         }
         return;
     }
-    for (x, out) in input.chunks_exact(cin).zip(output.chunks_exact_mut(cout)) {
+    let tiles = x.chunks_exact(TILE * cin);
+    let tail = tiles.remainder();
+    let mut outs = out.chunks_exact_mut(TILE * cout);
+    for (xt, ot) in tiles.zip(&mut outs) {
+        tile(a, cin, cout, xt, ot, words);
+    }
+    let out_tail = outs.into_remainder();
+    for (x, out) in tail.chunks_exact(cin).zip(out_tail.chunks_exact_mut(cout)) {
         pointwise_pixel(a, x, out);
     }
 }
 
+/// The tile scratch as words: the word-aligned part of `bytes` (which may
+/// start anywhere in the arena).
+pub fn tile_words(bytes: &mut [i8]) -> &mut [u32] {
+    let skip = bytes.as_ptr().align_offset(4).min(bytes.len());
+    let bytes = &mut bytes[skip..];
+    let n = bytes.len() / 4;
+    bytemuck::try_cast_slice_mut(&mut bytes[..4 * n]).unwrap_or_default()
+}
+
+/// A pointwise conv over `pixels` pixels: `input` is `pixels * cin`,
+/// `output` is `pixels * cout` (not overlapping). The tile scratch is on the
+/// stack ([`super::StackTile`]); never inlined, so the caller's frame does
+/// not hold this tile and [`pointwise_in_place`]'s at once.
+#[inline(never)]
+pub fn pointwise(a: &PointwiseArgs<'_>, cin: usize, cout: usize, input: &[i8], output: &mut [i8]) {
+    let mut words: super::StackTile = [0; core::mem::size_of::<super::StackTile>() / 4];
+    pointwise_pixels(a, cin, cout, input, output, &mut words);
+}
+
 /// In place, row by row, for `cin == cout`: each `row`-byte row of `data` is
-/// copied to `ring` (one row) and its output written over it.
+/// copied to `ring` (one row) and its output written over it. The tile
+/// scratch is on the stack, as in [`pointwise`].
+#[inline(never)]
 pub fn pointwise_in_place(
     a: &PointwiseArgs<'_>,
     c: usize,
@@ -124,8 +367,9 @@ pub fn pointwise_in_place(
     let Some(ring) = ring.get_mut(..row) else {
         return; // sized by the executor: never
     };
+    let mut words: super::StackTile = [0; core::mem::size_of::<super::StackTile>() / 4];
     for r in data.chunks_exact_mut(row) {
         ring.copy_from_slice(r);
-        pointwise(a, c, c, ring, r);
+        pointwise_pixels(a, c, c, ring, r, &mut words);
     }
 }

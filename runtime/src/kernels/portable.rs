@@ -28,3 +28,58 @@ pub fn dot1(w: &[i8], x: &[i8]) -> i32 {
         a.wrapping_add((w as i32).wrapping_mul(x as i32))
     })
 }
+
+/// Tile scratch words per input channel: none, this tier reads the four
+/// input rows as they are.
+pub const TILE_WORDS_PER_CIN: usize = 0;
+
+/// Tile scratch for the standalone pointwise layers (none here).
+pub type StackTile = [u32; 0];
+
+/// Four pixels' inputs, prepared for [`dot_px4`].
+pub struct Px4<'a>([&'a [i8]; 4]);
+
+impl<'a> Px4<'a> {
+    /// The four pixels, `cin` each.
+    pub fn rows(&self) -> [&'a [i8]; 4] {
+        self.0
+    }
+}
+
+/// Splits `x` (at least `4 * cin`, pixel-major) into its four pixels.
+#[inline]
+pub fn prepare_px4<'a>(x: &'a [i8], cin: usize, _words: &'a mut [u32]) -> Option<Px4<'a>> {
+    let x = x.get(..4 * cin)?;
+    let (x0, r) = x.split_at(cin);
+    let (x1, r) = r.split_at(cin);
+    let (x2, x3) = r.split_at(cin);
+    Some(Px4([x0, x1, x2, x3]))
+}
+
+/// `[sum_i w[i] * x_p[i]; p in 0..4]`, wrapping i32: one weight row (at
+/// least `cin` long) against four pixels, each weight load feeding four
+/// multiply-accumulates.
+#[inline]
+pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
+    let [x0, x1, x2, x3] = p.0;
+    let n = x0.len();
+    let (w, x1, x2, x3) = (&w[..n], &x1[..n], &x2[..n], &x3[..n]);
+    let mut a = [0i32; 4];
+    for i in 0..n {
+        let wv = w[i] as i32;
+        a[0] = a[0].wrapping_add(wv.wrapping_mul(x0[i] as i32));
+        a[1] = a[1].wrapping_add(wv.wrapping_mul(x1[i] as i32));
+        a[2] = a[2].wrapping_add(wv.wrapping_mul(x2[i] as i32));
+        a[3] = a[3].wrapping_add(wv.wrapping_mul(x3[i] as i32));
+    }
+    a
+}
+
+/// Output channels per [`dot_rows_px4`] tile.
+pub const ROWS: usize = 1;
+
+/// [`dot_px4`] for one row, in the tile shape the NEON tier widens.
+#[inline]
+pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
+    [dot_px4(p, rows)]
+}

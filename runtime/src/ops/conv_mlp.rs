@@ -3,7 +3,7 @@
 use super::add::add_element;
 use super::conv::{conv_element, ConvArgs};
 use crate::kernels::depthwise::{depthwise_pixel, DepthwiseArgs};
-use crate::kernels::pointwise::{pointwise_pixel, PointwiseArgs};
+use crate::kernels::pointwise::{pointwise_pixels, tile_words, PointwiseArgs};
 use crate::schedule::ConvMlp;
 
 /// Rows of the block input as the fused kernel sees them at output row `y`:
@@ -32,16 +32,20 @@ impl<'a> Rows<'a> {
 }
 
 /// The one row-ring driver every ConvMlp variant shares. For each row `y`:
-/// copy `x` row `y` into ring slot `y % (k/2 + 1)`; then for each pixel:
-/// `dw(y, x, rows, d)` writes the `c` dw outputs, `mlp(y, x, d, hid)` runs
-/// fc1 (+ GELU) into `hid` and leaves fc2's `c` outputs in `d` (dead after
-/// fc1), and the residual add of the saved `x` is written over `x`.
+/// copy `x` row `y` into ring slot `y % (k/2 + 1)`; then, [`ConvMlp::PIXELS`]
+/// pixels at a time (the row's last `< PIXELS` as one shorter group):
+/// `dw(y, x, rows, d)` writes pixel `x`'s `c` dw outputs into its slot of
+/// `d`; `mlp(y, x0, n, d, hid)` runs fc1 (+ GELU) for the `n` pixels from
+/// `x0` into `hid` (with the pointwise kernels' tile scratch, the rest of
+/// `scratch`) and leaves fc2's `n * c` outputs in `d` (dead after fc1);
+/// and the residual add of the saved `x` is written over `x`. Grouping
+/// pixels lets every fc weight load feed several pixels.
 fn drive(
     p: &ConvMlp,
     data: &mut [i8],
     scratch: &mut [i8],
     mut dw: impl FnMut(usize, usize, &Rows<'_>, &mut [i8]),
-    mut mlp: impl FnMut(usize, usize, &mut [i8], &mut [i8]),
+    mut mlp: impl FnMut(usize, usize, usize, &mut [i8], &mut [i8], &mut [u32]),
 ) {
     let (h, w, c) = (
         p.dw.input.h as usize,
@@ -59,12 +63,13 @@ fn drive(
     let Some((ring, rest)) = scratch.split_at_mut_checked(slots * row) else {
         return;
     };
-    let Some((d, hid)) = rest.split_at_mut_checked(c) else {
+    let Some((d, rest)) = rest.split_at_mut_checked(ConvMlp::PIXELS * c) else {
         return;
     };
-    let Some(hid) = hid.get_mut(..hidden) else {
+    let Some((hid, tile)) = rest.split_at_mut_checked(ConvMlp::PIXELS * hidden) else {
         return;
     };
+    let tile = tile_words(tile);
     for y in 0..h {
         let slot = (y % slots) * row;
         if let (Some(dst), Some(src)) = (
@@ -73,7 +78,9 @@ fn drive(
         ) {
             dst.copy_from_slice(src);
         }
-        for x in 0..w {
+        let mut x0 = 0;
+        while x0 < w {
+            let n = ConvMlp::PIXELS.min(w - x0);
             let rows = Rows {
                 ring,
                 data,
@@ -81,23 +88,32 @@ fn drive(
                 slots,
                 row,
             };
-            dw(y, x, &rows, d);
-            mlp(y, x, d, hid);
-            let saved = ring.get(slot + x * c..slot + (x + 1) * c).unwrap_or(&[]);
+            for i in 0..n {
+                if let Some(di) = d.get_mut(i * c..(i + 1) * c) {
+                    dw(y, x0 + i, &rows, di);
+                }
+            }
+            let (Some(dn), Some(hn)) = (d.get_mut(..n * c), hid.get_mut(..n * hidden)) else {
+                return;
+            };
+            mlp(y, x0, n, dn, hn, tile);
+            let saved = ring.get(slot + x0 * c..slot + (x0 + n) * c).unwrap_or(&[]);
             let out = data
-                .get_mut(y * row + x * c..y * row + (x + 1) * c)
+                .get_mut(y * row + x0 * c..y * row + (x0 + n) * c)
                 .unwrap_or(&mut []);
-            for ((o, &s), &f) in out.iter_mut().zip(saved).zip(d.iter()) {
+            for ((o, &s), &f) in out.iter_mut().zip(saved).zip(dn.iter()) {
                 *o = add_element(&p.add, s, f);
             }
+            x0 += n;
         }
     }
 }
 
 /// Reference kernel. `data` is the block input `x` (`h * w * c`), replaced by
 /// the block output; `scratch` holds [`ConvMlp::scratch_bytes`] bytes: the
-/// row ring, then `c` bytes of `dw` output, then the hidden vector. Every
-/// element goes through `conv_element`; the loop structure is [`drive`]'s.
+/// row ring, then `PIXELS * c` bytes of `dw` output, then `PIXELS` hidden
+/// vectors, then the pointwise tile scratch (unused here). Every element goes through `conv_element`; the loop structure is
+/// [`drive`]'s.
 pub fn conv_mlp_reference(
     p: &ConvMlp,
     dw: &ConvArgs<'_>,
@@ -107,6 +123,7 @@ pub fn conv_mlp_reference(
     scratch: &mut [i8],
 ) {
     let c = p.dw.input.c as usize;
+    let hidden = p.fc1.output.c as usize;
     drive(
         p,
         data,
@@ -118,20 +135,27 @@ pub fn conv_mlp_reference(
                 });
             }
         },
-        |y, x, d, hid| {
-            for (o, v) in hid.iter_mut().enumerate() {
-                *v = conv_element(&p.fc1, fc1, y, x, o, |_, _, ci| d.get(ci).copied());
+        |y, x0, _, d, hid, _| {
+            if c == 0 {
+                return; // `drive` never calls with `c == 0`
             }
-            for (o, v) in d.iter_mut().enumerate() {
-                *v = conv_element(&p.fc2, fc2, y, x, o, |_, _, ci| hid.get(ci).copied());
+            for (i, d) in d.chunks_exact_mut(c).enumerate() {
+                let hid = hid.get_mut(i * hidden..(i + 1) * hidden).unwrap_or(&mut []);
+                for (o, v) in hid.iter_mut().enumerate() {
+                    *v = conv_element(&p.fc1, fc1, y, x0 + i, o, |_, _, ci| d.get(ci).copied());
+                }
+                for (o, v) in d.iter_mut().enumerate() {
+                    *v = conv_element(&p.fc2, fc2, y, x0 + i, o, |_, _, ci| hid.get(ci).copied());
+                }
             }
         },
     );
 }
 
 /// The same block with `fc1` and `fc2` computed by the fast pointwise kernel
-/// ([`ConvVariant::Pointwise`](crate::ConvVariant::Pointwise)); bit-identical
-/// to [`conv_mlp_reference`] and with the same scratch.
+/// ([`ConvVariant::Pointwise`](crate::ConvVariant::Pointwise)), a pixel
+/// group at a time; bit-identical to [`conv_mlp_reference`] and with the
+/// same scratch.
 pub fn conv_mlp_pointwise(
     p: &ConvMlp,
     dw: &ConvArgs<'_>,
@@ -141,6 +165,7 @@ pub fn conv_mlp_pointwise(
     scratch: &mut [i8],
 ) {
     let c = p.dw.input.c as usize;
+    let hidden = p.fc1.output.c as usize;
     drive(
         p,
         data,
@@ -152,9 +177,9 @@ pub fn conv_mlp_pointwise(
                 });
             }
         },
-        |_, _, d, hid| {
-            pointwise_pixel(fc1, d, hid);
-            pointwise_pixel(fc2, hid, d);
+        |_, _, _, d, hid, tile| {
+            pointwise_pixels(fc1, c, hidden, d, hid, tile);
+            pointwise_pixels(fc2, hidden, c, hid, d, tile);
         },
     );
 }
@@ -170,14 +195,16 @@ pub fn conv_mlp_depthwise(
     data: &mut [i8],
     scratch: &mut [i8],
 ) {
+    let c = p.dw.input.c as usize;
+    let hidden = p.fc1.output.c as usize;
     drive(
         p,
         data,
         scratch,
         |y, x, rows, d| depthwise_pixel(dw, y, x, |iy| rows.get(iy), d),
-        |_, _, d, hid| {
-            pointwise_pixel(fc1, d, hid);
-            pointwise_pixel(fc2, hid, d);
+        |_, _, _, d, hid, tile| {
+            pointwise_pixels(fc1, c, hidden, d, hid, tile);
+            pointwise_pixels(fc2, hidden, c, hid, d, tile);
         },
     );
 }

@@ -52,9 +52,19 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    let top = top_k::<5>(&logits, model::OUTPUT_SCALE, model::OUTPUT_ZERO_POINT, labels.as_deref());
+    let top = top_k::<5>(
+        &logits,
+        model::OUTPUT_SCALE,
+        model::OUTPUT_ZERO_POINT,
+        labels.as_deref(),
+    );
     for p in &top {
-        println!("{:>5}  {:6.2} %  {}", p.class, 100.0 * p.probability, p.label.unwrap_or(""));
+        println!(
+            "{:>5}  {:6.2} %  {}",
+            p.class,
+            100.0 * p.probability,
+            p.label.unwrap_or("")
+        );
     }
     ExitCode::SUCCESS
 }

@@ -1,0 +1,235 @@
+//! Cortex-M DSP tier of the spatial kernels' lane operations (depthwise,
+//! channel multiplier, dense stem): four channels per 32-bit word. `SXTB16`
+//! splits a word of four i8 lanes into lanes 0/2 and (rotated by 8) 1/3 as
+//! sign-extended halfwords, and the halfword multiply-accumulates
+//! `SMLABB`/`SMLATT` (LLVM forms these from the `i16 x i16 + i32` patterns
+//! below) add each product to its own lane's accumulator: four MACs cost two
+//! word loads, four `SXTB16` and four multiply-accumulates, with the four
+//! accumulators in registers.
+//!
+//! `SXTB16` is inline `asm!` on ARM (LLVM never emits it); elsewhere a
+//! bit-exact software model, so the host tests check this tier's lane
+//! pairing too.
+
+/// Bytes 0 and 2 of `x`, sign-extended into the two halfwords.
+#[inline(always)]
+fn sxtb16(x: u32) -> u32 {
+    #[cfg(all(target_arch = "arm", fastvit_dsp))]
+    {
+        let r: u32;
+        // SAFETY: a register-to-register instruction of the DSP extension,
+        // which the `fastvit_dsp` cfg guarantees; no memory, stack or flags.
+        unsafe {
+            core::arch::asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x,
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(all(target_arch = "arm", fastvit_dsp)))]
+    {
+        let lo = x as u8 as i8 as i16 as u16 as u32;
+        let hi = (x >> 16) as u8 as i8 as i16 as u16 as u32;
+        lo | (hi << 16)
+    }
+}
+
+/// Bytes 1 and 3 of `x`, sign-extended (`SXTB16` with `ROR #8`).
+#[inline(always)]
+fn sxtb16_ror8(x: u32) -> u32 {
+    #[cfg(all(target_arch = "arm", fastvit_dsp))]
+    {
+        let r: u32;
+        // SAFETY: as in `sxtb16`.
+        unsafe {
+            core::arch::asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x,
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(all(target_arch = "arm", fastvit_dsp)))]
+    {
+        sxtb16(x.rotate_right(8))
+    }
+}
+
+#[inline(always)]
+fn lo(x: u32) -> i32 {
+    x as i16 as i32
+}
+
+#[inline(always)]
+fn hi(x: u32) -> i32 {
+    (x as i32) >> 16
+}
+
+/// `acc[i] += w[i] * x[i]` for four lanes, wrapping.
+#[inline(always)]
+pub fn mac4(acc: &mut [i32; 4], w: &[i8; 4], x: &[i8; 4]) {
+    let wv = u32::from_le_bytes(w.map(|v| v as u8));
+    let xv = u32::from_le_bytes(x.map(|v| v as u8));
+    let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
+    let (x02, x13) = (sxtb16(xv), sxtb16_ror8(xv));
+    acc[0] = acc[0].wrapping_add(lo(w02) * lo(x02));
+    acc[1] = acc[1].wrapping_add(lo(w13) * lo(x13));
+    acc[2] = acc[2].wrapping_add(hi(w02) * hi(x02));
+    acc[3] = acc[3].wrapping_add(hi(w13) * hi(x13));
+}
+
+/// `acc[i] += w[i] * v` for four lanes, wrapping (`v` any i32).
+#[inline(always)]
+pub fn mac4_const(acc: &mut [i32; 4], w: &[i8; 4], v: i32) {
+    let wv = u32::from_le_bytes(w.map(|v| v as u8));
+    let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
+    acc[0] = acc[0].wrapping_add(lo(w02).wrapping_mul(v));
+    acc[1] = acc[1].wrapping_add(lo(w13).wrapping_mul(v));
+    acc[2] = acc[2].wrapping_add(hi(w02).wrapping_mul(v));
+    acc[3] = acc[3].wrapping_add(hi(w13).wrapping_mul(v));
+}
+
+/// Whether `n` lane groups of 4 bytes, `stride` apart, fit in `len` bytes.
+#[inline(always)]
+fn fits(len: usize, n: usize, stride: usize) -> bool {
+    n == 0
+        || (n - 1)
+            .checked_mul(stride)
+            .and_then(|v| v.checked_add(4))
+            .is_some_and(|end| end <= len)
+}
+
+/// Four bytes at `p` as a little-endian word.
+///
+/// # Safety
+/// `p..p + 4` must be in bounds of one slice.
+#[inline(always)]
+unsafe fn load(p: *const i8) -> u32 {
+    // SAFETY: the caller guarantees `p..p + 4` is readable; unaligned reads
+    // are allowed by `read_unaligned`.
+    u32::from_le(unsafe { core::ptr::read_unaligned(p as *const u32) })
+}
+
+/// `acc[i] += sum_j w[j * ws + i] * x[j * xs + i]` over `n` taps: the
+/// in-bounds run of a depthwise window, both operands checked once, then
+/// one word load each per tap. Returns `false` (adding nothing) if either
+/// slice is too short.
+#[inline(always)]
+pub fn run4(acc: &mut [i32; 4], w: &[i8], ws: usize, x: &[i8], xs: usize, n: usize) -> bool {
+    if !fits(w.len(), n, ws) || !fits(x.len(), n, xs) {
+        return false;
+    }
+    let (mut pw, mut px) = (w.as_ptr(), x.as_ptr());
+    let [mut a0, mut a1, mut a2, mut a3] = *acc;
+    for j in 0..n {
+        // SAFETY: `fits` proved `j * ws + 4 <= w.len()` and
+        // `j * xs + 4 <= x.len()` for every `j < n`; the pointers advance
+        // by exactly those strides and are not read past tap `n - 1`.
+        let (wv, xv) = unsafe { (load(pw), load(px)) };
+        if j + 1 < n {
+            pw = pw.wrapping_add(ws);
+            px = px.wrapping_add(xs);
+        }
+        let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
+        let (x02, x13) = (sxtb16(xv), sxtb16_ror8(xv));
+        a0 = a0.wrapping_add(lo(w02) * lo(x02));
+        a1 = a1.wrapping_add(lo(w13) * lo(x13));
+        a2 = a2.wrapping_add(hi(w02) * hi(x02));
+        a3 = a3.wrapping_add(hi(w13) * hi(x13));
+    }
+    *acc = [a0, a1, a2, a3];
+    true
+}
+
+/// `acc[i] += sum_j w[j * ws + i] * x[j]` over `x.len()` values: the
+/// in-bounds run of the dense stem (each value broadcast to four output
+/// channels). Returns `false` (adding nothing) if `w` is too short.
+#[inline(always)]
+pub fn run4_scalar(acc: &mut [i32; 4], w: &[i8], ws: usize, x: &[i8]) -> bool {
+    if !fits(w.len(), x.len(), ws) {
+        return false;
+    }
+    let mut pw = w.as_ptr();
+    let [mut a0, mut a1, mut a2, mut a3] = *acc;
+    for (j, &v) in x.iter().enumerate() {
+        // SAFETY: `fits` proved `j * ws + 4 <= w.len()` for every
+        // `j < x.len()`; the pointer advances by `ws` and stops at the last.
+        let wv = unsafe { load(pw) };
+        if j + 1 < x.len() {
+            pw = pw.wrapping_add(ws);
+        }
+        let v = v as i16 as i32;
+        let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
+        a0 = a0.wrapping_add(lo(w02) * v);
+        a1 = a1.wrapping_add(lo(w13) * v);
+        a2 = a2.wrapping_add(hi(w02) * v);
+        a3 = a3.wrapping_add(hi(w13) * v);
+    }
+    *acc = [a0, a1, a2, a3];
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The lane pairing (bytes 0/2 and 1/3) against plain i32 lanes.
+        #[test]
+        fn lanes_match_plain_arithmetic(
+            acc in any::<[i32; 4]>(),
+            w in any::<[i8; 4]>(),
+            x in any::<[i8; 4]>(),
+            v in prop_oneof![any::<i32>(), -128i32..=127],
+        ) {
+            let mut got = acc;
+            mac4(&mut got, &w, &x);
+            let want: [i32; 4] =
+                core::array::from_fn(|i| acc[i].wrapping_add(w[i] as i32 * x[i] as i32));
+            prop_assert_eq!(got, want);
+            let mut got = acc;
+            mac4_const(&mut got, &w, v);
+            let want: [i32; 4] =
+                core::array::from_fn(|i| acc[i].wrapping_add((w[i] as i32).wrapping_mul(v)));
+            prop_assert_eq!(got, want);
+        }
+
+        /// The strided runs against plain loops, lengths at and past the
+        /// bounds (too short: nothing added, `false`).
+        #[test]
+        fn runs_match_plain_loops(
+            acc in any::<[i32; 4]>(),
+            w in prop::collection::vec(any::<i8>(), 0..80),
+            x in prop::collection::vec(any::<i8>(), 0..80),
+            ws in 1usize..12,
+            xs in 1usize..12,
+            n in 0usize..12,
+        ) {
+            let fits = |len: usize, s: usize| n == 0 || (n - 1) * s + 4 <= len;
+            let mut got = acc;
+            let ok = run4(&mut got, &w, ws, &x, xs, n);
+            prop_assert_eq!(ok, fits(w.len(), ws) && fits(x.len(), xs));
+            let mut want = acc;
+            if ok {
+                for j in 0..n {
+                    for i in 0..4 {
+                        want[i] = want[i].wrapping_add(w[j * ws + i] as i32 * x[j * xs + i] as i32);
+                    }
+                }
+            }
+            prop_assert_eq!(got, want);
+            let xv = &x[..n.min(x.len())];
+            let mut got = acc;
+            let ok = run4_scalar(&mut got, &w, ws, xv);
+            let m = xv.len();
+            prop_assert_eq!(ok, m == 0 || (m - 1) * ws + 4 <= w.len());
+            let mut want = acc;
+            if ok {
+                for (j, &v) in xv.iter().enumerate() {
+                    for i in 0..4 {
+                        want[i] = want[i].wrapping_add(w[j * ws + i] as i32 * v as i32);
+                    }
+                }
+            }
+            prop_assert_eq!(got, want);
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Cortex-M55 Helium (MVE) tier: one weight row against four pixels, 16
+//! input channels per step with `VMLADAVA.S8` (16 MACs into a scalar
+//! accumulator per instruction): five `VLDRB` + four `VMLADAVA` + `LE` per
+//! 64 MACs. LLVM vectorizes the portable loop into `VMLAVA` too, but wraps
+//! every step in ~30 instructions of predicate and spill bookkeeping, so the
+//! loop is `asm!`. Channels past the last multiple of 16 run scalar.
+//! Bit-identical to the portable twin; proven by the M55 board run (the
+//! logits checksum equals the host's) as no user-mode QEMU runs M-profile
+//! code.
+
+pub use super::portable::{dot1, dot4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
+
+/// Output channels per [`dot_rows_px4`] tile.
+pub const ROWS: usize = 1;
+
+/// Same contract as [`super::portable::dot_px4`].
+#[inline]
+pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
+    let [x0, x1, x2, x3] = p.rows();
+    let cin = x0.len();
+    let mut a = [0i32; 4];
+    let Some(w) = w.get(..cin) else {
+        return a;
+    };
+    let (x1, x2, x3) = (&x1[..cin], &x2[..cin], &x3[..cin]);
+    let steps = cin / 16;
+    if steps > 0 {
+        let [mut a0, mut a1, mut a2, mut a3] = a;
+        // SAFETY: reads `16 * steps <= cin` bytes from each of the five
+        // pointers (`w` and the four pixels hold `cin` each; VLDRB needs no
+        // alignment); the low-overhead loop runs exactly `steps >= 1` times.
+        // The accumulators sit in even registers as VMLADAV requires; q0 and
+        // q1 (d0-d3) are declared clobbered. MVE is guaranteed by the
+        // `fastvit_mve` cfg.
+        unsafe {
+            core::arch::asm!(
+                "dls lr, {n}",
+                "2:",
+                "vldrb.u8 q0, [{wp}], #16",
+                "vldrb.u8 q1, [{p0}], #16",
+                "vmladava.s8 r0, q0, q1",
+                "vldrb.u8 q1, [{p1}], #16",
+                "vmladava.s8 r2, q0, q1",
+                "vldrb.u8 q1, [{p2}], #16",
+                "vmladava.s8 r4, q0, q1",
+                "vldrb.u8 q1, [{p3}], #16",
+                "vmladava.s8 r8, q0, q1",
+                "le lr, 2b",
+                n = in(reg) steps,
+                wp = inout(reg) w.as_ptr() => _,
+                p0 = inout(reg) x0.as_ptr() => _,
+                p1 = inout(reg) x1.as_ptr() => _,
+                p2 = inout(reg) x2.as_ptr() => _,
+                p3 = inout(reg) x3.as_ptr() => _,
+                inout("r0") a0,
+                inout("r2") a1,
+                inout("r4") a2,
+                inout("r8") a3,
+                out("lr") _,
+                out("d0") _,
+                out("d1") _,
+                out("d2") _,
+                out("d3") _,
+                options(readonly, nostack, preserves_flags),
+            );
+        }
+        a = [a0, a1, a2, a3];
+    }
+    let body = 16 * steps;
+    for (i, &wv) in w.iter().enumerate().skip(body) {
+        let wv = wv as i32;
+        for (acc, x) in a.iter_mut().zip([x0, x1, x2, x3]) {
+            if let Some(&xv) = x.get(i) {
+                *acc = acc.wrapping_add(wv.wrapping_mul(xv as i32));
+            }
+        }
+    }
+    a
+}
+
+/// [`dot_px4`] for one row, in the tile shape the NEON tier widens.
+#[inline]
+pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
+    [dot_px4(p, rows)]
+}
+
+/// `table[i] = i - 128`: the table of a layer without one, so the vector
+/// requantization always ends in one gather.
+static IDENTITY: [i8; 256] = {
+    let mut t = [0i8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as i32 - 128) as i8;
+        i += 1;
+    }
+    t
+};
+
+/// Requantizes one output channel's four tile outputs in one vector and
+/// scatters them to `out[p * cout + o]`, `p` in `0..4`: `bias + dot`,
+/// `VMULH` (the high word of the 64-bit product, floored) then `VRSHL` by
+/// `-s` (adds `2^(s-1)`, shifts by `s`), or `VRMULH` for `s = 0`: the
+/// reference's `floor((acc * m + 2^(t-1)) / 2^t)` for `t = 32 + s`, exactly
+/// (nested floors of divisions by powers of two are one floor, and the
+/// reference's i32 saturation never engages for `t >= 32`); then `+ zp +
+/// 128`, clamped to `0..=255`, is the index of the table (or of
+/// [`IDENTITY`]) read by one `VLDRB` gather, stored by one `VSTRB` scatter.
+/// `false` (nothing written) for `t < 32` or an `out` too short: the caller
+/// then takes the scalar path.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn finish_px4(
+    dots: [i32; 4],
+    bias: i32,
+    multiplier: i32,
+    shift: i32,
+    out_zp: i32,
+    lut: Option<&[i8; 256]>,
+    out: &mut [i8],
+    o: usize,
+    cout: usize,
+) -> bool {
+    let t = (31 - shift).clamp(1, 62);
+    if t < 32 || o >= cout || out.len() < 3 * cout + o + 1 {
+        return false;
+    }
+    let s = t - 32;
+    let table = lut.unwrap_or(&IDENTITY).as_ptr();
+    let base = out.as_mut_ptr().wrapping_add(o);
+    let [d0, d1, d2, d3] = dots;
+    let zp128 = out_zp + 128;
+    // SAFETY: the scatter writes `base + p * cout` for `p` in `0..4`, all
+    // inside `out` (`o < cout`, `out.len() > 3 * cout + o`); the gather reads
+    // `table + i` with every index clamped to `0..=255` first, inside the
+    // 256-byte table. q0-q2 (d0-d5) are declared clobbered. MVE is
+    // guaranteed by the `fastvit_mve` cfg.
+    unsafe {
+        if s == 0 {
+            core::arch::asm!(
+                "vmov q0[2], q0[0], {d0}, {d2}",
+                "vmov q0[3], q0[1], {d1}, {d3}",
+                "vadd.i32 q0, q0, {bias}",
+                "vdup.32 q1, {m}",
+                "vrmulh.s32 q0, q0, q1",
+                "vadd.i32 q0, q0, {zp}",
+                "vmov.i32 q1, #0",
+                "vmax.s32 q0, q0, q1",
+                "vmov.i32 q1, #255",
+                "vmin.s32 q0, q0, q1",
+                "vldrb.u32 q1, [{table}, q0]",
+                "vidup.u32 q2, r0, #1",
+                "vmul.i32 q2, q2, {cout}",
+                "vstrb.32 q1, [{base}, q2]",
+                d0 = in(reg) d0, d1 = in(reg) d1, d2 = in(reg) d2, d3 = in(reg) d3,
+                bias = in(reg) bias, m = in(reg) multiplier, zp = in(reg) zp128,
+                table = in(reg) table, base = in(reg) base, cout = in(reg) cout,
+                inout("r0") 0u32 => _,
+                out("d0") _, out("d1") _, out("d2") _, out("d3") _, out("d4") _, out("d5") _,
+                options(nostack, preserves_flags),
+            );
+        } else {
+            core::arch::asm!(
+                "vmov q0[2], q0[0], {d0}, {d2}",
+                "vmov q0[3], q0[1], {d1}, {d3}",
+                "vadd.i32 q0, q0, {bias}",
+                "vdup.32 q1, {m}",
+                "vmulh.s32 q0, q0, q1",
+                "vrshl.s32 q0, {neg}",
+                "vadd.i32 q0, q0, {zp}",
+                "vmov.i32 q1, #0",
+                "vmax.s32 q0, q0, q1",
+                "vmov.i32 q1, #255",
+                "vmin.s32 q0, q0, q1",
+                "vldrb.u32 q1, [{table}, q0]",
+                "vidup.u32 q2, r0, #1",
+                "vmul.i32 q2, q2, {cout}",
+                "vstrb.32 q1, [{base}, q2]",
+                d0 = in(reg) d0, d1 = in(reg) d1, d2 = in(reg) d2, d3 = in(reg) d3,
+                bias = in(reg) bias, m = in(reg) multiplier, zp = in(reg) zp128,
+                neg = in(reg) -s, table = in(reg) table, base = in(reg) base,
+                cout = in(reg) cout, inout("r0") 0u32 => _,
+                out("d0") _, out("d1") _, out("d2") _, out("d3") _, out("d4") _, out("d5") _,
+                options(nostack, preserves_flags),
+            );
+        }
+    }
+    true
+}

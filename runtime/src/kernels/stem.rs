@@ -1,0 +1,256 @@
+//! The fast streamed stem ([`Layer::Stem`](crate::Layer::Stem) with
+//! `first` = [`ConvVariant::DenseHwio`](crate::ConvVariant::DenseHwio) and
+//! `second` = [`ConvVariant::Depthwise`](crate::ConvVariant::Depthwise)), and
+//! the dense small-`cin` kernel it is built on.
+//!
+//! FastViT's `stem.0` is a 3x3/s2 conv from 3 channels to 48: a per-pixel
+//! dot product over only 27 taps, so vectorizing over input channels (as
+//! the 1x1 kernel does) has nothing to work on. Instead each of the 27
+//! (tap, input channel) values is broadcast against a vector of output
+//! channels: codegen lays the weights out `[k][k][cin][cout]` and folds the
+//! input zero point into the bias (`bias[o] - in_zp * sum w[o]`). The window
+//! is clipped once per pixel (`depthwise::Window`): in-bounds taps multiply the
+//! pixel, padded taps the mean-pixel `pad_values` (or `in_zp`), so the sum
+//! equals the reference `bias + sum w * (x - in_zp)` modulo 2^32, bit for
+//! bit. `stem.1` (depthwise 3x3/s2) reads the ring through
+//! [`depthwise_pixel`].
+#![forbid(unsafe_code)]
+
+use super::depthwise::{
+    bias, depthwise_pixel, finish, mac_const, DepthwiseArgs, Window, CHUNK, MAX_KERNEL,
+};
+use crate::ops::{I32s, RequantView};
+use crate::quant::{lut, requantize_i8};
+use crate::schedule::Stem;
+
+/// Resolved operands of a dense conv with weights `[k][k][cin][cout]`.
+#[derive(Clone, Copy)]
+pub struct DenseArgs<'a> {
+    /// Weights `[k][k][cin][cout]`.
+    pub weights: &'a [i8],
+    /// `bias[o] - in_zp * sum w[o]`, wrapping, per output channel.
+    pub folded_bias: I32s<'a>,
+    /// Requantization per output channel.
+    pub requant: RequantView<'a>,
+    /// Padding value per input channel, or empty for `in_zp`.
+    pub pad_values: &'a [i8],
+    /// Activation table, or empty.
+    pub lut: &'a [i8],
+    /// Input zero point.
+    pub in_zp: i32,
+    /// Output zero point.
+    pub out_zp: i32,
+    /// Square kernel size.
+    pub kernel: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Padding on each side.
+    pub pad: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+}
+
+/// The sums of output channels `o0..o0 + N` over the window.
+#[inline(always)]
+fn dense_sums<const N: usize>(a: &DenseArgs<'_>, win: &Window<'_>, o0: usize) -> [i32; N] {
+    let (k, cin, cout) = (a.kernel, a.cin, a.cout);
+    let mut acc = bias::<N>(a.folded_bias, o0, 1);
+    let w = |t: usize, ci: usize| {
+        let at = (t * cin + ci) * cout + o0;
+        a.weights.get(at..at + N).unwrap_or(&[])
+    };
+    let pad = |ci: usize| a.pad_values.get(ci).map_or(a.in_zp, |&p| p as i32);
+    let pad_tap = |acc: &mut [i32; N], t: usize| {
+        for ci in 0..cin {
+            mac_const(acc, w(t, ci), pad(ci));
+        }
+    };
+    let (kx0, kx1) = win.kx;
+    for ky in 0..k {
+        let t0 = ky * k;
+        if ky < win.ky.0 || ky >= win.ky.1 {
+            for t in t0..t0 + k {
+                pad_tap(&mut acc, t);
+            }
+            continue;
+        }
+        for t in t0..t0 + kx0 {
+            pad_tap(&mut acc, t);
+        }
+        // The in-bounds run: (kx1 - kx0) * cin values, their weights
+        // contiguous rows of `cout`.
+        let at = (t0 + kx0) * cin * cout + o0;
+        let ws = a.weights.get(at..).unwrap_or(&[]);
+        let run = win.rows.get(ky).copied().unwrap_or(&[]);
+        if cfg!(fastvit_dsp) && N == 4 {
+            if let Ok(acc4) = <&mut [i32; 4]>::try_from(&mut acc[..]) {
+                super::dsp_lanes::run4_scalar(acc4, ws, cout, run);
+                for t in t0 + kx1..t0 + k {
+                    pad_tap(&mut acc, t);
+                }
+                continue;
+            }
+        }
+        for (i, &x) in run.iter().enumerate() {
+            mac_const(&mut acc, ws.get(i * cout..).unwrap_or(&[]), x as i32);
+        }
+        for t in t0 + kx1..t0 + k {
+            pad_tap(&mut acc, t);
+        }
+    }
+    acc
+}
+
+/// Output pixel `(oy, ox)`, all `cout` channels, into `out`. `row(iy)`
+/// returns input row `iy` (`w * cin` bytes) for any in-bounds `iy`.
+pub fn dense_pixel<'s>(
+    a: &DenseArgs<'_>,
+    oy: usize,
+    ox: usize,
+    row: impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) {
+    let geometry = (a.kernel, a.stride, a.pad);
+    let win = if a.kernel <= MAX_KERNEL {
+        Window::new((oy, ox), geometry, (a.h, a.w, a.cin), &row)
+    } else {
+        None
+    };
+    let Some(win) = win else {
+        return per_tap(a, oy, ox, &row, out);
+    };
+    let body = a.cout / CHUNK * CHUNK;
+    let mut o0 = 0;
+    while o0 < body {
+        let acc = dense_sums::<CHUNK>(a, &win, o0);
+        if let Some(o) = out.get_mut(o0..o0 + CHUNK) {
+            finish(&acc, a.requant, a.out_zp, a.lut, o0, 1, o);
+        }
+        o0 += CHUNK;
+    }
+    while o0 < a.cout {
+        let acc = dense_sums::<1>(a, &win, o0);
+        if let Some(o) = out.get_mut(o0..o0 + 1) {
+            finish(&acc, a.requant, a.out_zp, a.lut, o0, 1, o);
+        }
+        o0 += 1;
+    }
+}
+
+/// Kernels larger than [`MAX_KERNEL`]: one tap at a time, scalar.
+fn per_tap<'s>(
+    a: &DenseArgs<'_>,
+    oy: usize,
+    ox: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) {
+    let (k, cin, cout) = (a.kernel, a.cin, a.cout);
+    for (o, v) in out.iter_mut().enumerate().take(cout) {
+        let mut acc = a.folded_bias.get(o);
+        for ky in 0..k {
+            let iy = (oy * a.stride + ky).wrapping_sub(a.pad);
+            for kx in 0..k {
+                let ix = (ox * a.stride + kx).wrapping_sub(a.pad);
+                for ci in 0..cin {
+                    let at = ((ky * k + kx) * cin + ci) * cout + o;
+                    let w = a.weights.get(at).copied().unwrap_or(0) as i32;
+                    let x = if iy < a.h && ix < a.w {
+                        row(iy).get(ix * cin + ci).copied().unwrap_or(0) as i32
+                    } else {
+                        a.pad_values.get(ci).map_or(a.in_zp, |&p| p as i32)
+                    };
+                    acc = acc.wrapping_add(w.wrapping_mul(x));
+                }
+            }
+        }
+        let y = requantize_i8(
+            acc,
+            a.requant.multiplier.get(o),
+            a.requant.shift.get(o),
+            a.out_zp,
+        );
+        *v = if a.lut.is_empty() { y } else { lut(a.lut, y) };
+    }
+}
+
+/// A dense conv, input and output not overlapping: `input` is
+/// `h * w * cin`, `output` is `oh * ow * cout`.
+pub fn dense(a: &DenseArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
+    let (in_row, cout) = (a.w * a.cin, a.cout);
+    if cout == 0 || ow == 0 {
+        return;
+    }
+    // `max(1)` is a no-op here (both are non-zero) that lets the compiler
+    // see a non-zero chunk size even if `ow * cout` wrapped: no panic path.
+    for (oy, out_row) in output.chunks_exact_mut((ow * cout).max(1)).enumerate() {
+        for (ox, px) in out_row.chunks_exact_mut(cout).enumerate() {
+            let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
+            dense_pixel(a, oy, ox, row, px);
+        }
+    }
+}
+
+/// The streamed stem with the fast kernels: the loop order, ring and
+/// write-behind contract of [`crate::ops::stem::stem_reference`], each
+/// `first` pixel by [`dense_pixel`], each `second` pixel by
+/// [`depthwise_pixel`].
+pub fn stem_fast(
+    p: &Stem,
+    first: &DenseArgs<'_>,
+    second: &DepthwiseArgs<'_>,
+    region: &mut [i8],
+    input_at: usize,
+    output_at: usize,
+    ring: &mut [i8],
+) {
+    let (a, b) = (&p.first, &p.second);
+    let in_row = a.input.w as usize * a.input.c as usize;
+    let (mw, mc) = (a.output.w as usize, a.output.c as usize);
+    let (oh, ow, oc) = (
+        b.output.h as usize,
+        b.output.w as usize,
+        b.output.c as usize,
+    );
+    let mid_row = mw * mc;
+    let slots = b.kernel as usize;
+    if mw == 0 || mc == 0 || oc == 0 || slots == 0 {
+        return;
+    }
+    let mut done = 0;
+    for r in 0..oh {
+        let (start, end) = p.window(r);
+        for j in start.max(done)..end {
+            let Some(input) = region.get(input_at..) else {
+                return;
+            };
+            let at = (j % slots) * mid_row;
+            let Some(slot) = ring.get_mut(at..at + mid_row) else {
+                return;
+            };
+            for (x, px) in slot.chunks_exact_mut(mc).enumerate() {
+                let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
+                dense_pixel(first, j, x, row, px);
+            }
+        }
+        done = done.max(end);
+        let ring = &*ring;
+        let at = output_at + r * ow * oc;
+        let Some(out) = region.get_mut(at..at + ow * oc) else {
+            return;
+        };
+        for (x, px) in out.chunks_exact_mut(oc).enumerate() {
+            let row = |iy: usize| {
+                let at = (iy % slots) * mid_row;
+                ring.get(at..at + mid_row).unwrap_or(&[])
+            };
+            depthwise_pixel(second, r, x, row, px);
+        }
+    }
+}
