@@ -12,7 +12,7 @@
 
 /// Bytes 0 and 2 of `x`, sign-extended to the two halfwords of the result.
 #[inline(always)]
-fn sxtb16(x: u32) -> u32 {
+pub(crate) fn sxtb16(x: u32) -> u32 {
     #[cfg(all(target_arch = "arm", fastvit_dsp))]
     {
         let r: u32;
@@ -34,7 +34,7 @@ fn sxtb16(x: u32) -> u32 {
 
 /// Bytes 1 and 3 of `x`, sign-extended (`SXTB16` with `ROR #8`).
 #[inline(always)]
-fn sxtb16_ror8(x: u32) -> u32 {
+pub(crate) fn sxtb16_ror8(x: u32) -> u32 {
     #[cfg(all(target_arch = "arm", fastvit_dsp))]
     {
         let r: u32;

@@ -7,50 +7,13 @@
 //! word loads, four `SXTB16` and four multiply-accumulates, with the four
 //! accumulators in registers.
 //!
-//! `SXTB16` is inline `asm!` on ARM (LLVM never emits it); elsewhere a
-//! bit-exact software model, so the host tests check this tier's lane
-//! pairing too.
+//! `SXTB16` comes from [`super::dsp`] (inline `asm!` on ARM, LLVM never
+//! emits it; elsewhere a bit-exact software model, so the host tests check
+//! this tier's lane pairing too).
 
-/// Bytes 0 and 2 of `x`, sign-extended into the two halfwords.
-#[inline(always)]
-fn sxtb16(x: u32) -> u32 {
-    #[cfg(all(target_arch = "arm", fastvit_dsp))]
-    {
-        let r: u32;
-        // SAFETY: a register-to-register instruction of the DSP extension,
-        // which the `fastvit_dsp` cfg guarantees; no memory, stack or flags.
-        unsafe {
-            core::arch::asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x,
-                options(pure, nomem, nostack, preserves_flags));
-        }
-        r
-    }
-    #[cfg(not(all(target_arch = "arm", fastvit_dsp)))]
-    {
-        let lo = x as u8 as i8 as i16 as u16 as u32;
-        let hi = (x >> 16) as u8 as i8 as i16 as u16 as u32;
-        lo | (hi << 16)
-    }
-}
-
-/// Bytes 1 and 3 of `x`, sign-extended (`SXTB16` with `ROR #8`).
-#[inline(always)]
-fn sxtb16_ror8(x: u32) -> u32 {
-    #[cfg(all(target_arch = "arm", fastvit_dsp))]
-    {
-        let r: u32;
-        // SAFETY: as in `sxtb16`.
-        unsafe {
-            core::arch::asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x,
-                options(pure, nomem, nostack, preserves_flags));
-        }
-        r
-    }
-    #[cfg(not(all(target_arch = "arm", fastvit_dsp)))]
-    {
-        sxtb16(x.rotate_right(8))
-    }
-}
+// The `SXTB16` primitives (asm on DSP cores, a bit-exact model elsewhere)
+// are the pointwise tier's.
+use super::dsp::{sxtb16, sxtb16_ror8};
 
 #[inline(always)]
 fn lo(x: u32) -> i32 {
