@@ -112,8 +112,9 @@ fn drive(
 /// Reference kernel. `data` is the block input `x` (`h * w * c`), replaced by
 /// the block output; `scratch` holds [`ConvMlp::scratch_bytes`] bytes: the
 /// row ring, then `PIXELS * c` bytes of `dw` output, then `PIXELS` hidden
-/// vectors, then the pointwise tile scratch (unused here). Every element goes through `conv_element`; the loop structure is
-/// [`drive`]'s.
+/// vectors, then the pointwise tile scratch (unused here). Every element
+/// goes through `conv_element`; the loop structure is this module's shared
+/// row-ring driver.
 pub fn conv_mlp_reference(
     p: &ConvMlp,
     dw: &ConvArgs<'_>,
