@@ -142,7 +142,9 @@ fn classify_firmware_matches_the_host(repo: &Path) {
     let on_host = predictions(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(on_host.len(), 5, "host classify printed {on_host:?}");
     // With the labels file, every line names its class.
-    let names: Vec<&str> = labels_lines(&labels);
+    let text = std::fs::read_to_string(&labels).unwrap();
+    let names: Vec<&str> = text.lines().collect();
+    assert_eq!(names.len(), 1000, "{}", labels.display());
     for l in &on_host {
         let class: usize = l.split_whitespace().next().unwrap().parse().unwrap();
         assert!(
@@ -163,13 +165,6 @@ fn classify_firmware_matches_the_host(repo: &Path) {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "classify firmware failed:\n{text}");
     assert_eq!(predictions(&text), on_host, "firmware vs host classify");
-}
-
-fn labels_lines(path: &Path) -> Vec<&'static str> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let lines: Vec<&'static str> = text.leak().lines().collect();
-    assert_eq!(lines.len(), 1000, "{}", path.display());
-    lines
 }
 
 #[test]
