@@ -54,8 +54,8 @@ mps2-an386) qemu="qemu-system-arm -M mps2-an386 -cpu cortex-m4 -nographic $semi"
 mps2-an500) qemu="qemu-system-arm -M mps2-an500 -cpu cortex-m7 -nographic $semi" ;;
 mps2-an505) qemu="qemu-system-arm -M mps2-an505 -cpu cortex-m33 -nographic $semi" ;;
 mps3-an547) qemu="qemu-system-arm -M mps3-an547 -cpu cortex-m55 -nographic $semi" ;;
-virt-a53) qemu="qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 1 -m 64M -nographic $semi" ;;
-virt-a76) qemu="qemu-system-aarch64 -M virt -cpu cortex-a76 -smp 1 -m 64M -nographic $semi" ;;
+virt-a53) qemu="qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 1 -m 64M -nic none -nographic $semi" ;;
+virt-a76) qemu="qemu-system-aarch64 -M virt -cpu cortex-a76 -smp 1 -m 64M -nic none -nographic $semi" ;;
 rpi) qemu="qemu-aarch64 -cpu cortex-a72 -L /usr/aarch64-linux-gnu" ;;
 *)
     echo "qemu-run.sh: unknown board '$board'" >&2

@@ -16,6 +16,7 @@
 //! [`ConvVariant::DepthwiseInPlace`]: crate::ConvVariant::DepthwiseInPlace
 #![forbid(unsafe_code)]
 
+use super::dsp_lanes::TapRows;
 use crate::ops::{I32s, RequantView};
 use crate::quant::{lut, requantize_i8};
 
@@ -351,22 +352,39 @@ pub fn depthwise_pixel<'s>(
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
+    if cfg!(fastvit_dsp) && pixel_by_taps(a, oy, ox, &row, out) {
+        return;
+    }
+    pixel_by_window(a, oy, ox, &row, out);
+}
+
+/// [`depthwise_pixel`] by the clipped window ([`Window`], [`chunk_sums`]),
+/// [`CHUNK`] channels at a time: the path of every tier but DSP, and of
+/// shapes [`pixel_by_taps`] refuses.
+#[inline]
+pub(crate) fn pixel_by_window<'s>(
+    a: &DepthwiseArgs<'_>,
+    oy: usize,
+    ox: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) {
     let c = a.c;
     let body = c / CHUNK * CHUNK;
     let geometry = (a.kernel, a.stride, a.pad);
     let win = if a.kernel <= MAX_KERNEL {
-        Window::new((oy, ox), geometry, (a.h, a.w, c), &row)
+        Window::new((oy, ox), geometry, (a.h, a.w, c), row)
     } else {
         None
     };
     let Some(win) = win else {
         let mut c0 = 0;
         while c0 < body {
-            chunk::<CHUNK>(a, oy, ox, c0, &row, out);
+            chunk::<CHUNK>(a, oy, ox, c0, row, out);
             c0 += CHUNK;
         }
         while c0 < c {
-            chunk::<1>(a, oy, ox, c0, &row, out);
+            chunk::<1>(a, oy, ox, c0, row, out);
             c0 += 1;
         }
         return;
@@ -394,6 +412,74 @@ pub fn depthwise_pixel<'s>(
         }
         c0 += 1;
     }
+}
+
+/// Widest channel count whose zero-point padding row [`pixel_by_taps`]
+/// keeps on the stack (FastViT-T8's widest depthwise layer has 384).
+const PAD_ROW: usize = 512;
+
+/// Output pixel `(oy, ox)` through a table of the pixels its taps read
+/// ([`TapRows`]; padded taps read a row of padding values: `pad_values`, or
+/// `in_zp` repeated), four channels at a time (the DSP tier's
+/// [`TapRows::taps4`]). A padded tap then adds `w * pad`, as in
+/// [`chunk_sums`], so the sums and bits are the same. `false` (nothing
+/// written) when the shape does not fit the table (channels not a multiple
+/// of 4, a kernel above [`MAX_KERNEL`], more than [`PAD_ROW`] channels with
+/// zero-point padding, or short rows): the caller takes the window path.
+pub fn pixel_by_taps<'s>(
+    a: &DepthwiseArgs<'_>,
+    oy: usize,
+    ox: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) -> bool {
+    let (k, c, s, p) = (a.kernel, a.c, a.stride, a.pad);
+    if c == 0 || c % 4 != 0 || k > MAX_KERNEL || out.len() < c {
+        return false;
+    }
+    let iy0 = (oy * s).wrapping_sub(p);
+    let ix0 = (ox * s).wrapping_sub(p);
+    let inside = |i0: usize, n: usize| i0 < n && i0 + k <= n;
+    let zp_row: [i8; PAD_ROW];
+    let pad: &[i8] = if !a.pad_values.is_empty() {
+        a.pad_values
+    } else if inside(iy0, a.h) && inside(ix0, a.w) {
+        &[]
+    } else if c <= PAD_ROW {
+        zp_row = [a.in_zp as i8; PAD_ROW];
+        &zp_row
+    } else {
+        return false;
+    };
+    let mut taps = TapRows::new(c);
+    for ky in 0..k {
+        let iy = iy0.wrapping_add(ky);
+        let r = if iy < a.h { row(iy) } else { &[] };
+        for kx in 0..k {
+            let ix = ix0.wrapping_add(kx);
+            let px = if iy < a.h && ix < a.w {
+                r.get(ix * c..)
+            } else {
+                None
+            };
+            let src = px.unwrap_or(pad);
+            if !taps.push(src) {
+                return false;
+            }
+        }
+    }
+    let mut c0 = 0;
+    while c0 < c {
+        let mut acc = bias::<4>(a.folded_bias, c0, 1);
+        if !taps.taps4(&mut acc, a.weights, c, c0) {
+            return false;
+        }
+        if let Some(o) = out.get_mut(c0..c0 + 4) {
+            finish(&acc, a.requant, a.out_zp, a.lut, c0, 1, o);
+        }
+        c0 += 4;
+    }
+    true
 }
 
 /// A depthwise conv, input and output not overlapping: `input` is
@@ -455,6 +541,75 @@ pub fn depthwise_in_place(a: &DepthwiseArgs<'_>, data: &mut [i8], ring: &mut [i8
                 return;
             };
             depthwise_pixel(a, y, x, rows, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use proptest::prelude::*;
+    use std::{vec, vec::Vec};
+
+    fn i32_bytes(v: &[i32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// The tap-table path (the DSP tier's) gives the window path's bits
+        /// on every pixel, border ones included, for both padding kinds.
+        #[test]
+        fn taps_equal_window(
+            (k, s, p) in prop_oneof![Just((3usize, 1usize, 1usize)), Just((3, 2, 1)),
+                Just((7, 1, 3)), Just((7, 2, 3)), Just((1, 1, 0)), Just((3, 1, 0))],
+            h in 1usize..10,
+            w in 1usize..10,
+            c4 in 1usize..6,
+            seed in any::<u64>(),
+            pad_values in any::<bool>(),
+            table in any::<bool>(),
+            in_zp in -128i32..=127,
+            out_zp in -128i32..=127,
+        ) {
+            prop_assume!(h + 2 * p >= k && w + 2 * p >= k);
+            let c = 4 * c4;
+            let mut r = seed | 1;
+            let mut next = move || { r ^= r << 13; r ^= r >> 7; r ^= r << 17; r };
+            let x: Vec<i8> = (0..h * w * c).map(|_| next() as i8).collect();
+            let weights: Vec<i8> = (0..k * k * c).map(|_| next() as i8).collect();
+            let bias: Vec<i32> = (0..c).map(|_| (next() % 20_001) as i32 - 10_000).collect();
+            let mult: Vec<i32> = (0..c).map(|_| (1 << 30) + (next() % (1 << 30)) as i32).collect();
+            let shift: Vec<i32> = (0..c).map(|_| -((next() % 12) as i32) - 2).collect();
+            let pads: Vec<i8> = if pad_values { (0..c).map(|_| next() as i8).collect() } else { vec![] };
+            let lut: Vec<i8> = if table { (0..256).map(|_| next() as i8).collect() } else { vec![] };
+            let (b, m, sh) = (i32_bytes(&bias), i32_bytes(&mult), i32_bytes(&shift));
+            let a = DepthwiseArgs {
+                weights: &weights,
+                folded_bias: I32s(&b),
+                requant: RequantView { multiplier: I32s(&m), shift: I32s(&sh) },
+                pad_values: &pads,
+                lut: &lut,
+                in_zp,
+                out_zp,
+                kernel: k,
+                stride: s,
+                pad: p,
+                h,
+                w,
+                c,
+            };
+            let row = |iy: usize| x.get(iy * w * c..(iy + 1) * w * c).unwrap_or(&[]);
+            let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let (mut want, mut got) = (vec![0i8; c], vec![0i8; c]);
+                    pixel_by_window(&a, oy, ox, &row, &mut want);
+                    prop_assert!(pixel_by_taps(&a, oy, ox, &row, &mut got));
+                    prop_assert_eq!(&want, &got, "pixel ({}, {})", oy, ox);
+                }
+            }
         }
     }
 }

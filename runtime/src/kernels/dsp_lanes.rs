@@ -129,6 +129,82 @@ pub fn run4_scalar(acc: &mut [i32; 4], w: &[i8], ws: usize, x: &[i8]) -> bool {
     true
 }
 
+/// Most taps of one output pixel (a 7x7 window).
+pub const MAX_TAPS: usize = 49;
+
+/// The input pixels one depthwise output pixel reads, one per kernel tap in
+/// tap order (a padded tap reads a row of padding values instead), so the
+/// tap loop of [`TapRows::taps4`] is one pointer load per tap, without
+/// window clipping or padding branches. Invariant (kept by [`TapRows::push`],
+/// relied on by `taps4`): each of the first `n` pointers starts `len`
+/// readable bytes of one slice that lives for `'s`.
+pub struct TapRows<'s> {
+    ptrs: [*const i8; MAX_TAPS],
+    n: usize,
+    len: usize,
+    _rows: core::marker::PhantomData<&'s [i8]>,
+}
+
+impl<'s> TapRows<'s> {
+    /// An empty table whose taps each read `len` bytes (the channel count).
+    #[inline(always)]
+    pub fn new(len: usize) -> Self {
+        TapRows {
+            ptrs: [core::ptr::null(); MAX_TAPS],
+            n: 0,
+            len,
+            _rows: core::marker::PhantomData,
+        }
+    }
+
+    /// Appends a tap reading `src`; `false` (nothing added) if `src` is
+    /// shorter than the table's `len` or the table is full.
+    #[inline(always)]
+    pub fn push(&mut self, src: &'s [i8]) -> bool {
+        if src.len() < self.len || self.n >= MAX_TAPS {
+            return false;
+        }
+        self.ptrs[self.n] = src.as_ptr();
+        self.n += 1;
+        true
+    }
+
+    /// `acc[i] += sum_t w[t * ws + c0 + i] * tap_t[c0 + i]` over the table's
+    /// taps: per tap one pointer load, one input and one weight word, four
+    /// `SXTB16` and four halfword multiply-accumulates. Returns `false`
+    /// (adding nothing) if lanes `c0..c0 + 4` are not inside every tap or
+    /// `w` is too short.
+    #[inline(always)]
+    pub fn taps4(&self, acc: &mut [i32; 4], w: &[i8], ws: usize, c0: usize) -> bool {
+        let n = self.n.min(MAX_TAPS);
+        let lanes_in = c0.checked_add(4).is_some_and(|end| end <= self.len);
+        let w_in = w.len() >= c0 && fits(w.len() - c0, n, ws);
+        if !lanes_in || !w_in {
+            return false;
+        }
+        let mut pw = w[c0..].as_ptr();
+        let [mut a0, mut a1, mut a2, mut a3] = *acc;
+        for (t, &p) in self.ptrs[..n].iter().enumerate() {
+            // SAFETY: `p` starts `len >= c0 + 4` readable bytes (the
+            // `TapRows` invariant, `lanes_in`), and `fits` proved
+            // `c0 + t * ws + 4 <= w.len()` for every `t < n`; `pw` advances
+            // by `ws` and is not read past tap `n - 1`.
+            let (xv, wv) = unsafe { (load(p.wrapping_add(c0)), load(pw)) };
+            if t + 1 < n {
+                pw = pw.wrapping_add(ws);
+            }
+            let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
+            let (x02, x13) = (sxtb16(xv), sxtb16_ror8(xv));
+            a0 = a0.wrapping_add(lo(w02) * lo(x02));
+            a1 = a1.wrapping_add(lo(w13) * lo(x13));
+            a2 = a2.wrapping_add(hi(w02) * hi(x02));
+            a3 = a3.wrapping_add(hi(w13) * hi(x13));
+        }
+        *acc = [a0, a1, a2, a3];
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
