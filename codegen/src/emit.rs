@@ -74,6 +74,13 @@ fn conv_tokens(c: &Conv) -> TokenStream {
             let (w, b) = (span(weights_hwc), span(folded_bias));
             quote!(ConvVariant::DepthwiseInPlace { scratch: #scratch, weights_hwc: #w, folded_bias: #b })
         }
+        ConvVariant::Im2col {
+            weights_rows,
+            folded_bias,
+        } => {
+            let (w, b) = (span(weights_rows), span(folded_bias));
+            quote!(ConvVariant::Im2col { weights_rows: #w, folded_bias: #b })
+        }
         ConvVariant::DenseHwio {
             weights_hwio,
             folded_bias,

@@ -471,6 +471,7 @@ fn form_name(l: &runtime::Layer) -> &'static str {
             ConvVariant::Depthwise { .. } => "conv dw fast",
             ConvVariant::DepthwiseInPlace { .. } => "conv dw fast in place",
             ConvVariant::DenseHwio { .. } => "conv dense fast",
+            ConvVariant::Im2col { .. } => "conv im2col fast",
             ConvVariant::Multiplier { .. } => "conv multiplier fast",
             ConvVariant::MultiplierWriteBehind { .. } => "conv multiplier fast behind",
         },

@@ -405,6 +405,20 @@ impl Lowering<'_> {
         // Dense convs from few channels (the stem from RGB) run the dense
         // kernel: weights [k][k][cin][cout], zero point folded in.
         let dense = !pointwise && c.groups == 1 && c.cin < 16;
+        // A window of at most `Conv::MAX_PATCH` values (the stem: 27) runs as
+        // a 1x1 conv over im2col patches instead: the OHWI rows, each padded
+        // with zeros to `Conv::patch_len` values.
+        let patch = Conv::patch_len_of(taps * c.cin);
+        let im2col = dense && patch <= Conv::MAX_PATCH;
+        let w_rows: Vec<i8> = if im2col {
+            let per = taps * c.cin;
+            (0..c.cout)
+                .flat_map(|o| (0..patch).map(move |i| (o, i)))
+                .map(|(o, i)| if i < per { wq[o * per + i] } else { 0 })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let (w_hwio, dense_folded): (Vec<i8>, Vec<i32>) = if dense {
             let per = taps * c.cin;
             let w = (0..per)
@@ -442,6 +456,11 @@ impl Lowering<'_> {
             ConvVariant::Multiplier {
                 weights_hwc: self.i8s(&w_mult),
                 folded_bias: self.i32s(&mult_folded),
+            }
+        } else if im2col {
+            ConvVariant::Im2col {
+                weights_rows: self.i8s(&w_rows),
+                folded_bias: self.i32s(&dense_folded),
             }
         } else if dense {
             ConvVariant::DenseHwio {
@@ -1048,7 +1067,10 @@ impl Assembly<'_> {
                 // The fast kernels stream together or not at all.
                 let fast = matches!(
                     (first.variant, second.variant),
-                    (ConvVariant::DenseHwio { .. }, ConvVariant::Depthwise { .. })
+                    (
+                        ConvVariant::DenseHwio { .. } | ConvVariant::Im2col { .. },
+                        ConvVariant::Depthwise { .. }
+                    )
                 );
                 let stem = if fast {
                     runtime::Stem { first, second }

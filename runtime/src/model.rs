@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::kernels::depthwise::{self, DepthwiseArgs};
 use crate::kernels::grouped::{self, MultiplierArgs};
 use crate::kernels::pointwise::{self, PointwiseArgs};
-use crate::kernels::stem::{self, DenseArgs};
+use crate::kernels::stem::{self, DenseArgs, Im2colArgs, StemFirst};
 use crate::ops::{self, I32s, RequantView};
 use crate::schedule::{Conv, ConvVariant, Layer, Requant, Span, TensorRef};
 
@@ -297,6 +297,44 @@ impl<'a> Model<'a> {
         })
     }
 
+    /// Validates a [`ConvVariant::Im2col`]-shaped conv (`groups == 1`, a
+    /// patch of at most [`Conv::MAX_PATCH`] bytes) and resolves its operands.
+    fn im2col_args(
+        &self,
+        p: &Conv,
+        weights_rows: Span,
+        folded_bias: Span,
+    ) -> Option<Im2colArgs<'a>> {
+        let (patch, cout) = (p.patch_len(), p.output.c as usize);
+        if p.groups != 1 || patch == 0 || patch > Conv::MAX_PATCH {
+            return None;
+        }
+        let args = self.conv_args(p)?;
+        let weights = self.i8s(weights_rows)?;
+        if weights.len() != cout * patch {
+            return None;
+        }
+        Some(Im2colArgs {
+            rows: PointwiseArgs {
+                weights,
+                folded_bias: self.i32s(folded_bias, cout)?,
+                requant: args.requant,
+                out_zp: p.out_zp,
+                lut: args.lut,
+            },
+            pad_values: args.pad_values,
+            in_zp: p.in_zp,
+            kernel: p.kernel as usize,
+            stride: p.stride as usize,
+            pad: p.pad as usize,
+            h: p.input.h as usize,
+            w: p.input.w as usize,
+            cin: p.input.c as usize,
+            cout,
+            patch,
+        })
+    }
+
     /// Validates a [`ConvVariant::DenseHwio`]-shaped conv (`groups == 1`)
     /// and resolves its operands.
     fn dense_args(&self, p: &Conv, weights_hwio: Span, folded_bias: Span) -> Option<DenseArgs<'a>> {
@@ -426,6 +464,14 @@ impl<'a> Model<'a> {
                         let (input, output) = split(arena, p.input, p.output)?;
                         stem::dense(&args, p.output.w as usize, input, output);
                     }
+                    ConvVariant::Im2col {
+                        weights_rows,
+                        folded_bias,
+                    } => {
+                        let args = self.im2col_args(p, weights_rows, folded_bias)?;
+                        let (input, output) = split(arena, p.input, p.output)?;
+                        stem::im2col(&args, p.output.w as usize, input, output);
+                    }
                     ConvVariant::Multiplier {
                         weights_hwc,
                         folded_bias,
@@ -475,7 +521,20 @@ impl<'a> Model<'a> {
                             folded_bias: fb2,
                         },
                     ) => Some((
-                        self.dense_args(a, weights_hwio, folded_bias)?,
+                        StemFirst::Dense(self.dense_args(a, weights_hwio, folded_bias)?),
+                        self.depthwise_args(b, weights_hwc, fb2)?,
+                    )),
+                    (
+                        ConvVariant::Im2col {
+                            weights_rows,
+                            folded_bias,
+                        },
+                        ConvVariant::Depthwise {
+                            weights_hwc,
+                            folded_bias: fb2,
+                        },
+                    ) => Some((
+                        StemFirst::Im2col(self.im2col_args(a, weights_rows, folded_bias)?),
                         self.depthwise_args(b, weights_hwc, fb2)?,
                     )),
                     _ => return None,

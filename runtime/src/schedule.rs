@@ -153,6 +153,22 @@ pub enum ConvVariant {
         /// Bias with the input zero point folded in.
         folded_bias: Span,
     },
+    /// A dense conv (`groups == 1`) with a small window (`k * k * cin <=`
+    /// [`Conv::MAX_PATCH`]: the stem's 3x3/s2 from RGB has 27 values) run as a
+    /// 1x1 conv over im2col patches (`kernels::stem::im2col`): each output
+    /// pixel's window, padded taps reading `pad_values` or `in_zp`, is copied
+    /// into a patch of [`Conv::patch_len`] bytes (`k * k * cin` rounded up to
+    /// a multiple of 16, zero-filled), and the tier's pointwise kernel
+    /// multiplies four patches at a time by `weights_rows`,
+    /// `[cout][patch_len]` (the OHWI rows, zero-padded). `folded_bias` as in
+    /// [`ConvVariant::DenseHwio`]; bit-identical to `Reference`. Also the
+    /// `first` conv of a fast [`Stem`].
+    Im2col {
+        /// Weights `[cout][patch_len]`, each OHWI row zero-padded.
+        weights_rows: Span,
+        /// Bias with the input zero point folded in.
+        folded_bias: Span,
+    },
     /// A channel-multiplier conv (`groups == cin`, `cout = m * cin`: output
     /// channel `m * c + j` reads input channel `c`), input and output not
     /// overlapping, run by `kernels::grouped`. `weights_hwc` holds the same
@@ -225,6 +241,23 @@ pub struct Conv {
 }
 
 impl Conv {
+    /// Largest [`ConvVariant::Im2col`] patch, in bytes.
+    pub const MAX_PATCH: usize = 64;
+
+    /// Bytes of one [`ConvVariant::Im2col`] patch: the `k * k * cin` window
+    /// values rounded up to a multiple of 16, so every tier's pointwise
+    /// kernel runs whole steps (DSP 8 lanes, Helium and NEON 16) without a
+    /// scalar tail; the stem's 27 values take 32.
+    pub const fn patch_len(&self) -> usize {
+        let n = self.kernel as usize * self.kernel as usize * self.input.c as usize;
+        Self::patch_len_of(n)
+    }
+
+    /// [`Conv::patch_len`] of a window of `values` values.
+    pub const fn patch_len_of(values: usize) -> usize {
+        values.div_ceil(16) * 16
+    }
+
     /// Multiply-accumulates of this conv.
     pub const fn macs(&self) -> u64 {
         let cin_g = self.input.c as u64
@@ -283,7 +316,8 @@ impl Conv {
 /// `first.input` from the arena), then row `r` is computed from the ring and
 /// written. So `second.output` may overlap `first.input` if it starts at least
 /// [`Stem::write_behind_bytes`] before it. Both `variant`s are `Reference`,
-/// or `first` is [`ConvVariant::DenseHwio`] and `second` is
+/// or `first` is [`ConvVariant::Im2col`] or [`ConvVariant::DenseHwio`] and
+/// `second` is
 /// [`ConvVariant::Depthwise`] (then the fast kernels compute them, with the
 /// same order, ring and bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

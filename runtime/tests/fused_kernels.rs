@@ -769,6 +769,29 @@ impl ConvParams {
         c
     }
 
+    /// `conv` with `ConvVariant::Im2col`: the OHWI rows zero-padded to
+    /// `patch_len`, the dense folded bias.
+    fn im2col(&self, blob: &mut Blob, input: TensorRef, output: TensorRef) -> Conv {
+        let (cout, per) = (self.g.cout, self.g.k * self.g.k * self.g.cin);
+        let mut c = self.conv(blob, input, output);
+        let patch = c.patch_len();
+        let rows: Vec<i8> = (0..cout)
+            .flat_map(|o| (0..patch).map(move |i| (o, i)))
+            .map(|(o, i)| {
+                if i < per {
+                    self.weights[o * per + i]
+                } else {
+                    0
+                }
+            })
+            .collect();
+        c.variant = ConvVariant::Im2col {
+            weights_rows: blob.i8s(&rows),
+            folded_bias: blob.i32s(&self.folded_per_output(per)),
+        };
+        c
+    }
+
     /// `conv` with `ConvVariant::DenseHwio`.
     fn dense(&self, blob: &mut Blob, input: TensorRef, output: TensorRef) -> Conv {
         let (w, folded) = self.dense_layout();
@@ -844,8 +867,17 @@ fn fast_conv_case(dense: bool) -> impl Strategy<Value = FastConvCase> {
         )
 }
 
-/// `ConvVariant::Multiplier` (or `DenseHwio`) == `Reference`, output apart.
-fn fast_conv_property(case: FastConvCase, dense: bool) -> Result<(), TestCaseError> {
+/// The fast variants [`fast_conv_property`] checks.
+#[derive(Clone, Copy, PartialEq)]
+enum Fast {
+    Multiplier,
+    Dense,
+    Im2col,
+}
+
+/// `ConvVariant::Multiplier` (or `DenseHwio`, `Im2col`) == `Reference`,
+/// output apart. An `Im2col` window past `Conv::MAX_PATCH` is refused.
+fn fast_conv_property(case: FastConvCase, kind: Fast) -> Result<(), TestCaseError> {
     let mut r = Gen(case.seed);
     let p = ConvParams::seeded(case.g, case.pad_values, case.lut, &mut r);
     let (n_in, n_out) = (p.input(0).len(), p.output(0).len());
@@ -856,13 +888,23 @@ fn fast_conv_property(case: FastConvCase, dense: bool) -> Result<(), TestCaseErr
     let reference = Layer::Conv(p.conv(&mut blob, i, o));
     let (expected, _) = run(&blob.0, &[reference], i, o, &arena, &x).unwrap();
     let mut blob = Blob::new();
-    let fast = if dense {
-        p.dense(&mut blob, i, o)
-    } else {
-        p.multiplier(&mut blob, i, o, false)
+    let fast = match kind {
+        Fast::Dense => p.dense(&mut blob, i, o),
+        Fast::Im2col => p.im2col(&mut blob, i, o),
+        Fast::Multiplier => p.multiplier(&mut blob, i, o, false),
     };
-    let (got, after) = run(&blob.0, &[Layer::Conv(fast)], i, o, &arena, &x).unwrap();
-    same(if dense { "dense" } else { "multiplier" }, &expected, &got)?;
+    let ran = run(&blob.0, &[Layer::Conv(fast)], i, o, &arena, &x);
+    if kind == Fast::Im2col && fast.patch_len() > Conv::MAX_PATCH {
+        prop_assert_eq!(ran.map(|_| ()), Err(Error::InvalidLayer { layer: 0 }));
+        return Ok(());
+    }
+    let (got, after) = ran.unwrap();
+    let name = match kind {
+        Fast::Dense => "dense",
+        Fast::Im2col => "im2col",
+        Fast::Multiplier => "multiplier",
+    };
+    same(name, &expected, &got)?;
     let mut before = arena.clone();
     before[1..1 + n_in].copy_from_slice(&x);
     only_changed(&before, &after, &[bytes(o)])
@@ -870,12 +912,23 @@ fn fast_conv_property(case: FastConvCase, dense: bool) -> Result<(), TestCaseErr
 
 #[test]
 fn multiplier_conv_matches_reference() {
-    check(400, fast_conv_case(false), |c| fast_conv_property(c, false));
+    check(400, fast_conv_case(false), |c| {
+        fast_conv_property(c, Fast::Multiplier)
+    });
 }
 
 #[test]
 fn dense_hwio_conv_matches_reference() {
-    check(400, fast_conv_case(true), |c| fast_conv_property(c, true));
+    check(400, fast_conv_case(true), |c| {
+        fast_conv_property(c, Fast::Dense)
+    });
+}
+
+#[test]
+fn im2col_conv_matches_reference() {
+    check(400, fast_conv_case(true), |c| {
+        fast_conv_property(c, Fast::Im2col)
+    });
 }
 
 /// `MultiplierWriteBehind` with its output `lead + slack` bytes before its
@@ -939,9 +992,9 @@ fn multiplier_write_behind_matches_reference() {
     check(300, fast_conv_case(false), multiplier_behind_property);
 }
 
-/// The fast stem (`DenseHwio` then `Depthwise`), overlapping its input at
-/// the least lead plus slack, == two `Reference` convs.
-fn fast_stem_property(case: StemCase) -> Result<(), TestCaseError> {
+/// The fast stem (`DenseHwio` or `Im2col`, then `Depthwise`), overlapping
+/// its input at the least lead plus slack, == two `Reference` convs.
+fn fast_stem_property(case: StemCase, im2col: bool) -> Result<(), TestCaseError> {
     let mut r = Gen(case.seed);
     let a = ConvParams::seeded(case.first, true, true, &mut r);
     let b = ConvParams::seeded(case.second, r.next() % 2 == 0, r.next() % 2 == 0, &mut r);
@@ -957,8 +1010,16 @@ fn fast_stem_property(case: StemCase) -> Result<(), TestCaseError> {
     let (expected, _) = run(&blob.0, &chain, i, o, &arena, &x).unwrap();
 
     let mut blob = Blob::new();
+    let first = if im2col {
+        a.im2col(&mut blob, a.input(0), a.output(0))
+    } else {
+        a.dense(&mut blob, a.input(0), a.output(0))
+    };
+    if im2col && first.patch_len() > Conv::MAX_PATCH {
+        return Ok(());
+    }
     let mut stem = Stem {
-        first: a.dense(&mut blob, a.input(0), a.output(0)),
+        first,
         second: b.depthwise(&mut blob, a.output(0), b.output(0)),
     };
     let lead = stem.write_behind_bytes() + case.slack;
@@ -996,12 +1057,15 @@ fn fast_stem_property(case: StemCase) -> Result<(), TestCaseError> {
 
 #[test]
 fn fast_stem_matches_two_reference_convs() {
-    let depthwise_second = stem_case().prop_map(|mut c| {
-        c.second.cout = c.second.cin;
-        c.second.groups = c.second.cin;
-        c
-    });
-    check(300, depthwise_second, fast_stem_property);
+    let depthwise_second = || {
+        stem_case().prop_map(|mut c| {
+            c.second.cout = c.second.cin;
+            c.second.groups = c.second.cin;
+            c
+        })
+    };
+    check(300, depthwise_second(), |c| fast_stem_property(c, false));
+    check(300, depthwise_second(), |c| fast_stem_property(c, true));
 }
 
 /// FastViT-T8's own shapes at full channel counts (small spatial sizes):
@@ -1071,6 +1135,12 @@ fn fast_kernels_on_fastvit_shapes() {
                 };
                 let (got, _) = run(&blob.0, &[Layer::Conv(fast)], i, o, &arena, &x).unwrap();
                 same("fastvit shapes", &expected, &got).unwrap();
+                if dense {
+                    let mut blob = Blob::new();
+                    let fast = p.im2col(&mut blob, i, o);
+                    let (got, _) = run(&blob.0, &[Layer::Conv(fast)], i, o, &arena, &x).unwrap();
+                    same("fastvit stem, im2col", &expected, &got).unwrap();
+                }
             }
         }
     }

@@ -19,8 +19,11 @@
 use super::depthwise::{
     bias, depthwise_pixel, finish, mac_const, DepthwiseArgs, Window, CHUNK, MAX_KERNEL,
 };
+use super::pointwise::{pointwise_pixels, PointwiseArgs, TILE};
+use super::TILE_WORDS_PER_CIN;
 use crate::ops::{I32s, RequantView};
 use crate::quant::{lut, requantize_i8};
+use crate::schedule::Conv;
 use crate::schedule::Stem;
 
 /// Resolved operands of a dense conv with weights `[k][k][cin][cout]`.
@@ -197,13 +200,132 @@ pub fn dense(a: &DenseArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
     }
 }
 
+/// Resolved operands of a [`ConvVariant::Im2col`](crate::ConvVariant::Im2col)
+/// conv: the window geometry and the 1x1 conv over its patches.
+#[derive(Clone, Copy)]
+pub struct Im2colArgs<'a> {
+    /// The pointwise conv over patches: weights `[cout][patch]`, folded
+    /// bias, requantization, output zero point, table.
+    pub rows: PointwiseArgs<'a>,
+    /// Padding value per input channel, or empty for `in_zp`.
+    pub pad_values: &'a [i8],
+    /// Input zero point.
+    pub in_zp: i32,
+    /// Square kernel size.
+    pub kernel: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Padding on each side.
+    pub pad: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// Patch bytes ([`Conv::patch_len`], at most [`Conv::MAX_PATCH`]).
+    pub patch: usize,
+}
+
+/// The window of output pixel `(oy, ox)` as one patch: `k * k * cin` values
+/// in OHWI order (padded taps read `pad_values` or `in_zp`), then zeros up to
+/// `dst.len()`.
+#[inline(always)]
+fn fill_patch<'s>(
+    a: &Im2colArgs<'_>,
+    (oy, ox): (usize, usize),
+    row: &impl Fn(usize) -> &'s [i8],
+    dst: &mut [i8],
+) {
+    let (k, c) = (a.kernel, a.cin);
+    let mut vals = dst.chunks_exact_mut(c.max(1));
+    for ky in 0..k {
+        let iy = (oy * a.stride + ky).wrapping_sub(a.pad);
+        let r = if iy < a.h { row(iy) } else { &[] };
+        for kx in 0..k {
+            let ix = (ox * a.stride + kx).wrapping_sub(a.pad);
+            let Some(d) = vals.next() else {
+                return;
+            };
+            let src = if iy < a.h && ix < a.w {
+                r.get(ix * c..ix * c + c)
+            } else {
+                None
+            };
+            match src {
+                Some(s) => d.copy_from_slice(s),
+                None => {
+                    for (ci, v) in d.iter_mut().enumerate() {
+                        *v = a.pad_values.get(ci).copied().unwrap_or(a.in_zp as i8);
+                    }
+                }
+            }
+        }
+    }
+    let used = (k * k * c).min(dst.len());
+    dst[used..].fill(0);
+}
+
+/// Output row `oy` of an im2col conv (`ow` pixels of `cout`) into `out`:
+/// [`TILE`] patches at a time through the tier's pointwise kernel.
+/// `row(iy)` returns input row `iy` (`w * cin` bytes).
+pub fn im2col_row<'s>(
+    a: &Im2colArgs<'_>,
+    oy: usize,
+    ow: usize,
+    row: impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) {
+    let (p, cout) = (a.patch, a.cout);
+    if p == 0 || p > Conv::MAX_PATCH || cout == 0 {
+        return;
+    }
+    let mut patches = [0i8; TILE * Conv::MAX_PATCH];
+    let mut words = [0u32; TILE_WORDS_PER_CIN * Conv::MAX_PATCH];
+    let mut x0 = 0;
+    for o in out.chunks_mut(TILE * cout).take(ow.div_ceil(TILE)) {
+        let n = (ow - x0).min(TILE).min(o.len() / cout);
+        for (i, dst) in patches.chunks_exact_mut(p).take(n).enumerate() {
+            fill_patch(a, (oy, x0 + i), &row, dst);
+        }
+        let x = patches.get(..n * p).unwrap_or(&[]);
+        pointwise_pixels(&a.rows, p, cout, x, o, &mut words);
+        x0 += TILE;
+    }
+}
+
+/// An im2col conv, input and output not overlapping: `input` is
+/// `h * w * cin`, `output` is `oh * ow * cout`.
+pub fn im2col(a: &Im2colArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
+    let in_row = a.w * a.cin;
+    if a.cout == 0 || ow == 0 {
+        return;
+    }
+    for (oy, out_row) in output.chunks_exact_mut((ow * a.cout).max(1)).enumerate() {
+        let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
+        im2col_row(a, oy, ow, row, out_row);
+    }
+}
+
+/// The `first` conv of a fast stem.
+#[derive(Clone, Copy)]
+pub enum StemFirst<'a> {
+    /// [`ConvVariant::Im2col`](crate::ConvVariant::Im2col).
+    Im2col(Im2colArgs<'a>),
+    /// [`ConvVariant::DenseHwio`](crate::ConvVariant::DenseHwio).
+    Dense(DenseArgs<'a>),
+}
+
 /// The streamed stem with the fast kernels: the loop order, ring and
 /// write-behind contract of [`crate::ops::stem::stem_reference`], each
-/// `first` pixel by [`dense_pixel`], each `second` pixel by
+/// `first` row by [`im2col_row`] (or pixel by [`dense_pixel`]), each
+/// `second` pixel by
 /// [`depthwise_pixel`].
 pub fn stem_fast(
     p: &Stem,
-    first: &DenseArgs<'_>,
+    first: &StemFirst<'_>,
     second: &DepthwiseArgs<'_>,
     region: &mut [i8],
     input_at: usize,
@@ -234,9 +356,14 @@ pub fn stem_fast(
             let Some(slot) = ring.get_mut(at..at + mid_row) else {
                 return;
             };
-            for (x, px) in slot.chunks_exact_mut(mc).enumerate() {
-                let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
-                dense_pixel(first, j, x, row, px);
+            let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
+            match first {
+                StemFirst::Im2col(first) => im2col_row(first, j, mw, row, slot),
+                StemFirst::Dense(first) => {
+                    for (x, px) in slot.chunks_exact_mut(mc).enumerate() {
+                        dense_pixel(first, j, x, row, px);
+                    }
+                }
             }
         }
         done = done.max(end);
