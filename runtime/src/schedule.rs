@@ -242,7 +242,7 @@ pub struct Conv {
 
 impl Conv {
     /// Largest [`ConvVariant::Im2col`] patch, in bytes.
-    pub const MAX_PATCH: usize = 64;
+    pub const MAX_PATCH: usize = 32;
 
     /// Bytes of one [`ConvVariant::Im2col`] patch: the `k * k * cin` window
     /// values rounded up to a multiple of 16, so every tier's pointwise

@@ -184,6 +184,55 @@ impl<'s> TapRows<'s> {
         }
         let mut pw = w[c0..].as_ptr();
         let [mut a0, mut a1, mut a2, mut a3] = *acc;
+        #[cfg(all(target_arch = "arm", fastvit_dsp))]
+        if n > 0 {
+            let tp = self.ptrs.as_ptr();
+            // SAFETY: the loop runs `n >= 1` times, reading table entries
+            // `0..n` (`n <= MAX_TAPS`, inside `ptrs`); entry `t` starts
+            // `len >= c0 + 4` readable bytes (the `TapRows` invariant,
+            // `lanes_in`), so the word at `ptr + c0` is in bounds (unaligned
+            // LDR is allowed on v7-M/v8-M.main); the weight word of tap `t`
+            // is at `w + c0 + t * ws`, `+ 4 <= w.len()` by `fits`. r7 (the
+            // frame pointer, which asm! may not name) is saved and restored
+            // around the loop. SXTB16 and SMLAxy are guaranteed by the
+            // `fastvit_dsp` cfg.
+            unsafe {
+                core::arch::asm!(
+                    "push {{r7}}",
+                    "2:",
+                    "ldr {x}, [{tp}], #4",
+                    "ldr {x}, [{x}, {c0}]",
+                    "ldr {w}, [{pw}]",
+                    "add {pw}, {pw}, {ws}",
+                    "sxtb16 r7, {x}",
+                    "sxtb16 {t}, {w}",
+                    "smlabb {a0}, r7, {t}, {a0}",
+                    "smlatt {a2}, r7, {t}, {a2}",
+                    "sxtb16 r7, {x}, ror #8",
+                    "sxtb16 {t}, {w}, ror #8",
+                    "smlabb {a1}, r7, {t}, {a1}",
+                    "smlatt {a3}, r7, {t}, {a3}",
+                    "cmp {tp}, {tend}",
+                    "bne 2b",
+                    "pop {{r7}}",
+                    a0 = inout(reg) a0,
+                    a1 = inout(reg) a1,
+                    a2 = inout(reg) a2,
+                    a3 = inout(reg) a3,
+                    tp = inout(reg) tp => _,
+                    tend = in(reg) tp.wrapping_add(n),
+                    pw = inout(reg) pw => _,
+                    ws = in(reg) ws,
+                    c0 = in(reg) c0,
+                    x = out(reg) _,
+                    w = out(reg) _,
+                    t = out(reg) _,
+                    options(readonly),
+                );
+            }
+            *acc = [a0, a1, a2, a3];
+            return true;
+        }
         for (t, &p) in self.ptrs[..n].iter().enumerate() {
             // SAFETY: `p` starts `len >= c0 + 4` readable bytes (the
             // `TapRows` invariant, `lanes_in`), and `fits` proved

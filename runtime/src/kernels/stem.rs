@@ -255,7 +255,11 @@ fn fill_patch<'s>(
                 None
             };
             match src {
-                Some(s) => d.copy_from_slice(s),
+                Some(s) => {
+                    for (v, &x) in d.iter_mut().zip(s) {
+                        *v = x;
+                    }
+                }
                 None => {
                     for (ci, v) in d.iter_mut().enumerate() {
                         *v = a.pad_values.get(ci).copied().unwrap_or(a.in_zp as i8);
@@ -282,16 +286,39 @@ pub fn im2col_row<'s>(
     if p == 0 || p > Conv::MAX_PATCH || cout == 0 {
         return;
     }
+    // One instance per patch size, so the pointwise kernel is inlined with
+    // a constant `cin` (its slice arithmetic then provably cannot panic:
+    // the no-panic link check).
+    match p {
+        16 => im2col_row_n::<16>(a, oy, ow, row, out),
+        32 => im2col_row_n::<32>(a, oy, ow, row, out),
+        _ => {}
+    }
+}
+
+/// [`im2col_row`] for patches of `P` bytes.
+#[inline(always)]
+fn im2col_row_n<'s, const P: usize>(
+    a: &Im2colArgs<'_>,
+    oy: usize,
+    ow: usize,
+    row: impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) {
+    let cout = a.cout.max(1);
     let mut patches = [0i8; TILE * Conv::MAX_PATCH];
     let mut words = [0u32; TILE_WORDS_PER_CIN * Conv::MAX_PATCH];
     let mut x0 = 0;
-    for o in out.chunks_mut(TILE * cout).take(ow.div_ceil(TILE)) {
-        let n = (ow - x0).min(TILE).min(o.len() / cout);
-        for (i, dst) in patches.chunks_exact_mut(p).take(n).enumerate() {
+    for o in out
+        .chunks_mut(cout.saturating_mul(TILE))
+        .take(ow.div_ceil(TILE))
+    {
+        let n = ow.saturating_sub(x0).min(TILE).min(o.len() / cout);
+        for (i, dst) in patches.chunks_exact_mut(P).take(n).enumerate() {
             fill_patch(a, (oy, x0 + i), &row, dst);
         }
-        let x = patches.get(..n * p).unwrap_or(&[]);
-        pointwise_pixels(&a.rows, p, cout, x, o, &mut words);
+        let x = patches.get(..n * P).unwrap_or(&[]);
+        pointwise_pixels(&a.rows, P, cout, x, o, &mut words);
         x0 += TILE;
     }
 }
