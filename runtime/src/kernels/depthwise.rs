@@ -352,7 +352,7 @@ pub fn depthwise_pixel<'s>(
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
-    if cfg!(fastvit_dsp) && pixel_by_taps(a, oy, ox, &row, out) {
+    if (cfg!(fastvit_dsp) || cfg!(fastvit_mve)) && pixel_by_taps(a, oy, ox, &row, out) {
         return;
     }
     pixel_by_window(a, oy, ox, &row, out);
@@ -469,6 +469,25 @@ pub fn pixel_by_taps<'s>(
         }
     }
     let mut c0 = 0;
+    #[cfg(all(target_arch = "arm", fastvit_mve))]
+    while c0 + 16 <= c {
+        use super::mve::{finish16, taps16};
+        let Some(mut acc) = taps16(taps.ptrs(), taps.tap_len(), a.weights, c, c0) else {
+            return false;
+        };
+        let Some(o) = out.get_mut(c0..c0 + 16) else {
+            return false;
+        };
+        let (b, m, sh) = (a.folded_bias.0, a.requant.multiplier.0, a.requant.shift.0);
+        if !finish16(&acc, b, m, sh, c0, a.out_zp, a.lut, o) {
+            let b = bias::<16>(a.folded_bias, c0, 1);
+            for (s, b) in acc.0.iter_mut().zip(b) {
+                *s = s.wrapping_add(b);
+            }
+            finish(&acc.0, a.requant, a.out_zp, a.lut, c0, 1, o);
+        }
+        c0 += 16;
+    }
     while c0 < c {
         let mut acc = bias::<4>(a.folded_bias, c0, 1);
         if !taps.taps4(&mut acc, a.weights, c, c0) {
