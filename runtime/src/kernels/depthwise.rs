@@ -470,21 +470,23 @@ pub fn pixel_by_taps<'s>(
     }
     let mut c0 = 0;
     #[cfg(all(target_arch = "arm", fastvit_mve))]
+    let mut acc = super::mve::Acc16([0; 16]);
+    #[cfg(all(target_arch = "arm", fastvit_mve))]
     while c0 + 16 <= c {
         use super::mve::{finish16, taps16};
-        let Some(mut acc) = taps16(taps.ptrs(), taps.tap_len(), a.weights, c, c0) else {
+        if !taps16(&mut acc, taps.ptrs(), taps.tap_len(), a.weights, c, c0) {
             return false;
-        };
+        }
         let Some(o) = out.get_mut(c0..c0 + 16) else {
             return false;
         };
         let (b, m, sh) = (a.folded_bias.0, a.requant.multiplier.0, a.requant.shift.0);
         if !finish16(&acc, b, m, sh, c0, a.out_zp, a.lut, o) {
-            let b = bias::<16>(a.folded_bias, c0, 1);
-            for (s, b) in acc.0.iter_mut().zip(b) {
-                *s = s.wrapping_add(b);
+            let mut sums = bias::<16>(a.folded_bias, c0, 1);
+            for (s, v) in sums.iter_mut().zip(acc.0) {
+                *s = s.wrapping_add(v);
             }
-            finish(&acc.0, a.requant, a.out_zp, a.lut, c0, 1, o);
+            finish(&sums, a.requant, a.out_zp, a.lut, c0, 1, o);
         }
         c0 += 16;
     }

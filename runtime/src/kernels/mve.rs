@@ -201,10 +201,18 @@ pub struct Acc16(pub [i32; 16]);
 /// across all taps (q0/q1: even/odd channels of 0..8, q2/q3 of 8..16), which
 /// `VST20`/`VST21` re-interleave into channel order at the end. The products
 /// of two i8 fit i16, so the widening multiply is exact and the sums wrap
-/// as the portable ones. `None` when lanes `c0..c0 + 16` are not inside
-/// every tap or `w` is too short.
+/// as the portable ones. The sums are written to `acc`; `false` (nothing
+/// written) when the table is empty, lanes `c0..c0 + 16` are not inside
+/// every tap, or `w` is too short.
 #[inline]
-pub fn taps16(taps: &[*const i8], len: usize, w: &[i8], ws: usize, c0: usize) -> Option<Acc16> {
+pub fn taps16(
+    acc: &mut Acc16,
+    taps: &[*const i8],
+    len: usize,
+    w: &[i8],
+    ws: usize,
+    c0: usize,
+) -> bool {
     let n = taps.len();
     let lanes_in = c0.checked_add(16).is_some_and(|end| end <= len);
     let w_in = n == 0
@@ -212,12 +220,8 @@ pub fn taps16(taps: &[*const i8], len: usize, w: &[i8], ws: usize, c0: usize) ->
             .checked_mul(ws)
             .and_then(|v| v.checked_add(c0 + 16))
             .is_some_and(|end| end <= w.len());
-    if !lanes_in || !w_in || c0 > len {
-        return None;
-    }
-    let mut acc = Acc16([0; 16]);
-    if n == 0 {
-        return Some(acc);
+    if !lanes_in || !w_in || n == 0 {
+        return false;
     }
     let buf = acc.0.as_mut_ptr();
     // SAFETY: every tap pointer starts `len >= c0 + 16` readable bytes (the
@@ -269,7 +273,7 @@ pub fn taps16(taps: &[*const i8], len: usize, w: &[i8], ws: usize, c0: usize) ->
             options(nostack, preserves_flags),
         );
     }
-    Some(acc)
+    true
 }
 
 /// Requantizes one depthwise chunk: `out[i]` for channel `o0 + i`, `i` in
