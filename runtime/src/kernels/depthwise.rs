@@ -359,8 +359,8 @@ pub fn depthwise_pixel<'s>(
 }
 
 /// [`depthwise_pixel`] by the clipped window ([`Window`], [`chunk_sums`]),
-/// [`CHUNK`] channels at a time: the path of every tier but DSP, and of
-/// shapes [`pixel_by_taps`] refuses.
+/// [`CHUNK`] channels at a time: the path of every tier but DSP and MVE,
+/// and of shapes [`pixel_by_taps`] refuses.
 #[inline]
 pub(crate) fn pixel_by_window<'s>(
     a: &DepthwiseArgs<'_>,
@@ -420,8 +420,10 @@ const PAD_ROW: usize = 512;
 
 /// Output pixel `(oy, ox)` through a table of the pixels its taps read
 /// ([`TapRows`]; padded taps read a row of padding values: `pad_values`, or
-/// `in_zp` repeated), four channels at a time (the DSP tier's
-/// [`TapRows::taps4`]). A padded tap then adds `w * pad`, as in
+/// `in_zp` repeated): on the MVE tier 16 channels at a time (Helium asm,
+/// `mve::taps16` + `mve::finish16`, whose requantization falls back to
+/// [`finish`] for shifts outside `-31..=-2`), then (and on the DSP tier)
+/// four at a time ([`TapRows::taps4`]). A padded tap then adds `w * pad`, as in
 /// [`chunk_sums`], so the sums and bits are the same. `false` (nothing
 /// written) when the shape does not fit the table (channels not a multiple
 /// of 4, a kernel above [`MAX_KERNEL`], more than [`PAD_ROW`] channels with

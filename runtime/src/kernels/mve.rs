@@ -7,6 +7,13 @@
 //! Bit-identical to the portable twin; proven by the M55 board run (the
 //! logits checksum equals the host's) as no user-mode QEMU runs M-profile
 //! code.
+//!
+//! Depthwise ([`taps16`], [`finish16`], driven by
+//! `depthwise::pixel_by_taps`): 16 channels of one pixel in four i32
+//! vectors across all taps of a [`TapRows`](super::dsp_lanes::TapRows)
+//! table, 16 instructions per tap (16 MACs), then one vector requantization
+//! per four channels. Checked against a plain-integer model on the M55 by
+//! the mps3-an547 `kernels` firmware (400 random cases).
 
 pub use super::portable::{dot1, dot4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
 
