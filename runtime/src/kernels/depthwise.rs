@@ -422,7 +422,7 @@ const PAD_ROW: usize = 512;
 /// ([`TapRows`]; padded taps read a row of padding values: `pad_values`, or
 /// `in_zp` repeated): on the MVE tier 16 channels at a time (Helium asm,
 /// `mve::taps16` + `mve::finish16`, whose requantization falls back to
-/// [`finish`] for shifts outside `-31..=-2`), then (and on the DSP tier)
+/// the scalar `finish` for shifts outside `-31..=-2`), then (and on the DSP tier)
 /// four at a time ([`TapRows::taps4`]). A padded tap then adds `w * pad`, as in
 /// [`chunk_sums`], so the sums and bits are the same. `false` (nothing
 /// written) when the shape does not fit the table (channels not a multiple
