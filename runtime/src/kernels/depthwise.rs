@@ -421,9 +421,9 @@ const PAD_ROW: usize = 512;
 /// Output pixel `(oy, ox)` through a table of the pixels its taps read
 /// ([`TapRows`]; padded taps read a row of padding values: `pad_values`, or
 /// `in_zp` repeated): on the MVE tier 16 channels at a time (Helium asm,
-/// `mve::taps16` + `mve::finish16`, whose requantization falls back to
-/// the scalar `finish` for shifts outside `-31..=-2`), then (and on the DSP tier)
-/// four at a time ([`TapRows::taps4`]). A padded tap then adds `w * pad`, as in
+/// `mve::taps16` + `mve::finish16`, whose requantization falls back to the
+/// scalar `finish` for shifts outside `-31..=-2`), then (and on the DSP
+/// tier) four at a time ([`TapRows::taps4`]). A padded tap then adds `w * pad`, as in
 /// [`chunk_sums`], so the sums and bits are the same. `false` (nothing
 /// written) when the shape does not fit the table (channels not a multiple
 /// of 4, a kernel above [`MAX_KERNEL`], more than [`PAD_ROW`] channels with
