@@ -236,8 +236,11 @@ pub fn taps16(
     // is readable; the weight reads are `c0 + t * ws .. + 16` for `t < n`,
     // inside `w` (`w_in`); the table pointer reads `n` words of `taps`; the
     // low-overhead loop runs exactly `n >= 1` times. `VST2` writes the 64
-    // bytes of `acc`, 16-byte aligned. q0-q6 (d0-d13) are declared
-    // clobbered. MVE is guaranteed by the `fastvit_mve` cfg.
+    // bytes of `acc`, 16-byte aligned. (The widening `VLDRB.S16` encodes
+    // only low base registers: should LLVM ever give `p` or `wp` r8-r12 the
+    // assembler rejects the block; pinning them to r3/r2 builds but costs
+    // 1.4 M instructions at 256x256 in the callers' register allocation.)
+    // q0-q6 (d0-d13) are declared clobbered. MVE is guaranteed by the `fastvit_mve` cfg.
     unsafe {
         core::arch::asm!(
             "vmov.i32 q0, #0",
@@ -324,7 +327,9 @@ pub fn finish16(
     // `4 * o0 .. 4 * o0 + 64` of `bias`, `multiplier` and `shift` (checked by
     // `words`; `VLDRB` needs no alignment), gathers `table + i` with every
     // index clamped to `0..=255` first (a 256-byte table), and writes the
-    // 16 bytes of `out` (checked). q0-q4 (d0-d9) are declared clobbered.
+    // 16 bytes of `out` (checked; the narrowing `VSTRB.32` encodes only a
+    // low base register, see `taps16`). q0-q4 (d0-d9) are declared
+    // clobbered.
     // MVE is guaranteed by the `fastvit_mve` cfg.
     unsafe {
         core::arch::asm!(
