@@ -352,15 +352,15 @@ pub fn depthwise_pixel<'s>(
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
-    if cfg!(fastvit_dsp) && pixel_by_taps(a, oy, ox, &row, out) {
+    if (cfg!(fastvit_dsp) || cfg!(fastvit_mve)) && pixel_by_taps(a, oy, ox, &row, out) {
         return;
     }
     pixel_by_window(a, oy, ox, &row, out);
 }
 
 /// [`depthwise_pixel`] by the clipped window ([`Window`], [`chunk_sums`]),
-/// [`CHUNK`] channels at a time: the path of every tier but DSP, and of
-/// shapes [`pixel_by_taps`] refuses.
+/// [`CHUNK`] channels at a time: the path of every tier but DSP and MVE,
+/// and of shapes [`pixel_by_taps`] refuses.
 #[inline]
 pub(crate) fn pixel_by_window<'s>(
     a: &DepthwiseArgs<'_>,
@@ -420,8 +420,10 @@ const PAD_ROW: usize = 512;
 
 /// Output pixel `(oy, ox)` through a table of the pixels its taps read
 /// ([`TapRows`]; padded taps read a row of padding values: `pad_values`, or
-/// `in_zp` repeated), four channels at a time (the DSP tier's
-/// [`TapRows::taps4`]). A padded tap then adds `w * pad`, as in
+/// `in_zp` repeated): on the MVE tier 16 channels at a time (Helium asm,
+/// `mve::taps16` + `mve::finish16`, whose requantization falls back to the
+/// scalar `finish` for shifts outside `-31..=-2`), then (and on the DSP
+/// tier) four at a time ([`TapRows::taps4`]). A padded tap then adds `w * pad`, as in
 /// [`chunk_sums`], so the sums and bits are the same. `false` (nothing
 /// written) when the shape does not fit the table (channels not a multiple
 /// of 4, a kernel above [`MAX_KERNEL`], more than [`PAD_ROW`] channels with
@@ -470,6 +472,27 @@ pub fn pixel_by_taps<'s>(
         }
     }
     let mut c0 = 0;
+    #[cfg(all(target_arch = "arm", fastvit_mve))]
+    let mut acc = super::mve::Acc16([0; 16]);
+    #[cfg(all(target_arch = "arm", fastvit_mve))]
+    while c0 + 16 <= c {
+        use super::mve::{finish16, taps16};
+        if !taps16(&mut acc, taps.ptrs(), taps.tap_len(), a.weights, c, c0) {
+            return false;
+        }
+        let Some(o) = out.get_mut(c0..c0 + 16) else {
+            return false;
+        };
+        let (b, m, sh) = (a.folded_bias.0, a.requant.multiplier.0, a.requant.shift.0);
+        if !finish16(&acc, b, m, sh, c0, a.out_zp, a.lut, o) {
+            let mut sums = bias::<16>(a.folded_bias, c0, 1);
+            for (s, v) in sums.iter_mut().zip(acc.0) {
+                *s = s.wrapping_add(v);
+            }
+            finish(&sums, a.requant, a.out_zp, a.lut, c0, 1, o);
+        }
+        c0 += 16;
+    }
     while c0 < c {
         let mut acc = bias::<4>(a.folded_bias, c0, 1);
         if !taps.taps4(&mut acc, a.weights, c, c0) {

@@ -169,6 +169,19 @@ impl<'s> TapRows<'s> {
         true
     }
 
+    /// The tap pointers pushed so far, in tap order; each starts
+    /// [`TapRows::tap_len`] readable bytes of one slice that lives for `'s`.
+    #[inline(always)]
+    pub fn ptrs(&self) -> &[*const i8] {
+        &self.ptrs[..self.n.min(MAX_TAPS)]
+    }
+
+    /// Readable bytes at each tap pointer (the channel count).
+    #[inline(always)]
+    pub fn tap_len(&self) -> usize {
+        self.len
+    }
+
     /// `acc[i] += sum_t w[t * ws + c0 + i] * tap_t[c0 + i]` over the table's
     /// taps: per tap one pointer load, one input and one weight word, four
     /// `SXTB16` and four halfword multiply-accumulates. Returns `false`

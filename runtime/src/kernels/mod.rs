@@ -31,8 +31,16 @@
 //! that stay in registers across all taps of a pixel (8 on the DSP tier, 16
 //! elsewhere), over a window clipped once per pixel so the tap loops have no
 //! padding branches. LLVM vectorizes them (NEON `smlal`, MVE `vmla`; scalar
-//! `smlabb` on the DSP tier). Each is bit-identical to `conv_element`
-//! (runtime/tests/fused_kernels.rs, also under `qemu-aarch64`):
+//! `smlabb` on the DSP tier). The depthwise convolution on the DSP and MVE
+//! tiers instead reads a per-pixel table of tap pointers (padded taps point
+//! at a padding row, `depthwise::pixel_by_taps`): DSP `SXTB16` + `SMLABB`
+//! four channels at a time (`dsp_lanes::TapRows::taps4`); MVE 16 channels in
+//! four q registers across all taps, `VLDRB.S16` + `VMULLB`/`VMULLT.S16` +
+//! `VADD` (asm, ~1 instruction per MAC), then a vector requantization
+//! (`VMULH` + `VRSHL`, table gather) of the 16 outputs (`mve::taps16`,
+//! `mve::finish16`). Each is bit-identical to `conv_element`
+//! (runtime/tests/fused_kernels.rs, also under `qemu-aarch64`; the Helium
+//! depthwise on the M55 by the mps3-an547 `kernels` firmware):
 //!
 //! | op (schedule form) | kernel | weights (codegen) |
 //! |---|---|---|

@@ -7,6 +7,13 @@
 //! Bit-identical to the portable twin; proven by the M55 board run (the
 //! logits checksum equals the host's) as no user-mode QEMU runs M-profile
 //! code.
+//!
+//! Depthwise ([`taps16`], [`finish16`], driven by
+//! `depthwise::pixel_by_taps`): 16 channels of one pixel in four i32
+//! vectors across all taps of a [`TapRows`](super::dsp_lanes::TapRows)
+//! table, 16 instructions per tap (16 MACs), then one vector requantization
+//! per four channels. Checked against a plain-integer model on the M55 by
+//! the mps3-an547 `kernels` firmware (400 random cases).
 
 pub use super::portable::{dot1, dot4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
 
@@ -185,4 +192,182 @@ pub fn finish_px4(
         }
     }
     true
+}
+
+/// Accumulators of one depthwise chunk in channel order, 16-byte aligned so
+/// `VST2`/`VLDRW` may address them.
+#[repr(C, align(16))]
+pub struct Acc16(pub [i32; 16]);
+
+/// Depthwise sums of channels `c0..c0 + 16` of one pixel, without bias:
+/// `sum_t w[t * ws + c0 + i] * taps[t][c0 + i]` over the tap pointers of a
+/// [`TapRows`](super::dsp_lanes::TapRows) table (`len` readable bytes at
+/// each). Per tap: one pointer load, two `VLDRB.S16` of input and two of
+/// weights (8 lanes each), `VMULLB`/`VMULLT.S16` (the even and the odd
+/// lanes' i32 products) and four `VADD` into four accumulators held in q0-q3
+/// across all taps (q0/q1: even/odd channels of 0..8, q2/q3 of 8..16), which
+/// `VST20`/`VST21` re-interleave into channel order at the end. The products
+/// of two i8 fit i16, so the widening multiply is exact and the sums wrap
+/// as the portable ones. The sums are written to `acc`; `false` (nothing
+/// written) when the table is empty, lanes `c0..c0 + 16` are not inside
+/// every tap, or `w` is too short.
+#[inline]
+pub fn taps16(
+    acc: &mut Acc16,
+    taps: &[*const i8],
+    len: usize,
+    w: &[i8],
+    ws: usize,
+    c0: usize,
+) -> bool {
+    let n = taps.len();
+    let lanes_in = c0.checked_add(16).is_some_and(|end| end <= len);
+    let w_in = n == 0
+        || (n - 1)
+            .checked_mul(ws)
+            .and_then(|v| v.checked_add(c0 + 16))
+            .is_some_and(|end| end <= w.len());
+    if !lanes_in || !w_in || n == 0 {
+        return false;
+    }
+    let buf = acc.0.as_mut_ptr();
+    // SAFETY: every tap pointer starts `len >= c0 + 16` readable bytes (the
+    // `TapRows` invariant, checked `lanes_in`), so `p + c0 .. p + c0 + 16`
+    // is readable; the weight reads are `c0 + t * ws .. + 16` for `t < n`,
+    // inside `w` (`w_in`); the table pointer reads `n` words of `taps`; the
+    // low-overhead loop runs exactly `n >= 1` times. `VST2` writes the 64
+    // bytes of `acc`, 16-byte aligned. (The widening `VLDRB.S16` encodes
+    // only low base registers: should LLVM ever give `p` or `wp` r8-r12 the
+    // assembler rejects the block; pinning them to r3/r2 builds but costs
+    // 1.4 M instructions at 256x256 in the callers' register allocation.)
+    // q0-q6 (d0-d13) are declared clobbered. MVE is guaranteed by the `fastvit_mve` cfg.
+    unsafe {
+        core::arch::asm!(
+            "vmov.i32 q0, #0",
+            "vmov.i32 q1, #0",
+            "vmov.i32 q2, #0",
+            "vmov.i32 q3, #0",
+            "dls lr, {n}",
+            "2:",
+            "ldr {p}, [{tab}], #4",
+            "add {p}, {p}, {c0}",
+            "vldrb.s16 q4, [{p}]",
+            "vldrb.s16 q5, [{wp}]",
+            "vmullb.s16 q6, q4, q5",
+            "vadd.i32 q0, q0, q6",
+            "vmullt.s16 q6, q4, q5",
+            "vadd.i32 q1, q1, q6",
+            "vldrb.s16 q4, [{p}, #8]",
+            "vldrb.s16 q5, [{wp}, #8]",
+            "add {wp}, {wp}, {ws}",
+            "vmullb.s16 q6, q4, q5",
+            "vadd.i32 q2, q2, q6",
+            "vmullt.s16 q6, q4, q5",
+            "vadd.i32 q3, q3, q6",
+            "le lr, 2b",
+            "vst20.32 {{q0, q1}}, [{buf}]",
+            "vst21.32 {{q0, q1}}, [{buf}]!",
+            "vst20.32 {{q2, q3}}, [{buf}]",
+            "vst21.32 {{q2, q3}}, [{buf}]",
+            n = in(reg) n,
+            p = out(reg) _,
+            tab = inout(reg) taps.as_ptr() => _,
+            c0 = in(reg) c0,
+            wp = inout(reg) w.as_ptr().wrapping_add(c0) => _,
+            ws = in(reg) ws,
+            buf = inout(reg) buf => _,
+            out("lr") _,
+            out("d0") _, out("d1") _, out("d2") _, out("d3") _, out("d4") _, out("d5") _,
+            out("d6") _, out("d7") _, out("d8") _, out("d9") _, out("d10") _, out("d11") _,
+            out("d12") _, out("d13") _,
+            options(nostack, preserves_flags),
+        );
+    }
+    true
+}
+
+/// Requantizes one depthwise chunk: `out[i]` for channel `o0 + i`, `i` in
+/// `0..16`, from `acc` (sums without bias) plus `bias`, four channels a
+/// vector: `VMULH` then `VRSHL` by `shift + 1` (the reference's high-word
+/// path `(hi + 2^(t-33)) >> (t-32)` for `t = 31 - shift` in `33..=62`,
+/// `VRSHL` rounds without overflow and `|hi| < 2^30`), `+ zp + 128` clamped
+/// to `0..=255`, one `VLDRB` gather from the table (or [`IDENTITY`]), one
+/// narrowing `VSTRB`. `false` when a shift is outside `-31..=-2` (then `out`
+/// holds garbage and the caller requantizes by the scalar path), the table
+/// is neither empty nor 256 entries, or a slice is too short.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn finish16(
+    acc: &Acc16,
+    bias: &[u8],
+    multiplier: &[u8],
+    shift: &[u8],
+    o0: usize,
+    out_zp: i32,
+    table: &[i8],
+    out: &mut [i8],
+) -> bool {
+    let table: &[i8; 256] = if table.is_empty() {
+        &IDENTITY
+    } else if let Ok(t) = table.try_into() {
+        t
+    } else {
+        return false;
+    };
+    let words = |v: &[u8]| {
+        o0.checked_add(16)
+            .and_then(|e| e.checked_mul(4))
+            .is_some_and(|e| e <= v.len())
+    };
+    if !words(bias) || !words(multiplier) || !words(shift) || out.len() < 16 {
+        return false;
+    }
+    let (mut lo, mut hi) = (0i32, -31i32);
+    // SAFETY: reads 64 bytes of `acc` (16-byte aligned, `VLDRW`) and
+    // `4 * o0 .. 4 * o0 + 64` of `bias`, `multiplier` and `shift` (checked by
+    // `words`; `VLDRB` needs no alignment), gathers `table + i` with every
+    // index clamped to `0..=255` first (a 256-byte table), and writes the
+    // 16 bytes of `out` (checked; the narrowing `VSTRB.32` encodes only a
+    // low base register, see `taps16`). q0-q4 (d0-d9) are declared
+    // clobbered.
+    // MVE is guaranteed by the `fastvit_mve` cfg.
+    unsafe {
+        core::arch::asm!(
+            "vmov.i32 q2, #0",
+            "vmov.i32 q3, #255",
+            "vmov.i32 q4, #1",
+            "dls lr, lr",
+            "2:",
+            "vldrw.u32 q0, [{acc}], #16",
+            "vldrb.u8 q1, [{b}], #16",
+            "vadd.i32 q0, q0, q1",
+            "vldrb.u8 q1, [{m}], #16",
+            "vmulh.s32 q0, q0, q1",
+            "vldrb.u8 q1, [{s}], #16",
+            "vminv.s32 {lo}, q1",
+            "vmaxv.s32 {hi}, q1",
+            "vadd.i32 q1, q1, q4",
+            "vrshl.s32 q0, q0, q1",
+            "vadd.i32 q0, q0, {zp}",
+            "vmax.s32 q0, q0, q2",
+            "vmin.s32 q0, q0, q3",
+            "vldrb.u32 q1, [{table}, q0]",
+            "vstrb.32 q1, [{out}], #4",
+            "le lr, 2b",
+            acc = inout(reg) acc.0.as_ptr() => _,
+            b = inout(reg) bias.as_ptr().wrapping_add(4 * o0) => _,
+            m = inout(reg) multiplier.as_ptr().wrapping_add(4 * o0) => _,
+            s = inout(reg) shift.as_ptr().wrapping_add(4 * o0) => _,
+            lo = inout(reg) lo,
+            hi = inout(reg) hi,
+            zp = in(reg) out_zp + 128,
+            table = in(reg) table.as_ptr(),
+            out = inout(reg) out.as_mut_ptr() => _,
+            inout("lr") 4u32 => _,
+            out("d0") _, out("d1") _, out("d2") _, out("d3") _,
+            out("d4") _, out("d5") _, out("d6") _, out("d7") _, out("d8") _, out("d9") _,
+            options(nostack, preserves_flags),
+        );
+    }
+    lo >= -31 && hi <= -2
 }
