@@ -27,11 +27,34 @@ impl Observer for FQ<'_> {
         if !(self.pick)(name) {
             return;
         }
-        let q = QParams::from_range(self.ranges[name]);
-        x.data
-            .iter_mut()
-            .for_each(|v| *v = q.dequantize(q.quantize(*v)));
+        fake_quant(name, self.ranges[name], &mut x.data);
     }
+}
+
+/// Calibration min/max ranges (for the `WIDE` tensors).
+static MINMAX: std::sync::OnceLock<BTreeMap<String, Range>> = std::sync::OnceLock::new();
+
+/// Fake-quantizes `x` with the int8 parameters of `r`, or with 16 bits over
+/// the same range when `name` contains a pattern of `WIDE` (comma-separated).
+fn fake_quant(name: &str, r: Range, x: &mut [f32]) {
+    let wide = std::env::var("WIDE").unwrap_or_default();
+    if wide.split(',').any(|p| !p.is_empty() && name.contains(p)) {
+        // A wide tensor needs no clipping: its calibration min/max, doubled.
+        let m = MINMAX.get().expect("set in main")[name];
+        let (lo, hi) = {
+            let k: f64 = std::env::var("WK")
+                .map(|s| s.parse().unwrap())
+                .unwrap_or(2.0);
+            (k * m.lo.min(0.0) as f64, k * m.hi.max(0.0) as f64)
+        };
+        let s = ((hi - lo) / 65535.0).max(1e-12);
+        x.iter_mut().for_each(|v| {
+            *v = (((*v as f64 - lo) / s).round().clamp(0.0, 65535.0) * s + lo) as f32
+        });
+        return;
+    }
+    let q = QParams::from_range(r);
+    x.iter_mut().for_each(|v| *v = q.dequantize(q.quantize(*v)));
 }
 
 /// Index within an output channel's weights of its identity tap (the
@@ -122,10 +145,7 @@ fn channel_means(
                 *ec += plane.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
             }
             if self.fq {
-                let q = QParams::from_range(self.ranges[name]);
-                x.data
-                    .iter_mut()
-                    .for_each(|v| *v = q.dequantize(q.quantize(*v)));
+                fake_quant(name, self.ranges[name], &mut x.data);
             }
         }
     }
@@ -264,7 +284,11 @@ fn main() {
     // Spread the subset over the four photos.
     let stride = (eval.len() / neval.max(1)).max(1);
     let eval: Vec<ModelInput> = eval.into_iter().step_by(stride).take(neval).collect();
-    let ranges = choose_ranges(&collect(&folded, &calib, &|| {}), RangeMethod::Mse);
+    let stats = collect(&folded, &calib, &|| {});
+    let ranges = choose_ranges(&stats, RangeMethod::Mse);
+    MINMAX
+        .set(choose_ranges(&stats, RangeMethod::Minmax))
+        .unwrap();
     let fl: Vec<Vec<f32>> = eval
         .par_iter()
         .map(|i| forward_folded(&folded, &i.normalized, &mut |_: &str, _: &Fmap| {}))
@@ -330,6 +354,19 @@ fn main() {
                     );
                 }
             }
+            "spread" => {
+                let ev = choose_ranges(&collect(&folded, &ctx.eval, &|| {}), RangeMethod::Minmax);
+                let mm = MINMAX.get().unwrap();
+                for (n, r) in &ctx.ranges {
+                    let (c, e) = (mm[n], ev[n]);
+                    println!(
+                        "{n:48} mse [{:8.2},{:8.2}] calib [{:8.2},{:8.2}] eval [{:8.2},{:8.2}] x{:.2}",
+                        r.lo, r.hi, c.lo, c.hi, e.lo, e.hi,
+                        (e.hi - e.lo) / (c.hi - c.lo)
+                    );
+                }
+            }
+            "names" => ctx.ranges.keys().for_each(|n| println!("{n}")),
             "alayers" => {
                 let names: Vec<String> = ctx.ranges.keys().cloned().collect();
                 for n in names {

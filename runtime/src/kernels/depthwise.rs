@@ -428,7 +428,6 @@ const PAD_ROW: usize = 512;
 /// written) when the shape does not fit the table (channels not a multiple
 /// of 4, a kernel above [`MAX_KERNEL`], more than [`PAD_ROW`] channels with
 /// zero-point padding, or short rows): the caller takes the window path.
-#[inline(never)]
 pub fn pixel_by_taps<'s>(
     a: &DepthwiseArgs<'_>,
     oy: usize,

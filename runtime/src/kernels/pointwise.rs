@@ -239,9 +239,16 @@ fn tile(
         return;
     }
     #[allow(unreachable_code)]
-    let (o0, rest) = out.split_at_mut(cout);
-    let (o1, rest) = rest.split_at_mut(cout);
-    let (o2, o3) = rest.split_at_mut(cout);
+    // Checked splits (the caller passes `TILE * cout` bytes): no panic path.
+    let Some((o0, rest)) = out.split_at_mut_checked(cout) else {
+        return;
+    };
+    let Some((o1, rest)) = rest.split_at_mut_checked(cout) else {
+        return;
+    };
+    let Some((o2, o3)) = rest.split_at_mut_checked(cout) else {
+        return;
+    };
     const R: usize = super::ROWS;
     let (o0, o1, o2, o3) = (
         o0.chunks_exact_mut(R),
@@ -319,9 +326,10 @@ pub fn pointwise_pixels(
         }
         return;
     }
-    let tiles = x.chunks_exact(TILE * cin);
+    // `max(1)`: non-zero even if the product wrapped (no panic path).
+    let tiles = x.chunks_exact(cin.wrapping_mul(TILE).max(1));
     let tail = tiles.remainder();
-    let mut outs = out.chunks_exact_mut(TILE * cout);
+    let mut outs = out.chunks_exact_mut(cout.wrapping_mul(TILE).max(1));
     for (xt, ot) in tiles.zip(&mut outs) {
         tile(a, cin, cout, xt, ot, words);
     }
