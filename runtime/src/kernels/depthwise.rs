@@ -424,9 +424,9 @@ const PAD_ROW: usize = 512;
 /// `mve::taps16` + `mve::finish16`, whose requantization falls back to the
 /// scalar `finish` for shifts outside `-31..=-2`), then (and on the DSP
 /// tier) four at a time ([`TapRows::taps4`]). A padded tap then adds `w * pad`, as in
-/// [`chunk_sums`], so the sums and bits are the same. `false` (nothing
+/// `chunk_sums`, so the sums and bits are the same. `false` (nothing
 /// written) when the shape does not fit the table (channels not a multiple
-/// of 4, a kernel above [`MAX_KERNEL`], more than [`PAD_ROW`] channels with
+/// of 4, a kernel above [`MAX_KERNEL`], more than `PAD_ROW` (512) channels with
 /// zero-point padding, or short rows): the caller takes the window path.
 pub fn pixel_by_taps<'s>(
     a: &DepthwiseArgs<'_>,

@@ -30,12 +30,21 @@ fn hi(x: u32) -> i32 {
 pub fn mac4(acc: &mut [i32; 4], w: &[i8; 4], x: &[i8; 4]) {
     let wv = u32::from_le_bytes(w.map(|v| v as u8));
     let xv = u32::from_le_bytes(x.map(|v| v as u8));
+    *acc = mac_words(*acc, wv, xv);
+}
+
+/// `acc[i] + w[i] * x[i]` for the four i8 lanes of the words `wv` and `xv`:
+/// four `SXTB16` and four halfword multiply-accumulates.
+#[inline(always)]
+fn mac_words(acc: [i32; 4], wv: u32, xv: u32) -> [i32; 4] {
     let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
     let (x02, x13) = (sxtb16(xv), sxtb16_ror8(xv));
-    acc[0] = acc[0].wrapping_add(lo(w02) * lo(x02));
-    acc[1] = acc[1].wrapping_add(lo(w13) * lo(x13));
-    acc[2] = acc[2].wrapping_add(hi(w02) * hi(x02));
-    acc[3] = acc[3].wrapping_add(hi(w13) * hi(x13));
+    [
+        acc[0].wrapping_add(lo(w02) * lo(x02)),
+        acc[1].wrapping_add(lo(w13) * lo(x13)),
+        acc[2].wrapping_add(hi(w02) * hi(x02)),
+        acc[3].wrapping_add(hi(w13) * hi(x13)),
+    ]
 }
 
 /// `acc[i] += w[i] * v` for four lanes, wrapping (`v` any i32).
@@ -90,12 +99,7 @@ pub fn run4(acc: &mut [i32; 4], w: &[i8], ws: usize, x: &[i8], xs: usize, n: usi
             pw = pw.wrapping_add(ws);
             px = px.wrapping_add(xs);
         }
-        let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
-        let (x02, x13) = (sxtb16(xv), sxtb16_ror8(xv));
-        a0 = a0.wrapping_add(lo(w02) * lo(x02));
-        a1 = a1.wrapping_add(lo(w13) * lo(x13));
-        a2 = a2.wrapping_add(hi(w02) * hi(x02));
-        a3 = a3.wrapping_add(hi(w13) * hi(x13));
+        [a0, a1, a2, a3] = mac_words([a0, a1, a2, a3], wv, xv);
     }
     *acc = [a0, a1, a2, a3];
     true
@@ -255,12 +259,7 @@ impl<'s> TapRows<'s> {
             if t + 1 < n {
                 pw = pw.wrapping_add(ws);
             }
-            let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
-            let (x02, x13) = (sxtb16(xv), sxtb16_ror8(xv));
-            a0 = a0.wrapping_add(lo(w02) * lo(x02));
-            a1 = a1.wrapping_add(lo(w13) * lo(x13));
-            a2 = a2.wrapping_add(hi(w02) * hi(x02));
-            a3 = a3.wrapping_add(hi(w13) * hi(x13));
+            [a0, a1, a2, a3] = mac_words([a0, a1, a2, a3], wv, xv);
         }
         *acc = [a0, a1, a2, a3];
         true

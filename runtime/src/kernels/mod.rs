@@ -34,7 +34,8 @@
 //! `smlabb` on the DSP tier). The depthwise convolution on the DSP and MVE
 //! tiers instead reads a per-pixel table of tap pointers (padded taps point
 //! at a padding row, `depthwise::pixel_by_taps`): DSP `SXTB16` + `SMLABB`
-//! four channels at a time (`dsp_lanes::TapRows::taps4`); MVE 16 channels in
+//! four channels at a time, 14 instructions per tap (`asm!`,
+//! `dsp_lanes::TapRows::taps4`); MVE 16 channels in
 //! four q registers across all taps, `VLDRB.S16` + `VMULLB`/`VMULLT.S16` +
 //! `VADD` (asm, ~1 instruction per MAC), then a vector requantization
 //! (`VMULH` + `VRSHL`, table gather) of the 16 outputs (`mve::taps16`,
@@ -47,7 +48,8 @@
 //! | 1x1 conv (`Pointwise*`, ConvMlp fc1/fc2) | [`pointwise`]: four-pixel tiles of the tier (table above) | OHWI, folded bias |
 //! | depthwise 3x3 / 7x7 (`Depthwise*`, ConvMlp dw, stem.1) | [`depthwise`] | `[k][k][c]`, folded bias |
 //! | x2 grouped 7x7/s2, 3x3 (`Multiplier`, `MultiplierWriteBehind`) | [`grouped`]: one depthwise pass per multiplier plane | `[k][k][m][cin]`, folded bias |
-//! | stem.0 3x3/s2 from RGB (`DenseHwio`, fast `Layer::Stem`) | [`stem`]: tap value x vector of output channels | `[k][k][cin][cout]`, folded bias |
+//! | stem.0 3x3/s2 from RGB (`Im2col`, fast `Layer::Stem`) | [`stem::im2col`]: window copied into a 32-byte patch, four patches through the tier's [`pointwise`] kernel | `[cout][patch_len]` zero-padded OHWI rows, folded bias |
+//! | dense small-`cin` conv with a larger window (`DenseHwio`) | [`stem::dense`]: tap value x vector of output channels | `[k][k][cin][cout]`, folded bias |
 //! | requantization (every kernel) | [`crate::quant::requantize`]: 32-bit high-word path for `t >= 33` | per-channel multiplier, shift |
 //! | add, LUT, SE, global pool, fc | reference ops (`crate::ops`) | |
 
