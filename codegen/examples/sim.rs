@@ -39,7 +39,8 @@ static MINMAX: std::sync::OnceLock<BTreeMap<String, Range>> = std::sync::OnceLoc
 fn fake_quant(name: &str, r: Range, x: &mut [f32]) {
     let wide = std::env::var("WIDE").unwrap_or_default();
     if wide.split(',').any(|p| !p.is_empty() && name.contains(p)) {
-        // A wide tensor needs no clipping: its calibration min/max, doubled.
+        // A wide tensor needs no clipping: its calibration min/max times
+        // `WK` (default 2).
         let m = MINMAX.get().expect("set in main")[name];
         let (lo, hi) = {
             let k: f64 = std::env::var("WK")

@@ -402,16 +402,26 @@ impl Lowering<'_> {
         } else {
             (Vec::new(), Vec::new())
         };
-        // Dense convs from few channels (the stem from RGB) run the dense
-        // kernel: weights [k][k][cin][cout], zero point folded in.
+        // Dense convs from few channels (the stem from RGB), zero point folded
+        // in. A window of at most `Conv::MAX_PATCH` values (the stem: 27) runs
+        // as a 1x1 conv over im2col patches: the OHWI rows, each padded with
+        // zeros to `Conv::patch_len` values; a larger one runs the dense
+        // kernel: weights [k][k][cin][cout].
         let dense = !pointwise && c.groups == 1 && c.cin < 16;
-        // A window of at most `Conv::MAX_PATCH` values (the stem: 27) runs as
-        // a 1x1 conv over im2col patches instead: the OHWI rows, each padded
-        // with zeros to `Conv::patch_len` values.
-        let patch = Conv::patch_len_of(taps * c.cin);
+        let per = taps * c.cin;
+        let patch = Conv::patch_len_of(per);
         let im2col = dense && patch <= Conv::MAX_PATCH;
+        let dense_folded: Vec<i32> = if dense {
+            (0..c.cout)
+                .map(|o| {
+                    let wsum: i32 = wq[o * per..(o + 1) * per].iter().map(|&v| v as i32).sum();
+                    bias[o].wrapping_sub(x.q.zp.wrapping_mul(wsum))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let w_rows: Vec<i8> = if im2col {
-            let per = taps * c.cin;
             (0..c.cout)
                 .flat_map(|o| (0..patch).map(move |i| (o, i)))
                 .map(|(o, i)| if i < per { wq[o * per + i] } else { 0 })
@@ -419,21 +429,13 @@ impl Lowering<'_> {
         } else {
             Vec::new()
         };
-        let (w_hwio, dense_folded): (Vec<i8>, Vec<i32>) = if dense {
-            let per = taps * c.cin;
-            let w = (0..per)
+        let w_hwio: Vec<i8> = if dense && !im2col {
+            (0..per)
                 .flat_map(|i| (0..c.cout).map(move |o| (i, o)))
                 .map(|(i, o)| wq[o * per + i])
-                .collect();
-            let folded = (0..c.cout)
-                .map(|o| {
-                    let wsum: i32 = wq[o * per..(o + 1) * per].iter().map(|&v| v as i32).sum();
-                    bias[o].wrapping_sub(x.q.zp.wrapping_mul(wsum))
-                })
-                .collect();
-            (w, folded)
+                .collect()
         } else {
-            (Vec::new(), Vec::new())
+            Vec::new()
         };
         let weights = self.i8s(&wq);
         let bias = self.i32s(&bias);

@@ -581,7 +581,8 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
-        /// The tap-table path (the DSP tier's) gives the window path's bits
+        /// The tap-table path (the DSP and MVE tiers'; here its portable
+        /// four-lane loop) gives the window path's bits
         /// on every pixel, border ones included, for both padding kinds.
         #[test]
         fn taps_equal_window(

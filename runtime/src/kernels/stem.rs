@@ -282,19 +282,19 @@ pub fn im2col_row<'s>(
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
-    let (p, cout) = (a.patch, a.cout);
-    if p == 0 || p > Conv::MAX_PATCH || cout == 0 {
-        return;
-    }
     // One instance per patch size, so the pointwise kernel is inlined with
     // a constant `cin` (its slice arithmetic then provably cannot panic:
     // the no-panic link check).
-    match p {
+    match a.patch {
         16 => im2col_row_n::<16>(a, oy, ow, row, out),
         32 => im2col_row_n::<32>(a, oy, ow, row, out),
-        _ => {}
+        _ => {} // refused by the executor (`Conv::patch_len`, `MAX_PATCH`)
     }
 }
+
+// The sizes `im2col_row` instantiates are every `Conv::patch_len` up to
+// `Conv::MAX_PATCH`.
+const _: () = assert!(Conv::MAX_PATCH == 32 && Conv::patch_len_of(17) == 32);
 
 /// [`im2col_row`] for patches of `P` bytes.
 #[inline(always)]
