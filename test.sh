@@ -36,6 +36,21 @@ cargo test --workspace
 # staged by host-tests/tests/boards.rs).
 (cd boards && cargo test -q -p fastvit-classify)
 
+echo "== the NEON kernel suites on their instruction set (qemu-aarch64), without and with dotprod"
+# Separate target folders: each RUSTFLAGS keeps its own cached build. The
+# expected tier is asserted by runtime/tests/fast_kernels.rs.
+FASTVIT_EXPECT_TIER="neon (" cargo test -q -p fastvit-runtime \
+    --target aarch64-unknown-linux-gnu --target-dir target/qemu-neon
+FASTVIT_EXPECT_TIER="neon+dotprod" RUSTFLAGS="-C target-feature=+dotprod" cargo test -q \
+    -p fastvit-runtime --target aarch64-unknown-linux-gnu --target-dir target/qemu-dotprod
+
+echo "== the main job exactly as the README introduces it: cargo run -p codegen -- t8.safetensors"
+# (a synthetic checkpoint in the hub file's layout; the output kept out of the tree)
+rm -rf target/main-job && mkdir -p target/main-job
+cargo run -q -p codegen --example synthetic_checkpoint -- target/main-job/t8.safetensors
+cargo run -q -p codegen -- target/main-job/t8.safetensors --out target/main-job/fastvit_t8
+cargo check -q --manifest-path target/main-job/fastvit_t8/Cargo.toml --target-dir target/main-job/build
+
 echo "== MSRV: runtime and boards/classify on 1.85 (host and thumbv7em), codegen on 1.88"
 rustup toolchain install 1.85.0 --profile minimal --target thumbv7em-none-eabihf >/dev/null
 rustup toolchain install 1.88.0 --profile minimal >/dev/null
@@ -43,6 +58,6 @@ msrv_dir="$PWD/target/msrv"
 cargo +1.85.0 check -q -p fastvit-runtime --target-dir "$msrv_dir"
 cargo +1.85.0 build -q -p fastvit-runtime --lib --target thumbv7em-none-eabihf --target-dir "$msrv_dir"
 (cd boards && cargo +1.85.0 check -q -p fastvit-classify --target-dir "$msrv_dir")
-cargo +1.88.0 check -q -p fastvit-codegen --target-dir "$msrv_dir"
+cargo +1.88.0 check -q -p codegen --target-dir "$msrv_dir"
 
 echo "== all checks passed"

@@ -1,5 +1,5 @@
 //! Fake-quantizes activations one group at a time in the float graph to find
-//! where int8 error comes from: `cargo run --release -p fastvit-codegen --example fakequant -- [ALPHA]`.
+//! where int8 error comes from: `cargo run --release -p codegen --example fakequant -- [ALPHA]`.
 use codegen::calibrate::{choose_ranges, collect, Range, RangeMethod};
 use codegen::equalize::{channel_ranges, equalize};
 use codegen::eval::db;

@@ -1,6 +1,6 @@
 //! One full int8 inference of the built-in synthetic FastViT-T8 at 256x256,
 //! for before/after kernel measurements:
-//! `cargo run --release -p fastvit-codegen --example infer -- [RUNS]`.
+//! `cargo run --release -p codegen --example infer -- [RUNS]`.
 //! For executed instructions of the inference alone (x86_64), run the binary
 //! under `valgrind --tool=callgrind --instr-atstart=no`: it switches
 //! callgrind's instrumentation on around the measured region only.

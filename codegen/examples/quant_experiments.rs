@@ -1,5 +1,5 @@
 //! Scratch experiments on the quantizer (not part of the test suite):
-//! `cargo run --release -p fastvit-codegen --example quant_experiments -- RES SEED [ALPHA...]`
+//! `cargo run --release -p codegen --example quant_experiments -- RES SEED [ALPHA...]`
 use codegen::checkpoint::{self, DType, Layout};
 use codegen::eval::evaluate;
 use codegen::images::*;

@@ -1,6 +1,6 @@
 //! Float fake-quant simulation of the int8 scheme, to find where the error
 //! comes from (not part of the test suite):
-//! `cargo run --release -p fastvit-codegen --example sim -- RES SEED NEVAL CMD...`
+//! `cargo run --release -p codegen --example sim -- RES SEED NEVAL CMD...`
 //! CMD: `base` (weights only / activations only / both), `wlayers` (one
 //! conv's weights at a time), `alayers` (one activation tensor at a time).
 use codegen::calibrate::{choose_ranges, collect, Range, RangeMethod};

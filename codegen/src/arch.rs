@@ -1,5 +1,8 @@
 //! FastViT-T8's architecture as data: widths, depths, and the exact state-dict
-//! key sets of each checkpoint layout (spec `fastvit_t8.md` §2, Appendices A-C).
+//! key sets of each checkpoint layout: timm's `fastvit.py` (`fastvit_t8`,
+//! `checkpoint_filter_fn`) and Apple's ml-fastvit naming, checked against
+//! timm itself by `host-tests/tests/fold.rs` (key order) and the fixture
+//! script's `layout_checks` (`host-tests/fixtures/timm/README.md`).
 //!
 //! The synthetic generator, the loader's validation and the variant detector
 //! all read these tables, so the model is described once.

@@ -46,22 +46,38 @@ fn frame_input(name: String, img: &RgbImage) -> ModelInput {
 
 /// Decodes an image file to RGB8.
 pub fn read_image(path: &Path) -> Result<RgbImage> {
-    let img = image::ImageReader::open(path)
-        .map_err(|e| Error::Input {
-            path: path.to_path_buf(),
-            why: format!("cannot open: {e}"),
-        })?
+    decode_image(path, &read_file(path)?)
+}
+
+/// Largest allocation the image decoder may make (the `image` crate's own
+/// default, stated here because the fuzz target relies on it): a
+/// decompression bomb is an error, not an out-of-memory abort.
+pub const MAX_DECODE_BYTES: u64 = 512 << 20;
+
+/// Decodes the bytes of an image file (`path` only names it in errors).
+pub fn decode_image(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::Input {
             path: path.to_path_buf(),
             why: format!("cannot read: {e}"),
-        })?
-        .decode()
-        .map_err(|e| Error::Input {
-            path: path.to_path_buf(),
-            why: format!("not a readable PNG/JPEG image: {e}"),
         })?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| Error::Input {
+        path: path.to_path_buf(),
+        why: format!("not a readable PNG/JPEG image: {e}"),
+    })?;
     Ok(img.to_rgb8())
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        action: "cannot read input",
+        source,
+    })
 }
 
 /// timm's eval transform for this model: resize the shorter side to
@@ -180,14 +196,16 @@ pub fn folder_inputs(dir: &Path, res: usize) -> Result<Vec<ModelInput>> {
 /// Loads one input: an image file (eval transform) or a `.npy` float32
 /// tensor `[1,3,H,W]` / `[3,H,W]` already normalized.
 pub fn load_input(path: &Path, res: usize) -> Result<ModelInput> {
+    input_from_bytes(path, &read_file(path)?, res)
+}
+
+/// [`load_input`] on a file's bytes: `.npy` by the name's extension, an
+/// image otherwise. This is the whole read path of `codegen eval` after the
+/// file read, and what the `input` fuzz target runs.
+pub fn input_from_bytes(path: &Path, bytes: &[u8], res: usize) -> Result<ModelInput> {
     let is_npy = path.extension().and_then(|e| e.to_str()) == Some("npy");
     if is_npy {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            action: "cannot read input",
-            source,
-        })?;
-        let (shape, data) = parse_npy(&bytes).map_err(|why| Error::Input {
+        let (shape, data) = parse_npy(bytes).map_err(|why| Error::Input {
             path: path.to_path_buf(),
             why,
         })?;
@@ -221,7 +239,7 @@ pub fn load_input(path: &Path, res: usize) -> Result<ModelInput> {
             normalized: Fmap::new(3, res, res, data),
         });
     }
-    let img = read_image(path)?;
+    let img = decode_image(path, bytes)?;
     Ok(frame_input(
         path.display().to_string(),
         &eval_transform(&img, res),

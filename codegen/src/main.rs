@@ -68,6 +68,11 @@ struct BuildArgs {
     /// Output folder for the generated crate (replaced atomically).
     #[arg(long, default_value = "generated/fastvit_t8")]
     out: PathBuf,
+    /// Where the generated crate takes `fastvit-runtime` from: `checkout`
+    /// (this repository's `runtime/`, by a relative path), `path:DIR` or
+    /// `version:REQ`.
+    #[arg(long, value_name = "SPEC", default_value = "checkout")]
+    runtime: codegen::emit::RuntimeSource,
     #[command(flatten)]
     common: Common,
 }
@@ -164,7 +169,7 @@ fn build(a: &BuildArgs) -> Result<()> {
         centre
     };
     let report = evaluate(&folded, &compiled, &sample, false, None, &|| {})?;
-    codegen::emit::write_crate(&a.out, &compiled, &prov)?;
+    codegen::emit::write_crate_with(&a.out, &compiled, &prov, &a.runtime)?;
     let (peak_at, _) = pipeline::peak_layer(&compiled);
     let summary = serde_json::json!({
         "checkpoint": prov.checkpoint, "sha256": prov.sha256, "layout": ck.layout.to_string(), "dtype": ck.dtype.to_string(),

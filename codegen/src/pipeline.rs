@@ -199,7 +199,7 @@ pub fn peak_layer(c: &Compiled) -> (String, usize) {
 /// arena size. The including crate needs `fastvit-runtime` as a dependency.
 ///
 /// ```
-/// // model/build.rs (build-dependency: fastvit-codegen)
+/// // model/build.rs (build-dependency: codegen = { path = ".../codegen" })
 /// use codegen::pipeline::{generate_module, QuantOptions};
 /// # use codegen::checkpoint::{DType, Layout};
 /// # let tmp = std::env::temp_dir().join(format!("fastvit-doc-gen-{}", std::process::id()));

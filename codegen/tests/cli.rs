@@ -59,6 +59,46 @@ fn main_job_writes_a_crate_and_reports() {
     let lib = std::fs::read_to_string(out.join("src/lib.rs")).unwrap();
     assert!(lib.contains("pub static SCHEDULE"));
     assert!(lib.contains("pub const ARENA_BYTES"));
+    // The runtime by a path relative to the crate (it is in the same tree
+    // as this checkout's target folder), never this machine's absolute path.
+    let toml = std::fs::read_to_string(out.join("Cargo.toml")).unwrap();
+    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime");
+    let dep = toml.lines().find(|l| l.starts_with("runtime = ")).unwrap();
+    assert!(dep.contains("path = \"../"), "{dep}");
+    let rel = dep.split('"').nth(3).unwrap();
+    assert_eq!(
+        out.join(rel).canonicalize().unwrap(),
+        runtime.canonicalize().unwrap()
+    );
+}
+
+#[test]
+fn runtime_source_is_an_option() {
+    let d = tmp("runtime_source");
+    let out = d.join("model");
+    for (spec, line) in [
+        ("version:0.1", "version = \"0.1\""),
+        ("path:../fastvit/runtime", "path = \"../fastvit/runtime\""),
+    ] {
+        let o = codegen(&[
+            "--out",
+            out.to_str().unwrap(),
+            "--resolution",
+            "64",
+            "--quiet",
+            "--runtime",
+            spec,
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let toml = std::fs::read_to_string(out.join("Cargo.toml")).unwrap();
+        assert!(
+            toml.contains(&format!("package = \"fastvit-runtime\", {line} }}")),
+            "{toml}"
+        );
+    }
+    let o = codegen(&["--runtime", "git:x", "--resolution", "64"]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("path:DIR"), "{}", text(&o.stderr));
 }
 
 #[test]

@@ -1,16 +1,13 @@
-//! The `.npy` reader and the image path of `codegen eval` on arbitrary bytes.
+//! `codegen eval`'s read path on arbitrary bytes, as it ships
+//! (`images::input_from_bytes`): once named `.npy` (the array reader and its
+//! shape/resolution checks), once as an image (decode with the shipped
+//! allocation limit, then timm's eval transform and normalization).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = codegen::images::parse_npy(data);
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(data));
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(64 << 20);
-    reader.limits(limits);
-    if let Ok(img) = reader.with_guessed_format().map(|r| r.decode()) {
-        if let Ok(img) = img {
-            let _ = codegen::images::eval_transform(&img.to_rgb8(), 32);
-        }
+    for name in ["fuzz.npy", "fuzz.png"] {
+        let _ = codegen::images::input_from_bytes(Path::new(name), data, 32);
     }
 });

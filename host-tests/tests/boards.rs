@@ -98,7 +98,14 @@ fn every_emulated_board_matches_the_host_bit_for_bit_with_repeatable_counts() {
             );
             sum += n.unwrap();
         }
-        assert_eq!(b["instructions_total"].as_u64(), Some(sum), "{name}: total");
+        // The layer counts come from perf marks; the plugin's whole-run
+        // count (boot to exit: start-up and the boot weight check included)
+        // is independent of them and must hold them all.
+        let whole_run = b["instructions_boot_to_exit"].as_u64();
+        assert!(
+            whole_run.is_some_and(|t| sum < t),
+            "{name}: per-layer counts sum to {sum}, more than the whole run's {whole_run:?}"
+        );
         assert_eq!(b["macs"], r["macs"], "{name}: MACs");
         // Sizes the report promises.
         for key in ["code_bytes", "weights_bytes", "arena_bytes", "stack_bytes"] {

@@ -55,6 +55,8 @@ fn folded_graph_matches_train_graph() {
         let scale = max_abs(&a);
         eprintln!("seed {seed} res {res}: max|logit| {scale}, max diff {diff}");
         assert!(scale > 0.5, "logits carry signal");
-        assert!(diff <= 1e-4 * scale, "fold error {diff} > 1e-4 x {scale}");
+        // About ten times the worst measured (5.8e-7 x max|logit|, seed 11);
+        // the product's bar is 1e-4.
+        assert!(diff <= 6e-6 * scale, "fold error {diff} > 6e-6 x {scale}");
     }
 }

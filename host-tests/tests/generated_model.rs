@@ -60,6 +60,15 @@ fn emitted_crate_is_bit_identical_deterministic_and_portable() {
         let b = std::fs::read(again.join(f)).unwrap();
         assert!(a == b, "{f} differs between two identical runs");
     }
+    // Every schedule entry names its timm module, in order.
+    let lib = std::fs::read_to_string(model_dir.join("src/lib.rs")).unwrap();
+    let mut at = lib.find("pub static SCHEDULE").expect("SCHEDULE");
+    for (i, name) in compiled.names.iter().enumerate() {
+        let comment = format!("    // [{i}] {name}\n    Layer::");
+        at += lib[at..]
+            .find(&comment)
+            .unwrap_or_else(|| panic!("no `// [{i}] {name}` above schedule entry {i}"));
+    }
 
     // A harness binary that depends on the emitted crate like a user's firmware would.
     let harness = work.join("harness");

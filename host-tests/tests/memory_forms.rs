@@ -13,6 +13,24 @@ use codegen::quantize::{compile, Compiled, MemoryForm};
 /// The budget: 224 KiB at 256x256.
 const BUDGET_256: usize = 224 * 1024;
 
+/// Exact arena bytes `(resolution, fused, layer by layer)`, pinned: the
+/// plan is deterministic, so any change to it (better or worse) must show
+/// up here and in the README's figures.
+const ARENA_BYTES: [(usize, usize, usize); 3] = [
+    (256, 215_808, 983_040),
+    (96, 34_848, 138_240),
+    (64, 35_536, 61_440),
+];
+
+fn assert_pinned(res: usize, fused: &Compiled, lbl: &Compiled) {
+    let &(_, f, l) = ARENA_BYTES.iter().find(|e| e.0 == res).unwrap();
+    assert_eq!(
+        (fused.arena_bytes, lbl.arena_bytes),
+        (f, l),
+        "{res}x{res}: arena bytes (fused, layer by layer) changed: update ARENA_BYTES and the README"
+    );
+}
+
 /// SplitMix64 bytes: arena garbage.
 fn garbage(seed: u64, n: usize) -> Vec<i8> {
     let mut s = seed;
@@ -129,11 +147,13 @@ fn fused_equals_layer_by_layer_at_256_within_224_kib() {
     );
     // The input image is inside the arena.
     assert!(fused.input.end() <= fused.arena_bytes);
+    assert_pinned(256, &fused, &lbl);
 }
 
 #[test]
 fn fused_equals_layer_by_layer_at_small_resolutions() {
     for res in [64, 96] {
-        compare_forms(res, 3);
+        let (fused, lbl) = compare_forms(res, 3);
+        assert_pinned(res, &fused, &lbl);
     }
 }

@@ -35,6 +35,7 @@ struct GoldenInput {
     logits_reparam: Vec<f32>,
     top5_train: Vec<usize>,
     top5_reparam: Vec<usize>,
+    max_abs_diff_train_vs_reparam: f32,
     stages_train: std::collections::BTreeMap<String, [f64; 2]>,
 }
 
@@ -54,7 +55,16 @@ fn dtype(s: &str) -> DType {
     }
 }
 
-/// Bar of the issue: max |diff| <= 1e-3 x max |logit| and identical top-5.
+/// Logit tolerance relative to max |logit|: about ten times the worst
+/// measured (1.7e-6, seed 3's F16 train-time graph), so a real regression
+/// fails; the product's bar is 1e-3.
+const LOGIT_TOL: f32 = 2e-5;
+
+/// Per-stage `sum x` and `sum |x|` tolerance relative to `sum |x|`: about ten
+/// times the worst measured (2.4e-7, seed 3).
+const STAGE_TOL: f64 = 3e-6;
+
+/// max |diff| <= LOGIT_TOL x max |logit| and identical top-5.
 fn assert_close(what: &str, ours: &[f32], timm: &[f32], timm_top5: &[usize]) {
     assert_eq!(ours.len(), timm.len(), "{what}: class count");
     let scale = timm.iter().fold(0f32, |m, v| m.max(v.abs()));
@@ -68,8 +78,8 @@ fn assert_close(what: &str, ours: &[f32], timm: &[f32], timm_top5: &[usize]) {
         diff / scale
     );
     assert!(
-        diff <= 1e-3 * scale,
-        "{what}: max diff {diff} > 1e-3 x {scale}"
+        diff <= LOGIT_TOL * scale,
+        "{what}: max diff {diff} > {LOGIT_TOL:e} x {scale}"
     );
     assert_eq!(top_k(ours, 5), timm_top5, "{what}: top-5");
 }
@@ -113,17 +123,18 @@ fn check_case(name: &str, layouts: &[Layout]) {
                     &inp.top5_train,
                 );
                 assert_eq!(stages.len(), inp.stages_train.len());
+                let mut worst = 0f64;
                 for (n, sum, abs) in stages {
                     let [gsum, gabs] = inp.stages_train[&n];
+                    let (e_abs, e_sum) = ((abs - gabs).abs() / gabs, (sum - gsum).abs() / gabs);
+                    worst = worst.max(e_abs).max(e_sum);
                     assert!(
-                        (abs - gabs).abs() <= 1e-4 * gabs,
+                        e_abs <= STAGE_TOL,
                         "{what} {n}: sum|x| {abs} vs timm {gabs}"
                     );
-                    assert!(
-                        (sum - gsum).abs() <= 1e-4 * gabs,
-                        "{what} {n}: sum x {sum} vs timm {gsum}"
-                    );
+                    assert!(e_sum <= STAGE_TOL, "{what} {n}: sum x {sum} vs timm {gsum}");
                 }
+                eprintln!("{what}: stage sums within {worst:.1e} of sum|x|");
             }
             let logits = forward_folded(&folded, &x, &mut |_: &str, _: &Fmap| {});
             assert_close(
@@ -165,4 +176,46 @@ fn seed4_ten_classes_bf16() {
         "seed4_r256_c10_bf16",
         &[Layout::TimmTrain, Layout::AppleTrain],
     );
+}
+
+/// `fixtures/timm/README.md` describes the committed goldens, not an
+/// earlier run: its case table is recomputed here from the JSON files.
+#[test]
+fn fixture_readme_describes_the_committed_goldens() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/timm");
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    let join = |v: Vec<String>| v.join(", ");
+    for name in [
+        "seed1_r256_c1000_f32",
+        "seed2_r224_c1000_f32",
+        "seed3_r256_c1000_f16",
+        "seed4_r256_c10_bf16",
+    ] {
+        let g = golden(name);
+        let absmax = |i: &GoldenInput| i.logits_train.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let row = format!(
+            "| `{name}.json` | {} | {} | {} | {} | {} | {} | {} |",
+            g.seed,
+            g.resolution,
+            g.classes,
+            g.dtype,
+            join(g.inputs.iter().map(|i| i.input_seed.to_string()).collect()),
+            join(
+                g.inputs
+                    .iter()
+                    .map(|i| format!("{:.1}", absmax(i)))
+                    .collect()
+            ),
+            join(
+                g.inputs
+                    .iter()
+                    .map(|i| format!("{:.1e}", i.max_abs_diff_train_vs_reparam))
+                    .collect()
+            ),
+        );
+        assert!(
+            readme.contains(&row),
+            "fixtures/timm/README.md has no row\n{row}\n(regenerate the case table from the JSON)"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! Heap-free, integer-only executor for int8 FastViT-T8 schedules.
 //!
-//! `fastvit-codegen` turns a checkpoint into *data*: a weight blob, a fixed
+//! `codegen` turns a checkpoint into *data*: a weight blob, a fixed
 //! [`Layer`] schedule with arena offsets, and the exact arena size. This crate
 //! holds all the logic that executes that data: one reference kernel per op
 //! (the numerical specification), the single requantization function

@@ -117,6 +117,21 @@ fn dot_primitives_extremes() {
     assert!(!kernels::TIER.is_empty());
 }
 
+/// The test command runs these suites on several targets and says which tier
+/// each run must exercise (`FASTVIT_EXPECT_TIER`, a prefix of
+/// [`kernels::TIER`]), so a build flag that silently falls back to another
+/// tier fails instead of proving the wrong kernels.
+#[test]
+fn the_expected_tier_is_compiled_in() {
+    if let Some(want) = option_env!("FASTVIT_EXPECT_TIER") {
+        assert!(
+            kernels::TIER.starts_with(want),
+            "expected the {want:?} kernel tier, this build has {:?}",
+            kernels::TIER
+        );
+    }
+}
+
 /// The four-pixel tile primitive of every tier (`prepare_px4` + `dot_px4`)
 /// against the i64 model: `x` holds four pixels of `cin`, `w` a row of at
 /// least `cin`. The DSP tier only takes `cin % 4 == 0` (else `None`, and the
