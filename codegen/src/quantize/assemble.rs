@@ -1,0 +1,472 @@
+//! Pass 2, assembly: the lowered layers become a schedule in one memory form
+//! (fusing units where their preconditions hold), every buffer gets its
+//! lifetime from the kernels' access models, and the arena is planned and
+//! proven ([`plan::check`]) before offsets are written into the layers.
+
+use runtime::{Add, Conv, ConvVariant, Layer, TensorRef};
+
+use super::lower::{Lowered, Unit};
+use super::{MemoryForm, QParams};
+use crate::plan::{self, Access, Alias, Buffer, Kind, Operands, Plan};
+
+/// One layer of an assembled schedule, before offsets are known.
+struct Step {
+    layer: Layer,
+    ops: Operands,
+    /// The last lowered layer it covers (its output is the step's output).
+    last: usize,
+    /// Its name when it fuses ops that are named apart (the stem).
+    name: Option<String>,
+}
+
+/// A schedule in one memory form: layers, buffers, accesses, aliases, plan.
+#[derive(Clone, Debug)]
+pub(super) struct Assembled {
+    /// The schedule with arena offsets.
+    pub(super) layers: Vec<Layer>,
+    /// Name per layer (a fused layer is named after its last op: its output).
+    pub(super) names: Vec<String>,
+    /// Float observation name of each layer's output.
+    pub(super) float_names: Vec<String>,
+    /// Quantization of each layer's output.
+    pub(super) out_q: Vec<QParams>,
+    /// `layers[0]` for the normalized entry point.
+    pub(super) stem_normalized: Layer,
+    /// Buffers with their layer lifetimes.
+    pub(super) buffers: Vec<Buffer>,
+    /// Every kernel's reads and writes, in order (what [`plan::check`] replays).
+    pub(super) accesses: Vec<Access>,
+    /// Placement constraints of in-place and write-behind forms.
+    pub(super) aliases: Vec<Alias>,
+    /// The plan.
+    pub(super) plan: Plan,
+    /// Input image tensor.
+    pub(super) input: TensorRef,
+    /// Logits tensor.
+    pub(super) output: TensorRef,
+}
+
+struct Assembly<'l> {
+    lw: &'l Lowered,
+    buffers: Vec<Buffer>,
+    of_tensor: Vec<Option<usize>>,
+    aliases: Vec<Alias>,
+    steps: Vec<Step>,
+}
+
+impl Assembly<'_> {
+    fn buffer(&mut self, name: &str, size: usize) -> usize {
+        self.buffers.push(Buffer {
+            name: name.to_string(),
+            size,
+            first: 0,
+            last: -1,
+        });
+        self.buffers.len() - 1
+    }
+
+    /// The buffer holding tensor `t` (created on first use).
+    fn tensor(&mut self, t: usize) -> usize {
+        if let Some(b) = self.of_tensor[t] {
+            return b;
+        }
+        let (name, size) = self.lw.tensors[t].clone();
+        let b = self.buffer(&name, size);
+        self.of_tensor[t] = Some(b);
+        b
+    }
+
+    fn alias(&mut self, buffer: usize, base: usize, behind: usize) {
+        self.aliases.push(Alias {
+            buffer,
+            base,
+            delta: -(plan::align_up(behind) as i64),
+        });
+    }
+
+    fn scratch(&mut self, pending: usize, bytes: usize) -> usize {
+        let name = format!("{} scratch", self.lw.names[pending]);
+        self.buffer(&name, bytes)
+    }
+
+    fn conv(&self, i: usize) -> Conv {
+        match self.lw.pending[i].layer {
+            Layer::Conv(c) => c,
+            other => unreachable!("layer {i} is a conv, not {other:?}"),
+        }
+    }
+
+    /// Whether every lowered layer that reads tensor `t` is in `readers` (so
+    /// the fused layer made of them may overwrite it).
+    fn sole_reader(&self, t: usize, readers: &[usize]) -> bool {
+        self.lw
+            .pending
+            .iter()
+            .enumerate()
+            .all(|(i, p)| readers.contains(&i) || !p.ins.contains(&t))
+            && t != self.lw.logits
+    }
+
+    fn single(&mut self, i: usize) {
+        let p = &self.lw.pending[i];
+        let (ins, out, scratch) = (p.ins.clone(), p.out, p.scratch);
+        let inputs = ins.iter().map(|&t| self.tensor(t)).collect();
+        let output = self.tensor(out);
+        let scratch = scratch.map(|t| self.tensor(t));
+        self.steps.push(Step {
+            layer: self.lw.pending[i].layer,
+            ops: Operands {
+                inputs,
+                output,
+                scratch,
+            },
+            last: i,
+            name: None,
+        });
+    }
+
+    fn unit(&mut self, u: Unit) {
+        let lw = self.lw;
+        match u {
+            Unit::Single(i) => self.single(i),
+            Unit::InPlace(i)
+                if self.sole_reader(lw.pending[i].ins[0], &[i]) && in_place_ok(&self.conv(i)) =>
+            {
+                let mut c = self.conv(i);
+                let (input, output) = (
+                    self.tensor(lw.pending[i].ins[0]),
+                    self.tensor(lw.pending[i].out),
+                );
+                let bytes = Conv::in_place_scratch_bytes(
+                    c.kernel as usize,
+                    c.input.w as usize,
+                    c.input.c as usize,
+                );
+                let scratch = self.scratch(i, bytes);
+                c.variant = match c.variant {
+                    ConvVariant::Pointwise { folded_bias } => ConvVariant::PointwiseInPlace {
+                        scratch: 0,
+                        folded_bias,
+                    },
+                    ConvVariant::Depthwise {
+                        weights_hwc,
+                        folded_bias,
+                    } => ConvVariant::DepthwiseInPlace {
+                        scratch: 0,
+                        weights_hwc,
+                        folded_bias,
+                    },
+                    _ => ConvVariant::InPlace { scratch: 0 },
+                };
+                self.alias(output, input, 0);
+                self.steps.push(Step {
+                    layer: Layer::Conv(c),
+                    ops: Operands {
+                        inputs: vec![input],
+                        output,
+                        scratch: Some(scratch),
+                    },
+                    last: i,
+                    name: None,
+                });
+            }
+            Unit::WriteBehind(i) if self.sole_reader(lw.pending[i].ins[0], &[i]) => {
+                let mut c = self.conv(i);
+                c.variant = match c.variant {
+                    ConvVariant::Multiplier {
+                        weights_hwc,
+                        folded_bias,
+                    } => ConvVariant::MultiplierWriteBehind {
+                        weights_hwc,
+                        folded_bias,
+                    },
+                    _ => ConvVariant::WriteBehind,
+                };
+                let (input, output) = (
+                    self.tensor(lw.pending[i].ins[0]),
+                    self.tensor(lw.pending[i].out),
+                );
+                self.alias(output, input, c.write_behind_bytes());
+                self.steps.push(Step {
+                    layer: Layer::Conv(c),
+                    ops: Operands {
+                        inputs: vec![input],
+                        output,
+                        scratch: None,
+                    },
+                    last: i,
+                    name: None,
+                });
+            }
+            Unit::Stem(a, b) if self.sole_reader(lw.pending[a].out, &[b]) => {
+                let reference = |c: Conv| Conv {
+                    variant: ConvVariant::Reference,
+                    ..c
+                };
+                let (first, second) = (self.conv(a), self.conv(b));
+                // The fast kernels stream together or not at all.
+                let fast = matches!(
+                    (first.variant, second.variant),
+                    (
+                        ConvVariant::DenseHwio { .. } | ConvVariant::Im2col { .. },
+                        ConvVariant::Depthwise { .. }
+                    )
+                );
+                let stem = if fast {
+                    runtime::Stem { first, second }
+                } else {
+                    runtime::Stem {
+                        first: reference(first),
+                        second: reference(second),
+                    }
+                };
+                let ring_bytes = Layer::Stem(stem).scratch_bytes();
+                let input = self.tensor(lw.pending[a].ins[0]);
+                let ring = self.buffer(&format!("{} ring", lw.names[a]), ring_bytes);
+                let output = self.tensor(lw.pending[b].out);
+                if self.sole_reader(lw.pending[a].ins[0], &[a]) {
+                    self.alias(output, input, stem.write_behind_bytes());
+                }
+                self.steps.push(Step {
+                    layer: Layer::Stem(stem),
+                    ops: Operands {
+                        inputs: vec![input],
+                        output,
+                        scratch: Some(ring),
+                    },
+                    last: b,
+                    name: Some(format!("{}+{}", lw.names[a], lw.names[b])),
+                });
+            }
+            Unit::ConvMlp { dw, fc1, fc2, add }
+                if self.sole_reader(lw.pending[dw].ins[0], &[dw, add])
+                    && lw.pending[add].ins == [lw.pending[dw].ins[0], lw.pending[fc2].out] =>
+            {
+                let (d, mut f1, mut f2) = (self.conv(dw), self.conv(fc1), self.conv(fc2));
+                // fc1 and fc2 run the fast kernel together or not at all.
+                let fast = |c: &Conv| matches!(c.variant, ConvVariant::Pointwise { .. });
+                let fc_fast = fast(&f1) && fast(&f2);
+                if !fc_fast {
+                    f1.variant = ConvVariant::Reference;
+                    f2.variant = ConvVariant::Reference;
+                }
+                // dw keeps the fast depthwise kernel only with fast fc1/fc2.
+                let d = match d.variant {
+                    ConvVariant::Depthwise { .. } if fc_fast => d,
+                    _ => Conv {
+                        variant: ConvVariant::Reference,
+                        ..d
+                    },
+                };
+                let a = match lw.pending[add].layer {
+                    Layer::Add(a) => a,
+                    other => unreachable!("the block ends in an add, not {other:?}"),
+                };
+                let virt = |t: TensorRef| TensorRef { offset: 0, ..t };
+                let mlp = runtime::ConvMlp {
+                    dw: Conv {
+                        output: virt(d.output),
+                        ..d
+                    },
+                    fc1: Conv {
+                        input: virt(f1.input),
+                        output: virt(f1.output),
+                        ..f1
+                    },
+                    fc2: Conv {
+                        input: virt(f2.input),
+                        output: virt(f2.output),
+                        ..f2
+                    },
+                    add: Add { b: virt(a.b), ..a },
+                    scratch: 0,
+                };
+                let bytes = Layer::ConvMlp(mlp).scratch_bytes();
+                let x = self.tensor(lw.pending[dw].ins[0]);
+                let output = self.tensor(lw.pending[add].out);
+                let scratch = self.scratch(add, bytes);
+                self.alias(output, x, 0);
+                self.steps.push(Step {
+                    layer: Layer::ConvMlp(mlp),
+                    ops: Operands {
+                        inputs: vec![x],
+                        output,
+                        scratch: Some(scratch),
+                    },
+                    last: add,
+                    name: None,
+                });
+            }
+            // A fusion whose preconditions fail falls back to layer by layer.
+            other => {
+                for i in other.layers() {
+                    self.single(i);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `c` fits [`ConvVariant::InPlace`]: stride 1, odd kernel, same
+/// padding, output shape equal to the input shape.
+fn in_place_ok(c: &Conv) -> bool {
+    let shape = |t: TensorRef| (t.h, t.w, t.c);
+    c.stride == 1 && c.kernel % 2 == 1 && c.pad == c.kernel / 2 && shape(c.input) == shape(c.output)
+}
+
+/// Writes a plan's offsets into a layer.
+fn place(layer: &mut Layer, ops: &Operands, off: impl Fn(usize) -> u32) {
+    let scratch = || off(ops.scratch.expect("layer has scratch"));
+    match layer {
+        Layer::Conv(c) => {
+            c.input.offset = off(ops.inputs[0]);
+            c.output.offset = off(ops.output);
+            if let ConvVariant::InPlace { scratch: s }
+            | ConvVariant::PointwiseInPlace { scratch: s, .. }
+            | ConvVariant::DepthwiseInPlace { scratch: s, .. } = &mut c.variant
+            {
+                *s = scratch();
+            }
+        }
+        Layer::Lut(t) => {
+            t.input.offset = off(ops.inputs[0]);
+            t.output.offset = off(ops.output);
+        }
+        Layer::Add(a) => {
+            a.a.offset = off(ops.inputs[0]);
+            a.b.offset = off(ops.inputs[1]);
+            a.output.offset = off(ops.output);
+        }
+        Layer::SqueezeExcite(s) => {
+            s.input.offset = off(ops.inputs[0]);
+            s.output.offset = off(ops.output);
+            s.scratch = scratch();
+        }
+        Layer::GlobalAvgPool(g) => {
+            g.input.offset = off(ops.inputs[0]);
+            g.output.offset = off(ops.output);
+        }
+        Layer::FullyConnected(fc) => {
+            fc.input.offset = off(ops.inputs[0]);
+            fc.output.offset = off(ops.output);
+        }
+        Layer::Stem(s) => {
+            s.first.input.offset = off(ops.inputs[0]);
+            s.first.output.offset = scratch();
+            s.second.input.offset = scratch();
+            s.second.output.offset = off(ops.output);
+        }
+        Layer::ConvMlp(m) => {
+            m.dw.input.offset = off(ops.inputs[0]);
+            m.add.a.offset = off(ops.inputs[0]);
+            m.add.output.offset = off(ops.output);
+            m.scratch = scratch();
+        }
+    }
+}
+
+/// Builds the schedule of `lw` in memory form `form`, derives every buffer's
+/// lifetime from the kernels' access models, plans the arena and proves the
+/// plan with [`plan::check`].
+pub(super) fn assemble(lw: &Lowered, form: MemoryForm) -> Assembled {
+    let mut a = Assembly {
+        lw,
+        buffers: Vec::new(),
+        of_tensor: vec![None; lw.tensors.len()],
+        aliases: Vec::new(),
+        steps: Vec::new(),
+    };
+    for &u in &lw.units {
+        match form {
+            MemoryForm::LayerByLayer => {
+                for i in u.layers() {
+                    a.single(i);
+                }
+            }
+            MemoryForm::Fused => a.unit(u),
+        }
+    }
+    let image = a.tensor(lw.image);
+    let logits = a.tensor(lw.logits);
+    let n = a.steps.len() as i64;
+    let mut accesses = vec![Access {
+        layer: -1,
+        kind: Kind::Write,
+        buffer: image,
+        start: 0,
+        end: lw.input.len(),
+    }];
+    for (i, s) in a.steps.iter().enumerate() {
+        plan::layer_accesses(i as i64, &s.layer, &s.ops, &mut accesses);
+    }
+    accesses.push(Access {
+        layer: n,
+        kind: Kind::Read,
+        buffer: logits,
+        start: 0,
+        end: lw.output.len(),
+    });
+    let mut buffers = a.buffers;
+    plan::set_lifetimes(&mut buffers, &accesses);
+    let plan = match form {
+        MemoryForm::LayerByLayer => plan::plan_greedy(&buffers),
+        MemoryForm::Fused => {
+            plan::plan_grouped(&buffers, &a.aliases).unwrap_or_else(|e| panic!("fused plan: {e}"))
+        }
+    };
+    if let Err(e) = plan::check(&buffers, &accesses, &plan) {
+        panic!("the {form} arena plan is invalid: {e}");
+    }
+    let off = |b: usize| plan.offsets[b] as u32;
+    let mut layers = Vec::with_capacity(a.steps.len());
+    for s in &a.steps {
+        let mut layer = s.layer;
+        place(&mut layer, &s.ops, off);
+        layers.push(layer);
+    }
+    // The normalized entry point: the same first layer with the plain stem conv
+    // (same geometry, so the same accesses and plan).
+    let stem_normalized = match layers[0] {
+        Layer::Conv(c) => Layer::Conv(Conv {
+            input: c.input,
+            output: c.output,
+            ..lw.stem_normalized
+        }),
+        Layer::Stem(s) => Layer::Stem(runtime::Stem {
+            first: Conv {
+                input: s.first.input,
+                output: s.first.output,
+                ..lw.stem_normalized
+            },
+            ..s
+        }),
+        other => unreachable!("the schedule starts with the stem, not {other:?}"),
+    };
+    Assembled {
+        names: a
+            .steps
+            .iter()
+            .map(|s| s.name.clone().unwrap_or_else(|| lw.names[s.last].clone()))
+            .collect(),
+        float_names: a
+            .steps
+            .iter()
+            .map(|s| lw.float_names[s.last].clone())
+            .collect(),
+        out_q: a.steps.iter().map(|s| lw.out_q[s.last]).collect(),
+        stem_normalized,
+        input: TensorRef {
+            offset: off(image),
+            ..lw.input
+        },
+        output: TensorRef {
+            offset: off(logits),
+            ..lw.output
+        },
+        layers,
+        buffers,
+        accesses,
+        aliases: a.aliases,
+        plan,
+    }
+}

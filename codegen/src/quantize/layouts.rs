@@ -1,0 +1,145 @@
+//! Per-channel int8 weights, and which kernel runs each conv with the
+//! weights laid out the way that kernel reads them. Used by lowering
+//! ([`super::lower`]) as it packs each layer.
+
+use runtime::Conv;
+
+use crate::fold::ConvW;
+
+/// A conv's (or fully connected layer's) quantized parameters.
+pub(super) struct PerChannel {
+    /// Symmetric int8 weights, one scale per output channel, OHWI.
+    pub weights: Vec<i8>,
+    /// i32 biases at the input scale times the channel's weight scale.
+    pub bias: Vec<i32>,
+    /// Each channel's real requantization factor, input to output scale.
+    pub reals: Vec<f64>,
+}
+
+/// Quantizes `c` per output channel (weights to `[-127, 127]` by their
+/// largest magnitude; OIHW becomes OHWI, the layout every kernel reads).
+pub(super) fn quantize_per_channel(c: &ConvW, in_scale: f64, out_scale: f64) -> PerChannel {
+    let cin_g = c.cin / c.groups;
+    let per = c.fan_in();
+    let mut weights = Vec::with_capacity(c.weight.len());
+    let mut bias = Vec::with_capacity(c.cout);
+    let mut reals = Vec::with_capacity(c.cout);
+    for o in 0..c.cout {
+        let w = &c.weight[o * per..(o + 1) * per];
+        let wmax = w.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
+        let sw = if wmax > 0.0 { wmax / 127.0 } else { 1.0 };
+        for ky in 0..c.k {
+            for kx in 0..c.k {
+                for ci in 0..cin_g {
+                    let v = w[(ci * c.k + ky) * c.k + kx] as f64 / sw;
+                    weights.push(v.round().clamp(-127.0, 127.0) as i8);
+                }
+            }
+        }
+        let b = (c.bias[o] as f64 / (in_scale * sw)).round();
+        bias.push(b.clamp(i32::MIN as f64, i32::MAX as f64) as i32);
+        reals.push(in_scale * sw / out_scale);
+    }
+    PerChannel {
+        weights,
+        bias,
+        reals,
+    }
+}
+
+/// `bias[o] - in_zp * sum(w[o])` for OHWI `weights` of `per` values per
+/// output channel: the input zero point folded into the bias once, so the
+/// fast kernels never subtract it per MAC.
+pub(super) fn folded_bias(weights: &[i8], bias: &[i32], per: usize, in_zp: i32) -> Vec<i32> {
+    bias.iter()
+        .zip(weights.chunks_exact(per))
+        .map(|(&b, w)| {
+            let wsum: i32 = w.iter().map(|&v| v as i32).sum();
+            b.wrapping_sub(in_zp.wrapping_mul(wsum))
+        })
+        .collect()
+}
+
+/// The kernel a conv runs on, with the extra weight layout it reads (all
+/// but the reference kernel also read a [`folded_bias`]).
+pub(super) enum KernelLayout {
+    /// Dense 1x1, stride 1: the tiled pointwise kernel reads OHWI as is.
+    Pointwise,
+    /// Depthwise: weights tap-major, channel-minor.
+    Depthwise { weights_hwc: Vec<i8> },
+    /// Grouped with a channel multiplier (FastViT's x2 convs):
+    /// weights `[k][k][m][cin]`.
+    Multiplier { weights_hwc: Vec<i8> },
+    /// Dense from few channels with a window of at most `Conv::MAX_PATCH`
+    /// values (the stem): a 1x1 conv over im2col patches, each OHWI row
+    /// padded with zeros to `Conv::patch_len`.
+    Im2col { weights_rows: Vec<i8> },
+    /// Dense from few channels with a larger window: `[k][k][cin][cout]`.
+    DenseHwio { weights_hwio: Vec<i8> },
+    /// Everything else: the reference conv on OHWI weights.
+    Reference,
+}
+
+/// Chooses the kernel for `c` and lays out its OHWI int8 `weights` for it.
+pub(super) fn choose(c: &ConvW, weights: &[i8]) -> KernelLayout {
+    let taps = c.k * c.k;
+    if c.k == 1 && c.stride == 1 && c.pad() == 0 && c.groups == 1 {
+        return KernelLayout::Pointwise;
+    }
+    if c.groups == c.cin && c.cin == c.cout {
+        let weights_hwc = (0..taps)
+            .flat_map(|t| (0..c.cout).map(move |o| weights[o * taps + t]))
+            .collect();
+        return KernelLayout::Depthwise { weights_hwc };
+    }
+    let m = if c.groups == c.cin && c.cin > 0 {
+        c.cout / c.cin
+    } else {
+        0
+    };
+    if m >= 2 && c.cout == m * c.cin {
+        let weights_hwc = (0..taps)
+            .flat_map(|t| (0..c.cout).map(move |i| (t, i)))
+            .map(|(t, i)| {
+                let (j, ci) = (i / c.cin, i % c.cin);
+                weights[(m * ci + j) * taps + t]
+            })
+            .collect();
+        return KernelLayout::Multiplier { weights_hwc };
+    }
+    if c.groups == 1 && c.cin < 16 {
+        let per = taps * c.cin;
+        let patch = Conv::patch_len_of(per);
+        if patch <= Conv::MAX_PATCH {
+            let weights_rows = (0..c.cout)
+                .flat_map(|o| (0..patch).map(move |i| (o, i)))
+                .map(|(o, i)| if i < per { weights[o * per + i] } else { 0 })
+                .collect();
+            return KernelLayout::Im2col { weights_rows };
+        }
+        let weights_hwio = (0..per)
+            .flat_map(|i| (0..c.cout).map(move |o| weights[o * per + i]))
+            .collect();
+        return KernelLayout::DenseHwio { weights_hwio };
+    }
+    KernelLayout::Reference
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_bias_subtracts_the_zero_point_times_the_weight_sum() {
+        let w = [1i8, -2, 3, 127, 127, -127];
+        assert_eq!(
+            folded_bias(&w, &[10, -5], 3, 4),
+            vec![10 - 4 * 2, -5 - 4 * 127]
+        );
+        // Wraps like the runtime's i32 arithmetic instead of panicking.
+        assert_eq!(
+            folded_bias(&[127; 4], &[i32::MIN], 4, 127),
+            vec![i32::MIN.wrapping_sub(127 * 508)]
+        );
+    }
+}

@@ -1,0 +1,295 @@
+//! Lowering the folded float graph to the int8 schedule (TFLite int8
+//! conventions): per-output-channel symmetric int8 weights, per-tensor
+//! asymmetric int8 activations, i32 biases, integer multiplier + shift
+//! requantization, GELU and sigmoid as 256-entry tables, and the ImageNet
+//! normalization folded into the stem.
+//!
+//! The passes, in order ([`compile`] drives them): [`lower`] (layers and
+//! quantized weights, with [`layouts`] choosing each conv's kernel and
+//! re-laying its weights), then [`assemble`] (fusion, buffer lifetimes, the
+//! arena plan and its proof, offsets).
+
+mod assemble;
+mod layouts;
+mod lower;
+
+use std::collections::BTreeMap;
+
+use runtime::{Layer, TensorRef};
+
+use crate::arch::{IMAGENET_MEAN, IMAGENET_STD};
+use crate::calibrate::{Range, RangeMethod};
+use crate::float::Fmap;
+use crate::fold::Folded;
+use crate::plan::{self, Access, Alias, Buffer, Plan};
+
+pub use lower::stem_pad_values;
+
+/// Headroom shift of residual adds (TFLite uses 20 for int8).
+pub const ADD_LEFT_SHIFT: u8 = 20;
+
+/// Scale and zero point of an int8 tensor: `real = scale * (q - zp)`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct QParams {
+    /// Scale.
+    pub scale: f64,
+    /// Zero point.
+    pub zp: i32,
+}
+
+impl QParams {
+    /// Asymmetric parameters covering `r` (widened to contain 0, so zero is exact).
+    pub fn from_range(r: Range) -> Self {
+        let (lo, hi) = (r.lo.min(0.0) as f64, r.hi.max(0.0) as f64);
+        let scale = if hi - lo > 0.0 {
+            (hi - lo) / 255.0
+        } else {
+            1e-6
+        };
+        let zp = (-128.0 - lo / scale).round().clamp(-128.0, 127.0) as i32;
+        Self { scale, zp }
+    }
+
+    /// Quantizes a real value.
+    pub fn quantize(&self, v: f32) -> i8 {
+        ((v as f64 / self.scale).round() + self.zp as f64).clamp(-128.0, 127.0) as i8
+    }
+
+    /// The real value of `q`.
+    pub fn dequantize(&self, q: i8) -> f32 {
+        ((q as i32 - self.zp) as f64 * self.scale) as f32
+    }
+}
+
+/// Encodes a positive real scale as `(multiplier, shift)` with
+/// `real = multiplier * 2^(shift - 31)`, multiplier in `[2^30, 2^31)`.
+pub fn quantize_multiplier(real: f64) -> (i32, i32) {
+    if real <= 0.0 || !real.is_finite() {
+        return (0, 0);
+    }
+    let (f, mut e) = libm::frexp(real);
+    let mut m = (f * (1u64 << 31) as f64).round() as i64;
+    if m == 1i64 << 31 {
+        m /= 2;
+        e += 1;
+    }
+    if e > 30 {
+        return (i32::MAX, 30);
+    }
+    if e < -31 {
+        // Too small for full precision: keep the shift at its floor.
+        let m = (real * 2f64.powi(62)).round() as i64;
+        return (m as i32, -31);
+    }
+    (m as i32, e)
+}
+
+/// Settings recorded in the generated header.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Settings {
+    /// Range estimator.
+    pub method: RangeMethod,
+    /// Number of calibration inputs.
+    pub calibration_inputs: usize,
+    /// Where they came from.
+    pub calibration_source: String,
+    /// Input resolution.
+    pub resolution: usize,
+    /// Per-channel equalization strength (0 = off; see [`crate::equalize`]).
+    pub equalization: f64,
+    /// Execution forms and arena use.
+    pub memory: MemoryForm,
+}
+
+/// The quantized model: a weight blob plus the schedule, as codegen runs it
+/// in process and as it is emitted.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// Weight blob (all spans point into it; every array 16-byte aligned).
+    pub weights: Vec<u8>,
+    /// The schedule.
+    pub layers: Vec<Layer>,
+    /// timm module name per layer.
+    pub names: Vec<String>,
+    /// Float observation name of each layer's output (see `forward_folded`).
+    pub float_names: Vec<String>,
+    /// Quantization of each layer's output.
+    pub out_q: Vec<QParams>,
+    /// Stem variant for the normalized entry point.
+    pub stem_normalized: Layer,
+    /// Quantization of the normalized input.
+    pub normalized_input_q: QParams,
+    /// Arena bytes.
+    pub arena_bytes: usize,
+    /// Input image tensor.
+    pub input: TensorRef,
+    /// Logits tensor.
+    pub output: TensorRef,
+    /// Quantization of the logits.
+    pub output_q: QParams,
+    /// Planned buffers (tensors, rings, scratch) with their layer lifetimes.
+    pub buffers: Vec<Buffer>,
+    /// Every kernel's reads and writes, in schedule order: what the plan
+    /// is proven against ([`plan::check`]).
+    pub accesses: Vec<Access>,
+    /// Relative placements of in-place and write-behind outputs.
+    pub aliases: Vec<Alias>,
+    /// The plan.
+    pub plan: Plan,
+    /// Arena bytes of the naive (one region per tensor, no reuse) plan.
+    pub naive_bytes: usize,
+    /// Arena bytes of the layer-by-layer form (the unfused plan), for
+    /// comparison; equals `arena_bytes` in that form.
+    pub layer_by_layer_bytes: usize,
+    /// Settings.
+    pub settings: Settings,
+}
+
+impl Compiled {
+    /// Runs `f` with a runtime [`runtime::Model`] borrowing this data.
+    pub fn with_model<R>(&self, f: impl FnOnce(&runtime::Model<'_>) -> R) -> R {
+        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        let model = runtime::Model {
+            weights: &self.weights,
+            layers: &self.layers,
+            layer_names: &names,
+            stem_normalized: self.stem_normalized,
+            arena_bytes: self.arena_bytes,
+            input: self.input,
+            normalized_input_zp: self.normalized_input_q.zp,
+            output: self.output,
+            output_zp: self.output_q.zp,
+        };
+        f(&model)
+    }
+
+    /// Quantizes a normalized CHW input to the HWC int8 layout of
+    /// `run_normalized`.
+    pub fn quantize_normalized(&self, x: &Fmap) -> Vec<i8> {
+        let n = x.h * x.w;
+        let mut out = vec![0i8; 3 * n];
+        for i in 0..n {
+            for c in 0..3 {
+                out[i * 3 + c] = self.normalized_input_q.quantize(x.data[c * n + i]);
+            }
+        }
+        out
+    }
+
+    /// Dequantized logits.
+    pub fn dequantize_logits(&self, q: &[i8]) -> Vec<f32> {
+        q.iter().map(|&v| self.output_q.dequantize(v)).collect()
+    }
+
+    /// Multiply-accumulates of the schedule.
+    pub fn macs(&self) -> u64 {
+        self.layers.iter().map(|l| l.macs()).sum()
+    }
+}
+
+/// The real range of the normalized input (ImageNet mean/std over [0, 1]).
+pub fn normalized_input_range() -> Range {
+    let lo = (0..3)
+        .map(|c| -IMAGENET_MEAN[c] / IMAGENET_STD[c])
+        .fold(0f32, f32::min);
+    let hi = (0..3)
+        .map(|c| (1.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c])
+        .fold(0f32, f32::max);
+    Range { lo, hi }
+}
+
+/// How the arena is used: the execution forms codegen chooses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemoryForm {
+    /// Every op reads whole input tensors and writes a whole new output (the
+    /// simple form, kept for comparison).
+    LayerByLayer,
+    /// Streamed stem, in-place 1x1/depthwise convs, write-behind
+    /// downsampling and fused in-place ConvMlp blocks.
+    #[default]
+    Fused,
+}
+
+impl std::fmt::Display for MemoryForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MemoryForm::LayerByLayer => "layer-by-layer",
+            MemoryForm::Fused => "fused",
+        })
+    }
+}
+
+/// Lowers the folded graph with the calibrated ranges, assembles the schedule
+/// in `settings.memory` form, plans and checks the arena, and returns the
+/// compiled model. The layer-by-layer form is always planned too, for the
+/// comparison figure.
+pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings) -> Compiled {
+    let lw = lower::lower(f, ranges, settings.resolution);
+    let lbl = assemble::assemble(&lw, MemoryForm::LayerByLayer);
+    let layer_by_layer_bytes = lbl.plan.peak;
+    let naive_bytes = plan::plan_naive(&lbl.buffers).peak;
+    let chosen = match settings.memory {
+        MemoryForm::LayerByLayer => lbl,
+        MemoryForm::Fused => assemble::assemble(&lw, MemoryForm::Fused),
+    };
+    Compiled {
+        weights: lw.blob,
+        layers: chosen.layers,
+        names: chosen.names,
+        float_names: chosen.float_names,
+        out_q: chosen.out_q,
+        stem_normalized: chosen.stem_normalized,
+        normalized_input_q: lw.normalized_input_q,
+        arena_bytes: chosen.plan.peak,
+        input: chosen.input,
+        output: chosen.output,
+        output_q: lw.output_q,
+        buffers: chosen.buffers,
+        accesses: chosen.accesses,
+        aliases: chosen.aliases,
+        plan: chosen.plan,
+        naive_bytes,
+        layer_by_layer_bytes,
+        settings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multiplier_round_trips() {
+        for real in [
+            1e-9,
+            3.7e-5,
+            0.001,
+            0.25,
+            0.5,
+            0.999_999_9,
+            1.0,
+            3.5,
+            1000.0,
+        ] {
+            let (m, s) = quantize_multiplier(real);
+            let back = m as f64 * 2f64.powi(s - 31);
+            assert!(
+                (back - real).abs() <= real * 1e-9 + 1e-18,
+                "{real}: {m} {s} -> {back}"
+            );
+            assert!(
+                s == -31 || (1 << 30..=i32::MAX).contains(&m),
+                "{real}: multiplier {m}"
+            );
+        }
+    }
+
+    #[test]
+    fn qparams_represent_zero_exactly() {
+        for (lo, hi) in [(-1.0, 3.0), (0.0, 5.0), (-2.5, 0.0), (-0.17, 12.3)] {
+            let q = QParams::from_range(Range { lo, hi });
+            assert_eq!(q.dequantize(q.quantize(0.0)), 0.0);
+        }
+    }
+}
