@@ -335,6 +335,16 @@ impl Display for Case {
     }
 }
 
+/// Two convs in sequence (the streamed stem), printed as `<first> then
+/// <second>`.
+struct Then<'a>(&'a Case, &'a Case);
+
+impl Display for Then<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} then {}", self.0, self.1)
+    }
+}
+
 /// The operands of one conv: OHWI weights (the reference's) and the same
 /// weights in the fast kernel's layout, bias and the folded bias, the
 /// requantization, padding values and a table.
@@ -1035,7 +1045,7 @@ fn dense_suites(out: &mut impl Write, b: &mut Buffers) -> [Suite; 3] {
                 (false, true) => "stem_fast dense, write-behind",
             };
             let got = &reg[output_at..output_at + out_len];
-            streamed.same(out, form, case, &c, want, got, cout);
+            streamed.same(out, form, case, &Then(&c, &c2), want, got, cout);
         }
         streamed.end_case();
     }
