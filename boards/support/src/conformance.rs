@@ -67,11 +67,11 @@ pub const EDGE_CASES: usize = 56;
 pub const ONE_SHIFTS: [i32; 14] = [-40, -32, -31, -30, -17, -3, -2, -1, 0, 1, 15, 30, 31, 40];
 
 /// Case counts per suite: [`EDGE_CASES`] plus random ones.
-const POINTWISE_CASES: usize = 300;
-const DEPTHWISE_CASES: usize = 300;
-const MULTIPLIER_CASES: usize = 200;
-const DENSE_CASES: usize = 200;
-const REQUANTIZE_CASES: usize = 300;
+const POINTWISE_CASES: usize = 400;
+const DEPTHWISE_CASES: usize = 400;
+const MULTIPLIER_CASES: usize = 300;
+const DENSE_CASES: usize = 300;
+const REQUANTIZE_CASES: usize = 400;
 
 /// xorshift64: deterministic cases, the same on every board.
 struct Rng(u64);
@@ -225,6 +225,8 @@ enum Shifts {
     /// Realistic but one channel outside the vector range: its chunk takes
     /// the scalar fallback.
     OneOut,
+    /// Any shift inside the vector range `-31..=-2`, per channel.
+    Vector,
 }
 
 /// How inputs and weights are drawn.
@@ -324,6 +326,7 @@ impl Display for Case {
             Shifts::Any => write!(f, "any")?,
             Shifts::One(s) => write!(f, "all {s}")?,
             Shifts::OneOut => write!(f, "one out of range")?,
+            Shifts::Vector => write!(f, "each in -31..=-2")?,
         }
         let data = match self.data {
             Data::Random => "random",
@@ -406,7 +409,7 @@ impl Params {
                     let s = r.pick(&[-40, -32, -1, 0, 1]);
                     small(r, s)
                 }
-                Shifts::OneOut => realistic(r),
+                Shifts::OneOut | Shifts::Vector => realistic(r),
             };
             put(&mut self.bias, o, bias);
             put(&mut self.mult, o, m);
@@ -1138,8 +1141,10 @@ fn requantize_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
             groups: c,
         };
         let mut cs = Case::new(&mut r, case, g);
+        // No padding; the inputs are random (`Data` does not apply).
         cs.in_zp = 0;
         cs.pads = false;
+        cs.data = Data::Random;
         let p = &mut b.a;
         for v in &mut p.table {
             *v = r.i8();
@@ -1175,7 +1180,7 @@ fn requantize_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
         cs.shifts = match mode {
             0 => Shifts::One(one),
             1 => Shifts::Any,
-            2 => Shifts::Realistic,
+            2 => Shifts::Vector,
             _ => Shifts::OneOut,
         };
         let expect = |p: &Params, o: usize, acc: i32| {
