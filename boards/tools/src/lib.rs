@@ -19,6 +19,8 @@
 //! Only std, `codegen` and `serde_json`, and no `crate::` paths: the host test
 //! `host-tests/tests/boards.rs` compiles this file into itself.
 
+#[path = "conformance.rs"]
+pub mod conformance;
 #[path = "elf.rs"]
 pub mod elf;
 #[path = "no_panic.rs"]
@@ -110,6 +112,15 @@ pub const BOARDS: &[Board] = &[
         kind: Kind::Linux,
     },
 ];
+
+/// The emulated board called `name`.
+pub fn board(name: &str) -> Res<Board> {
+    BOARDS
+        .iter()
+        .find(|b| b.name == name)
+        .copied()
+        .ok_or_else(|| format!("unknown board {name}"))
+}
 
 /// What to run and where.
 #[derive(Clone, Debug)]

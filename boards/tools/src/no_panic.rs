@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{cargo, io, run_board, Board, Options, Res, BOARDS as ALL};
+use super::{board, cargo, io, run_board, Board, Options, Res};
 
 /// The symbol the `no-panic` panic handler calls (defined nowhere).
 pub const SYMBOL: &str = "fastvit_inference_path_can_panic";
@@ -33,13 +33,6 @@ pub struct Checked {
     pub report: super::report::Report,
     /// Text of the QEMU run.
     pub text: String,
-}
-
-fn board(name: &str) -> Res<Board> {
-    ALL.iter()
-        .find(|b| b.name == name)
-        .copied()
-        .ok_or_else(|| format!("unknown board {name}"))
 }
 
 fn elf(opts: &Options, b: &Board) -> PathBuf {

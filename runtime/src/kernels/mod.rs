@@ -24,7 +24,9 @@
 //! runtime/tests/fused_kernels.rs (in-place and fused forms), and on the real
 //! DSP and Helium instructions the `kernels` conformance firmware
 //! (`boards/mps2-an386`, `mps2-an505`, `mps3-an547`: `cargo run --release
-//! --bin kernels`, 400 random cases, exits non-zero on a mismatch).
+//! --bin kernels`; every fast kernel of the tier against the reference
+//! kernels on edge and random cases, exits non-zero on a mismatch; run by
+//! host-tests/tests/conformance.rs).
 //!
 //! The spatial kernels are portable code for every tier: a contiguous
 //! per-channel multiply-accumulate into `depthwise::CHUNK` i32 accumulators
@@ -41,7 +43,7 @@
 //! (`VMULH` + `VRSHL`, table gather) of the 16 outputs (`mve::taps16`,
 //! `mve::finish16`). Each is bit-identical to `conv_element`
 //! (runtime/tests/fused_kernels.rs, also under `qemu-aarch64`; the Helium
-//! depthwise on the M55 by the mps3-an547 `kernels` firmware):
+//! DSP and Helium tap loops on the M4, M33 and M55 by the `kernels` firmware):
 //!
 //! | op (schedule form) | kernel | weights (codegen) |
 //! |---|---|---|

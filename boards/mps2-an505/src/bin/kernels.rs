@@ -1,7 +1,12 @@
-//! Kernel conformance firmware for mps2-an505: the fast kernels of this core's tier
-//! against the reference contract on random shapes, under `qemu-system-arm`
-//! (`cd boards/mps2-an505 && cargo run --release --bin kernels`). Exits non-zero
-//! on any mismatch.
+//! Kernel conformance firmware for mps2-an505: every fast kernel of this core's
+//! tier (pointwise, depthwise, channel multiplier, dense and im2col stem,
+//! streamed stem, requantization) against the runtime's reference kernels on
+//! edge and random cases (`support::conformance`), under `qemu-system-arm`
+//! (`cd boards/mps2-an505 && cargo run --release --bin kernels`; run by
+//! `host-tests/tests/conformance.rs`). Prints one
+//! `conformance <kernel> <n> cases <f> failures` line per kernel and exits
+//! non-zero on any mismatch; then times FastViT-T8's 1x1 shapes (`shape`
+//! lines between perf marks).
 #![no_std]
 #![no_main]
 
