@@ -41,4 +41,5 @@ pub mod pipeline;
 pub mod plan;
 pub mod prng;
 pub mod quantize;
+pub mod report;
 pub mod synth;
