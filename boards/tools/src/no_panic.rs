@@ -20,9 +20,11 @@ use super::{cargo, io, run_board, Board, Options, Res, BOARDS as ALL};
 /// The symbol the `no-panic` panic handler calls (defined nowhere).
 pub const SYMBOL: &str = "fastvit_inference_path_can_panic";
 
-/// Boards with a `no-panic` binary: one Cortex-M (thumbv7em) and one
-/// AArch64 build, the two instruction sets the kernels specialize for.
-pub const BOARDS: &[&str] = &["mps2-an386", "virt-a76"];
+/// Boards with a `no-panic` binary, one per kernel tier: Cortex-M4F (DSP
+/// lanes, thumbv7em), Cortex-M55 (Helium/MVE), Cortex-A53 (NEON without
+/// dotprod) and Cortex-A76 (NEON with dotprod). Each tier compiles its own
+/// kernels, so each has its own panic sites to rule out.
+pub const BOARDS: &[&str] = &["mps2-an386", "mps3-an547", "virt-a53", "virt-a76"];
 
 /// What [`check`] found on one board.
 #[derive(Clone, Debug)]
@@ -221,46 +223,120 @@ pub fn panic_sites(elf: &Path) -> Res<Vec<String>> {
     Ok(sites)
 }
 
-/// The whole check, as `boards/run-all.sh --no-panic-check` runs it: stages
-/// the model, builds the host reference, then for every board in [`BOARDS`]
-/// builds the no-panic binary (the link must succeed), runs it in QEMU (the
-/// weights must check, the run succeed and the checksum equal the host's),
-/// and builds it with `deliberate-panic` (the link must fail on [`SYMBOL`]).
-/// Returns one summary line per board.
-pub fn check_all(opts: &Options, log: &dyn Fn(&str)) -> Res<Vec<String>> {
+/// The model resolutions the check proves by default: the benchmark's
+/// (the pretrained model's) and the CI size, 128 last so the staged model is
+/// left at the size the other board tests use.
+pub const RESOLUTIONS: &[usize] = &[256, 128];
+
+/// One board proven at one resolution by [`check_all`].
+#[derive(Clone, Debug)]
+pub struct Proven {
+    /// Board name.
+    pub board: &'static str,
+    /// Input side of the model it was built with.
+    pub resolution: usize,
+    /// The checksum of its logits, equal to the host reference's.
+    pub checksum: u32,
+    /// Whether its `deliberate-panic` build was also checked (and failed the
+    /// link) at this resolution.
+    pub deliberate_checked: bool,
+}
+
+impl Proven {
+    /// A one-line summary.
+    pub fn line(&self) -> String {
+        let r = self.resolution;
+        let mut l = format!(
+            "{} at {r}x{r}: links with no reachable panic; runs, checksum {:#010x} = host",
+            self.board, self.checksum
+        );
+        if self.deliberate_checked {
+            l.push_str(&format!(
+                "; a deliberate out-of-range index fails the link on `{SYMBOL}`"
+            ));
+        }
+        l
+    }
+}
+
+/// The whole check, as `boards/run-all.sh --no-panic-check` runs it: for
+/// each of `resolutions` (one pass with `opts.model` instead if given),
+/// stages the model, builds the host reference, then for every board in
+/// [`BOARDS`] builds the no-panic binary (the link must succeed) and runs it
+/// in QEMU (the weights must check, the run succeed and the checksum equal
+/// the host's). In the last pass it also builds each board with
+/// `deliberate-panic` (the link must fail on [`SYMBOL`]): once per board
+/// proves the check real, the panic being in the binary, not the model.
+pub fn check_all(opts: &Options, resolutions: &[usize], log: &dyn Fn(&str)) -> Res<Vec<Proven>> {
+    let passes: Vec<usize> = if opts.model.is_some() {
+        vec![opts.resolution]
+    } else {
+        resolutions.to_vec()
+    };
+    if passes.is_empty() {
+        return Err("no resolution to check".into());
+    }
+    let mut proven = Vec::new();
+    for (i, &r) in passes.iter().enumerate() {
+        let opts = Options {
+            resolution: r,
+            ..opts.clone()
+        };
+        proven.extend(check_resolution(&opts, i + 1 == passes.len(), log)?);
+    }
+    Ok(proven)
+}
+
+/// One pass of [`check_all`] at `opts.resolution`.
+fn check_resolution(opts: &Options, deliberate: bool, log: &dyn Fn(&str)) -> Res<Vec<Proven>> {
     let model = super::prepare_model(opts, &mut |s| log(s))?;
     let resolution = super::model_resolution(&model)?;
+    if opts.model.is_none() && resolution != opts.resolution {
+        return Err(format!(
+            "{} holds a {resolution}x{resolution} model, not {r}x{r}",
+            model.display(),
+            r = opts.resolution
+        ));
+    }
     let frame = super::test_frame(&opts.image, resolution)?;
     super::stage(&model, &opts.staged_model(), &frame)?;
     std::fs::create_dir_all(opts.out.join("logs")).map_err(io(opts.out.display()))?;
-    log("building and running the host reference ...");
+    log(&format!(
+        "{resolution}x{resolution}: building and running the host reference ..."
+    ));
     let host = super::host_reference(opts)?;
     let host_sum = host
         .checksum
         .ok_or("the host reference printed no checksum")?;
-    let mut lines = Vec::new();
+    let mut proven = Vec::new();
     for name in BOARDS {
-        log(&format!("{name}: building the no-panic binary ..."));
-        let c = check(opts, name)?;
+        log(&format!(
+            "{name} at {resolution}x{resolution}: building the no-panic binary ..."
+        ));
+        let c = check(opts, name).map_err(|e| format!("at {resolution}x{resolution}: {e}"))?;
         let r = &c.report;
         if r.weights_intact != Some(true)
             || r.result != Some(Ok(()))
             || r.checksum != Some(host_sum)
         {
             return Err(format!(
-                "{name}: the no-panic binary linked but its run is wrong (host checksum \
-                 {host_sum:#010x}):\n{}",
+                "{name} at {resolution}x{resolution}: the no-panic binary linked but its run \
+                 is wrong (host checksum {host_sum:#010x}):\n{}",
                 c.text
             ));
         }
-        log(&format!("{name}: building with a deliberate panic ..."));
-        deliberate_panic_fails(opts, name)?;
-        lines.push(format!(
-            "{name}: links with no reachable panic; runs, checksum {host_sum:#010x} = host; \
-             a deliberate out-of-range index fails the link on `{SYMBOL}`"
-        ));
+        if deliberate {
+            log(&format!("{name}: building with a deliberate panic ..."));
+            deliberate_panic_fails(opts, name)?;
+        }
+        proven.push(Proven {
+            board: c.board,
+            resolution,
+            checksum: host_sum,
+            deliberate_checked: deliberate,
+        });
     }
-    Ok(lines)
+    Ok(proven)
 }
 
 /// The stack guard of the boards without a stack limit register (M4/M7):
