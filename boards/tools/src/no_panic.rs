@@ -14,6 +14,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use super::{cargo, io, run_board, Board, Options, Res, BOARDS as ALL};
 
@@ -267,7 +269,11 @@ impl Proven {
 /// the host's). In the last pass it also builds each board with
 /// `deliberate-panic` (the link must fail on [`SYMBOL`]): once per board
 /// proves the check real, the panic being in the binary, not the model.
-pub fn check_all(opts: &Options, resolutions: &[usize], log: &dyn Fn(&str)) -> Res<Vec<Proven>> {
+pub fn check_all(
+    opts: &Options,
+    resolutions: &[usize],
+    log: &(dyn Fn(&str) + Sync),
+) -> Res<Vec<Proven>> {
     let passes: Vec<usize> = if opts.model.is_some() {
         vec![opts.resolution]
     } else {
@@ -287,8 +293,21 @@ pub fn check_all(opts: &Options, resolutions: &[usize], log: &dyn Fn(&str)) -> R
     Ok(proven)
 }
 
-/// One pass of [`check_all`] at `opts.resolution`.
-fn check_resolution(opts: &Options, deliberate: bool, log: &dyn Fn(&str)) -> Res<Vec<Proven>> {
+/// What one task of [`check_resolution`] found.
+enum Outcome {
+    Host(Res<super::report::Report>),
+    Board(Res<Checked>),
+}
+
+/// One pass of [`check_all`] at `opts.resolution`: the host reference and
+/// the boards' builds and runs, `opts.jobs` at a time (each LTO link and
+/// each QEMU run is single-threaded, and every board has its own target
+/// folder).
+fn check_resolution(
+    opts: &Options,
+    deliberate: bool,
+    log: &(dyn Fn(&str) + Sync),
+) -> Res<Vec<Proven>> {
     let model = super::prepare_model(opts, &mut |s| log(s))?;
     let resolution = super::model_resolution(&model)?;
     if opts.model.is_none() && resolution != opts.resolution {
@@ -301,33 +320,74 @@ fn check_resolution(opts: &Options, deliberate: bool, log: &dyn Fn(&str)) -> Res
     let frame = super::test_frame(&opts.image, resolution)?;
     super::stage(&model, &opts.staged_model(), &frame)?;
     std::fs::create_dir_all(opts.out.join("logs")).map_err(io(opts.out.display()))?;
-    log(&format!(
-        "{resolution}x{resolution}: building and running the host reference ..."
-    ));
-    let host = super::host_reference(opts)?;
+    let at = format!("{resolution}x{resolution}");
+    // Task 0 is the host reference, task i the board BOARDS[i - 1].
+    let task = |i: usize| -> Outcome {
+        let Some(name) = i.checked_sub(1).and_then(|b| BOARDS.get(b)) else {
+            log(&format!(
+                "{at}: building and running the host reference ..."
+            ));
+            return Outcome::Host(super::host_reference(opts));
+        };
+        log(&format!("{name} at {at}: building the no-panic binary ..."));
+        Outcome::Board(check(opts, name).and_then(|c| {
+            if deliberate {
+                log(&format!("{name}: building with a deliberate panic ..."));
+                deliberate_panic_fails(opts, name)?;
+            }
+            Ok(c)
+        }))
+    };
+    let tasks = BOARDS.len() + 1;
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.clamp(1, tasks) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= tasks {
+                    break;
+                }
+                let outcome = task(i);
+                done.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((i, outcome));
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    done.sort_by_key(|(i, _)| *i);
+    let mut host = None;
+    let mut checked = Vec::new();
+    for (_, outcome) in done {
+        match outcome {
+            Outcome::Host(r) => host = Some(r?),
+            Outcome::Board(c) => checked.push(c.map_err(|e| format!("at {at}: {e}"))?),
+        }
+    }
     let host_sum = host
+        .ok_or("the host reference did not run")?
         .checksum
         .ok_or("the host reference printed no checksum")?;
-    let mut proven = Vec::new();
-    for name in BOARDS {
-        log(&format!(
-            "{name} at {resolution}x{resolution}: building the no-panic binary ..."
+    if checked.len() != BOARDS.len() {
+        return Err(format!(
+            "{at}: {} of {} boards ran",
+            checked.len(),
+            BOARDS.len()
         ));
-        let c = check(opts, name).map_err(|e| format!("at {resolution}x{resolution}: {e}"))?;
+    }
+    let mut proven = Vec::new();
+    for c in checked {
         let r = &c.report;
         if r.weights_intact != Some(true)
             || r.result != Some(Ok(()))
             || r.checksum != Some(host_sum)
         {
             return Err(format!(
-                "{name} at {resolution}x{resolution}: the no-panic binary linked but its run \
-                 is wrong (host checksum {host_sum:#010x}):\n{}",
-                c.text
+                "{} at {at}: the no-panic binary linked but its run is wrong (host \
+                 checksum {host_sum:#010x}):\n{}",
+                c.board, c.text
             ));
-        }
-        if deliberate {
-            log(&format!("{name}: building with a deliberate panic ..."));
-            deliberate_panic_fails(opts, name)?;
         }
         proven.push(Proven {
             board: c.board,
