@@ -11,6 +11,8 @@
 //! inlined source lines ([`panic_sites`]), so the failure names the code to
 //! fix. [`deliberate_panic_fails`] proves the check is real: the same binary
 //! with an out-of-range index (feature `deliberate-panic`) must fail the link.
+//! [`check_all`] does all of it for every board at every size in
+//! [`RESOLUTIONS`] (256x256 and 128x128), restaging the model in between.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
