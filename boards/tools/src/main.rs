@@ -22,9 +22,10 @@ const USAGE: &str = "usage: run-all.sh [options]
   --timeout S        seconds before a QEMU run is killed (default 900)
   --out DIR          results folder (default target/boards)
   --stage-only       generate and stage the model for `cargo run` in a board folder, then stop
-  --no-panic-check   prove at link time that inference cannot panic (mps2-an386, virt-a76
-                     no-panic binaries), run them against the host, and check that a
-                     deliberate panic fails the link
+  --no-panic-check   prove at link time that inference cannot panic (no-panic binaries of
+                     mps2-an386, mps3-an547, virt-a53, virt-a76) at 256x256 and 128x128
+                     (or at --resolution only), run them against the host, and check
+                     that a deliberate panic fails the link
   --real             build the real-board firmware instead of running the emulated boards,
                      each at the largest resolution (256, 224, ...) whose arena fits its RAM,
                      or all at --resolution if given";
@@ -105,10 +106,15 @@ fn main() -> ExitCode {
         };
     }
     if no_panic {
-        return match fastvit_boards::no_panic::check_all(&opts, &log) {
-            Ok(lines) => {
-                for l in lines {
-                    println!("{l}");
+        let resolutions = if resolution_given {
+            vec![opts.resolution]
+        } else {
+            fastvit_boards::no_panic::RESOLUTIONS.to_vec()
+        };
+        return match fastvit_boards::no_panic::check_all(&opts, &resolutions, &log) {
+            Ok(proven) => {
+                for p in proven {
+                    println!("{}", p.line());
                 }
                 ExitCode::SUCCESS
             }

@@ -11,18 +11,24 @@
 //! inlined source lines ([`panic_sites`]), so the failure names the code to
 //! fix. [`deliberate_panic_fails`] proves the check is real: the same binary
 //! with an out-of-range index (feature `deliberate-panic`) must fail the link.
+//! [`check_all`] does all of it for every board at every size in
+//! [`RESOLUTIONS`] (256x256 and 128x128), restaging the model in between.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use super::{board, cargo, io, run_board, Board, Options, Res};
 
 /// The symbol the `no-panic` panic handler calls (defined nowhere).
 pub const SYMBOL: &str = "fastvit_inference_path_can_panic";
 
-/// Boards with a `no-panic` binary: one Cortex-M (thumbv7em) and one
-/// AArch64 build, the two instruction sets the kernels specialize for.
-pub const BOARDS: &[&str] = &["mps2-an386", "virt-a76"];
+/// Boards with a `no-panic` binary, one per kernel tier: Cortex-M4F (DSP
+/// lanes, thumbv7em), Cortex-M55 (Helium/MVE), Cortex-A53 (NEON without
+/// dotprod) and Cortex-A76 (NEON with dotprod). Each tier compiles its own
+/// kernels, so each has its own panic sites to rule out.
+pub const BOARDS: &[&str] = &["mps2-an386", "mps3-an547", "virt-a53", "virt-a76"];
 
 /// What [`check`] found on one board.
 #[derive(Clone, Debug)]
@@ -214,46 +220,178 @@ pub fn panic_sites(elf: &Path) -> Res<Vec<String>> {
     Ok(sites)
 }
 
-/// The whole check, as `boards/run-all.sh --no-panic-check` runs it: stages
-/// the model, builds the host reference, then for every board in [`BOARDS`]
-/// builds the no-panic binary (the link must succeed), runs it in QEMU (the
-/// weights must check, the run succeed and the checksum equal the host's),
-/// and builds it with `deliberate-panic` (the link must fail on [`SYMBOL`]).
-/// Returns one summary line per board.
-pub fn check_all(opts: &Options, log: &dyn Fn(&str)) -> Res<Vec<String>> {
+/// The model resolutions the check proves by default: the benchmark's
+/// (the pretrained model's) and the CI size, 128 last so the staged model is
+/// left at the size the other board tests use.
+pub const RESOLUTIONS: &[usize] = &[256, 128];
+
+/// One board proven at one resolution by [`check_all`].
+#[derive(Clone, Debug)]
+pub struct Proven {
+    /// Board name.
+    pub board: &'static str,
+    /// Input side of the model it was built with.
+    pub resolution: usize,
+    /// The checksum of its logits, equal to the host reference's.
+    pub checksum: u32,
+    /// Whether its `deliberate-panic` build was also checked (and failed the
+    /// link) at this resolution.
+    pub deliberate_checked: bool,
+}
+
+impl Proven {
+    /// A one-line summary.
+    pub fn line(&self) -> String {
+        let r = self.resolution;
+        let mut l = format!(
+            "{} at {r}x{r}: links with no reachable panic; runs, checksum {:#010x} = host",
+            self.board, self.checksum
+        );
+        if self.deliberate_checked {
+            l.push_str(&format!(
+                "; a deliberate out-of-range index fails the link on `{SYMBOL}`"
+            ));
+        }
+        l
+    }
+}
+
+/// The whole check, as `boards/run-all.sh --no-panic-check` runs it: for
+/// each of `resolutions` (one pass with `opts.model` instead if given),
+/// stages the model, builds the host reference, then for every board in
+/// [`BOARDS`] builds the no-panic binary (the link must succeed) and runs it
+/// in QEMU (the weights must check, the run succeed and the checksum equal
+/// the host's). In the last pass it also builds each board with
+/// `deliberate-panic` (the link must fail on [`SYMBOL`]): once per board
+/// proves the check real, the panic being in the binary, not the model.
+pub fn check_all(
+    opts: &Options,
+    resolutions: &[usize],
+    log: &(dyn Fn(&str) + Sync),
+) -> Res<Vec<Proven>> {
+    let passes: Vec<usize> = if opts.model.is_some() {
+        vec![opts.resolution]
+    } else {
+        resolutions.to_vec()
+    };
+    if passes.is_empty() {
+        return Err("no resolution to check".into());
+    }
+    let mut proven = Vec::new();
+    for (i, &r) in passes.iter().enumerate() {
+        let opts = Options {
+            resolution: r,
+            ..opts.clone()
+        };
+        proven.extend(check_resolution(&opts, i + 1 == passes.len(), log)?);
+    }
+    Ok(proven)
+}
+
+/// What one task of [`check_resolution`] found.
+enum Outcome {
+    Host(Res<super::report::Report>),
+    Board(Res<Checked>),
+}
+
+/// One pass of [`check_all`] at `opts.resolution`: the host reference and
+/// the boards' builds and runs, `opts.jobs` at a time (each LTO link and
+/// each QEMU run is single-threaded, and every board has its own target
+/// folder).
+fn check_resolution(
+    opts: &Options,
+    deliberate: bool,
+    log: &(dyn Fn(&str) + Sync),
+) -> Res<Vec<Proven>> {
     let model = super::prepare_model(opts, &mut |s| log(s))?;
     let resolution = super::model_resolution(&model)?;
+    if opts.model.is_none() && resolution != opts.resolution {
+        return Err(format!(
+            "{} holds a {resolution}x{resolution} model, not {r}x{r}",
+            model.display(),
+            r = opts.resolution
+        ));
+    }
     let frame = super::test_frame(&opts.image, resolution)?;
     super::stage(&model, &opts.staged_model(), &frame)?;
     std::fs::create_dir_all(opts.out.join("logs")).map_err(io(opts.out.display()))?;
-    log("building and running the host reference ...");
-    let host = super::host_reference(opts)?;
+    let at = format!("{resolution}x{resolution}");
+    // Task 0 is the host reference, task i the board BOARDS[i - 1].
+    let task = |i: usize| -> Outcome {
+        let Some(name) = i.checked_sub(1).and_then(|b| BOARDS.get(b)) else {
+            log(&format!(
+                "{at}: building and running the host reference ..."
+            ));
+            return Outcome::Host(super::host_reference(opts));
+        };
+        log(&format!("{name} at {at}: building the no-panic binary ..."));
+        Outcome::Board(check(opts, name).and_then(|c| {
+            if deliberate {
+                log(&format!("{name}: building with a deliberate panic ..."));
+                deliberate_panic_fails(opts, name)?;
+            }
+            Ok(c)
+        }))
+    };
+    let tasks = BOARDS.len() + 1;
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.clamp(1, tasks) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= tasks {
+                    break;
+                }
+                let outcome = task(i);
+                done.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((i, outcome));
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    done.sort_by_key(|(i, _)| *i);
+    let mut host = None;
+    let mut checked = Vec::new();
+    for (_, outcome) in done {
+        match outcome {
+            Outcome::Host(r) => host = Some(r?),
+            Outcome::Board(c) => checked.push(c.map_err(|e| format!("at {at}: {e}"))?),
+        }
+    }
     let host_sum = host
+        .ok_or("the host reference did not run")?
         .checksum
         .ok_or("the host reference printed no checksum")?;
-    let mut lines = Vec::new();
-    for name in BOARDS {
-        log(&format!("{name}: building the no-panic binary ..."));
-        let c = check(opts, name)?;
+    if checked.len() != BOARDS.len() {
+        return Err(format!(
+            "{at}: {} of {} boards ran",
+            checked.len(),
+            BOARDS.len()
+        ));
+    }
+    let mut proven = Vec::new();
+    for c in checked {
         let r = &c.report;
         if r.weights_intact != Some(true)
             || r.result != Some(Ok(()))
             || r.checksum != Some(host_sum)
         {
             return Err(format!(
-                "{name}: the no-panic binary linked but its run is wrong (host checksum \
-                 {host_sum:#010x}):\n{}",
-                c.text
+                "{} at {at}: the no-panic binary linked but its run is wrong (host \
+                 checksum {host_sum:#010x}):\n{}",
+                c.board, c.text
             ));
         }
-        log(&format!("{name}: building with a deliberate panic ..."));
-        deliberate_panic_fails(opts, name)?;
-        lines.push(format!(
-            "{name}: links with no reachable panic; runs, checksum {host_sum:#010x} = host; \
-             a deliberate out-of-range index fails the link on `{SYMBOL}`"
-        ));
+        proven.push(Proven {
+            board: c.board,
+            resolution,
+            checksum: host_sum,
+            deliberate_checked: deliberate,
+        });
     }
-    Ok(lines)
+    Ok(proven)
 }
 
 /// The stack guard of the boards without a stack limit register (M4/M7):
