@@ -29,6 +29,7 @@ done
 echo "== format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p fastvit-runtime -p codegen
 
 echo "== tests (host-tests/tests/boards.rs runs every emulated board under QEMU)"
 cargo test --workspace

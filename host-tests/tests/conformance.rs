@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Instant;
 
 // `boards/tools` keeps the boards' MSRV (1.85), older than `is_multiple_of`.
-#[allow(dead_code, clippy::manual_is_multiple_of)]
+#[allow(dead_code, unused_imports, clippy::manual_is_multiple_of)]
 #[path = "../../boards/tools/src/lib.rs"]
 mod boards;
 

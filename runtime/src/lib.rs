@@ -10,16 +10,20 @@
 //! per-output-channel scales; accumulators are i32. There is no floating point
 //! on the inference path, so every target computes the same bits.
 #![no_std]
-// `unsafe` only in the per-architecture kernel modules (`kernels::dsp`),
+// `unsafe` only in the per-architecture kernel modules (`kernels::{dsp,
+// dsp_lanes, mve, neon}`),
 // each block with a `// SAFETY:` comment; everything else forbids it.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod arena;
 pub mod error;
 pub mod kernels;
 pub mod model;
+pub mod operands;
 pub mod ops;
 pub mod quant;
+mod resolve;
 pub mod schedule;
 
 pub use error::Error;

@@ -2,18 +2,20 @@
 //! into input and output views, and calls the kernel the layer names.
 #![forbid(unsafe_code)]
 
+use crate::arena::{behind, bytes, scratch_range, split, split2_mut, split3, split3_mut};
 use crate::error::Error;
-use crate::kernels::depthwise::{self, DepthwiseArgs};
-use crate::kernels::grouped::{self, MultiplierArgs};
-use crate::kernels::pointwise::{self, PointwiseArgs};
-use crate::kernels::stem::{self, DenseArgs, Im2colArgs, StemFirst};
-use crate::ops::{self, I32s, RequantView};
-use crate::schedule::{Conv, ConvVariant, Layer, Requant, Span, TensorRef};
+use crate::kernels::dense;
+use crate::kernels::depthwise;
+use crate::kernels::multiplier;
+use crate::kernels::pointwise;
+use crate::kernels::stem::{self, StemFirst};
+use crate::ops;
+use crate::schedule::{Conv, ConvVariant, Layer, TensorRef};
 
 /// A compiled model: data emitted by codegen (or built in memory by it).
 #[derive(Clone, Copy, Debug)]
 pub struct Model<'a> {
-    /// The weight blob all [`Span`]s point into (16-byte aligned when emitted).
+    /// The weight blob all [`Span`](crate::Span)s point into (16-byte aligned when emitted).
     pub weights: &'a [u8],
     /// The schedule, executed in order.
     pub layers: &'a [Layer],
@@ -184,221 +186,6 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
-    fn i8s(&self, s: Span) -> Option<&'a [i8]> {
-        let b = self
-            .weights
-            .get(s.offset as usize..(s.offset as usize).checked_add(s.len as usize)?)?;
-        Some(bytemuck::cast_slice(b))
-    }
-
-    fn i32s(&self, s: Span, n: usize) -> Option<I32s<'a>> {
-        if s.len as usize != n * 4 {
-            return None;
-        }
-        let b = self
-            .weights
-            .get(s.offset as usize..(s.offset as usize).checked_add(s.len as usize)?)?;
-        Some(I32s(b))
-    }
-
-    fn requant(&self, r: Requant, n: usize) -> Option<RequantView<'a>> {
-        Some(RequantView {
-            multiplier: self.i32s(r.multiplier, n)?,
-            shift: self.i32s(r.shift, n)?,
-        })
-    }
-
-    fn table(&self, s: Span) -> Option<&'a [i8]> {
-        let t = self.i8s(s)?;
-        (t.is_empty() || t.len() == 256).then_some(t)
-    }
-
-    /// Validates a conv's shapes and weight-blob operands (not its arena
-    /// placement) and resolves them; `input` is left empty.
-    fn conv_args(&self, p: &Conv) -> Option<ops::conv::ConvArgs<'a>> {
-        let (cin, cout, g) = (p.input.c as usize, p.output.c as usize, p.groups as usize);
-        let k = p.kernel as usize;
-        if g == 0 || cin % g != 0 || cout % g != 0 || p.stride == 0 {
-            return None;
-        }
-        // Output size must follow from the input size (no reads past the edge).
-        let span = |i: u16, o: u16| {
-            let reach = (o as usize).checked_sub(1)? * p.stride as usize + k;
-            (reach <= i as usize + 2 * p.pad as usize).then_some(())
-        };
-        span(p.input.h, p.output.h)?;
-        span(p.input.w, p.output.w)?;
-        let weights = self.i8s(p.weights)?;
-        if weights.len() != cout * k * k * (cin / g) {
-            return None;
-        }
-        let pad_values = self.i8s(p.pad_values)?;
-        if !pad_values.is_empty() && pad_values.len() != cin {
-            return None;
-        }
-        Some(ops::conv::ConvArgs {
-            input: &[],
-            weights,
-            bias: self.i32s(p.bias, cout)?,
-            requant: self.requant(p.requant, cout)?,
-            pad_values,
-            lut: self.table(p.lut)?,
-        })
-    }
-
-    /// Validates a [`ConvVariant::Pointwise`]-shaped conv (dense 1x1, stride
-    /// 1, no padding, same height and width) and resolves its operands.
-    fn pointwise_args(&self, p: &Conv, folded_bias: Span) -> Option<PointwiseArgs<'a>> {
-        let dense_1x1 = p.kernel == 1 && p.stride == 1 && p.pad == 0 && p.groups == 1;
-        if !dense_1x1 || (p.input.h, p.input.w) != (p.output.h, p.output.w) {
-            return None;
-        }
-        let args = self.conv_args(p)?;
-        Some(PointwiseArgs {
-            weights: args.weights,
-            folded_bias: self.i32s(folded_bias, p.output.c as usize)?,
-            requant: args.requant,
-            out_zp: p.out_zp,
-            lut: args.lut,
-        })
-    }
-
-    /// Validates a [`ConvVariant::Depthwise`]-shaped conv (`groups == cin ==
-    /// cout`) and resolves its operands.
-    fn depthwise_args(
-        &self,
-        p: &Conv,
-        weights_hwc: Span,
-        folded_bias: Span,
-    ) -> Option<DepthwiseArgs<'a>> {
-        let (c, g) = (p.input.c as usize, p.groups as usize);
-        if g != c || p.output.c as usize != c {
-            return None;
-        }
-        let args = self.conv_args(p)?;
-        let weights = self.i8s(weights_hwc)?;
-        if weights.len() != args.weights.len() {
-            return None;
-        }
-        Some(DepthwiseArgs {
-            weights,
-            folded_bias: self.i32s(folded_bias, c)?,
-            requant: args.requant,
-            pad_values: args.pad_values,
-            lut: args.lut,
-            in_zp: p.in_zp,
-            out_zp: p.out_zp,
-            kernel: p.kernel as usize,
-            stride: p.stride as usize,
-            pad: p.pad as usize,
-            h: p.input.h as usize,
-            w: p.input.w as usize,
-            c,
-        })
-    }
-
-    /// Validates a [`ConvVariant::Im2col`]-shaped conv (`groups == 1`, a
-    /// patch of at most [`Conv::MAX_PATCH`] bytes) and resolves its operands.
-    fn im2col_args(
-        &self,
-        p: &Conv,
-        weights_rows: Span,
-        folded_bias: Span,
-    ) -> Option<Im2colArgs<'a>> {
-        let (patch, cout) = (p.patch_len(), p.output.c as usize);
-        if p.groups != 1 || patch == 0 || patch > Conv::MAX_PATCH {
-            return None;
-        }
-        let args = self.conv_args(p)?;
-        let weights = self.i8s(weights_rows)?;
-        if weights.len() != cout * patch {
-            return None;
-        }
-        Some(Im2colArgs {
-            rows: PointwiseArgs {
-                weights,
-                folded_bias: self.i32s(folded_bias, cout)?,
-                requant: args.requant,
-                out_zp: p.out_zp,
-                lut: args.lut,
-            },
-            pad_values: args.pad_values,
-            in_zp: p.in_zp,
-            kernel: p.kernel as usize,
-            stride: p.stride as usize,
-            pad: p.pad as usize,
-            h: p.input.h as usize,
-            w: p.input.w as usize,
-            cin: p.input.c as usize,
-            cout,
-            patch,
-        })
-    }
-
-    /// Validates a [`ConvVariant::DenseHwio`]-shaped conv (`groups == 1`)
-    /// and resolves its operands.
-    fn dense_args(&self, p: &Conv, weights_hwio: Span, folded_bias: Span) -> Option<DenseArgs<'a>> {
-        if p.groups != 1 {
-            return None;
-        }
-        let args = self.conv_args(p)?;
-        let weights = self.i8s(weights_hwio)?;
-        if weights.len() != args.weights.len() {
-            return None;
-        }
-        Some(DenseArgs {
-            weights,
-            folded_bias: self.i32s(folded_bias, p.output.c as usize)?,
-            requant: args.requant,
-            pad_values: args.pad_values,
-            lut: args.lut,
-            in_zp: p.in_zp,
-            out_zp: p.out_zp,
-            kernel: p.kernel as usize,
-            stride: p.stride as usize,
-            pad: p.pad as usize,
-            h: p.input.h as usize,
-            w: p.input.w as usize,
-            cin: p.input.c as usize,
-            cout: p.output.c as usize,
-        })
-    }
-
-    /// Validates a [`ConvVariant::Multiplier`]-shaped conv (`groups == cin`,
-    /// `cout` a multiple of `cin`) and resolves its operands.
-    fn multiplier_args(
-        &self,
-        p: &Conv,
-        weights_hwc: Span,
-        folded_bias: Span,
-    ) -> Option<MultiplierArgs<'a>> {
-        let (cin, cout) = (p.input.c as usize, p.output.c as usize);
-        if p.groups as usize != cin || cin == 0 || cout % cin != 0 {
-            return None;
-        }
-        let args = self.conv_args(p)?;
-        let weights = self.i8s(weights_hwc)?;
-        if weights.len() != args.weights.len() {
-            return None;
-        }
-        Some(MultiplierArgs {
-            weights,
-            folded_bias: self.i32s(folded_bias, cout)?,
-            requant: args.requant,
-            pad_values: args.pad_values,
-            lut: args.lut,
-            in_zp: p.in_zp,
-            out_zp: p.out_zp,
-            kernel: p.kernel as usize,
-            stride: p.stride as usize,
-            pad: p.pad as usize,
-            h: p.input.h as usize,
-            w: p.input.w as usize,
-            cin,
-            m: cout / cin,
-        })
-    }
-
     /// Validates one layer and runs its kernel; `None` if the layer is corrupt.
     fn run_layer(&self, layer: &Layer, arena: &mut [i8]) -> Option<()> {
         match layer {
@@ -462,7 +249,7 @@ impl<'a> Model<'a> {
                     } => {
                         let args = self.dense_args(p, weights_hwio, folded_bias)?;
                         let (input, output) = split(arena, p.input, p.output)?;
-                        stem::dense(&args, p.output.w as usize, input, output);
+                        dense::dense(&args, p.output.w as usize, input, output);
                     }
                     ConvVariant::Im2col {
                         weights_rows,
@@ -470,7 +257,7 @@ impl<'a> Model<'a> {
                     } => {
                         let args = self.im2col_args(p, weights_rows, folded_bias)?;
                         let (input, output) = split(arena, p.input, p.output)?;
-                        stem::im2col(&args, p.output.w as usize, input, output);
+                        dense::im2col(&args, p.output.w as usize, input, output);
                     }
                     ConvVariant::Multiplier {
                         weights_hwc,
@@ -478,7 +265,7 @@ impl<'a> Model<'a> {
                     } => {
                         let args = self.multiplier_args(p, weights_hwc, folded_bias)?;
                         let (input, output) = split(arena, p.input, p.output)?;
-                        grouped::multiplier(&args, p.output.w as usize, input, output);
+                        multiplier::multiplier(&args, p.output.w as usize, input, output);
                     }
                     ConvVariant::MultiplierWriteBehind {
                         weights_hwc,
@@ -489,7 +276,7 @@ impl<'a> Model<'a> {
                         let (region, input_at, output_at) =
                             behind(arena, bytes(p.input), bytes(p.output), lead)?;
                         let out_hw = (p.output.h as usize, p.output.w as usize);
-                        grouped::multiplier_behind(&args, out_hw, region, input_at, output_at);
+                        multiplier::multiplier_behind(&args, out_hw, region, input_at, output_at);
                     }
                     ConvVariant::DepthwiseInPlace {
                         scratch,
@@ -617,12 +404,14 @@ impl<'a> Model<'a> {
                             (self.pointwise_args(fc1, b1)?, self.pointwise_args(fc2, b2)?);
                         let (data, scratch) = split2_mut(arena, bytes(x), scratch)?;
                         match dw_fast {
-                            None => {
-                                ops::conv_mlp::conv_mlp_pointwise(p, &dwa, &f1, &f2, data, scratch)
-                            }
+                            None => crate::kernels::conv_mlp::conv_mlp_pointwise(
+                                p, &dwa, &f1, &f2, data, scratch,
+                            ),
                             Some((wh, fb)) => {
                                 let d = self.depthwise_args(dw, wh, fb)?;
-                                ops::conv_mlp::conv_mlp_depthwise(p, &d, &f1, &f2, data, scratch);
+                                crate::kernels::conv_mlp::conv_mlp_depthwise(
+                                    p, &d, &f1, &f2, data, scratch,
+                                );
                             }
                         }
                     }
@@ -717,128 +506,5 @@ impl<'a> Model<'a> {
             }
         }
         Some(())
-    }
-}
-
-/// The byte range `[start, end)` a tensor occupies in the arena.
-fn bytes(t: TensorRef) -> (usize, usize) {
-    (t.offset as usize, t.end())
-}
-
-/// Splits the arena into a read-only input and a disjoint writable output.
-///
-/// Like every helper here it slices with `get`/`split_at_mut_checked` only:
-/// a range that does not fit is `None`, never a panic (the board no-panic
-/// check links these into firmware).
-fn split(arena: &mut [i8], input: TensorRef, output: TensorRef) -> Option<(&[i8], &mut [i8])> {
-    let (i0, i1) = bytes(input);
-    let (o0, o1) = bytes(output);
-    if i0 < o1 && o0 < i1 {
-        return None;
-    }
-    if i1 <= o0 {
-        let (lo, hi) = arena.split_at_mut_checked(o0)?;
-        Some((lo.get(i0..i1)?, hi.get_mut(..o1.checked_sub(o0)?)?))
-    } else {
-        let (lo, hi) = arena.split_at_mut_checked(i0)?;
-        Some((hi.get(..i1.checked_sub(i0)?)?, lo.get_mut(o0..o1)?))
-    }
-}
-
-/// The byte range `[start, end)` of a layer's scratch at `start`.
-fn scratch_range(start: u32, layer: &Layer) -> Option<(usize, usize)> {
-    let start = start as usize;
-    Some((start, start.checked_add(layer.scratch_bytes())?))
-}
-
-/// Splits the arena into two disjoint mutable byte ranges `[start, end)`.
-fn split2_mut(
-    arena: &mut [i8],
-    a: (usize, usize),
-    b: (usize, usize),
-) -> Option<(&mut [i8], &mut [i8])> {
-    if a.0 > a.1 || b.0 > b.1 {
-        return None;
-    }
-    if a.1 <= b.0 {
-        let (lo, hi) = arena.split_at_mut_checked(b.0)?;
-        Some((lo.get_mut(a.0..a.1)?, hi.get_mut(..b.1 - b.0)?))
-    } else if b.1 <= a.0 {
-        let (lo, hi) = arena.split_at_mut_checked(a.0)?;
-        Some((hi.get_mut(..a.1 - a.0)?, lo.get_mut(b.0..b.1)?))
-    } else {
-        None
-    }
-}
-
-/// The smallest region of `arena` holding an `input` and an `output` range
-/// that are either disjoint or overlap with the output starting at least
-/// `lead` bytes before the input (a write-behind kernel's contract). Returns
-/// the region and the input's and output's offsets in it.
-fn behind(
-    arena: &mut [i8],
-    input: (usize, usize),
-    output: (usize, usize),
-    lead: usize,
-) -> Option<(&mut [i8], usize, usize)> {
-    let overlap = input.0 < output.1 && output.0 < input.1;
-    if overlap && output.0.checked_add(lead)? > input.0 {
-        return None;
-    }
-    let (lo, hi) = (input.0.min(output.0), input.1.max(output.1));
-    let region = arena.get_mut(lo..hi)?;
-    Some((region, input.0 - lo, output.0 - lo))
-}
-
-/// Splits the arena into two read-only inputs and one writable output, all
-/// pairwise disjoint.
-fn split3(
-    arena: &mut [i8],
-    a: TensorRef,
-    b: TensorRef,
-    out: TensorRef,
-) -> Option<(&[i8], &[i8], &mut [i8])> {
-    let (a, b, out) = split3_mut(arena, bytes(a), bytes(b), bytes(out))?;
-    Some((a, b, out))
-}
-
-/// Splits the arena into three pairwise-disjoint mutable byte ranges
-/// `[start, end)`.
-fn split3_mut(
-    arena: &mut [i8],
-    a: (usize, usize),
-    b: (usize, usize),
-    c: (usize, usize),
-) -> Option<(&mut [i8], &mut [i8], &mut [i8])> {
-    // Order by (start, end) with three compare-swaps, remembering which is
-    // which (no slice sort: its total-order check can panic).
-    let mut r = [(a.0, a.1, 0u8), (b.0, b.1, 1), (c.0, c.1, 2)];
-    if r[1] < r[0] {
-        r.swap(0, 1);
-    }
-    if r[2] < r[1] {
-        r.swap(1, 2);
-    }
-    if r[1] < r[0] {
-        r.swap(0, 1);
-    }
-    let [(s0, e0, i0), (s1, e1, i1), (s2, e2, i2)] = r;
-    if e0 > s1 || e1 > s2 {
-        return None;
-    }
-    let (lo, rest) = arena.split_at_mut_checked(s1)?;
-    let (mid, hi) = rest.split_at_mut_checked(s2.checked_sub(s1)?)?;
-    let x0 = lo.get_mut(s0..e0)?;
-    let x1 = mid.get_mut(..e1.checked_sub(s1)?)?;
-    let x2 = hi.get_mut(..e2.checked_sub(s2)?)?;
-    // Back in argument order: `ik` says which argument sits at sorted place k.
-    match (i0, i1, i2) {
-        (0, 1, 2) => Some((x0, x1, x2)),
-        (0, 2, 1) => Some((x0, x2, x1)),
-        (1, 0, 2) => Some((x1, x0, x2)),
-        (1, 2, 0) => Some((x2, x0, x1)),
-        (2, 0, 1) => Some((x1, x2, x0)),
-        (2, 1, 0) => Some((x2, x1, x0)),
-        _ => None,
     }
 }

@@ -155,7 +155,7 @@ pub enum ConvVariant {
     },
     /// A dense conv (`groups == 1`) with a small window (`k * k * cin <=`
     /// [`Conv::MAX_PATCH`]: the stem's 3x3/s2 from RGB has 27 values) run as a
-    /// 1x1 conv over im2col patches (`kernels::stem::im2col`): each output
+    /// 1x1 conv over im2col patches (`kernels::dense::im2col`): each output
     /// pixel's window, padded taps reading `pad_values` or `in_zp`, is copied
     /// into a patch of [`Conv::patch_len`] bytes (`k * k * cin` rounded up to
     /// a multiple of 16, zero-filled), and the tier's pointwise kernel
@@ -171,7 +171,7 @@ pub enum ConvVariant {
     },
     /// A channel-multiplier conv (`groups == cin`, `cout = m * cin`: output
     /// channel `m * c + j` reads input channel `c`), input and output not
-    /// overlapping, run by `kernels::grouped`. `weights_hwc` holds the same
+    /// overlapping, run by `kernels::multiplier`. `weights_hwc` holds the same
     /// weights as `weights` laid out `[k][k][m][cin]` (plane `j` is a
     /// depthwise conv); `folded_bias` holds `cout` i32 values
     /// `bias[o] - in_zp * sum_tap w[o][tap]` (wrapping). Bit-identical to

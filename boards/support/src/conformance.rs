@@ -17,8 +17,8 @@
 //! |---|---|---|
 //! | `pointwise` | `pointwise_pixels` (tile words), `pointwise` (stack tile), `pointwise_in_place` | `cin <= 200`, `cout <= 40`, 1..9 pixels |
 //! | `depthwise` | `depthwise` (DSP/Helium tap table, window path, per-tap path), `pixel_by_taps` (must engage), `depthwise_in_place` | 1x1..9x9, s1/s2, `c <= 64`; 516 channels |
-//! | `multiplier` | `grouped::multiplier`, `multiplier_behind` (output before or after the input) | x1/x2/x3 planes, 1x1..9x9, `cin <= 32` |
-//! | `dense`, `im2col` | `stem::dense` (DenseHwio), `stem::im2col` (patches through the tier's pointwise kernel) | 1x1..9x9 from 1..32 channels, `cout <= 48` |
+//! | `multiplier` | `multiplier::multiplier`, `multiplier_behind` (output before or after the input) | x1/x2/x3 planes, 1x1..9x9, `cin <= 32` |
+//! | `dense`, `im2col` | `dense::dense` (DenseHwio), `dense::im2col` (patches through the tier's pointwise kernel) | 1x1..9x9 from 1..32 channels, `cout <= 48` |
 //! | `stem` | `stem_fast` with either first kernel, then depthwise, plain and write-behind | as `dense`, then 3x3 s1/s2 |
 //! | `requantize` | the depthwise and pointwise requantization (Helium `finish16`/`finish_px4`, also called directly on M55) | 4..32 lanes of chosen accumulators |
 //!
@@ -31,10 +31,11 @@
 //! xorshift generator, so every board runs the same cases.
 
 use core::fmt::{self, Display, Write};
+use runtime::kernels::dense::{self, DenseArgs, Im2colArgs};
 use runtime::kernels::depthwise::{self, DepthwiseArgs};
-use runtime::kernels::grouped::{self, MultiplierArgs};
+use runtime::kernels::multiplier::{self, MultiplierArgs};
 use runtime::kernels::pointwise::{self, PointwiseArgs};
-use runtime::kernels::stem::{self, DenseArgs, Im2colArgs, StemFirst};
+use runtime::kernels::stem::{self, StemFirst};
 use runtime::ops::conv::{conv_reference, ConvArgs};
 use runtime::ops::stem::stem_reference;
 use runtime::ops::{I32s, RequantView};
@@ -446,7 +447,7 @@ impl Params {
         }
     }
 
-    /// `wk`: the weights `[k][k][cin][cout]` of `stem::dense`.
+    /// `wk`: the weights `[k][k][cin][cout]` of `dense::dense`.
     fn layout_hwio(&mut self, g: &Geom) {
         let (kk, cin, cout) = (g.k * g.k, g.cin, g.cout);
         for t in 0..kk {
@@ -458,7 +459,7 @@ impl Params {
         }
     }
 
-    /// `wk`: the OHWI rows zero-padded to `patch` bytes of `stem::im2col`.
+    /// `wk`: the OHWI rows zero-padded to `patch` bytes of `dense::im2col`.
     fn layout_rows(&mut self, g: &Geom, patch: usize) {
         let per = g.per_out();
         for o in 0..g.cout {
@@ -832,7 +833,7 @@ fn depthwise_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
     suite
 }
 
-/// `grouped::multiplier` and `multiplier_behind` (the output after the
+/// `multiplier::multiplier` and `multiplier_behind` (the output after the
 /// input, or [`Conv::write_behind_bytes`] before it, overlapping) against
 /// `conv_reference` with `groups == cin`, `cout = m * cin`.
 fn multiplier_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
@@ -890,7 +891,7 @@ fn multiplier_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
         let (oh, ow) = g.out_hw();
         let got = &mut b.got[..n];
         got.fill(0x55);
-        grouped::multiplier(&args, ow, x, got);
+        multiplier::multiplier(&args, ow, x, got);
         suite.same(out, "multiplier", case, &c, want, got, g.cout);
         // Write-behind: alternately the output after the input and the
         // output starting the least lead before it.
@@ -903,7 +904,7 @@ fn multiplier_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
         let region = &mut b.region[..(input_at + g.in_len()).max(output_at + n)];
         region.fill(0x55);
         region[input_at..input_at + g.in_len()].copy_from_slice(x);
-        grouped::multiplier_behind(&args, (oh, ow), region, input_at, output_at);
+        multiplier::multiplier_behind(&args, (oh, ow), region, input_at, output_at);
         let form = if case % 2 == 0 {
             "multiplier_behind, output after the input"
         } else {
@@ -916,8 +917,8 @@ fn multiplier_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
     suite
 }
 
-/// The stem kernels on the same cases: `stem::dense` (weights
-/// `[k][k][cin][cout]`), `stem::im2col` (patches of at most 32 bytes through
+/// The stem kernels on the same cases: `dense::dense` (weights
+/// `[k][k][cin][cout]`), `dense::im2col` (patches of at most 32 bytes through
 /// the tier's pointwise kernel; windows that do not fit are skipped) against
 /// `conv_reference`, and `stem_fast` (either first kernel, then the fast
 /// depthwise through the ring; the output after the input or the least lead
@@ -966,7 +967,7 @@ fn dense_suites(out: &mut impl Write, b: &mut Buffers) -> [Suite; 3] {
         b.a.layout_hwio(&g);
         let got = &mut b.got[..n];
         got.fill(0x55);
-        stem::dense(&dense_args(&b.a, &c), ow, x, got);
+        dense::dense(&dense_args(&b.a, &c), ow, x, got);
         dense.same(out, "dense", case, &c, want, got, cout);
         dense.end_case();
         let patch = conv.patch_len();
@@ -974,7 +975,7 @@ fn dense_suites(out: &mut impl Write, b: &mut Buffers) -> [Suite; 3] {
         if fits {
             b.a.layout_rows(&g, patch);
             got.fill(0x55);
-            stem::im2col(&im2col_args(&b.a, &c, patch), ow, x, got);
+            dense::im2col(&im2col_args(&b.a, &c, patch), ow, x, got);
             im2col.same(out, "im2col", case, &c, want, got, cout);
             im2col.end_case();
         }

@@ -4,9 +4,9 @@
 //! requantization, GELU and sigmoid as 256-entry tables, and the ImageNet
 //! normalization folded into the stem.
 //!
-//! The passes, in order ([`compile`] drives them): [`lower`] (layers and
-//! quantized weights, with [`layouts`] choosing each conv's kernel and
-//! re-laying its weights), then [`assemble`] (fusion, buffer lifetimes, the
+//! The passes, in order ([`compile`] drives them): `lower` (layers and
+//! quantized weights, with `layouts` choosing each conv's kernel and
+//! re-laying its weights), then `assemble` (fusion, buffer lifetimes, the
 //! arena plan and its proof, offsets).
 
 mod assemble;

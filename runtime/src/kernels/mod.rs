@@ -49,14 +49,16 @@
 //! |---|---|---|
 //! | 1x1 conv (`Pointwise*`, ConvMlp fc1/fc2) | [`pointwise`]: four-pixel tiles of the tier (table above) | OHWI, folded bias |
 //! | depthwise 3x3 / 7x7 (`Depthwise*`, ConvMlp dw, stem.1) | [`depthwise`] | `[k][k][c]`, folded bias |
-//! | x2 grouped 7x7/s2, 3x3 (`Multiplier`, `MultiplierWriteBehind`) | [`grouped`]: one depthwise pass per multiplier plane | `[k][k][m][cin]`, folded bias |
-//! | stem.0 3x3/s2 from RGB (`Im2col`, fast `Layer::Stem`) | [`stem::im2col`]: window copied into a 32-byte patch, four patches through the tier's [`pointwise`] kernel | `[cout][patch_len]` zero-padded OHWI rows, folded bias |
-//! | dense small-`cin` conv with a larger window (`DenseHwio`) | [`stem::dense`]: tap value x vector of output channels | `[k][k][cin][cout]`, folded bias |
+//! | x2 grouped 7x7/s2, 3x3 (`Multiplier`, `MultiplierWriteBehind`) | [`multiplier`]: one depthwise pass per multiplier plane | `[k][k][m][cin]`, folded bias |
+//! | stem.0 3x3/s2 from RGB (`Im2col`, fast `Layer::Stem`) | [`dense::im2col`]: window copied into a 32-byte patch, four patches through the tier's [`pointwise`] kernel | `[cout][patch_len]` zero-padded OHWI rows, folded bias |
+//! | dense small-`cin` conv with a larger window (`DenseHwio`) | [`dense::dense`]: tap value x vector of output channels | `[k][k][cin][cout]`, folded bias |
 //! | requantization (every kernel) | [`crate::quant::requantize`]: 32-bit high-word path for `t >= 33` | per-channel multiplier, shift |
 //! | add, LUT, SE, global pool, fc | reference ops (`crate::ops`) | |
 
+pub mod conv_mlp;
+pub mod dense;
 pub mod depthwise;
-pub mod grouped;
+pub mod multiplier;
 pub mod pointwise;
 pub mod portable;
 pub mod stem;

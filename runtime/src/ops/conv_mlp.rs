@@ -1,9 +1,10 @@
-//! The fused, in-place ConvMlp block: see [`crate::ConvMlp`].
+//! The fused, in-place ConvMlp block: see [`crate::ConvMlp`]. The reference
+//! kernel and the row-ring driver it shares with the fast forms
+//! ([`crate::kernels::conv_mlp`]).
 
 use super::add::add_element;
 use super::conv::{conv_element, ConvArgs};
-use crate::kernels::depthwise::{depthwise_pixel, DepthwiseArgs};
-use crate::kernels::pointwise::{pointwise_pixels, tile_words, PointwiseArgs};
+use crate::kernels::pointwise::tile_words;
 use crate::schedule::ConvMlp;
 
 /// Rows of the block input as the fused kernel sees them at output row `y`:
@@ -40,7 +41,7 @@ impl<'a> Rows<'a> {
 /// `scratch`) and leaves fc2's `n * c` outputs in `d` (dead after fc1);
 /// and the residual add of the saved `x` is written over `x`. Grouping
 /// pixels lets every fc weight load feed several pixels.
-fn drive(
+pub(crate) fn drive(
     p: &ConvMlp,
     data: &mut [i8],
     scratch: &mut [i8],
@@ -149,63 +150,6 @@ pub fn conv_mlp_reference(
                     *v = conv_element(&p.fc2, fc2, y, x0 + i, o, |_, _, ci| hid.get(ci).copied());
                 }
             }
-        },
-    );
-}
-
-/// The same block with `fc1` and `fc2` computed by the fast pointwise kernel
-/// ([`ConvVariant::Pointwise`](crate::ConvVariant::Pointwise)), a pixel
-/// group at a time; bit-identical to [`conv_mlp_reference`] and with the
-/// same scratch.
-pub fn conv_mlp_pointwise(
-    p: &ConvMlp,
-    dw: &ConvArgs<'_>,
-    fc1: &PointwiseArgs<'_>,
-    fc2: &PointwiseArgs<'_>,
-    data: &mut [i8],
-    scratch: &mut [i8],
-) {
-    let c = p.dw.input.c as usize;
-    let hidden = p.fc1.output.c as usize;
-    drive(
-        p,
-        data,
-        scratch,
-        |y, x, rows, d| {
-            for (o, v) in d.iter_mut().enumerate() {
-                *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| {
-                    rows.get(iy).get(ix * c + ci).copied()
-                });
-            }
-        },
-        |_, _, _, d, hid, tile| {
-            pointwise_pixels(fc1, c, hidden, d, hid, tile);
-            pointwise_pixels(fc2, hidden, c, hid, d, tile);
-        },
-    );
-}
-
-/// [`conv_mlp_pointwise`] with `dw` computed by the fast depthwise kernel
-/// ([`ConvVariant::Depthwise`](crate::ConvVariant::Depthwise)); bit-identical
-/// to [`conv_mlp_reference`] and with the same scratch.
-pub fn conv_mlp_depthwise(
-    p: &ConvMlp,
-    dw: &DepthwiseArgs<'_>,
-    fc1: &PointwiseArgs<'_>,
-    fc2: &PointwiseArgs<'_>,
-    data: &mut [i8],
-    scratch: &mut [i8],
-) {
-    let c = p.dw.input.c as usize;
-    let hidden = p.fc1.output.c as usize;
-    drive(
-        p,
-        data,
-        scratch,
-        |y, x, rows, d| depthwise_pixel(dw, y, x, |iy| rows.get(iy), d),
-        |_, _, _, d, hid, tile| {
-            pointwise_pixels(fc1, c, hidden, d, hid, tile);
-            pointwise_pixels(fc2, hidden, c, hid, d, tile);
         },
     );
 }

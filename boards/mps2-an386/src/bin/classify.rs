@@ -55,10 +55,20 @@ fn main() -> ! {
     }
     // Names only if the labels match the head (a fine-tuned head has its own).
     let labels = (LABELS.lines().count() == model::CLASSES).then_some(LABELS);
-    let top = top_k::<5>(&logits, model::OUTPUT_SCALE, model::OUTPUT_ZERO_POINT, labels);
+    let top = top_k::<5>(
+        &logits,
+        model::OUTPUT_SCALE,
+        model::OUTPUT_ZERO_POINT,
+        labels,
+    );
     for p in &top {
         let name = p.label.unwrap_or("");
-        let _ = writeln!(out, "{:>5}  {:6.2} %  {name}", p.class, 100.0 * p.probability);
+        let _ = writeln!(
+            out,
+            "{:>5}  {:6.2} %  {name}",
+            p.class,
+            100.0 * p.probability
+        );
     }
     drop(out);
     semihosting::exit(true)

@@ -19,7 +19,10 @@
 //! are fixed by [`Alias`]es: in-place and write-behind outputs). [`check`]
 //! proves any plan valid by replaying every access byte by byte.
 
-use runtime::{ConvVariant, Layer};
+mod access;
+
+pub use access::layer_accesses;
+use access::push;
 
 /// Alignment of every buffer in the arena (SIMD loads).
 pub const ALIGN: usize = 16;
@@ -130,160 +133,6 @@ pub fn set_lifetimes(buffers: &mut [Buffer], accesses: &[Access]) {
         }
     }
 }
-
-// ------------------------------------------------------------- access models
-
-fn push(out: &mut Vec<Access>, layer: i64, kind: Kind, buffer: usize, start: usize, end: usize) {
-    if start < end {
-        out.push(Access {
-            layer,
-            kind,
-            buffer,
-            start,
-            end,
-        });
-    }
-}
-
-/// Rows `[lo, hi)` of a tensor with `row` bytes per row, clamped to `h` rows.
-fn rows(row: usize, h: usize, lo: i64, hi: i64) -> (usize, usize) {
-    let clamp = |r: i64| r.clamp(0, h as i64) as usize * row;
-    (clamp(lo), clamp(hi))
-}
-
-/// The accesses of layer `index` in the order its kernel performs them
-/// (written from the kernels' loop structure in `runtime::ops`, not from the
-/// runtime's placement formulas, so [`check`] is an independent proof):
-///
-/// * reference kernels read whole inputs while they write the whole output:
-///   read inputs, write output, read inputs again;
-/// * [`ConvVariant::InPlace`], [`ConvVariant::PointwiseInPlace`],
-///   [`ConvVariant::DepthwiseInPlace`] and [`Layer::ConvMlp`] (`p = kernel / 2`): for
-///   each row `y`, read input rows `y..=y+p` (row `y` is copied to the ring
-///   first), write output row `y`, read rows `y+1..=y+p` again (they are read
-///   while row `y` is written);
-/// * [`ConvVariant::WriteBehind`]: for each output row, read its input rows,
-///   write the row, read them again;
-/// * [`Layer::Stem`]: for each output row, read the input rows of the
-///   intermediate rows computed at that step, then write the row;
-/// * scratch is written before and read after everything else.
-pub fn layer_accesses(index: i64, layer: &Layer, ops: &Operands, out: &mut Vec<Access>) {
-    let size = |t: runtime::TensorRef| t.len();
-    if let Some(s) = ops.scratch {
-        push(out, index, Kind::Write, s, 0, layer.scratch_bytes());
-    }
-    match layer {
-        Layer::Conv(c)
-            if matches!(
-                c.variant,
-                ConvVariant::InPlace { .. }
-                    | ConvVariant::PointwiseInPlace { .. }
-                    | ConvVariant::DepthwiseInPlace { .. }
-            ) =>
-        {
-            in_place_rows(
-                index,
-                c.kernel as i64 / 2,
-                c.input,
-                ops.inputs[0],
-                ops.output,
-                out,
-            );
-        }
-        Layer::ConvMlp(m) => {
-            in_place_rows(
-                index,
-                m.dw.kernel as i64 / 2,
-                m.dw.input,
-                ops.inputs[0],
-                ops.output,
-                out,
-            );
-        }
-        Layer::Conv(c)
-            if matches!(
-                c.variant,
-                ConvVariant::WriteBehind | ConvVariant::MultiplierWriteBehind { .. }
-            ) =>
-        {
-            let in_row = c.input.w as usize * c.input.c as usize;
-            let out_row = c.output.w as usize * c.output.c as usize;
-            let (s, p, k) = (c.stride as i64, c.pad as i64, c.kernel as i64);
-            for r in 0..c.output.h as i64 {
-                let (a, b) = rows(in_row, c.input.h as usize, r * s - p, r * s - p + k);
-                push(out, index, Kind::Read, ops.inputs[0], a, b);
-                let o = r as usize * out_row;
-                push(out, index, Kind::Write, ops.output, o, o + out_row);
-                push(out, index, Kind::Read, ops.inputs[0], a, b);
-            }
-        }
-        Layer::Stem(st) => {
-            let (f, g) = (&st.first, &st.second);
-            let in_row = f.input.w as usize * f.input.c as usize;
-            let out_row = g.output.w as usize * g.output.c as usize;
-            let mid_h = g.input.h as i64;
-            let mut done = 0i64;
-            for r in 0..g.output.h as i64 {
-                // Intermediate rows of output row r's window not computed yet.
-                let lo = (r * g.stride as i64 - g.pad as i64)
-                    .clamp(0, mid_h)
-                    .max(done);
-                let hi = (r * g.stride as i64 - g.pad as i64 + g.kernel as i64).clamp(0, mid_h);
-                if lo < hi {
-                    let (fs, fp, fk) = (f.stride as i64, f.pad as i64, f.kernel as i64);
-                    let (a, b) = rows(
-                        in_row,
-                        f.input.h as usize,
-                        lo * fs - fp,
-                        (hi - 1) * fs - fp + fk,
-                    );
-                    push(out, index, Kind::Read, ops.inputs[0], a, b);
-                    done = hi;
-                }
-                let o = r as usize * out_row;
-                push(out, index, Kind::Write, ops.output, o, o + out_row);
-            }
-        }
-        _ => {
-            let inputs = match layer {
-                Layer::Add(a) => vec![(ops.inputs[0], size(a.a)), (ops.inputs[1], size(a.b))],
-                _ => vec![(ops.inputs[0], size(layer.input()))],
-            };
-            for &(b, n) in &inputs {
-                push(out, index, Kind::Read, b, 0, n);
-            }
-            push(out, index, Kind::Write, ops.output, 0, size(layer.output()));
-            for &(b, n) in &inputs {
-                push(out, index, Kind::Read, b, 0, n);
-            }
-        }
-    }
-    if let Some(s) = ops.scratch {
-        push(out, index, Kind::Read, s, 0, layer.scratch_bytes());
-    }
-}
-
-fn in_place_rows(
-    index: i64,
-    p: i64,
-    t: runtime::TensorRef,
-    input: usize,
-    output: usize,
-    out: &mut Vec<Access>,
-) {
-    let row = t.w as usize * t.c as usize;
-    let h = t.h as usize;
-    for y in 0..h as i64 {
-        let (a, b) = rows(row, h, y, y + p + 1);
-        push(out, index, Kind::Read, input, a, b);
-        let o = y as usize * row;
-        push(out, index, Kind::Write, output, o, o + row);
-        let (a, b) = rows(row, h, y + 1, y + p + 1);
-        push(out, index, Kind::Read, input, a, b);
-    }
-}
-
-// ------------------------------------------------------------------ planners
 
 /// Each buffer in its own region, one after the other.
 pub fn plan_naive(buffers: &[Buffer]) -> Plan {
@@ -558,6 +407,7 @@ pub fn interval_accesses(buffers: &[Buffer]) -> Vec<Access> {
 
 #[cfg(test)]
 mod tests {
+    use super::access::in_place_rows;
     use super::*;
     use proptest::prelude::*;
 

@@ -1,0 +1,227 @@
+//! The real boards (no hardware here): their firmware is built and linked
+//! at the largest resolution whose arena fits the part, and the linker's
+//! verdict on every memory is recorded.
+
+use super::*;
+
+/// A real board: built here (no hardware attached), flashed with probe-rs.
+#[derive(Clone, Copy, Debug)]
+pub struct RealBoard {
+    /// Folder, crate and binary name under `boards/`.
+    pub name: &'static str,
+    /// The part.
+    pub core: &'static str,
+    /// Rust target triple.
+    pub target: &'static str,
+    /// Model resolutions to try, largest first: the build uses the first
+    /// whose arena the linker fits into the part's RAM.
+    pub resolutions: &'static [usize],
+    /// Flash and RAM the firmware must fit: (name, bytes).
+    pub memories: &'static [(&'static str, u64)],
+    /// Cargo features that must *fail* to link, and why.
+    pub must_not_fit: Option<(&'static str, &'static str)>,
+}
+
+/// The real boards. Each builds at the largest resolution (up to the
+/// pretrained 256) whose arena its RAM holds: the linker decides.
+pub const REAL_BOARDS: &[RealBoard] = &[
+    RealBoard {
+        name: "rp2350",
+        core: "RP2350 (Cortex-M33, 150 MHz), 520 KiB SRAM, 16 MiB QSPI flash (e.g. Pimoroni Pico Plus 2)",
+        target: "thumbv8m.main-none-eabihf",
+        resolutions: &[256, 224, 192, 160, 128],
+        memories: &[("QSPI flash", 16 << 20), ("SRAM0-7", 512 << 10)],
+        must_not_fit: Some((
+            "flash-4m",
+            "Raspberry Pi Pico 2: its 4 MiB flash cannot hold the ~4.2 MB of weights plus the program",
+        )),
+    },
+    RealBoard {
+        name: "imxrt1170",
+        core: "i.MX RT1170 (Cortex-M7, up to 1 GHz), 1.25 MiB OCRAM + 512 KiB TCM, 16 MiB QSPI flash (MIMXRT1170-EVK)",
+        target: "thumbv7em-none-eabihf",
+        resolutions: &[256, 224, 192, 160, 128],
+        memories: &[("QSPI flash", 16 << 20), ("OCRAM", 1280 << 10)],
+        must_not_fit: None,
+    },
+];
+
+/// Builds every real board's firmware at the largest resolution that fits
+/// (or at `resolution`, e.g. to reuse the CI model), checks that the
+/// configurations that must not fit do not link, and writes
+/// `real-boards.json` and `real-boards.md`.
+pub fn build_real(
+    opts: &Options,
+    resolution: Option<usize>,
+    log: &(dyn Fn(&str) + Sync),
+) -> Res<Summary> {
+    std::fs::create_dir_all(opts.logs()).map_err(io(opts.logs().display()))?;
+    let mut entries = Vec::new();
+    let mut ok = true;
+    for b in REAL_BOARDS {
+        let dir = opts.boards_dir().join(b.name);
+        let staged = opts.repo.join(format!("target/boards/model-{}", b.name));
+        let log_file = opts.logs().join(format!("{}-build.log", b.name));
+        // The largest resolution whose arena fits, unless one is imposed.
+        let candidates: Vec<usize> = match resolution {
+            Some(r) => vec![r],
+            None => b.resolutions.to_vec(),
+        };
+        let mut tried = Vec::new();
+        let mut built = Err(String::from("no resolution tried"));
+        let mut res = candidates[0];
+        for &r in &candidates {
+            res = r;
+            let model = prepare_model(
+                &Options {
+                    resolution: r,
+                    model: None,
+                    ..opts.clone()
+                },
+                &mut |s| log(s),
+            )?;
+            stage(&model, &staged, &test_frame(&opts.image, r)?)?;
+            log(&format!(
+                "building {} ({}) at {r}x{r} ...",
+                b.name, b.target
+            ));
+            built = cargo_build(&dir, &[], &log_file);
+            match &built {
+                Err(e) if r != *candidates.last().unwrap() && does_not_fit_ram(e) => {
+                    log(&format!(
+                        "  the {r}x{r} arena does not fit {}'s RAM",
+                        b.name
+                    ));
+                    tried.push(json!({"resolution": r, "linker": overflow_line(e)}));
+                }
+                _ => break,
+            }
+        }
+        let elf = opts.repo.join(format!(
+            "target/boards/cargo/{}/{}/release/{}",
+            b.name, b.target, b.name
+        ));
+        let mut problems = Vec::new();
+        let mut entry = json!({
+            "board": b.name, "core": b.core, "target": b.target, "resolution": res,
+            "too_large": tried,
+            "memories": b.memories.iter().map(|(n, s)| json!({"name": n, "bytes": s})).collect::<Vec<_>>(),
+        });
+        match built.and_then(|()| sizes(&elf)) {
+            Ok(sz) => {
+                entry["code_bytes"] = json!(sz.code);
+                entry["weights_bytes"] = json!(sz.weights.map(|w| w.1));
+                entry["weights_address"] = json!(sz.weights.map(|w| format!("{:#x}", w.0)));
+                entry["arena_bytes"] = json!(sz.arena.map(|a| a.1));
+                entry["arena_address"] = json!(sz.arena.map(|a| format!("{:#x}", a.0)));
+                entry["sections"] = json!(sz
+                    .sections
+                    .iter()
+                    .map(|(n, a, s)| json!({"name": n, "address": format!("{a:#x}"), "bytes": s}))
+                    .collect::<Vec<_>>());
+            }
+            Err(e) => problems.push(e),
+        }
+        if let Some((feature, why)) = b.must_not_fit {
+            let args = ["--no-default-features", "--features", feature];
+            let log_file = opts.logs().join(format!("{}-{feature}-build.log", b.name));
+            // Built last, so the default build stays the one on disk.
+            let refused = match cargo_build(&dir, &args, &log_file) {
+                Ok(()) => {
+                    problems.push(format!("`--features {feature}` linked, but: {why}"));
+                    None
+                }
+                Err(e) => overflow_line(&e),
+            };
+            if refused.is_none() && problems.is_empty() {
+                problems.push(format!(
+                    "`--features {feature}` failed to build for another reason than size (log: {})",
+                    log_file.display()
+                ));
+            }
+            entry["must_not_fit"] = json!({"features": feature, "why": why, "linker": refused});
+        }
+        entry["ok"] = json!(problems.is_empty());
+        entry["problems"] = json!(problems);
+        if !problems.is_empty() {
+            ok = false;
+            log(&format!("{}: FAILED: {}", b.name, problems.join("; ")));
+        }
+        entries.push(entry);
+    }
+    let results = json!({"ok": ok, "boards": entries});
+    std::fs::create_dir_all(&opts.out).map_err(io(opts.out.display()))?;
+    let json_path = opts.out.join("real-boards.json");
+    std::fs::write(
+        &json_path,
+        serde_json::to_string_pretty(&results).expect("json") + "\n",
+    )
+    .map_err(io(json_path.display()))?;
+    let md_path = opts.out.join("real-boards.md");
+    std::fs::write(&md_path, real_markdown(&results)).map_err(io(md_path.display()))?;
+    log(&format!(
+        "wrote {} and {}",
+        json_path.display(),
+        md_path.display()
+    ));
+    Ok(Summary { results, ok })
+}
+
+/// Whether a failed build's output says RAM overflowed (the arena), as
+/// opposed to any other error.
+fn does_not_fit_ram(build_error: &str) -> bool {
+    build_error.contains("fastvit: ")
+        || build_error
+            .lines()
+            .any(|l| l.contains("will not fit in region") && !l.contains("FLASH"))
+}
+
+/// The linker's "overflowed" or assertion line, if any.
+fn overflow_line(build_error: &str) -> Option<String> {
+    build_error
+        .lines()
+        .find(|l| l.contains("overflowed") || l.contains("fastvit: "))
+        .map(|l| l.trim().trim_start_matches("= note:").trim().to_string())
+}
+
+/// The Markdown summary of the real-board builds.
+pub fn real_markdown(results: &Value) -> String {
+    let empty = vec![];
+    let u = |v: &Value| v.as_u64().unwrap_or(0);
+    let mut s = String::from(
+        "| board | model | code | weights | arena | fits | does not fit |\n|---|---|---:|---:|---:|---|---|\n",
+    );
+    for b in results["boards"].as_array().unwrap_or(&empty) {
+        s += &format!(
+            "| {} | {r}x{r} | {} | {} @{} | {} @{} | {} | {} |\n",
+            b["board"].as_str().unwrap_or("?"),
+            kib(u(&b["code_bytes"])),
+            kib(u(&b["weights_bytes"])),
+            b["weights_address"].as_str().unwrap_or("?"),
+            kib(u(&b["arena_bytes"])),
+            b["arena_address"].as_str().unwrap_or("?"),
+            b["memories"]
+                .as_array()
+                .unwrap_or(&empty)
+                .iter()
+                .map(|m| format!(
+                    "{} {}",
+                    m["name"].as_str().unwrap_or("?"),
+                    kib(u(&m["bytes"]))
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
+            match &b["must_not_fit"] {
+                Value::Null => "-".to_string(),
+                m => format!(
+                    "`--features {}`: {} (`{}`)",
+                    m["features"].as_str().unwrap_or("?"),
+                    m["why"].as_str().unwrap_or(""),
+                    m["linker"].as_str().unwrap_or("?")
+                ),
+            },
+            r = u(&b["resolution"]),
+        );
+    }
+    s
+}

@@ -1,0 +1,69 @@
+//! The fused ConvMlp block on the fast kernels: the row-ring driver of
+//! [`crate::ops::conv_mlp`] with `fc1`/`fc2` on the tiled pointwise kernel
+//! and, where it applies, `dw` on the fast depthwise kernel. Each form is
+//! bit-identical to [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference)
+//! with the same scratch.
+#![forbid(unsafe_code)]
+
+use super::depthwise::{depthwise_pixel, DepthwiseArgs};
+use super::pointwise::{pointwise_pixels, PointwiseArgs};
+use crate::ops::conv::{conv_element, ConvArgs};
+use crate::ops::conv_mlp::drive;
+use crate::schedule::ConvMlp;
+
+/// The same block with `fc1` and `fc2` computed by the fast pointwise kernel
+/// ([`ConvVariant::Pointwise`](crate::ConvVariant::Pointwise)), a pixel
+/// group at a time; bit-identical to [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference) and with the
+/// same scratch.
+pub fn conv_mlp_pointwise(
+    p: &ConvMlp,
+    dw: &ConvArgs<'_>,
+    fc1: &PointwiseArgs<'_>,
+    fc2: &PointwiseArgs<'_>,
+    data: &mut [i8],
+    scratch: &mut [i8],
+) {
+    let c = p.dw.input.c as usize;
+    let hidden = p.fc1.output.c as usize;
+    drive(
+        p,
+        data,
+        scratch,
+        |y, x, rows, d| {
+            for (o, v) in d.iter_mut().enumerate() {
+                *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| {
+                    rows.get(iy).get(ix * c + ci).copied()
+                });
+            }
+        },
+        |_, _, _, d, hid, tile| {
+            pointwise_pixels(fc1, c, hidden, d, hid, tile);
+            pointwise_pixels(fc2, hidden, c, hid, d, tile);
+        },
+    );
+}
+
+/// [`conv_mlp_pointwise`] with `dw` computed by the fast depthwise kernel
+/// ([`ConvVariant::Depthwise`](crate::ConvVariant::Depthwise)); bit-identical
+/// to [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference) and with the same scratch.
+pub fn conv_mlp_depthwise(
+    p: &ConvMlp,
+    dw: &DepthwiseArgs<'_>,
+    fc1: &PointwiseArgs<'_>,
+    fc2: &PointwiseArgs<'_>,
+    data: &mut [i8],
+    scratch: &mut [i8],
+) {
+    let c = p.dw.input.c as usize;
+    let hidden = p.fc1.output.c as usize;
+    drive(
+        p,
+        data,
+        scratch,
+        |y, x, rows, d| depthwise_pixel(dw, y, x, |iy| rows.get(iy), d),
+        |_, _, _, d, hid, tile| {
+            pointwise_pixels(fc1, c, hidden, d, hid, tile);
+            pointwise_pixels(fc2, hidden, c, hid, d, tile);
+        },
+    );
+}

@@ -1,0 +1,41 @@
+//! Operands every kernel reads from the weight blob, shared by the reference
+//! kernels (`ops`) and the tiers (`kernels`).
+
+/// Little-endian i32 values packed in a byte slice (bias, multipliers, shifts).
+#[derive(Clone, Copy)]
+pub struct I32s<'a>(pub &'a [u8]);
+
+impl I32s<'_> {
+    /// Element `i`; 0 past the end. Layers are validated to hold every
+    /// element their kernels read, so the fallback never happens; it keeps
+    /// the read free of a bounds-check panic (the board no-panic check).
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> i32 {
+        match self
+            .0
+            .get(i.wrapping_mul(4)..i.wrapping_mul(4).wrapping_add(4))
+        {
+            Some(&[b0, b1, b2, b3]) => i32::from_le_bytes([b0, b1, b2, b3]),
+            _ => 0,
+        }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.0.len() / 4
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.0.len() < 4
+    }
+}
+
+/// Per-channel requantization tables resolved from the weight blob.
+#[derive(Clone, Copy)]
+pub struct RequantView<'a> {
+    /// Multipliers.
+    pub multiplier: I32s<'a>,
+    /// Shifts.
+    pub shift: I32s<'a>,
+}

@@ -1,0 +1,234 @@
+//! Resolving a layer's spans in the weight blob into the typed operands its
+//! kernel takes; any span that does not fit is `None` (the executor's
+//! validation), never a panic.
+#![forbid(unsafe_code)]
+
+use crate::kernels::dense::{DenseArgs, Im2colArgs};
+use crate::kernels::depthwise::DepthwiseArgs;
+use crate::kernels::multiplier::MultiplierArgs;
+use crate::kernels::pointwise::PointwiseArgs;
+use crate::model::Model;
+use crate::ops::{self, I32s, RequantView};
+use crate::schedule::{Conv, Requant, Span};
+
+impl<'a> Model<'a> {
+    pub(crate) fn i8s(&self, s: Span) -> Option<&'a [i8]> {
+        let b = self
+            .weights
+            .get(s.offset as usize..(s.offset as usize).checked_add(s.len as usize)?)?;
+        Some(bytemuck::cast_slice(b))
+    }
+
+    pub(crate) fn i32s(&self, s: Span, n: usize) -> Option<I32s<'a>> {
+        if s.len as usize != n * 4 {
+            return None;
+        }
+        let b = self
+            .weights
+            .get(s.offset as usize..(s.offset as usize).checked_add(s.len as usize)?)?;
+        Some(I32s(b))
+    }
+
+    pub(crate) fn requant(&self, r: Requant, n: usize) -> Option<RequantView<'a>> {
+        Some(RequantView {
+            multiplier: self.i32s(r.multiplier, n)?,
+            shift: self.i32s(r.shift, n)?,
+        })
+    }
+
+    pub(crate) fn table(&self, s: Span) -> Option<&'a [i8]> {
+        let t = self.i8s(s)?;
+        (t.is_empty() || t.len() == 256).then_some(t)
+    }
+
+    /// Validates a conv's shapes and weight-blob operands (not its arena
+    /// placement) and resolves them; `input` is left empty.
+    pub(crate) fn conv_args(&self, p: &Conv) -> Option<ops::conv::ConvArgs<'a>> {
+        let (cin, cout, g) = (p.input.c as usize, p.output.c as usize, p.groups as usize);
+        let k = p.kernel as usize;
+        if g == 0 || cin % g != 0 || cout % g != 0 || p.stride == 0 {
+            return None;
+        }
+        // Output size must follow from the input size (no reads past the edge).
+        let span = |i: u16, o: u16| {
+            let reach = (o as usize).checked_sub(1)? * p.stride as usize + k;
+            (reach <= i as usize + 2 * p.pad as usize).then_some(())
+        };
+        span(p.input.h, p.output.h)?;
+        span(p.input.w, p.output.w)?;
+        let weights = self.i8s(p.weights)?;
+        if weights.len() != cout * k * k * (cin / g) {
+            return None;
+        }
+        let pad_values = self.i8s(p.pad_values)?;
+        if !pad_values.is_empty() && pad_values.len() != cin {
+            return None;
+        }
+        Some(ops::conv::ConvArgs {
+            input: &[],
+            weights,
+            bias: self.i32s(p.bias, cout)?,
+            requant: self.requant(p.requant, cout)?,
+            pad_values,
+            lut: self.table(p.lut)?,
+        })
+    }
+
+    /// Validates a [`ConvVariant::Pointwise`]-shaped conv (dense 1x1, stride
+    /// 1, no padding, same height and width) and resolves its operands.
+    pub(crate) fn pointwise_args(&self, p: &Conv, folded_bias: Span) -> Option<PointwiseArgs<'a>> {
+        let dense_1x1 = p.kernel == 1 && p.stride == 1 && p.pad == 0 && p.groups == 1;
+        if !dense_1x1 || (p.input.h, p.input.w) != (p.output.h, p.output.w) {
+            return None;
+        }
+        let args = self.conv_args(p)?;
+        Some(PointwiseArgs {
+            weights: args.weights,
+            folded_bias: self.i32s(folded_bias, p.output.c as usize)?,
+            requant: args.requant,
+            out_zp: p.out_zp,
+            lut: args.lut,
+        })
+    }
+
+    /// Validates a [`ConvVariant::Depthwise`]-shaped conv (`groups == cin ==
+    /// cout`) and resolves its operands.
+    pub(crate) fn depthwise_args(
+        &self,
+        p: &Conv,
+        weights_hwc: Span,
+        folded_bias: Span,
+    ) -> Option<DepthwiseArgs<'a>> {
+        let (c, g) = (p.input.c as usize, p.groups as usize);
+        if g != c || p.output.c as usize != c {
+            return None;
+        }
+        let args = self.conv_args(p)?;
+        let weights = self.i8s(weights_hwc)?;
+        if weights.len() != args.weights.len() {
+            return None;
+        }
+        Some(DepthwiseArgs {
+            weights,
+            folded_bias: self.i32s(folded_bias, c)?,
+            requant: args.requant,
+            pad_values: args.pad_values,
+            lut: args.lut,
+            in_zp: p.in_zp,
+            out_zp: p.out_zp,
+            kernel: p.kernel as usize,
+            stride: p.stride as usize,
+            pad: p.pad as usize,
+            h: p.input.h as usize,
+            w: p.input.w as usize,
+            c,
+        })
+    }
+
+    /// Validates a [`ConvVariant::Im2col`]-shaped conv (`groups == 1`, a
+    /// patch of at most [`Conv::MAX_PATCH`] bytes) and resolves its operands.
+    pub(crate) fn im2col_args(
+        &self,
+        p: &Conv,
+        weights_rows: Span,
+        folded_bias: Span,
+    ) -> Option<Im2colArgs<'a>> {
+        let (patch, cout) = (p.patch_len(), p.output.c as usize);
+        if p.groups != 1 || patch == 0 || patch > Conv::MAX_PATCH {
+            return None;
+        }
+        let args = self.conv_args(p)?;
+        let weights = self.i8s(weights_rows)?;
+        if weights.len() != cout * patch {
+            return None;
+        }
+        Some(Im2colArgs {
+            rows: PointwiseArgs {
+                weights,
+                folded_bias: self.i32s(folded_bias, cout)?,
+                requant: args.requant,
+                out_zp: p.out_zp,
+                lut: args.lut,
+            },
+            pad_values: args.pad_values,
+            in_zp: p.in_zp,
+            kernel: p.kernel as usize,
+            stride: p.stride as usize,
+            pad: p.pad as usize,
+            h: p.input.h as usize,
+            w: p.input.w as usize,
+            cin: p.input.c as usize,
+            cout,
+            patch,
+        })
+    }
+
+    /// Validates a [`ConvVariant::DenseHwio`]-shaped conv (`groups == 1`)
+    /// and resolves its operands.
+    pub(crate) fn dense_args(
+        &self,
+        p: &Conv,
+        weights_hwio: Span,
+        folded_bias: Span,
+    ) -> Option<DenseArgs<'a>> {
+        if p.groups != 1 {
+            return None;
+        }
+        let args = self.conv_args(p)?;
+        let weights = self.i8s(weights_hwio)?;
+        if weights.len() != args.weights.len() {
+            return None;
+        }
+        Some(DenseArgs {
+            weights,
+            folded_bias: self.i32s(folded_bias, p.output.c as usize)?,
+            requant: args.requant,
+            pad_values: args.pad_values,
+            lut: args.lut,
+            in_zp: p.in_zp,
+            out_zp: p.out_zp,
+            kernel: p.kernel as usize,
+            stride: p.stride as usize,
+            pad: p.pad as usize,
+            h: p.input.h as usize,
+            w: p.input.w as usize,
+            cin: p.input.c as usize,
+            cout: p.output.c as usize,
+        })
+    }
+
+    /// Validates a [`ConvVariant::Multiplier`]-shaped conv (`groups == cin`,
+    /// `cout` a multiple of `cin`) and resolves its operands.
+    pub(crate) fn multiplier_args(
+        &self,
+        p: &Conv,
+        weights_hwc: Span,
+        folded_bias: Span,
+    ) -> Option<MultiplierArgs<'a>> {
+        let (cin, cout) = (p.input.c as usize, p.output.c as usize);
+        if p.groups as usize != cin || cin == 0 || cout % cin != 0 {
+            return None;
+        }
+        let args = self.conv_args(p)?;
+        let weights = self.i8s(weights_hwc)?;
+        if weights.len() != args.weights.len() {
+            return None;
+        }
+        Some(MultiplierArgs {
+            weights,
+            folded_bias: self.i32s(folded_bias, cout)?,
+            requant: args.requant,
+            pad_values: args.pad_values,
+            lut: args.lut,
+            in_zp: p.in_zp,
+            out_zp: p.out_zp,
+            kernel: p.kernel as usize,
+            stride: p.stride as usize,
+            pad: p.pad as usize,
+            h: p.input.h as usize,
+            w: p.input.w as usize,
+            cin,
+            m: cout / cin,
+        })
+    }
+}
