@@ -51,8 +51,13 @@ pub struct Report {
     pub cosine_mean: f64,
     /// Minimum logits cosine.
     pub cosine_min: f64,
-    /// SQNR of the logits after subtracting the per-class mean over the set.
+    /// SQNR of the logits after subtracting the per-class mean over the set
+    /// (needs two or more inputs: one input has no signal left).
     pub centred_logit_sqnr_db: f64,
+    /// SQNR of the logits with each input's own mean subtracted from its
+    /// float and int8 logits (a per-input offset is not error): the proxy
+    /// kit's `fidelity.py` definition, meaningful for any number of inputs.
+    pub input_centred_logit_sqnr_db: f64,
     /// Fraction of inputs whose int8 top-1 equals the float top-1.
     pub top1_agreement: f64,
     /// Fraction of inputs whose float top-1 is in the int8 top-5.
@@ -206,7 +211,17 @@ pub fn evaluate(
             noise += (f as f64 - q as f64).powi(2);
         }
     }
+    let (mut isig, mut inoise) = (0f64, 0f64);
+    for r in &inputs {
+        let mean = |v: &[f32]| v.iter().map(|&x| x as f64).sum::<f64>() / v.len().max(1) as f64;
+        let (mf, mq) = (mean(&r.logits_float), mean(&r.logits_int8));
+        for (&f, &q) in r.logits_float.iter().zip(&r.logits_int8) {
+            isig += (f as f64 - mf).powi(2);
+            inoise += ((q as f64 - mq) - (f as f64 - mf)).powi(2);
+        }
+    }
     Ok(Report {
+        input_centred_logit_sqnr_db: db(isig, inoise),
         cosine_mean: inputs.iter().map(|r| r.cosine).sum::<f64>() / n,
         cosine_min: inputs.iter().map(|r| r.cosine).fold(1.0, f64::min),
         centred_logit_sqnr_db: db(sig, noise),

@@ -152,10 +152,15 @@ pub fn eval_input(
 
 /// `codegen eval`: the numerics summary and per-layer SQNR lines.
 pub fn eval_summary(report: &Report) -> Vec<String> {
+    let per_class = if report.inputs.len() >= 2 {
+        format!("{:.2} dB", report.centred_logit_sqnr_db)
+    } else {
+        "n/a (needs 2+ inputs)".into()
+    };
     let mut lines = vec![
         format!(
-            "\nNumerics over {} inputs: logits cosine mean {:.5}, min {:.5}; centred logit SQNR {:.2} dB; top-1 agreement {:.1} %, float top-1 in int8 top-5 {:.1} %",
-            report.inputs.len(), report.cosine_mean, report.cosine_min, report.centred_logit_sqnr_db,
+            "\nNumerics over {} inputs: logits cosine mean {:.5}, min {:.5}; centred logit SQNR {:.2} dB per input, {per_class} per class over the set; top-1 agreement {:.1} %, float top-1 in int8 top-5 {:.1} %",
+            report.inputs.len(), report.cosine_mean, report.cosine_min, report.input_centred_logit_sqnr_db,
             100.0 * report.top1_agreement, 100.0 * report.top5_agreement
         ),
         "Per-layer SQNR (int8 output vs float, dB):".into(),

@@ -233,7 +233,25 @@ fn eval_prints_float_and_int8_results_per_input() {
         assert!(l["cosine"].as_f64().unwrap() > 0.9);
     }
     assert!(text(&o.stderr).contains("Per-layer SQNR"));
+    assert!(
+        text(&o.stderr).contains("dB per input"),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    // One input: the per-input SQNR is finite, the per-class one is n/a.
+    let o = codegen(&[
+        "eval",
+        ck.to_str().unwrap(),
+        png.to_str().unwrap(),
+        "--resolution",
+        "64",
+    ]);
+    let t = text(&o.stdout);
+    assert!(
+        t.contains("n/a (needs 2+ inputs) per class") && !t.contains("inf dB"),
+        "{t}"
+    );
     assert!(dump.join("input000/index.json").is_file());
     assert!(dump.join("input001/00_stem.0.int8.npy").is_file());
     // An unreadable image is named.
