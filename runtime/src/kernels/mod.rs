@@ -53,8 +53,10 @@
 //! | stem.0 3x3/s2 from RGB (`Im2col`, fast `Layer::Stem`) | [`dense::im2col`]: window copied into a 32-byte patch, four patches through the tier's [`pointwise`] kernel | `[cout][patch_len]` zero-padded OHWI rows, folded bias |
 //! | dense small-`cin` conv with a larger window (`DenseHwio`) | [`dense::dense`]: tap value x vector of output channels | `[k][k][cin][cout]`, folded bias |
 //! | requantization (every kernel) | [`crate::quant::requantize`]: 32-bit high-word path for `t >= 33` | per-channel multiplier, shift |
-//! | add, LUT, SE, global pool, fc | reference ops (`crate::ops`) | |
+//! | add (`Layer::Add`, ConvMlp residual) | [`add`]: each input's rescale from a 256-entry table per layer, the output requantization per element | |
+//! | LUT, SE, global pool, fc | reference ops (`crate::ops`) | |
 
+pub mod add;
 pub mod conv_mlp;
 pub mod dense;
 pub mod depthwise;
