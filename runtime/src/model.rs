@@ -438,14 +438,14 @@ impl<'a> Model<'a> {
                 }
                 if p.output.offset == p.a.offset {
                     let (b, out) = split(arena, p.b, p.output)?;
-                    ops::add::add_in_place(p, out, b);
+                    crate::kernels::add::add_in_place(p, out, b);
                 } else if p.output.offset == p.b.offset {
                     let (a, out) = split(arena, p.a, p.output)?;
-                    ops::add::add_in_place_b(p, a, out);
+                    crate::kernels::add::add_in_place_b(p, a, out);
                 } else {
                     // Copy-free three-way split: order the regions by offset.
                     let (a, b, out) = split3(arena, p.a, p.b, p.output)?;
-                    ops::add::add_reference(p, a, b, out);
+                    crate::kernels::add::add(p, a, b, out);
                 }
             }
             Layer::SqueezeExcite(p) => {

@@ -5,9 +5,12 @@
 //! `_start` sets the stack, turns on FP/NEON before any Rust code runs (the
 //! compiler emits NEON for plain loops), installs the vectors, zeroes `.bss`,
 //! paints the stack for [`crate::stack`], and calls the board's
-//! `#[no_mangle] extern "C" fn main() -> !`. The MMU stays off, so all data
-//! accesses are Device memory: fine under QEMU, and the target has
-//! `+strict-align` so no unaligned accesses are emitted.
+//! `#[no_mangle] extern "C" fn main() -> !`. It first turns the MMU and
+//! caches on with a two-block identity map (devices below 1 GiB, RAM as
+//! Normal memory above), as every A-class firmware does: with the MMU off
+//! all data accesses are Device memory, where an unaligned access faults,
+//! and the target's default `+strict-align` would make LLVM split every
+//! unaligned vector load into bytes. The boards build with `-strict-align`.
 //!
 //! With feature `no-panic` the panic handler is [`crate::no_panic`]'s and the
 //! exception handler prints a fixed line.
@@ -34,6 +37,35 @@ _start:
     // FP/SIMD at EL1 and EL0: CPACR_EL1.FPEN = 0b11.
     mov     x0, #(3 << 20)
     msr     cpacr_el1, x0
+    isb
+    // MMU on with an identity map (fastvit_l1 below), before any other
+    // memory access: MAIR attr 0 Device-nGnRnE, attr 1 Normal write-back.
+    mov     x0, #0xff00
+    msr     mair_el1, x0
+    // TCR_EL1: T0SZ = 32 (4 GiB, walk starts at level 1), 4 KiB granule,
+    // inner/outer write-back walks, inner shareable, EPD1 (no TTBR1 walks),
+    // IPS = 0 (32-bit physical addresses: RAM ends below 4 GiB).
+    mov     x0, #0x3520
+    movk    x0, #0x80, lsl #16
+    msr     tcr_el1, x0
+    adrp    x0, fastvit_l1
+    add     x0, x0, :lo12:fastvit_l1
+    msr     ttbr0_el1, x0
+    isb
+    tlbi    vmalle1
+    dsb     ish
+    isb
+    // SCTLR_EL1: M (MMU), C (data cache), I (instruction cache) on; A off,
+    // so unaligned Normal-memory accesses do not fault (the firmware is
+    // built with -strict-align: LLVM keeps unaligned vector loads whole).
+    // No cache invalidation first: QEMU models no caches (real silicon
+    // would need one before setting C and I).
+    mrs     x0, sctlr_el1
+    orr     x0, x0, #(1 << 0)
+    orr     x0, x0, #(1 << 2)
+    orr     x0, x0, #(1 << 12)
+    bic     x0, x0, #(1 << 1)
+    msr     sctlr_el1, x0
     isb
     adrp    x0, fastvit_vectors
     add     x0, x0, :lo12:fastvit_vectors
@@ -65,6 +97,20 @@ _start:
 9:  wfe
     b       9b
     .size _start, . - _start
+
+    // Level-1 translation table, 1 GiB blocks, VA = PA: the first GiB
+    // (flash, GIC, UART) Device-nGnRnE and never
+    // executable (PXN, UXN); the second (RAM at 0x4000_0000: code, weights,
+    // arena, stack) Normal write-back, inner shareable; the rest unmapped,
+    // so a stray pointer faults.
+    .section .rodata.fastvit_l1, "a"
+    .balign 4096
+fastvit_l1:
+    .quad   0x0060000000000401
+    .quad   0x0000000040000705
+    .quad   0
+    .quad   0
+    .previous
 
     // 16 vectors of 0x80 bytes: each passes its index to fastvit_exception.
     .section .text.fastvit_vectors, "ax"

@@ -1,10 +1,13 @@
 //! The fused ConvMlp block on the fast kernels: the row-ring driver of
 //! [`crate::ops::conv_mlp`] with `fc1`/`fc2` on the tiled pointwise kernel
-//! and, where it applies, `dw` on the fast depthwise kernel. Each form is
+//! and, where it applies, `dw` on the fast depthwise kernel, and the
+//! residual add through [`AddTables`] (built once per block) where the tier
+//! uses them ([`USE_TABLES`]). Each form is
 //! bit-identical to [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference)
 //! with the same scratch.
 #![forbid(unsafe_code)]
 
+use super::add::{residual, AddTables, USE_TABLES};
 use super::depthwise::{depthwise_pixel, DepthwiseArgs};
 use super::pointwise::{pointwise_pixels, PointwiseArgs};
 use crate::ops::conv::{conv_element, ConvArgs};
@@ -25,6 +28,10 @@ pub fn conv_mlp_pointwise(
 ) {
     let c = p.dw.input.c as usize;
     let hidden = p.fc1.output.c as usize;
+    let mut add = AddTables::EMPTY;
+    if USE_TABLES {
+        add.fill(&p.add);
+    }
     drive(
         p,
         data,
@@ -40,6 +47,7 @@ pub fn conv_mlp_pointwise(
             pointwise_pixels(fc1, c, hidden, d, hid, tile);
             pointwise_pixels(fc2, hidden, c, hid, d, tile);
         },
+        |saved, f, out| residual(&add, &p.add, saved, f, out),
     );
 }
 
@@ -56,6 +64,10 @@ pub fn conv_mlp_depthwise(
 ) {
     let c = p.dw.input.c as usize;
     let hidden = p.fc1.output.c as usize;
+    let mut add = AddTables::EMPTY;
+    if USE_TABLES {
+        add.fill(&p.add);
+    }
     drive(
         p,
         data,
@@ -65,5 +77,6 @@ pub fn conv_mlp_depthwise(
             pointwise_pixels(fc1, c, hidden, d, hid, tile);
             pointwise_pixels(fc2, hidden, c, hid, d, tile);
         },
+        |saved, f, out| residual(&add, &p.add, saved, f, out),
     );
 }

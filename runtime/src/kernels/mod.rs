@@ -8,7 +8,7 @@
 //! | tier | module | selected when | 1x1 tile and inner loop |
 //! |---|---|---|---|
 //! | reference | [`portable`] | everything else (x86 hosts, thumbv6m, v8m.main without DSP) | 1 x 4 px, plain i8 dot products LLVM vectorizes |
-//! | neon | `neon` | aarch64 | 4 ch x 4 px, 16 channels a step: `SMULL`/`SMULL2` + `SADALP` (intrinsics), or `SDOT` (asm) with dotprod (A55/A76); `LD1` via asm (bare-metal AArch64 is `+strict-align`) |
+//! | neon | `neon` | aarch64 | 4 ch x 4 px, 16 channels a step: `SMULL`/`SMULL2` + `SADALP` (intrinsics), or `SDOT` (asm) with dotprod (A55/A76); `LD1` via asm (`aarch64-unknown-none` defaults to `+strict-align`) |
 //! | mve | `mve` | v8m.main + `cortex-m55`/`+mve` | 1 ch x 4 px, `VLDRB` + `VMLADAVA.S8` low-overhead loop (asm; LLVM's `vmlava` loop spent ~30 bookkeeping instructions a step); the channel's four outputs requantized, table-mapped and stored as one vector |
 //! | dsp | [`dsp`] | thumbv7em (M4/M7), v8m.main + `cortex-m33` | 1 ch x 4 px on inputs sign-extended once per tile (CMSIS-NN's trick): `LDR` + 2 `SXTB16` + 2 four-register `LDM` + 8 `SMLAD` per 4 channels (asm: LLVM only forms `smlabb`) |
 //!
@@ -53,8 +53,10 @@
 //! | stem.0 3x3/s2 from RGB (`Im2col`, fast `Layer::Stem`) | [`dense::im2col`]: window copied into a 32-byte patch, four patches through the tier's [`pointwise`] kernel | `[cout][patch_len]` zero-padded OHWI rows, folded bias |
 //! | dense small-`cin` conv with a larger window (`DenseHwio`) | [`dense::dense`]: tap value x vector of output channels | `[k][k][cin][cout]`, folded bias |
 //! | requantization (every kernel) | [`crate::quant::requantize`]: 32-bit high-word path for `t >= 33` | per-channel multiplier, shift |
-//! | add, LUT, SE, global pool, fc | reference ops (`crate::ops`) | |
+//! | add (`Layer::Add`, ConvMlp residual) | [`add`]: each input's rescale from a 256-entry table per layer, the output requantization per element | |
+//! | LUT, SE, global pool, fc | reference ops (`crate::ops`) | |
 
+pub mod add;
 pub mod conv_mlp;
 pub mod dense;
 pub mod depthwise;

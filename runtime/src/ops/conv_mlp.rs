@@ -2,7 +2,7 @@
 //! kernel and the row-ring driver it shares with the fast forms
 //! ([`crate::kernels::conv_mlp`]).
 
-use super::add::add_element;
+use super::add::add_reference;
 use super::conv::{conv_element, ConvArgs};
 use crate::kernels::pointwise::tile_words;
 use crate::schedule::ConvMlp;
@@ -39,7 +39,8 @@ impl<'a> Rows<'a> {
 /// `d`; `mlp(y, x0, n, d, hid)` runs fc1 (+ GELU) for the `n` pixels from
 /// `x0` into `hid` (with the pointwise kernels' tile scratch, the rest of
 /// `scratch`) and leaves fc2's `n * c` outputs in `d` (dead after fc1);
-/// and the residual add of the saved `x` is written over `x`. Grouping
+/// and `add(saved, d, out)` writes the residual add of the saved `x` over
+/// `x` (the reference per element, the fast forms through tables). Grouping
 /// pixels lets every fc weight load feed several pixels.
 pub(crate) fn drive(
     p: &ConvMlp,
@@ -47,6 +48,7 @@ pub(crate) fn drive(
     scratch: &mut [i8],
     mut dw: impl FnMut(usize, usize, &Rows<'_>, &mut [i8]),
     mut mlp: impl FnMut(usize, usize, usize, &mut [i8], &mut [i8], &mut [u32]),
+    mut add: impl FnMut(&[i8], &[i8], &mut [i8]),
 ) {
     let (h, w, c) = (
         p.dw.input.h as usize,
@@ -102,9 +104,7 @@ pub(crate) fn drive(
             let out = data
                 .get_mut(y * row + x0 * c..y * row + (x0 + n) * c)
                 .unwrap_or(&mut []);
-            for ((o, &s), &f) in out.iter_mut().zip(saved).zip(dn.iter()) {
-                *o = add_element(&p.add, s, f);
-            }
+            add(saved, dn, out);
             x0 += n;
         }
     }
@@ -151,5 +151,6 @@ pub fn conv_mlp_reference(
                 }
             }
         },
+        |saved, f, out| add_reference(&p.add, saved, f, out),
     );
 }
