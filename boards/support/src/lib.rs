@@ -48,6 +48,46 @@ mod virt;
 
 pub use bench::Board;
 
+/// The whole of an emulated board's benchmark binary but its entry point:
+/// the board's name, the staged test image, the arena (in `.fastvit_arena`,
+/// which the board's linker script places) and `fn run() -> !`, which runs
+/// the model once and exits QEMU with [`semihosting::run_and_exit`]'s
+/// report. The binary needs `fastvit_model` as a dependency and calls
+/// `run()` from its platform's entry point.
+#[cfg(any(feature = "cortex-m", feature = "virt"))]
+#[macro_export]
+macro_rules! emulated_board {
+    ($name:literal, $core:literal) => {
+        const BOARD: $crate::Board = $crate::Board {
+            name: $name,
+            core: $core,
+        };
+
+        /// The test image (u8 RGB, HWC), staged beside the model by `boards/tools`.
+        static IMAGE: [u8; fastvit_model::INPUT_BYTES] =
+            *include_bytes!(env!("FASTVIT_BOARD_IMAGE"));
+
+        /// The activation arena, placed by the board's linker script.
+        #[link_section = ".fastvit_arena"]
+        static mut ARENA: $crate::Arena<{ fastvit_model::ARENA_BYTES }> = $crate::Arena::new();
+
+        /// Runs the model once on [`IMAGE`] and exits with the report.
+        fn run() -> ! {
+            // SAFETY: the only reference to ARENA, taken once.
+            let arena = unsafe { $crate::Arena::take(core::ptr::addr_of_mut!(ARENA)) };
+            let mut logits = [0i8; fastvit_model::CLASSES];
+            $crate::semihosting::run_and_exit(
+                &BOARD,
+                &fastvit_model::MODEL,
+                fastvit_model::weights_intact(),
+                &IMAGE,
+                arena,
+                &mut logits,
+            )
+        }
+    };
+}
+
 /// Marks a point of the benchmark: index 0 just before the model runs, index
 /// `i + 1` right after layer `i`.
 ///

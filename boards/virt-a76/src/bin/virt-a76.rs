@@ -1,36 +1,14 @@
-//! FastViT-T8 int8 bare metal on a Cortex-A76 (QEMU virt): runs the model once
-//! on the embedded test image, marking every layer for the instruction
-//! counter, and prints the report of `support::semihosting::run_and_exit`. `_start` (in
-//! `support`) enables FP/NEON and calls `main`.
+//! FastViT-T8 int8 on a Cortex-A76 (QEMU virt), bare metal: runs the model once on the embedded test
+//! image, marking every layer for the instruction counter, and prints the
+//! report of `support::semihosting::run_and_exit` (all in
+//! `support::emulated_board!`).
 #![no_std]
 #![no_main]
 
-use fastvit_model as model;
-use support::{semihosting, Arena, Board};
+support::emulated_board!("virt-a76", "cortex-a76");
 
-const BOARD: Board = Board {
-    name: "virt-a76",
-    core: "cortex-a76",
-};
-
-/// The test image (u8 RGB, HWC), staged beside the model by `boards/tools`.
-static IMAGE: [u8; model::INPUT_BYTES] = *include_bytes!(env!("FASTVIT_BOARD_IMAGE"));
-
-/// The activation arena, placed in DRAM by `link.x`.
-#[link_section = ".fastvit_arena"]
-static mut ARENA: Arena<{ model::ARENA_BYTES }> = Arena::new();
-
+/// `_start` (in `support`) enables FP/NEON and calls `main`.
 #[no_mangle]
 extern "C" fn main() -> ! {
-    // SAFETY: the only reference to ARENA, taken once.
-    let arena = unsafe { Arena::take(core::ptr::addr_of_mut!(ARENA)) };
-    let mut logits = [0i8; model::CLASSES];
-    semihosting::run_and_exit(
-        &BOARD,
-        &model::MODEL,
-        model::weights_intact(),
-        &IMAGE,
-        arena,
-        &mut logits,
-    )
+    run()
 }
