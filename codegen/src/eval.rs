@@ -83,6 +83,22 @@ pub fn db(signal: f64, noise: f64) -> f64 {
     }
 }
 
+/// Centred logit SQNR over `(float, int8)` logit pairs, each input's own
+/// mean subtracted from both (a per-input offset is not error): the proxy
+/// kit's `fidelity.py` definition.
+pub fn input_centred_sqnr_db<'a>(pairs: impl Iterator<Item = (&'a [f32], &'a [f32])>) -> f64 {
+    let mean = |v: &[f32]| v.iter().map(|&x| x as f64).sum::<f64>() / v.len().max(1) as f64;
+    let (mut signal, mut noise) = (0f64, 0f64);
+    for (f, q) in pairs {
+        let (mf, mq) = (mean(f), mean(q));
+        for (&f, &q) in f.iter().zip(q) {
+            signal += (f as f64 - mf).powi(2);
+            noise += ((q as f64 - mq) - (f as f64 - mf)).powi(2);
+        }
+    }
+    db(signal, noise)
+}
+
 /// Runs the int8 model in process on one input: the camera entry point for
 /// images, the normalized one for `.npy` tensors. `after_layer` sees the arena.
 pub fn run_int8(
@@ -211,17 +227,12 @@ pub fn evaluate(
             noise += (f as f64 - q as f64).powi(2);
         }
     }
-    let (mut isig, mut inoise) = (0f64, 0f64);
-    for r in &inputs {
-        let mean = |v: &[f32]| v.iter().map(|&x| x as f64).sum::<f64>() / v.len().max(1) as f64;
-        let (mf, mq) = (mean(&r.logits_float), mean(&r.logits_int8));
-        for (&f, &q) in r.logits_float.iter().zip(&r.logits_int8) {
-            isig += (f as f64 - mf).powi(2);
-            inoise += ((q as f64 - mq) - (f as f64 - mf)).powi(2);
-        }
-    }
     Ok(Report {
-        input_centred_logit_sqnr_db: db(isig, inoise),
+        input_centred_logit_sqnr_db: input_centred_sqnr_db(
+            inputs
+                .iter()
+                .map(|r| (r.logits_float.as_slice(), r.logits_int8.as_slice())),
+        ),
         cosine_mean: inputs.iter().map(|r| r.cosine).sum::<f64>() / n,
         cosine_min: inputs.iter().map(|r| r.cosine).fold(1.0, f64::min),
         centred_logit_sqnr_db: db(sig, noise),

@@ -15,7 +15,8 @@
 
 use std::path::{Path, PathBuf};
 
-use codegen::eval::evaluate;
+use codegen::eval::{evaluate, input_centred_sqnr_db};
+use codegen::float::top_k;
 use codegen::images::load_input;
 use codegen::pipeline::{self, QuantOptions};
 
@@ -30,12 +31,6 @@ fn kit() -> Option<PathBuf> {
 fn centred(v: &[f32]) -> Vec<f64> {
     let m = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
     v.iter().map(|&x| x as f64 - m).collect()
-}
-
-fn ranking(v: &[f32]) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]).then(a.cmp(&b)));
-    idx
 }
 
 #[test]
@@ -70,31 +65,34 @@ fn int8_fidelity_on_the_trained_proxy() {
         .collect();
     let report = evaluate(&folded, &compiled, &inputs, false, None, &|| {}).unwrap();
 
-    let (mut signal, mut noise) = (0f64, 0f64);
+    let float: Vec<Vec<f32>> = names
+        .iter()
+        .map(|name| {
+            reference["logits"][name]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect()
+        })
+        .collect();
+    let sqnr = input_centred_sqnr_db(
+        float
+            .iter()
+            .zip(&report.inputs)
+            .map(|(f, r)| (f.as_slice(), r.logits_int8.as_slice())),
+    );
     let (mut confident, mut kept, mut in_top5) = (0, 0, 0);
-    for (name, r) in names.iter().zip(&report.inputs) {
-        let f: Vec<f32> = reference["logits"][name]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect();
-        let (cf, cq) = (centred(&f), centred(&r.logits_int8));
-        signal += cf.iter().map(|x| x * x).sum::<f64>();
-        noise += cf
-            .iter()
-            .zip(&cq)
-            .map(|(a, b)| (b - a).powi(2))
-            .sum::<f64>();
-        let (rf, rq) = (ranking(&f), ranking(&r.logits_int8));
+    for (f, r) in float.iter().zip(&report.inputs) {
+        let (rf, rq) = (top_k(f, 2), top_k(&r.logits_int8, 5));
+        let cf = centred(f);
         let std = (cf.iter().map(|x| x * x).sum::<f64>() / cf.len() as f64).sqrt();
         if (f[rf[0]] - f[rf[1]]) as f64 > 0.2 * std {
             confident += 1;
             kept += usize::from(rq[0] == rf[0]);
         }
-        in_top5 += usize::from(rq[..5].contains(&rf[0]));
+        in_top5 += usize::from(rq.contains(&rf[0]));
     }
-    let sqnr = 10.0 * (signal / noise).log10();
     eprintln!(
         "proxy kit, kit calibration: centred logit SQNR {sqnr:.2} dB (target 28, floor \
          {SQNR_FLOOR_DB}); confident top-1 kept {kept}/{confident}; float top-1 in int8 \

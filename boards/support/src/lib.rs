@@ -48,12 +48,29 @@ mod virt;
 
 pub use bench::Board;
 
+/// The statics every board binary shares: the test image staged beside the
+/// model by `boards/tools`, and the arena in `.fastvit_arena` (the board's
+/// linker script places it). Used by [`emulated_board!`] and
+/// [`no_panic_board!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! board_statics {
+    () => {
+        /// The test image (u8 RGB, HWC), staged beside the model by `boards/tools`.
+        static IMAGE: [u8; fastvit_model::INPUT_BYTES] =
+            *include_bytes!(env!("FASTVIT_BOARD_IMAGE"));
+
+        /// The activation arena, placed by the board's linker script.
+        #[link_section = ".fastvit_arena"]
+        static mut ARENA: $crate::Arena<{ fastvit_model::ARENA_BYTES }> = $crate::Arena::new();
+    };
+}
+
 /// The whole of an emulated board's benchmark binary but its entry point:
-/// the board's name, the staged test image, the arena (in `.fastvit_arena`,
-/// which the board's linker script places) and `fn run() -> !`, which runs
-/// the model once and exits QEMU with [`semihosting::run_and_exit`]'s
-/// report. The binary needs `fastvit_model` as a dependency and calls
-/// `run()` from its platform's entry point.
+/// the board's name, [`board_statics!`] and `fn run() -> !`, which runs the
+/// model once and exits QEMU with [`semihosting::run_and_exit`]'s report.
+/// The binary needs `fastvit_model` as a dependency and calls `run()` from
+/// its platform's entry point.
 #[cfg(any(feature = "cortex-m", feature = "virt"))]
 #[macro_export]
 macro_rules! emulated_board {
@@ -63,15 +80,9 @@ macro_rules! emulated_board {
             core: $core,
         };
 
-        /// The test image (u8 RGB, HWC), staged beside the model by `boards/tools`.
-        static IMAGE: [u8; fastvit_model::INPUT_BYTES] =
-            *include_bytes!(env!("FASTVIT_BOARD_IMAGE"));
+        $crate::board_statics!();
 
-        /// The activation arena, placed by the board's linker script.
-        #[link_section = ".fastvit_arena"]
-        static mut ARENA: $crate::Arena<{ fastvit_model::ARENA_BYTES }> = $crate::Arena::new();
-
-        /// Runs the model once on [`IMAGE`] and exits with the report.
+        /// Runs the model once on `IMAGE` and exits with the report.
         fn run() -> ! {
             // SAFETY: the only reference to ARENA, taken once.
             let arena = unsafe { $crate::Arena::take(core::ptr::addr_of_mut!(ARENA)) };
@@ -84,6 +95,41 @@ macro_rules! emulated_board {
                 arena,
                 &mut logits,
             )
+        }
+    };
+}
+
+/// The `no-panic` binary of a board but its entry point: [`board_statics!`]
+/// and `fn run() -> !`, only what an inference firmware runs (the weight
+/// check and `classify`) under [`no_panic::run_and_exit`]. With the binary's
+/// feature `deliberate-panic`, an index the compiler cannot prove in range
+/// is added, and the link must fail.
+#[cfg(feature = "no-panic")]
+#[macro_export]
+macro_rules! no_panic_board {
+    () => {
+        $crate::board_statics!();
+
+        /// Weight check and `classify` on the static arena and `IMAGE`.
+        fn run() -> ! {
+            // SAFETY: the only reference to ARENA, taken once.
+            let arena = unsafe { $crate::Arena::take(core::ptr::addr_of_mut!(ARENA)) };
+            let mut logits = [0i8; fastvit_model::CLASSES];
+            $crate::no_panic::run_and_exit(fastvit_model::weights_intact(), &mut logits, |logits| {
+                let (Ok(arena), Ok(logits)) = (
+                    arena.try_into(),
+                    <&mut [i8; fastvit_model::CLASSES]>::try_from(logits),
+                ) else {
+                    return false;
+                };
+                #[cfg(feature = "deliberate-panic")]
+                {
+                    // An index the compiler cannot prove in range: a reachable panic.
+                    let i = core::hint::black_box(fastvit_model::CLASSES);
+                    logits[i] = 1;
+                }
+                fastvit_model::classify(arena, &IMAGE, logits).is_ok()
+            })
         }
     };
 }

@@ -10,14 +10,15 @@
 use super::add::{residual, AddTables, USE_TABLES};
 use super::depthwise::{depthwise_pixel, DepthwiseArgs};
 use super::pointwise::{pointwise_pixels, PointwiseArgs};
-use crate::ops::conv::{conv_element, ConvArgs};
-use crate::ops::conv_mlp::drive;
+use crate::ops::conv::ConvArgs;
+use crate::ops::conv_mlp::{drive, dw_reference, Rows};
 use crate::schedule::ConvMlp;
 
 /// The same block with `fc1` and `fc2` computed by the fast pointwise kernel
 /// ([`ConvVariant::Pointwise`](crate::ConvVariant::Pointwise)), a pixel
-/// group at a time; bit-identical to [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference) and with the
-/// same scratch.
+/// group at a time; bit-identical to
+/// [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference) and with
+/// the same scratch.
 pub fn conv_mlp_pointwise(
     p: &ConvMlp,
     dw: &ConvArgs<'_>,
@@ -26,37 +27,44 @@ pub fn conv_mlp_pointwise(
     data: &mut [i8],
     scratch: &mut [i8],
 ) {
-    let c = p.dw.input.c as usize;
-    let hidden = p.fc1.output.c as usize;
-    let mut add = AddTables::EMPTY;
-    if USE_TABLES {
-        add.fill(&p.add);
-    }
-    drive(
+    fast(
         p,
+        |y, x, rows, d| dw_reference(p, dw, y, x, rows, d),
+        fc1,
+        fc2,
         data,
         scratch,
-        |y, x, rows, d| {
-            for (o, v) in d.iter_mut().enumerate() {
-                *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| {
-                    rows.get(iy).get(ix * c + ci).copied()
-                });
-            }
-        },
-        |_, _, _, d, hid, tile| {
-            pointwise_pixels(fc1, c, hidden, d, hid, tile);
-            pointwise_pixels(fc2, hidden, c, hid, d, tile);
-        },
-        |saved, f, out| residual(&add, &p.add, saved, f, out),
     );
 }
 
 /// [`conv_mlp_pointwise`] with `dw` computed by the fast depthwise kernel
 /// ([`ConvVariant::Depthwise`](crate::ConvVariant::Depthwise)); bit-identical
-/// to [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference) and with the same scratch.
+/// to [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference) and
+/// with the same scratch.
 pub fn conv_mlp_depthwise(
     p: &ConvMlp,
     dw: &DepthwiseArgs<'_>,
+    fc1: &PointwiseArgs<'_>,
+    fc2: &PointwiseArgs<'_>,
+    data: &mut [i8],
+    scratch: &mut [i8],
+) {
+    fast(
+        p,
+        |y, x, rows, d| depthwise_pixel(dw, y, x, |iy| rows.get(iy), d),
+        fc1,
+        fc2,
+        data,
+        scratch,
+    );
+}
+
+/// Both fast forms: `dw` as given, fc1/fc2 on the tiled pointwise kernel,
+/// the residual add through tables built once per block.
+#[inline(always)]
+fn fast(
+    p: &ConvMlp,
+    dw: impl FnMut(usize, usize, &Rows<'_>, &mut [i8]),
     fc1: &PointwiseArgs<'_>,
     fc2: &PointwiseArgs<'_>,
     data: &mut [i8],
@@ -72,7 +80,7 @@ pub fn conv_mlp_depthwise(
         p,
         data,
         scratch,
-        |y, x, rows, d| depthwise_pixel(dw, y, x, |iy| rows.get(iy), d),
+        dw,
         |_, _, _, d, hid, tile| {
             pointwise_pixels(fc1, c, hidden, d, hid, tile);
             pointwise_pixels(fc2, hidden, c, hid, d, tile);

@@ -110,6 +110,25 @@ pub(crate) fn drive(
     }
 }
 
+/// The `dw` conv of pixel `(y, x)` through `conv_element`, reading the block
+/// input from `rows`: the reference ConvMlp's and the fast pointwise form's.
+#[inline(always)]
+pub(crate) fn dw_reference(
+    p: &ConvMlp,
+    dw: &ConvArgs<'_>,
+    y: usize,
+    x: usize,
+    rows: &Rows<'_>,
+    d: &mut [i8],
+) {
+    let c = p.dw.input.c as usize;
+    for (o, v) in d.iter_mut().enumerate() {
+        *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| {
+            rows.get(iy).get(ix * c + ci).copied()
+        });
+    }
+}
+
 /// Reference kernel. `data` is the block input `x` (`h * w * c`), replaced by
 /// the block output; `scratch` holds [`ConvMlp::scratch_bytes`] bytes: the
 /// row ring, then `PIXELS * c` bytes of `dw` output, then `PIXELS` hidden
@@ -130,13 +149,7 @@ pub fn conv_mlp_reference(
         p,
         data,
         scratch,
-        |y, x, rows, d| {
-            for (o, v) in d.iter_mut().enumerate() {
-                *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| {
-                    rows.get(iy).get(ix * c + ci).copied()
-                });
-            }
-        },
+        |y, x, rows, d| dw_reference(p, dw, y, x, rows, d),
         |y, x0, _, d, hid, _| {
             if c == 0 {
                 return; // `drive` never calls with `c == 0`
