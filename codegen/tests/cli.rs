@@ -92,7 +92,9 @@ fn runtime_source_is_an_option() {
         assert!(o.status.success(), "{}", text(&o.stderr));
         let toml = std::fs::read_to_string(out.join("Cargo.toml")).unwrap();
         assert!(
-            toml.contains(&format!("package = \"fastvit-runtime\", {line} }}")),
+            toml.contains(&format!(
+                "package = \"fastvit-runtime\", {line}, default-features = false }}"
+            )),
             "{toml}"
         );
     }

@@ -99,7 +99,14 @@ fn conv(
         bias: bias_span,
         requant: Requant {
             multiplier: b.i32s(&vec![1_500_000_000; cout]),
-            shift: b.i32s(&vec![-10; cout]),
+            shift: {
+                let offset = b.0.len() as u32;
+                b.0.extend(vec![-10i8 as u8; cout]);
+                Span {
+                    offset,
+                    len: cout as u32,
+                }
+            },
         },
         pad_values: Span::NONE,
         lut: Span::NONE,

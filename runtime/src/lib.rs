@@ -27,6 +27,12 @@ mod resolve;
 pub mod schedule;
 
 pub use error::Error;
+
+/// Whether this build executes the reference conv forms (feature
+/// `reference-forms`, on by default). Without them a layer that needs one is
+/// refused at run time as [`Error::InvalidLayer`], and a generated crate
+/// whose schedule uses one fails to compile, so it never gets that far.
+pub const REFERENCE_FORMS: bool = cfg!(feature = "reference-forms");
 pub use model::Model;
 pub use schedule::{
     Add, Conv, ConvMlp, ConvVariant, FullyConnected, GlobalAvgPool, Layer, Lut, Requant, Span,

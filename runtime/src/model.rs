@@ -190,14 +190,17 @@ impl<'a> Model<'a> {
     fn run_layer(&self, layer: &Layer, arena: &mut [i8]) -> Option<()> {
         match layer {
             Layer::Conv(p) => {
-                let args = self.conv_args(p)?;
+                // Only the reference forms read OHWI `weights` and `bias`.
+                let reference = || self.reference_args(p);
                 match p.variant {
                     ConvVariant::Reference => {
+                        let args = reference()?;
                         let (input, output) = split(arena, p.input, p.output)?;
                         let args = ops::conv::ConvArgs { input, ..args };
                         ops::conv::conv_reference(p, &args, output);
                     }
                     ConvVariant::InPlace { scratch } => {
+                        let args = reference()?;
                         let same = p.input == p.output;
                         if !same || p.stride != 1 || p.kernel % 2 == 0 || p.pad != p.kernel / 2 {
                             return None;
@@ -207,6 +210,7 @@ impl<'a> Model<'a> {
                         ops::conv_in_place::conv_in_place(p, &args, data, ring);
                     }
                     ConvVariant::WriteBehind => {
+                        let args = reference()?;
                         let lead = p.write_behind_bytes();
                         let (region, input_at, output_at) =
                             behind(arena, bytes(p.input), bytes(p.output), lead)?;
@@ -329,7 +333,6 @@ impl<'a> Model<'a> {
                 if a.output != b.input || b.kernel == 0 {
                     return None;
                 }
-                let (first, second) = (self.conv_args(a)?, self.conv_args(b)?);
                 let lead = p.write_behind_bytes();
                 let ring = scratch_range(a.output.offset, layer)?;
                 let (input, output) = (bytes(a.input), bytes(b.output));
@@ -343,9 +346,12 @@ impl<'a> Model<'a> {
                     lead,
                 )?;
                 match fast {
-                    None => ops::stem::stem_reference(
-                        p, &first, &second, region, input_at, output_at, ring,
-                    ),
+                    None => {
+                        let (first, second) = (self.reference_args(a)?, self.reference_args(b)?);
+                        ops::stem::stem_reference(
+                            p, &first, &second, region, input_at, output_at, ring,
+                        )
+                    }
                     Some((f, s)) => stem::stem_fast(p, &f, &s, region, input_at, output_at, ring),
                 }
             }
@@ -388,14 +394,14 @@ impl<'a> Model<'a> {
                 if !chain {
                     return None;
                 }
-                let (dwa, fc1a, fc2a) = (
-                    self.conv_args(dw)?,
-                    self.conv_args(fc1)?,
-                    self.conv_args(fc2)?,
-                );
                 let scratch = scratch_range(p.scratch, layer)?;
                 match fast {
                     None => {
+                        let (dwa, fc1a, fc2a) = (
+                            self.reference_args(dw)?,
+                            self.reference_args(fc1)?,
+                            self.reference_args(fc2)?,
+                        );
                         let (data, scratch) = split2_mut(arena, bytes(x), scratch)?;
                         ops::conv_mlp::conv_mlp_reference(p, &dwa, &fc1a, &fc2a, data, scratch);
                     }
@@ -404,9 +410,12 @@ impl<'a> Model<'a> {
                             (self.pointwise_args(fc1, b1)?, self.pointwise_args(fc2, b2)?);
                         let (data, scratch) = split2_mut(arena, bytes(x), scratch)?;
                         match dw_fast {
-                            None => crate::kernels::conv_mlp::conv_mlp_pointwise(
-                                p, &dwa, &f1, &f2, data, scratch,
-                            ),
+                            None => {
+                                let dwa = self.reference_args(dw)?;
+                                crate::kernels::conv_mlp::conv_mlp_pointwise(
+                                    p, &dwa, &f1, &f2, data, scratch,
+                                )
+                            }
                             Some((wh, fb)) => {
                                 let d = self.depthwise_args(dw, wh, fb)?;
                                 crate::kernels::conv_mlp::conv_mlp_depthwise(

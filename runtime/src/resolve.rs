@@ -8,7 +8,7 @@ use crate::kernels::depthwise::DepthwiseArgs;
 use crate::kernels::multiplier::MultiplierArgs;
 use crate::kernels::pointwise::PointwiseArgs;
 use crate::model::Model;
-use crate::ops::{self, I32s, RequantView};
+use crate::ops::{self, I32s, RequantView, Shifts};
 use crate::schedule::{Conv, Requant, Span};
 
 impl<'a> Model<'a> {
@@ -32,7 +32,7 @@ impl<'a> Model<'a> {
     pub(crate) fn requant(&self, r: Requant, n: usize) -> Option<RequantView<'a>> {
         Some(RequantView {
             multiplier: self.i32s(r.multiplier, n)?,
-            shift: self.i32s(r.shift, n)?,
+            shift: Shifts(self.i8s(r.shift).filter(|s| s.len() == n)?),
         })
     }
 
@@ -41,9 +41,9 @@ impl<'a> Model<'a> {
         (t.is_empty() || t.len() == 256).then_some(t)
     }
 
-    /// Validates a conv's shapes and weight-blob operands (not its arena
-    /// placement) and resolves them; `input` is left empty.
-    pub(crate) fn conv_args(&self, p: &Conv) -> Option<ops::conv::ConvArgs<'a>> {
+    /// Validates a conv's shapes (not its arena placement) and returns how
+    /// many weights it has, in any layout.
+    fn conv_weight_count(&self, p: &Conv) -> Option<usize> {
         let (cin, cout, g) = (p.input.c as usize, p.output.c as usize, p.groups as usize);
         let k = p.kernel as usize;
         if g == 0 || cin % g != 0 || cout % g != 0 || p.stride == 0 {
@@ -56,21 +56,58 @@ impl<'a> Model<'a> {
         };
         span(p.input.h, p.output.h)?;
         span(p.input.w, p.output.w)?;
-        let weights = self.i8s(p.weights)?;
-        if weights.len() != cout * k * k * (cin / g) {
-            return None;
-        }
+        Some(cout * k * k * (cin / g))
+    }
+
+    /// Validates a conv's shapes and the operands every kernel reads
+    /// (requantization, pad values, table), and resolves them; `input`,
+    /// `weights` and `bias` are left empty. The fast variants read their own
+    /// weight layout and folded bias, so a schedule leaves `Conv::weights`
+    /// and `Conv::bias` empty for them and the blob holds each weight once.
+    fn conv_common(&self, p: &Conv) -> Option<(usize, ops::conv::ConvArgs<'a>)> {
+        let count = self.conv_weight_count(p)?;
         let pad_values = self.i8s(p.pad_values)?;
-        if !pad_values.is_empty() && pad_values.len() != cin {
+        if !pad_values.is_empty() && pad_values.len() != p.input.c as usize {
             return None;
         }
+        Some((
+            count,
+            ops::conv::ConvArgs {
+                input: &[],
+                weights: &[],
+                bias: I32s(&[]),
+                requant: self.requant(p.requant, p.output.c as usize)?,
+                pad_values,
+                lut: self.table(p.lut)?,
+            },
+        ))
+    }
+
+    /// [`Model::conv_common`] plus the fast layout `s`, which must hold every
+    /// weight.
+    fn fast_common(&self, p: &Conv, s: Span) -> Option<(&'a [i8], ops::conv::ConvArgs<'a>)> {
+        let (count, args) = self.conv_common(p)?;
+        let weights = self.i8s(s)?;
+        (weights.len() == count).then_some((weights, args))
+    }
+
+    /// [`Model::conv_args`] for the reference forms, `None` in a build
+    /// without them ([`crate::REFERENCE_FORMS`]), so their code is not linked.
+    pub(crate) fn reference_args(&self, p: &Conv) -> Option<ops::conv::ConvArgs<'a>> {
+        if !crate::REFERENCE_FORMS {
+            return None;
+        }
+        self.conv_args(p)
+    }
+
+    /// Validates a reference conv (OHWI `weights`, `bias`) and resolves its
+    /// operands; `input` is left empty.
+    pub(crate) fn conv_args(&self, p: &Conv) -> Option<ops::conv::ConvArgs<'a>> {
+        let (weights, args) = self.fast_common(p, p.weights)?;
         Some(ops::conv::ConvArgs {
-            input: &[],
             weights,
-            bias: self.i32s(p.bias, cout)?,
-            requant: self.requant(p.requant, cout)?,
-            pad_values,
-            lut: self.table(p.lut)?,
+            bias: self.i32s(p.bias, p.output.c as usize)?,
+            ..args
         })
     }
 
@@ -81,9 +118,9 @@ impl<'a> Model<'a> {
         if !dense_1x1 || (p.input.h, p.input.w) != (p.output.h, p.output.w) {
             return None;
         }
-        let args = self.conv_args(p)?;
+        let (weights, args) = self.fast_common(p, p.weights)?;
         Some(PointwiseArgs {
-            weights: args.weights,
+            weights,
             folded_bias: self.i32s(folded_bias, p.output.c as usize)?,
             requant: args.requant,
             out_zp: p.out_zp,
@@ -103,11 +140,7 @@ impl<'a> Model<'a> {
         if g != c || p.output.c as usize != c {
             return None;
         }
-        let args = self.conv_args(p)?;
-        let weights = self.i8s(weights_hwc)?;
-        if weights.len() != args.weights.len() {
-            return None;
-        }
+        let (weights, args) = self.fast_common(p, weights_hwc)?;
         Some(DepthwiseArgs {
             weights,
             folded_bias: self.i32s(folded_bias, c)?,
@@ -137,7 +170,7 @@ impl<'a> Model<'a> {
         if p.groups != 1 || patch == 0 || patch > Conv::MAX_PATCH {
             return None;
         }
-        let args = self.conv_args(p)?;
+        let (_, args) = self.conv_common(p)?;
         let weights = self.i8s(weights_rows)?;
         if weights.len() != cout * patch {
             return None;
@@ -174,11 +207,7 @@ impl<'a> Model<'a> {
         if p.groups != 1 {
             return None;
         }
-        let args = self.conv_args(p)?;
-        let weights = self.i8s(weights_hwio)?;
-        if weights.len() != args.weights.len() {
-            return None;
-        }
+        let (weights, args) = self.fast_common(p, weights_hwio)?;
         Some(DenseArgs {
             weights,
             folded_bias: self.i32s(folded_bias, p.output.c as usize)?,
@@ -209,11 +238,7 @@ impl<'a> Model<'a> {
         if p.groups as usize != cin || cin == 0 || cout % cin != 0 {
             return None;
         }
-        let args = self.conv_args(p)?;
-        let weights = self.i8s(weights_hwc)?;
-        if weights.len() != args.weights.len() {
-            return None;
-        }
+        let (weights, args) = self.fast_common(p, weights_hwc)?;
         Some(MultiplierArgs {
             weights,
             folded_bias: self.i32s(folded_bias, cout)?,

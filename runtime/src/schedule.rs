@@ -64,7 +64,7 @@ impl TensorRef {
 pub struct Requant {
     /// i32 multipliers, one per output channel.
     pub multiplier: Span,
-    /// i32 shifts, one per output channel.
+    /// i8 shifts, one byte per output channel.
     pub shift: Span,
 }
 
@@ -118,7 +118,7 @@ pub enum ConvVariant {
     /// A depthwise conv (`groups == cin == cout`, any kernel, stride and
     /// padding), input and output not overlapping, run by the fast depthwise
     /// kernel (`kernels::depthwise`): one output pixel for all channels at
-    /// once. `weights_hwc` holds the same weights as `weights`, laid out
+    /// once. `weights_hwc` holds the conv's OHWI weights laid out
     /// tap-major, channel-minor (`[k][k][c]`); `folded_bias` holds `c` i32
     /// values `bias[c] - in_zp * sum_tap w[tap][c]` (wrapping). Padded taps
     /// still read `pad_values` or `in_zp`; the result is bit-identical to
@@ -142,8 +142,8 @@ pub enum ConvVariant {
     /// A dense conv (`groups == 1`) with few input channels (the stem's
     /// 3x3/s2 from RGB), input and output not overlapping, run by the dense
     /// kernel of `kernels::stem`: each (tap, input channel) value times a
-    /// vector of output channels. `weights_hwio` holds the same weights as
-    /// `weights` laid out `[k][k][cin][cout]`; `folded_bias` holds `cout` i32
+    /// vector of output channels. `weights_hwio` holds the conv's OHWI weights
+    /// laid out `[k][k][cin][cout]`; `folded_bias` holds `cout` i32
     /// values `bias[o] - in_zp * sum w[o]` (wrapping). Padded taps read
     /// `pad_values` or `in_zp`; bit-identical to `Reference`. Also the
     /// `first` conv of a fast [`Stem`].
@@ -171,8 +171,8 @@ pub enum ConvVariant {
     },
     /// A channel-multiplier conv (`groups == cin`, `cout = m * cin`: output
     /// channel `m * c + j` reads input channel `c`), input and output not
-    /// overlapping, run by `kernels::multiplier`. `weights_hwc` holds the same
-    /// weights as `weights` laid out `[k][k][m][cin]` (plane `j` is a
+    /// overlapping, run by `kernels::multiplier`. `weights_hwc` holds the
+    /// conv's OHWI weights laid out `[k][k][m][cin]` (plane `j` is a
     /// depthwise conv); `folded_bias` holds `cout` i32 values
     /// `bias[o] - in_zp * sum_tap w[o][tap]` (wrapping). Bit-identical to
     /// `Reference`.
@@ -226,9 +226,13 @@ pub struct Conv {
     pub pad: u8,
     /// Number of groups (`1` dense, `cin` depthwise or channel multiplier).
     pub groups: u16,
-    /// i8 weights, OHWI.
+    /// i8 weights, OHWI. Read by the reference forms (`Reference`,
+    /// `InPlace`, `WriteBehind`) and the pointwise ones (whose layout OHWI
+    /// is); the other variants read their own layout and codegen leaves this
+    /// empty, so the blob holds each weight once.
     pub weights: Span,
-    /// i32 bias per output channel.
+    /// i32 bias per output channel. Read by the reference forms only (every
+    /// other variant reads its `folded_bias`); empty otherwise.
     pub bias: Span,
     /// Requantization per output channel.
     pub requant: Requant,

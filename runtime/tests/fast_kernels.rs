@@ -230,6 +230,16 @@ impl Blob {
         }
     }
 
+    /// Requantization shifts: one byte each.
+    fn shifts(&mut self, v: &[i32]) -> Span {
+        let offset = self.0.len() as u32;
+        self.0.extend(v.iter().map(|&s| s as i8 as u8));
+        Span {
+            offset,
+            len: v.len() as u32,
+        }
+    }
+
     fn i32s(&mut self, v: &[i32]) -> Span {
         while self.0.len() % 4 != 0 {
             self.0.push(0xA5);
@@ -342,7 +352,7 @@ fn conv(c: &Case, blob: &mut Blob, variant: impl Fn(&mut Blob) -> ConvVariant) -
         bias: blob.i32s(&c.bias),
         requant: Requant {
             multiplier: blob.i32s(&c.mult),
-            shift: blob.i32s(&c.shift),
+            shift: blob.shifts(&c.shift),
         },
         pad_values: Span::NONE,
         lut: c.lut.as_ref().map_or(Span::NONE, |t| blob.i8s(t)),
@@ -488,7 +498,7 @@ fn conv_mlp_rejects_mixed_fc_variants() {
     let b = blob.i32s(&[0; 4]);
     let rq = Requant {
         multiplier: blob.i32s(&[1 << 30; 4]),
-        shift: blob.i32s(&[0; 4]),
+        shift: blob.shifts(&[0; 4]),
     };
     let one = |kernel: u8, groups: u16, input, output, variant| Conv {
         variant,

@@ -122,6 +122,16 @@ impl Blob {
         }
     }
 
+    /// Requantization shifts: one byte each.
+    fn shifts(&mut self, v: &[i32]) -> Span {
+        let offset = self.0.len() as u32;
+        self.0.extend(v.iter().map(|&s| s as i8 as u8));
+        Span {
+            offset,
+            len: v.len() as u32,
+        }
+    }
+
     fn i32s(&mut self, v: &[i32]) -> Span {
         while self.0.len() % 4 != 0 {
             self.0.push(0xA5);
@@ -336,7 +346,7 @@ impl ConvParams {
             bias: blob.i32s(&self.bias),
             requant: Requant {
                 multiplier: blob.i32s(&self.mult),
-                shift: blob.i32s(&self.shift),
+                shift: blob.shifts(&self.shift),
             },
             pad_values: self.pad_values.as_ref().map_or(Span::NONE, |v| blob.i8s(v)),
             lut: self.lut.as_ref().map_or(Span::NONE, |v| blob.i8s(v)),

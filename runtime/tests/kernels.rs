@@ -189,6 +189,16 @@ impl Blob {
         v.map_or(Span::NONE, |v| self.i8s(v))
     }
 
+    /// Requantization shifts: one byte each.
+    fn shifts(&mut self, v: &[i32]) -> Span {
+        let offset = self.0.len() as u32;
+        self.0.extend(v.iter().map(|&s| s as i8 as u8));
+        Span {
+            offset,
+            len: v.len() as u32,
+        }
+    }
+
     fn i32s(&mut self, v: &[i32]) -> Span {
         while self.0.len() % 4 != 0 {
             self.0.push(0xA5);
@@ -206,7 +216,7 @@ impl Blob {
     fn requant(&mut self, mult: &[i32], shift: &[i32]) -> Requant {
         Requant {
             multiplier: self.i32s(mult),
-            shift: self.i32s(shift),
+            shift: self.shifts(shift),
         }
     }
 }

@@ -38,7 +38,7 @@ use runtime::kernels::pointwise::{self, PointwiseArgs};
 use runtime::kernels::stem::{self, StemFirst};
 use runtime::ops::conv::{conv_reference, ConvArgs};
 use runtime::ops::stem::stem_reference;
-use runtime::ops::{I32s, RequantView};
+use runtime::ops::{I32s, RequantView, Shifts as ShiftBytes};
 use runtime::quant::{lut, requantize_i8};
 use runtime::{Conv, ConvVariant, Requant, Span, Stem, TensorRef};
 
@@ -358,7 +358,7 @@ struct Params {
     bias: [u8; 4 * MAX_C],
     folded: [u8; 4 * MAX_C],
     mult: [u8; 4 * MAX_C],
-    shift: [u8; 4 * MAX_C],
+    shift: [i8; MAX_C],
     pads: [i8; MAX_C],
     table: [i8; 256],
 }
@@ -371,7 +371,7 @@ impl Params {
             bias: [0; 4 * MAX_C],
             folded: [0; 4 * MAX_C],
             mult: [0; 4 * MAX_C],
-            shift: [0; 4 * MAX_C],
+            shift: [0; MAX_C],
             pads: [0; MAX_C],
             table: [0; 256],
         }
@@ -414,7 +414,7 @@ impl Params {
             };
             put(&mut self.bias, o, bias);
             put(&mut self.mult, o, m);
-            put(&mut self.shift, o, s);
+            self.shift[o] = s as i8;
             let sum: i32 = self.w[o * per..(o + 1) * per]
                 .iter()
                 .map(|&v| v as i32)
@@ -472,7 +472,7 @@ impl Params {
     fn requant(&self, cout: usize) -> RequantView<'_> {
         RequantView {
             multiplier: I32s(&self.mult[..4 * cout]),
-            shift: I32s(&self.shift[..4 * cout]),
+            shift: ShiftBytes(&self.shift[..cout]),
         }
     }
 
@@ -1176,7 +1176,7 @@ fn requantize_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
             put(&mut p.folded, o, acc);
             put(&mut p.bias, o, acc);
             put(&mut p.mult, o, m);
-            put(&mut p.shift, o, s);
+            p.shift[o] = s as i8;
         }
         cs.shifts = match mode {
             0 => Shifts::One(one),
@@ -1345,7 +1345,7 @@ fn mve_direct(
 fn finish16(
     acc: &runtime::kernels::mve::Acc16,
     bias: &[u8],
-    (multiplier, shift): (&[u8], &[u8]),
+    (multiplier, shift): (&[u8], &[i8]),
     o0: usize,
     out_zp: i32,
     table: &[i8],
@@ -1389,10 +1389,9 @@ pub fn shapes(out: &mut impl Write, weights: &[i8], x: &mut [i8], y: &mut [i8], 
         *v = rng.i8();
     }
     let mut params = [0u8; 4 * 1152];
-    let mut shift = [0u8; 4 * 1152];
-    for (m, s) in params.chunks_exact_mut(4).zip(shift.chunks_exact_mut(4)) {
+    let shift = [-9i8; 1152];
+    for m in params.chunks_exact_mut(4) {
         m.copy_from_slice(&((1i32 << 30) + (rng.next() % (1 << 30)) as i32).to_le_bytes());
-        s.copy_from_slice(&(-9i32).to_le_bytes());
     }
     let mut table = [0i8; 256];
     for v in &mut table {
@@ -1405,7 +1404,7 @@ pub fn shapes(out: &mut impl Write, weights: &[i8], x: &mut [i8], y: &mut [i8], 
             folded_bias: I32s(&params[..4 * cout]),
             requant: RequantView {
                 multiplier: I32s(&params[..4 * cout]),
-                shift: I32s(&shift[..4 * cout]),
+                shift: ShiftBytes(&shift[..cout]),
             },
             out_zp: -3,
             // fc1 carries the GELU table in FastViT.

@@ -92,10 +92,17 @@ impl Lowering<'_> {
     }
 
     fn requant(&mut self, reals: &[f64]) -> Requant {
-        let (m, s): (Vec<i32>, Vec<i32>) = reals.iter().map(|&r| quantize_multiplier(r)).unzip();
+        let (m, s): (Vec<i32>, Vec<i8>) = reals
+            .iter()
+            .map(|&r| {
+                let (m, s) = quantize_multiplier(r);
+                // quantize_multiplier keeps shifts in -31..=30.
+                (m, s as i8)
+            })
+            .unzip();
         Requant {
             multiplier: self.i32s(&m),
-            shift: self.i32s(&s),
+            shift: self.i8s(&s),
         }
     }
 

@@ -7,11 +7,13 @@
 //! The passes, in order ([`compile`] drives them): `lower` (layers and
 //! quantized weights, with `layouts` choosing each conv's kernel and
 //! re-laying its weights), then `assemble` (fusion, buffer lifetimes, the
-//! arena plan and its proof, offsets).
+//! arena plan and its proof, offsets), then `pack` (the weight blob keeps
+//! what the final schedule reads, each weight once).
 
 mod assemble;
 mod layouts;
 mod lower;
+mod pack;
 
 use std::collections::BTreeMap;
 
@@ -229,12 +231,15 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
     let lbl = assemble::assemble(&lw, MemoryForm::LayerByLayer);
     let layer_by_layer_bytes = lbl.plan.peak;
     let naive_bytes = plan::plan_naive(&lbl.buffers).peak;
-    let chosen = match settings.memory {
+    let mut chosen = match settings.memory {
         MemoryForm::LayerByLayer => lbl,
         MemoryForm::Fused => assemble::assemble(&lw, MemoryForm::Fused),
     };
+    let mut layers: Vec<&mut Layer> = chosen.layers.iter_mut().collect();
+    layers.push(&mut chosen.stem_normalized);
+    let weights = pack::pack(&lw.blob, &mut layers);
     Compiled {
-        weights: lw.blob,
+        weights,
         layers: chosen.layers,
         names: chosen.names,
         float_names: chosen.float_names,

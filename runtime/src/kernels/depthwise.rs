@@ -273,7 +273,7 @@ pub(crate) fn finish<const N: usize>(
     out: &mut [i8],
 ) {
     let mult = gather::<N>(requant.multiplier, o0, step);
-    let shift = gather::<N>(requant.shift, o0, step);
+    let shift: [i32; N] = core::array::from_fn(|j| requant.shift.get(o0 + j * step));
     let mut y = [0i8; N];
     // Shifts in -31..=-2 (t = 31 - shift in 33..=62, the usual case) take
     // `requantize`'s high-word path for every lane at once, branch-free so
@@ -572,6 +572,7 @@ pub fn depthwise_in_place(a: &DepthwiseArgs<'_>, data: &mut [i8], ring: &mut [i8
 mod tests {
     extern crate std;
     use super::*;
+    use crate::ops::Shifts;
     use proptest::prelude::*;
     use std::{vec, vec::Vec};
 
@@ -605,14 +606,14 @@ mod tests {
             let weights: Vec<i8> = (0..k * k * c).map(|_| next() as i8).collect();
             let bias: Vec<i32> = (0..c).map(|_| (next() % 20_001) as i32 - 10_000).collect();
             let mult: Vec<i32> = (0..c).map(|_| (1 << 30) + (next() % (1 << 30)) as i32).collect();
-            let shift: Vec<i32> = (0..c).map(|_| -((next() % 12) as i32) - 2).collect();
+            let shift: Vec<i8> = (0..c).map(|_| -((next() % 12) as i8) - 2).collect();
             let pads: Vec<i8> = if pad_values { (0..c).map(|_| next() as i8).collect() } else { vec![] };
             let lut: Vec<i8> = if table { (0..256).map(|_| next() as i8).collect() } else { vec![] };
-            let (b, m, sh) = (i32_bytes(&bias), i32_bytes(&mult), i32_bytes(&shift));
+            let (b, m) = (i32_bytes(&bias), i32_bytes(&mult));
             let a = DepthwiseArgs {
                 weights: &weights,
                 folded_bias: I32s(&b),
-                requant: RequantView { multiplier: I32s(&m), shift: I32s(&sh) },
+                requant: RequantView { multiplier: I32s(&m), shift: Shifts(&shift) },
                 pad_values: &pads,
                 lut: &lut,
                 in_zp,

@@ -302,7 +302,7 @@ pub fn finish16(
     acc: &Acc16,
     bias: &[u8],
     multiplier: &[u8],
-    shift: &[u8],
+    shift: &[i8],
     o0: usize,
     out_zp: i32,
     table: &[i8],
@@ -320,17 +320,19 @@ pub fn finish16(
             .and_then(|e| e.checked_mul(4))
             .is_some_and(|e| e <= v.len())
     };
-    if !words(bias) || !words(multiplier) || !words(shift) || out.len() < 16 {
+    let bytes_in = o0.checked_add(16).is_some_and(|e| e <= shift.len());
+    if !words(bias) || !words(multiplier) || !bytes_in || out.len() < 16 {
         return false;
     }
     let (mut lo, mut hi) = (0i32, -31i32);
-    // SAFETY: reads 64 bytes of `acc` (16-byte aligned, `VLDRW`) and
-    // `4 * o0 .. 4 * o0 + 64` of `bias`, `multiplier` and `shift` (checked by
-    // `words`; `VLDRB` needs no alignment), gathers `table + i` with every
-    // index clamped to `0..=255` first (a 256-byte table), and writes the
-    // 16 bytes of `out` (checked; the narrowing `VSTRB.32` encodes only a
-    // low base register, see `taps16`). q0-q4 (d0-d9) are declared
-    // clobbered.
+    // SAFETY: reads 64 bytes of `acc` (16-byte aligned, `VLDRW`),
+    // `4 * o0 .. 4 * o0 + 64` of `bias` and `multiplier` (checked by `words`;
+    // `VLDRB` needs no alignment) and `o0 .. o0 + 16` of `shift` (checked by
+    // `bytes_in`), gathers `table + i` with every index clamped to `0..=255`
+    // first (a 256-byte table), and writes the 16 bytes of `out` (checked).
+    // The widening `VLDRB.S32` and the narrowing `VSTRB.32` encode only a
+    // low base register, so `s` and `out` are pinned to r3 and r2 (see
+    // `taps16`). q0-q4 (d0-d9) are declared clobbered.
     // MVE is guaranteed by the `fastvit_mve` cfg.
     unsafe {
         core::arch::asm!(
@@ -344,7 +346,7 @@ pub fn finish16(
             "vadd.i32 q0, q0, q1",
             "vldrb.u8 q1, [{m}], #16",
             "vmulh.s32 q0, q0, q1",
-            "vldrb.u8 q1, [{s}], #16",
+            "vldrb.s32 q1, [r3], #4",
             "vminv.s32 {lo}, q1",
             "vmaxv.s32 {hi}, q1",
             "vadd.i32 q1, q1, q4",
@@ -353,17 +355,17 @@ pub fn finish16(
             "vmax.s32 q0, q0, q2",
             "vmin.s32 q0, q0, q3",
             "vldrb.u32 q1, [{table}, q0]",
-            "vstrb.32 q1, [{out}], #4",
+            "vstrb.32 q1, [r2], #4",
             "le lr, 2b",
             acc = inout(reg) acc.0.as_ptr() => _,
             b = inout(reg) bias.as_ptr().wrapping_add(4 * o0) => _,
             m = inout(reg) multiplier.as_ptr().wrapping_add(4 * o0) => _,
-            s = inout(reg) shift.as_ptr().wrapping_add(4 * o0) => _,
+            inout("r3") shift.as_ptr().wrapping_add(o0) => _,
             lo = inout(reg) lo,
             hi = inout(reg) hi,
             zp = in(reg) out_zp + 128,
             table = in(reg) table.as_ptr(),
-            out = inout(reg) out.as_mut_ptr() => _,
+            inout("r2") out.as_mut_ptr() => _,
             inout("lr") 4u32 => _,
             out("d0") _, out("d1") _, out("d2") _, out("d3") _,
             out("d4") _, out("d5") _, out("d6") _, out("d7") _, out("d8") _, out("d9") _,

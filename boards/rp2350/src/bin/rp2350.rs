@@ -1,5 +1,5 @@
 //! FastViT-T8 int8 on an RP2350 (Cortex-M33 at 150 MHz): runs the model once
-//! on the embedded test image and reports over defmt/RTT what the emulated
+//! on the embedded test image (a generated one in the 4 MiB build) and reports over defmt/RTT what the emulated
 //! boards print (`support::bench`), plus the DWT cycle count of every layer.
 #![no_std]
 #![no_main]
@@ -28,7 +28,14 @@ const BOARD: Board = Board {
 };
 
 /// The test image (u8 RGB, HWC), staged beside the model by `boards/tools`.
+#[cfg(not(feature = "flash-4m"))]
 static IMAGE: [u8; model::INPUT_BYTES] = *include_bytes!(env!("FASTVIT_BOARD_IMAGE"));
+
+/// A 4 MiB Pico 2 has no flash left for a 192 KiB test image: the input is
+/// a gradient written into SRAM at start-up instead.
+#[cfg(feature = "flash-4m")]
+#[link_section = ".fastvit_arena"]
+static mut IMAGE: [u8; model::INPUT_BYTES] = [0; model::INPUT_BYTES];
 
 /// The activation arena, placed in SRAM by `memory.x`.
 #[link_section = ".fastvit_arena"]
@@ -58,9 +65,20 @@ fn main() -> ! {
     let _ = writeln!(out, "weights_intact {}", model::weights_intact());
     // SAFETY: the only reference to ARENA, taken once.
     let arena = unsafe { Arena::take(core::ptr::addr_of_mut!(ARENA)) };
+    #[cfg(not(feature = "flash-4m"))]
+    let image = &IMAGE;
+    #[cfg(feature = "flash-4m")]
+    // SAFETY: the only reference to IMAGE, taken once.
+    let image = {
+        let image = unsafe { &mut *core::ptr::addr_of_mut!(IMAGE) };
+        for (i, v) in image.iter_mut().enumerate() {
+            *v = (i / 3 % 251 + i % 3 * 40) as u8;
+        }
+        &*image
+    };
     let mut logits = [0i8; model::CLASSES];
     let mut cycles = [0u32; model::LAYERS + 1];
-    let result = bench::run(&mut out, &model::MODEL, &IMAGE, arena, &mut logits, |i| {
+    let result = bench::run(&mut out, &model::MODEL, image, arena, &mut logits, |i| {
         cycles[i] = DWT::cycle_count()
     });
     let mut total = 0u64;
