@@ -44,20 +44,6 @@ impl PixelFormat {
             PixelFormat::Rgb565Le | PixelFormat::Rgb565Be => 2,
         }
     }
-
-    /// Pixel `x` of `row` as 8-bit RGB (565 widened by bit replication, as
-    /// most display and image libraries do).
-    #[inline]
-    fn rgb(self, row: &[u8], x: usize) -> [u8; 3] {
-        let b = self.bytes();
-        match (self, row.get(x * b..x * b + b)) {
-            (PixelFormat::Rgb888, Some(&[r, g, b])) => [r, g, b],
-            (PixelFormat::Rgb565Le, Some(&[lo, hi])) | (PixelFormat::Rgb565Be, Some(&[hi, lo])) => {
-                rgb565_to_rgb888(u16::from_le_bytes([lo, hi]))
-            }
-            _ => [0; 3],
-        }
-    }
 }
 
 /// Widens one RGB565 pixel to 8 bits per channel by bit replication.
@@ -483,25 +469,22 @@ impl<const RES: usize, const TAPS: usize, const ROWS: usize> Preprocess<RES, TAP
         Ok(())
     }
 
-    /// The horizontal pass of one ROI row into `mid`.
+    /// The horizontal pass of one frame row into `mid`, the pixel decoding
+    /// chosen once per row.
     fn resample_row(&mut self, row: &[u8]) {
-        let (fmt, x0) = (self.frame.format, self.roi.x);
-        for (j, m) in self.mid.iter_mut().enumerate() {
-            let start = x0 + self.x.start[j] as usize;
-            let mut s = [0i32; 3];
-            for (t, &w) in self.x.weights[j][..self.x.count[j] as usize]
-                .iter()
-                .enumerate()
-            {
-                let p = fmt.rgb(row, start + t);
-                for c in 0..3 {
-                    s[c] += w as i32 * p[c] as i32;
-                }
-            }
-            let half = 1 << (WEIGHT_BITS - MID_BITS - 1);
-            for c in 0..3 {
-                m[c] = (s[c] + half) >> (WEIGHT_BITS - MID_BITS);
-            }
+        let b = self.frame.format.bytes();
+        let roi = row
+            .get(self.roi.x * b..(self.roi.x + self.roi.width) * b)
+            .unwrap_or(&[]);
+        let (x, mid) = (&self.x, &mut self.mid);
+        match self.frame.format {
+            PixelFormat::Rgb888 => resample::<RES, TAPS, 3>(x, mid, roi, |p| [p[0], p[1], p[2]]),
+            PixelFormat::Rgb565Le => resample::<RES, TAPS, 2>(x, mid, roi, |p| {
+                rgb565_to_rgb888(u16::from_le_bytes([p[0], p[1]]))
+            }),
+            PixelFormat::Rgb565Be => resample::<RES, TAPS, 2>(x, mid, roi, |p| {
+                rgb565_to_rgb888(u16::from_be_bytes([p[0], p[1]]))
+            }),
         }
     }
 
@@ -535,6 +518,31 @@ impl<const RES: usize, const TAPS: usize, const ROWS: usize> Preprocess<RES, TAP
             self.push_row(row, out)?;
         }
         self.finish()
+    }
+}
+
+/// `mid[j] = sum_t x.weights[j][t] * pixel(x.start[j] + t)` in Q8, for
+/// pixels of `B` bytes that `decode` widens to RGB888.
+#[inline(always)]
+fn resample<const RES: usize, const TAPS: usize, const B: usize>(
+    x: &Axis<RES, TAPS>,
+    mid: &mut [[i32; 3]; RES],
+    row: &[u8],
+    decode: impl Fn(&[u8]) -> [u8; 3],
+) {
+    let half = 1 << (WEIGHT_BITS - MID_BITS - 1);
+    for (j, m) in mid.iter_mut().enumerate() {
+        let (start, n) = (x.start[j] as usize, x.count[j] as usize);
+        let pixels = row.get(start * B..(start + n) * B).unwrap_or(&[]);
+        let weights = x.weights[j].get(..n).unwrap_or(&[]);
+        let mut s = [0i32; 3];
+        for (p, &w) in pixels.chunks_exact(B).zip(weights) {
+            let [r, g, b] = decode(p);
+            s[0] += w as i32 * r as i32;
+            s[1] += w as i32 * g as i32;
+            s[2] += w as i32 * b as i32;
+        }
+        *m = s.map(|v| (v + half) >> (WEIGHT_BITS - MID_BITS));
     }
 }
 
