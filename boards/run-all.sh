@@ -5,6 +5,7 @@
 #   boards/run-all.sh                      # CI size: 128x128 model, every board
 #   boards/run-all.sh --resolution 256     # the benchmark: the pretrained model's size
 #   boards/run-all.sh --stage-only         # only generate + stage the model for `cargo run`
+#   boards/run-all.sh --stage-only --checkpoint CKPT   # yours, at 256 unless --resolution N
 #   boards/run-all.sh --help
 #
 # Needs QEMU and cross tools: boards/install-deps.sh.

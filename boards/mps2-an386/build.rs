@@ -1,5 +1,6 @@
 //! Puts `memory.x` on the linker's search path for cortex-m-rt's `link.x`,
-//! and points the firmware at the test image staged beside the model.
+//! and points the firmware at the test image and camera frame staged beside
+//! the model.
 use std::path::PathBuf;
 
 fn main() {
@@ -13,4 +14,7 @@ fn main() {
     let image = manifest.join("../../target/boards/model/image.rgb");
     println!("cargo:rustc-env=FASTVIT_BOARD_IMAGE={}", image.display());
     println!("cargo:rerun-if-changed={}", image.display());
+    let camera = manifest.join("../../target/boards/model/camera.rgb565");
+    println!("cargo:rustc-env=FASTVIT_BOARD_CAMERA={}", camera.display());
+    println!("cargo:rerun-if-changed={}", camera.display());
 }

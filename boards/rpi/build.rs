@@ -1,4 +1,5 @@
-//! Points the program at the test image staged beside the model.
+//! Points the programs at the test image and camera frame staged beside the
+//! model.
 use std::path::PathBuf;
 
 fn main() {
@@ -6,4 +7,7 @@ fn main() {
     let image = manifest.join("../../target/boards/model/image.rgb");
     println!("cargo:rustc-env=FASTVIT_BOARD_IMAGE={}", image.display());
     println!("cargo:rerun-if-changed={}", image.display());
+    let camera = manifest.join("../../target/boards/model/camera.rgb565");
+    println!("cargo:rustc-env=FASTVIT_BOARD_CAMERA={}", camera.display());
+    println!("cargo:rerun-if-changed={}", camera.display());
 }

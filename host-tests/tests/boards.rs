@@ -125,17 +125,20 @@ fn every_emulated_board_matches_the_host_bit_for_bit_with_repeatable_counts() {
     classify_firmware_matches_the_host(&repo);
 }
 
-/// The integration example (`classify`: frame in, top-5 with names out),
-/// bare metal on the M4F in QEMU, prints exactly what the Linux build of
-/// the same example prints on the host. Both were built by `run_all` above
-/// (every bin of the board crates).
+/// The integration example (`classify`: a 320x240 RGB565 camera frame in,
+/// resized by `fastvit_classify::camera`, top-5 with names out), bare metal
+/// on the M4F in QEMU, prints exactly what the Linux build of the same
+/// example prints on the host for the same frame file. Both were built by
+/// `run_all` above (every bin of the board crates).
 fn classify_firmware_matches_the_host(repo: &Path) {
     let host = boards::host_triple().unwrap();
     let labels = repo.join("boards/classify/imagenet1k_labels.txt");
-    let image = repo.join("target/boards/model/image.rgb");
+    let camera = repo.join("target/boards/model/camera.rgb565");
     let exe = repo.join(format!("target/boards/cargo/rpi/{host}/release/classify"));
+    let size = format!("{}x{}", boards::CAMERA_WIDTH, boards::CAMERA_HEIGHT);
     let out = std::process::Command::new(&exe)
-        .arg(&image)
+        .args(["--rgb565", &size])
+        .arg(&camera)
         .arg(&labels)
         .output()
         .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));

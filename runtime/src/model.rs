@@ -124,6 +124,33 @@ impl<'a> Model<'a> {
         self.execute(arena, Entry::Normalized, logits, after_layer)
     }
 
+    /// The arena's input region (`h x w x 3` HWC; u8 pixel `p` stored as
+    /// `p - 128`), to write a frame into in place, e.g. row by row from a
+    /// camera, before [`Model::run_in_place`]: no frame buffer besides the
+    /// arena.
+    ///
+    /// ```
+    /// # include!("doc/tiny_model.rs");
+    /// # fn main() -> Result<(), runtime::Error> {
+    /// let (mut arena, mut logits) = ([0i8; 6], [0i8; 2]);
+    /// for (d, p) in TINY.input_mut(&mut arena)?.iter_mut().zip([10u8, 20, 30]) {
+    ///     *d = (p ^ 0x80) as i8;
+    /// }
+    /// TINY.run_in_place(&mut arena, &mut logits)?;
+    /// assert_eq!(logits, [-118, -78]); // as TINY.run(&mut arena, &[10, 20, 30], ..)
+    /// # Ok(()) }
+    /// ```
+    pub fn input_mut<'b>(&self, arena: &'b mut [i8]) -> Result<&'b mut [i8], Error> {
+        self.prepare(arena, self.input.len(), self.output.len())
+    }
+
+    /// [`Model::run`] on the frame already in the arena (see
+    /// [`Model::input_mut`]).
+    pub fn run_in_place(&self, arena: &mut [i8], logits: &mut [i8]) -> Result<(), Error> {
+        self.prepare(arena, self.input.len(), logits.len())?;
+        self.execute(arena, Entry::Image, logits, |_, _| {})
+    }
+
     /// Checks sizes and returns the arena's input region.
     fn prepare<'b>(
         &self,

@@ -1,6 +1,8 @@
-//! What a firmware does with the model's int8 logits: the `K` best classes
-//! with softmax probabilities and, when the user supplies a labels file (one
-//! name per line, e.g. ImageNet's 1000 classes via `include_str!`), names.
+//! What a firmware does around the model: [`camera`] turns a camera frame of
+//! any size into the model's int8 input (timm's eval transform, streaming,
+//! integer); [`top_k`] turns the int8 logits into the `K` best classes with
+//! softmax probabilities and, when the user supplies a labels file (one name
+//! per line, e.g. ImageNet's 1000 classes via `include_str!`), names.
 //!
 //! No heap: the result is a `heapless::Vec`; `exp` comes from `micromath`, so
 //! it also runs on FPU-less cores.
@@ -10,6 +12,8 @@
 
 use heapless::Vec;
 use micromath::F32Ext;
+
+pub mod camera;
 
 /// One class of the result.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -7,7 +7,9 @@
 //!    crate folder.
 //! 2. **Stage**: copies it to `target/boards/model`, the path every board crate
 //!    depends on, with the test image `image.rgb` (a u8 RGB HWC frame: timm's
-//!    eval transform of `codegen/data/calib/coffee.jpg` by default).
+//!    eval transform of `codegen/data/calib/coffee.jpg` by default) and the
+//!    same photo as a 320x240 RGB565 camera frame, `camera.rgb565`, for the
+//!    `classify` examples.
 //! 3. **Host reference**: `boards/rpi` built for the host triple (the same
 //!    runtime, generated crate, image and report code as every board).
 //! 4. **Boards**: `cargo build --release` in each board folder, then
@@ -315,10 +317,67 @@ pub fn model_resolution(model: &Path) -> Res<usize> {
         .ok_or_else(|| format!("{}: no input_hw", p.display()))
 }
 
-/// The input frame: `image` through timm's eval transform at `resolution`.
-pub fn test_frame(image: &Path, resolution: usize) -> Res<Vec<u8>> {
+/// Size of the staged camera frame (QVGA, a common sensor mode): the
+/// `classify` examples resize it to the model input themselves.
+pub const CAMERA_WIDTH: usize = 320;
+/// See [`CAMERA_WIDTH`].
+pub const CAMERA_HEIGHT: usize = 240;
+
+/// What [`stage`] puts beside the model.
+pub struct TestFrames {
+    /// `image.rgb`: the photo through timm's eval transform (u8 RGB HWC at
+    /// the model's size), the input of every checksum run.
+    pub image: Vec<u8>,
+    /// `camera.rgb565`: the photo as a `CAMERA_WIDTH x CAMERA_HEIGHT` RGB565
+    /// (little-endian) camera frame, the input of the `classify` examples.
+    pub camera: Vec<u8>,
+}
+
+/// The staged inputs from the test photo `image` at `resolution`.
+pub fn test_frame(image: &Path, resolution: usize) -> Res<TestFrames> {
     let img = codegen::images::read_image(image).map_err(|e| e.to_string())?;
-    Ok(codegen::images::eval_transform(&img, resolution).into_raw())
+    Ok(TestFrames {
+        image: codegen::images::eval_transform(&img, resolution).into_raw(),
+        camera: camera_frame(img.as_raw(), img.width() as usize, img.height() as usize),
+    })
+}
+
+/// A sensor's view of an RGB photo: its centred 4:3 window, box-filtered to
+/// `CAMERA_WIDTH x CAMERA_HEIGHT`, packed as RGB565 little-endian.
+fn camera_frame(rgb: &[u8], w: usize, h: usize) -> Vec<u8> {
+    let (cw, ch) = if w * 3 > h * 4 {
+        (h * 4 / 3, h)
+    } else {
+        (w, w * 3 / 4)
+    };
+    let (x0, y0) = ((w - cw) / 2, (h - ch) / 2);
+    let mut out = Vec::with_capacity(CAMERA_WIDTH * CAMERA_HEIGHT * 2);
+    for y in 0..CAMERA_HEIGHT {
+        let (ya, yb) = (
+            y * ch / CAMERA_HEIGHT,
+            ((y + 1) * ch / CAMERA_HEIGHT).max(y * ch / CAMERA_HEIGHT + 1),
+        );
+        for x in 0..CAMERA_WIDTH {
+            let (xa, xb) = (
+                x * cw / CAMERA_WIDTH,
+                ((x + 1) * cw / CAMERA_WIDTH).max(x * cw / CAMERA_WIDTH + 1),
+            );
+            let mut sum = [0usize; 3];
+            for sy in ya..yb {
+                for sx in xa..xb {
+                    let p = ((y0 + sy) * w + x0 + sx) * 3;
+                    for c in 0..3 {
+                        sum[c] += rgb[p + c] as usize;
+                    }
+                }
+            }
+            let n = (yb - ya) * (xb - xa);
+            let [r, g, b] = sum.map(|v| ((v + n / 2) / n) as u16);
+            let p = ((r >> 3) << 11) | ((g >> 2) << 5) | (b >> 3);
+            out.extend_from_slice(&p.to_le_bytes());
+        }
+    }
+    out
 }
 
 fn write_if_changed(path: &Path, bytes: &[u8]) -> Res<()> {
@@ -349,9 +408,10 @@ fn files_under(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Res<()> {
 }
 
 /// Copies the model crate to `staged` (its `Cargo.toml` rewritten by codegen
-/// for the new place) with `image.rgb` beside it. Files whose bytes did not
-/// change are left alone, so cargo rebuilds nothing it need not.
-pub fn stage(model: &Path, staged: &Path, frame: &[u8]) -> Res<()> {
+/// for the new place) with `image.rgb` and `camera.rgb565` beside it. Files
+/// whose bytes did not change are left alone, so cargo rebuilds nothing it
+/// need not.
+pub fn stage(model: &Path, staged: &Path, frames: &TestFrames) -> Res<()> {
     let mut src = Vec::new();
     files_under(model, Path::new(""), &mut src)?;
     let keep = |r: &Path| {
@@ -370,7 +430,8 @@ pub fn stage(model: &Path, staged: &Path, frame: &[u8]) -> Res<()> {
         files_under(staged, Path::new(""), &mut old)?;
     }
     for r in old {
-        if keep(&r) && r != Path::new("image.rgb") && !src.contains(&r) {
+        let input = r == Path::new("image.rgb") || r == Path::new("camera.rgb565");
+        if keep(&r) && !input && !src.contains(&r) {
             let _ = std::fs::remove_file(staged.join(r));
         }
     }
@@ -379,7 +440,8 @@ pub fn stage(model: &Path, staged: &Path, frame: &[u8]) -> Res<()> {
         &staged.join("Cargo.toml"),
         codegen::emit::cargo_toml(&dep).as_bytes(),
     )?;
-    write_if_changed(&staged.join("image.rgb"), frame)
+    write_if_changed(&staged.join("image.rgb"), &frames.image)?;
+    write_if_changed(&staged.join("camera.rgb565"), &frames.camera)
 }
 
 /// `rustc`'s host triple.

@@ -11,7 +11,8 @@ use fastvit_boards::{run_all, Options, BOARDS};
 const USAGE: &str = "usage: run-all.sh [options]
 
   --resolution N     model input side (multiple of 32; default 128, the CI size;
-                     256 is the pretrained model's and the benchmark's)
+                     256 is the pretrained model's and the benchmark's, and the
+                     default of --stage-only with --checkpoint)
   --model DIR        use this generated model crate instead of generating one
   --checkpoint FILE  codegen checkpoint (default: codegen's built-in synthetic model)
   --regenerate       regenerate the model even if it looks current
@@ -21,7 +22,8 @@ const USAGE: &str = "usage: run-all.sh [options]
   --jobs N           QEMU runs at once (default 2)
   --timeout S        seconds before a QEMU run is killed (default 900)
   --out DIR          results folder (default target/boards)
-  --stage-only       generate and stage the model for `cargo run` in a board folder, then stop
+  --stage-only       generate and stage the model for `cargo run` in a board folder, then stop;
+                     prints the resolution it staged
   --no-panic-check   prove at link time that inference cannot panic (no-panic binaries of
                      mps2-an386, mps3-an547, virt-a53, virt-a76) at 256x256 and 128x128
                      (or at --resolution only), run them against the host, and check
@@ -84,6 +86,16 @@ fn main() -> ExitCode {
     }
     let log = |s: &str| eprintln!("{s}");
     if stage_only {
+        // A user's checkpoint is staged at the size it was trained for
+        // (timm's fastvit_t8: 256) unless they ask otherwise.
+        let why = if resolution_given {
+            "as asked by --resolution"
+        } else if opts.checkpoint.is_some() {
+            opts.resolution = 256;
+            "the default for a checkpoint; --resolution N to change"
+        } else {
+            "the CI default for the built-in model; --resolution N to change"
+        };
         let staged = (|| {
             let model = fastvit_boards::prepare_model(&opts, &mut |s| log(s))?;
             let res = fastvit_boards::model_resolution(&model)?;
@@ -93,10 +105,15 @@ fn main() -> ExitCode {
         })();
         return match staged {
             Ok(res) => {
-                log(&format!(
-                    "staged the {res}x{res} model and test image at {}",
+                let why = if opts.model.is_some() {
+                    "the resolution of the --model crate"
+                } else {
+                    why
+                };
+                println!(
+                    "staged the {res}x{res} model ({why}), its test image and camera frame at {}",
                     opts.staged_model().display()
-                ));
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -1,30 +1,48 @@
 //! The integration example as a bare-metal firmware (Cortex-M4F, no heap, no
-//! OS): a camera-like u8 RGB frame goes in, class indices, softmax
-//! probabilities and names come out, the way a user's firmware calls the
-//! generated crate:
+//! OS): a camera frame goes in, class indices, softmax probabilities and
+//! names come out, the way a user's firmware calls the generated crate:
 //!
-//! 1. `fastvit_model::classify` on a static arena (typed: a wrong-sized
-//!    frame, arena or logits buffer does not compile);
-//! 2. `fastvit_classify::top_k` (micromath softmax, heapless top-k);
-//! 3. names from a labels file, one per line, `include_str!`ed (ImageNet-1k
+//! 1. `fastvit_classify::camera`: the 320x240 RGB565 frame (in flash here,
+//!    a camera's DMA buffer on a real board), row by row, through timm's eval
+//!    transform straight into the arena's input region (no second frame
+//!    buffer; integer arithmetic);
+//! 2. `fastvit_model::MODEL.run_in_place` on that arena;
+//! 3. `fastvit_classify::top_k` (micromath softmax, heapless top-k);
+//! 4. names from a labels file, one per line, `include_str!`ed (ImageNet-1k
 //!    here; a fine-tuned N-class model brings its own N lines).
 //!
 //! It prints `class  probability %  name` lines over semihosting, the same
-//! lines `boards/rpi`'s `classify` prints on Linux; `host-tests/tests/boards.rs`
-//! checks that the two agree. Run it: `cd boards/mps2-an386 && cargo run
-//! --release --bin classify` (after `boards/run-all.sh --stage-only`).
+//! lines `boards/rpi`'s `classify` prints on Linux for the same frame;
+//! `host-tests/tests/boards.rs` checks that the two agree. Run it: `cd
+//! boards/mps2-an386 && cargo run --release --bin classify` (after
+//! `boards/run-all.sh --stage-only`).
 #![no_std]
 #![no_main]
 
 use core::fmt::Write;
 
 use cortex_m_rt::entry;
+use fastvit_classify::camera::{self, Frame, PixelFormat, Preprocess};
 use fastvit_classify::top_k;
 use fastvit_model as model;
 use support::{semihosting, Arena};
 
-/// Stands in for the camera: the test frame staged beside the model.
-static FRAME: [u8; model::INPUT_BYTES] = *include_bytes!(env!("FASTVIT_BOARD_IMAGE"));
+/// The camera: QVGA RGB565 (little-endian), as `run-all.sh` stages it.
+const CAMERA: Frame = Frame {
+    width: 320,
+    height: 240,
+    format: PixelFormat::Rgb565Le,
+};
+
+/// Stands in for the camera's frame buffer: the test photo staged beside
+/// the model as a camera frame.
+static FRAME: [u8; 320 * 240 * 2] = *include_bytes!(env!("FASTVIT_BOARD_CAMERA"));
+
+const RES: usize = model::INPUT_WIDTH;
+/// Filter taps and open rows this frame size needs at the model's size.
+const TAPS: usize = camera::taps_for(CAMERA.width, CAMERA.height, RES);
+const ROWS: usize = camera::rows_for(CAMERA.width, CAMERA.height, RES);
+const _: () = assert!(model::INPUT_HEIGHT == RES);
 
 /// Class names in the head's row order (timm's ImageNet-1k order).
 static LABELS: &str = include_str!("../../../classify/imagenet1k_labels.txt");
@@ -47,8 +65,23 @@ fn main() -> ! {
         drop(out);
         semihosting::exit(false)
     }
+    // The preprocessor's tables and accumulators live on the stack only
+    // until the model runs (about RES * (4 TAPS + 12 ROWS + 18) bytes).
+    let preprocessed = model::MODEL.input_mut(arena).map(|input| {
+        let mut pre = Preprocess::<RES, TAPS, ROWS>::new();
+        pre.start(CAMERA, None)?;
+        for row in FRAME.chunks_exact(CAMERA.width * CAMERA.format.bytes()) {
+            pre.push_row(row, input)?;
+        }
+        pre.finish()
+    });
+    if let Ok(Err(e)) = preprocessed {
+        let _ = writeln!(out, "error: camera frame: {e}");
+        drop(out);
+        semihosting::exit(false)
+    }
     let mut logits = [0i8; model::CLASSES];
-    if let Err(e) = model::classify(arena, &FRAME, &mut logits) {
+    if let Err(e) = model::MODEL.run_in_place(arena, &mut logits) {
         let _ = writeln!(out, "error: {e}");
         drop(out);
         semihosting::exit(false)
