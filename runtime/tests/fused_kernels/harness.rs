@@ -1,0 +1,201 @@
+//! What the fused-form tests share: the one-schedule runner and conv
+//! parameters with their layouts for every variant.
+
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use runtime::{Conv, ConvVariant, Error, Layer, Requant, Span, TensorRef};
+use testkit::run_model;
+pub use testkit::SplitMix64 as Gen;
+pub use testkit::{byte_range, check, prop_same, tensor, Blob};
+
+/// [`testkit::run_model`] as `(model output, arena afterwards)`.
+pub fn run(
+    blob: &[u8],
+    layers: &[Layer],
+    input: TensorRef,
+    output: TensorRef,
+    arena: &[i8],
+    image: &[i8],
+) -> Result<(Vec<i8>, Vec<i8>), Error> {
+    run_model(blob, layers, input, output, arena, image).map(|r| (r.out, r.arena))
+}
+
+/// Fails naming the first byte outside the `writable` ranges that changed.
+pub fn only_changed(
+    before: &[i8],
+    after: &[i8],
+    writable: &[(usize, usize)],
+) -> Result<(), TestCaseError> {
+    testkit::only_changed(before, after, writable).map_err(TestCaseError::fail)
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Geometry {
+    pub h: usize,
+    pub w: usize,
+    pub cin: usize,
+    pub cout: usize,
+    pub groups: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl Geometry {
+    pub fn valid(&self) -> bool {
+        self.h + 2 * self.pad >= self.k
+            && self.w + 2 * self.pad >= self.k
+            && self.cin % self.groups == 0
+            && self.cout % self.groups == 0
+    }
+
+    pub fn out_hw(&self) -> (usize, usize) {
+        (
+            (self.h + 2 * self.pad - self.k) / self.stride + 1,
+            (self.w + 2 * self.pad - self.k) / self.stride + 1,
+        )
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ConvParams {
+    pub g: Geometry,
+    pub in_zp: i32,
+    pub out_zp: i32,
+    pub weights: Vec<i8>,
+    pub bias: Vec<i32>,
+    pub mult: Vec<i32>,
+    pub shift: Vec<i32>,
+    pub pad_values: Option<Vec<i8>>,
+    pub lut: Option<Vec<i8>>,
+}
+
+impl ConvParams {
+    /// Random parameters; shifts chosen so outputs are mostly unsaturated.
+    pub fn seeded(g: Geometry, pad_values: bool, lut: bool, r: &mut Gen) -> Self {
+        let taps = g.k * g.k * (g.cin / g.groups);
+        let weights = r.i8s(g.cout * taps);
+        let bias = r.i32s(g.cout, -(1 << 12), 1 << 12);
+        let mult = r.i32s(g.cout, 1 << 30, i32::MAX as i64);
+        // |acc| is about 2^7 * 2^7 * sqrt(taps); aim the result near 2^6.
+        let bits = 64 - (taps as u64).leading_zeros() as i32;
+        let shift = (0..g.cout)
+            .map(|_| -(8 + bits / 2) + r.range(-2, 2) as i32)
+            .collect();
+        ConvParams {
+            g,
+            in_zp: r.range_i32(-128, 127),
+            out_zp: r.range_i32(-128, 127),
+            weights,
+            bias,
+            mult,
+            shift,
+            pad_values: pad_values.then(|| r.i8s(g.cin)),
+            lut: lut.then(|| r.i8s(256)),
+        }
+    }
+
+    /// The variant-specific data of `ConvVariant::Pointwise`:
+    /// `bias[o] - in_zp * sum_i w[o][i]` (dense 1x1 only).
+    pub fn folded_bias(&self) -> Vec<i32> {
+        let cin = self.g.cin;
+        (0..self.g.cout)
+            .map(|o| {
+                let wsum: i32 = self.weights[o * cin..(o + 1) * cin]
+                    .iter()
+                    .map(|&v| v as i32)
+                    .sum();
+                self.bias[o] - self.in_zp * wsum
+            })
+            .collect()
+    }
+
+    /// The variant-specific data of `ConvVariant::Depthwise` (depthwise
+    /// only): the weights tap-major, channel-minor, and
+    /// `bias[c] - in_zp * sum_tap w[tap][c]`.
+    pub fn depthwise_layout(&self) -> (Vec<i8>, Vec<i32>) {
+        let (c, taps) = (self.g.cout, self.g.k * self.g.k);
+        assert!(self.g.groups == c && self.g.cin == c);
+        let hwc = (0..taps)
+            .flat_map(|t| (0..c).map(move |o| self.weights[o * taps + t]))
+            .collect();
+        let folded = (0..c)
+            .map(|o| {
+                let wsum: i32 = self.weights[o * taps..(o + 1) * taps]
+                    .iter()
+                    .map(|&v| v as i32)
+                    .sum();
+                self.bias[o] - self.in_zp * wsum
+            })
+            .collect();
+        (hwc, folded)
+    }
+
+    /// `conv` with `ConvVariant::Depthwise`.
+    pub fn depthwise(&self, blob: &mut Blob, input: TensorRef, output: TensorRef) -> Conv {
+        let (hwc, folded) = self.depthwise_layout();
+        let mut c = self.conv(blob, input, output);
+        c.variant = ConvVariant::Depthwise {
+            weights_hwc: blob.i8s(&hwc),
+            folded_bias: blob.i32s(&folded),
+        };
+        c
+    }
+
+    pub fn input(&self, offset: usize) -> TensorRef {
+        tensor(offset, self.g.h, self.g.w, self.g.cin)
+    }
+
+    pub fn output(&self, offset: usize) -> TensorRef {
+        let (oh, ow) = self.g.out_hw();
+        tensor(offset, oh, ow, self.g.cout)
+    }
+
+    pub fn conv(&self, blob: &mut Blob, input: TensorRef, output: TensorRef) -> Conv {
+        Conv {
+            variant: ConvVariant::Reference,
+            input,
+            in_zp: self.in_zp,
+            output,
+            out_zp: self.out_zp,
+            kernel: self.g.k as u8,
+            stride: self.g.stride as u8,
+            pad: self.g.pad as u8,
+            groups: self.g.groups as u16,
+            weights: blob.i8s(&self.weights),
+            bias: blob.i32s(&self.bias),
+            requant: Requant {
+                multiplier: blob.i32s(&self.mult),
+                shift: blob.i32s(&self.shift),
+            },
+            pad_values: self.pad_values.as_ref().map_or(Span::NONE, |v| blob.i8s(v)),
+            lut: self.lut.as_ref().map_or(Span::NONE, |v| blob.i8s(v)),
+        }
+    }
+}
+
+/// Output channels per group: dense (1 group), depthwise, or multiplier 2.
+#[derive(Clone, Copy, Debug)]
+pub enum Grouping {
+    Dense,
+    Depthwise,
+    Multiplier2,
+}
+
+pub fn grouping() -> impl Strategy<Value = Grouping> {
+    prop_oneof![
+        Just(Grouping::Dense),
+        Just(Grouping::Depthwise),
+        Just(Grouping::Multiplier2)
+    ]
+}
+
+impl Grouping {
+    pub fn apply(self, cin: usize) -> (usize, usize) {
+        match self {
+            Grouping::Dense => (cin, 1),
+            Grouping::Depthwise => (cin, cin),
+            Grouping::Multiplier2 => (2 * cin, cin),
+        }
+    }
+}
