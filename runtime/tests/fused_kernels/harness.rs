@@ -29,6 +29,41 @@ pub fn only_changed(
     testkit::only_changed(before, after, writable).map_err(TestCaseError::fail)
 }
 
+/// Runs `conv` (a write-behind form) with its output `conv.write_behind_bytes()
+/// + slack` bytes before its input, overlapping it unless the output is
+/// shorter, on garbage from `r`: it must compute `expected` and change no
+/// byte outside its output (the input is consumed); one byte less lead is
+/// refused whenever the ranges then overlap.
+pub fn check_write_behind(
+    name: &str,
+    blob: &[u8],
+    mut conv: Conv,
+    x: &[i8],
+    expected: &[i8],
+    slack: usize,
+    r: &mut Gen,
+) -> Result<(), TestCaseError> {
+    let (n_in, n_out) = (conv.input.len(), conv.output.len());
+    let lead = conv.write_behind_bytes() + slack;
+    let (o_at, i_at) = (2, 2 + lead);
+    conv.input.offset = i_at as u32;
+    conv.output.offset = o_at as u32;
+    let arena = r.i8s((i_at + n_in).max(o_at + n_out) + 2);
+    let layers = [Layer::Conv(conv)];
+    let (got, after) = run(blob, &layers, conv.input, conv.output, &arena, x).unwrap();
+    prop_same(name, expected, &got)?;
+    let mut before = arena.clone();
+    before[i_at..i_at + n_in].copy_from_slice(x);
+    only_changed(&before, &after, &[byte_range(conv.output)])?;
+    if lead > 0 && slack == 0 && lead - 1 < n_out {
+        conv.input.offset -= 1;
+        let layers = [Layer::Conv(conv)];
+        let r = run(blob, &layers, conv.input, conv.output, &arena, x);
+        prop_assert_eq!(r.map(|_| ()), Err(Error::InvalidLayer { layer: 0 }));
+    }
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Geometry {
     pub h: usize,
