@@ -52,22 +52,10 @@ pub fn depthwise_case() -> impl Strategy<Value = DepthwiseCase> {
 pub fn depthwise_property(case: DepthwiseCase) -> Result<(), TestCaseError> {
     let mut r = Gen::new(case.seed);
     let p = ConvParams::seeded(case.g, case.pad_values, case.lut, &mut r);
-    let (n_in, n_out) = (p.input(0).len(), p.output(0).len());
-    let x = r.i8s(n_in);
-    let (i, o) = (p.input(1), p.output(n_in + 2));
-    let arena = r.i8s(n_in + n_out + 3);
-
+    let c = Apart::random(&p, &mut r);
     let mut blob = Blob::new();
-    let reference = Layer::Conv(p.conv(&mut blob, i, o));
-    let (expected, _) = run(&blob.0, &[reference], i, o, &arena, &x).unwrap();
-
-    let mut blob = Blob::new();
-    let fast = Layer::Conv(p.depthwise(&mut blob, i, o));
-    let (got, after) = run(&blob.0, &[fast], i, o, &arena, &x).unwrap();
-    prop_same("depthwise", &expected, &got)?;
-    let mut before = arena.clone();
-    before[1..1 + n_in].copy_from_slice(&x);
-    only_changed(&before, &after, &[byte_range(o)])
+    let fast = p.depthwise(&mut blob, c.i, c.o);
+    c.check("depthwise", &blob, fast)
 }
 
 #[test]
@@ -102,17 +90,10 @@ fn depthwise_conv_extremes() {
                     }
                 }
                 p.weights.iter_mut().for_each(|v| *v = wv);
-                let x = vec![xv; p.input(0).len()];
-                let (n_in, n_out) = (p.input(0).len(), p.output(0).len());
-                let (i, o) = (p.input(1), p.output(n_in + 2));
-                let arena = r.i8s(n_in + n_out + 3);
+                let c = Apart::new(&p, vec![xv; p.input(0).len()], &mut r);
                 let mut blob = Blob::new();
-                let reference = Layer::Conv(p.conv(&mut blob, i, o));
-                let (expected, _) = run(&blob.0, &[reference], i, o, &arena, &x).unwrap();
-                let mut blob = Blob::new();
-                let fast = Layer::Conv(p.depthwise(&mut blob, i, o));
-                let (got, _) = run(&blob.0, &[fast], i, o, &arena, &x).unwrap();
-                prop_same("depthwise extremes", &expected, &got).unwrap();
+                let fast = p.depthwise(&mut blob, c.i, c.o);
+                c.check("depthwise extremes", &blob, fast).unwrap();
             }
         }
     }

@@ -182,34 +182,19 @@ pub enum Fast {
 pub fn fast_conv_property(case: FastConvCase, kind: Fast) -> Result<(), TestCaseError> {
     let mut r = Gen::new(case.seed);
     let p = ConvParams::seeded(case.g, case.pad_values, case.lut, &mut r);
-    let (n_in, n_out) = (p.input(0).len(), p.output(0).len());
-    let x = r.i8s(n_in);
-    let (i, o) = (p.input(1), p.output(n_in + 2));
-    let arena = r.i8s(n_in + n_out + 3);
+    let c = Apart::random(&p, &mut r);
     let mut blob = Blob::new();
-    let reference = Layer::Conv(p.conv(&mut blob, i, o));
-    let (expected, _) = run(&blob.0, &[reference], i, o, &arena, &x).unwrap();
-    let mut blob = Blob::new();
-    let fast = match kind {
-        Fast::Dense => p.dense(&mut blob, i, o),
-        Fast::Im2col => p.im2col(&mut blob, i, o),
-        Fast::Multiplier => p.multiplier(&mut blob, i, o, false),
+    let (fast, name) = match kind {
+        Fast::Dense => (p.dense(&mut blob, c.i, c.o), "dense"),
+        Fast::Im2col => (p.im2col(&mut blob, c.i, c.o), "im2col"),
+        Fast::Multiplier => (p.multiplier(&mut blob, c.i, c.o, false), "multiplier"),
     };
-    let ran = run(&blob.0, &[Layer::Conv(fast)], i, o, &arena, &x);
     if kind == Fast::Im2col && fast.patch_len() > Conv::MAX_PATCH {
+        let ran = c.run(&blob, fast);
         prop_assert_eq!(ran.map(|_| ()), Err(Error::InvalidLayer { layer: 0 }));
         return Ok(());
     }
-    let (got, after) = ran.unwrap();
-    let name = match kind {
-        Fast::Dense => "dense",
-        Fast::Im2col => "im2col",
-        Fast::Multiplier => "multiplier",
-    };
-    prop_same(name, &expected, &got)?;
-    let mut before = arena.clone();
-    before[1..1 + n_in].copy_from_slice(&x);
-    only_changed(&before, &after, &[byte_range(o)])
+    c.check(name, &blob, fast)
 }
 
 #[test]
@@ -239,19 +224,13 @@ fn im2col_conv_matches_reference() {
 pub fn multiplier_behind_property(case: FastConvCase) -> Result<(), TestCaseError> {
     let mut r = Gen::new(case.seed);
     let p = ConvParams::seeded(case.g, case.pad_values, case.lut, &mut r);
-    let (n_in, n_out) = (p.input(0).len(), p.output(0).len());
-    let x = r.i8s(n_in);
-    let mut blob = Blob::new();
-    let (i, o) = (p.input(1), p.output(n_in + 2));
-    let reference = Layer::Conv(p.conv(&mut blob, i, o));
-    let arena = r.i8s(n_in + n_out + 3);
-    let (expected, _) = run(&blob.0, &[reference], i, o, &arena, &x).unwrap();
+    let c = Apart::random(&p, &mut r);
 
     // Output after the input.
     let mut blob = Blob::new();
-    let conv = p.multiplier(&mut blob, i, o, true);
-    let (got, _) = run(&blob.0, &[Layer::Conv(conv)], i, o, &arena, &x).unwrap();
-    prop_same("multiplier behind, output after", &expected, &got)?;
+    let conv = p.multiplier(&mut blob, c.i, c.o, true);
+    let (got, _) = c.run(&blob, conv).unwrap();
+    prop_same("multiplier behind, output after", &c.expected, &got)?;
 
     // Output before, overlapping.
     let conv = p.multiplier(&mut blob, p.input(0), p.output(0), true);
@@ -259,8 +238,8 @@ pub fn multiplier_behind_property(case: FastConvCase) -> Result<(), TestCaseErro
         "multiplier behind",
         &blob.0,
         conv,
-        &x,
-        &expected,
+        &c.x,
+        &c.expected,
         case.slack,
         &mut r,
     )
@@ -282,16 +261,8 @@ pub fn fast_stem_property(case: StemCase, im2col: bool) -> Result<(), TestCaseEr
         r.next_u64() % 2 == 0,
         &mut r,
     );
-    let (n_in, n_mid, n_out) = (a.input(0).len(), a.output(0).len(), b.output(0).len());
-    let x = r.i8s(n_in);
-    let mut blob = Blob::new();
-    let (i, m, o) = (a.input(1), a.output(n_in + 2), b.output(n_in + n_mid + 3));
-    let chain = [
-        Layer::Conv(a.conv(&mut blob, i, m)),
-        Layer::Conv(b.conv(&mut blob, m, o)),
-    ];
-    let arena = r.i8s(n_in + n_mid + n_out + 4);
-    let (expected, _) = run(&blob.0, &chain, i, o, &arena, &x).unwrap();
+    let (n_in, n_out) = (a.input(0).len(), b.output(0).len());
+    let (x, expected) = reference_chain(&a, &b, &mut r);
 
     let mut blob = Blob::new();
     let first = if im2col {
@@ -397,33 +368,18 @@ fn fast_kernels_on_fastvit_shapes() {
                     Some(xv) => vec![xv; p.input(0).len()],
                     None => r.i8s(p.input(0).len()),
                 };
-                let case = FastConvCase {
-                    g,
-                    pad_values: dense,
-                    lut: !dense,
-                    slack: 0,
-                    seed: 0,
-                };
-                let _ = case;
-                let (n_in, n_out) = (p.input(0).len(), p.output(0).len());
-                let (i, o) = (p.input(1), p.output(n_in + 2));
-                let arena = r.i8s(n_in + n_out + 3);
-                let mut blob = Blob::new();
-                let reference = Layer::Conv(p.conv(&mut blob, i, o));
-                let (expected, _) = run(&blob.0, &[reference], i, o, &arena, &x).unwrap();
+                let c = Apart::new(&p, x, &mut r);
                 let mut blob = Blob::new();
                 let fast = if dense {
-                    p.dense(&mut blob, i, o)
+                    p.dense(&mut blob, c.i, c.o)
                 } else {
-                    p.multiplier(&mut blob, i, o, false)
+                    p.multiplier(&mut blob, c.i, c.o, false)
                 };
-                let (got, _) = run(&blob.0, &[Layer::Conv(fast)], i, o, &arena, &x).unwrap();
-                prop_same("fastvit shapes", &expected, &got).unwrap();
+                c.check("fastvit shapes", &blob, fast).unwrap();
                 if dense {
                     let mut blob = Blob::new();
-                    let fast = p.im2col(&mut blob, i, o);
-                    let (got, _) = run(&blob.0, &[Layer::Conv(fast)], i, o, &arena, &x).unwrap();
-                    prop_same("fastvit stem, im2col", &expected, &got).unwrap();
+                    let fast = p.im2col(&mut blob, c.i, c.o);
+                    c.check("fastvit stem, im2col", &blob, fast).unwrap();
                 }
             }
         }

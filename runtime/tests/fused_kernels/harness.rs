@@ -64,6 +64,73 @@ pub fn check_write_behind(
     Ok(())
 }
 
+/// One conv's input `x` at offset 1 and its output after it, on garbage,
+/// with `Reference`'s output: what every form run out of place is compared
+/// with.
+pub struct Apart {
+    pub x: Vec<i8>,
+    pub i: TensorRef,
+    pub o: TensorRef,
+    pub arena: Vec<i8>,
+    pub expected: Vec<i8>,
+}
+
+impl Apart {
+    /// The arena's garbage from `r`.
+    pub fn new(p: &ConvParams, x: Vec<i8>, r: &mut Gen) -> Self {
+        let (n_in, n_out) = (p.input(0).len(), p.output(0).len());
+        let (i, o) = (p.input(1), p.output(n_in + 2));
+        let arena = r.i8s(n_in + n_out + 3);
+        let mut blob = Blob::new();
+        let reference = Layer::Conv(p.conv(&mut blob, i, o));
+        let (expected, _) = run(&blob.0, &[reference], i, o, &arena, &x).unwrap();
+        Apart {
+            x,
+            i,
+            o,
+            arena,
+            expected,
+        }
+    }
+
+    /// `x`, then the arena's garbage, from `r`.
+    pub fn random(p: &ConvParams, r: &mut Gen) -> Self {
+        let x = r.i8s(p.input(0).len());
+        Self::new(p, x, r)
+    }
+
+    /// Runs `conv` (its spans in `blob`) on a copy of the arena.
+    pub fn run(&self, blob: &Blob, conv: Conv) -> Result<(Vec<i8>, Vec<i8>), Error> {
+        let layers = [Layer::Conv(conv)];
+        run(&blob.0, &layers, self.i, self.o, &self.arena, &self.x)
+    }
+
+    /// `conv` computes `expected` and changes no byte but its output.
+    pub fn check(&self, name: &str, blob: &Blob, conv: Conv) -> Result<(), TestCaseError> {
+        let (got, after) = self.run(blob, conv).unwrap();
+        prop_same(name, &self.expected, &got)?;
+        let mut before = self.arena.clone();
+        before[1..1 + self.x.len()].copy_from_slice(&self.x);
+        only_changed(&before, &after, &[byte_range(self.o)])
+    }
+}
+
+/// `a` then `b` by `Reference`, the intermediate in full, on a random
+/// input: `(input, output)`, from `r` (the input, then the arena's garbage).
+pub fn reference_chain(a: &ConvParams, b: &ConvParams, r: &mut Gen) -> (Vec<i8>, Vec<i8>) {
+    let (n_in, n_mid, n_out) = (a.input(0).len(), a.output(0).len(), b.output(0).len());
+    let x = r.i8s(n_in);
+    let mut blob = Blob::new();
+    let (i, m, o) = (a.input(1), a.output(n_in + 2), b.output(n_in + n_mid + 3));
+    let chain = [
+        Layer::Conv(a.conv(&mut blob, i, m)),
+        Layer::Conv(b.conv(&mut blob, m, o)),
+    ];
+    let arena = r.i8s(n_in + n_mid + n_out + 4);
+    let (expected, _) = run(&blob.0, &chain, i, o, &arena, &x).unwrap();
+    (x, expected)
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Geometry {
     pub h: usize,

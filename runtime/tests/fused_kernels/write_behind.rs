@@ -2,7 +2,7 @@
 //! against `Reference`.
 
 use proptest::prelude::*;
-use runtime::{Conv, ConvVariant, Error, Layer, Requant, Span};
+use runtime::{Conv, ConvVariant, Requant, Span};
 
 use crate::harness::*;
 #[derive(Clone, Debug)]
@@ -42,14 +42,7 @@ pub fn behind_case() -> impl Strategy<Value = BehindCase> {
 pub fn behind_property(case: BehindCase) -> Result<(), TestCaseError> {
     let mut r = Gen::new(case.seed);
     let p = ConvParams::seeded(case.g, false, r.next_u64() % 2 == 0, &mut r);
-    let (n_in, n_out) = (p.input(0).len(), p.output(0).len());
-    let x = r.i8s(n_in);
-
-    let mut blob = Blob::new();
-    let (i, o) = (p.input(1), p.output(n_in + 2));
-    let reference = Layer::Conv(p.conv(&mut blob, i, o));
-    let arena = r.i8s(n_in + n_out + 3);
-    let (expected, _) = run(&blob.0, &[reference], i, o, &arena, &x).unwrap();
+    let c = Apart::random(&p, &mut r);
 
     // Output `lead + slack` bytes before the input: they overlap unless the
     // output is shorter than that.
@@ -60,8 +53,8 @@ pub fn behind_property(case: BehindCase) -> Result<(), TestCaseError> {
         "write-behind conv",
         &blob.0,
         conv,
-        &x,
-        &expected,
+        &c.x,
+        &c.expected,
         case.slack,
         &mut r,
     )
