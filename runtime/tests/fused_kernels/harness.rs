@@ -1,9 +1,10 @@
 //! What the fused-form tests share: the one-schedule runner and conv
 //! parameters with their layouts for every variant.
 
+pub use crate::conv_params::{ConvParams, Geometry};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use runtime::{Conv, ConvVariant, Error, Layer, Requant, Span, TensorRef};
+use runtime::{Conv, ConvVariant, Error, Layer, TensorRef};
 use testkit::run_model;
 pub use testkit::SplitMix64 as Gen;
 pub use testkit::{byte_range, check, prop_same, tensor, Blob};
@@ -131,47 +132,6 @@ pub fn reference_chain(a: &ConvParams, b: &ConvParams, r: &mut Gen) -> (Vec<i8>,
     (x, expected)
 }
 
-#[derive(Clone, Copy, Debug)]
-pub struct Geometry {
-    pub h: usize,
-    pub w: usize,
-    pub cin: usize,
-    pub cout: usize,
-    pub groups: usize,
-    pub k: usize,
-    pub stride: usize,
-    pub pad: usize,
-}
-
-impl Geometry {
-    pub fn valid(&self) -> bool {
-        self.h + 2 * self.pad >= self.k
-            && self.w + 2 * self.pad >= self.k
-            && self.cin % self.groups == 0
-            && self.cout % self.groups == 0
-    }
-
-    pub fn out_hw(&self) -> (usize, usize) {
-        (
-            (self.h + 2 * self.pad - self.k) / self.stride + 1,
-            (self.w + 2 * self.pad - self.k) / self.stride + 1,
-        )
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct ConvParams {
-    pub g: Geometry,
-    pub in_zp: i32,
-    pub out_zp: i32,
-    pub weights: Vec<i8>,
-    pub bias: Vec<i32>,
-    pub mult: Vec<i32>,
-    pub shift: Vec<i32>,
-    pub pad_values: Option<Vec<i8>>,
-    pub lut: Option<Vec<i8>>,
-}
-
 impl ConvParams {
     /// Random parameters; shifts chosen so outputs are mostly unsaturated.
     pub fn seeded(g: Geometry, pad_values: bool, lut: bool, r: &mut Gen) -> Self {
@@ -242,37 +202,6 @@ impl ConvParams {
             folded_bias: blob.i32s(&folded),
         };
         c
-    }
-
-    pub fn input(&self, offset: usize) -> TensorRef {
-        tensor(offset, self.g.h, self.g.w, self.g.cin)
-    }
-
-    pub fn output(&self, offset: usize) -> TensorRef {
-        let (oh, ow) = self.g.out_hw();
-        tensor(offset, oh, ow, self.g.cout)
-    }
-
-    pub fn conv(&self, blob: &mut Blob, input: TensorRef, output: TensorRef) -> Conv {
-        Conv {
-            variant: ConvVariant::Reference,
-            input,
-            in_zp: self.in_zp,
-            output,
-            out_zp: self.out_zp,
-            kernel: self.g.k as u8,
-            stride: self.g.stride as u8,
-            pad: self.g.pad as u8,
-            groups: self.g.groups as u16,
-            weights: blob.i8s(&self.weights),
-            bias: blob.i32s(&self.bias),
-            requant: Requant {
-                multiplier: blob.i32s(&self.mult),
-                shift: blob.i32s(&self.shift),
-            },
-            pad_values: self.pad_values.as_ref().map_or(Span::NONE, |v| blob.i8s(v)),
-            lut: self.lut.as_ref().map_or(Span::NONE, |v| blob.i8s(v)),
-        }
     }
 }
 

@@ -26,6 +26,8 @@
 //!
 //! One module per form; `harness` holds what they share.
 
+#[path = "../common/conv.rs"]
+mod conv_params;
 mod harness;
 
 mod conv_mlp;

@@ -2,53 +2,15 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use runtime::{Conv, ConvVariant, Error, Layer, TensorRef};
+use runtime::{Error, Layer};
 
 use crate::harness::*;
 
-#[derive(Clone, Copy, Debug)]
-pub struct ConvShape {
-    pub h: usize,
-    pub w: usize,
-    pub cin: usize,
-    pub cout: usize,
-    pub groups: usize,
-    pub k: usize,
-    pub stride: usize,
-    pub pad: usize,
-}
-
-#[derive(Clone, Debug)]
-pub struct ConvParams {
-    pub s: ConvShape,
-    pub in_zp: i32,
-    pub out_zp: i32,
-    pub weights: Vec<i8>,
-    pub bias: Vec<i32>,
-    pub mult: Vec<i32>,
-    pub shift: Vec<i32>,
-    pub pad_values: Option<Vec<i8>>,
-    pub lut: Option<Vec<i8>>,
-}
-
-impl ConvShape {
-    pub fn out_hw(&self) -> (usize, usize) {
-        (
-            (self.h + 2 * self.pad - self.k) / self.stride + 1,
-            (self.w + 2 * self.pad - self.k) / self.stride + 1,
-        )
-    }
-
-    pub fn weight_len(&self) -> usize {
-        self.cout * self.k * self.k * (self.cin / self.groups)
-    }
-}
-
 impl ConvParams {
     /// Random parameters from a seed (named cases).
-    pub fn seeded(s: ConvShape, g: &mut Gen) -> Self {
+    pub fn seeded(s: Geometry, g: &mut Gen) -> Self {
         ConvParams {
-            s,
+            g: s,
             in_zp: g.zp(),
             out_zp: g.zp(),
             weights: g.i8s(s.weight_len()),
@@ -60,43 +22,15 @@ impl ConvParams {
         }
     }
 
-    pub fn input_ref(&self, offset: usize) -> TensorRef {
-        tensor(offset, self.s.h, self.s.w, self.s.cin)
-    }
-
-    pub fn output_ref(&self, offset: usize) -> TensorRef {
-        let (oh, ow) = self.s.out_hw();
-        tensor(offset, oh, ow, self.s.cout)
-    }
-
-    pub fn layer(&self, blob: &mut Blob, input: TensorRef, output: TensorRef) -> Conv {
-        Conv {
-            variant: ConvVariant::Reference,
-            input,
-            in_zp: self.in_zp,
-            output,
-            out_zp: self.out_zp,
-            kernel: self.s.k as u8,
-            stride: self.s.stride as u8,
-            pad: self.s.pad as u8,
-            groups: self.s.groups as u16,
-            weights: blob.i8s(&self.weights),
-            bias: blob.i32s(&self.bias),
-            requant: blob.requant(&self.mult, &self.shift),
-            pad_values: blob.opt_i8s(self.pad_values.as_deref()),
-            lut: blob.opt_i8s(self.lut.as_deref()),
-        }
-    }
-
     /// Runs the conv alone in an arena laid out by `layout`.
     pub fn run(&self, input: &[i8], layout: &Layout) -> Result<Vec<i8>, Error> {
-        let (oh, ow) = self.s.out_hw();
-        let sizes = [input.len(), oh * ow * self.s.cout];
+        let (oh, ow) = self.g.out_hw();
+        let sizes = [input.len(), oh * ow * self.g.cout];
         let (off, mut arena) = layout.place(&sizes);
-        let (i, o) = (self.input_ref(off[0]), self.output_ref(off[1]));
+        let (i, o) = (self.input(off[0]), self.output(off[1]));
         write(&mut arena, i, input);
         let mut blob = Blob::new();
-        let layer = Layer::Conv(self.layer(&mut blob, i, o));
+        let layer = Layer::Conv(self.conv(&mut blob, i, o));
         run_single(&blob.0, layer, i, o, &arena, &[byte_range(o)])
     }
 }
@@ -104,7 +38,7 @@ impl ConvParams {
 /// The contract, NCHW-style: pad a planar copy of the input explicitly, then
 /// for each output channel accumulate whole output planes tap by tap in i64.
 pub fn naive_conv(p: &ConvParams, input: &[i8], tally: &Tally) -> Vec<i8> {
-    let s = p.s;
+    let s = p.g;
     assert_eq!(input.len(), s.h * s.w * s.cin);
     let (ph, pw) = (s.h + 2 * s.pad, s.w + 2 * s.pad);
     let plane_len = ph * pw;
@@ -183,7 +117,7 @@ pub const KINDS: [ConvKind; 8] = [
 
 impl ConvKind {
     /// The shape for channel count `c` (meaning depends on the kind) and spatial size.
-    pub fn shape(self, h: usize, w: usize, cin: usize, cout: usize) -> ConvShape {
+    pub fn shape(self, h: usize, w: usize, cin: usize, cout: usize) -> Geometry {
         let (groups, cout, k, stride) = match self {
             ConvKind::Stem => (1, cout, 3, 2),
             ConvKind::Depthwise { k, stride } => (cin, cin, k, stride),
@@ -196,7 +130,7 @@ impl ConvKind {
         } else {
             cin
         };
-        ConvShape {
+        Geometry {
             h,
             w,
             cin,
@@ -209,7 +143,7 @@ impl ConvKind {
     }
 }
 
-pub fn conv_shape(kind: ConvKind) -> BoxedStrategy<ConvShape> {
+pub fn conv_shape(kind: ConvKind) -> BoxedStrategy<Geometry> {
     match kind {
         ConvKind::Generic => (
             1usize..=4,
@@ -221,7 +155,7 @@ pub fn conv_shape(kind: ConvKind) -> BoxedStrategy<ConvShape> {
             .prop_flat_map(|(groups, cin_g, cout_g, k, stride)| {
                 (0..=k / 2).prop_flat_map(move |pad| {
                     let min = k.saturating_sub(2 * pad).max(1);
-                    (min..=12, min..=12).prop_map(move |(h, w)| ConvShape {
+                    (min..=12, min..=12).prop_map(move |(h, w)| Geometry {
                         h,
                         w,
                         cin: groups * cin_g,
@@ -283,7 +217,7 @@ pub fn conv_case(kind: ConvKind, pad_values: PadValues) -> impl Strategy<Value =
                 |((s, in_zp, out_zp, input), (weights, bias, mult, shift), (pv, lut, layout))| {
                     ConvCase {
                         p: ConvParams {
-                            s,
+                            g: s,
                             in_zp,
                             out_zp,
                             weights,
@@ -310,8 +244,8 @@ pub fn conv_property(kind: ConvKind, pad_values: PadValues, cases: u32) {
             .p
             .run(&case.input, &case.layout)
             .map_err(|e| TestCaseError::fail(format!("{name}: {e:?}")))?;
-        let (oh, ow) = case.p.s.out_hw();
-        prop_same(&name, (oh, ow, case.p.s.cout), &expected, &got)
+        let (oh, ow) = case.p.g.out_hw();
+        prop_same(&name, (oh, ow, case.p.g.cout), &expected, &got)
     });
     tally.assert_mixed(&name, 20);
 }
@@ -390,7 +324,7 @@ fn conv_hand_computed_borders() {
     let (h, w, c) = (3, 4, 2);
     let in_zp = -7;
     let out_zp = 3;
-    let s = ConvShape {
+    let s = Geometry {
         h,
         w,
         cin: c,
@@ -407,7 +341,7 @@ fn conv_hand_computed_borders() {
     };
     for pad_values in [None, Some(vec![(in_zp + 2) as i8, (in_zp - 1) as i8])] {
         let p = ConvParams {
-            s,
+            g: s,
             in_zp,
             out_zp,
             weights: vec![1; 9 * c],
@@ -437,7 +371,7 @@ fn conv_hand_computed_borders() {
 }
 
 /// Runs one seeded conv case, with and without pad values and a LUT.
-pub fn conv_seeded(name: &str, s: ConvShape, seed: u64, tweak: impl Fn(&mut ConvParams)) {
+pub fn conv_seeded(name: &str, s: Geometry, seed: u64, tweak: impl Fn(&mut ConvParams)) {
     let mut g = Gen::new(seed);
     let mut p = ConvParams::seeded(s, &mut g);
     let input = g.i8s(s.h * s.w * s.cin);
@@ -470,7 +404,7 @@ fn conv_1x1_spatial_input() {
     }
     // Kernels larger than the image with and without stride.
     for (k, stride) in [(7, 1), (7, 2), (7, 3), (5, 2), (3, 3)] {
-        let s = ConvShape {
+        let s = Geometry {
             h: 1,
             w: 1,
             cin: 3,
@@ -500,7 +434,7 @@ fn conv_odd_channel_counts() {
         }
     }
     for (groups, cin_g, cout_g) in [(3, 3, 5), (5, 1, 3), (7, 3, 1)] {
-        let s = ConvShape {
+        let s = Geometry {
             h: 7,
             w: 5,
             cin: groups * cin_g,
@@ -523,7 +457,7 @@ fn conv_padding_borders_without_same_padding() {
         (9, 7, 7, 2, 2),
         (4, 6, 5, 3, 1),
     ] {
-        let s = ConvShape {
+        let s = Geometry {
             h,
             w,
             cin: 4,
@@ -565,7 +499,7 @@ fn conv_all_saturating_outputs() {
     // saturates (past i32 inside requantize, then past int8).
     let s = ConvKind::Depthwise { k: 3, stride: 2 }.shape(5, 5, 6, 6);
     let p = ConvParams {
-        s,
+        g: s,
         in_zp: 0,
         out_zp: 0,
         weights: vec![0; s.weight_len()],

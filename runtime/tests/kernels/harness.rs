@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 
+pub use crate::conv_params::{ConvParams, Geometry};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;

@@ -11,6 +11,8 @@
 //!
 //! One module per op; `harness` holds what they share.
 
+#[path = "../common/conv.rs"]
+mod conv_params;
 mod harness;
 
 mod add;

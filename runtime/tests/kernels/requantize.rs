@@ -42,7 +42,7 @@ fn rounding_ties_go_up_in_every_kernel() {
     // Conv: zero weights, the accumulator is the bias.
     let s = ConvKind::Pointwise.shape(2, 1, 3, 8);
     let conv = ConvParams {
-        s,
+        g: s,
         in_zp: 0,
         out_zp: 0,
         weights: vec![0; s.weight_len()],

@@ -94,13 +94,13 @@ impl Sched {
 
         let mut blob = Blob::new();
         let layers = vec![
-            Layer::Conv(stem.layer(&mut blob, input, t1)),
+            Layer::Conv(stem.conv(&mut blob, input, t1)),
             Layer::Lut(Lut {
                 input: t1,
                 output: t1,
                 table: blob.i8s(&gelu),
             }),
-            Layer::Conv(dw.layer(&mut blob, t1, t2)),
+            Layer::Conv(dw.conv(&mut blob, t1, t2)),
             Layer::Add(Add {
                 a: t2,
                 a_zp: add.a_zp,
@@ -120,7 +120,7 @@ impl Sched {
             Layer::GlobalAvgPool(gap.layer(&mut blob, t3, t4)),
             Layer::FullyConnected(fc.layer(&mut blob, t4, output)),
         ];
-        let stem_normalized = Layer::Conv(stem_norm.layer(&mut blob, input, t1));
+        let stem_normalized = Layer::Conv(stem_norm.conv(&mut blob, input, t1));
         Sched {
             blob: blob.0,
             layers,
