@@ -4,7 +4,7 @@
 pub use crate::conv_params::{ConvParams, Geometry};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use runtime::{Conv, ConvVariant, Error, Layer, TensorRef};
+use runtime::{Conv, ConvVariant, Error, Layer, Stem, TensorRef};
 use testkit::run_model;
 pub use testkit::SplitMix64 as Gen;
 pub use testkit::{byte_range, check, prop_same, tensor, Blob};
@@ -32,18 +32,18 @@ pub fn only_changed(
 
 /// Runs `conv` (a write-behind form) with its output `conv.write_behind_bytes()
 /// + slack` bytes before its input, overlapping it unless the output is
-/// shorter, on garbage from `r`: it must compute `expected` and change no
+/// shorter, on garbage from `r`: it must compute `c.expected` and change no
 /// byte outside its output (the input is consumed); one byte less lead is
 /// refused whenever the ranges then overlap.
 pub fn check_write_behind(
     name: &str,
-    blob: &[u8],
+    blob: &Blob,
     mut conv: Conv,
-    x: &[i8],
-    expected: &[i8],
+    c: &Apart,
     slack: usize,
     r: &mut Gen,
 ) -> Result<(), TestCaseError> {
+    let (blob, x, expected) = (&blob.0, &c.x, &c.expected);
     let (n_in, n_out) = (conv.input.len(), conv.output.len());
     let lead = conv.write_behind_bytes() + slack;
     let (o_at, i_at) = (2, 2 + lead);
@@ -114,6 +114,41 @@ impl Apart {
         before[1..1 + self.x.len()].copy_from_slice(&self.x);
         only_changed(&before, &after, &[byte_range(self.o)])
     }
+}
+
+/// Runs `stem` placed as the fused plan places it (its output
+/// `write_behind_bytes() + slack` bytes before its input, the ring after
+/// both) on garbage from `r`: it must compute `expected` and change no byte
+/// but its output and ring. Returns the placed stem and the arena, for the
+/// caller's further checks.
+pub fn check_streamed(
+    name: &str,
+    blob: &[u8],
+    mut stem: Stem,
+    x: &[i8],
+    expected: &[i8],
+    slack: usize,
+    r: &mut Gen,
+) -> Result<(Stem, Vec<i8>), TestCaseError> {
+    let (n_in, n_out) = (stem.first.input.len(), stem.second.output.len());
+    let lead = stem.write_behind_bytes() + slack;
+    let (o_at, i_at) = (1, 1 + lead);
+    let ring_at = (i_at + n_in).max(o_at + n_out) + 3;
+    stem.first.input.offset = i_at as u32;
+    stem.second.output.offset = o_at as u32;
+    stem.first.output.offset = ring_at as u32;
+    stem.second.input.offset = ring_at as u32;
+    let layer = Layer::Stem(stem);
+    let ring_len = layer.scratch_bytes();
+    let arena = r.i8s(ring_at + ring_len + 2);
+    let (input, output) = (stem.first.input, stem.second.output);
+    let (got, after) = run(blob, &[layer], input, output, &arena, x).unwrap();
+    prop_same(name, expected, &got)?;
+    let mut before = arena.clone();
+    before[i_at..i_at + n_in].copy_from_slice(x);
+    let ring = (ring_at, ring_at + ring_len);
+    only_changed(&before, &after, &[byte_range(output), ring])?;
+    Ok((stem, arena))
 }
 
 /// `a` then `b` by `Reference`, the intermediate in full, on a random

@@ -72,41 +72,30 @@ pub fn stem_property(case: StemCase) -> Result<(), TestCaseError> {
     let mut r = Gen::new(case.seed);
     let a = ConvParams::seeded(case.first, true, true, &mut r);
     let b = ConvParams::seeded(case.second, false, r.next_u64() % 2 == 0, &mut r);
-    let (n_in, n_out) = (a.input(0).len(), b.output(0).len());
     let (x, expected) = reference_chain(&a, &b, &mut r);
 
     // Streamed: the output `lead + slack` before the input, the ring after.
     let mut blob = Blob::new();
-    let mut stem = Stem {
+    let stem = Stem {
         first: a.conv(&mut blob, a.input(0), a.output(0)),
         second: b.conv(&mut blob, a.output(0), b.output(0)),
     };
-    let lead = stem.write_behind_bytes() + case.slack;
-    let (o_at, i_at) = (1, 1 + lead);
-    let ring_at = (i_at + n_in).max(o_at + n_out) + 3;
-    stem.first.input.offset = i_at as u32;
-    stem.second.output.offset = o_at as u32;
-    stem.first.output.offset = ring_at as u32;
-    stem.second.input.offset = ring_at as u32;
-    let layer = Layer::Stem(stem);
-    let ring_len = layer.scratch_bytes();
+    let (stem, arena) = check_streamed(
+        "streamed stem",
+        &blob.0,
+        stem,
+        &x,
+        &expected,
+        case.slack,
+        &mut r,
+    )?;
     assert_eq!(
-        ring_len,
+        Layer::Stem(stem).scratch_bytes(),
         Stem::ring_bytes(case.second.k, case.second.w, case.second.cin)
     );
-    let arena = r.i8s(ring_at + ring_len + 2);
-    let (input, output) = (stem.first.input, stem.second.output);
-    let (got, after) = run(&blob.0, &[layer], input, output, &arena, &x).unwrap();
-    prop_same("streamed stem", &expected, &got)?;
-    let mut before = arena.clone();
-    before[i_at..i_at + n_in].copy_from_slice(&x);
-    only_changed(
-        &before,
-        &after,
-        &[byte_range(output), (ring_at, ring_at + ring_len)],
-    )?;
 
-    if lead > 0 && case.slack == 0 && lead - 1 < n_out {
+    let (lead, output) = (stem.write_behind_bytes(), stem.second.output);
+    if lead > 0 && case.slack == 0 && lead - 1 < output.len() {
         let mut bad = stem;
         bad.first.input.offset -= 1;
         let r = run(

@@ -49,15 +49,7 @@ pub fn behind_property(case: BehindCase) -> Result<(), TestCaseError> {
     let mut blob = Blob::new();
     let mut conv = p.conv(&mut blob, p.input(0), p.output(0));
     conv.variant = ConvVariant::WriteBehind;
-    check_write_behind(
-        "write-behind conv",
-        &blob.0,
-        conv,
-        &c.x,
-        &c.expected,
-        case.slack,
-        &mut r,
-    )
+    check_write_behind("write-behind conv", &blob, conv, &c, case.slack, &mut r)
 }
 
 #[test]
