@@ -170,64 +170,40 @@ pub fn mlp_property(case: MlpCase) -> Result<(), TestCaseError> {
     } else {
         (1, n + 2)
     };
-    let mut blob = Blob::new();
-    let layer = Layer::ConvMlp(m.fused(&mut blob, x_at, s_at));
-    assert_eq!(layer.scratch_bytes(), scratch_len);
     let arena = r.i8s(n + scratch_len + 5);
     let tx = tensor(x_at, h, w, c);
-    let (got, after) = run(&blob.0, &[layer], tx, tx, &arena, &x).unwrap();
-    prop_same("fused ConvMlp", &expected, &got)?;
     let mut before = arena.clone();
     before[x_at..x_at + n].copy_from_slice(&x);
-    only_changed(
-        &before,
-        &after,
-        &[byte_range(tx), (s_at, s_at + scratch_len)],
-    )?;
-
-    // fc1 and fc2 on the fast pointwise kernel: same bits, same scratch.
-    let mut blob = Blob::new();
-    let mut fused = m.fused(&mut blob, x_at, s_at);
-    fused.fc1.variant = ConvVariant::Pointwise {
-        folded_bias: blob.i32s(&m.fc1.folded_bias()),
-    };
-    fused.fc2.variant = ConvVariant::Pointwise {
-        folded_bias: blob.i32s(&m.fc2.folded_bias()),
-    };
-    let layer = Layer::ConvMlp(fused);
-    assert_eq!(layer.scratch_bytes(), scratch_len);
-    let (got, after) = run(&blob.0, &[layer], tx, tx, &arena, &x).unwrap();
-    prop_same("fused ConvMlp, pointwise fc1/fc2", &expected, &got)?;
-    only_changed(
-        &before,
-        &after,
-        &[byte_range(tx), (s_at, s_at + scratch_len)],
-    )?;
-
-    // And dw on the fast depthwise kernel: same bits, same scratch.
-    if case.depthwise {
+    // The reference fc1/fc2, then on the fast pointwise kernel, then with dw
+    // on the fast depthwise kernel too: same bits, same scratch.
+    let forms = [
+        ("fused ConvMlp", false, false),
+        ("fused ConvMlp, pointwise fc1/fc2", true, false),
+        ("fused ConvMlp, depthwise dw, pointwise fc1/fc2", true, true),
+    ];
+    for (name, pointwise, depthwise) in forms {
+        if depthwise && !case.depthwise {
+            continue;
+        }
         let mut blob = Blob::new();
         let mut fused = m.fused(&mut blob, x_at, s_at);
-        fused.dw = m.dw.depthwise(&mut blob, fused.dw.input, fused.dw.output);
-        fused.fc1.variant = ConvVariant::Pointwise {
-            folded_bias: blob.i32s(&m.fc1.folded_bias()),
-        };
-        fused.fc2.variant = ConvVariant::Pointwise {
-            folded_bias: blob.i32s(&m.fc2.folded_bias()),
-        };
+        if depthwise {
+            fused.dw = m.dw.depthwise(&mut blob, fused.dw.input, fused.dw.output);
+        }
+        if pointwise {
+            fused.fc1.variant = ConvVariant::Pointwise {
+                folded_bias: blob.i32s(&m.fc1.folded_bias()),
+            };
+            fused.fc2.variant = ConvVariant::Pointwise {
+                folded_bias: blob.i32s(&m.fc2.folded_bias()),
+            };
+        }
         let layer = Layer::ConvMlp(fused);
         assert_eq!(layer.scratch_bytes(), scratch_len);
         let (got, after) = run(&blob.0, &[layer], tx, tx, &arena, &x).unwrap();
-        prop_same(
-            "fused ConvMlp, depthwise dw, pointwise fc1/fc2",
-            &expected,
-            &got,
-        )?;
-        only_changed(
-            &before,
-            &after,
-            &[byte_range(tx), (s_at, s_at + scratch_len)],
-        )?;
+        prop_same(name, &expected, &got)?;
+        let writable = [byte_range(tx), (s_at, s_at + scratch_len)];
+        only_changed(&before, &after, &writable)?;
     }
     Ok(())
 }
