@@ -30,11 +30,11 @@ pub fn only_changed(
     testkit::only_changed(before, after, writable).map_err(TestCaseError::fail)
 }
 
-/// Runs `conv` (a write-behind form) with its output `conv.write_behind_bytes()
-/// + slack` bytes before its input, overlapping it unless the output is
-/// shorter, on garbage from `r`: it must compute `c.expected` and change no
-/// byte outside its output (the input is consumed); one byte less lead is
-/// refused whenever the ranges then overlap.
+/// Runs `conv` (a write-behind form) with its output `slack` bytes more
+/// than `conv.write_behind_bytes()` before its input, overlapping it unless
+/// the output is shorter, on garbage from `r`: it must compute `c.expected`
+/// and change no byte outside its output (the input is consumed); one byte
+/// less lead is refused whenever the ranges then overlap.
 pub fn check_write_behind(
     name: &str,
     blob: &Blob,
