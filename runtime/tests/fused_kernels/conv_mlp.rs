@@ -4,6 +4,7 @@ use proptest::prelude::*;
 use runtime::{Add, ConvMlp, ConvVariant, Layer, TensorRef};
 
 use crate::harness::*;
+
 #[derive(Clone, Debug)]
 pub struct MlpCase {
     pub h: usize,

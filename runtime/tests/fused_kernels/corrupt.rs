@@ -5,6 +5,7 @@ use runtime::{Conv, ConvMlp, ConvVariant, Error, Layer, Stem, TensorRef};
 
 use crate::conv_mlp::{Mlp, MlpCase};
 use crate::harness::*;
+
 /// A layer, its model input and output, and its arena size.
 pub type Valid = (Layer, TensorRef, TensorRef, usize);
 

@@ -6,6 +6,7 @@ use runtime::{ConvVariant, Error, Layer};
 
 use crate::conv_mlp::{Mlp, MlpCase};
 use crate::harness::*;
+
 #[derive(Clone, Debug)]
 pub struct DepthwiseCase {
     pub g: Geometry,

@@ -7,6 +7,7 @@ use runtime::{Conv, ConvVariant, Error, Layer, Stem, TensorRef};
 
 use crate::harness::*;
 use crate::stem::{stem_case, StemCase};
+
 impl ConvParams {
     /// The variant data of `ConvVariant::Multiplier` (`groups == cin`,
     /// `cout = m * cin`): weights `[k][k][m][cin]` and

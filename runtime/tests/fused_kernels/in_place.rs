@@ -4,6 +4,7 @@ use proptest::prelude::*;
 use runtime::{Conv, ConvVariant, Layer};
 
 use crate::harness::*;
+
 #[derive(Clone, Debug)]
 pub struct InPlaceCase {
     pub g: Geometry,

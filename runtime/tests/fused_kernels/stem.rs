@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use runtime::{Conv, ConvVariant, Error, Layer, Requant, Span, Stem};
 
 use crate::harness::*;
+
 #[derive(Clone, Debug)]
 pub struct StemCase {
     pub first: Geometry,

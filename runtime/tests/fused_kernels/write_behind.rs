@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use runtime::{Conv, ConvVariant, Requant, Span};
 
 use crate::harness::*;
+
 #[derive(Clone, Debug)]
 pub struct BehindCase {
     pub g: Geometry,
