@@ -55,12 +55,14 @@ cargo run -q -p codegen --example synthetic_checkpoint -- target/main-job/t8.saf
 cargo run -q -p codegen -- target/main-job/t8.safetensors --out target/main-job/fastvit_t8
 cargo check -q --manifest-path target/main-job/fastvit_t8/Cargo.toml --target-dir target/main-job/build
 
-section "MSRV: runtime and boards/classify on 1.85 (host and thumbv7em), codegen on 1.88"
+section "MSRV: runtime, testkit and boards/classify on 1.85 (host and thumbv7em), codegen on 1.88"
 rustup toolchain install 1.85.0 --profile minimal --target thumbv7em-none-eabihf >/dev/null
 rustup toolchain install 1.88.0 --profile minimal >/dev/null
 msrv_dir="$PWD/target/msrv"
 cargo +1.85.0 check -q -p fastvit-runtime --target-dir "$msrv_dir"
 cargo +1.85.0 build -q -p fastvit-runtime --lib --target thumbv7em-none-eabihf --target-dir "$msrv_dir"
+# The kit's no_std core is part of the board conformance firmware.
+cargo +1.85.0 build -q -p fastvit-testkit --lib --target thumbv7em-none-eabihf --target-dir "$msrv_dir"
 (cd boards && cargo +1.85.0 check -q -p fastvit-classify --target-dir "$msrv_dir")
 cargo +1.88.0 check -q -p codegen --target-dir "$msrv_dir"
 

@@ -7,6 +7,14 @@ use codegen::images::{derived_crops, read_image, ModelInput};
 /// Crops per evaluation photo (4 photos -> 52 crops).
 pub const EVAL_CROPS_PER_PHOTO: usize = 13;
 
+/// The repository's root folder.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("the repository root exists")
+}
+
 /// The fixtures folder.
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")

@@ -35,10 +35,7 @@ fn every_emulated_board_matches_the_host_bit_for_bit_with_repeatable_counts() {
     if let Err(e) = boards::check_tools(boards::BOARDS) {
         panic!("cannot run the board tests: {e}");
     }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap();
+    let repo = host_tests::repo();
     let mut opts = boards::Options::new(&repo);
     opts.resolution = RESOLUTION;
     opts.runs = 2;
@@ -179,10 +176,7 @@ fn classify_firmware_matches_the_host(repo: &Path) {
 
 #[test]
 fn real_board_firmware_builds_and_fits_its_memories() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap();
+    let repo = host_tests::repo();
     let opts = boards::Options::new(&repo);
     let summary = boards::build_real(&opts, None, &|s| eprintln!("{s}"))
         .unwrap_or_else(|e| panic!("boards/run-all.sh --real failed: {e}"));

@@ -21,10 +21,7 @@ fn generated_module_compiles_when_included() {
     };
     let arena = generate_module(None, &gen, &opts).unwrap();
     assert!(arena > 0);
-    let runtime = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../runtime")
-        .canonicalize()
-        .unwrap();
+    let runtime = host_tests::repo().join("runtime");
     let krate = work.join("model");
     std::fs::create_dir_all(krate.join("src")).unwrap();
     std::fs::write(

@@ -11,7 +11,6 @@
 //! Runs `boards/tools/src/conformance.rs`. Needs QEMU and flip-link, like
 //! `boards.rs`: without them this test fails.
 
-use std::path::Path;
 use std::time::Instant;
 
 // `boards/tools` keeps the boards' MSRV (1.85), older than `is_multiple_of`.
@@ -30,10 +29,7 @@ fn every_fast_kernel_matches_the_reference_on_the_dsp_and_helium_cores() {
     if let Err(e) = boards::check_tools(&on) {
         panic!("cannot run the conformance firmware: {e}");
     }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap();
+    let repo = host_tests::repo();
     let mut opts = boards::Options::new(&repo);
     opts.resolution = 128;
     opts.timeout_s = 600;

@@ -120,21 +120,7 @@ fn main() {
         let expected = run_int8(&compiled, input, |_, _| {});
         let rgb_path = work.join(format!("in{i}.rgb"));
         std::fs::write(&rgb_path, input.rgb.as_ref().unwrap()).unwrap();
-        let out = Command::new(&exe)
-            .args(["image", rgb_path.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let got: Vec<i8> = String::from_utf8(out.stdout)
-            .unwrap()
-            .trim()
-            .split(',')
-            .map(|v| v.parse().unwrap())
-            .collect();
+        let got = harness_logits(&exe, "image", &rgb_path);
         assert_eq!(got, expected, "camera entry point, input {i}");
 
         // The normalized entry point too.
@@ -146,16 +132,7 @@ fn main() {
         let q = compiled.quantize_normalized(&norm.normalized);
         let npath = work.join(format!("in{i}.q8"));
         std::fs::write(&npath, q.iter().map(|&v| v as u8).collect::<Vec<_>>()).unwrap();
-        let out = Command::new(&exe)
-            .args(["normalized", npath.to_str().unwrap()])
-            .output()
-            .unwrap();
-        let got: Vec<i8> = String::from_utf8(out.stdout)
-            .unwrap()
-            .trim()
-            .split(',')
-            .map(|v| v.parse().unwrap())
-            .collect();
+        let got = harness_logits(&exe, "normalized", &npath);
         assert_eq!(got, expected, "normalized entry point, input {i}");
     }
 
@@ -186,4 +163,24 @@ fn main() {
     }
     assert!(prov.sha256.len() == 64);
     let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Runs the harness binary's `entry` point on the input file `input`; the
+/// logits it prints.
+fn harness_logits(exe: &Path, entry: &str, input: &Path) -> Vec<i8> {
+    let out = Command::new(exe)
+        .args([entry, input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{entry}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect()
 }

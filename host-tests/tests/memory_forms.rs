@@ -9,41 +9,39 @@ use codegen::images::ModelInput;
 use codegen::pipeline::{self, QuantOptions};
 use codegen::plan;
 use codegen::quantize::{compile, Compiled, MemoryForm};
+use testkit::{first_difference, SplitMix64};
 
 /// The budget: 224 KiB at 256x256.
 const BUDGET_256: usize = 224 * 1024;
 
-/// Exact arena bytes `(resolution, fused, layer by layer)`, pinned: the
-/// plan is deterministic, so any change to it (better or worse) must show
-/// up here and in the README's figures.
-const ARENA_BYTES: [(usize, usize, usize); 3] = [
-    (256, 215_808, 983_040),
-    (96, 34_848, 138_240),
-    (64, 35_536, 61_440),
+/// One resolution the forms are compared at.
+struct Resolution {
+    res: usize,
+    /// Calibration inputs run through both forms (each raw and normalized).
+    inputs: usize,
+    /// Exact arena bytes `(fused, layer by layer)`, pinned: the plan is
+    /// deterministic, so any change to it (better or worse) must show up
+    /// here and in the README's figures.
+    arena_bytes: (usize, usize),
+}
+
+const RESOLUTIONS: [Resolution; 3] = [
+    Resolution {
+        res: 256,
+        inputs: 2,
+        arena_bytes: (215_808, 983_040),
+    },
+    Resolution {
+        res: 96,
+        inputs: 3,
+        arena_bytes: (34_848, 138_240),
+    },
+    Resolution {
+        res: 64,
+        inputs: 3,
+        arena_bytes: (35_536, 61_440),
+    },
 ];
-
-fn assert_pinned(res: usize, fused: &Compiled, lbl: &Compiled) {
-    let &(_, f, l) = ARENA_BYTES.iter().find(|e| e.0 == res).unwrap();
-    assert_eq!(
-        (fused.arena_bytes, lbl.arena_bytes),
-        (f, l),
-        "{res}x{res}: arena bytes (fused, layer by layer) changed: update ARENA_BYTES and the README"
-    );
-}
-
-/// SplitMix64 bytes: arena garbage.
-fn garbage(seed: u64, n: usize) -> Vec<i8> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            (z ^ (z >> 31)) as i8
-        })
-        .collect()
-}
 
 /// Logits and every layer's output (keyed by its float tensor name), run on
 /// an arena of exactly `arena_bytes` filled with garbage from `seed`.
@@ -53,7 +51,7 @@ fn run(
     normalized: bool,
     seed: u64,
 ) -> (Vec<i8>, Vec<(String, Vec<i8>)>) {
-    let mut arena = garbage(seed, c.arena_bytes);
+    let mut arena = SplitMix64::new(seed).i8s(c.arena_bytes);
     let mut logits = vec![0i8; c.output.len()];
     let mut outputs = Vec::new();
     let after = |i: usize, a: &[i8]| {
@@ -118,13 +116,8 @@ fn compare_forms(res: usize, inputs: usize) -> (Compiled, Compiled) {
                     .iter()
                     .find(|(n, _)| n == name)
                     .unwrap_or_else(|| panic!("{name} is not a layer-by-layer output"));
-                if let Some(i) = bytes.iter().zip(other).position(|(a, b)| a != b) {
-                    panic!(
-                        "{what}: {name} differs at byte {i} of {}: fused {} vs layer-by-layer {}",
-                        bytes.len(),
-                        bytes[i],
-                        other[i]
-                    );
+                if let Some(m) = first_difference(other, bytes) {
+                    panic!("{what}: {name}, fused against layer by layer: {m}");
                 }
             }
             assert_eq!(of.len(), fused.layers.len());
@@ -133,13 +126,26 @@ fn compare_forms(res: usize, inputs: usize) -> (Compiled, Compiled) {
     (fused, lbl)
 }
 
-#[test]
-fn fused_equals_layer_by_layer_at_256_within_224_kib() {
-    let (fused, lbl) = compare_forms(256, 2);
+/// Compares the forms at `res` (one of [`RESOLUTIONS`]) and checks the
+/// pinned arena sizes; returns the fused form.
+fn check_resolution(res: usize) -> Compiled {
+    let r = RESOLUTIONS.iter().find(|r| r.res == res).unwrap();
+    let (fused, lbl) = compare_forms(res, r.inputs);
     eprintln!(
-        "256x256: fused arena {} bytes, layer by layer {} bytes",
+        "{res}x{res}: fused arena {} bytes, layer by layer {} bytes",
         fused.arena_bytes, lbl.arena_bytes
     );
+    assert_eq!(
+        (fused.arena_bytes, lbl.arena_bytes),
+        r.arena_bytes,
+        "{res}x{res}: arena bytes (fused, layer by layer) changed: update RESOLUTIONS and the README"
+    );
+    fused
+}
+
+#[test]
+fn fused_equals_layer_by_layer_at_256_within_224_kib() {
+    let fused = check_resolution(256);
     assert!(
         fused.arena_bytes <= BUDGET_256,
         "fused arena {} > {BUDGET_256}",
@@ -147,13 +153,11 @@ fn fused_equals_layer_by_layer_at_256_within_224_kib() {
     );
     // The input image is inside the arena.
     assert!(fused.input.end() <= fused.arena_bytes);
-    assert_pinned(256, &fused, &lbl);
 }
 
 #[test]
 fn fused_equals_layer_by_layer_at_small_resolutions() {
     for res in [64, 96] {
-        let (fused, lbl) = compare_forms(res, 3);
-        assert_pinned(res, &fused, &lbl);
+        check_resolution(res);
     }
 }

@@ -14,7 +14,6 @@
 //! site with its inlined source lines (needs llvm-objdump/llvm-addr2line).
 //! Needs QEMU, like `boards.rs`: without it this test fails.
 
-use std::path::Path;
 use std::sync::Mutex;
 
 // `boards/tools` keeps the boards' MSRV (1.85), older than `is_multiple_of`.
@@ -26,10 +25,7 @@ mod boards;
 static BOARD_BUILDS: Mutex<()> = Mutex::new(());
 
 fn options() -> boards::Options {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap();
+    let repo = host_tests::repo();
     let mut opts = boards::Options::new(&repo);
     opts.resolution = 128;
     opts.timeout_s = 600;

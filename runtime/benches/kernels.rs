@@ -6,57 +6,14 @@
 //!   144, 7x7 depthwise), whose fc1/fc2 hold 86 % of its MACs.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use runtime::{Add, Conv, ConvMlp, ConvVariant, Layer, Model, Requant, Span, TensorRef};
+use runtime::{Add, Conv, ConvMlp, ConvVariant, Layer, Model, Span, TensorRef};
 use std::hint::black_box;
-
-struct Blob(Vec<u8>, u64);
-
-impl Blob {
-    fn next(&mut self) -> u64 {
-        self.1 ^= self.1 << 13;
-        self.1 ^= self.1 >> 7;
-        self.1 ^= self.1 << 17;
-        self.1
-    }
-
-    fn i8s(&mut self, n: usize) -> (Span, Vec<i8>) {
-        let v: Vec<i8> = (0..n).map(|_| self.next() as i8).collect();
-        let offset = self.0.len() as u32;
-        self.0.extend(v.iter().map(|&b| b as u8));
-        (
-            Span {
-                offset,
-                len: n as u32,
-            },
-            v,
-        )
-    }
-
-    fn i32s(&mut self, v: &[i32]) -> Span {
-        while self.0.len() % 4 != 0 {
-            self.0.push(0);
-        }
-        let offset = self.0.len() as u32;
-        self.0.extend(v.iter().flat_map(|x| x.to_le_bytes()));
-        Span {
-            offset,
-            len: 4 * v.len() as u32,
-        }
-    }
-}
-
-fn t(offset: usize, h: usize, w: usize, c: usize) -> TensorRef {
-    TensorRef {
-        offset: offset as u32,
-        h: h as u16,
-        w: w as u16,
-        c: c as u16,
-    }
-}
+use testkit::{tensor as t, Blob, SplitMix64};
 
 /// A conv with random weights; `fast` makes a dense 1x1 one `Pointwise`.
 fn conv(
     b: &mut Blob,
+    r: &mut SplitMix64,
     input: TensorRef,
     output: TensorRef,
     k: usize,
@@ -64,7 +21,8 @@ fn conv(
     fast: bool,
 ) -> Conv {
     let (cin, cout) = (input.c as usize, output.c as usize);
-    let (weights, w) = b.i8s(cout * k * k * cin / groups);
+    let w = r.i8s(cout * k * k * cin / groups);
+    let weights = b.i8s(&w);
     let in_zp = -7;
     let bias: Vec<i32> = (0..cout as i32).map(|o| o * 31 - 500).collect();
     let folded: Vec<i32> = (0..cout)
@@ -97,17 +55,7 @@ fn conv(
         groups: groups as u16,
         weights,
         bias: bias_span,
-        requant: Requant {
-            multiplier: b.i32s(&vec![1_500_000_000; cout]),
-            shift: {
-                let offset = b.0.len() as u32;
-                b.0.extend(vec![-10i8 as u8; cout]);
-                Span {
-                    offset,
-                    len: cout as u32,
-                }
-            },
-        },
+        requant: b.requant(&vec![1_500_000_000; cout], &vec![-10; cout]),
         pad_values: Span::NONE,
         lut: Span::NONE,
     }
@@ -146,9 +94,9 @@ fn run(c: &mut Criterion, name: &str, blob: &[u8], layer: Layer, macs: u64) {
 
 fn pointwise(c: &mut Criterion) {
     for fast in [false, true] {
-        let mut b = Blob(Vec::new(), 0x9E37_79B9_7F4A_7C15);
+        let (mut b, mut r) = (Blob::new(), SplitMix64::new(1));
         let (i, o) = (t(0, 32, 32, 96), t(32 * 32 * 96, 32, 32, 96));
-        let l = Layer::Conv(conv(&mut b, i, o, 1, 1, fast));
+        let l = Layer::Conv(conv(&mut b, &mut r, i, o, 1, 1, fast));
         let name = if fast {
             "conv1x1_96/pointwise"
         } else {
@@ -160,14 +108,14 @@ fn pointwise(c: &mut Criterion) {
 
 fn conv_mlp(c: &mut Criterion) {
     for fast in [false, true] {
-        let mut b = Blob(Vec::new(), 0x2545_F491_4F6C_DD1D);
+        let (mut b, mut r) = (Blob::new(), SplitMix64::new(2));
         let (h, w, ch, hid) = (64, 64, 48, 144);
         let x = t(0, h, w, ch);
         let (d, hidden) = (t(0, h, w, ch), t(0, h, w, hid));
         let m = ConvMlp {
-            dw: conv(&mut b, x, d, 7, ch, false),
-            fc1: conv(&mut b, d, hidden, 1, 1, fast),
-            fc2: conv(&mut b, hidden, d, 1, 1, fast),
+            dw: conv(&mut b, &mut r, x, d, 7, ch, false),
+            fc1: conv(&mut b, &mut r, d, hidden, 1, 1, fast),
+            fc2: conv(&mut b, &mut r, hidden, d, 1, 1, fast),
             add: Add {
                 a: x,
                 a_zp: -7,

@@ -10,54 +10,17 @@
 //! * `ConvVariant::Pointwise` through `Model` against `ConvVariant::Reference`
 //!   (`conv_element`) on random shapes, extreme zero points, multipliers,
 //!   shifts and tables. (`PointwiseInPlace` and the fused ConvMlp with
-//!   pointwise fc1/fc2 are in `fused_kernels.rs`.)
+//!   pointwise fc1/fc2 are in `fused_kernels/`.)
 //! * Pointwise variants on layers they do not fit are rejected.
 //!
 //! `PROPTEST_CASES` overrides the case counts.
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{TestCaseError, TestRunner};
 use runtime::kernels::{self, dsp, portable};
-use runtime::{Conv, ConvMlp, ConvVariant, Error, Layer, Model, Requant, Span, TensorRef};
-
-fn check<T: std::fmt::Debug>(
-    cases: u32,
-    strategy: impl Strategy<Value = T>,
-    test: impl Fn(T) -> Result<(), TestCaseError>,
-) {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(cases);
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    if let Err(e) = TestRunner::new(config).run(&strategy, test) {
-        panic!("{e}");
-    }
-}
-
-/// Fails naming the first differing index.
-fn same<T: PartialEq + std::fmt::Debug>(
-    name: &str,
-    expected: &[T],
-    got: &[T],
-) -> Result<(), TestCaseError> {
-    prop_assert_eq!(expected.len(), got.len(), "{}: lengths", name);
-    if let Some(i) = expected.iter().zip(got).position(|(e, g)| e != g) {
-        let n = expected.iter().zip(got).filter(|(e, g)| e != g).count();
-        return Err(TestCaseError::fail(format!(
-            "{name}: first difference at {i}: expected {:?}, got {:?} ({n} of {} differ)",
-            expected[i],
-            got[i],
-            expected.len()
-        )));
-    }
-    Ok(())
-}
+use runtime::{Conv, ConvMlp, ConvVariant, Error, Layer, Requant, Span};
+use testkit::{check, prop_same, run_model, tensor, Blob};
 
 // ---------------------------------------------------------------------------
 // Dot-product primitives
@@ -94,9 +57,9 @@ fn dot_primitives_match_i64_model() {
         let expected: Vec<i32> = rows.iter().map(|r| naive(r, &x)).collect();
         for (name, dot4, dot1) in TIERS {
             let got = dot4([&rows[0], &rows[1], &rows[2], &rows[3]], &x);
-            same(&format!("{name} dot4"), &expected, &got)?;
+            prop_same(&format!("{name} dot4"), &expected, &got)?;
             let got: Vec<i32> = rows.iter().map(|r| dot1(r, &x)).collect();
-            same(&format!("{name} dot1"), &expected, &got)?;
+            prop_same(&format!("{name} dot1"), &expected, &got)?;
         }
         Ok(())
     });
@@ -164,15 +127,15 @@ fn px4_primitives_match_i64_model() {
     check(300, px4_case(), |(x, w, cin)| {
         let expected = px4_expected(&x, &w, cin);
         let p = portable::prepare_px4(&x, cin, &mut []).expect("portable takes any cin");
-        same("portable dot_px4", &expected, &portable::dot_px4(&p, &w))?;
+        prop_same("portable dot_px4", &expected, &portable::dot_px4(&p, &w))?;
         let mut words = vec![0xDEAD_BEEFu32; 2 * cin];
         match dsp::prepare_px4(&x, cin, &mut words) {
-            Some(p) => same("dsp dot_px4", &expected, &dsp::dot_px4(&p, &w))?,
+            Some(p) => prop_same("dsp dot_px4", &expected, &dsp::dot_px4(&p, &w))?,
             None => prop_assert!(cin % 4 != 0, "dsp refused cin {}", cin),
         }
         let mut words = vec![0u32; kernels::TILE_WORDS_PER_CIN * cin];
         if let Some(p) = kernels::prepare_px4(&x, cin, &mut words) {
-            same("selected dot_px4", &expected, &kernels::dot_px4(&p, &w))?;
+            prop_same("selected dot_px4", &expected, &kernels::dot_px4(&p, &w))?;
             // The selected tier's multi-row tile (4 rows on NEON): distinct rows.
             let rows: Vec<i8> = (0..kernels::ROWS)
                 .flat_map(|r| {
@@ -184,7 +147,7 @@ fn px4_primitives_match_i64_model() {
             let got = kernels::dot_rows_px4(&p, &rows);
             for (r, got) in got.iter().enumerate() {
                 let row = &rows[r * cin..(r + 1) * cin];
-                same("selected dot_rows_px4", &px4_expected(&x, row, cin), got)?;
+                prop_same("selected dot_rows_px4", &px4_expected(&x, row, cin), got)?;
             }
         }
         Ok(())
@@ -216,42 +179,6 @@ fn px4_primitives_extremes() {
 // ---------------------------------------------------------------------------
 // ConvVariant::Pointwise against Reference
 // ---------------------------------------------------------------------------
-
-/// A weight blob under construction (junk first, so nothing sits at 0).
-struct Blob(Vec<u8>);
-
-impl Blob {
-    fn i8s(&mut self, v: &[i8]) -> Span {
-        let offset = self.0.len() as u32;
-        self.0.extend(v.iter().map(|&b| b as u8));
-        Span {
-            offset,
-            len: v.len() as u32,
-        }
-    }
-
-    /// Requantization shifts: one byte each.
-    fn shifts(&mut self, v: &[i32]) -> Span {
-        let offset = self.0.len() as u32;
-        self.0.extend(v.iter().map(|&s| s as i8 as u8));
-        Span {
-            offset,
-            len: v.len() as u32,
-        }
-    }
-
-    fn i32s(&mut self, v: &[i32]) -> Span {
-        while self.0.len() % 4 != 0 {
-            self.0.push(0xA5);
-        }
-        let offset = self.0.len() as u32;
-        self.0.extend(v.iter().flat_map(|x| x.to_le_bytes()));
-        Span {
-            offset,
-            len: 4 * v.len() as u32,
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 struct Case {
@@ -314,15 +241,6 @@ fn case() -> impl Strategy<Value = Case> {
         )
 }
 
-fn tensor(offset: usize, h: usize, w: usize, c: usize) -> TensorRef {
-    TensorRef {
-        offset: offset as u32,
-        h: h as u16,
-        w: w as u16,
-        c: c as u16,
-    }
-}
-
 fn folded_bias(c: &Case) -> Vec<i32> {
     (0..c.cout)
         .map(|o| {
@@ -359,28 +277,15 @@ fn conv(c: &Case, blob: &mut Blob, variant: impl Fn(&mut Blob) -> ConvVariant) -
     }
 }
 
+/// Runs `layer` alone on an arena of `0x5A` just large enough.
 fn run(blob: &[u8], layer: Layer, x: &[i8]) -> Result<Vec<i8>, Error> {
     let (input, output) = (layer.input(), layer.output());
-    let layers = [layer];
-    let model = Model {
-        weights: blob,
-        layers: &layers,
-        layer_names: &["conv"],
-        stem_normalized: layer,
-        arena_bytes: input.end().max(output.end()) + layer.scratch_bytes() + 8,
-        input,
-        normalized_input_zp: 0,
-        output,
-        output_zp: 0,
-    };
-    let mut arena = vec![0x5Ai8; model.arena_bytes];
-    let mut out = vec![0i8; output.len()];
-    model.run_normalized(&mut arena, x, &mut out, |_, _| {})?;
-    Ok(out)
+    let arena = vec![0x5A; input.end().max(output.end()) + layer.scratch_bytes() + 8];
+    Ok(run_model(blob, &[layer], input, output, &arena, x)?.out)
 }
 
 fn pointwise_property(c: Case) -> Result<(), TestCaseError> {
-    let mut blob = Blob(vec![0xA5; 3]);
+    let mut blob = Blob::new();
     let reference = conv(&c, &mut blob, |_| ConvVariant::Reference);
     let expected = run(&blob.0, Layer::Conv(reference), &c.x).unwrap();
     let folded = folded_bias(&c);
@@ -388,7 +293,7 @@ fn pointwise_property(c: Case) -> Result<(), TestCaseError> {
         folded_bias: b.i32s(&folded),
     });
     let got = run(&blob.0, Layer::Conv(fast), &c.x).unwrap();
-    same("pointwise", &expected, &got)
+    prop_same("pointwise", &expected, &got)
 }
 
 #[test]
@@ -448,7 +353,7 @@ fn sample() -> Case {
 fn pointwise_variants_reject_layers_they_do_not_fit() {
     let c = sample();
     let folded = folded_bias(&c);
-    let mut blob = Blob(vec![0xA5; 3]);
+    let mut blob = Blob::new();
     let good = conv(&c, &mut blob, |b| ConvVariant::Pointwise {
         folded_bias: b.i32s(&folded),
     });
@@ -493,7 +398,7 @@ fn pointwise_variants_reject_layers_they_do_not_fit() {
 fn conv_mlp_rejects_mixed_fc_variants() {
     let c = 4;
     let x = tensor(0, 2, 2, c);
-    let mut blob = Blob(vec![0xA5; 3]);
+    let mut blob = Blob::new();
     let w = blob.i8s(&[1; 16]);
     let b = blob.i32s(&[0; 4]);
     let rq = Requant {

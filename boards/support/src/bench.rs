@@ -16,14 +16,15 @@
 //! logits 07f3...
 //! ```
 //!
-//! The board binary adds `weights_intact`, `stack` and the final
-//! `result ok` / `result error ...` line.
+//! The board binary adds `weights_intact`, and ends with [`finish`]'s
+//! `stack` and `result ok` / `result error ...` lines.
 
 use core::fmt::Write;
 
 use runtime::{Error, Model};
 
 use crate::report::{fnv1a32, top_k, write_hex};
+use crate::stack::StackUse;
 
 /// Version of the report format above.
 pub const REPORT_VERSION: u32 = 1;
@@ -97,6 +98,20 @@ pub fn run(
     // A console that cannot write has nowhere to report that either.
     let _ = write_outcome(out, &outcome, logits);
     Ok(outcome)
+}
+
+/// The report's last lines: the stack high-water mark and `result ok` or
+/// `result error ...` (the run's error, or a stack that overflowed its
+/// painted part). Returns whether the result is ok.
+pub fn finish(out: &mut impl Write, result: Result<Outcome, Error>, stack: StackUse) -> bool {
+    // A console that cannot write has nowhere to report that either.
+    let _ = writeln!(out, "stack {} {}", stack.used, stack.size);
+    let (ok, _) = match result {
+        Ok(_) if stack.overflowed() => (false, writeln!(out, "result error stack overflow")),
+        Ok(_) => (true, writeln!(out, "result ok")),
+        Err(e) => (false, writeln!(out, "result error {e:?}")),
+    };
+    ok
 }
 
 fn write_outcome(out: &mut impl Write, o: &Outcome, logits: &[i8]) -> core::fmt::Result {

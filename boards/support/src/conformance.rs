@@ -28,7 +28,7 @@
 //! 127) and saturating data (all -128, all 127, mixed extremes); then random
 //! cases (random shapes, zero points, multipliers, shifts, padding values and
 //! tables on and off). The random numbers come from one deterministic
-//! xorshift generator, so every board runs the same cases.
+//! generator (`testkit::SplitMix64`), so every board runs the same cases.
 
 use core::fmt::{self, Display, Write};
 use runtime::kernels::dense::{self, DenseArgs, Im2colArgs};
@@ -41,6 +41,7 @@ use runtime::ops::stem::stem_reference;
 use runtime::ops::{I32s, RequantView, Shifts as ShiftBytes};
 use runtime::quant::{lut, requantize_i8};
 use runtime::{Conv, ConvVariant, Requant, Span, Stem, TensorRef};
+use testkit::{first_difference, SplitMix64};
 
 /// Input bytes of one case.
 const MAX_X: usize = 8192;
@@ -74,41 +75,16 @@ const MULTIPLIER_CASES: usize = 300;
 const DENSE_CASES: usize = 300;
 const REQUANTIZE_CASES: usize = 400;
 
-/// xorshift64: deterministic cases, the same on every board.
-struct Rng(u64);
+/// The kit's generator: deterministic cases, the same on every board.
+type Rng = SplitMix64;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
+/// The case generator's draws beyond the kit's.
+trait Draws {
+    fn channels(&mut self, max: usize) -> usize;
+    fn zero_point(&mut self) -> i32;
+}
 
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn i8(&mut self) -> i8 {
-        self.next() as i8
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: i32, hi: i32) -> i32 {
-        let span = (hi as i64 - lo as i64 + 1) as u64;
-        (lo as i64 + (self.next() % span) as i64) as i32
-    }
-
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len())]
-    }
-
-    /// True one time in `n`.
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
+impl Draws for Rng {
     /// A channel count up to `max`: a multiple of 16 (the Helium chunks), of
     /// 4 (the DSP lanes and the tap table), or any (the tails).
     fn channels(&mut self, max: usize) -> usize {
@@ -124,7 +100,7 @@ impl Rng {
             0 => -128,
             1 => 127,
             2 => 0,
-            _ => self.range(-128, 127),
+            _ => self.range_i32(-128, 127),
         }
     }
 }
@@ -388,23 +364,27 @@ impl Params {
         let out_ch = r.below(cout);
         for o in 0..cout {
             let bias = if r.one_in(8) {
-                r.next() as i32
+                r.next_u64() as i32
             } else {
-                r.range(-(1 << 20), 1 << 20)
+                r.range_i32(-(1 << 20), 1 << 20)
             };
-            let realistic =
-                |r: &mut Rng| (r.range(1 << 30, i32::MAX), -(4 + bits / 2) - r.range(0, 6));
+            let realistic = |r: &mut Rng| {
+                (
+                    r.range_i32(1 << 30, i32::MAX),
+                    -(4 + bits / 2) - r.range_i32(0, 6),
+                )
+            };
             let small = |r: &mut Rng, s: i32| {
                 let m = match r.below(8) {
                     0 => r.pick(&[0, 1 << 30, i32::MAX]),
-                    _ if s >= -1 => r.range(0, 1 << 22),
-                    _ => r.range(1 << 30, i32::MAX),
+                    _ if s >= -1 => r.range_i32(0, 1 << 22),
+                    _ => r.range_i32(1 << 30, i32::MAX),
                 };
                 (m, s)
             };
             let (m, s) = match c.shifts {
                 Shifts::Realistic => realistic(r),
-                Shifts::Any => (r.range(1 << 30, i32::MAX), r.range(-31, 30)),
+                Shifts::Any => (r.range_i32(1 << 30, i32::MAX), r.range_i32(-31, 30)),
                 Shifts::One(s) => small(r, s),
                 Shifts::OneOut if o == out_ch => {
                     let s = r.pick(&[-40, -32, -1, 0, 1]);
@@ -630,17 +610,8 @@ impl Suite {
         got: &[i8],
         channels: usize,
     ) {
-        let first = want.iter().zip(got).position(|(e, g)| e != g);
-        if let Some(i) = first {
-            let ch = channels.max(1);
-            let (p, o) = (i / ch, i % ch);
-            let (e, g) = (want[i], got[i]);
-            let what = format_args!(
-                "first difference at index {i} (pixel {p} channel {o}): expected {e} got {g}"
-            );
-            self.fail(out, form, case, c, what);
-        } else if want.len() != got.len() {
-            let what = format_args!("lengths {} and {}", want.len(), got.len());
+        if let Some(m) = first_difference(want, got) {
+            let what = format_args!("{}", m.in_pixels(channels));
             self.fail(out, form, case, c, what);
         }
     }
@@ -693,7 +664,7 @@ pub fn run(out: &mut impl Write, b: &mut Buffers) -> usize {
 /// for `cin == cout`, `pointwise_in_place` (one pixel a row and all pixels
 /// in one row) against `conv_reference` with a 1x1 kernel.
 fn pointwise_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
-    let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut r = Rng::new(0x9E37_79B9_7F4A_7C15);
     let mut suite = Suite::new("pointwise");
     for case in 0..POINTWISE_CASES {
         let mut cin = r.channels(200);
@@ -755,7 +726,7 @@ fn pointwise_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
 /// `depthwise_in_place` for stride 1 same padding, against
 /// `conv_reference` with `groups == c`.
 fn depthwise_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
-    let mut r = Rng(0x2545_F491_4F6C_DD1D);
+    let mut r = Rng::new(0x2545_F491_4F6C_DD1D);
     let mut suite = Suite::new("depthwise");
     let geoms = [
         (3, 1, 1),
@@ -837,7 +808,7 @@ fn depthwise_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
 /// input, or [`Conv::write_behind_bytes`] before it, overlapping) against
 /// `conv_reference` with `groups == cin`, `cout = m * cin`.
 fn multiplier_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
-    let mut r = Rng(0x1234_5678_9ABC_DEF1);
+    let mut r = Rng::new(0x1234_5678_9ABC_DEF1);
     let mut suite = Suite::new("multiplier");
     let geoms = [
         (7, 2, 3),
@@ -924,7 +895,7 @@ fn multiplier_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
 /// depthwise through the ring; the output after the input or the least lead
 /// before it) against `stem_reference`.
 fn dense_suites(out: &mut impl Write, b: &mut Buffers) -> [Suite; 3] {
-    let mut r = Rng(0x0DDC_0FFE_E0DD_F00D);
+    let mut r = Rng::new(0x0DDC_0FFE_E0DD_F00D);
     let [mut dense, mut im2col, mut streamed] = [
         Suite::new("dense"),
         Suite::new("im2col"),
@@ -1127,7 +1098,7 @@ const ACC_EDGES: [i32; 13] = [
 /// - on M55 (feature `mve`), `finish16` and `finish_px4` called directly:
 ///   whether each takes its vector path, and its outputs.
 fn requantize_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
-    let mut r = Rng(0xC0FF_EE00_1234_5678);
+    let mut r = Rng::new(0xC0FF_EE00_1234_5678);
     let mut suite = Suite::new("requantize");
     for case in 0..REQUANTIZE_CASES {
         let c = r.pick(&[16, 32, 20, 4, 8, 6, 1]);
@@ -1159,19 +1130,19 @@ fn requantize_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
             let acc = if r.one_in(2) {
                 r.pick(&ACC_EDGES)
             } else {
-                (r.next() as i32) >> r.below(31)
+                (r.next_u64() as i32) >> r.below(31)
             };
             let s = match mode {
                 0 => one,
-                1 => r.range(-31, 30),
-                2 => r.range(-31, -2),
+                1 => r.range_i32(-31, 30),
+                2 => r.range_i32(-31, -2),
                 _ if o == out_lane => r.pick(&[-1, 0, 3, -32]),
-                _ => r.range(-31, -2),
+                _ => r.range_i32(-31, -2),
             };
             let m = match r.below(4) {
                 0 => r.pick(&[0, 1, 1 << 30, i32::MAX]),
-                1 => r.range(0, 1 << 22),
-                _ => r.range(1 << 30, i32::MAX),
+                1 => r.range_i32(0, 1 << 22),
+                _ => r.range_i32(1 << 30, i32::MAX),
             };
             put(&mut p.folded, o, acc);
             put(&mut p.bias, o, acc);
@@ -1275,7 +1246,7 @@ fn mve_direct(
         let mut acc = Acc16([0; 16]);
         let mut bias = [0u8; 64];
         for (i, a) in acc.0.iter_mut().enumerate() {
-            *a = r.next() as i32;
+            *a = r.next_u64() as i32;
             let total = I32s(&p.folded).get(c0 + i);
             put(&mut bias, i, total.wrapping_sub(*a));
         }
@@ -1318,7 +1289,7 @@ fn mve_direct(
     y.fill(0x55);
     w.fill(0x55);
     for o in 0..c {
-        let dots = [0; 4].map(|_| r.next() as i32 >> r.below(31));
+        let dots = [0; 4].map(|_| r.next_u64() as i32 >> r.below(31));
         let total = I32s(&p.folded).get(o);
         let (m, s) = (rq.multiplier.get(o), rq.shift.get(o));
         let taken = finish_px4(dots, total, m, s, cs.out_zp, lut16, y, o, c);
@@ -1384,14 +1355,14 @@ pub const SHAPE_PIXELS: usize = 16;
 /// `weights` holds at least `1152 * 384` bytes, `x` and `y`
 /// `SHAPE_PIXELS * 1152`, `words` `2 * 1152`.
 pub fn shapes(out: &mut impl Write, weights: &[i8], x: &mut [i8], y: &mut [i8], words: &mut [u32]) {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     for v in x.iter_mut() {
         *v = rng.i8();
     }
     let mut params = [0u8; 4 * 1152];
     let shift = [-9i8; 1152];
     for m in params.chunks_exact_mut(4) {
-        m.copy_from_slice(&((1i32 << 30) + (rng.next() % (1 << 30)) as i32).to_le_bytes());
+        m.copy_from_slice(&((1i32 << 30) + (rng.next_u64() % (1 << 30)) as i32).to_le_bytes());
     }
     let mut table = [0i8; 256];
     for v in &mut table {

@@ -1,9 +1,9 @@
-//! Cortex-M under QEMU: every way the program can stop abnormally prints what
-//! happened and exits QEMU with a failure status (cortex-m-rt's default
-//! handlers loop forever, which would hang the emulator).
+//! Cortex-M under QEMU: every fault prints what happened and exits QEMU with
+//! a failure status (cortex-m-rt's default handlers loop forever, which
+//! would hang the emulator; the panic handler is [`crate::semihosting`]'s).
 //!
-//! With feature `no-panic` the panic handler is [`crate::no_panic`]'s and the
-//! fault handlers print fixed lines (no `core::fmt`, which can panic).
+//! With feature `no-panic` the fault handlers print fixed lines (no
+//! `core::fmt`, which can panic).
 
 use cortex_m_rt::{exception, ExceptionFrame};
 
@@ -12,15 +12,6 @@ use crate::semihosting::exit;
 use crate::semihosting::Console;
 #[cfg(not(feature = "no-panic"))]
 use core::fmt::Write;
-
-#[cfg(not(feature = "no-panic"))]
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    let mut out = Console::stdout();
-    let _ = writeln!(out, "result error panic: {info}");
-    drop(out);
-    exit(false)
-}
 
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {

@@ -66,11 +66,38 @@ macro_rules! board_statics {
     };
 }
 
-/// The whole of an emulated board's benchmark binary but its entry point:
-/// the board's name, [`board_statics!`] and `fn run() -> !`, which runs the
-/// model once and exits QEMU with [`semihosting::run_and_exit`]'s report.
-/// The binary needs `fastvit_model` as a dependency and calls `run()` from
-/// its platform's entry point.
+/// The board binary's entry point, per platform: `main` calls the `run()`
+/// the board macros define (Cortex-M: cortex-m-rt's `#[entry]`; `virt`:
+/// `_start` in this crate enables FP/NEON and calls `main`).
+#[cfg(feature = "cortex-m")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! board_entry {
+    () => {
+        #[cortex_m_rt::entry]
+        fn main() -> ! {
+            run()
+        }
+    };
+}
+
+/// See the Cortex-M version.
+#[cfg(feature = "virt")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! board_entry {
+    () => {
+        #[no_mangle]
+        extern "C" fn main() -> ! {
+            run()
+        }
+    };
+}
+
+/// The whole of an emulated board's benchmark binary: the board's name,
+/// [`board_statics!`], `fn run() -> !`, which runs the model once and exits
+/// QEMU with [`semihosting::run_and_exit`]'s report, and the platform's
+/// entry point calling it. The binary needs `fastvit_model` as a dependency.
 #[cfg(any(feature = "cortex-m", feature = "virt"))]
 #[macro_export]
 macro_rules! emulated_board {
@@ -96,10 +123,12 @@ macro_rules! emulated_board {
                 &mut logits,
             )
         }
+
+        $crate::board_entry!();
     };
 }
 
-/// The `no-panic` binary of a board but its entry point: [`board_statics!`]
+/// The `no-panic` binary of a board: [`board_statics!`], the entry point
 /// and `fn run() -> !`, only what an inference firmware runs (the weight
 /// check and `classify`) under [`no_panic::run_and_exit`]. With the binary's
 /// feature `deliberate-panic`, an index the compiler cannot prove in range
@@ -131,6 +160,50 @@ macro_rules! no_panic_board {
                 fastvit_model::classify(arena, &IMAGE, logits).is_ok()
             })
         }
+
+        $crate::board_entry!();
+    };
+}
+
+/// The whole of a Cortex-M board's `kernels` binary: the board's name, the
+/// conformance buffers, the shape timing's weights (with the model's, in
+/// `.fastvit_weights`), inputs and outputs, the entry point and `fn run() ->
+/// !`, which runs [`semihosting::conformance_and_exit`].
+#[cfg(feature = "cortex-m")]
+#[macro_export]
+macro_rules! conformance_board {
+    ($name:literal, $core:literal) => {
+        const BOARD: $crate::Board = $crate::Board {
+            name: $name,
+            core: $core,
+        };
+
+        static mut BUFFERS: $crate::conformance::Buffers = $crate::conformance::Buffers::new();
+
+        /// Weights for the shape timing (any bytes), with the model's weights.
+        #[link_section = ".fastvit_weights"]
+        static WEIGHTS: [i8; 1152 * 384] = [0x5A; 1152 * 384];
+
+        const N: usize = $crate::conformance::SHAPE_PIXELS * 1152;
+        static mut X: [i8; N] = [0; N];
+        static mut Y: [i8; N] = [0; N];
+        static mut WORDS: [u32; 2 * 1152] = [0; 2 * 1152];
+
+        /// Runs every conformance suite, then the shape timing, and exits.
+        fn run() -> ! {
+            // SAFETY: the only references to these statics, taken once.
+            let (buffers, x, y, words) = unsafe {
+                (
+                    &mut *core::ptr::addr_of_mut!(BUFFERS),
+                    &mut *core::ptr::addr_of_mut!(X),
+                    &mut *core::ptr::addr_of_mut!(Y),
+                    &mut *core::ptr::addr_of_mut!(WORDS),
+                )
+            };
+            $crate::semihosting::conformance_and_exit(&BOARD, buffers, (&WEIGHTS, x, y, words))
+        }
+
+        $crate::board_entry!();
     };
 }
 

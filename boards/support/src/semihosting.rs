@@ -161,22 +161,7 @@ pub fn run_and_exit(
     let result = crate::bench::run(&mut out, model, image, arena, logits, |i| {
         crate::fastvit_perf_mark(i as u32)
     });
-    let stack = crate::stack::measure();
-    let _ = writeln!(out, "stack {} {}", stack.used, stack.size);
-    let ok = match result {
-        Ok(_) if stack.overflowed() => {
-            let _ = writeln!(out, "result error stack overflow");
-            false
-        }
-        Ok(_) => {
-            let _ = writeln!(out, "result ok");
-            true
-        }
-        Err(e) => {
-            let _ = writeln!(out, "result error {e:?}");
-            false
-        }
-    };
+    let ok = crate::bench::finish(&mut out, result, crate::stack::measure());
     drop(out);
     exit(ok)
 }
@@ -204,4 +189,17 @@ pub fn conformance_and_exit(
     let _ = writeln!(out, "conformance total {failures} failures");
     drop(out);
     exit(failures == 0)
+}
+
+/// Both platforms' panic handler (without `no-panic`, which brings its own):
+/// prints `result error panic: ...` and exits QEMU with failure instead of
+/// hanging it.
+#[cfg(not(feature = "no-panic"))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    use core::fmt::Write;
+    let mut out = Console::stdout();
+    let _ = writeln!(out, "result error panic: {info}");
+    drop(out);
+    exit(false)
 }

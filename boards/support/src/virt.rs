@@ -1,6 +1,6 @@
 //! AArch64 bare metal on QEMU `virt` (booted at EL1 by `-kernel`): `_start`,
-//! exception vectors and the panic handler. Every abnormal stop prints what
-//! happened and exits QEMU with a failure status.
+//! exception vectors (the panic handler is [`crate::semihosting`]'s). Every
+//! abnormal stop prints what happened and exits QEMU with a failure status.
 //!
 //! `_start` sets the stack, turns on FP/NEON before any Rust code runs (the
 //! compiler emits NEON for plain loops), installs the vectors, zeroes `.bss`,
@@ -12,8 +12,7 @@
 //! and the target's default `+strict-align` would make LLVM split every
 //! unaligned vector load into bytes. The boards build with `-strict-align`.
 //!
-//! With feature `no-panic` the panic handler is [`crate::no_panic`]'s and the
-//! exception handler prints a fixed line.
+//! With feature `no-panic` the exception handler prints a fixed line.
 //!
 //! Linker script symbols used: `_stack_start` (top), `_stack_end` (bottom),
 //! `__sbss`, `__ebss`.
@@ -158,15 +157,6 @@ extern "C" fn fastvit_exception(index: u64) -> ! {
         out,
         "result error exception {kind} (vector {index}) esr={esr:#x} elr={elr:#x} far={far:#x}"
     );
-    drop(out);
-    exit(false)
-}
-
-#[cfg(not(feature = "no-panic"))]
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    let mut out = Console::stdout();
-    let _ = writeln!(out, "result error panic: {info}");
     drop(out);
     exit(false)
 }

@@ -21,7 +21,7 @@
 //! runtime/tests/fast_kernels.rs (primitives of every tier, the DSP one on
 //! software models of its instructions, and the pointwise conv through
 //! `Model`; also under `qemu-aarch64` with and without `+dotprod`),
-//! runtime/tests/fused_kernels.rs (in-place and fused forms), and on the real
+//! runtime/tests/fused_kernels/ (in-place and fused forms), and on the real
 //! DSP and Helium instructions the `kernels` conformance firmware
 //! (`boards/mps2-an386`, `mps2-an505`, `mps3-an547`: `cargo run --release
 //! --bin kernels`; every fast kernel of the tier against the reference
@@ -42,7 +42,7 @@
 //! `VADD` (asm, ~1 instruction per MAC), then a vector requantization
 //! (`VMULH` + `VRSHL`, table gather) of the 16 outputs (`mve::taps16`,
 //! `mve::finish16`). Each is bit-identical to `conv_element`
-//! (runtime/tests/fused_kernels.rs, also under `qemu-aarch64`; the Helium
+//! (runtime/tests/fused_kernels/, also under `qemu-aarch64`; the Helium
 //! DSP and Helium tap loops on the M4, M33 and M55 by the `kernels` firmware):
 //!
 //! | op (schedule form) | kernel | weights (codegen) |

@@ -6,8 +6,3 @@
 #![no_main]
 
 support::emulated_board!("mps2-an386", "cortex-m4f");
-
-#[cortex_m_rt::entry]
-fn main() -> ! {
-    run()
-}

@@ -11,8 +11,3 @@
 #![no_main]
 
 support::no_panic_board!();
-
-#[cortex_m_rt::entry]
-fn main() -> ! {
-    run()
-}

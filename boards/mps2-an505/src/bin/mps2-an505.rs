@@ -6,8 +6,3 @@
 #![no_main]
 
 support::emulated_board!("mps2-an505", "cortex-m33");
-
-#[cortex_m_rt::entry]
-fn main() -> ! {
-    run()
-}

@@ -6,8 +6,3 @@
 #![no_main]
 
 support::emulated_board!("mps3-an547", "cortex-m55");
-
-#[cortex_m_rt::entry]
-fn main() -> ! {
-    run()
-}

@@ -57,22 +57,7 @@ fn run() -> bool {
         &mut logits,
         |i| fastvit_perf_mark(i as u32),
     );
-    let stack = painted.measure();
-    let _ = writeln!(out, "stack {} {}", stack.used, stack.size);
-    match result {
-        Ok(_) if stack.overflowed() => {
-            let _ = writeln!(out, "result error stack overflow");
-            false
-        }
-        Ok(_) => {
-            let _ = writeln!(out, "result ok");
-            true
-        }
-        Err(e) => {
-            let _ = writeln!(out, "result error {e:?}");
-            false
-        }
-    }
+    bench::finish(&mut out, result, painted.measure())
 }
 
 fn main() -> ExitCode {

@@ -6,9 +6,3 @@
 #![no_main]
 
 support::emulated_board!("virt-a53", "cortex-a53");
-
-/// `_start` (in `support`) enables FP/NEON and calls `main`.
-#[no_mangle]
-extern "C" fn main() -> ! {
-    run()
-}

@@ -11,8 +11,3 @@
 #![no_main]
 
 support::no_panic_board!();
-
-#[no_mangle]
-extern "C" fn main() -> ! {
-    run()
-}

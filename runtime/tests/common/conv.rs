@@ -1,0 +1,85 @@
+//! A conv's geometry and parameters as plain data, and its `Reference`
+//! layer, shared by the `kernels` and `fused_kernels` suites (each includes
+//! this file and adds its own constructors and forms). Not every suite uses
+//! every item.
+#![allow(dead_code)]
+
+use runtime::{Conv, ConvVariant, TensorRef};
+use testkit::{tensor, Blob};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Geometry {
+    pub h: usize,
+    pub w: usize,
+    pub cin: usize,
+    pub cout: usize,
+    pub groups: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl Geometry {
+    /// The kernel fits the padded input and the groups divide the channels.
+    pub fn valid(&self) -> bool {
+        self.h + 2 * self.pad >= self.k
+            && self.w + 2 * self.pad >= self.k
+            && self.cin % self.groups == 0
+            && self.cout % self.groups == 0
+    }
+
+    pub fn out_hw(&self) -> (usize, usize) {
+        (
+            (self.h + 2 * self.pad - self.k) / self.stride + 1,
+            (self.w + 2 * self.pad - self.k) / self.stride + 1,
+        )
+    }
+
+    pub fn weight_len(&self) -> usize {
+        self.cout * self.k * self.k * (self.cin / self.groups)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ConvParams {
+    pub g: Geometry,
+    pub in_zp: i32,
+    pub out_zp: i32,
+    pub weights: Vec<i8>,
+    pub bias: Vec<i32>,
+    pub mult: Vec<i32>,
+    pub shift: Vec<i32>,
+    pub pad_values: Option<Vec<i8>>,
+    pub lut: Option<Vec<i8>>,
+}
+
+impl ConvParams {
+    pub fn input(&self, offset: usize) -> TensorRef {
+        tensor(offset, self.g.h, self.g.w, self.g.cin)
+    }
+
+    pub fn output(&self, offset: usize) -> TensorRef {
+        let (oh, ow) = self.g.out_hw();
+        tensor(offset, oh, ow, self.g.cout)
+    }
+
+    /// The `Reference` conv, its spans appended to `blob`.
+    pub fn conv(&self, blob: &mut Blob, input: TensorRef, output: TensorRef) -> Conv {
+        Conv {
+            variant: ConvVariant::Reference,
+            input,
+            in_zp: self.in_zp,
+            output,
+            out_zp: self.out_zp,
+            kernel: self.g.k as u8,
+            stride: self.g.stride as u8,
+            pad: self.g.pad as u8,
+            groups: self.g.groups as u16,
+            weights: blob.i8s(&self.weights),
+            bias: blob.i32s(&self.bias),
+            requant: blob.requant(&self.mult, &self.shift),
+            pad_values: blob.opt_i8s(self.pad_values.as_deref()),
+            lut: blob.opt_i8s(self.lut.as_deref()),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! `ConvVariant::InPlace` against `ConvVariant::Reference` out of place.
+
+use proptest::prelude::*;
+use runtime::{Conv, ConvVariant, Layer};
+
+use crate::harness::*;
+
+#[derive(Clone, Debug)]
+pub struct InPlaceCase {
+    pub g: Geometry,
+    pub pad_values: bool,
+    pub lut: bool,
+    pub ring_first: bool,
+    pub gap: usize,
+    pub seed: u64,
+}
+
+pub fn in_place_case() -> impl Strategy<Value = InPlaceCase> {
+    (
+        (
+            1usize..=9,
+            1usize..=9,
+            prop_oneof![3 => 1usize..=8, 1 => 14usize..=40],
+            prop_oneof![Just(1usize), Just(3), Just(5), Just(7)],
+        ),
+        any::<bool>(),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            0usize..5,
+            any::<u64>(),
+        ),
+    )
+        .prop_map(
+            |((h, w, c, k), dense, (pv, lut, ring_first, gap, seed))| InPlaceCase {
+                g: Geometry {
+                    h,
+                    w,
+                    cin: c,
+                    cout: c,
+                    groups: if dense { 1 } else { c },
+                    k,
+                    stride: 1,
+                    pad: k / 2,
+                },
+                pad_values: pv,
+                lut,
+                ring_first,
+                gap,
+                seed,
+            },
+        )
+}
+
+pub fn in_place_property(case: InPlaceCase) -> Result<(), TestCaseError> {
+    let mut r = Gen::new(case.seed);
+    let p = ConvParams::seeded(case.g, case.pad_values, case.lut, &mut r);
+    let n = case.g.h * case.g.w * case.g.cin;
+    let x = r.i8s(n);
+
+    // Reference: input and output apart.
+    let mut blob = Blob::new();
+    let (i, o) = (p.input(1), p.output(n + 2));
+    let reference = Layer::Conv(p.conv(&mut blob, i, o));
+    let arena = r.i8s(2 * n + 3);
+    let (expected, _) = run(&blob.0, &[reference], i, o, &arena, &x).unwrap();
+
+    // In place, with the ring before or after the tensor.
+    let ring_len = Conv::in_place_scratch_bytes(case.g.k, case.g.w, case.g.cin);
+    let (t_at, ring_at) = if case.ring_first {
+        (ring_len + 2 * case.gap, case.gap)
+    } else {
+        (case.gap, n + 2 * case.gap)
+    };
+    let mut blob = Blob::new();
+    let t = p.input(t_at);
+    let mut conv = p.conv(&mut blob, t, t);
+    conv.variant = ConvVariant::InPlace {
+        scratch: ring_at as u32,
+    };
+    let layer = Layer::Conv(conv);
+    assert_eq!(layer.scratch_bytes(), ring_len);
+    let arena = r.i8s(n + ring_len + 3 * case.gap);
+    let (got, after) = run(&blob.0, &[layer], t, t, &arena, &x).unwrap();
+    prop_same("in-place conv", &expected, &got)?;
+    let mut before = arena.clone();
+    before[t_at..t_at + n].copy_from_slice(&x);
+    only_changed(
+        &before,
+        &after,
+        &[byte_range(t), (ring_at, ring_at + ring_len)],
+    )?;
+
+    // Dense 1x1: the fast kernel in place, same ring, same bits.
+    if case.g.k == 1 && case.g.groups == 1 {
+        let mut blob = Blob::new();
+        let mut conv = p.conv(&mut blob, t, t);
+        conv.variant = ConvVariant::PointwiseInPlace {
+            scratch: ring_at as u32,
+            folded_bias: blob.i32s(&p.folded_bias()),
+        };
+        let layer = Layer::Conv(conv);
+        assert_eq!(layer.scratch_bytes(), ring_len);
+        let (got, after) = run(&blob.0, &[layer], t, t, &arena, &x).unwrap();
+        prop_same("pointwise in place", &expected, &got)?;
+        only_changed(
+            &before,
+            &after,
+            &[byte_range(t), (ring_at, ring_at + ring_len)],
+        )?;
+    }
+
+    // Depthwise: the fast depthwise kernel in place, same ring, same bits.
+    if case.g.groups == case.g.cin {
+        let mut blob = Blob::new();
+        let mut conv = p.depthwise(&mut blob, t, t);
+        let ConvVariant::Depthwise {
+            weights_hwc,
+            folded_bias,
+        } = conv.variant
+        else {
+            unreachable!()
+        };
+        conv.variant = ConvVariant::DepthwiseInPlace {
+            scratch: ring_at as u32,
+            weights_hwc,
+            folded_bias,
+        };
+        let layer = Layer::Conv(conv);
+        assert_eq!(layer.scratch_bytes(), ring_len);
+        let (got, after) = run(&blob.0, &[layer], t, t, &arena, &x).unwrap();
+        prop_same("depthwise in place", &expected, &got)?;
+        only_changed(
+            &before,
+            &after,
+            &[byte_range(t), (ring_at, ring_at + ring_len)],
+        )?;
+    }
+    Ok(())
+}
+
+#[test]
+fn in_place_conv_matches_reference() {
+    check(300, in_place_case(), in_place_property);
+}

@@ -1,0 +1,105 @@
+//! `Layer::Lut`, in and out of place, against the table lookup.
+
+use proptest::prelude::*;
+use runtime::{Error, Layer, Lut};
+
+use crate::harness::*;
+
+#[derive(Clone, Debug)]
+pub struct LutCase {
+    pub shape: (usize, usize, usize),
+    pub input: Vec<i8>,
+    pub table: Vec<i8>,
+    pub in_place: bool,
+    pub layout: Layout,
+}
+
+impl LutCase {
+    pub fn run(&self) -> Result<Vec<i8>, Error> {
+        let (h, w, c) = self.shape;
+        let n = h * w * c;
+        let (off, mut arena) = if self.in_place {
+            self.layout.place(&[n, 0])
+        } else {
+            self.layout.place(&[n, n])
+        };
+        let input = tensor(off[0], h, w, c);
+        let output = if self.in_place {
+            input
+        } else {
+            tensor(off[1], h, w, c)
+        };
+        write(&mut arena, input, &self.input);
+        let mut blob = Blob::new();
+        let layer = Layer::Lut(Lut {
+            input,
+            output,
+            table: blob.i8s(&self.table),
+        });
+        run_single(&blob.0, layer, input, output, &arena, &[byte_range(output)])
+    }
+}
+
+pub fn naive_lut(table: &[i8], input: &[i8]) -> Vec<i8> {
+    input.iter().map(|&x| look(table, x)).collect()
+}
+
+pub fn lut_case(in_place: bool) -> impl Strategy<Value = LutCase> {
+    (1usize..=12, 1usize..=12, 1usize..=24).prop_flat_map(move |(h, w, c)| {
+        (i8s(h * w * c), table(), layout(2)).prop_map(move |(input, table, layout)| LutCase {
+            shape: (h, w, c),
+            input,
+            table,
+            in_place,
+            layout,
+        })
+    })
+}
+
+#[test]
+fn lut_out_of_place() {
+    check(96, lut_case(false), |case| {
+        let got = case
+            .run()
+            .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        prop_same(
+            "lut",
+            case.shape,
+            &naive_lut(&case.table, &case.input),
+            &got,
+        )
+    });
+}
+
+#[test]
+fn lut_in_place() {
+    check(96, lut_case(true), |case| {
+        let got = case
+            .run()
+            .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        prop_same(
+            "lut in place",
+            case.shape,
+            &naive_lut(&case.table, &case.input),
+            &got,
+        )
+    });
+}
+
+#[test]
+fn lut_every_index() {
+    // Every int8 value through a table that records its index.
+    let table: Vec<i8> = (0..256).map(|i| (i as u8).wrapping_mul(37) as i8).collect();
+    let input: Vec<i8> = (-128..=127).collect();
+    let expected: Vec<i8> = (0..256).map(|i| (i as u8).wrapping_mul(37) as i8).collect();
+    for in_place in [false, true] {
+        let case = LutCase {
+            shape: (1, 1, 256),
+            input: input.clone(),
+            table: table.clone(),
+            in_place,
+            layout: Layout::fixed(2, 5),
+        };
+        assert_same("lut every index", &expected, &case.run().unwrap());
+    }
+}
