@@ -208,4 +208,10 @@ fn real_board_firmware_builds_and_fits_its_memories() {
         "a 4 MiB Pico 2 build must overflow flash: {}",
         rp["must_not_fit"]
     );
+    // Recorded for the README (docs/memory.md): by how many bytes.
+    assert!(
+        rp["must_not_fit"]["overflow_bytes"].as_u64().is_some(),
+        "the Pico 2 overflow is not recorded: {}",
+        rp["must_not_fit"]
+    );
 }

@@ -14,6 +14,10 @@ use testkit::{first_difference, SplitMix64};
 /// The budget: 224 KiB at 256x256.
 const BUDGET_256: usize = 224 * 1024;
 
+/// Weight blob bytes, pinned like the arena (4,384,624 when weights were
+/// stored in two layouts and shifts as words).
+const WEIGHTS_BYTES: usize = 4_130_880;
+
 /// One resolution the forms are compared at.
 struct Resolution {
     res: usize,
@@ -93,6 +97,9 @@ fn compare_forms(res: usize, inputs: usize) -> (Compiled, Compiled) {
 
     // Same quantization: the same weight blob, fewer layers, smaller arena.
     assert!(fused.weights == lbl.weights, "weight blobs differ");
+    // Each weight once, shifts as bytes (docs/memory.md#flash): the blob of
+    // FastViT-T8 with 1000 classes at any resolution.
+    assert_eq!(fused.weights.len(), WEIGHTS_BYTES, "weight blob bytes");
     assert_eq!(fused.macs(), lbl.macs());
     assert!(fused.layers.len() < lbl.layers.len());
     assert_eq!(fused.layer_by_layer_bytes, lbl.arena_bytes);
