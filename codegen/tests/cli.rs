@@ -59,7 +59,10 @@ fn main_job_writes_a_crate_and_reports() {
     let cosine = held_out["cosine_min"].as_f64().unwrap();
     assert!((-1.0..=1.0).contains(&cosine), "{cosine}");
     let calibration = summary["calibration"].as_str().unwrap();
-    assert!(calibration.starts_with("built-in set, 68 "), "{calibration}");
+    assert!(
+        calibration.starts_with("built-in set, 68 "),
+        "{calibration}"
+    );
     for f in ["Cargo.toml", "src/lib.rs", "weights.bin", "model.json"] {
         assert!(out.join(f).is_file(), "{f} written");
     }
