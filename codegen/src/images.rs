@@ -151,38 +151,62 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The built-in calibration photos (public domain / CC0, see `data/calib`).
-pub const BUILTIN_CALIBRATION: &[(&str, &[u8])] = &[
-    (
-        "astronaut.jpg",
-        include_bytes!("../data/calib/astronaut.jpg"),
-    ),
-    ("coffee.jpg", include_bytes!("../data/calib/coffee.jpg")),
-    ("rocket.jpg", include_bytes!("../data/calib/rocket.jpg")),
-];
+/// `(file name, JPEG bytes)` of the files `data/calib/<dir><name>.jpg`.
+macro_rules! builtin_images {
+    ($dir:literal: $($name:literal),* $(,)?) => {
+        &[$((
+            concat!($name, ".jpg"),
+            include_bytes!(concat!("../data/calib/", $dir, $name, ".jpg")) as &[u8],
+        )),*]
+    };
+}
 
-/// Crops per built-in calibration photo.
-pub const BUILTIN_CROPS_PER_PHOTO: usize = 6;
+/// The built-in calibration set: 68 non-overlapping square regions of 12
+/// openly licensed photos that Python and Debian packages ship (licences and
+/// the script that makes them: `data/calib/README.md`). Sorted by name, so
+/// `--calib codegen/data/calib` gives the same inputs in the same order.
+pub const BUILTIN_CALIBRATION: &[(&str, &[u8])] = builtin_images!("":
+    "aitzgorri-0", "aitzgorri-1", "aitzgorri-2", "aitzgorri-3", "aitzgorri-4", "aitzgorri-5",
+    "astronaut-0", "astronaut-1", "astronaut-2", "astronaut-3", "brushes-0", "brushes-1",
+    "brushes-2", "brushes-3", "coffee-0", "coffee-1", "coffee-2", "coffee-3", "coffee-4",
+    "coffee-5", "fig-0", "fig-1", "fig-2", "fig-3", "fig-4", "fig-5", "flower-0", "flower-1",
+    "flower-2", "flower-3", "flower-4", "flower-5", "friends-0", "friends-1", "friends-2",
+    "friends-3", "friends-4", "friends-5", "life-0", "life-1", "life-2", "life-3", "life-4",
+    "life-5", "picosdeeuropa-0", "picosdeeuropa-1", "picosdeeuropa-2", "picosdeeuropa-3",
+    "picosdeeuropa-4", "picosdeeuropa-5", "rocket-0", "rocket-1", "rocket-2", "rocket-3",
+    "rocket-4", "rocket-5", "seeding-0", "seeding-1", "seeding-2", "seeding-3", "seeding-4",
+    "seeding-5", "wine-0", "wine-1", "wine-2", "wine-3", "wine-4", "wine-5",
+);
 
-/// The built-in calibration set: derived crops of the built-in photos.
+/// Held out from calibration, for the main job's smoke check: 8 regions
+/// of 3 photos that no calibration image comes from (`data/calib/heldout`).
+pub const BUILTIN_HELD_OUT: &[(&str, &[u8])] = builtin_images!("heldout/":
+    "china-0", "hopper-0", "sunset-0", "sunset-1", "sunset-2", "sunset-3", "sunset-4",
+    "sunset-5",
+);
+
+fn builtin_inputs(files: &[(&str, &[u8])], res: usize) -> Vec<ModelInput> {
+    files
+        .iter()
+        .map(|(name, bytes)| {
+            let img = image::load_from_memory(bytes)
+                .expect("built-in image decodes")
+                .to_rgb8();
+            frame_input(name.to_string(), &eval_transform(&img, res))
+        })
+        .collect()
+}
+
+/// The built-in calibration set at `res`: each image through timm's eval
+/// transform, exactly as `--calib` reads a folder.
 pub fn builtin_calibration(res: usize) -> Vec<ModelInput> {
-    let mut out = Vec::new();
-    for (i, (name, bytes)) in BUILTIN_CALIBRATION.iter().enumerate() {
-        let img = image::load_from_memory(bytes)
-            .expect("built-in photo decodes")
-            .to_rgb8();
-        out.push(frame_input(
-            format!("{name}#center"),
-            &eval_transform(&img, res),
-        ));
-        for (j, c) in derived_crops(&img, BUILTIN_CROPS_PER_PHOTO, res, 0xCA1B + i as u64)
-            .iter()
-            .enumerate()
-        {
-            out.push(frame_input(format!("{name}#{j}"), c));
-        }
-    }
-    out
+    builtin_inputs(BUILTIN_CALIBRATION, res)
+}
+
+/// The held-out built-in images at `res` (eval transform), never used for
+/// calibration.
+pub fn builtin_held_out(res: usize) -> Vec<ModelInput> {
+    builtin_inputs(BUILTIN_HELD_OUT, res)
 }
 
 /// Calibration inputs from a folder: each image through the eval transform.
@@ -305,4 +329,47 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<(Vec<usize>, Vec<f32>), St
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        image_files(dir)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// The compiled-in lists are exactly the files `make.py` wrote, and the
+    /// held-out images are not among the calibration ones.
+    #[test]
+    fn builtin_lists_match_data_folder() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/calib");
+        let cal: Vec<_> = BUILTIN_CALIBRATION.iter().map(|f| f.0).collect();
+        let held: Vec<_> = BUILTIN_HELD_OUT.iter().map(|f| f.0).collect();
+        assert_eq!(names_in(&dir), cal);
+        assert_eq!(names_in(&dir.join("heldout")), held);
+        assert!(cal.len() >= 64, "{} calibration images", cal.len());
+        let photo = |n: &str| n.rsplit_once('-').unwrap().0.to_string();
+        for h in &held {
+            assert!(!cal.iter().any(|c| photo(c) == photo(h)), "{h}");
+        }
+    }
+
+    /// The built-in set is what `--calib codegen/data/calib` reads.
+    #[test]
+    fn builtin_calibration_equals_the_folder() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/calib");
+        let built_in = builtin_calibration(64);
+        let folder = folder_inputs(&dir, 64).unwrap();
+        assert_eq!(built_in.len(), folder.len());
+        for (b, f) in built_in.iter().zip(&folder) {
+            assert_eq!(b.rgb, f.rgb, "{}", b.name);
+            assert!(f.name.ends_with(&b.name));
+        }
+        assert_eq!(builtin_held_out(64).len(), BUILTIN_HELD_OUT.len());
+    }
 }

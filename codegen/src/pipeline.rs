@@ -100,7 +100,7 @@ pub fn calibration_inputs(opts: &QuantOptions) -> Result<(Vec<ModelInput>, Strin
             let n = v.len();
             (
                 v,
-                format!("built-in set, {n} crops of 3 public-domain photos"),
+                format!("built-in set, {n} regions of 12 openly licensed photos"),
             )
         }
     })

@@ -25,7 +25,7 @@ pub struct Build<'a> {
     pub opts: &'a QuantOptions,
     /// Calibration source, as `pipeline::calibration_inputs` names it.
     pub source: &'a str,
-    /// The smoke check: int8 vs float on `smoke_inputs` calibration photos.
+    /// The smoke check: int8 vs float on the built-in held-out images.
     pub smoke: &'a Report,
     /// Output folder.
     pub out: &'a std::path::Path,
@@ -42,10 +42,10 @@ pub fn build(b: &Build) -> (Value, String) {
         "parameters_checkpoint": ck.parameters(), "parameters_folded": folded.parameters(), "tensors_folded": folded.tensor_count(),
         "macs": c.macs(), "weights_bytes": c.weights.len(), "arena_bytes": c.arena_bytes,
         "arena_peak_at": peak_at, "memory": opts.memory, "layer_by_layer_bytes": c.layer_by_layer_bytes, "layers": c.layers.len(), "calibration": b.source,
-        "fidelity_on_calibration_photos": {"inputs": smoke_n, "cosine_mean": b.smoke.cosine_mean, "cosine_min": b.smoke.cosine_min},
+        "fidelity_held_out": {"inputs": smoke_n, "cosine_mean": b.smoke.cosine_mean, "cosine_min": b.smoke.cosine_min},
     });
     let text = format!(
-        "\n  layout        {}  ({})\n  parameters    {} in the checkpoint -> {} folded ({} tensors)\n  MACs          {} at {r}x{r}\n  flash         {} bytes of weights\n  arena         {} bytes (peak at {}; {} form, {} bytes layer by layer)\n  schedule      {} layers\n  calibration   {}\n  int8 vs float logits cosine {:.4} mean / {:.4} min on {} calibration photos (not a held-out set; run `codegen eval` on your images)\n\nWrote {} (crate `{}`; depend on it next to fastvit-runtime)",
+        "\n  layout        {}  ({})\n  parameters    {} in the checkpoint -> {} folded ({} tensors)\n  MACs          {} at {r}x{r}\n  flash         {} bytes of weights\n  arena         {} bytes (peak at {}; {} form, {} bytes layer by layer)\n  schedule      {} layers\n  calibration   {}\n  int8 vs float logits cosine {:.4} mean / {:.4} min on {} built-in images held out from calibration (not your data; run `codegen eval` on your images)\n\nWrote {} (crate `{}`; depend on it next to fastvit-runtime)",
         ck.layout, ck.dtype, ck.parameters(), folded.parameters(), folded.tensor_count(), c.macs(),
         c.weights.len(), c.arena_bytes, peak_at, opts.memory, c.layer_by_layer_bytes, c.layers.len(), b.source,
         b.smoke.cosine_mean, b.smoke.cosine_min, smoke_n, b.out.display(), crate::emit::PACKAGE,

@@ -53,6 +53,16 @@ fn main_job_writes_a_crate_and_reports() {
     assert_eq!(summary["layout"], "timm train-time");
     assert_eq!(summary["dtype"], "F16");
     assert!(summary["arena_bytes"].as_u64().unwrap() > 0);
+    // The smoke check runs on the built-in images held out from calibration.
+    let held_out = &summary["fidelity_held_out"];
+    assert_eq!(held_out["inputs"], 8);
+    let cosine = held_out["cosine_min"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&cosine), "{cosine}");
+    let calibration = summary["calibration"].as_str().unwrap();
+    assert!(
+        calibration.starts_with("built-in set, 68 "),
+        "{calibration}"
+    );
     for f in ["Cargo.toml", "src/lib.rs", "weights.bin", "model.json"] {
         assert!(out.join(f).is_file(), "{f} written");
     }
@@ -111,6 +121,11 @@ fn no_checkpoint_uses_the_builtin_model_and_says_so() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("built-in synthetic FastViT-T8"));
     assert!(text(&o.stderr).contains("arena"));
+    assert!(
+        text(&o.stderr).contains("on 8 built-in images held out from calibration"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]

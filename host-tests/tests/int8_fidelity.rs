@@ -36,14 +36,17 @@ fn measure(seed: u64, res: usize) -> codegen::eval::Report {
     r
 }
 
-// Measured (2026-11-28): seed 1 @256 cosine 0.99874 mean / 0.99658 min,
-// 18.80 dB; seed 2 @224 cosine 0.98918 / 0.96016, 8.15 dB.
+// Measured (2026-12-04, the 68-image built-in calibration set): seed 1 @256
+// cosine 0.99776 mean / 0.99097 min, 18.46 dB; seed 2 @224 cosine 0.99541 /
+// 0.98743, 12.96 dB. (The old 3-photo set, from the same scikit-image
+// collection as the evaluation photos: 0.99874 / 0.99658, 18.80 dB and
+// 0.98918 / 0.96016, 8.15 dB.)
 
 #[test]
 fn int8_fidelity_seed1_256() {
     let r = measure(1, 256);
-    assert!(r.cosine_mean >= 0.998, "cosine mean {}", r.cosine_mean);
-    assert!(r.cosine_min >= 0.995, "cosine min {}", r.cosine_min);
+    assert!(r.cosine_mean >= 0.997, "cosine mean {}", r.cosine_mean);
+    assert!(r.cosine_min >= 0.989, "cosine min {}", r.cosine_min);
     assert!(
         r.centred_logit_sqnr_db >= 18.0,
         "centred SQNR {}",
@@ -54,10 +57,10 @@ fn int8_fidelity_seed1_256() {
 #[test]
 fn int8_fidelity_seed2_224() {
     let r = measure(2, 224);
-    assert!(r.cosine_mean >= 0.985, "cosine mean {}", r.cosine_mean);
-    assert!(r.cosine_min >= 0.95, "cosine min {}", r.cosine_min);
+    assert!(r.cosine_mean >= 0.994, "cosine mean {}", r.cosine_mean);
+    assert!(r.cosine_min >= 0.985, "cosine min {}", r.cosine_min);
     assert!(
-        r.centred_logit_sqnr_db >= 7.5,
+        r.centred_logit_sqnr_db >= 12.5,
         "centred SQNR {}",
         r.centred_logit_sqnr_db
     );

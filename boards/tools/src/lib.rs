@@ -7,9 +7,9 @@
 //!    crate folder.
 //! 2. **Stage**: copies it to `target/boards/model`, the path every board crate
 //!    depends on, with the test image `image.rgb` (a u8 RGB HWC frame: timm's
-//!    eval transform of `codegen/data/calib/coffee.jpg` by default) and the
-//!    same photo as a 320x240 RGB565 camera frame, `camera.rgb565`, for the
-//!    `classify` examples.
+//!    eval transform of `codegen/data/calib/heldout/china-0.jpg` by default)
+//!    and the same photo as a 320x240 RGB565 camera frame, `camera.rgb565`,
+//!    for the `classify` examples.
 //! 3. **Host reference**: `boards/rpi` built for the host triple (the same
 //!    runtime, generated crate, image and report code as every board).
 //! 4. **Boards**: `cargo build --release` in each board folder, then
@@ -167,7 +167,7 @@ impl Options {
     pub fn new(repo: impl Into<PathBuf>) -> Self {
         let repo = repo.into();
         Options {
-            image: repo.join("codegen/data/calib/coffee.jpg"),
+            image: repo.join("codegen/data/calib/heldout/china-0.jpg"),
             out: repo.join("target/boards"),
             repo,
             resolution: 128,

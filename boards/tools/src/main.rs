@@ -16,7 +16,7 @@ const USAGE: &str = "usage: run-all.sh [options]
   --model DIR        use this generated model crate instead of generating one
   --checkpoint FILE  codegen checkpoint (default: codegen's built-in synthetic model)
   --regenerate       regenerate the model even if it looks current
-  --image FILE       test photo (default codegen/data/calib/coffee.jpg)
+  --image FILE       test photo (default codegen/data/calib/heldout/china-0.jpg)
   --boards A,B,..    boards to run (default: all)
   --runs N           QEMU runs per board; 2+ also checks the counts repeat (default 2)
   --jobs N           QEMU runs at once (default 2)
