@@ -32,8 +32,9 @@ struct Case {
 
 fn photos() -> Vec<(String, RgbImage)> {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut files = codegen::images::image_files(&repo.join("codegen/data/calib")).unwrap();
-    files.extend(codegen::images::image_files(&repo.join("host-tests/fixtures/eval")).unwrap());
+    // Whole photos of camera-like sizes (320x320 to 451x300); the built-in
+    // calibration images are 160x160 regions, too small to stand for frames.
+    let files = codegen::images::image_files(&repo.join("host-tests/fixtures/eval")).unwrap();
     files
         .iter()
         .map(|p| {
@@ -151,7 +152,7 @@ fn cosine(a: &[i8], b: &[i8], zp: i32) -> f64 {
 #[test]
 fn camera_preprocessing_matches_the_host_transform() {
     let cases = cases();
-    assert!(cases.len() >= 25, "{} cases", cases.len());
+    assert!(cases.len() >= 16, "{} cases", cases.len());
     let at128 = compare::<128>(&cases);
     let at256 = compare::<256>(&cases);
     let all = at128.iter().chain(&at256);
@@ -162,7 +163,7 @@ fn camera_preprocessing_matches_the_host_transform() {
         100.0 * differing
     );
     // Measured 2026-12-04: worst 1 (the f32 rounding of the `image` crate
-    // against exact weights), at most 0.169 % of a frame's bytes.
+    // against exact weights), at most 0.153 % of a frame's bytes.
     assert!(worst <= 1, "worst per-pixel difference {worst}");
     assert!(
         differing < 0.0025,
@@ -175,8 +176,9 @@ fn camera_preprocessing_matches_the_host_transform() {
     let bytes = synth::checkpoint_bytes(1, 1000, Layout::TimmTrain, DType::F32);
     let ck = checkpoint::parse(std::path::Path::new("fixture.safetensors"), &bytes).unwrap();
     let (cos_min, top1_same) = logits_agreement(&ck, None, &cases, &at256);
-    // Measured 2026-12-04: min 0.99833, every top-1 the same.
-    assert!(cos_min >= 0.9975, "int8 logits cosine {cos_min}");
+    // Measured 2026-12-04 (4 photos, 68-image built-in calibration set): min
+    // 0.99709, every top-1 the same.
+    assert!(cos_min >= 0.9965, "int8 logits cosine {cos_min}");
     assert_eq!(top1_same, cases.len(), "inputs whose top-1 class changed");
 
     // And the trained proxy kit (`../shared/proxy`, see proxy_fidelity.rs)
