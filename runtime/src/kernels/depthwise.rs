@@ -17,7 +17,7 @@
 #![forbid(unsafe_code)]
 
 use super::dsp_lanes::TapRows;
-use crate::ops::{I32s, RequantView};
+use crate::ops::{I32s, RequantView, Shifts};
 use crate::quant::{lut, requantize_i8};
 
 /// Channels per accumulator chunk: as many i32 accumulators as the tier
@@ -260,6 +260,24 @@ fn continue_pads<const N: usize>(
     }
 }
 
+/// [`gather`] for the shift bytes: one bounds check for a contiguous run.
+#[inline(always)]
+fn gather_shifts<const N: usize>(v: Shifts<'_>, o0: usize, step: usize) -> [i32; N] {
+    let mut out = [0i32; N];
+    if step == 1 {
+        if let Some(b) = v.0.get(o0..o0 + N) {
+            for (o, &b) in out.iter_mut().zip(b) {
+                *o = b as i32;
+            }
+        }
+        return out;
+    }
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = v.get(o0 + j * step);
+    }
+    out
+}
+
 /// Accumulators to int8 outputs `out[j * step]`: the reference's
 /// requantization (channel `o0 + j * step`) and table.
 #[inline(always)]
@@ -273,7 +291,7 @@ pub(crate) fn finish<const N: usize>(
     out: &mut [i8],
 ) {
     let mult = gather::<N>(requant.multiplier, o0, step);
-    let shift: [i32; N] = core::array::from_fn(|j| requant.shift.get(o0 + j * step));
+    let shift = gather_shifts::<N>(requant.shift, o0, step);
     let mut y = [0i8; N];
     // Shifts in -31..=-2 (t = 31 - shift in 33..=62, the usual case) take
     // `requantize`'s high-word path for every lane at once, branch-free so
@@ -572,7 +590,6 @@ pub fn depthwise_in_place(a: &DepthwiseArgs<'_>, data: &mut [i8], ring: &mut [i8
 mod tests {
     extern crate std;
     use super::*;
-    use crate::ops::Shifts;
     use proptest::prelude::*;
     use std::{vec, vec::Vec};
 
