@@ -26,6 +26,7 @@ use crate::fold::Folded;
 use crate::plan::{self, Access, Alias, Buffer, Plan};
 
 pub use lower::stem_pad_values;
+pub(crate) use pack::reference_form;
 
 /// Headroom shift of residual adds (TFLite uses 20 for int8).
 pub const ADD_LEFT_SHIFT: u8 = 20;

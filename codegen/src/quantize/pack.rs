@@ -52,23 +52,28 @@ pub(super) fn pack(blob: &[u8], layers: &mut [&mut Layer]) -> Vec<u8> {
     packed
 }
 
+/// Whether `c` runs a reference form, the only ones that read OHWI
+/// `weights` and the unfolded `bias` (and that a runtime without its
+/// `reference-forms` feature refuses).
+pub(crate) fn reference_form(c: &Conv) -> bool {
+    matches!(
+        c.variant,
+        ConvVariant::Reference | ConvVariant::InPlace { .. } | ConvVariant::WriteBehind
+    )
+}
+
 /// Empties the OHWI weights and bias of a conv whose kernel reads its own
-/// layout and folded bias.
+/// layout (pointwise: OHWI itself) and folded bias.
 fn drop_unread(c: &mut Conv) {
-    match c.variant {
-        ConvVariant::Reference | ConvVariant::InPlace { .. } | ConvVariant::WriteBehind => {}
-        ConvVariant::Pointwise { .. } | ConvVariant::PointwiseInPlace { .. } => {
-            c.bias = Span::NONE;
-        }
-        ConvVariant::Depthwise { .. }
-        | ConvVariant::DepthwiseInPlace { .. }
-        | ConvVariant::DenseHwio { .. }
-        | ConvVariant::Im2col { .. }
-        | ConvVariant::Multiplier { .. }
-        | ConvVariant::MultiplierWriteBehind { .. } => {
-            c.weights = Span::NONE;
-            c.bias = Span::NONE;
-        }
+    if reference_form(c) {
+        return;
+    }
+    c.bias = Span::NONE;
+    if !matches!(
+        c.variant,
+        ConvVariant::Pointwise { .. } | ConvVariant::PointwiseInPlace { .. }
+    ) {
+        c.weights = Span::NONE;
     }
 }
 

@@ -15,7 +15,7 @@
 //! [`ConvVariant::PointwiseInPlace`]: crate::ConvVariant::PointwiseInPlace
 #![forbid(unsafe_code)]
 
-use crate::ops::{I32s, RequantView};
+use crate::ops::{I32s, RequantView, Shifts};
 use crate::quant::{lut, requantize_i8};
 
 /// Resolved operands of a pointwise conv.
@@ -204,7 +204,7 @@ fn tile(
         a.weights.get(..cout * cin),
         a.folded_bias.0.get(..4 * cout),
         a.requant.multiplier.0.get(..4 * cout),
-        a.requant.shift.0.get(..cout),
+        a.requant.shift.0.get(..cout).map(Shifts),
     );
     let (Some(weights), Some(bias), Some(mult), Some(shift)) = params else {
         return;
@@ -219,7 +219,7 @@ fn tile(
     // as one vector (`mve::finish_px4`), the scalar path only for t < 32.
     #[cfg(all(target_arch = "arm", fastvit_mve))]
     {
-        let params = bias.chunks_exact(4).zip(mult.chunks_exact(4)).zip(shift);
+        let params = bias.chunks_exact(4).zip(mult.chunks_exact(4)).zip(shift.0);
         for (o, (row, ((b, m), &s))) in weights.chunks_exact(cin).zip(params).enumerate() {
             let d = super::dot_px4(&prepared, row);
             let (b, m, s) = (le(b, 0), le(m, 0), s as i32);
@@ -256,7 +256,7 @@ fn tile(
     let params = bias
         .chunks_exact(4 * R)
         .zip(mult.chunks_exact(4 * R))
-        .zip(shift.chunks_exact(R));
+        .zip(shift.0.chunks_exact(R).map(Shifts));
     let blocks = weights.chunks_exact(R * cin);
     let rest = blocks.remainder();
     let outs = o0.zip(o1).zip(o2).zip(o3);
@@ -266,8 +266,7 @@ fn tile(
             // NEON: the four outputs requantized as one vector.
             #[cfg(target_arch = "aarch64")]
             {
-                let s = s.get(r).map_or(0, |&s| s as i32);
-                let ys = super::neon::requant_px4(*d, le(b, r), le(m, r), s, a.out_zp);
+                let ys = super::neon::requant_px4(*d, le(b, r), le(m, r), s.get(r), a.out_zp);
                 let ys = match lut {
                     Some(t) => ys.map(|y| t[(y as u8 ^ 0x80) as usize]),
                     None => ys,
@@ -280,8 +279,7 @@ fn tile(
             }
             #[cfg(not(target_arch = "aarch64"))]
             {
-                let s = s.get(r).map_or(0, |&s| s as i32);
-                let ch = Channel::new(le(b, r), le(m, r), s, a.out_zp, lut);
+                let ch = Channel::new(le(b, r), le(m, r), s.get(r), a.out_zp, lut);
                 for (y, &v) in [&mut *y0, &mut *y1, &mut *y2, &mut *y3].into_iter().zip(d) {
                     if let Some(y) = y.get_mut(r) {
                         *y = ch.apply(v);
@@ -294,8 +292,7 @@ fn tile(
     let first = cout / R * R;
     for (j, row) in rest.chunks_exact(cin).enumerate() {
         let o = first + j;
-        let s = shift.get(o).map_or(0, |&s| s as i32);
-        let ch = Channel::new(le(bias, o), le(mult, o), s, a.out_zp, lut);
+        let ch = Channel::new(le(bias, o), le(mult, o), shift.get(o), a.out_zp, lut);
         let d = super::dot_px4(&prepared, row);
         for (p, &v) in d.iter().enumerate() {
             if let Some(y) = out.get_mut(p * cout + o) {
