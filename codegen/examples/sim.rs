@@ -3,6 +3,9 @@
 //! `cargo run --release -p codegen --example sim -- RES SEED NEVAL CMD...`
 //! CMD: `base` (weights only / activations only / both), `wlayers` (one
 //! conv's weights at a time), `alayers` (one activation tensor at a time).
+//! A trained checkpoint instead of the seeded fixture: `CKPT=file.safetensors
+//! CALIB=dir EVAL=dir-of-npy` (SEED is then ignored; SQNR is centred per
+//! input, as the proxy kit's `fidelity.py` measures it).
 use codegen::calibrate::{choose_ranges, collect, Range, RangeMethod};
 use codegen::equalize::{channel_ranges, equalize_with, Alphas};
 use codegen::eval::db;
@@ -38,7 +41,9 @@ static MINMAX: std::sync::OnceLock<BTreeMap<String, Range>> = std::sync::OnceLoc
 /// the same range when `name` contains a pattern of `WIDE` (comma-separated).
 fn fake_quant(name: &str, r: Range, x: &mut [f32]) {
     let wide = std::env::var("WIDE").unwrap_or_default();
-    if wide.split(',').any(|p| !p.is_empty() && name.contains(p)) {
+    // `=name` matches one tensor exactly, anything else as a substring.
+    let hit = |p: &str| p.strip_prefix('=').map_or(name.contains(p), |e| name == e);
+    if wide.split(',').any(|p| !p.is_empty() && hit(p)) {
         // A wide tensor needs no clipping: its calibration min/max times
         // `WK` (default 2).
         let m = MINMAX.get().expect("set in main")[name];
@@ -219,6 +224,22 @@ impl Ctx {
             .map(|s| s.split(',').map(String::from).collect())
             .unwrap_or_default();
         let pick = &|n: &str| pick0(n) && !skip.iter().any(|s| s == n);
+        if std::env::var("CKPT").is_ok() {
+            let q: Vec<Vec<f32>> = self
+                .eval
+                .par_iter()
+                .map(|inp| {
+                    let mut o = FQ {
+                        ranges: &self.ranges,
+                        pick,
+                    };
+                    forward_folded(g, &inp.normalized, &mut o)
+                })
+                .collect();
+            return codegen::eval::input_centred_sqnr_db(
+                self.fl.iter().zip(&q).map(|(f, q)| (&f[..], &q[..])),
+            );
+        }
         let k = self.mean.len();
         let (s, e) = self
             .eval
@@ -252,8 +273,17 @@ fn main() {
         .ok()
         .map(|s| s.parse().unwrap())
         .unwrap_or(0.5);
-    let folded0 = fold(&timm_reparam(&synth::train_tensors(seed, 1000)));
-    let calib = builtin_calibration(res);
+    let ckpt = std::env::var("CKPT").ok();
+    let folded0 = match &ckpt {
+        Some(p) => codegen::fold::fold_checkpoint(
+            &codegen::checkpoint::load(std::path::Path::new(p)).unwrap(),
+        ),
+        None => fold(&timm_reparam(&synth::train_tensors(seed, 1000))),
+    };
+    let calib = match std::env::var("CALIB") {
+        Ok(d) => folder_inputs(std::path::Path::new(&d), res).unwrap(),
+        Err(_) => builtin_calibration(res),
+    };
     let env = |k: &str, d: f64| -> f64 {
         std::env::var(k)
             .ok()
@@ -271,7 +301,20 @@ fn main() {
     let folded = equalize_with(&folded0, &channel_ranges(&folded0, &calib, &|| {}), &al);
     let dir = std::path::Path::new("host-tests/fixtures/eval");
     let mut eval = Vec::new();
+    if let Ok(d) = std::env::var("EVAL") {
+        let mut files: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for p in files {
+            eval.push(load_input(&p, res).unwrap());
+        }
+    }
     for (i, p) in image_files(dir).unwrap().iter().enumerate() {
+        if std::env::var("EVAL").is_ok() {
+            break;
+        }
         let img = read_image(p).unwrap();
         for c in derived_crops(&img, 13, res, 0xE7A1 + i as u64) {
             let rgb = c.as_raw().clone();
@@ -306,6 +349,7 @@ fn main() {
     };
     let none = |_: &str| false;
     let all = |_: &str| true;
+    let wq_all = fq_weights(&folded, &all);
     for cmd in &cmds {
         match cmd.as_str() {
             "base" => {
@@ -315,7 +359,6 @@ fn main() {
                 println!("both           {:.2} dB", ctx.sqnr(&wq, &all));
             }
             "bc" => {
-                let calib = builtin_calibration(res);
                 let wq = fq_weights(&folded, &all);
                 for iters in [1, 2, 3] {
                     let g = bias_correct(&folded, &wq, &calib, &ctx.ranges, iters);
@@ -366,6 +409,56 @@ fn main() {
                         (e.hi - e.lo) / (c.hi - c.lo)
                     );
                 }
+            }
+            "wides" => {
+                // `WIDES=a,b;c;...`: one SQNR per `;`-separated WIDE set.
+                let sets = std::env::var("WIDES").unwrap_or_default();
+                for set in sets.split(';') {
+                    std::env::set_var("WIDE", set);
+                    println!("16-bit {set:40} both {:.2} dB", ctx.sqnr(&wq_all, &all));
+                }
+                std::env::remove_var("WIDE");
+            }
+            "wgain" => {
+                // Each tensor alone at 16 bits (the rest int8): dB gained
+                // against its element count, then the tensors taken greedily
+                // by dB per element, cumulatively.
+                let mut sizes = BTreeMap::new();
+                forward_folded(
+                    &folded,
+                    &ctx.eval[0].normalized,
+                    &mut |n: &str, x: &Fmap| {
+                        sizes.insert(n.to_string(), x.data.len());
+                    },
+                );
+                let base = ctx.sqnr(&wq_all, &all);
+                println!("int8 {base:.2} dB");
+                let mut gains = Vec::new();
+                for n in ctx.ranges.keys() {
+                    std::env::set_var("WIDE", format!("={n}"));
+                    let g = ctx.sqnr(&wq_all, &all) - base;
+                    let size = sizes.get(n).copied().unwrap_or(0);
+                    println!("{n:48} {size:9} elements {g:+6.2} dB");
+                    gains.push((n.clone(), size, g));
+                }
+                gains.sort_by(|a, b| {
+                    let k = |x: &(String, usize, f64)| x.2 / x.1.max(1) as f64;
+                    k(b).total_cmp(&k(a))
+                });
+                let (mut set, mut elems) = (String::new(), 0usize);
+                for (i, (n, size, _)) in gains.iter().enumerate() {
+                    set.push_str(&format!("={n},"));
+                    elems += size;
+                    if [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 83].contains(&(i + 1)) {
+                        std::env::set_var("WIDE", &set);
+                        println!(
+                            "greedy {:2} tensors {elems:9} elements {:.2} dB",
+                            i + 1,
+                            ctx.sqnr(&wq_all, &all)
+                        );
+                    }
+                }
+                std::env::remove_var("WIDE");
             }
             "names" => ctx.ranges.keys().for_each(|n| println!("{n}")),
             "alayers" => {
