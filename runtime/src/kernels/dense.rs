@@ -90,9 +90,9 @@ fn dense_sums<const N: usize>(a: &DenseArgs<'_>, win: &Window<'_>, o0: usize) ->
         let at = (t0 + kx0) * cin * cout + o0;
         let ws = a.weights.get(at..).unwrap_or(&[]);
         let run = win.rows.get(ky).copied().unwrap_or(&[]);
-        if cfg!(fastvit_dsp) && N == 4 {
+        if super::WORD_LANES && N == 4 {
             if let Ok(acc4) = <&mut [i32; 4]>::try_from(&mut acc[..]) {
-                super::dsp_lanes::run4_scalar(acc4, ws, cout, run);
+                super::dsp::lanes::run4_scalar(acc4, ws, cout, run);
                 for t in t0 + kx1..t0 + k {
                     pad_tap(&mut acc, t);
                 }

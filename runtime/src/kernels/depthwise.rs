@@ -16,19 +16,15 @@
 //! [`ConvVariant::DepthwiseInPlace`]: crate::ConvVariant::DepthwiseInPlace
 #![forbid(unsafe_code)]
 
-use super::dsp_lanes::TapRows;
+use super::dsp::lanes::{self as word_lanes, TapRows};
 use crate::ops::{I32s, RequantView, Shifts};
 use crate::quant::{lut, requantize_i8};
 
 /// Channels per accumulator chunk: as many i32 accumulators as the tier
 /// keeps in registers across all taps of a pixel (Cortex-M DSP: 4, one
-/// word of lanes (`dsp_lanes`), which leaves registers for the addresses;
+/// word of lanes (`dsp::lanes`), which leaves registers for the addresses;
 /// NEON, MVE and hosts: 16 lanes = 4 vector registers).
-#[cfg(fastvit_dsp)]
-pub const CHUNK: usize = 4;
-/// Channels per accumulator chunk (see the DSP definition).
-#[cfg(not(fastvit_dsp))]
-pub const CHUNK: usize = 16;
+pub const CHUNK: usize = if super::WORD_LANES { 4 } else { 16 };
 
 /// Resolved operands of a depthwise conv (`groups == cin == cout`).
 #[derive(Clone, Copy)]
@@ -121,13 +117,13 @@ fn mac<const N: usize>(acc: &mut [i32; N], w: &[i8], x: &[i8]) {
     let (Some(w), Some(x)) = (lanes::<N>(w), lanes::<N>(x)) else {
         return;
     };
-    if cfg!(fastvit_dsp) && N == 4 {
+    if super::WORD_LANES && N == 4 {
         if let (Ok(a), Ok(w), Ok(x)) = (
             <&mut [i32; 4]>::try_from(&mut acc[..]),
             <&[i8; 4]>::try_from(&w[..]),
             <&[i8; 4]>::try_from(&x[..]),
         ) {
-            return super::dsp_lanes::mac4(a, w, x);
+            return word_lanes::mac4(a, w, x);
         }
     }
     for i in 0..N {
@@ -140,12 +136,12 @@ pub(crate) fn mac_const<const N: usize>(acc: &mut [i32; N], w: &[i8], v: i32) {
     let Some(w) = lanes::<N>(w) else {
         return;
     };
-    if cfg!(fastvit_dsp) && N == 4 {
+    if super::WORD_LANES && N == 4 {
         if let (Ok(a), Ok(w)) = (
             <&mut [i32; 4]>::try_from(&mut acc[..]),
             <&[i8; 4]>::try_from(&w[..]),
         ) {
-            return super::dsp_lanes::mac4_const(a, w, v);
+            return word_lanes::mac4_const(a, w, v);
         }
     }
     for i in 0..N {
@@ -210,9 +206,9 @@ pub(crate) fn chunk_sums<const N: usize>(
         let xs = run.get(c0..).unwrap_or(&[]);
         let at = (t0 + kx0) * plane.tap_stride + plane.at;
         let ws = plane.weights.get(at..).unwrap_or(&[]);
-        if cfg!(fastvit_dsp) && N == 4 {
+        if super::WORD_LANES && N == 4 {
             if let Ok(a) = <&mut [i32; 4]>::try_from(&mut acc[..]) {
-                super::dsp_lanes::run4(a, ws, plane.tap_stride, xs, c, kx1 - kx0);
+                word_lanes::run4(a, ws, plane.tap_stride, xs, c, kx1 - kx0);
                 continue_pads(&mut acc, t0 + kx1, t0 + k, &pad_tap);
                 continue;
             }
@@ -370,7 +366,7 @@ pub fn depthwise_pixel<'s>(
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
-    if (cfg!(fastvit_dsp) || cfg!(fastvit_mve)) && pixel_by_taps(a, oy, ox, &row, out) {
+    if super::TAP_TABLE && pixel_by_taps(a, oy, ox, &row, out) {
         return;
     }
     pixel_by_window(a, oy, ox, &row, out);
@@ -488,28 +484,10 @@ pub fn pixel_by_taps<'s>(
             }
         }
     }
-    let mut c0 = 0;
-    #[cfg(all(target_arch = "arm", fastvit_mve))]
-    let mut acc = super::mve::Acc16([0; 16]);
-    #[cfg(all(target_arch = "arm", fastvit_mve))]
-    while c0 + 16 <= c {
-        use super::mve::{finish16, taps16};
-        if !taps16(&mut acc, taps.ptrs(), taps.tap_len(), a.weights, c, c0) {
-            return false;
-        }
-        let Some(o) = out.get_mut(c0..c0 + 16) else {
-            return false;
-        };
-        let (b, m, sh) = (a.folded_bias.0, a.requant.multiplier.0, a.requant.shift.0);
-        if !finish16(&acc, b, m, sh, c0, a.out_zp, a.lut, o) {
-            let mut sums = bias::<16>(a.folded_bias, c0, 1);
-            for (s, v) in sums.iter_mut().zip(acc.0) {
-                *s = s.wrapping_add(v);
-            }
-            finish(&sums, a.requant, a.out_zp, a.lut, c0, 1, o);
-        }
-        c0 += 16;
-    }
+    // MVE: 16 channels at a time first (the other tiers decline).
+    let Some(mut c0) = super::depthwise_taps16(a, &taps, out) else {
+        return false;
+    };
     while c0 < c {
         let mut acc = bias::<4>(a.folded_bias, c0, 1);
         if !taps.taps4(&mut acc, a.weights, c, c0) {

@@ -10,13 +10,16 @@
 //!
 //! Depthwise ([`taps16`], [`finish16`], driven by
 //! `depthwise::pixel_by_taps`): 16 channels of one pixel in four i32
-//! vectors across all taps of a [`TapRows`](super::dsp_lanes::TapRows)
+//! vectors across all taps of a [`TapRows`](super::dsp::lanes::TapRows)
 //! table, 16 instructions per tap (16 MACs), then one vector requantization
 //! per four channels. Checked against the reference kernels on the M55 by
 //! the mps3-an547 `kernels` firmware (with `finish16` and [`finish_px4`]
 //! also called directly).
 
 pub use super::portable::{dot1, dot4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
+
+use super::depthwise::{bias, finish, DepthwiseArgs};
+use super::dsp::lanes::TapRows;
 
 /// Output channels per [`dot_rows_px4`] tile.
 pub const ROWS: usize = 1;
@@ -202,7 +205,7 @@ pub struct Acc16(pub [i32; 16]);
 
 /// Depthwise sums of channels `c0..c0 + 16` of one pixel, without bias:
 /// `sum_t w[t * ws + c0 + i] * taps[t][c0 + i]` over the tap pointers of a
-/// [`TapRows`](super::dsp_lanes::TapRows) table (`len` readable bytes at
+/// [`TapRows`](super::dsp::lanes::TapRows) table (`len` readable bytes at
 /// each). Per tap: one pointer load, two `VLDRB.S16` of input and two of
 /// weights (8 lanes each), `VMULLB`/`VMULLT.S16` (the even and the odd
 /// lanes' i32 products) and four `VADD` into four accumulators held in q0-q3
@@ -374,4 +377,35 @@ pub fn finish16(
         );
     }
     lo >= -31 && hi <= -2
+}
+
+/// The 16-channel part of `depthwise::pixel_by_taps`: channels `0..c / 16 *
+/// 16` of the pixel whose taps are `taps` by [`taps16`] and [`finish16`]
+/// (the scalar `finish` for shifts outside `-31..=-2`). The channels done,
+/// or `None` (the caller takes the window path) if `taps16` declines.
+#[inline(always)]
+pub fn depthwise_taps16(
+    a: &DepthwiseArgs<'_>,
+    taps: &TapRows<'_>,
+    out: &mut [i8],
+) -> Option<usize> {
+    let c = a.c;
+    let mut c0 = 0;
+    let mut acc = Acc16([0; 16]);
+    while c0 + 16 <= c {
+        if !taps16(&mut acc, taps.ptrs(), taps.tap_len(), a.weights, c, c0) {
+            return None;
+        }
+        let o = out.get_mut(c0..c0 + 16)?;
+        let (b, m, sh) = (a.folded_bias.0, a.requant.multiplier.0, a.requant.shift.0);
+        if !finish16(&acc, b, m, sh, c0, a.out_zp, a.lut, o) {
+            let mut sums = bias::<16>(a.folded_bias, c0, 1);
+            for (s, v) in sums.iter_mut().zip(acc.0) {
+                *s = s.wrapping_add(v);
+            }
+            finish(&sums, a.requant, a.out_zp, a.lut, c0, 1, o);
+        }
+        c0 += 16;
+    }
+    Some(c0)
 }
