@@ -65,6 +65,7 @@ pub mod depthwise;
 pub mod multiplier;
 pub mod pointwise;
 pub mod stem;
+pub mod window;
 
 // The tiers, one folder each; every cfg that chooses between them is below
 // (the kernels above test the constants, never a cfg).

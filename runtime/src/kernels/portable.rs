@@ -4,8 +4,8 @@
 //! NEON and MVE tiers (see [`super`]).
 #![forbid(unsafe_code)]
 
-use super::depthwise::DepthwiseArgs;
 use super::dsp::lanes::TapRows;
+use super::window::WindowArgs;
 use crate::quant::requantize_i8;
 
 /// `[sum_i w[r][i] * x[i]; r in 0..4]`, wrapping i32: four weight rows
@@ -117,6 +117,6 @@ pub fn finish_px4(
 /// `mve::depthwise_taps16` off Helium: no channels done, all are left to
 /// the four-channel loop.
 #[inline(always)]
-pub fn depthwise_taps16(_: &DepthwiseArgs<'_>, _: &TapRows<'_>, _: &mut [i8]) -> Option<usize> {
+pub fn depthwise_taps16(_: &WindowArgs<'_>, _: &TapRows<'_>, _: &mut [i8]) -> Option<usize> {
     Some(0)
 }
