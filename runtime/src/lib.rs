@@ -19,6 +19,7 @@
 mod arena;
 pub mod error;
 pub mod kernels;
+mod layers;
 pub mod model;
 pub mod operands;
 pub mod ops;
