@@ -20,9 +20,8 @@
 
 use super::depthwise::{bias, finish, mac_const, CHUNK};
 use super::pointwise::{pointwise_pixels, TILE};
-use super::window::{Window, WindowArgs, MAX_KERNEL};
+use super::window::{for_each_pixel, per_tap_pixel, Window, WindowArgs, MAX_KERNEL};
 use super::TILE_WORDS_PER_CIN;
-use crate::quant::{lut, requantize_i8};
 use crate::schedule::Conv;
 
 /// The sums of output channels `o0..o0 + N` over the window.
@@ -97,7 +96,9 @@ pub fn dense_pixel<'s>(
         None
     };
     let Some(win) = win else {
-        return per_tap(a, oy, ox, &row, out);
+        let (cin, cout) = (a.geometry.cin, a.geometry.cout);
+        let weight_at = |t, ci, o| (t * cin + ci) * cout + o;
+        return per_tap_pixel(a, (oy, ox), &row, out, |_| 0..cin, weight_at);
     };
     let body = a.geometry.cout / CHUNK * CHUNK;
     let mut o0 = 0;
@@ -117,62 +118,14 @@ pub fn dense_pixel<'s>(
     }
 }
 
-/// Kernels larger than [`MAX_KERNEL`]: one tap at a time, scalar.
-fn per_tap<'s>(
-    a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) {
-    let (k, cin, cout) = (a.geometry.kernel, a.geometry.cin, a.geometry.cout);
-    for (o, v) in out.iter_mut().enumerate().take(cout) {
-        let mut acc = a.channels.folded_bias.get(o);
-        for ky in 0..k {
-            let iy = (oy * a.geometry.stride + ky).wrapping_sub(a.geometry.pad);
-            for kx in 0..k {
-                let ix = (ox * a.geometry.stride + kx).wrapping_sub(a.geometry.pad);
-                for ci in 0..cin {
-                    let at = ((ky * k + kx) * cin + ci) * cout + o;
-                    let w = a.channels.weights.get(at).copied().unwrap_or(0) as i32;
-                    let x = if iy < a.geometry.h && ix < a.geometry.w {
-                        row(iy).get(ix * cin + ci).copied().unwrap_or(0) as i32
-                    } else {
-                        a.pad_values.get(ci).map_or(a.in_zp, |&p| p as i32)
-                    };
-                    acc = acc.wrapping_add(w.wrapping_mul(x));
-                }
-            }
-        }
-        let y = requantize_i8(
-            acc,
-            a.channels.requant.multiplier.get(o),
-            a.channels.requant.shift.get(o),
-            a.channels.out_zp,
-        );
-        *v = if a.channels.lut.is_empty() {
-            y
-        } else {
-            lut(a.channels.lut, y)
-        };
-    }
-}
-
 /// A dense conv, input and output not overlapping: `input` is
 /// `h * w * cin`, `output` is `oh * ow * cout`.
 pub fn dense(a: &WindowArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
-    let (in_row, cout) = (a.geometry.in_row(), a.geometry.cout);
-    if cout == 0 || ow == 0 {
-        return;
-    }
-    // `max(1)` is a no-op here (both are non-zero) that lets the compiler
-    // see a non-zero chunk size even if `ow * cout` wrapped: no panic path.
-    for (oy, out_row) in output.chunks_exact_mut((ow * cout).max(1)).enumerate() {
-        for (ox, px) in out_row.chunks_exact_mut(cout).enumerate() {
-            let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
-            dense_pixel(a, oy, ox, row, px);
-        }
-    }
+    let in_row = a.geometry.in_row();
+    for_each_pixel(a.geometry.cout, ow, output, |oy, ox, px| {
+        let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
+        dense_pixel(a, oy, ox, row, px);
+    });
 }
 
 /// The window of output pixel `(oy, ox)` as one patch: `k * k * cin` values

@@ -19,6 +19,7 @@
 use super::dsp::lanes::{self as word_lanes, TapRows};
 use super::pointwise::PointwiseArgs;
 use super::window::{Window, WindowArgs, MAX_KERNEL};
+use crate::arena::save_row;
 use crate::ops::{I32s, Shifts};
 use crate::quant::{lut, requantize_i8};
 
@@ -458,15 +459,7 @@ pub fn depthwise_in_place(a: &WindowArgs<'_>, data: &mut [i8], ring: &mut [i8]) 
     }
     let slots = a.geometry.kernel / 2 + 1;
     for y in 0..h {
-        let slot = (y % slots) * row;
-        // Checked slicing throughout (the executor sized `data` and `ring`;
-        // never taken): keeps bounds-check panics out of the code.
-        if let (Some(dst), Some(src)) = (
-            ring.get_mut(slot..slot + row),
-            data.get(y * row..(y + 1) * row),
-        ) {
-            dst.copy_from_slice(src);
-        }
+        save_row(ring, data, y, slots, row);
         let Some((cur, below)) = data.split_at_mut_checked((y + 1) * row) else {
             return;
         };

@@ -17,8 +17,7 @@
 #![forbid(unsafe_code)]
 
 use super::depthwise::{bias, chunk_sums, finish, Plane, CHUNK};
-use super::window::{Window, WindowArgs, MAX_KERNEL};
-use crate::quant::{lut, requantize_i8};
+use super::window::{for_each_pixel, per_tap_pixel, Window, WindowArgs, MAX_KERNEL};
 
 /// Output pixel `(oy, ox)`, all `m * cin` channels, into `out`. `row(iy)`
 /// returns input row `iy` (`w * cin` bytes) for any in-bounds `iy`.
@@ -37,7 +36,11 @@ fn pixel<'s>(
         None
     };
     let Some(win) = win else {
-        return per_tap(a, oy, ox, &row, out);
+        // Output `o` reads input channel `o / m` (`m > 0` whenever there are
+        // outputs), weight plane `o % m`.
+        let ci = |o: usize| o.checked_div(m).unwrap_or(0);
+        let weight_at = |t, ci, o: usize| (t * m + o.checked_rem(m).unwrap_or(0)) * c + ci;
+        return per_tap_pixel(a, (oy, ox), &row, out, |o| ci(o)..ci(o) + 1, weight_at);
     };
     let body = c / CHUNK * CHUNK;
     let (pv, zp) = (a.pad_values, a.in_zp);
@@ -69,69 +72,14 @@ fn pixel<'s>(
     }
 }
 
-/// Kernels larger than [`MAX_KERNEL`]: one tap at a time, scalar.
-fn per_tap<'s>(
-    a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) {
-    let (k, c, m) = (a.geometry.kernel, a.geometry.cin, a.geometry.multiplier());
-    if m == 0 {
-        return; // no outputs (and `o / m` needs `m > 0`)
-    }
-    for (o, v) in out.iter_mut().enumerate().take(m * c) {
-        let (ci, j) = (o / m, o % m);
-        let mut acc = a.channels.folded_bias.get(o);
-        for ky in 0..k {
-            let iy = (oy * a.geometry.stride + ky).wrapping_sub(a.geometry.pad);
-            for kx in 0..k {
-                let ix = (ox * a.geometry.stride + kx).wrapping_sub(a.geometry.pad);
-                let t = ky * k + kx;
-                let w = a
-                    .channels
-                    .weights
-                    .get((t * m + j) * c + ci)
-                    .copied()
-                    .unwrap_or(0) as i32;
-                let x = if iy < a.geometry.h && ix < a.geometry.w {
-                    row(iy).get(ix * c + ci).copied().unwrap_or(0) as i32
-                } else {
-                    a.pad_values.get(ci).map_or(a.in_zp, |&p| p as i32)
-                };
-                acc = acc.wrapping_add(w.wrapping_mul(x));
-            }
-        }
-        let y = requantize_i8(
-            acc,
-            a.channels.requant.multiplier.get(o),
-            a.channels.requant.shift.get(o),
-            a.channels.out_zp,
-        );
-        *v = if a.channels.lut.is_empty() {
-            y
-        } else {
-            lut(a.channels.lut, y)
-        };
-    }
-}
-
 /// Input and output not overlapping: `input` is `h * w * cin`, `output` is
 /// `oh * ow * m * cin`.
 pub fn multiplier(a: &WindowArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
-    let (in_row, cout) = (a.geometry.in_row(), a.geometry.cout);
-    if cout == 0 || ow == 0 {
-        return;
-    }
-    // `max(1)` is a no-op here (both are non-zero) that lets the compiler
-    // see a non-zero chunk size even if `ow * cout` wrapped: no panic path.
-    for (oy, out_row) in output.chunks_exact_mut((ow * cout).max(1)).enumerate() {
-        for (ox, px) in out_row.chunks_exact_mut(cout).enumerate() {
-            let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
-            pixel(a, oy, ox, row, px);
-        }
-    }
+    let in_row = a.geometry.in_row();
+    for_each_pixel(a.geometry.cout, ow, output, |oy, ox, px| {
+        let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
+        pixel(a, oy, ox, row, px);
+    });
 }
 
 /// Write-behind order on one `region` (as

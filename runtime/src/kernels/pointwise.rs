@@ -33,21 +33,25 @@ pub struct PointwiseArgs<'a> {
     pub lut: &'a [i8],
 }
 
-/// Accumulator to output: the reference's requantization and table.
+impl PointwiseArgs<'_> {
+    /// Output channel `o` of the sum `acc` (folded bias included): the
+    /// reference's requantization and table.
+    #[inline(always)]
+    pub(crate) fn output(&self, o: usize, acc: i32) -> i8 {
+        let (m, s) = (self.requant.multiplier.get(o), self.requant.shift.get(o));
+        let y = requantize_i8(acc, m, s, self.out_zp);
+        if self.lut.is_empty() {
+            y
+        } else {
+            lut(self.lut, y)
+        }
+    }
+}
+
+/// Accumulator to output: the folded bias, then [`PointwiseArgs::output`].
 #[inline(always)]
 fn finish(a: &PointwiseArgs<'_>, o: usize, dot: i32) -> i8 {
-    let acc = a.folded_bias.get(o).wrapping_add(dot);
-    let y = requantize_i8(
-        acc,
-        a.requant.multiplier.get(o),
-        a.requant.shift.get(o),
-        a.out_zp,
-    );
-    if a.lut.is_empty() {
-        y
-    } else {
-        lut(a.lut, y)
-    }
+    a.output(o, a.folded_bias.get(o).wrapping_add(dot))
 }
 
 /// One pixel: `out[o]` for every output channel from the `cin = x.len()`

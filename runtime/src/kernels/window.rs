@@ -136,3 +136,61 @@ impl<'s> Window<'s> {
         Some(Window { rows, ky, kx })
     }
 }
+
+/// Output pixel `(oy, ox)`, one tap at a time, scalar: the path of kernels
+/// larger than [`MAX_KERNEL`] (none in FastViT). Output channel `o` reads
+/// input channels `inputs(o)`, channel `ci` of tap `t` weighted by
+/// `weights[weight_at(t, ci, o)]`; padded taps read `pad_values` or `in_zp`.
+#[inline(always)]
+pub(crate) fn per_tap_pixel<'s>(
+    a: &WindowArgs<'_>,
+    (oy, ox): (usize, usize),
+    row: &impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+    inputs: impl Fn(usize) -> core::ops::Range<usize>,
+    weight_at: impl Fn(usize, usize, usize) -> usize,
+) {
+    let (g, ch) = (&a.geometry, &a.channels);
+    let k = g.kernel;
+    for (o, v) in out.iter_mut().enumerate().take(g.cout) {
+        let mut acc = ch.folded_bias.get(o);
+        for ky in 0..k {
+            let iy = (oy * g.stride + ky).wrapping_sub(g.pad);
+            for kx in 0..k {
+                let ix = (ox * g.stride + kx).wrapping_sub(g.pad);
+                for ci in inputs(o) {
+                    let at = weight_at(ky * k + kx, ci, o);
+                    let w = ch.weights.get(at).copied().unwrap_or(0) as i32;
+                    let x = if iy < g.h && ix < g.w {
+                        row(iy).get(ix * g.cin + ci).copied().unwrap_or(0) as i32
+                    } else {
+                        a.pad_values.get(ci).map_or(a.in_zp, |&p| p as i32)
+                    };
+                    acc = acc.wrapping_add(w.wrapping_mul(x));
+                }
+            }
+        }
+        *v = ch.output(o, acc);
+    }
+}
+
+/// Calls `pixel(oy, ox, out)` for every output pixel of `output` (rows of
+/// `ow` pixels of `cout` channels), in order.
+#[inline(always)]
+pub(crate) fn for_each_pixel(
+    cout: usize,
+    ow: usize,
+    output: &mut [i8],
+    mut pixel: impl FnMut(usize, usize, &mut [i8]),
+) {
+    if cout == 0 || ow == 0 {
+        return;
+    }
+    // `max(1)` is a no-op here (both are non-zero) that lets the compiler
+    // see a non-zero chunk size even if `ow * cout` wrapped: no panic path.
+    for (oy, out_row) in output.chunks_exact_mut((ow * cout).max(1)).enumerate() {
+        for (ox, px) in out_row.chunks_exact_mut(cout).enumerate() {
+            pixel(oy, ox, px);
+        }
+    }
+}
