@@ -133,3 +133,18 @@ pub(crate) fn split3_mut(
         _ => None,
     }
 }
+
+/// Saves row `y` of `data` (rows of `row` bytes) into slot `y % slots` of
+/// `ring`: the in-place forms keep there the rows that their outputs
+/// overwrite before every tap has read them. Nothing if either is short
+/// (the executor sized them: never).
+#[inline(always)]
+pub(crate) fn save_row(ring: &mut [i8], data: &[i8], y: usize, slots: usize, row: usize) {
+    let slot = (y % slots) * row;
+    if let (Some(dst), Some(src)) = (
+        ring.get_mut(slot..slot + row),
+        data.get(y * row..(y + 1) * row),
+    ) {
+        dst.copy_from_slice(src);
+    }
+}

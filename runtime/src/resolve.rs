@@ -3,10 +3,8 @@
 //! validation), never a panic.
 #![forbid(unsafe_code)]
 
-use crate::kernels::dense::{DenseArgs, Im2colArgs};
-use crate::kernels::depthwise::DepthwiseArgs;
-use crate::kernels::multiplier::MultiplierArgs;
 use crate::kernels::pointwise::PointwiseArgs;
+use crate::kernels::window::{Geometry, WindowArgs};
 use crate::model::Model;
 use crate::ops::{self, I32s, RequantView, Shifts};
 use crate::schedule::{Conv, Requant, Span};
@@ -111,14 +109,16 @@ impl<'a> Model<'a> {
         })
     }
 
-    /// Validates a [`ConvVariant::Pointwise`]-shaped conv (dense 1x1, stride
-    /// 1, no padding, same height and width) and resolves its operands.
-    pub(crate) fn pointwise_args(&self, p: &Conv, folded_bias: Span) -> Option<PointwiseArgs<'a>> {
-        let dense_1x1 = p.kernel == 1 && p.stride == 1 && p.pad == 0 && p.groups == 1;
-        if !dense_1x1 || (p.input.h, p.input.w) != (p.output.h, p.output.w) {
-            return None;
-        }
-        let (weights, args) = self.fast_common(p, p.weights)?;
+    /// The per-output-channel operands of a fast variant: `weights` in its
+    /// layout, `folded_bias` (one i32 per output channel), and the
+    /// requantization and table [`Model::conv_common`] resolved.
+    fn channels(
+        &self,
+        p: &Conv,
+        weights: &'a [i8],
+        args: &ops::conv::ConvArgs<'a>,
+        folded_bias: Span,
+    ) -> Option<PointwiseArgs<'a>> {
         Some(PointwiseArgs {
             weights,
             folded_bias: self.i32s(folded_bias, p.output.c as usize)?,
@@ -128,6 +128,34 @@ impl<'a> Model<'a> {
         })
     }
 
+    /// [`Model::channels`] with the padding and geometry of a windowed
+    /// variant.
+    fn window(
+        &self,
+        p: &Conv,
+        weights: &'a [i8],
+        args: &ops::conv::ConvArgs<'a>,
+        folded_bias: Span,
+    ) -> Option<WindowArgs<'a>> {
+        Some(WindowArgs {
+            channels: self.channels(p, weights, args, folded_bias)?,
+            pad_values: args.pad_values,
+            in_zp: p.in_zp,
+            geometry: Geometry::of(p),
+        })
+    }
+
+    /// Validates a [`ConvVariant::Pointwise`]-shaped conv (dense 1x1, stride
+    /// 1, no padding, same height and width) and resolves its operands.
+    pub(crate) fn pointwise_args(&self, p: &Conv, folded_bias: Span) -> Option<PointwiseArgs<'a>> {
+        let dense_1x1 = p.kernel == 1 && p.stride == 1 && p.pad == 0 && p.groups == 1;
+        if !dense_1x1 || (p.input.h, p.input.w) != (p.output.h, p.output.w) {
+            return None;
+        }
+        let (weights, args) = self.fast_common(p, p.weights)?;
+        self.channels(p, weights, &args, folded_bias)
+    }
+
     /// Validates a [`ConvVariant::Depthwise`]-shaped conv (`groups == cin ==
     /// cout`) and resolves its operands.
     pub(crate) fn depthwise_args(
@@ -135,27 +163,13 @@ impl<'a> Model<'a> {
         p: &Conv,
         weights_hwc: Span,
         folded_bias: Span,
-    ) -> Option<DepthwiseArgs<'a>> {
+    ) -> Option<WindowArgs<'a>> {
         let (c, g) = (p.input.c as usize, p.groups as usize);
         if g != c || p.output.c as usize != c {
             return None;
         }
         let (weights, args) = self.fast_common(p, weights_hwc)?;
-        Some(DepthwiseArgs {
-            weights,
-            folded_bias: self.i32s(folded_bias, c)?,
-            requant: args.requant,
-            pad_values: args.pad_values,
-            lut: args.lut,
-            in_zp: p.in_zp,
-            out_zp: p.out_zp,
-            kernel: p.kernel as usize,
-            stride: p.stride as usize,
-            pad: p.pad as usize,
-            h: p.input.h as usize,
-            w: p.input.w as usize,
-            c,
-        })
+        self.window(p, weights, &args, folded_bias)
     }
 
     /// Validates a [`ConvVariant::Im2col`]-shaped conv (`groups == 1`, a
@@ -165,7 +179,7 @@ impl<'a> Model<'a> {
         p: &Conv,
         weights_rows: Span,
         folded_bias: Span,
-    ) -> Option<Im2colArgs<'a>> {
+    ) -> Option<WindowArgs<'a>> {
         let (patch, cout) = (p.patch_len(), p.output.c as usize);
         if p.groups != 1 || patch == 0 || patch > Conv::MAX_PATCH {
             return None;
@@ -175,25 +189,7 @@ impl<'a> Model<'a> {
         if weights.len() != cout * patch {
             return None;
         }
-        Some(Im2colArgs {
-            rows: PointwiseArgs {
-                weights,
-                folded_bias: self.i32s(folded_bias, cout)?,
-                requant: args.requant,
-                out_zp: p.out_zp,
-                lut: args.lut,
-            },
-            pad_values: args.pad_values,
-            in_zp: p.in_zp,
-            kernel: p.kernel as usize,
-            stride: p.stride as usize,
-            pad: p.pad as usize,
-            h: p.input.h as usize,
-            w: p.input.w as usize,
-            cin: p.input.c as usize,
-            cout,
-            patch,
-        })
+        self.window(p, weights, &args, folded_bias)
     }
 
     /// Validates a [`ConvVariant::DenseHwio`]-shaped conv (`groups == 1`)
@@ -203,27 +199,12 @@ impl<'a> Model<'a> {
         p: &Conv,
         weights_hwio: Span,
         folded_bias: Span,
-    ) -> Option<DenseArgs<'a>> {
+    ) -> Option<WindowArgs<'a>> {
         if p.groups != 1 {
             return None;
         }
         let (weights, args) = self.fast_common(p, weights_hwio)?;
-        Some(DenseArgs {
-            weights,
-            folded_bias: self.i32s(folded_bias, p.output.c as usize)?,
-            requant: args.requant,
-            pad_values: args.pad_values,
-            lut: args.lut,
-            in_zp: p.in_zp,
-            out_zp: p.out_zp,
-            kernel: p.kernel as usize,
-            stride: p.stride as usize,
-            pad: p.pad as usize,
-            h: p.input.h as usize,
-            w: p.input.w as usize,
-            cin: p.input.c as usize,
-            cout: p.output.c as usize,
-        })
+        self.window(p, weights, &args, folded_bias)
     }
 
     /// Validates a [`ConvVariant::Multiplier`]-shaped conv (`groups == cin`,
@@ -233,27 +214,12 @@ impl<'a> Model<'a> {
         p: &Conv,
         weights_hwc: Span,
         folded_bias: Span,
-    ) -> Option<MultiplierArgs<'a>> {
+    ) -> Option<WindowArgs<'a>> {
         let (cin, cout) = (p.input.c as usize, p.output.c as usize);
         if p.groups as usize != cin || cin == 0 || cout % cin != 0 {
             return None;
         }
         let (weights, args) = self.fast_common(p, weights_hwc)?;
-        Some(MultiplierArgs {
-            weights,
-            folded_bias: self.i32s(folded_bias, cout)?,
-            requant: args.requant,
-            pad_values: args.pad_values,
-            lut: args.lut,
-            in_zp: p.in_zp,
-            out_zp: p.out_zp,
-            kernel: p.kernel as usize,
-            stride: p.stride as usize,
-            pad: p.pad as usize,
-            h: p.input.h as usize,
-            w: p.input.w as usize,
-            cin,
-            m: cout / cin,
-        })
+        self.window(p, weights, &args, folded_bias)
     }
 }

@@ -19,6 +19,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{TestCaseError, TestRunner};
 use runtime::kernels::{self, dsp, portable};
+use runtime::quant::requantize_i8;
 use runtime::{Conv, ConvMlp, ConvVariant, Error, Layer, Requant, Span};
 use testkit::{check, prop_same, run_model, tensor, Blob};
 
@@ -49,6 +50,32 @@ fn dot_case() -> impl Strategy<Value = (Vec<i8>, Vec<Vec<i8>>, usize)> {
             Just(extra),
         )
     })
+}
+
+/// A tile channel's four outputs requantized as one vector (the selected
+/// tier's form: `neon::requant_px4` on aarch64, here also under
+/// qemu-aarch64; the portable twin elsewhere) are `quant::requantize_i8`
+/// lane by lane, for every shift and zero point.
+#[test]
+fn requant_px4_matches_quant() {
+    let case = (
+        any::<[i32; 4]>(),
+        any::<i32>(),
+        any::<i32>(),
+        -31i32..=30,
+        -128i32..=127,
+    );
+    check(2000, case, |(dots, bias, m, shift, zp)| {
+        let want = dots.map(|d| requantize_i8(bias.wrapping_add(d), m, shift, zp));
+        let got = portable::requant_px4(dots, bias, m, shift, zp);
+        prop_same("portable requant_px4", &want, &got)?;
+        #[cfg(target_arch = "aarch64")]
+        {
+            let got = kernels::neon::requant_px4(dots, bias, m, shift, zp);
+            prop_same("neon requant_px4", &want, &got)?;
+        }
+        Ok(())
+    });
 }
 
 #[test]

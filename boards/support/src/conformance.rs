@@ -31,11 +31,12 @@
 //! generator (`testkit::SplitMix64`), so every board runs the same cases.
 
 use core::fmt::{self, Display, Write};
-use runtime::kernels::dense::{self, DenseArgs, Im2colArgs};
-use runtime::kernels::depthwise::{self, DepthwiseArgs};
-use runtime::kernels::multiplier::{self, MultiplierArgs};
+use runtime::kernels::dense;
+use runtime::kernels::depthwise;
+use runtime::kernels::multiplier;
 use runtime::kernels::pointwise::{self, PointwiseArgs};
 use runtime::kernels::stem::{self, StemFirst};
+use runtime::kernels::window::{Geometry, WindowArgs};
 use runtime::ops::conv::{conv_reference, ConvArgs};
 use runtime::ops::stem::stem_reference;
 use runtime::ops::{I32s, RequantView, Shifts as ShiftBytes};
@@ -499,24 +500,28 @@ impl Params {
         }
     }
 
-    /// The depthwise kernel's operands (after [`Params::layout_hwc`]).
-    fn depthwise(&self, c: &Case) -> DepthwiseArgs<'_> {
+    /// A windowed kernel's operands (`weights` in its layout).
+    fn window<'a>(&'a self, c: &Case, weights: &'a [i8]) -> WindowArgs<'a> {
         let g = &c.g;
-        DepthwiseArgs {
-            weights: &self.wk[..g.cout * g.per_out()],
-            folded_bias: self.folded(g.cout),
-            requant: self.requant(g.cout),
+        WindowArgs {
+            channels: self.pointwise(c, weights),
             pad_values: self.pad_values(c),
-            lut: self.lut(c),
             in_zp: c.in_zp,
-            out_zp: c.out_zp,
-            kernel: g.k,
-            stride: g.s,
-            pad: g.p,
-            h: g.h,
-            w: g.w,
-            c: g.cin,
+            geometry: Geometry {
+                kernel: g.k,
+                stride: g.s,
+                pad: g.p,
+                h: g.h,
+                w: g.w,
+                cin: g.cin,
+                cout: g.cout,
+            },
         }
+    }
+
+    /// The depthwise kernel's operands (after [`Params::layout_hwc`]).
+    fn depthwise(&self, c: &Case) -> WindowArgs<'_> {
+        self.window(c, &self.wk[..c.g.cout * c.g.per_out()])
     }
 }
 
@@ -843,22 +848,7 @@ fn multiplier_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
         let conv = g.conv(c.in_zp, c.out_zp, 0, 0);
         let want = &mut b.want[..n];
         conv_reference(&conv, &b.a.conv_args(&c, x), want);
-        let args = MultiplierArgs {
-            weights: &b.a.wk[..g.cout * g.per_out()],
-            folded_bias: b.a.folded(g.cout),
-            requant: b.a.requant(g.cout),
-            pad_values: b.a.pad_values(&c),
-            lut: b.a.lut(&c),
-            in_zp: c.in_zp,
-            out_zp: c.out_zp,
-            kernel: k,
-            stride: s,
-            pad: p,
-            h,
-            w,
-            cin,
-            m,
-        };
+        let args = b.a.window(&c, &b.a.wk[..g.cout * g.per_out()]);
         let (oh, ow) = g.out_hw();
         let got = &mut b.got[..n];
         got.fill(0x55);
@@ -1028,42 +1018,13 @@ fn dense_suites(out: &mut impl Write, b: &mut Buffers) -> [Suite; 3] {
 }
 
 /// The dense kernel's operands (after [`Params::layout_hwio`]).
-fn dense_args<'a>(a: &'a Params, c: &Case) -> DenseArgs<'a> {
-    let g = &c.g;
-    DenseArgs {
-        weights: &a.wk[..g.cout * g.per_out()],
-        folded_bias: a.folded(g.cout),
-        requant: a.requant(g.cout),
-        pad_values: a.pad_values(c),
-        lut: a.lut(c),
-        in_zp: c.in_zp,
-        out_zp: c.out_zp,
-        kernel: g.k,
-        stride: g.s,
-        pad: g.p,
-        h: g.h,
-        w: g.w,
-        cin: g.cin,
-        cout: g.cout,
-    }
+fn dense_args<'a>(a: &'a Params, c: &Case) -> WindowArgs<'a> {
+    a.window(c, &a.wk[..c.g.cout * c.g.per_out()])
 }
 
 /// The im2col kernel's operands (after [`Params::layout_rows`]).
-fn im2col_args<'a>(a: &'a Params, c: &Case, patch: usize) -> Im2colArgs<'a> {
-    let g = &c.g;
-    Im2colArgs {
-        rows: a.pointwise(c, &a.wk[..g.cout * patch]),
-        pad_values: a.pad_values(c),
-        in_zp: c.in_zp,
-        kernel: g.k,
-        stride: g.s,
-        pad: g.p,
-        h: g.h,
-        w: g.w,
-        cin: g.cin,
-        cout: g.cout,
-        patch,
-    }
+fn im2col_args<'a>(a: &'a Params, c: &Case, patch: usize) -> WindowArgs<'a> {
+    a.window(c, &a.wk[..c.g.cout * patch])
 }
 
 /// Accumulators at the edges of i32 and of the requantization's ranges.

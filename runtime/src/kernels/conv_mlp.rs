@@ -8,8 +8,9 @@
 #![forbid(unsafe_code)]
 
 use super::add::{residual, AddTables, USE_TABLES};
-use super::depthwise::{depthwise_pixel, DepthwiseArgs};
+use super::depthwise::depthwise_pixel;
 use super::pointwise::{pointwise_pixels, PointwiseArgs};
+use super::window::WindowArgs;
 use crate::ops::conv::ConvArgs;
 use crate::ops::conv_mlp::{drive, dw_reference, Rows};
 use crate::schedule::ConvMlp;
@@ -43,7 +44,7 @@ pub fn conv_mlp_pointwise(
 /// with the same scratch.
 pub fn conv_mlp_depthwise(
     p: &ConvMlp,
-    dw: &DepthwiseArgs<'_>,
+    dw: &WindowArgs<'_>,
     fc1: &PointwiseArgs<'_>,
     fc2: &PointwiseArgs<'_>,
     data: &mut [i8],

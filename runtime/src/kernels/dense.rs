@@ -11,61 +11,27 @@
 //! (tap, input channel) values is broadcast against a vector of output
 //! channels: codegen lays the weights out `[k][k][cin][cout]` and folds the
 //! input zero point into the bias (`bias[o] - in_zp * sum w[o]`). The window
-//! is clipped once per pixel (`depthwise::Window`): in-bounds taps multiply the
+//! is clipped once per pixel (`window::Window`): in-bounds taps multiply the
 //! pixel, padded taps the mean-pixel `pad_values` (or `in_zp`), so the sum
 //! equals the reference `bias + sum w * (x - in_zp)` modulo 2^32, bit for
 //! bit. `stem.1` (depthwise 3x3/s2) reads the ring through
 //! [`depthwise_pixel`](super::depthwise::depthwise_pixel).
 #![forbid(unsafe_code)]
 
-use super::depthwise::{bias, finish, mac_const, Window, CHUNK, MAX_KERNEL};
-use super::pointwise::{pointwise_pixels, PointwiseArgs, TILE};
+use super::depthwise::{bias, finish, mac_const, CHUNK};
+use super::pointwise::{pointwise_pixels, TILE};
+use super::window::{for_each_pixel, per_tap_pixel, Window, WindowArgs, MAX_KERNEL};
 use super::TILE_WORDS_PER_CIN;
-use crate::ops::{I32s, RequantView};
-use crate::quant::{lut, requantize_i8};
 use crate::schedule::Conv;
-
-/// Resolved operands of a dense conv with weights `[k][k][cin][cout]`.
-#[derive(Clone, Copy)]
-pub struct DenseArgs<'a> {
-    /// Weights `[k][k][cin][cout]`.
-    pub weights: &'a [i8],
-    /// `bias[o] - in_zp * sum w[o]`, wrapping, per output channel.
-    pub folded_bias: I32s<'a>,
-    /// Requantization per output channel.
-    pub requant: RequantView<'a>,
-    /// Padding value per input channel, or empty for `in_zp`.
-    pub pad_values: &'a [i8],
-    /// Activation table, or empty.
-    pub lut: &'a [i8],
-    /// Input zero point.
-    pub in_zp: i32,
-    /// Output zero point.
-    pub out_zp: i32,
-    /// Square kernel size.
-    pub kernel: usize,
-    /// Stride.
-    pub stride: usize,
-    /// Padding on each side.
-    pub pad: usize,
-    /// Input height.
-    pub h: usize,
-    /// Input width.
-    pub w: usize,
-    /// Input channels.
-    pub cin: usize,
-    /// Output channels.
-    pub cout: usize,
-}
 
 /// The sums of output channels `o0..o0 + N` over the window.
 #[inline(always)]
-fn dense_sums<const N: usize>(a: &DenseArgs<'_>, win: &Window<'_>, o0: usize) -> [i32; N] {
-    let (k, cin, cout) = (a.kernel, a.cin, a.cout);
-    let mut acc = bias::<N>(a.folded_bias, o0, 1);
+fn dense_sums<const N: usize>(a: &WindowArgs<'_>, win: &Window<'_>, o0: usize) -> [i32; N] {
+    let (k, cin, cout) = (a.geometry.kernel, a.geometry.cin, a.geometry.cout);
+    let mut acc = bias::<N>(a.channels.folded_bias, o0, 1);
     let w = |t: usize, ci: usize| {
         let at = (t * cin + ci) * cout + o0;
-        a.weights.get(at..at + N).unwrap_or(&[])
+        a.channels.weights.get(at..at + N).unwrap_or(&[])
     };
     let pad = |ci: usize| a.pad_values.get(ci).map_or(a.in_zp, |&p| p as i32);
     let pad_tap = |acc: &mut [i32; N], t: usize| {
@@ -88,11 +54,11 @@ fn dense_sums<const N: usize>(a: &DenseArgs<'_>, win: &Window<'_>, o0: usize) ->
         // The in-bounds run: (kx1 - kx0) * cin values, their weights
         // contiguous rows of `cout`.
         let at = (t0 + kx0) * cin * cout + o0;
-        let ws = a.weights.get(at..).unwrap_or(&[]);
+        let ws = a.channels.weights.get(at..).unwrap_or(&[]);
         let run = win.rows.get(ky).copied().unwrap_or(&[]);
-        if cfg!(fastvit_dsp) && N == 4 {
+        if super::WORD_LANES && N == 4 {
             if let Ok(acc4) = <&mut [i32; 4]>::try_from(&mut acc[..]) {
-                super::dsp_lanes::run4_scalar(acc4, ws, cout, run);
+                super::dsp::lanes::run4_scalar(acc4, ws, cout, run);
                 for t in t0 + kx1..t0 + k {
                     pad_tap(&mut acc, t);
                 }
@@ -112,120 +78,54 @@ fn dense_sums<const N: usize>(a: &DenseArgs<'_>, win: &Window<'_>, o0: usize) ->
 /// Output pixel `(oy, ox)`, all `cout` channels, into `out`. `row(iy)`
 /// returns input row `iy` (`w * cin` bytes) for any in-bounds `iy`.
 pub fn dense_pixel<'s>(
-    a: &DenseArgs<'_>,
+    a: &WindowArgs<'_>,
     oy: usize,
     ox: usize,
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
-    let geometry = (a.kernel, a.stride, a.pad);
-    let win = if a.kernel <= MAX_KERNEL {
-        Window::new((oy, ox), geometry, (a.h, a.w, a.cin), &row)
+    let geometry = a.geometry.window();
+    let win = if a.geometry.kernel <= MAX_KERNEL {
+        Window::new(
+            (oy, ox),
+            geometry,
+            (a.geometry.h, a.geometry.w, a.geometry.cin),
+            &row,
+        )
     } else {
         None
     };
     let Some(win) = win else {
-        return per_tap(a, oy, ox, &row, out);
+        let (cin, cout) = (a.geometry.cin, a.geometry.cout);
+        let weight_at = |t, ci, o| (t * cin + ci) * cout + o;
+        return per_tap_pixel(a, (oy, ox), &row, out, |_| 0..cin, weight_at);
     };
-    let body = a.cout / CHUNK * CHUNK;
+    let body = a.geometry.cout / CHUNK * CHUNK;
     let mut o0 = 0;
     while o0 < body {
         let acc = dense_sums::<CHUNK>(a, &win, o0);
         if let Some(o) = out.get_mut(o0..o0 + CHUNK) {
-            finish(&acc, a.requant, a.out_zp, a.lut, o0, 1, o);
+            finish(&acc, &a.channels, o0, 1, o);
         }
         o0 += CHUNK;
     }
-    while o0 < a.cout {
+    while o0 < a.geometry.cout {
         let acc = dense_sums::<1>(a, &win, o0);
         if let Some(o) = out.get_mut(o0..o0 + 1) {
-            finish(&acc, a.requant, a.out_zp, a.lut, o0, 1, o);
+            finish(&acc, &a.channels, o0, 1, o);
         }
         o0 += 1;
     }
 }
 
-/// Kernels larger than [`MAX_KERNEL`]: one tap at a time, scalar.
-fn per_tap<'s>(
-    a: &DenseArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) {
-    let (k, cin, cout) = (a.kernel, a.cin, a.cout);
-    for (o, v) in out.iter_mut().enumerate().take(cout) {
-        let mut acc = a.folded_bias.get(o);
-        for ky in 0..k {
-            let iy = (oy * a.stride + ky).wrapping_sub(a.pad);
-            for kx in 0..k {
-                let ix = (ox * a.stride + kx).wrapping_sub(a.pad);
-                for ci in 0..cin {
-                    let at = ((ky * k + kx) * cin + ci) * cout + o;
-                    let w = a.weights.get(at).copied().unwrap_or(0) as i32;
-                    let x = if iy < a.h && ix < a.w {
-                        row(iy).get(ix * cin + ci).copied().unwrap_or(0) as i32
-                    } else {
-                        a.pad_values.get(ci).map_or(a.in_zp, |&p| p as i32)
-                    };
-                    acc = acc.wrapping_add(w.wrapping_mul(x));
-                }
-            }
-        }
-        let y = requantize_i8(
-            acc,
-            a.requant.multiplier.get(o),
-            a.requant.shift.get(o),
-            a.out_zp,
-        );
-        *v = if a.lut.is_empty() { y } else { lut(a.lut, y) };
-    }
-}
-
 /// A dense conv, input and output not overlapping: `input` is
 /// `h * w * cin`, `output` is `oh * ow * cout`.
-pub fn dense(a: &DenseArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
-    let (in_row, cout) = (a.w * a.cin, a.cout);
-    if cout == 0 || ow == 0 {
-        return;
-    }
-    // `max(1)` is a no-op here (both are non-zero) that lets the compiler
-    // see a non-zero chunk size even if `ow * cout` wrapped: no panic path.
-    for (oy, out_row) in output.chunks_exact_mut((ow * cout).max(1)).enumerate() {
-        for (ox, px) in out_row.chunks_exact_mut(cout).enumerate() {
-            let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
-            dense_pixel(a, oy, ox, row, px);
-        }
-    }
-}
-
-/// Resolved operands of a [`ConvVariant::Im2col`](crate::ConvVariant::Im2col)
-/// conv: the window geometry and the 1x1 conv over its patches.
-#[derive(Clone, Copy)]
-pub struct Im2colArgs<'a> {
-    /// The pointwise conv over patches: weights `[cout][patch]`, folded
-    /// bias, requantization, output zero point, table.
-    pub rows: PointwiseArgs<'a>,
-    /// Padding value per input channel, or empty for `in_zp`.
-    pub pad_values: &'a [i8],
-    /// Input zero point.
-    pub in_zp: i32,
-    /// Square kernel size.
-    pub kernel: usize,
-    /// Stride.
-    pub stride: usize,
-    /// Padding on each side.
-    pub pad: usize,
-    /// Input height.
-    pub h: usize,
-    /// Input width.
-    pub w: usize,
-    /// Input channels.
-    pub cin: usize,
-    /// Output channels.
-    pub cout: usize,
-    /// Patch bytes ([`Conv::patch_len`], at most [`Conv::MAX_PATCH`]).
-    pub patch: usize,
+pub fn dense(a: &WindowArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
+    let in_row = a.geometry.in_row();
+    for_each_pixel(a.geometry.cout, ow, output, |oy, ox, px| {
+        let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
+        dense_pixel(a, oy, ox, row, px);
+    });
 }
 
 /// The window of output pixel `(oy, ox)` as one patch: `k * k * cin` values
@@ -233,22 +133,22 @@ pub struct Im2colArgs<'a> {
 /// `dst.len()`.
 #[inline(always)]
 fn fill_patch<'s>(
-    a: &Im2colArgs<'_>,
+    a: &WindowArgs<'_>,
     (oy, ox): (usize, usize),
     row: &impl Fn(usize) -> &'s [i8],
     dst: &mut [i8],
 ) {
-    let (k, c) = (a.kernel, a.cin);
+    let (k, c) = (a.geometry.kernel, a.geometry.cin);
     let mut vals = dst.chunks_exact_mut(c.max(1));
     for ky in 0..k {
-        let iy = (oy * a.stride + ky).wrapping_sub(a.pad);
-        let r = if iy < a.h { row(iy) } else { &[] };
+        let iy = (oy * a.geometry.stride + ky).wrapping_sub(a.geometry.pad);
+        let r = if iy < a.geometry.h { row(iy) } else { &[] };
         for kx in 0..k {
-            let ix = (ox * a.stride + kx).wrapping_sub(a.pad);
+            let ix = (ox * a.geometry.stride + kx).wrapping_sub(a.geometry.pad);
             let Some(d) = vals.next() else {
                 return;
             };
-            let src = if iy < a.h && ix < a.w {
+            let src = if iy < a.geometry.h && ix < a.geometry.w {
                 r.get(ix * c..ix * c + c)
             } else {
                 None
@@ -275,7 +175,7 @@ fn fill_patch<'s>(
 /// [`TILE`] patches at a time through the tier's pointwise kernel.
 /// `row(iy)` returns input row `iy` (`w * cin` bytes).
 pub fn im2col_row<'s>(
-    a: &Im2colArgs<'_>,
+    a: &WindowArgs<'_>,
     oy: usize,
     ow: usize,
     row: impl Fn(usize) -> &'s [i8],
@@ -284,7 +184,7 @@ pub fn im2col_row<'s>(
     // One instance per patch size, so the pointwise kernel is inlined with
     // a constant `cin` (its slice arithmetic then provably cannot panic:
     // the no-panic link check).
-    match a.patch {
+    match a.geometry.patch_len() {
         16 => im2col_row_n::<16>(a, oy, ow, row, out),
         32 => im2col_row_n::<32>(a, oy, ow, row, out),
         _ => {} // refused by the executor (`Conv::patch_len`, `MAX_PATCH`)
@@ -298,13 +198,13 @@ const _: () = assert!(Conv::MAX_PATCH == 32 && Conv::patch_len_of(17) == 32);
 /// [`im2col_row`] for patches of `P` bytes.
 #[inline(always)]
 fn im2col_row_n<'s, const P: usize>(
-    a: &Im2colArgs<'_>,
+    a: &WindowArgs<'_>,
     oy: usize,
     ow: usize,
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
-    let cout = a.cout.max(1);
+    let cout = a.geometry.cout.max(1);
     let mut patches = [0i8; TILE * Conv::MAX_PATCH];
     let mut words = [0u32; TILE_WORDS_PER_CIN * Conv::MAX_PATCH];
     let mut x0 = 0;
@@ -317,19 +217,22 @@ fn im2col_row_n<'s, const P: usize>(
             fill_patch(a, (oy, x0 + i), &row, dst);
         }
         let x = patches.get(..n * P).unwrap_or(&[]);
-        pointwise_pixels(&a.rows, P, cout, x, o, &mut words);
+        pointwise_pixels(&a.channels, P, cout, x, o, &mut words);
         x0 += TILE;
     }
 }
 
 /// An im2col conv, input and output not overlapping: `input` is
 /// `h * w * cin`, `output` is `oh * ow * cout`.
-pub fn im2col(a: &Im2colArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
-    let in_row = a.w * a.cin;
-    if a.cout == 0 || ow == 0 {
+pub fn im2col(a: &WindowArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
+    let in_row = a.geometry.in_row();
+    if a.geometry.cout == 0 || ow == 0 {
         return;
     }
-    for (oy, out_row) in output.chunks_exact_mut((ow * a.cout).max(1)).enumerate() {
+    for (oy, out_row) in output
+        .chunks_exact_mut((ow * a.geometry.cout).max(1))
+        .enumerate()
+    {
         let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
         im2col_row(a, oy, ow, row, out_row);
     }

@@ -16,98 +16,18 @@
 //! [`ConvVariant::DepthwiseInPlace`]: crate::ConvVariant::DepthwiseInPlace
 #![forbid(unsafe_code)]
 
-use super::dsp_lanes::TapRows;
-use crate::ops::{I32s, RequantView, Shifts};
+use super::dsp::lanes::{self as word_lanes, TapRows};
+use super::pointwise::PointwiseArgs;
+use super::window::{Window, WindowArgs, MAX_KERNEL};
+use crate::arena::save_row;
+use crate::ops::{I32s, Shifts};
 use crate::quant::{lut, requantize_i8};
 
 /// Channels per accumulator chunk: as many i32 accumulators as the tier
 /// keeps in registers across all taps of a pixel (Cortex-M DSP: 4, one
-/// word of lanes (`dsp_lanes`), which leaves registers for the addresses;
+/// word of lanes (`dsp::lanes`), which leaves registers for the addresses;
 /// NEON, MVE and hosts: 16 lanes = 4 vector registers).
-#[cfg(fastvit_dsp)]
-pub const CHUNK: usize = 4;
-/// Channels per accumulator chunk (see the DSP definition).
-#[cfg(not(fastvit_dsp))]
-pub const CHUNK: usize = 16;
-
-/// Resolved operands of a depthwise conv (`groups == cin == cout`).
-#[derive(Clone, Copy)]
-pub struct DepthwiseArgs<'a> {
-    /// Weights `[k][k][c]` (tap-major, channel-minor).
-    pub weights: &'a [i8],
-    /// `bias[c] - in_zp * sum_tap w[tap][c]`, wrapping, per channel.
-    pub folded_bias: I32s<'a>,
-    /// Requantization per channel.
-    pub requant: RequantView<'a>,
-    /// Padding value per channel, or empty for `in_zp`.
-    pub pad_values: &'a [i8],
-    /// Activation table, or empty.
-    pub lut: &'a [i8],
-    /// Input zero point.
-    pub in_zp: i32,
-    /// Output zero point.
-    pub out_zp: i32,
-    /// Square kernel size.
-    pub kernel: usize,
-    /// Stride.
-    pub stride: usize,
-    /// Padding on each side.
-    pub pad: usize,
-    /// Input height.
-    pub h: usize,
-    /// Input width.
-    pub w: usize,
-    /// Channels.
-    pub c: usize,
-}
-
-/// Largest kernel of the clipped-window fast path (FastViT's largest is 7);
-/// larger kernels take the per-tap path.
-pub const MAX_KERNEL: usize = 7;
-
-/// The taps of one output pixel that fall inside the input: kernel rows
-/// `ky0..ky1` and columns `kx0..kx1`. `rows[ky]` (for `ky` in range) is the
-/// in-bounds run of input row `iy`, pixels `kx0..kx1` of the window, `c`
-/// bytes each. The taps outside read the padding value. Splitting the
-/// window once per pixel leaves the tap loops without bounds branches.
-pub(crate) struct Window<'s> {
-    pub(crate) rows: [&'s [i8]; MAX_KERNEL],
-    pub(crate) ky: (usize, usize),
-    pub(crate) kx: (usize, usize),
-}
-
-/// `[lo, hi)` of kernel taps `t` with `0 <= o * stride + t - pad < n`.
-#[inline(always)]
-fn clip(o: usize, stride: usize, pad: usize, k: usize, n: usize) -> (usize, usize) {
-    let start = o * stride;
-    let lo = pad.saturating_sub(start).min(k);
-    let hi = (n + pad).saturating_sub(start).min(k).max(lo);
-    (lo, hi)
-}
-
-impl<'s> Window<'s> {
-    /// The window of output pixel `(oy, ox)` of a conv with square `kernel`
-    /// (`<= MAX_KERNEL`), `stride`, `pad` over an `h x w x c` input whose row
-    /// `iy` is `row(iy)`. `None` if a row is shorter than `w * c`.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    pub(crate) fn new(
-        (oy, ox): (usize, usize),
-        (kernel, stride, pad): (usize, usize, usize),
-        (h, w, c): (usize, usize, usize),
-        row: &impl Fn(usize) -> &'s [i8],
-    ) -> Option<Self> {
-        let ky = clip(oy, stride, pad, kernel, h);
-        let kx = clip(ox, stride, pad, kernel, w);
-        let mut rows: [&[i8]; MAX_KERNEL] = [&[]; MAX_KERNEL];
-        let x0 = (ox * stride + kx.0 - pad) * c;
-        let x1 = (ox * stride + kx.1 - pad) * c;
-        for (ky, r) in rows.iter_mut().enumerate().take(ky.1).skip(ky.0) {
-            *r = row(oy * stride + ky - pad).get(x0..x1)?;
-        }
-        Some(Window { rows, ky, kx })
-    }
-}
+pub const CHUNK: usize = if super::WORD_LANES { 4 } else { 16 };
 
 /// The first `N` values of `s` as an array (`None` if shorter): fixed-size
 /// operands let LLVM unroll and vectorize the lane loops completely.
@@ -121,13 +41,13 @@ fn mac<const N: usize>(acc: &mut [i32; N], w: &[i8], x: &[i8]) {
     let (Some(w), Some(x)) = (lanes::<N>(w), lanes::<N>(x)) else {
         return;
     };
-    if cfg!(fastvit_dsp) && N == 4 {
+    if super::WORD_LANES && N == 4 {
         if let (Ok(a), Ok(w), Ok(x)) = (
             <&mut [i32; 4]>::try_from(&mut acc[..]),
             <&[i8; 4]>::try_from(&w[..]),
             <&[i8; 4]>::try_from(&x[..]),
         ) {
-            return super::dsp_lanes::mac4(a, w, x);
+            return word_lanes::mac4(a, w, x);
         }
     }
     for i in 0..N {
@@ -140,12 +60,12 @@ pub(crate) fn mac_const<const N: usize>(acc: &mut [i32; N], w: &[i8], v: i32) {
     let Some(w) = lanes::<N>(w) else {
         return;
     };
-    if cfg!(fastvit_dsp) && N == 4 {
+    if super::WORD_LANES && N == 4 {
         if let (Ok(a), Ok(w)) = (
             <&mut [i32; 4]>::try_from(&mut acc[..]),
             <&[i8; 4]>::try_from(&w[..]),
         ) {
-            return super::dsp_lanes::mac4_const(a, w, v);
+            return word_lanes::mac4_const(a, w, v);
         }
     }
     for i in 0..N {
@@ -210,9 +130,9 @@ pub(crate) fn chunk_sums<const N: usize>(
         let xs = run.get(c0..).unwrap_or(&[]);
         let at = (t0 + kx0) * plane.tap_stride + plane.at;
         let ws = plane.weights.get(at..).unwrap_or(&[]);
-        if cfg!(fastvit_dsp) && N == 4 {
+        if super::WORD_LANES && N == 4 {
             if let Ok(a) = <&mut [i32; 4]>::try_from(&mut acc[..]) {
-                super::dsp_lanes::run4(a, ws, plane.tap_stride, xs, c, kx1 - kx0);
+                word_lanes::run4(a, ws, plane.tap_stride, xs, c, kx1 - kx0);
                 continue_pads(&mut acc, t0 + kx1, t0 + k, &pad_tap);
                 continue;
             }
@@ -283,15 +203,14 @@ fn gather_shifts<const N: usize>(v: Shifts<'_>, o0: usize, step: usize) -> [i32;
 #[inline(always)]
 pub(crate) fn finish<const N: usize>(
     acc: &[i32; N],
-    requant: RequantView<'_>,
-    out_zp: i32,
-    table: &[i8],
+    ch: &PointwiseArgs<'_>,
     o0: usize,
     step: usize,
     out: &mut [i8],
 ) {
-    let mult = gather::<N>(requant.multiplier, o0, step);
-    let shift = gather_shifts::<N>(requant.shift, o0, step);
+    let (out_zp, table) = (ch.out_zp, ch.lut);
+    let mult = gather::<N>(ch.requant.multiplier, o0, step);
+    let shift = gather_shifts::<N>(ch.requant.shift, o0, step);
     let mut y = [0i8; N];
     // Shifts in -31..=-2 (t = 31 - shift in 33..=62, the usual case) take
     // `requantize`'s high-word path for every lane at once, branch-free so
@@ -328,24 +247,24 @@ pub(crate) fn bias<const N: usize>(folded: I32s<'_>, o0: usize, step: usize) -> 
 /// (any kernel size).
 #[inline(always)]
 fn chunk<'s, const N: usize>(
-    a: &DepthwiseArgs<'_>,
+    a: &WindowArgs<'_>,
     oy: usize,
     ox: usize,
     c0: usize,
     row: &impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
-    let (k, c) = (a.kernel, a.c);
-    let mut acc = bias::<N>(a.folded_bias, c0, 1);
+    let (k, c) = (a.geometry.kernel, a.geometry.cin);
+    let mut acc = bias::<N>(a.channels.folded_bias, c0, 1);
     for ky in 0..k {
-        let iy = (oy * a.stride + ky).wrapping_sub(a.pad);
-        let row_in = iy < a.h;
+        let iy = (oy * a.geometry.stride + ky).wrapping_sub(a.geometry.pad);
+        let row_in = iy < a.geometry.h;
         let r = if row_in { row(iy) } else { &[][..] };
         for kx in 0..k {
-            let ix = (ox * a.stride + kx).wrapping_sub(a.pad);
+            let ix = (ox * a.geometry.stride + kx).wrapping_sub(a.geometry.pad);
             let at = (ky * k + kx) * c + c0;
-            let w = a.weights.get(at..at + N).unwrap_or(&[]);
-            if row_in && ix < a.w {
+            let w = a.channels.weights.get(at..at + N).unwrap_or(&[]);
+            if row_in && ix < a.geometry.w {
                 let at = ix * c + c0;
                 mac(&mut acc, w, r.get(at..at + N).unwrap_or(&[]));
             } else if a.pad_values.is_empty() {
@@ -356,21 +275,21 @@ fn chunk<'s, const N: usize>(
         }
     }
     if let Some(out) = out.get_mut(c0..c0 + N) {
-        finish(&acc, a.requant, a.out_zp, a.lut, c0, 1, out);
+        finish(&acc, &a.channels, c0, 1, out);
     }
 }
 
-/// Output pixel `(oy, ox)`, all `a.c` channels, into `out[..a.c]`. `row(iy)`
+/// Output pixel `(oy, ox)`, all `cin` channels, into `out[..cin]`. `row(iy)`
 /// returns input row `iy` (`w * c` bytes) for any in-bounds `iy`.
 #[inline]
 pub fn depthwise_pixel<'s>(
-    a: &DepthwiseArgs<'_>,
+    a: &WindowArgs<'_>,
     oy: usize,
     ox: usize,
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
-    if (cfg!(fastvit_dsp) || cfg!(fastvit_mve)) && pixel_by_taps(a, oy, ox, &row, out) {
+    if super::TAP_TABLE && pixel_by_taps(a, oy, ox, &row, out) {
         return;
     }
     pixel_by_window(a, oy, ox, &row, out);
@@ -381,17 +300,17 @@ pub fn depthwise_pixel<'s>(
 /// and of shapes [`pixel_by_taps`] refuses.
 #[inline]
 pub(crate) fn pixel_by_window<'s>(
-    a: &DepthwiseArgs<'_>,
+    a: &WindowArgs<'_>,
     oy: usize,
     ox: usize,
     row: &impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
-    let c = a.c;
+    let c = a.geometry.cin;
     let body = c / CHUNK * CHUNK;
-    let geometry = (a.kernel, a.stride, a.pad);
-    let win = if a.kernel <= MAX_KERNEL {
-        Window::new((oy, ox), geometry, (a.h, a.w, c), row)
+    let geometry = a.geometry.window();
+    let win = if a.geometry.kernel <= MAX_KERNEL {
+        Window::new((oy, ox), geometry, (a.geometry.h, a.geometry.w, c), row)
     } else {
         None
     };
@@ -408,25 +327,25 @@ pub(crate) fn pixel_by_window<'s>(
         return;
     };
     let plane = |at| Plane {
-        weights: a.weights,
+        weights: a.channels.weights,
         tap_stride: c,
         at,
     };
-    let (k, pv, zp) = (a.kernel, a.pad_values, a.in_zp);
+    let (k, pv, zp) = (a.geometry.kernel, a.pad_values, a.in_zp);
     let mut c0 = 0;
     while c0 < body {
-        let acc = bias::<CHUNK>(a.folded_bias, c0, 1);
+        let acc = bias::<CHUNK>(a.channels.folded_bias, c0, 1);
         let acc = chunk_sums::<CHUNK>(&win, k, c, c0, plane(c0), pv, zp, acc);
         if let Some(o) = out.get_mut(c0..c0 + CHUNK) {
-            finish(&acc, a.requant, a.out_zp, a.lut, c0, 1, o);
+            finish(&acc, &a.channels, c0, 1, o);
         }
         c0 += CHUNK;
     }
     while c0 < c {
-        let acc = bias::<1>(a.folded_bias, c0, 1);
+        let acc = bias::<1>(a.channels.folded_bias, c0, 1);
         let acc = chunk_sums::<1>(&win, k, c, c0, plane(c0), pv, zp, acc);
         if let Some(o) = out.get_mut(c0..c0 + 1) {
-            finish(&acc, a.requant, a.out_zp, a.lut, c0, 1, o);
+            finish(&acc, &a.channels, c0, 1, o);
         }
         c0 += 1;
     }
@@ -447,13 +366,18 @@ const PAD_ROW: usize = 512;
 /// of 4, a kernel above [`MAX_KERNEL`], more than `PAD_ROW` (512) channels with
 /// zero-point padding, or short rows): the caller takes the window path.
 pub fn pixel_by_taps<'s>(
-    a: &DepthwiseArgs<'_>,
+    a: &WindowArgs<'_>,
     oy: usize,
     ox: usize,
     row: &impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) -> bool {
-    let (k, c, s, p) = (a.kernel, a.c, a.stride, a.pad);
+    let (k, c, s, p) = (
+        a.geometry.kernel,
+        a.geometry.cin,
+        a.geometry.stride,
+        a.geometry.pad,
+    );
     if c == 0 || c % 4 != 0 || k > MAX_KERNEL || out.len() < c {
         return false;
     }
@@ -463,7 +387,7 @@ pub fn pixel_by_taps<'s>(
     let zp_row: [i8; PAD_ROW];
     let pad: &[i8] = if !a.pad_values.is_empty() {
         a.pad_values
-    } else if inside(iy0, a.h) && inside(ix0, a.w) {
+    } else if inside(iy0, a.geometry.h) && inside(ix0, a.geometry.w) {
         &[]
     } else if c <= PAD_ROW {
         zp_row = [a.in_zp as i8; PAD_ROW];
@@ -474,10 +398,10 @@ pub fn pixel_by_taps<'s>(
     let mut taps = TapRows::new(c);
     for ky in 0..k {
         let iy = iy0.wrapping_add(ky);
-        let r = if iy < a.h { row(iy) } else { &[] };
+        let r = if iy < a.geometry.h { row(iy) } else { &[] };
         for kx in 0..k {
             let ix = ix0.wrapping_add(kx);
-            let px = if iy < a.h && ix < a.w {
+            let px = if iy < a.geometry.h && ix < a.geometry.w {
                 r.get(ix * c..)
             } else {
                 None
@@ -488,35 +412,17 @@ pub fn pixel_by_taps<'s>(
             }
         }
     }
-    let mut c0 = 0;
-    #[cfg(all(target_arch = "arm", fastvit_mve))]
-    let mut acc = super::mve::Acc16([0; 16]);
-    #[cfg(all(target_arch = "arm", fastvit_mve))]
-    while c0 + 16 <= c {
-        use super::mve::{finish16, taps16};
-        if !taps16(&mut acc, taps.ptrs(), taps.tap_len(), a.weights, c, c0) {
-            return false;
-        }
-        let Some(o) = out.get_mut(c0..c0 + 16) else {
-            return false;
-        };
-        let (b, m, sh) = (a.folded_bias.0, a.requant.multiplier.0, a.requant.shift.0);
-        if !finish16(&acc, b, m, sh, c0, a.out_zp, a.lut, o) {
-            let mut sums = bias::<16>(a.folded_bias, c0, 1);
-            for (s, v) in sums.iter_mut().zip(acc.0) {
-                *s = s.wrapping_add(v);
-            }
-            finish(&sums, a.requant, a.out_zp, a.lut, c0, 1, o);
-        }
-        c0 += 16;
-    }
+    // MVE: 16 channels at a time first (the other tiers decline).
+    let Some(mut c0) = super::depthwise_taps16(a, &taps, out) else {
+        return false;
+    };
     while c0 < c {
-        let mut acc = bias::<4>(a.folded_bias, c0, 1);
-        if !taps.taps4(&mut acc, a.weights, c, c0) {
+        let mut acc = bias::<4>(a.channels.folded_bias, c0, 1);
+        if !taps.taps4(&mut acc, a.channels.weights, c, c0) {
             return false;
         }
         if let Some(o) = out.get_mut(c0..c0 + 4) {
-            finish(&acc, a.requant, a.out_zp, a.lut, c0, 1, o);
+            finish(&acc, &a.channels, c0, 1, o);
         }
         c0 += 4;
     }
@@ -525,8 +431,8 @@ pub fn pixel_by_taps<'s>(
 
 /// A depthwise conv, input and output not overlapping: `input` is
 /// `h * w * c`, `output` is `oh * ow * c`.
-pub fn depthwise(a: &DepthwiseArgs<'_>, oh: usize, ow: usize, input: &[i8], output: &mut [i8]) {
-    let (row, c) = (a.w * a.c, a.c);
+pub fn depthwise(a: &WindowArgs<'_>, oh: usize, ow: usize, input: &[i8], output: &mut [i8]) {
+    let (row, c) = (a.geometry.in_row(), a.geometry.cin);
     if c == 0 {
         return;
     }
@@ -545,23 +451,15 @@ pub fn depthwise(a: &DepthwiseArgs<'_>, oh: usize, ow: usize, input: &[i8], outp
 /// In place, row by row (stride 1, same padding, as
 /// [`ConvVariant::InPlace`](crate::ConvVariant::InPlace)): `data` is the
 /// tensor, `ring` holds `kernel / 2 + 1` rows.
-pub fn depthwise_in_place(a: &DepthwiseArgs<'_>, data: &mut [i8], ring: &mut [i8]) {
-    let (h, w, c) = (a.h, a.w, a.c);
+pub fn depthwise_in_place(a: &WindowArgs<'_>, data: &mut [i8], ring: &mut [i8]) {
+    let (h, w, c) = (a.geometry.h, a.geometry.w, a.geometry.cin);
     let row = w * c;
     if row == 0 {
         return;
     }
-    let slots = a.kernel / 2 + 1;
+    let slots = a.geometry.kernel / 2 + 1;
     for y in 0..h {
-        let slot = (y % slots) * row;
-        // Checked slicing throughout (the executor sized `data` and `ring`;
-        // never taken): keeps bounds-check panics out of the code.
-        if let (Some(dst), Some(src)) = (
-            ring.get_mut(slot..slot + row),
-            data.get(y * row..(y + 1) * row),
-        ) {
-            dst.copy_from_slice(src);
-        }
+        save_row(ring, data, y, slots, row);
         let Some((cur, below)) = data.split_at_mut_checked((y + 1) * row) else {
             return;
         };
@@ -589,7 +487,9 @@ pub fn depthwise_in_place(a: &DepthwiseArgs<'_>, data: &mut [i8], ring: &mut [i8
 #[cfg(test)]
 mod tests {
     extern crate std;
+    use super::super::window::Geometry;
     use super::*;
+    use crate::ops::RequantView;
     use proptest::prelude::*;
     use std::{vec, vec::Vec};
 
@@ -627,20 +527,17 @@ mod tests {
             let pads: Vec<i8> = if pad_values { (0..c).map(|_| next() as i8).collect() } else { vec![] };
             let lut: Vec<i8> = if table { (0..256).map(|_| next() as i8).collect() } else { vec![] };
             let (b, m) = (i32_bytes(&bias), i32_bytes(&mult));
-            let a = DepthwiseArgs {
-                weights: &weights,
-                folded_bias: I32s(&b),
-                requant: RequantView { multiplier: I32s(&m), shift: Shifts(&shift) },
+            let a = WindowArgs {
+                channels: PointwiseArgs {
+                    weights: &weights,
+                    folded_bias: I32s(&b),
+                    requant: RequantView { multiplier: I32s(&m), shift: Shifts(&shift) },
+                    out_zp,
+                    lut: &lut,
+                },
                 pad_values: &pads,
-                lut: &lut,
                 in_zp,
-                out_zp,
-                kernel: k,
-                stride: s,
-                pad: p,
-                h,
-                w,
-                c,
+                geometry: Geometry { kernel: k, stride: s, pad: p, h, w, cin: c, cout: c },
             };
             let row = |iy: usize| x.get(iy * w * c..(iy + 1) * w * c).unwrap_or(&[]);
             let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);

@@ -1,5 +1,7 @@
-//! Optimized kernels, one module per instruction-set tier, selected here and
-//! only here by the cfgs `build.rs` derives from TARGET and the rustflags.
+//! Optimized kernels: one module per op, and one folder per instruction-set
+//! tier (`dsp/`, `mve/`, `neon/`, and `portable`), selected here and only
+//! here by the cfgs `build.rs` derives from TARGET and the rustflags; the op
+//! kernels test the tier constants below, never a cfg.
 //!
 //! The 1x1 convolution ([`pointwise`], 88 % of FastViT-T8's MACs) runs in
 //! register tiles of four pixels ([`pointwise::TILE`]) x [`ROWS`] output
@@ -37,7 +39,7 @@
 //! tiers instead reads a per-pixel table of tap pointers (padded taps point
 //! at a padding row, `depthwise::pixel_by_taps`): DSP `SXTB16` + `SMLABB`
 //! four channels at a time, 14 instructions per tap (`asm!`,
-//! `dsp_lanes::TapRows::taps4`); MVE 16 channels in
+//! `dsp::lanes::TapRows::taps4`); MVE 16 channels in
 //! four q registers across all taps, `VLDRB.S16` + `VMULLB`/`VMULLT.S16` +
 //! `VADD` (asm, ~1 instruction per MAC), then a vector requantization
 //! (`VMULH` + `VRSHL`, table gather) of the 16 outputs (`mve::taps16`,
@@ -62,13 +64,17 @@ pub mod dense;
 pub mod depthwise;
 pub mod multiplier;
 pub mod pointwise;
-pub mod portable;
 pub mod stem;
+pub mod window;
 
+// The tiers, one folder each; every cfg that chooses between them is below
+// (the kernels above test the constants, never a cfg).
+pub mod portable;
+
+/// Compiled on every target: off the DSP cores against software models of
+/// its instructions (`dsp/model.rs`), so the host tests check its data flow.
 #[allow(unsafe_code)]
 pub mod dsp;
-#[allow(unsafe_code)]
-pub mod dsp_lanes;
 
 #[cfg(target_arch = "aarch64")]
 #[allow(unsafe_code)]
@@ -77,6 +83,26 @@ pub mod neon;
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 #[allow(unsafe_code)]
 pub mod mve;
+
+// The DSP instructions: inline asm on the DSP cores, models elsewhere.
+#[cfg(all(target_arch = "arm", fastvit_dsp))]
+#[path = "dsp/asm.rs"]
+#[allow(unsafe_code)]
+pub(crate) mod dsp_instructions;
+#[cfg(not(all(target_arch = "arm", fastvit_dsp)))]
+#[path = "dsp/model.rs"]
+#[allow(unsafe_code)]
+pub(crate) mod dsp_instructions;
+
+// NEON's 16-lane multiply-accumulate: SDOT with dotprod, SMULL+SADALP without.
+#[cfg(all(target_arch = "aarch64", fastvit_dotprod))]
+#[path = "neon/sdot.rs"]
+#[allow(unsafe_code)]
+pub(crate) mod neon_mac;
+#[cfg(all(target_arch = "aarch64", not(fastvit_dotprod)))]
+#[path = "neon/smull.rs"]
+#[allow(unsafe_code)]
+pub(crate) mod neon_mac;
 
 #[cfg(fastvit_dsp)]
 use dsp as arch;
@@ -94,6 +120,33 @@ use portable as arch;
 pub use arch::{
     dot1, dot4, dot_px4, dot_rows_px4, prepare_px4, Px4, StackTile, ROWS, TILE_WORDS_PER_CIN,
 };
+// The tiers' vector forms of the 1x1 tile's requantization and the
+// depthwise tap table's 16-channel loop (the portable ones: the scalar
+// reference, or declining).
+#[cfg(all(target_arch = "arm", fastvit_mve))]
+use mve::{depthwise_taps16, finish_px4};
+#[cfg(target_arch = "aarch64")]
+use neon::requant_px4;
+#[cfg(not(target_arch = "aarch64"))]
+use portable::requant_px4;
+#[cfg(not(all(target_arch = "arm", fastvit_mve)))]
+use portable::{depthwise_taps16, finish_px4};
+
+/// The spatial kernels' lanes are the DSP tier's words of four channels
+/// (`dsp::lanes`): four-channel accumulator chunks.
+pub(crate) const WORD_LANES: bool = cfg!(fastvit_dsp);
+
+/// The depthwise conv reads a per-pixel table of tap pointers
+/// (`depthwise::pixel_by_taps`): the DSP and MVE tiers.
+pub(crate) const TAP_TABLE: bool = cfg!(any(fastvit_dsp, fastvit_mve));
+
+/// The 1x1 tile requantizes, maps and stores a channel's four outputs as one
+/// vector per output channel (`mve::finish_px4`).
+pub(crate) const VECTOR_FINISH_PX4: bool = cfg!(all(target_arch = "arm", fastvit_mve));
+
+/// The 1x1 tile requantizes an output channel's four outputs as one vector
+/// (`neon::requant_px4`); elsewhere channel by channel (`pointwise`).
+pub(crate) const VECTOR_REQUANT_PX4: bool = cfg!(target_arch = "aarch64");
 
 /// The tier this build selected (for firmware banners and reports: an
 /// optimized kernel that is silently not engaged shows up here).

@@ -16,146 +16,70 @@
 //! [`ConvVariant::MultiplierWriteBehind`]: crate::ConvVariant::MultiplierWriteBehind
 #![forbid(unsafe_code)]
 
-use super::depthwise::{bias, chunk_sums, finish, Plane, Window, CHUNK, MAX_KERNEL};
-use crate::ops::{I32s, RequantView};
-use crate::quant::{lut, requantize_i8};
-
-/// Resolved operands of a channel-multiplier conv.
-#[derive(Clone, Copy)]
-pub struct MultiplierArgs<'a> {
-    /// Weights `[k][k][m][cin]`.
-    pub weights: &'a [i8],
-    /// `bias[o] - in_zp * sum_tap w[o][tap]`, wrapping, per output channel.
-    pub folded_bias: I32s<'a>,
-    /// Requantization per output channel.
-    pub requant: RequantView<'a>,
-    /// Padding value per input channel, or empty for `in_zp`.
-    pub pad_values: &'a [i8],
-    /// Activation table, or empty.
-    pub lut: &'a [i8],
-    /// Input zero point.
-    pub in_zp: i32,
-    /// Output zero point.
-    pub out_zp: i32,
-    /// Square kernel size.
-    pub kernel: usize,
-    /// Stride.
-    pub stride: usize,
-    /// Padding on each side.
-    pub pad: usize,
-    /// Input height.
-    pub h: usize,
-    /// Input width.
-    pub w: usize,
-    /// Input channels (= groups).
-    pub cin: usize,
-    /// Output channels per input channel.
-    pub m: usize,
-}
+use super::depthwise::{bias, chunk_sums, finish, Plane, CHUNK};
+use super::window::{for_each_pixel, per_tap_pixel, Window, WindowArgs, MAX_KERNEL};
 
 /// Output pixel `(oy, ox)`, all `m * cin` channels, into `out`. `row(iy)`
 /// returns input row `iy` (`w * cin` bytes) for any in-bounds `iy`.
 fn pixel<'s>(
-    a: &MultiplierArgs<'_>,
+    a: &WindowArgs<'_>,
     oy: usize,
     ox: usize,
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
-    let (k, c, m) = (a.kernel, a.cin, a.m);
-    let geometry = (k, a.stride, a.pad);
+    let (k, c, m) = (a.geometry.kernel, a.geometry.cin, a.geometry.multiplier());
+    let geometry = a.geometry.window();
     let win = if k <= MAX_KERNEL {
-        Window::new((oy, ox), geometry, (a.h, a.w, c), &row)
+        Window::new((oy, ox), geometry, (a.geometry.h, a.geometry.w, c), &row)
     } else {
         None
     };
     let Some(win) = win else {
-        return per_tap(a, oy, ox, &row, out);
+        // Output `o` reads input channel `o / m` (`m > 0` whenever there are
+        // outputs), weight plane `o % m`.
+        let ci = |o: usize| o.checked_div(m).unwrap_or(0);
+        let weight_at = |t, ci, o: usize| (t * m + o.checked_rem(m).unwrap_or(0)) * c + ci;
+        return per_tap_pixel(a, (oy, ox), &row, out, |o| ci(o)..ci(o) + 1, weight_at);
     };
     let body = c / CHUNK * CHUNK;
     let (pv, zp) = (a.pad_values, a.in_zp);
     for j in 0..m {
         let plane = |c0| Plane {
-            weights: a.weights,
+            weights: a.channels.weights,
             tap_stride: m * c,
             at: j * c + c0,
         };
         let mut c0 = 0;
         while c0 < body {
             let o0 = c0 * m + j;
-            let acc = bias::<CHUNK>(a.folded_bias, o0, m);
+            let acc = bias::<CHUNK>(a.channels.folded_bias, o0, m);
             let acc = chunk_sums::<CHUNK>(&win, k, c, c0, plane(c0), pv, zp, acc);
             if let Some(o) = out.get_mut(o0..) {
-                finish(&acc, a.requant, a.out_zp, a.lut, o0, m, o);
+                finish(&acc, &a.channels, o0, m, o);
             }
             c0 += CHUNK;
         }
         while c0 < c {
             let o0 = c0 * m + j;
-            let acc = bias::<1>(a.folded_bias, o0, m);
+            let acc = bias::<1>(a.channels.folded_bias, o0, m);
             let acc = chunk_sums::<1>(&win, k, c, c0, plane(c0), pv, zp, acc);
             if let Some(o) = out.get_mut(o0..) {
-                finish(&acc, a.requant, a.out_zp, a.lut, o0, m, o);
+                finish(&acc, &a.channels, o0, m, o);
             }
             c0 += 1;
         }
     }
 }
 
-/// Kernels larger than [`MAX_KERNEL`]: one tap at a time, scalar.
-fn per_tap<'s>(
-    a: &MultiplierArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) {
-    let (k, c, m) = (a.kernel, a.cin, a.m);
-    if m == 0 {
-        return; // no outputs (and `o / m` needs `m > 0`)
-    }
-    for (o, v) in out.iter_mut().enumerate().take(m * c) {
-        let (ci, j) = (o / m, o % m);
-        let mut acc = a.folded_bias.get(o);
-        for ky in 0..k {
-            let iy = (oy * a.stride + ky).wrapping_sub(a.pad);
-            for kx in 0..k {
-                let ix = (ox * a.stride + kx).wrapping_sub(a.pad);
-                let t = ky * k + kx;
-                let w = a.weights.get((t * m + j) * c + ci).copied().unwrap_or(0) as i32;
-                let x = if iy < a.h && ix < a.w {
-                    row(iy).get(ix * c + ci).copied().unwrap_or(0) as i32
-                } else {
-                    a.pad_values.get(ci).map_or(a.in_zp, |&p| p as i32)
-                };
-                acc = acc.wrapping_add(w.wrapping_mul(x));
-            }
-        }
-        let y = requantize_i8(
-            acc,
-            a.requant.multiplier.get(o),
-            a.requant.shift.get(o),
-            a.out_zp,
-        );
-        *v = if a.lut.is_empty() { y } else { lut(a.lut, y) };
-    }
-}
-
 /// Input and output not overlapping: `input` is `h * w * cin`, `output` is
 /// `oh * ow * m * cin`.
-pub fn multiplier(a: &MultiplierArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
-    let (in_row, cout) = (a.w * a.cin, a.m * a.cin);
-    if cout == 0 || ow == 0 {
-        return;
-    }
-    // `max(1)` is a no-op here (both are non-zero) that lets the compiler
-    // see a non-zero chunk size even if `ow * cout` wrapped: no panic path.
-    for (oy, out_row) in output.chunks_exact_mut((ow * cout).max(1)).enumerate() {
-        for (ox, px) in out_row.chunks_exact_mut(cout).enumerate() {
-            let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
-            pixel(a, oy, ox, row, px);
-        }
-    }
+pub fn multiplier(a: &WindowArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
+    let in_row = a.geometry.in_row();
+    for_each_pixel(a.geometry.cout, ow, output, |oy, ox, px| {
+        let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
+        pixel(a, oy, ox, row, px);
+    });
 }
 
 /// Write-behind order on one `region` (as
@@ -165,22 +89,24 @@ pub fn multiplier(a: &MultiplierArgs<'_>, ow: usize, input: &[i8], output: &mut 
 /// before it (the executor checks this). Output row `oy` then lies before the
 /// first input row it reads, so the region splits there.
 pub fn multiplier_behind(
-    a: &MultiplierArgs<'_>,
+    a: &WindowArgs<'_>,
     (oh, ow): (usize, usize),
     region: &mut [i8],
     input_at: usize,
     output_at: usize,
 ) {
-    let (in_row, cout) = (a.w * a.cin, a.m * a.cin);
+    let (in_row, cout) = (a.geometry.in_row(), a.geometry.cout);
     let out_row = ow * cout;
     if cout == 0 || ow == 0 {
         return;
     }
-    let in_end = input_at + a.h * in_row;
+    let in_end = input_at + a.geometry.h * in_row;
     for oy in 0..oh {
         let out_at = output_at + oy * out_row;
         // Rows read by output row `oy` start at input row `first`.
-        let first = (oy * a.stride).saturating_sub(a.pad).min(a.h);
+        let first = (oy * a.geometry.stride)
+            .saturating_sub(a.geometry.pad)
+            .min(a.geometry.h);
         let (split, first) = if output_at >= in_end {
             (output_at, 0)
         } else {

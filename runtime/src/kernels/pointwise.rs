@@ -33,21 +33,25 @@ pub struct PointwiseArgs<'a> {
     pub lut: &'a [i8],
 }
 
-/// Accumulator to output: the reference's requantization and table.
+impl PointwiseArgs<'_> {
+    /// Output channel `o` of the sum `acc` (folded bias included): the
+    /// reference's requantization and table.
+    #[inline(always)]
+    pub(crate) fn output(&self, o: usize, acc: i32) -> i8 {
+        let (m, s) = (self.requant.multiplier.get(o), self.requant.shift.get(o));
+        let y = requantize_i8(acc, m, s, self.out_zp);
+        if self.lut.is_empty() {
+            y
+        } else {
+            lut(self.lut, y)
+        }
+    }
+}
+
+/// Accumulator to output: the folded bias, then [`PointwiseArgs::output`].
 #[inline(always)]
 fn finish(a: &PointwiseArgs<'_>, o: usize, dot: i32) -> i8 {
-    let acc = a.folded_bias.get(o).wrapping_add(dot);
-    let y = requantize_i8(
-        acc,
-        a.requant.multiplier.get(o),
-        a.requant.shift.get(o),
-        a.out_zp,
-    );
-    if a.lut.is_empty() {
-        y
-    } else {
-        lut(a.lut, y)
-    }
+    a.output(o, a.folded_bias.get(o).wrapping_add(dot))
 }
 
 /// One pixel: `out[o]` for every output channel from the `cin = x.len()`
@@ -217,13 +221,12 @@ fn tile(
     };
     // Helium: requantization, table and stores of a channel's four outputs
     // as one vector (`mve::finish_px4`), the scalar path only for t < 32.
-    #[cfg(all(target_arch = "arm", fastvit_mve))]
-    {
+    if super::VECTOR_FINISH_PX4 {
         let params = bias.chunks_exact(4).zip(mult.chunks_exact(4)).zip(shift.0);
         for (o, (row, ((b, m), &s))) in weights.chunks_exact(cin).zip(params).enumerate() {
             let d = super::dot_px4(&prepared, row);
             let (b, m, s) = (le(b, 0), le(m, 0), s as i32);
-            if !super::mve::finish_px4(d, b, m, s, a.out_zp, lut, out, o, cout) {
+            if !super::finish_px4(d, b, m, s, a.out_zp, lut, out, o, cout) {
                 let ch = Channel::new(b, m, s, a.out_zp, lut);
                 for (p, &v) in d.iter().enumerate() {
                     if let Some(y) = out.get_mut(p * cout + o) {
@@ -232,10 +235,8 @@ fn tile(
                 }
             }
         }
-        #[allow(clippy::needless_return)]
         return;
     }
-    #[allow(unreachable_code)]
     // Checked splits (the caller passes `TILE * cout` bytes): no panic path.
     let Some((o0, rest)) = out.split_at_mut_checked(cout) else {
         return;
@@ -264,9 +265,8 @@ fn tile(
         let d = super::dot_rows_px4(&prepared, block);
         for (r, d) in d.iter().enumerate() {
             // NEON: the four outputs requantized as one vector.
-            #[cfg(target_arch = "aarch64")]
-            {
-                let ys = super::neon::requant_px4(*d, le(b, r), le(m, r), s.get(r), a.out_zp);
+            if super::VECTOR_REQUANT_PX4 {
+                let ys = super::requant_px4(*d, le(b, r), le(m, r), s.get(r), a.out_zp);
                 let ys = match lut {
                     Some(t) => ys.map(|y| t[(y as u8 ^ 0x80) as usize]),
                     None => ys,
@@ -276,9 +276,7 @@ fn tile(
                         *y = v;
                     }
                 }
-            }
-            #[cfg(not(target_arch = "aarch64"))]
-            {
+            } else {
                 let ch = Channel::new(le(b, r), le(m, r), s.get(r), a.out_zp, lut);
                 for (y, &v) in [&mut *y0, &mut *y1, &mut *y2, &mut *y3].into_iter().zip(d) {
                     if let Some(y) = y.get_mut(r) {

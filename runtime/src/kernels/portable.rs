@@ -4,6 +4,10 @@
 //! NEON and MVE tiers (see [`super`]).
 #![forbid(unsafe_code)]
 
+use super::dsp::lanes::TapRows;
+use super::window::WindowArgs;
+use crate::quant::requantize_i8;
+
 /// `[sum_i w[r][i] * x[i]; r in 0..4]`, wrapping i32: four weight rows
 /// against one input vector. Every row must be at least `x.len()` long.
 #[inline]
@@ -82,4 +86,37 @@ pub const ROWS: usize = 1;
 #[inline]
 pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
     [dot_px4(p, rows)]
+}
+
+/// One output channel's four tile outputs requantized: `requantize_i8(bias +
+/// dots[p])`, the scalar twin of `neon::requant_px4` (the tier selects
+/// it only on aarch64; the tests compare the two).
+#[inline(always)]
+pub fn requant_px4(dots: [i32; 4], bias: i32, multiplier: i32, shift: i32, zp: i32) -> [i8; 4] {
+    dots.map(|d| requantize_i8(bias.wrapping_add(d), multiplier, shift, zp))
+}
+
+/// `mve::finish_px4` off Helium: declines (`false`, nothing written), so
+/// the caller takes the scalar path.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn finish_px4(
+    _dots: [i32; 4],
+    _bias: i32,
+    _multiplier: i32,
+    _shift: i32,
+    _out_zp: i32,
+    _lut: Option<&[i8; 256]>,
+    _out: &mut [i8],
+    _o: usize,
+    _cout: usize,
+) -> bool {
+    false
+}
+
+/// `mve::depthwise_taps16` off Helium: no channels done, all are left to
+/// the four-channel loop.
+#[inline(always)]
+pub fn depthwise_taps16(_: &WindowArgs<'_>, _: &TapRows<'_>, _: &mut [i8]) -> Option<usize> {
+    Some(0)
 }

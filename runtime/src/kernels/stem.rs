@@ -5,17 +5,18 @@
 //! [`crate::ops::stem::stem_reference`] over the fast kernels.
 #![forbid(unsafe_code)]
 
-use super::dense::{dense_pixel, im2col_row, DenseArgs, Im2colArgs};
-use super::depthwise::{depthwise_pixel, DepthwiseArgs};
+use super::dense::{dense_pixel, im2col_row};
+use super::depthwise::depthwise_pixel;
+use super::window::WindowArgs;
 use crate::schedule::Stem;
 
 /// The `first` conv of a fast stem.
 #[derive(Clone, Copy)]
 pub enum StemFirst<'a> {
     /// [`ConvVariant::Im2col`](crate::ConvVariant::Im2col).
-    Im2col(Im2colArgs<'a>),
+    Im2col(WindowArgs<'a>),
     /// [`ConvVariant::DenseHwio`](crate::ConvVariant::DenseHwio).
-    Dense(DenseArgs<'a>),
+    Dense(WindowArgs<'a>),
 }
 
 /// The streamed stem with the fast kernels: the loop order, ring and
@@ -26,7 +27,7 @@ pub enum StemFirst<'a> {
 pub fn stem_fast(
     p: &Stem,
     first: &StemFirst<'_>,
-    second: &DepthwiseArgs<'_>,
+    second: &WindowArgs<'_>,
     region: &mut [i8],
     input_at: usize,
     output_at: usize,

@@ -3,6 +3,7 @@
 //! input rows later outputs still need saved in a small ring.
 
 use super::conv::{conv_element, ConvArgs};
+use crate::arena::save_row;
 use crate::schedule::Conv;
 
 /// Reference kernel. `data` is the tensor (input on entry, output on exit,
@@ -17,15 +18,7 @@ pub fn conv_in_place(p: &Conv, a: &ConvArgs<'_>, data: &mut [i8], ring: &mut [i8
     let row = w * c;
     let slots = p.kernel as usize / 2 + 1;
     for y in 0..h {
-        let slot = (y % slots) * row;
-        // The executor sized `data` and `ring`; reads and writes go through
-        // `get` so that no bounds-check panic is compiled in.
-        if let (Some(dst), Some(src)) = (
-            ring.get_mut(slot..slot + row),
-            data.get(y * row..(y + 1) * row),
-        ) {
-            dst.copy_from_slice(src);
-        }
+        save_row(ring, data, y, slots, row);
         for x in 0..w {
             for o in 0..cout {
                 let v = conv_element(p, a, y, x, o, |iy, ix, ci| {

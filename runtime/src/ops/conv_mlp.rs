@@ -4,6 +4,7 @@
 
 use super::add::add_reference;
 use super::conv::{conv_element, ConvArgs};
+use crate::arena::save_row;
 use crate::kernels::pointwise::tile_words;
 use crate::schedule::ConvMlp;
 
@@ -74,13 +75,8 @@ pub(crate) fn drive(
     };
     let tile = tile_words(tile);
     for y in 0..h {
+        save_row(ring, data, y, slots, row);
         let slot = (y % slots) * row;
-        if let (Some(dst), Some(src)) = (
-            ring.get_mut(slot..slot + row),
-            data.get(y * row..(y + 1) * row),
-        ) {
-            dst.copy_from_slice(src);
-        }
         let mut x0 = 0;
         while x0 < w {
             let n = ConvMlp::PIXELS.min(w - x0);

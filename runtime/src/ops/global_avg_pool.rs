@@ -11,7 +11,19 @@ pub fn global_avg_pool_reference(
     input: &[i8],
     output: &mut [i8],
 ) {
-    let c = p.input.c as usize;
+    pool(input, p.input.c as usize, p.in_zp, rq, p.out_zp, output);
+}
+
+/// The pool of an `h * w * c` `input` into `output[..c]` (also the squeeze
+/// of squeeze-excite): per channel the sum of `x - in_zp`, requantized.
+pub(crate) fn pool(
+    input: &[i8],
+    c: usize,
+    in_zp: i32,
+    rq: RequantView<'_>,
+    out_zp: i32,
+    output: &mut [i8],
+) {
     if c == 0 {
         return; // validated; keeps `step_by(0)`'s panic out
     }
@@ -20,8 +32,8 @@ pub fn global_avg_pool_reference(
             .iter()
             .skip(ch)
             .step_by(c)
-            .map(|&x| x as i32 - p.in_zp)
+            .map(|&x| x as i32 - in_zp)
             .sum();
-        *out = requantize_i8(sum, rq.multiplier.get(ch), rq.shift.get(ch), p.out_zp);
+        *out = requantize_i8(sum, rq.multiplier.get(ch), rq.shift.get(ch), out_zp);
     }
 }

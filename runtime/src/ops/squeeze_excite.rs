@@ -1,6 +1,7 @@
 //! Squeeze-and-excite. See [`crate::SqueezeExcite`] for the integer contract.
 
 use super::fully_connected::fully_connected_reference;
+use super::global_avg_pool::pool;
 use super::{I32s, RequantView};
 use crate::quant::{lut, requantize_i8};
 use crate::schedule::SqueezeExcite;
@@ -53,20 +54,7 @@ pub fn squeeze_excite_reference(
     if c == 0 {
         return;
     }
-    for (ch, m) in pooled.iter_mut().enumerate() {
-        let sum: i32 = input
-            .iter()
-            .skip(ch)
-            .step_by(c)
-            .map(|&x| x as i32 - p.in_zp)
-            .sum();
-        *m = requantize_i8(
-            sum,
-            a.pool_requant.multiplier.get(ch),
-            a.pool_requant.shift.get(ch),
-            p.pool_zp,
-        );
-    }
+    pool(input, c, p.in_zp, a.pool_requant, p.pool_zp, pooled);
     fully_connected_reference(
         pooled,
         p.pool_zp,

@@ -20,6 +20,26 @@ pub struct Geometry {
 }
 
 impl Geometry {
+    /// A drawn geometry with the padding clipped below the kernel, if
+    /// [`Geometry::valid`].
+    pub fn drawn(
+        (h, w): (usize, usize),
+        (cin, cout, groups): (usize, usize, usize),
+        (k, stride, pad): (usize, usize, usize),
+    ) -> Option<Self> {
+        let g = Geometry {
+            h,
+            w,
+            cin,
+            cout,
+            groups,
+            k,
+            stride,
+            pad: pad.min(k - 1),
+        };
+        g.valid().then_some(g)
+    }
+
     /// The kernel fits the padded input and the groups divide the channels.
     pub fn valid(&self) -> bool {
         self.h + 2 * self.pad >= self.k

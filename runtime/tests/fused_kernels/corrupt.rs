@@ -146,28 +146,20 @@ fn corrupt_fused_layers_are_invalid() {
         f(&mut c);
         Layer::Conv(c)
     };
-    expect(ip(&|c| c.output.offset = 16), i, o, n, "output moved");
-    expect(ip(&|c| c.stride = 2), i, o, n, "stride 2");
-    expect(ip(&|c| c.pad = 0), i, o, n, "pad 0");
-    expect(
-        ip(&|c| c.variant = ConvVariant::InPlace { scratch: 40 }),
-        i,
-        o,
-        n,
+    let ip_bad = |f: &dyn Fn(&mut Conv), what: &str| expect(ip(f), i, o, n, what);
+    ip_bad(&|c| c.output.offset = 16, "output moved");
+    ip_bad(&|c| c.stride = 2, "stride 2");
+    ip_bad(&|c| c.pad = 0, "pad 0");
+    ip_bad(
+        &|c| c.variant = ConvVariant::InPlace { scratch: 40 },
         "ring overlaps the tensor",
     );
-    expect(
-        ip(&|c| c.variant = ConvVariant::InPlace { scratch: 110 }),
-        i,
-        o,
-        n,
+    ip_bad(
+        &|c| c.variant = ConvVariant::InPlace { scratch: 110 },
         "ring past the arena",
     );
-    expect(
-        ip(&|c| c.variant = ConvVariant::InPlace { scratch: u32::MAX }),
-        i,
-        o,
-        n,
+    ip_bad(
+        &|c| c.variant = ConvVariant::InPlace { scratch: u32::MAX },
         "ring offset overflows",
     );
 
@@ -201,52 +193,32 @@ fn corrupt_fused_layers_are_invalid() {
         f(&mut s);
         Layer::Stem(s)
     };
-    expect(
-        st(&|s| s.second.input.offset = 544),
-        i,
-        o,
-        n,
-        "ring names differ",
-    );
-    expect(
-        st(&|s| {
+    let st_bad = |f: &dyn Fn(&mut Stem), what: &str| expect(st(f), i, o, n, what);
+    st_bad(&|s| s.second.input.offset = 544, "ring names differ");
+    st_bad(
+        &|s| {
             s.first.output.offset = 384;
             s.second.input.offset = 384;
-        }),
-        i,
-        o,
-        n,
+        },
         "ring overlaps the input",
     );
-    expect(
-        st(&|s| {
+    st_bad(
+        &|s| {
             s.first.output.offset = 600;
             s.second.input.offset = 600;
-        }),
-        i,
-        o,
-        n,
+        },
         "ring past the arena",
     );
-    expect(st(&|s| s.second.kernel = 0), i, o, n, "kernel 0");
-    expect(
-        st(&|s| s.first.variant = ConvVariant::WriteBehind),
-        i,
-        o,
-        n,
-        "variant",
-    );
-    expect(
-        st(&|s| {
+    st_bad(&|s| s.second.kernel = 0, "kernel 0");
+    st_bad(&|s| s.first.variant = ConvVariant::WriteBehind, "variant");
+    st_bad(
+        &|s| {
             s.first.output.offset = 500;
             s.second.input.offset = 500;
-        }),
-        i,
-        o,
-        n,
+        },
         "ring overlaps the output",
     );
-    expect(st(&|s| s.second.input.c = 3), i, o, n, "intermediate shape");
+    st_bad(&|s| s.second.input.c = 3, "intermediate shape");
     expect(
         st(&|s| s.first.input.offset -= 16),
         Layer::Stem(s).input(),
@@ -266,22 +238,17 @@ fn corrupt_fused_layers_are_invalid() {
         f(&mut m);
         Layer::ConvMlp(m)
     };
-    expect(ml(&|m| m.add.output.offset = 48), i, o, n, "out of place");
-    expect(ml(&|m| m.add.a.offset = 48), i, o, n, "residual elsewhere");
-    expect(ml(&|m| m.dw.stride = 2), i, o, n, "dw stride");
-    expect(ml(&|m| m.fc1.kernel = 3), i, o, n, "fc1 not 1x1");
-    expect(ml(&|m| m.fc2.output.c = 3), i, o, n, "fc2 width");
-    expect(ml(&|m| m.fc1.input.c = 3), i, o, n, "fc1 input width");
-    expect(ml(&|m| m.add.left_shift = 24), i, o, n, "left shift");
-    expect(ml(&|m| m.scratch = 16), i, o, n, "scratch overlaps x");
-    expect(ml(&|m| m.scratch = 120), i, o, n, "scratch past the arena");
-    expect(
-        ml(&|m| m.fc2.variant = ConvVariant::WriteBehind),
-        i,
-        o,
-        n,
-        "variant",
-    );
+    let ml_bad = |f: &dyn Fn(&mut ConvMlp), what: &str| expect(ml(f), i, o, n, what);
+    ml_bad(&|m| m.add.output.offset = 48, "out of place");
+    ml_bad(&|m| m.add.a.offset = 48, "residual elsewhere");
+    ml_bad(&|m| m.dw.stride = 2, "dw stride");
+    ml_bad(&|m| m.fc1.kernel = 3, "fc1 not 1x1");
+    ml_bad(&|m| m.fc2.output.c = 3, "fc2 width");
+    ml_bad(&|m| m.fc1.input.c = 3, "fc1 input width");
+    ml_bad(&|m| m.add.left_shift = 24, "left shift");
+    ml_bad(&|m| m.scratch = 16, "scratch overlaps x");
+    ml_bad(&|m| m.scratch = 120, "scratch past the arena");
+    ml_bad(&|m| m.fc2.variant = ConvVariant::WriteBehind, "variant");
 }
 
 /// Random corruption of any numeric field of a fused layer: the executor

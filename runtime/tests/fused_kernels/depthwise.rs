@@ -30,17 +30,8 @@ pub fn depthwise_case() -> impl Strategy<Value = DepthwiseCase> {
         .prop_filter_map(
             "conv must have an output",
             |((h, w, c), (k, stride, pad), (pad_values, lut, seed))| {
-                let g = Geometry {
-                    h,
-                    w,
-                    cin: c,
-                    cout: c,
-                    groups: c,
-                    k,
-                    stride,
-                    pad: pad.min(k - 1),
-                };
-                g.valid().then_some(DepthwiseCase {
+                let g = Geometry::drawn((h, w), (c, c, c), (k, stride, pad))?;
+                Some(DepthwiseCase {
                     g,
                     pad_values,
                     lut,

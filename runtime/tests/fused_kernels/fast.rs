@@ -149,17 +149,8 @@ pub fn fast_conv_case(dense: bool) -> impl Strategy<Value = FastConvCase> {
                 } else {
                     (c, m * c, c)
                 };
-                let g = Geometry {
-                    h,
-                    w,
-                    cin,
-                    cout,
-                    groups,
-                    k,
-                    stride,
-                    pad: pad.min(k - 1),
-                };
-                g.valid().then_some(FastConvCase {
+                let g = Geometry::drawn((h, w), (cin, cout, groups), (k, stride, pad))?;
+                Some(FastConvCase {
                     g,
                     pad_values,
                     lut,

@@ -195,16 +195,7 @@ impl ConvParams {
     /// The variant-specific data of `ConvVariant::Pointwise`:
     /// `bias[o] - in_zp * sum_i w[o][i]` (dense 1x1 only).
     pub fn folded_bias(&self) -> Vec<i32> {
-        let cin = self.g.cin;
-        (0..self.g.cout)
-            .map(|o| {
-                let wsum: i32 = self.weights[o * cin..(o + 1) * cin]
-                    .iter()
-                    .map(|&v| v as i32)
-                    .sum();
-                self.bias[o] - self.in_zp * wsum
-            })
-            .collect()
+        self.folded_per_output(self.g.cin)
     }
 
     /// The variant-specific data of `ConvVariant::Depthwise` (depthwise
@@ -216,16 +207,7 @@ impl ConvParams {
         let hwc = (0..taps)
             .flat_map(|t| (0..c).map(move |o| self.weights[o * taps + t]))
             .collect();
-        let folded = (0..c)
-            .map(|o| {
-                let wsum: i32 = self.weights[o * taps..(o + 1) * taps]
-                    .iter()
-                    .map(|&v| v as i32)
-                    .sum();
-                self.bias[o] - self.in_zp * wsum
-            })
-            .collect();
-        (hwc, folded)
+        (hwc, self.folded_per_output(taps))
     }
 
     /// `conv` with `ConvVariant::Depthwise`.

@@ -73,24 +73,29 @@ pub fn in_place_property(case: InPlaceCase) -> Result<(), TestCaseError> {
     } else {
         (case.gap, n + 2 * case.gap)
     };
-    let mut blob = Blob::new();
     let t = p.input(t_at);
+    let arena = r.i8s(n + ring_len + 3 * case.gap);
+    let mut before = arena.clone();
+    before[t_at..t_at + n].copy_from_slice(&x);
+    // One in-place form: the reference's bits, and only the tensor and the
+    // ring written.
+    let check_form = |name: &str, blob: Blob, conv: Conv| -> Result<(), TestCaseError> {
+        let layer = Layer::Conv(conv);
+        assert_eq!(layer.scratch_bytes(), ring_len);
+        let (got, after) = run(&blob.0, &[layer], t, t, &arena, &x).unwrap();
+        prop_same(name, &expected, &got)?;
+        only_changed(
+            &before,
+            &after,
+            &[byte_range(t), (ring_at, ring_at + ring_len)],
+        )
+    };
+    let mut blob = Blob::new();
     let mut conv = p.conv(&mut blob, t, t);
     conv.variant = ConvVariant::InPlace {
         scratch: ring_at as u32,
     };
-    let layer = Layer::Conv(conv);
-    assert_eq!(layer.scratch_bytes(), ring_len);
-    let arena = r.i8s(n + ring_len + 3 * case.gap);
-    let (got, after) = run(&blob.0, &[layer], t, t, &arena, &x).unwrap();
-    prop_same("in-place conv", &expected, &got)?;
-    let mut before = arena.clone();
-    before[t_at..t_at + n].copy_from_slice(&x);
-    only_changed(
-        &before,
-        &after,
-        &[byte_range(t), (ring_at, ring_at + ring_len)],
-    )?;
+    check_form("in-place conv", blob, conv)?;
 
     // Dense 1x1: the fast kernel in place, same ring, same bits.
     if case.g.k == 1 && case.g.groups == 1 {
@@ -100,15 +105,7 @@ pub fn in_place_property(case: InPlaceCase) -> Result<(), TestCaseError> {
             scratch: ring_at as u32,
             folded_bias: blob.i32s(&p.folded_bias()),
         };
-        let layer = Layer::Conv(conv);
-        assert_eq!(layer.scratch_bytes(), ring_len);
-        let (got, after) = run(&blob.0, &[layer], t, t, &arena, &x).unwrap();
-        prop_same("pointwise in place", &expected, &got)?;
-        only_changed(
-            &before,
-            &after,
-            &[byte_range(t), (ring_at, ring_at + ring_len)],
-        )?;
+        check_form("pointwise in place", blob, conv)?;
     }
 
     // Depthwise: the fast depthwise kernel in place, same ring, same bits.
@@ -127,15 +124,7 @@ pub fn in_place_property(case: InPlaceCase) -> Result<(), TestCaseError> {
             weights_hwc,
             folded_bias,
         };
-        let layer = Layer::Conv(conv);
-        assert_eq!(layer.scratch_bytes(), ring_len);
-        let (got, after) = run(&blob.0, &[layer], t, t, &arena, &x).unwrap();
-        prop_same("depthwise in place", &expected, &got)?;
-        only_changed(
-            &before,
-            &after,
-            &[byte_range(t), (ring_at, ring_at + ring_len)],
-        )?;
+        check_form("depthwise in place", blob, conv)?;
     }
     Ok(())
 }

@@ -25,17 +25,8 @@ pub fn behind_case() -> impl Strategy<Value = BehindCase> {
             "conv must have an output",
             |((h, w, cin, grp), (k, stride, pad), slack, seed)| {
                 let (cout, groups) = grp.apply(cin);
-                let g = Geometry {
-                    h,
-                    w,
-                    cin,
-                    cout,
-                    groups,
-                    k,
-                    stride,
-                    pad: pad.min(k - 1),
-                };
-                g.valid().then_some(BehindCase { g, slack, seed })
+                let g = Geometry::drawn((h, w), (cin, cout, groups), (k, stride, pad))?;
+                Some(BehindCase { g, slack, seed })
             },
         )
 }

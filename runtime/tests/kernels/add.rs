@@ -145,9 +145,7 @@ pub fn add_property(mode: AddMode) {
     let tally = Tally::default();
     check(96, add_case(mode), |case| {
         let expected = naive_add(&case.p, &case.a, &case.b, &tally);
-        let got = case
-            .run()
-            .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        let got = ran(case.run())?;
         prop_same(&name, case.shape, &expected, &got)
     });
     tally.assert_mixed(&name, 20);

@@ -38,9 +38,7 @@ fn fully_connected_random() {
     let case = (1usize..=64, 1usize..=32)
         .prop_flat_map(|(cin, cout)| (fc_params(cin, cout), i8s(cin), layout(2)));
     check(128, case, |(p, input, layout)| {
-        let got = p
-            .run(&input, &layout)
-            .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        let got = ran(p.run(&input, &layout))?;
         let expected = naive_fc(&p, &input, false, &tally);
         prop_same("fully connected", (1, 1, p.cout), &expected, &got)
     });

@@ -82,9 +82,7 @@ pub fn gap_case() -> impl Strategy<Value = GapCase> {
 fn global_avg_pool_random() {
     let tally = Tally::default();
     check(128, gap_case(), |case| {
-        let got = case
-            .run()
-            .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        let got = ran(case.run())?;
         let c = case.shape.2;
         prop_same("global avg pool", (1, 1, c), &case.naive(&tally), &got)
     });

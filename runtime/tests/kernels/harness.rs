@@ -12,6 +12,11 @@ pub use testkit::SplitMix64 as Gen;
 pub use testkit::{assert_same, byte_range, check, tensor, Blob};
 use testkit::{first_difference, only_changed, run_model};
 
+/// A run inside a property: an executor error fails the case.
+pub fn ran<T>(r: Result<T, Error>) -> Result<T, TestCaseError> {
+    r.map_err(|e| TestCaseError::fail(format!("{e:?}")))
+}
+
 /// [`testkit::prop_same`] naming the element as `(y, x, c)` of the NHWC
 /// `shape` of the compared tensor.
 pub fn prop_same(

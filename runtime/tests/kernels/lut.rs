@@ -56,34 +56,15 @@ pub fn lut_case(in_place: bool) -> impl Strategy<Value = LutCase> {
     })
 }
 
+/// Out of place and in place (the output over the input).
 #[test]
-fn lut_out_of_place() {
-    check(96, lut_case(false), |case| {
-        let got = case
-            .run()
-            .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-        prop_same(
-            "lut",
-            case.shape,
-            &naive_lut(&case.table, &case.input),
-            &got,
-        )
-    });
-}
-
-#[test]
-fn lut_in_place() {
-    check(96, lut_case(true), |case| {
-        let got = case
-            .run()
-            .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-        prop_same(
-            "lut in place",
-            case.shape,
-            &naive_lut(&case.table, &case.input),
-            &got,
-        )
-    });
+fn lut_out_of_place_and_in_place() {
+    for (in_place, name) in [(false, "lut"), (true, "lut in place")] {
+        check(96, lut_case(in_place), |case| {
+            let got = ran(case.run())?;
+            prop_same(name, case.shape, &naive_lut(&case.table, &case.input), &got)
+        });
+    }
 }
 
 #[test]

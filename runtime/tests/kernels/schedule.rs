@@ -312,46 +312,26 @@ fn wrong_output_size() {
     }
 }
 
-pub fn conv_of(l: &mut Layer) -> &mut Conv {
-    match l {
-        Layer::Conv(c) => c,
-        other => panic!("expected a conv, found {other:?}"),
-    }
+/// `pub fn $name(l: &mut Layer) -> &mut $ty`: the parameters of a layer of
+/// that kind, or a panic naming what it is instead.
+macro_rules! layer_of {
+    ($($name:ident: $variant:ident($ty:ty), $what:literal;)*) => {$(
+        pub fn $name(l: &mut Layer) -> &mut $ty {
+            match l {
+                Layer::$variant(c) => c,
+                other => panic!(concat!("expected ", $what, ", found {:?}"), other),
+            }
+        }
+    )*};
 }
 
-pub fn lut_of(l: &mut Layer) -> &mut Lut {
-    match l {
-        Layer::Lut(c) => c,
-        other => panic!("expected a lut, found {other:?}"),
-    }
-}
-
-pub fn add_of(l: &mut Layer) -> &mut Add {
-    match l {
-        Layer::Add(c) => c,
-        other => panic!("expected an add, found {other:?}"),
-    }
-}
-
-pub fn se_of(l: &mut Layer) -> &mut SqueezeExcite {
-    match l {
-        Layer::SqueezeExcite(c) => c,
-        other => panic!("expected a squeeze-excite, found {other:?}"),
-    }
-}
-
-pub fn gap_of(l: &mut Layer) -> &mut GlobalAvgPool {
-    match l {
-        Layer::GlobalAvgPool(c) => c,
-        other => panic!("expected a global pool, found {other:?}"),
-    }
-}
-
-pub fn fc_of(l: &mut Layer) -> &mut FullyConnected {
-    match l {
-        Layer::FullyConnected(c) => c,
-        other => panic!("expected a fully connected, found {other:?}"),
-    }
+layer_of! {
+    conv_of: Conv(Conv), "a conv";
+    lut_of: Lut(Lut), "a lut";
+    add_of: Add(Add), "an add";
+    se_of: SqueezeExcite(SqueezeExcite), "a squeeze-excite";
+    gap_of: GlobalAvgPool(GlobalAvgPool), "a global pool";
+    fc_of: FullyConnected(FullyConnected), "a fully connected";
 }
 
 /// Corruptions of one layer: (layer index, what, edit given blob and arena sizes).

@@ -266,10 +266,7 @@ fn squeeze_excite_random() {
     let t = SeTally::default();
     check(96, se_case(), |case| {
         let expected = naive_se(&case.p, &case.input, &t);
-        let got = case
-            .p
-            .run(&case.input, &case.layout)
-            .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        let got = ran(case.p.run(&case.input, &case.layout))?;
         prop_same(
             "squeeze-excite",
             (case.p.h, case.p.w, case.p.c),

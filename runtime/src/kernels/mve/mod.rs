@@ -10,13 +10,17 @@
 //!
 //! Depthwise ([`taps16`], [`finish16`], driven by
 //! `depthwise::pixel_by_taps`): 16 channels of one pixel in four i32
-//! vectors across all taps of a [`TapRows`](super::dsp_lanes::TapRows)
+//! vectors across all taps of a [`TapRows`](super::dsp::lanes::TapRows)
 //! table, 16 instructions per tap (16 MACs), then one vector requantization
 //! per four channels. Checked against the reference kernels on the M55 by
 //! the mps3-an547 `kernels` firmware (with `finish16` and [`finish_px4`]
 //! also called directly).
 
 pub use super::portable::{dot1, dot4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
+
+use super::depthwise::{bias, finish};
+use super::dsp::lanes::TapRows;
+use super::window::WindowArgs;
 
 /// Output channels per [`dot_rows_px4`] tile.
 pub const ROWS: usize = 1;
@@ -202,7 +206,7 @@ pub struct Acc16(pub [i32; 16]);
 
 /// Depthwise sums of channels `c0..c0 + 16` of one pixel, without bias:
 /// `sum_t w[t * ws + c0 + i] * taps[t][c0 + i]` over the tap pointers of a
-/// [`TapRows`](super::dsp_lanes::TapRows) table (`len` readable bytes at
+/// [`TapRows`](super::dsp::lanes::TapRows) table (`len` readable bytes at
 /// each). Per tap: one pointer load, two `VLDRB.S16` of input and two of
 /// weights (8 lanes each), `VMULLB`/`VMULLT.S16` (the even and the odd
 /// lanes' i32 products) and four `VADD` into four accumulators held in q0-q3
@@ -237,11 +241,11 @@ pub fn taps16(
     // is readable; the weight reads are `c0 + t * ws .. + 16` for `t < n`,
     // inside `w` (`w_in`); the table pointer reads `n` words of `taps`; the
     // low-overhead loop runs exactly `n >= 1` times. `VST2` writes the 64
-    // bytes of `acc`, 16-byte aligned. (The widening `VLDRB.S16` encodes
-    // only low base registers: should LLVM ever give `p` or `wp` r8-r12 the
-    // assembler rejects the block; pinning them to r3/r2 builds but costs
-    // 1.4 M instructions at 256x256 in the callers' register allocation.)
-    // q0-q6 (d0-d13) are declared clobbered. MVE is guaranteed by the `fastvit_mve` cfg.
+    // bytes of `acc`, 16-byte aligned. The widening `VLDRB.S16` encodes
+    // only low base registers, so the tap pointer and the weight pointer
+    // are pinned to r3 and r2 (with `reg` LLVM may pick r8-r12, which the
+    // assembler rejects). q0-q6 (d0-d13) are declared clobbered. MVE is
+    // guaranteed by the `fastvit_mve` cfg.
     unsafe {
         core::arch::asm!(
             "vmov.i32 q0, #0",
@@ -250,17 +254,17 @@ pub fn taps16(
             "vmov.i32 q3, #0",
             "dls lr, {n}",
             "2:",
-            "ldr {p}, [{tab}], #4",
-            "add {p}, {p}, {c0}",
-            "vldrb.s16 q4, [{p}]",
-            "vldrb.s16 q5, [{wp}]",
+            "ldr r3, [{tab}], #4",
+            "add r3, r3, {c0}",
+            "vldrb.s16 q4, [r3]",
+            "vldrb.s16 q5, [r2]",
             "vmullb.s16 q6, q4, q5",
             "vadd.i32 q0, q0, q6",
             "vmullt.s16 q6, q4, q5",
             "vadd.i32 q1, q1, q6",
-            "vldrb.s16 q4, [{p}, #8]",
-            "vldrb.s16 q5, [{wp}, #8]",
-            "add {wp}, {wp}, {ws}",
+            "vldrb.s16 q4, [r3, #8]",
+            "vldrb.s16 q5, [r2, #8]",
+            "add r2, r2, {ws}",
             "vmullb.s16 q6, q4, q5",
             "vadd.i32 q2, q2, q6",
             "vmullt.s16 q6, q4, q5",
@@ -271,12 +275,12 @@ pub fn taps16(
             "vst20.32 {{q2, q3}}, [{buf}]",
             "vst21.32 {{q2, q3}}, [{buf}]",
             n = in(reg) n,
-            p = out(reg) _,
             tab = inout(reg) taps.as_ptr() => _,
             c0 = in(reg) c0,
-            wp = inout(reg) w.as_ptr().wrapping_add(c0) => _,
             ws = in(reg) ws,
             buf = inout(reg) buf => _,
+            out("r3") _,
+            inout("r2") w.as_ptr().wrapping_add(c0) => _,
             out("lr") _,
             out("d0") _, out("d1") _, out("d2") _, out("d3") _, out("d4") _, out("d5") _,
             out("d6") _, out("d7") _, out("d8") _, out("d9") _, out("d10") _, out("d11") _,
@@ -374,4 +378,35 @@ pub fn finish16(
         );
     }
     lo >= -31 && hi <= -2
+}
+
+/// The 16-channel part of `depthwise::pixel_by_taps`: channels `0..c / 16 *
+/// 16` of the pixel whose taps are `taps` by [`taps16`] and [`finish16`]
+/// (the scalar `finish` for shifts outside `-31..=-2`). The channels done,
+/// or `None` (the caller takes the window path) if `taps16` declines.
+#[inline(always)]
+pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) -> Option<usize> {
+    let (c, ch) = (a.geometry.cin, &a.channels);
+    let mut c0 = 0;
+    let mut acc = Acc16([0; 16]);
+    while c0 + 16 <= c {
+        if !taps16(&mut acc, taps.ptrs(), taps.tap_len(), ch.weights, c, c0) {
+            return None;
+        }
+        let o = out.get_mut(c0..c0 + 16)?;
+        let (b, m, sh) = (
+            ch.folded_bias.0,
+            ch.requant.multiplier.0,
+            ch.requant.shift.0,
+        );
+        if !finish16(&acc, b, m, sh, c0, ch.out_zp, ch.lut, o) {
+            let mut sums = bias::<16>(ch.folded_bias, c0, 1);
+            for (s, v) in sums.iter_mut().zip(acc.0) {
+                *s = s.wrapping_add(v);
+            }
+            finish(&sums, ch, c0, 1, o);
+        }
+        c0 += 16;
+    }
+    Some(c0)
 }

@@ -16,6 +16,7 @@
 
 pub use super::portable::{dot1, dot4, dot_px4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
 
+use super::neon_mac::mac16;
 use core::arch::aarch64::*;
 
 /// Output channels per tile.
@@ -28,30 +29,6 @@ fn step(acc: &mut [[int32x4_t; 4]; 4], w: [int8x16_t; 4], x: [int8x16_t; 4]) {
         for (a, &xp) in ar.iter_mut().zip(&x) {
             *a = mac16(*a, wr, xp);
         }
-    }
-}
-
-#[cfg(fastvit_dotprod)]
-#[inline(always)]
-fn mac16(acc: int32x4_t, w: int8x16_t, x: int8x16_t) -> int32x4_t {
-    let mut acc = acc;
-    // SAFETY: one register-only SDOT; the `fastvit_dotprod` cfg is set only
-    // when the target has the dot-product extension.
-    unsafe {
-        core::arch::asm!("sdot {a:v}.4s, {w:v}.16b, {x:v}.16b", a = inout(vreg) acc,
-            w = in(vreg) w, x = in(vreg) x, options(pure, nomem, nostack, preserves_flags));
-    }
-    acc
-}
-
-#[cfg(not(fastvit_dotprod))]
-#[inline(always)]
-fn mac16(acc: int32x4_t, w: int8x16_t, x: int8x16_t) -> int32x4_t {
-    // SAFETY: NEON is baseline on AArch64; register-only intrinsics.
-    unsafe {
-        let lo = vmull_s8(vget_low_s8(w), vget_low_s8(x));
-        let hi = vmull_high_s8(w, x);
-        vpadalq_s16(vpadalq_s16(acc, lo), hi)
     }
 }
 

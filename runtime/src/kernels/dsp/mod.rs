@@ -8,74 +8,19 @@
 //! the two instructions are inline `asm!` on ARM. On every other target this
 //! module compiles against bit-exact software models of them, which is how
 //! the host test suite checks this tier's data flow (byte pairing, tails);
-//! QEMU and the board firmware run the real instructions.
+//! QEMU and the board firmware run the real instructions. Which of the two
+//! (`asm.rs` or `model.rs`, as `instructions`) is chosen in [`super`] with
+//! the other tier cfgs.
 
-/// Bytes 0 and 2 of `x`, sign-extended to the two halfwords of the result.
-#[inline(always)]
-pub(crate) fn sxtb16(x: u32) -> u32 {
-    #[cfg(all(target_arch = "arm", fastvit_dsp))]
-    {
-        let r: u32;
-        // SAFETY: a register-to-register instruction of the DSP extension,
-        // which the `fastvit_dsp` cfg guarantees; no memory, stack or flags.
-        unsafe {
-            core::arch::asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x,
-                options(pure, nomem, nostack, preserves_flags));
-        }
-        r
-    }
-    #[cfg(not(all(target_arch = "arm", fastvit_dsp)))]
-    {
-        let lo = x as u8 as i8 as i16 as u16 as u32;
-        let hi = (x >> 16) as u8 as i8 as i16 as u16 as u32;
-        lo | (hi << 16)
-    }
-}
+pub mod lanes;
 
-/// Bytes 1 and 3 of `x`, sign-extended (`SXTB16` with `ROR #8`).
-#[inline(always)]
-pub(crate) fn sxtb16_ror8(x: u32) -> u32 {
-    #[cfg(all(target_arch = "arm", fastvit_dsp))]
-    {
-        let r: u32;
-        // SAFETY: as in `sxtb16`.
-        unsafe {
-            core::arch::asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x,
-                options(pure, nomem, nostack, preserves_flags));
-        }
-        r
-    }
-    #[cfg(not(all(target_arch = "arm", fastvit_dsp)))]
-    {
-        sxtb16(x.rotate_right(8))
-    }
-}
-
-/// `acc + lo(a) * lo(b) + hi(a) * hi(b)` on signed halfwords, wrapping.
-#[inline(always)]
-fn smlad(a: u32, b: u32, acc: i32) -> i32 {
-    #[cfg(all(target_arch = "arm", fastvit_dsp))]
-    {
-        let r: i32;
-        // SAFETY: a register-only DSP instruction (it may set the sticky Q
-        // flag on overflow, hence no `preserves_flags`); no memory or stack.
-        unsafe {
-            core::arch::asm!("smlad {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a,
-                b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
-        }
-        r
-    }
-    #[cfg(not(all(target_arch = "arm", fastvit_dsp)))]
-    {
-        let p0 = (a as i16 as i32).wrapping_mul(b as i16 as i32);
-        let p1 = ((a >> 16) as i16 as i32).wrapping_mul((b >> 16) as i16 as i32);
-        acc.wrapping_add(p0).wrapping_add(p1)
-    }
-}
+pub(crate) use super::dsp_instructions as instructions;
+use instructions::smlad;
+pub(crate) use instructions::{sxtb16, sxtb16_ror8};
 
 /// Four bytes as a little-endian word (one unaligned `LDR` on v7-M/v8-M.main).
 #[inline(always)]
-fn word(b: &[i8]) -> u32 {
+pub(crate) fn word(b: &[i8]) -> u32 {
     u32::from_le_bytes([b[0] as u8, b[1] as u8, b[2] as u8, b[3] as u8])
 }
 
@@ -173,7 +118,7 @@ pub fn prepare_px4<'a>(x: &[i8], cin: usize, words: &'a mut [u32]) -> Option<Px4
 /// One group of four channels: the weight word `wv` against the group's
 /// eight prepared words `g`.
 #[inline(always)]
-fn group_px4(wv: u32, g: &[u32], a: &mut [i32; 4]) {
+pub(crate) fn group_px4(wv: u32, g: &[u32], a: &mut [i32; 4]) {
     let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
     for (acc, pair) in a.iter_mut().zip(g.chunks_exact(2)) {
         *acc = smlad(w02, pair[0], *acc);
@@ -190,80 +135,12 @@ fn group_px4(wv: u32, g: &[u32], a: &mut [i32; 4]) {
 pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
     let words = p.0;
     let cin = words.len() / 2;
-    let mut a = [0i32; 4];
+    let a = [0i32; 4];
     let Some(w) = w.get(..cin) else {
         return a;
     };
     let body = cin / 8 * 8;
-    #[cfg(all(target_arch = "arm", fastvit_dsp))]
-    if body > 0 {
-        let [mut a0, mut a1, mut a2, mut a3] = a;
-        let wp = w.as_ptr();
-        let xp = words.as_ptr();
-        // SAFETY: reads `body` weight bytes from `wp` (`w` holds `cin >=
-        // body`; unaligned LDR is allowed on v7-M/v8-M.main) and `2 * body`
-        // words from `xp` (`words` holds `2 * cin`, word-aligned as LDM
-        // needs); `body > 0` is a multiple of 8, so the loop runs `body / 8`
-        // times and stops exactly at `wend`. r7 (the frame pointer, which
-        // asm! may not name) holds the odd-lane weights and is saved and
-        // restored on the stack around the loop; r0-r3 are declared
-        // clobbered (LDM needs its registers in ascending order, so they
-        // are named). The DSP instructions are guaranteed by the
-        // `fastvit_dsp` cfg.
-        unsafe {
-            core::arch::asm!(
-                "push {{r7}}",
-                "2:",
-                "ldr {w}, [{wp}], #4",
-                "sxtb16 r7, {w}, ror #8",
-                "sxtb16 {w}, {w}",
-                "ldm {xp}!, {{r0, r1, r2, r3}}",
-                "smlad {a0}, {w}, r0, {a0}",
-                "smlad {a0}, r7, r1, {a0}",
-                "smlad {a1}, {w}, r2, {a1}",
-                "smlad {a1}, r7, r3, {a1}",
-                "ldm {xp}!, {{r0, r1, r2, r3}}",
-                "smlad {a2}, {w}, r0, {a2}",
-                "smlad {a2}, r7, r1, {a2}",
-                "smlad {a3}, {w}, r2, {a3}",
-                "smlad {a3}, r7, r3, {a3}",
-                "ldr {w}, [{wp}], #4",
-                "sxtb16 r7, {w}, ror #8",
-                "sxtb16 {w}, {w}",
-                "ldm {xp}!, {{r0, r1, r2, r3}}",
-                "smlad {a0}, {w}, r0, {a0}",
-                "smlad {a0}, r7, r1, {a0}",
-                "smlad {a1}, {w}, r2, {a1}",
-                "smlad {a1}, r7, r3, {a1}",
-                "ldm {xp}!, {{r0, r1, r2, r3}}",
-                "smlad {a2}, {w}, r0, {a2}",
-                "smlad {a2}, r7, r1, {a2}",
-                "smlad {a3}, {w}, r2, {a3}",
-                "smlad {a3}, r7, r3, {a3}",
-                "cmp {wp}, {wend}",
-                "bne 2b",
-                "pop {{r7}}",
-                a0 = inout(reg) a0,
-                a1 = inout(reg) a1,
-                a2 = inout(reg) a2,
-                a3 = inout(reg) a3,
-                wp = inout(reg) wp => _,
-                xp = inout(reg) xp => _,
-                wend = in(reg) wp.wrapping_add(body),
-                w = out(reg) _,
-                out("r0") _,
-                out("r1") _,
-                out("r2") _,
-                out("r3") _,
-                options(readonly),
-            );
-        }
-        a = [a0, a1, a2, a3];
-    }
-    #[cfg(not(all(target_arch = "arm", fastvit_dsp)))]
-    for (r, g) in w[..body].chunks_exact(4).zip(words.chunks_exact(8)) {
-        group_px4(word(r), g, &mut a);
-    }
+    let mut a = instructions::dot_px4_body(w, words, body, a);
     let rest = w[body..]
         .chunks_exact(4)
         .zip(words[2 * body..].chunks_exact(8));

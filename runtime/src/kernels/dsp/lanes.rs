@@ -7,13 +7,13 @@
 //! word loads, four `SXTB16` and four multiply-accumulates, with the four
 //! accumulators in registers.
 //!
-//! `SXTB16` comes from [`super::dsp`] (inline `asm!` on ARM, LLVM never
+//! `SXTB16` comes from [`super`] (inline `asm!` on ARM, LLVM never
 //! emits it; elsewhere a bit-exact software model, so the host tests check
 //! this tier's lane pairing too).
 
 // The `SXTB16` primitives (asm on DSP cores, a bit-exact model elsewhere)
 // are the pointwise tier's.
-use super::dsp::{sxtb16, sxtb16_ror8};
+use super::instructions::{self, sxtb16, sxtb16_ror8};
 
 #[inline(always)]
 fn lo(x: u32) -> i32 {
@@ -36,7 +36,7 @@ pub fn mac4(acc: &mut [i32; 4], w: &[i8; 4], x: &[i8; 4]) {
 /// `acc[i] + w[i] * x[i]` for the four i8 lanes of the words `wv` and `xv`:
 /// four `SXTB16` and four halfword multiply-accumulates.
 #[inline(always)]
-fn mac_words(acc: [i32; 4], wv: u32, xv: u32) -> [i32; 4] {
+pub(crate) fn mac_words(acc: [i32; 4], wv: u32, xv: u32) -> [i32; 4] {
     let (w02, w13) = (sxtb16(wv), sxtb16_ror8(wv));
     let (x02, x13) = (sxtb16(xv), sxtb16_ror8(xv));
     [
@@ -73,7 +73,7 @@ fn fits(len: usize, n: usize, stride: usize) -> bool {
 /// # Safety
 /// `p..p + 4` must be in bounds of one slice.
 #[inline(always)]
-unsafe fn load(p: *const i8) -> u32 {
+pub(crate) unsafe fn load(p: *const i8) -> u32 {
     // SAFETY: the caller guarantees `p..p + 4` is readable; unaligned reads
     // are allowed by `read_unaligned`.
     u32::from_le(unsafe { core::ptr::read_unaligned(p as *const u32) })
@@ -199,69 +199,11 @@ impl<'s> TapRows<'s> {
         if !lanes_in || !w_in {
             return false;
         }
-        let mut pw = w[c0..].as_ptr();
-        let [mut a0, mut a1, mut a2, mut a3] = *acc;
-        #[cfg(all(target_arch = "arm", fastvit_dsp))]
-        if n > 0 {
-            let tp = self.ptrs.as_ptr();
-            // SAFETY: the loop runs `n >= 1` times, reading table entries
-            // `0..n` (`n <= MAX_TAPS`, inside `ptrs`); entry `t` starts
-            // `len >= c0 + 4` readable bytes (the `TapRows` invariant,
-            // `lanes_in`), so the word at `ptr + c0` is in bounds (unaligned
-            // LDR is allowed on v7-M/v8-M.main); the weight word of tap `t`
-            // is at `w + c0 + t * ws`, `+ 4 <= w.len()` by `fits`. r7 (the
-            // frame pointer, which asm! may not name) is saved and restored
-            // around the loop. SXTB16 and SMLAxy are guaranteed by the
-            // `fastvit_dsp` cfg.
-            unsafe {
-                core::arch::asm!(
-                    "push {{r7}}",
-                    "2:",
-                    "ldr {x}, [{tp}], #4",
-                    "ldr {x}, [{x}, {c0}]",
-                    "ldr {w}, [{pw}]",
-                    "add {pw}, {pw}, {ws}",
-                    "sxtb16 r7, {x}",
-                    "sxtb16 {t}, {w}",
-                    "smlabb {a0}, r7, {t}, {a0}",
-                    "smlatt {a2}, r7, {t}, {a2}",
-                    "sxtb16 r7, {x}, ror #8",
-                    "sxtb16 {t}, {w}, ror #8",
-                    "smlabb {a1}, r7, {t}, {a1}",
-                    "smlatt {a3}, r7, {t}, {a3}",
-                    "cmp {tp}, {tend}",
-                    "bne 2b",
-                    "pop {{r7}}",
-                    a0 = inout(reg) a0,
-                    a1 = inout(reg) a1,
-                    a2 = inout(reg) a2,
-                    a3 = inout(reg) a3,
-                    tp = inout(reg) tp => _,
-                    tend = in(reg) tp.wrapping_add(n),
-                    pw = inout(reg) pw => _,
-                    ws = in(reg) ws,
-                    c0 = in(reg) c0,
-                    x = out(reg) _,
-                    w = out(reg) _,
-                    t = out(reg) _,
-                    options(readonly),
-                );
-            }
-            *acc = [a0, a1, a2, a3];
-            return true;
-        }
-        for (t, &p) in self.ptrs[..n].iter().enumerate() {
-            // SAFETY: `p` starts `len >= c0 + 4` readable bytes (the
-            // `TapRows` invariant, `lanes_in`), and `fits` proved
-            // `c0 + t * ws + 4 <= w.len()` for every `t < n`; `pw` advances
-            // by `ws` and is not read past tap `n - 1`.
-            let (xv, wv) = unsafe { (load(p.wrapping_add(c0)), load(pw)) };
-            if t + 1 < n {
-                pw = pw.wrapping_add(ws);
-            }
-            [a0, a1, a2, a3] = mac_words([a0, a1, a2, a3], wv, xv);
-        }
-        *acc = [a0, a1, a2, a3];
+        let pw = w[c0..].as_ptr();
+        // SAFETY: see the two twins (`asm.rs`, `model.rs`): their contract
+        // (every table entry starts `c0 + 4` readable bytes, `pw + t * ws`
+        // four readable weight bytes for every tap) is checked above.
+        *acc = unsafe { instructions::taps4(&self.ptrs[..n], pw, ws, c0, *acc) };
         true
     }
 }

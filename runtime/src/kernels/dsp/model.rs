@@ -1,0 +1,62 @@
+//! Bit-exact software models of the DSP instructions (every target without
+//! them, selected in [`crate::kernels`]), so the host tests check the DSP
+//! tier's data flow (byte pairing, tails). `asm.rs` has the instructions.
+use super::dsp::lanes::{load, mac_words};
+use super::dsp::{group_px4, word};
+
+/// Bytes 0 and 2 of `x`, sign-extended to the two halfwords of the result.
+#[inline(always)]
+pub fn sxtb16(x: u32) -> u32 {
+    let lo = x as u8 as i8 as i16 as u16 as u32;
+    let hi = (x >> 16) as u8 as i8 as i16 as u16 as u32;
+    lo | (hi << 16)
+}
+
+/// Bytes 1 and 3 of `x`, sign-extended (`SXTB16` with `ROR #8`).
+#[inline(always)]
+pub fn sxtb16_ror8(x: u32) -> u32 {
+    sxtb16(x.rotate_right(8))
+}
+
+/// `acc + lo(a) * lo(b) + hi(a) * hi(b)` on signed halfwords, wrapping.
+#[inline(always)]
+pub fn smlad(a: u32, b: u32, acc: i32) -> i32 {
+    let p0 = (a as i16 as i32).wrapping_mul(b as i16 as i32);
+    let p1 = ((a >> 16) as i16 as i32).wrapping_mul((b >> 16) as i16 as i32);
+    acc.wrapping_add(p0).wrapping_add(p1)
+}
+
+/// Same contract as the `asm.rs` twin: the portable group loop.
+#[inline(always)]
+pub fn dot_px4_body(w: &[i8], words: &[u32], body: usize, mut a: [i32; 4]) -> [i32; 4] {
+    for (r, g) in w[..body].chunks_exact(4).zip(words.chunks_exact(8)) {
+        group_px4(word(r), g, &mut a);
+    }
+    a
+}
+
+/// Same contract as the `asm.rs` twin, one tap at a time.
+///
+/// # Safety
+/// As the twin's.
+#[inline(always)]
+pub unsafe fn taps4(
+    ptrs: &[*const i8],
+    mut pw: *const i8,
+    ws: usize,
+    c0: usize,
+    acc: [i32; 4],
+) -> [i32; 4] {
+    let n = ptrs.len();
+    let [mut a0, mut a1, mut a2, mut a3] = acc;
+    for (t, &p) in ptrs.iter().enumerate() {
+        // SAFETY: `p` starts `c0 + 4` readable bytes and `pw` (advanced by
+        // `ws` per tap, not read past tap `n - 1`) four, by the contract.
+        let (xv, wv) = unsafe { (load(p.wrapping_add(c0)), load(pw)) };
+        if t + 1 < n {
+            pw = pw.wrapping_add(ws);
+        }
+        [a0, a1, a2, a3] = mac_words([a0, a1, a2, a3], wv, xv);
+    }
+    [a0, a1, a2, a3]
+}

@@ -1,0 +1,119 @@
+//! Running a [`Layer::Conv`]: each [`ConvVariant`] on its kernel.
+#![forbid(unsafe_code)]
+
+use crate::arena::{behind, bytes, scratch_range, split, split2_mut};
+use crate::kernels::{dense, depthwise, multiplier, pointwise};
+use crate::model::Model;
+use crate::ops;
+use crate::schedule::{Conv, ConvVariant, Layer};
+
+impl Model<'_> {
+    /// Validates a conv layer and runs the kernel of its variant.
+    pub(crate) fn run_conv(&self, p: &Conv, layer: &Layer, arena: &mut [i8]) -> Option<()> {
+        // Only the reference forms read OHWI `weights` and `bias`.
+        let reference = || self.reference_args(p);
+        match p.variant {
+            ConvVariant::Reference => {
+                let args = reference()?;
+                let (input, output) = split(arena, p.input, p.output)?;
+                let args = ops::conv::ConvArgs { input, ..args };
+                ops::conv::conv_reference(p, &args, output);
+            }
+            ConvVariant::InPlace { scratch } => {
+                let args = reference()?;
+                let same = p.input == p.output;
+                if !same || p.stride != 1 || p.kernel % 2 == 0 || p.pad != p.kernel / 2 {
+                    return None;
+                }
+                let ring = scratch_range(scratch, layer)?;
+                let (data, ring) = split2_mut(arena, bytes(p.input), ring)?;
+                ops::conv_in_place::conv_in_place(p, &args, data, ring);
+            }
+            ConvVariant::WriteBehind => {
+                let args = reference()?;
+                let lead = p.write_behind_bytes();
+                let (region, input_at, output_at) =
+                    behind(arena, bytes(p.input), bytes(p.output), lead)?;
+                ops::conv_write_behind::conv_write_behind(p, &args, region, input_at, output_at);
+            }
+            ConvVariant::Pointwise { folded_bias } => {
+                let args = self.pointwise_args(p, folded_bias)?;
+                let (input, output) = split(arena, p.input, p.output)?;
+                let (cin, cout) = (p.input.c as usize, p.output.c as usize);
+                pointwise::pointwise(&args, cin, cout, input, output);
+            }
+            ConvVariant::PointwiseInPlace {
+                scratch,
+                folded_bias,
+            } => {
+                let args = self.pointwise_args(p, folded_bias)?;
+                if p.input != p.output {
+                    return None;
+                }
+                let ring = scratch_range(scratch, layer)?;
+                let (data, ring) = split2_mut(arena, bytes(p.input), ring)?;
+                let (c, row) = (p.input.c as usize, p.input.w as usize * p.input.c as usize);
+                pointwise::pointwise_in_place(&args, c, row, data, ring);
+            }
+            ConvVariant::Depthwise {
+                weights_hwc,
+                folded_bias,
+            } => {
+                let args = self.depthwise_args(p, weights_hwc, folded_bias)?;
+                let (input, output) = split(arena, p.input, p.output)?;
+                let (oh, ow) = (p.output.h as usize, p.output.w as usize);
+                depthwise::depthwise(&args, oh, ow, input, output);
+            }
+            ConvVariant::DenseHwio {
+                weights_hwio,
+                folded_bias,
+            } => {
+                let args = self.dense_args(p, weights_hwio, folded_bias)?;
+                let (input, output) = split(arena, p.input, p.output)?;
+                dense::dense(&args, p.output.w as usize, input, output);
+            }
+            ConvVariant::Im2col {
+                weights_rows,
+                folded_bias,
+            } => {
+                let args = self.im2col_args(p, weights_rows, folded_bias)?;
+                let (input, output) = split(arena, p.input, p.output)?;
+                dense::im2col(&args, p.output.w as usize, input, output);
+            }
+            ConvVariant::Multiplier {
+                weights_hwc,
+                folded_bias,
+            } => {
+                let args = self.multiplier_args(p, weights_hwc, folded_bias)?;
+                let (input, output) = split(arena, p.input, p.output)?;
+                multiplier::multiplier(&args, p.output.w as usize, input, output);
+            }
+            ConvVariant::MultiplierWriteBehind {
+                weights_hwc,
+                folded_bias,
+            } => {
+                let args = self.multiplier_args(p, weights_hwc, folded_bias)?;
+                let lead = p.write_behind_bytes();
+                let (region, input_at, output_at) =
+                    behind(arena, bytes(p.input), bytes(p.output), lead)?;
+                let out_hw = (p.output.h as usize, p.output.w as usize);
+                multiplier::multiplier_behind(&args, out_hw, region, input_at, output_at);
+            }
+            ConvVariant::DepthwiseInPlace {
+                scratch,
+                weights_hwc,
+                folded_bias,
+            } => {
+                let args = self.depthwise_args(p, weights_hwc, folded_bias)?;
+                let same = p.input == p.output;
+                if !same || p.stride != 1 || p.kernel % 2 == 0 || p.pad != p.kernel / 2 {
+                    return None;
+                }
+                let ring = scratch_range(scratch, layer)?;
+                let (data, ring) = split2_mut(arena, bytes(p.input), ring)?;
+                depthwise::depthwise_in_place(&args, data, ring);
+            }
+        }
+        Some(())
+    }
+}

@@ -1,0 +1,116 @@
+//! Running the layers whose only kernels are the reference ops (LUT, SE,
+//! global pool, fc) and the add.
+#![forbid(unsafe_code)]
+
+use crate::arena::{bytes, split, split3, split3_mut};
+use crate::model::Model;
+use crate::ops;
+use crate::schedule::{Add, FullyConnected, GlobalAvgPool, Layer, Lut, SqueezeExcite, TensorRef};
+
+impl Model<'_> {
+    /// Validates a table layer and maps its input (in place when it may).
+    pub(crate) fn run_lut(&self, p: &Lut, arena: &mut [i8]) -> Option<()> {
+        let table = self.table(p.table)?;
+        if table.is_empty() || p.input.len() != p.output.len() {
+            return None;
+        }
+        if p.input.offset == p.output.offset {
+            let data = arena.get_mut(p.output.offset as usize..p.output.end())?;
+            ops::lut::lut_in_place(table, data);
+        } else {
+            let (input, output) = split(arena, p.input, p.output)?;
+            ops::lut::lut_reference(table, input, output);
+        }
+        Some(())
+    }
+
+    /// Validates an add layer and runs it (in place over either input when it may).
+    pub(crate) fn run_add(&self, p: &Add, arena: &mut [i8]) -> Option<()> {
+        let n = p.output.len();
+        // |x - zp| <= 255 < 2^8, so `<< 23` is the most an i32 holds exactly.
+        if p.a.len() != n || p.b.len() != n || p.left_shift > 23 {
+            return None;
+        }
+        if p.output.offset == p.a.offset {
+            let (b, out) = split(arena, p.b, p.output)?;
+            crate::kernels::add::add_in_place(p, out, b);
+        } else if p.output.offset == p.b.offset {
+            let (a, out) = split(arena, p.a, p.output)?;
+            crate::kernels::add::add_in_place_b(p, a, out);
+        } else {
+            // Copy-free three-way split: order the regions by offset.
+            let (a, b, out) = split3(arena, p.a, p.b, p.output)?;
+            crate::kernels::add::add(p, a, b, out);
+        }
+        Some(())
+    }
+
+    /// Validates a squeeze-excite layer and runs it.
+    pub(crate) fn run_squeeze_excite(
+        &self,
+        p: &SqueezeExcite,
+        layer: &Layer,
+        arena: &mut [i8],
+    ) -> Option<()> {
+        let (c, r) = (p.input.c as usize, p.reduced as usize);
+        if p.input
+            != (TensorRef {
+                offset: p.input.offset,
+                ..p.output
+            })
+        {
+            return None;
+        }
+        let sigmoid = self.table(p.sigmoid)?;
+        let fc1_weights = self.i8s(p.fc1_weights)?;
+        let fc2_weights = self.i8s(p.fc2_weights)?;
+        if sigmoid.is_empty() || fc1_weights.len() != c * r || fc2_weights.len() != c * r {
+            return None;
+        }
+        let args = ops::squeeze_excite::SeArgs {
+            pool_requant: self.requant(p.pool_requant, c)?,
+            scale_requant: self.requant(p.scale_requant, c)?,
+            fc1_weights,
+            fc1_bias: self.i32s(p.fc1_bias, r)?,
+            fc1_requant: self.requant(p.fc1_requant, r)?,
+            fc2_weights,
+            fc2_bias: self.i32s(p.fc2_bias, c)?,
+            fc2_requant: self.requant(p.fc2_requant, c)?,
+            sigmoid,
+            lut: self.table(p.lut)?,
+        };
+        // A byte range, not a TensorRef: 2c + reduced may exceed u16.
+        let start = p.scratch as usize;
+        let scratch = (start, start + layer.scratch_bytes());
+        let (input, scratch, output) = split3_mut(arena, bytes(p.input), scratch, bytes(p.output))?;
+        ops::squeeze_excite::squeeze_excite_reference(p, &args, input, scratch, output);
+        Some(())
+    }
+
+    /// Validates a global pool layer and runs it.
+    pub(crate) fn run_global_avg_pool(&self, p: &GlobalAvgPool, arena: &mut [i8]) -> Option<()> {
+        if p.output.len() != p.input.c as usize {
+            return None;
+        }
+        let rq = self.requant(p.requant, p.input.c as usize)?;
+        let (input, output) = split(arena, p.input, p.output)?;
+        ops::global_avg_pool::global_avg_pool_reference(p, rq, input, output);
+        Some(())
+    }
+
+    /// Validates a fully connected layer and runs it.
+    pub(crate) fn run_fully_connected(&self, p: &FullyConnected, arena: &mut [i8]) -> Option<()> {
+        let (cin, cout) = (p.input.len(), p.output.len());
+        let weights = self.i8s(p.weights)?;
+        if weights.len() != cin * cout {
+            return None;
+        }
+        let bias = self.i32s(p.bias, cout)?;
+        let requant = self.requant(p.requant, cout)?;
+        let (input, output) = split(arena, p.input, p.output)?;
+        ops::fully_connected::fully_connected_reference(
+            input, p.in_zp, weights, bias, requant, p.out_zp, false, output,
+        );
+        Some(())
+    }
+}
