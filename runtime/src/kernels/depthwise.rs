@@ -498,6 +498,42 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// `finish`'s branch-free high-word form is `requantize_i8` (then
+        /// the table) lane for lane, on both sides of its shift range and
+        /// for saturating accumulators, multipliers and zero points.
+        #[test]
+        fn finish_is_requantize(
+            acc in prop::array::uniform4(prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()]),
+            mult in prop::array::uniform4(prop_oneof![Just(i32::MAX), Just(1 << 30), 0i32..=i32::MAX]),
+            shift in prop::array::uniform4(-33i8..=32),
+            vector_range in any::<bool>(),
+            out_zp in -128i32..=127,
+            table in any::<bool>(),
+            seed in any::<u8>(),
+        ) {
+            // Half the cases keep every lane in the vector form's range.
+            let shift = shift.map(|s| if vector_range { s.clamp(-31, -2) } else { s });
+            let (m, b) = (i32_bytes(&mult), [0u8; 16]);
+            let lut: Vec<i8> = if table { (0..=255u8).map(|i| (i ^ seed) as i8).collect() } else { vec![] };
+            let ch = PointwiseArgs {
+                weights: &[],
+                folded_bias: I32s(&b),
+                requant: RequantView { multiplier: I32s(&m), shift: Shifts(&shift) },
+                out_zp,
+                lut: &lut,
+            };
+            let mut got = [0i8; 4];
+            finish::<4>(&acc, &ch, 0, 1, &mut got);
+            for i in 0..4 {
+                let y = requantize_i8(acc[i], mult[i], shift[i] as i32, out_zp);
+                let want = if table { lut[(y as u8 ^ 0x80) as usize] } else { y };
+                prop_assert_eq!(got[i], want, "lane {}", i);
+            }
+        }
+    }
+
+    proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
         /// The tap-table path (the DSP and MVE tiers'; here its portable
         /// four-lane loop) gives the window path's bits

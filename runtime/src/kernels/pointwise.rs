@@ -376,3 +376,32 @@ pub fn pointwise_in_place(
         pointwise_pixels(a, c, c, ring, r, &mut words);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// `Channel::apply` (the tile kernels' requantization, one `SMLAL`
+        /// with the rounding preloaded for `t >= 32`) is the folded bias
+        /// plus `requantize_i8`, then the table, for every shift.
+        #[test]
+        fn channel_is_requantize(
+            bias in prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()],
+            dot in any::<i32>(),
+            multiplier in prop_oneof![Just(i32::MAX), Just(1 << 30), 0i32..=i32::MAX],
+            shift in -33i32..=32,
+            out_zp in -128i32..=127,
+            table in any::<bool>(),
+            seed in any::<u8>(),
+        ) {
+            let t: [i8; 256] = core::array::from_fn(|i| (i as u8 ^ seed) as i8);
+            let ch = Channel::new(bias, multiplier, shift, out_zp, table.then_some(&t));
+            let y = requantize_i8(bias.wrapping_add(dot), multiplier, shift, out_zp);
+            let want = if table { lut(&t, y) } else { y };
+            prop_assert_eq!(ch.apply(dot), want);
+        }
+    }
+}
