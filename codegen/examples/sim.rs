@@ -252,7 +252,11 @@ fn main() {
         .ok()
         .map(|s| s.parse().unwrap())
         .unwrap_or(0.5);
-    let folded0 = fold(&timm_reparam(&synth::train_tensors(seed, 1000)));
+    let folded0 = fold(&timm_reparam(&synth::train_tensors(
+        codegen::arch::T8,
+        seed,
+        1000,
+    )));
     let calib = builtin_calibration(res);
     let env = |k: &str, d: f64| -> f64 {
         std::env::var(k)
