@@ -33,7 +33,11 @@ fn main() {
         .nth(1)
         .map(|s| s.parse().unwrap())
         .unwrap_or(0.5);
-    let folded0 = fold(&timm_reparam(&synth::train_tensors(1, 1000)));
+    let folded0 = fold(&timm_reparam(&synth::train_tensors(
+        codegen::arch::T8,
+        1,
+        1000,
+    )));
     let calib = builtin_calibration(res);
     let folded = equalize(&folded0, &channel_ranges(&folded0, &calib, &|| {}), alpha);
     let dir = std::path::Path::new("host-tests/fixtures/eval");

@@ -32,7 +32,8 @@ fn main() {
     } else {
         vec![0.5]
     };
-    let bytes = synth::checkpoint_bytes(seed, 1000, Layout::TimmTrain, DType::F32);
+    let bytes =
+        synth::checkpoint_bytes(codegen::arch::T8, seed, 1000, Layout::TimmTrain, DType::F32);
     let ck = checkpoint::parse(std::path::Path::new("x"), &bytes).unwrap();
     let eval = eval_set(res);
     for alpha in alphas {

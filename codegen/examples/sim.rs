@@ -278,7 +278,11 @@ fn main() {
         Some(p) => codegen::fold::fold_checkpoint(
             &codegen::checkpoint::load(std::path::Path::new(p)).unwrap(),
         ),
-        None => fold(&timm_reparam(&synth::train_tensors(seed, 1000))),
+        None => fold(&timm_reparam(&synth::train_tensors(
+            codegen::arch::T8,
+            seed,
+            1000,
+        ))),
     };
     let calib = match std::env::var("CALIB") {
         Ok(d) => folder_inputs(std::path::Path::new(&d), res).unwrap(),

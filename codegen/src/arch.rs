@@ -1,22 +1,165 @@
-//! FastViT-T8's architecture as data: widths, depths, and the exact state-dict
-//! key sets of each checkpoint layout: timm's `fastvit.py` (`fastvit_t8`,
-//! `checkpoint_filter_fn`) and Apple's ml-fastvit naming, checked against
-//! timm itself by `host-tests/tests/fold.rs` (key order) and the fixture
-//! script's `layout_checks` (`host-tests/fixtures/timm/README.md`).
+//! The FastViT family's architecture as data: one [`VARIANTS`] table of
+//! widths, depths and MLP ratios (timm's `fastvit.py`: `fastvit_t8`,
+//! `fastvit_t12`, ...), and the exact state-dict key sets of each checkpoint
+//! layout derived from a row of it: timm's naming (`checkpoint_filter_fn`)
+//! and Apple's ml-fastvit naming, checked against timm itself by
+//! `host-tests/tests/fold.rs` (key order) and the fixture script's
+//! `layout_checks` (`host-tests/fixtures/timm/README.md`).
 //!
 //! The synthetic generator, the loader's validation and the variant detector
 //! all read these tables, so the model is described once.
 
-/// Stage widths.
-pub const EMBED_DIMS: [usize; 4] = [48, 96, 192, 384];
-/// Blocks per stage.
-pub const DEPTHS: [usize; 4] = [2, 2, 4, 2];
-/// ConvMlp hidden width = `MLP_RATIO * dim`.
-pub const MLP_RATIO: usize = 3;
-/// final_conv output width (`cls_ratio = 2`).
-pub const FINAL_DIM: usize = 768;
-/// Squeeze-excite reduced width (`768 / 16`).
-pub const SE_DIM: usize = 48;
+/// One FastViT family member, as timm's `fastvit_*` constructor defines it.
+/// Every other width follows: `final_conv` has `2 * embed_dims[3]` outputs
+/// (`cls_ratio = 2`) and its squeeze-excite `1/16` of that.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Variant {
+    /// timm model name.
+    pub name: &'static str,
+    /// Stage widths.
+    pub embed_dims: [usize; 4],
+    /// Blocks per stage.
+    pub depths: [usize; 4],
+    /// ConvMlp hidden width = `mlp_ratio * dim` (the same in every stage).
+    pub mlp_ratio: usize,
+    /// Stages that mix tokens by attention (or a conditional positional
+    /// encoding) instead of RepMixer; none of those ops are implemented.
+    pub attention: &'static str,
+}
+
+impl Variant {
+    /// final_conv output width (`cls_ratio = 2`).
+    pub const fn final_dim(&self) -> usize {
+        2 * self.embed_dims[3]
+    }
+
+    /// Squeeze-excite reduced width (timm `SqueezeExcite(rd_ratio=1/16, rd_divisor=1)`).
+    pub const fn se_dim(&self) -> usize {
+        self.final_dim() / 16
+    }
+
+    /// Whether the whole network is RepMixer + ConvMlp (what the pipeline runs).
+    pub const fn supported(&self) -> bool {
+        self.attention.is_empty()
+    }
+
+    /// Display name (`FastViT-T12`).
+    pub fn title(&self) -> String {
+        format!("FastViT-{}", self.name["fastvit_".len()..].to_uppercase())
+    }
+
+    /// The supported row whose widths, depths and MLP ratio a validated
+    /// tensor set (timm names, train-time or reparameterized) has: read from
+    /// the shapes of `stem.0`, `stages.0.blocks.0.mlp.fc1` and the block count
+    /// of each stage. `None` if no supported row matches exactly.
+    pub fn of_shapes(shape: impl Fn(&str) -> Option<Vec<usize>>) -> Option<&'static Variant> {
+        let width = shape("stem.0.conv_kxk.0.conv.weight")
+            .or_else(|| shape("stem.0.reparam_conv.weight"))?[0];
+        let fc1 = shape("stages.0.blocks.0.mlp.fc1.weight")?;
+        let depth = |s: usize| {
+            (0..64)
+                .take_while(|b| shape(&format!("stages.{s}.blocks.{b}.mlp.fc1.weight")).is_some())
+                .count()
+        };
+        let depths = [depth(0), depth(1), depth(2), depth(3)];
+        VARIANTS.iter().find(|v| {
+            v.supported()
+                && v.embed_dims[0] == width
+                && v.depths == depths
+                && v.mlp_ratio * fc1[1] == fc1[0]
+        })
+    }
+
+    /// The table row named `name` (`fastvit_t12`; the `fastvit_` prefix may be left out).
+    pub fn by_name(name: &str) -> Option<&'static Variant> {
+        let short = name.strip_prefix("fastvit_").unwrap_or(name);
+        VARIANTS
+            .iter()
+            .find(|v| v.name["fastvit_".len()..] == *short)
+    }
+}
+
+/// The FastViT family (timm `fastvit.py`). Rows with `attention` are known so
+/// that their checkpoints get a precise refusal.
+pub const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "fastvit_t8",
+        embed_dims: [48, 96, 192, 384],
+        depths: [2, 2, 4, 2],
+        mlp_ratio: 3,
+        attention: "",
+    },
+    Variant {
+        name: "fastvit_t12",
+        embed_dims: [64, 128, 256, 512],
+        depths: [2, 2, 6, 2],
+        mlp_ratio: 3,
+        attention: "",
+    },
+    Variant {
+        name: "fastvit_s12",
+        embed_dims: [64, 128, 256, 512],
+        depths: [2, 2, 6, 2],
+        mlp_ratio: 4,
+        attention: "",
+    },
+    Variant {
+        name: "fastvit_sa12",
+        embed_dims: [64, 128, 256, 512],
+        depths: [2, 2, 6, 2],
+        mlp_ratio: 4,
+        attention: ATTN_LAST,
+    },
+    Variant {
+        name: "fastvit_sa24",
+        embed_dims: [64, 128, 256, 512],
+        depths: [4, 4, 12, 4],
+        mlp_ratio: 4,
+        attention: ATTN_LAST,
+    },
+    Variant {
+        name: "fastvit_sa36",
+        embed_dims: [64, 128, 256, 512],
+        depths: [6, 6, 18, 6],
+        mlp_ratio: 4,
+        attention: ATTN_LAST,
+    },
+    Variant {
+        name: "fastvit_ma36",
+        embed_dims: [76, 152, 304, 608],
+        depths: [6, 6, 18, 6],
+        mlp_ratio: 4,
+        attention: ATTN_LAST,
+    },
+    Variant {
+        name: "fastvit_mci0",
+        embed_dims: [64, 128, 256, 512],
+        depths: [2, 6, 10, 2],
+        mlp_ratio: 3,
+        attention: ATTN_MCI,
+    },
+    Variant {
+        name: "fastvit_mci1",
+        embed_dims: [64, 128, 256, 512],
+        depths: [4, 12, 20, 4],
+        mlp_ratio: 3,
+        attention: ATTN_MCI,
+    },
+    Variant {
+        name: "fastvit_mci2",
+        embed_dims: [80, 160, 320, 640],
+        depths: [4, 12, 24, 4],
+        mlp_ratio: 3,
+        attention: ATTN_MCI,
+    },
+];
+
+const ATTN_LAST: &str = "stage 3 uses attention token mixers (`Attention`: qkv + proj) and the conditional positional encoding `RepConditionalPosEnc` (pos_emb), which are not implemented";
+const ATTN_MCI: &str = "stage 3 uses attention token mixers (`Attention`) and `RepConditionalPosEnc`, stages 2-3 squeeze-excite in their downsamples and the large-kernel convs an activation (MobileCLIP `mci`), none of which are implemented";
+
+/// FastViT-T8, the default (built-in synthetic model, CLI defaults).
+pub const T8: &Variant = &VARIANTS[0];
+
 /// BatchNorm epsilon of every BN in the model.
 pub const BN_EPS: f32 = 1e-5;
 /// ImageNet mean (RGB) used by the pretrained config.
@@ -79,7 +222,7 @@ pub struct KeySpec {
     pub init: Init,
 }
 
-struct Keys(Vec<KeySpec>);
+struct Keys(Vec<KeySpec>, &'static Variant);
 
 impl Keys {
     fn push(&mut self, name: String, shape: &[usize], init: Init) {
@@ -142,36 +285,36 @@ impl Keys {
     }
 
     fn head(&mut self, classes: usize) {
-        self.push(
-            "head.fc.weight".into(),
-            &[classes, FINAL_DIM],
-            Init::FanIn(FINAL_DIM),
-        );
+        let f = self.1.final_dim();
+        self.push("head.fc.weight".into(), &[classes, f], Init::FanIn(f));
         self.push("head.fc.bias".into(), &[classes], Init::Bias);
     }
 
     fn se(&mut self) {
-        self.conv_b("final_conv.se.fc1", SE_DIM, FINAL_DIM, 1);
-        self.conv_b("final_conv.se.fc2", FINAL_DIM, SE_DIM, 1);
+        let (f, r) = (self.1.final_dim(), self.1.se_dim());
+        self.conv_b("final_conv.se.fc1", r, f, 1);
+        self.conv_b("final_conv.se.fc2", f, r, 1);
     }
 
     fn mlp(&mut self, p: &str, c: usize) {
         self.conv_bn(&format!("{p}.mlp.conv"), c, 1, 7);
-        self.conv_b(&format!("{p}.mlp.fc1"), MLP_RATIO * c, c, 1);
-        self.conv_b(&format!("{p}.mlp.fc2"), c, MLP_RATIO * c, 1);
+        let h = self.1.mlp_ratio * c;
+        self.conv_b(&format!("{p}.mlp.fc1"), h, c, 1);
+        self.conv_b(&format!("{p}.mlp.fc2"), c, h, 1);
     }
 }
 
-/// The 462 train-time entries (timm naming, timm registration order, which is
-/// also the synthetic generator's draw order).
-pub fn train_keys(classes: usize) -> Vec<KeySpec> {
-    let mut k = Keys(Vec::new());
-    k.mobileone("stem.0", 3, 48, 3, 1, false);
-    k.mobileone("stem.1", 48, 48, 3, 48, false);
-    k.mobileone("stem.2", 48, 48, 1, 1, true);
-    for (s, (&c, &depth)) in EMBED_DIMS.iter().zip(&DEPTHS).enumerate() {
+/// The train-time entries (462 for T8; timm naming, timm registration order,
+/// which is also the synthetic generator's draw order).
+pub fn train_keys(v: &'static Variant, classes: usize) -> Vec<KeySpec> {
+    let mut k = Keys(Vec::new(), v);
+    let w = v.embed_dims[0];
+    k.mobileone("stem.0", 3, w, 3, 1, false);
+    k.mobileone("stem.1", w, w, 3, w, false);
+    k.mobileone("stem.2", w, w, 1, 1, true);
+    for (s, (&c, &depth)) in v.embed_dims.iter().zip(&v.depths).enumerate() {
         if s > 0 {
-            let cin = EMBED_DIMS[s - 1];
+            let cin = v.embed_dims[s - 1];
             let p = format!("stages.{s}.downsample.proj");
             k.conv_bn(&format!("{p}.0.large_conv"), c, 1, 7);
             k.conv_bn(&format!("{p}.0.small_conv"), c, 1, 3);
@@ -188,18 +331,20 @@ pub fn train_keys(classes: usize) -> Vec<KeySpec> {
         }
     }
     k.se();
-    k.mobileone("final_conv", 384, FINAL_DIM, 3, 384, false);
+    let last = v.embed_dims[3];
+    k.mobileone("final_conv", last, v.final_dim(), 3, last, false);
     k.head(classes);
     k.0
 }
 
-/// The 156 entries of timm's `reparameterize_model` / `inference_mode=True`.
-pub fn reparam_keys(classes: usize) -> Vec<KeySpec> {
-    let mut k = Keys(Vec::new());
-    k.conv_b("stem.0.reparam_conv", 48, 3, 3);
-    k.conv_b("stem.1.reparam_conv", 48, 1, 3);
-    k.conv_b("stem.2.reparam_conv", 48, 48, 1);
-    for (s, (&c, &depth)) in EMBED_DIMS.iter().zip(&DEPTHS).enumerate() {
+/// The entries of timm's `reparameterize_model` / `inference_mode=True` (156 for T8).
+pub fn reparam_keys(v: &'static Variant, classes: usize) -> Vec<KeySpec> {
+    let mut k = Keys(Vec::new(), v);
+    let w = v.embed_dims[0];
+    k.conv_b("stem.0.reparam_conv", w, 3, 3);
+    k.conv_b("stem.1.reparam_conv", w, 1, 3);
+    k.conv_b("stem.2.reparam_conv", w, w, 1);
+    for (s, (&c, &depth)) in v.embed_dims.iter().zip(&v.depths).enumerate() {
         if s > 0 {
             let p = format!("stages.{s}.downsample.proj");
             k.conv_b(&format!("{p}.0.reparam_conv"), c, 1, 7);
@@ -213,7 +358,7 @@ pub fn reparam_keys(classes: usize) -> Vec<KeySpec> {
         }
     }
     k.se();
-    k.conv_b("final_conv.reparam_conv", FINAL_DIM, 1, 3);
+    k.conv_b("final_conv.reparam_conv", v.final_dim(), 1, 3);
     k.head(classes);
     k.0
 }
@@ -293,38 +438,29 @@ pub fn timm_to_apple(key: &str) -> String {
     k
 }
 
-/// Known FastViT family members: (name, stem width, blocks per stage, mlp ratio, attention in stage 3).
-pub const VARIANTS: &[(&str, usize, [usize; 4], usize, bool)] = &[
-    ("fastvit_t8", 48, [2, 2, 4, 2], 3, false),
-    ("fastvit_t12", 64, [2, 2, 6, 2], 3, false),
-    ("fastvit_s12", 64, [2, 2, 6, 2], 4, false),
-    ("fastvit_sa12", 64, [2, 2, 6, 2], 4, true),
-    ("fastvit_sa24", 64, [4, 4, 12, 4], 4, true),
-    ("fastvit_sa36", 64, [6, 6, 18, 6], 4, true),
-    ("fastvit_ma36", 76, [6, 6, 18, 6], 4, true),
-    ("fastvit_mci0", 64, [2, 6, 10, 2], 3, true),
-    ("fastvit_mci1", 64, [4, 12, 20, 4], 3, true),
-    ("fastvit_mci2", 80, [4, 12, 24, 4], 3, true),
-];
-
-/// The closest known variant for an observed (stem width, depths, mlp ratio, attention).
+/// The closest table row for an observed (stem width, blocks per stage, mlp
+/// ratio, attention layers present).
 pub fn closest_variant(
     width: usize,
     depths: [usize; 4],
     ratio: usize,
     attention: bool,
-) -> &'static str {
+) -> &'static Variant {
     VARIANTS
         .iter()
-        .min_by_key(|(_, w, d, r, a)| {
-            let depth_err: usize = d.iter().zip(&depths).map(|(x, y)| x.abs_diff(*y)).sum();
-            (*w != width) as usize * 4
+        .min_by_key(|v| {
+            let depth_err: usize = v
+                .depths
+                .iter()
+                .zip(&depths)
+                .map(|(x, y)| x.abs_diff(*y))
+                .sum();
+            (v.embed_dims[0] != width) as usize * 4
                 + depth_err * 2
-                + (*r != ratio) as usize * 2
-                + (*a != attention) as usize * 3
+                + (v.mlp_ratio != ratio) as usize * 2
+                + (v.supported() == attention) as usize * 3
         })
-        .map(|v| v.0)
-        .unwrap_or("an unknown FastViT variant")
+        .unwrap_or(T8)
 }
 
 #[cfg(test)]
@@ -333,7 +469,7 @@ mod tests {
 
     #[test]
     fn key_counts_match_spec() {
-        let train = train_keys(1000);
+        let train = train_keys(T8, 1000);
         assert_eq!(train.len(), 462);
         let params: usize = train
             .iter()
@@ -341,12 +477,30 @@ mod tests {
             .map(|k| k.shape.iter().product::<usize>())
             .sum();
         assert_eq!(params, 4_026_232);
-        assert_eq!(reparam_keys(1000).len(), 156);
+        assert_eq!(reparam_keys(T8, 1000).len(), 156);
+        // timm's model cards: T12 7.55 M, S12 9.47 M parameters.
+        for (name, want, keys) in [
+            ("fastvit_t12", 7_553_704, 530),
+            ("fastvit_s12", 9_473_576, 530),
+        ] {
+            let v = Variant::by_name(name).unwrap();
+            let train = train_keys(v, 1000);
+            let params: usize = train
+                .iter()
+                .filter(|k| !matches!(k.init, Init::Counter | Init::BnMean | Init::BnVar))
+                .map(|k| k.shape.iter().product::<usize>())
+                .sum();
+            assert_eq!((params, train.len()), (want, keys), "{name}");
+            assert_eq!(reparam_keys(v, 1000).len(), 182);
+        }
     }
 
     #[test]
     fn apple_mapping_round_trips() {
-        for k in train_keys(10).iter().chain(&reparam_keys(10)) {
+        for k in VARIANTS[..3]
+            .iter()
+            .flat_map(|v| train_keys(v, 10).into_iter().chain(reparam_keys(v, 10)))
+        {
             let a = timm_to_apple(&k.name);
             assert_ne!(a, k.name);
             assert_eq!(apple_to_timm(&a).as_deref(), Some(k.name.as_str()), "{a}");
@@ -363,8 +517,17 @@ mod tests {
 
     #[test]
     fn variant_detection() {
-        assert_eq!(closest_variant(64, [2, 2, 6, 2], 4, true), "fastvit_sa12");
-        assert_eq!(closest_variant(48, [2, 2, 4, 2], 3, false), "fastvit_t8");
-        assert_eq!(closest_variant(76, [6, 6, 18, 6], 4, true), "fastvit_ma36");
+        let name = |w, d, r, a| closest_variant(w, d, r, a).name;
+        assert_eq!(name(64, [2, 2, 6, 2], 4, true), "fastvit_sa12");
+        assert_eq!(name(48, [2, 2, 4, 2], 3, false), "fastvit_t8");
+        assert_eq!(name(64, [2, 2, 6, 2], 3, false), "fastvit_t12");
+        assert_eq!(name(64, [2, 2, 6, 2], 4, false), "fastvit_s12");
+        assert_eq!(name(76, [6, 6, 18, 6], 4, true), "fastvit_ma36");
+        assert_eq!(Variant::by_name("t12").map(|v| v.name), Some("fastvit_t12"));
+        assert_eq!(
+            Variant::by_name("fastvit_s12").map(|v| v.mlp_ratio),
+            Some(4)
+        );
+        assert!(Variant::by_name("t13").is_none());
     }
 }

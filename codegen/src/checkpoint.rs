@@ -1,5 +1,6 @@
-//! Loading a FastViT-T8 checkpoint (safetensors; F32, F16 or BF16) in any of
-//! the four layouts, validated against [`crate::arch`], into timm naming.
+//! Loading a FastViT checkpoint (safetensors; F32, F16 or BF16) of a
+//! RepMixer variant (T8, T12, S12) in any of the four layouts, validated
+//! against [`crate::arch`], into timm naming.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -9,7 +10,7 @@ use safetensors::tensor::Dtype;
 use safetensors::{SafeTensorError, SafeTensors};
 use sha2::{Digest, Sha256};
 
-use crate::arch::{self, KeySpec};
+use crate::arch::{self, KeySpec, Variant};
 use crate::error::{Error, Result};
 
 /// A float tensor (row-major, PyTorch layout).
@@ -35,9 +36,9 @@ pub type TensorMap = BTreeMap<String, Tensor>;
 /// The four checkpoint layouts the loader recognizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Layout {
-    /// timm train-time (462 entries), the hub file `timm/fastvit_t8.apple_in1k`.
+    /// timm train-time (462 entries for T8), the hub file `timm/fastvit_t8.apple_in1k`.
     TimmTrain,
-    /// timm `reparameterize_model` / `inference_mode=True` (156 entries).
+    /// timm `reparameterize_model` / `inference_mode=True` (156 entries for T8).
     TimmReparam,
     /// Apple ml-fastvit unfused naming (`patch_embed`, `network.N`, `rbr_*`).
     AppleTrain,
@@ -85,6 +86,8 @@ impl fmt::Display for DType {
 pub struct Checkpoint {
     /// Where it came from (a file path or a description).
     pub path: PathBuf,
+    /// Detected variant (from the tensor shapes).
+    pub variant: &'static Variant,
     /// Detected layout.
     pub layout: Layout,
     /// Float dtype of the stored tensors (the most common one if mixed).
@@ -154,18 +157,28 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
             arch::apple_to_timm(&k).ok_or_else(|| Error::UnexpectedTensor {
                 path: p(),
                 name: k.clone(),
-                layout: "Apple ml-fastvit".into(),
+                layout: "FastViT Apple ml-fastvit".into(),
             })?
         } else {
             k.clone()
         };
         named.push((timm, k, v));
     }
+    let variant = detect_variant(
+        path,
+        &named
+            .iter()
+            .map(|(t, _, v)| (t.as_str(), v.shape().to_vec()))
+            .collect::<Vec<_>>(),
+    )?;
     // The layout is the key table whose own keys (those the other table
     // lacks) the file has more of, so a file missing any one tensor is still
     // recognized and the missing tensor reported.
     let names = |specs: Vec<KeySpec>| specs.into_iter().map(|s| s.name).collect::<BTreeSet<_>>();
-    let (train_names, reparam_names) = (names(arch::train_keys(1)), names(arch::reparam_keys(1)));
+    let (train_names, reparam_names) = (
+        names(arch::train_keys(variant, 1)),
+        names(arch::reparam_keys(variant, 1)),
+    );
     let own = |of: &BTreeSet<String>, not: &BTreeSet<String>| {
         named
             .iter()
@@ -197,14 +210,6 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         }
     };
 
-    check_variant(
-        path,
-        &named
-            .iter()
-            .map(|(t, _, v)| (t.as_str(), v.shape().to_vec()))
-            .collect::<Vec<_>>(),
-    )?;
-
     // Classes come from the head; everything else is fixed by the architecture.
     let (head_name, head_shape) = named
         .iter()
@@ -218,7 +223,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
                 "head.fc.weight"
             }
             .into(),
-            shape: vec![arch::DEFAULT_CLASSES, arch::FINAL_DIM],
+            shape: vec![arch::DEFAULT_CLASSES, variant.final_dim()],
         })?;
     let classes = head_shape.first().copied().unwrap_or(0);
     if classes == 0 {
@@ -226,14 +231,15 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
             path: p(),
             name: head_name,
             got: head_shape,
-            expected: vec![arch::DEFAULT_CLASSES, arch::FINAL_DIM],
+            expected: vec![arch::DEFAULT_CLASSES, variant.final_dim()],
         });
     }
     let specs: Vec<KeySpec> = if layout.is_train() {
-        arch::train_keys(classes)
+        arch::train_keys(variant, classes)
     } else {
-        arch::reparam_keys(classes)
+        arch::reparam_keys(variant, classes)
     };
+    let layout_name = format!("{} {layout}", variant.title());
     let spec_by_name: BTreeMap<&str, &KeySpec> =
         specs.iter().map(|s| (s.name.as_str(), s)).collect();
 
@@ -244,7 +250,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
             return Err(Error::UnexpectedTensor {
                 path: p(),
                 name: stored.clone(),
-                layout: layout.to_string(),
+                layout: layout_name.clone(),
             });
         };
         if timm.ends_with("num_batches_tracked") {
@@ -324,7 +330,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
             return Err(Error::UnexpectedTensor {
                 path: p(),
                 name: stored.clone(),
-                layout: layout.to_string(),
+                layout: layout_name.clone(),
             });
         }
         tensors.insert(timm.clone(), Tensor::new(spec.shape.clone(), values));
@@ -347,6 +353,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         [DType::F32, DType::F16, DType::BF16][(0..3).max_by_key(|&i| dtype_counts[i]).unwrap_or(0)];
     Ok(Checkpoint {
         path: p(),
+        variant,
         layout,
         dtype,
         classes,
@@ -452,9 +459,12 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Refuses other FastViT variants with a helpful name, before key-by-key
-/// validation would report a confusing first missing tensor.
-fn check_variant(path: &Path, keys: &[(&str, Vec<usize>)]) -> Result<()> {
+/// The variant a file's shapes describe (stem width, blocks per stage, MLP
+/// ratio, attention keys), so that key-by-key validation runs against the
+/// right table; variants with attention are refused here with what they need.
+/// A damaged file (a missing or extra block, a transposed weight) is matched
+/// to the closest supported variant and its bad tensor reported by that check.
+fn detect_variant(path: &Path, keys: &[(&str, Vec<usize>)]) -> Result<&'static Variant> {
     let mut depths = [0usize; 4];
     let mut attention = false;
     for (k, _) in keys {
@@ -485,24 +495,22 @@ fn check_variant(path: &Path, keys: &[(&str, Vec<usize>)]) -> Result<()> {
         .unwrap_or(0);
     let ratio = shape_of("stages.0.blocks.0.mlp.fc1.weight")
         .and_then(|s| (s.len() >= 2 && s[1] > 0).then(|| s[0] / s[1]))
-        .unwrap_or(arch::MLP_RATIO);
-    let t8 = width == arch::EMBED_DIMS[0]
-        && depths == arch::DEPTHS
-        && ratio == arch::MLP_RATIO
-        && !attention;
+        .unwrap_or(0);
     let variant = arch::closest_variant(width, depths, ratio, attention);
-    // Missing widths/depths (partial files) are left to the key-by-key check,
-    // and so is a damaged T8 (closest to T8 but not T8: an extra block, a
-    // transposed weight), whose bad tensor that check names.
-    if t8 || variant == "fastvit_t8" || width == 0 || depths.iter().all(|&d| d == 0) {
-        return Ok(());
+    if variant.supported() {
+        return Ok(variant);
+    }
+    // Missing widths/depths (partial files) are left to the key-by-key check.
+    if width == 0 || depths.iter().all(|&d| d == 0) {
+        return Ok(arch::T8);
     }
     Err(Error::OtherVariant {
         path: path.to_path_buf(),
-        variant,
+        variant: variant.name,
         why: format!(
-            "stem width {width}, blocks per stage {depths:?}, mlp ratio {ratio}{}; fastvit_t8 has width 48, blocks [2, 2, 4, 2], ratio 3, no attention",
+            "stem width {width}, blocks per stage {depths:?}, mlp ratio {ratio}{}",
             if attention { ", attention layers" } else { "" }
         ),
+        missing: variant.attention,
     })
 }

@@ -25,7 +25,7 @@ pub enum Error {
         why: String,
     },
     /// A required tensor is absent.
-    #[error("{path}: tensor `{name}` is missing (expected shape {shape:?}); is this a FastViT-T8 checkpoint in timm or Apple ml-fastvit naming?")]
+    #[error("{path}: tensor `{name}` is missing (expected shape {shape:?}); is this a FastViT-T8, -T12 or -S12 checkpoint in timm or Apple ml-fastvit naming?")]
     MissingTensor {
         /// File.
         path: PathBuf,
@@ -81,7 +81,7 @@ pub enum Error {
         value: f32,
     },
     /// The checkpoint is another FastViT variant.
-    #[error("{path}: this checkpoint looks like {variant} ({why}); only fastvit_t8 is supported")]
+    #[error("{path}: this checkpoint looks like {variant} ({why}), which is not supported: {missing}. Supported are the RepMixer variants fastvit_t8, fastvit_t12 and fastvit_s12")]
     OtherVariant {
         /// File.
         path: PathBuf,
@@ -89,15 +89,17 @@ pub enum Error {
         variant: &'static str,
         /// What gave it away.
         why: String,
+        /// What the pipeline lacks for it.
+        missing: &'static str,
     },
     /// A tensor the model does not have.
-    #[error("{path}: unexpected tensor `{name}` for a FastViT-T8 {layout} checkpoint")]
+    #[error("{path}: unexpected tensor `{name}` for a {layout} checkpoint")]
     UnexpectedTensor {
         /// File.
         path: PathBuf,
         /// Key.
         name: String,
-        /// Detected layout.
+        /// Detected variant and layout (`FastViT-T8 timm train-time`).
         layout: String,
     },
     /// No known layout matches.

@@ -2,7 +2,7 @@
 //! by branch, and the folded graph. GELU is the exact erf form. All int8 work
 //! is judged against it.
 
-use crate::arch::{BN_EPS, DEPTHS, EMBED_DIMS, FINAL_DIM};
+use crate::arch::BN_EPS;
 use crate::checkpoint::TensorMap;
 use crate::fold::{ConvW, Folded};
 
@@ -381,14 +381,16 @@ fn scale(mut x: Fmap, g: &[f32]) -> Fmap {
 /// normalized CHW input. `taps` sees the outputs of `stem`, `stages.N` and
 /// `final_conv` (the points the timm goldens checksum). Returns the logits.
 pub fn forward_train(m: &TensorMap, x: &Fmap, taps: &mut dyn Observer) -> Vec<f32> {
-    let mut x = map(mobileone(m, "stem.0", x, 48, 3, 2, 1), gelu);
-    x = map(mobileone(m, "stem.1", &x, 48, 3, 2, 48), gelu);
-    x = map(mobileone(m, "stem.2", &x, 48, 1, 1, 1), gelu);
+    let v = crate::fold::variant_of(m);
+    let w = v.embed_dims[0];
+    let mut x = map(mobileone(m, "stem.0", x, w, 3, 2, 1), gelu);
+    x = map(mobileone(m, "stem.1", &x, w, 3, 2, w), gelu);
+    x = map(mobileone(m, "stem.2", &x, w, 1, 1, 1), gelu);
     taps.observe("stem", &x);
-    for (s, (&c, &depth)) in EMBED_DIMS.iter().zip(&DEPTHS).enumerate() {
+    for (s, (&c, &depth)) in v.embed_dims.iter().zip(&v.depths).enumerate() {
         if s > 0 {
             let p = format!("stages.{s}.downsample.proj");
-            let cin = EMBED_DIMS[s - 1];
+            let cin = v.embed_dims[s - 1];
             let l = conv_bn(m, &format!("{p}.0.large_conv"), &x, c, 7, 2, cin);
             let sm = conv_bn(m, &format!("{p}.0.small_conv"), &x, c, 3, 2, cin);
             x = add(l, &sm);
@@ -402,19 +404,25 @@ pub fn forward_train(m: &TensorMap, x: &Fmap, taps: &mut dyn Observer) -> Vec<f3
             let diff = add(mixed, &map(normed, |v| -v));
             x = add(x, &scale(diff, t(m, &format!("{tm}.layer_scale.gamma"))));
             let y = conv_bn(m, &format!("{p}.mlp.conv"), &x, c, 7, 1, c);
-            let y = map(conv_b(m, &format!("{p}.mlp.fc1"), &y, 3 * c), gelu);
+            let y = map(
+                conv_b(m, &format!("{p}.mlp.fc1"), &y, v.mlp_ratio * c),
+                gelu,
+            );
             let y = conv_b(m, &format!("{p}.mlp.fc2"), &y, c);
             x = add(x, &scale(y, t(m, &format!("{p}.layer_scale.gamma"))));
         }
         taps.observe(&format!("stages.{s}"), &x);
     }
-    let y = mobileone(m, "final_conv", &x, FINAL_DIM, 3, 1, 384);
-    let s = Fmap::new(FINAL_DIM, 1, 1, mean_hw(&y));
-    let h = map(conv_b(m, "final_conv.se.fc1", &s, 48), |v| v.max(0.0));
-    let g = map(conv_b(m, "final_conv.se.fc2", &h, FINAL_DIM), sigmoid);
+    let (last, f) = (v.embed_dims[3], v.final_dim());
+    let y = mobileone(m, "final_conv", &x, f, 3, 1, last);
+    let s = Fmap::new(f, 1, 1, mean_hw(&y));
+    let h = map(conv_b(m, "final_conv.se.fc1", &s, v.se_dim()), |v| {
+        v.max(0.0)
+    });
+    let g = map(conv_b(m, "final_conv.se.fc2", &h, f), sigmoid);
     x = map(scale(y, &g.data), gelu);
     taps.observe("final_conv", &x);
-    let pooled = Fmap::new(FINAL_DIM, 1, 1, mean_hw(&x));
+    let pooled = Fmap::new(f, 1, 1, mean_hw(&x));
     let classes = m["head.fc.weight"].shape[0];
     conv2d(
         &pooled,

@@ -1,12 +1,12 @@
 //! Structural reparameterization (spec §3): the train-time graph collapses
-//! into 106 tensors. Two steps, both pure:
+//! into 106 tensors (T8). Two steps, both pure:
 //! * [`timm_reparam`]: exactly what `timm.models.reparameterize_model` does
 //!   (MobileOne branches, large-kernel branches, RepMixer, BN folds), giving
-//!   the 156-entry timm inference-mode tensor set;
+//!   timm's inference-mode tensor set (156 entries for T8);
 //! * [`fold`]: the two exact folds timm leaves out (ConvMlp BatchNorm into the
 //!   dw 7x7 conv, block layer scale into fc2), giving a [`Folded`] graph.
 
-use crate::arch::{self, BN_EPS, DEPTHS, EMBED_DIMS, FINAL_DIM, MLP_RATIO, SE_DIM};
+use crate::arch::{Variant, BN_EPS};
 use crate::checkpoint::{Checkpoint, Tensor, TensorMap};
 
 /// A folded convolution (PyTorch OIHW weights, with bias).
@@ -232,29 +232,41 @@ fn put(out: &mut TensorMap, p: &str, shape: Vec<usize>, (w, b): (Vec<f32>, Vec<f
     out.insert(format!("{p}.bias"), Tensor::new(vec![cout], b));
 }
 
-/// timm's `reparameterize_model`: train-time tensors -> the 156-entry
-/// inference-mode tensor set (timm names; ConvMlp BN and layer scales kept).
+/// The variant of a validated tensor set (see [`Variant::of_shapes`]).
+///
+/// # Panics
+/// If the tensors match no supported variant: they come from
+/// [`crate::checkpoint::parse`] or [`crate::synth`], which guarantee one.
+pub fn variant_of(m: &TensorMap) -> &'static Variant {
+    Variant::of_shapes(|k| m.get(k).map(|t| t.shape.clone()))
+        .expect("tensors validated against a supported FastViT variant")
+}
+
+/// timm's `reparameterize_model`: train-time tensors -> the inference-mode
+/// tensor set (156 entries for T8; timm names; ConvMlp BN and layer scales kept).
 pub fn timm_reparam(m: &TensorMap) -> TensorMap {
+    let v = variant_of(m);
+    let w = v.embed_dims[0];
     let mut out = TensorMap::new();
     put(
         &mut out,
         "stem.0.reparam_conv",
-        vec![48, 3, 3, 3],
-        mobileone(m, "stem.0", 3, 48, 3, 1),
+        vec![w, 3, 3, 3],
+        mobileone(m, "stem.0", 3, w, 3, 1),
     );
     put(
         &mut out,
         "stem.1.reparam_conv",
-        vec![48, 1, 3, 3],
-        mobileone(m, "stem.1", 48, 48, 3, 48),
+        vec![w, 1, 3, 3],
+        mobileone(m, "stem.1", w, w, 3, w),
     );
     put(
         &mut out,
         "stem.2.reparam_conv",
-        vec![48, 48, 1, 1],
-        mobileone(m, "stem.2", 48, 48, 1, 1),
+        vec![w, w, 1, 1],
+        mobileone(m, "stem.2", w, w, 1, 1),
     );
-    for (s, (&c, &depth)) in EMBED_DIMS.iter().zip(&DEPTHS).enumerate() {
+    for (s, (&c, &depth)) in v.embed_dims.iter().zip(&v.depths).enumerate() {
         if s > 0 {
             let p = format!("stages.{s}.downsample.proj");
             let (mut wl, mut bl) = conv_bn(m, &format!("{p}.0.large_conv"));
@@ -312,11 +324,12 @@ pub fn timm_reparam(m: &TensorMap) -> TensorMap {
             }
         }
     }
+    let (last, f) = (v.embed_dims[3], v.final_dim());
     put(
         &mut out,
         "final_conv.reparam_conv",
-        vec![FINAL_DIM, 1, 3, 3],
-        mobileone(m, "final_conv", 384, FINAL_DIM, 3, 384),
+        vec![f, 1, 3, 3],
+        mobileone(m, "final_conv", last, f, 3, last),
     );
     for key in [
         "final_conv.se.fc1.weight",
@@ -354,16 +367,18 @@ fn conv(
 
 /// The full fold from timm's inference-mode tensors (spec §3.6).
 pub fn fold(m: &TensorMap) -> Folded {
+    let v = variant_of(m);
+    let w = v.embed_dims[0];
     let stem = [
-        conv(m, "stem.0.reparam_conv", 3, 48, 3, 2, 1),
-        conv(m, "stem.1.reparam_conv", 48, 48, 3, 2, 48),
-        conv(m, "stem.2.reparam_conv", 48, 48, 1, 1, 1),
+        conv(m, "stem.0.reparam_conv", 3, w, 3, 2, 1),
+        conv(m, "stem.1.reparam_conv", w, w, 3, 2, w),
+        conv(m, "stem.2.reparam_conv", w, w, 1, 1, 1),
     ];
     let mut stages = Vec::new();
-    for (s, (&c, &depth)) in EMBED_DIMS.iter().zip(&DEPTHS).enumerate() {
+    for (s, (&c, &depth)) in v.embed_dims.iter().zip(&v.depths).enumerate() {
         let downsample = (s > 0).then(|| {
             let p = format!("stages.{s}.downsample.proj");
-            let cin = EMBED_DIMS[s - 1];
+            let cin = v.embed_dims[s - 1];
             [
                 conv(m, &format!("{p}.0.reparam_conv"), cin, c, 7, 2, cin),
                 conv(m, &format!("{p}.1.reparam_conv"), c, c, 1, 1, 1),
@@ -383,7 +398,8 @@ pub fn fold(m: &TensorMap) -> Folded {
                 weight: w,
                 bias,
             };
-            let mut fc2 = conv(m, &format!("{p}.mlp.fc2"), MLP_RATIO * c, c, 1, 1, 1);
+            let hidden = v.mlp_ratio * c;
+            let mut fc2 = conv(m, &format!("{p}.mlp.fc2"), hidden, c, 1, 1, 1);
             let g = get(m, &format!("{p}.layer_scale.gamma"));
             let per = fc2.weight.len() / c;
             fc2.weight
@@ -394,22 +410,23 @@ pub fn fold(m: &TensorMap) -> Folded {
             blocks.push(Block {
                 token_mixer: conv(m, &format!("{p}.token_mixer.reparam_conv"), c, c, 3, 1, c),
                 mlp_conv,
-                fc1: conv(m, &format!("{p}.mlp.fc1"), c, MLP_RATIO * c, 1, 1, 1),
+                fc1: conv(m, &format!("{p}.mlp.fc1"), c, hidden, 1, 1, 1),
                 fc2,
             });
         }
         stages.push(Stage { downsample, blocks });
     }
     let classes = m["head.fc.weight"].shape[0];
+    let (last, f) = (v.embed_dims[3], v.final_dim());
     Folded {
         stem,
         stages,
-        final_conv: conv(m, "final_conv.reparam_conv", 384, FINAL_DIM, 3, 1, 384),
-        se_fc1: conv(m, "final_conv.se.fc1", FINAL_DIM, SE_DIM, 1, 1, 1),
-        se_fc2: conv(m, "final_conv.se.fc2", SE_DIM, FINAL_DIM, 1, 1, 1),
+        final_conv: conv(m, "final_conv.reparam_conv", last, f, 3, 1, last),
+        se_fc1: conv(m, "final_conv.se.fc1", f, v.se_dim(), 1, 1, 1),
+        se_fc2: conv(m, "final_conv.se.fc2", v.se_dim(), f, 1, 1, 1),
         head: ConvW {
             name: "head.fc".into(),
-            cin: arch::FINAL_DIM,
+            cin: f,
             cout: classes,
             k: 1,
             stride: 1,
@@ -417,7 +434,7 @@ pub fn fold(m: &TensorMap) -> Folded {
             weight: get(m, "head.fc.weight").to_vec(),
             bias: get(m, "head.fc.bias").to_vec(),
         },
-        bases: Bases::ones(FINAL_DIM),
+        bases: Bases::ones(f),
     }
 }
 
@@ -475,7 +492,7 @@ mod tests {
 
     #[test]
     fn folded_counts_match_spec() {
-        let train = synth::train_tensors(1, 1000);
+        let train = synth::train_tensors(crate::arch::T8, 1, 1000);
         let reparam = timm_reparam(&train);
         assert_eq!(reparam.len() + 10 /* num_batches_tracked */, 156);
         let f = fold(&reparam);

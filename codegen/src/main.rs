@@ -22,8 +22,8 @@ const EXAMPLES: &str = "Examples:
   codegen eval model.safetensors cat.jpg dog.png --json
   codegen plan model.safetensors --json";
 
-/// Reads a FastViT-T8 checkpoint (timm or Apple layout; F32/F16/BF16
-/// safetensors), folds every train-time branch, calibrates and quantizes it to
+/// Reads a FastViT-T8, -T12 or -S12 checkpoint (timm or Apple layout;
+/// F32/F16/BF16 safetensors; the variant is detected from the shapes), folds every train-time branch, calibrates and quantizes it to
 /// int8, plans the arena, and writes a no_std Rust crate for fastvit-runtime.
 #[derive(Parser, Debug)]
 #[command(name = "codegen", version, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]

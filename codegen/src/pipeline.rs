@@ -71,8 +71,13 @@ pub fn load_or_synthesize(path: Option<&Path>) -> Result<(Checkpoint, Provenance
     let ck = match path {
         Some(p) => checkpoint::load(p)?,
         None => {
-            let bytes =
-                synth::checkpoint_bytes(SYNTHETIC_SEED, 1000, Layout::TimmTrain, DType::F32);
+            let bytes = synth::checkpoint_bytes(
+                crate::arch::T8,
+                SYNTHETIC_SEED,
+                1000,
+                Layout::TimmTrain,
+                DType::F32,
+            );
             checkpoint::parse(Path::new("<built-in synthetic fastvit_t8>"), &bytes)?
         }
     };
@@ -83,6 +88,7 @@ pub fn load_or_synthesize(path: Option<&Path>) -> Result<(Checkpoint, Provenance
         },
         sha256: ck.sha256.clone(),
         layout: ck.layout.to_string(),
+        model: ck.variant.title(),
     };
     Ok((ck, prov))
 }
@@ -205,7 +211,7 @@ pub fn peak_layer(c: &Compiled) -> (String, usize) {
 /// # let tmp = std::env::temp_dir().join(format!("fastvit-doc-gen-{}", std::process::id()));
 /// # std::fs::create_dir_all(&tmp).unwrap();
 /// # std::env::set_var("OUT_DIR", &tmp); // as cargo sets it for build scripts
-/// # let bytes = codegen::synth::checkpoint_bytes(1, 1000, Layout::TimmTrain, DType::F16);
+/// # let bytes = codegen::synth::checkpoint_bytes(codegen::arch::T8, 1, 1000, Layout::TimmTrain, DType::F16);
 /// # std::fs::write(tmp.join("model.safetensors"), bytes).unwrap();
 /// let ckpt = std::path::Path::new("model.safetensors");
 /// # let ckpt = &tmp.join("model.safetensors"); // a seeded stand-in for the hub file

@@ -1,4 +1,5 @@
-//! Deterministic synthetic FastViT-T8 checkpoints with timm's exact layout.
+//! Deterministic synthetic FastViT checkpoints (any supported variant) with
+//! timm's exact layout.
 //!
 //! Used when no checkpoint is given (so a newcomer sees the pipeline work)
 //! and by the tests, which regenerate the exact checkpoints the timm fixture
@@ -14,16 +15,16 @@ use std::collections::HashMap;
 
 use safetensors::tensor::{Dtype, TensorView};
 
-use crate::arch::{self, Init};
+use crate::arch::{self, Init, Variant};
 use crate::checkpoint::{DType, Layout, Tensor, TensorMap};
 use crate::fold;
 use crate::prng::SplitMix64;
 
-/// Train-time tensors (timm names, f32) for `seed` and `classes`.
-pub fn train_tensors(seed: u64, classes: usize) -> TensorMap {
+/// Train-time tensors (timm names, f32) of `variant` for `seed` and `classes`.
+pub fn train_tensors(variant: &'static Variant, seed: u64, classes: usize) -> TensorMap {
     let mut rng = SplitMix64::new(seed);
     let mut out = TensorMap::new();
-    for spec in arch::train_keys(classes) {
+    for spec in arch::train_keys(variant, classes) {
         let Some((lo, hi)) = spec.init.range() else {
             continue;
         };
@@ -55,12 +56,21 @@ pub fn input(seed: u64, h: usize, w: usize) -> Vec<f32> {
 
 /// Serializes a synthetic checkpoint of the given layout and dtype to
 /// safetensors bytes, `num_batches_tracked` included where timm has it.
-pub fn checkpoint_bytes(seed: u64, classes: usize, layout: Layout, dtype: DType) -> Vec<u8> {
-    let train = train_tensors(seed, classes);
+pub fn checkpoint_bytes(
+    variant: &'static Variant,
+    seed: u64,
+    classes: usize,
+    layout: Layout,
+    dtype: DType,
+) -> Vec<u8> {
+    let train = train_tensors(variant, seed, classes);
     let (tensors, keys) = if layout.is_train() {
-        (train, arch::train_keys(classes))
+        (train, arch::train_keys(variant, classes))
     } else {
-        (fold::timm_reparam(&train), arch::reparam_keys(classes))
+        (
+            fold::timm_reparam(&train),
+            arch::reparam_keys(variant, classes),
+        )
     };
     let apple = matches!(layout, Layout::AppleTrain | Layout::AppleReparam);
     let mut blobs: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
@@ -115,9 +125,9 @@ pub fn checkpoint_bytes(seed: u64, classes: usize, layout: Layout, dtype: DType)
 
 /// FNV-1a 64 over the little-endian f32 bytes of every float tensor in
 /// state-dict order: the fingerprint the fixture script records.
-pub fn fingerprint(tensors: &TensorMap, classes: usize) -> u64 {
+pub fn fingerprint(variant: &'static Variant, tensors: &TensorMap, classes: usize) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for spec in arch::train_keys(classes) {
+    for spec in arch::train_keys(variant, classes) {
         if let Some(t) = tensors.get(&spec.name) {
             for v in &t.data {
                 for b in v.to_le_bytes() {

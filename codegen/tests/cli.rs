@@ -28,7 +28,7 @@ fn checkpoint(dir: &Path, classes: usize) -> PathBuf {
     let p = dir.join("t8.safetensors");
     std::fs::write(
         &p,
-        synth::checkpoint_bytes(5, classes, Layout::TimmTrain, DType::F16),
+        synth::checkpoint_bytes(codegen::arch::T8, 5, classes, Layout::TimmTrain, DType::F16),
     )
     .unwrap();
     p
@@ -135,7 +135,8 @@ fn bad_checkpoint_fails_cleanly_and_keeps_previous_output() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("keep.txt"), b"previous").unwrap();
     let bad = d.join("broken.safetensors");
-    let mut bytes = synth::checkpoint_bytes(5, 10, Layout::TimmTrain, DType::F32);
+    let mut bytes =
+        synth::checkpoint_bytes(codegen::arch::T8, 5, 10, Layout::TimmTrain, DType::F32);
     bytes.truncate(bytes.len() / 2);
     std::fs::write(&bad, &bytes).unwrap();
     let o = codegen(&[

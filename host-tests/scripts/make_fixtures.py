@@ -3,7 +3,8 @@
 
 For every case in ``CASES`` this script
 
-1. builds timm's ``fastvit_t8`` (train-time, unfused),
+1. builds timm's ``fastvit_t8`` / ``fastvit_t12`` / ``fastvit_s12`` (the case's
+   ``variant``; train-time, unfused),
 2. fills every state-dict entry from the portable SplitMix64 generator that
    ``codegen/src/prng.rs`` and ``codegen/src/arch.rs`` implement bit-identically
    (see "Synthetic weights" below), optionally rounding through f16/bf16,
@@ -72,9 +73,15 @@ PINNED_VERSIONS = {"torch": "2.15.0", "timm": "1.0.31"}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT_DIR = REPO_ROOT / "host-tests" / "fixtures" / "timm"
 
-# Expected state-dict sizes (spec fastvit_t8.md §2.1).
-TRAIN_KEY_COUNT = 462
-REPARAM_KEY_COUNT = 156
+# Expected (train, reparameterized) state-dict sizes per variant (spec
+# fastvit_t8.md §2.1 for T8; T12/S12 have two more RepMixer blocks in stage 2,
+# 34 train / 13 reparameterized entries each).
+KEY_COUNTS = {
+    "fastvit_t8": (462, 156),
+    "fastvit_t12": (530, 182),
+    "fastvit_s12": (530, 182),
+}
+DEFAULT_VARIANT = "fastvit_t8"
 
 # Modules whose outputs are fingerprinted in `stages_train` (attribute paths of
 # timm's FastVit; forward order).
@@ -274,7 +281,8 @@ def timm_to_apple(key: str) -> str:
     return k
 
 
-def layout_checks(train_model, reparam_model, x: torch.Tensor, classes: int) -> dict:
+def layout_checks(train_model, reparam_model, x: torch.Tensor, classes: int,
+                  variant: str) -> dict:
     """Prove that the Apple layouts map onto timm's as the Rust loader assumes."""
     filter_fn = timm_fastvit.checkpoint_filter_fn
     train_sd = train_model.state_dict()
@@ -290,11 +298,11 @@ def layout_checks(train_model, reparam_model, x: torch.Tensor, classes: int) -> 
     assert unfused_ok, "checkpoint_filter_fn(Apple unfused) != timm train state dict"
 
     # 2. Apple reparam naming (`lkb_reparam`) -> filter -> `lkb_reparam` rename ->
-    #    strict load into fastvit_t8(inference_mode=True) -> same logits.
+    #    strict load into <variant>(inference_mode=True) -> same logits.
     apple_reparam = OrderedDict((timm_to_apple(k), v) for k, v in reparam_sd.items())
     n_lkb = sum(".lkb_reparam." in k for k in apple_reparam)
     filtered = filter_fn(apple_reparam, reparam_model)
-    infer_model = timm.create_model("fastvit_t8", pretrained=False, num_classes=classes,
+    infer_model = timm.create_model(variant, pretrained=False, num_classes=classes,
                                     inference_mode=True).eval()
     # timm's filter leaves `lkb_reparam` alone, so without the rename the strict
     # load must fail on exactly those keys (spec §5.3).
@@ -335,6 +343,9 @@ class Case:
     dtype: str  # "f32" | "f16" | "bf16"
     input_seeds: tuple[int, ...]
     layout_checks: bool = False
+    # timm model name. The JSON records it only for other variants, so the
+    # T8 goldens made before variants existed stay byte-identical.
+    variant: str = DEFAULT_VARIANT
 
 
 CASES = [
@@ -342,6 +353,12 @@ CASES = [
     Case("seed2_r224_c1000_f32", 2, 224, 1000, "f32", (201,)),
     Case("seed3_r256_c1000_f16", 3, 256, 1000, "f16", (301,)),
     Case("seed4_r256_c10_bf16", 4, 256, 10, "bf16", (401,)),
+    Case("t12_seed11_r256_c1000_f32", 11, 256, 1000, "f32", (1101,), layout_checks=True,
+         variant="fastvit_t12"),
+    Case("t12_seed12_r224_c10_f16", 12, 224, 10, "f16", (1201,), variant="fastvit_t12"),
+    Case("s12_seed21_r256_c1000_bf16", 21, 256, 1000, "bf16", (2101,), variant="fastvit_s12"),
+    Case("s12_seed22_r224_c1000_f32", 22, 224, 1000, "f32", (2201,), layout_checks=True,
+         variant="fastvit_s12"),
 ]
 
 
@@ -380,9 +397,10 @@ def stage_fingerprints(model, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
 
 def run_case(case: Case, dump_dir: Path | None) -> tuple[dict, dict]:
     """Build, fill and run one case; returns (golden JSON dict, summary for the log)."""
-    model = timm.create_model("fastvit_t8", pretrained=False, num_classes=case.classes)
+    model = timm.create_model(case.variant, pretrained=False, num_classes=case.classes)
     template = model.state_dict()
-    assert len(template) == TRAIN_KEY_COUNT, len(template)
+    train_key_count, reparam_key_count = KEY_COUNTS[case.variant]
+    assert len(template) == train_key_count, len(template)
     stored, sd = synth_state_dict(template, case.seed, case.dtype)
     model.load_state_dict(sd, strict=True)
     model = model.eval().float()
@@ -396,10 +414,11 @@ def run_case(case: Case, dump_dir: Path | None) -> tuple[dict, dict]:
         print(f"  wrote {path}")
 
     reparam = timm.models.reparameterize_model(model)
-    assert len(reparam.state_dict()) == REPARAM_KEY_COUNT
+    assert len(reparam.state_dict()) == reparam_key_count
 
     golden = {
         "case": case.name,
+        **({} if case.variant == DEFAULT_VARIANT else {"variant": case.variant}),
         "seed": case.seed,
         "resolution": case.resolution,
         "classes": case.classes,
@@ -430,7 +449,8 @@ def run_case(case: Case, dump_dir: Path | None) -> tuple[dict, dict]:
             })
         if case.layout_checks:
             x = make_input(case.input_seeds[0], case.resolution)
-            golden["layout_checks"] = layout_checks(model, reparam, x, case.classes)
+            golden["layout_checks"] = layout_checks(model, reparam, x, case.classes,
+                                                    case.variant)
     return golden, summary
 
 

@@ -220,7 +220,9 @@ fn f32_entry(name: &str, shape: &[usize], fill: f32) -> Entry {
 /// The valid timm train-time F32 checkpoint (seed 1, 1000 classes), once.
 fn valid() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| synth::checkpoint_bytes(1, 1000, Layout::TimmTrain, DType::F32))
+    BYTES.get_or_init(|| {
+        synth::checkpoint_bytes(codegen::arch::T8, 1, 1000, Layout::TimmTrain, DType::F32)
+    })
 }
 
 /// [`valid`], parsed for editing (a fresh copy per call).
@@ -740,6 +742,7 @@ fn non_finite_values() {
     }
     // Also in a half-precision file (F16 Inf, BF16 NaN).
     let f16 = St::parse(&synth::checkpoint_bytes(
+        codegen::arch::T8,
         1,
         10,
         Layout::TimmTrain,
@@ -754,6 +757,7 @@ fn non_finite_values() {
         &[&format!("`{name}`"), "+Inf", "index 1"]
     );
     let bf16 = St::parse(&synth::checkpoint_bytes(
+        codegen::arch::T8,
         1,
         10,
         Layout::TimmTrain,
@@ -793,7 +797,7 @@ fn negative_running_var() {
 // ---------------------------------------------------------------------------
 // Other FastViT variants.
 
-/// stem width 64 and 6 blocks in stage 2 (timm train-time naming).
+/// stem width 64 and 6 blocks in stage 2, the rest T8 (timm train-time naming).
 fn t12_like() -> St {
     let mut s = st();
     let name = "stem.0.conv_kxk.0.conv.weight";
@@ -803,99 +807,138 @@ fn t12_like() -> St {
     s
 }
 
-fn set_mlp_ratio_4(s: &mut St) {
-    s.set_f32("stages.0.blocks.0.mlp.fc1.weight", &[192, 48, 1, 1], 0.1);
+/// A synthetic checkpoint of `variant` (10 classes).
+fn variant_st(variant: &str, layout: Layout) -> St {
+    let v = codegen::arch::Variant::by_name(variant).unwrap();
+    St::parse(&synth::checkpoint_bytes(v, 1, 10, layout, DType::F32))
+}
+
+/// Adds stage-3 attention tensors (timm `Attention`: qkv + proj) as SA12 has.
+fn add_attention(s: &mut St, prefix: &str) {
+    s.push(f32_entry(
+        &format!("{prefix}.token_mixer.qkv.weight"),
+        &[1536, 512],
+        0.0,
+    ));
+    s.push(f32_entry(
+        &format!("{prefix}.token_mixer.proj.weight"),
+        &[512, 512],
+        0.0,
+    ));
 }
 
 #[test]
-fn other_variants_are_named() {
-    let e = assert_err!(
-        t12_like().bytes(),
-        Error::OtherVariant { .. },
-        &[
-            "fastvit_t12",
-            "only fastvit_t8 is supported",
-            "[2, 2, 6, 2]"
-        ]
-    );
-    assert!(matches!(
-        e,
-        Error::OtherVariant {
-            variant: "fastvit_t12",
-            ..
+fn repmixer_variants_are_detected_from_shapes() {
+    for name in ["fastvit_t12", "fastvit_s12"] {
+        for layout in [
+            Layout::TimmTrain,
+            Layout::TimmReparam,
+            Layout::AppleTrain,
+            Layout::AppleReparam,
+        ] {
+            let c = parse_ok(&variant_st(name, layout).bytes());
+            assert_eq!((c.variant.name, c.layout), (name, layout));
         }
-    ));
-
-    let mut s = t12_like();
-    set_mlp_ratio_4(&mut s);
+    }
+    // A T8 with a T12's stem width and depth is taken for a damaged T12 and
+    // its first tensor of the wrong width named.
     assert_err!(
-        s.bytes(),
-        Error::OtherVariant {
-            variant: "fastvit_s12",
-            ..
-        },
-        &["fastvit_s12", "only fastvit_t8 is supported", "ratio 4"]
+        t12_like().bytes(),
+        Error::WrongShape { .. },
+        &["has shape [768]", "expected [1024]"]
     );
+}
 
+#[test]
+fn attention_variants_are_refused_with_what_is_missing() {
     for ratio4 in [false, true] {
-        let mut s = t12_like();
-        if ratio4 {
-            set_mlp_ratio_4(&mut s);
-        }
-        s.push(f32_entry(
-            "stages.3.blocks.0.token_mixer.qkv.weight",
-            &[1152, 384],
-            0.0,
-        ));
-        s.push(f32_entry(
-            "stages.3.blocks.0.token_mixer.proj.weight",
-            &[384, 384],
-            0.0,
-        ));
-        assert_err!(
+        let mut s = variant_st(
+            if ratio4 { "fastvit_s12" } else { "fastvit_t12" },
+            Layout::TimmTrain,
+        );
+        add_attention(&mut s, "stages.3.blocks.0");
+        let e = assert_err!(
             s.bytes(),
             Error::OtherVariant {
                 variant: "fastvit_sa12",
                 ..
             },
-            &["fastvit_sa12", "only fastvit_t8 is supported", "attention"]
+            &[
+                "fastvit_sa12",
+                "[2, 2, 6, 2]",
+                "attention",
+                "RepConditionalPosEnc",
+                "not implemented",
+                "fastvit_t8, fastvit_t12 and fastvit_s12"
+            ]
+        );
+        assert!(
+            e.to_string()
+                .contains(&format!("ratio {}", 3 + ratio4 as usize)),
+            "{e}"
         );
     }
+    // SA24/SA36 depths; MA36's 76-wide stem.
+    let mut s = variant_st("fastvit_s12", Layout::TimmTrain);
+    s.copy_prefix("stages.0.blocks.1.", "stages.0.blocks.2.");
+    s.copy_prefix("stages.0.blocks.1.", "stages.0.blocks.3.");
+    s.copy_prefix("stages.1.blocks.1.", "stages.1.blocks.2.");
+    s.copy_prefix("stages.1.blocks.1.", "stages.1.blocks.3.");
+    for b in 6..12 {
+        s.copy_prefix("stages.2.blocks.5.", &format!("stages.2.blocks.{b}."));
+    }
+    s.copy_prefix("stages.3.blocks.1.", "stages.3.blocks.2.");
+    s.copy_prefix("stages.3.blocks.1.", "stages.3.blocks.3.");
+    add_attention(&mut s, "stages.3.blocks.0");
+    assert_err!(
+        s.bytes(),
+        Error::OtherVariant {
+            variant: "fastvit_sa24",
+            ..
+        },
+        &["fastvit_sa24", "[4, 4, 12, 4]", "attention"]
+    );
+    s.set_f32("stem.0.conv_kxk.0.conv.weight", &[76, 3, 3, 3], 0.1);
+    for b in 12..18 {
+        s.copy_prefix("stages.2.blocks.5.", &format!("stages.2.blocks.{b}."));
+    }
+    for (st, from, to) in [(0, 4, 6), (1, 4, 6), (3, 4, 6)] {
+        for b in from..to {
+            s.copy_prefix(
+                &format!("stages.{st}.blocks.1."),
+                &format!("stages.{st}.blocks.{b}."),
+            );
+        }
+    }
+    assert_err!(
+        s.bytes(),
+        Error::OtherVariant {
+            variant: "fastvit_ma36",
+            ..
+        },
+        &["fastvit_ma36", "stem width 76", "attention"]
+    );
 
     // The same in the timm reparameterized and Apple layouts.
-    let mut s = St::parse(&synth::checkpoint_bytes(
-        1,
-        10,
-        Layout::TimmReparam,
-        DType::F32,
-    ));
-    s.set_f32("stem.0.reparam_conv.weight", &[64, 3, 3, 3], 0.1);
-    s.copy_prefix("stages.2.blocks.3.", "stages.2.blocks.4.");
-    s.copy_prefix("stages.2.blocks.3.", "stages.2.blocks.5.");
+    let mut s = variant_st("fastvit_s12", Layout::TimmReparam);
+    add_attention(&mut s, "stages.3.blocks.0");
     assert_err!(
         s.bytes(),
         Error::OtherVariant {
-            variant: "fastvit_t12",
+            variant: "fastvit_sa12",
             ..
         },
-        &["only fastvit_t8 is supported"]
+        &["not supported"]
     );
-    let mut s = St::parse(&synth::checkpoint_bytes(
-        1,
-        10,
-        Layout::AppleTrain,
-        DType::F32,
-    ));
-    s.set_f32("patch_embed.0.rbr_conv.0.conv.weight", &[64, 3, 3, 3], 0.1);
-    s.copy_prefix("network.4.3.", "network.4.4.");
-    s.copy_prefix("network.4.3.", "network.4.5.");
+    let mut s = variant_st("fastvit_s12", Layout::AppleTrain);
+    add_attention(&mut s, "network.6.0");
     assert_err!(
         s.bytes(),
         Error::OtherVariant {
-            variant: "fastvit_t12",
+            variant: "fastvit_sa12",
             ..
         },
-        &["only fastvit_t8 is supported"]
+        &["not supported"]
     );
 }
 
@@ -905,6 +948,7 @@ fn other_variants_are_named() {
 #[test]
 fn apple_layout_errors_use_apple_names() {
     let apple = St::parse(&synth::checkpoint_bytes(
+        codegen::arch::T8,
         1,
         1000,
         Layout::AppleTrain,
@@ -989,6 +1033,7 @@ fn apple_layout_errors_use_apple_names() {
 fn class_counts() {
     for classes in [10, 1] {
         let c = parse_ok(&synth::checkpoint_bytes(
+            codegen::arch::T8,
             1,
             classes,
             Layout::TimmTrain,
@@ -1008,6 +1053,7 @@ fn class_counts() {
     );
     // Apple naming for the head too.
     let mut s = St::parse(&synth::checkpoint_bytes(
+        codegen::arch::T8,
         1,
         1,
         Layout::AppleReparam,
@@ -1024,9 +1070,15 @@ fn class_counts() {
 
 #[test]
 fn half_precision_round_trips() {
-    let mut reference = synth::train_tensors(1, 1000);
+    let mut reference = synth::train_tensors(codegen::arch::T8, 1, 1000);
     for dtype in [DType::F16, DType::BF16] {
-        let c = parse_ok(&synth::checkpoint_bytes(1, 1000, Layout::TimmTrain, dtype));
+        let c = parse_ok(&synth::checkpoint_bytes(
+            codegen::arch::T8,
+            1,
+            1000,
+            Layout::TimmTrain,
+            dtype,
+        ));
         assert_eq!(c.dtype, dtype);
         assert_eq!(c.layout, Layout::TimmTrain);
         assert_eq!(c.classes, 1000);
@@ -1051,7 +1103,13 @@ fn every_layout_loads() {
         (Layout::AppleTrain, 462),
         (Layout::AppleReparam, 156),
     ] {
-        let c = parse_ok(&synth::checkpoint_bytes(1, 1000, layout, DType::F32));
+        let c = parse_ok(&synth::checkpoint_bytes(
+            codegen::arch::T8,
+            1,
+            1000,
+            layout,
+            DType::F32,
+        ));
         assert_eq!(c.layout, layout);
         assert_eq!(c.entries, entries);
         assert_eq!(c.classes, 1000);

@@ -173,7 +173,7 @@ fn camera_preprocessing_matches_the_host_transform() {
 
     // Logits of both inputs through one compiled 256x256 model: the seeded
     // fan-in fixture of the timm goldens (seed 1, built-in calibration).
-    let bytes = synth::checkpoint_bytes(1, 1000, Layout::TimmTrain, DType::F32);
+    let bytes = synth::checkpoint_bytes(codegen::arch::T8, 1, 1000, Layout::TimmTrain, DType::F32);
     let ck = checkpoint::parse(std::path::Path::new("fixture.safetensors"), &bytes).unwrap();
     let (cos_min, top1_same) = logits_agreement(&ck, None, &cases, &at256);
     // Measured 2026-12-04 (4 photos, 68-image built-in calibration set): min

@@ -20,7 +20,7 @@ fn train_keys_match_timm_state_dict() {
             )
         })
         .collect();
-    let ours: Vec<(String, String)> = arch::train_keys(1000)
+    let ours: Vec<(String, String)> = arch::train_keys(arch::T8, 1000)
         .into_iter()
         .map(|k| {
             let dims: Vec<String> = k.shape.iter().map(|d| d.to_string()).collect();
@@ -42,7 +42,7 @@ fn max_abs(v: &[f32]) -> f32 {
 #[test]
 fn folded_graph_matches_train_graph() {
     for (seed, res) in [(11u64, 256usize), (12, 160)] {
-        let train = synth::train_tensors(seed, 1000);
+        let train = synth::train_tensors(codegen::arch::T8, seed, 1000);
         let folded = fold(&timm_reparam(&train));
         let x = Fmap::new(3, res, res, synth::input(seed + 100, res, res));
         let a = forward_train(&train, &x, &mut |_: &str, _: &Fmap| {});

@@ -14,7 +14,8 @@ use codegen::pipeline::{self, QuantOptions};
 use codegen::synth;
 
 fn measure(seed: u64, res: usize) -> codegen::eval::Report {
-    let bytes = synth::checkpoint_bytes(seed, 1000, Layout::TimmTrain, DType::F32);
+    let bytes =
+        synth::checkpoint_bytes(codegen::arch::T8, seed, 1000, Layout::TimmTrain, DType::F32);
     let ck = checkpoint::parse(std::path::Path::new("fixture.safetensors"), &bytes).unwrap();
     let opts = QuantOptions {
         resolution: res,

@@ -1,11 +1,13 @@
 //! Rust f32 against timm itself. The fixture script
-//! (`host-tests/scripts/make_fixtures.py`) built timm's `fastvit_t8` from the
-//! same deterministic generator and recorded its logits; here the checkpoint
+//! (`host-tests/scripts/make_fixtures.py`) built timm's `fastvit_t8` (and
+//! `fastvit_t12`, `fastvit_s12`) from the same deterministic generator and
+//! recorded its logits; here the checkpoint
 //! is regenerated in Rust, written as safetensors in each layout and dtype,
 //! loaded back through the real loader, folded, and run.
 
 use std::path::Path;
 
+use codegen::arch::Variant;
 use codegen::checkpoint::{self, DType, Layout};
 use codegen::float::{forward_folded, forward_train, top_k, Fmap};
 use codegen::fold::fold_checkpoint;
@@ -15,6 +17,9 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 struct Golden {
     case: String,
+    /// timm model name; absent in the T8 files made before variants.
+    #[serde(default = "t8")]
+    variant: String,
     seed: u64,
     resolution: usize,
     classes: usize,
@@ -37,6 +42,10 @@ struct GoldenInput {
     top5_reparam: Vec<usize>,
     max_abs_diff_train_vs_reparam: f32,
     stages_train: std::collections::BTreeMap<String, [f64; 2]>,
+}
+
+fn t8() -> String {
+    "fastvit_t8".into()
 }
 
 fn golden(name: &str) -> Golden {
@@ -87,20 +96,22 @@ fn assert_close(what: &str, ours: &[f32], timm: &[f32], timm_top5: &[usize]) {
 fn check_case(name: &str, layouts: &[Layout]) {
     let g = golden(name);
     let dt = dtype(&g.dtype);
+    let v = Variant::by_name(&g.variant).expect("a known variant");
     // The generator reproduces timm's weights bit for bit.
-    let mut tensors = synth::train_tensors(g.seed, g.classes);
+    let mut tensors = synth::train_tensors(v, g.seed, g.classes);
     synth::round_to(&mut tensors, dt);
     assert_eq!(
-        format!("{:016x}", synth::fingerprint(&tensors, g.classes)),
+        format!("{:016x}", synth::fingerprint(v, &tensors, g.classes)),
         g.weights.fnv1a64,
         "{}: weights",
         g.case
     );
 
     for &layout in layouts {
-        let bytes = synth::checkpoint_bytes(g.seed, g.classes, layout, dt);
+        let bytes = synth::checkpoint_bytes(v, g.seed, g.classes, layout, dt);
         let ck = checkpoint::parse(Path::new(&format!("{name}-{layout:?}.safetensors")), &bytes)
             .unwrap();
+        assert_eq!(ck.variant, v, "variant detected from the shapes");
         assert_eq!(ck.layout, layout);
         assert_eq!(ck.classes, g.classes);
         assert_eq!(ck.dtype, dt);
@@ -178,23 +189,52 @@ fn seed4_ten_classes_bf16() {
     );
 }
 
+/// The other RepMixer variants, same checks and tolerances as T8: each at
+/// 256 and 224, across dtypes and layouts. Reparameterized layouts only in
+/// f32: stored in f16/bf16 they round the fused weights, which timm's
+/// goldens (fused in f32 from rounded train weights) do not.
+const VARIANT_CASES: &[(&str, &[Layout])] = &[
+    (
+        "t12_seed11_r256_c1000_f32",
+        &[Layout::TimmTrain, Layout::AppleReparam],
+    ),
+    ("t12_seed12_r224_c10_f16", &[Layout::TimmTrain]),
+    (
+        "s12_seed21_r256_c1000_bf16",
+        &[Layout::TimmTrain, Layout::AppleTrain],
+    ),
+    ("s12_seed22_r224_c1000_f32", &[Layout::TimmReparam]),
+];
+
+#[test]
+fn t12_and_s12_match_timm() {
+    for (name, layouts) in VARIANT_CASES {
+        check_case(name, layouts);
+    }
+}
+
 /// `fixtures/timm/README.md` describes the committed goldens, not an
-/// earlier run: its case table is recomputed here from the JSON files.
+/// earlier run: its case table is recomputed here from every JSON file.
 #[test]
 fn fixture_readme_describes_the_committed_goldens() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/timm");
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     let join = |v: Vec<String>| v.join(", ");
-    for name in [
-        "seed1_r256_c1000_f32",
-        "seed2_r224_c1000_f32",
-        "seed3_r256_c1000_f16",
-        "seed4_r256_c10_bf16",
-    ] {
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "json").then(|| p.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 8, "{names:?}");
+    for name in &names {
         let g = golden(name);
         let absmax = |i: &GoldenInput| i.logits_train.iter().fold(0f32, |m, v| m.max(v.abs()));
         let row = format!(
-            "| `{name}.json` | {} | {} | {} | {} | {} | {} | {} |",
+            "| `{name}.json` | {} | {} | {} | {} | {} | {} | {} | {} |",
+            g.variant,
             g.seed,
             g.resolution,
             g.classes,
