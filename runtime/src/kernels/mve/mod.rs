@@ -335,9 +335,10 @@ pub fn finish16(
     // `bytes_in`), gathers `table + i` with every index clamped to `0..=255`
     // first (a 256-byte table), and writes the 16 bytes of `out` (checked).
     // The widening `VLDRB.S32` and the narrowing `VSTRB.32` encode only a
-    // low base register: the shifts' pointer is pinned to r3 (`out`, as in
-    // `taps16`, gets a low register from LLVM; the assembler would reject a
-    // high one). q0-q4 (d0-d9) are declared clobbered.
+    // low base register: the shifts' and the output's pointers are pinned to
+    // r3 and r2 (left to LLVM, `out` got a high register once callers
+    // changed, and the assembler rejected it). q0-q4 (d0-d9) are declared
+    // clobbered.
     // MVE is guaranteed by the `fastvit_mve` cfg.
     unsafe {
         core::arch::asm!(
@@ -360,7 +361,7 @@ pub fn finish16(
             "vmax.s32 q0, q0, q2",
             "vmin.s32 q0, q0, q3",
             "vldrb.u32 q1, [{table}, q0]",
-            "vstrb.32 q1, [{out}], #4",
+            "vstrb.32 q1, [r2], #4",
             "le lr, 2b",
             acc = inout(reg) acc.0.as_ptr() => _,
             b = inout(reg) bias.as_ptr().wrapping_add(4 * o0) => _,
@@ -370,7 +371,7 @@ pub fn finish16(
             hi = inout(reg) hi,
             zp = in(reg) out_zp + 128,
             table = in(reg) table.as_ptr(),
-            out = inout(reg) out.as_mut_ptr() => _,
+            inout("r2") out.as_mut_ptr() => _,
             inout("lr") 4u32 => _,
             out("d0") _, out("d1") _, out("d2") _, out("d3") _,
             out("d4") _, out("d5") _, out("d6") _, out("d7") _, out("d8") _, out("d9") _,
