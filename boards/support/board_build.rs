@@ -15,6 +15,7 @@ fn main() {
         println!("cargo:rustc-link-search={}", out.display());
         println!("cargo:rustc-link-arg-bins=-Tlink.x");
         println!("cargo:rerun-if-changed=memory.x");
+        weights_region(&manifest, &out);
     } else if manifest.join("link.x").exists() {
         println!(
             "cargo:rustc-link-arg-bins=-T{}",
@@ -29,4 +30,36 @@ fn main() {
     let camera = manifest.join("../../target/boards/model/camera.rgb565");
     println!("cargo:rustc-env=FASTVIT_BOARD_CAMERA={}", camera.display());
     println!("cargo:rerun-if-changed={}", camera.display());
+}
+
+/// For a board with a `weights-regions` file (lines `REGION BYTES`, in order
+/// of preference): writes `weights.x`, which its `memory.x` includes, aliasing
+/// `WEIGHTS` to the first region that holds the staged blob (a model larger
+/// than the M55's 8 MiB QSPI, such as FastViT-S12, goes to DDR). With none
+/// large enough, the first, so that the linker names the overflow.
+fn weights_region(manifest: &std::path::Path, out: &std::path::Path) {
+    let Ok(table) = std::fs::read_to_string(manifest.join("weights-regions")) else {
+        return;
+    };
+    println!("cargo:rerun-if-changed=weights-regions");
+    let blob = manifest.join("../../target/boards/model/weights.bin");
+    println!("cargo:rerun-if-changed={}", blob.display());
+    let bytes = std::fs::metadata(&blob).map_or(0, |m| m.len());
+    let regions: Vec<(&str, u64)> = table
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?, f.next()?.parse().ok()?))
+        })
+        .collect();
+    let chosen = regions
+        .iter()
+        .find(|(_, size)| *size >= bytes)
+        .or(regions.first())
+        .map_or("FLASH", |(name, _)| name);
+    std::fs::write(
+        out.join("weights.x"),
+        format!("REGION_ALIAS(\"WEIGHTS\", {chosen});\n"),
+    )
+    .unwrap();
 }
