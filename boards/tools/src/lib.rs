@@ -18,22 +18,15 @@
 //! 5. **Results**: parses the reports, sizes the ELF sections, and writes
 //!    `results.json` and `results.md`.
 //!
-//! Only std, `codegen` and `serde_json`, and no `crate::` paths: the host test
-//! `host-tests/tests/boards.rs` compiles this file into itself.
+//! A member of the root workspace: the host tests (`host-tests/tests/boards.rs`,
+//! `conformance.rs`, `no_panic.rs`) call this library.
 
-#[path = "conformance.rs"]
 pub mod conformance;
-#[path = "elf.rs"]
 pub mod elf;
-#[path = "markdown.rs"]
 pub mod markdown;
-#[path = "no_panic.rs"]
 pub mod no_panic;
-#[path = "real.rs"]
 pub mod real;
-#[path = "report.rs"]
 pub mod report;
-#[path = "run.rs"]
 pub mod run;
 
 use std::path::{Path, PathBuf};
