@@ -270,18 +270,7 @@ fn main() {
     };
     let folded = equalize_with(&folded0, &channel_ranges(&folded0, &calib, &|| {}), &al);
     let dir = std::path::Path::new("host-tests/fixtures/eval");
-    let mut eval = Vec::new();
-    for (i, p) in image_files(dir).unwrap().iter().enumerate() {
-        let img = read_image(p).unwrap();
-        for c in derived_crops(&img, 13, res, 0xE7A1 + i as u64) {
-            let rgb = c.as_raw().clone();
-            eval.push(ModelInput {
-                name: "x".into(),
-                normalized: normalize(&rgb, res, res),
-                rgb: Some(rgb),
-            });
-        }
-    }
+    let eval = crop_inputs(dir, 13, res, 0xE7A1).unwrap();
     // Spread the subset over the four photos.
     let stride = (eval.len() / neval.max(1)).max(1);
     let eval: Vec<ModelInput> = eval.into_iter().step_by(stride).take(neval).collect();

@@ -23,23 +23,19 @@ fn generated_module_compiles_when_included() {
     assert!(arena > 0);
     let runtime = host_tests::repo().join("runtime");
     let krate = work.join("model");
-    std::fs::create_dir_all(krate.join("src")).unwrap();
-    std::fs::write(
-        krate.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"model\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\nruntime = {{ package = \"fastvit-runtime\", path = \"{}\" }}\n\n[workspace]\n",
+    host_tests::scratch_package(
+        &krate,
+        "model",
+        &format!(
+            "runtime = {{ package = \"fastvit-runtime\", path = \"{}\" }}",
             runtime.display()
         ),
-    )
-    .unwrap();
-    std::fs::write(
-        krate.join("src/lib.rs"),
-        format!(
+        "src/lib.rs",
+        &format!(
             "#![no_std]\ninclude!(\"{}\");\n",
             gen.join("fastvit_model.rs").display()
         ),
-    )
-    .unwrap();
+    );
     let out = Command::new(env!("CARGO"))
         .args([
             "build",

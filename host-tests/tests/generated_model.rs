@@ -72,17 +72,14 @@ fn emitted_crate_is_bit_identical_deterministic_and_portable() {
 
     // A harness binary that depends on the emitted crate like a user's firmware would.
     let harness = work.join("harness");
-    std::fs::create_dir_all(harness.join("src")).unwrap();
-    std::fs::write(
-        harness.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"harness\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\nfastvit-t8-model = {{ path = \"{}\" }}\n\n[workspace]\n",
+    host_tests::scratch_package(
+        &harness,
+        "harness",
+        &format!(
+            "fastvit-t8-model = {{ path = \"{}\" }}",
             model_dir.display()
         ),
-    )
-    .unwrap();
-    std::fs::write(
-        harness.join("src/main.rs"),
+        "src/main.rs",
         r#"use fastvit_model::{ARENA_BYTES, CLASSES, MODEL};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -111,8 +108,7 @@ fn main() {
     println!("{}", s.join(","));
 }
 "#,
-    )
-    .unwrap();
+    );
     cargo(&["build", "--release", "-q"], &harness);
     let exe = target_dir().join("release/harness");
 
