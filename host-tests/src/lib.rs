@@ -20,6 +20,29 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// Where the tests build generated crates (`target/gen-check`), apart from
+/// the workspace's own builds.
+pub fn gen_check_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/gen-check")
+}
+
+/// Runs `cargo <args>` in `dir` with [`gen_check_dir`] as the target dir;
+/// panics with cargo's stderr if it fails.
+pub fn cargo(args: &[&str], dir: &Path) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", gen_check_dir())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Writes a throwaway cargo package into `dir`, its own workspace: package
 /// `name` with the `dependencies` lines and one source file `file` (e.g.
 /// `src/main.rs`) holding `source`.
