@@ -549,20 +549,6 @@ impl Buffers {
             words: [0; MAX_WORDS],
         }
     }
-
-    /// Draws case `c`'s input into `x` and its operands into `a` (weights
-    /// in `w`, OIHW), and computes the reference output into `want`: the
-    /// start of every single-conv suite.
-    fn draw_with_reference(&mut self, r: &mut Rng, c: &Case) {
-        let g = &c.g;
-        for v in &mut self.x[..g.in_len()] {
-            *v = c.value(r);
-        }
-        self.a.fill(r, c);
-        let conv = g.conv(c.in_zp, c.out_zp, 0, 0);
-        let args = self.a.conv_args(c, &self.x[..g.in_len()]);
-        conv_reference(&conv, &args, &mut self.want[..g.out_len()]);
-    }
 }
 
 impl Default for Buffers {
@@ -698,8 +684,17 @@ fn pointwise_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
             groups: 1,
         };
         let c = Case::new(&mut r, case, g);
-        b.draw_with_reference(&mut r, &c);
-        let (x, want) = (&b.x[..px * cin], &b.want[..px * cout]);
+        let x = &mut b.x[..px * cin];
+        for v in x.iter_mut() {
+            *v = c.value(&mut r);
+        }
+        b.a.fill(&mut r, &c);
+        let (x, want) = (&b.x[..px * cin], &mut b.want[..px * cout]);
+        conv_reference(
+            &g.conv(c.in_zp, c.out_zp, 0, 0),
+            &b.a.conv_args(&c, x),
+            want,
+        );
         let args = b.a.pointwise(&c, &b.a.w[..cin * cout]);
         let got = &mut b.got[..px * cout];
         got.fill(0x55);
@@ -764,10 +759,18 @@ fn depthwise_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
         };
         let mut cs = Case::new(&mut r, case, g);
         cs.pads &= c <= 512;
-        b.draw_with_reference(&mut r, &cs);
+        for v in &mut b.x[..g.in_len()] {
+            *v = cs.value(&mut r);
+        }
+        b.a.fill(&mut r, &cs);
         b.a.layout_hwc(&g);
         let (x, n) = (&b.x[..g.in_len()], g.out_len());
-        let want = &b.want[..n];
+        let want = &mut b.want[..n];
+        conv_reference(
+            &g.conv(cs.in_zp, cs.out_zp, 0, 0),
+            &b.a.conv_args(&cs, x),
+            want,
+        );
         let args = b.a.depthwise(&cs);
         let (oh, ow) = g.out_hw();
         let got = &mut b.got[..n];
@@ -831,11 +834,15 @@ fn multiplier_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
             groups: cin,
         };
         let c = Case::new(&mut r, case, g);
-        b.draw_with_reference(&mut r, &c);
+        for v in &mut b.x[..g.in_len()] {
+            *v = c.value(&mut r);
+        }
+        b.a.fill(&mut r, &c);
         b.a.layout_hwc(&g);
         let (x, n) = (&b.x[..g.in_len()], g.out_len());
         let conv = g.conv(c.in_zp, c.out_zp, 0, 0);
-        let want = &b.want[..n];
+        let want = &mut b.want[..n];
+        conv_reference(&conv, &b.a.conv_args(&c, x), want);
         let args = MultiplierArgs {
             weights: &b.a.wk[..g.cout * g.per_out()],
             folded_bias: b.a.folded(g.cout),
@@ -919,9 +926,13 @@ fn dense_suites(out: &mut impl Write, b: &mut Buffers) -> [Suite; 3] {
             groups: 1,
         };
         let c = Case::new(&mut r, case, g);
-        b.draw_with_reference(&mut r, &c);
+        for v in &mut b.x[..g.in_len()] {
+            *v = c.value(&mut r);
+        }
+        b.a.fill(&mut r, &c);
         let (x, n) = (&b.x[..g.in_len()], g.out_len());
         let conv = g.conv(c.in_zp, c.out_zp, 0, 0);
+        conv_reference(&conv, &b.a.conv_args(&c, x), &mut b.want[..n]);
         let (want, (oh, ow)) = (&b.want[..n], g.out_hw());
 
         b.a.layout_hwio(&g);
