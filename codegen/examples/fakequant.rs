@@ -41,18 +41,7 @@ fn main() {
     let calib = builtin_calibration(res);
     let folded = equalize(&folded0, &channel_ranges(&folded0, &calib, &|| {}), alpha);
     let dir = std::path::Path::new("host-tests/fixtures/eval");
-    let mut eval = Vec::new();
-    for (i, p) in image_files(dir).unwrap().iter().enumerate() {
-        let img = read_image(p).unwrap();
-        for c in derived_crops(&img, 13, res, 0xE7A1 + i as u64) {
-            let rgb = c.as_raw().clone();
-            eval.push(ModelInput {
-                name: "x".into(),
-                normalized: normalize(&rgb, res, res),
-                rgb: Some(rgb),
-            });
-        }
-    }
+    let eval = crop_inputs(dir, 13, res, 0xE7A1).unwrap();
     let ranges = choose_ranges(&collect(&folded, &calib, &|| {}), RangeMethod::Mse);
     let fl: Vec<Vec<f32>> = eval
         .iter()

@@ -8,19 +8,7 @@ use codegen::synth;
 
 fn eval_set(res: usize) -> Vec<ModelInput> {
     let dir = std::path::Path::new("host-tests/fixtures/eval");
-    let mut out = Vec::new();
-    for (i, p) in image_files(dir).unwrap().iter().enumerate() {
-        let img = read_image(p).unwrap();
-        for c in derived_crops(&img, 13, res, 0xE7A1 + i as u64) {
-            let rgb = c.as_raw().clone();
-            out.push(ModelInput {
-                name: "x".into(),
-                normalized: normalize(&rgb, res, res),
-                rgb: Some(rgb),
-            });
-        }
-    }
-    out
+    crop_inputs(dir, 13, res, 0xE7A1).unwrap()
 }
 
 fn main() {

@@ -304,31 +304,18 @@ fn main() {
     };
     let folded = equalize_with(&folded0, &channel_ranges(&folded0, &calib, &|| {}), &al);
     let dir = std::path::Path::new("host-tests/fixtures/eval");
-    let mut eval = Vec::new();
-    if let Ok(d) = std::env::var("EVAL") {
-        let mut files: Vec<_> = std::fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for p in files {
-            eval.push(load_input(&p, res).unwrap());
+    // The kit's `.npy` inputs, or crops of the evaluation photos.
+    let eval = match std::env::var("EVAL") {
+        Ok(d) => {
+            let mut files: Vec<_> = std::fs::read_dir(&d)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            files.iter().map(|p| load_input(p, res).unwrap()).collect()
         }
-    }
-    for (i, p) in image_files(dir).unwrap().iter().enumerate() {
-        if std::env::var("EVAL").is_ok() {
-            break;
-        }
-        let img = read_image(p).unwrap();
-        for c in derived_crops(&img, 13, res, 0xE7A1 + i as u64) {
-            let rgb = c.as_raw().clone();
-            eval.push(ModelInput {
-                name: "x".into(),
-                normalized: normalize(&rgb, res, res),
-                rgb: Some(rgb),
-            });
-        }
-    }
+        Err(_) => crop_inputs(dir, 13, res, 0xE7A1).unwrap(),
+    };
     // Spread the subset over the four photos.
     let stride = (eval.len() / neval.max(1)).max(1);
     let eval: Vec<ModelInput> = eval.into_iter().step_by(stride).take(neval).collect();

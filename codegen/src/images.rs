@@ -126,6 +126,23 @@ pub fn derived_crops(img: &RgbImage, n: usize, res: usize, seed: u64) -> Vec<Rgb
         .collect()
 }
 
+/// `n` [`derived_crops`] of every image in `dir` at `res` (image `i` seeded
+/// `seed + i`), named `<file>#<j>`: an evaluation set of natural crops.
+pub fn crop_inputs(dir: &Path, n: usize, res: usize, seed: u64) -> Result<Vec<ModelInput>> {
+    let mut out = Vec::new();
+    for (i, path) in image_files(dir)?.iter().enumerate() {
+        let img = read_image(path)?;
+        let file = path.file_name().unwrap_or_default().to_string_lossy();
+        for (j, crop) in derived_crops(&img, n, res, seed + i as u64)
+            .iter()
+            .enumerate()
+        {
+            out.push(frame_input(format!("{file}#{j}"), crop));
+        }
+    }
+    Ok(out)
+}
+
 /// Image files (`.png`, `.jpg`, `.jpeg`) in a folder, sorted by name.
 pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let rd = std::fs::read_dir(dir).map_err(|source| Error::Io {

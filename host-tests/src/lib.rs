@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use codegen::images::{derived_crops, read_image, ModelInput};
+use codegen::images::ModelInput;
 
 /// Crops per evaluation photo (4 photos -> 52 crops).
 pub const EVAL_CROPS_PER_PHOTO: usize = 13;
@@ -20,24 +20,44 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// Where the tests build generated crates (`target/gen-check`), apart from
+/// the workspace's own builds.
+pub fn gen_check_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/gen-check")
+}
+
+/// Runs `cargo <args>` in `dir` with [`gen_check_dir`] as the target dir;
+/// panics with cargo's stderr if it fails.
+pub fn cargo(args: &[&str], dir: &Path) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", gen_check_dir())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Writes a throwaway cargo package into `dir`, its own workspace: package
+/// `name` with the `dependencies` lines and one source file `file` (e.g.
+/// `src/main.rs`) holding `source`.
+pub fn scratch_package(dir: &Path, name: &str, dependencies: &str, file: &str, source: &str) {
+    let manifest = format!(
+        "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\n{dependencies}\n\n[workspace]\n"
+    );
+    std::fs::create_dir_all(dir.join(file).parent().expect("a file in a folder")).unwrap();
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    std::fs::write(dir.join(file), source).unwrap();
+}
+
 /// The evaluation set: deterministic natural-image crops of the photos in
 /// `fixtures/eval`, disjoint from the built-in calibration photos.
 pub fn eval_set(res: usize) -> Vec<ModelInput> {
-    let mut out = Vec::new();
-    let files = codegen::images::image_files(&fixtures().join("eval")).expect("eval photos");
-    for (i, path) in files.iter().enumerate() {
-        let img = read_image(path).expect("eval photo decodes");
-        for (j, crop) in derived_crops(&img, EVAL_CROPS_PER_PHOTO, res, 0xE7A1 + i as u64)
-            .iter()
-            .enumerate()
-        {
-            let rgb = crop.as_raw().clone();
-            out.push(ModelInput {
-                name: format!("{}#{j}", path.file_name().unwrap().to_string_lossy()),
-                normalized: codegen::images::normalize(&rgb, res, res),
-                rgb: Some(rgb),
-            });
-        }
-    }
-    out
+    codegen::images::crop_inputs(&fixtures().join("eval"), EVAL_CROPS_PER_PHOTO, res, 0xE7A1)
+        .expect("eval photos")
 }

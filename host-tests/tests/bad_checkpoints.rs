@@ -464,31 +464,22 @@ fn bad_offsets() {
 
 #[test]
 fn missing_tensor_names_it_and_its_shape() {
-    let mut s = st();
-    s.remove("stages.2.blocks.3.mlp.fc1.weight");
-    assert_err!(
-        s.bytes(),
-        Error::MissingTensor { .. },
-        &["`stages.2.blocks.3.mlp.fc1.weight`", "[576, 192, 1, 1]"]
-    );
-
-    // The very tensor layout detection looks at first.
-    let mut s = st();
-    s.remove("stem.0.conv_kxk.0.conv.weight");
-    assert_err!(
-        s.bytes(),
-        Error::MissingTensor { .. },
-        &["`stem.0.conv_kxk.0.conv.weight`", "[48, 3, 3, 3]"]
-    );
-
-    // The head.
-    let mut s = st();
-    s.remove("head.fc.weight");
-    assert_err!(
-        s.bytes(),
-        Error::MissingTensor { .. },
-        &["`head.fc.weight`", "768"]
-    );
+    // (tensor, its shape as the message gives it): a deep one, the very
+    // tensor layout detection looks at first, the head.
+    for (name, shape) in [
+        ("stages.2.blocks.3.mlp.fc1.weight", "[576, 192, 1, 1]"),
+        ("stem.0.conv_kxk.0.conv.weight", "[48, 3, 3, 3]"),
+        ("head.fc.weight", "768"),
+    ] {
+        let mut s = st();
+        s.remove(name);
+        let quoted = format!("`{name}`");
+        assert_err!(
+            s.bytes(),
+            Error::MissingTensor { .. },
+            &[quoted.as_str(), shape]
+        );
+    }
 
     // A whole block.
     let mut s = st();

@@ -3,8 +3,8 @@
 //! binary in qemu-aarch64) computes exactly what the host computes, and each
 //! board's per-layer instruction counts are there and repeat exactly.
 //!
-//! Runs `boards/run-all.sh`'s library (`boards/tools/src/lib.rs`, compiled
-//! into this test) at the CI resolution, 128x128: it generates the model,
+//! Runs `boards/run-all.sh`'s library (the `fastvit-boards` crate in
+//! `boards/tools`) at the CI resolution, 128x128: it generates the model,
 //! builds the host reference and every firmware, runs each twice in QEMU
 //! with the instruction-counting plugin, and writes
 //! `target/boards/results.{json,md}`. The 256x256 benchmark is
@@ -19,11 +19,6 @@
 //! refused by the linker.
 
 use std::path::Path;
-
-// `boards/tools` keeps the boards' MSRV (1.85), older than `is_multiple_of`.
-#[allow(dead_code, unused_imports, clippy::manual_is_multiple_of)]
-#[path = "../../boards/tools/src/lib.rs"]
-mod boards;
 
 use serde_json::Value;
 

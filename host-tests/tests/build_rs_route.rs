@@ -2,15 +2,11 @@
 //! module that a crate `include!`s from `OUT_DIR`; that crate builds for a
 //! microcontroller target.
 
-use std::path::Path;
-use std::process::Command;
-
 use codegen::pipeline::{generate_module, QuantOptions};
 
 #[test]
 fn generated_module_compiles_when_included() {
-    let work = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../target/gen-check/module-{}", std::process::id()));
+    let work = host_tests::gen_check_dir().join(format!("module-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     let gen = work.join("out");
     std::fs::create_dir_all(&gen).unwrap();
@@ -23,42 +19,28 @@ fn generated_module_compiles_when_included() {
     assert!(arena > 0);
     let runtime = host_tests::repo().join("runtime");
     let krate = work.join("model");
-    std::fs::create_dir_all(krate.join("src")).unwrap();
-    std::fs::write(
-        krate.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"model\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\nruntime = {{ package = \"fastvit-runtime\", path = \"{}\" }}\n\n[workspace]\n",
+    host_tests::scratch_package(
+        &krate,
+        "model",
+        &format!(
+            "runtime = {{ package = \"fastvit-runtime\", path = \"{}\" }}",
             runtime.display()
         ),
-    )
-    .unwrap();
-    std::fs::write(
-        krate.join("src/lib.rs"),
-        format!(
+        "src/lib.rs",
+        &format!(
             "#![no_std]\ninclude!(\"{}\");\n",
             gen.join("fastvit_model.rs").display()
         ),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO"))
-        .args([
+    );
+    host_tests::cargo(
+        &[
             "build",
             "--release",
             "-q",
             "--target",
             "thumbv7em-none-eabihf",
-        ])
-        .current_dir(&krate)
-        .env(
-            "CARGO_TARGET_DIR",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/gen-check"),
-        )
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &krate,
     );
     let _ = std::fs::remove_dir_all(&work);
 }

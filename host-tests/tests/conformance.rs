@@ -13,11 +13,6 @@
 
 use std::time::Instant;
 
-// `boards/tools` keeps the boards' MSRV (1.85), older than `is_multiple_of`.
-#[allow(dead_code, unused_imports, clippy::manual_is_multiple_of)]
-#[path = "../../boards/tools/src/lib.rs"]
-mod boards;
-
 use boards::conformance::{self, Summary};
 
 #[test]

@@ -19,12 +19,16 @@ fn files(dir: &str) -> Vec<PathBuf> {
     v
 }
 
+/// A fuzz target's seed corpus and its crash regressions.
+fn seeds_and_regressions(target: &str) -> Vec<PathBuf> {
+    let mut all = files(&format!("corpus/{target}"));
+    all.extend(files(&format!("regressions/{target}")));
+    all
+}
+
 #[test]
 fn checkpoint_inputs_never_panic() {
-    let all: Vec<PathBuf> = files("corpus/checkpoint")
-        .into_iter()
-        .chain(files("regressions/checkpoint"))
-        .collect();
+    let all = seeds_and_regressions("checkpoint");
     assert!(all.len() >= 6, "seed corpus present");
     for p in all {
         let bytes = std::fs::read(&p).unwrap();
@@ -40,10 +44,7 @@ fn checkpoint_inputs_never_panic() {
 
 #[test]
 fn image_and_npy_inputs_never_panic() {
-    let all: Vec<PathBuf> = files("corpus/input")
-        .into_iter()
-        .chain(files("regressions/input"))
-        .collect();
+    let all = seeds_and_regressions("input");
     assert!(all.len() >= 4, "seed corpus present");
     for p in all {
         let bytes = std::fs::read(&p).unwrap();

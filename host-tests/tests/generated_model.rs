@@ -2,19 +2,16 @@
 //! in-process run of the same schedule computes; it builds for the embedded
 //! targets; and emission is deterministic and atomic.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use codegen::emit::{write_crate, Provenance};
 use codegen::eval::run_int8;
 use codegen::images::builtin_calibration;
 use codegen::pipeline::{self, QuantOptions};
+use host_tests::{cargo, gen_check_dir};
 
 const RES: usize = 160;
-
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/gen-check")
-}
 
 fn generate(out: &Path) -> (codegen::quantize::Compiled, Provenance) {
     let opts = QuantOptions {
@@ -29,24 +26,9 @@ fn generate(out: &Path) -> (codegen::quantize::Compiled, Provenance) {
     (compiled, prov)
 }
 
-fn cargo(args: &[&str], dir: &Path) -> std::process::Output {
-    let out = Command::new(env!("CARGO"))
-        .args(args)
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output()
-        .expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "cargo {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 #[test]
 fn emitted_crate_is_bit_identical_deterministic_and_portable() {
-    let work = target_dir().join(format!("work-{}", std::process::id()));
+    let work = gen_check_dir().join(format!("work-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
     let model_dir = work.join("model");
@@ -72,17 +54,14 @@ fn emitted_crate_is_bit_identical_deterministic_and_portable() {
 
     // A harness binary that depends on the emitted crate like a user's firmware would.
     let harness = work.join("harness");
-    std::fs::create_dir_all(harness.join("src")).unwrap();
-    std::fs::write(
-        harness.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"harness\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\nfastvit-t8-model = {{ path = \"{}\" }}\n\n[workspace]\n",
+    host_tests::scratch_package(
+        &harness,
+        "harness",
+        &format!(
+            "fastvit-t8-model = {{ path = \"{}\" }}",
             model_dir.display()
         ),
-    )
-    .unwrap();
-    std::fs::write(
-        harness.join("src/main.rs"),
+        "src/main.rs",
         r#"use fastvit_model::{ARENA_BYTES, CLASSES, MODEL};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -111,10 +90,9 @@ fn main() {
     println!("{}", s.join(","));
 }
 "#,
-    )
-    .unwrap();
+    );
     cargo(&["build", "--release", "-q"], &harness);
-    let exe = target_dir().join("release/harness");
+    let exe = gen_check_dir().join("release/harness");
 
     for (i, input) in builtin_calibration(RES).iter().take(3).enumerate() {
         let expected = run_int8(&compiled, input, |_, _| {});

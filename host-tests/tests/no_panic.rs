@@ -16,11 +16,6 @@
 
 use std::sync::Mutex;
 
-// `boards/tools` keeps the boards' MSRV (1.85), older than `is_multiple_of`.
-#[allow(dead_code, unused_imports, clippy::manual_is_multiple_of)]
-#[path = "../../boards/tools/src/lib.rs"]
-mod boards;
-
 /// The two tests build in the same board folders: one at a time.
 static BOARD_BUILDS: Mutex<()> = Mutex::new(());
 

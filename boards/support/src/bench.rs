@@ -114,6 +114,36 @@ pub fn finish(out: &mut impl Write, result: Result<Outcome, Error>, stack: Stack
     ok
 }
 
+/// A real board's run: [`run`] with a cycle counter read at every mark
+/// (`cycles` holds one count per mark, `layers + 1`), then `cycles i n` per
+/// layer, `cycles_total`, and [`finish`]'s lines for the measured stack.
+/// Returns whether the result is ok.
+#[cfg(target_os = "none")]
+pub fn run_counting_cycles(
+    out: &mut impl Write,
+    model: &Model,
+    image: &[u8],
+    arena: &mut [i8],
+    logits: &mut [i8],
+    cycles: &mut [u32],
+    cycle_count: impl Fn() -> u32,
+) -> bool {
+    let result = run(out, model, image, arena, logits, |i| {
+        if let Some(c) = cycles.get_mut(i) {
+            *c = cycle_count();
+        }
+    });
+    let mut total = 0u64;
+    for (i, w) in cycles.windows(2).enumerate() {
+        // One layer would need 2^32 cycles (4.3 s at 1 GHz) to wrap.
+        let n = w[1].wrapping_sub(w[0]);
+        total += n as u64;
+        let _ = writeln!(out, "cycles {i} {n}");
+    }
+    let _ = writeln!(out, "cycles_total {total}");
+    finish(out, result, crate::stack::measure())
+}
+
 fn write_outcome(out: &mut impl Write, o: &Outcome, logits: &[i8]) -> core::fmt::Result {
     writeln!(out, "marks {}", o.marks)?;
     write!(out, "top5")?;

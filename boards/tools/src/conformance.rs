@@ -74,16 +74,9 @@ pub fn summaries(text: &str) -> Vec<Summary> {
 /// Builds `name`'s `kernels` binary; returns the ELF.
 pub fn build(opts: &Options, name: &str) -> Res<PathBuf> {
     let b = board(name)?;
-    let dir = opts.repo.join("boards").join(b.name);
-    let log = opts
-        .out
-        .join("logs")
-        .join(format!("{}-kernels-build.log", b.name));
-    cargo_build(&dir, &["--bin", "kernels"], &log)?;
-    Ok(opts.repo.join(format!(
-        "target/boards/cargo/{}/{}/release/kernels",
-        b.name, b.target
-    )))
+    let log = opts.logs().join(format!("{}-kernels-build.log", b.name));
+    cargo_build(&opts.board_dir(b.name), &["--bin", "kernels"], &log)?;
+    Ok(opts.release_bin(b.name, b.target, "kernels"))
 }
 
 /// Builds and runs `name`'s `kernels` binary (the model must be staged:

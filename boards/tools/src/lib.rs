@@ -18,22 +18,15 @@
 //! 5. **Results**: parses the reports, sizes the ELF sections, and writes
 //!    `results.json` and `results.md`.
 //!
-//! Only std, `codegen` and `serde_json`, and no `crate::` paths: the host test
-//! `host-tests/tests/boards.rs` compiles this file into itself.
+//! A member of the root workspace: the host tests (`host-tests/tests/boards.rs`,
+//! `conformance.rs`, `no_panic.rs`) call this library.
 
-#[path = "conformance.rs"]
 pub mod conformance;
-#[path = "elf.rs"]
 pub mod elf;
-#[path = "markdown.rs"]
 pub mod markdown;
-#[path = "no_panic.rs"]
 pub mod no_panic;
-#[path = "real.rs"]
 pub mod real;
-#[path = "report.rs"]
 pub mod report;
-#[path = "run.rs"]
 pub mod run;
 
 use std::path::{Path, PathBuf};
@@ -192,6 +185,18 @@ impl Options {
 
     fn logs(&self) -> PathBuf {
         self.out.join("logs")
+    }
+
+    /// A board crate's folder.
+    fn board_dir(&self, name: &str) -> PathBuf {
+        self.boards_dir().join(name)
+    }
+
+    /// The release binary `bin` of board `name` for `target` (every board's
+    /// `.cargo/config.toml` sets the target dir `target/boards/cargo/<name>`).
+    fn release_bin(&self, name: &str, target: &str, bin: &str) -> PathBuf {
+        self.repo
+            .join(format!("target/boards/cargo/{name}/{target}/release/{bin}"))
     }
 }
 
@@ -500,18 +505,33 @@ fn cargo(dir: &Path, subcommand: &str, args: &[&str], log_file: &Path) -> Res<()
     ))
 }
 
+/// Writes `results` as `<out>/<stem>.json` and `markdown` as `<out>/<stem>.md`.
+fn write_results(
+    opts: &Options,
+    stem: &str,
+    results: &Value,
+    markdown: &str,
+    log: &(dyn Fn(&str) + Sync),
+) -> Res<()> {
+    std::fs::create_dir_all(&opts.out).map_err(io(opts.out.display()))?;
+    let json_path = opts.out.join(format!("{stem}.json"));
+    let json = serde_json::to_string_pretty(results).expect("json") + "\n";
+    std::fs::write(&json_path, json).map_err(io(json_path.display()))?;
+    let md_path = opts.out.join(format!("{stem}.md"));
+    std::fs::write(&md_path, markdown).map_err(io(md_path.display()))?;
+    log(&format!(
+        "wrote {} and {}",
+        json_path.display(),
+        md_path.display()
+    ));
+    Ok(())
+}
+
 /// Builds one board's firmware; returns the ELF.
 pub fn build_board(opts: &Options, b: &Board) -> Res<PathBuf> {
-    let dir = opts.boards_dir().join(b.name);
-    cargo_build(
-        &dir,
-        &[],
-        &opts.logs().join(format!("{}-build.log", b.name)),
-    )?;
-    Ok(opts.repo.join(format!(
-        "target/boards/cargo/{}/{}/release/{}",
-        b.name, b.target, b.name
-    )))
+    let log = opts.logs().join(format!("{}-build.log", b.name));
+    cargo_build(&opts.board_dir(b.name), &[], &log)?;
+    Ok(opts.release_bin(b.name, b.target, b.name))
 }
 
 /// Builds and runs the host reference (`boards/rpi` for the host triple).

@@ -42,23 +42,16 @@ pub struct Checked {
 }
 
 fn elf(opts: &Options, b: &Board) -> PathBuf {
-    opts.repo.join(format!(
-        "target/boards/cargo/{}/{}/release/no-panic",
-        b.name, b.target
-    ))
+    opts.release_bin(b.name, b.target, "no-panic")
 }
 
 /// Builds `name`'s no-panic binary with `feature` (`no-panic` or
 /// `deliberate-panic`); `Err` carries the build log's tail.
 pub fn build(opts: &Options, name: &str, feature: &str) -> Res<PathBuf> {
     let b = board(name)?;
-    let dir = opts.repo.join("boards").join(b.name);
-    let log = opts
-        .out
-        .join("logs")
-        .join(format!("{}-{feature}-build.log", b.name));
+    let log = opts.logs().join(format!("{}-{feature}-build.log", b.name));
     cargo(
-        &dir,
+        &opts.board_dir(b.name),
         "build",
         &["--features", feature, "--bin", "no-panic"],
         &log,
@@ -92,11 +85,8 @@ pub fn check(opts: &Options, name: &str) -> Res<Checked> {
 /// The panic call sites of `b`'s no-panic binary, as text: it is relinked
 /// with the undefined symbol defined, then disassembled.
 fn sites_of(opts: &Options, b: &Board) -> String {
-    let dir = opts.repo.join("boards").join(b.name);
-    let log = opts
-        .out
-        .join("logs")
-        .join(format!("{}-no-panic-sites.log", b.name));
+    let dir = opts.board_dir(b.name);
+    let log = opts.logs().join(format!("{}-no-panic-sites.log", b.name));
     let defsym = format!("link-arg=--defsym={SYMBOL}=0");
     let relinked = cargo(
         &dir,
@@ -314,7 +304,7 @@ fn check_resolution(
     }
     let frame = super::test_frame(&opts.image, resolution)?;
     super::stage(&model, &opts.staged_model(), &frame)?;
-    std::fs::create_dir_all(opts.out.join("logs")).map_err(io(opts.out.display()))?;
+    std::fs::create_dir_all(opts.logs()).map_err(io(opts.out.display()))?;
     let at = format!("{resolution}x{resolution}");
     // Task 0 is the host reference, task i the board BOARDS[i - 1].
     let task = |i: usize| -> Outcome {
@@ -403,13 +393,9 @@ fn check_resolution(
 /// "Lockup": the fault handler cannot stack on the overflowed SP either).
 pub fn stack_guard_check(opts: &Options) -> Res<String> {
     let b = board("mps2-an386")?;
-    let dir = opts.repo.join("boards").join(b.name);
-    let log = opts.out.join("logs").join("stack-overflow-build.log");
-    super::cargo_build(&dir, &["--bin", "stack-overflow"], &log)?;
-    let elf = opts.repo.join(format!(
-        "target/boards/cargo/{}/{}/release/stack-overflow",
-        b.name, b.target
-    ));
+    let log = opts.logs().join("stack-overflow-build.log");
+    super::cargo_build(&opts.board_dir(b.name), &["--bin", "stack-overflow"], &log)?;
+    let elf = opts.release_bin(b.name, b.target, "stack-overflow");
     let quick = Options {
         timeout_s: 60,
         ..opts.clone()

@@ -59,7 +59,7 @@ pub fn build_real(
     let mut entries = Vec::new();
     let mut ok = true;
     for b in REAL_BOARDS {
-        let dir = opts.boards_dir().join(b.name);
+        let dir = opts.board_dir(b.name);
         let staged = opts.repo.join(format!("target/boards/model-{}", b.name));
         let log_file = opts.logs().join(format!("{}-build.log", b.name));
         // The largest resolution whose arena fits, unless one is imposed.
@@ -97,10 +97,7 @@ pub fn build_real(
                 _ => break,
             }
         }
-        let elf = opts.repo.join(format!(
-            "target/boards/cargo/{}/{}/release/{}",
-            b.name, b.target, b.name
-        ));
+        let elf = opts.release_bin(b.name, b.target, b.name);
         let mut problems = Vec::new();
         let mut entry = json!({
             "board": b.name, "core": b.core, "target": b.target, "resolution": res,
@@ -158,20 +155,7 @@ pub fn build_real(
         entries.push(entry);
     }
     let results = json!({"ok": ok, "boards": entries});
-    std::fs::create_dir_all(&opts.out).map_err(io(opts.out.display()))?;
-    let json_path = opts.out.join("real-boards.json");
-    std::fs::write(
-        &json_path,
-        serde_json::to_string_pretty(&results).expect("json") + "\n",
-    )
-    .map_err(io(json_path.display()))?;
-    let md_path = opts.out.join("real-boards.md");
-    std::fs::write(&md_path, real_markdown(&results)).map_err(io(md_path.display()))?;
-    log(&format!(
-        "wrote {} and {}",
-        json_path.display(),
-        md_path.display()
-    ));
+    write_results(opts, "real-boards", &results, &real_markdown(&results), log)?;
     Ok(Summary { results, ok })
 }
 

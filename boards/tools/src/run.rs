@@ -272,19 +272,6 @@ pub fn run_all(opts: &Options, log: &(dyn Fn(&str) + Sync)) -> Res<Summary> {
         "ok": ok,
         "boards": entries,
     });
-    std::fs::create_dir_all(&opts.out).map_err(io(opts.out.display()))?;
-    let json_path = opts.out.join("results.json");
-    std::fs::write(
-        &json_path,
-        serde_json::to_string_pretty(&results).expect("json") + "\n",
-    )
-    .map_err(io(json_path.display()))?;
-    let md_path = opts.out.join("results.md");
-    std::fs::write(&md_path, markdown(&results)).map_err(io(md_path.display()))?;
-    log(&format!(
-        "wrote {} and {}",
-        json_path.display(),
-        md_path.display()
-    ));
+    write_results(opts, "results", &results, &markdown(&results), log)?;
     Ok(Summary { results, ok })
 }

@@ -102,6 +102,20 @@ pub struct Operands {
     pub scratch: Option<usize>,
 }
 
+impl Plan {
+    /// The plan of buffers placed at `offsets`: its peak is the highest
+    /// aligned end.
+    fn placed(buffers: &[Buffer], offsets: Vec<usize>) -> Plan {
+        let peak = buffers
+            .iter()
+            .zip(&offsets)
+            .map(|(b, &o)| align(o + b.size))
+            .max()
+            .unwrap_or(0);
+        Plan { offsets, peak }
+    }
+}
+
 fn align(x: usize) -> usize {
     x.div_ceil(ALIGN) * ALIGN
 }
@@ -170,13 +184,7 @@ pub fn plan_greedy(buffers: &[Buffer]) -> Plan {
         offsets[i] = at;
         placed.push(i);
     }
-    let peak = buffers
-        .iter()
-        .zip(&offsets)
-        .map(|(b, &o)| align(o + b.size))
-        .max()
-        .unwrap_or(0);
-    Plan { offsets, peak }
+    Plan::placed(buffers, offsets)
 }
 
 /// Groups of buffers tied together by aliases, each member with its offset
@@ -294,13 +302,7 @@ pub fn plan_grouped(buffers: &[Buffer], aliases: &[Alias]) -> Result<Plan, Strin
         }
         placed.extend(members.iter().map(|&(m, _)| m));
     }
-    let peak = buffers
-        .iter()
-        .zip(&offsets)
-        .map(|(b, &o)| align(o + b.size))
-        .max()
-        .unwrap_or(0);
-    Ok(Plan { offsets, peak })
+    Ok(Plan::placed(buffers, offsets))
 }
 
 // ------------------------------------------------------------------- checker

@@ -19,6 +19,30 @@ struct Step {
     name: Option<String>,
 }
 
+impl Step {
+    /// An unnamed step that reads `inputs`, writes `output` and covers the
+    /// lowered layers up to `last`.
+    fn new(
+        layer: Layer,
+        inputs: Vec<usize>,
+        output: usize,
+        scratch: Option<usize>,
+        last: usize,
+    ) -> Step {
+        let ops = Operands {
+            inputs,
+            output,
+            scratch,
+        };
+        Step {
+            layer,
+            ops,
+            last,
+            name: None,
+        }
+    }
+}
+
 /// A schedule in one memory form: layers, buffers, accesses, aliases, plan.
 #[derive(Clone, Debug)]
 pub(super) struct Assembled {
@@ -113,16 +137,13 @@ impl Assembly<'_> {
         let inputs = ins.iter().map(|&t| self.tensor(t)).collect();
         let output = self.tensor(out);
         let scratch = scratch.map(|t| self.tensor(t));
-        self.steps.push(Step {
-            layer: self.lw.pending[i].layer,
-            ops: Operands {
-                inputs,
-                output,
-                scratch,
-            },
-            last: i,
-            name: None,
-        });
+        self.steps.push(Step::new(
+            self.lw.pending[i].layer,
+            inputs,
+            output,
+            scratch,
+            i,
+        ));
     }
 
     fn unit(&mut self, u: Unit) {
@@ -159,16 +180,13 @@ impl Assembly<'_> {
                     _ => ConvVariant::InPlace { scratch: 0 },
                 };
                 self.alias(output, input, 0);
-                self.steps.push(Step {
-                    layer: Layer::Conv(c),
-                    ops: Operands {
-                        inputs: vec![input],
-                        output,
-                        scratch: Some(scratch),
-                    },
-                    last: i,
-                    name: None,
-                });
+                self.steps.push(Step::new(
+                    Layer::Conv(c),
+                    vec![input],
+                    output,
+                    Some(scratch),
+                    i,
+                ));
             }
             Unit::WriteBehind(i) if self.sole_reader(lw.pending[i].ins[0], &[i]) => {
                 let mut c = self.conv(i);
@@ -187,16 +205,8 @@ impl Assembly<'_> {
                     self.tensor(lw.pending[i].out),
                 );
                 self.alias(output, input, c.write_behind_bytes());
-                self.steps.push(Step {
-                    layer: Layer::Conv(c),
-                    ops: Operands {
-                        inputs: vec![input],
-                        output,
-                        scratch: None,
-                    },
-                    last: i,
-                    name: None,
-                });
+                self.steps
+                    .push(Step::new(Layer::Conv(c), vec![input], output, None, i));
             }
             Unit::Stem(a, b) if self.sole_reader(lw.pending[a].out, &[b]) => {
                 let reference = |c: Conv| Conv {
@@ -228,14 +238,8 @@ impl Assembly<'_> {
                     self.alias(output, input, stem.write_behind_bytes());
                 }
                 self.steps.push(Step {
-                    layer: Layer::Stem(stem),
-                    ops: Operands {
-                        inputs: vec![input],
-                        output,
-                        scratch: Some(ring),
-                    },
-                    last: b,
                     name: Some(format!("{}+{}", lw.names[a], lw.names[b])),
+                    ..Step::new(Layer::Stem(stem), vec![input], output, Some(ring), b)
                 });
             }
             Unit::ConvMlp { dw, fc1, fc2, add }
@@ -286,16 +290,13 @@ impl Assembly<'_> {
                 let output = self.tensor(lw.pending[add].out);
                 let scratch = self.scratch(add, bytes);
                 self.alias(output, x, 0);
-                self.steps.push(Step {
-                    layer: Layer::ConvMlp(mlp),
-                    ops: Operands {
-                        inputs: vec![x],
-                        output,
-                        scratch: Some(scratch),
-                    },
-                    last: add,
-                    name: None,
-                });
+                self.steps.push(Step::new(
+                    Layer::ConvMlp(mlp),
+                    vec![x],
+                    output,
+                    Some(scratch),
+                    add,
+                ));
             }
             // A fusion whose preconditions fail falls back to layer by layer.
             other => {

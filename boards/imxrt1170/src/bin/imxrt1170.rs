@@ -12,7 +12,7 @@ use defmt_rtt as _;
 use fastvit_model as model;
 use imxrt1170evk_fcb as _;
 use panic_probe as _;
-use support::{bench, defmt_console::Console, stack, Arena, Board};
+use support::{bench, defmt_console::Console, Arena, Board};
 
 const BOARD: Board = Board {
     name: "imxrt1170",
@@ -43,30 +43,15 @@ fn main() -> ! {
     let arena = unsafe { Arena::take(core::ptr::addr_of_mut!(ARENA)) };
     let mut logits = [0i8; model::CLASSES];
     let mut cycles = [0u32; model::LAYERS + 1];
-    let result = bench::run(&mut out, &model::MODEL, &IMAGE, arena, &mut logits, |i| {
-        cycles[i] = DWT::cycle_count()
-    });
-    let mut total = 0u64;
-    for (i, w) in cycles.windows(2).enumerate() {
-        // No layer comes near the 32-bit counter's wrap (4.3 s even at 1 GHz).
-        let n = w[1].wrapping_sub(w[0]);
-        total += n as u64;
-        let _ = writeln!(out, "cycles {i} {n}");
-    }
-    let _ = writeln!(out, "cycles_total {total}");
-    let stack = stack::measure();
-    let _ = writeln!(out, "stack {} {}", stack.used, stack.size);
-    match result {
-        Ok(_) if !stack.overflowed() => {
-            let _ = writeln!(out, "result ok");
-        }
-        Ok(_) => {
-            let _ = writeln!(out, "result error stack overflow");
-        }
-        Err(e) => {
-            let _ = writeln!(out, "result error {:?}", e);
-        }
-    }
+    bench::run_counting_cycles(
+        &mut out,
+        &model::MODEL,
+        &IMAGE,
+        arena,
+        &mut logits,
+        &mut cycles,
+        DWT::cycle_count,
+    );
     loop {
         cortex_m::asm::wfi();
     }

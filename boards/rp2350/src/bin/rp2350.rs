@@ -12,7 +12,7 @@ use fastvit_model as model;
 use panic_probe as _;
 use rp235x_hal as hal;
 use rp235x_hal::Clock;
-use support::{bench, defmt_console::Console, stack, Arena, Board};
+use support::{bench, defmt_console::Console, Arena, Board};
 
 /// Tells the Boot ROM how to boot this image.
 #[link_section = ".start_block"]
@@ -78,30 +78,15 @@ fn main() -> ! {
     };
     let mut logits = [0i8; model::CLASSES];
     let mut cycles = [0u32; model::LAYERS + 1];
-    let result = bench::run(&mut out, &model::MODEL, image, arena, &mut logits, |i| {
-        cycles[i] = DWT::cycle_count()
-    });
-    let mut total = 0u64;
-    for (i, w) in cycles.windows(2).enumerate() {
-        // Per layer well below the 32-bit counter's wrap (28 s at 150 MHz).
-        let n = w[1].wrapping_sub(w[0]);
-        total += n as u64;
-        let _ = writeln!(out, "cycles {i} {n}");
-    }
-    let _ = writeln!(out, "cycles_total {total}");
-    let stack = stack::measure();
-    let _ = writeln!(out, "stack {} {}", stack.used, stack.size);
-    match result {
-        Ok(_) if !stack.overflowed() => {
-            let _ = writeln!(out, "result ok");
-        }
-        Ok(_) => {
-            let _ = writeln!(out, "result error stack overflow");
-        }
-        Err(e) => {
-            let _ = writeln!(out, "result error {:?}", e);
-        }
-    }
+    bench::run_counting_cycles(
+        &mut out,
+        &model::MODEL,
+        image,
+        arena,
+        &mut logits,
+        &mut cycles,
+        DWT::cycle_count,
+    );
     loop {
         cortex_m::asm::wfi();
     }
