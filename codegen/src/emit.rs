@@ -22,8 +22,8 @@ pub struct Provenance {
     pub sha256: String,
     /// Detected layout.
     pub layout: String,
-    /// Model name for the generated header (`FastViT-T12`); not in
-    /// `model.json`, whose fields describe the schedule.
+    /// Model name for the generated header (`FastViT-T12`); `model.json`
+    /// carries it at its top level (`"model"`), not in `provenance`.
     #[serde(skip)]
     pub model: String,
 }
@@ -458,6 +458,7 @@ pub fn manifest_json(c: &Compiled, prov: &Provenance) -> String {
         .collect();
     serde_json::to_string_pretty(&serde_json::json!({
         "tool": format!("fastvit-edge codegen {}", env!("CARGO_PKG_VERSION")),
+        "model": prov.model,
         "provenance": prov,
         "settings": c.settings,
         "arena_bytes": c.arena_bytes,

@@ -322,6 +322,16 @@ pub fn model_resolution(model: &Path) -> Res<usize> {
         .ok_or_else(|| format!("{}: no input_hw", p.display()))
 }
 
+/// The model's name (`FastViT-T12`) from its `model.json`; "FastViT-T8"
+/// for a crate generated before the name was recorded.
+pub fn model_name(model: &Path) -> String {
+    std::fs::read_to_string(model.join("model.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v["model"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "FastViT-T8".into())
+}
+
 /// Size of the staged camera frame (QVGA, a common sensor mode): the
 /// `classify` examples resize it to the model input themselves.
 pub const CAMERA_WIDTH: usize = 320;

@@ -24,9 +24,10 @@ pub fn markdown(results: &Value) -> String {
     let boards = results["boards"].as_array().unwrap_or(&empty);
     let u = |v: &Value| v.as_u64().unwrap_or(0);
     let mut s = format!(
-        "FastViT-T8 int8 at {r}x{r} ({} MACs, {} layers), one inference per board in QEMU. \
+        "{} int8 at {r}x{r} ({} MACs, {} layers), one inference per board in QEMU. \
          Instructions are executed guest instructions (TCG plugin), not cycles. \
          Host checksum {}.\n\n",
+        results["model_name"].as_str().unwrap_or("FastViT-T8"),
         thousands(u(&results["macs"])),
         u(&results["layers"]),
         results["host"]["output_checksum"].as_str().unwrap_or("?"),

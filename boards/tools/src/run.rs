@@ -257,6 +257,7 @@ pub fn run_all(opts: &Options, log: &(dyn Fn(&str) + Sync)) -> Res<Summary> {
     let results = json!({
         "resolution": resolution,
         "model": model.display().to_string(),
+        "model_name": model_name(&model),
         "image": format!("{} (timm eval transform, {resolution}x{resolution} centre crop)", opts.image.display()),
         "macs": host.model_value("macs"),
         "layers": host.layers.len(),
