@@ -1,8 +1,12 @@
 //! Float fake-quant simulation of the int8 scheme, to find where the error
 //! comes from (not part of the test suite):
 //! `cargo run --release -p codegen --example sim -- RES SEED NEVAL CMD...`
-//! CMD: `base` (weights only / activations only / both), `wlayers` (one
-//! conv's weights at a time), `alayers` (one activation tensor at a time).
+//! CMD: `base` (weights only / activations only / both), `groups`
+//! (activations of one group of layers), `wlayers` (one conv's weights at a
+//! time), `alayers` (one activation tensor at a time), `bc` (bias
+//! correction), `wides` (16-bit activations for each `;`-separated set of
+//! `WIDES`), `wgain` (each tensor alone at 16 bits, then greedily by dB per
+//! element), `spread`, `names`.
 //! A trained checkpoint instead of the seeded fixture: `CKPT=file.safetensors
 //! CALIB=dir EVAL=dir-of-npy` (SEED is then ignored; SQNR is centred per
 //! input, as the proxy kit's `fidelity.py` measures it).
@@ -224,41 +228,30 @@ impl Ctx {
             .map(|s| s.split(',').map(String::from).collect())
             .unwrap_or_default();
         let pick = &|n: &str| pick0(n) && !skip.iter().any(|s| s == n);
-        if std::env::var("CKPT").is_ok() {
-            let q: Vec<Vec<f32>> = self
-                .eval
-                .par_iter()
-                .map(|inp| {
-                    let mut o = FQ {
-                        ranges: &self.ranges,
-                        pick,
-                    };
-                    forward_folded(g, &inp.normalized, &mut o)
-                })
-                .collect();
-            return codegen::eval::input_centred_sqnr_db(
-                self.fl.iter().zip(&q).map(|(f, q)| (&f[..], &q[..])),
-            );
-        }
-        let k = self.mean.len();
-        let (s, e) = self
+        let q: Vec<Vec<f32>> = self
             .eval
             .par_iter()
-            .zip(&self.fl)
-            .map(|(inp, f)| {
+            .map(|inp| {
                 let mut o = FQ {
                     ranges: &self.ranges,
                     pick,
                 };
-                let q = forward_folded(g, &inp.normalized, &mut o);
-                let (mut s, mut e) = (0.0, 0.0);
-                for j in 0..k {
-                    s += (f[j] as f64 - self.mean[j]).powi(2);
-                    e += (f[j] as f64 - q[j] as f64).powi(2);
-                }
-                (s, e)
+                forward_folded(g, &inp.normalized, &mut o)
             })
-            .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+            .collect();
+        if std::env::var("CKPT").is_ok() {
+            return codegen::eval::input_centred_sqnr_db(
+                self.fl.iter().zip(&q).map(|(f, q)| (&f[..], &q[..])),
+            );
+        }
+        // Fixtures: centred by each class's mean over the evaluation set.
+        let (mut s, mut e) = (0.0, 0.0);
+        for (f, q) in self.fl.iter().zip(&q) {
+            for (j, m) in self.mean.iter().enumerate() {
+                s += (f[j] as f64 - m).powi(2);
+                e += (f[j] as f64 - q[j] as f64).powi(2);
+            }
+        }
         db(s, e)
     }
 }
