@@ -42,7 +42,7 @@ const STOP_INSTRUMENTATION: u64 = 0x4354_0005;
 
 /// The measured region.
 #[inline(never)]
-fn infer_once(c: &Compiled, input: &ModelInput) -> Vec<i8> {
+fn infer_once(c: &Compiled, input: &ModelInput) -> Vec<i16> {
     callgrind(START_INSTRUMENTATION);
     let logits = run_int8(c, input, |_, _| {});
     callgrind(STOP_INSTRUMENTATION);

@@ -168,12 +168,18 @@ pub fn collect(folded: &Folded, inputs: &[ModelInput], tick: &(dyn Fn() + Sync))
         })
 }
 
-/// Chooses every tensor's range.
+/// Chooses every tensor's range (min/max for the int16 ones).
 pub fn choose_ranges(stats: &Stats, method: RangeMethod) -> BTreeMap<String, Range> {
     stats
         .par_iter()
         .map(|(name, h)| {
+            // A 16-bit tensor is never clipped: its whole observed range.
+            let wide = crate::precision::is_wide(name);
             let r = match method {
+                _ if wide => Range {
+                    lo: h.min.min(0.0),
+                    hi: h.max.max(0.0),
+                },
                 RangeMethod::Minmax => Range {
                     lo: h.min.min(0.0),
                     hi: h.max.max(0.0),

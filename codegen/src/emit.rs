@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use runtime::{Add, Conv, ConvVariant, Layer, Requant, Span, TensorRef};
+use runtime::{Add, Conv, ConvVariant, Elem, Layer, Requant, Span, TensorRef};
 
 use crate::error::{Error, Result};
 use crate::quantize::Compiled;
@@ -38,7 +38,10 @@ fn span(s: Span) -> TokenStream {
 
 fn tensor(t: TensorRef) -> TokenStream {
     let (o, h, w, c) = (t.offset, t.h, t.w, t.c);
-    quote!(TensorRef { offset: #o, h: #h, w: #w, c: #c })
+    match t.elem {
+        Elem::I8 => quote!(TensorRef::i8(#o, #h, #w, #c)),
+        Elem::I16 => quote!(TensorRef { offset: #o, h: #h, w: #w, c: #c, elem: Elem::I16 }),
+    }
 }
 
 fn requant(r: Requant) -> TokenStream {
@@ -152,6 +155,11 @@ fn runtime_items(layers: &[&Layer]) -> Vec<&'static str> {
             Layer::ConvMlp(_) => &["ConvMlp", "Conv", "ConvVariant", "Add", "Requant"],
         };
         items.extend(more);
+        if let Layer::GlobalAvgPool(_) | Layer::FullyConnected(_) = l {
+            if [l.input().elem, l.output().elem].contains(&Elem::I16) {
+                items.push("Elem");
+            }
+        }
     }
     items.sort_unstable();
     items.dedup();
@@ -263,6 +271,10 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
     let input = tensor(c.input);
     let output = tensor(c.output);
     let (oscale, ozp) = (c.output_q.scale as f32, c.output_q.zp);
+    let (logit, logit_doc) = match c.output.elem {
+        Elem::I8 => (quote!(i8), "The logits' type: int8."),
+        Elem::I16 => (quote!(i16), "The logits' type: int16 (a wide head output)."),
+    };
     let (nscale, nzp) = (c.normalized_input_q.scale as f32, c.normalized_input_q.zp);
     let macs = c.macs();
     let sha = &prov.sha256;
@@ -303,8 +315,10 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
         pub const WEIGHTS_FNV1A32: u32 = #checksum;
         /// Real value of logit `q`: `OUTPUT_SCALE * (q - OUTPUT_ZERO_POINT)`.
         pub const OUTPUT_SCALE: f32 = #oscale;
-        /// Zero point of the int8 logits.
+        /// Zero point of the logits.
         pub const OUTPUT_ZERO_POINT: i32 = #ozp;
+        #[doc = #logit_doc]
+        pub type Logit = #logit;
         /// Scale of the quantized normalized input (`Model::run_normalized`).
         pub const NORMALIZED_INPUT_SCALE: f32 = #nscale;
         /// Zero point of the quantized normalized input.
@@ -362,7 +376,7 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
         pub fn classify(
             arena: &mut [i8; ARENA_BYTES],
             frame: &[u8; INPUT_BYTES],
-            logits: &mut [i8; CLASSES],
+            logits: &mut [Logit; CLASSES],
         ) -> Result<(), runtime::Error> {
             MODEL.run(arena, frame, logits)
         }

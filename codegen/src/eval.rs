@@ -21,8 +21,9 @@ pub struct InputResult {
     pub logits_float: Vec<f32>,
     /// Dequantized int8 logits.
     pub logits_int8: Vec<f32>,
-    /// Raw int8 logits.
-    pub logits_int8_raw: Vec<i8>,
+    /// Raw quantized logits (int8 or int16 values; the name is kept for
+    /// readers of the JSON report).
+    pub logits_int8_raw: Vec<i16>,
     /// Top-5 classes, float.
     pub top5_float: Vec<usize>,
     /// Top-5 classes, int8.
@@ -36,8 +37,10 @@ pub struct InputResult {
 pub struct LayerSqnr {
     /// Layer name.
     pub name: String,
-    /// SQNR in dB of the layer's int8 output against the float tensor.
+    /// SQNR in dB of the layer's quantized output against the float tensor.
     pub sqnr_db: f64,
+    /// The output's storage: `int8` or `int16`.
+    pub precision: &'static str,
 }
 
 /// The whole report.
@@ -105,9 +108,10 @@ pub fn run_int8(
     c: &Compiled,
     input: &ModelInput,
     mut after_layer: impl FnMut(usize, &[i8]),
-) -> Vec<i8> {
+) -> Vec<i16> {
     let mut arena = vec![0i8; c.arena_bytes];
-    let mut logits = vec![0i8; c.output.len()];
+    // Wide enough for int8 and int16 logits.
+    let mut logits = vec![0i16; c.output.len()];
     c.with_model(|m| match &input.rgb {
         Some(rgb) => m.run_with(&mut arena, rgb, &mut logits, &mut after_layer),
         None => m.run_normalized(
@@ -168,8 +172,8 @@ pub fn evaluate(
                 if let Some(fl) = floats.get(&c.float_names[i]) {
                     let qp = c.out_q[i];
                     let (mut s, mut e) = (0f64, 0f64);
-                    for (&a, &b) in fl.iter().zip(q) {
-                        let d = a as f64 - qp.dequantize(b) as f64;
+                    for (i, &a) in fl.iter().enumerate().take(t.len()) {
+                        let d = a as f64 - qp.dequantize_at(q, i) as f64;
                         s += a as f64 * a as f64;
                         e += d * d;
                     }
@@ -207,6 +211,10 @@ pub fn evaluate(
             layers.push(LayerSqnr {
                 name: c.names[i].clone(),
                 sqnr_db: db(s, e),
+                precision: match c.layers[i].output().elem {
+                    runtime::Elem::I8 => "int8",
+                    runtime::Elem::I16 => "int16",
+                },
             });
         }
     }
@@ -298,10 +306,15 @@ fn write_dump(
         let t = c.layers[i].output();
         let shape = [t.h as usize, t.w as usize, t.c as usize];
         let stem = format!("{i:02}_{}", c.names[i]);
+        // The arena bytes as stored: int8, or little-endian int16.
+        let (ext, dtype) = match t.elem {
+            runtime::Elem::I8 => ("int8", "|i1"),
+            runtime::Elem::I16 => ("int16", "<i2"),
+        };
         write_npy(
-            &d.join(format!("{stem}.int8.npy")),
+            &d.join(format!("{stem}.{ext}.npy")),
             &shape,
-            "|i1",
+            dtype,
             &qv.iter().map(|&v| v as u8).collect::<Vec<_>>(),
         )?;
         if let Some(fl) = floats.get(&c.float_names[i]) {
@@ -311,6 +324,7 @@ fn write_dump(
         index.push(serde_json::json!({
             "layer": i, "name": c.names[i], "float_tensor": c.float_names[i],
             "shape_hwc": shape, "scale": c.out_q[i].scale, "zero_point": c.out_q[i].zp,
+            "dtype": ext,
         }));
     }
     let p = d.join("index.json");
@@ -334,7 +348,7 @@ pub fn sqnr_svg(layers: &[LayerSqnr]) -> String {
         .fold(40.0f64, f64::max);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"10\">\n\
-         <text x=\"10\" y=\"20\" font-size=\"14\">Per-layer SQNR of int8 vs float (dB, higher is better)</text>\n"
+         <text x=\"10\" y=\"20\" font-size=\"14\">Per-layer SQNR of the quantized output vs float (dB, higher is better; int16 outputs marked)</text>\n"
     );
     for (i, l) in layers.iter().enumerate() {
         let y = top + i as f64 * bar;
@@ -355,6 +369,13 @@ pub fn sqnr_svg(layers: &[LayerSqnr]) -> String {
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><rect x=\"{left}\" y=\"{}\" width=\"{len:.1}\" height=\"{}\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{}\">{:.1}</text>\n",
             left - 5.0, y + bar - 3.0, l.name, y + 1.0, bar - 2.0, left + len + 3.0, y + bar - 3.0, l.sqnr_db
         );
+        if l.precision == "int16" {
+            s += &format!(
+                "<text x=\"{:.1}\" y=\"{}\">int16</text>\n",
+                left + len + 33.0,
+                y + bar - 3.0
+            );
+        }
     }
     s + "</svg>\n"
 }

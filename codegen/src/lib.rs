@@ -16,7 +16,7 @@
 //! assert_eq!(float_graph.classes(), 1000);
 //! // `model` is the int8 schedule the runtime executes, with its exact arena:
 //! let image = vec![128u8; 64 * 64 * 3];
-//! let mut logits = vec![0i8; 1000];
+//! let mut logits = vec![0i16; 1000]; // int16 logits (int8 ones widen into it too)
 //! let mut arena = vec![0i8; model.arena_bytes];
 //! model.with_model(|m| m.run(&mut arena, &image, &mut logits)).expect("valid schedule");
 //! let out = std::env::temp_dir().join(format!("fastvit-doc-{}", std::process::id()));
@@ -39,6 +39,7 @@ pub mod fold;
 pub mod images;
 pub mod pipeline;
 pub mod plan;
+pub mod precision;
 pub mod prng;
 pub mod quantize;
 pub mod report;

@@ -36,18 +36,26 @@ pub fn build(b: &Build) -> (Value, String) {
     let (ck, folded, c, opts) = (b.ck, b.folded, b.compiled, b.opts);
     let (peak_at, _) = pipeline::peak_layer(c);
     let smoke_n = b.smoke.inputs.len();
+    let wide: Vec<&str> = c
+        .names
+        .iter()
+        .zip(&c.layers)
+        .filter(|(_, l)| l.output().elem == runtime::Elem::I16)
+        .map(|(n, _)| n.as_str())
+        .collect();
     let summary = json!({
         "checkpoint": b.prov.checkpoint, "sha256": b.prov.sha256, "layout": ck.layout.to_string(), "dtype": ck.dtype.to_string(),
         "classes": ck.classes, "resolution": opts.resolution, "out": b.out.display().to_string(),
         "parameters_checkpoint": ck.parameters(), "parameters_folded": folded.parameters(), "tensors_folded": folded.tensor_count(),
         "macs": c.macs(), "weights_bytes": c.weights.len(), "arena_bytes": c.arena_bytes,
         "arena_peak_at": peak_at, "memory": opts.memory, "layer_by_layer_bytes": c.layer_by_layer_bytes, "layers": c.layers.len(), "calibration": b.source,
+        "int16_tensors": wide,
         "fidelity_held_out": {"inputs": smoke_n, "cosine_mean": b.smoke.cosine_mean, "cosine_min": b.smoke.cosine_min},
     });
     let text = format!(
-        "\n  layout        {}  ({})\n  parameters    {} in the checkpoint -> {} folded ({} tensors)\n  MACs          {} at {r}x{r}\n  flash         {} bytes of weights\n  arena         {} bytes (peak at {}; {} form, {} bytes layer by layer)\n  schedule      {} layers\n  calibration   {}\n  int8 vs float logits cosine {:.4} mean / {:.4} min on {} built-in images held out from calibration (not your data; run `codegen eval` on your images)\n\nWrote {} (crate `{}`; depend on it next to fastvit-runtime)",
+        "\n  layout        {}  ({})\n  parameters    {} in the checkpoint -> {} folded ({} tensors)\n  MACs          {} at {r}x{r}\n  flash         {} bytes of weights\n  arena         {} bytes (peak at {}; {} form, {} bytes layer by layer)\n  schedule      {} layers\n  precision     int8 activations; int16: {}\n  calibration   {}\n  int8 vs float logits cosine {:.4} mean / {:.4} min on {} built-in images held out from calibration (not your data; run `codegen eval` on your images)\n\nWrote {} (crate `{}`; depend on it next to fastvit-runtime)",
         ck.layout, ck.dtype, ck.parameters(), folded.parameters(), folded.tensor_count(), c.macs(),
-        c.weights.len(), c.arena_bytes, peak_at, opts.memory, c.layer_by_layer_bytes, c.layers.len(), b.source,
+        c.weights.len(), c.arena_bytes, peak_at, opts.memory, c.layer_by_layer_bytes, c.layers.len(), wide.join(", "), b.source,
         b.smoke.cosine_mean, b.smoke.cosine_min, smoke_n, b.out.display(), crate::emit::PACKAGE,
         r = opts.resolution,
     );
@@ -163,10 +171,13 @@ pub fn eval_summary(report: &Report) -> Vec<String> {
             report.inputs.len(), report.cosine_mean, report.cosine_min, report.input_centred_logit_sqnr_db,
             100.0 * report.top1_agreement, 100.0 * report.top5_agreement
         ),
-        "Per-layer SQNR (int8 output vs float, dB):".into(),
+        "Per-layer SQNR (quantized output vs float, dB; output storage):".into(),
     ];
     for l in &report.layers {
-        lines.push(format!("  {:<48} {:>7.2}", l.name, l.sqnr_db));
+        lines.push(format!(
+            "  {:<48} {:>7.2}  {}",
+            l.name, l.sqnr_db, l.precision
+        ));
     }
     lines
 }

@@ -138,7 +138,7 @@ fn compare<const RES: usize>(cases: &[Case]) -> Vec<(Diff, Vec<u8>, Vec<u8>)> {
     out
 }
 
-fn cosine(a: &[i8], b: &[i8], zp: i32) -> f64 {
+fn cosine(a: &[i16], b: &[i16], zp: i32) -> f64 {
     let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
     for (&x, &y) in a.iter().zip(b) {
         let (x, y) = ((x as i32 - zp) as f64, (y as i32 - zp) as f64);
@@ -217,7 +217,7 @@ fn logits_agreement(
         normalized: normalize(rgb, 256, 256),
         rgb: Some(rgb.to_vec()),
     };
-    let argmax = |v: &[i8]| {
+    let argmax = |v: &[i16]| {
         (0..v.len())
             .max_by_key(|&i| (v[i], std::cmp::Reverse(i)))
             .unwrap()

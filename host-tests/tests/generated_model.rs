@@ -62,7 +62,7 @@ fn emitted_crate_is_bit_identical_deterministic_and_portable() {
             model_dir.display()
         ),
         "src/main.rs",
-        r#"use fastvit_model::{ARENA_BYTES, CLASSES, MODEL};
+        r#"use fastvit_model::{Logit, ARENA_BYTES, CLASSES, MODEL};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args[1] == "intact" {
@@ -71,7 +71,7 @@ fn main() {
     }
     let input = std::fs::read(&args[2]).unwrap();
     let mut arena = vec![0i8; ARENA_BYTES];
-    let mut logits = [0i8; CLASSES];
+    let mut logits = [0 as Logit; CLASSES];
     assert!(fastvit_model::weights_intact());
     if args[1] == "image" {
         // The typed entry point, twice on the same (now dirty) arena: no
@@ -145,7 +145,7 @@ fn main() {
 
 /// Runs the harness binary's `entry` point on the input file `input`; the
 /// logits it prints.
-fn harness_logits(exe: &Path, entry: &str, input: &Path) -> Vec<i8> {
+fn harness_logits(exe: &Path, entry: &str, input: &Path) -> Vec<i16> {
     let out = Command::new(exe)
         .args([entry, input.to_str().unwrap()])
         .output()

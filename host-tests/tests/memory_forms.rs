@@ -54,9 +54,9 @@ fn run(
     input: &ModelInput,
     normalized: bool,
     seed: u64,
-) -> (Vec<i8>, Vec<(String, Vec<i8>)>) {
+) -> (Vec<i16>, Vec<(String, Vec<i8>)>) {
     let mut arena = SplitMix64::new(seed).i8s(c.arena_bytes);
-    let mut logits = vec![0i8; c.output.len()];
+    let mut logits = vec![0i16; c.output.len()];
     let mut outputs = Vec::new();
     let after = |i: usize, a: &[i8]| {
         let t = c.layers[i].output();

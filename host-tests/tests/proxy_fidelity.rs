@@ -20,8 +20,9 @@ use codegen::float::top_k;
 use codegen::images::load_input;
 use codegen::pipeline::{self, QuantOptions};
 
-/// Regression floor (measured 22.86 dB, 2026-12-04, default options).
-const SQNR_FLOOR_DB: f64 = 22.5;
+/// Regression floor (measured 23.62 dB, 2026-12-05, default options, with
+/// the int16 head; 22.86 dB with int8 logits).
+const SQNR_FLOOR_DB: f64 = 23.4;
 
 fn kit() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/proxy");

@@ -35,9 +35,9 @@ const CASES: &[Case] = &[
     },
 ];
 
-fn run(c: &Compiled, rgb: &[u8]) -> Vec<i8> {
+fn run(c: &Compiled, rgb: &[u8]) -> Vec<i16> {
     let mut arena = vec![0i8; c.arena_bytes];
-    let mut logits = vec![0i8; c.output.len()];
+    let mut logits = vec![0i16; c.output.len()];
     c.with_model(|m| m.run_with(&mut arena, rgb, &mut logits, |_, _| {}))
         .expect("schedule runs");
     logits
@@ -63,8 +63,10 @@ fn t12_and_s12_quantize_plan_and_run() {
             ..QuantOptions::default()
         };
         let (calib, source) = pipeline::calibration_inputs(&opts).unwrap();
-        // A few calibration inputs keep the test short; sizes do not depend on them.
-        let calib = &calib[..8];
+        // A few calibration inputs keep the test short; sizes do not depend on
+        // them. With 8, the worst logits cosine swung between 0.888 and 0.933
+        // with the storage of one head tensor: calibration noise, not signal.
+        let calib = &calib[..16];
         let (folded, ranges) = pipeline::calibrate(&ck, calib, &opts);
         let form = |memory| {
             let opts = QuantOptions {
@@ -107,8 +109,8 @@ fn t12_and_s12_quantize_plan_and_run() {
             "{}: int8 vs float logits cosine >= {worst:.4}",
             case.variant
         );
-        // Measured 0.9331 (T12) and 0.9527 (S12): untrained weights at 64x64
-        // with 8 calibration inputs, a regression floor only.
-        assert!(worst >= 0.90, "{}: cosine {worst}", case.variant);
+        // Measured 0.9772 (T12) and 0.9798 (S12): untrained weights at 64x64
+        // with 16 calibration inputs, a regression floor only.
+        assert!(worst >= 0.97, "{}: cosine {worst}", case.variant);
     }
 }

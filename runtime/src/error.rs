@@ -27,6 +27,13 @@ pub enum Error {
         /// Length supplied.
         got: usize,
     },
+    /// The logits buffer's elements are narrower than the model's logits.
+    OutputWidth {
+        /// Bits per logit of the model.
+        expected: u8,
+        /// Bits per element of the buffer supplied.
+        got: u8,
+    },
     /// A layer refers to weights or arena bytes outside the blob or arena,
     /// or its shapes disagree with its data: the schedule is corrupt.
     InvalidLayer {
@@ -53,6 +60,10 @@ impl fmt::Display for Error {
                     "output buffer has {got} entries, the model has {expected} classes"
                 )
             }
+            Error::OutputWidth { expected, got } => write!(
+                f,
+                "the model's logits are {expected}-bit; an i{got} buffer cannot hold them"
+            ),
             Error::InvalidLayer { layer } => write!(
                 f,
                 "layer {layer} of the schedule refers to data outside the weights or arena"

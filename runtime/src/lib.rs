@@ -6,8 +6,9 @@
 //! (the numerical specification), the single requantization function
 //! ([`quant::requantize`]), and the schedule executor ([`Model::run`]).
 //!
-//! Tensors are NHWC int8 with a per-tensor zero point; weights are int8 with
-//! per-output-channel scales; accumulators are i32. There is no floating point
+//! Tensors are NHWC int8 with a per-tensor zero point (int16 where codegen
+//! chose the precision: the head's pooled vector and the logits); weights are
+//! int8 with per-output-channel scales; accumulators are i32. There is no floating point
 //! on the inference path, so every target computes the same bits.
 #![no_std]
 // `unsafe` only in the per-instruction-set kernel folders (`kernels::{dsp,
@@ -26,6 +27,7 @@ pub mod ops;
 pub mod quant;
 mod resolve;
 pub mod schedule;
+pub mod tensor;
 
 pub use error::Error;
 
@@ -34,8 +36,8 @@ pub use error::Error;
 /// refused at run time as [`Error::InvalidLayer`], and a generated crate
 /// whose schedule uses one fails to compile, so it never gets that far.
 pub const REFERENCE_FORMS: bool = cfg!(feature = "reference-forms");
-pub use model::Model;
+pub use model::{Logit, Model};
 pub use schedule::{
-    Add, Conv, ConvMlp, ConvVariant, FullyConnected, GlobalAvgPool, Layer, Lut, Requant, Span,
-    SqueezeExcite, Stem, TensorRef,
+    Add, Conv, ConvMlp, ConvVariant, Elem, FullyConnected, GlobalAvgPool, Layer, Lut, Requant,
+    Span, SqueezeExcite, Stem, TensorRef,
 };

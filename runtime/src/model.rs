@@ -4,6 +4,7 @@
 
 use crate::error::Error;
 use crate::schedule::{Layer, TensorRef};
+use crate::tensor::Elem;
 
 /// A compiled model: data emitted by codegen (or built in memory by it).
 #[derive(Clone, Copy, Debug)]
@@ -29,6 +30,37 @@ pub struct Model<'a> {
     pub output_zp: i32,
 }
 
+/// The element type of a logits buffer: `i8` or `i16`. A buffer at least as
+/// wide as the model's logits ([`Model::output`]'s `elem`) receives them
+/// (int8 logits widen into `i16`); a narrower one is an
+/// [`Error::OutputWidth`].
+pub trait Logit: Copy + sealed::Sealed {
+    /// The matching tensor element type.
+    const ELEM: Elem;
+    /// `v`, which the caller checked fits.
+    fn from_i32(v: i32) -> Self;
+}
+
+impl Logit for i8 {
+    const ELEM: Elem = Elem::I8;
+    fn from_i32(v: i32) -> Self {
+        v as i8
+    }
+}
+
+impl Logit for i16 {
+    const ELEM: Elem = Elem::I16;
+    fn from_i32(v: i32) -> Self {
+        v as i16
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for i8 {}
+    impl Sealed for i16 {}
+}
+
 /// Which entry point is running (decides the first layer).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Entry {
@@ -39,7 +71,8 @@ enum Entry {
 impl<'a> Model<'a> {
     /// Runs on a camera frame: `image` is u8 RGB, HWC, `h * w * 3` bytes, as
     /// the model's input size. The ImageNet normalization is folded into the
-    /// stem. Writes int8 logits (see `output_zp` and the generated scale).
+    /// stem. Writes the logits (int8 or int16, [`Model::output`]'s `elem`; see
+    /// `output_zp` and the generated scale) into a buffer of [`Logit`]s.
     ///
     /// ```
     /// # include!("doc/tiny_model.rs");
@@ -53,7 +86,12 @@ impl<'a> Model<'a> {
     /// assert!(TINY.run(&mut arena[..5], &[10, 20, 30], &mut logits).is_err());
     /// # Ok(()) }
     /// ```
-    pub fn run(&self, arena: &mut [i8], image: &[u8], logits: &mut [i8]) -> Result<(), Error> {
+    pub fn run<L: Logit>(
+        &self,
+        arena: &mut [i8],
+        image: &[u8],
+        logits: &mut [L],
+    ) -> Result<(), Error> {
         self.run_with(arena, image, logits, |_, _| {})
     }
 
@@ -74,14 +112,14 @@ impl<'a> Model<'a> {
     /// assert_eq!(seen, TINY.layers.len());
     /// # Ok(()) }
     /// ```
-    pub fn run_with(
+    pub fn run_with<L: Logit>(
         &self,
         arena: &mut [i8],
         image: &[u8],
-        logits: &mut [i8],
+        logits: &mut [L],
         after_layer: impl FnMut(usize, &[i8]),
     ) -> Result<(), Error> {
-        let dst = self.prepare(arena, image.len(), logits.len())?;
+        let dst = self.prepare(arena, image.len(), (logits.len(), L::ELEM))?;
         // u8 pixel p is stored as p - 128 (zero point -128): a sign-bit flip.
         for (d, &p) in dst.iter_mut().zip(image) {
             *d = (p ^ 0x80) as i8;
@@ -102,14 +140,14 @@ impl<'a> Model<'a> {
     /// assert_eq!(logits, [-118, -78]);
     /// # Ok(()) }
     /// ```
-    pub fn run_normalized(
+    pub fn run_normalized<L: Logit>(
         &self,
         arena: &mut [i8],
         input: &[i8],
-        logits: &mut [i8],
+        logits: &mut [L],
         after_layer: impl FnMut(usize, &[i8]),
     ) -> Result<(), Error> {
-        let dst = self.prepare(arena, input.len(), logits.len())?;
+        let dst = self.prepare(arena, input.len(), (logits.len(), L::ELEM))?;
         // Same length (`prepare` checked it); a zip copies without a length assert.
         for (d, &x) in dst.iter_mut().zip(input) {
             *d = x;
@@ -134,13 +172,17 @@ impl<'a> Model<'a> {
     /// # Ok(()) }
     /// ```
     pub fn input_mut<'b>(&self, arena: &'b mut [i8]) -> Result<&'b mut [i8], Error> {
-        self.prepare(arena, self.input.len(), self.output.len())
+        self.prepare(
+            arena,
+            self.input.bytes(),
+            (self.output.len(), self.output.elem),
+        )
     }
 
     /// [`Model::run`] on the frame already in the arena (see
     /// [`Model::input_mut`]).
-    pub fn run_in_place(&self, arena: &mut [i8], logits: &mut [i8]) -> Result<(), Error> {
-        self.prepare(arena, self.input.len(), logits.len())?;
+    pub fn run_in_place<L: Logit>(&self, arena: &mut [i8], logits: &mut [L]) -> Result<(), Error> {
+        self.prepare(arena, self.input.bytes(), (logits.len(), L::ELEM))?;
         self.execute(arena, Entry::Image, logits, |_, _| {})
     }
 
@@ -149,7 +191,7 @@ impl<'a> Model<'a> {
         &self,
         arena: &'b mut [i8],
         input_len: usize,
-        logits_len: usize,
+        (logits_len, logit): (usize, Elem),
     ) -> Result<&'b mut [i8], Error> {
         if arena.len() < self.arena_bytes {
             return Err(Error::ArenaTooSmall {
@@ -157,9 +199,9 @@ impl<'a> Model<'a> {
                 got: arena.len(),
             });
         }
-        if input_len != self.input.len() {
+        if input_len != self.input.bytes() {
             return Err(Error::InputSize {
-                expected: self.input.len(),
+                expected: self.input.bytes(),
                 got: input_len,
             });
         }
@@ -169,16 +211,22 @@ impl<'a> Model<'a> {
                 got: logits_len,
             });
         }
+        if logit.bytes() < self.output.elem.bytes() {
+            return Err(Error::OutputWidth {
+                expected: 8 * self.output.elem.bytes() as u8,
+                got: 8 * logit.bytes() as u8,
+            });
+        }
         arena
             .get_mut(self.input.offset as usize..self.input.end())
             .ok_or(Error::InvalidLayer { layer: 0 })
     }
 
-    fn execute(
+    fn execute<L: Logit>(
         &self,
         arena: &mut [i8],
         entry: Entry,
-        logits: &mut [i8],
+        logits: &mut [L],
         mut after_layer: impl FnMut(usize, &[i8]),
     ) -> Result<(), Error> {
         let arena = arena
@@ -190,7 +238,10 @@ impl<'a> Model<'a> {
             } else {
                 layer
             };
-            self.run_layer(layer, arena)
+            layer
+                .elems_supported()
+                .then(|| self.run_layer(layer, arena))
+                .flatten()
                 .ok_or(Error::InvalidLayer { layer: i })?;
             after_layer(i, arena);
         }
@@ -199,9 +250,9 @@ impl<'a> Model<'a> {
             .ok_or(Error::InvalidLayer {
                 layer: self.layers.len(),
             })?;
-        // Same length (`prepare` checked it); a zip copies without a length assert.
-        for (l, &o) in logits.iter_mut().zip(out) {
-            *l = o;
+        // `prepare` checked the length and that `L` holds the values.
+        for (i, l) in logits.iter_mut().enumerate() {
+            *l = L::from_i32(self.output.elem.load(out, i));
         }
         Ok(())
     }

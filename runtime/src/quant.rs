@@ -41,6 +41,23 @@ pub fn requantize(acc: i32, multiplier: i32, shift: i32) -> i32 {
     rounded.clamp(i32::MIN as i64, i32::MAX as i64) as i32
 }
 
+/// [`requantize`] of a 64-bit accumulator (the fully connected layer sums
+/// in i64, so an int16 input never overflows it): the same
+/// `floor((acc * m + 2^(t-1)) / 2^t)`, exact in 128 bits, saturated to i32.
+/// Equal to [`requantize`] for every `acc` that fits i32.
+///
+/// ```
+/// use runtime::quant::{requantize, requantize_wide};
+/// assert_eq!(requantize_wide(-10, 3 << 29, 0), requantize(-10, 3 << 29, 0));
+/// assert_eq!(requantize_wide(1 << 40, 1 << 30, -20), 1 << 19); // 2^40 * 2^-21
+/// ```
+#[inline(always)]
+pub fn requantize_wide(acc: i64, multiplier: i32, shift: i32) -> i32 {
+    let t = (31 - shift).clamp(1, 62);
+    let rounded = (acc as i128 * multiplier as i128 + (1i128 << (t - 1))) >> t;
+    rounded.clamp(i32::MIN as i128, i32::MAX as i128) as i32
+}
+
 /// Requantizes to int8: `clamp(requantize(acc, m, s) + zero_point, -128, 127)`.
 ///
 /// ```
@@ -103,6 +120,25 @@ mod tests {
             shift in -31i32..=30,
         ) {
             prop_assert_eq!(requantize(acc, m, shift), exact(acc, m, shift));
+        }
+    }
+
+    proptest! {
+        /// The 64-bit form is the exact model for any i64 accumulator, and
+        /// the 32-bit one wherever both apply.
+        #[test]
+        fn wide_matches_exact_model(
+            acc in prop_oneof![any::<i64>(), (i32::MIN as i64)..=(i32::MAX as i64)],
+            m in any::<i32>(),
+            shift in -31i32..=30,
+        ) {
+            let t = (31 - shift) as u32;
+            let q = (acc as i128 * m as i128 + (1i128 << (t - 1))).div_euclid(1i128 << t);
+            let exact = q.clamp(i32::MIN as i128, i32::MAX as i128) as i32;
+            prop_assert_eq!(requantize_wide(acc, m, shift), exact);
+            if let Ok(a) = i32::try_from(acc) {
+                prop_assert_eq!(requantize(a, m, shift), exact);
+            }
         }
     }
 

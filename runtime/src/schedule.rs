@@ -8,55 +8,11 @@
 //! keeps compiling.
 #![forbid(unsafe_code)]
 
-/// A byte range inside the model's weight blob (`Model::weights`).
-///
-/// `offset` is 4-byte aligned for i32 data. A zero `len` means "absent".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Span {
-    /// Byte offset from the start of the weight blob.
-    pub offset: u32,
-    /// Length in bytes.
-    pub len: u32,
-}
+pub use crate::tensor::{Elem, Span, TensorRef};
 
-impl Span {
-    /// The empty span, used for optional data.
-    pub const NONE: Span = Span { offset: 0, len: 0 };
-
-    /// Whether the span is empty.
-    pub const fn is_none(&self) -> bool {
-        self.len == 0
-    }
-}
-
-/// An NHWC int8 tensor living in the arena.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct TensorRef {
-    /// Byte offset of element (0, 0, 0) in the arena.
-    pub offset: u32,
-    /// Height.
-    pub h: u16,
-    /// Width.
-    pub w: u16,
-    /// Channels (innermost).
-    pub c: u16,
-}
-
-impl TensorRef {
-    /// Number of int8 elements (= bytes).
-    pub const fn len(&self) -> usize {
-        self.h as usize * self.w as usize * self.c as usize
-    }
-
-    /// Whether the tensor has no elements.
-    pub const fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// One past the last byte in the arena.
-    pub const fn end(&self) -> usize {
-        self.offset as usize + self.len()
-    }
+/// Whether `t` is an int8 tensor.
+const fn int8(t: TensorRef) -> bool {
+    matches!(t.elem, Elem::I8)
 }
 
 /// Per-output-channel requantization parameters (see [`crate::quant`]).
@@ -553,7 +509,8 @@ impl SqueezeExcite {
 }
 
 /// Global average pool to a `[1, 1, C]` tensor:
-/// `y[c] = requantize_i8(sum_hw (x - in_zp), rq[c], out_zp)`. Per-channel
+/// `y[c] = requantize_to(sum_hw (x - in_zp), rq[c], out_zp)`, saturated to the
+/// output's element type (either tensor int8 or int16). Per-channel
 /// multipliers let codegen equalize the pooled vector (the consumer's
 /// weights absorb the inverse).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -571,7 +528,10 @@ pub struct GlobalAvgPool {
 }
 
 /// Fully connected layer on a `1 x 1 x Cin` tensor:
-/// `y[o] = requantize_i8(bias[o] + sum w[o][i] * (x[i] - in_zp), rq[o], out_zp)`.
+/// `y[o] = requantize(bias[o] + sum w[o][i] * (x[i] - in_zp), rq[o]) + out_zp`,
+/// saturated to the output's element type (either tensor int8 or int16). The
+/// sum is i64 ([`crate::quant::requantize_wide`]): an int16 input cannot
+/// overflow it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FullyConnected {
     /// Input tensor.
@@ -658,6 +618,21 @@ impl Layer {
             Layer::FullyConnected(l) => l.input,
             Layer::Stem(l) => l.first.input,
             Layer::ConvMlp(l) => l.dw.input,
+        }
+    }
+
+    /// Whether this layer's kernels handle the element types of its
+    /// tensors: the global pool and the fully connected layer read and write
+    /// int8 or int16; every other layer is int8 only.
+    pub const fn elems_supported(&self) -> bool {
+        match self {
+            Layer::GlobalAvgPool(_) | Layer::FullyConnected(_) => true,
+            Layer::Conv(c) => int8(c.input) && int8(c.output),
+            Layer::Stem(s) => int8(s.first.input) && int8(s.first.output) && int8(s.second.output),
+            Layer::ConvMlp(m) => int8(m.dw.input),
+            Layer::Lut(l) => int8(l.input) && int8(l.output),
+            Layer::Add(a) => int8(a.a) && int8(a.b) && int8(a.output),
+            Layer::SqueezeExcite(s) => int8(s.input) && int8(s.output),
         }
     }
 

@@ -66,12 +66,7 @@ impl Blob {
 }
 
 pub fn tensor(offset: usize, h: usize, w: usize, c: usize) -> TensorRef {
-    TensorRef {
-        offset: offset as u32,
-        h: h as u16,
-        w: w as u16,
-        c: c as u16,
-    }
+    TensorRef::i8(offset as u32, h as u16, w as u16, c as u16)
 }
 
 /// The arena bytes `t` occupies.

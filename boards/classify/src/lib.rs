@@ -1,6 +1,6 @@
 //! What a firmware does around the model: [`camera`] turns a camera frame of
 //! any size into the model's int8 input (timm's eval transform, streaming,
-//! integer); [`top_k`] turns the int8 logits into the `K` best classes with
+//! integer); [`top_k`] turns the quantized logits into the `K` best classes with
 //! softmax probabilities and, when the user supplies a labels file (one name
 //! per line, e.g. ImageNet's 1000 classes via `include_str!`), names.
 //!
@@ -30,7 +30,7 @@ pub struct Prediction<'a> {
 /// `scale` and `zero_point` are the generated crate's `OUTPUT_SCALE` and
 /// `OUTPUT_ZERO_POINT`.
 pub fn top_k<'a, const K: usize>(
-    logits: &[i8],
+    logits: &[i16],
     scale: f32,
     zero_point: i32,
     labels: Option<&'a str>,
@@ -42,7 +42,7 @@ pub fn top_k<'a, const K: usize>(
     // micromath's exp, named explicitly: with std linked (host builds, tests)
     // the inherent `f32::exp` would win, and the firmware and host would
     // round differently.
-    let weight = |q: i8| F32Ext::exp(scale * (q as i32 - max as i32) as f32);
+    let weight = |q: i16| F32Ext::exp(scale * (q as i32 - max as i32) as f32);
     let total: f32 = logits.iter().map(|&q| weight(q)).sum();
     let mut best: Vec<Prediction<'a>, K> = Vec::new();
     for (class, &q) in logits.iter().enumerate() {
@@ -72,7 +72,7 @@ mod tests {
 
     #[test]
     fn picks_the_largest_in_order_with_labels() {
-        let logits = [-5i8, 40, 12, 40, 90, -128, 3];
+        let logits = [-5i16, 40, 12, 40, 90, -128, 3];
         let labels = "cat\ndog\nfish\nbird\nfrog\nant\nbee";
         let top: Vec<Prediction, 3> = top_k(&logits, 0.1, 0, Some(labels));
         let classes: [usize; 3] = [top[0].class, top[1].class, top[2].class];
@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn probabilities_match_a_float_softmax() {
-        let logits: [i8; 5] = [10, -20, 30, 0, 5];
+        let logits: [i16; 5] = [10, -20, 30, 0, 5];
         let (scale, zp) = (0.05f32, 3);
         let top: Vec<Prediction, 5> = top_k(&logits, scale, zp, None);
         let sum: f32 = top.iter().map(|p| p.probability).sum();

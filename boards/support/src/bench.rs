@@ -41,10 +41,10 @@ pub struct Board {
 /// What one run produced.
 #[derive(Clone, Copy, Debug)]
 pub struct Outcome {
-    /// FNV-1a 32 of the int8 logits.
+    /// FNV-1a 32 of the logits' bytes.
     pub checksum: u32,
     /// Top-5 `(class, logit)`.
-    pub top5: [(usize, i8); 5],
+    pub top5: [(usize, i16); 5],
     /// Perf marks made (layers + 1).
     pub marks: usize,
 }
@@ -81,7 +81,7 @@ pub fn run(
     model: &Model,
     image: &[u8],
     arena: &mut [i8],
-    logits: &mut [i8],
+    logits: &mut [i16],
     mut mark: impl FnMut(usize),
 ) -> Result<Outcome, Error> {
     let mut marks = 1;
@@ -124,7 +124,7 @@ pub fn run_counting_cycles(
     model: &Model,
     image: &[u8],
     arena: &mut [i8],
-    logits: &mut [i8],
+    logits: &mut [i16],
     cycles: &mut [u32],
     cycle_count: impl Fn() -> u32,
 ) -> bool {
@@ -144,7 +144,7 @@ pub fn run_counting_cycles(
     finish(out, result, crate::stack::measure())
 }
 
-fn write_outcome(out: &mut impl Write, o: &Outcome, logits: &[i8]) -> core::fmt::Result {
+fn write_outcome(out: &mut impl Write, o: &Outcome, logits: &[i16]) -> core::fmt::Result {
     writeln!(out, "marks {}", o.marks)?;
     write!(out, "top5")?;
     for (class, q) in o.top5 {

@@ -165,12 +165,7 @@ impl Geom {
     /// its shape, zero points and groups; the operands come separately).
     fn conv(&self, in_zp: i32, out_zp: i32, input_at: usize, output_at: usize) -> Conv {
         let (oh, ow) = self.out_hw();
-        let t = |at: usize, h: usize, w: usize, c: usize| TensorRef {
-            offset: at as u32,
-            h: h as u16,
-            w: w as u16,
-            c: c as u16,
-        };
+        let t = |at: usize, h: usize, w: usize, c: usize| TensorRef::i8(at as u32, h as u16, w as u16, c as u16);
         Conv {
             variant: ConvVariant::Reference,
             input: t(input_at, self.h, self.w, self.cin),

@@ -113,7 +113,7 @@ macro_rules! emulated_board {
         fn run() -> ! {
             // SAFETY: the only reference to ARENA, taken once.
             let arena = unsafe { $crate::Arena::take(core::ptr::addr_of_mut!(ARENA)) };
-            let mut logits = [0i8; fastvit_model::CLASSES];
+            let mut logits = [0i16; fastvit_model::CLASSES];
             $crate::semihosting::run_and_exit(
                 &BOARD,
                 &fastvit_model::MODEL,
@@ -143,11 +143,11 @@ macro_rules! no_panic_board {
         fn run() -> ! {
             // SAFETY: the only reference to ARENA, taken once.
             let arena = unsafe { $crate::Arena::take(core::ptr::addr_of_mut!(ARENA)) };
-            let mut logits = [0i8; fastvit_model::CLASSES];
+            let mut logits = [0i16; fastvit_model::CLASSES];
             $crate::no_panic::run_and_exit(fastvit_model::weights_intact(), &mut logits, |logits| {
                 let (Ok(arena), Ok(logits)) = (
                     arena.try_into(),
-                    <&mut [i8; fastvit_model::CLASSES]>::try_from(logits),
+                    <&mut [fastvit_model::Logit; fastvit_model::CLASSES]>::try_from(logits),
                 ) else {
                     return false;
                 };

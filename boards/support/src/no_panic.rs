@@ -46,7 +46,7 @@ fn checksum_line(v: u32) -> [u8; 20] {
 /// stack was not exhausted.
 pub fn run_and_exit(
     weights_intact: bool,
-    logits: &mut [i8],
+    logits: &mut [i16],
     infer: impl FnOnce(&mut [i8]) -> bool,
 ) -> ! {
     write_raw(b"fastvit-board no-panic\n");

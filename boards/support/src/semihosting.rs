@@ -152,7 +152,7 @@ pub fn run_and_exit(
     weights_intact: bool,
     image: &[u8],
     arena: &mut [i8],
-    logits: &mut [i8],
+    logits: &mut [i16],
 ) -> ! {
     use core::fmt::Write;
     let mut out = Console::stdout();

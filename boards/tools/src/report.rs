@@ -17,11 +17,11 @@ pub struct Report {
     /// `marks` line: perf marks the firmware made.
     pub marks: Option<usize>,
     /// `top5` line: (class, logit).
-    pub top5: Vec<(usize, i8)>,
+    pub top5: Vec<(usize, i16)>,
     /// `checksum` line.
     pub checksum: Option<u32>,
     /// `logits` line.
-    pub logits: Vec<i8>,
+    pub logits: Vec<i16>,
     /// `stack` line: (used, region size).
     pub stack: Option<(u64, u64)>,
     /// `result` line: `Ok` for `result ok`, the message otherwise.
@@ -57,16 +57,17 @@ impl Report {
     }
 }
 
-fn hex_i8s(s: &str) -> Option<Vec<i8>> {
-    if s.len() % 2 != 0 {
+/// Four hex digits per logit (the firmware's `write_hex`).
+fn hex_i16s(s: &str) -> Option<Vec<i16>> {
+    if s.len() % 4 != 0 {
         return None;
     }
     (0..s.len())
-        .step_by(2)
+        .step_by(4)
         .map(|i| {
-            u8::from_str_radix(s.get(i..i + 2)?, 16)
+            u16::from_str_radix(s.get(i..i + 4)?, 16)
                 .ok()
-                .map(|b| b as i8)
+                .map(|b| b as i16)
         })
         .collect()
 }
@@ -107,7 +108,7 @@ pub fn parse(text: &str) -> Report {
                     .collect()
             }
             "checksum" => r.checksum = u32::from_str_radix(rest.trim_start_matches("0x"), 16).ok(),
-            "logits" => r.logits = hex_i8s(rest).unwrap_or_default(),
+            "logits" => r.logits = hex_i16s(rest).unwrap_or_default(),
             "stack" => {
                 let f: Vec<u64> = rest
                     .split_whitespace()
@@ -150,7 +151,7 @@ mod tests {
     fn parses_a_report_and_its_marks() {
         let r = parse(
             "board b\ncore c\nmodel input=32x32 layers=2 macs=30\nlayer 0 a 10\nlayer 1 b 20\n\
-             marks 3\ntop5 1:5 0:-2\nchecksum 0x0000abcd\nlogits 05fe\nstack 100 4096\nresult ok\n\
+             marks 3\ntop5 1:5 0:-2\nchecksum 0x0000abcd\nlogits 0005fffe\nstack 100 4096\nresult ok\n\
              perf mark 0 7\nperf mark 1 17\nperf mark 2 57\nperf total 99\n",
         );
         assert_eq!(r.layers, [("a".to_string(), 10), ("b".to_string(), 20)]);

@@ -7,7 +7,7 @@ fn hex32(v: u32) -> String {
     format!("{v:#010x}")
 }
 
-fn first_difference(a: &[i8], b: &[i8]) -> Option<usize> {
+fn first_difference(a: &[i16], b: &[i16]) -> Option<usize> {
     if a.len() != b.len() {
         return Some(a.len().min(b.len()));
     }

@@ -47,7 +47,7 @@ fn rows(row: usize, h: usize, lo: i64, hi: i64) -> (usize, usize) {
 ///   intermediate rows computed at that step, then write the row;
 /// * scratch is written before and read after everything else.
 pub fn layer_accesses(index: i64, layer: &Layer, ops: &Operands, out: &mut Vec<Access>) {
-    let size = |t: runtime::TensorRef| t.len();
+    let size = |t: runtime::TensorRef| t.bytes();
     if let Some(s) = ops.scratch {
         push(out, index, Kind::Write, s, 0, layer.scratch_bytes());
     }

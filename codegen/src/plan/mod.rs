@@ -492,12 +492,7 @@ mod tests {
             start: 0,
             end: row * h,
         }];
-        let t = runtime::TensorRef {
-            offset: 0,
-            h: h as u16,
-            w: 4,
-            c: 8,
-        };
+        let t = runtime::TensorRef::i8(0, h as u16, 4, 8);
         in_place_rows(0, 1, t, 0, 1, &mut acc);
         acc.push(Access {
             layer: 1,

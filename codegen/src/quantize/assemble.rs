@@ -395,7 +395,7 @@ pub(super) fn assemble(lw: &Lowered, form: MemoryForm) -> Assembled {
         kind: Kind::Write,
         buffer: image,
         start: 0,
-        end: lw.input.len(),
+        end: lw.input.bytes(),
     }];
     for (i, s) in a.steps.iter().enumerate() {
         plan::layer_accesses(i as i64, &s.layer, &s.ops, &mut accesses);
@@ -405,7 +405,7 @@ pub(super) fn assemble(lw: &Lowered, form: MemoryForm) -> Assembled {
         kind: Kind::Read,
         buffer: logits,
         start: 0,
-        end: lw.output.len(),
+        end: lw.output.bytes(),
     });
     let mut buffers = a.buffers;
     plan::set_lifetimes(&mut buffers, &accesses);

@@ -48,21 +48,22 @@ struct Lowering<'r> {
 
 pub(super) fn tref(a: &Act) -> TensorRef {
     TensorRef {
-        offset: 0,
-        h: a.h as u16,
-        w: a.w as u16,
-        c: a.c as u16,
+        elem: a.q.elem,
+        ..TensorRef::i8(0, a.h as u16, a.w as u16, a.c as u16)
     }
 }
 
 impl Lowering<'_> {
     fn q(&self, name: &str) -> QParams {
-        QParams::from_range(
-            *self
-                .ranges
-                .get(name)
-                .unwrap_or_else(|| panic!("calibration lacks tensor `{name}`")),
-        )
+        let r = *self
+            .ranges
+            .get(name)
+            .unwrap_or_else(|| panic!("calibration lacks tensor `{name}`"));
+        if crate::precision::is_wide(name) {
+            QParams::wide(r)
+        } else {
+            QParams::from_range(r)
+        }
     }
 
     fn align(&mut self) {
@@ -114,7 +115,8 @@ impl Lowering<'_> {
     }
 
     fn tensor(&mut self, name: &str, h: usize, w: usize, c: usize, q: QParams) -> Act {
-        self.tensors.push((name.to_string(), h * w * c));
+        self.tensors
+            .push((name.to_string(), h * w * c * q.elem.bytes()));
         Act {
             tensor: self.tensors.len() - 1,
             q,
@@ -438,6 +440,7 @@ pub(super) fn lower(f: &Folded, ranges: &BTreeMap<String, Range>, res: usize) ->
         QParams {
             scale: 1.0,
             zp: -128,
+            elem: runtime::Elem::I8,
         },
     );
     let stem0 = fold_normalization(&f.stem[0]);

@@ -17,7 +17,7 @@ mod pack;
 
 use std::collections::BTreeMap;
 
-use runtime::{Layer, TensorRef};
+use runtime::{Elem, Layer, TensorRef};
 
 use crate::arch::{IMAGENET_MEAN, IMAGENET_STD};
 use crate::calibrate::{Range, RangeMethod};
@@ -28,16 +28,29 @@ use crate::plan::{self, Access, Alias, Buffer, Plan};
 pub use lower::stem_pad_values;
 pub(crate) use pack::reference_form;
 
+/// How far beyond its calibration min/max an int16 tensor reaches.
+pub const WIDE_HEADROOM: f64 = 2.0;
+
 /// Headroom shift of residual adds (TFLite uses 20 for int8).
 pub const ADD_LEFT_SHIFT: u8 = 20;
 
-/// Scale and zero point of an int8 tensor: `real = scale * (q - zp)`.
+/// Scale and zero point of an activation tensor: `real = scale * (q - zp)`.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct QParams {
     /// Scale.
     pub scale: f64,
     /// Zero point.
     pub zp: i32,
+    /// Element type (int8, or int16 where [`crate::precision`] chose it).
+    #[serde(serialize_with = "elem_name")]
+    pub elem: Elem,
+}
+
+fn elem_name<S: serde::Serializer>(e: &Elem, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(match e {
+        Elem::I8 => "int8",
+        Elem::I16 => "int16",
+    })
 }
 
 impl QParams {
@@ -50,7 +63,29 @@ impl QParams {
             1e-6
         };
         let zp = (-128.0 - lo / scale).round().clamp(-128.0, 127.0) as i32;
-        Self { scale, zp }
+        Self {
+            scale,
+            zp,
+            elem: Elem::I8,
+        }
+    }
+
+    /// Symmetric int16 parameters (zero point 0) covering `r` with
+    /// [`WIDE_HEADROOM`]: 16 bits leave room to never clip what calibration
+    /// saw nor much beyond it.
+    pub fn wide(r: Range) -> Self {
+        let m = (r.lo.abs().max(r.hi.abs()) as f64) * WIDE_HEADROOM;
+        Self {
+            scale: if m > 0.0 { m / 32767.0 } else { 1e-6 },
+            zp: 0,
+            elem: Elem::I16,
+        }
+    }
+
+    /// The real value of the `i`-th element of a tensor with these
+    /// parameters stored in `data` (int8 or int16 as [`QParams::elem`]).
+    pub fn dequantize_at(&self, data: &[i8], i: usize) -> f32 {
+        ((self.elem.load(data, i) - self.zp) as f64 * self.scale) as f32
     }
 
     /// Quantizes a real value.
@@ -179,9 +214,11 @@ impl Compiled {
         out
     }
 
-    /// Dequantized logits.
-    pub fn dequantize_logits(&self, q: &[i8]) -> Vec<f32> {
-        q.iter().map(|&v| self.output_q.dequantize(v)).collect()
+    /// Dequantized logits (int8 or int16 values, widened to i16).
+    pub fn dequantize_logits(&self, q: &[i16]) -> Vec<f32> {
+        q.iter()
+            .map(|&v| ((v as i32 - self.output_q.zp) as f64 * self.output_q.scale) as f32)
+            .collect()
     }
 
     /// Multiply-accumulates of the schedule.

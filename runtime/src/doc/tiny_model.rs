@@ -14,8 +14,8 @@ static WEIGHTS: [u8; 26] = {
     (b[19], b[23], b[24], b[25]) = (0x40, 0x40, 1, 1);
     b
 };
-const IMAGE: TensorRef = TensorRef { offset: 0, h: 1, w: 1, c: 3 };
-const LOGITS: TensorRef = TensorRef { offset: 4, h: 1, w: 1, c: 2 };
+const IMAGE: TensorRef = TensorRef::i8(0, 1, 1, 3);
+const LOGITS: TensorRef = TensorRef::i8(4, 1, 1, 2);
 static LAYERS: [Layer; 1] = [Layer::FullyConnected(FullyConnected {
     input: IMAGE,
     in_zp: -128, // a u8 pixel p is stored as p - 128

@@ -184,12 +184,7 @@ mod tests {
     fn add(params: (i32, i32, i32, i32, i32, i32, i32, i32, i32, u8)) -> Add {
         let (a_zp, a_mult, a_shift, b_zp, b_mult, b_shift, out_zp, out_mult, out_shift, ls) =
             params;
-        let t = TensorRef {
-            offset: 0,
-            h: 1,
-            w: 1,
-            c: 1,
-        };
+        let t = TensorRef::i8(0, 1, 1, 1);
         Add {
             a: t,
             a_zp,

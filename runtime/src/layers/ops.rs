@@ -109,7 +109,14 @@ impl Model<'_> {
         let requant = self.requant(p.requant, cout)?;
         let (input, output) = split(arena, p.input, p.output)?;
         ops::fully_connected::fully_connected_reference(
-            input, p.in_zp, weights, bias, requant, p.out_zp, false, output,
+            (input, p.input.elem),
+            p.in_zp,
+            weights,
+            bias,
+            requant,
+            p.out_zp,
+            false,
+            (output, p.output.elem),
         );
         Some(())
     }

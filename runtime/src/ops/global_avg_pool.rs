@@ -1,8 +1,9 @@
 //! Global average pool. See [`crate::GlobalAvgPool`].
 
 use super::RequantView;
-use crate::quant::requantize_i8;
+use crate::quant::requantize;
 use crate::schedule::GlobalAvgPool;
+use crate::tensor::Elem;
 
 /// Reference kernel: i32 sums per channel, one requantization.
 pub fn global_avg_pool_reference(
@@ -11,11 +12,13 @@ pub fn global_avg_pool_reference(
     input: &[i8],
     output: &mut [i8],
 ) {
-    pool(input, p.input.c as usize, p.in_zp, rq, p.out_zp, output);
+    let (c, elems) = (p.input.c as usize, (p.input.elem, p.output.elem));
+    pool(input, c, p.in_zp, rq, p.out_zp, output, elems);
 }
 
 /// The pool of an `h * w * c` `input` into `output[..c]` (also the squeeze
-/// of squeeze-excite): per channel the sum of `x - in_zp`, requantized.
+/// of squeeze-excite): per channel the sum of `x - in_zp`, requantized and
+/// saturated to the output's element type.
 pub(crate) fn pool(
     input: &[i8],
     c: usize,
@@ -23,17 +26,17 @@ pub(crate) fn pool(
     rq: RequantView<'_>,
     out_zp: i32,
     output: &mut [i8],
+    (in_elem, out_elem): (Elem, Elem),
 ) {
     if c == 0 {
         return; // validated; keeps `step_by(0)`'s panic out
     }
-    for (ch, out) in output.iter_mut().enumerate().take(c) {
-        let sum: i32 = input
-            .iter()
-            .skip(ch)
+    let n = input.len() / in_elem.bytes();
+    for ch in 0..c {
+        let sum = (ch..n)
             .step_by(c)
-            .map(|&x| x as i32 - in_zp)
-            .sum();
-        *out = requantize_i8(sum, rq.multiplier.get(ch), rq.shift.get(ch), out_zp);
+            .fold(0i32, |s, i| s.wrapping_add(in_elem.load(input, i) - in_zp));
+        let y = requantize(sum, rq.multiplier.get(ch), rq.shift.get(ch)).saturating_add(out_zp);
+        out_elem.store(output, ch, y);
     }
 }

@@ -5,6 +5,7 @@ use super::global_avg_pool::pool;
 use super::{I32s, RequantView};
 use crate::quant::{lut, requantize_i8};
 use crate::schedule::SqueezeExcite;
+use crate::tensor::Elem;
 
 /// Resolved operands of a [`SqueezeExcite`].
 pub struct SeArgs<'a> {
@@ -54,26 +55,27 @@ pub fn squeeze_excite_reference(
     if c == 0 {
         return;
     }
-    pool(input, c, p.in_zp, a.pool_requant, p.pool_zp, pooled);
+    let int8 = (Elem::I8, Elem::I8);
+    pool(input, c, p.in_zp, a.pool_requant, p.pool_zp, pooled, int8);
     fully_connected_reference(
-        pooled,
+        (pooled, Elem::I8),
         p.pool_zp,
         a.fc1_weights,
         a.fc1_bias,
         a.fc1_requant,
         p.hid_zp,
         true,
-        hidden,
+        (hidden, Elem::I8),
     );
     fully_connected_reference(
-        hidden,
+        (&*hidden, Elem::I8),
         p.hid_zp,
         a.fc2_weights,
         a.fc2_bias,
         a.fc2_requant,
         p.gate_zp,
         false,
-        gate,
+        (&mut *gate, Elem::I8),
     );
     for g in gate.iter_mut() {
         *g = lut(a.sigmoid, *g);

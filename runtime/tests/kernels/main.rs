@@ -23,3 +23,4 @@ mod lut;
 mod requantize;
 mod schedule;
 mod squeeze_excite;
+mod wide;

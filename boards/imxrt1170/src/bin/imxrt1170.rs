@@ -41,7 +41,7 @@ fn main() -> ! {
     let _ = writeln!(out, "weights_intact {}", model::weights_intact());
     // SAFETY: the only reference to ARENA, taken once.
     let arena = unsafe { Arena::take(core::ptr::addr_of_mut!(ARENA)) };
-    let mut logits = [0i8; model::CLASSES];
+    let mut logits = [0i16; model::CLASSES];
     let mut cycles = [0u32; model::LAYERS + 1];
     bench::run_counting_cycles(
         &mut out,

@@ -80,7 +80,7 @@ fn main() -> ! {
         drop(out);
         semihosting::exit(false)
     }
-    let mut logits = [0i8; model::CLASSES];
+    let mut logits = [0i16; model::CLASSES];
     if let Err(e) = model::MODEL.run_in_place(arena, &mut logits) {
         let _ = writeln!(out, "error: {e}");
         drop(out);

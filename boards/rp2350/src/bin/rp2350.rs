@@ -76,7 +76,7 @@ fn main() -> ! {
         }
         &*image
     };
-    let mut logits = [0i8; model::CLASSES];
+    let mut logits = [0i16; model::CLASSES];
     let mut cycles = [0u32; model::LAYERS + 1];
     bench::run_counting_cycles(
         &mut out,

@@ -174,7 +174,7 @@ fn run() -> Result<(), String> {
         .transpose()?;
 
     let mut arena = vec![0i8; model::ARENA_BYTES];
-    let mut logits = [0i8; model::CLASSES];
+    let mut logits = [0i16; model::CLASSES];
     match frame {
         // Camera frame or photo: resized and cropped straight into the arena.
         Some(frame) => {

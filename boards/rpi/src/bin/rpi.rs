@@ -48,7 +48,7 @@ fn run() -> bool {
     let _ = bench::header(&mut out, &BOARD, &model::MODEL);
     let _ = writeln!(out, "weights_intact {}", model::weights_intact());
     let mut arena = vec![0i8; model::ARENA_BYTES];
-    let mut logits = [0i8; model::CLASSES];
+    let mut logits = [0i16; model::CLASSES];
     let result = bench::run(
         &mut out,
         &model::MODEL,
