@@ -35,18 +35,6 @@ impl ConvParams {
         (w, self.folded_per_output(per))
     }
 
-    pub fn folded_per_output(&self, per: usize) -> Vec<i32> {
-        (0..self.g.cout)
-            .map(|o| {
-                let s: i32 = self.weights[o * per..(o + 1) * per]
-                    .iter()
-                    .map(|&v| v as i32)
-                    .sum();
-                self.bias[o].wrapping_sub(self.in_zp.wrapping_mul(s))
-            })
-            .collect()
-    }
-
     /// `conv` with `ConvVariant::Multiplier` (or its write-behind twin).
     pub fn multiplier(
         &self,

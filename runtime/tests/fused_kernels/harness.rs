@@ -192,12 +192,6 @@ impl ConvParams {
         }
     }
 
-    /// The variant-specific data of `ConvVariant::Pointwise`:
-    /// `bias[o] - in_zp * sum_i w[o][i]` (dense 1x1 only).
-    pub fn folded_bias(&self) -> Vec<i32> {
-        self.folded_per_output(self.g.cin)
-    }
-
     /// The variant-specific data of `ConvVariant::Depthwise` (depthwise
     /// only): the weights tap-major, channel-minor, and
     /// `bias[c] - in_zp * sum_tap w[tap][c]`.
