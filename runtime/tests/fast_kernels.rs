@@ -269,14 +269,10 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 /// The case as a conv layer with `variant` (given the blob), input at 0.
-fn conv(c: &Case, blob: &mut Blob, variant: impl Fn(&mut Blob) -> ConvVariant) -> Conv {
-    let variant = variant(blob);
+fn conv(c: &Case, blob: &mut Blob, variant: impl FnOnce(&mut Blob) -> ConvVariant) -> Conv {
     let g = &c.p.g;
     let (input, output) = (c.p.input(0), c.p.output(g.h * g.w * g.cin));
-    Conv {
-        variant,
-        ..c.p.conv(blob, input, output)
-    }
+    c.p.conv_as(blob, input, output, variant)
 }
 
 /// Runs `layer` alone on an arena of `0x5A` just large enough.

@@ -83,6 +83,22 @@ impl ConvParams {
         tensor(offset, oh, ow, self.g.cout)
     }
 
+    /// [`ConvParams::conv`] with the variant `variant` makes, its data
+    /// appended to `blob` after the conv's.
+    pub fn conv_as(
+        &self,
+        blob: &mut Blob,
+        input: TensorRef,
+        output: TensorRef,
+        variant: impl FnOnce(&mut Blob) -> ConvVariant,
+    ) -> Conv {
+        let c = self.conv(blob, input, output);
+        Conv {
+            variant: variant(blob),
+            ..c
+        }
+    }
+
     /// The variant-specific data of `ConvVariant::Pointwise`:
     /// `bias[o] - in_zp * sum_i w[o][i]` (dense 1x1 only).
     pub fn folded_bias(&self) -> Vec<i32> {

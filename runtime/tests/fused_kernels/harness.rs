@@ -207,12 +207,10 @@ impl ConvParams {
     /// `conv` with `ConvVariant::Depthwise`.
     pub fn depthwise(&self, blob: &mut Blob, input: TensorRef, output: TensorRef) -> Conv {
         let (hwc, folded) = self.depthwise_layout();
-        let mut c = self.conv(blob, input, output);
-        c.variant = ConvVariant::Depthwise {
-            weights_hwc: blob.i8s(&hwc),
-            folded_bias: blob.i32s(&folded),
-        };
-        c
+        self.conv_as(blob, input, output, |b| ConvVariant::Depthwise {
+            weights_hwc: b.i8s(&hwc),
+            folded_bias: b.i32s(&folded),
+        })
     }
 }
 
