@@ -41,7 +41,7 @@ pub struct Sched {
     pub add: AddParams,
     pub se: SeParams,
     pub gap: GapCase,
-    pub fc: FcParams,
+    pub fc: ConvParams,
 }
 
 impl Sched {
@@ -73,7 +73,7 @@ impl Sched {
             shift: g.i32s(8, -6, -2),
             layout: Layout::fixed(2, 0),
         };
-        let fc = FcParams::seeded(8, 10, &mut g);
+        let fc = ConvParams::seeded(fc_geometry(8, 10), &mut g);
 
         let sizes = [
             192,
@@ -118,7 +118,7 @@ impl Sched {
             }),
             Layer::SqueezeExcite(se.layer(&mut blob, t2, t3, off[4])),
             Layer::GlobalAvgPool(gap.layer(&mut blob, t3, t4)),
-            Layer::FullyConnected(fc.layer(&mut blob, t4, output)),
+            Layer::FullyConnected(fc.fully_connected(&mut blob, t4, output)),
         ];
         let stem_normalized = Layer::Conv(stem_norm.conv(&mut blob, input, t1));
         Sched {
