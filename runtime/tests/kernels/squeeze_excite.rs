@@ -4,6 +4,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use runtime::{Error, Layer, SqueezeExcite, TensorRef};
 
+use crate::conv::conv_params;
 use crate::harness::*;
 
 /// The geometry of a fully connected layer's parameters: a 1x1 conv over
@@ -37,27 +38,7 @@ pub fn naive_fc(p: &ConvParams, x: &[i8], relu: bool, tally: &Tally) -> Vec<i8> 
 }
 
 pub fn fc_params(cin: usize, cout: usize) -> impl Strategy<Value = ConvParams> {
-    (
-        i8s(cin * cout),
-        vec(bias(), cout),
-        vec(multiplier(), cout),
-        vec(shift(), cout),
-        zp(),
-        zp(),
-    )
-        .prop_map(
-            move |(weights, bias, mult, shift, in_zp, out_zp)| ConvParams {
-                g: fc_geometry(cin, cout),
-                in_zp,
-                out_zp,
-                weights,
-                bias,
-                mult,
-                shift,
-                pad_values: None,
-                lut: None,
-            },
-        )
+    conv_params(fc_geometry(cin, cout), Just(None), Just(None))
 }
 
 #[derive(Clone, Debug)]
