@@ -2,7 +2,7 @@
 //! where int8 error comes from: `cargo run --release -p codegen --example fakequant -- [ALPHA]`.
 use codegen::calibrate::{choose_ranges, collect, Range, RangeMethod};
 use codegen::equalize::{channel_ranges, equalize};
-use codegen::eval::db;
+use codegen::eval::class_centred_sqnr_db;
 use codegen::float::{forward_folded, Fmap, Observer};
 use codegen::fold::{fold, timm_reparam};
 use codegen::images::*;
@@ -47,10 +47,6 @@ fn main() {
         .iter()
         .map(|i| forward_folded(&folded, &i.normalized, &mut |_: &str, _: &Fmap| {}))
         .collect();
-    let k = fl[0].len();
-    let mean: Vec<f64> = (0..k)
-        .map(|j| fl.iter().map(|v| v[j] as f64).sum::<f64>() / fl.len() as f64)
-        .collect();
     let is_stream = |n: &str| {
         n.ends_with("token_mixer.reparam_conv")
             || (n.contains("blocks.") && !n.contains("mlp") && !n.contains("token_mixer"))
@@ -76,18 +72,17 @@ fn main() {
     ];
 
     for (label, pick) in &cases {
-        let (mut s, mut e) = (0.0, 0.0);
-        for (inp, f) in eval.iter().zip(&fl) {
-            let mut o = FQ {
-                ranges: &ranges,
-                pick: pick.as_ref(),
-            };
-            let q = forward_folded(&folded, &inp.normalized, &mut o);
-            for j in 0..k {
-                s += (f[j] as f64 - mean[j]).powi(2);
-                e += (f[j] as f64 - q[j] as f64).powi(2);
-            }
-        }
-        println!("{label:20} centred {:.2} dB", db(s, e));
+        let q: Vec<Vec<f32>> = eval
+            .iter()
+            .map(|inp| {
+                let mut o = FQ {
+                    ranges: &ranges,
+                    pick: pick.as_ref(),
+                };
+                forward_folded(&folded, &inp.normalized, &mut o)
+            })
+            .collect();
+        let pairs = fl.iter().zip(&q).map(|(f, q)| (&f[..], &q[..]));
+        println!("{label:20} centred {:.2} dB", class_centred_sqnr_db(pairs));
     }
 }

@@ -218,7 +218,6 @@ fn bias_correct(
 struct Ctx {
     eval: Vec<ModelInput>,
     fl: Vec<Vec<f32>>,
-    mean: Vec<f64>,
     ranges: BTreeMap<String, Range>,
 }
 
@@ -239,20 +238,12 @@ impl Ctx {
                 forward_folded(g, &inp.normalized, &mut o)
             })
             .collect();
+        let pairs = self.fl.iter().zip(&q).map(|(f, q)| (&f[..], &q[..]));
         if std::env::var("CKPT").is_ok() {
-            return codegen::eval::input_centred_sqnr_db(
-                self.fl.iter().zip(&q).map(|(f, q)| (&f[..], &q[..])),
-            );
+            return codegen::eval::input_centred_sqnr_db(pairs);
         }
         // Fixtures: centred by each class's mean over the evaluation set.
-        let (mut s, mut e) = (0.0, 0.0);
-        for (f, q) in self.fl.iter().zip(&q) {
-            for (j, m) in self.mean.iter().enumerate() {
-                s += (f[j] as f64 - m).powi(2);
-                e += (f[j] as f64 - q[j] as f64).powi(2);
-            }
-        }
-        db(s, e)
+        codegen::eval::class_centred_sqnr_db(pairs)
     }
 }
 
@@ -321,16 +312,7 @@ fn main() {
         .par_iter()
         .map(|i| forward_folded(&folded, &i.normalized, &mut |_: &str, _: &Fmap| {}))
         .collect();
-    let k = fl[0].len();
-    let mean: Vec<f64> = (0..k)
-        .map(|j| fl.iter().map(|v| v[j] as f64).sum::<f64>() / fl.len() as f64)
-        .collect();
-    let ctx = Ctx {
-        eval,
-        fl,
-        mean,
-        ranges,
-    };
+    let ctx = Ctx { eval, fl, ranges };
     let none = |_: &str| false;
     let all = |_: &str| true;
     let wq_all = fq_weights(&folded, &all);

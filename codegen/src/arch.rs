@@ -81,78 +81,37 @@ impl Variant {
 
 /// The FastViT family (timm `fastvit.py`). Rows with `attention` are known so
 /// that their checkpoints get a precise refusal.
+#[rustfmt::skip]
 pub const VARIANTS: &[Variant] = &[
-    Variant {
-        name: "fastvit_t8",
-        embed_dims: [48, 96, 192, 384],
-        depths: [2, 2, 4, 2],
-        mlp_ratio: 3,
-        attention: "",
-    },
-    Variant {
-        name: "fastvit_t12",
-        embed_dims: [64, 128, 256, 512],
-        depths: [2, 2, 6, 2],
-        mlp_ratio: 3,
-        attention: "",
-    },
-    Variant {
-        name: "fastvit_s12",
-        embed_dims: [64, 128, 256, 512],
-        depths: [2, 2, 6, 2],
-        mlp_ratio: 4,
-        attention: "",
-    },
-    Variant {
-        name: "fastvit_sa12",
-        embed_dims: [64, 128, 256, 512],
-        depths: [2, 2, 6, 2],
-        mlp_ratio: 4,
-        attention: ATTN_LAST,
-    },
-    Variant {
-        name: "fastvit_sa24",
-        embed_dims: [64, 128, 256, 512],
-        depths: [4, 4, 12, 4],
-        mlp_ratio: 4,
-        attention: ATTN_LAST,
-    },
-    Variant {
-        name: "fastvit_sa36",
-        embed_dims: [64, 128, 256, 512],
-        depths: [6, 6, 18, 6],
-        mlp_ratio: 4,
-        attention: ATTN_LAST,
-    },
-    Variant {
-        name: "fastvit_ma36",
-        embed_dims: [76, 152, 304, 608],
-        depths: [6, 6, 18, 6],
-        mlp_ratio: 4,
-        attention: ATTN_LAST,
-    },
-    Variant {
-        name: "fastvit_mci0",
-        embed_dims: [64, 128, 256, 512],
-        depths: [2, 6, 10, 2],
-        mlp_ratio: 3,
-        attention: ATTN_MCI,
-    },
-    Variant {
-        name: "fastvit_mci1",
-        embed_dims: [64, 128, 256, 512],
-        depths: [4, 12, 20, 4],
-        mlp_ratio: 3,
-        attention: ATTN_MCI,
-    },
-    Variant {
-        name: "fastvit_mci2",
-        embed_dims: [80, 160, 320, 640],
-        depths: [4, 12, 24, 4],
-        mlp_ratio: 3,
-        attention: ATTN_MCI,
-    },
+    //  name             embed_dims           depths         ratio attention
+    row("fastvit_t8",    [48, 96, 192, 384],  [2, 2, 4, 2],  3, ""),
+    row("fastvit_t12",   [64, 128, 256, 512], [2, 2, 6, 2],  3, ""),
+    row("fastvit_s12",   [64, 128, 256, 512], [2, 2, 6, 2],  4, ""),
+    row("fastvit_sa12",  [64, 128, 256, 512], [2, 2, 6, 2],  4, ATTN_LAST),
+    row("fastvit_sa24",  [64, 128, 256, 512], [4, 4, 12, 4], 4, ATTN_LAST),
+    row("fastvit_sa36",  [64, 128, 256, 512], [6, 6, 18, 6], 4, ATTN_LAST),
+    row("fastvit_ma36",  [76, 152, 304, 608], [6, 6, 18, 6], 4, ATTN_LAST),
+    row("fastvit_mci0",  [64, 128, 256, 512], [2, 6, 10, 2], 3, ATTN_MCI),
+    row("fastvit_mci1",  [64, 128, 256, 512], [4, 12, 20, 4], 3, ATTN_MCI),
+    row("fastvit_mci2",  [80, 160, 320, 640], [4, 12, 24, 4], 3, ATTN_MCI),
 ];
+
+/// One [`VARIANTS`] row, so the table reads as one line per model.
+const fn row(
+    name: &'static str,
+    embed_dims: [usize; 4],
+    depths: [usize; 4],
+    mlp_ratio: usize,
+    attention: &'static str,
+) -> Variant {
+    Variant {
+        name,
+        embed_dims,
+        depths,
+        mlp_ratio,
+        attention,
+    }
+}
 
 const ATTN_LAST: &str = "stage 3 uses attention token mixers (`Attention`: qkv + proj) and the conditional positional encoding `RepConditionalPosEnc` (pos_emb), which are not implemented";
 const ATTN_MCI: &str = "stage 3 uses attention token mixers (`Attention`) and `RepConditionalPosEnc`, stages 2-3 squeeze-excite in their downsamples and the large-kernel convs an activation (MobileCLIP `mci`), none of which are implemented";

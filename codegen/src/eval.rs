@@ -86,6 +86,35 @@ pub fn db(signal: f64, noise: f64) -> f64 {
     }
 }
 
+/// Centred logit SQNR over `(float, int8)` logit pairs, each class's mean
+/// float logit over all inputs subtracted from the signal (a class that is
+/// high for every input carries no information): the fixtures' definition.
+pub fn class_centred_sqnr_db<'a, I>(pairs: I) -> f64
+where
+    I: IntoIterator<Item = (&'a [f32], &'a [f32])>,
+    I::IntoIter: Clone,
+{
+    let pairs = pairs.into_iter();
+    let n = pairs.clone().count().max(1) as f64;
+    let mut mean: Vec<f64> = Vec::new();
+    for (f, _) in pairs.clone() {
+        if mean.len() < f.len() {
+            mean.resize(f.len(), 0.0);
+        }
+        f.iter()
+            .zip(&mut mean)
+            .for_each(|(v, m)| *m += *v as f64 / n);
+    }
+    let (mut sig, mut noise) = (0f64, 0f64);
+    for (f, q) in pairs {
+        for ((&f, &q), &m) in f.iter().zip(q).zip(&mean) {
+            sig += (f as f64 - m).powi(2);
+            noise += (f as f64 - q as f64).powi(2);
+        }
+    }
+    db(sig, noise)
+}
+
 /// Centred logit SQNR over `(float, int8)` logit pairs, each input's own
 /// mean subtracted from both (a per-input offset is not error): the proxy
 /// kit's `fidelity.py` definition.
@@ -220,21 +249,6 @@ pub fn evaluate(
     }
     let inputs: Vec<InputResult> = per_input.into_iter().map(|(r, _)| r).collect();
     let n = inputs.len().max(1) as f64;
-    let classes = c.output.len();
-    let mut mean = vec![0f64; classes];
-    for r in &inputs {
-        r.logits_float
-            .iter()
-            .zip(&mut mean)
-            .for_each(|(v, m)| *m += *v as f64 / n);
-    }
-    let (mut sig, mut noise) = (0f64, 0f64);
-    for r in &inputs {
-        for ((&f, &q), &m) in r.logits_float.iter().zip(&r.logits_int8).zip(&mean) {
-            sig += (f as f64 - m).powi(2);
-            noise += (f as f64 - q as f64).powi(2);
-        }
-    }
     Ok(Report {
         input_centred_logit_sqnr_db: input_centred_sqnr_db(
             inputs
@@ -243,7 +257,11 @@ pub fn evaluate(
         ),
         cosine_mean: inputs.iter().map(|r| r.cosine).sum::<f64>() / n,
         cosine_min: inputs.iter().map(|r| r.cosine).fold(1.0, f64::min),
-        centred_logit_sqnr_db: db(sig, noise),
+        centred_logit_sqnr_db: class_centred_sqnr_db(
+            inputs
+                .iter()
+                .map(|r| (r.logits_float.as_slice(), r.logits_int8.as_slice())),
+        ),
         top1_agreement: inputs
             .iter()
             .filter(|r| r.top5_float[0] == r.top5_int8[0])

@@ -55,6 +55,16 @@ pub fn scratch_package(dir: &Path, name: &str, dependencies: &str, file: &str, s
     std::fs::write(dir.join(file), source).unwrap();
 }
 
+/// The options of a test run at `resolution`: the CLI's defaults, without
+/// progress output.
+pub fn quiet_options(resolution: usize) -> codegen::pipeline::QuantOptions {
+    codegen::pipeline::QuantOptions {
+        resolution,
+        quiet: true,
+        ..Default::default()
+    }
+}
+
 /// The evaluation set: deterministic natural-image crops of the photos in
 /// `fixtures/eval`, disjoint from the built-in calibration photos.
 pub fn eval_set(res: usize) -> Vec<ModelInput> {

@@ -2,7 +2,7 @@
 //! module that a crate `include!`s from `OUT_DIR`; that crate builds for a
 //! microcontroller target.
 
-use codegen::pipeline::{generate_module, QuantOptions};
+use codegen::pipeline::generate_module;
 
 #[test]
 fn generated_module_compiles_when_included() {
@@ -10,11 +10,7 @@ fn generated_module_compiles_when_included() {
     let _ = std::fs::remove_dir_all(&work);
     let gen = work.join("out");
     std::fs::create_dir_all(&gen).unwrap();
-    let opts = QuantOptions {
-        resolution: 64,
-        quiet: true,
-        ..QuantOptions::default()
-    };
+    let opts = host_tests::quiet_options(64);
     let arena = generate_module(None, &gen, &opts).unwrap();
     assert!(arena > 0);
     let runtime = host_tests::repo().join("runtime");

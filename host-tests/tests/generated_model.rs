@@ -8,17 +8,13 @@ use std::process::Command;
 use codegen::emit::{write_crate, Provenance};
 use codegen::eval::run_int8;
 use codegen::images::builtin_calibration;
-use codegen::pipeline::{self, QuantOptions};
+use codegen::pipeline;
 use host_tests::{cargo, gen_check_dir};
 
 const RES: usize = 160;
 
 fn generate(out: &Path) -> (codegen::quantize::Compiled, Provenance) {
-    let opts = QuantOptions {
-        resolution: RES,
-        quiet: true,
-        ..QuantOptions::default()
-    };
+    let opts = host_tests::quiet_options(RES);
     let (ck, prov) = pipeline::load_or_synthesize(None).unwrap();
     let (inputs, source) = pipeline::calibration_inputs(&opts).unwrap();
     let (_, compiled) = pipeline::quantize(&ck, &inputs, &source, &opts);

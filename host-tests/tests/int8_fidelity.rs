@@ -10,18 +10,14 @@
 
 use codegen::checkpoint::{self, DType, Layout};
 use codegen::eval::evaluate;
-use codegen::pipeline::{self, QuantOptions};
+use codegen::pipeline;
 use codegen::synth;
 
 fn measure(seed: u64, res: usize) -> codegen::eval::Report {
     let bytes =
         synth::checkpoint_bytes(codegen::arch::T8, seed, 1000, Layout::TimmTrain, DType::F32);
     let ck = checkpoint::parse(std::path::Path::new("fixture.safetensors"), &bytes).unwrap();
-    let opts = QuantOptions {
-        resolution: res,
-        quiet: true,
-        ..QuantOptions::default()
-    };
+    let opts = host_tests::quiet_options(res);
     let (calib, source) = pipeline::calibration_inputs(&opts).unwrap();
     let (folded, compiled) = pipeline::quantize(&ck, &calib, &source, &opts);
     let eval = host_tests::eval_set(res);

@@ -78,11 +78,7 @@ fn run(
 }
 
 fn compare_forms(res: usize, inputs: usize) -> (Compiled, Compiled) {
-    let opts = QuantOptions {
-        resolution: res,
-        quiet: true,
-        ..QuantOptions::default()
-    };
+    let opts = host_tests::quiet_options(res);
     let (ck, _) = pipeline::load_or_synthesize(None).unwrap();
     let (calib, source) = pipeline::calibration_inputs(&opts).unwrap();
     let (folded, ranges) = pipeline::calibrate(&ck, &calib, &opts);

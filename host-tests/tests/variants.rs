@@ -57,11 +57,7 @@ fn t12_and_s12_quantize_plan_and_run() {
         let bytes = synth::checkpoint_bytes(v, 1, 1000, Layout::TimmTrain, DType::F16);
         let ck = checkpoint::parse(Path::new("synthetic.safetensors"), &bytes).unwrap();
         assert_eq!(ck.variant, v);
-        let opts = QuantOptions {
-            resolution: res,
-            quiet: true,
-            ..QuantOptions::default()
-        };
+        let opts = host_tests::quiet_options(res);
         let (calib, source) = pipeline::calibration_inputs(&opts).unwrap();
         // A few calibration inputs keep the test short; sizes do not depend on
         // them. With 8, the worst logits cosine swung between 0.888 and 0.933

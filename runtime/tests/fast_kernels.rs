@@ -23,6 +23,10 @@ use runtime::quant::requantize_i8;
 use runtime::{Conv, ConvMlp, ConvVariant, Error, Layer, Requant, Span};
 use testkit::{check, prop_same, run_model, tensor, Blob};
 
+#[path = "common/conv.rs"]
+mod conv_params;
+use conv_params::{ConvParams, Geometry};
+
 // ---------------------------------------------------------------------------
 // Dot-product primitives
 // ---------------------------------------------------------------------------
@@ -207,20 +211,16 @@ fn px4_primitives_extremes() {
 // ConvVariant::Pointwise against Reference
 // ---------------------------------------------------------------------------
 
+/// A 1x1 conv and its input.
 #[derive(Clone, Debug)]
 struct Case {
-    h: usize,
-    w: usize,
-    cin: usize,
-    cout: usize,
-    in_zp: i32,
-    out_zp: i32,
+    p: ConvParams,
     x: Vec<i8>,
-    weights: Vec<i8>,
-    bias: Vec<i32>,
-    mult: Vec<i32>,
-    shift: Vec<i32>,
-    lut: Option<Vec<i8>>,
+}
+
+/// A 1x1 conv, stride 1, no padding (`h`, `w`, `cin`, `cout` at least 1).
+fn pointwise(h: usize, w: usize, cin: usize, cout: usize) -> Geometry {
+    Geometry::drawn((h, w), (cin, cout, 1), (1, 1, 0)).expect("a valid 1x1 conv")
 }
 
 fn zp() -> impl Strategy<Value = i32> {
@@ -252,56 +252,27 @@ fn case() -> impl Strategy<Value = Case> {
         })
         .prop_map(
             |(((h, w, cin, cout), in_zp, out_zp), (x, weights, bias), (mult, shift, lut))| Case {
-                h,
-                w,
-                cin,
-                cout,
-                in_zp,
-                out_zp,
+                p: ConvParams {
+                    g: pointwise(h, w, cin, cout),
+                    in_zp,
+                    out_zp,
+                    weights,
+                    bias,
+                    mult,
+                    shift,
+                    pad_values: None,
+                    lut,
+                },
                 x,
-                weights,
-                bias,
-                mult,
-                shift,
-                lut,
             },
         )
 }
 
-fn folded_bias(c: &Case) -> Vec<i32> {
-    (0..c.cout)
-        .map(|o| {
-            let wsum: i32 = c.weights[o * c.cin..(o + 1) * c.cin]
-                .iter()
-                .map(|&v| v as i32)
-                .sum();
-            c.bias[o] - c.in_zp * wsum
-        })
-        .collect()
-}
-
 /// The case as a conv layer with `variant` (given the blob), input at 0.
-fn conv(c: &Case, blob: &mut Blob, variant: impl Fn(&mut Blob) -> ConvVariant) -> Conv {
-    let n_in = c.h * c.w * c.cin;
-    Conv {
-        variant: variant(blob),
-        input: tensor(0, c.h, c.w, c.cin),
-        in_zp: c.in_zp,
-        output: tensor(n_in, c.h, c.w, c.cout),
-        out_zp: c.out_zp,
-        kernel: 1,
-        stride: 1,
-        pad: 0,
-        groups: 1,
-        weights: blob.i8s(&c.weights),
-        bias: blob.i32s(&c.bias),
-        requant: Requant {
-            multiplier: blob.i32s(&c.mult),
-            shift: blob.shifts(&c.shift),
-        },
-        pad_values: Span::NONE,
-        lut: c.lut.as_ref().map_or(Span::NONE, |t| blob.i8s(t)),
-    }
+fn conv(c: &Case, blob: &mut Blob, variant: impl FnOnce(&mut Blob) -> ConvVariant) -> Conv {
+    let g = &c.p.g;
+    let (input, output) = (c.p.input(0), c.p.output(g.h * g.w * g.cin));
+    c.p.conv_as(blob, input, output, variant)
 }
 
 /// Runs `layer` alone on an arena of `0x5A` just large enough.
@@ -315,7 +286,7 @@ fn pointwise_property(c: Case) -> Result<(), TestCaseError> {
     let mut blob = Blob::new();
     let reference = conv(&c, &mut blob, |_| ConvVariant::Reference);
     let expected = run(&blob.0, Layer::Conv(reference), &c.x).unwrap();
-    let folded = folded_bias(&c);
+    let folded = c.p.folded_bias();
     let fast = conv(&c, &mut blob, |b| ConvVariant::Pointwise {
         folded_bias: b.i32s(&folded),
     });
@@ -342,14 +313,12 @@ fn pointwise_matches_reference_fastvit_shapes() {
         for in_zp in [-128, 0, 127] {
             let (h, w) = (2, 3);
             let bits = 64 - (cin as u64).leading_zeros() as i32;
-            let c = Case {
-                h,
-                w,
-                cin,
-                cout,
+            let out_zp = (next() % 256) as i32 - 128;
+            let x = (0..h * w * cin).map(|_| next() as i8).collect();
+            let p = ConvParams {
+                g: pointwise(h, w, cin, cout),
                 in_zp,
-                out_zp: (next() % 256) as i32 - 128,
-                x: (0..h * w * cin).map(|_| next() as i8).collect(),
+                out_zp,
                 weights: (0..cin * cout).map(|_| next() as i8).collect(),
                 bias: (0..cout)
                     .map(|_| (next() % (1 << 21)) as i32 - (1 << 20))
@@ -360,9 +329,10 @@ fn pointwise_matches_reference_fastvit_shapes() {
                 shift: (0..cout)
                     .map(|_| -(7 + bits / 2) - (next() % 3) as i32)
                     .collect(),
+                pad_values: None,
                 lut: None,
             };
-            pointwise_property(c).unwrap();
+            pointwise_property(Case { p, x }).unwrap();
         }
     }
 }
@@ -379,7 +349,7 @@ fn sample() -> Case {
 #[test]
 fn pointwise_variants_reject_layers_they_do_not_fit() {
     let c = sample();
-    let folded = folded_bias(&c);
+    let folded = c.p.folded_bias();
     let mut blob = Blob::new();
     let good = conv(&c, &mut blob, |b| ConvVariant::Pointwise {
         folded_bias: b.i32s(&folded),
@@ -394,7 +364,7 @@ fn pointwise_variants_reject_layers_they_do_not_fit() {
     assert!(bad(Conv { stride: 2, ..good }), "stride");
     assert!(bad(Conv { pad: 1, ..good }), "padding");
     let short = Span {
-        len: 4 * (c.cout as u32 - 1),
+        len: 4 * (c.p.g.cout as u32 - 1),
         ..match good.variant {
             ConvVariant::Pointwise { folded_bias } => folded_bias,
             _ => unreachable!(),
@@ -408,7 +378,8 @@ fn pointwise_variants_reject_layers_they_do_not_fit() {
         "short folded bias"
     );
     // In place needs output == input.
-    let ring = (c.h * c.w * (c.cin + c.cout)) as u32;
+    let g = &c.p.g;
+    let ring = (g.h * g.w * (g.cin + g.cout)) as u32;
     assert!(
         bad(Conv {
             variant: ConvVariant::PointwiseInPlace {

@@ -20,7 +20,7 @@
 
 use super::depthwise::{bias, finish, mac_const, CHUNK};
 use super::pointwise::{pointwise_pixels, TILE};
-use super::window::{for_each_pixel, per_tap_pixel, Window, WindowArgs, MAX_KERNEL};
+use super::window::{for_each_pixel, input_rows, per_tap_pixel, Window, WindowArgs, MAX_KERNEL};
 use super::TILE_WORDS_PER_CIN;
 use crate::schedule::Conv;
 
@@ -39,39 +39,20 @@ fn dense_sums<const N: usize>(a: &WindowArgs<'_>, win: &Window<'_>, o0: usize) -
             mac_const(acc, w(t, ci), pad(ci));
         }
     };
-    let (kx0, kx1) = win.kx;
-    for ky in 0..k {
-        let t0 = ky * k;
-        if ky < win.ky.0 || ky >= win.ky.1 {
-            for t in t0..t0 + k {
-                pad_tap(&mut acc, t);
-            }
-            continue;
-        }
-        for t in t0..t0 + kx0 {
-            pad_tap(&mut acc, t);
-        }
+    win.for_each_tap(k, &mut acc, pad_tap, |acc, t, run| {
         // The in-bounds run: (kx1 - kx0) * cin values, their weights
         // contiguous rows of `cout`.
-        let at = (t0 + kx0) * cin * cout + o0;
-        let ws = a.channels.weights.get(at..).unwrap_or(&[]);
-        let run = win.rows.get(ky).copied().unwrap_or(&[]);
+        let ws = a.channels.weights.get(t * cin * cout + o0..).unwrap_or(&[]);
         if super::WORD_LANES && N == 4 {
             if let Ok(acc4) = <&mut [i32; 4]>::try_from(&mut acc[..]) {
                 super::dsp::lanes::run4_scalar(acc4, ws, cout, run);
-                for t in t0 + kx1..t0 + k {
-                    pad_tap(&mut acc, t);
-                }
-                continue;
+                return;
             }
         }
         for (i, &x) in run.iter().enumerate() {
-            mac_const(&mut acc, ws.get(i * cout..).unwrap_or(&[]), x as i32);
+            mac_const(acc, ws.get(i * cout..).unwrap_or(&[]), x as i32);
         }
-        for t in t0 + kx1..t0 + k {
-            pad_tap(&mut acc, t);
-        }
-    }
+    });
     acc
 }
 
@@ -121,10 +102,9 @@ pub fn dense_pixel<'s>(
 /// A dense conv, input and output not overlapping: `input` is
 /// `h * w * cin`, `output` is `oh * ow * cout`.
 pub fn dense(a: &WindowArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
-    let in_row = a.geometry.in_row();
+    let row = input_rows(input, a.geometry.in_row());
     for_each_pixel(a.geometry.cout, ow, output, |oy, ox, px| {
-        let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
-        dense_pixel(a, oy, ox, row, px);
+        dense_pixel(a, oy, ox, row, px)
     });
 }
 
@@ -225,15 +205,14 @@ fn im2col_row_n<'s, const P: usize>(
 /// An im2col conv, input and output not overlapping: `input` is
 /// `h * w * cin`, `output` is `oh * ow * cout`.
 pub fn im2col(a: &WindowArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
-    let in_row = a.geometry.in_row();
     if a.geometry.cout == 0 || ow == 0 {
         return;
     }
+    let row = input_rows(input, a.geometry.in_row());
     for (oy, out_row) in output
         .chunks_exact_mut((ow * a.geometry.cout).max(1))
         .enumerate()
     {
-        let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
         im2col_row(a, oy, ow, row, out_row);
     }
 }

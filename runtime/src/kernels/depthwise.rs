@@ -111,41 +111,25 @@ pub(crate) fn chunk_sums<const N: usize>(
         Some(p) => mac(acc, plane.tap::<N>(t), p),
         None => mac_const(acc, plane.tap::<N>(t), in_zp),
     };
-    let (kx0, kx1) = win.kx;
-    for ky in 0..k {
-        let t0 = ky * k;
-        if ky < win.ky.0 || ky >= win.ky.1 {
-            for t in t0..t0 + k {
-                pad_tap(&mut acc, t);
-            }
-            continue;
-        }
-        for t in t0..t0 + kx0 {
-            pad_tap(&mut acc, t);
-        }
-        // The in-bounds run: tap `kx0 + i` reads pixel `i` of the run; lanes
+    let n = win.kx.1 - win.kx.0;
+    win.for_each_tap(k, &mut acc, pad_tap, |acc, t, run| {
+        // The in-bounds run: tap `t + i` reads pixel `i` of the run; lanes
         // `c0..` of consecutive taps are `c` (input) and `tap_stride`
         // (weights) bytes apart.
-        let run = win.rows.get(ky).copied().unwrap_or(&[]);
         let xs = run.get(c0..).unwrap_or(&[]);
-        let at = (t0 + kx0) * plane.tap_stride + plane.at;
-        let ws = plane.weights.get(at..).unwrap_or(&[]);
+        let ts = plane.tap_stride;
+        let ws = plane.weights.get(t * ts + plane.at..).unwrap_or(&[]);
         if super::WORD_LANES && N == 4 {
             if let Ok(a) = <&mut [i32; 4]>::try_from(&mut acc[..]) {
-                word_lanes::run4(a, ws, plane.tap_stride, xs, c, kx1 - kx0);
-                continue_pads(&mut acc, t0 + kx1, t0 + k, &pad_tap);
-                continue;
+                word_lanes::run4(a, ws, ts, xs, c, n);
+                return;
             }
         }
-        let ts = plane.tap_stride;
-        for i in 0..kx1 - kx0 {
+        for i in 0..n {
             let (x, w) = (xs.get(i * c..), ws.get(i * ts..));
-            mac(&mut acc, w.unwrap_or(&[]), x.unwrap_or(&[]));
+            mac(acc, w.unwrap_or(&[]), x.unwrap_or(&[]));
         }
-        for t in t0 + kx1..t0 + k {
-            pad_tap(&mut acc, t);
-        }
-    }
+    });
     acc
 }
 
@@ -165,19 +149,6 @@ fn gather<const N: usize>(v: I32s<'_>, o0: usize, step: usize) -> [i32; N] {
         *o = v.get(o0 + j * step);
     }
     out
-}
-
-/// Padded taps `t0..t1` of a row.
-#[inline(always)]
-fn continue_pads<const N: usize>(
-    acc: &mut [i32; N],
-    t0: usize,
-    t1: usize,
-    pad_tap: &impl Fn(&mut [i32; N], usize),
-) {
-    for t in t0..t1 {
-        pad_tap(acc, t);
-    }
 }
 
 /// [`gather`] for the shift bytes: one bounds check for a contiguous run.

@@ -17,7 +17,7 @@
 #![forbid(unsafe_code)]
 
 use super::depthwise::{bias, chunk_sums, finish, Plane, CHUNK};
-use super::window::{for_each_pixel, per_tap_pixel, Window, WindowArgs, MAX_KERNEL};
+use super::window::{for_each_pixel, input_rows, per_tap_pixel, Window, WindowArgs, MAX_KERNEL};
 
 /// Output pixel `(oy, ox)`, all `m * cin` channels, into `out`. `row(iy)`
 /// returns input row `iy` (`w * cin` bytes) for any in-bounds `iy`.
@@ -75,10 +75,9 @@ fn pixel<'s>(
 /// Input and output not overlapping: `input` is `h * w * cin`, `output` is
 /// `oh * ow * m * cin`.
 pub fn multiplier(a: &WindowArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
-    let in_row = a.geometry.in_row();
+    let row = input_rows(input, a.geometry.in_row());
     for_each_pixel(a.geometry.cout, ow, output, |oy, ox, px| {
-        let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
-        pixel(a, oy, ox, row, px);
+        pixel(a, oy, ox, row, px)
     });
 }
 

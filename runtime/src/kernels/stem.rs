@@ -7,7 +7,7 @@
 
 use super::dense::{dense_pixel, im2col_row};
 use super::depthwise::depthwise_pixel;
-use super::window::WindowArgs;
+use super::window::{input_rows, WindowArgs};
 use crate::schedule::Stem;
 
 /// The `first` conv of a fast stem.
@@ -57,7 +57,7 @@ pub fn stem_fast(
             let Some(slot) = ring.get_mut(at..at + mid_row) else {
                 return;
             };
-            let row = |iy: usize| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[]);
+            let row = input_rows(input, in_row);
             match first {
                 StemFirst::Im2col(first) => im2col_row(first, j, mw, row, slot),
                 StemFirst::Dense(first) => {

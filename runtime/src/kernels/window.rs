@@ -135,6 +135,37 @@ impl<'s> Window<'s> {
         }
         Some(Window { rows, ky, kx })
     }
+
+    /// Walks a `k x k` window in tap order, the loop every clipped-window
+    /// sum shares: `pad(acc, t)` for each padded tap `t` (`ky * k + kx`),
+    /// and once per in-bounds row `run(acc, t, rows[ky])`, `t` being the
+    /// run's first tap (its `kx1 - kx0` taps read consecutive pixels).
+    #[inline(always)]
+    pub(crate) fn for_each_tap<A>(
+        &self,
+        k: usize,
+        acc: &mut A,
+        pad: impl Fn(&mut A, usize),
+        mut run: impl FnMut(&mut A, usize, &'s [i8]),
+    ) {
+        let (kx0, kx1) = self.kx;
+        for ky in 0..k {
+            let t0 = ky * k;
+            if ky < self.ky.0 || ky >= self.ky.1 {
+                for t in t0..t0 + k {
+                    pad(acc, t);
+                }
+                continue;
+            }
+            for t in t0..t0 + kx0 {
+                pad(acc, t);
+            }
+            run(acc, t0 + kx0, self.rows.get(ky).copied().unwrap_or(&[]));
+            for t in t0 + kx1..t0 + k {
+                pad(acc, t);
+            }
+        }
+    }
 }
 
 /// Output pixel `(oy, ox)`, one tap at a time, scalar: the path of kernels
@@ -172,6 +203,13 @@ pub(crate) fn per_tap_pixel<'s>(
         }
         *v = ch.output(o, acc);
     }
+}
+
+/// Row `iy` of an NHWC tensor of `in_row`-byte rows (empty past the end):
+/// the `row` argument of the pixel kernels over a plain input.
+#[inline(always)]
+pub(crate) fn input_rows<'s>(input: &'s [i8], in_row: usize) -> impl Fn(usize) -> &'s [i8] + Copy {
+    move |iy| input.get(iy * in_row..(iy + 1) * in_row).unwrap_or(&[])
 }
 
 /// Calls `pixel(oy, ox, out)` for every output pixel of `output` (rows of

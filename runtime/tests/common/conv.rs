@@ -83,6 +83,42 @@ impl ConvParams {
         tensor(offset, oh, ow, self.g.cout)
     }
 
+    /// [`ConvParams::conv`] with the variant `variant` makes, its data
+    /// appended to `blob` after the conv's.
+    pub fn conv_as(
+        &self,
+        blob: &mut Blob,
+        input: TensorRef,
+        output: TensorRef,
+        variant: impl FnOnce(&mut Blob) -> ConvVariant,
+    ) -> Conv {
+        let c = self.conv(blob, input, output);
+        Conv {
+            variant: variant(blob),
+            ..c
+        }
+    }
+
+    /// The variant-specific data of `ConvVariant::Pointwise`:
+    /// `bias[o] - in_zp * sum_i w[o][i]` (dense 1x1 only).
+    pub fn folded_bias(&self) -> Vec<i32> {
+        self.folded_per_output(self.g.cin)
+    }
+
+    /// `bias[o] - in_zp * sum w[o]` (wrapping), output `o`'s weights being
+    /// the `per` values from `o * per`: the bias the fast variants store.
+    pub fn folded_per_output(&self, per: usize) -> Vec<i32> {
+        (0..self.g.cout)
+            .map(|o| {
+                let s: i32 = self.weights[o * per..(o + 1) * per]
+                    .iter()
+                    .map(|&v| v as i32)
+                    .sum();
+                self.bias[o].wrapping_sub(self.in_zp.wrapping_mul(s))
+            })
+            .collect()
+    }
+
     /// The `Reference` conv, its spans appended to `blob`.
     pub fn conv(&self, blob: &mut Blob, input: TensorRef, output: TensorRef) -> Conv {
         Conv {

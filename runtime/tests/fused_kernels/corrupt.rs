@@ -126,6 +126,12 @@ fn valid_fused_layers_run() {
     }
 }
 
+/// `v` after `edit`: one corruption of a valid layer's parameters.
+fn edited<T: Copy>(mut v: T, edit: &dyn Fn(&mut T)) -> T {
+    edit(&mut v);
+    v
+}
+
 #[test]
 fn corrupt_fused_layers_are_invalid() {
     let (blob, layers) = valid_layers();
@@ -141,11 +147,7 @@ fn corrupt_fused_layers_are_invalid() {
     // In place.
     let (l, i, o, n) = layers[0];
     let c = conv(&l);
-    let ip = |f: &dyn Fn(&mut Conv)| {
-        let mut c = c;
-        f(&mut c);
-        Layer::Conv(c)
-    };
+    let ip = |f: &dyn Fn(&mut Conv)| Layer::Conv(edited(c, f));
     let ip_bad = |f: &dyn Fn(&mut Conv), what: &str| expect(ip(f), i, o, n, what);
     ip_bad(&|c| c.output.offset = 16, "output moved");
     ip_bad(&|c| c.stride = 2, "stride 2");
@@ -184,15 +186,8 @@ fn corrupt_fused_layers_are_invalid() {
 
     // Stem.
     let (l, i, o, n) = layers[2];
-    let s = match l {
-        Layer::Stem(s) => s,
-        _ => unreachable!(),
-    };
-    let st = |f: &dyn Fn(&mut Stem)| {
-        let mut s = s;
-        f(&mut s);
-        Layer::Stem(s)
-    };
+    let Layer::Stem(s) = l else { unreachable!() };
+    let st = |f: &dyn Fn(&mut Stem)| Layer::Stem(edited(s, f));
     let st_bad = |f: &dyn Fn(&mut Stem), what: &str| expect(st(f), i, o, n, what);
     st_bad(&|s| s.second.input.offset = 544, "ring names differ");
     st_bad(
@@ -229,15 +224,8 @@ fn corrupt_fused_layers_are_invalid() {
 
     // ConvMlp.
     let (l, i, o, n) = layers[3];
-    let m = match l {
-        Layer::ConvMlp(m) => m,
-        _ => unreachable!(),
-    };
-    let ml = |f: &dyn Fn(&mut ConvMlp)| {
-        let mut m = m;
-        f(&mut m);
-        Layer::ConvMlp(m)
-    };
+    let Layer::ConvMlp(m) = l else { unreachable!() };
+    let ml = |f: &dyn Fn(&mut ConvMlp)| Layer::ConvMlp(edited(m, f));
     let ml_bad = |f: &dyn Fn(&mut ConvMlp), what: &str| expect(ml(f), i, o, n, what);
     ml_bad(&|m| m.add.output.offset = 48, "out of place");
     ml_bad(&|m| m.add.a.offset = 48, "residual elsewhere");

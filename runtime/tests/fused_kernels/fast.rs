@@ -35,18 +35,6 @@ impl ConvParams {
         (w, self.folded_per_output(per))
     }
 
-    pub fn folded_per_output(&self, per: usize) -> Vec<i32> {
-        (0..self.g.cout)
-            .map(|o| {
-                let s: i32 = self.weights[o * per..(o + 1) * per]
-                    .iter()
-                    .map(|&v| v as i32)
-                    .sum();
-                self.bias[o].wrapping_sub(self.in_zp.wrapping_mul(s))
-            })
-            .collect()
-    }
-
     /// `conv` with `ConvVariant::Multiplier` (or its write-behind twin).
     pub fn multiplier(
         &self,
@@ -56,20 +44,20 @@ impl ConvParams {
         behind: bool,
     ) -> Conv {
         let (w, folded) = self.multiplier_layout();
-        let mut c = self.conv(blob, input, output);
-        let (weights_hwc, folded_bias) = (blob.i8s(&w), blob.i32s(&folded));
-        c.variant = if behind {
-            ConvVariant::MultiplierWriteBehind {
-                weights_hwc,
-                folded_bias,
+        self.conv_as(blob, input, output, |b| {
+            let (weights_hwc, folded_bias) = (b.i8s(&w), b.i32s(&folded));
+            if behind {
+                ConvVariant::MultiplierWriteBehind {
+                    weights_hwc,
+                    folded_bias,
+                }
+            } else {
+                ConvVariant::Multiplier {
+                    weights_hwc,
+                    folded_bias,
+                }
             }
-        } else {
-            ConvVariant::Multiplier {
-                weights_hwc,
-                folded_bias,
-            }
-        };
-        c
+        })
     }
 
     /// `conv` with `ConvVariant::Im2col`: the OHWI rows zero-padded to
@@ -98,12 +86,10 @@ impl ConvParams {
     /// `conv` with `ConvVariant::DenseHwio`.
     pub fn dense(&self, blob: &mut Blob, input: TensorRef, output: TensorRef) -> Conv {
         let (w, folded) = self.dense_layout();
-        let mut c = self.conv(blob, input, output);
-        c.variant = ConvVariant::DenseHwio {
-            weights_hwio: blob.i8s(&w),
-            folded_bias: blob.i32s(&folded),
-        };
-        c
+        self.conv_as(blob, input, output, |b| ConvVariant::DenseHwio {
+            weights_hwio: b.i8s(&w),
+            folded_bias: b.i32s(&folded),
+        })
     }
 }
 

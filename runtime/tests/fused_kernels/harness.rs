@@ -192,12 +192,6 @@ impl ConvParams {
         }
     }
 
-    /// The variant-specific data of `ConvVariant::Pointwise`:
-    /// `bias[o] - in_zp * sum_i w[o][i]` (dense 1x1 only).
-    pub fn folded_bias(&self) -> Vec<i32> {
-        self.folded_per_output(self.g.cin)
-    }
-
     /// The variant-specific data of `ConvVariant::Depthwise` (depthwise
     /// only): the weights tap-major, channel-minor, and
     /// `bias[c] - in_zp * sum_tap w[tap][c]`.
@@ -213,12 +207,10 @@ impl ConvParams {
     /// `conv` with `ConvVariant::Depthwise`.
     pub fn depthwise(&self, blob: &mut Blob, input: TensorRef, output: TensorRef) -> Conv {
         let (hwc, folded) = self.depthwise_layout();
-        let mut c = self.conv(blob, input, output);
-        c.variant = ConvVariant::Depthwise {
-            weights_hwc: blob.i8s(&hwc),
-            folded_bias: blob.i32s(&folded),
-        };
-        c
+        self.conv_as(blob, input, output, |b| ConvVariant::Depthwise {
+            weights_hwc: b.i8s(&hwc),
+            folded_bias: b.i32s(&folded),
+        })
     }
 }
 

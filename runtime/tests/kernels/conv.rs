@@ -203,36 +203,45 @@ pub fn conv_case(kind: ConvKind, pad_values: PadValues) -> impl Strategy<Value =
         } else {
             Just(None).boxed()
         };
-        (
-            (Just(s), zp(), zp(), i8s(s.h * s.w * s.cin)),
-            (
-                i8s(s.weight_len()),
-                vec(bias(), s.cout),
-                vec(multiplier(), s.cout),
-                vec(shift(), s.cout),
-            ),
-            (pad_values, proptest::option::of(table()), layout(2)),
-        )
-            .prop_map(
-                |((s, in_zp, out_zp, input), (weights, bias, mult, shift), (pv, lut, layout))| {
-                    ConvCase {
-                        p: ConvParams {
-                            g: s,
-                            in_zp,
-                            out_zp,
-                            weights,
-                            bias,
-                            mult,
-                            shift,
-                            pad_values: pv,
-                            lut,
-                        },
-                        input,
-                        layout,
-                    }
-                },
-            )
+        let p = conv_params(s, pad_values, proptest::option::of(table()));
+        (p, i8s(s.h * s.w * s.cin), layout(2)).prop_map(|(p, input, layout)| ConvCase {
+            p,
+            input,
+            layout,
+        })
     })
+}
+
+/// Random parameters of a conv of geometry `g` (zero points, weights, bias
+/// and requantization from the suite's distributions), its padding values
+/// and table drawn from `pad_values` and `lut`.
+pub fn conv_params(
+    g: Geometry,
+    pad_values: impl Strategy<Value = Option<Vec<i8>>>,
+    lut: impl Strategy<Value = Option<Vec<i8>>>,
+) -> impl Strategy<Value = ConvParams> {
+    (
+        (zp(), zp(), i8s(g.weight_len())),
+        (
+            vec(bias(), g.cout),
+            vec(multiplier(), g.cout),
+            vec(shift(), g.cout),
+        ),
+        (pad_values, lut),
+    )
+        .prop_map(
+            move |((in_zp, out_zp, weights), (bias, mult, shift), (pad_values, lut))| ConvParams {
+                g,
+                in_zp,
+                out_zp,
+                weights,
+                bias,
+                mult,
+                shift,
+                pad_values,
+                lut,
+            },
+        )
 }
 
 pub fn conv_property(kind: ConvKind, pad_values: PadValues, cases: u32) {

@@ -4,10 +4,16 @@ use proptest::prelude::*;
 use runtime::{Error, FullyConnected, Layer, TensorRef};
 
 use crate::harness::*;
-use crate::squeeze_excite::{fc_params, naive_fc, FcParams};
+use crate::squeeze_excite::{fc_geometry, fc_params, naive_fc};
 
-impl FcParams {
-    pub fn layer(&self, blob: &mut Blob, input: TensorRef, output: TensorRef) -> FullyConnected {
+/// Fully connected layers from [`ConvParams`] of [`fc_geometry`].
+impl ConvParams {
+    pub fn fully_connected(
+        &self,
+        blob: &mut Blob,
+        input: TensorRef,
+        output: TensorRef,
+    ) -> FullyConnected {
         FullyConnected {
             input,
             in_zp: self.in_zp,
@@ -19,15 +25,14 @@ impl FcParams {
         }
     }
 
-    pub fn run(&self, input: &[i8], layout: &Layout) -> Result<Vec<i8>, Error> {
-        let (off, mut arena) = layout.place(&[self.cin, self.cout]);
-        let (i, o) = (
-            tensor(off[0], 1, 1, self.cin),
-            tensor(off[1], 1, 1, self.cout),
-        );
+    /// Runs the fully connected layer alone in an arena laid out by `layout`.
+    pub fn run_fc(&self, input: &[i8], layout: &Layout) -> Result<Vec<i8>, Error> {
+        let (cin, cout) = (self.g.cin, self.g.cout);
+        let (off, mut arena) = layout.place(&[cin, cout]);
+        let (i, o) = (tensor(off[0], 1, 1, cin), tensor(off[1], 1, 1, cout));
         write(&mut arena, i, input);
         let mut blob = Blob::new();
-        let layer = Layer::FullyConnected(self.layer(&mut blob, i, o));
+        let layer = Layer::FullyConnected(self.fully_connected(&mut blob, i, o));
         run_single(&blob.0, layer, i, o, &arena, &[byte_range(o)])
     }
 }
@@ -38,9 +43,9 @@ fn fully_connected_random() {
     let case = (1usize..=64, 1usize..=32)
         .prop_flat_map(|(cin, cout)| (fc_params(cin, cout), i8s(cin), layout(2)));
     check(128, case, |(p, input, layout)| {
-        let got = ran(p.run(&input, &layout))?;
+        let got = ran(p.run_fc(&input, &layout))?;
         let expected = naive_fc(&p, &input, false, &tally);
-        prop_same("fully connected", (1, 1, p.cout), &expected, &got)
+        prop_same("fully connected", (1, 1, p.g.cout), &expected, &got)
     });
     tally.assert_mixed("fully connected", 20);
 }
@@ -58,13 +63,13 @@ fn fully_connected_edge_cases() {
             (-128, -128, -31),
         ] {
             let mut g = Gen::new(i as u64);
-            let mut p = FcParams::seeded(cin, cout, &mut g);
+            let mut p = ConvParams::seeded(fc_geometry(cin, cout), &mut g);
             p.in_zp = in_zp;
             p.out_zp = out_zp;
             p.shift.fill(shift);
             let input = g.i8s(cin);
             let expected = naive_fc(&p, &input, false, &Tally::default());
-            let got = p.run(&input, &Layout::fixed(2, i as u64)).unwrap();
+            let got = p.run_fc(&input, &Layout::fixed(2, i as u64)).unwrap();
             assert_same(
                 &format!("fc {cin}->{cout} {in_zp} {out_zp} {shift}"),
                 &expected,

@@ -56,20 +56,21 @@ fn rounding_ties_go_up_in_every_kernel() {
     assert_same("conv ties", &[expected, expected].concat(), &got);
 
     // Fully connected: same, through the bias.
-    let fc = FcParams {
-        cin: 2,
-        cout: 8,
+    let fc = ConvParams {
+        g: fc_geometry(2, 8),
         in_zp: 0,
         out_zp: 0,
         weights: vec![0; 16],
         bias: odd.to_vec(),
         mult: vec![HALF; 8],
         shift: vec![0; 8],
+        pad_values: None,
+        lut: None,
     };
     assert_same(
         "fc ties",
         &expected,
-        &fc.run(&[9, -9], &Layout::fixed(2, 0)).unwrap(),
+        &fc.run_fc(&[9, -9], &Layout::fixed(2, 0)).unwrap(),
     );
 
     // Global pool over one pixel: the accumulator is x - in_zp.

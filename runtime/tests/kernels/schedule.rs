@@ -2,8 +2,8 @@
 //! paths, corrupt layers included.
 
 use runtime::{
-    Add, Conv, Error, FullyConnected, GlobalAvgPool, Layer, Lut, Model, Span, SqueezeExcite,
-    TensorRef,
+    Add, Conv, Error, FullyConnected, GlobalAvgPool, Layer, Lut, Model, Requant, Span,
+    SqueezeExcite, TensorRef,
 };
 
 use crate::add::*;
@@ -41,7 +41,7 @@ pub struct Sched {
     pub add: AddParams,
     pub se: SeParams,
     pub gap: GapCase,
-    pub fc: FcParams,
+    pub fc: ConvParams,
 }
 
 impl Sched {
@@ -73,7 +73,7 @@ impl Sched {
             shift: g.i32s(8, -6, -2),
             layout: Layout::fixed(2, 0),
         };
-        let fc = FcParams::seeded(8, 10, &mut g);
+        let fc = ConvParams::seeded(fc_geometry(8, 10), &mut g);
 
         let sizes = [
             192,
@@ -118,7 +118,7 @@ impl Sched {
             }),
             Layer::SqueezeExcite(se.layer(&mut blob, t2, t3, off[4])),
             Layer::GlobalAvgPool(gap.layer(&mut blob, t3, t4)),
-            Layer::FullyConnected(fc.layer(&mut blob, t4, output)),
+            Layer::FullyConnected(fc.fully_connected(&mut blob, t4, output)),
         ];
         let stem_normalized = Layer::Conv(stem_norm.conv(&mut blob, input, t1));
         Sched {
@@ -363,15 +363,6 @@ pub const CORRUPTIONS: &[Corruption] = &[
     (0, "bias not a multiple of 4", |l, _, _| {
         conv_of(l).bias.len += 1
     }),
-    (0, "multipliers one channel long", |l, _, _| {
-        conv_of(l).requant.multiplier.len += 4
-    }),
-    (0, "shifts offset overflows", |l, _, _| {
-        conv_of(l).requant.shift.offset = u32::MAX - 3
-    }),
-    (0, "shifts absent", |l, _, _| {
-        conv_of(l).requant.shift = Span::NONE
-    }),
     (0, "pad values one channel long", |l, _, _| {
         conv_of(l).pad_values.len += 1
     }),
@@ -480,43 +471,11 @@ pub const CORRUPTIONS: &[Corruption] = &[
     (4, "fc2 bias one channel short", |l, _, _| {
         se_of(l).fc2_bias.len -= 4
     }),
-    (4, "fc1 shifts absent", |l, _, _| {
-        se_of(l).fc1_requant.shift = Span::NONE
-    }),
-    (4, "pool multipliers one channel short", |l, _, _| {
-        se_of(l).pool_requant.multiplier.len -= 4
-    }),
-    (4, "pool shifts one channel long", |l, _, _| {
-        se_of(l).pool_requant.shift.len += 4
-    }),
-    (4, "pool requant a single scalar", |l, _, _| {
-        let rq = &mut se_of(l).pool_requant;
-        rq.multiplier.len = 4;
-        rq.shift.len = 4;
-    }),
-    (4, "pool shifts absent", |l, _, _| {
-        se_of(l).pool_requant.shift = Span::NONE
-    }),
-    (4, "pool multipliers past the blob", |l, blob, _| {
-        se_of(l).pool_requant.multiplier.offset = blob - 4
-    }),
-    (4, "scale multipliers one channel long", |l, _, _| {
-        se_of(l).scale_requant.multiplier.len += 4
-    }),
-    (4, "scale shifts one channel short", |l, _, _| {
-        se_of(l).scale_requant.shift.len -= 4
-    }),
     (4, "scale requant sized for the reduced width", |l, _, _| {
         let se = se_of(l);
         let len = 4 * u32::from(se.reduced);
         se.scale_requant.multiplier.len = len;
         se.scale_requant.shift.len = len;
-    }),
-    (4, "scale multipliers absent", |l, _, _| {
-        se_of(l).scale_requant.multiplier = Span::NONE
-    }),
-    (4, "scale shifts offset overflows", |l, _, _| {
-        se_of(l).scale_requant.shift.offset = u32::MAX - 3
     }),
     (4, "reduced width disagrees with fc weights", |l, _, _| {
         se_of(l).reduced += 1
@@ -537,26 +496,6 @@ pub const CORRUPTIONS: &[Corruption] = &[
     (5, "output overlaps the input", |l, _, _| {
         gap_of(l).output.offset = gap_of(l).input.offset
     }),
-    (5, "multipliers one channel short", |l, _, _| {
-        gap_of(l).requant.multiplier.len -= 4
-    }),
-    (5, "shifts one channel long", |l, _, _| {
-        gap_of(l).requant.shift.len += 4
-    }),
-    (5, "requant a single scalar", |l, _, _| {
-        let rq = &mut gap_of(l).requant;
-        rq.multiplier.len = 4;
-        rq.shift.len = 4;
-    }),
-    (5, "multipliers absent", |l, _, _| {
-        gap_of(l).requant.multiplier = Span::NONE
-    }),
-    (5, "shifts past the blob", |l, blob, _| {
-        gap_of(l).requant.shift.offset = blob - 4
-    }),
-    (5, "multipliers offset overflows", |l, _, _| {
-        gap_of(l).requant.multiplier.offset = u32::MAX - 3
-    }),
     // Fully connected.
     (6, "weights one byte short", |l, _, _| {
         fc_of(l).weights.len -= 1
@@ -565,11 +504,55 @@ pub const CORRUPTIONS: &[Corruption] = &[
         fc_of(l).weights.offset = blob - 1
     }),
     (6, "bias one channel long", |l, _, _| fc_of(l).bias.len += 4),
-    (6, "multipliers offset overflows", |l, _, _| {
-        fc_of(l).requant.multiplier.offset = u32::MAX
-    }),
     (6, "output overlaps the input", |l, _, _| {
         fc_of(l).output.offset = fc_of(l).input.offset + 1
+    }),
+];
+
+/// A requantization operand of the schedule: (layer index, which, the
+/// operands of that layer).
+pub type RequantSite = (usize, &'static str, fn(&mut Layer) -> &mut Requant);
+
+/// Every requantization of the schedule; each is per output channel, and
+/// more than one channel.
+pub const REQUANTS: &[RequantSite] = &[
+    (0, "conv", |l| &mut conv_of(l).requant),
+    (2, "depthwise", |l| &mut conv_of(l).requant),
+    (4, "pool", |l| &mut se_of(l).pool_requant),
+    (4, "fc1", |l| &mut se_of(l).fc1_requant),
+    (4, "fc2", |l| &mut se_of(l).fc2_requant),
+    (4, "scale", |l| &mut se_of(l).scale_requant),
+    (5, "global pool", |l| &mut gap_of(l).requant),
+    (6, "fully connected", |l| &mut fc_of(l).requant),
+];
+
+/// A corruption of any one of [`REQUANTS`]: (what, edit given the blob size).
+pub type RequantCorruption = (&'static str, fn(&mut Requant, u32));
+
+pub const REQUANT_CORRUPTIONS: &[RequantCorruption] = &[
+    ("multipliers one channel short", |r, _| {
+        r.multiplier.len -= 4
+    }),
+    ("multipliers one channel long", |r, _| r.multiplier.len += 4),
+    ("shifts one channel short", |r, _| r.shift.len -= 1),
+    ("shifts one channel long", |r, _| r.shift.len += 1),
+    ("a single scalar", |r, _| {
+        r.multiplier.len = 4;
+        r.shift.len = 1;
+    }),
+    ("multipliers absent", |r, _| r.multiplier = Span::NONE),
+    ("shifts absent", |r, _| r.shift = Span::NONE),
+    ("multipliers past the blob", |r, blob| {
+        r.multiplier.offset = blob - r.multiplier.len + 4
+    }),
+    ("shifts past the blob", |r, blob| {
+        r.shift.offset = blob - r.shift.len + 1
+    }),
+    ("multipliers offset overflows", |r, _| {
+        r.multiplier.offset = u32::MAX - 3
+    }),
+    ("shifts offset overflows", |r, _| {
+        r.shift.offset = u32::MAX - 3
     }),
 ];
 
@@ -580,50 +563,68 @@ fn corrupt_layers_report_their_index() {
     assert_eq!(s.go_ok(true).0, Ok(()));
     let (blob, arena) = (s.blob.len() as u32, s.arena_bytes as u32);
     for &(index, what, corrupt) in CORRUPTIONS {
+        assert_corrupt_layer_reported(&s, index, what, &|l| corrupt(l, blob, arena));
+    }
+    for &(index, which, requant) in REQUANTS {
+        for &(what, corrupt) in REQUANT_CORRUPTIONS {
+            let what = format!("{which} requant: {what}");
+            assert_corrupt_layer_reported(&s, index, &what, &|l| corrupt(requant(l), blob));
+        }
+    }
+}
+
+/// `corrupt` applied to layer `index` of `s` stops every run at that layer
+/// with `InvalidLayer`, after the layers before it ran and before any logit
+/// is written.
+fn assert_corrupt_layer_reported(
+    s: &Sched,
+    index: usize,
+    what: &str,
+    corrupt: &dyn Fn(&mut Layer),
+) {
+    let mut bad = s.clone();
+    corrupt(&mut bad.layers[index]);
+    for normalized in [false, true] {
+        let (r, calls, logits) = bad.go_ok(normalized);
+        let entry = if normalized {
+            "run_normalized"
+        } else {
+            "run_with"
+        };
+        if index == 0 && normalized {
+            // run_normalized replaces layers[0] with the (intact) stem_normalized.
+            assert_eq!(r, Ok(()), "{entry}: layer {index}, {what}");
+            continue;
+        }
+        assert_eq!(
+            r,
+            Err(Error::InvalidLayer { layer: index }),
+            "{entry}: layer {index}, {what}"
+        );
+        assert_eq!(
+            calls,
+            (0..index).collect::<Vec<_>>(),
+            "{entry}: layers run before {what}"
+        );
+        assert!(
+            logits.iter().all(|&x| x == 0x7B),
+            "{entry}: logits written on error ({what})"
+        );
+    }
+    if index == 0 {
+        // The same corruption in stem_normalized only affects run_normalized.
         let mut bad = s.clone();
-        corrupt(&mut bad.layers[index], blob, arena);
-        for normalized in [false, true] {
-            let (r, calls, logits) = bad.go_ok(normalized);
-            let entry = if normalized {
-                "run_normalized"
-            } else {
-                "run_with"
-            };
-            if index == 0 && normalized {
-                // run_normalized replaces layers[0] with the (intact) stem_normalized.
-                assert_eq!(r, Ok(()), "{entry}: layer {index}, {what}");
-                continue;
-            }
-            assert_eq!(
-                r,
-                Err(Error::InvalidLayer { layer: index }),
-                "{entry}: layer {index}, {what}"
-            );
-            assert_eq!(
-                calls,
-                (0..index).collect::<Vec<_>>(),
-                "{entry}: layers run before {what}"
-            );
-            assert!(
-                logits.iter().all(|&x| x == 0x7B),
-                "{entry}: logits written on error ({what})"
-            );
-        }
-        if index == 0 {
-            // The same corruption in stem_normalized only affects run_normalized.
-            let mut bad = s.clone();
-            corrupt(&mut bad.stem_normalized, blob, arena);
-            assert_eq!(
-                bad.go_ok(false).0,
-                Ok(()),
-                "run_with, stem_normalized {what}"
-            );
-            assert_eq!(
-                bad.go_ok(true).0,
-                Err(Error::InvalidLayer { layer: 0 }),
-                "run_normalized, stem_normalized {what}"
-            );
-        }
+        corrupt(&mut bad.stem_normalized);
+        assert_eq!(
+            bad.go_ok(false).0,
+            Ok(()),
+            "run_with, stem_normalized {what}"
+        );
+        assert_eq!(
+            bad.go_ok(true).0,
+            Err(Error::InvalidLayer { layer: 0 }),
+            "run_normalized, stem_normalized {what}"
+        );
     }
 }
 

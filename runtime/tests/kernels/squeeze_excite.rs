@@ -4,29 +4,24 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use runtime::{Error, Layer, SqueezeExcite, TensorRef};
 
+use crate::conv::conv_params;
 use crate::harness::*;
 
-#[derive(Clone, Debug)]
-pub struct FcParams {
-    pub cin: usize,
-    pub cout: usize,
-    pub in_zp: i32,
-    pub out_zp: i32,
-    /// `[cout][cin]`.
-    pub weights: Vec<i8>,
-    pub bias: Vec<i32>,
-    pub mult: Vec<i32>,
-    pub shift: Vec<i32>,
+/// The geometry of a fully connected layer's parameters: a 1x1 conv over
+/// one pixel ([`ConvParams`], no padding values or table).
+pub fn fc_geometry(cin: usize, cout: usize) -> Geometry {
+    Geometry::drawn((1, 1), (cin, cout, 1), (1, 1, 0)).expect("a 1x1 conv fits one pixel")
 }
 
 /// `y[o] = rq_i8(bias[o] + sum_i w[o][i] (x[i] - in_zp))`, optionally floored at `out_zp`.
-pub fn naive_fc(p: &FcParams, x: &[i8], relu: bool, tally: &Tally) -> Vec<i8> {
-    assert_eq!(x.len(), p.cin);
+pub fn naive_fc(p: &ConvParams, x: &[i8], relu: bool, tally: &Tally) -> Vec<i8> {
+    let cin = p.g.cin;
+    assert_eq!(x.len(), cin);
     let mut acc: Vec<i64> = p.bias.iter().map(|&b| i64::from(b)).collect();
     for (i, &xi) in x.iter().enumerate() {
         let d = i64::from(xi) - i64::from(p.in_zp);
         for (o, a) in acc.iter_mut().enumerate() {
-            *a += i64::from(p.weights[o * p.cin + i]) * d;
+            *a += i64::from(p.weights[o * cin + i]) * d;
         }
     }
     acc.iter()
@@ -42,42 +37,8 @@ pub fn naive_fc(p: &FcParams, x: &[i8], relu: bool, tally: &Tally) -> Vec<i8> {
         .collect()
 }
 
-pub fn fc_params(cin: usize, cout: usize) -> impl Strategy<Value = FcParams> {
-    (
-        i8s(cin * cout),
-        vec(bias(), cout),
-        vec(multiplier(), cout),
-        vec(shift(), cout),
-        zp(),
-        zp(),
-    )
-        .prop_map(
-            move |(weights, bias, mult, shift, in_zp, out_zp)| FcParams {
-                cin,
-                cout,
-                in_zp,
-                out_zp,
-                weights,
-                bias,
-                mult,
-                shift,
-            },
-        )
-}
-
-impl FcParams {
-    pub fn seeded(cin: usize, cout: usize, g: &mut Gen) -> Self {
-        FcParams {
-            cin,
-            cout,
-            in_zp: g.zp(),
-            out_zp: g.zp(),
-            weights: g.i8s(cin * cout),
-            bias: g.biases(cout),
-            mult: g.mults(cout),
-            shift: g.shifts(cout),
-        }
-    }
+pub fn fc_params(cin: usize, cout: usize) -> impl Strategy<Value = ConvParams> {
+    conv_params(fc_geometry(cin, cout), Just(None), Just(None))
 }
 
 #[derive(Clone, Debug)]
@@ -90,9 +51,9 @@ pub struct SeParams {
     pub pool_mult: Vec<i32>,
     pub pool_shift: Vec<i32>,
     /// fc1: `c -> reduced`, `in_zp` = pool_zp, `out_zp` = hid_zp.
-    pub fc1: FcParams,
+    pub fc1: ConvParams,
     /// fc2: `reduced -> c`, `in_zp` = hid_zp, `out_zp` = gate_zp.
-    pub fc2: FcParams,
+    pub fc2: ConvParams,
     pub sigmoid: Vec<i8>,
     /// Output requantization, one multiplier and shift per channel.
     pub scale_mult: Vec<i32>,
@@ -145,8 +106,8 @@ pub fn naive_se(p: &SeParams, input: &[i8], t: &SeTally) -> Vec<i8> {
 
 impl SeParams {
     pub fn seeded(h: usize, w: usize, c: usize, reduced: usize, g: &mut Gen) -> Self {
-        let fc1 = FcParams::seeded(c, reduced, g);
-        let mut fc2 = FcParams::seeded(reduced, c, g);
+        let fc1 = ConvParams::seeded(fc_geometry(c, reduced), g);
+        let mut fc2 = ConvParams::seeded(fc_geometry(reduced, c), g);
         fc2.in_zp = fc1.out_zp;
         SeParams {
             h,
@@ -177,7 +138,7 @@ impl SeParams {
             in_zp: self.in_zp,
             output,
             out_zp: self.out_zp,
-            reduced: self.fc1.cout as u16,
+            reduced: self.fc1.g.cout as u16,
             pool_requant: blob.requant(&self.pool_mult, &self.pool_shift),
             pool_zp: self.fc1.in_zp,
             fc1_weights: blob.i8s(&self.fc1.weights),
@@ -197,7 +158,7 @@ impl SeParams {
 
     pub fn run(&self, input: &[i8], layout: &Layout) -> Result<Vec<i8>, Error> {
         let n = self.h * self.w * self.c;
-        let scratch_len = SqueezeExcite::scratch_bytes(self.c, self.fc1.cout);
+        let scratch_len = SqueezeExcite::scratch_bytes(self.c, self.fc1.g.cout);
         let (off, mut arena) = layout.place(&[n, n, scratch_len]);
         let i = tensor(off[0], self.h, self.w, self.c);
         let o = tensor(off[1], self.h, self.w, self.c);
