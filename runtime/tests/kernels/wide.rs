@@ -6,8 +6,9 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use runtime::{Elem, Error, GlobalAvgPool, Layer, Model, TensorRef};
 
+use crate::conv_params::ConvParams;
 use crate::harness::*;
-use crate::squeeze_excite::{fc_params, FcParams};
+use crate::squeeze_excite::{fc_geometry, fc_params};
 
 fn wide(t: TensorRef) -> TensorRef {
     TensorRef {
@@ -56,22 +57,22 @@ fn run_one(
 }
 
 /// A fully connected layer from int16 `x` (zero point 0) to int16 logits.
-fn fc_case(p: &FcParams, x: &[i16], seed: u64) -> (Vec<i16>, Vec<i16>) {
-    let (off, mut arena) = Layout::fixed(2, seed).place(&[2 * p.cin, 2 * p.cout]);
+fn fc_case(p: &ConvParams, x: &[i16], seed: u64) -> (Vec<i16>, Vec<i16>) {
+    let (off, mut arena) = Layout::fixed(2, seed).place(&[2 * p.g.cin, 2 * p.g.cout]);
     let (i, o) = (
-        wide(tensor(off[0], 1, 1, p.cin)),
-        wide(tensor(off[1], 1, 1, p.cout)),
+        wide(tensor(off[0], 1, 1, p.g.cin)),
+        wide(tensor(off[1], 1, 1, p.g.cout)),
     );
     arena[i.offset as usize..i.end()].copy_from_slice(&le_bytes(x));
     let mut blob = Blob::new();
     let mut p = p.clone();
     p.in_zp = 0;
-    let layer = Layer::FullyConnected(p.layer(&mut blob, i, o));
+    let layer = Layer::FullyConnected(p.fully_connected(&mut blob, i, o));
     let got = run_one(&blob.0, layer, i, o, &arena).unwrap();
-    let expected = (0..p.cout)
+    let expected = (0..p.g.cout)
         .map(|o| {
-            let acc = (0..p.cin).fold(i64::from(p.bias[o]), |a, i| {
-                a + i64::from(p.weights[o * p.cin + i]) * i64::from(x[i])
+            let acc = (0..p.g.cin).fold(i64::from(p.bias[o]), |a, i| {
+                a + i64::from(p.weights[o * p.g.cin + i]) * i64::from(x[i])
             });
             rq_to(acc, p.mult[o], p.shift[o], p.out_zp, Elem::I16) as i16
         })
@@ -93,7 +94,7 @@ fn fully_connected_int16_in_and_out() {
 #[test]
 fn fully_connected_int16_saturates_at_the_int16_range() {
     let mut g = Gen::new(7);
-    let mut p = FcParams::seeded(16, 8, &mut g);
+    let mut p = ConvParams::seeded(fc_geometry(16, 8), &mut g);
     // A scale of 2^10: most outputs leave the int16 range on either side.
     p.mult.fill(1 << 30);
     p.shift.fill(11);
@@ -110,7 +111,7 @@ fn fully_connected_int16_saturates_at_the_int16_range() {
 fn fully_connected_sums_beyond_i32() {
     // 1024 x 127 x 32767 = 4.26e9 > 2^31: exact only with a wider sum.
     let mut g = Gen::new(9);
-    let mut p = FcParams::seeded(1024, 2, &mut g);
+    let mut p = ConvParams::seeded(fc_geometry(1024, 2), &mut g);
     p.weights.fill(127);
     p.weights[1024..].fill(-128);
     p.bias.fill(0);
@@ -162,17 +163,17 @@ fn global_pool_int8_to_int16() {
 #[test]
 fn int16_logits_need_an_int16_buffer_and_int8_widen() {
     let mut g = Gen::new(3);
-    let p = FcParams::seeded(4, 3, &mut g);
+    let p = ConvParams::seeded(fc_geometry(4, 3), &mut g);
     let (off, arena) = Layout::fixed(2, 5).place(&[4, 6]);
     let (i, o) = (tensor(off[0], 1, 1, 4), wide(tensor(off[1], 1, 1, 3)));
     let mut blob = Blob::new();
-    let layer = Layer::FullyConnected(p.layer(&mut blob, i, o));
+    let layer = Layer::FullyConnected(p.fully_connected(&mut blob, i, o));
     // The same layer with int8 logits (below).
     let o8 = TensorRef {
         elem: Elem::I8,
         ..o
     };
-    let layer8 = Layer::FullyConnected(p.layer(&mut blob, i, o8));
+    let layer8 = Layer::FullyConnected(p.fully_connected(&mut blob, i, o8));
     let model = Model {
         weights: &blob.0,
         layers: &[layer],
