@@ -82,6 +82,136 @@ fn requant_px4_matches_quant() {
     });
 }
 
+/// The NEON whole-tile store (`neon::rows_px4_store`: dots, bias,
+/// `SQDMULH` + `SRSHL` requantization, `TBL` table, stores) is the
+/// reference output by output: any bias (so any wrapped sum), multiplier
+/// (`i32::MIN` and negative ones included) and shift (both sides of the
+/// vector form's `..=-1`, and past the clamp at `t = 62`), with and without
+/// a table; `cin` not a multiple of 16 declines.
+#[cfg(target_arch = "aarch64")]
+#[test]
+fn neon_tile_store_is_reference() {
+    use runtime::ops::{I32s, RequantView, Shifts};
+    let case = (1usize..=5, any::<u64>()).prop_flat_map(|(k, seed)| {
+        let cin = if k == 5 { 24 } else { 16 * k };
+        (
+            Just(cin),
+            Just(seed),
+            prop::array::uniform4(prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()]),
+            prop::array::uniform4(prop_oneof![
+                3 => (1i32 << 30)..=i32::MAX,
+                1 => Just(i32::MIN),
+                1 => any::<i32>()
+            ]),
+            prop::array::uniform4(prop_oneof![4 => -40i8..=-1, 1 => -40i8..=20]),
+            (-128i32..=127, any::<bool>()),
+        )
+    });
+    check(2000, case, |(cin, seed, bias, mult, shift, (zp, table))| {
+        let mut r = seed | 1;
+        let mut next = move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r as i8
+        };
+        let x: Vec<i8> = (0..4 * cin).map(|_| next()).collect();
+        let w: Vec<i8> = (0..4 * cin).map(|_| next()).collect();
+        let t: [i8; 256] = core::array::from_fn(|_| next());
+        let lut = table.then_some(&t);
+        let (b, m): (Vec<u8>, Vec<u8>) = (
+            bias.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            mult.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        );
+        let req = RequantView {
+            multiplier: I32s(&m),
+            shift: Shifts(&shift),
+        };
+        let mut words = vec![0u32; kernels::TILE_WORDS_PER_CIN * cin];
+        let p = kernels::prepare_px4(&x, cin, &mut words).expect("neon takes any cin");
+        let mut out = [[0x55i8; 4]; 4];
+        let [o0, o1, o2, o3] = &mut out;
+        let done =
+            kernels::neon::rows_px4_store(&p, &w, 0, I32s(&b), req, zp, lut, [o0, o1, o2, o3]);
+        prop_assert_eq!(done, cin % 16 == 0, "cin {}", cin);
+        if !done {
+            return Ok(());
+        }
+        for (px, got) in out.iter().enumerate() {
+            let want: Vec<i8> = (0..4)
+                .map(|o| {
+                    let d = naive(&w[o * cin..(o + 1) * cin], &x[px * cin..(px + 1) * cin]);
+                    let y = requantize_i8(bias[o].wrapping_add(d), mult[o], shift[o] as i32, zp);
+                    if table {
+                        t[(y as u8 ^ 0x80) as usize]
+                    } else {
+                        y
+                    }
+                })
+                .collect();
+            prop_same(&format!("pixel {px}"), &want, got)?;
+        }
+        Ok(())
+    });
+}
+
+/// The NEON 16-lane depthwise `finish16` is `requantize_i8` (then the
+/// table) lane by lane where it takes the lanes, and declines (writing
+/// nothing) exactly when a shift is above -1 or a multiplier is `i32::MIN`.
+#[cfg(target_arch = "aarch64")]
+#[test]
+fn neon_finish16_is_reference() {
+    use runtime::kernels::pointwise::PointwiseArgs;
+    use runtime::ops::{I32s, RequantView, Shifts};
+    let case = (
+        prop::array::uniform16(prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()]),
+        prop::array::uniform16(prop_oneof![
+            8 => (1i32 << 30)..=i32::MAX,
+            1 => Just(i32::MIN),
+            1 => any::<i32>()
+        ]),
+        prop::array::uniform16(prop_oneof![20 => -40i8..=-1, 1 => -40i8..=20]),
+        (-128i32..=127, any::<bool>(), any::<u8>()),
+    );
+    check(2000, case, |(acc, mult, shift, (zp, table, seed))| {
+        let t: Vec<i8> = (0..=255u8)
+            .map(|i| (i.wrapping_mul(37) ^ seed) as i8)
+            .collect();
+        let lut: &[i8] = if table { &t } else { &[] };
+        let m: Vec<u8> = mult.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let b = [0u8; 64];
+        let ch = PointwiseArgs {
+            weights: &[],
+            folded_bias: I32s(&b),
+            requant: RequantView {
+                multiplier: I32s(&m),
+                shift: Shifts(&shift),
+            },
+            out_zp: zp,
+            lut,
+        };
+        let mut got = [0x55i8; 16];
+        let done = kernels::neon::finish16(&acc, &ch, 0, &mut got);
+        let vector = shift.iter().all(|&s| s <= -1) && !mult.contains(&i32::MIN);
+        prop_assert_eq!(done, vector);
+        if !done {
+            prop_assert_eq!(got, [0x55i8; 16]);
+            return Ok(());
+        }
+        let want: Vec<i8> = (0..16)
+            .map(|i| {
+                let y = requantize_i8(acc[i], mult[i], shift[i] as i32, zp);
+                if table {
+                    t[(y as u8 ^ 0x80) as usize]
+                } else {
+                    y
+                }
+            })
+            .collect();
+        prop_same("finish16", &want, &got)
+    });
+}
+
 #[test]
 fn dot_primitives_match_i64_model() {
     check(500, dot_case(), |(x, rows, _)| {

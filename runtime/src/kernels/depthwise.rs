@@ -125,6 +125,14 @@ pub(crate) fn chunk_sums<const N: usize>(
                 return;
             }
         }
+        // NEON: the run's taps on 16 lanes in registers (`SMULL` + `SADDW`).
+        if N == 16 {
+            if let Ok(a) = <&mut [i32; 16]>::try_from(&mut acc[..]) {
+                if super::depthwise_run16(a, ws, ts, xs, c, n) {
+                    return;
+                }
+            }
+        }
         for i in 0..n {
             let (x, w) = (xs.get(i * c..), ws.get(i * ts..));
             mac(acc, w.unwrap_or(&[]), x.unwrap_or(&[]));
@@ -179,6 +187,14 @@ pub(crate) fn finish<const N: usize>(
     step: usize,
     out: &mut [i8],
 ) {
+    // NEON: 16 contiguous channels requantized as four vectors.
+    if N == 16 && step == 1 {
+        if let Ok(a) = <&[i32; 16]>::try_from(&acc[..]) {
+            if super::finish16(a, ch, o0, out) {
+                return;
+            }
+        }
+    }
     let (out_zp, table) = (ch.out_zp, ch.lut);
     let mult = gather::<N>(ch.requant.multiplier, o0, step);
     let shift = gather_shifts::<N>(ch.requant.shift, o0, step);

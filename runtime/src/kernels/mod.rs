@@ -126,9 +126,9 @@ pub use arch::{
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 use mve::{depthwise_taps16, finish_px4};
 #[cfg(target_arch = "aarch64")]
-use neon::requant_px4;
+use neon::{depthwise_run16, finish16, requant_px4, rows_px4_store};
 #[cfg(not(target_arch = "aarch64"))]
-use portable::requant_px4;
+use portable::{depthwise_run16, finish16, requant_px4, rows_px4_store};
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
 use portable::{depthwise_taps16, finish_px4};
 

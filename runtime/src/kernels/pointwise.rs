@@ -261,7 +261,14 @@ fn tile(
     let blocks = weights.chunks_exact(R * cin);
     let rest = blocks.remainder();
     let outs = o0.zip(o1).zip(o2).zip(o3);
-    for ((block, ((b, m), s)), (((y0, y1), y2), y3)) in blocks.zip(params).zip(outs) {
+    let tiles = blocks.zip(params).zip(outs).enumerate();
+    for (q, ((block, ((b, m), s)), (((y0, y1), y2), y3))) in tiles {
+        // NEON: the whole tile from dots to stored bytes as vectors.
+        let ys = [&mut *y0, &mut *y1, &mut *y2, &mut *y3];
+        let (bias, req) = (a.folded_bias, a.requant);
+        if super::rows_px4_store(&prepared, block, q * R, bias, req, a.out_zp, lut, ys) {
+            continue;
+        }
         let d = super::dot_rows_px4(&prepared, block);
         for (r, d) in d.iter().enumerate() {
             // NEON: the four outputs requantized as one vector.

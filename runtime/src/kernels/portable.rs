@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 use super::dsp::lanes::TapRows;
+use super::pointwise::PointwiseArgs;
 use super::window::WindowArgs;
+use crate::ops::{I32s, RequantView};
 use crate::quant::requantize_i8;
 
 /// `[sum_i w[r][i] * x[i]; r in 0..4]`, wrapping i32: four weight rows
@@ -94,6 +96,44 @@ pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
 #[inline(always)]
 pub fn requant_px4(dots: [i32; 4], bias: i32, multiplier: i32, shift: i32, zp: i32) -> [i8; 4] {
     dots.map(|d| requantize_i8(bias.wrapping_add(d), multiplier, shift, zp))
+}
+
+/// `neon::rows_px4_store` off AArch64: declines (`false`, nothing
+/// written), so the caller takes the channel-by-channel path. Generic over
+/// the tile type, which the DSP tier defines differently.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn rows_px4_store<P>(
+    _p: &P,
+    _rows: &[i8],
+    _o: usize,
+    _bias: I32s<'_>,
+    _requant: RequantView<'_>,
+    _out_zp: i32,
+    _lut: Option<&[i8; 256]>,
+    _outs: [&mut [i8]; 4],
+) -> bool {
+    false
+}
+
+/// `neon::depthwise_run16` off AArch64: declines (`false`, nothing added),
+/// so the caller takes the portable lane loop.
+#[inline(always)]
+pub fn depthwise_run16(
+    _: &mut [i32; 16],
+    _: &[i8],
+    _: usize,
+    _: &[i8],
+    _: usize,
+    _: usize,
+) -> bool {
+    false
+}
+
+/// `neon::finish16` off AArch64: declines (`false`, nothing written).
+#[inline(always)]
+pub fn finish16(_: &[i32; 16], _: &PointwiseArgs<'_>, _: usize, _: &mut [i8]) -> bool {
+    false
 }
 
 /// `mve::finish_px4` off Helium: declines (`false`, nothing written), so
