@@ -333,13 +333,15 @@ pub fn finish16(
     }
     let (mut lo, mut hi) = (0i32, -31i32);
     // SAFETY: reads 64 bytes of `acc` (16-byte aligned, `VLDRW`),
-    // `4 * o0 .. 4 * o0 + 64` of `bias` (`VLDRB` needs no alignment) and
-    // `2 * o0 .. 2 * o0 + 32` of `multiplier` (checked by `span`, and
-    // 2-byte aligned for `VLDRH`: checked; codegen aligns every span) and `o0 .. o0 + 16` of `shift` (checked by `bytes_in`), gathers `table + i` with every index clamped to `0..=255`
-    // first (a 256-byte table), and writes the 16 bytes of `out` (checked).
-    // The widening `VLDRB.S32` and the narrowing `VSTRB.32` encode only a
-    // low base register: the shifts', multipliers' and the output's pointers
-    // are pinned to r3, r1 and r2 (left to LLVM, `out` got a high register once callers
+    // `4 * o0 .. 4 * o0 + 64` of `bias` (`VLDRB` needs no alignment),
+    // `2 * o0 .. 2 * o0 + 32` of `multiplier` (checked by `span`; 2-byte
+    // aligned for `VLDRH`, checked, and codegen aligns every span) and
+    // `o0 .. o0 + 16` of `shift` (checked by `bytes_in`), gathers `table + i`
+    // with every index clamped to `0..=255` first (a 256-byte table), and
+    // writes the 16 bytes of `out` (checked). The widening `VLDRH.S32` and
+    // `VLDRB.S32` and the narrowing `VSTRB.32` encode only a low base
+    // register: the multipliers', shifts' and output's pointers are pinned
+    // to r1, r3 and r2 (left to LLVM, `out` got a high register once callers
     // changed, and the assembler rejected it). q0-q4 (d0-d9) are declared
     // clobbered.
     // MVE is guaranteed by the `fastvit_mve` cfg.
