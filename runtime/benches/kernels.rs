@@ -55,7 +55,7 @@ fn conv(
         groups: groups as u16,
         weights,
         bias: bias_span,
-        requant: b.requant(&vec![1_500_000_000; cout], &vec![-10; cout]),
+        requant: b.requant(&vec![0x5968 << 16; cout], &vec![-10; cout]),
         pad_values: Span::NONE,
         lut: Span::NONE,
     }

@@ -1,7 +1,7 @@
 //! Operands every kernel reads from the weight blob, shared by the reference
 //! kernels (`ops`) and the tiers (`kernels`).
 
-/// Little-endian i32 values packed in a byte slice (bias, multipliers, shifts).
+/// Little-endian i32 values packed in a byte slice (biases).
 #[derive(Clone, Copy)]
 pub struct I32s<'a>(pub &'a [u8]);
 
@@ -44,11 +44,49 @@ impl Shifts<'_> {
     }
 }
 
+/// Requantization multipliers, the top 16 bits of each normalized Q31
+/// multiplier (little-endian i16; codegen rounds them so the low half is
+/// zero): 2 bytes of flash a channel instead of 4.
+#[derive(Clone, Copy)]
+pub struct Multipliers<'a>(pub &'a [u8]);
+
+impl Multipliers<'_> {
+    /// The Q31 multiplier of element `i` (`m16 << 16`, what
+    /// [`crate::quant::requantize`] takes); 0 past the end (never read: see
+    /// [`I32s::get`]).
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> i32 {
+        match self
+            .0
+            .get(i.wrapping_mul(2)..i.wrapping_mul(2).wrapping_add(2))
+        {
+            Some(&[b0, b1]) => widen(i16::from_le_bytes([b0, b1])),
+            _ => 0,
+        }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.0.len() / 2
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.0.len() < 2
+    }
+}
+
+/// A stored 16-bit multiplier as the Q31 multiplier it stands for.
+#[inline(always)]
+pub const fn widen(m16: i16) -> i32 {
+    (m16 as i32) << 16
+}
+
 /// Per-channel requantization tables resolved from the weight blob.
 #[derive(Clone, Copy)]
 pub struct RequantView<'a> {
     /// Multipliers.
-    pub multiplier: I32s<'a>,
+    pub multiplier: Multipliers<'a>,
     /// Shifts.
     pub shift: Shifts<'a>,
 }

@@ -6,15 +6,17 @@
 use crate::kernels::pointwise::PointwiseArgs;
 use crate::kernels::window::{Geometry, WindowArgs};
 use crate::model::Model;
-use crate::ops::{self, I32s, RequantView, Shifts};
+use crate::ops::{self, I32s, Multipliers, RequantView, Shifts};
 use crate::schedule::{Conv, Requant, Span};
 
 impl<'a> Model<'a> {
+    fn bytes(&self, s: Span) -> Option<&'a [u8]> {
+        self.weights
+            .get(s.offset as usize..(s.offset as usize).checked_add(s.len as usize)?)
+    }
+
     pub(crate) fn i8s(&self, s: Span) -> Option<&'a [i8]> {
-        let b = self
-            .weights
-            .get(s.offset as usize..(s.offset as usize).checked_add(s.len as usize)?)?;
-        Some(bytemuck::cast_slice(b))
+        Some(bytemuck::cast_slice(self.bytes(s)?))
     }
 
     pub(crate) fn i32s(&self, s: Span, n: usize) -> Option<I32s<'a>> {
@@ -29,7 +31,7 @@ impl<'a> Model<'a> {
 
     pub(crate) fn requant(&self, r: Requant, n: usize) -> Option<RequantView<'a>> {
         Some(RequantView {
-            multiplier: self.i32s(r.multiplier, n)?,
+            multiplier: Multipliers(self.bytes(r.multiplier).filter(|m| m.len() == 2 * n)?),
             shift: Shifts(self.i8s(r.shift).filter(|s| s.len() == n)?),
         })
     }

@@ -18,7 +18,8 @@ const fn int8(t: TensorRef) -> bool {
 /// Per-output-channel requantization parameters (see [`crate::quant`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Requant {
-    /// i32 multipliers, one per output channel.
+    /// Multipliers, one little-endian i16 per output channel: the top half
+    /// of the normalized Q31 multiplier (see [`crate::quant`]).
     pub multiplier: Span,
     /// i8 shifts, one byte per output channel.
     pub shift: Span,

@@ -57,9 +57,27 @@ impl Blob {
         self.i8s(&bytes)
     }
 
+    /// Per-channel multipliers as the schedule stores them: the top 16
+    /// bits of each Q31 multiplier, whose low half must be zero (else the
+    /// test's own model would use bits the kernels never see).
+    pub fn multipliers(&mut self, mult: &[i32]) -> Span {
+        while self.0.len() % 2 != 0 {
+            self.0.push(0xA5);
+        }
+        let offset = self.0.len() as u32;
+        for &m in mult {
+            assert_eq!(m & 0xFFFF, 0, "stored multiplier {m:#x} has a low half");
+            self.0.extend(((m >> 16) as i16).to_le_bytes());
+        }
+        Span {
+            offset,
+            len: 2 * mult.len() as u32,
+        }
+    }
+
     pub fn requant(&mut self, mult: &[i32], shift: &[i32]) -> Requant {
         Requant {
-            multiplier: self.i32s(mult),
+            multiplier: self.multipliers(mult),
             shift: self.shifts(shift),
         }
     }

@@ -39,7 +39,7 @@ use runtime::kernels::stem::{self, StemFirst};
 use runtime::kernels::window::{Geometry, WindowArgs};
 use runtime::ops::conv::{conv_reference, ConvArgs};
 use runtime::ops::stem::stem_reference;
-use runtime::ops::{I32s, RequantView, Shifts as ShiftBytes};
+use runtime::ops::{I32s, Multipliers, RequantView, Shifts as ShiftBytes};
 use runtime::quant::{lut, requantize_i8};
 use runtime::{Conv, ConvVariant, Requant, Span, Stem, TensorRef};
 use testkit::{first_difference, SplitMix64};
@@ -109,6 +109,15 @@ impl Draws for Rng {
 fn put(b: &mut [u8], i: usize, v: i32) {
     b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
 }
+
+/// Stores multiplier `i` as the blob does: the top 16 bits of the Q31 `m`.
+fn put_multiplier(b: &mut [u8], i: usize, m: i32) {
+    b[2 * i..2 * i + 2].copy_from_slice(&((m >> 16) as i16).to_le_bytes());
+}
+
+/// 2-byte aligned multipliers (Helium's `VLDRH` needs it, as in the blob).
+#[repr(align(4))]
+struct MultBytes([u8; 2 * MAX_C]);
 
 /// The reference requantization of one output.
 fn requant_ref(acc: i32, m: i32, s: i32, zp: i32, table: &[i8]) -> i8 {
@@ -329,7 +338,7 @@ struct Params {
     wk: [i8; MAX_W],
     bias: [u8; 4 * MAX_C],
     folded: [u8; 4 * MAX_C],
-    mult: [u8; 4 * MAX_C],
+    mult: MultBytes,
     shift: [i8; MAX_C],
     pads: [i8; MAX_C],
     table: [i8; 256],
@@ -342,7 +351,7 @@ impl Params {
             wk: [0; MAX_W],
             bias: [0; 4 * MAX_C],
             folded: [0; 4 * MAX_C],
-            mult: [0; 4 * MAX_C],
+            mult: MultBytes([0; 2 * MAX_C]),
             shift: [0; MAX_C],
             pads: [0; MAX_C],
             table: [0; 256],
@@ -389,7 +398,7 @@ impl Params {
                 Shifts::OneOut | Shifts::Vector => realistic(r),
             };
             put(&mut self.bias, o, bias);
-            put(&mut self.mult, o, m);
+            put_multiplier(&mut self.mult.0, o, m);
             self.shift[o] = s as i8;
             let sum: i32 = self.w[o * per..(o + 1) * per]
                 .iter()
@@ -447,7 +456,7 @@ impl Params {
 
     fn requant(&self, cout: usize) -> RequantView<'_> {
         RequantView {
-            multiplier: I32s(&self.mult[..4 * cout]),
+            multiplier: Multipliers(&self.mult.0[..2 * cout]),
             shift: ShiftBytes(&self.shift[..cout]),
         }
     }
@@ -1041,7 +1050,7 @@ const ACC_EDGES: [i32; 13] = [
 
 /// The requantization of the fast kernels on chosen accumulators (every
 /// i32 edge, random magnitudes), multipliers (0, 1, 2^30, i32::MAX, small,
-/// random) and shifts (one of [`ONE_SHIFTS`] for all lanes, any per lane,
+/// random; stored as their top 16 bits, as in the blob) and shifts (one of [`ONE_SHIFTS`] for all lanes, any per lane,
 /// all inside the vector range, all but one inside) against `requantize_i8`
 /// and `lut`:
 /// - the depthwise kernel with a 1x1 kernel and zero weights (the sum is the
@@ -1102,7 +1111,7 @@ fn requantize_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
             };
             put(&mut p.folded, o, acc);
             put(&mut p.bias, o, acc);
-            put(&mut p.mult, o, m);
+            put_multiplier(&mut p.mult.0, o, m);
             p.shift[o] = s as i8;
         }
         cs.shifts = match mode {
@@ -1315,10 +1324,12 @@ pub fn shapes(out: &mut impl Write, weights: &[i8], x: &mut [i8], y: &mut [i8], 
     for v in x.iter_mut() {
         *v = rng.i8();
     }
-    let mut params = [0u8; 4 * 1152];
+    let (mut params, mut mults) = ([0u8; 4 * 1152], [0u8; 2 * 1152]);
     let shift = [-9i8; 1152];
-    for m in params.chunks_exact_mut(4) {
-        m.copy_from_slice(&((1i32 << 30) + (rng.next_u64() % (1 << 30)) as i32).to_le_bytes());
+    for (o, b) in params.chunks_exact_mut(4).enumerate() {
+        let m = (1i32 << 30) + (rng.next_u64() % (1 << 30)) as i32;
+        b.copy_from_slice(&m.to_le_bytes());
+        put_multiplier(&mut mults, o, m);
     }
     let mut table = [0i8; 256];
     for v in &mut table {
@@ -1330,7 +1341,7 @@ pub fn shapes(out: &mut impl Write, weights: &[i8], x: &mut [i8], y: &mut [i8], 
             weights: &weights[..cin * cout],
             folded_bias: I32s(&params[..4 * cout]),
             requant: RequantView {
-                multiplier: I32s(&params[..4 * cout]),
+                multiplier: Multipliers(&mults[..2 * cout]),
                 shift: ShiftBytes(&shift[..cout]),
             },
             out_zp: -3,

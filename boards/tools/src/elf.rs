@@ -92,3 +92,41 @@ pub fn sections(b: &[u8]) -> Result<Vec<Section>, String> {
     }
     Ok(out)
 }
+
+/// The end of the bytes a file loads at physical addresses `lo..hi` (its
+/// `PT_LOAD` segments' `p_paddr + p_filesz`, so `.data`'s flash copy
+/// counts): what a flash of `hi - lo` bytes at `lo` must hold. `None` if no
+/// segment loads there.
+pub fn loaded_end(b: &[u8], lo: u64, hi: u64) -> Result<Option<u64>, String> {
+    let is64 = b.get(4) == Some(&2);
+    let bad = || "truncated ELF program headers".to_string();
+    let (phoff, phentsize, phnum) = if is64 {
+        (uint(b, 0x20, 8), uint(b, 0x36, 2), uint(b, 0x38, 2))
+    } else {
+        (uint(b, 0x1c, 4), uint(b, 0x2a, 2), uint(b, 0x2c, 2))
+    };
+    let (phoff, phentsize, phnum) = (
+        phoff.ok_or_else(bad)?,
+        phentsize.ok_or_else(bad)?,
+        phnum.ok_or_else(bad)?,
+    );
+    let mut end = None;
+    for i in 0..phnum {
+        let h = (phoff + i * phentsize) as usize;
+        // (type, physical address, bytes in the file)
+        let (kind, paddr, filesz) = if is64 {
+            (uint(b, h, 4), uint(b, h + 0x18, 8), uint(b, h + 0x20, 8))
+        } else {
+            (uint(b, h, 4), uint(b, h + 0x0c, 4), uint(b, h + 0x10, 4))
+        };
+        let (kind, paddr, filesz) = (
+            kind.ok_or_else(bad)?,
+            paddr.ok_or_else(bad)?,
+            filesz.ok_or_else(bad)?,
+        );
+        if kind == 1 && filesz > 0 && (lo..hi).contains(&paddr) {
+            end = end.max(Some(paddr + filesz));
+        }
+    }
+    Ok(end)
+}

@@ -11,7 +11,9 @@ use runtime::{
 };
 
 use super::layouts::{self, KernelLayout};
-use super::{normalized_input_range, quantize_multiplier, QParams, ADD_LEFT_SHIFT};
+use super::{
+    normalized_input_range, quantize_multiplier, quantize_multiplier16, QParams, ADD_LEFT_SHIFT,
+};
 use crate::arch::{IMAGENET_MEAN, IMAGENET_STD};
 use crate::calibrate::Range;
 use crate::float::{block_name, gelu, sigmoid};
@@ -82,6 +84,16 @@ impl Lowering<'_> {
         }
     }
 
+    fn i16s(&mut self, v: &[i16]) -> Span {
+        self.align();
+        let offset = self.blob.len() as u32;
+        self.blob.extend(v.iter().flat_map(|x| x.to_le_bytes()));
+        Span {
+            offset,
+            len: 2 * v.len() as u32,
+        }
+    }
+
     fn i32s(&mut self, v: &[i32]) -> Span {
         self.align();
         let offset = self.blob.len() as u32;
@@ -93,16 +105,16 @@ impl Lowering<'_> {
     }
 
     fn requant(&mut self, reals: &[f64]) -> Requant {
-        let (m, s): (Vec<i32>, Vec<i8>) = reals
+        let (m, s): (Vec<i16>, Vec<i8>) = reals
             .iter()
             .map(|&r| {
-                let (m, s) = quantize_multiplier(r);
-                // quantize_multiplier keeps shifts in -31..=30.
+                let (m, s) = quantize_multiplier16(r);
+                // quantize_multiplier16 keeps shifts in -31..=30.
                 (m, s as i8)
             })
             .unzip();
         Requant {
-            multiplier: self.i32s(&m),
+            multiplier: self.i16s(&m),
             shift: self.i8s(&s),
         }
     }

@@ -122,6 +122,33 @@ pub fn quantize_multiplier(real: f64) -> (i32, i32) {
     (m as i32, e)
 }
 
+/// [`quantize_multiplier`] for a per-channel scale stored in the blob: the
+/// multiplier's top 16 bits `m16` (the runtime widens it to `m16 << 16`),
+/// rounded once from the real value to 15 significant bits, the shift
+/// chosen after rounding so `m16 << 16` stays in `[2^30, 2^31)` (a mantissa
+/// that rounds up to `2^15` becomes `2^14` with the shift one higher).
+pub fn quantize_multiplier16(real: f64) -> (i16, i32) {
+    if real <= 0.0 || !real.is_finite() {
+        return (0, 0);
+    }
+    let (f, mut e) = libm::frexp(real);
+    let mut m = (f * (1u32 << 15) as f64).round() as i32;
+    if m == 1 << 15 {
+        m /= 2;
+        e += 1;
+    }
+    if e > 30 {
+        return (i16::MAX, 30);
+    }
+    if e < -31 {
+        // Too small for full precision: keep the shift at its floor
+        // (`real < 2^-32`, so `m < 2^14`).
+        let m = (real * 2f64.powi(46)).round() as i16;
+        return (m, -31);
+    }
+    (m as i16, e)
+}
+
 /// Settings recorded in the generated header.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Settings {
@@ -326,6 +353,47 @@ mod tests {
                 "{real}: multiplier {m}"
             );
         }
+    }
+
+    /// The 16-bit multiplier is within half a unit of its 15 significant
+    /// bits of the real scale, and normalized, also where the mantissa
+    /// rounds up to the next power of two.
+    #[test]
+    fn multiplier16_round_trips() {
+        let up = 1.0 - 2f64.powi(-17); // f * 2^15 rounds to 2^15
+        for real in [
+            1e-12,
+            1e-9,
+            3.7e-5,
+            0.001,
+            0.25,
+            0.5,
+            up,
+            0.999_999_9,
+            1.0,
+            3.5,
+            1000.0,
+            1e12,
+        ] {
+            let (m, s) = quantize_multiplier16(real);
+            let back = ((m as i64) << 16) as f64 * 2f64.powi(s - 31);
+            let m32 = (m as i32) << 16;
+            if s > -31 && s < 30 {
+                assert!((1 << 30..=i32::MAX).contains(&m32), "{real}: {m} {s}");
+                assert!(
+                    (back - real).abs() <= real * 2f64.powi(-16),
+                    "{real}: {m} {s} -> {back}"
+                );
+            } else if s == -31 {
+                assert!(
+                    (back - real).abs() <= 2f64.powi(-47),
+                    "{real}: {m} -> {back}"
+                );
+            }
+        }
+        assert_eq!(quantize_multiplier16(up), (1 << 14, 1));
+        assert_eq!(quantize_multiplier16(1e12), (i16::MAX, 30));
+        assert_eq!(quantize_multiplier16(0.0), (0, 0));
     }
 
     #[test]

@@ -4,14 +4,14 @@
 // the same kind of data: a weight blob, a schedule and the arena size.
 use runtime::{FullyConnected, Layer, Model, Requant, Span, TensorRef};
 
-/// Weight blob: i8 weights `[[1, 0, 0], [0, 1, 1]]` at 0, then i32 bias and
-/// multiplier per class (little endian, 4-byte aligned), then an i8 shift
-/// per class.
-static WEIGHTS: [u8; 26] = {
-    let mut b = [0u8; 26];
+/// Weight blob: i8 weights `[[1, 0, 0], [0, 1, 1]]` at 0, then an i32 bias
+/// and an i16 multiplier (the top half of the Q31 one) per class (little
+/// endian, 4-byte aligned), then an i8 shift per class.
+static WEIGHTS: [u8; 22] = {
+    let mut b = [0u8; 22];
     (b[0], b[4], b[5]) = (1, 1, 1);
-    // multiplier 2^30 with shift 1 is a scale of exactly 1.0
-    (b[19], b[23], b[24], b[25]) = (0x40, 0x40, 1, 1);
+    // multiplier 0x4000 (2^30 widened) with shift 1 is a scale of exactly 1.0
+    (b[17], b[19], b[20], b[21]) = (0x40, 0x40, 1, 1);
     b
 };
 const IMAGE: TensorRef = TensorRef::i8(0, 1, 1, 3);
@@ -23,7 +23,7 @@ static LAYERS: [Layer; 1] = [Layer::FullyConnected(FullyConnected {
     out_zp: -128,
     weights: Span { offset: 0, len: 6 },
     bias: Span { offset: 8, len: 8 },
-    requant: Requant { multiplier: Span { offset: 16, len: 8 }, shift: Span { offset: 24, len: 2 } },
+    requant: Requant { multiplier: Span { offset: 16, len: 4 }, shift: Span { offset: 20, len: 2 } },
 })];
 static TINY: Model = Model {
     weights: &WEIGHTS,

@@ -20,7 +20,7 @@ use super::dsp::lanes::{self as word_lanes, TapRows};
 use super::pointwise::PointwiseArgs;
 use super::window::{Window, WindowArgs, MAX_KERNEL};
 use crate::arena::save_row;
-use crate::ops::{I32s, Shifts};
+use crate::ops::{widen, I32s, Multipliers, Shifts};
 use crate::quant::{lut, requantize_i8};
 
 /// Channels per accumulator chunk: as many i32 accumulators as the tier
@@ -159,6 +159,24 @@ fn gather<const N: usize>(v: I32s<'_>, o0: usize, step: usize) -> [i32; N] {
     out
 }
 
+/// [`gather`] for the 16-bit multipliers, widened to their Q31 values.
+#[inline(always)]
+fn gather_multipliers<const N: usize>(v: Multipliers<'_>, o0: usize, step: usize) -> [i32; N] {
+    let mut out = [0i32; N];
+    if step == 1 {
+        if let Some(b) = v.0.get(o0 * 2..(o0 + N) * 2) {
+            for (o, b) in out.iter_mut().zip(b.chunks_exact(2)) {
+                *o = widen(i16::from_le_bytes([b[0], b[1]]));
+            }
+        }
+        return out;
+    }
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = v.get(o0 + j * step);
+    }
+    out
+}
+
 /// [`gather`] for the shift bytes: one bounds check for a contiguous run.
 #[inline(always)]
 fn gather_shifts<const N: usize>(v: Shifts<'_>, o0: usize, step: usize) -> [i32; N] {
@@ -196,7 +214,7 @@ pub(crate) fn finish<const N: usize>(
         }
     }
     let (out_zp, table) = (ch.out_zp, ch.lut);
-    let mult = gather::<N>(ch.requant.multiplier, o0, step);
+    let mult = gather_multipliers::<N>(ch.requant.multiplier, o0, step);
     let shift = gather_shifts::<N>(ch.requant.shift, o0, step);
     let mut y = [0i8; N];
     // Shifts in -31..=-2 (t = 31 - shift in 33..=62, the usual case) take
@@ -484,6 +502,10 @@ mod tests {
         v.iter().flat_map(|x| x.to_le_bytes()).collect()
     }
 
+    fn i16_bytes(v: &[i16]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         /// `finish`'s branch-free high-word form is `requantize_i8` (then
@@ -492,7 +514,7 @@ mod tests {
         #[test]
         fn finish_is_requantize(
             acc in prop::array::uniform4(prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()]),
-            mult in prop::array::uniform4(prop_oneof![Just(i32::MAX), Just(1 << 30), 0i32..=i32::MAX]),
+            mult in prop::array::uniform4(prop_oneof![Just(i16::MAX), Just(1 << 14), 0i16..=i16::MAX]),
             shift in prop::array::uniform4(-33i8..=32),
             vector_range in any::<bool>(),
             out_zp in -128i32..=127,
@@ -501,19 +523,19 @@ mod tests {
         ) {
             // Half the cases keep every lane in the vector form's range.
             let shift = shift.map(|s| if vector_range { s.clamp(-31, -2) } else { s });
-            let (m, b) = (i32_bytes(&mult), [0u8; 16]);
+            let (m, b) = (i16_bytes(&mult), [0u8; 16]);
             let lut: Vec<i8> = if table { (0..=255u8).map(|i| (i ^ seed) as i8).collect() } else { vec![] };
             let ch = PointwiseArgs {
                 weights: &[],
                 folded_bias: I32s(&b),
-                requant: RequantView { multiplier: I32s(&m), shift: Shifts(&shift) },
+                requant: RequantView { multiplier: Multipliers(&m), shift: Shifts(&shift) },
                 out_zp,
                 lut: &lut,
             };
             let mut got = [0i8; 4];
             finish::<4>(&acc, &ch, 0, 1, &mut got);
             for i in 0..4 {
-                let y = requantize_i8(acc[i], mult[i], shift[i] as i32, out_zp);
+                let y = requantize_i8(acc[i], widen(mult[i]), shift[i] as i32, out_zp);
                 let want = if table { lut[(y as u8 ^ 0x80) as usize] } else { y };
                 prop_assert_eq!(got[i], want, "lane {}", i);
             }
@@ -545,16 +567,16 @@ mod tests {
             let x: Vec<i8> = (0..h * w * c).map(|_| next() as i8).collect();
             let weights: Vec<i8> = (0..k * k * c).map(|_| next() as i8).collect();
             let bias: Vec<i32> = (0..c).map(|_| (next() % 20_001) as i32 - 10_000).collect();
-            let mult: Vec<i32> = (0..c).map(|_| (1 << 30) + (next() % (1 << 30)) as i32).collect();
+            let mult: Vec<i16> = (0..c).map(|_| (1 << 14) + (next() % (1 << 14)) as i16).collect();
             let shift: Vec<i8> = (0..c).map(|_| -((next() % 12) as i8) - 2).collect();
             let pads: Vec<i8> = if pad_values { (0..c).map(|_| next() as i8).collect() } else { vec![] };
             let lut: Vec<i8> = if table { (0..256).map(|_| next() as i8).collect() } else { vec![] };
-            let (b, m) = (i32_bytes(&bias), i32_bytes(&mult));
+            let (b, m) = (i32_bytes(&bias), i16_bytes(&mult));
             let a = WindowArgs {
                 channels: PointwiseArgs {
                     weights: &weights,
                     folded_bias: I32s(&b),
-                    requant: RequantView { multiplier: I32s(&m), shift: Shifts(&shift) },
+                    requant: RequantView { multiplier: Multipliers(&m), shift: Shifts(&shift) },
                     out_zp,
                     lut: &lut,
                 },

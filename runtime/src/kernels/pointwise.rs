@@ -15,7 +15,7 @@
 //! [`ConvVariant::PointwiseInPlace`]: crate::ConvVariant::PointwiseInPlace
 #![forbid(unsafe_code)]
 
-use crate::ops::{I32s, RequantView, Shifts};
+use crate::ops::{I32s, Multipliers, RequantView, Shifts};
 use crate::quant::{lut, requantize_i8};
 
 /// Resolved operands of a pointwise conv.
@@ -185,6 +185,12 @@ fn le(b: &[u8], i: usize) -> i32 {
     }
 }
 
+/// Multiplier `i` of 16-bit little-endian multipliers, widened (0 past the end).
+#[inline(always)]
+fn le16(b: &[u8], i: usize) -> i32 {
+    Multipliers(b).get(i)
+}
+
 /// [`TILE`] pixels at once: `x` is `TILE * cin` (pixel-major), `out` is
 /// `TILE * cout`. The tier prepares the inputs once (on DSP: sign-extended
 /// to halfword pairs in `words`), then each weight row feeds all four
@@ -207,7 +213,7 @@ fn tile(
     let params = (
         a.weights.get(..cout * cin),
         a.folded_bias.0.get(..4 * cout),
-        a.requant.multiplier.0.get(..4 * cout),
+        a.requant.multiplier.0.get(..2 * cout),
         a.requant.shift.0.get(..cout).map(Shifts),
     );
     let (Some(weights), Some(bias), Some(mult), Some(shift)) = params else {
@@ -222,10 +228,10 @@ fn tile(
     // Helium: requantization, table and stores of a channel's four outputs
     // as one vector (`mve::finish_px4`), the scalar path only for t < 32.
     if super::VECTOR_FINISH_PX4 {
-        let params = bias.chunks_exact(4).zip(mult.chunks_exact(4)).zip(shift.0);
+        let params = bias.chunks_exact(4).zip(mult.chunks_exact(2)).zip(shift.0);
         for (o, (row, ((b, m), &s))) in weights.chunks_exact(cin).zip(params).enumerate() {
             let d = super::dot_px4(&prepared, row);
-            let (b, m, s) = (le(b, 0), le(m, 0), s as i32);
+            let (b, m, s) = (le(b, 0), le16(m, 0), s as i32);
             if !super::finish_px4(d, b, m, s, a.out_zp, lut, out, o, cout) {
                 let ch = Channel::new(b, m, s, a.out_zp, lut);
                 for (p, &v) in d.iter().enumerate() {
@@ -256,7 +262,7 @@ fn tile(
     );
     let params = bias
         .chunks_exact(4 * R)
-        .zip(mult.chunks_exact(4 * R))
+        .zip(mult.chunks_exact(2 * R))
         .zip(shift.0.chunks_exact(R).map(Shifts));
     let blocks = weights.chunks_exact(R * cin);
     let rest = blocks.remainder();
@@ -273,7 +279,7 @@ fn tile(
         for (r, d) in d.iter().enumerate() {
             // NEON: the four outputs requantized as one vector.
             if super::VECTOR_REQUANT_PX4 {
-                let ys = super::requant_px4(*d, le(b, r), le(m, r), s.get(r), a.out_zp);
+                let ys = super::requant_px4(*d, le(b, r), le16(m, r), s.get(r), a.out_zp);
                 let ys = match lut {
                     Some(t) => ys.map(|y| t[(y as u8 ^ 0x80) as usize]),
                     None => ys,
@@ -284,7 +290,7 @@ fn tile(
                     }
                 }
             } else {
-                let ch = Channel::new(le(b, r), le(m, r), s.get(r), a.out_zp, lut);
+                let ch = Channel::new(le(b, r), le16(m, r), s.get(r), a.out_zp, lut);
                 for (y, &v) in [&mut *y0, &mut *y1, &mut *y2, &mut *y3].into_iter().zip(d) {
                     if let Some(y) = y.get_mut(r) {
                         *y = ch.apply(v);
@@ -297,7 +303,7 @@ fn tile(
     let first = cout / R * R;
     for (j, row) in rest.chunks_exact(cin).enumerate() {
         let o = first + j;
-        let ch = Channel::new(le(bias, o), le(mult, o), shift.get(o), a.out_zp, lut);
+        let ch = Channel::new(le(bias, o), le16(mult, o), shift.get(o), a.out_zp, lut);
         let d = super::dot_px4(&prepared, row);
         for (p, &v) in d.iter().enumerate() {
             if let Some(y) = out.get_mut(p * cout + o) {

@@ -13,4 +13,4 @@ pub mod lut;
 pub mod squeeze_excite;
 pub mod stem;
 
-pub use crate::operands::{I32s, RequantView, Shifts};
+pub use crate::operands::{widen, I32s, Multipliers, RequantView, Shifts};

@@ -173,7 +173,12 @@ impl ConvParams {
         let taps = g.k * g.k * (g.cin / g.groups);
         let weights = r.i8s(g.cout * taps);
         let bias = r.i32s(g.cout, -(1 << 12), 1 << 12);
-        let mult = r.i32s(g.cout, 1 << 30, i32::MAX as i64);
+        // Stored multipliers: the low half zero.
+        let mult = r
+            .i32s(g.cout, 1 << 30, i32::MAX as i64)
+            .into_iter()
+            .map(|m| m & !0xFFFF)
+            .collect();
         // |acc| is about 2^7 * 2^7 * sqrt(taps); aim the result near 2^6.
         let bits = 64 - (taps as u64).leading_zeros() as i32;
         let shift = (0..g.cout)

@@ -224,7 +224,7 @@ pub fn conv_params(
         (zp(), zp(), i8s(g.weight_len())),
         (
             vec(bias(), g.cout),
-            vec(multiplier(), g.cout),
+            vec(stored_multiplier(), g.cout),
             vec(shift(), g.cout),
         ),
         (pad_values, lut),
@@ -515,7 +515,7 @@ fn conv_all_saturating_outputs() {
         bias: (0..6)
             .map(|c| if c % 2 == 0 { 1 << 20 } else { -(1 << 20) })
             .collect(),
-        mult: vec![i32::MAX; 6],
+        mult: vec![MAX_MULT; 6],
         shift: vec![30; 6],
         pad_values: None,
         lut: None,
@@ -558,10 +558,10 @@ fn conv_requant_extremes() {
         p.shift = vec![-31, 30, -31, 30, -20, 10, 0, -31];
         p.mult = vec![
             1 << 30,
-            i32::MAX,
-            i32::MAX,
+            MAX_MULT,
+            MAX_MULT,
             1 << 30,
-            i32::MAX,
+            MAX_MULT,
             1 << 30,
             0,
             0,

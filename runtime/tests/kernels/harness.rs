@@ -112,8 +112,10 @@ impl Seeded for Gen {
         self.range_i32(-128, 127)
     }
 
+    /// Stored multipliers (low half zero, see [`stored_multiplier`]).
     fn mults(&mut self, n: usize) -> Vec<i32> {
-        self.i32s(n, 1 << 30, i32::MAX as i64)
+        let m = self.i32s(n, 1 << 30, i32::MAX as i64);
+        m.into_iter().map(|m| m & !0xFFFF).collect()
     }
 
     fn shifts(&mut self, n: usize) -> Vec<i32> {
@@ -189,6 +191,14 @@ pub fn zp() -> impl Strategy<Value = i32> {
 /// products with odd accumulators land exactly on rounding ties.
 pub fn multiplier() -> impl Strategy<Value = i32> {
     prop_oneof![6 => (1i32 << 30)..=i32::MAX, 1 => Just(1 << 30), 1 => Just(3 << 29)]
+}
+
+/// The largest multiplier the blob stores (its top 16 bits `0x7FFF`).
+pub const MAX_MULT: i32 = 0x7FFF << 16;
+
+/// A per-channel multiplier as the blob stores it: the low half zero.
+pub fn stored_multiplier() -> impl Strategy<Value = i32> {
+    multiplier().prop_map(|m| m & !0xFFFF)
 }
 
 pub fn shift() -> impl Strategy<Value = i32> {

@@ -183,11 +183,16 @@ pub fn se_case() -> impl Strategy<Value = SeCase> {
             (
                 i8s(h * w * c),
                 zp(),
-                vec(multiplier(), c),
+                vec(stored_multiplier(), c),
                 vec(-12i32..=-2, c),
             ),
             (fc_params(c, r), fc_params(r, c)),
-            (table(), vec(multiplier(), c), vec(-12i32..=-4, c), zp()),
+            (
+                table(),
+                vec(stored_multiplier(), c),
+                vec(-12i32..=-4, c),
+                zp(),
+            ),
             (proptest::option::of(table()), layout(3)),
         )
             .prop_map(
@@ -279,7 +284,7 @@ fn squeeze_excite_all_saturating_outputs() {
     let mut g = Gen::new(11);
     let mut p = SeParams::seeded(4, 4, 6, 2, &mut g);
     p.scale_shift.fill(30);
-    p.scale_mult.fill(i32::MAX);
+    p.scale_mult.fill(MAX_MULT);
     // Sigmoid of zero is impossible: s + 128 >= 1.
     p.sigmoid = g.i8s(256).iter().map(|&s| s.max(-127)).collect();
     let input: Vec<i8> = g
@@ -353,13 +358,13 @@ fn squeeze_excite_per_channel_requant_extremes() {
     let shifts = vec![-31, 30, -31, 30, -20, 10, 0, -31];
     let mults = vec![
         1 << 30,
-        i32::MAX,
-        i32::MAX,
+        MAX_MULT,
+        MAX_MULT,
         1 << 30,
         0,
         1 << 30,
         0,
-        i32::MAX,
+        MAX_MULT,
     ];
     for seed in 0..4 {
         let mut g = Gen::new(20 + seed);

@@ -130,7 +130,7 @@ fn global_pool_int8_to_int16() {
             Just((h, w, c)),
             i8s(h * w * c),
             zp(),
-            vec(multiplier(), c),
+            vec(stored_multiplier(), c),
             vec(-4i32..=12, c),
             any::<u64>(),
         )

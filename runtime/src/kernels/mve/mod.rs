@@ -293,7 +293,8 @@ pub fn taps16(
 
 /// Requantizes one depthwise chunk: `out[i]` for channel `o0 + i`, `i` in
 /// `0..16`, from `acc` (sums without bias) plus `bias`, four channels a
-/// vector: `VMULH` then `VRSHL` by `shift + 1` (the reference's high-word
+/// vector: the 16-bit multipliers widened (`VLDRH.S32`, `VSHL #16`), `VMULH`
+/// then `VRSHL` by `shift + 1` (the reference's high-word
 /// path `(hi + 2^(t-33)) >> (t-32)` for `t = 31 - shift` in `33..=62`,
 /// `VRSHL` rounds without overflow and `|hi| < 2^30`), `+ zp + 128` clamped
 /// to `0..=255`, one `VLDRB` gather from the table (or [`IDENTITY`]), one
@@ -319,24 +320,28 @@ pub fn finish16(
     } else {
         return false;
     };
-    let words = |v: &[u8]| {
+    let span = |v: &[u8], size: usize| {
         o0.checked_add(16)
-            .and_then(|e| e.checked_mul(4))
+            .and_then(|e| e.checked_mul(size))
             .is_some_and(|e| e <= v.len())
     };
     let bytes_in = o0.checked_add(16).is_some_and(|e| e <= shift.len());
-    if !words(bias) || !words(multiplier) || !bytes_in || out.len() < 16 {
+    let m = multiplier.as_ptr().wrapping_add(2 * o0);
+    if !span(bias, 4) || !span(multiplier, 2) || !bytes_in || out.len() < 16 || m as usize % 2 != 0
+    {
         return false;
     }
     let (mut lo, mut hi) = (0i32, -31i32);
     // SAFETY: reads 64 bytes of `acc` (16-byte aligned, `VLDRW`),
-    // `4 * o0 .. 4 * o0 + 64` of `bias` and `multiplier` (checked by `words`;
-    // `VLDRB` needs no alignment) and `o0 .. o0 + 16` of `shift` (checked by
-    // `bytes_in`), gathers `table + i` with every index clamped to `0..=255`
-    // first (a 256-byte table), and writes the 16 bytes of `out` (checked).
-    // The widening `VLDRB.S32` and the narrowing `VSTRB.32` encode only a
-    // low base register: the shifts' and the output's pointers are pinned to
-    // r3 and r2 (left to LLVM, `out` got a high register once callers
+    // `4 * o0 .. 4 * o0 + 64` of `bias` (`VLDRB` needs no alignment),
+    // `2 * o0 .. 2 * o0 + 32` of `multiplier` (checked by `span`; 2-byte
+    // aligned for `VLDRH`, checked, and codegen aligns every span) and
+    // `o0 .. o0 + 16` of `shift` (checked by `bytes_in`), gathers `table + i`
+    // with every index clamped to `0..=255` first (a 256-byte table), and
+    // writes the 16 bytes of `out` (checked). The widening `VLDRH.S32` and
+    // `VLDRB.S32` and the narrowing `VSTRB.32` encode only a low base
+    // register: the multipliers', shifts' and output's pointers are pinned
+    // to r1, r3 and r2 (left to LLVM, `out` got a high register once callers
     // changed, and the assembler rejected it). q0-q4 (d0-d9) are declared
     // clobbered.
     // MVE is guaranteed by the `fastvit_mve` cfg.
@@ -350,7 +355,8 @@ pub fn finish16(
             "vldrw.u32 q0, [{acc}], #16",
             "vldrb.u8 q1, [{b}], #16",
             "vadd.i32 q0, q0, q1",
-            "vldrb.u8 q1, [{m}], #16",
+            "vldrh.s32 q1, [r1], #8",
+            "vshl.i32 q1, q1, #16",
             "vmulh.s32 q0, q0, q1",
             "vldrb.s32 q1, [r3], #4",
             "vminv.s32 {lo}, q1",
@@ -365,7 +371,7 @@ pub fn finish16(
             "le lr, 2b",
             acc = inout(reg) acc.0.as_ptr() => _,
             b = inout(reg) bias.as_ptr().wrapping_add(4 * o0) => _,
-            m = inout(reg) multiplier.as_ptr().wrapping_add(4 * o0) => _,
+            inout("r1") m => _,
             inout("r3") shift.as_ptr().wrapping_add(o0) => _,
             lo = inout(reg) lo,
             hi = inout(reg) hi,
