@@ -171,10 +171,14 @@ fn load4(v: I32s<'_>, o: usize) -> Option<int32x4_t> {
     Some(unsafe { vreinterpretq_s32_s8(load_next(&mut p)) })
 }
 
-/// The multipliers of channels `o..o + 4`: the tile's only multiplier read.
+/// The multipliers of channels `o..o + 4`: the tile's only multiplier read,
+/// four stored halfwords widened to their Q31 values (`SSHLL #16`).
 #[inline(always)]
 fn multipliers4(r: RequantView<'_>, o: usize) -> Option<int32x4_t> {
-    load4(r.multiplier, o)
+    let bytes = r.multiplier.0.get(2 * o..2 * o + 8)?;
+    // SAFETY: `bytes` is 8 readable bytes; AArch64 is little-endian, so the
+    // byte lanes reinterpreted as i16 lanes are the four stored halfwords.
+    Some(unsafe { vshll_n_s16::<16>(vreinterpret_s16_s8(vld1_s8(bytes.as_ptr().cast::<i8>()))) })
 }
 
 /// A whole 4-channel x 4-pixel tile of the 1x1 conv, from the dot products
