@@ -85,23 +85,24 @@ fn requant_px4_matches_quant() {
 /// The NEON whole-tile store (`neon::rows_px4_store`: dots, bias,
 /// `SQDMULH` + `SRSHL` requantization, `TBL` table, stores) is the
 /// reference output by output: any bias (so any wrapped sum), multiplier
-/// (`i32::MIN` and negative ones included) and shift (both sides of the
+/// (stored halfwords, one widening to `i32::MIN` and negative ones included) and shift (both sides of the
 /// vector form's `..=-1`, and past the clamp at `t = 62`), with and without
 /// a table; `cin` not a multiple of 16 declines.
 #[cfg(target_arch = "aarch64")]
 #[test]
 fn neon_tile_store_is_reference() {
-    use runtime::ops::{I32s, RequantView, Shifts};
+    use runtime::ops::{widen, I32s, Multipliers, RequantView, Shifts};
     let case = (1usize..=5, any::<u64>()).prop_flat_map(|(k, seed)| {
         let cin = if k == 5 { 24 } else { 16 * k };
         (
             Just(cin),
             Just(seed),
             prop::array::uniform4(prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()]),
+            // Stored 16-bit multipliers (widened to `m16 << 16`).
             prop::array::uniform4(prop_oneof![
-                3 => (1i32 << 30)..=i32::MAX,
-                1 => Just(i32::MIN),
-                1 => any::<i32>()
+                3 => (1i16 << 14)..=i16::MAX,
+                1 => Just(i16::MIN),
+                1 => any::<i16>()
             ]),
             prop::array::uniform4(prop_oneof![4 => -40i8..=-1, 1 => -40i8..=20]),
             (-128i32..=127, any::<bool>()),
@@ -124,7 +125,7 @@ fn neon_tile_store_is_reference() {
             mult.iter().flat_map(|v| v.to_le_bytes()).collect(),
         );
         let req = RequantView {
-            multiplier: I32s(&m),
+            multiplier: Multipliers(&m),
             shift: Shifts(&shift),
         };
         let mut words = vec![0u32; kernels::TILE_WORDS_PER_CIN * cin];
@@ -141,7 +142,8 @@ fn neon_tile_store_is_reference() {
             let want: Vec<i8> = (0..4)
                 .map(|o| {
                     let d = naive(&w[o * cin..(o + 1) * cin], &x[px * cin..(px + 1) * cin]);
-                    let y = requantize_i8(bias[o].wrapping_add(d), mult[o], shift[o] as i32, zp);
+                    let m = widen(mult[o]);
+                    let y = requantize_i8(bias[o].wrapping_add(d), m, shift[o] as i32, zp);
                     if table {
                         t[(y as u8 ^ 0x80) as usize]
                     } else {
@@ -157,18 +159,18 @@ fn neon_tile_store_is_reference() {
 
 /// The NEON 16-lane depthwise `finish16` is `requantize_i8` (then the
 /// table) lane by lane where it takes the lanes, and declines (writing
-/// nothing) exactly when a shift is above -1 or a multiplier is `i32::MIN`.
+/// nothing) exactly when a shift is above -1 or a multiplier widens to `i32::MIN`.
 #[cfg(target_arch = "aarch64")]
 #[test]
 fn neon_finish16_is_reference() {
     use runtime::kernels::pointwise::PointwiseArgs;
-    use runtime::ops::{I32s, RequantView, Shifts};
+    use runtime::ops::{widen, I32s, Multipliers, RequantView, Shifts};
     let case = (
         prop::array::uniform16(prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()]),
         prop::array::uniform16(prop_oneof![
-            8 => (1i32 << 30)..=i32::MAX,
-            1 => Just(i32::MIN),
-            1 => any::<i32>()
+            8 => (1i16 << 14)..=i16::MAX,
+            1 => Just(i16::MIN),
+            1 => any::<i16>()
         ]),
         prop::array::uniform16(prop_oneof![20 => -40i8..=-1, 1 => -40i8..=20]),
         (-128i32..=127, any::<bool>(), any::<u8>()),
@@ -184,7 +186,7 @@ fn neon_finish16_is_reference() {
             weights: &[],
             folded_bias: I32s(&b),
             requant: RequantView {
-                multiplier: I32s(&m),
+                multiplier: Multipliers(&m),
                 shift: Shifts(&shift),
             },
             out_zp: zp,
@@ -192,7 +194,7 @@ fn neon_finish16_is_reference() {
         };
         let mut got = [0x55i8; 16];
         let done = kernels::neon::finish16(&acc, &ch, 0, &mut got);
-        let vector = shift.iter().all(|&s| s <= -1) && !mult.contains(&i32::MIN);
+        let vector = shift.iter().all(|&s| s <= -1) && !mult.contains(&i16::MIN);
         prop_assert_eq!(done, vector);
         if !done {
             prop_assert_eq!(got, [0x55i8; 16]);
@@ -200,7 +202,7 @@ fn neon_finish16_is_reference() {
         }
         let want: Vec<i8> = (0..16)
             .map(|i| {
-                let y = requantize_i8(acc[i], mult[i], shift[i] as i32, zp);
+                let y = requantize_i8(acc[i], widen(mult[i]), shift[i] as i32, zp);
                 if table {
                     t[(y as u8 ^ 0x80) as usize]
                 } else {
