@@ -1,15 +1,19 @@
 //! Fully connected layer. See [`crate::FullyConnected`].
 
 use super::{I32s, RequantView};
-use crate::quant::requantize_wide;
+use crate::quant::{requantize, requantize_wide};
 use crate::tensor::Elem;
+
+/// Inputs per i32 partial sum: `128 * 128 * 65535 < 2^31`, so a block of
+/// int16 inputs (any zero point) cannot overflow it.
+const BLOCK: usize = 128;
 
 /// Reference kernel: `y[o] = rq(bias[o] + sum w[o][i] (x[i] - in_zp)) + out_zp`,
 /// saturated to `out_elem`, then raised to `out_zp` if `relu` (the SE's
 /// hidden layer). `input` holds `cin` values of `in_elem`, `output` `cout`
-/// of `out_elem`. The sum is i64 (`SMLAL` on a Cortex-M), so an int16 input
-/// cannot overflow it; for int8 inputs it equals the i32 sum of the other
-/// kernels.
+/// of `out_elem`. The sum is exact: i32 partial sums over [`BLOCK`] inputs
+/// added in i64, so 1024 int16 inputs cannot overflow it (for int8 inputs
+/// it equals the i32 sum of the other kernels).
 #[allow(clippy::too_many_arguments)]
 pub fn fully_connected_reference(
     (input, in_elem): (&[i8], Elem),
@@ -26,15 +30,46 @@ pub fn fully_connected_reference(
     for o in 0..cout {
         // Validated to hold `cin` weights per output (no panic if not).
         let row = weights.get(o * cin..(o + 1) * cin).unwrap_or(&[]);
-        let mut acc = bias.get(o) as i64;
-        for (i, &w) in row.iter().enumerate() {
-            acc += w as i64 * (in_elem.load(input, i) - in_zp) as i64;
-        }
+        let acc = bias.get(o) as i64 + dot(row, input, in_elem, in_zp);
         let (m, s) = (requant.multiplier.get(o), requant.shift.get(o));
-        let mut y = requantize_wide(acc, m, s).saturating_add(out_zp);
+        // The same value either way; the 32-bit form is the cheap one.
+        let mut y = match i32::try_from(acc) {
+            Ok(a) => requantize(a, m, s),
+            Err(_) => requantize_wide(acc, m, s),
+        }
+        .saturating_add(out_zp);
         if relu && y < out_zp {
             y = out_zp;
         }
         out_elem.store(output, o, y);
     }
+}
+
+/// `sum_i w[i] * (x[i] - in_zp)` with the element type decided once: i32
+/// sums over blocks of [`BLOCK`] inputs, added in i64.
+fn dot(row: &[i8], input: &[i8], elem: Elem, in_zp: i32) -> i64 {
+    let mut total = 0i64;
+    match elem {
+        Elem::I8 => {
+            for (ws, xs) in row.chunks(BLOCK).zip(input.chunks(BLOCK)) {
+                let part = ws.iter().zip(xs).fold(0i32, |a, (&w, &x)| {
+                    a.wrapping_add(w as i32 * (x as i32 - in_zp))
+                });
+                total += part as i64;
+            }
+        }
+        Elem::I16 => {
+            for (ws, xs) in row.chunks(BLOCK).zip(input.chunks(2 * BLOCK)) {
+                let part = ws.iter().zip(xs.chunks_exact(2)).fold(0i32, |a, (&w, b)| {
+                    let x = match b {
+                        &[lo, hi] => i16::from_le_bytes([lo as u8, hi as u8]) as i32,
+                        _ => 0,
+                    };
+                    a.wrapping_add(w as i32 * (x - in_zp))
+                });
+                total += part as i64;
+            }
+        }
+    }
+    total
 }

@@ -33,9 +33,17 @@ pub(crate) fn pool(
     }
     let n = input.len() / in_elem.bytes();
     for ch in 0..c {
-        let sum = (ch..n)
-            .step_by(c)
-            .fold(0i32, |s, i| s.wrapping_add(in_elem.load(input, i) - in_zp));
+        // The element type decided outside the sum.
+        let sum = match in_elem {
+            Elem::I8 => input
+                .iter()
+                .skip(ch)
+                .step_by(c)
+                .fold(0i32, |s, &x| s.wrapping_add(x as i32 - in_zp)),
+            Elem::I16 => (ch..n).step_by(c).fold(0i32, |s, i| {
+                s.wrapping_add(Elem::I16.load(input, i) - in_zp)
+            }),
+        };
         let y = requantize(sum, rq.multiplier.get(ch), rq.shift.get(ch)).saturating_add(out_zp);
         out_elem.store(output, ch, y);
     }
