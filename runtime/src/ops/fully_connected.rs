@@ -11,7 +11,7 @@ const BLOCK: usize = 128;
 /// Reference kernel: `y[o] = rq(bias[o] + sum w[o][i] (x[i] - in_zp)) + out_zp`,
 /// saturated to `out_elem`, then raised to `out_zp` if `relu` (the SE's
 /// hidden layer). `input` holds `cin` values of `in_elem`, `output` `cout`
-/// of `out_elem`. The sum is exact: i32 partial sums over [`BLOCK`] inputs
+/// of `out_elem`. The sum is exact: i32 partial sums over `BLOCK` inputs
 /// added in i64, so 1024 int16 inputs cannot overflow it (for int8 inputs
 /// it equals the i32 sum of the other kernels).
 #[allow(clippy::too_many_arguments)]
