@@ -47,7 +47,7 @@ fn checksum_line(v: u32) -> [u8; 20] {
 pub fn run_and_exit(
     weights_intact: bool,
     logits: &mut [i16],
-    infer: impl FnOnce(&mut [i8]) -> bool,
+    infer: impl FnOnce(&mut [i16]) -> bool,
 ) -> ! {
     write_raw(b"fastvit-board no-panic\n");
     let weights: &[u8] = if weights_intact {
