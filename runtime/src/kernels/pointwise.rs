@@ -77,21 +77,37 @@ pub fn pointwise_pixel(a: &PointwiseArgs<'_>, x: &[i8], out: &mut [i8]) {
     else {
         return;
     };
-    let (out_body, out_tail) = out.split_at_mut(quads * 4);
+    // Checked splits and a non-zero chunk size: no panic path even where
+    // the optimizer cannot prove the bounds (the board no-panic check).
+    let Some((out_body, out_tail)) = out.split_at_mut_checked(quads * 4) else {
+        return;
+    };
+    let (Some(chunk), Some(quad)) = (
+        core::num::NonZeroUsize::new(cin),
+        core::num::NonZeroUsize::new(4 * cin),
+    ) else {
+        return;
+    };
     for (q, (rows, o4)) in body
-        .chunks_exact(4 * cin)
+        .chunks_exact(quad.get())
         .zip(out_body.chunks_exact_mut(4))
         .enumerate()
     {
-        let (r0, rest) = rows.split_at(cin);
-        let (r1, rest) = rest.split_at(cin);
-        let (r2, r3) = rest.split_at(cin);
+        let Some((r0, rest)) = rows.split_at_checked(cin) else {
+            return;
+        };
+        let Some((r1, rest)) = rest.split_at_checked(cin) else {
+            return;
+        };
+        let Some((r2, r3)) = rest.split_at_checked(cin) else {
+            return;
+        };
         let acc = super::dot4([r0, r1, r2, r3], x);
         for (j, (v, &d)) in o4.iter_mut().zip(acc.iter()).enumerate() {
             *v = finish(a, 4 * q + j, d);
         }
     }
-    for (j, (row, v)) in tail.chunks_exact(cin).zip(out_tail).enumerate() {
+    for (j, (row, v)) in tail.chunks_exact(chunk.get()).zip(out_tail).enumerate() {
         *v = finish(a, quads * 4 + j, super::dot1(row, x));
     }
 }

@@ -56,9 +56,9 @@ impl<'a> Px4<'a> {
 #[inline]
 pub fn prepare_px4<'a>(x: &'a [i8], cin: usize, _words: &'a mut [u32]) -> Option<Px4<'a>> {
     let x = x.get(..4 * cin)?;
-    let (x0, r) = x.split_at(cin);
-    let (x1, r) = r.split_at(cin);
-    let (x2, x3) = r.split_at(cin);
+    let (x0, r) = x.split_at_checked(cin)?;
+    let (x1, r) = r.split_at_checked(cin)?;
+    let (x2, x3) = r.split_at_checked(cin)?;
     Some(Px4([x0, x1, x2, x3]))
 }
 
