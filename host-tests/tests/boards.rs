@@ -29,9 +29,11 @@ const RESOLUTION: usize = 128;
 /// must hold beside the firmware.
 const WEIGHTS_BYTES: u64 = 4_096_144;
 
-/// The 4 MiB Pico 2 build's free flash at 256x256, measured (README,
-/// docs/memory.md): pinned, so code growth in that build shows up here.
-const PICO2_SPARE_BYTES: u64 = 7_112;
+/// The least free flash the 4 MiB Pico 2 build may keep at 256x256: just
+/// under the measured 7,928 B (README, docs/memory.md), so code growth of
+/// more than ~0.9 KB in that build fails here. (An exact pin changed with
+/// every kernel edit: 4,552, 7,672, 7,112 and 7,928 B in one day.)
+const PICO2_MIN_SPARE_BYTES: u64 = 7_000;
 
 #[test]
 fn every_emulated_board_matches_the_host_bit_for_bit_with_repeatable_counts() {
@@ -223,5 +225,7 @@ fn real_board_firmware_builds_and_fits_its_memories() {
     );
     assert!(parts.iter().sum::<u64>() <= used, "{small}");
     assert_eq!(parts[2], WEIGHTS_BYTES, "{small}");
-    assert_eq!(small["spare_bytes"], PICO2_SPARE_BYTES, "{small}");
+    let spare = small["spare_bytes"].as_u64().unwrap();
+    eprintln!("4 MiB Pico 2 at 256x256: {spare} bytes of flash to spare");
+    assert!(spare >= PICO2_MIN_SPARE_BYTES, "{small}");
 }
