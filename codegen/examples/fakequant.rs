@@ -42,7 +42,11 @@ fn main() {
     let folded = equalize(&folded0, &channel_ranges(&folded0, &calib, &|| {}), alpha);
     let dir = std::path::Path::new("host-tests/fixtures/eval");
     let eval = crop_inputs(dir, 13, res, 0xE7A1).unwrap();
-    let ranges = choose_ranges(&collect(&folded, &calib, &|| {}), RangeMethod::Mse);
+    let ranges = choose_ranges(
+        &collect(&folded, &calib, &|| {}),
+        RangeMethod::Mse,
+        &Default::default(),
+    );
     let fl: Vec<Vec<f32>> = eval
         .iter()
         .map(|i| forward_folded(&folded, &i.normalized, &mut |_: &str, _: &Fmap| {}))

@@ -304,9 +304,13 @@ fn main() {
     let stride = (eval.len() / neval.max(1)).max(1);
     let eval: Vec<ModelInput> = eval.into_iter().step_by(stride).take(neval).collect();
     let stats = collect(&folded, &calib, &|| {});
-    let ranges = choose_ranges(&stats, RangeMethod::Mse);
+    let ranges = choose_ranges(&stats, RangeMethod::Mse, &Default::default());
     MINMAX
-        .set(choose_ranges(&stats, RangeMethod::Minmax))
+        .set(choose_ranges(
+            &stats,
+            RangeMethod::Minmax,
+            &Default::default(),
+        ))
         .unwrap();
     let fl: Vec<Vec<f32>> = eval
         .par_iter()
@@ -365,7 +369,11 @@ fn main() {
                 }
             }
             "spread" => {
-                let ev = choose_ranges(&collect(&folded, &ctx.eval, &|| {}), RangeMethod::Minmax);
+                let ev = choose_ranges(
+                    &collect(&folded, &ctx.eval, &|| {}),
+                    RangeMethod::Minmax,
+                    &Default::default(),
+                );
                 let mm = MINMAX.get().unwrap();
                 for (n, r) in &ctx.ranges {
                     let (c, e) = (mm[n], ev[n]);

@@ -169,12 +169,16 @@ pub fn collect(folded: &Folded, inputs: &[ModelInput], tick: &(dyn Fn() + Sync))
 }
 
 /// Chooses every tensor's range (min/max for the int16 ones).
-pub fn choose_ranges(stats: &Stats, method: RangeMethod) -> BTreeMap<String, Range> {
+pub fn choose_ranges(
+    stats: &Stats,
+    method: RangeMethod,
+    int16: &crate::precision::Precision,
+) -> BTreeMap<String, Range> {
     stats
         .par_iter()
         .map(|(name, h)| {
             // A 16-bit tensor is never clipped: its whole observed range.
-            let wide = crate::precision::is_wide(name);
+            let wide = int16.is_wide(name);
             let r = match method {
                 _ if wide => Range {
                     lo: h.min.min(0.0),

@@ -395,8 +395,8 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
          //!\n\
          //! - checkpoint: {} ({} layout)\n\
          //! - checkpoint sha256: {}\n\
-         //! - quantization: per-channel int8 weights, per-tensor int8 activations, range method `{}`, \
-         equalization alpha {}, {} calibration inputs ({})\n\
+         //! - quantization: per-channel int8 weights, per-tensor int8 activations (int16: {}), \
+         range method `{}`, equalization alpha {}, {} calibration inputs ({})\n\
          //! - input: {}x{} u8 RGB (HWC); {} classes; {} MACs\n\
          //! - arena: {} bytes ({} memory form; {} bytes layer by layer); weights: {} bytes\n\n",
         prov.model,
@@ -404,7 +404,11 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
         prov.checkpoint,
         prov.layout,
         prov.sha256,
-        serde_json::to_value(c.settings.method).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        c.settings.int16,
+        serde_json::to_value(c.settings.method)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
         c.settings.equalization,
         c.settings.calibration_inputs,
         c.settings.calibration_source,

@@ -53,6 +53,12 @@ struct Common {
     /// the smallest arena) or `layer-by-layer` (whole tensors, for comparison).
     #[arg(long, value_enum, default_value_t = MemoryForm::Fused)]
     memory: MemoryForm,
+    /// Activations stored with 16 bits: `none`, or a comma-separated list of
+    /// `head` (pooled vector and logits) and `stages.0` .. `stages.3` (a
+    /// stage's residual stream; its layers then run the reference conv
+    /// forms: more arena and several times the instructions).
+    #[arg(long, value_name = "GROUPS", default_value = "head")]
+    int16: codegen::precision::Precision,
     /// No progress bars or summary on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -133,6 +139,7 @@ fn options(c: &Common) -> Result<QuantOptions> {
         equalization: c.equalize,
         quiet: c.quiet || c.json,
         memory: c.memory,
+        int16: c.int16.clone(),
     })
 }
 

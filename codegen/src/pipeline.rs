@@ -13,6 +13,7 @@ use crate::equalize::{channel_ranges, equalize};
 use crate::error::Result;
 use crate::fold::{fold_checkpoint, Folded};
 use crate::images::{builtin_calibration, folder_inputs, ModelInput};
+use crate::precision::Precision;
 use crate::quantize::{compile, Compiled, MemoryForm, Settings};
 use crate::synth;
 
@@ -34,6 +35,8 @@ pub struct QuantOptions {
     pub quiet: bool,
     /// Execution forms and arena use (default: fused).
     pub memory: MemoryForm,
+    /// The tensors stored with 16 bits (default: the head).
+    pub int16: Precision,
 }
 
 impl Default for QuantOptions {
@@ -45,6 +48,7 @@ impl Default for QuantOptions {
             equalization: 0.5,
             quiet: false,
             memory: MemoryForm::Fused,
+            int16: Precision::default(),
         }
     }
 }
@@ -132,7 +136,7 @@ pub fn calibrate(
     };
     let stats = collect(&folded, inputs, &tick);
     pb.finish_and_clear();
-    (folded, choose_ranges(&stats, opts.method))
+    (folded, choose_ranges(&stats, opts.method, &opts.int16))
 }
 
 /// The settings recorded for `opts` and a calibration set.
@@ -144,6 +148,7 @@ pub fn settings(inputs: &[ModelInput], source: &str, opts: &QuantOptions) -> Set
         resolution: opts.resolution,
         equalization: opts.equalization,
         memory: opts.memory,
+        int16: opts.int16.clone(),
     }
 }
 

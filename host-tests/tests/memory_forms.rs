@@ -8,6 +8,7 @@
 use codegen::images::ModelInput;
 use codegen::pipeline::{self, QuantOptions};
 use codegen::plan;
+use codegen::precision::Precision;
 use codegen::quantize::{compile, Compiled, MemoryForm};
 use testkit::{first_difference, SplitMix64};
 
@@ -79,7 +80,16 @@ fn run(
 }
 
 fn compare_forms(res: usize, inputs: usize) -> (Compiled, Compiled) {
-    let opts = host_tests::quiet_options(res);
+    compare_forms_with(res, inputs, Precision::default())
+}
+
+/// [`compare_forms`] with the tensors of `int16` stored with 16 bits.
+fn compare_forms_with(res: usize, inputs: usize, int16: Precision) -> (Compiled, Compiled) {
+    let default = int16 == Precision::default();
+    let opts = QuantOptions {
+        int16,
+        ..host_tests::quiet_options(res)
+    };
     let (ck, _) = pipeline::load_or_synthesize(None).unwrap();
     let (calib, source) = pipeline::calibration_inputs(&opts).unwrap();
     let (folded, ranges) = pipeline::calibrate(&ck, &calib, &opts);
@@ -96,7 +106,10 @@ fn compare_forms(res: usize, inputs: usize) -> (Compiled, Compiled) {
     assert!(fused.weights == lbl.weights, "weight blobs differ");
     // Each weight once, shifts as bytes (docs/memory.md#flash): the blob of
     // FastViT-T8 with 1000 classes at any resolution.
-    assert_eq!(fused.weights.len(), WEIGHTS_BYTES, "weight blob bytes");
+    // (int16 streams run the reference forms: OHWI weights, other layouts.)
+    if default {
+        assert_eq!(fused.weights.len(), WEIGHTS_BYTES, "weight blob bytes");
+    }
     assert_eq!(fused.macs(), lbl.macs());
     assert!(fused.layers.len() < lbl.layers.len());
     assert_eq!(fused.layer_by_layer_bytes, lbl.arena_bytes);
@@ -163,5 +176,38 @@ fn fused_equals_layer_by_layer_at_256_within_224_kib() {
 fn fused_equals_layer_by_layer_at_small_resolutions() {
     for res in [64, 96] {
         check_resolution(res);
+    }
+}
+
+/// Every residual stream stored with 16 bits (`--int16
+/// head,stages.0,stages.1,stages.2,stages.3`): the fused form, with its
+/// widening convs (int8 in, int16 out) written behind their input or apart,
+/// still computes the layer-by-layer form's bits, and every stream tensor is
+/// int16.
+#[test]
+fn int16_streams_fused_equals_layer_by_layer() {
+    let all: Precision = "head,stages.0,stages.1,stages.2,stages.3".parse().unwrap();
+    for (res, arena) in [(64, (34_192, 73_728)), (96, (68_752, 165_888))] {
+        let (fused, lbl) = compare_forms_with(res, 2, all.clone());
+        eprintln!(
+            "int16 streams {res}x{res}: fused arena {} bytes, layer by layer {} bytes",
+            fused.arena_bytes, lbl.arena_bytes
+        );
+        let wide: Vec<&str> = fused
+            .layers
+            .iter()
+            .zip(&fused.float_names)
+            .filter(|(l, _)| l.output().elem == runtime::Elem::I16)
+            .map(|(_, n)| n.as_str())
+            .collect();
+        // stem.2, each stage's proj.1 (3), token mixers and blocks (2 x 10),
+        // pool and logits.
+        assert_eq!(wide.len(), 1 + 3 + 20 + 2, "{wide:?}");
+        assert!(wide.iter().all(|n| all.is_wide(n)), "{wide:?}");
+        assert_eq!(
+            (fused.arena_bytes, lbl.arena_bytes),
+            arena,
+            "{res}x{res} arena"
+        );
     }
 }

@@ -9,7 +9,8 @@
 //! per input and `f` timm's logits, top-1 agreement on confident inputs
 //! (float margin > 0.2 std of `c(f)`), float top-1 inside the int8 top-5.
 //!
-//! The target (issue: 28 dB in the int8 build) is NOT met; the floors below
+//! The target (issue: 28 dB in the int8 build, 32 dB in a build within 512 KiB
+//! of RAM) is NOT met; the floors below
 //! sit just under the best figure reached so far, so a change that makes the
 //! quantizer worse on a trained model fails here. Raise them as it improves.
 
@@ -24,6 +25,10 @@ use codegen::pipeline::{self, QuantOptions};
 /// the int16 head; 22.86 dB with int8 logits).
 const SQNR_FLOOR_DB: f64 = 23.4;
 
+/// Regression floor of the build with every residual stream at 16 bits
+/// (measured 26.30 dB, 2026-12-05).
+const STREAMS_SQNR_FLOOR_DB: f64 = 26.0;
+
 fn kit() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/proxy");
     p.join("model.safetensors").is_file().then_some(p)
@@ -34,19 +39,26 @@ fn centred(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64 - m).collect()
 }
 
-#[test]
-fn int8_fidelity_on_the_trained_proxy() {
-    let Some(kit) = kit() else {
-        eprintln!("SKIPPED: no proxy kit at ../shared/proxy beside the checkout");
-        return;
-    };
+/// The kit's figures for one build.
+struct Fidelity {
+    sqnr: f64,
+    confident: usize,
+    kept: usize,
+    in_top5: usize,
+    arena_bytes: usize,
+}
+
+/// Quantizes the kit's model as `codegen eval CKPT ... --calib DIR` with
+/// `int16` and every other option default, and measures it against timm's
+/// logits.
+fn measure(kit: &Path, int16: &str) -> Fidelity {
     let reference: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(kit.join("reference.json")).unwrap())
             .unwrap();
-    // As `codegen eval CKPT ... --calib DIR` with every other option default.
     let opts = QuantOptions {
         calib: Some(kit.join("calib")),
         quiet: true,
+        int16: int16.parse().unwrap(),
         ..QuantOptions::default()
     };
     let (ck, _) = pipeline::load_or_synthesize(Some(&kit.join("model.safetensors"))).unwrap();
@@ -95,15 +107,50 @@ fn int8_fidelity_on_the_trained_proxy() {
         in_top5 += usize::from(rq.contains(&rf[0]));
     }
     eprintln!(
-        "proxy kit, kit calibration: centred logit SQNR {sqnr:.2} dB (target 28, floor \
-         {SQNR_FLOOR_DB}); confident top-1 kept {kept}/{confident}; float top-1 in int8 \
-         top-5 {in_top5}/48; cosine mean {:.6} min {:.6}",
-        report.cosine_mean, report.cosine_min
+        "proxy kit, kit calibration, --int16 {int16}: centred logit SQNR {sqnr:.2} dB (target \
+         28); confident top-1 kept {kept}/{confident}; float top-1 in int8 top-5 \
+         {in_top5}/48; cosine mean {:.6} min {:.6}; arena {} bytes",
+        report.cosine_mean, report.cosine_min, compiled.arena_bytes
     );
+    Fidelity {
+        sqnr,
+        confident,
+        kept,
+        in_top5,
+        arena_bytes: compiled.arena_bytes,
+    }
+}
+
+/// Asserts `f` against the SQNR `floor` and the top-1 / top-5 targets.
+fn assert_fidelity(f: &Fidelity, floor: f64) {
     assert!(
-        sqnr >= SQNR_FLOOR_DB,
-        "centred SQNR {sqnr:.2} dB < floor {SQNR_FLOOR_DB}"
+        f.sqnr >= floor,
+        "centred SQNR {:.2} dB < floor {floor}",
+        f.sqnr
     );
-    assert_eq!(kept, confident, "confident float top-1 lost");
-    assert_eq!(in_top5, 48, "float top-1 outside the int8 top-5");
+    assert_eq!(f.kept, f.confident, "confident float top-1 lost");
+    assert_eq!(f.in_top5, 48, "float top-1 outside the int8 top-5");
+}
+
+#[test]
+fn int8_fidelity_on_the_trained_proxy() {
+    let Some(kit) = kit() else {
+        eprintln!("SKIPPED: no proxy kit at ../shared/proxy beside the checkout");
+        return;
+    };
+    assert_fidelity(&measure(&kit, "head"), SQNR_FLOOR_DB);
+}
+
+/// The higher-precision build: every residual stream stored with 16 bits
+/// (`--int16 head,stages.0,stages.1,stages.2,stages.3`), in 512 KiB of
+/// arena (an RP2350 has 520 KB of RAM).
+#[test]
+fn int16_streams_on_the_trained_proxy() {
+    let Some(kit) = kit() else {
+        eprintln!("SKIPPED: no proxy kit at ../shared/proxy beside the checkout");
+        return;
+    };
+    let f = measure(&kit, "head,stages.0,stages.1,stages.2,stages.3");
+    assert!(f.arena_bytes <= 512 * 1024, "arena {} bytes", f.arena_bytes);
+    assert_fidelity(&f, STREAMS_SQNR_FLOOR_DB);
 }

@@ -41,6 +41,12 @@ impl<'a> Model<'a> {
         (t.is_empty() || t.len() == 256).then_some(t)
     }
 
+    /// A conv's table: 256 entries of its output's element type, or none.
+    fn conv_table(&self, p: &Conv) -> Option<&'a [i8]> {
+        let t = self.i8s(p.lut)?;
+        (t.is_empty() || t.len() == 256 * p.output.elem.bytes()).then_some(t)
+    }
+
     /// Validates a conv's shapes (not its arena placement) and returns how
     /// many weights it has, in any layout.
     fn conv_weight_count(&self, p: &Conv) -> Option<usize> {
@@ -78,7 +84,7 @@ impl<'a> Model<'a> {
                 bias: I32s(&[]),
                 requant: self.requant(p.requant, p.output.c as usize)?,
                 pad_values,
-                lut: self.table(p.lut)?,
+                lut: self.conv_table(p)?,
             },
         ))
     }

@@ -162,7 +162,9 @@ pub enum ConvVariant {
 /// `acc = bias[o] + sum w * (x - in_zp)`, where taps outside the input read
 /// `pad_values[c]` if present, otherwise `in_zp` (so they add nothing). Then
 /// `y = requantize_i8(acc, mult[o], shift[o], out_zp)` and, if `lut` is
-/// present, `y = lut[y + 128]`.
+/// present, `y = lut[y + 128]`. An int16 output without a table is
+/// `requantize(acc, ..) + out_zp` saturated to int16 (the reference forms
+/// only: [`Layer::elems_supported`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv {
     /// Kernel choice.
@@ -197,13 +199,37 @@ pub struct Conv {
     /// pads the raw image with the dataset mean so the normalization fold is
     /// exact). Empty: padded taps read `in_zp`.
     pub pad_values: Span,
-    /// Optional 256-byte activation table (GELU) applied after requantization.
+    /// Optional activation table (GELU) applied after requantization: 256
+    /// int8 entries, or for an int16 output 256 little-endian int16 ones
+    /// (the pre-table value stays int8, its table entry is int16).
     pub lut: Span,
 }
 
 impl Conv {
     /// Largest [`ConvVariant::Im2col`] patch, in bytes.
     pub const MAX_PATCH: usize = 32;
+
+    /// Most taps per output (`k * k * cin / groups`) for an int16 input:
+    /// 64 products of at most `2^16 * 2^7` sum below `2^30`, leaving half
+    /// of the i32 accumulator to the bias.
+    pub const MAX_WIDE_FAN_IN: usize = 64;
+
+    /// Whether a reference form runs this conv with int16 operands: the
+    /// variant is `Reference`, `InPlace` or `WriteBehind`, and an int16
+    /// input has at most [`Conv::MAX_WIDE_FAN_IN`] taps per output.
+    pub const fn wide_ok(&self) -> bool {
+        let reference = matches!(
+            self.variant,
+            ConvVariant::Reference | ConvVariant::InPlace { .. } | ConvVariant::WriteBehind
+        );
+        let groups = if self.groups == 0 {
+            1
+        } else {
+            self.groups as usize
+        };
+        let fan_in = self.kernel as usize * self.kernel as usize * self.input.c as usize / groups;
+        reference && (int8(self.input) || fan_in <= Self::MAX_WIDE_FAN_IN)
+    }
 
     /// Bytes of one [`ConvVariant::Im2col`] patch: the `k * k * cin` window
     /// values rounded up to a multiple of 16, so every tier's pointwise
@@ -242,8 +268,8 @@ impl Conv {
     /// `first_row(r) = max(0, r * stride - pad)` is the first input row read by
     /// output row `r` (rows past the input end impose nothing).
     pub const fn write_behind_bytes(&self) -> usize {
-        let in_row = self.input.w as usize * self.input.c as usize;
-        let out_row = self.output.w as usize * self.output.c as usize;
+        let in_row = self.input.w as usize * self.input.c as usize * self.input.elem.bytes();
+        let out_row = self.output.w as usize * self.output.c as usize * self.output.elem.bytes();
         let (stride, pad) = (self.stride as usize, self.pad as usize);
         let mut lead = 0;
         let mut r = 0;
@@ -356,7 +382,9 @@ impl Stem {
 /// `Reference` or both [`ConvVariant::Pointwise`] (then the fast pointwise
 /// kernel computes them, bit-identically). `dw` is `Reference`, or
 /// [`ConvVariant::Depthwise`] when `fc1` and `fc2` are `Pointwise` (then the
-/// fast depthwise kernel computes it, bit-identically).
+/// fast depthwise kernel computes it, bit-identically). The block input and
+/// output (`dw.input`, `add.a`, `add.output`: the residual stream) may be
+/// int16 with a `Reference` `dw`; every other tensor is int8.
 ///
 /// Order: row by row; before output row `y` is written, input row `y` is
 /// copied into a ring of `kernel / 2 + 1` rows; then [`ConvMlp::PIXELS`]
@@ -391,10 +419,23 @@ impl ConvMlp {
     /// word-aligned (+3 bytes). The same for every kernel tier, so one
     /// schedule serves every target.
     pub const fn scratch_bytes(kernel: usize, w: usize, c: usize, hidden: usize) -> usize {
+        Self::scratch_bytes_of(kernel, w, c, hidden, 1)
+    }
+
+    /// [`ConvMlp::scratch_bytes`] for a block input of `bytes` bytes per
+    /// element (its ring rows are that much wider).
+    pub const fn scratch_bytes_of(
+        kernel: usize,
+        w: usize,
+        c: usize,
+        hidden: usize,
+        bytes: usize,
+    ) -> usize {
         let widest = if c > hidden { c } else { hidden };
         (kernel / 2 + 1)
             .saturating_mul(w)
             .saturating_mul(c)
+            .saturating_mul(bytes)
             .saturating_add(Self::PIXELS.saturating_mul(c.saturating_add(hidden)))
             .saturating_add((2 * Self::PIXELS).saturating_mul(widest).saturating_add(3))
     }
@@ -414,7 +455,9 @@ pub struct Lut {
 /// Residual add with both inputs rescaled (TFLite's integer add).
 ///
 /// `a' = requantize((a - a_zp) << left_shift, a_mult, a_shift)`, likewise `b'`,
-/// `out = requantize_i8(a' + b', out_mult, out_shift, out_zp)`.
+/// `out = requantize_i8(a' + b', out_mult, out_shift, out_zp)` (saturated
+/// to int16 instead for an int16 output). Any operand may be int16; then
+/// `left_shift` is at most 15 ([`Add::max_left_shift`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Add {
     /// First input.
@@ -443,6 +486,18 @@ pub struct Add {
     pub out_shift: i32,
     /// Headroom shift applied to both inputs before rescaling.
     pub left_shift: u8,
+}
+
+impl Add {
+    /// The largest `left_shift` an i32 holds exactly: `|x - zp| < 2^8` for
+    /// int8 inputs (23), `< 2^16` with an int16 input (15).
+    pub const fn max_left_shift(&self) -> u8 {
+        if int8(self.a) && int8(self.b) {
+            23
+        } else {
+            15
+        }
+    }
 }
 
 /// Squeeze-and-excite followed by an optional activation table, as in
@@ -589,19 +644,22 @@ impl Layer {
                 kernel,
                 input,
                 ..
-            }) => {
-                Conv::in_place_scratch_bytes(*kernel as usize, input.w as usize, input.c as usize)
-            }
+            }) => Conv::in_place_scratch_bytes(
+                *kernel as usize,
+                input.w as usize,
+                input.c as usize * input.elem.bytes(),
+            ),
             Layer::Stem(s) => Stem::ring_bytes(
                 s.second.kernel as usize,
                 s.second.input.w as usize,
                 s.second.input.c as usize,
             ),
-            Layer::ConvMlp(m) => ConvMlp::scratch_bytes(
+            Layer::ConvMlp(m) => ConvMlp::scratch_bytes_of(
                 m.dw.kernel as usize,
                 m.dw.input.w as usize,
                 m.dw.input.c as usize,
                 m.fc1.output.c as usize,
+                m.dw.input.elem.bytes(),
             ),
             _ => 0,
         }
@@ -623,16 +681,25 @@ impl Layer {
     }
 
     /// Whether this layer's kernels handle the element types of its
-    /// tensors: the global pool and the fully connected layer read and write
-    /// int8 or int16; every other layer is int8 only.
+    /// tensors. The global pool, the fully connected layer and the add read
+    /// and write int8 or int16; so do the reference conv forms
+    /// (`Reference`, `InPlace`, `WriteBehind`) and a ConvMlp whose `dw` is
+    /// `Reference` (its block input and output: the residual stream),
+    /// for an int16 input only with at most [`Conv::MAX_WIDE_FAN_IN`] taps
+    /// per output, so the i32 sum cannot overflow. Every other layer and
+    /// conv variant is int8 only.
     pub const fn elems_supported(&self) -> bool {
         match self {
-            Layer::GlobalAvgPool(_) | Layer::FullyConnected(_) => true,
-            Layer::Conv(c) => int8(c.input) && int8(c.output),
+            Layer::GlobalAvgPool(_) | Layer::FullyConnected(_) | Layer::Add(_) => true,
+            Layer::Conv(c) => (int8(c.input) && int8(c.output)) || c.wide_ok(),
             Layer::Stem(s) => int8(s.first.input) && int8(s.first.output) && int8(s.second.output),
-            Layer::ConvMlp(m) => int8(m.dw.input),
+            Layer::ConvMlp(m) => {
+                int8(m.dw.input)
+                    || (m.dw.wide_ok()
+                        && matches!(m.dw.variant, ConvVariant::Reference)
+                        && int8(m.dw.output))
+            }
             Layer::Lut(l) => int8(l.input) && int8(l.output),
-            Layer::Add(a) => int8(a.a) && int8(a.b) && int8(a.output),
             Layer::SqueezeExcite(s) => int8(s.input) && int8(s.output),
         }
     }

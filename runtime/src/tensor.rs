@@ -89,6 +89,74 @@ impl Elem {
     }
 }
 
+/// How a reference kernel reads and writes the elements of a tensor:
+/// [`Int8`] (a zero-sized type, so the int8 instantiation compiles to plain
+/// byte loads) or an [`Elem`] known at run time (the layers with an int16
+/// operand). Indices count elements; `None` past the end (never: the
+/// executor validated every buffer; it keeps a panic out).
+pub trait Storage: Copy {
+    /// The element type.
+    fn elem(self) -> Elem;
+
+    /// Element `i` of `data`.
+    fn get(self, data: &[i8], i: usize) -> Option<i32>;
+
+    /// Stores `v`, saturated to the type's range, as element `i` of `data`.
+    fn put(self, data: &mut [i8], i: usize, v: i32);
+
+    /// Bytes per element.
+    #[inline(always)]
+    fn bytes(self) -> usize {
+        self.elem().bytes()
+    }
+}
+
+/// [`Storage`] of an int8 tensor, fixed at compile time.
+#[derive(Clone, Copy, Debug)]
+pub struct Int8;
+
+impl Storage for Int8 {
+    #[inline(always)]
+    fn elem(self) -> Elem {
+        Elem::I8
+    }
+
+    #[inline(always)]
+    fn get(self, data: &[i8], i: usize) -> Option<i32> {
+        data.get(i).map(|&v| v as i32)
+    }
+
+    #[inline(always)]
+    fn put(self, data: &mut [i8], i: usize, v: i32) {
+        if let Some(d) = data.get_mut(i) {
+            *d = v.clamp(-128, 127) as i8;
+        }
+    }
+}
+
+impl Storage for Elem {
+    #[inline(always)]
+    fn elem(self) -> Elem {
+        self
+    }
+
+    #[inline(always)]
+    fn get(self, data: &[i8], i: usize) -> Option<i32> {
+        match self {
+            Elem::I8 => Int8.get(data, i),
+            Elem::I16 => match data.get(2 * i..2 * i + 2) {
+                Some(&[lo, hi]) => Some(i16::from_le_bytes([lo as u8, hi as u8]) as i32),
+                _ => None,
+            },
+        }
+    }
+
+    #[inline(always)]
+    fn put(self, data: &mut [i8], i: usize, v: i32) {
+        self.store(data, i, v)
+    }
+}
+
 /// An NHWC activation tensor living in the arena.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct TensorRef {

@@ -85,8 +85,8 @@ pub fn layer_accesses(index: i64, layer: &Layer, ops: &Operands, out: &mut Vec<A
                 ConvVariant::WriteBehind | ConvVariant::MultiplierWriteBehind { .. }
             ) =>
         {
-            let in_row = c.input.w as usize * c.input.c as usize;
-            let out_row = c.output.w as usize * c.output.c as usize;
+            let in_row = c.input.w as usize * c.input.c as usize * c.input.elem.bytes();
+            let out_row = c.output.w as usize * c.output.c as usize * c.output.elem.bytes();
             let (s, p, k) = (c.stride as i64, c.pad as i64, c.kernel as i64);
             for r in 0..c.output.h as i64 {
                 let (a, b) = rows(in_row, c.input.h as usize, r * s - p, r * s - p + k);
@@ -150,7 +150,7 @@ pub(super) fn in_place_rows(
     output: usize,
     out: &mut Vec<Access>,
 ) {
-    let row = t.w as usize * t.c as usize;
+    let row = t.w as usize * t.c as usize * t.elem.bytes();
     let h = t.h as usize;
     for y in 0..h as i64 {
         let (a, b) = rows(row, h, y, y + p + 1);

@@ -72,6 +72,10 @@ pub(super) struct Assembled {
 
 struct Assembly<'l> {
     lw: &'l Lowered,
+    /// Bit `k`: the `k`-th widening conv writes behind its input.
+    widen_behind: u32,
+    /// Widening convs met so far.
+    widens: usize,
     buffers: Vec<Buffer>,
     of_tensor: Vec<Option<usize>>,
     aliases: Vec<Alias>,
@@ -146,8 +150,48 @@ impl Assembly<'_> {
         ));
     }
 
+    /// A conv that writes behind its read position, aliased to its input.
+    fn write_behind(&mut self, i: usize) {
+        let lw = self.lw;
+        let mut c = self.conv(i);
+        c.variant = match c.variant {
+            ConvVariant::Multiplier {
+                weights_hwc,
+                folded_bias,
+            } => ConvVariant::MultiplierWriteBehind {
+                weights_hwc,
+                folded_bias,
+            },
+            _ => ConvVariant::WriteBehind,
+        };
+        let (input, output) = (
+            self.tensor(lw.pending[i].ins[0]),
+            self.tensor(lw.pending[i].out),
+        );
+        self.alias(output, input, c.write_behind_bytes());
+        self.steps
+            .push(Step::new(Layer::Conv(c), vec![input], output, None, i));
+    }
+
     fn unit(&mut self, u: Unit) {
         let lw = self.lw;
+        // A same-shape conv that widens int8 to int16 (a stage's first
+        // residual-stream tensor) cannot run in place; it writes behind its
+        // read position (a lead of one row more than its input) or to a
+        // buffer of its own, as `widen_behind` says (the smaller plan wins).
+        if let Unit::InPlace(i) = u {
+            let c = self.conv(i);
+            if c.input.elem != c.output.elem {
+                let k = self.widens;
+                self.widens += 1;
+                if self.widen_behind >> k & 1 == 1 && self.sole_reader(lw.pending[i].ins[0], &[i]) {
+                    self.write_behind(i);
+                } else {
+                    self.single(i);
+                }
+                return;
+            }
+        }
         match u {
             Unit::Single(i) => self.single(i),
             Unit::InPlace(i)
@@ -161,7 +205,7 @@ impl Assembly<'_> {
                 let bytes = Conv::in_place_scratch_bytes(
                     c.kernel as usize,
                     c.input.w as usize,
-                    c.input.c as usize,
+                    c.input.c as usize * c.input.elem.bytes(),
                 );
                 let scratch = self.scratch(i, bytes);
                 c.variant = match c.variant {
@@ -189,24 +233,7 @@ impl Assembly<'_> {
                 ));
             }
             Unit::WriteBehind(i) if self.sole_reader(lw.pending[i].ins[0], &[i]) => {
-                let mut c = self.conv(i);
-                c.variant = match c.variant {
-                    ConvVariant::Multiplier {
-                        weights_hwc,
-                        folded_bias,
-                    } => ConvVariant::MultiplierWriteBehind {
-                        weights_hwc,
-                        folded_bias,
-                    },
-                    _ => ConvVariant::WriteBehind,
-                };
-                let (input, output) = (
-                    self.tensor(lw.pending[i].ins[0]),
-                    self.tensor(lw.pending[i].out),
-                );
-                self.alias(output, input, c.write_behind_bytes());
-                self.steps
-                    .push(Step::new(Layer::Conv(c), vec![input], output, None, i));
+                self.write_behind(i)
             }
             Unit::Stem(a, b) if self.sole_reader(lw.pending[a].out, &[b]) => {
                 let reference = |c: Conv| Conv {
@@ -312,7 +339,11 @@ impl Assembly<'_> {
 /// padding, output shape equal to the input shape.
 fn in_place_ok(c: &Conv) -> bool {
     let shape = |t: TensorRef| (t.h, t.w, t.c);
-    c.stride == 1 && c.kernel % 2 == 1 && c.pad == c.kernel / 2 && shape(c.input) == shape(c.output)
+    c.stride == 1
+        && c.kernel % 2 == 1
+        && c.pad == c.kernel / 2
+        && shape(c.input) == shape(c.output)
+        && c.input.elem == c.output.elem
 }
 
 /// Writes a plan's offsets into a layer.
@@ -370,8 +401,30 @@ fn place(layer: &mut Layer, ops: &Operands, off: impl Fn(usize) -> u32) {
 /// lifetime from the kernels' access models, plans the arena and proves the
 /// plan with [`plan::check`].
 pub(super) fn assemble(lw: &Lowered, form: MemoryForm) -> Assembled {
+    assemble_with(lw, form, 0)
+}
+
+/// The widening convs of `lw` (int8 input, int16 output, same shape).
+pub(super) fn widening_convs(lw: &Lowered) -> usize {
+    lw.units
+        .iter()
+        .filter(|u| match u {
+            Unit::InPlace(i) => match lw.pending[*i].layer {
+                Layer::Conv(c) => c.input.elem != c.output.elem,
+                _ => false,
+            },
+            _ => false,
+        })
+        .count()
+}
+
+/// [`assemble`] with the widening convs whose bit is set in `widen_behind`
+/// written behind their input rather than to a buffer of their own.
+pub(super) fn assemble_with(lw: &Lowered, form: MemoryForm, widen_behind: u32) -> Assembled {
     let mut a = Assembly {
         lw,
+        widen_behind,
+        widens: 0,
         buffers: Vec::new(),
         of_tensor: vec![None; lw.tensors.len()],
         aliases: Vec::new(),

@@ -6,19 +6,21 @@
 use std::collections::BTreeMap;
 
 use runtime::{
-    Add, Conv, ConvVariant, FullyConnected, GlobalAvgPool, Layer, Requant, Span, SqueezeExcite,
-    TensorRef,
+    Add, Conv, ConvVariant, Elem, FullyConnected, GlobalAvgPool, Layer, Requant, Span,
+    SqueezeExcite, TensorRef,
 };
 
 use super::layouts::{self, KernelLayout};
 use super::{
     normalized_input_range, quantize_multiplier, quantize_multiplier16, QParams, ADD_LEFT_SHIFT,
+    ADD_LEFT_SHIFT_WIDE,
 };
 use crate::arch::{IMAGENET_MEAN, IMAGENET_STD};
 use crate::calibrate::Range;
 use crate::float::{block_name, gelu, sigmoid};
 use crate::fold::{ConvW, Folded};
 use crate::plan;
+use crate::precision::Precision;
 
 /// An activation during lowering.
 #[derive(Clone, Copy)]
@@ -39,6 +41,7 @@ pub(super) struct Pending {
 
 struct Lowering<'r> {
     ranges: &'r BTreeMap<String, Range>,
+    int16: &'r Precision,
     blob: Vec<u8>,
     /// (name, bytes) per tensor.
     tensors: Vec<(String, usize)>,
@@ -61,7 +64,7 @@ impl Lowering<'_> {
             .ranges
             .get(name)
             .unwrap_or_else(|| panic!("calibration lacks tensor `{name}`"));
-        if crate::precision::is_wide(name) {
+        if self.int16.is_wide(name) {
             QParams::wide(r)
         } else {
             QParams::from_range(r)
@@ -119,11 +122,22 @@ impl Lowering<'_> {
         }
     }
 
+    /// The table of `f` from the int8 `pre` to `post` (256 int16 entries
+    /// for an int16 `post`).
     fn lut(&mut self, pre: QParams, post: QParams, f: fn(f32) -> f32) -> Span {
-        let table: Vec<i8> = (-128i32..128)
-            .map(|q| post.quantize(f(pre.dequantize(q as i8))))
-            .collect();
-        self.i8s(&table)
+        let real = |q: i32| f(pre.dequantize(q as i8));
+        match post.elem {
+            runtime::Elem::I8 => {
+                let table: Vec<i8> = (-128i32..128).map(|q| post.quantize(real(q))).collect();
+                self.i8s(&table)
+            }
+            runtime::Elem::I16 => {
+                let table: Vec<i16> = (-128i32..128)
+                    .map(|q| post.quantize_wide(real(q)) as i16)
+                    .collect();
+                self.i16s(&table)
+            }
+        }
     }
 
     fn tensor(&mut self, name: &str, h: usize, w: usize, c: usize, q: QParams) -> Act {
@@ -170,7 +184,12 @@ impl Lowering<'_> {
         pad_values: &[i8],
     ) -> Conv {
         let q = layouts::quantize_per_channel(c, x.q.scale, pre.scale);
-        let kernel = layouts::choose(c, &q.weights);
+        // Only the reference forms read or write int16.
+        let kernel = if x.q.elem == Elem::I8 && out.q.elem == Elem::I8 {
+            layouts::choose(c, &q.weights)
+        } else {
+            KernelLayout::Reference
+        };
         let folded = || layouts::folded_bias(&q.weights, &q.bias, c.fan_in(), x.q.zp);
         let weights = self.i8s(&q.weights);
         let bias = self.i32s(&q.bias);
@@ -261,8 +280,14 @@ impl Lowering<'_> {
         let twice_max = 2.0 * a.q.scale.max(b.q.scale);
         let (a_mult, a_shift) = quantize_multiplier(a.q.scale / twice_max);
         let (b_mult, b_shift) = quantize_multiplier(b.q.scale / twice_max);
+        // An int16 input leaves 15 bits of headroom in an i32, not 23.
+        let left_shift = if a.q.elem == Elem::I8 && b.q.elem == Elem::I8 {
+            ADD_LEFT_SHIFT
+        } else {
+            ADD_LEFT_SHIFT_WIDE
+        };
         let (out_mult, out_shift) =
-            quantize_multiplier(twice_max / ((1u64 << ADD_LEFT_SHIFT) as f64 * q.scale));
+            quantize_multiplier(twice_max / ((1u64 << left_shift) as f64 * q.scale));
         let layer = Layer::Add(Add {
             a: tref(a),
             a_zp: a.q.zp,
@@ -276,7 +301,7 @@ impl Lowering<'_> {
             out_zp: q.zp,
             out_mult,
             out_shift,
-            left_shift: ADD_LEFT_SHIFT,
+            left_shift,
         });
         self.push(name, name, layer, vec![a.tensor, b.tensor], &out, None);
         out
@@ -433,9 +458,15 @@ pub(super) struct Lowered {
     pub(super) output_q: QParams,
 }
 
-pub(super) fn lower(f: &Folded, ranges: &BTreeMap<String, Range>, res: usize) -> Lowered {
+pub(super) fn lower(
+    f: &Folded,
+    ranges: &BTreeMap<String, Range>,
+    res: usize,
+    int16: &Precision,
+) -> Lowered {
     let mut l = Lowering {
         ranges,
+        int16,
         blob: Vec::new(),
         tensors: Vec::new(),
         pending: Vec::new(),

@@ -34,6 +34,10 @@ pub const WIDE_HEADROOM: f64 = 2.0;
 /// Headroom shift of residual adds (TFLite uses 20 for int8).
 pub const ADD_LEFT_SHIFT: u8 = 20;
 
+/// [`ADD_LEFT_SHIFT`] of an add with an int16 input: `|q - zp| < 2^16`, so
+/// 15 is the most an i32 holds (`runtime::Add::max_left_shift`).
+pub const ADD_LEFT_SHIFT_WIDE: u8 = 15;
+
 /// Scale and zero point of an activation tensor: `real = scale * (q - zp)`.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct QParams {
@@ -91,6 +95,12 @@ impl QParams {
     /// Quantizes a real value.
     pub fn quantize(&self, v: f32) -> i8 {
         ((v as f64 / self.scale).round() + self.zp as f64).clamp(-128.0, 127.0) as i8
+    }
+
+    /// Quantizes `v` to this tensor's element type (saturated to its range).
+    pub fn quantize_wide(&self, v: f32) -> i32 {
+        let (lo, hi) = self.elem.range();
+        ((v as f64 / self.scale).round() + self.zp as f64).clamp(lo as f64, hi as f64) as i32
     }
 
     /// The real value of `q`.
@@ -164,6 +174,8 @@ pub struct Settings {
     pub equalization: f64,
     /// Execution forms and arena use.
     pub memory: MemoryForm,
+    /// The tensors stored with 16 bits.
+    pub int16: crate::precision::Precision,
 }
 
 /// The quantized model: a weight blob plus the schedule, as codegen runs it
@@ -292,13 +304,25 @@ impl std::fmt::Display for MemoryForm {
 /// compiled model. The layer-by-layer form is always planned too, for the
 /// comparison figure.
 pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings) -> Compiled {
-    let lw = lower::lower(f, ranges, settings.resolution);
+    let lw = lower::lower(f, ranges, settings.resolution, &settings.int16);
     let lbl = assemble::assemble(&lw, MemoryForm::LayerByLayer);
     let layer_by_layer_bytes = lbl.plan.peak;
     let naive_bytes = plan::plan_naive(&lbl.buffers).peak;
     let mut chosen = match settings.memory {
         MemoryForm::LayerByLayer => lbl,
-        MemoryForm::Fused => assemble::assemble(&lw, MemoryForm::Fused),
+        // Each widening conv writes behind its input or not, whichever
+        // gives the smaller arena (ties: the first, so an all-int8 schedule
+        // is planned once, as before).
+        MemoryForm::Fused => (0..1u32 << assemble::widening_convs(&lw).min(8))
+            .map(|mask| assemble::assemble_with(&lw, MemoryForm::Fused, mask))
+            .reduce(|best, a| {
+                if a.plan.peak < best.plan.peak {
+                    a
+                } else {
+                    best
+                }
+            })
+            .expect("at least one plan"),
     };
     let mut layers: Vec<&mut Layer> = chosen.layers.iter_mut().collect();
     layers.push(&mut chosen.stem_normalized);

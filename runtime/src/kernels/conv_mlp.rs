@@ -11,9 +11,11 @@ use super::add::{residual, AddTables, USE_TABLES};
 use super::depthwise::depthwise_pixel;
 use super::pointwise::{pointwise_pixels, PointwiseArgs};
 use super::window::WindowArgs;
+use crate::ops::add::add_with;
 use crate::ops::conv::ConvArgs;
-use crate::ops::conv_mlp::{drive, dw_reference, Rows};
+use crate::ops::conv_mlp::{drive, drive_elems, dw_reference, dw_value, Rows};
 use crate::schedule::ConvMlp;
+use crate::tensor::Int8;
 
 /// The same block with `fc1` and `fc2` computed by the fast pointwise kernel
 /// ([`ConvVariant::Pointwise`](crate::ConvVariant::Pointwise)), a pixel
@@ -57,6 +59,39 @@ pub fn conv_mlp_depthwise(
         fc2,
         data,
         scratch,
+    );
+}
+
+/// [`conv_mlp_pointwise`] for an int16 block input (a residual stream
+/// stored with 16 bits): `dw` reads int16 through the reference conv, fc1
+/// and fc2 run the fast pointwise kernel on their int8 operands, and the
+/// residual add writes int16. Bit-identical to
+/// [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference) with the
+/// same scratch.
+pub fn conv_mlp_pointwise_wide(
+    p: &ConvMlp,
+    dw: &ConvArgs<'_>,
+    fc1: &PointwiseArgs<'_>,
+    fc2: &PointwiseArgs<'_>,
+    data: &mut [i8],
+    scratch: &mut [i8],
+) {
+    let (c, hidden, x) = (
+        p.dw.input.c as usize,
+        p.fc1.output.c as usize,
+        p.dw.input.elem,
+    );
+    drive_elems(
+        p,
+        x.bytes(),
+        data,
+        scratch,
+        |y, i, rows, d| dw_value(p, dw, (y, i), rows, d, x),
+        |_, _, _, d, hid, tile| {
+            pointwise_pixels(fc1, c, hidden, d, hid, tile);
+            pointwise_pixels(fc2, hidden, c, hid, d, tile);
+        },
+        |saved, f, out| add_with(&p.add, (saved, x), (f, Int8), (out, x)),
     );
 }
 

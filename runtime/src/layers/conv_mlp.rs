@@ -43,7 +43,7 @@ impl Model<'_> {
             && shape(add.b) == shape(x)
             && add.a == x
             && add.output == x
-            && add.left_shift <= 23;
+            && add.left_shift <= add.max_left_shift();
         if !chain {
             return None;
         }
@@ -62,6 +62,12 @@ impl Model<'_> {
                 let (f1, f2) = (self.pointwise_args(fc1, b1)?, self.pointwise_args(fc2, b2)?);
                 let (data, scratch) = split2_mut(arena, bytes(x), scratch)?;
                 match dw_fast {
+                    None if x.elem != crate::Elem::I8 => {
+                        let dwa = self.reference_args(dw)?;
+                        crate::kernels::conv_mlp::conv_mlp_pointwise_wide(
+                            p, &dwa, &f1, &f2, data, scratch,
+                        )
+                    }
                     None => {
                         let dwa = self.reference_args(dw)?;
                         crate::kernels::conv_mlp::conv_mlp_pointwise(

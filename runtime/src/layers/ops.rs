@@ -5,7 +5,9 @@
 use crate::arena::{bytes, split, split3, split3_mut};
 use crate::model::Model;
 use crate::ops;
-use crate::schedule::{Add, FullyConnected, GlobalAvgPool, Layer, Lut, SqueezeExcite, TensorRef};
+use crate::schedule::{
+    Add, Elem, FullyConnected, GlobalAvgPool, Layer, Lut, SqueezeExcite, TensorRef,
+};
 
 impl Model<'_> {
     /// Validates a table layer and maps its input (in place when it may).
@@ -27,9 +29,12 @@ impl Model<'_> {
     /// Validates an add layer and runs it (in place over either input when it may).
     pub(crate) fn run_add(&self, p: &Add, arena: &mut [i8]) -> Option<()> {
         let n = p.output.len();
-        // |x - zp| <= 255 < 2^8, so `<< 23` is the most an i32 holds exactly.
-        if p.a.len() != n || p.b.len() != n || p.left_shift > 23 {
+        if p.a.len() != n || p.b.len() != n || p.left_shift > p.max_left_shift() {
             return None;
+        }
+        let int8 = |t: TensorRef| t.elem == Elem::I8;
+        if !(int8(p.a) && int8(p.b) && int8(p.output)) {
+            return Self::run_add_wide(p, arena);
         }
         if p.output.offset == p.a.offset {
             let (b, out) = split(arena, p.b, p.output)?;
@@ -41,6 +46,29 @@ impl Model<'_> {
             // Copy-free three-way split: order the regions by offset.
             let (a, b, out) = split3(arena, p.a, p.b, p.output)?;
             crate::kernels::add::add(p, a, b, out);
+        }
+        Some(())
+    }
+
+    /// [`Model::run_add`] with an int16 operand: the reference add, in place
+    /// over an operand of the output's element type.
+    fn run_add_wide(p: &Add, arena: &mut [i8]) -> Option<()> {
+        let o = p.output;
+        if o.offset == p.a.offset || o.offset == p.b.offset {
+            let (data, other, data_is_b) = if o.offset == p.a.offset {
+                (p.a, p.b, false)
+            } else {
+                (p.b, p.a, true)
+            };
+            if data.elem != o.elem {
+                return None;
+            }
+            let (other_bytes, data_bytes) = split(arena, other, o)?;
+            let (d, e) = ((data_bytes, o.elem), (other_bytes, other.elem));
+            ops::add::add_in_place_with(p, d, e, data_is_b);
+        } else {
+            let (a, b, out) = split3(arena, p.a, p.b, o)?;
+            ops::add::add_with(p, (a, p.a.elem), (b, p.b.elem), (out, o.elem));
         }
         Some(())
     }

@@ -2,8 +2,9 @@
 //! integer contract.
 
 use super::{I32s, RequantView};
-use crate::quant::requantize_i8;
+use crate::quant::{requantize, requantize_i8};
 use crate::schedule::Conv;
+use crate::tensor::{Elem, Int8, Storage};
 
 /// Resolved operands of a [`Conv`].
 pub struct ConvArgs<'a> {
@@ -18,16 +19,18 @@ pub struct ConvArgs<'a> {
     pub requant: RequantView<'a>,
     /// Padding value per input channel, or empty for `in_zp`.
     pub pad_values: &'a [i8],
-    /// Activation table, or empty.
+    /// Activation table (256 int8 entries; 256 little-endian int16 ones
+    /// for an int16 output), or empty.
     pub lut: &'a [i8],
 }
 
-/// One output element `(oy, ox, o)`: the whole [`Conv`] contract in one
-/// place. `x(iy, ix, c)` returns the input element at an in-bounds position
-/// (`None` if the buffer is too short, which the executor rules out: the
-/// output is then 0, with no panic compiled in);
+/// One output element `(oy, ox, o)` of an int8 conv: the whole [`Conv`]
+/// contract in one place. `x(iy, ix, c)` returns the input element at an
+/// in-bounds position (`None` if the buffer is too short, which the executor
+/// rules out: the output is then 0, with no panic compiled in);
 /// taps outside the input read the padding value instead. Every conv kernel
-/// (reference, in place, streamed, fused) computes its outputs with this.
+/// (reference, in place, streamed, fused) computes its outputs with this or
+/// with [`conv_value`], its form for any element types.
 #[inline(always)]
 pub fn conv_element(
     p: &Conv,
@@ -37,6 +40,38 @@ pub fn conv_element(
     o: usize,
     x: impl Fn(usize, usize, usize) -> Option<i8>,
 ) -> i8 {
+    match conv_acc(p, a, oy, ox, o, |iy, ix, c| x(iy, ix, c).map(i32::from)) {
+        Some(acc) => finish(p, a, acc, o, Elem::I8) as i8,
+        None => 0,
+    }
+}
+
+/// [`conv_element`] for an input and output of any [`Elem`] (`out`; the
+/// result is in its range): int16 inputs are read as they are, an int16
+/// output is requantized to int16, or, with a table, requantized to int8 and
+/// mapped through the table's 256 int16 entries.
+#[inline(always)]
+pub fn conv_value(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    (oy, ox, o): (usize, usize, usize),
+    out: Elem,
+    x: impl Fn(usize, usize, usize) -> Option<i32>,
+) -> i32 {
+    conv_acc(p, a, oy, ox, o, x).map_or(0, |acc| finish(p, a, acc, o, out))
+}
+
+/// The accumulator of output `(oy, ox, o)`: bias plus every tap's
+/// `w * (x - in_zp)`.
+#[inline(always)]
+fn conv_acc(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    oy: usize,
+    ox: usize,
+    o: usize,
+    x: impl Fn(usize, usize, usize) -> Option<i32>,
+) -> Option<i32> {
     let (ih, iw, cin) = (p.input.h as i32, p.input.w as i32, p.input.c as usize);
     let cout = p.output.c as usize;
     let (k, stride, pad) = (p.kernel as i32, p.stride as i32, p.pad as i32);
@@ -54,57 +89,69 @@ pub fn conv_element(
             let wbase = ((o * k as usize + ky as usize) * k as usize + kx as usize) * cin_g;
             // Checked reads that leave the function on failure (never: the
             // executor validated every operand): no panic compiled in.
-            let Some(taps) = a.weights.get(wbase..wbase + cin_g) else {
-                return 0;
-            };
+            let taps = a.weights.get(wbase..wbase + cin_g)?;
             for (ci, &w) in taps.iter().enumerate() {
                 let c = g * cin_g + ci;
                 let v = if inside {
-                    let Some(v) = x(iy as usize, ix as usize, c) else {
-                        return 0;
-                    };
-                    v as i32
+                    x(iy as usize, ix as usize, c)?
                 } else if a.pad_values.is_empty() {
                     p.in_zp
                 } else {
-                    let Some(&v) = a.pad_values.get(c) else {
-                        return 0;
-                    };
-                    v as i32
+                    *a.pad_values.get(c)? as i32
                 };
                 acc += w as i32 * (v - p.in_zp);
             }
         }
     }
-    let mut y = requantize_i8(
-        acc,
-        a.requant.multiplier.get(o),
-        a.requant.shift.get(o),
-        p.out_zp,
-    );
-    if !a.lut.is_empty() {
-        y = crate::quant::lut(a.lut, y);
+    Some(acc)
+}
+
+/// Requantizes `acc` (output channel `o`) to `out`, through the table if
+/// there is one.
+#[inline(always)]
+fn finish(p: &Conv, a: &ConvArgs<'_>, acc: i32, o: usize, out: Elem) -> i32 {
+    let (m, s) = (a.requant.multiplier.get(o), a.requant.shift.get(o));
+    match (out, a.lut.is_empty()) {
+        (Elem::I8, true) => requantize_i8(acc, m, s, p.out_zp) as i32,
+        (Elem::I8, false) => crate::quant::lut(a.lut, requantize_i8(acc, m, s, p.out_zp)) as i32,
+        (Elem::I16, true) => {
+            let (lo, hi) = Elem::I16.range();
+            requantize(acc, m, s).saturating_add(p.out_zp).clamp(lo, hi)
+        }
+        (Elem::I16, false) => {
+            let i = (requantize_i8(acc, m, s, p.out_zp) as u8 ^ 0x80) as usize;
+            Elem::I16.get(a.lut, i).unwrap_or(0)
+        }
     }
-    y
 }
 
 /// Reference kernel: loops in output order (y, x, o), taps (ky, kx, ci).
 pub fn conv_reference(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8]) {
+    // The int8 form compiled apart from the one for any element types.
+    if p.input.elem == Elem::I8 && p.output.elem == Elem::I8 {
+        run(p, a, output, Int8, Int8);
+    } else {
+        run(p, a, output, p.input.elem, p.output.elem);
+    }
+}
+
+fn run(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8], i: impl Storage, out: impl Storage) {
     let (iw, cin) = (p.input.w as usize, p.input.c as usize);
     let (oh, ow, cout) = (
         p.output.h as usize,
         p.output.w as usize,
         p.output.c as usize,
     );
-    // Output order is (y, x, o): one pass over the output slice.
-    let mut out = output.iter_mut();
+    // Output order is (y, x, o): one pass over the output.
+    let mut n = 0;
     for oy in 0..oh {
         for ox in 0..ow {
             for o in 0..cout {
-                let Some(dst) = out.next() else { return };
-                *dst = conv_element(p, a, oy, ox, o, |iy, ix, c| {
-                    a.input.get((iy * iw + ix) * cin + c).copied()
+                let v = conv_value(p, a, (oy, ox, o), out.elem(), |iy, ix, c| {
+                    i.get(a.input, (iy * iw + ix) * cin + c)
                 });
+                out.put(output, n, v);
+                n += 1;
             }
         }
     }

@@ -2,11 +2,12 @@
 //! kernel and the row-ring driver it shares with the fast forms
 //! ([`crate::kernels::conv_mlp`]).
 
-use super::add::add_reference;
-use super::conv::{conv_element, ConvArgs};
+use super::add::add_with;
+use super::conv::{conv_element, conv_value, ConvArgs};
 use crate::arena::save_row;
 use crate::kernels::pointwise::tile_words;
 use crate::schedule::ConvMlp;
+use crate::tensor::{Elem, Int8, Storage};
 
 /// Rows of the block input as the fused kernel sees them at output row `y`:
 /// rows `<= y` were already overwritten in `data` and come from the ring.
@@ -47,6 +48,21 @@ pub(crate) fn drive(
     p: &ConvMlp,
     data: &mut [i8],
     scratch: &mut [i8],
+    dw: impl FnMut(usize, usize, &Rows<'_>, &mut [i8]),
+    mlp: impl FnMut(usize, usize, usize, &mut [i8], &mut [i8], &mut [u32]),
+    add: impl FnMut(&[i8], &[i8], &mut [i8]),
+) {
+    drive_elems(p, 1, data, scratch, dw, mlp, add)
+}
+
+/// [`drive`] for a block input `x` of `xb` bytes per element: the ring, the
+/// rows `dw` reads and the `saved` and `out` slices of `add` hold `x`'s
+/// bytes (the `dw` output, hidden vectors and fc2 output stay int8).
+pub(crate) fn drive_elems(
+    p: &ConvMlp,
+    xb: usize,
+    data: &mut [i8],
+    scratch: &mut [i8],
     mut dw: impl FnMut(usize, usize, &Rows<'_>, &mut [i8]),
     mut mlp: impl FnMut(usize, usize, usize, &mut [i8], &mut [i8], &mut [u32]),
     mut add: impl FnMut(&[i8], &[i8], &mut [i8]),
@@ -57,7 +73,7 @@ pub(crate) fn drive(
         p.dw.input.c as usize,
     );
     let hidden = p.fc1.output.c as usize;
-    let row = w * c;
+    let (row, cb) = (w * c * xb, c * xb);
     if row == 0 {
         return;
     }
@@ -96,9 +112,11 @@ pub(crate) fn drive(
                 return;
             };
             mlp(y, x0, n, dn, hn, tile);
-            let saved = ring.get(slot + x0 * c..slot + (x0 + n) * c).unwrap_or(&[]);
+            let saved = ring
+                .get(slot + x0 * cb..slot + (x0 + n) * cb)
+                .unwrap_or(&[]);
             let out = data
-                .get_mut(y * row + x0 * c..y * row + (x0 + n) * c)
+                .get_mut(y * row + x0 * cb..y * row + (x0 + n) * cb)
                 .unwrap_or(&mut []);
             add(saved, dn, out);
             x0 += n;
@@ -117,20 +135,35 @@ pub(crate) fn dw_reference(
     rows: &Rows<'_>,
     d: &mut [i8],
 ) {
+    dw_value(p, dw, (y, x), rows, d, Int8)
+}
+
+/// [`dw_reference`] for a block input of element type `e`.
+#[inline(always)]
+pub(crate) fn dw_value(
+    p: &ConvMlp,
+    dw: &ConvArgs<'_>,
+    (y, x): (usize, usize),
+    rows: &Rows<'_>,
+    d: &mut [i8],
+    e: impl Storage,
+) {
     let c = p.dw.input.c as usize;
     for (o, v) in d.iter_mut().enumerate() {
-        *v = conv_element(&p.dw, dw, y, x, o, |iy, ix, ci| {
-            rows.get(iy).get(ix * c + ci).copied()
+        let q = conv_value(&p.dw, dw, (y, x, o), Elem::I8, |iy, ix, ci| {
+            e.get(rows.get(iy), ix * c + ci)
         });
+        *v = q as i8; // an int8 output: in range
     }
 }
 
-/// Reference kernel. `data` is the block input `x` (`h * w * c`), replaced by
-/// the block output; `scratch` holds [`ConvMlp::scratch_bytes`] bytes: the
-/// row ring, then `PIXELS * c` bytes of `dw` output, then `PIXELS` hidden
-/// vectors, then the pointwise tile scratch (unused here). Every element
-/// goes through `conv_element`; the loop structure is this module's shared
-/// row-ring driver.
+/// Reference kernel. `data` is the block input `x` (`h * w * c` elements of
+/// its [`Elem`]), replaced by the block output; `scratch` holds
+/// [`ConvMlp::scratch_bytes_of`] bytes: the row ring, then `PIXELS * c`
+/// bytes of `dw` output, then `PIXELS` hidden vectors, then the pointwise
+/// tile scratch (unused here). Every element goes through `conv_element`
+/// (`conv_value`); the loop structure is this module's shared row-ring
+/// driver.
 pub fn conv_mlp_reference(
     p: &ConvMlp,
     dw: &ConvArgs<'_>,
@@ -139,13 +172,29 @@ pub fn conv_mlp_reference(
     data: &mut [i8],
     scratch: &mut [i8],
 ) {
+    // The int8 form compiled apart from the one for any element type (the
+    // executor checked that the add writes the block input's type).
+    match p.dw.input.elem {
+        Elem::I8 => run(p, (dw, fc1, fc2), data, scratch, Int8),
+        e => run(p, (dw, fc1, fc2), data, scratch, e),
+    }
+}
+
+fn run(
+    p: &ConvMlp,
+    (dw, fc1, fc2): (&ConvArgs<'_>, &ConvArgs<'_>, &ConvArgs<'_>),
+    data: &mut [i8],
+    scratch: &mut [i8],
+    e: impl Storage,
+) {
     let c = p.dw.input.c as usize;
     let hidden = p.fc1.output.c as usize;
-    drive(
+    drive_elems(
         p,
+        e.bytes(),
         data,
         scratch,
-        |y, x, rows, d| dw_reference(p, dw, y, x, rows, d),
+        |y, x, rows, d| dw_value(p, dw, (y, x), rows, d, e),
         |y, x0, _, d, hid, _| {
             if c == 0 {
                 return; // `drive` never calls with `c == 0`
@@ -160,6 +209,6 @@ pub fn conv_mlp_reference(
                 }
             }
         },
-        |saved, f, out| add_reference(&p.add, saved, f, out),
+        |saved, f, out| add_with(&p.add, (saved, e), (f, Int8), (out, e)),
     );
 }

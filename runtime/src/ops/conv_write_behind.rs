@@ -3,20 +3,38 @@
 //! that may start before it and overlap it (downsampling convs write behind
 //! their read position).
 
-use super::conv::{conv_element, ConvArgs};
+use super::conv::{conv_value, ConvArgs};
 use crate::schedule::Conv;
+use crate::tensor::{Elem, Int8, Storage};
 
-/// Reference kernel. `region` holds the input at `input_at` and the output at
-/// `output_at`. Output rows are computed top to bottom and each element is
-/// written as soon as it is computed, so if the ranges overlap, the output
-/// must start at least [`Conv::write_behind_bytes`] before the input (the
-/// executor checks this).
+/// Reference kernel. `region` holds the input at byte `input_at` and the
+/// output at byte `output_at`. Output rows are computed top to bottom and
+/// each element is written as soon as it is computed, so if the ranges
+/// overlap, the output must start at least [`Conv::write_behind_bytes`]
+/// before the input (the executor checks this).
 pub fn conv_write_behind(
     p: &Conv,
     a: &ConvArgs<'_>,
     region: &mut [i8],
     input_at: usize,
     output_at: usize,
+) {
+    // The int8 form compiled apart from the one for any element types.
+    let at = (input_at, output_at);
+    if p.input.elem == Elem::I8 && p.output.elem == Elem::I8 {
+        run(p, a, region, at, Int8, Int8);
+    } else {
+        run(p, a, region, at, p.input.elem, p.output.elem);
+    }
+}
+
+fn run(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    region: &mut [i8],
+    (input_at, output_at): (usize, usize),
+    i: impl Storage,
+    out: impl Storage,
 ) {
     let (iw, cin) = (p.input.w as usize, p.input.c as usize);
     let (oh, ow, cout) = (
@@ -29,11 +47,11 @@ pub fn conv_write_behind(
             for o in 0..cout {
                 // The executor sized `region`; `get` keeps bounds-check
                 // panics out of the code.
-                let v = conv_element(p, a, oy, ox, o, |iy, ix, c| {
-                    region.get(input_at + (iy * iw + ix) * cin + c).copied()
+                let v = conv_value(p, a, (oy, ox, o), out.elem(), |iy, ix, c| {
+                    i.get(region.get(input_at..)?, (iy * iw + ix) * cin + c)
                 });
-                if let Some(d) = region.get_mut(output_at + (oy * ow + ox) * cout + o) {
-                    *d = v;
+                if let Some(d) = region.get_mut(output_at..) {
+                    out.put(d, (oy * ow + ox) * cout + o, v);
                 }
             }
         }

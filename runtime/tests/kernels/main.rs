@@ -24,3 +24,4 @@ mod requantize;
 mod schedule;
 mod squeeze_excite;
 mod wide;
+mod wide_conv;
