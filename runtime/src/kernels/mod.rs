@@ -10,7 +10,7 @@
 //! | tier | module | selected when | 1x1 tile and inner loop |
 //! |---|---|---|---|
 //! | reference | [`portable`] | everything else (x86 hosts, thumbv6m, v8m.main without DSP) | 1 x 4 px, plain i8 dot products LLVM vectorizes |
-//! | neon | `neon` | aarch64 | 4 ch x 4 px, 16 channels a step: `SMULL`/`SMULL2` + `SADALP` (intrinsics), or `SDOT` (asm) with dotprod (A55/A76); `LD1` via asm (`aarch64-unknown-none` defaults to `+strict-align`) |
+//! | neon | `neon` | aarch64 | 4 ch x 4 px, 16 channels a step: `SMULL`/`SMULL2` + `SADALP` (intrinsics); with dotprod (A55/A76) 16 ch x 4 px on by-element `SDOT` (asm) over inputs transposed per 16 channels (`neon::pointwise_wide`); `LD1` via asm (`aarch64-unknown-none` defaults to `+strict-align`) |
 //! | mve | `mve` | v8m.main + `cortex-m55`/`+mve` | 1 ch x 4 px, `VLDRB` + `VMLADAVA.S8` low-overhead loop (asm; LLVM's `vmlava` loop spent ~30 bookkeeping instructions a step); the channel's four outputs requantized, table-mapped and stored as one vector |
 //! | dsp | [`dsp`] | thumbv7em (M4/M7), v8m.main + `cortex-m33` | 1 ch x 4 px on inputs sign-extended once per tile (CMSIS-NN's trick): `LDR` + 2 `SXTB16` + 2 four-register `LDM` + 8 `SMLAD` per 4 channels (asm: LLVM only forms `smlabb`) |
 //!
@@ -35,15 +35,16 @@
 //! that stay in registers across all taps of a pixel (8 on the DSP tier, 16
 //! elsewhere), over a window clipped once per pixel so the tap loops have no
 //! padding branches. LLVM vectorizes them (NEON `smlal`, MVE `vmla`; scalar
-//! `smlabb` on the DSP tier). The depthwise convolution on the DSP and MVE
-//! tiers instead reads a per-pixel table of tap pointers (padded taps point
+//! `smlabb` on the DSP tier). The depthwise convolution on the DSP, MVE and
+//! NEON tiers instead reads a per-pixel table of tap pointers (padded taps point
 //! at a padding row, `depthwise::pixel_by_taps`): DSP `SXTB16` + `SMLABB`
 //! four channels at a time, 14 instructions per tap (`asm!`,
 //! `dsp::lanes::TapRows::taps4`); MVE 16 channels in
 //! four q registers across all taps, `VLDRB.S16` + `VMULLB`/`VMULLT.S16` +
 //! `VADD` (asm, ~1 instruction per MAC), then a vector requantization
 //! (`VMULH` + `VRSHL`, table gather) of the 16 outputs (`mve::taps16`,
-//! `mve::finish16`). Each is bit-identical to `conv_element`
+//! `mve::finish16`); NEON 32 or 16 channels across all taps, `SMULL` +
+//! `SADDW` (`neon::depthwise_taps16`, `neon::finish16`). Each is bit-identical to `conv_element`
 //! (runtime/tests/fused_kernels/, also under `qemu-aarch64`; the Helium
 //! DSP and Helium tap loops on the M4, M33 and M55 by the `kernels` firmware):
 //!
@@ -126,19 +127,23 @@ pub use arch::{
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 use mve::{depthwise_taps16, finish_px4};
 #[cfg(target_arch = "aarch64")]
-use neon::{depthwise_run16, finish16, requant_px4, rows_px4_store};
-#[cfg(not(target_arch = "aarch64"))]
-use portable::{depthwise_run16, finish16, requant_px4, rows_px4_store};
+use neon::{
+    depthwise_run16, depthwise_taps16, finish16, pointwise_wide, requant_px4, rows_px4_store,
+};
+#[cfg(not(any(all(target_arch = "arm", fastvit_mve), target_arch = "aarch64")))]
+use portable::depthwise_taps16;
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
-use portable::{depthwise_taps16, finish_px4};
+use portable::finish_px4;
+#[cfg(not(target_arch = "aarch64"))]
+use portable::{depthwise_run16, finish16, pointwise_wide, requant_px4, rows_px4_store};
 
 /// The spatial kernels' lanes are the DSP tier's words of four channels
 /// (`dsp::lanes`): four-channel accumulator chunks.
 pub(crate) const WORD_LANES: bool = cfg!(fastvit_dsp);
 
 /// The depthwise conv reads a per-pixel table of tap pointers
-/// (`depthwise::pixel_by_taps`): the DSP and MVE tiers.
-pub(crate) const TAP_TABLE: bool = cfg!(any(fastvit_dsp, fastvit_mve));
+/// (`depthwise::pixel_by_taps`): the DSP, MVE and NEON tiers.
+pub(crate) const TAP_TABLE: bool = cfg!(any(fastvit_dsp, fastvit_mve, target_arch = "aarch64"));
 
 /// The 1x1 tile requantizes, maps and stores a channel's four outputs as one
 /// vector per output channel (`mve::finish_px4`).
@@ -148,6 +153,13 @@ pub(crate) const VECTOR_FINISH_PX4: bool = cfg!(all(target_arch = "arm", fastvit
 /// (`neon::requant_px4`); elsewhere channel by channel (`pointwise`).
 pub(crate) const VECTOR_REQUANT_PX4: bool = cfg!(target_arch = "aarch64");
 
+/// The 1x1 conv runs 16-channel x 4-pixel tiles on by-element `SDOT`
+/// (`neon::pointwise_wide`): NEON with dotprod.
+#[cfg(target_arch = "aarch64")]
+pub(crate) const WIDE_TILE: bool = neon_mac::LANE_DOT;
+#[cfg(not(target_arch = "aarch64"))]
+pub(crate) const WIDE_TILE: bool = false;
+
 /// The tier this build selected (for firmware banners and reports: an
 /// optimized kernel that is silently not engaged shows up here).
 pub const TIER: &str = if cfg!(fastvit_dsp) {
@@ -155,7 +167,7 @@ pub const TIER: &str = if cfg!(fastvit_dsp) {
 } else if cfg!(fastvit_mve) {
     "mve (VMLADAVA asm)"
 } else if cfg!(fastvit_dotprod) {
-    "neon+dotprod (SDOT asm, 4x4 tiles)"
+    "neon+dotprod (SDOT asm, 16x4 tiles)"
 } else if cfg!(fastvit_neon) {
     "neon (SMULL+SADALP, 4x4 tiles)"
 } else {

@@ -350,6 +350,18 @@ pub fn pointwise_pixels(
         }
         return;
     }
+    // NEON+dotprod: 16-channel x 4-pixel tiles first; the rest below.
+    let done = if super::WIDE_TILE {
+        super::pointwise_wide(a, cin, cout, x, out)
+    } else {
+        0
+    };
+    let (Some(x), Some(out)) = (
+        x.get(done.wrapping_mul(cin)..),
+        out.get_mut(done.wrapping_mul(cout)..),
+    ) else {
+        return;
+    };
     // `max(1)`: non-zero even if the product wrapped (no panic path).
     let tiles = x.chunks_exact(cin.wrapping_mul(TILE).max(1));
     let tail = tiles.remainder();

@@ -130,6 +130,12 @@ pub fn depthwise_run16(
     false
 }
 
+/// `neon::pointwise_wide` off AArch64: declines (0 pixels done).
+#[inline(always)]
+pub fn pointwise_wide(_: &PointwiseArgs<'_>, _: usize, _: usize, _: &[i8], _: &mut [i8]) -> usize {
+    0
+}
+
 /// `neon::finish16` off AArch64: declines (`false`, nothing written).
 #[inline(always)]
 pub fn finish16(_: &[i32; 16], _: &PointwiseArgs<'_>, _: usize, _: &mut [i8]) -> bool {
