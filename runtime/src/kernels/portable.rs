@@ -154,6 +154,25 @@ pub fn finish_px4(
     false
 }
 
+/// `mve::tile_px4` off Helium: declines (no channel done), so the caller
+/// takes the channel-by-channel path.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn tile_px4(
+    _x: &[i8],
+    _cin: usize,
+    _cout: usize,
+    _weights: &[i8],
+    _bias: &[u8],
+    _multiplier: &[u8],
+    _shift: &[i8],
+    _out_zp: i32,
+    _lut: Option<&[i8; 256]>,
+    _out: &mut [i8],
+) -> usize {
+    0
+}
+
 /// `mve::depthwise_taps16` off Helium: no channels done, all are left to
 /// the four-channel loop.
 #[inline(always)]
