@@ -291,6 +291,14 @@ pub fn taps16(
     true
 }
 
+/// [`taps16`] of a [`TapRows`] table into a fresh array (the channel
+/// multiplier's planes), or `None` where `taps16` declines.
+#[inline(always)]
+pub fn taps16_sums(taps: &TapRows<'_>, w: &[i8], ws: usize, c0: usize) -> Option<[i32; 16]> {
+    let mut acc = Acc16([0; 16]);
+    taps16(&mut acc, taps.ptrs(), taps.tap_len(), w, ws, c0).then_some(acc.0)
+}
+
 /// Requantizes one depthwise chunk: `out[i]` for channel `o0 + i`, `i` in
 /// `0..16`, from `acc` (sums without bias) plus `bias`, four channels a
 /// vector: the 16-bit multipliers widened (`VLDRH.S32`, `VSHL #16`), `VMULH`
