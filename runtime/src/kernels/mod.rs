@@ -140,6 +140,11 @@ pub(crate) const WORD_LANES: bool = cfg!(fastvit_dsp);
 /// (`depthwise::pixel_by_taps`): the DSP and MVE tiers.
 pub(crate) const TAP_TABLE: bool = cfg!(any(fastvit_dsp, fastvit_mve));
 
+/// The x2 channel-multiplier conv reads the depthwise tap table too
+/// (`multiplier::pixel_by_taps`): MVE only, as on the DSP tier its 2 KB of
+/// code would leave the 4 MB Pico 2 (an M33) under its flash margin.
+pub(crate) const MULTIPLIER_TAPS: bool = cfg!(all(target_arch = "arm", fastvit_mve));
+
 /// The 1x1 tile requantizes, maps and stores a channel's four outputs as one
 /// vector per output channel (`mve::finish_px4`).
 pub(crate) const VECTOR_FINISH_PX4: bool = cfg!(all(target_arch = "arm", fastvit_mve));

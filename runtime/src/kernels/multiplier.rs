@@ -25,19 +25,21 @@ use super::window::{for_each_pixel, input_rows, per_tap_pixel, Window, WindowArg
 const PAD_ROW: usize = 512;
 
 /// Output pixel `(oy, ox)` through a table of the pixels its taps read, as
-/// `depthwise::pixel_by_taps` (the DSP and MVE tiers): plane `j` reads the
+/// `depthwise::pixel_by_taps` (the MVE tier, [`super::MULTIPLIER_TAPS`]): plane `j` reads the
 /// weights from `j * cin` on with tap stride `m * cin`; on MVE 16 channels
 /// a step (`mve::taps16`), then four ([`TapRows::taps4`]), each chunk
 /// requantized by `finish` at output stride `m`. A padded tap reads a row
 /// of padding values (`pad_values`, or `in_zp` repeated), as the window
 /// path adds them, so the bits are the same. `false` when the shape does
 /// not fit the table: the caller then takes the window path, which writes
-/// every output again.
+/// every output again. Not generic and not inlined (`row` is a `dyn`):
+/// one copy for both callers, as flash is tight on the 4 MB Pico 2.
+#[inline(never)]
 fn pixel_by_taps<'s>(
     a: &WindowArgs<'_>,
     oy: usize,
     ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
+    row: &dyn Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) -> bool {
     let g = &a.geometry;
@@ -120,7 +122,7 @@ fn pixel<'s>(
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
-    if super::TAP_TABLE && pixel_by_taps(a, oy, ox, &row, out) {
+    if super::MULTIPLIER_TAPS && pixel_by_taps(a, oy, ox, &row, out) {
         return;
     }
     let (k, c, m) = (a.geometry.kernel, a.geometry.cin, a.geometry.multiplier());
