@@ -11,7 +11,7 @@
 //! |---|---|---|---|
 //! | reference | [`portable`] | everything else (x86 hosts, thumbv6m, v8m.main without DSP) | 1 x 4 px, plain i8 dot products LLVM vectorizes |
 //! | neon | `neon` | aarch64 | 4 ch x 4 px, 16 channels a step: `SMULL`/`SMULL2` + `SADALP` (intrinsics); with dotprod (A55/A76) 16 ch x 4 px on by-element `SDOT` (asm) over inputs transposed per 16 channels (`neon::pointwise_wide`); `LD1` via asm (`aarch64-unknown-none` defaults to `+strict-align`) |
-//! | mve | `mve` | v8m.main + `cortex-m55`/`+mve` | 1 ch x 4 px, `VLDRB` + `VMLADAVA.S8` low-overhead loop (asm; LLVM's `vmlava` loop spent ~30 bookkeeping instructions a step); the channel's four outputs requantized, table-mapped and stored as one vector |
+//! | mve | `mve` | v8m.main + `cortex-m55`/`+mve` | 1 ch x 4 px, `VLDRB` + `VMLADAVA.S8` low-overhead loop (asm; LLVM's `vmlava` loop spent ~30 bookkeeping instructions a step); channels in blocks of 32 inside `asm!` (`mve::tile_px4`: sums parked, then four channels x four pixels requantized, table-mapped and stored a step) |
 //! | dsp | [`dsp`] | thumbv7em (M4/M7), v8m.main + `cortex-m33` | 1 ch x 4 px on inputs sign-extended once per tile (CMSIS-NN's trick): `LDR` + 2 `SXTB16` + 2 four-register `LDM` + 8 `SMLAD` per 4 channels (asm: LLVM only forms `smlabb`) |
 //!
 //! The other ops' kernels, in every tier: [`dot4`]/[`dot1`] (single-pixel
@@ -125,7 +125,7 @@ pub use arch::{
 // depthwise tap table's 16-channel loop (the portable ones: the scalar
 // reference, or declining).
 #[cfg(all(target_arch = "arm", fastvit_mve))]
-use mve::{depthwise_taps16, finish_px4};
+use mve::{depthwise_taps16, finish_px4, taps16_sums, tile_px4};
 #[cfg(target_arch = "aarch64")]
 use neon::{
     depthwise_run16, depthwise_taps16, finish16, pointwise_wide, requant_px4, rows_px4_store,
@@ -133,7 +133,7 @@ use neon::{
 #[cfg(not(any(all(target_arch = "arm", fastvit_mve), target_arch = "aarch64")))]
 use portable::depthwise_taps16;
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
-use portable::finish_px4;
+use portable::{finish_px4, taps16_sums, tile_px4};
 #[cfg(not(target_arch = "aarch64"))]
 use portable::{depthwise_run16, finish16, pointwise_wide, requant_px4, rows_px4_store};
 
@@ -144,6 +144,11 @@ pub(crate) const WORD_LANES: bool = cfg!(fastvit_dsp);
 /// The depthwise conv reads a per-pixel table of tap pointers
 /// (`depthwise::pixel_by_taps`): the DSP, MVE and NEON tiers.
 pub(crate) const TAP_TABLE: bool = cfg!(any(fastvit_dsp, fastvit_mve, target_arch = "aarch64"));
+
+/// The x2 channel-multiplier conv reads the depthwise tap table too
+/// (`multiplier::pixel_by_taps`): MVE only, as on the DSP tier its 2 KB of
+/// code would leave the 4 MB Pico 2 (an M33) under its flash margin.
+pub(crate) const MULTIPLIER_TAPS: bool = cfg!(all(target_arch = "arm", fastvit_mve));
 
 /// The 1x1 tile requantizes, maps and stores a channel's four outputs as one
 /// vector per output channel (`mve::finish_px4`).

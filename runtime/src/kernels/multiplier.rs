@@ -17,7 +17,101 @@
 #![forbid(unsafe_code)]
 
 use super::depthwise::{bias, chunk_sums, finish, Plane, CHUNK};
+use super::dsp::lanes::TapRows;
 use super::window::{for_each_pixel, input_rows, per_tap_pixel, Window, WindowArgs, MAX_KERNEL};
+
+/// Widest input whose zero-point padding row [`pixel_by_taps`] keeps on the
+/// stack (FastViT-T8's widest x2 conv reads 384 channels).
+const PAD_ROW: usize = 512;
+
+/// Output pixel `(oy, ox)` through a table of the pixels its taps read, as
+/// `depthwise::pixel_by_taps` (the MVE tier, [`super::MULTIPLIER_TAPS`]): plane `j` reads the
+/// weights from `j * cin` on with tap stride `m * cin`; on MVE 16 channels
+/// a step (`mve::taps16`), then four ([`TapRows::taps4`]), each chunk
+/// requantized by `finish` at output stride `m`. A padded tap reads a row
+/// of padding values (`pad_values`, or `in_zp` repeated), as the window
+/// path adds them, so the bits are the same. `false` when the shape does
+/// not fit the table: the caller then takes the window path, which writes
+/// every output again. Not generic and not inlined (`row` is a `dyn`):
+/// one copy for both callers, as flash is tight on the 4 MB Pico 2.
+#[inline(never)]
+fn pixel_by_taps<'s>(
+    a: &WindowArgs<'_>,
+    oy: usize,
+    ox: usize,
+    row: &dyn Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) -> bool {
+    let g = &a.geometry;
+    let (k, c, s, p, m) = (g.kernel, g.cin, g.stride, g.pad, g.multiplier());
+    if c == 0 || c % 4 != 0 || k > MAX_KERNEL || m == 0 || out.len() < m * c {
+        return false;
+    }
+    let iy0 = (oy * s).wrapping_sub(p);
+    let ix0 = (ox * s).wrapping_sub(p);
+    let inside = |i0: usize, n: usize| i0 < n && i0 + k <= n;
+    let zp_row: [i8; PAD_ROW];
+    let pad: &[i8] = if !a.pad_values.is_empty() {
+        a.pad_values
+    } else if inside(iy0, g.h) && inside(ix0, g.w) {
+        &[]
+    } else if c <= PAD_ROW {
+        zp_row = [a.in_zp as i8; PAD_ROW];
+        &zp_row
+    } else {
+        return false;
+    };
+    let mut taps = TapRows::new(c);
+    for ky in 0..k {
+        let iy = iy0.wrapping_add(ky);
+        let r = if iy < g.h { row(iy) } else { &[] };
+        for kx in 0..k {
+            let ix = ix0.wrapping_add(kx);
+            let px = if iy < g.h && ix < g.w {
+                r.get(ix * c..)
+            } else {
+                None
+            };
+            if !taps.push(px.unwrap_or(pad)) {
+                return false;
+            }
+        }
+    }
+    let ch = &a.channels;
+    for j in 0..m {
+        let Some(w) = ch.weights.get(j * c..) else {
+            return false;
+        };
+        let mut c0 = 0;
+        while c0 + 16 <= c {
+            let o0 = c0 * m + j;
+            // MVE only (the other tiers decline).
+            let Some(sums) = super::taps16_sums(&taps, w, m * c, c0) else {
+                break;
+            };
+            let mut acc = bias::<16>(ch.folded_bias, o0, m);
+            for (a, v) in acc.iter_mut().zip(sums) {
+                *a = a.wrapping_add(v);
+            }
+            if let Some(o) = out.get_mut(o0..) {
+                finish(&acc, ch, o0, m, o);
+            }
+            c0 += 16;
+        }
+        while c0 < c {
+            let o0 = c0 * m + j;
+            let mut acc = bias::<4>(ch.folded_bias, o0, m);
+            if !taps.taps4(&mut acc, w, m * c, c0) {
+                return false;
+            }
+            if let Some(o) = out.get_mut(o0..) {
+                finish(&acc, ch, o0, m, o);
+            }
+            c0 += 4;
+        }
+    }
+    true
+}
 
 /// Output pixel `(oy, ox)`, all `m * cin` channels, into `out`. `row(iy)`
 /// returns input row `iy` (`w * cin` bytes) for any in-bounds `iy`.
@@ -28,6 +122,9 @@ fn pixel<'s>(
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
+    if super::MULTIPLIER_TAPS && pixel_by_taps(a, oy, ox, &row, out) {
+        return;
+    }
     let (k, c, m) = (a.geometry.kernel, a.geometry.cin, a.geometry.multiplier());
     let geometry = a.geometry.window();
     let win = if k <= MAX_KERNEL {

@@ -244,8 +244,14 @@ fn tile(
     // Helium: requantization, table and stores of a channel's four outputs
     // as one vector (`mve::finish_px4`), the scalar path only for t < 32.
     if super::VECTOR_FINISH_PX4 {
+        // Whole blocks of channels in `asm!` loops (`mve::tile_px4`), the
+        // rest channel by channel.
+        let done = super::tile_px4(
+            x, cin, cout, weights, bias, mult, shift.0, a.out_zp, lut, out,
+        );
         let params = bias.chunks_exact(4).zip(mult.chunks_exact(2)).zip(shift.0);
-        for (o, (row, ((b, m), &s))) in weights.chunks_exact(cin).zip(params).enumerate() {
+        let rows = weights.chunks_exact(cin).zip(params).enumerate().skip(done);
+        for (o, (row, ((b, m), &s))) in rows {
             let d = super::dot_px4(&prepared, row);
             let (b, m, s) = (le(b, 0), le16(m, 0), s as i32);
             if !super::finish_px4(d, b, m, s, a.out_zp, lut, out, o, cout) {

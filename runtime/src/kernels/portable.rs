@@ -160,6 +160,32 @@ pub fn finish_px4(
     false
 }
 
+/// `mve::tile_px4` off Helium: declines (no channel done), so the caller
+/// takes the channel-by-channel path.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn tile_px4(
+    _x: &[i8],
+    _cin: usize,
+    _cout: usize,
+    _weights: &[i8],
+    _bias: &[u8],
+    _multiplier: &[u8],
+    _shift: &[i8],
+    _out_zp: i32,
+    _lut: Option<&[i8; 256]>,
+    _out: &mut [i8],
+) -> usize {
+    0
+}
+
+/// `mve::taps16_sums` off Helium: declines, so the caller takes four
+/// channels at a time.
+#[inline(always)]
+pub fn taps16_sums(_: &TapRows<'_>, _: &[i8], _: usize, _: usize) -> Option<[i32; 16]> {
+    None
+}
+
 /// `mve::depthwise_taps16` off Helium: no channels done, all are left to
 /// the four-channel loop.
 #[inline(always)]

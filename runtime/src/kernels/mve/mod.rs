@@ -291,6 +291,14 @@ pub fn taps16(
     true
 }
 
+/// [`taps16`] of a [`TapRows`] table into a fresh array (the channel
+/// multiplier's planes), or `None` where `taps16` declines.
+#[inline(always)]
+pub fn taps16_sums(taps: &TapRows<'_>, w: &[i8], ws: usize, c0: usize) -> Option<[i32; 16]> {
+    let mut acc = Acc16([0; 16]);
+    taps16(&mut acc, taps.ptrs(), taps.tap_len(), w, ws, c0).then_some(acc.0)
+}
+
 /// Requantizes one depthwise chunk: `out[i]` for channel `o0 + i`, `i` in
 /// `0..16`, from `acc` (sums without bias) plus `bias`, four channels a
 /// vector: the 16-bit multipliers widened (`VLDRH.S32`, `VSHL #16`), `VMULH`
@@ -417,3 +425,224 @@ pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) 
     }
     Some(c0)
 }
+
+/// Output channels per [`tile_px4`] block: the sums of a block are parked
+/// in a 512-byte stack buffer, 128 bytes a pixel.
+const BLOCK: usize = 32;
+
+/// A 1x1 tile of four pixels (`x`: `4 * cin`, pixel-major) for output
+/// channels `0..done`, written to `out[p * cout + o]`; returns `done`, a
+/// multiple of 4 (0 when declined), and the caller computes channels
+/// `done..cout` by [`dot_px4`] and [`finish_px4`]. Blocks of up to
+/// [`BLOCK`] channels in two `asm!` loops, so no Rust runs per channel:
+/// the sums of every channel (the first 16 inputs by `VMLADAV`, which
+/// zeroes the four accumulators, then `VMLADAVA` as in [`dot_px4`], the
+/// four pixel pointers rewound per channel) parked pixel-major, then four
+/// channels x four pixels a step requantized as in [`finish16`] (one load
+/// each of four biases, multipliers and shifts for four pixels), clamped
+/// by `VQSHL #24` + `VSHR #24` and gathered from the table's middle. Only
+/// for `cin` a multiple of 16; a block with a shift outside `-31..=-2`
+/// ends the run (its bytes are rewritten by the caller).
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn tile_px4(
+    x: &[i8],
+    cin: usize,
+    cout: usize,
+    weights: &[i8],
+    bias: &[u8],
+    multiplier: &[u8],
+    shift: &[i8],
+    out_zp: i32,
+    lut: Option<&[i8; 256]>,
+    out: &mut [i8],
+) -> usize {
+    let steps = cin / 16;
+    let fits = |v: usize, n: usize| cout.checked_mul(n).is_some_and(|e| e <= v);
+    if steps == 0
+        || cin % 16 != 0
+        || x.len() < 4 * cin
+        || !fits(weights.len(), cin)
+        || !fits(bias.len(), 4)
+        || !fits(multiplier.len(), 2)
+        || !fits(shift.len(), 1)
+        || !fits(out.len(), 4)
+        || multiplier.as_ptr() as usize % 2 != 0
+    {
+        return 0;
+    }
+    let table = lut.unwrap_or(&IDENTITY).as_ptr().wrapping_add(128);
+    let mut sums = Acc16Block([0; 4 * BLOCK]);
+    let buf = sums.0.as_mut_ptr();
+    let xp = x.as_ptr();
+    let (x1, x2, x3) = (
+        xp.wrapping_add(cin),
+        xp.wrapping_add(2 * cin),
+        xp.wrapping_add(3 * cin),
+    );
+    let op = out.as_mut_ptr();
+    let mut o0 = 0;
+    while o0 + 4 <= cout {
+        let nb = (cout - o0).min(BLOCK) & !3;
+        // SAFETY: for each of the `nb >= 4` channels `o0..o0 + nb` the
+        // loop reads `cin` bytes of its weight row (inside `weights`,
+        // `cout * cin` long, checked) and `cin` bytes at each of the four
+        // pixel pointers (inside `x`, `4 * cin` long, checked), rewinding
+        // the pixel pointers by `16 * steps = cin` after each channel; the
+        // first step is peeled and `WLS` skips the loop for `steps == 1`.
+        // It writes `sums[p * 32 + j]` for `p < 4`, `j < nb <= 32` (the
+        // 512-byte buffer). q0, q1 and q7 (s28-s30 hold the loop state)
+        // are declared clobbered, and the flags (no `preserves_flags`).
+        // MVE is guaranteed by the `fastvit_mve` cfg.
+        unsafe {
+            core::arch::asm!(
+                "vmov s28, r0",
+                "vmov s29, r2",
+                "vmov s30, r4",
+                "3:",
+                "vldrb.u8 q0, [{w}], #16",
+                "vldrb.u8 q1, [{x0}], #16",
+                "vmladav.s8 r0, q0, q1",
+                "vldrb.u8 q1, [{x1}], #16",
+                "vmladav.s8 r2, q0, q1",
+                "vldrb.u8 q1, [{x2}], #16",
+                "vmladav.s8 r4, q0, q1",
+                "vldrb.u8 q1, [{x3}], #16",
+                "vmladav.s8 r8, q0, q1",
+                "vmov lr, s28",
+                "wls lr, lr, 5f",
+                "4:",
+                "vldrb.u8 q0, [{w}], #16",
+                "vldrb.u8 q1, [{x0}], #16",
+                "vmladava.s8 r0, q0, q1",
+                "vldrb.u8 q1, [{x1}], #16",
+                "vmladava.s8 r2, q0, q1",
+                "vldrb.u8 q1, [{x2}], #16",
+                "vmladava.s8 r4, q0, q1",
+                "vldrb.u8 q1, [{x3}], #16",
+                "vmladava.s8 r8, q0, q1",
+                "le lr, 4b",
+                "5:",
+                "str r2, [{buf}, #128]",
+                "str r4, [{buf}, #256]",
+                "str r8, [{buf}, #384]",
+                "str r0, [{buf}], #4",
+                "vmov r12, s29",
+                "sub {x0}, {x0}, r12",
+                "sub {x1}, {x1}, r12",
+                "sub {x2}, {x2}, r12",
+                "sub {x3}, {x3}, r12",
+                "vmov r12, s30",
+                "cmp {buf}, r12",
+                "bne 3b",
+                w = inout(reg) weights.as_ptr().wrapping_add(o0 * cin) => _,
+                x0 = inout(reg) xp => _,
+                x1 = inout(reg) x1 => _,
+                x2 = inout(reg) x2 => _,
+                x3 = inout(reg) x3 => _,
+                buf = inout(reg) buf => _,
+                inout("r0") steps - 1 => _,
+                inout("r2") 16 * steps => _,
+                inout("r4") buf.wrapping_add(nb) => _,
+                out("r8") _,
+                out("r12") _,
+                out("lr") _,
+                out("d0") _, out("d1") _, out("d2") _, out("d3") _,
+                out("d14") _, out("d15") _,
+                options(nostack),
+            );
+        }
+        let hi: u32;
+        // SAFETY: reads `sums` (16-byte aligned; `VLDRW` at pixel offsets
+        // 0, 128, 256, 384 bytes, 16 bytes a step for `nb / 4` steps),
+        // `4 * o0 .. 4 * (o0 + nb)` of `bias`, `2 * o0 .. 2 * (o0 + nb)` of
+        // `multiplier` (2-byte aligned, checked) and `o0 .. o0 + nb` of
+        // `shift` (all `cout` long, checked); gathers `table + i` with
+        // `i` clamped to `-128..=127` first (the middle of a 256-byte
+        // table; the address wraps as the sum of the base and a
+        // two's-complement offset); writes `out[p * cout + o0 .. + nb]` for
+        // `p < 4` (`out` is `4 * cout`, checked). The widening and narrowing
+        // loads and stores encode only low base registers, hence r0-r5. q0-q7
+        // are declared clobbered. MVE is guaranteed by the `fastvit_mve` cfg.
+        unsafe {
+            core::arch::asm!(
+                "vdup.32 q2, r12",
+                "mov r12, #0",
+                "vmov.i32 q3, #1",
+                "vmov.i32 q7, #30",
+                "dls lr, lr",
+                "6:",
+                "vldrb.u8 q4, [{b}], #16",
+                "vldrh.s32 q5, [r4], #8",
+                "vshl.i32 q5, q5, #16",
+                "vldrb.s32 q6, [r5], #4",
+                "vadd.i32 q6, q6, q3",
+                "vadd.i32 q1, q6, q7",
+                "vmaxv.u32 r12, q1",
+                "vldrw.u32 q0, [{acc}, #128]",
+                "vadd.i32 q0, q0, q4",
+                "vmulh.s32 q0, q0, q5",
+                "vrshl.s32 q0, q0, q6",
+                "vadd.i32 q0, q0, q2",
+                "vqshl.s32 q0, q0, #24",
+                "vshr.s32 q0, q0, #24",
+                "vldrb.u32 q1, [{table}, q0]",
+                "vstrb.32 q1, [r1], #4",
+                "vldrw.u32 q0, [{acc}, #256]",
+                "vadd.i32 q0, q0, q4",
+                "vmulh.s32 q0, q0, q5",
+                "vrshl.s32 q0, q0, q6",
+                "vadd.i32 q0, q0, q2",
+                "vqshl.s32 q0, q0, #24",
+                "vshr.s32 q0, q0, #24",
+                "vldrb.u32 q1, [{table}, q0]",
+                "vstrb.32 q1, [r2], #4",
+                "vldrw.u32 q0, [{acc}, #384]",
+                "vadd.i32 q0, q0, q4",
+                "vmulh.s32 q0, q0, q5",
+                "vrshl.s32 q0, q0, q6",
+                "vadd.i32 q0, q0, q2",
+                "vqshl.s32 q0, q0, #24",
+                "vshr.s32 q0, q0, #24",
+                "vldrb.u32 q1, [{table}, q0]",
+                "vstrb.32 q1, [r3], #4",
+                "vldrw.u32 q0, [{acc}], #16",
+                "vadd.i32 q0, q0, q4",
+                "vmulh.s32 q0, q0, q5",
+                "vrshl.s32 q0, q0, q6",
+                "vadd.i32 q0, q0, q2",
+                "vqshl.s32 q0, q0, #24",
+                "vshr.s32 q0, q0, #24",
+                "vldrb.u32 q1, [{table}, q0]",
+                "vstrb.32 q1, [r0], #4",
+                "le lr, 6b",
+                acc = inout(reg) buf => _,
+                b = inout(reg) bias.as_ptr().wrapping_add(4 * o0) => _,
+                table = in(reg) table,
+                inout("r0") op.wrapping_add(o0) => _,
+                inout("r1") op.wrapping_add(cout + o0) => _,
+                inout("r2") op.wrapping_add(2 * cout + o0) => _,
+                inout("r3") op.wrapping_add(3 * cout + o0) => _,
+                inout("r4") multiplier.as_ptr().wrapping_add(2 * o0) => _,
+                inout("r5") shift.as_ptr().wrapping_add(o0) => _,
+                inout("r12") out_zp as u32 => hi,
+                inout("lr") nb / 4 => _,
+                out("d0") _, out("d1") _, out("d2") _, out("d3") _,
+                out("d4") _, out("d5") _, out("d6") _, out("d7") _,
+                out("d8") _, out("d9") _, out("d10") _, out("d11") _,
+                out("d12") _, out("d13") _, out("d14") _, out("d15") _,
+                options(nostack, preserves_flags),
+            );
+        }
+        // Some shift + 1 outside -30..=-1: this block by the caller.
+        if hi > 29 {
+            return o0;
+        }
+        o0 += nb;
+    }
+    o0
+}
+
+/// [`tile_px4`]'s sums of one block, pixel-major, 16-byte aligned for `VLDRW`.
+#[repr(C, align(16))]
+struct Acc16Block([i32; 4 * BLOCK]);
