@@ -49,67 +49,53 @@ fn requant(r: Requant) -> TokenStream {
     quote!(Requant { multiplier: #m, shift: #s })
 }
 
-/// A `Conv { .. }` struct literal.
-fn conv_tokens(c: &Conv) -> TokenStream {
-    let variant = match c.variant {
-        ConvVariant::Reference => quote!(ConvVariant::Reference),
-        ConvVariant::InPlace { scratch } => quote!(ConvVariant::InPlace { scratch: #scratch }),
-        ConvVariant::WriteBehind => quote!(ConvVariant::WriteBehind),
-        ConvVariant::Pointwise { folded_bias } => {
-            let b = span(folded_bias);
-            quote!(ConvVariant::Pointwise { folded_bias: #b })
-        }
-        ConvVariant::PointwiseInPlace {
-            scratch,
-            folded_bias,
-        } => {
-            let b = span(folded_bias);
-            quote!(ConvVariant::PointwiseInPlace { scratch: #scratch, folded_bias: #b })
-        }
-        ConvVariant::Depthwise {
-            weights_hwc,
-            folded_bias,
-        } => {
-            let (w, b) = (span(weights_hwc), span(folded_bias));
-            quote!(ConvVariant::Depthwise { weights_hwc: #w, folded_bias: #b })
-        }
-        ConvVariant::DepthwiseInPlace {
-            scratch,
-            weights_hwc,
-            folded_bias,
-        } => {
-            let (w, b) = (span(weights_hwc), span(folded_bias));
-            quote!(ConvVariant::DepthwiseInPlace { scratch: #scratch, weights_hwc: #w, folded_bias: #b })
-        }
-        ConvVariant::Im2col {
-            weights_rows,
-            folded_bias,
-        } => {
-            let (w, b) = (span(weights_rows), span(folded_bias));
-            quote!(ConvVariant::Im2col { weights_rows: #w, folded_bias: #b })
-        }
-        ConvVariant::DenseHwio {
-            weights_hwio,
-            folded_bias,
-        } => {
-            let (w, b) = (span(weights_hwio), span(folded_bias));
-            quote!(ConvVariant::DenseHwio { weights_hwio: #w, folded_bias: #b })
-        }
-        ConvVariant::Multiplier {
-            weights_hwc,
-            folded_bias,
-        } => {
-            let (w, b) = (span(weights_hwc), span(folded_bias));
-            quote!(ConvVariant::Multiplier { weights_hwc: #w, folded_bias: #b })
-        }
-        ConvVariant::MultiplierWriteBehind {
-            weights_hwc,
-            folded_bias,
-        } => {
-            let (w, b) = (span(weights_hwc), span(folded_bias));
-            quote!(ConvVariant::MultiplierWriteBehind { weights_hwc: #w, folded_bias: #b })
+/// A [`ConvVariant`] field as the generated file spells it.
+trait Field {
+    fn tokens(self) -> TokenStream;
+}
+
+/// Scratch offsets: a literal.
+impl Field for u32 {
+    fn tokens(self) -> TokenStream {
+        quote!(#self)
+    }
+}
+
+/// Blob spans: a `Span { .. }` literal.
+impl Field for Span {
+    fn tokens(self) -> TokenStream {
+        span(self)
+    }
+}
+
+/// A `match` spelling each [`ConvVariant`] as `ConvVariant::V { f: .. }`,
+/// each field by [`Field`] (the compiler still checks it is exhaustive).
+macro_rules! variant_tokens {
+    ($e:expr; $($unit:ident),*; $($v:ident { $($f:ident),* }),* $(,)?) => {
+        match $e {
+            $(ConvVariant::$unit => quote!(ConvVariant::$unit),)*
+            $(ConvVariant::$v { $($f),* } => {
+                $(let $f = $f.tokens();)*
+                quote!(ConvVariant::$v { $($f: #$f),* })
+            })*
         }
     };
+}
+
+/// A `Conv { .. }` struct literal.
+fn conv_tokens(c: &Conv) -> TokenStream {
+    let variant = variant_tokens!(c.variant;
+        Reference, WriteBehind;
+        InPlace { scratch },
+        Pointwise { folded_bias },
+        PointwiseInPlace { scratch, folded_bias },
+        Depthwise { weights_hwc, folded_bias },
+        DepthwiseInPlace { scratch, weights_hwc, folded_bias },
+        Im2col { weights_rows, folded_bias },
+        DenseHwio { weights_hwio, folded_bias },
+        Multiplier { weights_hwc, folded_bias },
+        MultiplierWriteBehind { weights_hwc, folded_bias },
+    );
     let (input, output) = (tensor(c.input), tensor(c.output));
     let (in_zp, out_zp, kernel, stride, pad, groups) =
         (c.in_zp, c.out_zp, c.kernel, c.stride, c.pad, c.groups);

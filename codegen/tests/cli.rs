@@ -20,6 +20,25 @@ fn codegen(args: &[&str]) -> Output {
         .expect("codegen runs")
 }
 
+/// The main job at 64x64 (without a checkpoint: the built-in model) into
+/// `out`, with `more` arguments.
+fn main_job(checkpoint: Option<&Path>, out: &Path, more: &[&str]) -> Output {
+    let (out, checkpoint) = (
+        out.to_str().unwrap(),
+        checkpoint.map(|p| p.to_str().unwrap()),
+    );
+    let args = checkpoint
+        .into_iter()
+        .chain(["--out", out, "--resolution", "64"]);
+    codegen(&args.chain(more.iter().copied()).collect::<Vec<_>>())
+}
+
+/// `codegen eval` of one image at 64x64.
+fn eval_one(checkpoint: &Path, image: &Path) -> Output {
+    let (ck, image) = (checkpoint.to_str().unwrap(), image.to_str().unwrap());
+    codegen(&["eval", ck, image, "--resolution", "64"])
+}
+
 fn text(o: &[u8]) -> String {
     String::from_utf8_lossy(o).into_owned()
 }
@@ -39,14 +58,7 @@ fn main_job_writes_a_crate_and_reports() {
     let d = tmp("main_job");
     let ck = checkpoint(&d, 10);
     let out = d.join("model");
-    let o = codegen(&[
-        ck.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--resolution",
-        "64",
-        "--json",
-    ]);
+    let o = main_job(Some(&ck), &out, &["--json"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["classes"], 10);
@@ -90,15 +102,7 @@ fn runtime_source_is_an_option() {
         ("version:0.1", "version = \"0.1\""),
         ("path:../fastvit/runtime", "path = \"../fastvit/runtime\""),
     ] {
-        let o = codegen(&[
-            "--out",
-            out.to_str().unwrap(),
-            "--resolution",
-            "64",
-            "--quiet",
-            "--runtime",
-            spec,
-        ]);
+        let o = main_job(None, &out, &["--quiet", "--runtime", spec]);
         assert!(o.status.success(), "{}", text(&o.stderr));
         let toml = std::fs::read_to_string(out.join("Cargo.toml")).unwrap();
         assert!(
@@ -117,7 +121,7 @@ fn runtime_source_is_an_option() {
 fn no_checkpoint_uses_the_builtin_model_and_says_so() {
     let d = tmp("builtin");
     let out = d.join("model");
-    let o = codegen(&["--out", out.to_str().unwrap(), "--resolution", "64"]);
+    let o = main_job(None, &out, &[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("built-in synthetic FastViT-T8"));
     assert!(text(&o.stderr).contains("arena"));
@@ -139,13 +143,7 @@ fn bad_checkpoint_fails_cleanly_and_keeps_previous_output() {
         synth::checkpoint_bytes(codegen::arch::T8, 5, 10, Layout::TimmTrain, DType::F32);
     bytes.truncate(bytes.len() / 2);
     std::fs::write(&bad, &bytes).unwrap();
-    let o = codegen(&[
-        bad.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--resolution",
-        "64",
-    ]);
+    let o = main_job(Some(&bad), &out, &[]);
     assert!(!o.status.success());
     let err = text(&o.stderr);
     assert!(
@@ -258,13 +256,7 @@ fn eval_prints_float_and_int8_results_per_input() {
     );
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
     // One input: the per-input SQNR is finite, the per-class one is n/a.
-    let o = codegen(&[
-        "eval",
-        ck.to_str().unwrap(),
-        png.to_str().unwrap(),
-        "--resolution",
-        "64",
-    ]);
+    let o = eval_one(&ck, &png);
     let t = text(&o.stdout);
     assert!(
         t.contains("n/a (needs 2+ inputs) per class") && !t.contains("inf dB"),
@@ -275,13 +267,7 @@ fn eval_prints_float_and_int8_results_per_input() {
     // An unreadable image is named.
     let bogus = d.join("bogus.jpg");
     std::fs::write(&bogus, b"not a jpeg").unwrap();
-    let o = codegen(&[
-        "eval",
-        ck.to_str().unwrap(),
-        bogus.to_str().unwrap(),
-        "--resolution",
-        "64",
-    ]);
+    let o = eval_one(&ck, &bogus);
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("bogus.jpg"), "{}", text(&o.stderr));
 }

@@ -272,6 +272,17 @@ macro_rules! assert_err {
     }};
 }
 
+/// `s` is refused as [`Error::UnsupportedDtype`], naming tensor `name`, its
+/// `dtype` and the `more` parts.
+fn assert_dtype_refused(s: &St, name: &str, dtype: &str, more: &[&str]) {
+    let tensor = format!("`{name}`");
+    let parts: Vec<&str> = [tensor.as_str(), dtype]
+        .into_iter()
+        .chain(more.iter().copied())
+        .collect();
+    assert_err!(s.bytes(), Error::UnsupportedDtype { .. }, &parts);
+}
+
 // ---------------------------------------------------------------------------
 // Not safetensors / truncated / malformed container.
 
@@ -624,11 +635,7 @@ fn unsupported_dtypes() {
         .flat_map(|b| (f32::from_le_bytes(b.try_into().unwrap()) as f64).to_le_bytes())
         .collect();
     e.dtype = "F64".into();
-    assert_err!(
-        s.bytes(),
-        Error::UnsupportedDtype { .. },
-        &[&format!("`{name}`"), "F64", "F32, F16 and BF16"]
-    );
+    assert_dtype_refused(&s, name, "F64", &["F32, F16 and BF16"]);
     // I32 / U8 / BOOL / F8: same bytes reinterpreted (sizes adjusted).
     for (dtype, shape) in [
         ("I32", vec![144]),
@@ -665,11 +672,7 @@ fn unsupported_dtypes() {
     let e = s.get_mut(name);
     e.dtype = "U8".into();
     e.data.truncate(144);
-    assert_err!(
-        s.bytes(),
-        Error::UnsupportedDtype { .. },
-        &[&format!("`{name}`"), "U8"]
-    );
+    assert_dtype_refused(&s, name, "U8", &[]);
 }
 
 #[test]
@@ -704,11 +707,7 @@ fn num_batches_tracked_is_optional() {
     let e = s.get_mut(name);
     e.dtype = "F64".into();
     e.data = 7f64.to_le_bytes().to_vec();
-    assert_err!(
-        s.bytes(),
-        Error::UnsupportedDtype { .. },
-        &[&format!("`{name}`"), "F64"]
-    );
+    assert_dtype_refused(&s, name, "F64", &[]);
 }
 
 #[test]
@@ -911,26 +910,21 @@ fn attention_variants_are_refused_with_what_is_missing() {
     );
 
     // The same in the timm reparameterized and Apple layouts.
-    let mut s = variant_st("fastvit_s12", Layout::TimmReparam);
-    add_attention(&mut s, "stages.3.blocks.0");
-    assert_err!(
-        s.bytes(),
-        Error::OtherVariant {
-            variant: "fastvit_sa12",
-            ..
-        },
-        &["not supported"]
-    );
-    let mut s = variant_st("fastvit_s12", Layout::AppleTrain);
-    add_attention(&mut s, "network.6.0");
-    assert_err!(
-        s.bytes(),
-        Error::OtherVariant {
-            variant: "fastvit_sa12",
-            ..
-        },
-        &["not supported"]
-    );
+    for (layout, block) in [
+        (Layout::TimmReparam, "stages.3.blocks.0"),
+        (Layout::AppleTrain, "network.6.0"),
+    ] {
+        let mut s = variant_st("fastvit_s12", layout);
+        add_attention(&mut s, block);
+        assert_err!(
+            s.bytes(),
+            Error::OtherVariant {
+                variant: "fastvit_sa12",
+                ..
+            },
+            &["not supported"]
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1034,29 +1028,23 @@ fn class_counts() {
         assert_eq!(c.tensors["head.fc.weight"].shape, [classes, 768]);
         assert_eq!(c.tensors["head.fc.bias"].shape, [classes]);
     }
-    let mut s = st();
-    s.set_f32("head.fc.weight", &[0, 768], 0.0);
-    s.set_f32("head.fc.bias", &[0], 0.0);
-    assert_err!(
-        s.bytes(),
-        Error::WrongShape { .. },
-        &["`head.fc.weight`", "[0, 768]"]
-    );
-    // Apple naming for the head too.
-    let mut s = St::parse(&synth::checkpoint_bytes(
+    // Timm's naming, and Apple's for the head too.
+    let apple = St::parse(&synth::checkpoint_bytes(
         codegen::arch::T8,
         1,
         1,
         Layout::AppleReparam,
         DType::F32,
     ));
-    s.set_f32("head.weight", &[0, 768], 0.0);
-    s.set_f32("head.bias", &[0], 0.0);
-    assert_err!(
-        s.bytes(),
-        Error::WrongShape { .. },
-        &["`head.weight`", "[0, 768]"]
-    );
+    for (mut s, head) in [(st(), "head.fc"), (apple, "head")] {
+        s.set_f32(&format!("{head}.weight"), &[0, 768], 0.0);
+        s.set_f32(&format!("{head}.bias"), &[0], 0.0);
+        assert_err!(
+            s.bytes(),
+            Error::WrongShape { .. },
+            &[&format!("`{head}.weight`"), "[0, 768]"]
+        );
+    }
 }
 
 #[test]

@@ -19,19 +19,23 @@ fn files(dir: &str) -> Vec<PathBuf> {
     v
 }
 
-/// A fuzz target's seed corpus and its crash regressions.
-fn seeds_and_regressions(target: &str) -> Vec<PathBuf> {
+/// A fuzz target's seed corpus (at least `seeds` files: a missing corpus
+/// fails rather than passing on nothing) and its crash regressions, read.
+fn seeds_and_regressions(target: &str, seeds: usize) -> Vec<(PathBuf, Vec<u8>)> {
     let mut all = files(&format!("corpus/{target}"));
+    assert!(all.len() >= seeds, "{target}: seed corpus present");
     all.extend(files(&format!("regressions/{target}")));
-    all
+    all.into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
 }
 
 #[test]
 fn checkpoint_inputs_never_panic() {
-    let all = seeds_and_regressions("checkpoint");
-    assert!(all.len() >= 6, "seed corpus present");
-    for p in all {
-        let bytes = std::fs::read(&p).unwrap();
+    for (p, bytes) in seeds_and_regressions("checkpoint", 6) {
         let r = codegen::checkpoint::parse(Path::new("fuzz.safetensors"), &bytes);
         assert!(
             r.is_err(),
@@ -44,10 +48,7 @@ fn checkpoint_inputs_never_panic() {
 
 #[test]
 fn image_and_npy_inputs_never_panic() {
-    let all = seeds_and_regressions("input");
-    assert!(all.len() >= 4, "seed corpus present");
-    for p in all {
-        let bytes = std::fs::read(&p).unwrap();
+    for (p, bytes) in seeds_and_regressions("input", 4) {
         // As the fuzz target: the shipped read path, both ways.
         for name in ["fuzz.npy", "fuzz.png"] {
             match codegen::images::input_from_bytes(Path::new(name), &bytes, 32) {

@@ -278,13 +278,28 @@ impl Conv {
             if first >= self.input.h as usize {
                 break;
             }
-            let need = (r + 1).saturating_mul(out_row);
-            let free = first.saturating_mul(in_row);
-            if need > free && need - free > lead {
-                lead = need - free;
-            }
+            lead = lead_after_row(lead, r, out_row, first, in_row);
             r += 1;
         }
+        lead
+    }
+}
+
+/// `lead` raised to what output row `r` needs when the next input row read
+/// is `first`: rows `0..=r` of the output (`out_row` bytes each) must end
+/// before input row `first` (`in_row` bytes each) starts.
+const fn lead_after_row(
+    lead: usize,
+    r: usize,
+    out_row: usize,
+    first: usize,
+    in_row: usize,
+) -> usize {
+    let need = (r + 1).saturating_mul(out_row);
+    let free = first.saturating_mul(in_row);
+    if need > free && need - free > lead {
+        need - free
+    } else {
         lead
     }
 }
@@ -356,11 +371,7 @@ impl Stem {
             let next = if next_start > done { next_start } else { done };
             if next < b.input.h as usize {
                 let first_in = (next * a.stride as usize).saturating_sub(a.pad as usize);
-                let need = (r + 1).saturating_mul(out_row);
-                let free = first_in.saturating_mul(in_row);
-                if need > free && need - free > lead {
-                    lead = need - free;
-                }
+                lead = lead_after_row(lead, r, out_row, first_in, in_row);
             }
             r += 1;
         }

@@ -77,34 +77,28 @@ impl Lowering<'_> {
         }
     }
 
-    fn i8s(&mut self, v: &[i8]) -> Span {
+    /// Appends `bytes` at the next aligned offset: the span every typed
+    /// store below returns.
+    fn store(&mut self, bytes: impl IntoIterator<Item = u8>) -> Span {
         self.align();
-        let offset = self.blob.len() as u32;
-        self.blob.extend(v.iter().map(|&x| x as u8));
+        let offset = self.blob.len();
+        self.blob.extend(bytes);
         Span {
-            offset,
-            len: v.len() as u32,
+            offset: offset as u32,
+            len: (self.blob.len() - offset) as u32,
         }
+    }
+
+    fn i8s(&mut self, v: &[i8]) -> Span {
+        self.store(v.iter().map(|&x| x as u8))
     }
 
     fn i16s(&mut self, v: &[i16]) -> Span {
-        self.align();
-        let offset = self.blob.len() as u32;
-        self.blob.extend(v.iter().flat_map(|x| x.to_le_bytes()));
-        Span {
-            offset,
-            len: 2 * v.len() as u32,
-        }
+        self.store(v.iter().flat_map(|x| x.to_le_bytes()))
     }
 
     fn i32s(&mut self, v: &[i32]) -> Span {
-        self.align();
-        let offset = self.blob.len() as u32;
-        self.blob.extend(v.iter().flat_map(|x| x.to_le_bytes()));
-        Span {
-            offset,
-            len: 4 * v.len() as u32,
-        }
+        self.store(v.iter().flat_map(|x| x.to_le_bytes()))
     }
 
     fn requant(&mut self, reals: &[f64]) -> Requant {

@@ -1,13 +1,14 @@
 //! The fast streamed stem ([`Layer::Stem`](crate::Layer::Stem) with
 //! `first` = [`ConvVariant::Im2col`](crate::ConvVariant::Im2col) or
 //! [`ConvVariant::DenseHwio`](crate::ConvVariant::DenseHwio) and `second` =
-//! [`ConvVariant::Depthwise`](crate::ConvVariant::Depthwise)): the loop of
-//! [`crate::ops::stem::stem_reference`] over the fast kernels.
+//! [`ConvVariant::Depthwise`](crate::ConvVariant::Depthwise)): the reference's
+//! own loop ([`crate::ops::stem::stream`]) over the fast kernels.
 #![forbid(unsafe_code)]
 
 use super::dense::{dense_pixel, im2col_row};
 use super::depthwise::depthwise_pixel;
 use super::window::{input_rows, WindowArgs};
+use crate::ops::stem::{stream, Ring};
 use crate::schedule::Stem;
 
 /// The `first` conv of a fast stem.
@@ -19,11 +20,10 @@ pub enum StemFirst<'a> {
     Dense(WindowArgs<'a>),
 }
 
-/// The streamed stem with the fast kernels: the loop order, ring and
-/// write-behind contract of [`crate::ops::stem::stem_reference`], each
-/// `first` row by [`im2col_row`] (or pixel by [`dense_pixel`]), each
-/// `second` pixel by
-/// [`depthwise_pixel`].
+/// The streamed stem with the fast kernels: [`stream`] (the loop order,
+/// ring and write-behind contract of [`crate::ops::stem::stem_reference`]),
+/// each `first` row by [`im2col_row`] (or pixel by [`dense_pixel`]), each
+/// `second` pixel by [`depthwise_pixel`].
 pub fn stem_fast(
     p: &Stem,
     first: &StemFirst<'_>,
@@ -33,52 +33,27 @@ pub fn stem_fast(
     output_at: usize,
     ring: &mut [i8],
 ) {
-    let (a, b) = (&p.first, &p.second);
-    let in_row = a.input.w as usize * a.input.c as usize;
-    let (mw, mc) = (a.output.w as usize, a.output.c as usize);
-    let (oh, ow, oc) = (
-        b.output.h as usize,
-        b.output.w as usize,
-        b.output.c as usize,
-    );
-    let mid_row = mw * mc;
-    let slots = b.kernel as usize;
-    if mw == 0 || mc == 0 || oc == 0 || slots == 0 {
-        return;
+    let in_row = p.first.input.w as usize * p.first.input.c as usize;
+    let (mw, mc) = (p.first.output.w as usize, p.first.output.c as usize);
+    let oc = p.second.output.c as usize;
+    if mc == 0 || oc == 0 {
+        return; // validated; keeps `chunks_exact_mut(0)` panics out
     }
-    let mut done = 0;
-    for r in 0..oh {
-        let (start, end) = p.window(r);
-        for j in start.max(done)..end {
-            let Some(input) = region.get(input_at..) else {
-                return;
-            };
-            let at = (j % slots) * mid_row;
-            let Some(slot) = ring.get_mut(at..at + mid_row) else {
-                return;
-            };
-            let row = input_rows(input, in_row);
-            match first {
-                StemFirst::Im2col(first) => im2col_row(first, j, mw, row, slot),
-                StemFirst::Dense(first) => {
-                    for (x, px) in slot.chunks_exact_mut(mc).enumerate() {
-                        dense_pixel(first, j, x, row, px);
-                    }
+    let first_row = |j, input: &[i8], slot: &mut [i8]| {
+        let row = input_rows(input, in_row);
+        match first {
+            StemFirst::Im2col(first) => im2col_row(first, j, mw, row, slot),
+            StemFirst::Dense(first) => {
+                for (x, px) in slot.chunks_exact_mut(mc).enumerate() {
+                    dense_pixel(first, j, x, row, px);
                 }
             }
         }
-        done = done.max(end);
-        let ring = &*ring;
-        let at = output_at + r * ow * oc;
-        let Some(out) = region.get_mut(at..at + ow * oc) else {
-            return;
-        };
+    };
+    let second_row = |r, ring: Ring<'_>, out: &mut [i8]| {
         for (x, px) in out.chunks_exact_mut(oc).enumerate() {
-            let row = |iy: usize| {
-                let at = (iy % slots) * mid_row;
-                ring.get(at..at + mid_row).unwrap_or(&[])
-            };
-            depthwise_pixel(second, r, x, row, px);
+            depthwise_pixel(second, r, x, |iy| ring.row(iy), px);
         }
-    }
+    };
+    stream(p, region, input_at, output_at, ring, first_row, second_row);
 }

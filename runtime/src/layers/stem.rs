@@ -11,34 +11,28 @@ impl Model<'_> {
     /// Validates a stem layer and runs it.
     pub(crate) fn run_stem(&self, p: &Stem, layer: &Layer, arena: &mut [i8]) -> Option<()> {
         let (a, b) = (&p.first, &p.second);
-        let fast = match (a.variant, b.variant) {
-            (ConvVariant::Reference, ConvVariant::Reference) => None,
+        // Both reference, or a fast `first` and a depthwise `second`.
+        let first = match a.variant {
+            ConvVariant::Reference => None,
+            ConvVariant::DenseHwio {
+                weights_hwio: w,
+                folded_bias: fb,
+            } => Some(StemFirst::Dense(self.dense_args(a, w, fb)?)),
+            ConvVariant::Im2col {
+                weights_rows: w,
+                folded_bias: fb,
+            } => Some(StemFirst::Im2col(self.im2col_args(a, w, fb)?)),
+            _ => return None,
+        };
+        let fast = match (first, b.variant) {
+            (None, ConvVariant::Reference) => None,
             (
-                ConvVariant::DenseHwio {
-                    weights_hwio,
-                    folded_bias,
-                },
+                Some(first),
                 ConvVariant::Depthwise {
                     weights_hwc,
-                    folded_bias: fb2,
-                },
-            ) => Some((
-                StemFirst::Dense(self.dense_args(a, weights_hwio, folded_bias)?),
-                self.depthwise_args(b, weights_hwc, fb2)?,
-            )),
-            (
-                ConvVariant::Im2col {
-                    weights_rows,
                     folded_bias,
                 },
-                ConvVariant::Depthwise {
-                    weights_hwc,
-                    folded_bias: fb2,
-                },
-            ) => Some((
-                StemFirst::Im2col(self.im2col_args(a, weights_rows, folded_bias)?),
-                self.depthwise_args(b, weights_hwc, fb2)?,
-            )),
+            ) => Some((first, self.depthwise_args(b, weights_hwc, folded_bias)?)),
             _ => return None,
         };
         if a.output != b.input || b.kernel == 0 {

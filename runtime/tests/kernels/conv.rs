@@ -259,69 +259,28 @@ pub fn conv_property(kind: ConvKind, pad_values: PadValues, cases: u32) {
     tally.assert_mixed(&name, 20);
 }
 
-#[test]
-fn conv_stem_with_pad_values() {
-    conv_property(ConvKind::Stem, PadValues::Always, 96);
+/// One property test per conv family: `name: kind, pad values, cases;`.
+macro_rules! conv_properties {
+    ($($name:ident: $kind:expr, $pad_values:ident, $cases:literal;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                conv_property($kind, PadValues::$pad_values, $cases);
+            }
+        )*
+    };
 }
 
-#[test]
-fn conv_stem_zero_padding() {
-    conv_property(ConvKind::Stem, PadValues::Never, 96);
-}
-
-#[test]
-fn conv_depthwise_3x3_stride_1() {
-    conv_property(
-        ConvKind::Depthwise { k: 3, stride: 1 },
-        PadValues::Sometimes,
-        96,
-    );
-}
-
-#[test]
-fn conv_depthwise_3x3_stride_2() {
-    conv_property(
-        ConvKind::Depthwise { k: 3, stride: 2 },
-        PadValues::Sometimes,
-        96,
-    );
-}
-
-#[test]
-fn conv_depthwise_7x7_stride_1() {
-    conv_property(
-        ConvKind::Depthwise { k: 7, stride: 1 },
-        PadValues::Sometimes,
-        96,
-    );
-}
-
-#[test]
-fn conv_grouped_7x7_stride_2_multiplier_2() {
-    conv_property(
-        ConvKind::Multiplier2 { k: 7, stride: 2 },
-        PadValues::Sometimes,
-        96,
-    );
-}
-
-#[test]
-fn conv_grouped_3x3_stride_1_multiplier_2() {
-    conv_property(
-        ConvKind::Multiplier2 { k: 3, stride: 1 },
-        PadValues::Sometimes,
-        96,
-    );
-}
-
-#[test]
-fn conv_pointwise_dense() {
-    conv_property(ConvKind::Pointwise, PadValues::Sometimes, 96);
-}
-
-#[test]
-fn conv_generic_groups_kernels_strides_pads() {
-    conv_property(ConvKind::Generic, PadValues::Sometimes, 128);
+conv_properties! {
+    conv_stem_with_pad_values: ConvKind::Stem, Always, 96;
+    conv_stem_zero_padding: ConvKind::Stem, Never, 96;
+    conv_depthwise_3x3_stride_1: ConvKind::Depthwise { k: 3, stride: 1 }, Sometimes, 96;
+    conv_depthwise_3x3_stride_2: ConvKind::Depthwise { k: 3, stride: 2 }, Sometimes, 96;
+    conv_depthwise_7x7_stride_1: ConvKind::Depthwise { k: 7, stride: 1 }, Sometimes, 96;
+    conv_grouped_7x7_stride_2_multiplier_2: ConvKind::Multiplier2 { k: 7, stride: 2 }, Sometimes, 96;
+    conv_grouped_3x3_stride_1_multiplier_2: ConvKind::Multiplier2 { k: 3, stride: 1 }, Sometimes, 96;
+    conv_pointwise_dense: ConvKind::Pointwise, Sometimes, 96;
+    conv_generic_groups_kernels_strides_pads: ConvKind::Generic, Sometimes, 128;
 }
 
 /// Checks the naive model itself (and the kernel) on a hand-computed case:
