@@ -20,6 +20,7 @@
 mod arena;
 pub mod error;
 pub mod kernels;
+mod layer;
 mod layers;
 pub mod model;
 pub mod operands;
