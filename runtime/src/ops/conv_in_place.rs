@@ -8,7 +8,7 @@ use crate::schedule::Conv;
 use crate::tensor::{Elem, Int8, Storage};
 
 /// Reference kernel. `data` is the tensor (input on entry, output on exit,
-/// `h * w * c` elements of the tensor's [`Elem`](crate::Elem)); `ring` holds
+/// `h * w * c` elements of the tensor's [`Elem`]); `ring` holds
 /// [`Conv::in_place_scratch_bytes`] of the row's bytes.
 ///
 /// For each row `y`: copy input row `y` into ring slot `y % (k/2 + 1)`, then
