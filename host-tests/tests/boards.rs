@@ -30,10 +30,11 @@ const RESOLUTION: usize = 128;
 const WEIGHTS_BYTES: u64 = 4_096_144;
 
 /// The least free flash the 4 MiB Pico 2 build may keep at 256x256: just
-/// under the measured 7,928 B (README, docs/memory.md), so code growth of
-/// more than ~0.9 KB in that build fails here. (An exact pin changed with
-/// every kernel edit: 4,552, 7,672, 7,112 and 7,928 B in one day.)
-const PICO2_MIN_SPARE_BYTES: u64 = 7_000;
+/// under the measured 16,568 B (README, docs/memory.md), so code growth of
+/// more than ~1.5 KB in that build fails here. (7,928 B before the test kit
+/// stopped switching the runtime's reference forms on in that build; an
+/// exact pin changed with every kernel edit.)
+const PICO2_MIN_SPARE_BYTES: u64 = 15_000;
 
 #[test]
 fn every_emulated_board_matches_the_host_bit_for_bit_with_repeatable_counts() {

@@ -44,7 +44,12 @@ fn board_result(
             r.marks
         ));
     }
-    let deterministic = runs.iter().all(|x| x.report.perf_marks == r.perf_marks);
+    // The inference's per-layer counts, not the absolute marks: the Linux
+    // user-mode build's start-up before the first mark varies by a few
+    // instructions between runs (seen: 21), which is not the model's code.
+    let deterministic = runs
+        .iter()
+        .all(|x| x.report.layer_instructions() == r.layer_instructions());
     if !deterministic {
         problems.push("instruction counts differ between runs".into());
     }

@@ -53,6 +53,10 @@ impl Model<'_> {
     /// [`Model::run_add`] with an int16 operand: the reference add, in place
     /// over an operand of the output's element type.
     fn run_add_wide(p: &Add, arena: &mut [i8]) -> Option<()> {
+        // With the reference forms: a build without them is int8 only.
+        if !crate::REFERENCE_FORMS {
+            return None;
+        }
         let o = p.output;
         if o.offset == p.a.offset || o.offset == p.b.offset {
             let (data, other, data_is_b) = if o.offset == p.a.offset {
