@@ -146,9 +146,10 @@ pub(crate) const WORD_LANES: bool = cfg!(fastvit_dsp);
 pub(crate) const TAP_TABLE: bool = cfg!(any(fastvit_dsp, fastvit_mve, target_arch = "aarch64"));
 
 /// The x2 channel-multiplier conv reads the depthwise tap table too
-/// (`multiplier::pixel_by_taps`): MVE only, as on the DSP tier its 2 KB of
-/// code would leave the 4 MB Pico 2 (an M33) under its flash margin.
-pub(crate) const MULTIPLIER_TAPS: bool = cfg!(all(target_arch = "arm", fastvit_mve));
+/// (`multiplier::pixel_by_taps`): the DSP and MVE tiers (about 2 KB of code
+/// on the 4 MB Pico 2, which has room since its build dropped the reference
+/// forms).
+pub(crate) const MULTIPLIER_TAPS: bool = cfg!(any(fastvit_dsp, fastvit_mve));
 
 /// The 1x1 tile requantizes, maps and stores a channel's four outputs as one
 /// vector per output channel (`mve::finish_px4`).

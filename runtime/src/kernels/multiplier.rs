@@ -25,7 +25,7 @@ use super::window::{for_each_pixel, input_rows, per_tap_pixel, Window, WindowArg
 const PAD_ROW: usize = 512;
 
 /// Output pixel `(oy, ox)` through a table of the pixels its taps read, as
-/// `depthwise::pixel_by_taps` (the MVE tier, [`super::MULTIPLIER_TAPS`]): plane `j` reads the
+/// `depthwise::pixel_by_taps` (DSP and MVE, [`super::MULTIPLIER_TAPS`]): plane `j` reads the
 /// weights from `j * cin` on with tap stride `m * cin`; on MVE 16 channels
 /// a step (`mve::taps16`), then four ([`TapRows::taps4`]), each chunk
 /// requantized by `finish` at output stride `m`. A padded tap reads a row
