@@ -98,10 +98,7 @@ impl<'a> Model<'a> {
     }
 
     /// [`Model::conv_args`] for the reference forms, `None` in a build
-    /// without them ([`crate::REFERENCE_FORMS`]), so their code is not linked
-    /// (inlined, so the constant `None` removes the callers' reference
-    /// paths even where the optimizer would not inline on its own).
-    #[inline(always)]
+    /// without them ([`crate::REFERENCE_FORMS`]), so their code is not linked.
     pub(crate) fn reference_args(&self, p: &Conv) -> Option<ops::conv::ConvArgs<'a>> {
         if !crate::REFERENCE_FORMS {
             return None;

@@ -63,9 +63,6 @@ impl Model<'_> {
                 let (data, scratch) = split2_mut(arena, bytes(x), scratch)?;
                 match dw_fast {
                     None if x.elem != crate::Elem::I8 => {
-                        if !crate::REFERENCE_FORMS {
-                            return None;
-                        }
                         let dwa = self.reference_args(dw)?;
                         crate::kernels::conv_mlp::conv_mlp_pointwise_wide(
                             p, &dwa, &f1, &f2, data, scratch,

@@ -38,11 +38,24 @@ fn run_one(
     output: TensorRef,
     arena: &[i8],
 ) -> Result<Vec<i16>, Error> {
+    run_layers(blob, &[layer], input, output, arena)
+}
+
+/// Runs `layers` (at most 4) as a model whose input is `input` and output
+/// `output`, on a copy of `arena`; the logits buffer is i16, so it holds
+/// int8 and int16 outputs alike.
+pub fn run_layers(
+    blob: &[u8],
+    layers: &[Layer],
+    input: TensorRef,
+    output: TensorRef,
+    arena: &[i8],
+) -> Result<Vec<i16>, Error> {
     let model = Model {
         weights: blob,
-        layers: &[layer],
-        layer_names: &["under_test"],
-        stem_normalized: layer,
+        layers,
+        layer_names: &["under_test"; 4][..layers.len()],
+        stem_normalized: layers[0],
         arena_bytes: arena.len(),
         input,
         normalized_input_zp: 0,

@@ -4,10 +4,11 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use runtime::{Add, Conv, ConvMlp, ConvVariant, Elem, Error, Layer, Model, TensorRef};
+use runtime::{Add, Conv, ConvMlp, ConvVariant, Elem, Error, Layer, TensorRef};
 
 use crate::conv_params::{ConvParams, Geometry};
 use crate::harness::*;
+use crate::wide::run_layers;
 
 fn with(t: TensorRef, elem: Elem) -> TensorRef {
     TensorRef { elem, ..t }
@@ -22,8 +23,7 @@ fn encode(v: &[i32], elem: Elem) -> Vec<i8> {
     out
 }
 
-/// Runs a schedule whose input is `input` and output `output`; the logits
-/// buffer (i16) holds the output's values.
+/// [`run_layers`] with the output's values as i32.
 fn run(
     blob: &[u8],
     layers: &[Layer],
@@ -31,21 +31,7 @@ fn run(
     output: TensorRef,
     arena: &[i8],
 ) -> Result<Vec<i32>, Error> {
-    let model = Model {
-        weights: blob,
-        layers,
-        layer_names: &["under_test"; 4][..layers.len()],
-        stem_normalized: layers[0],
-        arena_bytes: arena.len(),
-        input,
-        normalized_input_zp: 0,
-        output,
-        output_zp: 0,
-    };
-    let image = arena[input.offset as usize..input.end()].to_vec();
-    let mut work = arena.to_vec();
-    let mut out = vec![0i16; output.len()];
-    model.run_normalized(&mut work, &image, &mut out, |_, _| {})?;
+    let out = run_layers(blob, layers, input, output, arena)?;
     Ok(out.into_iter().map(i32::from).collect())
 }
 
