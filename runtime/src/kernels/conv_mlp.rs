@@ -87,7 +87,10 @@ pub fn conv_mlp_pointwise_wide(
         data,
         scratch,
         |y, i, rows, d| dw_value(p, dw, (y, i), rows, d, x),
-        fc_pair(fc1, fc2, c, hidden),
+        |_, _, _, d, hid, tile| {
+            pointwise_pixels(fc1, c, hidden, d, hid, tile);
+            pointwise_pixels(fc2, hidden, c, hid, d, tile);
+        },
         |saved, f, out| add_with(&p.add, (saved, x), (f, Int8), (out, x)),
     );
 }
@@ -114,23 +117,10 @@ fn fast(
         data,
         scratch,
         dw,
-        fc_pair(fc1, fc2, c, hidden),
+        |_, _, _, d, hid, tile| {
+            pointwise_pixels(fc1, c, hidden, d, hid, tile);
+            pointwise_pixels(fc2, hidden, c, hid, d, tile);
+        },
         |saved, f, out| residual(&add, &p.add, saved, f, out),
     );
-}
-
-/// `drive`'s `mlp` step of every fast form: fc1 (`c -> hidden`, with its
-/// table) then fc2 (`hidden -> c`) on the tiled pointwise kernel, the group's
-/// pixels at once.
-#[inline(always)]
-fn fc_pair<'a>(
-    fc1: &'a PointwiseArgs<'_>,
-    fc2: &'a PointwiseArgs<'_>,
-    c: usize,
-    hidden: usize,
-) -> impl FnMut(usize, usize, usize, &mut [i8], &mut [i8], &mut [u32]) + 'a {
-    move |_, _, _, d, hid, tile| {
-        pointwise_pixels(fc1, c, hidden, d, hid, tile);
-        pointwise_pixels(fc2, hidden, c, hid, d, tile);
-    }
 }
