@@ -99,17 +99,19 @@ fn conv_tokens(c: &Conv) -> TokenStream {
     let (input, output) = (tensor(c.input), tensor(c.output));
     let (in_zp, out_zp, kernel, stride, pad, groups) =
         (c.in_zp, c.out_zp, c.kernel, c.stride, c.pad, c.groups);
-    let (weights, bias, rq, pv, lut) = (
+    let (weights, bias, rq, pv, lut, id) = (
         span(c.weights),
         span(c.bias),
         requant(c.requant),
         span(c.pad_values),
         span(c.lut),
+        span(c.identity),
     );
     quote!(Conv {
         variant: #variant, input: #input, in_zp: #in_zp, output: #output, out_zp: #out_zp,
         kernel: #kernel, stride: #stride, pad: #pad, groups: #groups,
         weights: #weights, bias: #bias, requant: #rq, pad_values: #pv, lut: #lut,
+        identity: #id,
     })
 }
 

@@ -26,8 +26,9 @@ use codegen::pipeline::{self, QuantOptions};
 const SQNR_FLOOR_DB: f64 = 23.4;
 
 /// Regression floor of the build with every residual stream at 16 bits
-/// (measured 26.30 dB, 2026-12-05).
-const STREAMS_SQNR_FLOOR_DB: f64 = 26.0;
+/// (measured 27.40 dB with the identity taps kept apart, 2026-12-05;
+/// 26.30 dB before).
+const STREAMS_SQNR_FLOOR_DB: f64 = 27.2;
 
 fn kit() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/proxy");

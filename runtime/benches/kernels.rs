@@ -58,6 +58,7 @@ fn conv(
         requant: b.requant(&vec![0x5968 << 16; cout], &vec![-10; cout]),
         pad_values: Span::NONE,
         lut: Span::NONE,
+        identity: Span::NONE,
     }
 }
 

@@ -85,8 +85,21 @@ impl<'a> Model<'a> {
                 requant: self.requant(p.requant, p.output.c as usize)?,
                 pad_values,
                 lut: self.conv_table(p)?,
+                identity: self.identity(p)?,
             },
         ))
+    }
+
+    /// A conv's identity weights ([`Conv::identity`]): none, or one per
+    /// output channel of a conv that has an identity tap, each at most
+    /// [`Conv::MAX_IDENTITY`] in magnitude (the i32 sum cannot overflow).
+    fn identity(&self, p: &Conv) -> Option<I32s<'a>> {
+        if p.identity.len == 0 {
+            return Some(I32s(&[]));
+        }
+        let id = self.i32s(p.identity, p.output.c as usize)?;
+        let bounded = (0..id.len()).all(|o| id.get(o).unsigned_abs() <= Conv::MAX_IDENTITY as u32);
+        (p.identity_ok() && bounded).then_some(id)
     }
 
     /// [`Model::conv_common`] plus the fast layout `s`, which must hold every

@@ -203,6 +203,12 @@ pub struct Conv {
     /// int8 entries, or for an int16 output 256 little-endian int16 ones
     /// (the pre-table value stays int8, its table entry is int16).
     pub lut: Span,
+    /// Optional i32 per output channel: the weight of the identity tap
+    /// (input channel `o` at the output pixel) kept apart from the int8
+    /// `weights`, so a RepMixer's folded identity does not set the channel's
+    /// weight scale. Reference forms only ([`Conv::identity_ok`]); empty
+    /// otherwise.
+    pub identity: Span,
 }
 
 impl Conv {
@@ -213,6 +219,31 @@ impl Conv {
     /// 64 products of at most `2^16 * 2^7` sum below `2^30`, leaving half
     /// of the i32 accumulator to the bias.
     pub const MAX_WIDE_FAN_IN: usize = 64;
+
+    /// Largest identity weight magnitude ([`Conv::identity`]): `2^14`
+    /// times an int16 input stays within `2^29`, so with at most
+    /// [`Conv::MAX_WIDE_FAN_IN`] taps the sum keeps half of the i32 range
+    /// for the bias.
+    pub const MAX_IDENTITY: i32 = 1 << 14;
+
+    /// Whether this conv may carry [`Conv::identity`] weights: a reference
+    /// form, stride 1, same input and output size and channels, and
+    /// depthwise or dense 1x1, so output `(y, x, o)` has an identity tap.
+    pub const fn identity_ok(&self) -> bool {
+        let reference = matches!(
+            self.variant,
+            ConvVariant::Reference | ConvVariant::InPlace { .. } | ConvVariant::WriteBehind
+        );
+        let c = self.input.c;
+        let shape = self.stride == 1
+            && self.kernel % 2 == 1
+            && self.pad as u16 * 2 + 1 == self.kernel as u16
+            && self.input.h == self.output.h
+            && self.input.w == self.output.w
+            && c == self.output.c;
+        let grouping = self.groups == c || (self.kernel == 1 && self.groups == 1);
+        reference && shape && grouping
+    }
 
     /// Whether a reference form runs this conv with int16 operands: the
     /// variant is `Reference`, `InPlace` or `WriteBehind`, and an int16

@@ -653,6 +653,7 @@ fn conv_mlp_rejects_mixed_fc_variants() {
         requant: rq,
         pad_values: Span::NONE,
         lut: Span::NONE,
+        identity: Span::NONE,
     };
     blob.i8s(&[0; 64]);
     let v = tensor(0, 2, 2, c);

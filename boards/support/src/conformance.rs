@@ -190,6 +190,7 @@ impl Geom {
             requant: Requant::default(),
             pad_values: Span::NONE,
             lut: Span::NONE,
+            identity: Span::NONE,
         }
     }
 }
@@ -490,6 +491,7 @@ impl Params {
             requant: self.requant(c.g.cout),
             pad_values: self.pad_values(c),
             lut: self.lut(c),
+            identity: I32s(&[]),
         }
     }
 

@@ -14,27 +14,68 @@ pub(super) struct PerChannel {
     pub bias: Vec<i32>,
     /// Each channel's real requantization factor, input to output scale.
     pub reals: Vec<f64>,
+    /// The identity taps kept apart ([`runtime::Conv::identity`]), or empty.
+    pub identity: Vec<i32>,
+}
+
+/// Index within output channel `o`'s OIHW weights of its identity tap, when
+/// `c` has one (stride 1, `cin == cout`, depthwise or dense 1x1: what
+/// [`runtime::Conv::identity_ok`] accepts).
+pub(super) fn identity_tap(c: &ConvW, o: usize) -> Option<usize> {
+    let shape = c.stride == 1 && c.cin == c.cout && c.k % 2 == 1 && c.pad() * 2 + 1 == c.k;
+    if !shape {
+        None
+    } else if c.groups == c.cin {
+        Some(c.k * c.k / 2)
+    } else if c.k == 1 && c.groups == 1 {
+        Some(o)
+    } else {
+        None
+    }
 }
 
 /// Quantizes `c` per output channel (weights to `[-127, 127]` by their
 /// largest magnitude; OIHW becomes OHWI, the layout every kernel reads).
-pub(super) fn quantize_per_channel(c: &ConvW, in_scale: f64, out_scale: f64) -> PerChannel {
+/// With `split` and an identity tap ([`identity_tap`]), that tap is kept
+/// apart as a wide integer and the scale follows the other taps (at most
+/// [`Conv::MAX_IDENTITY`] steps for the identity): a RepMixer's folded
+/// identity, about 1 against taps of about 0.01, would otherwise leave the
+/// other taps a few int8 steps.
+pub(super) fn quantize_per_channel(
+    c: &ConvW,
+    in_scale: f64,
+    out_scale: f64,
+    split: bool,
+) -> PerChannel {
     let cin_g = c.cin / c.groups;
     let per = c.fan_in();
     let mut weights = Vec::with_capacity(c.weight.len());
     let mut bias = Vec::with_capacity(c.cout);
     let mut reals = Vec::with_capacity(c.cout);
+    let mut identity = Vec::new();
     for o in 0..c.cout {
         let w = &c.weight[o * per..(o + 1) * per];
-        let wmax = w.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
-        let sw = if wmax > 0.0 { wmax / 127.0 } else { 1.0 };
+        let id = if split { identity_tap(c, o) } else { None };
+        let wmax = (w.iter().enumerate())
+            .filter(|&(i, _)| Some(i) != id)
+            .fold(0f32, |m, (_, v)| m.max(v.abs())) as f64;
+        let id_max = id.map_or(0.0, |i| w[i].abs() as f64);
+        let sw = match (wmax / 127.0).max(id_max / Conv::MAX_IDENTITY as f64) {
+            s if s > 0.0 => s,
+            _ => 1.0,
+        };
         for ky in 0..c.k {
             for kx in 0..c.k {
                 for ci in 0..cin_g {
-                    let v = w[(ci * c.k + ky) * c.k + kx] as f64 / sw;
+                    let i = (ci * c.k + ky) * c.k + kx;
+                    let v = if Some(i) == id { 0.0 } else { w[i] as f64 / sw };
                     weights.push(v.round().clamp(-127.0, 127.0) as i8);
                 }
             }
+        }
+        if let Some(i) = id {
+            let lim = Conv::MAX_IDENTITY as f64;
+            identity.push((w[i] as f64 / sw).round().clamp(-lim, lim) as i32);
         }
         let b = (c.bias[o] as f64 / (in_scale * sw)).round();
         bias.push(b.clamp(i32::MIN as f64, i32::MAX as f64) as i32);
@@ -44,6 +85,7 @@ pub(super) fn quantize_per_channel(c: &ConvW, in_scale: f64, out_scale: f64) -> 
         weights,
         bias,
         reals,
+        identity,
     }
 }
 
@@ -141,5 +183,47 @@ mod tests {
             folded_bias(&[127; 4], &[i32::MIN], 4, 127),
             vec![i32::MIN.wrapping_sub(127 * 508)]
         );
+    }
+
+    fn dw3(weight: Vec<f32>, stride: usize) -> ConvW {
+        ConvW {
+            name: "t".into(),
+            cin: 2,
+            cout: 2,
+            k: 3,
+            stride,
+            groups: 2,
+            weight,
+            bias: vec![0.5, -0.25],
+        }
+    }
+
+    #[test]
+    fn identity_tap_is_kept_apart_and_the_scale_follows_the_other_taps() {
+        // Channel 0: a RepMixer-like identity (1.02) against taps of 0.01;
+        // channel 1: an identity so large the bound sets the scale.
+        let mut w = vec![0.01f32; 18];
+        w[4] = 1.02;
+        w[9] = -0.02;
+        w[13] = 1000.0;
+        let c = dw3(w, 1);
+        let q = quantize_per_channel(&c, 0.1, 0.2, true);
+        let sw0 = 0.01f32 as f64 / 127.0;
+        assert_eq!(q.weights[4], 0, "the identity tap leaves the int8 weights");
+        assert_eq!(q.weights[0], 127);
+        assert_eq!(q.identity[0], (1.02f32 as f64 / sw0).round() as i32);
+        assert!((q.reals[0] - 0.1 * sw0 / 0.2).abs() < 1e-15);
+        let sw1 = 1000.0 / Conv::MAX_IDENTITY as f64;
+        assert_eq!(q.identity[1], Conv::MAX_IDENTITY);
+        assert_eq!(q.weights[9], (-0.02f32 as f64 / sw1).round() as i8);
+        assert_eq!(q.bias[0], (0.5 / (0.1 * sw0)).round() as i32);
+        // Without the split, or without an identity tap (stride 2), the
+        // largest tap sets the scale as before.
+        let whole = quantize_per_channel(&c, 0.1, 0.2, false);
+        assert!(whole.identity.is_empty());
+        assert_eq!((whole.weights[4], whole.weights[0]), (127, 1));
+        let strided = quantize_per_channel(&dw3(c.weight.clone(), 2), 0.1, 0.2, true);
+        assert!(strided.identity.is_empty());
+        assert_eq!(strided.weights, whole.weights);
     }
 }

@@ -177,9 +177,11 @@ impl Lowering<'_> {
         lut: Span,
         pad_values: &[i8],
     ) -> Conv {
-        let q = layouts::quantize_per_channel(c, x.q.scale, pre.scale);
-        // Only the reference forms read or write int16.
-        let kernel = if x.q.elem == Elem::I8 && out.q.elem == Elem::I8 {
+        // Only the reference forms read or write int16, and only they keep
+        // the identity tap apart.
+        let int8 = x.q.elem == Elem::I8 && out.q.elem == Elem::I8;
+        let q = layouts::quantize_per_channel(c, x.q.scale, pre.scale, !int8);
+        let kernel = if int8 {
             layouts::choose(c, &q.weights)
         } else {
             KernelLayout::Reference
@@ -230,6 +232,11 @@ impl Lowering<'_> {
             requant,
             pad_values,
             lut,
+            identity: if q.identity.is_empty() {
+                Span::NONE
+            } else {
+                self.i32s(&q.identity)
+            },
         }
     }
 
@@ -302,7 +309,7 @@ impl Lowering<'_> {
     }
 
     fn fc_weights(&mut self, c: &ConvW, in_scale: f64, out_scale: f64) -> (Span, Span, Requant) {
-        let q = layouts::quantize_per_channel(c, in_scale, out_scale);
+        let q = layouts::quantize_per_channel(c, in_scale, out_scale, false);
         (
             self.i8s(&q.weights),
             self.i32s(&q.bias),

@@ -108,6 +108,7 @@ fn for_each_span(layer: &mut Layer, f: &mut impl FnMut(&mut Span)) {
                 requant(&mut c.requant, &mut g);
                 g(&mut c.pad_values);
                 g(&mut c.lut);
+                g(&mut c.identity);
                 variant_spans(&mut c.variant, &mut g);
             });
         }

@@ -22,6 +22,8 @@ pub struct ConvArgs<'a> {
     /// Activation table (256 int8 entries; 256 little-endian int16 ones
     /// for an int16 output), or empty.
     pub lut: &'a [i8],
+    /// Identity weight per output channel ([`Conv::identity`]), or empty.
+    pub identity: I32s<'a>,
 }
 
 /// One output element `(oy, ox, o)` of an int8 conv: the whole [`Conv`]
@@ -62,7 +64,8 @@ pub fn conv_value(
 }
 
 /// The accumulator of output `(oy, ox, o)`: bias plus every tap's
-/// `w * (x - in_zp)`.
+/// `w * (x - in_zp)`, plus the identity tap's `identity[o] * (x(oy, ox, o) -
+/// in_zp)` when there are identity weights.
 #[inline(always)]
 fn conv_acc(
     p: &Conv,
@@ -102,6 +105,9 @@ fn conv_acc(
                 acc += w as i32 * (v - p.in_zp);
             }
         }
+    }
+    if !a.identity.is_empty() {
+        acc += a.identity.get(o) * (x(oy, ox, o)? - p.in_zp);
     }
     Some(acc)
 }

@@ -4,7 +4,7 @@
 //! every item.
 #![allow(dead_code)]
 
-use runtime::{Conv, ConvVariant, TensorRef};
+use runtime::{Conv, ConvVariant, Span, TensorRef};
 use testkit::{tensor, Blob};
 
 #[derive(Clone, Copy, Debug)]
@@ -136,6 +136,7 @@ impl ConvParams {
             requant: blob.requant(&self.mult, &self.shift),
             pad_values: blob.opt_i8s(self.pad_values.as_deref()),
             lut: blob.opt_i8s(self.lut.as_deref()),
+            identity: Span::NONE,
         }
     }
 }

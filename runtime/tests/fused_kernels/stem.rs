@@ -136,6 +136,7 @@ fn stem_lead_and_ring_of_fastvit() {
         requant: Requant::default(),
         pad_values: Span::NONE,
         lut: Span::NONE,
+        identity: Span::NONE,
     };
     let mid = tensor(0, 128, 128, 48);
     let stem = Stem {

@@ -68,6 +68,7 @@ fn write_behind_lead_of_the_fastvit_downsample() {
         requant: Requant::default(),
         pad_values: Span::NONE,
         lut: Span::NONE,
+        identity: Span::NONE,
     };
     assert_eq!(conv.write_behind_bytes(), 2 * 64 * 48);
 }

@@ -39,6 +39,18 @@ fn run(
 /// padded taps add nothing; `table` (as i32 entries) maps the int8
 /// pre-table value.
 fn exact(p: &ConvParams, x: &[i32], out: Elem, table: Option<&[i32]>) -> Vec<i32> {
+    exact_with_identity(p, x, out, table, &[])
+}
+
+/// [`exact`] plus `identity[o] * (x(oy, ox, o) - in_zp)` per output when
+/// `identity` is not empty (stride 1, same size: output pixel = input pixel).
+fn exact_with_identity(
+    p: &ConvParams,
+    x: &[i32],
+    out: Elem,
+    table: Option<&[i32]>,
+    identity: &[i32],
+) -> Vec<i32> {
     let s = p.g;
     let (oh, ow) = s.out_hw();
     let (cin_g, cout_g) = (s.cin / s.groups, s.cout / s.groups);
@@ -61,6 +73,10 @@ fn exact(p: &ConvParams, x: &[i32], out: Elem, table: Option<&[i32]>) -> Vec<i32
                             acc += i64::from(w) * i64::from(v - p.in_zp);
                         }
                     }
+                }
+                if let Some(&id) = identity.get(o) {
+                    let v = x[(oy * s.w + ox) * s.cin + o];
+                    acc += i64::from(id) * i64::from(v - p.in_zp);
                 }
                 let r = rq(acc, p.mult[o], p.shift[o]) + i64::from(p.out_zp);
                 y.push(match table {
@@ -333,8 +349,13 @@ fn int16_conv_mlp_equals_its_layers_run_apart() {
         tensor(off[3], h, w, c),
     );
     let mut blob = Blob::new();
+    // The dw keeps its identity taps apart, as codegen builds it.
+    let identity = blob.i32s(&[-Conv::MAX_IDENTITY, 700, 3, Conv::MAX_IDENTITY]);
     let (cd, c1, c2) = (
-        dw.conv(&mut blob, xt, d),
+        Conv {
+            identity,
+            ..dw.conv(&mut blob, xt, d)
+        },
         fc1.conv(&mut blob, d, hid),
         fc2.conv(&mut blob, hid, f),
     );
@@ -372,6 +393,158 @@ fn int16_conv_mlp_equals_its_layers_run_apart() {
     });
     let got = run(&blob.0, &[fast], xt, xt, &arena).unwrap();
     assert_same("int16 ConvMlp, pointwise fc1/fc2", &expected, &got);
+}
+
+/// A drawn conv with an identity tap: depthwise or dense 1x1, `cin ==
+/// cout`, stride 1, odd kernel with same padding; identity weights up to
+/// `Conv::MAX_IDENTITY`. (parameters, input, identity, int16 input, arena
+/// seed).
+fn identity_case() -> impl Strategy<Value = (ConvParams, Vec<i32>, Vec<i32>, bool, u64)> {
+    let geometry = (1usize..=6, 1usize..=6, 1usize..=6, 0usize..=1, any::<bool>())
+        .prop_filter_map("valid", |(h, w, c, half, depthwise)| {
+            let k = if depthwise { 2 * half + 1 } else { 1 };
+            let groups = if depthwise { c } else { 1 };
+            Geometry::drawn((h, w), (c, c, groups), (k, 1, k / 2))
+        });
+    (geometry, any::<bool>(), any::<u64>()).prop_flat_map(|(s, wide_in, seed)| {
+        let m = Conv::MAX_IDENTITY;
+        (
+            (
+                i8s(s.weight_len()),
+                vec(bias(), s.cout),
+                vec(stored_multiplier(), s.cout),
+                vec(-12i32..=4, s.cout),
+                -128i32..=127,
+                -128i32..=127,
+            )
+                .prop_map(move |(weights, bias, mult, shift, in_zp, out_zp)| ConvParams {
+                    g: s,
+                    in_zp: if wide_in { 0 } else { in_zp },
+                    out_zp,
+                    weights,
+                    bias,
+                    mult,
+                    shift,
+                    pad_values: None,
+                    lut: None,
+                }),
+            vec(
+                if wide_in { -32768i32..=32767 } else { -128i32..=127 },
+                s.h * s.w * s.cin,
+            ),
+            vec(prop_oneof![Just(-m), Just(m), -m..=m], s.cout),
+            Just(wide_in),
+            Just(seed),
+        )
+    })
+}
+
+#[test]
+fn identity_taps_in_every_reference_form() {
+    // `Conv::identity` (a RepMixer's identity kept apart from the int8
+    // weights) in `Reference`, `InPlace` and `WriteBehind`, int8 or int16
+    // input, against the exact model.
+    check(128, identity_case(), |(p, x, id, wide_in, seed)| {
+        let ie = if wide_in { Elem::I16 } else { Elem::I8 };
+        let expected = exact_with_identity(&p, &x, Elem::I16, None, &id);
+        let n = x.len();
+        let (off, mut arena) = Layout::fixed(3, seed).place(&[2 * n, 2 * n, 6 * n + 64]);
+        let i = with(p.input(off[0]), ie);
+        let mut blob = Blob::new();
+        let identity = blob.i32s(&id);
+        let mut forms = vec![(ConvVariant::Reference, with(p.output(off[1]), Elem::I16))];
+        if wide_in && p.g.groups == p.g.cin {
+            let scratch = off[2] as u32;
+            forms.push((ConvVariant::InPlace { scratch }, i));
+        }
+        for (variant, o) in forms {
+            arena[i.offset as usize..i.end()].copy_from_slice(&encode(&x, ie));
+            let c = Conv {
+                identity,
+                ..p.conv_as(&mut blob, i, o, |_| variant)
+            };
+            let got = ran(run(&blob.0, &[Layer::Conv(c)], i, o, &arena))?;
+            testkit::prop_same("identity taps", &expected, &got)?;
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn identity_taps_written_behind_the_input() {
+    // The widening 1x1 of `stem.2`: int8 in, int16 out written behind its
+    // input, its identity taps apart.
+    let mut g = Gen::new(51);
+    let s = Geometry::drawn((5, 7), (6, 6, 1), (1, 1, 0)).unwrap();
+    let p = ConvParams::seeded(s, &mut g);
+    let id: Vec<i32> = (0..6).map(|_| g.range_i32(-Conv::MAX_IDENTITY, Conv::MAX_IDENTITY)).collect();
+    let x: Vec<i32> = (0..s.h * s.w * s.cin).map(|_| g.range_i32(-128, 127)).collect();
+    let mut blob = Blob::new();
+    let identity = blob.i32s(&id);
+    let probe = p.conv_as(&mut blob, p.input(0), with(p.output(0), Elem::I16), |_| {
+        ConvVariant::WriteBehind
+    });
+    let (n_in, lead) = (x.len(), probe.write_behind_bytes());
+    let (off, mut arena) = Layout::fixed(1, 9).place(&[lead + 2 * n_in]);
+    let (i, o) = (p.input(off[0] + lead), with(p.output(off[0]), Elem::I16));
+    arena[i.offset as usize..i.end()].copy_from_slice(&encode(&x, Elem::I8));
+    let c = Conv {
+        identity,
+        ..p.conv_as(&mut blob, i, o, |_| ConvVariant::WriteBehind)
+    };
+    let got = run(&blob.0, &[Layer::Conv(c)], i, o, &arena).unwrap();
+    let expected = exact_with_identity(&p, &x, Elem::I16, None, &id);
+    assert_same("identity taps, write-behind", &expected, &got);
+    assert!(expected.iter().any(|v| !(-128..=127).contains(v)));
+}
+
+#[test]
+fn identity_taps_are_refused_where_no_identity_or_kernel_takes_them() {
+    let mut g = Gen::new(61);
+    let s = Geometry::drawn((4, 4), (4, 4, 4), (3, 1, 1)).unwrap();
+    let p = ConvParams::seeded(s, &mut g);
+    let (off, arena) = Layout::fixed(2, 3).place(&[256, 256]);
+    let (i, o) = (with(p.input(off[0]), Elem::I16), with(p.output(off[1]), Elem::I16));
+    let mut blob = Blob::new();
+    let ok = blob.i32s(&[Conv::MAX_IDENTITY, -Conv::MAX_IDENTITY, 1, 0]);
+    let over = blob.i32s(&[Conv::MAX_IDENTITY + 1, 0, 0, 0]);
+    let short = blob.i32s(&[1, 1, 1]);
+    let reference = p.conv(&mut blob, i, o);
+    let with_id = |identity| Layer::Conv(Conv { identity, ..reference });
+    // Accepted as drawn; refused past the bound or with one per channel
+    // missing.
+    assert!(run(&blob.0, &[with_id(ok)], i, o, &arena).is_ok());
+    // A fast kernel does not read identity taps.
+    let fast = Conv {
+        variant: ConvVariant::Depthwise {
+            weights_hwc: blob.i8s(&p.weights),
+            folded_bias: blob.i32s(&p.bias),
+        },
+        input: p.input(off[0]),
+        output: p.output(off[1]),
+        identity: ok,
+        ..reference
+    };
+    // A strided conv has no identity tap.
+    let s2 = Geometry::drawn((4, 4), (4, 4, 4), (3, 2, 1)).unwrap();
+    let p2 = ConvParams::seeded(s2, &mut g);
+    let o2 = with(p2.output(off[1]), Elem::I16);
+    let strided = Conv {
+        identity: ok,
+        ..p2.conv(&mut blob, i, o2)
+    };
+    for (layer, output) in [
+        (with_id(over), o),
+        (with_id(short), o),
+        (Layer::Conv(fast), p.output(off[1])),
+        (Layer::Conv(strided), o2),
+    ] {
+        let input = layer.input();
+        assert_eq!(
+            run(&blob.0, &[layer], input, output, &arena),
+            Err(Error::InvalidLayer { layer: 0 })
+        );
+    }
 }
 
 #[test]
