@@ -184,16 +184,12 @@ impl ConvParams {
         let shift = (0..g.cout)
             .map(|_| -(8 + bits / 2) + r.range(-2, 2) as i32)
             .collect();
+        let zps = (r.range_i32(-128, 127), r.range_i32(-128, 127));
+        let p = ConvParams::new(g, zps, weights, (bias, mult, shift));
         ConvParams {
-            g,
-            in_zp: r.range_i32(-128, 127),
-            out_zp: r.range_i32(-128, 127),
-            weights,
-            bias,
-            mult,
-            shift,
             pad_values: pad_values.then(|| r.i8s(g.cin)),
             lut: lut.then(|| r.i8s(256)),
+            ..p
         }
     }
 
