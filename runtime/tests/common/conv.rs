@@ -7,6 +7,12 @@
 use runtime::{Conv, ConvVariant, TensorRef};
 use testkit::{tensor, Blob};
 
+/// A kernel size with a same padding: 1, 3, 5 or 7.
+pub fn odd_kernel() -> impl proptest::strategy::Strategy<Value = usize> {
+    use proptest::prelude::*;
+    prop_oneof![Just(1usize), Just(3), Just(5), Just(7)]
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Geometry {
     pub h: usize,

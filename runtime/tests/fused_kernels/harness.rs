@@ -1,7 +1,7 @@
 //! What the fused-form tests share: the one-schedule runner and conv
 //! parameters with their layouts for every variant.
 
-pub use crate::conv_params::{ConvParams, Geometry};
+pub use crate::conv_params::{odd_kernel, ConvParams, Geometry};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use runtime::{Conv, ConvVariant, Error, Layer, Stem, TensorRef};
@@ -165,6 +165,27 @@ pub fn reference_chain(a: &ConvParams, b: &ConvParams, r: &mut Gen) -> (Vec<i8>,
     let arena = r.i8s(n_in + n_mid + n_out + 4);
     let (expected, _) = run(&blob.0, &chain, i, o, &arena, &x).unwrap();
     (x, expected)
+}
+
+/// A conv case a strategy draws: the geometry, whether the conv has padding
+/// values and a table, and the seed of its parameters (and the rest of the
+/// case).
+#[derive(Clone, Debug)]
+pub struct SeededConv {
+    pub g: Geometry,
+    pub pad_values: bool,
+    pub lut: bool,
+    pub seed: u64,
+}
+
+impl SeededConv {
+    /// The parameters ([`ConvParams::seeded`]), and the generator that
+    /// drew them for the rest of the case.
+    pub fn params(&self) -> (ConvParams, Gen) {
+        let mut r = Gen::new(self.seed);
+        let p = ConvParams::seeded(self.g, self.pad_values, self.lut, &mut r);
+        (p, r)
+    }
 }
 
 impl ConvParams {

@@ -140,13 +140,7 @@ impl ConvKind {
 
 pub fn conv_shape(kind: ConvKind) -> BoxedStrategy<Geometry> {
     match kind {
-        ConvKind::Generic => (
-            1usize..=4,
-            1usize..=6,
-            1usize..=6,
-            prop_oneof![Just(1usize), Just(3), Just(5), Just(7)],
-            1usize..=3,
-        )
+        ConvKind::Generic => (1usize..=4, 1usize..=6, 1usize..=6, odd_kernel(), 1usize..=3)
             .prop_flat_map(|(groups, cin_g, cout_g, k, stride)| {
                 (0..=k / 2).prop_flat_map(move |pad| {
                     let min = k.saturating_sub(2 * pad).max(1);

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-pub use crate::conv_params::{ConvParams, Geometry};
+pub use crate::conv_params::{odd_kernel, ConvParams, Geometry};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
