@@ -1,8 +1,7 @@
 //! Memory map of the i.MX RT1170-EVK (imxrt-rt writes `imxrt-link.x`), plus
 //! `fastvit.x`: the weights in QSPI flash, the arena in OCRAM, and the stack
 //! bounds for painting. The linker fails if anything does not fit.
-use std::path::PathBuf;
-
+use board_build::Board;
 use imxrt_rt::{Family, Memory, RuntimeBuilder};
 
 /// The EVK's IS25WP128 QSPI flash.
@@ -44,16 +43,9 @@ fn main() {
         .build()
         .unwrap();
 
-    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
-    std::fs::write(out.join("fastvit.x"), FASTVIT_X).unwrap();
-    println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rustc-link-arg-bins=-Timxrt-link.x");
-    println!("cargo:rustc-link-arg-bins=-Tfastvit.x");
-    println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
+    let b = Board::from_env();
+    std::fs::write(b.out.join("fastvit.x"), FASTVIT_X).unwrap();
+    b.link_scripts(&["imxrt-link.x", "fastvit.x", "defmt.x"]);
     println!("cargo:rerun-if-changed=build.rs");
-
-    let image = manifest.join("../../target/boards/model-imxrt1170/image.rgb");
-    println!("cargo:rustc-env=FASTVIT_BOARD_IMAGE={}", image.display());
-    println!("cargo:rerun-if-changed={}", image.display());
+    b.staged("model-imxrt1170", "FASTVIT_BOARD_IMAGE", "image.rgb");
 }

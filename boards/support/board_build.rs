@@ -4,18 +4,17 @@
 //! path for cortex-m-rt's `link.x`; an AArch64 `virt` board links with its
 //! own `link.x`; the Raspberry Pi program (a Linux binary) needs neither.
 //! Every board is pointed at the test image and camera frame staged beside
-//! the model.
-use std::path::PathBuf;
+//! the model (the helpers are `fastvit-board-build`'s).
+use board_build::{rerun_if_changed, Board};
 
 fn main() {
-    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let b = Board::from_env();
+    let (manifest, out) = (&b.manifest, &b.out);
     if manifest.join("memory.x").exists() {
-        let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
         std::fs::copy(manifest.join("memory.x"), out.join("memory.x")).unwrap();
-        println!("cargo:rustc-link-search={}", out.display());
-        println!("cargo:rustc-link-arg-bins=-Tlink.x");
+        b.link_scripts(&["link.x"]);
         println!("cargo:rerun-if-changed=memory.x");
-        weights_region(&manifest, &out);
+        weights_region(&b);
     } else if manifest.join("link.x").exists() {
         println!(
             "cargo:rustc-link-arg-bins=-T{}",
@@ -24,12 +23,8 @@ fn main() {
         println!("cargo:rerun-if-changed=link.x");
     }
 
-    let image = manifest.join("../../target/boards/model/image.rgb");
-    println!("cargo:rustc-env=FASTVIT_BOARD_IMAGE={}", image.display());
-    println!("cargo:rerun-if-changed={}", image.display());
-    let camera = manifest.join("../../target/boards/model/camera.rgb565");
-    println!("cargo:rustc-env=FASTVIT_BOARD_CAMERA={}", camera.display());
-    println!("cargo:rerun-if-changed={}", camera.display());
+    b.staged("model", "FASTVIT_BOARD_IMAGE", "image.rgb");
+    b.staged("model", "FASTVIT_BOARD_CAMERA", "camera.rgb565");
 }
 
 /// For a board with a `weights-regions` file (lines `REGION BYTES`, in order
@@ -37,13 +32,13 @@ fn main() {
 /// `WEIGHTS` to the first region that holds the staged blob (a model larger
 /// than the M55's 8 MiB QSPI, such as FastViT-S12, goes to DDR). With none
 /// large enough, the first, so that the linker names the overflow.
-fn weights_region(manifest: &std::path::Path, out: &std::path::Path) {
-    let Ok(table) = std::fs::read_to_string(manifest.join("weights-regions")) else {
+fn weights_region(b: &Board) {
+    let Ok(table) = std::fs::read_to_string(b.manifest.join("weights-regions")) else {
         return;
     };
     println!("cargo:rerun-if-changed=weights-regions");
-    let blob = manifest.join("../../target/boards/model/weights.bin");
-    println!("cargo:rerun-if-changed={}", blob.display());
+    let blob = b.manifest.join("../../target/boards/model/weights.bin");
+    rerun_if_changed(&blob);
     let bytes = std::fs::metadata(&blob).map_or(0, |m| m.len());
     let regions: Vec<(&str, u64)> = table
         .lines()
@@ -58,7 +53,7 @@ fn weights_region(manifest: &std::path::Path, out: &std::path::Path) {
         .or(regions.first())
         .map_or("FLASH", |(name, _)| name);
     std::fs::write(
-        out.join("weights.x"),
+        b.out.join("weights.x"),
         format!("REGION_ALIAS(\"WEIGHTS\", {chosen});\n"),
     )
     .unwrap();

@@ -4,7 +4,7 @@
 
 use crate::arch::BN_EPS;
 use crate::checkpoint::TensorMap;
-use crate::fold::{ConvW, Folded};
+use crate::fold::{timm_pad, ConvW, Folded};
 
 /// A CHW feature map.
 #[derive(Clone, Debug, PartialEq)]
@@ -296,58 +296,31 @@ fn bn(m: &TensorMap, p: &str, mut x: Fmap) -> Fmap {
     x
 }
 
-fn conv_bn(
-    m: &TensorMap,
-    p: &str,
-    x: &Fmap,
-    cout: usize,
-    k: usize,
-    stride: usize,
-    groups: usize,
-) -> Fmap {
-    let pad = ((stride - 1) + (k - 1)) / 2;
-    let y = conv2d(
-        x,
-        t(m, &format!("{p}.conv.weight")),
-        None,
-        cout,
-        k,
-        stride,
-        pad,
-        groups,
-    );
+/// A train-time conv's `(cout, k, stride, groups)`.
+type Shape = (usize, usize, usize, usize);
+
+fn conv_bn(m: &TensorMap, p: &str, x: &Fmap, (cout, k, stride, groups): Shape) -> Fmap {
+    let pad = timm_pad(k, stride);
+    let w = t(m, &format!("{p}.conv.weight"));
+    let y = conv2d(x, w, None, cout, k, stride, pad, groups);
     bn(m, &format!("{p}.bn"), y)
 }
 
 /// Train-time MobileOneBlock without its activation: identity BN + conv_kxk + conv_scale.
-fn mobileone(
-    m: &TensorMap,
-    p: &str,
-    x: &Fmap,
-    cout: usize,
-    k: usize,
-    stride: usize,
-    groups: usize,
-) -> Fmap {
-    let mut y = Fmap::zeros(
-        cout,
-        (x.h + 2 * (((stride - 1) + (k - 1)) / 2) - k) / stride + 1,
-        0,
-    );
+fn mobileone(m: &TensorMap, p: &str, x: &Fmap, shape: Shape) -> Fmap {
+    let (cout, k, stride, groups) = shape;
+    let mut y = Fmap::zeros(cout, (x.h + 2 * timm_pad(k, stride) - k) / stride + 1, 0);
     y.w = y.h * x.w / x.h;
     y.data = vec![0.0; cout * y.h * y.w];
     let mut i = 0;
     while m.contains_key(&format!("{p}.conv_kxk.{i}.conv.weight")) {
-        y = add(
-            y,
-            &conv_bn(m, &format!("{p}.conv_kxk.{i}"), x, cout, k, stride, groups),
-        );
+        y = add(y, &conv_bn(m, &format!("{p}.conv_kxk.{i}"), x, shape));
         i += 1;
     }
     if m.contains_key(&format!("{p}.conv_scale.conv.weight")) {
         y = add(
             y,
-            &conv_bn(m, &format!("{p}.conv_scale"), x, cout, 1, stride, groups),
+            &conv_bn(m, &format!("{p}.conv_scale"), x, (cout, 1, stride, groups)),
         );
     }
     if m.contains_key(&format!("{p}.identity.weight")) {
@@ -383,27 +356,27 @@ fn scale(mut x: Fmap, g: &[f32]) -> Fmap {
 pub fn forward_train(m: &TensorMap, x: &Fmap, taps: &mut dyn Observer) -> Vec<f32> {
     let v = crate::fold::variant_of(m);
     let w = v.embed_dims[0];
-    let mut x = map(mobileone(m, "stem.0", x, w, 3, 2, 1), gelu);
-    x = map(mobileone(m, "stem.1", &x, w, 3, 2, w), gelu);
-    x = map(mobileone(m, "stem.2", &x, w, 1, 1, 1), gelu);
+    let mut x = map(mobileone(m, "stem.0", x, (w, 3, 2, 1)), gelu);
+    x = map(mobileone(m, "stem.1", &x, (w, 3, 2, w)), gelu);
+    x = map(mobileone(m, "stem.2", &x, (w, 1, 1, 1)), gelu);
     taps.observe("stem", &x);
     for (s, (&c, &depth)) in v.embed_dims.iter().zip(&v.depths).enumerate() {
         if s > 0 {
             let p = format!("stages.{s}.downsample.proj");
             let cin = v.embed_dims[s - 1];
-            let l = conv_bn(m, &format!("{p}.0.large_conv"), &x, c, 7, 2, cin);
-            let sm = conv_bn(m, &format!("{p}.0.small_conv"), &x, c, 3, 2, cin);
+            let l = conv_bn(m, &format!("{p}.0.large_conv"), &x, (c, 7, 2, cin));
+            let sm = conv_bn(m, &format!("{p}.0.small_conv"), &x, (c, 3, 2, cin));
             x = add(l, &sm);
-            x = map(mobileone(m, &format!("{p}.1"), &x, c, 1, 1, 1), gelu);
+            x = map(mobileone(m, &format!("{p}.1"), &x, (c, 1, 1, 1)), gelu);
         }
         for b in 0..depth {
             let p = format!("stages.{s}.blocks.{b}");
             let tm = format!("{p}.token_mixer");
-            let mixed = mobileone(m, &format!("{tm}.mixer"), &x, c, 3, 1, c);
+            let mixed = mobileone(m, &format!("{tm}.mixer"), &x, (c, 3, 1, c));
             let normed = bn(m, &format!("{tm}.norm.identity"), x.clone());
             let diff = add(mixed, &map(normed, |v| -v));
             x = add(x, &scale(diff, t(m, &format!("{tm}.layer_scale.gamma"))));
-            let y = conv_bn(m, &format!("{p}.mlp.conv"), &x, c, 7, 1, c);
+            let y = conv_bn(m, &format!("{p}.mlp.conv"), &x, (c, 7, 1, c));
             let y = map(
                 conv_b(m, &format!("{p}.mlp.fc1"), &y, v.mlp_ratio * c),
                 gelu,
@@ -414,7 +387,7 @@ pub fn forward_train(m: &TensorMap, x: &Fmap, taps: &mut dyn Observer) -> Vec<f3
         taps.observe(&format!("stages.{s}"), &x);
     }
     let (last, f) = (v.embed_dims[3], v.final_dim());
-    let y = mobileone(m, "final_conv", &x, f, 3, 1, last);
+    let y = mobileone(m, "final_conv", &x, (f, 3, 1, last));
     let s = Fmap::new(f, 1, 1, mean_hw(&y));
     let h = map(conv_b(m, "final_conv.se.fc1", &s, v.se_dim()), |v| {
         v.max(0.0)

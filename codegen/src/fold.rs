@@ -30,10 +30,16 @@ pub struct ConvW {
     pub bias: Vec<f32>,
 }
 
+/// timm's static symmetric padding of a `k`x`k` conv of stride `stride`:
+/// `((s-1) + (k-1)) / 2`.
+pub fn timm_pad(k: usize, stride: usize) -> usize {
+    ((stride - 1) + (k - 1)) / 2
+}
+
 impl ConvW {
-    /// timm's static symmetric padding `((s-1) + (k-1)) / 2`.
+    /// timm's static symmetric padding ([`timm_pad`]).
     pub fn pad(&self) -> usize {
-        ((self.stride - 1) + (self.k - 1)) / 2
+        timm_pad(self.k, self.stride)
     }
 
     /// Weights per output channel.

@@ -36,13 +36,7 @@ pub fn build(b: &Build) -> (Value, String) {
     let (ck, folded, c, opts) = (b.ck, b.folded, b.compiled, b.opts);
     let (peak_at, _) = pipeline::peak_layer(c);
     let smoke_n = b.smoke.inputs.len();
-    let wide: Vec<&str> = c
-        .names
-        .iter()
-        .zip(&c.layers)
-        .filter(|(_, l)| l.output().elem == runtime::Elem::I16)
-        .map(|(n, _)| n.as_str())
-        .collect();
+    let wide = c.int16_outputs(&c.names);
     let summary = json!({
         "checkpoint": b.prov.checkpoint, "sha256": b.prov.sha256, "layout": ck.layout.to_string(), "dtype": ck.dtype.to_string(),
         "classes": ck.classes, "resolution": opts.resolution, "out": b.out.display().to_string(),

@@ -193,13 +193,7 @@ fn int16_streams_fused_equals_layer_by_layer() {
             "int16 streams {res}x{res}: fused arena {} bytes, layer by layer {} bytes",
             fused.arena_bytes, lbl.arena_bytes
         );
-        let wide: Vec<&str> = fused
-            .layers
-            .iter()
-            .zip(&fused.float_names)
-            .filter(|(l, _)| l.output().elem == runtime::Elem::I16)
-            .map(|(_, n)| n.as_str())
-            .collect();
+        let wide = fused.int16_outputs(&fused.float_names);
         // stem.2, each stage's proj.1 (3), token mixers and blocks (2 x 10),
         // pool and logits.
         assert_eq!(wide.len(), 1 + 3 + 20 + 2, "{wide:?}");

@@ -6,9 +6,9 @@
 //!   144, 7x7 depthwise), whose fc1/fc2 hold 86 % of its MACs.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use runtime::{Add, Conv, ConvMlp, ConvVariant, Layer, Model, Span, TensorRef};
+use runtime::{Add, Conv, ConvMlp, ConvVariant, Layer, Span, TensorRef};
 use std::hint::black_box;
-use testkit::{tensor as t, Blob, SplitMix64};
+use testkit::{layers_model, tensor as t, Blob, SplitMix64};
 
 /// A conv with random weights; `fast` makes a dense 1x1 one `Pointwise`.
 fn conv(
@@ -66,17 +66,7 @@ fn run(c: &mut Criterion, name: &str, blob: &[u8], layer: Layer, macs: u64) {
     let (input, output) = (layer.input(), layer.output());
     let layers = [layer];
     let arena_bytes = input.end().max(output.end()) + layer.scratch_bytes() + 64;
-    let model = Model {
-        weights: blob,
-        layers: &layers,
-        layer_names: &["layer"],
-        stem_normalized: layer,
-        arena_bytes,
-        input,
-        normalized_input_zp: 0,
-        output,
-        output_zp: 0,
-    };
+    let model = layers_model(blob, &layers, input, output, arena_bytes);
     let x: Vec<i8> = (0..input.len()).map(|i| (i * 37 % 251) as i8).collect();
     let mut arena = vec![0i8; arena_bytes];
     let mut out = vec![0i8; output.len()];

@@ -481,15 +481,13 @@ fn case() -> impl Strategy<Value = Case> {
         .prop_map(
             |(((h, w, cin, cout), in_zp, out_zp), (x, weights, bias), (mult, shift, lut))| Case {
                 p: ConvParams {
-                    g: pointwise(h, w, cin, cout),
-                    in_zp,
-                    out_zp,
-                    weights,
-                    bias,
-                    mult,
-                    shift,
-                    pad_values: None,
                     lut,
+                    ..ConvParams::new(
+                        pointwise(h, w, cin, cout),
+                        (in_zp, out_zp),
+                        weights,
+                        (bias, mult, shift),
+                    )
                 },
                 x,
             },
@@ -543,23 +541,18 @@ fn pointwise_matches_reference_fastvit_shapes() {
             let bits = 64 - (cin as u64).leading_zeros() as i32;
             let out_zp = (next() % 256) as i32 - 128;
             let x = (0..h * w * cin).map(|_| next() as i8).collect();
-            let p = ConvParams {
-                g: pointwise(h, w, cin, cout),
-                in_zp,
-                out_zp,
-                weights: (0..cin * cout).map(|_| next() as i8).collect(),
-                bias: (0..cout)
-                    .map(|_| (next() % (1 << 21)) as i32 - (1 << 20))
-                    .collect(),
-                mult: (0..cout)
-                    .map(|_| ((1 << 30) + (next() % (1 << 30)) as i32) & !0xFFFF)
-                    .collect(),
-                shift: (0..cout)
-                    .map(|_| -(7 + bits / 2) - (next() % 3) as i32)
-                    .collect(),
-                pad_values: None,
-                lut: None,
-            };
+            let weights = (0..cin * cout).map(|_| next() as i8).collect();
+            let bias = (0..cout)
+                .map(|_| (next() % (1 << 21)) as i32 - (1 << 20))
+                .collect();
+            let mult = (0..cout)
+                .map(|_| ((1 << 30) + (next() % (1 << 30)) as i32) & !0xFFFF)
+                .collect();
+            let shift = (0..cout)
+                .map(|_| -(7 + bits / 2) - (next() % 3) as i32)
+                .collect();
+            let g = pointwise(h, w, cin, cout);
+            let p = ConvParams::new(g, (in_zp, out_zp), weights, (bias, mult, shift));
             pointwise_property(Case { p, x }).unwrap();
         }
     }

@@ -92,6 +92,32 @@ pub fn byte_range(t: TensorRef) -> (usize, usize) {
     (t.offset as usize, t.end())
 }
 
+/// Names for [`layers_model`]'s layers.
+static UNDER_TEST: [&str; 64] = ["under_test"; 64];
+
+/// `layers` (at most 64) as a whole model, the way a test runs them: input
+/// `input`, output `output`, the first layer also the normalized stem, zero
+/// points 0, every layer named `under_test`.
+pub fn layers_model<'a>(
+    weights: &'a [u8],
+    layers: &'a [Layer],
+    input: TensorRef,
+    output: TensorRef,
+    arena_bytes: usize,
+) -> Model<'a> {
+    Model {
+        weights,
+        layers,
+        layer_names: &UNDER_TEST[..layers.len()],
+        stem_normalized: layers[0],
+        arena_bytes,
+        input,
+        normalized_input_zp: 0,
+        output,
+        output_zp: 0,
+    }
+}
+
 /// What [`run_model`] saw.
 pub struct Run {
     /// The model output.
@@ -114,18 +140,7 @@ pub fn run_model(
     arena: &[i8],
     image: &[i8],
 ) -> Result<Run, Error> {
-    let names = vec!["under_test"; layers.len()];
-    let model = Model {
-        weights,
-        layers,
-        layer_names: &names,
-        stem_normalized: layers[0],
-        arena_bytes: arena.len(),
-        input,
-        normalized_input_zp: 0,
-        output,
-        output_zp: 0,
-    };
+    let model = layers_model(weights, layers, input, output, arena.len());
     let tail: Vec<i8> = (0..13).map(|i| 0x55 ^ i as i8).collect();
     let mut work = [arena, &tail].concat();
     let mut out = vec![0x3C; output.len()];

@@ -6,7 +6,7 @@
 //! * [`first_difference`]: the first differing element of two outputs, as a
 //!   message (`no_std`, so the board firmware prints the same text).
 //! * With `std`: [`Blob`] (a weight blob under construction),
-//!   [`tensor`], [`run_model`], [`only_changed`] and [`assert_same`].
+//!   [`tensor`], [`layers_model`], [`run_model`], [`only_changed`] and [`assert_same`].
 //! * With `proptest`: [`check`] and [`prop_same`].
 #![no_std]
 
@@ -20,7 +20,7 @@ mod rng;
 
 pub use compare::{first_difference, Mismatch};
 #[cfg(feature = "std")]
-pub use host::{assert_same, byte_range, only_changed, run_model, tensor, Blob, Run};
+pub use host::{assert_same, byte_range, layers_model, only_changed, run_model, tensor, Blob, Run};
 #[cfg(feature = "proptest")]
 pub use host::{check, prop_same};
 pub use rng::SplitMix64;

@@ -38,6 +38,13 @@ pub struct Board {
     pub core: &'static str,
 }
 
+impl Board {
+    /// The board `name` with core `core`.
+    pub const fn new(name: &'static str, core: &'static str) -> Self {
+        Board { name, core }
+    }
+}
+
 /// What one run produced.
 #[derive(Clone, Copy, Debug)]
 pub struct Outcome {
@@ -114,21 +121,24 @@ pub fn finish(out: &mut impl Write, result: Result<Outcome, Error>, stack: Stack
     ok
 }
 
-/// A real board's run: [`run`] with a cycle counter read at every mark
-/// (`cycles` holds one count per mark, `layers + 1`), then `cycles i n` per
-/// layer, `cycles_total`, and [`finish`]'s lines for the measured stack.
-/// Returns whether the result is ok.
+/// A real board's run after its header: the `weights_intact` line, [`run`]
+/// with a cycle counter read at every mark (`MARKS`, the layers + 1, counts
+/// kept), then `cycles i n` per layer, `cycles_total`, and [`finish`]'s
+/// lines for the measured stack. `CLASSES` sizes the logits. Returns
+/// whether the result is ok. Called by [`crate::real_board_run!`].
 #[cfg(target_os = "none")]
-pub fn run_counting_cycles(
+pub fn run_counting_cycles<const CLASSES: usize, const MARKS: usize>(
     out: &mut impl Write,
     model: &Model,
+    weights_intact: bool,
     image: &[u8],
     arena: &mut [i8],
-    logits: &mut [i16],
-    cycles: &mut [u32],
     cycle_count: impl Fn() -> u32,
 ) -> bool {
-    let result = run(out, model, image, arena, logits, |i| {
+    let _ = writeln!(out, "weights_intact {weights_intact}");
+    let mut logits = [0i16; CLASSES];
+    let mut cycles = [0u32; MARKS];
+    let result = run(out, model, image, arena, &mut logits, |i| {
         if let Some(c) = cycles.get_mut(i) {
             *c = cycle_count();
         }

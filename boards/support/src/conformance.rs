@@ -143,6 +143,25 @@ struct Geom {
 }
 
 impl Geom {
+    /// `h`x`w` input, `cin -> cout` in `groups` groups, `k`x`k` window,
+    /// stride `s`, padding `p`.
+    fn new(
+        (h, w): (usize, usize),
+        (cin, cout, groups): (usize, usize, usize),
+        (k, s, p): (usize, usize, usize),
+    ) -> Self {
+        Geom {
+            h,
+            w,
+            cin,
+            cout,
+            k,
+            s,
+            p,
+            groups,
+        }
+    }
+
     /// A random input side for `(k, s, p)` (at least one output) up to `max`.
     fn side(r: &mut Rng, k: usize, p: usize, max: usize) -> usize {
         let lo = k.saturating_sub(2 * p).max(1);
@@ -174,7 +193,9 @@ impl Geom {
     /// its shape, zero points and groups; the operands come separately).
     fn conv(&self, in_zp: i32, out_zp: i32, input_at: usize, output_at: usize) -> Conv {
         let (oh, ow) = self.out_hw();
-        let t = |at: usize, h: usize, w: usize, c: usize| TensorRef::i8(at as u32, h as u16, w as u16, c as u16);
+        let t = |at: usize, h: usize, w: usize, c: usize| {
+            TensorRef::i8(at as u32, h as u16, w as u16, c as u16)
+        };
         Conv {
             variant: ConvVariant::Reference,
             input: t(input_at, self.h, self.w, self.cin),
@@ -684,16 +705,7 @@ fn pointwise_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
             cin = cout;
         }
         let px = 1 + r.below(9);
-        let g = Geom {
-            h: 1,
-            w: px,
-            cin,
-            cout,
-            k: 1,
-            s: 1,
-            p: 0,
-            groups: 1,
-        };
+        let g = Geom::new((1, px), (cin, cout, 1), (1, 1, 0));
         let c = Case::new(&mut r, case, g);
         let x = &mut b.x[..px * cin];
         for v in x.iter_mut() {
@@ -758,16 +770,7 @@ fn depthwise_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
         if case == EDGE_CASES || case == EDGE_CASES + 1 {
             (h, w, c) = (3, 3, 516);
         }
-        let g = Geom {
-            h,
-            w,
-            cin: c,
-            cout: c,
-            k,
-            s,
-            p,
-            groups: c,
-        };
+        let g = Geom::new((h, w), (c, c, c), (k, s, p));
         let mut cs = Case::new(&mut r, case, g);
         cs.pads &= c <= 512;
         for v in &mut b.x[..g.in_len()] {
@@ -834,16 +837,7 @@ fn multiplier_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
         let (h, w) = (Geom::side(&mut r, k, p, 9), Geom::side(&mut r, k, p, 9));
         let cin = r.channels(32);
         let m = [2, 2, 2, 1, 3][r.below(5)];
-        let g = Geom {
-            h,
-            w,
-            cin,
-            cout: m * cin,
-            k,
-            s,
-            p,
-            groups: cin,
-        };
+        let g = Geom::new((h, w), (cin, m * cin, cin), (k, s, p));
         let c = Case::new(&mut r, case, g);
         for v in &mut b.x[..g.in_len()] {
             *v = c.value(&mut r);
@@ -911,16 +905,7 @@ fn dense_suites(out: &mut impl Write, b: &mut Buffers) -> [Suite; 3] {
         let (h, w) = (Geom::side(&mut r, k, p, 12), Geom::side(&mut r, k, p, 12));
         let cin = 1 + r.below(max_cin);
         let cout = r.channels(48);
-        let g = Geom {
-            h,
-            w,
-            cin,
-            cout,
-            k,
-            s,
-            p,
-            groups: 1,
-        };
+        let g = Geom::new((h, w), (cin, cout, 1), (k, s, p));
         let c = Case::new(&mut r, case, g);
         for v in &mut b.x[..g.in_len()] {
             *v = c.value(&mut r);
@@ -949,16 +934,7 @@ fn dense_suites(out: &mut impl Write, b: &mut Buffers) -> [Suite; 3] {
 
         // Streamed: then a depthwise 3x3 (stride 2 as FastViT's stem.1, or
         // 1) over the intermediate, through the ring.
-        let g2 = Geom {
-            h: oh,
-            w: ow,
-            cin: cout,
-            cout,
-            k: 3,
-            s: [2, 1][case % 2],
-            p: 1,
-            groups: cout,
-        };
+        let g2 = Geom::new((oh, ow), (cout, cout, cout), (3, [2, 1][case % 2], 1));
         let mut c2 = Case::new(&mut r, case, g2);
         c2.in_zp = c.out_zp;
         b.b.fill(&mut r, &c2);
@@ -1069,16 +1045,7 @@ fn requantize_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
     let mut suite = Suite::new("requantize");
     for case in 0..REQUANTIZE_CASES {
         let c = r.pick(&[16, 32, 20, 4, 8, 6, 1]);
-        let g = Geom {
-            h: 1,
-            w: 1,
-            cin: c,
-            cout: c,
-            k: 1,
-            s: 1,
-            p: 0,
-            groups: c,
-        };
+        let g = Geom::new((1, 1), (c, c, c), (1, 1, 0));
         let mut cs = Case::new(&mut r, case, g);
         // No padding; the inputs are random (`Data` does not apply).
         cs.in_zp = 0;

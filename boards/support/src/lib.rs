@@ -50,8 +50,8 @@ pub use bench::Board;
 
 /// The statics every board binary shares: the test image staged beside the
 /// model by `boards/tools`, and the arena in `.fastvit_arena` (the board's
-/// linker script places it). Used by [`emulated_board!`] and
-/// [`no_panic_board!`].
+/// linker script places it). Used by [`emulated_board!`],
+/// [`no_panic_board!`] and the i.MX RT1170 binary.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! board_statics {
@@ -102,10 +102,7 @@ macro_rules! board_entry {
 #[macro_export]
 macro_rules! emulated_board {
     ($name:literal, $core:literal) => {
-        const BOARD: $crate::Board = $crate::Board {
-            name: $name,
-            core: $core,
-        };
+        const BOARD: $crate::Board = $crate::Board::new($name, $core);
 
         $crate::board_statics!();
 
@@ -173,10 +170,7 @@ macro_rules! no_panic_board {
 #[macro_export]
 macro_rules! conformance_board {
     ($name:literal, $core:literal) => {
-        const BOARD: $crate::Board = $crate::Board {
-            name: $name,
-            core: $core,
-        };
+        const BOARD: $crate::Board = $crate::Board::new($name, $core);
 
         static mut BUFFERS: $crate::conformance::Buffers = $crate::conformance::Buffers::new();
 
@@ -205,6 +199,32 @@ macro_rules! conformance_board {
 
         $crate::board_entry!();
     };
+}
+
+/// A real board's run, once its clocks are set and its cycle counter runs,
+/// after the report's header (and any lines of its own): the weight check,
+/// the model on `image` in the arena `ARENA` (a static of the binary, taken
+/// here), and [`bench::run_counting_cycles`] with `cycle_count`. Evaluates
+/// to whether the result is ok. The binary needs `fastvit_model` as a
+/// dependency.
+#[cfg(feature = "defmt")]
+#[macro_export]
+macro_rules! real_board_run {
+    ($out:expr, $image:expr, $arena:ident, $cycle_count:expr) => {{
+        // SAFETY: the only reference to the arena, taken once.
+        let arena = unsafe { $crate::Arena::take(core::ptr::addr_of_mut!($arena)) };
+        $crate::bench::run_counting_cycles::<
+            { fastvit_model::CLASSES },
+            { fastvit_model::LAYERS + 1 },
+        >(
+            $out,
+            &fastvit_model::MODEL,
+            fastvit_model::weights_intact(),
+            $image,
+            arena,
+            $cycle_count,
+        )
+    }};
 }
 
 /// Marks a point of the benchmark: index 0 just before the model runs, index

@@ -150,6 +150,14 @@ impl Assembly<'_> {
         ));
     }
 
+    /// A step that overwrites its one input (`output` at `input`'s offset)
+    /// with the help of `scratch`, covering the lowered layers up to `last`.
+    fn in_place(&mut self, layer: Layer, input: usize, output: usize, scratch: usize, last: usize) {
+        self.alias(output, input, 0);
+        let step = Step::new(layer, vec![input], output, Some(scratch), last);
+        self.steps.push(step);
+    }
+
     /// A conv that writes behind its read position, aliased to its input.
     fn write_behind(&mut self, i: usize) {
         let lw = self.lw;
@@ -223,14 +231,7 @@ impl Assembly<'_> {
                     },
                     _ => ConvVariant::InPlace { scratch: 0 },
                 };
-                self.alias(output, input, 0);
-                self.steps.push(Step::new(
-                    Layer::Conv(c),
-                    vec![input],
-                    output,
-                    Some(scratch),
-                    i,
-                ));
+                self.in_place(Layer::Conv(c), input, output, scratch, i);
             }
             Unit::WriteBehind(i) if self.sole_reader(lw.pending[i].ins[0], &[i]) => {
                 self.write_behind(i)
@@ -316,14 +317,7 @@ impl Assembly<'_> {
                 let x = self.tensor(lw.pending[dw].ins[0]);
                 let output = self.tensor(lw.pending[add].out);
                 let scratch = self.scratch(add, bytes);
-                self.alias(output, x, 0);
-                self.steps.push(Step::new(
-                    Layer::ConvMlp(mlp),
-                    vec![x],
-                    output,
-                    Some(scratch),
-                    add,
-                ));
+                self.in_place(Layer::ConvMlp(mlp), x, output, scratch, add);
             }
             // A fusion whose preconditions fail falls back to layer by layer.
             other => {

@@ -2,7 +2,7 @@
 //! weights laid out the way that kernel reads them. Used by lowering
 //! ([`super::lower`]) as it packs each layer.
 
-use runtime::Conv;
+use runtime::{Conv, ConvVariant, Span};
 
 use crate::fold::ConvW;
 
@@ -107,19 +107,49 @@ pub(super) fn folded_bias(weights: &[i8], bias: &[i32], per: usize, in_zp: i32) 
 pub(super) enum KernelLayout {
     /// Dense 1x1, stride 1: the tiled pointwise kernel reads OHWI as is.
     Pointwise,
+    /// A kernel with its own weight layout, and the weights laid out so.
+    Relaid(Relaid, Vec<i8>),
+    /// Everything else: the reference conv on OHWI weights.
+    Reference,
+}
+
+/// The kernels that read their weights in a layout of their own.
+pub(super) enum Relaid {
     /// Depthwise: weights tap-major, channel-minor.
-    Depthwise { weights_hwc: Vec<i8> },
+    Depthwise,
     /// Grouped with a channel multiplier (FastViT's x2 convs):
     /// weights `[k][k][m][cin]`.
-    Multiplier { weights_hwc: Vec<i8> },
+    Multiplier,
     /// Dense from few channels with a window of at most `Conv::MAX_PATCH`
     /// values (the stem): a 1x1 conv over im2col patches, each OHWI row
     /// padded with zeros to `Conv::patch_len`.
-    Im2col { weights_rows: Vec<i8> },
+    Im2col,
     /// Dense from few channels with a larger window: `[k][k][cin][cout]`.
-    DenseHwio { weights_hwio: Vec<i8> },
-    /// Everything else: the reference conv on OHWI weights.
-    Reference,
+    DenseHwio,
+}
+
+impl Relaid {
+    /// The variant reading the relaid `weights` and the `folded_bias`.
+    pub(super) fn variant(self, weights: Span, folded_bias: Span) -> ConvVariant {
+        match self {
+            Relaid::Depthwise => ConvVariant::Depthwise {
+                weights_hwc: weights,
+                folded_bias,
+            },
+            Relaid::Multiplier => ConvVariant::Multiplier {
+                weights_hwc: weights,
+                folded_bias,
+            },
+            Relaid::Im2col => ConvVariant::Im2col {
+                weights_rows: weights,
+                folded_bias,
+            },
+            Relaid::DenseHwio => ConvVariant::DenseHwio {
+                weights_hwio: weights,
+                folded_bias,
+            },
+        }
+    }
 }
 
 /// Chooses the kernel for `c` and lays out its OHWI int8 `weights` for it.
@@ -132,7 +162,7 @@ pub(super) fn choose(c: &ConvW, weights: &[i8]) -> KernelLayout {
         let weights_hwc = (0..taps)
             .flat_map(|t| (0..c.cout).map(move |o| weights[o * taps + t]))
             .collect();
-        return KernelLayout::Depthwise { weights_hwc };
+        return KernelLayout::Relaid(Relaid::Depthwise, weights_hwc);
     }
     let m = if c.groups == c.cin && c.cin > 0 {
         c.cout / c.cin
@@ -147,7 +177,7 @@ pub(super) fn choose(c: &ConvW, weights: &[i8]) -> KernelLayout {
                 weights[(m * ci + j) * taps + t]
             })
             .collect();
-        return KernelLayout::Multiplier { weights_hwc };
+        return KernelLayout::Relaid(Relaid::Multiplier, weights_hwc);
     }
     if c.groups == 1 && c.cin < 16 {
         let per = taps * c.cin;
@@ -157,12 +187,12 @@ pub(super) fn choose(c: &ConvW, weights: &[i8]) -> KernelLayout {
                 .flat_map(|o| (0..patch).map(move |i| (o, i)))
                 .map(|(o, i)| if i < per { weights[o * per + i] } else { 0 })
                 .collect();
-            return KernelLayout::Im2col { weights_rows };
+            return KernelLayout::Relaid(Relaid::Im2col, weights_rows);
         }
         let weights_hwio = (0..per)
             .flat_map(|i| (0..c.cout).map(move |o| weights[o * per + i]))
             .collect();
-        return KernelLayout::DenseHwio { weights_hwio };
+        return KernelLayout::Relaid(Relaid::DenseHwio, weights_hwio);
     }
     KernelLayout::Reference
 }

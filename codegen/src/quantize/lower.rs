@@ -199,22 +199,11 @@ impl Lowering<'_> {
             KernelLayout::Pointwise => ConvVariant::Pointwise {
                 folded_bias: self.i32s(&folded()),
             },
-            KernelLayout::Depthwise { weights_hwc } => ConvVariant::Depthwise {
-                weights_hwc: self.i8s(&weights_hwc),
-                folded_bias: self.i32s(&folded()),
-            },
-            KernelLayout::Multiplier { weights_hwc } => ConvVariant::Multiplier {
-                weights_hwc: self.i8s(&weights_hwc),
-                folded_bias: self.i32s(&folded()),
-            },
-            KernelLayout::Im2col { weights_rows } => ConvVariant::Im2col {
-                weights_rows: self.i8s(&weights_rows),
-                folded_bias: self.i32s(&folded()),
-            },
-            KernelLayout::DenseHwio { weights_hwio } => ConvVariant::DenseHwio {
-                weights_hwio: self.i8s(&weights_hwio),
-                folded_bias: self.i32s(&folded()),
-            },
+            KernelLayout::Relaid(form, relaid) => {
+                // The relaid weights first, then the bias (the blob's order).
+                let relaid = self.i8s(&relaid);
+                form.variant(relaid, self.i32s(&folded()))
+            }
             KernelLayout::Reference => ConvVariant::Reference,
         };
         Conv {

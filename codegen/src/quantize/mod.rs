@@ -240,6 +240,17 @@ impl Compiled {
         f(&model)
     }
 
+    /// The layers whose outputs are int16, each as its entry of `names`
+    /// (pass [`Compiled::names`] or [`Compiled::float_names`]).
+    pub fn int16_outputs<'a>(&self, names: &'a [String]) -> Vec<&'a str> {
+        names
+            .iter()
+            .zip(&self.layers)
+            .filter(|(_, l)| l.output().elem == Elem::I16)
+            .map(|(n, _)| n.as_str())
+            .collect()
+    }
+
     /// Quantizes a normalized CHW input to the HWC int8 layout of
     /// `run_normalized`.
     pub fn quantize_normalized(&self, x: &Fmap) -> Vec<i8> {

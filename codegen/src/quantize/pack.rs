@@ -103,9 +103,7 @@ fn for_each_span(layer: &mut Layer, f: &mut impl FnMut(&mut Span)) {
     match layer {
         Layer::Conv(_) | Layer::Stem(_) | Layer::ConvMlp(_) => {
             for_each_conv(layer, &mut |c| {
-                g(&mut c.weights);
-                g(&mut c.bias);
-                requant(&mut c.requant, &mut g);
+                affine([&mut c.weights, &mut c.bias], &mut c.requant, &mut g);
                 g(&mut c.pad_values);
                 g(&mut c.lut);
                 g(&mut c.identity);
@@ -116,23 +114,31 @@ fn for_each_span(layer: &mut Layer, f: &mut impl FnMut(&mut Span)) {
         Layer::Add(_) => {}
         Layer::SqueezeExcite(s) => {
             requant(&mut s.pool_requant, &mut g);
-            g(&mut s.fc1_weights);
-            g(&mut s.fc1_bias);
-            requant(&mut s.fc1_requant, &mut g);
-            g(&mut s.fc2_weights);
-            g(&mut s.fc2_bias);
-            requant(&mut s.fc2_requant, &mut g);
+            affine(
+                [&mut s.fc1_weights, &mut s.fc1_bias],
+                &mut s.fc1_requant,
+                &mut g,
+            );
+            affine(
+                [&mut s.fc2_weights, &mut s.fc2_bias],
+                &mut s.fc2_requant,
+                &mut g,
+            );
             g(&mut s.sigmoid);
             requant(&mut s.scale_requant, &mut g);
             g(&mut s.lut);
         }
         Layer::GlobalAvgPool(p) => requant(&mut p.requant, &mut g),
-        Layer::FullyConnected(p) => {
-            g(&mut p.weights);
-            g(&mut p.bias);
-            requant(&mut p.requant, &mut g);
-        }
+        Layer::FullyConnected(p) => affine([&mut p.weights, &mut p.bias], &mut p.requant, &mut g),
     }
+}
+
+/// A weighted layer's weights, bias and requantization, in that order.
+fn affine(weights_bias: [&mut Span; 2], r: &mut Requant, g: &mut dyn FnMut(&mut Span)) {
+    for s in weights_bias {
+        g(s);
+    }
+    requant(r, g);
 }
 
 fn requant(r: &mut Requant, g: &mut dyn FnMut(&mut Span)) {
@@ -145,38 +151,33 @@ fn variant_spans(v: &mut ConvVariant, g: &mut dyn FnMut(&mut Span)) {
         ConvVariant::Reference | ConvVariant::InPlace { .. } | ConvVariant::WriteBehind => {}
         ConvVariant::Pointwise { folded_bias }
         | ConvVariant::PointwiseInPlace { folded_bias, .. } => g(folded_bias),
+        // The relaid weights, then the folded bias.
         ConvVariant::Depthwise {
-            weights_hwc,
+            weights_hwc: w,
             folded_bias,
         }
         | ConvVariant::DepthwiseInPlace {
-            weights_hwc,
+            weights_hwc: w,
             folded_bias,
             ..
         }
         | ConvVariant::Multiplier {
-            weights_hwc,
+            weights_hwc: w,
             folded_bias,
         }
         | ConvVariant::MultiplierWriteBehind {
-            weights_hwc,
+            weights_hwc: w,
             folded_bias,
-        } => {
-            g(weights_hwc);
-            g(folded_bias);
         }
-        ConvVariant::DenseHwio {
-            weights_hwio,
+        | ConvVariant::DenseHwio {
+            weights_hwio: w,
             folded_bias,
-        } => {
-            g(weights_hwio);
-            g(folded_bias);
         }
-        ConvVariant::Im2col {
-            weights_rows,
+        | ConvVariant::Im2col {
+            weights_rows: w,
             folded_bias,
         } => {
-            g(weights_rows);
+            g(w);
             g(folded_bias);
         }
     }

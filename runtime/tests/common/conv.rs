@@ -7,6 +7,12 @@
 use runtime::{Conv, ConvVariant, Span, TensorRef};
 use testkit::{tensor, Blob};
 
+/// A kernel size with a same padding: 1, 3, 5 or 7.
+pub fn odd_kernel() -> impl proptest::strategy::Strategy<Value = usize> {
+    use proptest::prelude::*;
+    prop_oneof![Just(1usize), Just(3), Just(5), Just(7)]
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Geometry {
     pub h: usize,
@@ -74,6 +80,27 @@ pub struct ConvParams {
 }
 
 impl ConvParams {
+    /// Parameters from their parts, with no padding values and no table (a
+    /// case that has them sets those fields).
+    pub fn new(
+        g: Geometry,
+        (in_zp, out_zp): (i32, i32),
+        weights: Vec<i8>,
+        (bias, mult, shift): (Vec<i32>, Vec<i32>, Vec<i32>),
+    ) -> Self {
+        ConvParams {
+            g,
+            in_zp,
+            out_zp,
+            weights,
+            bias,
+            mult,
+            shift,
+            pad_values: None,
+            lut: None,
+        }
+    }
+
     pub fn input(&self, offset: usize) -> TensorRef {
         tensor(offset, self.g.h, self.g.w, self.g.cin)
     }

@@ -26,11 +26,7 @@ pub fn mlp_case() -> impl Strategy<Value = MlpCase> {
             prop_oneof![3 => 1usize..=6, 1 => 15usize..=34],
             1usize..=20,
         ),
-        (
-            prop_oneof![Just(1usize), Just(3), Just(5), Just(7)],
-            any::<bool>(),
-            any::<bool>(),
-        ),
+        (odd_kernel(), any::<bool>(), any::<bool>()),
         (any::<bool>(), any::<u64>()),
     )
         .prop_map(

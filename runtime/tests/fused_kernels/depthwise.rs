@@ -7,17 +7,9 @@ use runtime::{ConvVariant, Error, Layer};
 use crate::conv_mlp::{Mlp, MlpCase};
 use crate::harness::*;
 
-#[derive(Clone, Debug)]
-pub struct DepthwiseCase {
-    pub g: Geometry,
-    pub pad_values: bool,
-    pub lut: bool,
-    pub seed: u64,
-}
-
 /// Any kernel, stride and padding, 1x1 and tiny spatial sizes, channel
 /// counts below, at and above the 16-channel chunk.
-pub fn depthwise_case() -> impl Strategy<Value = DepthwiseCase> {
+pub fn depthwise_case() -> impl Strategy<Value = SeededConv> {
     (
         (
             1usize..=9,
@@ -31,7 +23,7 @@ pub fn depthwise_case() -> impl Strategy<Value = DepthwiseCase> {
             "conv must have an output",
             |((h, w, c), (k, stride, pad), (pad_values, lut, seed))| {
                 let g = Geometry::drawn((h, w), (c, c, c), (k, stride, pad))?;
-                Some(DepthwiseCase {
+                Some(SeededConv {
                     g,
                     pad_values,
                     lut,
@@ -41,9 +33,8 @@ pub fn depthwise_case() -> impl Strategy<Value = DepthwiseCase> {
         )
 }
 
-pub fn depthwise_property(case: DepthwiseCase) -> Result<(), TestCaseError> {
-    let mut r = Gen::new(case.seed);
-    let p = ConvParams::seeded(case.g, case.pad_values, case.lut, &mut r);
+pub fn depthwise_property(case: SeededConv) -> Result<(), TestCaseError> {
+    let (p, mut r) = case.params();
     let c = Apart::random(&p, &mut r);
     let mut blob = Blob::new();
     let fast = p.depthwise(&mut blob, c.i, c.o);

@@ -95,12 +95,9 @@ impl ConvParams {
 
 #[derive(Clone, Debug)]
 pub struct FastConvCase {
-    pub g: Geometry,
-    pub pad_values: bool,
-    pub lut: bool,
+    pub conv: SeededConv,
     /// Extra bytes between the least write-behind lead and the actual one.
     pub slack: usize,
-    pub seed: u64,
 }
 
 /// Kernels 1..=9 (above 7: the per-tap path), strides 1..=3, padding up to
@@ -136,13 +133,13 @@ pub fn fast_conv_case(dense: bool) -> impl Strategy<Value = FastConvCase> {
                     (c, m * c, c)
                 };
                 let g = Geometry::drawn((h, w), (cin, cout, groups), (k, stride, pad))?;
-                Some(FastConvCase {
+                let conv = SeededConv {
                     g,
                     pad_values,
                     lut,
-                    slack,
                     seed,
-                })
+                };
+                Some(FastConvCase { conv, slack })
             },
         )
 }
@@ -158,8 +155,7 @@ pub enum Fast {
 /// `ConvVariant::Multiplier` (or `DenseHwio`, `Im2col`) == `Reference`,
 /// output apart. An `Im2col` window past `Conv::MAX_PATCH` is refused.
 pub fn fast_conv_property(case: FastConvCase, kind: Fast) -> Result<(), TestCaseError> {
-    let mut r = Gen::new(case.seed);
-    let p = ConvParams::seeded(case.g, case.pad_values, case.lut, &mut r);
+    let (p, mut r) = case.conv.params();
     let c = Apart::random(&p, &mut r);
     let mut blob = Blob::new();
     let (fast, name) = match kind {
@@ -200,8 +196,7 @@ fn im2col_conv_matches_reference() {
 /// input (overlapping it), and entirely after it, == `Reference`; one byte
 /// less lead is refused.
 pub fn multiplier_behind_property(case: FastConvCase) -> Result<(), TestCaseError> {
-    let mut r = Gen::new(case.seed);
-    let p = ConvParams::seeded(case.g, case.pad_values, case.lut, &mut r);
+    let (p, mut r) = case.conv.params();
     let c = Apart::random(&p, &mut r);
 
     // Output after the input.

@@ -1,7 +1,7 @@
 //! What the fused-form tests share: the one-schedule runner and conv
 //! parameters with their layouts for every variant.
 
-pub use crate::conv_params::{ConvParams, Geometry};
+pub use crate::conv_params::{odd_kernel, ConvParams, Geometry};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use runtime::{Conv, ConvVariant, Error, Layer, Stem, TensorRef};
@@ -167,6 +167,27 @@ pub fn reference_chain(a: &ConvParams, b: &ConvParams, r: &mut Gen) -> (Vec<i8>,
     (x, expected)
 }
 
+/// A conv case a strategy draws: the geometry, whether the conv has padding
+/// values and a table, and the seed of its parameters (and the rest of the
+/// case).
+#[derive(Clone, Debug)]
+pub struct SeededConv {
+    pub g: Geometry,
+    pub pad_values: bool,
+    pub lut: bool,
+    pub seed: u64,
+}
+
+impl SeededConv {
+    /// The parameters ([`ConvParams::seeded`]), and the generator that
+    /// drew them for the rest of the case.
+    pub fn params(&self) -> (ConvParams, Gen) {
+        let mut r = Gen::new(self.seed);
+        let p = ConvParams::seeded(self.g, self.pad_values, self.lut, &mut r);
+        (p, r)
+    }
+}
+
 impl ConvParams {
     /// Random parameters; shifts chosen so outputs are mostly unsaturated.
     pub fn seeded(g: Geometry, pad_values: bool, lut: bool, r: &mut Gen) -> Self {
@@ -184,16 +205,12 @@ impl ConvParams {
         let shift = (0..g.cout)
             .map(|_| -(8 + bits / 2) + r.range(-2, 2) as i32)
             .collect();
+        let zps = (r.range_i32(-128, 127), r.range_i32(-128, 127));
+        let p = ConvParams::new(g, zps, weights, (bias, mult, shift));
         ConvParams {
-            g,
-            in_zp: r.range_i32(-128, 127),
-            out_zp: r.range_i32(-128, 127),
-            weights,
-            bias,
-            mult,
-            shift,
             pad_values: pad_values.then(|| r.i8s(g.cin)),
             lut: lut.then(|| r.i8s(256)),
+            ..p
         }
     }
 

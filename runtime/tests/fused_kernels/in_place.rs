@@ -7,12 +7,9 @@ use crate::harness::*;
 
 #[derive(Clone, Debug)]
 pub struct InPlaceCase {
-    pub g: Geometry,
-    pub pad_values: bool,
-    pub lut: bool,
+    pub conv: SeededConv,
     pub ring_first: bool,
     pub gap: usize,
-    pub seed: u64,
 }
 
 pub fn in_place_case() -> impl Strategy<Value = InPlaceCase> {
@@ -21,7 +18,7 @@ pub fn in_place_case() -> impl Strategy<Value = InPlaceCase> {
             1usize..=9,
             1usize..=9,
             prop_oneof![3 => 1usize..=8, 1 => 14usize..=40],
-            prop_oneof![Just(1usize), Just(3), Just(5), Just(7)],
+            odd_kernel(),
         ),
         any::<bool>(),
         (
@@ -33,30 +30,29 @@ pub fn in_place_case() -> impl Strategy<Value = InPlaceCase> {
         ),
     )
         .prop_map(
-            |((h, w, c, k), dense, (pv, lut, ring_first, gap, seed))| InPlaceCase {
-                g: Geometry {
-                    h,
-                    w,
-                    cin: c,
-                    cout: c,
-                    groups: if dense { 1 } else { c },
-                    k,
-                    stride: 1,
-                    pad: k / 2,
-                },
-                pad_values: pv,
-                lut,
-                ring_first,
-                gap,
-                seed,
+            |((h, w, c, k), dense, (pad_values, lut, ring_first, gap, seed))| {
+                let groups = if dense { 1 } else { c };
+                let g = Geometry::drawn((h, w), (c, c, groups), (k, 1, k / 2));
+                let g = g.expect("same padding, odd k: a valid conv");
+                let conv = SeededConv {
+                    g,
+                    pad_values,
+                    lut,
+                    seed,
+                };
+                InPlaceCase {
+                    conv,
+                    ring_first,
+                    gap,
+                }
             },
         )
 }
 
 pub fn in_place_property(case: InPlaceCase) -> Result<(), TestCaseError> {
-    let mut r = Gen::new(case.seed);
-    let p = ConvParams::seeded(case.g, case.pad_values, case.lut, &mut r);
-    let n = case.g.h * case.g.w * case.g.cin;
+    let (p, mut r) = case.conv.params();
+    let g = case.conv.g;
+    let n = g.h * g.w * g.cin;
     let x = r.i8s(n);
 
     // Reference: input and output apart.
@@ -67,7 +63,7 @@ pub fn in_place_property(case: InPlaceCase) -> Result<(), TestCaseError> {
     let (expected, _) = run(&blob.0, &[reference], i, o, &arena, &x).unwrap();
 
     // In place, with the ring before or after the tensor.
-    let ring_len = Conv::in_place_scratch_bytes(case.g.k, case.g.w, case.g.cin);
+    let ring_len = Conv::in_place_scratch_bytes(g.k, g.w, g.cin);
     let (t_at, ring_at) = if case.ring_first {
         (ring_len + 2 * case.gap, case.gap)
     } else {
@@ -98,7 +94,7 @@ pub fn in_place_property(case: InPlaceCase) -> Result<(), TestCaseError> {
     check_form("in-place conv", blob, conv)?;
 
     // Dense 1x1: the fast kernel in place, same ring, same bits.
-    if case.g.k == 1 && case.g.groups == 1 {
+    if g.k == 1 && g.groups == 1 {
         let mut blob = Blob::new();
         let mut conv = p.conv(&mut blob, t, t);
         conv.variant = ConvVariant::PointwiseInPlace {
@@ -109,7 +105,7 @@ pub fn in_place_property(case: InPlaceCase) -> Result<(), TestCaseError> {
     }
 
     // Depthwise: the fast depthwise kernel in place, same ring, same bits.
-    if case.g.groups == case.g.cin {
+    if g.groups == g.cin {
         let mut blob = Blob::new();
         let mut conv = p.depthwise(&mut blob, t, t);
         let ConvVariant::Depthwise {

@@ -38,20 +38,14 @@ pub struct AddCase {
 
 impl AddCase {
     pub fn run(&self) -> Result<Vec<i8>, Error> {
-        let (h, w, c) = self.shape;
-        let n = h * w * c;
-        let (off, mut arena) = match self.mode {
-            AddMode::Separate => self.layout.place(&[n, n, n]),
-            _ => self.layout.place(&[n, n, 0]),
+        let alias = match self.mode {
+            AddMode::Separate => None,
+            AddMode::AliasA => Some(0),
+            AddMode::AliasB => Some(1),
         };
-        let (a, b) = (tensor(off[0], h, w, c), tensor(off[1], h, w, c));
-        let output = match self.mode {
-            AddMode::Separate => tensor(off[2], h, w, c),
-            AddMode::AliasA => a,
-            AddMode::AliasB => b,
-        };
-        write(&mut arena, a, &self.a);
-        write(&mut arena, b, &self.b);
+        let (ab, output, arena) =
+            place_elementwise(&self.layout, self.shape, &[&self.a, &self.b], alias);
+        let (a, b) = (ab[0], ab[1]);
         let p = self.p;
         let layer = Layer::Add(Add {
             a,

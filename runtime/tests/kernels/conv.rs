@@ -9,17 +9,12 @@ use crate::harness::*;
 impl ConvParams {
     /// Random parameters from a seed (named cases).
     pub fn seeded(s: Geometry, g: &mut Gen) -> Self {
-        ConvParams {
-            g: s,
-            in_zp: g.zp(),
-            out_zp: g.zp(),
-            weights: g.i8s(s.weight_len()),
-            bias: g.biases(s.cout),
-            mult: g.mults(s.cout),
-            shift: g.shifts(s.cout),
-            pad_values: None,
-            lut: None,
-        }
+        ConvParams::new(
+            s,
+            (g.zp(), g.zp()),
+            g.i8s(s.weight_len()),
+            (g.biases(s.cout), g.mults(s.cout), g.shifts(s.cout)),
+        )
     }
 
     /// Runs the conv alone in an arena laid out by `layout`.
@@ -145,13 +140,7 @@ impl ConvKind {
 
 pub fn conv_shape(kind: ConvKind) -> BoxedStrategy<Geometry> {
     match kind {
-        ConvKind::Generic => (
-            1usize..=4,
-            1usize..=6,
-            1usize..=6,
-            prop_oneof![Just(1usize), Just(3), Just(5), Just(7)],
-            1usize..=3,
-        )
+        ConvKind::Generic => (1usize..=4, 1usize..=6, 1usize..=6, odd_kernel(), 1usize..=3)
             .prop_flat_map(|(groups, cin_g, cout_g, k, stride)| {
                 (0..=k / 2).prop_flat_map(move |pad| {
                     let min = k.saturating_sub(2 * pad).max(1);
@@ -230,16 +219,10 @@ pub fn conv_params(
         (pad_values, lut),
     )
         .prop_map(
-            move |((in_zp, out_zp, weights), (bias, mult, shift), (pad_values, lut))| ConvParams {
-                g,
-                in_zp,
-                out_zp,
-                weights,
-                bias,
-                mult,
-                shift,
+            move |((in_zp, out_zp, weights), requant, (pad_values, lut))| ConvParams {
                 pad_values,
                 lut,
+                ..ConvParams::new(g, (in_zp, out_zp), weights, requant)
             },
         )
 }
@@ -309,16 +292,14 @@ fn conv_hand_computed_borders() {
     };
     for pad_values in [None, Some(vec![(in_zp + 2) as i8, (in_zp - 1) as i8])] {
         let p = ConvParams {
-            g: s,
-            in_zp,
-            out_zp,
-            weights: vec![1; 9 * c],
-            bias: vec![0; c],
-            // 2^30 * 2^(1 - 31) = 1.0
-            mult: vec![1 << 30; c],
-            shift: vec![1; c],
             pad_values: pad_values.clone(),
-            lut: None,
+            // 2^30 * 2^(1 - 31) = 1.0
+            ..ConvParams::new(
+                s,
+                (in_zp, out_zp),
+                vec![1; 9 * c],
+                (vec![0; c], vec![1 << 30; c], vec![1; c]),
+            )
         };
         let input = vec![(in_zp + 1) as i8; h * w * c];
         let mut expected = Vec::new();
@@ -466,19 +447,15 @@ fn conv_all_saturating_outputs() {
     // Hand-computed: weights 0, bias +-2^20, the largest scale: every output
     // saturates (past i32 inside requantize, then past int8).
     let s = ConvKind::Depthwise { k: 3, stride: 2 }.shape(5, 5, 6, 6);
-    let p = ConvParams {
-        g: s,
-        in_zp: 0,
-        out_zp: 0,
-        weights: vec![0; s.weight_len()],
-        bias: (0..6)
-            .map(|c| if c % 2 == 0 { 1 << 20 } else { -(1 << 20) })
-            .collect(),
-        mult: vec![MAX_MULT; 6],
-        shift: vec![30; 6],
-        pad_values: None,
-        lut: None,
-    };
+    let bias = (0..6)
+        .map(|c| if c % 2 == 0 { 1 << 20 } else { -(1 << 20) })
+        .collect();
+    let p = ConvParams::new(
+        s,
+        (0, 0),
+        vec![0; s.weight_len()],
+        (bias, vec![MAX_MULT; 6], vec![30; 6]),
+    );
     let input = Gen::new(3).i8s(s.h * s.w * s.cin);
     let (oh, ow) = s.out_hw();
     let expected: Vec<i8> = (0..oh * ow * 6)

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-pub use crate::conv_params::{ConvParams, Geometry};
+pub use crate::conv_params::{odd_kernel, ConvParams, Geometry};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -160,6 +160,28 @@ impl Layout {
 
 pub fn write(arena: &mut [i8], t: TensorRef, data: &[i8]) {
     arena[t.offset as usize..t.end()].copy_from_slice(data);
+}
+
+/// An elementwise layer's tensors, all of `shape`: `inputs.len()` inputs
+/// holding `inputs`, placed by `layout` with the output after them, or
+/// the output in input `alias`'s place. Returns the input tensors, the
+/// output and the arena.
+pub fn place_elementwise(
+    layout: &Layout,
+    (h, w, c): (usize, usize, usize),
+    inputs: &[&[i8]],
+    alias: Option<usize>,
+) -> (Vec<TensorRef>, TensorRef, Vec<i8>) {
+    let n = h * w * c;
+    let mut sizes = vec![n; inputs.len()];
+    sizes.push(if alias.is_some() { 0 } else { n });
+    let (off, mut arena) = layout.place(&sizes);
+    let tensors: Vec<TensorRef> = off.iter().map(|&o| tensor(o, h, w, c)).collect();
+    for (&t, data) in tensors.iter().zip(inputs) {
+        write(&mut arena, t, data);
+    }
+    let output = tensors[alias.unwrap_or(inputs.len())];
+    (tensors[..inputs.len()].to_vec(), output, arena)
 }
 
 /// Runs `layer` as a one-layer model ([`testkit::run_model`]) with `input`

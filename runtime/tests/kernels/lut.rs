@@ -16,20 +16,10 @@ pub struct LutCase {
 
 impl LutCase {
     pub fn run(&self) -> Result<Vec<i8>, Error> {
-        let (h, w, c) = self.shape;
-        let n = h * w * c;
-        let (off, mut arena) = if self.in_place {
-            self.layout.place(&[n, 0])
-        } else {
-            self.layout.place(&[n, n])
-        };
-        let input = tensor(off[0], h, w, c);
-        let output = if self.in_place {
-            input
-        } else {
-            tensor(off[1], h, w, c)
-        };
-        write(&mut arena, input, &self.input);
+        let alias = self.in_place.then_some(0);
+        let (input, output, arena) =
+            place_elementwise(&self.layout, self.shape, &[&self.input], alias);
+        let input = input[0];
         let mut blob = Blob::new();
         let layer = Layer::Lut(Lut {
             input,

@@ -41,32 +41,13 @@ fn rounding_ties_go_up_in_every_kernel() {
 
     // Conv: zero weights, the accumulator is the bias.
     let s = ConvKind::Pointwise.shape(2, 1, 3, 8);
-    let conv = ConvParams {
-        g: s,
-        in_zp: 0,
-        out_zp: 0,
-        weights: vec![0; s.weight_len()],
-        bias: odd.to_vec(),
-        mult: vec![HALF; 8],
-        shift: vec![0; 8],
-        pad_values: None,
-        lut: None,
-    };
+    let ties = (odd.to_vec(), vec![HALF; 8], vec![0; 8]);
+    let conv = ConvParams::new(s, (0, 0), vec![0; s.weight_len()], ties.clone());
     let got = conv.run(&[1, 2, 3, 4, 5, 6], &Layout::fixed(2, 0)).unwrap();
     assert_same("conv ties", &[expected, expected].concat(), &got);
 
     // Fully connected: same, through the bias.
-    let fc = ConvParams {
-        g: fc_geometry(2, 8),
-        in_zp: 0,
-        out_zp: 0,
-        weights: vec![0; 16],
-        bias: odd.to_vec(),
-        mult: vec![HALF; 8],
-        shift: vec![0; 8],
-        pad_values: None,
-        lut: None,
-    };
+    let fc = ConvParams::new(fc_geometry(2, 8), (0, 0), vec![0; 16], ties);
     assert_same(
         "fc ties",
         &expected,

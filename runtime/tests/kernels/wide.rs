@@ -5,6 +5,7 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use runtime::{Elem, Error, GlobalAvgPool, Layer, Model, TensorRef};
+use testkit::layers_model;
 
 use crate::conv_params::ConvParams;
 use crate::harness::*;
@@ -41,7 +42,7 @@ fn run_one(
     run_layers(blob, &[layer], input, output, arena)
 }
 
-/// Runs `layers` (at most 4) as a model whose input is `input` and output
+/// Runs `layers` as a model whose input is `input` and output
 /// `output`, on a copy of `arena`; the logits buffer is i16, so it holds
 /// int8 and int16 outputs alike.
 pub fn run_layers(
@@ -51,17 +52,7 @@ pub fn run_layers(
     output: TensorRef,
     arena: &[i8],
 ) -> Result<Vec<i16>, Error> {
-    let model = Model {
-        weights: blob,
-        layers,
-        layer_names: &["under_test"; 4][..layers.len()],
-        stem_normalized: layers[0],
-        arena_bytes: arena.len(),
-        input,
-        normalized_input_zp: 0,
-        output,
-        output_zp: 0,
-    };
+    let model = layers_model(blob, layers, input, output, arena.len());
     let image = arena[input.offset as usize..input.end()].to_vec();
     let mut work = arena.to_vec();
     let mut out = vec![0i16; output.len()];
@@ -187,17 +178,8 @@ fn int16_logits_need_an_int16_buffer_and_int8_widen() {
         ..o
     };
     let layer8 = Layer::FullyConnected(p.fully_connected(&mut blob, i, o8));
-    let model = Model {
-        weights: &blob.0,
-        layers: &[layer],
-        layer_names: &["head.fc"],
-        stem_normalized: layer,
-        arena_bytes: arena.len(),
-        input: i,
-        normalized_input_zp: 0,
-        output: o,
-        output_zp: 0,
-    };
+    let layers = [layer];
+    let model = layers_model(&blob.0, &layers, i, o, arena.len());
     let image = [1i8, 2, 3, 4];
     let mut narrow = [0i8; 3];
     assert_eq!(
@@ -241,17 +223,8 @@ fn int8_only_layers_refuse_int16_tensors() {
             table,
         });
         assert!(!lut.elems_supported());
-        let model = Model {
-            weights: &blob.0,
-            layers: &[lut],
-            layer_names: &["lut"],
-            stem_normalized: lut,
-            arena_bytes: 16,
-            input,
-            normalized_input_zp: 0,
-            output,
-            output_zp: 0,
-        };
+        let layers = [lut];
+        let model = layers_model(&blob.0, &layers, input, output, 16);
         let mut out = [0i16; 4];
         let image = vec![0i8; input.bytes()];
         assert_eq!(

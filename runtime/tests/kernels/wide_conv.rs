@@ -128,17 +128,7 @@ fn case() -> impl Strategy<Value = Case> {
                 vec(-12i32..=4, s.cout),
             )
                 .prop_map(|(g, in_zp, out_zp, weights, bias, mult, shift)| {
-                    ConvParams {
-                        g,
-                        in_zp,
-                        out_zp,
-                        weights,
-                        bias,
-                        mult,
-                        shift,
-                        pad_values: None,
-                        lut: None,
-                    }
+                    ConvParams::new(g, (in_zp, out_zp), weights, (bias, mult, shift))
                 }),
             vec(-32768i32..=32767, s.h * s.w * s.cin),
             (any::<bool>(), any::<bool>(), any::<bool>()),

@@ -5,26 +5,17 @@
 #![no_std]
 #![no_main]
 
-use core::fmt::Write;
-
 use cortex_m::peripheral::DWT;
 use defmt_rtt as _;
 use fastvit_model as model;
 use imxrt1170evk_fcb as _;
 use panic_probe as _;
-use support::{bench, defmt_console::Console, Arena, Board};
+use support::{bench, defmt_console::Console, Board};
 
-const BOARD: Board = Board {
-    name: "imxrt1170",
-    core: "cortex-m7",
-};
+const BOARD: Board = Board::new("imxrt1170", "cortex-m7");
 
-/// The test image (u8 RGB, HWC), staged beside the model by `boards/tools`.
-static IMAGE: [u8; model::INPUT_BYTES] = *include_bytes!(env!("FASTVIT_BOARD_IMAGE"));
-
-/// The activation arena, placed in OCRAM by `build.rs`.
-#[link_section = ".fastvit_arena"]
-static mut ARENA: Arena<{ model::ARENA_BYTES }> = Arena::new();
+// IMAGE, and ARENA (placed in OCRAM by `build.rs`).
+support::board_statics!();
 
 #[imxrt_rt::entry]
 fn main() -> ! {
@@ -38,20 +29,7 @@ fn main() -> ! {
 
     let mut out = Console::new();
     let _ = bench::header(&mut out, &BOARD, &model::MODEL);
-    let _ = writeln!(out, "weights_intact {}", model::weights_intact());
-    // SAFETY: the only reference to ARENA, taken once.
-    let arena = unsafe { Arena::take(core::ptr::addr_of_mut!(ARENA)) };
-    let mut logits = [0i16; model::CLASSES];
-    let mut cycles = [0u32; model::LAYERS + 1];
-    bench::run_counting_cycles(
-        &mut out,
-        &model::MODEL,
-        &IMAGE,
-        arena,
-        &mut logits,
-        &mut cycles,
-        DWT::cycle_count,
-    );
+    support::real_board_run!(&mut out, &IMAGE, ARENA, DWT::cycle_count);
     loop {
         cortex_m::asm::wfi();
     }

@@ -22,10 +22,7 @@ pub static IMAGE_DEF: hal::block::ImageDef = hal::block::ImageDef::secure_exe();
 /// Crystal of the Pico 2 and most RP2350 boards.
 const XTAL_FREQ_HZ: u32 = 12_000_000;
 
-const BOARD: Board = Board {
-    name: "rp2350",
-    core: "cortex-m33",
-};
+const BOARD: Board = Board::new("rp2350", "cortex-m33");
 
 /// The test image (u8 RGB, HWC), staged beside the model by `boards/tools`.
 #[cfg(not(feature = "flash-4m"))]
@@ -62,9 +59,6 @@ fn main() -> ! {
     let mut out = Console::new();
     let _ = bench::header(&mut out, &BOARD, &model::MODEL);
     let _ = writeln!(out, "clock {} Hz", clocks.system_clock.freq().to_Hz());
-    let _ = writeln!(out, "weights_intact {}", model::weights_intact());
-    // SAFETY: the only reference to ARENA, taken once.
-    let arena = unsafe { Arena::take(core::ptr::addr_of_mut!(ARENA)) };
     #[cfg(not(feature = "flash-4m"))]
     let image = &IMAGE;
     #[cfg(feature = "flash-4m")]
@@ -76,17 +70,7 @@ fn main() -> ! {
         }
         &*image
     };
-    let mut logits = [0i16; model::CLASSES];
-    let mut cycles = [0u32; model::LAYERS + 1];
-    bench::run_counting_cycles(
-        &mut out,
-        &model::MODEL,
-        image,
-        arena,
-        &mut logits,
-        &mut cycles,
-        DWT::cycle_count,
-    );
+    support::real_board_run!(&mut out, image, ARENA, DWT::cycle_count);
     loop {
         cortex_m::asm::wfi();
     }
