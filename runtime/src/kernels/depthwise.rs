@@ -294,6 +294,10 @@ pub fn depthwise_pixel<'s>(
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
+    // MVE: 3x3 and 7x7 kernels, 16 channels at a time, in one asm block.
+    if super::depthwise_pixel16(a, oy, ox, &row, out) {
+        return;
+    }
     if super::TAP_TABLE && pixel_by_taps(a, oy, ox, &row, out) {
         return;
     }

@@ -192,3 +192,16 @@ pub fn taps16_sums(_: &TapRows<'_>, _: &[i8], _: usize, _: usize) -> Option<[i32
 pub fn depthwise_taps16(_: &WindowArgs<'_>, _: &TapRows<'_>, _: &mut [i8]) -> Option<usize> {
     Some(0)
 }
+
+/// `mve::depthwise_pixel16` off Helium: declines (`false`, nothing
+/// written), so the caller takes its own depthwise path.
+#[inline(always)]
+pub fn depthwise_pixel16<'s>(
+    _: &WindowArgs<'_>,
+    _: usize,
+    _: usize,
+    _: &impl Fn(usize) -> &'s [i8],
+    _: &mut [i8],
+) -> bool {
+    false
+}

@@ -18,7 +18,6 @@
 
 pub use super::portable::{dot1, dot4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
 
-use super::depthwise::{bias, finish};
 use super::dsp::lanes::TapRows;
 use super::window::WindowArgs;
 
@@ -395,35 +394,317 @@ pub fn finish16(
     lo >= -31 && hi <= -2
 }
 
+/// What [`depthwise_taps16`]'s `asm!` reads, by offset: one pointer to
+/// this instead of ten registers.
+#[repr(C)]
+struct PixelArgs {
+    taps: *const *const i8,
+    n: usize,
+    weights: *const i8,
+    bias: *const u8,
+    multiplier: *const u8,
+    shift: *const i8,
+    out: *mut i8,
+    table: *const i8,
+    out_zp: i32,
+    end: usize,
+}
+
 /// The 16-channel part of `depthwise::pixel_by_taps`: channels `0..c / 16 *
-/// 16` of the pixel whose taps are `taps` by [`taps16`] and [`finish16`]
-/// (the scalar `finish` for shifts outside `-31..=-2`). The channels done,
-/// or `None` (the caller takes the window path) if `taps16` declines.
+/// 16` of the pixel whose taps are `taps` by [`taps_asm`]. The channels
+/// done, or `None` (the caller takes the window path) where it declines.
 #[inline(always)]
 pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) -> Option<usize> {
-    let (c, ch) = (a.geometry.cin, &a.channels);
-    let mut c0 = 0;
-    let mut acc = Acc16([0; 16]);
-    while c0 + 16 <= c {
-        if !taps16(&mut acc, taps.ptrs(), taps.tap_len(), ch.weights, c, c0) {
-            return None;
-        }
-        let o = out.get_mut(c0..c0 + 16)?;
-        let (b, m, sh) = (
-            ch.folded_bias.0,
-            ch.requant.multiplier.0,
-            ch.requant.shift.0,
-        );
-        if !finish16(&acc, b, m, sh, c0, ch.out_zp, ch.lut, o) {
-            let mut sums = bias::<16>(ch.folded_bias, c0, 1);
-            for (s, v) in sums.iter_mut().zip(acc.0) {
-                *s = s.wrapping_add(v);
-            }
-            finish(&sums, ch, c0, 1, o);
-        }
-        c0 += 16;
+    // SAFETY: each table pointer starts `tap_len()` readable bytes (the
+    // `TapRows` invariant).
+    unsafe { taps_asm(a, taps.ptrs(), taps.tap_len(), out) }
+}
+
+/// `depthwise::depthwise_pixel` on Helium for 3x3 and 7x7 kernels and
+/// channels a multiple of 16 (every FastViT depthwise layer): the tap
+/// table built straight from the `K` input rows (one `row` call and one
+/// length check per kernel row; `TapRows::push` and its checks cost ~21
+/// instructions a tap, as much as the tap's 16-channel MACs), then
+/// [`taps_asm`]. `false` (the caller takes `pixel_by_taps`, which rewrites
+/// the pixel) for other shapes, short rows or padding, or where
+/// [`taps_asm`] declines.
+#[inline(always)]
+pub fn depthwise_pixel16<'s>(
+    a: &WindowArgs<'_>,
+    oy: usize,
+    ox: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) -> bool {
+    let c = a.geometry.cin;
+    if c == 0 || c % 16 != 0 {
+        return false;
     }
-    Some(c0)
+    match a.geometry.kernel {
+        3 => pixel_k::<3>(a, oy, ox, row, out),
+        7 => pixel_k::<7>(a, oy, ox, row, out),
+        _ => false,
+    }
+}
+
+/// [`depthwise_pixel16`] for a `K x K` kernel.
+#[inline(always)]
+fn pixel_k<'s, const K: usize>(
+    a: &WindowArgs<'_>,
+    oy: usize,
+    ox: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) -> bool {
+    let g = &a.geometry;
+    let c = g.cin;
+    let iy0 = (oy * g.stride).wrapping_sub(g.pad);
+    let ix0 = (ox * g.stride).wrapping_sub(g.pad);
+    let inside = |i0: usize, n: usize| i0 < n && i0 + K <= n;
+    let zp_row: [i8; PAD_ROW];
+    let pad: &[i8] = if !a.pad_values.is_empty() {
+        a.pad_values
+    } else if inside(iy0, g.h) && inside(ix0, g.w) {
+        &[]
+    } else if c <= PAD_ROW {
+        zp_row = [a.in_zp as i8; PAD_ROW];
+        &zp_row
+    } else {
+        return false;
+    };
+    let row_len = g.w * c;
+    let mut ok = true;
+    let table: [[*const i8; K]; K] = core::array::from_fn(|ky| {
+        let iy = iy0.wrapping_add(ky);
+        let r = if iy < g.h { row(iy) } else { &[] };
+        let row_in = iy < g.h && r.len() >= row_len;
+        ok &= iy >= g.h || row_in;
+        core::array::from_fn(|kx| {
+            let ix = ix0.wrapping_add(kx);
+            if row_in && ix < g.w {
+                r.as_ptr().wrapping_add(ix * c)
+            } else {
+                ok &= pad.len() >= c;
+                pad.as_ptr()
+            }
+        })
+    });
+    // SAFETY (with `ok`): every pointer starts `c` readable bytes, an
+    // in-bounds pixel `ix < w` of a row of at least `w * c` bytes or the
+    // padding (`c` bytes or more), both borrowed for this call.
+    ok && unsafe { taps_asm(a, table.as_flattened(), c, out) }.is_some()
+}
+
+/// Widest channel count whose zero-point padding row [`depthwise_pixel16`]
+/// keeps on the stack, as `depthwise::pixel_by_taps`.
+const PAD_ROW: usize = 512;
+
+/// Channels `0..c / 16 * 16` of one depthwise pixel from its tap pointers
+/// (`ptrs`, each starting `len` readable bytes), every chunk in one `asm!`
+/// (the per-chunk Rust of [`taps16`] + [`finish16`] cost ~120 instructions
+/// a chunk, as much as the requantization). Per chunk the tap loop of
+/// [`taps16`], then the sums requantized where they are, four lanes a
+/// vector: the even and odd channels' lanes (`VMULLB`/`VMULLT`) address
+/// their bias, multiplier, shift and output by one vector of channel
+/// indices (`VIDUP` by 2; gathers scaled by the element size, one scatter),
+/// requantized as in [`tile_px4`] (`VMULH`, `VRSHL` by `shift + 1`, `+ zp`,
+/// `VQSHL #24` + `VSHR #24`, gather from the table's middle). The channels
+/// done, or `None` (the caller takes the window path, which rewrites the
+/// pixel) if lanes or weights are out of reach, the bias is not 4-byte
+/// aligned, the table is neither empty nor 256 bytes, or a shift is outside
+/// `-31..=-2`.
+///
+/// # Safety
+///
+/// Each of `ptrs` must start `len` readable bytes.
+#[inline(always)]
+unsafe fn taps_asm(
+    a: &WindowArgs<'_>,
+    ptrs: &[*const i8],
+    len: usize,
+    out: &mut [i8],
+) -> Option<usize> {
+    let (c, ch) = (a.geometry.cin, &a.channels);
+    let end = c / 16 * 16;
+    if end == 0 {
+        return Some(0);
+    }
+    let n = ptrs.len();
+    let table: &[i8; 256] = if ch.lut.is_empty() {
+        &IDENTITY
+    } else {
+        ch.lut.try_into().ok()?
+    };
+    let (bias, mult, shift) = (
+        ch.folded_bias.0,
+        ch.requant.multiplier.0,
+        ch.requant.shift.0,
+    );
+    let weights_in = (n.checked_sub(1)?)
+        .checked_mul(c)
+        .and_then(|v| v.checked_add(end))
+        .is_some_and(|e| e <= ch.weights.len());
+    if len < end
+        || !weights_in
+        || bias.len() < 4 * end
+        || mult.len() < 2 * end
+        || shift.len() < end
+        || out.len() < end
+        || bias.as_ptr() as usize % 4 != 0
+        || mult.as_ptr() as usize % 2 != 0
+    {
+        return None;
+    }
+    let args = PixelArgs {
+        taps: ptrs.as_ptr(),
+        n,
+        weights: ch.weights.as_ptr(),
+        bias: bias.as_ptr(),
+        multiplier: mult.as_ptr(),
+        shift: shift.as_ptr(),
+        out: out.as_mut_ptr(),
+        table: table.as_ptr().wrapping_add(128),
+        out_zp: ch.out_zp,
+        end,
+    };
+    let hi: u32;
+    // SAFETY: for each chunk `c0` in `0, 16, .., end - 16` the tap loop
+    // reads `p + c0 .. p + c0 + 16` for each of the `n >= 1` tap pointers
+    // (each starts `len >= end` readable bytes, the caller's contract) and `weights + t * c + c0 .. + 16` for `t < n` (inside
+    // `weights`, checked by `weights_in`); the finish gathers bias words
+    // `c0..c0 + 16` (4-byte aligned, checked), multiplier halfwords (2-byte
+    // aligned, checked) and shift bytes of the same channels (all `end`
+    // long, checked), the table at its middle with offsets clamped to
+    // `-128..=127` (256 bytes), and scatters `out[c0..c0 + 16]` (`end`
+    // long, checked). `args` lives across the call. The widening
+    // `VLDRB.S16` encodes only low base registers (r2, r3) and `VIDUP` an
+    // even one (lr). q0-q7 are declared clobbered, and the flags.
+    // MVE is guaranteed by the `fastvit_mve` cfg.
+    unsafe {
+        core::arch::asm!(
+            "movs r1, #0",
+            "vmov.i32 q7, #31",
+            "1:",
+            "ldr r4, [r0]",
+            "ldr lr, [r0, #4]",
+            "ldr r2, [r0, #8]",
+            "add r2, r1",
+            "vmov.i32 q0, #0",
+            "vmov.i32 q1, #0",
+            "vmov.i32 q2, #0",
+            "vmov.i32 q3, #0",
+            "dls lr, lr",
+            "2:",
+            "ldr r3, [r4], #4",
+            "add r3, r1",
+            "vldrb.s16 q4, [r3]",
+            "vldrb.s16 q5, [r2]",
+            "vmullb.s16 q6, q4, q5",
+            "vadd.i32 q0, q0, q6",
+            "vmullt.s16 q6, q4, q5",
+            "vadd.i32 q1, q1, q6",
+            "vldrb.s16 q4, [r3, #8]",
+            "vldrb.s16 q5, [r2, #8]",
+            "add r2, r5",
+            "vmullb.s16 q6, q4, q5",
+            "vadd.i32 q2, q2, q6",
+            "vmullt.s16 q6, q4, q5",
+            "vadd.i32 q3, q3, q6",
+            "le lr, 2b",
+            "ldrd r2, r3, [r0, #12]",
+            "ldrd r4, r8, [r0, #20]",
+            "ldrd r10, r11, [r0, #28]",
+            "vmov.i32 q6, #30",
+            "mov lr, r1",
+            "vidup.u32 q4, lr, #2",
+            "vldrw.u32 q5, [r2, q4, uxtw #2]",
+            "vadd.i32 q0, q0, q5",
+            "vldrh.s32 q5, [r3, q4, uxtw #1]",
+            "vshl.i32 q5, q5, #16",
+            "vmulh.s32 q0, q0, q5",
+            "vldrb.s32 q5, [r4, q4]",
+            "vadd.i32 q5, q5, q7",
+            "vmaxv.u32 r12, q5",
+            "vsub.i32 q5, q5, q6",
+            "vrshl.s32 q0, q0, q5",
+            "vadd.i32 q0, q0, r11",
+            "vqshl.s32 q0, q0, #24",
+            "vshr.s32 q0, q0, #24",
+            "vldrb.u32 q5, [r10, q0]",
+            "vstrb.32 q5, [r8, q4]",
+            "vidup.u32 q4, lr, #2",
+            "vldrw.u32 q5, [r2, q4, uxtw #2]",
+            "vadd.i32 q2, q2, q5",
+            "vldrh.s32 q5, [r3, q4, uxtw #1]",
+            "vshl.i32 q5, q5, #16",
+            "vmulh.s32 q2, q2, q5",
+            "vldrb.s32 q5, [r4, q4]",
+            "vadd.i32 q5, q5, q7",
+            "vmaxv.u32 r12, q5",
+            "vsub.i32 q5, q5, q6",
+            "vrshl.s32 q2, q2, q5",
+            "vadd.i32 q2, q2, r11",
+            "vqshl.s32 q2, q2, #24",
+            "vshr.s32 q2, q2, #24",
+            "vldrb.u32 q5, [r10, q2]",
+            "vstrb.32 q5, [r8, q4]",
+            "add lr, r1, #1",
+            "vidup.u32 q4, lr, #2",
+            "vldrw.u32 q5, [r2, q4, uxtw #2]",
+            "vadd.i32 q1, q1, q5",
+            "vldrh.s32 q5, [r3, q4, uxtw #1]",
+            "vshl.i32 q5, q5, #16",
+            "vmulh.s32 q1, q1, q5",
+            "vldrb.s32 q5, [r4, q4]",
+            "vadd.i32 q5, q5, q7",
+            "vmaxv.u32 r12, q5",
+            "vsub.i32 q5, q5, q6",
+            "vrshl.s32 q1, q1, q5",
+            "vadd.i32 q1, q1, r11",
+            "vqshl.s32 q1, q1, #24",
+            "vshr.s32 q1, q1, #24",
+            "vldrb.u32 q5, [r10, q1]",
+            "vstrb.32 q5, [r8, q4]",
+            "vidup.u32 q4, lr, #2",
+            "vldrw.u32 q5, [r2, q4, uxtw #2]",
+            "vadd.i32 q3, q3, q5",
+            "vldrh.s32 q5, [r3, q4, uxtw #1]",
+            "vshl.i32 q5, q5, #16",
+            "vmulh.s32 q3, q3, q5",
+            "vldrb.s32 q5, [r4, q4]",
+            "vadd.i32 q5, q5, q7",
+            "vmaxv.u32 r12, q5",
+            "vsub.i32 q5, q5, q6",
+            "vrshl.s32 q3, q3, q5",
+            "vadd.i32 q3, q3, r11",
+            "vqshl.s32 q3, q3, #24",
+            "vshr.s32 q3, q3, #24",
+            "vldrb.u32 q5, [r10, q3]",
+            "vstrb.32 q5, [r8, q4]",
+            "adds r1, #16",
+            "ldr r2, [r0, #36]",
+            "cmp r1, r2",
+            "blo 1b",
+            in("r0") &args as *const PixelArgs,
+            out("r1") _,
+            out("r2") _,
+            out("r3") _,
+            out("r4") _,
+            in("r5") c,
+            out("r8") _,
+            out("r10") _,
+            out("r11") _,
+            inout("r12") 0u32 => hi,
+            out("lr") _,
+            out("d0") _, out("d1") _, out("d2") _, out("d3") _,
+            out("d4") _, out("d5") _, out("d6") _, out("d7") _,
+            out("d8") _, out("d9") _, out("d10") _, out("d11") _,
+            out("d12") _, out("d13") _, out("d14") _, out("d15") _,
+            options(nostack),
+        );
+    }
+    // Some shift + 31 outside 0..=29: the caller redoes the pixel.
+    (hi <= 29).then_some(end)
 }
 
 /// Output channels per [`tile_px4`] block: the sums of a block are parked
