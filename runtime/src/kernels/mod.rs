@@ -125,7 +125,9 @@ pub use arch::{
 // depthwise tap table's 16-channel loop (the portable ones: the scalar
 // reference, or declining).
 #[cfg(all(target_arch = "arm", fastvit_mve))]
-use mve::{depthwise_pixel16, depthwise_taps16, finish_px4, taps16_sums, tile_px4};
+use mve::{
+    depthwise_pixel16, depthwise_taps16, finish_px4, multiplier_pixel16, taps16_sums, tile_px4,
+};
 #[cfg(target_arch = "aarch64")]
 use neon::{
     depthwise_run16, depthwise_taps16, finish16, pointwise_wide, requant_px4, rows_px4_store,
@@ -133,7 +135,7 @@ use neon::{
 #[cfg(not(any(all(target_arch = "arm", fastvit_mve), target_arch = "aarch64")))]
 use portable::depthwise_taps16;
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
-use portable::{depthwise_pixel16, finish_px4, taps16_sums, tile_px4};
+use portable::{depthwise_pixel16, finish_px4, multiplier_pixel16, taps16_sums, tile_px4};
 #[cfg(not(target_arch = "aarch64"))]
 use portable::{depthwise_run16, finish16, pointwise_wide, requant_px4, rows_px4_store};
 

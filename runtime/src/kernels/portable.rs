@@ -205,3 +205,16 @@ pub fn depthwise_pixel16<'s>(
 ) -> bool {
     false
 }
+
+/// `mve::multiplier_pixel16` off Helium: declines (`false`, nothing
+/// written), so the caller takes its own multiplier path.
+#[inline(always)]
+pub fn multiplier_pixel16<'s>(
+    _: &WindowArgs<'_>,
+    _: usize,
+    _: usize,
+    _: &impl Fn(usize) -> &'s [i8],
+    _: &mut [i8],
+) -> bool {
+    false
+}

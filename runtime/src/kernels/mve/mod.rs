@@ -417,7 +417,7 @@ struct PixelArgs {
 pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) -> Option<usize> {
     // SAFETY: each table pointer starts `tap_len()` readable bytes (the
     // `TapRows` invariant).
-    unsafe { taps_asm(a, taps.ptrs(), taps.tap_len(), out) }
+    unsafe { taps_asm::<1>(a, taps.ptrs(), taps.tap_len(), 0, out) }
 }
 
 /// `depthwise::depthwise_pixel` on Helium for 3x3 and 7x7 kernels and
@@ -436,20 +436,47 @@ pub fn depthwise_pixel16<'s>(
     row: &impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) -> bool {
+    pixel16::<1>(a, oy, ox, row, out)
+}
+
+/// [`depthwise_pixel16`] for the x2 channel-multiplier conv
+/// (`multiplier::pixel`; `[k][k][m][cin]` weights, so plane `j` is a
+/// depthwise conv at tap stride `2 * cin` from `j * cin` on, written to
+/// output channels `2 * c + j`). `false` for other multipliers.
+#[inline(always)]
+pub fn multiplier_pixel16<'s>(
+    a: &WindowArgs<'_>,
+    oy: usize,
+    ox: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) -> bool {
+    a.geometry.multiplier() == 2 && pixel16::<2>(a, oy, ox, row, out)
+}
+
+/// [`depthwise_pixel16`] with `M` planes.
+#[inline(always)]
+fn pixel16<'s, const M: usize>(
+    a: &WindowArgs<'_>,
+    oy: usize,
+    ox: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) -> bool {
     let c = a.geometry.cin;
     if c == 0 || c % 16 != 0 {
         return false;
     }
     match a.geometry.kernel {
-        3 => pixel_k::<3>(a, oy, ox, row, out),
-        7 => pixel_k::<7>(a, oy, ox, row, out),
+        3 => pixel_k::<3, M>(a, oy, ox, row, out),
+        7 => pixel_k::<7, M>(a, oy, ox, row, out),
         _ => false,
     }
 }
 
-/// [`depthwise_pixel16`] for a `K x K` kernel.
+/// [`pixel16`] for a `K x K` kernel.
 #[inline(always)]
-fn pixel_k<'s, const K: usize>(
+fn pixel_k<'s, const K: usize, const M: usize>(
     a: &WindowArgs<'_>,
     oy: usize,
     ox: usize,
@@ -492,7 +519,9 @@ fn pixel_k<'s, const K: usize>(
     // SAFETY (with `ok`): every pointer starts `c` readable bytes, an
     // in-bounds pixel `ix < w` of a row of at least `w * c` bytes or the
     // padding (`c` bytes or more), both borrowed for this call.
-    ok && unsafe { taps_asm(a, table.as_flattened(), c, out) }.is_some()
+    let ptrs = table.as_flattened();
+    // SAFETY: as above.
+    ok && (0..M).all(|j| unsafe { taps_asm::<M>(a, ptrs, c, j, out) }.is_some())
 }
 
 /// Widest channel count whose zero-point padding row [`depthwise_pixel16`]
@@ -518,10 +547,11 @@ const PAD_ROW: usize = 512;
 ///
 /// Each of `ptrs` must start `len` readable bytes.
 #[inline(always)]
-unsafe fn taps_asm(
+unsafe fn taps_asm<const M: usize>(
     a: &WindowArgs<'_>,
     ptrs: &[*const i8],
     len: usize,
+    j: usize,
     out: &mut [i8],
 ) -> Option<usize> {
     let (c, ch) = (a.geometry.cin, &a.channels);
@@ -540,16 +570,21 @@ unsafe fn taps_asm(
         ch.requant.multiplier.0,
         ch.requant.shift.0,
     );
+    // Plane `j`'s weights start at `j * c`, tap stride `M * c`; its output
+    // channels are `M * i + j`, the last `last`.
+    let ws = M * c;
     let weights_in = (n.checked_sub(1)?)
-        .checked_mul(c)
-        .and_then(|v| v.checked_add(end))
+        .checked_mul(ws)
+        .and_then(|v| v.checked_add(j * c + end))
         .is_some_and(|e| e <= ch.weights.len());
+    let last = M * (end - 1) + j;
     if len < end
+        || j >= M
         || !weights_in
-        || bias.len() < 4 * end
-        || mult.len() < 2 * end
-        || shift.len() < end
-        || out.len() < end
+        || bias.len() <= 4 * last + 3
+        || mult.len() <= 2 * last + 1
+        || shift.len() <= last
+        || out.len() <= last
         || bias.as_ptr() as usize % 4 != 0
         || mult.as_ptr() as usize % 2 != 0
     {
@@ -558,11 +593,11 @@ unsafe fn taps_asm(
     let args = PixelArgs {
         taps: ptrs.as_ptr(),
         n,
-        weights: ch.weights.as_ptr(),
-        bias: bias.as_ptr(),
-        multiplier: mult.as_ptr(),
-        shift: shift.as_ptr(),
-        out: out.as_mut_ptr(),
+        weights: ch.weights.as_ptr().wrapping_add(j * c),
+        bias: bias.as_ptr().wrapping_add(4 * j),
+        multiplier: mult.as_ptr().wrapping_add(2 * j),
+        shift: shift.as_ptr().wrapping_add(j),
+        out: out.as_mut_ptr().wrapping_add(j),
         table: table.as_ptr().wrapping_add(128),
         out_zp: ch.out_zp,
         end,
@@ -570,16 +605,17 @@ unsafe fn taps_asm(
     let hi: u32;
     // SAFETY: for each chunk `c0` in `0, 16, .., end - 16` the tap loop
     // reads `p + c0 .. p + c0 + 16` for each of the `n >= 1` tap pointers
-    // (each starts `len >= end` readable bytes, the caller's contract) and `weights + t * c + c0 .. + 16` for `t < n` (inside
-    // `weights`, checked by `weights_in`); the finish gathers bias words
-    // `c0..c0 + 16` (4-byte aligned, checked), multiplier halfwords (2-byte
-    // aligned, checked) and shift bytes of the same channels (all `end`
-    // long, checked), the table at its middle with offsets clamped to
-    // `-128..=127` (256 bytes), and scatters `out[c0..c0 + 16]` (`end`
-    // long, checked). `args` lives across the call. The widening
-    // `VLDRB.S16` encodes only low base registers (r2, r3) and `VIDUP` an
-    // even one (lr). q0-q7 are declared clobbered, and the flags.
-    // MVE is guaranteed by the `fastvit_mve` cfg.
+    // (each starts `len >= end` readable bytes, the caller's contract) and
+    // `weights + j * c + t * ws + c0 .. + 16` for `t < n` (inside `weights`,
+    // checked by `weights_in`); the finish gathers, for output channels
+    // `o = M * i + j`, `i < end` (all `<= last`), bias words (4-byte
+    // aligned, checked), multiplier halfwords (2-byte aligned, checked) and
+    // shift bytes (all checked to reach `last`), the table at its middle
+    // with offsets clamped to `-128..=127` (256 bytes), and scatters
+    // `out[o]` (`out` reaches `last`, checked). `args` lives across the
+    // call. The widening `VLDRB.S16` encodes only low base registers (r2,
+    // r3) and `VIDUP` an even one (lr). q0-q7 are declared clobbered, and
+    // the flags. MVE is guaranteed by the `fastvit_mve` cfg.
     unsafe {
         core::arch::asm!(
             "movs r1, #0",
@@ -615,8 +651,8 @@ unsafe fn taps_asm(
             "ldrd r4, r8, [r0, #20]",
             "ldrd r10, r11, [r0, #28]",
             "vmov.i32 q6, #30",
-            "mov lr, r1",
-            "vidup.u32 q4, lr, #2",
+            "lsl lr, r1, #{sh}",
+            "vidup.u32 q4, lr, #{step}",
             "vldrw.u32 q5, [r2, q4, uxtw #2]",
             "vadd.i32 q0, q0, q5",
             "vldrh.s32 q5, [r3, q4, uxtw #1]",
@@ -632,7 +668,7 @@ unsafe fn taps_asm(
             "vshr.s32 q0, q0, #24",
             "vldrb.u32 q5, [r10, q0]",
             "vstrb.32 q5, [r8, q4]",
-            "vidup.u32 q4, lr, #2",
+            "vidup.u32 q4, lr, #{step}",
             "vldrw.u32 q5, [r2, q4, uxtw #2]",
             "vadd.i32 q2, q2, q5",
             "vldrh.s32 q5, [r3, q4, uxtw #1]",
@@ -648,8 +684,8 @@ unsafe fn taps_asm(
             "vshr.s32 q2, q2, #24",
             "vldrb.u32 q5, [r10, q2]",
             "vstrb.32 q5, [r8, q4]",
-            "add lr, r1, #1",
-            "vidup.u32 q4, lr, #2",
+            "sub lr, lr, #{odd}",
+            "vidup.u32 q4, lr, #{step}",
             "vldrw.u32 q5, [r2, q4, uxtw #2]",
             "vadd.i32 q1, q1, q5",
             "vldrh.s32 q5, [r3, q4, uxtw #1]",
@@ -665,7 +701,7 @@ unsafe fn taps_asm(
             "vshr.s32 q1, q1, #24",
             "vldrb.u32 q5, [r10, q1]",
             "vstrb.32 q5, [r8, q4]",
-            "vidup.u32 q4, lr, #2",
+            "vidup.u32 q4, lr, #{step}",
             "vldrw.u32 q5, [r2, q4, uxtw #2]",
             "vadd.i32 q3, q3, q5",
             "vldrh.s32 q5, [r3, q4, uxtw #1]",
@@ -690,7 +726,10 @@ unsafe fn taps_asm(
             out("r2") _,
             out("r3") _,
             out("r4") _,
-            in("r5") c,
+            in("r5") ws,
+            sh = const M.trailing_zeros(),
+            step = const 2 * M,
+            odd = const 15 * M,
             out("r8") _,
             out("r10") _,
             out("r11") _,
