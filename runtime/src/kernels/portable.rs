@@ -218,3 +218,19 @@ pub fn multiplier_pixel16<'s>(
 ) -> bool {
     false
 }
+
+/// `mve::add_tables4` off Helium: declines (no element done).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn add_tables4(
+    _: &[i32; 256],
+    _: &[i32; 256],
+    _: i32,
+    _: u32,
+    _: i32,
+    _: &[i8],
+    _: &[i8],
+    _: &mut [i8],
+) -> usize {
+    0
+}
