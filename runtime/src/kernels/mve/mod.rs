@@ -488,40 +488,65 @@ fn pixel_k<'s, const K: usize, const M: usize>(
     let iy0 = (oy * g.stride).wrapping_sub(g.pad);
     let ix0 = (ox * g.stride).wrapping_sub(g.pad);
     let inside = |i0: usize, n: usize| i0 < n && i0 + K <= n;
-    let zp_row: [i8; PAD_ROW];
-    let pad: &[i8] = if !a.pad_values.is_empty() {
-        a.pad_values
-    } else if inside(iy0, g.h) && inside(ix0, g.w) {
-        &[]
-    } else if c <= PAD_ROW {
-        zp_row = [a.in_zp as i8; PAD_ROW];
-        &zp_row
-    } else {
-        return false;
-    };
     let row_len = g.w * c;
     let mut ok = true;
-    let table: [[*const i8; K]; K] = core::array::from_fn(|ky| {
-        let iy = iy0.wrapping_add(ky);
-        let r = if iy < g.h { row(iy) } else { &[] };
-        let row_in = iy < g.h && r.len() >= row_len;
-        ok &= iy >= g.h || row_in;
-        core::array::from_fn(|kx| {
-            let ix = ix0.wrapping_add(kx);
-            if row_in && ix < g.w {
-                r.as_ptr().wrapping_add(ix * c)
-            } else {
-                ok &= pad.len() >= c;
-                pad.as_ptr()
-            }
+    let table: [[*const i8; K]; K] = if inside(iy0, g.h) && inside(ix0, g.w) {
+        // No padded tap (most pixels): two instructions a tap.
+        core::array::from_fn(|ky| {
+            let r = row(iy0.wrapping_add(ky));
+            ok &= r.len() >= row_len;
+            let at = r.as_ptr().wrapping_add(ix0 * c);
+            core::array::from_fn(|kx| at.wrapping_add(kx * c))
         })
-    });
-    // SAFETY (with `ok`): every pointer starts `c` readable bytes, an
-    // in-bounds pixel `ix < w` of a row of at least `w * c` bytes or the
-    // padding (`c` bytes or more), both borrowed for this call.
-    let ptrs = table.as_flattened();
-    // SAFETY: as above.
-    ok && (0..M).all(|j| unsafe { taps_asm::<M>(a, ptrs, c, j, out) }.is_some())
+    } else {
+        let zp_row: [i8; PAD_ROW];
+        let pad: &[i8] = if !a.pad_values.is_empty() {
+            a.pad_values
+        } else if c <= PAD_ROW {
+            zp_row = [a.in_zp as i8; PAD_ROW];
+            &zp_row
+        } else {
+            return false;
+        };
+        let table: [[*const i8; K]; K] = core::array::from_fn(|ky| {
+            let iy = iy0.wrapping_add(ky);
+            let r = if iy < g.h { row(iy) } else { &[] };
+            let row_in = iy < g.h && r.len() >= row_len;
+            ok &= iy >= g.h || row_in;
+            core::array::from_fn(|kx| {
+                let ix = ix0.wrapping_add(kx);
+                if row_in && ix < g.w {
+                    r.as_ptr().wrapping_add(ix * c)
+                } else {
+                    ok &= pad.len() >= c;
+                    pad.as_ptr()
+                }
+            })
+        });
+        // SAFETY (with `ok`): every pointer starts `c` readable bytes, an
+        // in-bounds pixel `ix < w` of a row of at least `w * c` bytes or
+        // the padding (`c` bytes or more), both borrowed for this call.
+        return ok && unsafe { run_planes::<M>(a, table.as_flattened(), out) };
+    };
+    // SAFETY (with `ok`): every pointer is pixel `ix0 + kx < w` (`inside`)
+    // of a row of at least `w * c` bytes, borrowed for this call.
+    ok && unsafe { run_planes::<M>(a, table.as_flattened(), out) }
+}
+
+/// The `M` planes of one pixel through [`taps_asm`].
+///
+/// # Safety
+///
+/// Each of `ptrs` must start `cin` readable bytes.
+#[inline(always)]
+unsafe fn run_planes<const M: usize>(
+    a: &WindowArgs<'_>,
+    ptrs: &[*const i8],
+    out: &mut [i8],
+) -> bool {
+    let c = a.geometry.cin;
+    // SAFETY: the caller's contract.
+    (0..M).all(|j| unsafe { taps_asm::<M>(a, ptrs, c, j, out) }.is_some())
 }
 
 /// Widest channel count whose zero-point padding row [`depthwise_pixel16`]
@@ -792,8 +817,10 @@ pub fn tile_px4(
         return 0;
     }
     let table = lut.unwrap_or(&IDENTITY).as_ptr().wrapping_add(128);
-    let mut sums = Acc16Block([0; 4 * BLOCK]);
-    let buf = sums.0.as_mut_ptr();
+    // Uninitialized: the first loop writes every sum the second reads
+    // (zeroing the 512 bytes cost ~200 instructions a call).
+    let mut sums = core::mem::MaybeUninit::<Acc16Block>::uninit();
+    let buf = sums.as_mut_ptr().cast::<i32>();
     let xp = x.as_ptr();
     let (x1, x2, x3) = (
         xp.wrapping_add(cin),
@@ -874,7 +901,8 @@ pub fn tile_px4(
         }
         let hi: u32;
         // SAFETY: reads `sums` (16-byte aligned; `VLDRW` at pixel offsets
-        // 0, 128, 256, 384 bytes, 16 bytes a step for `nb / 4` steps),
+        // 0, 128, 256, 384 bytes, 16 bytes a step for `nb / 4` steps: the
+        // `nb` sums per pixel the loop above just wrote),
         // `4 * o0 .. 4 * (o0 + nb)` of `bias`, `2 * o0 .. 2 * (o0 + nb)` of
         // `multiplier` (2-byte aligned, checked) and `o0 .. o0 + nb` of
         // `shift` (all `cout` long, checked); gathers `table + i` with
