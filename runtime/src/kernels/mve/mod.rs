@@ -18,6 +18,7 @@
 
 pub use super::portable::{dot1, dot4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
 
+use super::depthwise::{bias, finish};
 use super::dsp::lanes::TapRows;
 use super::window::WindowArgs;
 
@@ -411,13 +412,40 @@ struct PixelArgs {
 }
 
 /// The 16-channel part of `depthwise::pixel_by_taps`: channels `0..c / 16 *
-/// 16` of the pixel whose taps are `taps` by [`taps_asm`]. The channels
-/// done, or `None` (the caller takes the window path) where it declines.
+/// 16` of the pixel whose taps are `taps` by [`taps_asm`], or where it
+/// declines chunk by chunk by [`taps16`] and [`finish16`] (the scalar
+/// `finish` for shifts outside `-31..=-2`). The channels done, or `None`
+/// (the caller takes the window path) if `taps16` declines.
 #[inline(always)]
 pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) -> Option<usize> {
     // SAFETY: each table pointer starts `tap_len()` readable bytes (the
     // `TapRows` invariant).
-    unsafe { taps_asm::<1>(a, taps.ptrs(), taps.tap_len(), 0, out) }
+    if let Some(done) = unsafe { taps_asm::<1>(a, taps.ptrs(), taps.tap_len(), 0, out) } {
+        return Some(done);
+    }
+    let (c, ch) = (a.geometry.cin, &a.channels);
+    let mut c0 = 0;
+    let mut acc = Acc16([0; 16]);
+    while c0 + 16 <= c {
+        if !taps16(&mut acc, taps.ptrs(), taps.tap_len(), ch.weights, c, c0) {
+            return None;
+        }
+        let o = out.get_mut(c0..c0 + 16)?;
+        let (b, m, sh) = (
+            ch.folded_bias.0,
+            ch.requant.multiplier.0,
+            ch.requant.shift.0,
+        );
+        if !finish16(&acc, b, m, sh, c0, ch.out_zp, ch.lut, o) {
+            let mut sums = bias::<16>(ch.folded_bias, c0, 1);
+            for (s, v) in sums.iter_mut().zip(acc.0) {
+                *s = s.wrapping_add(v);
+            }
+            finish(&sums, ch, c0, 1, o);
+        }
+        c0 += 16;
+    }
+    Some(c0)
 }
 
 /// `depthwise::depthwise_pixel` on Helium for 3x3 and 7x7 kernels and
