@@ -484,7 +484,9 @@ pub fn depthwise_in_place(a: &WindowArgs<'_>, data: &mut [i8], ring: &mut [i8]) 
             }
             .unwrap_or(&[])
         };
-        for x in 0..w {
+        // MVE: the unpadded pixels of the row in one asm call.
+        let done = super::depthwise_row16(a, y, &rows, out_row);
+        for x in (0..w).filter(|x| !done.contains(x)) {
             let Some(out) = out_row.get_mut(x * c..(x + 1) * c) else {
                 return;
             };

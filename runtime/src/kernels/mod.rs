@@ -126,8 +126,8 @@ pub use arch::{
 // reference, or declining).
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 use mve::{
-    add_tables4, depthwise_pixel16, depthwise_taps16, finish_px4, multiplier_pixel16, taps16_sums,
-    tile_px4,
+    add_tables4, depthwise_pixel16, depthwise_row16, depthwise_taps16, finish_px4,
+    multiplier_pixel16, taps16_sums, tile_px4,
 };
 #[cfg(target_arch = "aarch64")]
 use neon::{
@@ -137,7 +137,8 @@ use neon::{
 use portable::depthwise_taps16;
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
 use portable::{
-    add_tables4, depthwise_pixel16, finish_px4, multiplier_pixel16, taps16_sums, tile_px4,
+    add_tables4, depthwise_pixel16, depthwise_row16, finish_px4, multiplier_pixel16, taps16_sums,
+    tile_px4,
 };
 #[cfg(not(target_arch = "aarch64"))]
 use portable::{depthwise_run16, finish16, pointwise_wide, requant_px4, rows_px4_store};

@@ -234,3 +234,14 @@ pub fn add_tables4(
 ) -> usize {
     0
 }
+
+/// `mve::depthwise_row16` off Helium: declines (no pixel done).
+#[inline(always)]
+pub fn depthwise_row16<'s>(
+    _: &WindowArgs<'_>,
+    _: usize,
+    _: &impl Fn(usize) -> &'s [i8],
+    _: &mut [i8],
+) -> core::ops::Range<usize> {
+    0..0
+}

@@ -399,7 +399,7 @@ pub fn finish16(
 /// this instead of ten registers.
 #[repr(C)]
 struct PixelArgs {
-    taps: *const *const i8,
+    taps: *mut *const i8,
     n: usize,
     weights: *const i8,
     bias: *const u8,
@@ -409,6 +409,9 @@ struct PixelArgs {
     table: *const i8,
     out_zp: i32,
     end: usize,
+    step: usize,
+    out_step: usize,
+    count: usize,
 }
 
 /// The 16-channel part of `depthwise::pixel_by_taps`: channels `0..c / 16 *
@@ -418,9 +421,13 @@ struct PixelArgs {
 /// (the caller takes the window path) if `taps16` declines.
 #[inline(always)]
 pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) -> Option<usize> {
+    let mut ptrs = [core::ptr::null(); 49];
+    let n = taps.ptrs().len().min(ptrs.len());
+    ptrs[..n].copy_from_slice(&taps.ptrs()[..n]);
     // SAFETY: each table pointer starts `tap_len()` readable bytes (the
-    // `TapRows` invariant).
-    if let Some(done) = unsafe { taps_asm::<1>(a, taps.ptrs(), taps.tap_len(), 0, out) } {
+    // `TapRows` invariant); one pixel.
+    if let Some(done) = unsafe { taps_asm::<1>(a, &mut ptrs[..n], taps.tap_len(), 0, out, (1, 0)) }
+    {
         return Some(done);
     }
     let (c, ch) = (a.geometry.cin, &a.channels);
@@ -465,6 +472,78 @@ pub fn depthwise_pixel16<'s>(
     out: &mut [i8],
 ) -> bool {
     pixel16::<1>(a, oy, ox, row, out)
+}
+
+/// The unpadded pixels of output row `y` of a 3x3 or 7x7 depthwise conv
+/// (channels a multiple of 16) in one [`taps_asm`] call: the tap table of
+/// the first, advanced by `stride * cin` bytes in the asm per pixel, so the
+/// per-pixel Rust of [`depthwise_pixel16`] (~300 instructions: the rows,
+/// the table, the checks) is paid once a row. `out_row` holds the row's
+/// `w_out * cin` outputs. Returns the pixels written (empty when declined:
+/// the caller computes them all, overwriting any garbage).
+#[inline(always)]
+pub fn depthwise_row16<'s>(
+    a: &WindowArgs<'_>,
+    y: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out_row: &mut [i8],
+) -> core::ops::Range<usize> {
+    let g = &a.geometry;
+    let c = g.cin;
+    if c == 0 || c % 16 != 0 || g.stride == 0 {
+        return 0..0;
+    }
+    match g.kernel {
+        3 => row_k::<3>(a, y, row, out_row),
+        7 => row_k::<7>(a, y, row, out_row),
+        _ => 0..0,
+    }
+}
+
+/// [`depthwise_row16`] for a `K x K` kernel.
+#[inline(always)]
+fn row_k<'s, const K: usize>(
+    a: &WindowArgs<'_>,
+    y: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out_row: &mut [i8],
+) -> core::ops::Range<usize> {
+    let g = &a.geometry;
+    let (c, s, p) = (g.cin, g.stride, g.pad);
+    let iy0 = (y * s).wrapping_sub(p);
+    if !(iy0 < g.h && iy0 + K <= g.h) || g.w + p < K {
+        return 0..0;
+    }
+    // Pixels `x` with `x * s >= p` and `x * s - p + K <= w`.
+    let lo = p.div_ceil(s);
+    let hi = ((g.w + p - K) / s + 1).min(out_row.len() / c);
+    if lo >= hi {
+        return 0..0;
+    }
+    let row_len = g.w * c;
+    let mut ok = true;
+    let ix0 = lo * s - p;
+    let mut table: [[*const i8; K]; K] = core::array::from_fn(|ky| {
+        let r = row(iy0 + ky);
+        ok &= r.len() >= row_len;
+        let at = r.as_ptr().wrapping_add(ix0 * c);
+        core::array::from_fn(|kx| at.wrapping_add(kx * c))
+    });
+    let Some(out) = out_row.get_mut(lo * c..) else {
+        return 0..0;
+    };
+    // SAFETY (with `ok`): pixel `x` in `lo..hi` reads input pixels
+    // `x * s - p + kx < w` (`hi` bounds them) of rows of at least `w * c`
+    // bytes borrowed for this call: the table of pixel `lo`, advanced by
+    // `(x - lo) * s * c` bytes.
+    let run = (hi - lo, s * c);
+    let done =
+        ok && unsafe { taps_asm::<1>(a, table.as_flattened_mut(), c, 0, out, run) }.is_some();
+    if done {
+        lo..hi
+    } else {
+        0..0
+    }
 }
 
 /// [`depthwise_pixel16`] for the x2 channel-multiplier conv
@@ -518,7 +597,7 @@ fn pixel_k<'s, const K: usize, const M: usize>(
     let inside = |i0: usize, n: usize| i0 < n && i0 + K <= n;
     let row_len = g.w * c;
     let mut ok = true;
-    let table: [[*const i8; K]; K] = if inside(iy0, g.h) && inside(ix0, g.w) {
+    let mut table: [[*const i8; K]; K] = if inside(iy0, g.h) && inside(ix0, g.w) {
         // No padded tap (most pixels): two instructions a tap.
         core::array::from_fn(|ky| {
             let r = row(iy0.wrapping_add(ky));
@@ -536,7 +615,7 @@ fn pixel_k<'s, const K: usize, const M: usize>(
         } else {
             return false;
         };
-        let table: [[*const i8; K]; K] = core::array::from_fn(|ky| {
+        let mut table: [[*const i8; K]; K] = core::array::from_fn(|ky| {
             let iy = iy0.wrapping_add(ky);
             let r = if iy < g.h { row(iy) } else { &[] };
             let row_in = iy < g.h && r.len() >= row_len;
@@ -554,11 +633,11 @@ fn pixel_k<'s, const K: usize, const M: usize>(
         // SAFETY (with `ok`): every pointer starts `c` readable bytes, an
         // in-bounds pixel `ix < w` of a row of at least `w * c` bytes or
         // the padding (`c` bytes or more), both borrowed for this call.
-        return ok && unsafe { run_planes::<M>(a, table.as_flattened(), out) };
+        return ok && unsafe { run_planes::<M>(a, table.as_flattened_mut(), out) };
     };
     // SAFETY (with `ok`): every pointer is pixel `ix0 + kx < w` (`inside`)
     // of a row of at least `w * c` bytes, borrowed for this call.
-    ok && unsafe { run_planes::<M>(a, table.as_flattened(), out) }
+    ok && unsafe { run_planes::<M>(a, table.as_flattened_mut(), out) }
 }
 
 /// The `M` planes of one pixel through [`taps_asm`].
@@ -569,12 +648,12 @@ fn pixel_k<'s, const K: usize, const M: usize>(
 #[inline(always)]
 unsafe fn run_planes<const M: usize>(
     a: &WindowArgs<'_>,
-    ptrs: &[*const i8],
+    ptrs: &mut [*const i8],
     out: &mut [i8],
 ) -> bool {
     let c = a.geometry.cin;
     // SAFETY: the caller's contract.
-    (0..M).all(|j| unsafe { taps_asm::<M>(a, ptrs, c, j, out) }.is_some())
+    (0..M).all(|j| unsafe { taps_asm::<M>(a, ptrs, c, j, out, (1, 0)) }.is_some())
 }
 
 /// Widest channel count whose zero-point padding row [`depthwise_pixel16`]
@@ -596,16 +675,22 @@ const PAD_ROW: usize = 512;
 /// aligned, the table is neither empty nor 256 bytes, or a shift is outside
 /// `-31..=-2`.
 ///
+/// `(count, step)`: `count >= 1` pixels of a row, the taps of each `step`
+/// bytes after the previous one's (the table is advanced in place after
+/// each pixel but the last) and its outputs `M * cin` bytes after.
+///
 /// # Safety
 ///
-/// Each of `ptrs` must start `len` readable bytes.
+/// Each of `ptrs`, advanced by `i * step` for every `i < count`, must start
+/// `len` readable bytes.
 #[inline(always)]
 unsafe fn taps_asm<const M: usize>(
     a: &WindowArgs<'_>,
-    ptrs: &[*const i8],
+    ptrs: &mut [*const i8],
     len: usize,
     j: usize,
     out: &mut [i8],
+    (count, step): (usize, usize),
 ) -> Option<usize> {
     let (c, ch) = (a.geometry.cin, &a.channels);
     let end = c / 16 * 16;
@@ -630,21 +715,26 @@ unsafe fn taps_asm<const M: usize>(
         .checked_mul(ws)
         .and_then(|v| v.checked_add(j * c + end))
         .is_some_and(|e| e <= ch.weights.len());
-    let last = M * (end - 1) + j;
+    // The last output byte written, of the last pixel.
+    let out_step = M * c;
+    let last = (count.checked_sub(1)?)
+        .checked_mul(out_step)?
+        .checked_add(M * (end - 1) + j)?;
+    let one = M * (end - 1) + j;
     if len < end
         || j >= M
         || !weights_in
-        || bias.len() <= 4 * last + 3
-        || mult.len() <= 2 * last + 1
-        || shift.len() <= last
+        || bias.len() <= 4 * one + 3
+        || mult.len() <= 2 * one + 1
+        || shift.len() <= one
         || out.len() <= last
         || bias.as_ptr() as usize % 4 != 0
         || mult.as_ptr() as usize % 2 != 0
     {
         return None;
     }
-    let args = PixelArgs {
-        taps: ptrs.as_ptr(),
+    let mut args = PixelArgs {
+        taps: ptrs.as_mut_ptr(),
         n,
         weights: ch.weights.as_ptr().wrapping_add(j * c),
         bias: bias.as_ptr().wrapping_add(4 * j),
@@ -654,6 +744,9 @@ unsafe fn taps_asm<const M: usize>(
         table: table.as_ptr().wrapping_add(128),
         out_zp: ch.out_zp,
         end,
+        step,
+        out_step,
+        count,
     };
     let hi: u32;
     // SAFETY: for each chunk `c0` in `0, 16, .., end - 16` the tap loop
@@ -661,20 +754,24 @@ unsafe fn taps_asm<const M: usize>(
     // (each starts `len >= end` readable bytes, the caller's contract) and
     // `weights + j * c + t * ws + c0 .. + 16` for `t < n` (inside `weights`,
     // checked by `weights_in`); the finish gathers, for output channels
-    // `o = M * i + j`, `i < end` (all `<= last`), bias words (4-byte
+    // `o = M * i + j`, `i < end` (all `<= one`), bias words (4-byte
     // aligned, checked), multiplier halfwords (2-byte aligned, checked) and
-    // shift bytes (all checked to reach `last`), the table at its middle
+    // shift bytes (all checked to reach `one`), the table at its middle
     // with offsets clamped to `-128..=127` (256 bytes), and scatters
-    // `out[o]` (`out` reaches `last`, checked). `args` lives across the
-    // call. Taps go in pairs (`LDRD` of two table words, 4-byte aligned),
+    // `out[p * out_step + o]` for pixel `p < count` (`out` reaches `last`,
+    // checked). Between pixels it adds `step` to each of the `n` table
+    // words (`ptrs`, exclusively borrowed; the caller's contract covers
+    // every pixel's taps) and `out_step` to `args.out`. `args` lives across
+    // the call. Taps go in pairs (`LDRD` of two table words, 4-byte aligned),
     // then one more for an odd count. The widening `VLDRB.S16` encodes
     // only low base registers (r0, r2, r3), `VIDUP` an even one (lr); the
     // arguments' pointer is in r11. q0-q7 are declared clobbered, and the
     // flags. MVE is guaranteed by the `fastvit_mve` cfg.
     unsafe {
         core::arch::asm!(
-            "movs r1, #0",
             "vmov.i32 q7, #31",
+            "0:",
+            "movs r1, #0",
             "1:",
             "ldr r4, [r11]",
             "ldr lr, [r11, #4]",
@@ -812,6 +909,25 @@ unsafe fn taps_asm<const M: usize>(
             "ldr r2, [r11, #36]",
             "cmp r1, r2",
             "blo 1b",
+            "ldr r3, [r11, #48]",
+            "subs r3, #1",
+            "beq 6f",
+            "str r3, [r11, #48]",
+            "ldr r4, [r11]",
+            "ldr lr, [r11, #4]",
+            "ldr r2, [r11, #40]",
+            "5:",
+            "ldr r3, [r4]",
+            "add r3, r2",
+            "str r3, [r4], #4",
+            "subs lr, #1",
+            "bne 5b",
+            "ldr r3, [r11, #24]",
+            "ldr r2, [r11, #44]",
+            "add r3, r2",
+            "str r3, [r11, #24]",
+            "b 0b",
+            "6:",
             out("r0") _,
             out("r1") _,
             out("r2") _,
@@ -823,7 +939,7 @@ unsafe fn taps_asm<const M: usize>(
             odd = const 15 * M,
             out("r8") _,
             out("r10") _,
-            in("r11") &args as *const PixelArgs,
+            in("r11") &mut args as *mut PixelArgs,
             inout("r12") 0u32 => hi,
             out("lr") _,
             out("d0") _, out("d1") _, out("d2") _, out("d3") _,
