@@ -20,6 +20,7 @@
 //! | `multiplier` | `multiplier::multiplier`, `multiplier_behind` (output before or after the input) | x1/x2/x3 planes, 1x1..9x9, `cin <= 32` |
 //! | `dense`, `im2col` | `dense::dense` (DenseHwio), `dense::im2col` (patches through the tier's pointwise kernel) | 1x1..9x9 from 1..32 channels, `cout <= 48` |
 //! | `stem` | `stem_fast` with either first kernel, then depthwise, plain and write-behind | as `dense`, then 3x3 s1/s2 |
+//! | `add` | `kernels::add::add` (the tier's table form; Helium four elements a step) against `ops::add::add_element` | every one of the 65,536 input pairs per case |
 //! | `requantize` | the depthwise and pointwise requantization (Helium `finish16`/`finish_px4`, also called directly on M55) | 4..32 lanes of chosen accumulators |
 //!
 //! Every suite starts with [`EDGE_CASES`] cases that sweep the edges: every
@@ -31,6 +32,7 @@
 //! generator (`testkit::SplitMix64`), so every board runs the same cases.
 
 use core::fmt::{self, Display, Write};
+use runtime::kernels::add;
 use runtime::kernels::dense;
 use runtime::kernels::depthwise;
 use runtime::kernels::multiplier;
@@ -41,7 +43,8 @@ use runtime::ops::conv::{conv_reference, ConvArgs};
 use runtime::ops::stem::stem_reference;
 use runtime::ops::{I32s, Multipliers, RequantView, Shifts as ShiftBytes};
 use runtime::quant::{lut, requantize_i8};
-use runtime::{Conv, ConvVariant, Requant, Span, Stem, TensorRef};
+use runtime::ops::add::add_element;
+use runtime::{Add, Conv, ConvVariant, Requant, Span, Stem, TensorRef};
 use testkit::{first_difference, SplitMix64};
 
 /// Input bytes of one case.
@@ -75,6 +78,7 @@ const DEPTHWISE_CASES: usize = 400;
 const MULTIPLIER_CASES: usize = 300;
 const DENSE_CASES: usize = 300;
 const REQUANTIZE_CASES: usize = 400;
+const ADD_CASES: usize = 40;
 
 /// The kit's generator: deterministic cases, the same on every board.
 type Rng = SplitMix64;
@@ -689,6 +693,7 @@ pub fn run(out: &mut impl Write, b: &mut Buffers) -> usize {
     let [dense, im2col, stem] = dense_suites(out, b);
     failures += dense.report(out) + im2col.report(out) + stem.report(out);
     failures += requantize_suite(out, b).report(out);
+    failures += add_suite(out).report(out);
     failures
 }
 
@@ -1323,5 +1328,86 @@ pub fn shapes(out: &mut impl Write, weights: &[i8], x: &mut [i8], y: &mut [i8], 
     }
     for (k, &(cin, cout)) in SHAPES.iter().enumerate() {
         let _ = writeln!(out, "shape {k} {cin} {cout} {}", SHAPE_PIXELS * cin * cout);
+    }
+}
+
+/// `kernels::add::add` (the tables; on Helium `mve::add_tables4` four
+/// elements a step where the sums never saturate and `t >= 32`) against
+/// `add_element` on every input pair: rows of 256 elements, `a` every
+/// value and `b` rotated by the row, then a 7-element call for the tail.
+/// Case 0 takes the `VRMULH` form (`out_shift = -1`), case 1 saturating
+/// sums (the scalar path); the rest the ranges of the host's
+/// `tables_equal_add_element_on_every_pair` (shifts on both sides of
+/// `t = 32`).
+fn add_suite(out: &mut impl Write) -> Suite {
+    let mut r = Rng::new(0x0ADD_7AB1_E5AD_D000);
+    let mut suite = Suite::new("add");
+    let t = TensorRef::i8(0, 1, 1, 1);
+    for case in 0..ADD_CASES {
+        let mut p = Add {
+            a: t,
+            a_zp: r.range_i32(-128, 127),
+            a_mult: r.range_i32(1 << 30, i32::MAX - 1),
+            a_shift: r.range_i32(-12, 1),
+            b: t,
+            b_zp: r.range_i32(-128, 127),
+            b_mult: r.range_i32(1 << 30, i32::MAX - 1),
+            b_shift: r.range_i32(-12, 1),
+            output: t,
+            out_zp: r.range_i32(-128, 127),
+            out_mult: r.range_i32(1 << 30, i32::MAX - 1),
+            out_shift: r.range_i32(-40, 3),
+            left_shift: r.below(24) as u8,
+        };
+        match case {
+            0 => (p.out_shift, p.left_shift) = (-1, 20),
+            1 => {
+                (p.a_mult, p.a_shift, p.b_mult, p.b_shift) = (i32::MAX, 7, i32::MAX, 7);
+                (p.out_shift, p.left_shift) = (-24, 23);
+            }
+            _ => {}
+        }
+        let mut want = [0i8; 256];
+        let mut got = [0i8; 256];
+        for row in 0..256 {
+            let a: [i8; 256] = core::array::from_fn(|i| i as u8 as i8);
+            let b: [i8; 256] = core::array::from_fn(|i| (i + row) as u8 as i8);
+            for ((w, &x), &y) in want.iter_mut().zip(&a).zip(&b) {
+                *w = add_element(&p, x, y);
+            }
+            got.fill(0x55);
+            add::add(&p, &a, &b, &mut got);
+            suite.same(out, "add", case, &AddCase(&p), &want, &got, 256);
+            if row == 0 {
+                got.fill(0x55);
+                add::add(&p, &a[9..16], &b[9..16], &mut got[..7]);
+                suite.same(out, "add, 7 elements", case, &AddCase(&p), &want[9..16], &got[..7], 7);
+            }
+        }
+        suite.end_case();
+    }
+    suite
+}
+
+/// An add case as printed on a mismatch.
+struct AddCase<'a>(&'a Add);
+
+impl Display for AddCase<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.0;
+        write!(
+            f,
+            "zp {}/{}/{} mult {}/{}/{} shift {}/{}/{} left {}",
+            p.a_zp,
+            p.b_zp,
+            p.out_zp,
+            p.a_mult,
+            p.b_mult,
+            p.out_mult,
+            p.a_shift,
+            p.b_shift,
+            p.out_shift,
+            p.left_shift
+        )
     }
 }

@@ -294,6 +294,10 @@ pub fn depthwise_pixel<'s>(
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
+    // MVE: 3x3 and 7x7 kernels, 16 channels at a time, in one asm block.
+    if super::depthwise_pixel16(a, oy, ox, &row, out) {
+        return;
+    }
     if super::TAP_TABLE && pixel_by_taps(a, oy, ox, &row, out) {
         return;
     }
@@ -480,7 +484,9 @@ pub fn depthwise_in_place(a: &WindowArgs<'_>, data: &mut [i8], ring: &mut [i8]) 
             }
             .unwrap_or(&[])
         };
-        for x in 0..w {
+        // MVE: the unpadded pixels of the row in one asm call.
+        let done = super::depthwise_row16(a, y, &rows, out_row);
+        for x in (0..w).filter(|x| !done.contains(x)) {
             let Some(out) = out_row.get_mut(x * c..(x + 1) * c) else {
                 return;
             };

@@ -125,17 +125,23 @@ pub use arch::{
 // depthwise tap table's 16-channel loop (the portable ones: the scalar
 // reference, or declining).
 #[cfg(all(target_arch = "arm", fastvit_mve))]
-use mve::{depthwise_taps16, finish_px4, taps16_sums, tile_px4};
+use mve::{
+    add_tables4, depthwise_pixel16, depthwise_row16, depthwise_taps16, finish_px4,
+    multiplier_pixel16, taps16_sums, tile_px4,
+};
 #[cfg(target_arch = "aarch64")]
 use neon::{
     depthwise_run16, depthwise_taps16, finish16, pointwise_wide, requant_px4, rows_px4_store,
 };
 #[cfg(not(any(all(target_arch = "arm", fastvit_mve), target_arch = "aarch64")))]
 use portable::depthwise_taps16;
+#[cfg(not(all(target_arch = "arm", fastvit_mve)))]
+use portable::{
+    add_tables4, depthwise_pixel16, depthwise_row16, finish_px4, multiplier_pixel16, taps16_sums,
+    tile_px4,
+};
 #[cfg(not(target_arch = "aarch64"))]
 use portable::{depthwise_run16, finish16, pointwise_wide, requant_px4, rows_px4_store};
-#[cfg(not(all(target_arch = "arm", fastvit_mve)))]
-use portable::{finish_px4, taps16_sums, tile_px4};
 
 /// The spatial kernels' lanes are the DSP tier's words of four channels
 /// (`dsp::lanes`): four-channel accumulator chunks.

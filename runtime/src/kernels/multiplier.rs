@@ -122,6 +122,10 @@ fn pixel<'s>(
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
+    // MVE: 3x3 and 7x7, x2, 16 channels at a time in one asm block.
+    if super::multiplier_pixel16(a, oy, ox, &row, out) {
+        return;
+    }
     if super::MULTIPLIER_TAPS && pixel_by_taps(a, oy, ox, &row, out) {
         return;
     }

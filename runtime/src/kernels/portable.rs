@@ -192,3 +192,56 @@ pub fn taps16_sums(_: &TapRows<'_>, _: &[i8], _: usize, _: usize) -> Option<[i32
 pub fn depthwise_taps16(_: &WindowArgs<'_>, _: &TapRows<'_>, _: &mut [i8]) -> Option<usize> {
     Some(0)
 }
+
+/// `mve::depthwise_pixel16` off Helium: declines (`false`, nothing
+/// written), so the caller takes its own depthwise path.
+#[inline(always)]
+pub fn depthwise_pixel16<'s>(
+    _: &WindowArgs<'_>,
+    _: usize,
+    _: usize,
+    _: &impl Fn(usize) -> &'s [i8],
+    _: &mut [i8],
+) -> bool {
+    false
+}
+
+/// `mve::multiplier_pixel16` off Helium: declines (`false`, nothing
+/// written), so the caller takes its own multiplier path.
+#[inline(always)]
+pub fn multiplier_pixel16<'s>(
+    _: &WindowArgs<'_>,
+    _: usize,
+    _: usize,
+    _: &impl Fn(usize) -> &'s [i8],
+    _: &mut [i8],
+) -> bool {
+    false
+}
+
+/// `mve::add_tables4` off Helium: declines (no element done).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn add_tables4(
+    _: &[i32; 256],
+    _: &[i32; 256],
+    _: i32,
+    _: u32,
+    _: i32,
+    _: &[i8],
+    _: &[i8],
+    _: &mut [i8],
+) -> usize {
+    0
+}
+
+/// `mve::depthwise_row16` off Helium: declines (no pixel done).
+#[inline(always)]
+pub fn depthwise_row16<'s>(
+    _: &WindowArgs<'_>,
+    _: usize,
+    _: &impl Fn(usize) -> &'s [i8],
+    _: &mut [i8],
+) -> core::ops::Range<usize> {
+    0..0
+}
