@@ -124,6 +124,8 @@ pub use arch::{
 // The tiers' vector forms of the 1x1 tile's requantization and the
 // depthwise tap table's 16-channel loop (the portable ones: the scalar
 // reference, or declining).
+#[cfg(fastvit_dsp)]
+use dsp::{block_px4, block_px4_fits};
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 use mve::{depthwise_taps16, finish_px4, taps16_sums, tile_px4};
 #[cfg(target_arch = "aarch64")]
@@ -132,10 +134,16 @@ use neon::{
 };
 #[cfg(not(any(all(target_arch = "arm", fastvit_mve), target_arch = "aarch64")))]
 use portable::depthwise_taps16;
+#[cfg(not(fastvit_dsp))]
+use portable::{block_px4, block_px4_fits};
 #[cfg(not(target_arch = "aarch64"))]
 use portable::{depthwise_run16, finish16, pointwise_wide, requant_px4, rows_px4_store};
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
 use portable::{finish_px4, taps16_sums, tile_px4};
+
+/// The 1x1 tile runs blocks of output channels in `asm!` loops
+/// (`dsp::block_px4`: sums, then requantization four pixels at a time).
+pub(crate) const BLOCK_TILE: bool = cfg!(fastvit_dsp);
 
 /// The spatial kernels' lanes are the DSP tier's words of four channels
 /// (`dsp::lanes`): four-channel accumulator chunks.

@@ -192,3 +192,26 @@ pub fn taps16_sums(_: &TapRows<'_>, _: &[i8], _: usize, _: usize) -> Option<[i32
 pub fn depthwise_taps16(_: &WindowArgs<'_>, _: &TapRows<'_>, _: &mut [i8]) -> Option<usize> {
     Some(0)
 }
+
+/// `dsp::block_px4` off the DSP cores: declines (no channel done).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn block_px4<P>(
+    _p: &P,
+    _cout: usize,
+    _weights: &[i8],
+    _bias: &[u8],
+    _multiplier: &[u8],
+    _shift: &[i8],
+    _out_zp: i32,
+    _lut: Option<&[i8; 256]>,
+    _out: &mut [i8],
+) -> usize {
+    0
+}
+
+/// `dsp::block_px4_fits` off the DSP cores: never.
+#[inline(always)]
+pub fn block_px4_fits(_shift: &[i8], _out_zp: i32) -> bool {
+    false
+}
