@@ -251,6 +251,99 @@ fn dsp_block_tile_is_reference() {
     assert!(!dsp::block_px4_fits(&[-2], 128) && !dsp::block_px4_fits(&[-2], -129));
 }
 
+/// The DSP depthwise channel loop over a tap table (`dsp::depthwise_taps16`,
+/// here on the software models of its `asm!` tap loop and `finish4`) is the
+/// folded bias plus every tap's products, `requantize_i8` and the table, per
+/// channel; a shift outside `-31..=-2` stops it at that channel's group of
+/// four (the caller computes the rest).
+#[test]
+fn dsp_depthwise_taps_is_reference() {
+    use runtime::kernels::dsp::lanes::TapRows;
+    use runtime::kernels::pointwise::PointwiseArgs;
+    use runtime::kernels::window::{Geometry, WindowArgs};
+    use runtime::ops::{widen, I32s, Multipliers, RequantView, Shifts};
+    let case = (1usize..=12, 1usize..=49, any::<u64>()).prop_flat_map(|(g, n, seed)| {
+        let c = 4 * g;
+        (
+            Just(n),
+            Just(seed),
+            prop::collection::vec(
+                prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>(), -5000i32..5000],
+                c,
+            ),
+            prop::collection::vec(
+                prop_oneof![3 => (1i16 << 14)..=i16::MAX, 1 => Just(i16::MIN), 1 => any::<i16>()],
+                c,
+            ),
+            prop::collection::vec(prop_oneof![30 => -31i8..=-2, 1 => any::<i8>()], c),
+            (-128i32..=127, any::<bool>()),
+        )
+    });
+    check(1500, case, |(n, seed, bias, mult, shift, (zp, table))| {
+        let c = bias.len();
+        let mut r = seed | 1;
+        let mut next = move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r as i8
+        };
+        let rows: Vec<Vec<i8>> = (0..n).map(|_| (0..c).map(|_| next()).collect()).collect();
+        let w: Vec<i8> = (0..n * c).map(|_| next()).collect();
+        let t: [i8; 256] = core::array::from_fn(|_| next());
+        let b: Vec<u8> = bias.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let m: Vec<u8> = mult.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let a = WindowArgs {
+            channels: PointwiseArgs {
+                weights: &w,
+                folded_bias: I32s(&b),
+                requant: RequantView {
+                    multiplier: Multipliers(&m),
+                    shift: Shifts(&shift),
+                },
+                out_zp: zp,
+                lut: if table { &t } else { &[] },
+            },
+            pad_values: &[],
+            in_zp: 0,
+            geometry: Geometry {
+                kernel: 7,
+                stride: 1,
+                pad: 0,
+                h: 7,
+                w: 7,
+                cin: c,
+                cout: c,
+            },
+        };
+        let mut taps = TapRows::new(c);
+        for row in &rows {
+            prop_assert!(taps.push(row));
+        }
+        let mut out = vec![0x55i8; c];
+        let done = dsp::depthwise_taps16(&a, &taps, &mut out).expect("never declines the table");
+        let first_bad = shift
+            .iter()
+            .position(|s| !(-31..=-2).contains(s))
+            .unwrap_or(c);
+        prop_assert_eq!(done, first_bad / 4 * 4);
+        let want: Vec<i8> = (0..done)
+            .map(|o| {
+                let d: i32 = (0..n)
+                    .map(|k| w[k * c + o] as i32 * rows[k][o] as i32)
+                    .sum();
+                let y = requantize_i8(bias[o].wrapping_add(d), widen(mult[o]), shift[o] as i32, zp);
+                if table {
+                    t[(y as u8 ^ 0x80) as usize]
+                } else {
+                    y
+                }
+            })
+            .collect();
+        prop_same("outputs", &want, &out[..done])
+    });
+}
+
 /// The NEON 16-lane depthwise `finish16` is `requantize_i8` (then the
 /// table) lane by lane where it takes the lanes, and declines (writing
 /// nothing) exactly when a shift is above -1 or a multiplier widens to `i32::MIN`.

@@ -125,6 +125,8 @@ pub use arch::{
 // depthwise tap table's 16-channel loop (the portable ones: the scalar
 // reference, or declining).
 #[cfg(fastvit_dsp)]
+use dsp::depthwise_taps16;
+#[cfg(fastvit_dsp)]
 use dsp::{block_px4, block_px4_fits};
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 use mve::{depthwise_taps16, finish_px4, taps16_sums, tile_px4};
@@ -132,7 +134,11 @@ use mve::{depthwise_taps16, finish_px4, taps16_sums, tile_px4};
 use neon::{
     depthwise_run16, depthwise_taps16, finish16, pointwise_wide, requant_px4, rows_px4_store,
 };
-#[cfg(not(any(all(target_arch = "arm", fastvit_mve), target_arch = "aarch64")))]
+#[cfg(not(any(
+    all(target_arch = "arm", fastvit_mve),
+    target_arch = "aarch64",
+    fastvit_dsp
+)))]
 use portable::depthwise_taps16;
 #[cfg(not(fastvit_dsp))]
 use portable::{block_px4, block_px4_fits};

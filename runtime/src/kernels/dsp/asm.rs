@@ -392,3 +392,100 @@ pub unsafe fn block_finish(
         );
     }
 }
+
+/// Four channels' sums `acc` requantized as [`block_finish`] does (per
+/// channel its own multiplier and shift), mapped through the table and
+/// stored to `out[0..4]`: 12 instructions a channel. `false` when a shift
+/// is outside `-31..=-2` (some of the four bytes may then be written; the
+/// caller rewrites them).
+///
+/// # Safety
+/// `mult` starts 8 readable bytes, `shift` 4, `out` 4 writable; `table` is
+/// the middle (`+ 128`) of a 256-byte table; `zp2` odd and small (`|zp2| <
+/// 2^20`).
+#[inline(always)]
+pub unsafe fn finish4(
+    acc: [i32; 4],
+    mult: *const u8,
+    shift: *const i8,
+    zp2: i32,
+    table: *const i8,
+    out: *mut i8,
+) -> bool {
+    let [a0, a1, a2, a3] = acc;
+    let ok: u32;
+    // SAFETY: the caller's contract: it reads the halfwords `mult + 2 * i`
+    // (unaligned `LDRSH` is allowed) and the bytes `shift + i` for `i < 4`;
+    // `SSAT` clamps each index to `-128..=127`, inside the table around
+    // `table`; it writes `out + i`. No stack; the flags are clobbered. DSP
+    // instructions: the `fastvit_dsp` cfg.
+    unsafe {
+        core::arch::asm!(
+            "movs {ok}, #0",
+            "ldrsh {m}, [{mp}]",
+            "ldrsb {u}, [{sp_}]",
+            "mvn {u}, {u}",
+            "sub {u}, {u}, #1",
+            "cmp {u}, #29",
+            "bhi 9f",
+            "smulwb {a0}, {a0}, {m}",
+            "asr {a0}, {a0}, {u}",
+            "add {a0}, {a0}, {zp2}",
+            "ssat {a0}, #8, {a0}, asr #1",
+            "ldrb {a0}, [{tab}, {a0}]",
+            "strb {a0}, [{op}]",
+            "ldrsh {m}, [{mp}, #2]",
+            "ldrsb {u}, [{sp_}, #1]",
+            "mvn {u}, {u}",
+            "sub {u}, {u}, #1",
+            "cmp {u}, #29",
+            "bhi 9f",
+            "smulwb {a1}, {a1}, {m}",
+            "asr {a1}, {a1}, {u}",
+            "add {a1}, {a1}, {zp2}",
+            "ssat {a1}, #8, {a1}, asr #1",
+            "ldrb {a1}, [{tab}, {a1}]",
+            "strb {a1}, [{op}, #1]",
+            "ldrsh {m}, [{mp}, #4]",
+            "ldrsb {u}, [{sp_}, #2]",
+            "mvn {u}, {u}",
+            "sub {u}, {u}, #1",
+            "cmp {u}, #29",
+            "bhi 9f",
+            "smulwb {a2}, {a2}, {m}",
+            "asr {a2}, {a2}, {u}",
+            "add {a2}, {a2}, {zp2}",
+            "ssat {a2}, #8, {a2}, asr #1",
+            "ldrb {a2}, [{tab}, {a2}]",
+            "strb {a2}, [{op}, #2]",
+            "ldrsh {m}, [{mp}, #6]",
+            "ldrsb {u}, [{sp_}, #3]",
+            "mvn {u}, {u}",
+            "sub {u}, {u}, #1",
+            "cmp {u}, #29",
+            "bhi 9f",
+            "smulwb {a3}, {a3}, {m}",
+            "asr {a3}, {a3}, {u}",
+            "add {a3}, {a3}, {zp2}",
+            "ssat {a3}, #8, {a3}, asr #1",
+            "ldrb {a3}, [{tab}, {a3}]",
+            "strb {a3}, [{op}, #3]",
+            "movs {ok}, #1",
+            "9:",
+            a0 = inout(reg) a0 => _,
+            a1 = inout(reg) a1 => _,
+            a2 = inout(reg) a2 => _,
+            a3 = inout(reg) a3 => _,
+            mp = in(reg) mult,
+            sp_ = in(reg) shift,
+            zp2 = in(reg) zp2,
+            tab = in(reg) table,
+            op = in(reg) out,
+            m = out(reg) _,
+            u = out(reg) _,
+            ok = out(reg) ok,
+            options(nostack),
+        );
+    }
+    ok != 0
+}

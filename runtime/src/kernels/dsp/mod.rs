@@ -261,3 +261,81 @@ pub fn block_px4(
     }
     o0
 }
+
+/// The depthwise tap table's channel loop on the DSP tier (the hook the
+/// MVE tier fills with 16 channels a step): four channels a step, the sums
+/// started at the folded bias and run over every tap by the `asm!` tap
+/// loop ([`lanes::TapRows::taps4`]'s), then requantized, mapped and stored
+/// by [`instructions::finish4`] without Rust per channel. Returns the
+/// channels done (a multiple of 4); the caller computes the rest (all of
+/// them for a shift outside `-31..=-2`, a zero point outside `i8`, or
+/// operands too short).
+#[inline]
+pub fn depthwise_taps16(
+    a: &super::window::WindowArgs<'_>,
+    taps: &lanes::TapRows<'_>,
+    out: &mut [i8],
+) -> Option<usize> {
+    let ch = &a.channels;
+    let c = taps.tap_len();
+    let ptrs = taps.ptrs();
+    let n = ptrs.len();
+    let (bias, mult, shift) = (
+        ch.folded_bias.0,
+        ch.requant.multiplier.0,
+        ch.requant.shift.0,
+    );
+    // The weight word of the last group's last tap, `(n - 1) * c + c - 4 ..
+    // + 4`, bounds every other group's.
+    let w_end = n.checked_mul(c);
+    let table = match ch.lut.len() {
+        0 => &IDENTITY,
+        _ => match <&[i8; 256]>::try_from(ch.lut) {
+            Ok(t) => t,
+            Err(_) => return Some(0),
+        },
+    };
+    if n == 0
+        || c < 4
+        || w_end.is_none_or(|e| e > ch.weights.len())
+        || bias.len() < 4 * c
+        || mult.len() < 2 * c
+        || shift.len() < c
+        || out.len() < c
+        || !(-128..=127).contains(&ch.out_zp)
+    {
+        return Some(0);
+    }
+    let table = table.as_ptr().wrapping_add(128);
+    let zp2 = 2 * ch.out_zp + 1;
+    let mut c0 = 0;
+    while c0 + 4 <= c {
+        let b = bias.get(4 * c0..4 * c0 + 16).unwrap_or(&[0; 16]);
+        let acc: [i32; 4] = core::array::from_fn(|i| {
+            i32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
+        });
+        // SAFETY: every table entry starts `c >= c0 + 4` readable bytes (the
+        // `TapRows` invariant), and the weight word of tap `t < n` at `c0 +
+        // t * c` ends at or before `n * c <= weights.len()` (checked).
+        let acc =
+            unsafe { instructions::taps4(ptrs, ch.weights.as_ptr().wrapping_add(c0), c, c0, acc) };
+        // SAFETY: multipliers, shifts and outputs `c0..c0 + 4` are inside
+        // `mult` (`2 * c`), `shift` (`c`) and `out` (`c`), checked; the
+        // middle of a 256-byte table; `zp2` odd, below 2^9 (checked).
+        let done = unsafe {
+            instructions::finish4(
+                acc,
+                mult.as_ptr().wrapping_add(2 * c0),
+                shift.as_ptr().wrapping_add(c0),
+                zp2,
+                table,
+                out.as_mut_ptr().wrapping_add(c0),
+            )
+        };
+        if !done {
+            break;
+        }
+        c0 += 4;
+    }
+    Some(c0)
+}

@@ -125,3 +125,34 @@ pub unsafe fn block_finish(
         }
     }
 }
+
+/// Same contract as the `asm.rs` twin: channel by channel, stopping at the
+/// first shift outside `-31..=-2`.
+///
+/// # Safety
+/// As the twin's.
+#[inline(always)]
+pub unsafe fn finish4(
+    acc: [i32; 4],
+    mult: *const u8,
+    shift: *const i8,
+    zp2: i32,
+    table: *const i8,
+    out: *mut i8,
+) -> bool {
+    for (i, &a) in acc.iter().enumerate() {
+        // SAFETY: the twin's contract: multiplier, shift and output `i < 4`,
+        // the table's middle +-128.
+        unsafe {
+            let u = -2 - *shift.add(i) as i32;
+            if !(0..=29).contains(&u) {
+                return false;
+            }
+            let m = i16::from_le_bytes([*mult.add(2 * i), *mult.add(2 * i + 1)]) as i64;
+            let hi = ((a as i64 * m) >> 16) as i32;
+            let y = (((hi >> u) + zp2) >> 1).clamp(-128, 127);
+            *out.add(i) = *table.offset(y as isize);
+        }
+    }
+    true
+}
