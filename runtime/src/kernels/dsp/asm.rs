@@ -132,19 +132,67 @@ pub unsafe fn taps4(
     }
     let tp = ptrs.as_ptr();
     let [mut a0, mut a1, mut a2, mut a3] = acc;
-    // SAFETY: the loop runs `n >= 1` times, reading table entries
-    // `0..n` (`n <= MAX_TAPS`, inside `ptrs`); entry `t` starts
-    // `len >= c0 + 4` readable bytes (the `TapRows` invariant,
-    // `lanes_in`), so the word at `ptr + c0` is in bounds (unaligned
-    // LDR is allowed on v7-M/v8-M.main); the weight word of tap `t`
-    // is at `w + c0 + t * ws`, `+ 4 <= w.len()` by `fits`. r7 (the
+    // SAFETY: the loop runs over table entries `0..n` exactly (`n >= 1`,
+    // `n <= MAX_TAPS`, inside `ptrs`): four taps a pass, entered at the
+    // tap block that leaves a multiple of four (`n % 4` taps in the first
+    // pass, Duff's device), so `tp` meets `tend` only at a pass end;
+    // entry `t` starts `len >= c0 + 4` readable bytes (the `TapRows`
+    // invariant, `lanes_in`), so the word at `ptr + c0` is in bounds
+    // (unaligned LDR is allowed on v7-M/v8-M.main); the weight word of tap
+    // `t` is at `w + c0 + t * ws`, `+ 4 <= w.len()` by `fits`. r7 (the
     // frame pointer, which asm! may not name) is saved and restored
-    // around the loop. SXTB16 and SMLAxy are guaranteed by the
-    // `fastvit_dsp` cfg.
+    // around the loop; the flags are clobbered. SXTB16 and SMLAxy are
+    // guaranteed by the `fastvit_dsp` cfg.
     unsafe {
         core::arch::asm!(
             "push {{r7}}",
+            "and {x}, {x}, #3",
+            "cmp {x}, #1",
+            "beq 5f",
+            "cmp {x}, #2",
+            "beq 4f",
+            "cmp {x}, #3",
+            "beq 3f",
             "2:",
+            "ldr {x}, [{tp}], #4",
+            "ldr {x}, [{x}, {c0}]",
+            "ldr {w}, [{pw}]",
+            "add {pw}, {pw}, {ws}",
+            "sxtb16 r7, {x}",
+            "sxtb16 {t}, {w}",
+            "smlabb {a0}, r7, {t}, {a0}",
+            "smlatt {a2}, r7, {t}, {a2}",
+            "sxtb16 r7, {x}, ror #8",
+            "sxtb16 {t}, {w}, ror #8",
+            "smlabb {a1}, r7, {t}, {a1}",
+            "smlatt {a3}, r7, {t}, {a3}",
+            "3:",
+            "ldr {x}, [{tp}], #4",
+            "ldr {x}, [{x}, {c0}]",
+            "ldr {w}, [{pw}]",
+            "add {pw}, {pw}, {ws}",
+            "sxtb16 r7, {x}",
+            "sxtb16 {t}, {w}",
+            "smlabb {a0}, r7, {t}, {a0}",
+            "smlatt {a2}, r7, {t}, {a2}",
+            "sxtb16 r7, {x}, ror #8",
+            "sxtb16 {t}, {w}, ror #8",
+            "smlabb {a1}, r7, {t}, {a1}",
+            "smlatt {a3}, r7, {t}, {a3}",
+            "4:",
+            "ldr {x}, [{tp}], #4",
+            "ldr {x}, [{x}, {c0}]",
+            "ldr {w}, [{pw}]",
+            "add {pw}, {pw}, {ws}",
+            "sxtb16 r7, {x}",
+            "sxtb16 {t}, {w}",
+            "smlabb {a0}, r7, {t}, {a0}",
+            "smlatt {a2}, r7, {t}, {a2}",
+            "sxtb16 r7, {x}, ror #8",
+            "sxtb16 {t}, {w}, ror #8",
+            "smlabb {a1}, r7, {t}, {a1}",
+            "smlatt {a3}, r7, {t}, {a3}",
+            "5:",
             "ldr {x}, [{tp}], #4",
             "ldr {x}, [{x}, {c0}]",
             "ldr {w}, [{pw}]",
@@ -169,7 +217,7 @@ pub unsafe fn taps4(
             pw = inout(reg) pw => _,
             ws = in(reg) ws,
             c0 = in(reg) c0,
-            x = out(reg) _,
+            x = inout(reg) n => _,
             w = out(reg) _,
             t = out(reg) _,
             options(readonly),
