@@ -157,6 +157,193 @@ fn neon_tile_store_is_reference() {
     });
 }
 
+/// The DSP channel-block tile (`dsp::block_px4`, here on the software
+/// models of its two `asm!` loops) is the folded bias plus the dot product,
+/// `requantize_i8` and the table, for every output channel of four pixels:
+/// several blocks and a partial one, extreme biases, multipliers
+/// (`i16::MIN`, negative) and every shift it takes (`-31..=-2`); it declines
+/// `cin` not a multiple of 16 and unaligned weights, and `block_px4_fits`
+/// refuses exactly the shifts and zero points outside its range.
+#[test]
+fn dsp_block_tile_is_reference() {
+    use runtime::ops::widen;
+    let case = (1usize..=5, 1usize..=70, any::<u64>()).prop_flat_map(|(k, cout, seed)| {
+        (
+            Just(if k == 5 { 24 } else { 16 * k }),
+            Just(seed),
+            prop::collection::vec(
+                prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>(), -5000i32..5000],
+                cout,
+            ),
+            prop::collection::vec(
+                prop_oneof![3 => (1i16 << 14)..=i16::MAX, 1 => Just(i16::MIN), 1 => any::<i16>()],
+                cout,
+            ),
+            prop::collection::vec(-31i8..=-2, cout),
+            (-128i32..=127, any::<bool>(), any::<bool>()),
+        )
+    });
+    check(
+        1500,
+        case,
+        |(cin, seed, bias, mult, shift, (zp, table, misalign))| {
+            let cout = bias.len();
+            let mut r = seed | 1;
+            let mut next = move || {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                r as i8
+            };
+            let x: Vec<i8> = (0..4 * cin).map(|_| next()).collect();
+            // Weights at a word boundary (or one past it) of a byte buffer.
+            let mut store = vec![0i8; cout * cin + 4];
+            let at = store.as_ptr().align_offset(4) + usize::from(misalign);
+            let w = &mut store[at..at + cout * cin];
+            w.iter_mut().for_each(|v| *v = next());
+            let t: [i8; 256] = core::array::from_fn(|_| next());
+            let lut = table.then_some(&t);
+            let b: Vec<u8> = bias.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let m: Vec<u8> = mult.iter().flat_map(|v| v.to_le_bytes()).collect();
+            prop_assert!(dsp::block_px4_fits(&shift, zp));
+            let mut words = vec![0u32; 2 * cin];
+            let p = dsp::prepare_px4(&x, cin, &mut words).expect("cin is a multiple of 4");
+            let mut out = vec![0x55i8; 4 * cout];
+            let done = dsp::block_px4(&p, cout, w, &b, &m, &shift, zp, lut, &mut out);
+            let takes = cin % 16 == 0 && !misalign;
+            prop_assert_eq!(
+                done,
+                if takes { cout } else { 0 },
+                "cin {} misalign {}",
+                cin,
+                misalign
+            );
+            if !takes {
+                prop_assert!(out.iter().all(|&v| v == 0x55), "declined but wrote");
+                return Ok(());
+            }
+            for (px, got) in out.chunks_exact(cout).enumerate() {
+                let want: Vec<i8> = (0..cout)
+                    .map(|o| {
+                        let d = naive(&w[o * cin..(o + 1) * cin], &x[px * cin..(px + 1) * cin]);
+                        let y = requantize_i8(
+                            bias[o].wrapping_add(d),
+                            widen(mult[o]),
+                            shift[o] as i32,
+                            zp,
+                        );
+                        if table {
+                            t[(y as u8 ^ 0x80) as usize]
+                        } else {
+                            y
+                        }
+                    })
+                    .collect();
+                prop_same(&format!("pixel {px}"), &want, got)?;
+            }
+            Ok(())
+        },
+    );
+    for s in [-32i8, -1, 0, 5, i8::MIN, i8::MAX] {
+        assert!(!dsp::block_px4_fits(&[-2, s, -31], 0), "shift {s}");
+    }
+    assert!(dsp::block_px4_fits(&[-2, -31], -128) && dsp::block_px4_fits(&[], 127));
+    assert!(!dsp::block_px4_fits(&[-2], 128) && !dsp::block_px4_fits(&[-2], -129));
+}
+
+/// The DSP depthwise channel loop over a tap table (`dsp::depthwise_taps16`,
+/// here on the software models of its `asm!` tap loop and `finish4`) is the
+/// folded bias plus every tap's products, `requantize_i8` and the table, per
+/// channel; a shift outside `-31..=-2` stops it at that channel's group of
+/// four (the caller computes the rest).
+#[test]
+fn dsp_depthwise_taps_is_reference() {
+    use runtime::kernels::dsp::lanes::TapRows;
+    use runtime::kernels::pointwise::PointwiseArgs;
+    use runtime::kernels::window::{Geometry, WindowArgs};
+    use runtime::ops::{widen, I32s, Multipliers, RequantView, Shifts};
+    let case = (1usize..=12, 1usize..=49, any::<u64>()).prop_flat_map(|(g, n, seed)| {
+        let c = 4 * g;
+        (
+            Just(n),
+            Just(seed),
+            prop::collection::vec(
+                prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>(), -5000i32..5000],
+                c,
+            ),
+            prop::collection::vec(
+                prop_oneof![3 => (1i16 << 14)..=i16::MAX, 1 => Just(i16::MIN), 1 => any::<i16>()],
+                c,
+            ),
+            prop::collection::vec(prop_oneof![30 => -31i8..=-2, 1 => any::<i8>()], c),
+            (-128i32..=127, any::<bool>()),
+        )
+    });
+    check(1500, case, |(n, seed, bias, mult, shift, (zp, table))| {
+        let c = bias.len();
+        let mut r = seed | 1;
+        let mut next = move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r as i8
+        };
+        let rows: Vec<Vec<i8>> = (0..n).map(|_| (0..c).map(|_| next()).collect()).collect();
+        let w: Vec<i8> = (0..n * c).map(|_| next()).collect();
+        let t: [i8; 256] = core::array::from_fn(|_| next());
+        let b: Vec<u8> = bias.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let m: Vec<u8> = mult.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let a = WindowArgs {
+            channels: PointwiseArgs {
+                weights: &w,
+                folded_bias: I32s(&b),
+                requant: RequantView {
+                    multiplier: Multipliers(&m),
+                    shift: Shifts(&shift),
+                },
+                out_zp: zp,
+                lut: if table { &t } else { &[] },
+            },
+            pad_values: &[],
+            in_zp: 0,
+            geometry: Geometry {
+                kernel: 7,
+                stride: 1,
+                pad: 0,
+                h: 7,
+                w: 7,
+                cin: c,
+                cout: c,
+            },
+        };
+        let mut taps = TapRows::new(c);
+        for row in &rows {
+            prop_assert!(taps.push(row));
+        }
+        let mut out = vec![0x55i8; c];
+        let done = dsp::depthwise_taps16(&a, &taps, &mut out).expect("never declines the table");
+        let first_bad = shift
+            .iter()
+            .position(|s| !(-31..=-2).contains(s))
+            .unwrap_or(c);
+        prop_assert_eq!(done, first_bad / 4 * 4);
+        let want: Vec<i8> = (0..done)
+            .map(|o| {
+                let d: i32 = (0..n)
+                    .map(|k| w[k * c + o] as i32 * rows[k][o] as i32)
+                    .sum();
+                let y = requantize_i8(bias[o].wrapping_add(d), widen(mult[o]), shift[o] as i32, zp);
+                if table {
+                    t[(y as u8 ^ 0x80) as usize]
+                } else {
+                    y
+                }
+            })
+            .collect();
+        prop_same("outputs", &want, &out[..done])
+    });
+}
+
 /// The NEON 16-lane depthwise `finish16` is `requantize_i8` (then the
 /// table) lane by lane where it takes the lanes, and declines (writing
 /// nothing) exactly when a shift is above -1 or a multiplier widens to `i32::MIN`.

@@ -12,7 +12,7 @@
 //! | reference | [`portable`] | everything else (x86 hosts, thumbv6m, v8m.main without DSP) | 1 x 4 px, plain i8 dot products LLVM vectorizes |
 //! | neon | `neon` | aarch64 | 4 ch x 4 px, 16 channels a step: `SMULL`/`SMULL2` + `SADALP` (intrinsics); with dotprod (A55/A76) 16 ch x 4 px on by-element `SDOT` (asm) over inputs transposed per 16 channels (`neon::pointwise_wide`); `LD1` via asm (`aarch64-unknown-none` defaults to `+strict-align`) |
 //! | mve | `mve` | v8m.main + `cortex-m55`/`+mve` | 1 ch x 4 px, `VLDRB` + `VMLADAVA.S8` low-overhead loop (asm; LLVM's `vmlava` loop spent ~30 bookkeeping instructions a step); channels in blocks of 32 inside `asm!` (`mve::tile_px4`: sums parked, then four channels x four pixels requantized, table-mapped and stored a step) |
-//! | dsp | [`dsp`] | thumbv7em (M4/M7), v8m.main + `cortex-m33` | 1 ch x 4 px on inputs sign-extended once per tile (CMSIS-NN's trick): `LDR` + 2 `SXTB16` + 2 four-register `LDM` + 8 `SMLAD` per 4 channels (asm: LLVM only forms `smlabb`) |
+//! | dsp | [`dsp`] | thumbv7em (M4/M7), v8m.main + `cortex-m33` | 1 ch x 4 px on inputs sign-extended once per tile (CMSIS-NN's trick): per 8 channels a two-word weight `LDM` + 4 `SXTB16` + 4 four-register `LDM` + 16 `SMLAD` (asm: LLVM only forms `smlabb`); channels in blocks of 32 inside `asm!` (`dsp::block_px4`: sums started at the bias and parked, then `SMULWB`/`ASR`/`SSAT` requantization of four pixels a channel) |
 //!
 //! The other ops' kernels, in every tier: [`dot4`]/[`dot1`] (single-pixel
 //! tails), and the spatial kernels below.
@@ -38,8 +38,9 @@
 //! `smlabb` on the DSP tier). The depthwise convolution on the DSP, MVE and
 //! NEON tiers instead reads a per-pixel table of tap pointers (padded taps point
 //! at a padding row, `depthwise::pixel_by_taps`): DSP `SXTB16` + `SMLABB`
-//! four channels at a time, 14 instructions per tap (`asm!`,
-//! `dsp::lanes::TapRows::taps4`); MVE 16 channels in
+//! four channels at a time, 12.5 instructions per tap (`asm!`, four taps a
+//! pass, `dsp::lanes::TapRows::taps4`), requantized in asm
+//! (`dsp::depthwise_taps16`); MVE 16 channels in
 //! four q registers across all taps, `VLDRB.S16` + `VMULLB`/`VMULLT.S16` +
 //! `VADD` (asm, ~1 instruction per MAC), then a vector requantization
 //! (`VMULH` + `VRSHL`, table gather) of the 16 outputs (`mve::taps16`,
@@ -124,6 +125,10 @@ pub use arch::{
 // The tiers' vector forms of the 1x1 tile's requantization and the
 // depthwise tap table's 16-channel loop (the portable ones: the scalar
 // reference, or declining).
+#[cfg(fastvit_dsp)]
+use dsp::depthwise_taps16;
+#[cfg(fastvit_dsp)]
+use dsp::{block_px4, block_px4_fits};
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 use mve::{
     add_tables4, depthwise_pixel16, depthwise_row16, depthwise_taps16, finish_px4,
@@ -133,15 +138,25 @@ use mve::{
 use neon::{
     depthwise_run16, depthwise_taps16, finish16, pointwise_wide, requant_px4, rows_px4_store,
 };
-#[cfg(not(any(all(target_arch = "arm", fastvit_mve), target_arch = "aarch64")))]
+#[cfg(not(any(
+    all(target_arch = "arm", fastvit_mve),
+    target_arch = "aarch64",
+    fastvit_dsp
+)))]
 use portable::depthwise_taps16;
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
 use portable::{
     add_tables4, depthwise_pixel16, depthwise_row16, finish_px4, multiplier_pixel16, taps16_sums,
     tile_px4,
 };
+#[cfg(not(fastvit_dsp))]
+use portable::{block_px4, block_px4_fits};
 #[cfg(not(target_arch = "aarch64"))]
 use portable::{depthwise_run16, finish16, pointwise_wide, requant_px4, rows_px4_store};
+
+/// The 1x1 tile runs blocks of output channels in `asm!` loops
+/// (`dsp::block_px4`: sums, then requantization four pixels at a time).
+pub(crate) const BLOCK_TILE: bool = cfg!(fastvit_dsp);
 
 /// The spatial kernels' lanes are the DSP tier's words of four channels
 /// (`dsp::lanes`): four-channel accumulator chunks.

@@ -218,6 +218,7 @@ fn tile(
     x: &[i8],
     out: &mut [i8],
     words: &mut [u32],
+    blocks: bool,
 ) {
     let lut: Option<&[i8; 256]> = match a.lut.len() {
         0 => None,
@@ -263,6 +264,17 @@ fn tile(
                 }
             }
         }
+        return;
+    }
+    // DSP: whole blocks of channels in `asm!` loops (`dsp::block_px4`).
+    let done = match blocks {
+        true => {
+            let s = shift.0;
+            super::block_px4(&prepared, cout, weights, bias, mult, s, a.out_zp, lut, out)
+        }
+        false => 0,
+    };
+    if done == cout {
         return;
     }
     // Checked splits (the caller passes `TILE * cout` bytes): no panic path.
@@ -356,6 +368,9 @@ pub fn pointwise_pixels(
         }
         return;
     }
+    // DSP: the channel-block tile when every shift allows it (checked
+    // once here, not per tile).
+    let blocks = super::BLOCK_TILE && super::block_px4_fits(a.requant.shift.0, a.out_zp);
     // NEON+dotprod: 16-channel x 4-pixel tiles first; the rest below.
     let done = if super::WIDE_TILE {
         super::pointwise_wide(a, cin, cout, x, out)
@@ -373,7 +388,7 @@ pub fn pointwise_pixels(
     let tail = tiles.remainder();
     let mut outs = out.chunks_exact_mut(cout.wrapping_mul(TILE).max(1));
     for (xt, ot) in tiles.zip(&mut outs) {
-        tile(a, cin, cout, xt, ot, words);
+        tile(a, cin, cout, xt, ot, words, blocks);
     }
     let out_tail = outs.into_remainder();
     for (x, out) in tail.chunks_exact(cin).zip(out_tail.chunks_exact_mut(cout)) {

@@ -245,3 +245,26 @@ pub fn depthwise_row16<'s>(
 ) -> core::ops::Range<usize> {
     0..0
 }
+
+/// `dsp::block_px4` off the DSP cores: declines (no channel done).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn block_px4<P>(
+    _p: &P,
+    _cout: usize,
+    _weights: &[i8],
+    _bias: &[u8],
+    _multiplier: &[u8],
+    _shift: &[i8],
+    _out_zp: i32,
+    _lut: Option<&[i8; 256]>,
+    _out: &mut [i8],
+) -> usize {
+    0
+}
+
+/// `dsp::block_px4_fits` off the DSP cores: never.
+#[inline(always)]
+pub fn block_px4_fits(_shift: &[i8], _out_zp: i32) -> bool {
+    false
+}

@@ -132,19 +132,67 @@ pub unsafe fn taps4(
     }
     let tp = ptrs.as_ptr();
     let [mut a0, mut a1, mut a2, mut a3] = acc;
-    // SAFETY: the loop runs `n >= 1` times, reading table entries
-    // `0..n` (`n <= MAX_TAPS`, inside `ptrs`); entry `t` starts
-    // `len >= c0 + 4` readable bytes (the `TapRows` invariant,
-    // `lanes_in`), so the word at `ptr + c0` is in bounds (unaligned
-    // LDR is allowed on v7-M/v8-M.main); the weight word of tap `t`
-    // is at `w + c0 + t * ws`, `+ 4 <= w.len()` by `fits`. r7 (the
+    // SAFETY: the loop runs over table entries `0..n` exactly (`n >= 1`,
+    // `n <= MAX_TAPS`, inside `ptrs`): four taps a pass, entered at the
+    // tap block that leaves a multiple of four (`n % 4` taps in the first
+    // pass, Duff's device), so `tp` meets `tend` only at a pass end;
+    // entry `t` starts `len >= c0 + 4` readable bytes (the `TapRows`
+    // invariant, `lanes_in`), so the word at `ptr + c0` is in bounds
+    // (unaligned LDR is allowed on v7-M/v8-M.main); the weight word of tap
+    // `t` is at `w + c0 + t * ws`, `+ 4 <= w.len()` by `fits`. r7 (the
     // frame pointer, which asm! may not name) is saved and restored
-    // around the loop. SXTB16 and SMLAxy are guaranteed by the
-    // `fastvit_dsp` cfg.
+    // around the loop; the flags are clobbered. SXTB16 and SMLAxy are
+    // guaranteed by the `fastvit_dsp` cfg.
     unsafe {
         core::arch::asm!(
             "push {{r7}}",
+            "and {x}, {x}, #3",
+            "cmp {x}, #1",
+            "beq 5f",
+            "cmp {x}, #2",
+            "beq 4f",
+            "cmp {x}, #3",
+            "beq 3f",
             "2:",
+            "ldr {x}, [{tp}], #4",
+            "ldr {x}, [{x}, {c0}]",
+            "ldr {w}, [{pw}]",
+            "add {pw}, {pw}, {ws}",
+            "sxtb16 r7, {x}",
+            "sxtb16 {t}, {w}",
+            "smlabb {a0}, r7, {t}, {a0}",
+            "smlatt {a2}, r7, {t}, {a2}",
+            "sxtb16 r7, {x}, ror #8",
+            "sxtb16 {t}, {w}, ror #8",
+            "smlabb {a1}, r7, {t}, {a1}",
+            "smlatt {a3}, r7, {t}, {a3}",
+            "3:",
+            "ldr {x}, [{tp}], #4",
+            "ldr {x}, [{x}, {c0}]",
+            "ldr {w}, [{pw}]",
+            "add {pw}, {pw}, {ws}",
+            "sxtb16 r7, {x}",
+            "sxtb16 {t}, {w}",
+            "smlabb {a0}, r7, {t}, {a0}",
+            "smlatt {a2}, r7, {t}, {a2}",
+            "sxtb16 r7, {x}, ror #8",
+            "sxtb16 {t}, {w}, ror #8",
+            "smlabb {a1}, r7, {t}, {a1}",
+            "smlatt {a3}, r7, {t}, {a3}",
+            "4:",
+            "ldr {x}, [{tp}], #4",
+            "ldr {x}, [{x}, {c0}]",
+            "ldr {w}, [{pw}]",
+            "add {pw}, {pw}, {ws}",
+            "sxtb16 r7, {x}",
+            "sxtb16 {t}, {w}",
+            "smlabb {a0}, r7, {t}, {a0}",
+            "smlatt {a2}, r7, {t}, {a2}",
+            "sxtb16 r7, {x}, ror #8",
+            "sxtb16 {t}, {w}, ror #8",
+            "smlabb {a1}, r7, {t}, {a1}",
+            "smlatt {a3}, r7, {t}, {a3}",
+            "5:",
             "ldr {x}, [{tp}], #4",
             "ldr {x}, [{x}, {c0}]",
             "ldr {w}, [{pw}]",
@@ -169,11 +217,323 @@ pub unsafe fn taps4(
             pw = inout(reg) pw => _,
             ws = in(reg) ws,
             c0 = in(reg) c0,
-            x = out(reg) _,
+            x = inout(reg) n => _,
             w = out(reg) _,
             t = out(reg) _,
             options(readonly),
         );
     }
     [a0, a1, a2, a3]
+}
+
+/// The sums of `nb` output channels x four pixels, parked channel-major in
+/// `buf` (`buf[4 * j + p]`), each started at its folded bias: one `asm!`
+/// loop over the channels, so no Rust runs per channel. Per 16 input
+/// channels: one two-word weight `LDM`, four `SXTB16`, eight four-register
+/// input `LDM`s, 32 `SMLAD` and the loop test (52 instructions for 64
+/// MACs); per channel 14 more (bias, pointer reset, one `STM` of the four
+/// sums, state spilled to the stack).
+///
+/// # Safety
+/// `w` is word-aligned and starts `nb * cin` readable bytes (the block's
+/// OHWI rows), `words` is word-aligned and starts `2 * cin` readable words
+/// ([`super::dsp::prepare_px4`]), `bias` starts `4 * nb` readable bytes,
+/// `buf` `4 * nb` writable words; `nb >= 1`, `cin >= 16` a multiple of 16.
+#[inline(always)]
+pub unsafe fn block_sums(
+    w: *const i8,
+    words: *const u32,
+    cin: usize,
+    bias: *const u8,
+    buf: *mut i32,
+    nb: usize,
+) {
+    let xend = words.wrapping_add(2 * cin);
+    // SAFETY: the caller's contract. Channel `j` reads its row
+    // `w + j * cin .. + cin` by two-word `LDM`s (rows are `cin` bytes,
+    // a multiple of 16, so every `LDM` stays word-aligned) and the
+    // `2 * cin` words `xend - 2 * cin .. xend` by four-word `LDM`s, the
+    // loop ending exactly at `xend`; it reads `bias + 4 * j` (unaligned
+    // `LDR` is allowed on v7-M/v8-M.main) and writes `buf + 4 * j .. + 4`
+    // by one `STM`, the channel loop ending exactly at `buf + 4 * nb`. The
+    // loop state (bias and buffer pointers, buffer end, `8 * cin`) lives in
+    // four stack words pushed with r6 and r7 (which asm! may not name) and
+    // popped before the end; every other register it uses is declared
+    // clobbered, and the flags. DSP instructions: the `fastvit_dsp` cfg.
+    unsafe {
+        core::arch::asm!(
+            "push {{r0, r1, r2, r3, r6, r7}}",
+            "1:",
+            "ldr r6, [sp]",
+            "ldr r8, [r6], #4",
+            "str r6, [sp]",
+            "mov r9, r8",
+            "mov r10, r8",
+            "mov r11, r8",
+            "ldr r6, [sp, #12]",
+            "sub r5, lr, r6",
+            "2:",
+            "ldm r4!, {{r6, r12}}",
+            "sxtb16 r7, r6, ror #8",
+            "sxtb16 r6, r6",
+            "ldm r5!, {{r0, r1, r2, r3}}",
+            "smlad r8, r6, r0, r8",
+            "smlad r8, r7, r1, r8",
+            "smlad r9, r6, r2, r9",
+            "smlad r9, r7, r3, r9",
+            "ldm r5!, {{r0, r1, r2, r3}}",
+            "smlad r10, r6, r0, r10",
+            "smlad r10, r7, r1, r10",
+            "smlad r11, r6, r2, r11",
+            "smlad r11, r7, r3, r11",
+            "sxtb16 r7, r12, ror #8",
+            "sxtb16 r12, r12",
+            "ldm r5!, {{r0, r1, r2, r3}}",
+            "smlad r8, r12, r0, r8",
+            "smlad r8, r7, r1, r8",
+            "smlad r9, r12, r2, r9",
+            "smlad r9, r7, r3, r9",
+            "ldm r5!, {{r0, r1, r2, r3}}",
+            "smlad r10, r12, r0, r10",
+            "smlad r10, r7, r1, r10",
+            "smlad r11, r12, r2, r11",
+            "smlad r11, r7, r3, r11",
+            "ldm r4!, {{r6, r12}}",
+            "sxtb16 r7, r6, ror #8",
+            "sxtb16 r6, r6",
+            "ldm r5!, {{r0, r1, r2, r3}}",
+            "smlad r8, r6, r0, r8",
+            "smlad r8, r7, r1, r8",
+            "smlad r9, r6, r2, r9",
+            "smlad r9, r7, r3, r9",
+            "ldm r5!, {{r0, r1, r2, r3}}",
+            "smlad r10, r6, r0, r10",
+            "smlad r10, r7, r1, r10",
+            "smlad r11, r6, r2, r11",
+            "smlad r11, r7, r3, r11",
+            "sxtb16 r7, r12, ror #8",
+            "sxtb16 r12, r12",
+            "ldm r5!, {{r0, r1, r2, r3}}",
+            "smlad r8, r12, r0, r8",
+            "smlad r8, r7, r1, r8",
+            "smlad r9, r12, r2, r9",
+            "smlad r9, r7, r3, r9",
+            "ldm r5!, {{r0, r1, r2, r3}}",
+            "smlad r10, r12, r0, r10",
+            "smlad r10, r7, r1, r10",
+            "smlad r11, r12, r2, r11",
+            "smlad r11, r7, r3, r11",
+            "cmp r5, lr",
+            "bne 2b",
+            "ldr r6, [sp, #4]",
+            "stm r6!, {{r8, r9, r10, r11}}",
+            "str r6, [sp, #4]",
+            "ldr r0, [sp, #8]",
+            "cmp r6, r0",
+            "bne 1b",
+            "add sp, #16",
+            "pop {{r6, r7}}",
+            inout("r0") bias => _,
+            inout("r1") buf => _,
+            inout("r2") buf.wrapping_add(4 * nb) => _,
+            inout("r3") 8 * cin => _,
+            inout("r4") w => _,
+            out("r5") _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
+            out("r11") _,
+            out("r12") _,
+            inout("lr") xend => _,
+        );
+    }
+}
+
+/// Requantizes, maps and stores the `nb` channels x four pixels that
+/// [`block_sums`] parked in `buf`: for `t = 31 - shift` in `33..=62` the
+/// reference's `(hi + 2^(t-33)) >> (t-32)` with `hi` the high word of
+/// `acc * (m16 << 16)`, i.e. `SMULWB(acc, m16)`, is `((hi >> u) + 1) >> 1` with
+/// `u = t - 33` (nested floors), so with the zero point folded in as
+/// `zp2 = 2 * zp + 1`: `SMULWB`, `ASR`, `ADD`, `SSAT #8, ASR #1`, the table
+/// byte and the store, 6 instructions an output; per channel one `LDM` of
+/// its four sums, the multiplier, the shift (`u = -2 - shift`) and the loop
+/// test (35 instructions for four outputs).
+///
+/// # Safety
+/// `buf` starts `4 * nb` readable words, `mult` `2 * nb` bytes, `shift`
+/// `nb` bytes (each in `-31..=-2` for the reference's bits; any value is
+/// memory-safe); `table` is the middle
+/// (`+ 128`) of a 256-byte table; `out + p * cout + j` is writable for
+/// `p < 4`, `j < nb`; `nb >= 1`, `zp2` odd and small (`|zp2| < 2^20`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn block_finish(
+    buf: *const i32,
+    nb: usize,
+    mult: *const u8,
+    shift: *const i8,
+    zp2: i32,
+    table: *const i8,
+    out: *mut i8,
+    cout: usize,
+) {
+    // SAFETY: the caller's contract. Channel `j` reads `buf + 4 * j .. + 4`
+    // (one `LDM`; the loop ends exactly at `buf + 4 * nb`), the halfword
+    // `mult + 2 * j` (unaligned `LDRSH` is allowed) and the byte `shift +
+    // j`; whatever `u = -2 - shift` is, `SSAT` clamps to
+    // `-128..=127`, so the table read stays inside `table - 128 .. + 128`;
+    // it writes `out + j`, `+ cout`, `+ 2 * cout`, `+ 3 * cout` (r6 and
+    // r7, which asm! may not name, hold the pixel-0 and pixel-2 pointers:
+    // pushed, loaded from r8/r9 and popped before the end). Every other
+    // register it uses is declared clobbered, and the flags. DSP
+    // instructions: the `fastvit_dsp` cfg.
+    unsafe {
+        core::arch::asm!(
+            "push {{r6, r7}}",
+            "mov r6, r8",
+            "mov r7, r9",
+            "1:",
+            "ldm r0!, {{r8, r9, r10, r11}}",
+            "ldrsh r3, [r1], #2",
+            "smulwb r8, r8, r3",
+            "smulwb r9, r9, r3",
+            "smulwb r10, r10, r3",
+            "smulwb r11, r11, r3",
+            "ldrsb r3, [r2], #1",
+            "mvn r3, r3",
+            "sub r3, r3, #1",
+            "asr r8, r8, r3",
+            "asr r9, r9, r3",
+            "asr r10, r10, r3",
+            "asr r11, r11, r3",
+            "add r8, r8, r4",
+            "add r9, r9, r4",
+            "add r10, r10, r4",
+            "add r11, r11, r4",
+            "ssat r8, #8, r8, asr #1",
+            "ssat r9, #8, r9, asr #1",
+            "ssat r10, #8, r10, asr #1",
+            "ssat r11, #8, r11, asr #1",
+            "ldrb r8, [r5, r8]",
+            "ldrb r9, [r5, r9]",
+            "ldrb r10, [r5, r10]",
+            "ldrb r11, [r5, r11]",
+            "strb r9, [r6, r12]",
+            "strb r8, [r6], #1",
+            "strb r11, [r7, r12]",
+            "strb r10, [r7], #1",
+            "cmp r0, lr",
+            "bne 1b",
+            "pop {{r6, r7}}",
+            inout("r0") buf => _,
+            inout("r1") mult => _,
+            inout("r2") shift => _,
+            out("r3") _,
+            in("r4") zp2,
+            in("r5") table,
+            inout("r8") out => _,
+            inout("r9") out.wrapping_add(2 * cout) => _,
+            out("r10") _,
+            out("r11") _,
+            in("r12") cout,
+            inout("lr") buf.wrapping_add(4 * nb) => _,
+        );
+    }
+}
+
+/// Four channels' sums `acc` requantized as [`block_finish`] does (per
+/// channel its own multiplier and shift), mapped through the table and
+/// stored to `out[0..4]`: 12 instructions a channel. `false` when a shift
+/// is outside `-31..=-2` (some of the four bytes may then be written; the
+/// caller rewrites them).
+///
+/// # Safety
+/// `mult` starts 8 readable bytes, `shift` 4, `out` 4 writable; `table` is
+/// the middle (`+ 128`) of a 256-byte table; `zp2` odd and small (`|zp2| <
+/// 2^20`).
+#[inline(always)]
+pub unsafe fn finish4(
+    acc: [i32; 4],
+    mult: *const u8,
+    shift: *const i8,
+    zp2: i32,
+    table: *const i8,
+    out: *mut i8,
+) -> bool {
+    let [a0, a1, a2, a3] = acc;
+    let ok: u32;
+    // SAFETY: the caller's contract: it reads the halfwords `mult + 2 * i`
+    // (unaligned `LDRSH` is allowed) and the bytes `shift + i` for `i < 4`;
+    // `SSAT` clamps each index to `-128..=127`, inside the table around
+    // `table`; it writes `out + i`. No stack; the flags are clobbered. DSP
+    // instructions: the `fastvit_dsp` cfg.
+    unsafe {
+        core::arch::asm!(
+            "movs {ok}, #0",
+            "ldrsh {m}, [{mp}]",
+            "ldrsb {u}, [{sp_}]",
+            "mvn {u}, {u}",
+            "sub {u}, {u}, #1",
+            "cmp {u}, #29",
+            "bhi 9f",
+            "smulwb {a0}, {a0}, {m}",
+            "asr {a0}, {a0}, {u}",
+            "add {a0}, {a0}, {zp2}",
+            "ssat {a0}, #8, {a0}, asr #1",
+            "ldrb {a0}, [{tab}, {a0}]",
+            "strb {a0}, [{op}]",
+            "ldrsh {m}, [{mp}, #2]",
+            "ldrsb {u}, [{sp_}, #1]",
+            "mvn {u}, {u}",
+            "sub {u}, {u}, #1",
+            "cmp {u}, #29",
+            "bhi 9f",
+            "smulwb {a1}, {a1}, {m}",
+            "asr {a1}, {a1}, {u}",
+            "add {a1}, {a1}, {zp2}",
+            "ssat {a1}, #8, {a1}, asr #1",
+            "ldrb {a1}, [{tab}, {a1}]",
+            "strb {a1}, [{op}, #1]",
+            "ldrsh {m}, [{mp}, #4]",
+            "ldrsb {u}, [{sp_}, #2]",
+            "mvn {u}, {u}",
+            "sub {u}, {u}, #1",
+            "cmp {u}, #29",
+            "bhi 9f",
+            "smulwb {a2}, {a2}, {m}",
+            "asr {a2}, {a2}, {u}",
+            "add {a2}, {a2}, {zp2}",
+            "ssat {a2}, #8, {a2}, asr #1",
+            "ldrb {a2}, [{tab}, {a2}]",
+            "strb {a2}, [{op}, #2]",
+            "ldrsh {m}, [{mp}, #6]",
+            "ldrsb {u}, [{sp_}, #3]",
+            "mvn {u}, {u}",
+            "sub {u}, {u}, #1",
+            "cmp {u}, #29",
+            "bhi 9f",
+            "smulwb {a3}, {a3}, {m}",
+            "asr {a3}, {a3}, {u}",
+            "add {a3}, {a3}, {zp2}",
+            "ssat {a3}, #8, {a3}, asr #1",
+            "ldrb {a3}, [{tab}, {a3}]",
+            "strb {a3}, [{op}, #3]",
+            "movs {ok}, #1",
+            "9:",
+            a0 = inout(reg) a0 => _,
+            a1 = inout(reg) a1 => _,
+            a2 = inout(reg) a2 => _,
+            a3 = inout(reg) a3 => _,
+            mp = in(reg) mult,
+            sp_ = in(reg) shift,
+            zp2 = in(reg) zp2,
+            tab = in(reg) table,
+            op = in(reg) out,
+            m = out(reg) _,
+            u = out(reg) _,
+            ok = out(reg) ok,
+            options(nostack),
+        );
+    }
+    ok != 0
 }

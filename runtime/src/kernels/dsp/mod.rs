@@ -158,3 +158,184 @@ pub const ROWS: usize = 1;
 pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
     [dot_px4(p, rows)]
 }
+
+/// Output channels per [`block_px4`] block: their sums are parked in a
+/// 512-byte stack buffer.
+const BLOCK: usize = 32;
+
+/// `table[i] = i - 128`: the table of a layer without one, so
+/// [`block_px4`] always ends in one table load.
+static IDENTITY: [i8; 256] = {
+    let mut t = [0i8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as i32 - 128) as i8;
+        i += 1;
+    }
+    t
+};
+
+/// Whether [`block_px4`] takes a layer: every shift in `-31..=-2` (`t =
+/// 31 - shift` in `33..=62`, every FastViT-T8 layer) and an int8 zero
+/// point. Checked once per call of the pointwise kernel, not per tile.
+#[inline]
+pub fn block_px4_fits(shift: &[i8], out_zp: i32) -> bool {
+    (-128..=127).contains(&out_zp) && shift.iter().all(|s| (-31..=-2).contains(s))
+}
+
+/// A 1x1 tile of the four pixels in `p` for every output channel, written
+/// to `out[px * cout + o]`; returns the channels done: `cout`, or 0 when
+/// declined (`cin` not a multiple of 16, the weights not word-aligned),
+/// and the caller takes the channel-by-channel path. Blocks of up to [`BLOCK`] channels in
+/// two `asm!` loops ([`instructions::block_sums`], then
+/// [`instructions::block_finish`]), so no Rust runs per channel. The
+/// caller has checked [`block_px4_fits`] on the same `shift` and `out_zp`.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn block_px4(
+    p: &Px4<'_>,
+    cout: usize,
+    weights: &[i8],
+    bias: &[u8],
+    multiplier: &[u8],
+    shift: &[i8],
+    out_zp: i32,
+    lut: Option<&[i8; 256]>,
+    out: &mut [i8],
+) -> usize {
+    let words = p.0;
+    let cin = words.len() / 2;
+    let fits = |v: usize, n: usize| cout.checked_mul(n).is_some_and(|e| e <= v);
+    if cin < 16
+        || cin % 16 != 0
+        || weights.as_ptr() as usize % 4 != 0
+        || !fits(weights.len() / cin, 1)
+        || !fits(bias.len(), 4)
+        || !fits(multiplier.len(), 2)
+        || !fits(shift.len(), 1)
+        || !fits(out.len(), 4)
+        || !(-128..=127).contains(&out_zp)
+    {
+        return 0;
+    }
+    let table = lut.unwrap_or(&IDENTITY).as_ptr().wrapping_add(128);
+    let mut sums = [0i32; 4 * BLOCK];
+    let mut o0 = 0;
+    while o0 < cout {
+        let nb = (cout - o0).min(BLOCK);
+        // SAFETY: rows `o0..o0 + nb` of `weights` (`cout * cin` bytes,
+        // checked; word-aligned, checked, and `cin` a multiple of 16 keeps
+        // every row so), the `2 * cin` prepared words (`Px4` holds exactly
+        // them, word-aligned as `[u32]`), biases `o0..o0 + nb` (`4 * cout`
+        // bytes, checked) into the `4 * BLOCK`-word buffer; `nb >= 1`.
+        unsafe {
+            instructions::block_sums(
+                weights.as_ptr().wrapping_add(o0 * cin),
+                words.as_ptr(),
+                cin,
+                bias.as_ptr().wrapping_add(4 * o0),
+                sums.as_mut_ptr(),
+                nb,
+            );
+        }
+        // SAFETY: the `4 * nb` sums just written, multipliers and shifts
+        // `o0..o0 + nb` (`2 * cout` and `cout` bytes, checked; a shift
+        // outside `-31..=-2`, which the caller's `block_px4_fits` rules
+        // out, would give wrong bits, not a stray access), the middle of a
+        // 256-byte table, outputs `px * cout + o0 + j` for `px < 4`, `j <
+        // nb` (`out` holds `4 * cout`, checked); `zp2` is odd and below
+        // 2^9 in magnitude (`out_zp` checked).
+        unsafe {
+            instructions::block_finish(
+                sums.as_ptr(),
+                nb,
+                multiplier.as_ptr().wrapping_add(2 * o0),
+                shift.as_ptr().wrapping_add(o0),
+                2 * out_zp + 1,
+                table,
+                out.as_mut_ptr().wrapping_add(o0),
+                cout,
+            );
+        }
+        o0 += nb;
+    }
+    o0
+}
+
+/// The depthwise tap table's channel loop on the DSP tier (the hook the
+/// MVE tier fills with 16 channels a step): four channels a step, the sums
+/// started at the folded bias and run over every tap by the `asm!` tap
+/// loop ([`lanes::TapRows::taps4`]'s), then requantized, mapped and stored
+/// by [`instructions::finish4`] without Rust per channel. Returns the
+/// channels done (a multiple of 4); the caller computes the rest (all of
+/// them for a shift outside `-31..=-2`, a zero point outside `i8`, or
+/// operands too short).
+#[inline]
+pub fn depthwise_taps16(
+    a: &super::window::WindowArgs<'_>,
+    taps: &lanes::TapRows<'_>,
+    out: &mut [i8],
+) -> Option<usize> {
+    let ch = &a.channels;
+    let c = taps.tap_len();
+    let ptrs = taps.ptrs();
+    let n = ptrs.len();
+    let (bias, mult, shift) = (
+        ch.folded_bias.0,
+        ch.requant.multiplier.0,
+        ch.requant.shift.0,
+    );
+    // The weight word of the last group's last tap, `(n - 1) * c + c - 4 ..
+    // + 4`, bounds every other group's.
+    let w_end = n.checked_mul(c);
+    let table = match ch.lut.len() {
+        0 => &IDENTITY,
+        _ => match <&[i8; 256]>::try_from(ch.lut) {
+            Ok(t) => t,
+            Err(_) => return Some(0),
+        },
+    };
+    if n == 0
+        || c < 4
+        || w_end.is_none_or(|e| e > ch.weights.len())
+        || bias.len() < 4 * c
+        || mult.len() < 2 * c
+        || shift.len() < c
+        || out.len() < c
+        || !(-128..=127).contains(&ch.out_zp)
+    {
+        return Some(0);
+    }
+    let table = table.as_ptr().wrapping_add(128);
+    let zp2 = 2 * ch.out_zp + 1;
+    let mut c0 = 0;
+    while c0 + 4 <= c {
+        let b = bias.get(4 * c0..4 * c0 + 16).unwrap_or(&[0; 16]);
+        let acc: [i32; 4] = core::array::from_fn(|i| {
+            i32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
+        });
+        // SAFETY: every table entry starts `c >= c0 + 4` readable bytes (the
+        // `TapRows` invariant), and the weight word of tap `t < n` at `c0 +
+        // t * c` ends at or before `n * c <= weights.len()` (checked).
+        let acc =
+            unsafe { instructions::taps4(ptrs, ch.weights.as_ptr().wrapping_add(c0), c, c0, acc) };
+        // SAFETY: multipliers, shifts and outputs `c0..c0 + 4` are inside
+        // `mult` (`2 * c`), `shift` (`c`) and `out` (`c`), checked; the
+        // middle of a 256-byte table; `zp2` odd, below 2^9 (checked).
+        let done = unsafe {
+            instructions::finish4(
+                acc,
+                mult.as_ptr().wrapping_add(2 * c0),
+                shift.as_ptr().wrapping_add(c0),
+                zp2,
+                table,
+                out.as_mut_ptr().wrapping_add(c0),
+            )
+        };
+        if !done {
+            break;
+        }
+        c0 += 4;
+    }
+    Some(c0)
+}

@@ -60,3 +60,99 @@ pub unsafe fn taps4(
     }
     [a0, a1, a2, a3]
 }
+
+/// Same contract as the `asm.rs` twin: the reference sums, channel by
+/// channel.
+///
+/// # Safety
+/// As the twin's.
+#[inline(always)]
+pub unsafe fn block_sums(
+    w: *const i8,
+    words: *const u32,
+    cin: usize,
+    bias: *const u8,
+    buf: *mut i32,
+    nb: usize,
+) {
+    // SAFETY: the twin's contract: `nb * cin` weight bytes, `2 * cin`
+    // words, `4 * nb` bias bytes and `4 * nb` buffer words.
+    let (w, words, bias, buf) = unsafe {
+        (
+            core::slice::from_raw_parts(w, nb * cin),
+            core::slice::from_raw_parts(words, 2 * cin),
+            core::slice::from_raw_parts(bias, 4 * nb),
+            core::slice::from_raw_parts_mut(buf, 4 * nb),
+        )
+    };
+    let rows = w.chunks_exact(cin).zip(bias.chunks_exact(4));
+    for ((row, b), sums) in rows.zip(buf.chunks_exact_mut(4)) {
+        let b = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let a = dot_px4_body(row, words, cin, [b; 4]);
+        sums.copy_from_slice(&a);
+    }
+}
+
+/// Same contract as the `asm.rs` twin, the same arithmetic (`SMULWB`,
+/// `ASR`, the zero point folded as `2 * zp + 1`, `SSAT #8, ASR #1`).
+///
+/// # Safety
+/// As the twin's.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn block_finish(
+    buf: *const i32,
+    nb: usize,
+    mult: *const u8,
+    shift: *const i8,
+    zp2: i32,
+    table: *const i8,
+    out: *mut i8,
+    cout: usize,
+) {
+    for j in 0..nb {
+        // SAFETY: the twin's contract: `j < nb` sums, multipliers and
+        // shifts, the table's middle +-128 and the four output bytes.
+        unsafe {
+            let m = i16::from_le_bytes([*mult.add(2 * j), *mult.add(2 * j + 1)]) as i64;
+            // `ASR` by a register: its low byte, 32 and up all sign bits.
+            let u = ((-2 - *shift.add(j) as i32) as u32 & 0xff).min(31);
+            for p in 0..4 {
+                let hi = ((*buf.add(4 * j + p) as i64 * m) >> 16) as i32;
+                let y = (((hi >> u) + zp2) >> 1).clamp(-128, 127);
+                *out.add(p * cout + j) = *table.offset(y as isize);
+            }
+        }
+    }
+}
+
+/// Same contract as the `asm.rs` twin: channel by channel, stopping at the
+/// first shift outside `-31..=-2`.
+///
+/// # Safety
+/// As the twin's.
+#[inline(always)]
+pub unsafe fn finish4(
+    acc: [i32; 4],
+    mult: *const u8,
+    shift: *const i8,
+    zp2: i32,
+    table: *const i8,
+    out: *mut i8,
+) -> bool {
+    for (i, &a) in acc.iter().enumerate() {
+        // SAFETY: the twin's contract: multiplier, shift and output `i < 4`,
+        // the table's middle +-128.
+        unsafe {
+            let u = -2 - *shift.add(i) as i32;
+            if !(0..=29).contains(&u) {
+                return false;
+            }
+            let m = i16::from_le_bytes([*mult.add(2 * i), *mult.add(2 * i + 1)]) as i64;
+            let hi = ((a as i64 * m) >> 16) as i32;
+            let y = (((hi >> u) + zp2) >> 1).clamp(-128, 127);
+            *out.add(i) = *table.offset(y as isize);
+        }
+    }
+    true
+}
