@@ -133,6 +133,7 @@ impl<'a> Model<'a> {
             requant: args.requant,
             out_zp: p.out_zp,
             lut: args.lut,
+            weights_above_min: false,
         })
     }
 
@@ -161,7 +162,13 @@ impl<'a> Model<'a> {
             return None;
         }
         let (weights, args) = self.fast_common(p, p.weights)?;
-        self.channels(p, weights, &args, folded_bias)
+        let ch = self.channels(p, weights, &args, folded_bias)?;
+        // Scanned only where a kernel uses it.
+        let weights_above_min = crate::kernels::PAIR_TILE && crate::kernels::above_min(weights);
+        Some(PointwiseArgs {
+            weights_above_min,
+            ..ch
+        })
     }
 
     /// Validates a [`ConvVariant::Depthwise`]-shaped conv (`groups == cin ==

@@ -127,13 +127,20 @@ pub use arch::{
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 use mve::{depthwise_taps16, finish_px4, taps16_sums, tile_px4};
 #[cfg(target_arch = "aarch64")]
+pub(crate) use neon::above_min;
+#[cfg(target_arch = "aarch64")]
 use neon::{
-    depthwise_run16, depthwise_taps16, finish16, pointwise_wide, requant_px4, rows_px4_store,
+    depthwise_run16, depthwise_taps16, finish16, pointwise_pairs, pointwise_wide, requant_px4,
+    rows_px4_store,
 };
+#[cfg(not(target_arch = "aarch64"))]
+pub(crate) use portable::above_min;
 #[cfg(not(any(all(target_arch = "arm", fastvit_mve), target_arch = "aarch64")))]
 use portable::depthwise_taps16;
 #[cfg(not(target_arch = "aarch64"))]
-use portable::{depthwise_run16, finish16, pointwise_wide, requant_px4, rows_px4_store};
+use portable::{
+    depthwise_run16, finish16, pointwise_pairs, pointwise_wide, requant_px4, rows_px4_store,
+};
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
 use portable::{finish_px4, taps16_sums, tile_px4};
 
@@ -165,6 +172,10 @@ pub(crate) const VECTOR_REQUANT_PX4: bool = cfg!(target_arch = "aarch64");
 pub(crate) const WIDE_TILE: bool = neon_mac::LANE_DOT;
 #[cfg(not(target_arch = "aarch64"))]
 pub(crate) const WIDE_TILE: bool = false;
+
+/// The 1x1 conv runs 16-channel x 4-pixel tiles of i16 pair sums when no
+/// weight is -128 (`neon::pointwise_pairs`): NEON without dotprod.
+pub(crate) const PAIR_TILE: bool = cfg!(target_arch = "aarch64") && !WIDE_TILE;
 
 /// The tier this build selected (for firmware banners and reports: an
 /// optimized kernel that is silently not engaged shows up here).

@@ -31,6 +31,9 @@ pub struct PointwiseArgs<'a> {
     pub out_zp: i32,
     /// Activation table, or empty.
     pub lut: &'a [i8],
+    /// No weight is -128, so two products sum exactly in i16 (NEON without
+    /// dotprod: `neon::pointwise_pairs`); resolved once per layer.
+    pub weights_above_min: bool,
 }
 
 impl PointwiseArgs<'_> {
@@ -356,9 +359,12 @@ pub fn pointwise_pixels(
         }
         return;
     }
-    // NEON+dotprod: 16-channel x 4-pixel tiles first; the rest below.
+    // NEON: 16-channel x 4-pixel tiles first (with dotprod, else on pair
+    // sums); the rest below.
     let done = if super::WIDE_TILE {
         super::pointwise_wide(a, cin, cout, x, out)
+    } else if super::PAIR_TILE {
+        super::pointwise_pairs(a, cin, cout, x, out)
     } else {
         0
     };

@@ -158,3 +158,33 @@ pub(super) fn all_vector_form(r: RequantView<'_>, cout: usize) -> bool {
         cout % 16 == 0 && vmaxvq_s8(smax) <= -1 && vmaxvq_u16(bad) == 0
     }
 }
+
+/// The table over `out[..n / 16 * 16]` in place, its 256 bytes loaded once
+/// into registers: a `TBL` + three `TBX` per 16 bytes (`lut16` inlined in
+/// a loop reloads the table, as the `ST1` asm may write memory).
+pub(super) fn lut_pass(out: &mut [i8], t: &[i8; 256]) {
+    // SAFETY: register-only NEON intrinsics, four `vld1q_s8_x4` (`LD1` of
+    // byte elements, legal unaligned) of the 256-byte table, and per
+    // 16-byte chunk of `out` one `LD1` and one `ST1` of its bytes.
+    unsafe {
+        let t0 = vld1q_s8_x4(t.as_ptr());
+        let t1 = vld1q_s8_x4(t.as_ptr().add(64));
+        let t2 = vld1q_s8_x4(t.as_ptr().add(128));
+        let t3 = vld1q_s8_x4(t.as_ptr().add(192));
+        let (flip, step) = (vdupq_n_u8(0x80), vdupq_n_u8(64));
+        for v in out.chunks_exact_mut(16) {
+            let p = v.as_mut_ptr();
+            let q = load_next(&mut p.cast_const());
+            let idx = veorq_u8(vreinterpretq_u8_s8(q), flip);
+            let i1 = vsubq_u8(idx, step);
+            let i2 = vsubq_u8(i1, step);
+            let i3 = vsubq_u8(i2, step);
+            let y = vqtbl4q_s8(t0, idx);
+            let y = vqtbx4q_s8(y, t1, i1);
+            let y = vqtbx4q_s8(y, t2, i2);
+            let y = vqtbx4q_s8(y, t3, i3);
+            core::arch::asm!("st1 {{{v:v}.16b}}, [{p}]", v = in(vreg) y, p = in(reg) p,
+                options(nostack, preserves_flags));
+        }
+    }
+}

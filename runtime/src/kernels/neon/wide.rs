@@ -155,12 +155,7 @@ pub fn pointwise_wide(
     // The table over the whole output at once (its 256 bytes stay in
     // registers, not reloaded around the accumulators of every tile).
     if let (Some(t), Some(out)) = (lut, out.get_mut(..done * cout)) {
-        for v in out.chunks_exact_mut(16) {
-            let mut p = v.as_ptr();
-            // SAFETY: `v` is 16 readable bytes.
-            let q = unsafe { load_next(&mut p) };
-            store16(v, lut16(q, t));
-        }
+        lut_pass(out, t);
     }
     done
 }
