@@ -184,7 +184,10 @@ impl<'a> Model<'a> {
             return None;
         }
         let (weights, args) = self.fast_common(p, weights_hwc)?;
-        self.window(p, weights, &args, folded_bias)
+        let mut a = self.window(p, weights, &args, folded_bias)?;
+        a.channels.weights_above_min =
+            crate::kernels::PAIR_TAPS && crate::kernels::above_min(weights);
+        Some(a)
     }
 
     /// Validates a [`ConvVariant::Im2col`]-shaped conv (`groups == 1`, a

@@ -177,6 +177,10 @@ pub(crate) const WIDE_TILE: bool = false;
 /// weight is -128 (`neon::pointwise_pairs`): NEON without dotprod.
 pub(crate) const PAIR_TILE: bool = cfg!(target_arch = "aarch64") && !WIDE_TILE;
 
+/// The depthwise tap table's 16-channel loop takes taps in pairs (i16 sums
+/// of two products) when no weight is -128 (`neon::depthwise_taps16`).
+pub(crate) const PAIR_TAPS: bool = cfg!(target_arch = "aarch64");
+
 /// The tier this build selected (for firmware banners and reports: an
 /// optimized kernel that is silently not engaged shows up here).
 pub const TIER: &str = if cfg!(fastvit_dsp) {

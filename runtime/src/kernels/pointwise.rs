@@ -31,8 +31,9 @@ pub struct PointwiseArgs<'a> {
     pub out_zp: i32,
     /// Activation table, or empty.
     pub lut: &'a [i8],
-    /// No weight is -128, so two products sum exactly in i16 (NEON without
-    /// dotprod: `neon::pointwise_pairs`); resolved once per layer.
+    /// No weight is -128, so two products sum exactly in i16 (NEON:
+    /// `neon::pointwise_pairs` without dotprod, `neon::depthwise_taps16`);
+    /// resolved once per layer.
     pub weights_above_min: bool,
 }
 

@@ -43,7 +43,12 @@ pub fn depthwise_case() -> impl Strategy<Value = DepthwiseCase> {
 
 pub fn depthwise_property(case: DepthwiseCase) -> Result<(), TestCaseError> {
     let mut r = Gen::new(case.seed);
-    let p = ConvParams::seeded(case.g, case.pad_values, case.lut, &mut r);
+    let mut p = ConvParams::seeded(case.g, case.pad_values, case.lut, &mut r);
+    // Half the cases keep every weight off -128 (as codegen does): the
+    // NEON tap loop's pair sums.
+    if case.seed % 2 == 0 {
+        p.weights.iter_mut().for_each(|w| *w = (*w).max(-127));
+    }
     let c = Apart::random(&p, &mut r);
     let mut blob = Blob::new();
     let fast = p.depthwise(&mut blob, c.i, c.o);

@@ -55,13 +55,18 @@ pub fn depthwise_run16(
 }
 
 /// The depthwise kernels' 16-lane `finish` (channels `o0..o0 + 16`,
-/// contiguous): [`requant4`] on four vectors, [`narrow16`], [`lut16`],
-/// [`store16`]. `false` (nothing written) when a lane's shift or
+/// contiguous): the 16 shifts and multipliers in one `LD1` each, checked
+/// for the vector form at once, [`requant4`] on four vectors, [`narrow16`],
+/// [`lut16`], [`store16`]. `false` (nothing written) when a lane's shift or
 /// multiplier is outside the vector form or an operand is short: the caller
 /// takes the scalar `finish`.
 #[inline(always)]
 pub fn finish16(acc: &[i32; 16], ch: &PointwiseArgs<'_>, o0: usize, out: &mut [i8]) -> bool {
-    let Some(sh) = ch.requant.shift.0.get(o0..o0 + 16) else {
+    let r = ch.requant;
+    let (Some(sh), Some(mb)) = (
+        r.shift.0.get(o0..o0 + 16),
+        r.multiplier.0.get(2 * o0..2 * o0 + 32),
+    ) else {
         return false;
     };
     let lut: Option<&[i8; 256]> = match ch.lut.len() {
@@ -74,30 +79,38 @@ pub fn finish16(acc: &[i32; 16], ch: &PointwiseArgs<'_>, o0: usize, out: &mut [i
     if out.len() < 16 {
         return false;
     }
-    let mut y = [None; 4];
-    for (i, y) in y.iter_mut().enumerate() {
-        let Some(m) = multipliers4(ch.requant, o0 + 4 * i) else {
+    // SAFETY: register-only NEON intrinsics, `LD1`s of byte elements of the
+    // 16 shift and 32 multiplier bytes just taken, and one `LD1` of the
+    // local `acc` (64 bytes).
+    let q = unsafe {
+        let s = load_next(&mut sh.as_ptr());
+        let m = vld1q_s8_x2(mb.as_ptr().cast::<i8>());
+        let (m0, m1) = (vreinterpretq_s16_s8(m.0), vreinterpretq_s16_s8(m.1));
+        // The vector form: every shift <= -1, no multiplier i16::MIN
+        // (widened i32::MIN, where `SQDMULH` could saturate).
+        let min = vdupq_n_s16(i16::MIN);
+        let bad = vorrq_u16(vceqq_s16(m0, min), vceqq_s16(m1, min));
+        if vmaxvq_s8(s) > -1 || vmaxvq_u16(bad) != 0 {
             return false;
-        };
-        let Some(s) = sh.get(4 * i..4 * i + 4) else {
-            return false;
-        };
-        let word = s.iter().rev().fold(0u64, |w, &b| (w << 8) | b as u8 as u64);
-        // SAFETY: register-only NEON intrinsics and a load of the local
-        // `acc` lanes `4i..4i + 4` (in bounds: `i < 4`).
-        let (s, a) = unsafe {
-            let s = vmovl_s16(vget_low_s16(vmovl_s8(vcreate_s8(word))));
-            (s, vld1q_s32(acc.as_ptr().add(4 * i)))
-        };
-        let Some(by) = vector_shifts(s, m) else {
-            return false;
-        };
-        *y = Some(requant4(a, m, by, ch.out_zp));
-    }
-    let [Some(y0), Some(y1), Some(y2), Some(y3)] = y else {
-        return false;
+        }
+        let m = [
+            vshll_n_s16::<16>(vget_low_s16(m0)),
+            vshll_high_n_s16::<16>(m0),
+            vshll_n_s16::<16>(vget_low_s16(m1)),
+            vshll_high_n_s16::<16>(m1),
+        ];
+        let (s0, s1) = (vmovl_s8(vget_low_s8(s)), vmovl_high_s8(s));
+        let lo = vdupq_n_s32(-31);
+        let by = [
+            vmaxq_s32(vmovl_s16(vget_low_s16(s0)), lo),
+            vmaxq_s32(vmovl_high_s16(s0), lo),
+            vmaxq_s32(vmovl_s16(vget_low_s16(s1)), lo),
+            vmaxq_s32(vmovl_high_s16(s1), lo),
+        ];
+        let a = vld1q_s32_x4(acc.as_ptr());
+        let a = [a.0, a.1, a.2, a.3];
+        narrow16([0, 1, 2, 3].map(|i| requant4(a[i], m[i], by[i], ch.out_zp)))
     };
-    let q = narrow16([y0, y1, y2, y3]);
     let q = match lut {
         Some(t) => lut16(q, t),
         None => q,
@@ -111,7 +124,9 @@ pub fn finish16(acc: &[i32; 16], ch: &PointwiseArgs<'_>, o0: usize, out: &mut [i
 /// channels in eight (four) i32 vectors started at the folded bias across
 /// every tap: per tap one table load, `LD1` of the inputs and weights,
 /// per 16 channels `SMULL`/`SMULL2` (exact i16 products) and four
-/// `SADDW`/`SADDW2`, no window clipping or per-row calls; then
+/// `SADDW`/`SADDW2` (with no weight at -128, taps in pairs: `SMULL` +
+/// `SMLAL` and `SMULL2` + `SMLAL2`, exact i16 sums of two products, then
+/// the four `SADDW`), no window clipping or per-row calls; then
 /// [`finish16`] per 16 channels. The channels done
 /// (the caller does the rest four at a time), or `None` (nothing written,
 /// the caller takes the window path) if the weights are short or
@@ -131,6 +146,7 @@ pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) 
     if taps.tap_len() < c || !w_in || ch.folded_bias.0.len() < 4 * body || out.len() < c {
         return None;
     }
+    let pairs = ch.weights_above_min;
     let mut c0 = 0;
     while c0 < body {
         // 32 channels per pass where they fit (one table load and loop step
@@ -151,7 +167,24 @@ pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) 
             if two {
                 let b = vld1q_s8_x4(pb.add(64));
                 let mut u = [b.0, b.1, b.2, b.3].map(|v| vreinterpretq_s32_s8(v));
-                for &p in ptrs {
+                // Taps in pairs (one i16 sum of two products) when no
+                // weight is -128; the odd last tap (and every tap
+                // otherwise) alone.
+                let rest = if pairs {
+                    let mut it = ptrs.chunks_exact(2);
+                    for pr in &mut it {
+                        let [p0, p1] = [pr[0], pr[1]];
+                        let (x0, x1) = (vld1q_s8_x2(p0.add(c0)), vld1q_s8_x2(p1.add(c0)));
+                        let (w0, w1) = (vld1q_s8_x2(pw), vld1q_s8_x2(pw.wrapping_add(c)));
+                        pw = pw.wrapping_add(2 * c);
+                        mac16_pair_i32(&mut v, [w0.0, w1.0], [x0.0, x1.0]);
+                        mac16_pair_i32(&mut u, [w0.1, w1.1], [x0.1, x1.1]);
+                    }
+                    it.remainder()
+                } else {
+                    ptrs
+                };
+                for &p in rest {
                     let x = vld1q_s8_x2(p.add(c0));
                     let w = vld1q_s8_x2(pw);
                     pw = pw.wrapping_add(c);
@@ -163,7 +196,19 @@ pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) 
                     vst1q_s32(pa.add(4 * i), u);
                 }
             } else {
-                for &p in ptrs {
+                let rest = if pairs {
+                    let mut it = ptrs.chunks_exact(2);
+                    for pr in &mut it {
+                        let [p0, p1] = [pr[0], pr[1]];
+                        let x = [load_next(&mut p0.add(c0)), load_next(&mut p1.add(c0))];
+                        let w = [load_stride(&mut pw, c), load_stride(&mut pw, c)];
+                        mac16_pair_i32(&mut v, w, x);
+                    }
+                    it.remainder()
+                } else {
+                    ptrs
+                };
+                for &p in rest {
                     let xv = load_next(&mut p.add(c0));
                     let wv = load_stride(&mut pw, c);
                     mac16_i32(&mut v, wv, xv);
@@ -193,6 +238,23 @@ pub(super) fn mac16_i32(v: &mut [int32x4_t; 4], w: int8x16_t, x: int8x16_t) {
     unsafe {
         let lo = vmull_s8(vget_low_s8(w), vget_low_s8(x));
         let hi = vmull_high_s8(w, x);
+        v[0] = vaddw_s16(v[0], vget_low_s16(lo));
+        v[1] = vaddw_high_s16(v[1], lo);
+        v[2] = vaddw_s16(v[2], vget_low_s16(hi));
+        v[3] = vaddw_high_s16(v[3], hi);
+    }
+}
+
+/// `v[..] += w[0] * x[0] + w[1] * x[1]` on 16 lanes: `SMULL` + `SMLAL`,
+/// `SMULL2` + `SMLAL2` (the pair's i16 sum, exact when no weight is -128:
+/// `2 * 127 * 128 < 2^15`) and four `SADDW`/`SADDW2`, wrapping.
+#[inline(always)]
+fn mac16_pair_i32(v: &mut [int32x4_t; 4], w: [int8x16_t; 2], x: [int8x16_t; 2]) {
+    // SAFETY: register-only NEON intrinsics (NEON is baseline on AArch64).
+    unsafe {
+        let lo = vmull_s8(vget_low_s8(w[0]), vget_low_s8(x[0]));
+        let lo = vmlal_s8(lo, vget_low_s8(w[1]), vget_low_s8(x[1]));
+        let hi = vmlal_high_s8(vmull_high_s8(w[0], x[0]), w[1], x[1]);
         v[0] = vaddw_s16(v[0], vget_low_s16(lo));
         v[1] = vaddw_high_s16(v[1], lo);
         v[2] = vaddw_s16(v[2], vget_low_s16(hi));
