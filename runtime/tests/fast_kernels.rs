@@ -219,7 +219,8 @@ fn neon_finish16_is_reference() {
 /// transposed inputs, by-element `SDOT`, or its `SMULL` twin without
 /// dotprod) is the reference output by output on whole tiles, any bias,
 /// stored multiplier and shift, with and without a table, weights and
-/// inputs including -128; it leaves the last `pixels % 4` pixels untouched
+/// inputs including -128, with the inputs staged in the tile scratch or
+/// not; it leaves the last `pixels % 4` pixels untouched
 /// and declines (0 done, nothing written) when `cin` or `cout` is not a
 /// multiple of 16 or a channel is outside the vector requantization.
 #[cfg(target_arch = "aarch64")]
@@ -278,7 +279,10 @@ fn neon_pointwise_wide_is_reference() {
                 weights_above_min: false,
             };
             let mut got = vec![0x55i8; px * cout];
-            let done = kernels::neon::pointwise_wide(&a, cin, cout, &x, &mut got);
+            // Half the cases with the tile scratch (inputs transposed once
+            // per tile), half without (per channel block).
+            let mut words = vec![0u32; if seed % 2 == 0 { cin } else { cin - 1 }];
+            let done = kernels::neon::pointwise_wide(&a, cin, cout, &x, &mut got, &mut words);
             let vector = shift.iter().all(|&s| s <= -1) && !mult.contains(&i16::MIN);
             let takes = cin % 16 == 0 && cout % 16 == 0 && vector;
             prop_assert_eq!(

@@ -363,7 +363,7 @@ pub fn pointwise_pixels(
     // NEON: 16-channel x 4-pixel tiles first (with dotprod, else on pair
     // sums); the rest below.
     let done = if super::WIDE_TILE {
-        super::pointwise_wide(a, cin, cout, x, out)
+        super::pointwise_wide(a, cin, cout, x, out, words)
     } else if super::PAIR_TILE {
         super::pointwise_pairs(a, cin, cout, x, out)
     } else {

@@ -132,7 +132,14 @@ pub fn depthwise_run16(
 
 /// `neon::pointwise_wide` off AArch64: declines (0 pixels done).
 #[inline(always)]
-pub fn pointwise_wide(_: &PointwiseArgs<'_>, _: usize, _: usize, _: &[i8], _: &mut [i8]) -> usize {
+pub fn pointwise_wide(
+    _: &PointwiseArgs<'_>,
+    _: usize,
+    _: usize,
+    _: &[i8],
+    _: &mut [i8],
+    _: &mut [u32],
+) -> usize {
     0
 }
 

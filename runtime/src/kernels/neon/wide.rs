@@ -38,16 +38,21 @@ pub(super) fn transpose4(v: [int32x4_t; 4]) -> [int32x4_t; 4] {
 /// the reference's sum); the tile is transposed back to pixel-major
 /// vectors of four channels and requantized as in [`rows_px4_store`]
 /// (`SQDMULH` + `SRSHL` + `SQADD`, `SQXTN`, `TBL`), one `ST1` of 16 channels
-/// per pixel. Returns the pixels done, a multiple of four from the start
-/// (the caller does the rest): 0 unless `cin` and `cout` are multiples of
-/// 16, every channel takes the vector requantization and the operands are
-/// in range.
+/// per pixel. When `words` holds `4 * cin` bytes (the fused ConvMlp's tile
+/// scratch) the four pixels are transposed once per tile into it (one
+/// `ST1` of four vectors per 16 channels) and every channel block reads
+/// them back with one `LD1` of four vectors, instead of 4 loads and 8
+/// transposes per block. Returns the pixels done, a multiple of four from
+/// the start (the caller does the rest): 0 unless `cin` and `cout` are
+/// multiples of 16, every channel takes the vector requantization and the
+/// operands are in range.
 pub fn pointwise_wide(
     a: &PointwiseArgs<'_>,
     cin: usize,
     cout: usize,
     x: &[i8],
     out: &mut [i8],
+    words: &mut [u32],
 ) -> usize {
     if cin == 0 || cin % 16 != 0 || cout == 0 || cout % WIDE != 0 {
         return 0;
@@ -66,6 +71,9 @@ pub fn pointwise_wide(
         return 0;
     }
     let tiles = (x.len() / cin).min(out.len() / cout) / 4;
+    // `cin` words: the four pixels' `cin` bytes each.
+    let staged = words.len() >= cin;
+    let st = words.as_mut_ptr().cast::<i8>();
     let (wp, bp) = (a.weights.as_ptr(), a.folded_bias.0.as_ptr().cast::<i8>());
     let (mp, sp) = (
         a.requant.multiplier.0.as_ptr().cast::<i8>(),
@@ -78,13 +86,22 @@ pub fn pointwise_wide(
     // multiple of 16) reads weight rows `o..o + 16` (`cin` bytes each,
     // `weights.len() >= cout * cin`), 64 bias bytes at `4o` (`>= 4 * cout`),
     // 32 multiplier bytes at `2o` and 16 shift bytes at `o` (checked by
-    // `all_vector_form`). Every access is `LD1`/`ST1` of byte elements
-    // (legal unaligned, see `load_next`).
+    // `all_vector_form`); when `staged`, the `4 * cin` bytes of `words`
+    // (`words.len() >= cin`), 64 per 16 input channels. Every access is
+    // `LD1`/`ST1` of byte elements (legal unaligned, see `load_next`).
     unsafe {
         let zp = vdupq_n_s32(a.out_zp);
         for t in 0..tiles {
             let xt = x.as_ptr().add(4 * t * cin);
             let ot = out.as_mut_ptr().add(4 * t * cout);
+            if staged {
+                let mut px = [0, 1, 2, 3].map(|p| xt.add(p * cin));
+                for k in 0..cin / 16 {
+                    let p = px.each_mut().map(|p| vreinterpretq_s32_s8(load_next(p)));
+                    let [x0, x1, x2, x3] = transpose4(p).map(|v| vreinterpretq_s8_s32(v));
+                    vst1q_s8_x4(st.add(64 * k), int8x16x4_t(x0, x1, x2, x3));
+                }
+            }
             for o in (0..cout).step_by(WIDE) {
                 let b = vld1q_s8_x4(bp.add(4 * o));
                 let b = [b.0, b.1, b.2, b.3].map(|v| vreinterpretq_s32_s8(v));
@@ -110,13 +127,26 @@ pub fn pointwise_wide(
                 // One pointer down the 16 rows (`LD1` post-indexed by
                 // `cin`), back up to the next 16 columns after each step.
                 let mut w = wp.add(o * cin);
-                for _ in 0..cin / 16 {
-                    let p = px.each_mut().map(|p| vreinterpretq_s32_s8(load_next(p)));
-                    let xk = transpose4(p).map(|v| vreinterpretq_s8_s32(v));
-                    for a in acc.iter_mut() {
-                        *a = dot_lanes4(*a, &xk, load_stride(&mut w, cin));
+                if staged {
+                    let mut s = st.cast_const();
+                    for _ in 0..cin / 16 {
+                        let v = vld1q_s8_x4(s);
+                        s = s.add(64);
+                        let xk = [v.0, v.1, v.2, v.3];
+                        for a in acc.iter_mut() {
+                            *a = dot_lanes4(*a, &xk, load_stride(&mut w, cin));
+                        }
+                        w = w.wrapping_sub(WIDE * cin - 16);
                     }
-                    w = w.wrapping_sub(WIDE * cin - 16);
+                } else {
+                    for _ in 0..cin / 16 {
+                        let p = px.each_mut().map(|p| vreinterpretq_s32_s8(load_next(p)));
+                        let xk = transpose4(p).map(|v| vreinterpretq_s8_s32(v));
+                        for a in acc.iter_mut() {
+                            *a = dot_lanes4(*a, &xk, load_stride(&mut w, cin));
+                        }
+                        w = w.wrapping_sub(WIDE * cin - 16);
+                    }
                 }
                 let m = vld1q_s8_x2(mp.add(2 * o));
                 let (m0, m1) = (vreinterpretq_s16_s8(m.0), vreinterpretq_s16_s8(m.1));
