@@ -10,7 +10,7 @@
 //! | tier | module | selected when | 1x1 tile and inner loop |
 //! |---|---|---|---|
 //! | reference | [`portable`] | everything else (x86 hosts, thumbv6m, v8m.main without DSP) | 1 x 4 px, plain i8 dot products LLVM vectorizes |
-//! | neon | `neon` | aarch64 | 4 ch x 4 px, 16 channels a step: `SMULL`/`SMULL2` + `SADALP` (intrinsics); with dotprod (A55/A76) 16 ch x 4 px on by-element `SDOT` (asm) over inputs transposed per 16 channels (`neon::pointwise_wide`); `LD1` via asm (`aarch64-unknown-none` defaults to `+strict-align`) |
+//! | neon | `neon` | aarch64 | 4 ch x 4 px, 16 channels a step: `SMULL`/`SMULL2` + `SADALP` (intrinsics); with no weight at -128 (checked per layer) 16 ch x 4 px of i16 pair sums, `SMULL` + `SMLAL2` + `SADALP` (`neon::pointwise_pairs`); with dotprod (A55/A76) 16 ch x 4 px on by-element `SDOT` (asm) over inputs transposed once per tile (`neon::pointwise_wide`); `LD1` via asm (`aarch64-unknown-none` defaults to `+strict-align`) |
 //! | mve | `mve` | v8m.main + `cortex-m55`/`+mve` | 1 ch x 4 px, `VLDRB` + `VMLADAVA.S8` low-overhead loop (asm; LLVM's `vmlava` loop spent ~30 bookkeeping instructions a step); channels in blocks of 32 inside `asm!` (`mve::tile_px4`: sums parked, then four channels x four pixels requantized, table-mapped and stored a step) |
 //! | dsp | [`dsp`] | thumbv7em (M4/M7), v8m.main + `cortex-m33` | 1 ch x 4 px on inputs sign-extended once per tile (CMSIS-NN's trick): `LDR` + 2 `SXTB16` + 2 four-register `LDM` + 8 `SMLAD` per 4 channels (asm: LLVM only forms `smlabb`) |
 //!
@@ -44,7 +44,8 @@
 //! `VADD` (asm, ~1 instruction per MAC), then a vector requantization
 //! (`VMULH` + `VRSHL`, table gather) of the 16 outputs (`mve::taps16`,
 //! `mve::finish16`); NEON 32 or 16 channels across all taps, `SMULL` +
-//! `SADDW` (`neon::depthwise_taps16`, `neon::finish16`). Each is bit-identical to `conv_element`
+//! `SADDW`, taps in pairs (`SMLAL`) when no weight is -128
+//! (`neon::depthwise_taps16`, `neon::finish16`). Each is bit-identical to `conv_element`
 //! (runtime/tests/fused_kernels/, also under `qemu-aarch64`; the Helium
 //! DSP and Helium tap loops on the M4, M33 and M55 by the `kernels` firmware):
 //!
