@@ -146,6 +146,7 @@ impl<'a> Model<'a> {
             requant: args.requant,
             out_zp: p.out_zp,
             lut: args.lut,
+            weights_above_min: false,
         })
     }
 
@@ -174,7 +175,13 @@ impl<'a> Model<'a> {
             return None;
         }
         let (weights, args) = self.fast_common(p, p.weights)?;
-        self.channels(p, weights, &args, folded_bias)
+        let ch = self.channels(p, weights, &args, folded_bias)?;
+        // Scanned only where a kernel uses it.
+        let weights_above_min = crate::kernels::PAIR_TILE && crate::kernels::above_min(weights);
+        Some(PointwiseArgs {
+            weights_above_min,
+            ..ch
+        })
     }
 
     /// Validates a [`ConvVariant::Depthwise`]-shaped conv (`groups == cin ==
@@ -190,7 +197,10 @@ impl<'a> Model<'a> {
             return None;
         }
         let (weights, args) = self.fast_common(p, weights_hwc)?;
-        self.window(p, weights, &args, folded_bias)
+        let mut a = self.window(p, weights, &args, folded_bias)?;
+        a.channels.weights_above_min =
+            crate::kernels::PAIR_TAPS && crate::kernels::above_min(weights);
+        Some(a)
     }
 
     /// Validates a [`ConvVariant::Im2col`]-shaped conv (`groups == 1`, a

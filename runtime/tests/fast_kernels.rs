@@ -378,6 +378,7 @@ fn neon_finish16_is_reference() {
             },
             out_zp: zp,
             lut,
+            weights_above_min: false,
         };
         let mut got = [0x55i8; 16];
         let done = kernels::neon::finish16(&acc, &ch, 0, &mut got);
@@ -405,7 +406,8 @@ fn neon_finish16_is_reference() {
 /// transposed inputs, by-element `SDOT`, or its `SMULL` twin without
 /// dotprod) is the reference output by output on whole tiles, any bias,
 /// stored multiplier and shift, with and without a table, weights and
-/// inputs including -128; it leaves the last `pixels % 4` pixels untouched
+/// inputs including -128, with the inputs staged in the tile scratch or
+/// not; it leaves the last `pixels % 4` pixels untouched
 /// and declines (0 done, nothing written) when `cin` or `cout` is not a
 /// multiple of 16 or a channel is outside the vector requantization.
 #[cfg(target_arch = "aarch64")]
@@ -461,9 +463,13 @@ fn neon_pointwise_wide_is_reference() {
                 },
                 out_zp: zp,
                 lut: if table { &t } else { &[] },
+                weights_above_min: false,
             };
             let mut got = vec![0x55i8; px * cout];
-            let done = kernels::neon::pointwise_wide(&a, cin, cout, &x, &mut got);
+            // Half the cases with the tile scratch (inputs transposed once
+            // per tile), half without (per channel block).
+            let mut words = vec![0u32; if seed % 2 == 0 { cin } else { cin - 1 }];
+            let done = kernels::neon::pointwise_wide(&a, cin, cout, &x, &mut got, &mut words);
             let vector = shift.iter().all(|&s| s <= -1) && !mult.contains(&i16::MIN);
             let takes = cin % 16 == 0 && cout % 16 == 0 && vector;
             prop_assert_eq!(
@@ -490,6 +496,113 @@ fn neon_pointwise_wide_is_reference() {
                 })
                 .collect();
             prop_same("pointwise_wide", &want, &got)
+        },
+    );
+}
+
+/// The NEON pair-sum 1x1 conv (`neon::pointwise_pairs`, the A53's: two
+/// products summed in i16) is the reference output by output on whole
+/// tiles when no weight is -128, any bias, stored multiplier and shift,
+/// with and without a table, weights at -127/127 against -128 inputs (the
+/// largest pair sums, 2 x 16,256); it leaves the last `pixels % 4` pixels
+/// untouched and declines (0 done) without `weights_above_min`, when `cin`
+/// or `cout` is not a multiple of 16 or a channel is outside the vector
+/// requantization. `above_min` finds a -128 anywhere, tail included.
+#[cfg(target_arch = "aarch64")]
+#[test]
+fn neon_pointwise_pairs_is_reference() {
+    use runtime::kernels::pointwise::PointwiseArgs;
+    use runtime::ops::{widen, I32s, Multipliers, RequantView, Shifts};
+    let case = (
+        prop_oneof![4 => (1usize..=5).prop_map(|k| 16 * k), 1 => Just(24usize)],
+        prop_oneof![4 => (1usize..=3).prop_map(|k| 16 * k), 1 => Just(20usize)],
+        1usize..=9,
+        any::<u64>(),
+        (-128i32..=127, any::<bool>(), 0u8..6, any::<bool>()),
+    )
+        .prop_flat_map(|(cin, cout, px, seed, rest)| {
+            (
+                Just((cin, cout, px, seed, rest)),
+                prop::collection::vec(prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()], cout),
+                prop::collection::vec(
+                    prop_oneof![20 => (1i16 << 14)..=i16::MAX, 2 => any::<i16>(), 1 => Just(i16::MIN)],
+                    cout,
+                ),
+                prop::collection::vec(prop_oneof![40 => -40i8..=-1, 1 => -40i8..=20], cout),
+            )
+        });
+    check(
+        600,
+        case,
+        |((cin, cout, px, seed, (zp, table, extreme, flag)), bias, mult, shift)| {
+            let mut r = seed | 1;
+            let mut next = move || {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                r as i8
+            };
+            // `extreme` 0/1: every weight -127 or 127, every input -128.
+            let x: Vec<i8> = (0..px * cin)
+                .map(|_| if extreme < 2 { -128 } else { next() })
+                .collect();
+            let w: Vec<i8> = (0..cout * cin)
+                .map(|_| match extreme {
+                    0 => -127,
+                    1 => 127,
+                    _ => next().max(-127),
+                })
+                .collect();
+            let t: [i8; 256] =
+                core::array::from_fn(|i| (i as u8).wrapping_mul(37) as i8 ^ zp as i8);
+            let (b, m): (Vec<u8>, Vec<u8>) = (
+                bias.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                mult.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            );
+            prop_assert!(kernels::neon::above_min(&w));
+            let mut bad = w.clone();
+            let at = seed as usize % bad.len();
+            bad[at] = -128;
+            prop_assert!(!kernels::neon::above_min(&bad));
+            let a = PointwiseArgs {
+                weights: &w,
+                folded_bias: I32s(&b),
+                requant: RequantView {
+                    multiplier: Multipliers(&m),
+                    shift: Shifts(&shift),
+                },
+                out_zp: zp,
+                lut: if table { &t } else { &[] },
+                weights_above_min: flag,
+            };
+            let mut got = vec![0x55i8; px * cout];
+            let done = kernels::neon::pointwise_pairs(&a, cin, cout, &x, &mut got);
+            let vector = shift.iter().all(|&s| s <= -1) && !mult.contains(&i16::MIN);
+            let takes = flag && cin % 16 == 0 && cout % 16 == 0 && vector;
+            prop_assert_eq!(
+                done,
+                if takes { px / 4 * 4 } else { 0 },
+                "cin {} cout {}",
+                cin,
+                cout
+            );
+            let want: Vec<i8> = (0..px * cout)
+                .map(|i| {
+                    let (p, o) = (i / cout, i % cout);
+                    if p >= done {
+                        return 0x55;
+                    }
+                    let d = naive(&w[o * cin..(o + 1) * cin], &x[p * cin..(p + 1) * cin]);
+                    let y =
+                        requantize_i8(bias[o].wrapping_add(d), widen(mult[o]), shift[o] as i32, zp);
+                    if table {
+                        t[(y as u8 ^ 0x80) as usize]
+                    } else {
+                        y
+                    }
+                })
+                .collect();
+            prop_same("pointwise_pairs", &want, &got)
         },
     );
 }

@@ -528,6 +528,7 @@ impl Params {
             requant: self.requant(c.g.cout),
             out_zp: c.out_zp,
             lut: self.lut(c),
+            weights_above_min: false,
         }
     }
 
@@ -1321,6 +1322,7 @@ pub fn shapes(out: &mut impl Write, weights: &[i8], x: &mut [i8], y: &mut [i8], 
             out_zp: -3,
             // fc1 carries the GELU table in FastViT.
             lut: if cout == 3 * cin { &table } else { &[] },
+            weights_above_min: false,
         };
         let n = SHAPE_PIXELS;
         pointwise::pointwise_pixels(&args, cin, cout, &x[..n * cin], &mut y[..n * cout], words);

@@ -537,6 +537,7 @@ mod tests {
                 requant: RequantView { multiplier: Multipliers(&m), shift: Shifts(&shift) },
                 out_zp,
                 lut: &lut,
+                weights_above_min: false,
             };
             let mut got = [0i8; 4];
             finish::<4>(&acc, &ch, 0, 1, &mut got);
@@ -585,6 +586,7 @@ mod tests {
                     requant: RequantView { multiplier: Multipliers(&m), shift: Shifts(&shift) },
                     out_zp,
                     lut: &lut,
+                    weights_above_min: false,
                 },
                 pad_values: &pads,
                 in_zp,

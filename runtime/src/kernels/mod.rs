@@ -10,7 +10,7 @@
 //! | tier | module | selected when | 1x1 tile and inner loop |
 //! |---|---|---|---|
 //! | reference | [`portable`] | everything else (x86 hosts, thumbv6m, v8m.main without DSP) | 1 x 4 px, plain i8 dot products LLVM vectorizes |
-//! | neon | `neon` | aarch64 | 4 ch x 4 px, 16 channels a step: `SMULL`/`SMULL2` + `SADALP` (intrinsics); with dotprod (A55/A76) 16 ch x 4 px on by-element `SDOT` (asm) over inputs transposed per 16 channels (`neon::pointwise_wide`); `LD1` via asm (`aarch64-unknown-none` defaults to `+strict-align`) |
+//! | neon | `neon` | aarch64 | 4 ch x 4 px, 16 channels a step: `SMULL`/`SMULL2` + `SADALP` (intrinsics); with no weight at -128 (checked per layer) 16 ch x 4 px of i16 pair sums, `SMULL` + `SMLAL2` + `SADALP` (`neon::pointwise_pairs`); with dotprod (A55/A76) 16 ch x 4 px on by-element `SDOT` (asm) over inputs transposed once per tile (`neon::pointwise_wide`); `LD1` via asm (`aarch64-unknown-none` defaults to `+strict-align`) |
 //! | mve | `mve` | v8m.main + `cortex-m55`/`+mve` | 1 ch x 4 px, `VLDRB` + `VMLADAVA.S8` low-overhead loop (asm; LLVM's `vmlava` loop spent ~30 bookkeeping instructions a step); channels in blocks of 32 inside `asm!` (`mve::tile_px4`: sums parked, then four channels x four pixels requantized, table-mapped and stored a step) |
 //! | dsp | [`dsp`] | thumbv7em (M4/M7), v8m.main + `cortex-m33` | 1 ch x 4 px on inputs sign-extended once per tile (CMSIS-NN's trick): per 8 channels a two-word weight `LDM` + 4 `SXTB16` + 4 four-register `LDM` + 16 `SMLAD` (asm: LLVM only forms `smlabb`); channels in blocks of 32 inside `asm!` (`dsp::block_px4`: sums started at the bias and parked, then `SMULWB`/`ASR`/`SSAT` requantization of four pixels a channel) |
 //!
@@ -45,7 +45,8 @@
 //! `VADD` (asm, ~1 instruction per MAC), then a vector requantization
 //! (`VMULH` + `VRSHL`, table gather) of the 16 outputs (`mve::taps16`,
 //! `mve::finish16`); NEON 32 or 16 channels across all taps, `SMULL` +
-//! `SADDW` (`neon::depthwise_taps16`, `neon::finish16`). Each is bit-identical to `conv_element`
+//! `SADDW`, taps in pairs (`SMLAL`) when no weight is -128
+//! (`neon::depthwise_taps16`, `neon::finish16`). Each is bit-identical to `conv_element`
 //! (runtime/tests/fused_kernels/, also under `qemu-aarch64`; the Helium
 //! DSP and Helium tap loops on the M4, M33 and M55 by the `kernels` firmware):
 //!
@@ -135,9 +136,14 @@ use mve::{
     multiplier_pixel16, taps16_sums, tile_px4,
 };
 #[cfg(target_arch = "aarch64")]
+pub(crate) use neon::above_min;
+#[cfg(target_arch = "aarch64")]
 use neon::{
-    depthwise_run16, depthwise_taps16, finish16, pointwise_wide, requant_px4, rows_px4_store,
+    depthwise_run16, depthwise_taps16, finish16, pointwise_pairs, pointwise_wide, requant_px4,
+    rows_px4_store,
 };
+#[cfg(not(target_arch = "aarch64"))]
+pub(crate) use portable::above_min;
 #[cfg(not(any(
     all(target_arch = "arm", fastvit_mve),
     target_arch = "aarch64",
@@ -152,7 +158,9 @@ use portable::{
 #[cfg(not(fastvit_dsp))]
 use portable::{block_px4, block_px4_fits};
 #[cfg(not(target_arch = "aarch64"))]
-use portable::{depthwise_run16, finish16, pointwise_wide, requant_px4, rows_px4_store};
+use portable::{
+    depthwise_run16, finish16, pointwise_pairs, pointwise_wide, requant_px4, rows_px4_store,
+};
 
 /// The 1x1 tile runs blocks of output channels in `asm!` loops
 /// (`dsp::block_px4`: sums, then requantization four pixels at a time).
@@ -186,6 +194,14 @@ pub(crate) const VECTOR_REQUANT_PX4: bool = cfg!(target_arch = "aarch64");
 pub(crate) const WIDE_TILE: bool = neon_mac::LANE_DOT;
 #[cfg(not(target_arch = "aarch64"))]
 pub(crate) const WIDE_TILE: bool = false;
+
+/// The 1x1 conv runs 16-channel x 4-pixel tiles of i16 pair sums when no
+/// weight is -128 (`neon::pointwise_pairs`): NEON without dotprod.
+pub(crate) const PAIR_TILE: bool = cfg!(target_arch = "aarch64") && !WIDE_TILE;
+
+/// The depthwise tap table's 16-channel loop takes taps in pairs (i16 sums
+/// of two products) when no weight is -128 (`neon::depthwise_taps16`).
+pub(crate) const PAIR_TAPS: bool = cfg!(target_arch = "aarch64");
 
 /// The tier this build selected (for firmware banners and reports: an
 /// optimized kernel that is silently not engaged shows up here).

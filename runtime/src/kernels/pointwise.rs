@@ -31,6 +31,10 @@ pub struct PointwiseArgs<'a> {
     pub out_zp: i32,
     /// Activation table, or empty.
     pub lut: &'a [i8],
+    /// No weight is -128, so two products sum exactly in i16 (NEON:
+    /// `neon::pointwise_pairs` without dotprod, `neon::depthwise_taps16`);
+    /// resolved once per layer.
+    pub weights_above_min: bool,
 }
 
 impl PointwiseArgs<'_> {
@@ -371,9 +375,12 @@ pub fn pointwise_pixels(
     // DSP: the channel-block tile when every shift allows it (checked
     // once here, not per tile).
     let blocks = super::BLOCK_TILE && super::block_px4_fits(a.requant.shift.0, a.out_zp);
-    // NEON+dotprod: 16-channel x 4-pixel tiles first; the rest below.
+    // NEON: 16-channel x 4-pixel tiles first (with dotprod, else on pair
+    // sums); the rest below.
     let done = if super::WIDE_TILE {
-        super::pointwise_wide(a, cin, cout, x, out)
+        super::pointwise_wide(a, cin, cout, x, out, words)
+    } else if super::PAIR_TILE {
+        super::pointwise_pairs(a, cin, cout, x, out)
     } else {
         0
     };

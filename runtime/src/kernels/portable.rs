@@ -132,8 +132,27 @@ pub fn depthwise_run16(
 
 /// `neon::pointwise_wide` off AArch64: declines (0 pixels done).
 #[inline(always)]
-pub fn pointwise_wide(_: &PointwiseArgs<'_>, _: usize, _: usize, _: &[i8], _: &mut [i8]) -> usize {
+pub fn pointwise_wide(
+    _: &PointwiseArgs<'_>,
+    _: usize,
+    _: usize,
+    _: &[i8],
+    _: &mut [i8],
+    _: &mut [u32],
+) -> usize {
     0
+}
+
+/// `neon::pointwise_pairs` off AArch64: declines (0 pixels done).
+#[inline(always)]
+pub fn pointwise_pairs(_: &PointwiseArgs<'_>, _: usize, _: usize, _: &[i8], _: &mut [i8]) -> usize {
+    0
+}
+
+/// `neon::above_min` off AArch64: not checked (`false`).
+#[inline(always)]
+pub fn above_min(_: &[i8]) -> bool {
+    false
 }
 
 /// `neon::finish16` off AArch64: declines (`false`, nothing written).

@@ -110,9 +110,16 @@ impl Mlp {
             pad: k / 2,
         };
         let groups = if case.depthwise { c } else { 1 };
-        let dw = ConvParams::seeded(geo(c, c, groups, case.k), case.pad_values, false, &mut r);
-        let fc1 = ConvParams::seeded(geo(c, case.hidden, 1, 1), false, true, &mut r);
-        let fc2 = ConvParams::seeded(geo(case.hidden, c, 1, 1), false, false, &mut r);
+        let mut dw = ConvParams::seeded(geo(c, c, groups, case.k), case.pad_values, false, &mut r);
+        let mut fc1 = ConvParams::seeded(geo(c, case.hidden, 1, 1), false, true, &mut r);
+        let mut fc2 = ConvParams::seeded(geo(case.hidden, c, 1, 1), false, false, &mut r);
+        // Half the cases keep every weight off -128, as codegen does, so
+        // the NEON pair-sum forms (`weights_above_min`) run.
+        if case.seed % 2 == 0 {
+            for p in [&mut dw, &mut fc1, &mut fc2] {
+                p.weights.iter_mut().for_each(|w| *w = (*w).max(-127));
+            }
+        }
         let add = AddParams::seeded(&mut r);
         (
             Mlp {

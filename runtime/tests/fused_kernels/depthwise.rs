@@ -34,7 +34,12 @@ pub fn depthwise_case() -> impl Strategy<Value = SeededConv> {
 }
 
 pub fn depthwise_property(case: SeededConv) -> Result<(), TestCaseError> {
-    let (p, mut r) = case.params();
+    let (mut p, mut r) = case.params();
+    // Half the cases keep every weight off -128 (as codegen does): the
+    // NEON tap loop's pair sums.
+    if case.seed % 2 == 0 {
+        p.weights.iter_mut().for_each(|w| *w = (*w).max(-127));
+    }
     let c = Apart::random(&p, &mut r);
     let mut blob = Blob::new();
     let fast = p.depthwise(&mut blob, c.i, c.o);
