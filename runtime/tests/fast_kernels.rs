@@ -303,6 +303,7 @@ fn dsp_depthwise_taps_is_reference() {
                 },
                 out_zp: zp,
                 lut: if table { &t } else { &[] },
+                weights_above_min: w.iter().all(|&v| v > i8::MIN),
             },
             pad_values: &[],
             in_zp: 0,
