@@ -61,7 +61,7 @@ fn main() {
     };
     let (ck, _) = pipeline::load_or_synthesize(None).expect("synthetic checkpoint");
     let inputs = builtin_calibration(256);
-    let (_, compiled) = pipeline::quantize(&ck, &inputs, "built-in", &opts);
+    let (_, compiled) = pipeline::quantize(&ck, &inputs, "built-in", &opts).unwrap();
     let macs = compiled.macs();
     let input = &inputs[0];
     let mut best = f64::INFINITY;

@@ -38,7 +38,7 @@ fn main() {
                 ..QuantOptions::default()
             };
             let (calib, source) = pipeline::calibration_inputs(&opts).unwrap();
-            let (folded, c) = pipeline::quantize(&ck, &calib, &source, &opts);
+            let (folded, c) = pipeline::quantize(&ck, &calib, &source, &opts).unwrap();
             let r = evaluate(
                 &folded,
                 &c,

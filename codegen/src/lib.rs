@@ -12,7 +12,7 @@
 //! let (ck, provenance) = load_or_synthesize(None)?; // or Some(Path::new("model.safetensors"))
 //! let opts = QuantOptions { resolution: 64, quiet: true, ..QuantOptions::default() };
 //! let (inputs, source) = calibration_inputs(&opts)?; // the built-in calibration crops
-//! let (float_graph, model) = quantize(&ck, &inputs, &source, &opts);
+//! let (float_graph, model) = quantize(&ck, &inputs, &source, &opts)?;
 //! assert_eq!(float_graph.classes(), 1000);
 //! // `model` is the int8 schedule the runtime executes, with its exact arena:
 //! let image = vec![128u8; 64 * 64 * 3];
@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 pub mod arch;
+pub mod budget;
 pub mod calibrate;
 pub mod checkpoint;
 pub mod emit;

@@ -11,6 +11,7 @@ use codegen::float::{forward_folded, top_k, Fmap};
 use codegen::fold::fold_checkpoint;
 use codegen::images::{builtin_held_out, load_input};
 use codegen::pipeline::{self, QuantOptions};
+use codegen::precision::Precision;
 use codegen::quantize::MemoryForm;
 use codegen::report;
 
@@ -56,9 +57,14 @@ struct Common {
     /// Activations stored with 16 bits: `none`, or a comma-separated list of
     /// `head` (pooled vector and logits) and `stages.0` .. `stages.3` (a
     /// stage's residual stream; its layers then run the reference conv
-    /// forms: more arena and several times the instructions).
+    /// forms: more arena and several times the instructions), or `auto`
+    /// (the head, then the streams that gain the most dB per arena byte
+    /// within `--arena-budget`, measured on calibration inputs).
     #[arg(long, value_name = "GROUPS", default_value = "head")]
-    int16: codegen::precision::Precision,
+    int16: Int16Arg,
+    /// Arena budget in bytes for `--int16 auto` (default 229376: 224 KiB).
+    #[arg(long, value_name = "BYTES")]
+    arena_budget: Option<usize>,
     /// No progress bars or summary on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -139,8 +145,37 @@ fn options(c: &Common) -> Result<QuantOptions> {
         equalization: c.equalize,
         quiet: c.quiet || c.json,
         memory: c.memory,
-        int16: c.int16.clone(),
+        int16: match &c.int16 {
+            Int16Arg::Groups(p) => p.clone(),
+            Int16Arg::Auto => Precision::default(),
+        },
+        int16_budget: match (&c.int16, c.arena_budget) {
+            (Int16Arg::Auto, b) => Some(b.unwrap_or(codegen::budget::DEFAULT_ARENA_BUDGET)),
+            (Int16Arg::Groups(_), None) => None,
+            (Int16Arg::Groups(_), Some(_)) => {
+                return Err(Error::Usage(
+                    "--arena-budget chooses the 16-bit groups: use it with --int16 auto".into(),
+                ))
+            }
+        },
     })
+}
+
+/// `--int16`: fixed groups, or `auto`.
+#[derive(Clone, Debug)]
+enum Int16Arg {
+    Groups(Precision),
+    Auto,
+}
+
+impl std::str::FromStr for Int16Arg {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Int16Arg::Auto),
+            _ => s.parse().map(Int16Arg::Groups),
+        }
+    }
 }
 
 fn say(quiet: bool, msg: impl AsRef<str>) {
@@ -164,7 +199,7 @@ fn build(a: &BuildArgs) -> Result<()> {
         ),
     );
     let (inputs, source) = pipeline::calibration_inputs(&opts)?;
-    let (folded, compiled) = pipeline::quantize(&ck, &inputs, &source, &opts);
+    let (folded, compiled) = pipeline::quantize(&ck, &inputs, &source, &opts)?;
     // Fidelity smoke check on built-in images that calibration never saw.
     let held_out = builtin_held_out(opts.resolution);
     let smoke = evaluate(&folded, &compiled, &held_out, false, None, &|| {})?;
@@ -221,7 +256,7 @@ fn eval(
     // The float reference straight from the fold, for top-5 exactly as timm.
     let plain = fold_checkpoint(&ck);
     let (calib, source) = pipeline::calibration_inputs(&opts)?;
-    let (folded, compiled) = pipeline::quantize(&ck, &calib, &source, &opts);
+    let (folded, compiled) = pipeline::quantize(&ck, &calib, &source, &opts)?;
     let pb = pipeline::progress(items.len(), "evaluating", opts.quiet);
     let numerics = evaluate(&folded, &compiled, &items, true, dump, &|| pb.inc(1))?;
     pb.finish_and_clear();
@@ -288,7 +323,7 @@ fn plan(path: Option<&Path>, common: &Common) -> Result<()> {
     let opts = options(common)?;
     let (ck, _) = pipeline::load_or_synthesize(path)?;
     let (inputs, source) = pipeline::calibration_inputs(&opts)?;
-    let (_, c) = pipeline::quantize(&ck, &inputs, &source, &opts);
+    let (_, c) = pipeline::quantize(&ck, &inputs, &source, &opts)?;
     let (value, text) = report::plan(&c, &opts);
     if common.json {
         println!("{}", serde_json::to_string_pretty(&value).expect("json"));

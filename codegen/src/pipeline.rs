@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::calibrate::{choose_ranges, collect, Range, RangeMethod};
+use crate::budget;
+use crate::calibrate::{choose_ranges, collect, Range, RangeMethod, Stats};
 use crate::checkpoint::{self, Checkpoint, DType, Layout};
 use crate::emit::Provenance;
 use crate::equalize::{channel_ranges, equalize};
@@ -37,6 +38,9 @@ pub struct QuantOptions {
     pub memory: MemoryForm,
     /// The tensors stored with 16 bits (default: the head).
     pub int16: Precision,
+    /// `--int16 auto`: choose the 16-bit groups under this arena budget in
+    /// bytes instead ([`crate::budget`]; `int16` is then ignored).
+    pub int16_budget: Option<usize>,
 }
 
 impl Default for QuantOptions {
@@ -49,6 +53,7 @@ impl Default for QuantOptions {
             quiet: false,
             memory: MemoryForm::Fused,
             int16: Precision::default(),
+            int16_budget: None,
         }
     }
 }
@@ -116,14 +121,13 @@ pub fn calibration_inputs(opts: &QuantOptions) -> Result<(Vec<ModelInput>, Strin
     })
 }
 
-/// Folds a checkpoint, equalizes and calibrates it: the equalized float graph
-/// and the chosen activation ranges, ready for [`compile`] (in any memory
-/// form; the quantization does not depend on it).
-pub fn calibrate(
+/// Folds a checkpoint, equalizes it and collects the activation statistics
+/// of `inputs`: the equalized float graph and what range choices read.
+pub fn calibrate_stats(
     ck: &Checkpoint,
     inputs: &[ModelInput],
     opts: &QuantOptions,
-) -> (Folded, BTreeMap<String, Range>) {
+) -> (Folded, Stats) {
     let folded = fold_checkpoint(ck);
     let pb = progress(inputs.len() * 3, "calibrating", opts.quiet);
     let tick = || pb.inc(1);
@@ -136,6 +140,18 @@ pub fn calibrate(
     };
     let stats = collect(&folded, inputs, &tick);
     pb.finish_and_clear();
+    (folded, stats)
+}
+
+/// Folds a checkpoint, equalizes and calibrates it: the equalized float graph
+/// and the chosen activation ranges, ready for [`compile`] (in any memory
+/// form; the quantization does not depend on it).
+pub fn calibrate(
+    ck: &Checkpoint,
+    inputs: &[ModelInput],
+    opts: &QuantOptions,
+) -> (Folded, BTreeMap<String, Range>) {
+    let (folded, stats) = calibrate_stats(ck, inputs, opts);
     (folded, choose_ranges(&stats, opts.method, &opts.int16))
 }
 
@@ -154,16 +170,32 @@ pub fn settings(inputs: &[ModelInput], source: &str, opts: &QuantOptions) -> Set
 
 /// Folds a checkpoint, equalizes, calibrates and quantizes it. Returns the
 /// equalized float graph (the reference the int8 model is compared with;
-/// same logits as the plain fold) and the compiled model.
+/// same logits as the plain fold) and the compiled model. With
+/// `int16_budget`, the 16-bit groups are chosen first ([`budget::choose`],
+/// its steps printed unless quiet); an error if the budget is below the
+/// default build's arena.
 pub fn quantize(
     ck: &Checkpoint,
     inputs: &[ModelInput],
     source: &str,
     opts: &QuantOptions,
-) -> (Folded, Compiled) {
-    let (folded, ranges) = calibrate(ck, inputs, opts);
-    let compiled = compile(&folded, &ranges, settings(inputs, source, opts));
-    (folded, compiled)
+) -> Result<(Folded, Compiled)> {
+    let (folded, stats) = calibrate_stats(ck, inputs, opts);
+    let mut settings = settings(inputs, source, opts);
+    if let Some(limit) = opts.int16_budget {
+        // base, then at most 4 + 3 + 2 + 1 candidates.
+        let n = 1 + (1..=folded.stages.len()).sum::<usize>();
+        let pb = progress(n, "choosing int16 groups", opts.quiet);
+        let choice = budget::choose(&folded, &stats, inputs, &settings, limit, &|| pb.inc(1))?;
+        pb.finish_and_clear();
+        if !opts.quiet {
+            eprintln!("{}", choice.describe(limit));
+        }
+        settings.int16 = choice.precision;
+    }
+    let ranges = choose_ranges(&stats, opts.method, &settings.int16);
+    let compiled = compile(&folded, &ranges, settings);
+    Ok((folded, compiled))
 }
 
 /// Arena bytes in use at each layer: the union of the byte ranges of the
@@ -239,7 +271,7 @@ pub fn generate_module(
     crate::error::check_resolution(opts.resolution)?;
     let (ck, prov) = load_or_synthesize(checkpoint)?;
     let (inputs, source) = calibration_inputs(opts)?;
-    let (_, compiled) = quantize(&ck, &inputs, &source, opts);
+    let (_, compiled) = quantize(&ck, &inputs, &source, opts)?;
     crate::emit::write_module(out_dir, &compiled, &prov)?;
     Ok(compiled.arena_bytes)
 }

@@ -87,6 +87,20 @@ impl std::str::FromStr for Precision {
 }
 
 impl Precision {
+    /// The groups, in order.
+    pub fn groups(&self) -> &[Group] {
+        &self.0
+    }
+
+    /// These groups and `g`.
+    pub fn with(&self, g: Group) -> Precision {
+        let mut groups = self.0.clone();
+        groups.push(g);
+        groups.sort();
+        groups.dedup();
+        Precision(groups)
+    }
+
     /// Whether the tensor `name` (its float observation name) is stored as
     /// int16.
     pub fn is_wide(&self, name: &str) -> bool {

@@ -211,7 +211,7 @@ fn logits_agreement(
         ..QuantOptions::default()
     };
     let (calib, source) = pipeline::calibration_inputs(&opts).unwrap();
-    let (_, compiled) = pipeline::quantize(ck, &calib, &source, &opts);
+    let (_, compiled) = pipeline::quantize(ck, &calib, &source, &opts).unwrap();
     let input = |rgb: &[u8]| ModelInput {
         name: String::new(),
         normalized: normalize(rgb, 256, 256),

@@ -17,7 +17,7 @@ fn generate(out: &Path) -> (codegen::quantize::Compiled, Provenance) {
     let opts = host_tests::quiet_options(RES);
     let (ck, prov) = pipeline::load_or_synthesize(None).unwrap();
     let (inputs, source) = pipeline::calibration_inputs(&opts).unwrap();
-    let (_, compiled) = pipeline::quantize(&ck, &inputs, &source, &opts);
+    let (_, compiled) = pipeline::quantize(&ck, &inputs, &source, &opts).unwrap();
     write_crate(out, &compiled, &prov).unwrap();
     (compiled, prov)
 }

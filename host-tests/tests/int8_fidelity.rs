@@ -19,7 +19,7 @@ fn measure(seed: u64, res: usize) -> codegen::eval::Report {
     let ck = checkpoint::parse(std::path::Path::new("fixture.safetensors"), &bytes).unwrap();
     let opts = host_tests::quiet_options(res);
     let (calib, source) = pipeline::calibration_inputs(&opts).unwrap();
-    let (folded, compiled) = pipeline::quantize(&ck, &calib, &source, &opts);
+    let (folded, compiled) = pipeline::quantize(&ck, &calib, &source, &opts).unwrap();
     let eval = host_tests::eval_set(res);
     assert!(eval.len() >= 50);
     let r = evaluate(&folded, &compiled, &eval, true, None, &|| {}).unwrap();

@@ -64,7 +64,7 @@ fn measure(kit: &Path, int16: &str) -> Fidelity {
     };
     let (ck, _) = pipeline::load_or_synthesize(Some(&kit.join("model.safetensors"))).unwrap();
     let (calib, source) = pipeline::calibration_inputs(&opts).unwrap();
-    let (folded, compiled) = pipeline::quantize(&ck, &calib, &source, &opts);
+    let (folded, compiled) = pipeline::quantize(&ck, &calib, &source, &opts).unwrap();
     let mut names: Vec<String> = reference["logits"]
         .as_object()
         .unwrap()

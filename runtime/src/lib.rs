@@ -7,8 +7,10 @@
 //! ([`quant::requantize`]), and the schedule executor ([`Model::run`]).
 //!
 //! Tensors are NHWC int8 with a per-tensor zero point (int16 where codegen
-//! chose the precision: the head's pooled vector and the logits); weights are
-//! int8 with per-output-channel scales; accumulators are i32. There is no floating point
+//! chose the precision: the head's pooled vector and logits, and the residual
+//! streams `--int16` names); weights are int8 with per-output-channel scales
+//! (an int16 stream's identity tap kept apart as an i32, [`Conv::identity`]);
+//! accumulators are i32. There is no floating point
 //! on the inference path, so every target computes the same bits.
 #![no_std]
 // `unsafe` only in the per-instruction-set kernel folders (`kernels::{dsp,

@@ -304,7 +304,8 @@ pub fn generate(dir: &Path, resolution: usize, checkpoint: Option<&Path>) -> Res
     };
     let (ck, prov) = pipeline::load_or_synthesize(checkpoint).map_err(|e| e.to_string())?;
     let (inputs, source) = pipeline::calibration_inputs(&opts).map_err(|e| e.to_string())?;
-    let (_, compiled) = pipeline::quantize(&ck, &inputs, &source, &opts);
+    let (_, compiled) =
+        pipeline::quantize(&ck, &inputs, &source, &opts).map_err(|e| e.to_string())?;
     if let Some(parent) = dir.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent.display()))?;
     }

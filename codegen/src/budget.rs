@@ -1,0 +1,181 @@
+//! `--int16 auto`: the 16-bit groups chosen under an arena budget.
+//!
+//! Starting from the default (`head`), each step compiles the build with one
+//! more residual stream at 16 bits, measures its arena (the fused plan, as
+//! the main job emits it) and its input-centred logit SQNR against the float
+//! graph on a few calibration inputs, and keeps the stream that gains the
+//! most dB per extra arena byte (a stream that costs no bytes first, by its
+//! dB) while the arena stays within the budget. It stops when no stream
+//! fits or gains.
+
+use std::collections::BTreeMap;
+
+use crate::calibrate::{choose_ranges, Range, Stats};
+use crate::error::{Error, Result};
+use crate::eval::evaluate;
+use crate::fold::Folded;
+use crate::images::ModelInput;
+use crate::precision::{Group, Precision};
+use crate::quantize::{compile, MemoryForm, Settings};
+
+/// Default `--arena-budget`: 224 KiB, the int8 build's limit at 256x256.
+pub const DEFAULT_ARENA_BUDGET: usize = 224 * 1024;
+
+/// Calibration inputs the choice measures (evenly spread over the set).
+pub const PROBE_INPUTS: usize = 8;
+
+/// One measured candidate.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Step {
+    /// Its 16-bit groups.
+    pub int16: String,
+    /// Arena bytes of its fused plan.
+    pub arena_bytes: usize,
+    /// Input-centred logit SQNR on the probe inputs, in dB.
+    pub sqnr_db: f64,
+}
+
+/// The choice and the candidates kept on the way (the first is the
+/// default build).
+#[derive(Clone, Debug)]
+pub struct Choice {
+    /// The chosen groups.
+    pub precision: Precision,
+    /// The default build, then each stream added, in order.
+    pub steps: Vec<Step>,
+}
+
+impl Choice {
+    /// One line per step, for the command line.
+    pub fn describe(&self, budget: usize) -> String {
+        let mut s =
+            format!("--int16 auto (arena budget {budget} B), measured on the calibration set:\n");
+        for st in &self.steps {
+            s += &format!(
+                "  {:<40} {:>9} B  {:6.2} dB\n",
+                st.int16, st.arena_bytes, st.sqnr_db
+            );
+        }
+        s + &format!("  chosen: {}", self.precision)
+    }
+}
+
+/// Chooses the 16-bit groups of `folded` under `budget` arena bytes
+/// (module doc). `template` holds every other setting; `tick` is called
+/// once per candidate measured.
+pub fn choose(
+    folded: &Folded,
+    stats: &Stats,
+    inputs: &[ModelInput],
+    template: &Settings,
+    budget: usize,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Choice> {
+    let probe = probe(inputs);
+    let measure = |p: &Precision| -> Result<Step> {
+        let ranges: BTreeMap<String, Range> = choose_ranges(stats, template.method, p);
+        let settings = Settings {
+            int16: p.clone(),
+            memory: MemoryForm::Fused,
+            ..template.clone()
+        };
+        let c = compile(folded, &ranges, settings);
+        let r = evaluate(folded, &c, &probe, false, None, &|| {})?;
+        tick();
+        Ok(Step {
+            int16: p.to_string(),
+            arena_bytes: c.arena_bytes,
+            sqnr_db: r.input_centred_logit_sqnr_db,
+        })
+    };
+    let mut precision = Precision::default();
+    let base = measure(&precision)?;
+    if base.arena_bytes > budget {
+        return Err(Error::Usage(format!(
+            "--arena-budget {budget} B is below the arena of the build with only the head at 16 \
+             bits ({} B at {}x{})",
+            base.arena_bytes, template.resolution, template.resolution
+        )));
+    }
+    let mut steps = vec![base];
+    loop {
+        let cur = steps.last().expect("the base step").clone();
+        let mut best: Option<(f64, Group, Step)> = None;
+        for s in 0..folded.stages.len() {
+            let g = Group::Stream(s);
+            if precision.groups().contains(&g) {
+                continue;
+            }
+            let step = measure(&precision.with(g))?;
+            let gain = step.sqnr_db - cur.sqnr_db;
+            if step.arena_bytes > budget || gain <= 0.0 {
+                continue;
+            }
+            // A stream that costs no bytes ranks above any that costs some.
+            let extra = step.arena_bytes.saturating_sub(cur.arena_bytes);
+            let score = if extra == 0 {
+                1e9 + gain
+            } else {
+                gain / extra as f64
+            };
+            if best.as_ref().is_none_or(|b| score > b.0) {
+                best = Some((score, g, step));
+            }
+        }
+        let Some((_, g, step)) = best else { break };
+        precision = precision.with(g);
+        steps.push(step);
+    }
+    Ok(Choice { precision, steps })
+}
+
+/// Up to [`PROBE_INPUTS`] inputs spread evenly over `inputs`.
+fn probe(inputs: &[ModelInput]) -> Vec<ModelInput> {
+    let step = inputs.len().div_ceil(PROBE_INPUTS).max(1);
+    inputs.iter().step_by(step).cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::QuantOptions;
+    use crate::pipeline::{calibrate_stats, calibration_inputs, load_or_synthesize, settings};
+
+    #[test]
+    fn streams_are_added_while_they_fit_and_gain() {
+        let opts = QuantOptions {
+            resolution: 32,
+            quiet: true,
+            ..QuantOptions::default()
+        };
+        let (ck, _) = load_or_synthesize(None).unwrap();
+        let (mut inputs, source) = calibration_inputs(&opts).unwrap();
+        inputs.truncate(PROBE_INPUTS);
+        let (folded, stats) = calibrate_stats(&ck, &inputs, &opts);
+        let template = settings(&inputs, &source, &opts);
+        let run = |budget| choose(&folded, &stats, &inputs, &template, budget, &|| {});
+        let all = run(usize::MAX).unwrap();
+        let base = &all.steps[0];
+        assert_eq!(base.int16, "head");
+        // Some stream gains on any model (each removes int8 rounding).
+        assert!(all.steps.len() >= 2, "{}", all.describe(usize::MAX));
+        assert_eq!(all.steps.last().unwrap().int16, all.precision.to_string());
+        for w in all.steps.windows(2) {
+            assert!(w[1].sqnr_db > w[0].sqnr_db, "{:?}", all.steps);
+        }
+        // The default build's arena as the budget: only streams that cost
+        // nothing, each step within it.
+        let tight = run(base.arena_bytes).unwrap();
+        assert!(tight
+            .steps
+            .iter()
+            .all(|s| s.arena_bytes <= base.arena_bytes));
+        // Below it: an error naming both figures.
+        let err = run(base.arena_bytes - 1).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("{} B", base.arena_bytes - 1)),
+            "{err}"
+        );
+        assert!(err.contains(&format!("{} B", base.arena_bytes)), "{err}");
+    }
+}
