@@ -186,9 +186,9 @@ pub fn block_px4_fits(shift: &[i8], out_zp: i32) -> bool {
 /// A 1x1 tile of the four pixels in `p` for every output channel, written
 /// to `out[px * cout + o]`; returns the channels done: `cout`, or 0 when
 /// declined (`cin` not a multiple of 16, the weights not word-aligned),
-/// and the caller takes the channel-by-channel path. Blocks of up to [`BLOCK`] channels in
-/// two `asm!` loops ([`instructions::block_sums`], then
-/// [`instructions::block_finish`]), so no Rust runs per channel. The
+/// and the caller takes the channel-by-channel path. Blocks of up to `BLOCK` channels in
+/// two `asm!` loops (`instructions::block_sums`, then
+/// `instructions::block_finish`), so no Rust runs per channel. The
 /// caller has checked [`block_px4_fits`] on the same `shift` and `out_zp`.
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -266,7 +266,7 @@ pub fn block_px4(
 /// MVE tier fills with 16 channels a step): four channels a step, the sums
 /// started at the folded bias and run over every tap by the `asm!` tap
 /// loop ([`lanes::TapRows::taps4`]'s), then requantized, mapped and stored
-/// by [`instructions::finish4`] without Rust per channel. Returns the
+/// by `instructions::finish4` without Rust per channel. Returns the
 /// channels done (a multiple of 4); the caller computes the rest (all of
 /// them for a shift outside `-31..=-2`, a zero point outside `i8`, or
 /// operands too short).
