@@ -39,13 +39,13 @@ use runtime::kernels::multiplier;
 use runtime::kernels::pointwise::{self, PointwiseArgs};
 use runtime::kernels::stem::{self, StemFirst};
 use runtime::kernels::window::{Geometry, WindowArgs};
+use runtime::ops::add::add_element;
 use runtime::ops::conv::{conv_reference, ConvArgs};
 use runtime::ops::stem::stem_reference;
 use runtime::ops::{I32s, Multipliers, RequantView, Shifts as ShiftBytes};
 use runtime::quant::{lut, requantize_i8};
-use runtime::ops::add::add_element;
-use runtime::{Add, Conv, ConvVariant, Requant, Span, Stem, TensorRef};
-use testkit::{first_difference, SplitMix64};
+use runtime::{Add, Conv, Stem, TensorRef};
+use testkit::{bare_conv, first_difference, SplitMix64};
 
 /// Input bytes of one case.
 const MAX_X: usize = 8192;
@@ -200,22 +200,15 @@ impl Geom {
         let t = |at: usize, h: usize, w: usize, c: usize| {
             TensorRef::i8(at as u32, h as u16, w as u16, c as u16)
         };
+        let (input, output) = (
+            t(input_at, self.h, self.w, self.cin),
+            t(output_at, oh, ow, self.cout),
+        );
+        let kernel = (self.k as u8, self.s as u8, self.p as u8);
         Conv {
-            variant: ConvVariant::Reference,
-            input: t(input_at, self.h, self.w, self.cin),
             in_zp,
-            output: t(output_at, oh, ow, self.cout),
             out_zp,
-            kernel: self.k as u8,
-            stride: self.s as u8,
-            pad: self.p as u8,
-            groups: self.groups as u16,
-            weights: Span::NONE,
-            bias: Span::NONE,
-            requant: Requant::default(),
-            pad_values: Span::NONE,
-            lut: Span::NONE,
-            identity: Span::NONE,
+            ..bare_conv(input, output, kernel, self.groups as u16)
         }
     }
 }
@@ -1383,7 +1376,15 @@ fn add_suite(out: &mut impl Write) -> Suite {
             if row == 0 {
                 got.fill(0x55);
                 add::add(&p, &a[9..16], &b[9..16], &mut got[..7]);
-                suite.same(out, "add, 7 elements", case, &AddCase(&p), &want[9..16], &got[..7], 7);
+                suite.same(
+                    out,
+                    "add, 7 elements",
+                    case,
+                    &AddCase(&p),
+                    &want[9..16],
+                    &got[..7],
+                    7,
+                );
             }
         }
         suite.end_case();

@@ -390,7 +390,13 @@ fn int16_conv_mlp_equals_its_layers_run_apart() {
 /// `Conv::MAX_IDENTITY`. (parameters, input, identity, int16 input, arena
 /// seed).
 fn identity_case() -> impl Strategy<Value = (ConvParams, Vec<i32>, Vec<i32>, bool, u64)> {
-    let geometry = (1usize..=6, 1usize..=6, 1usize..=6, 0usize..=1, any::<bool>())
+    let geometry = (
+        1usize..=6,
+        1usize..=6,
+        1usize..=6,
+        0usize..=1,
+        any::<bool>(),
+    )
         .prop_filter_map("valid", |(h, w, c, half, depthwise)| {
             let k = if depthwise { 2 * half + 1 } else { 1 };
             let groups = if depthwise { c } else { 1 };
@@ -407,19 +413,16 @@ fn identity_case() -> impl Strategy<Value = (ConvParams, Vec<i32>, Vec<i32>, boo
                 -128i32..=127,
                 -128i32..=127,
             )
-                .prop_map(move |(weights, bias, mult, shift, in_zp, out_zp)| ConvParams {
-                    g: s,
-                    in_zp: if wide_in { 0 } else { in_zp },
-                    out_zp,
-                    weights,
-                    bias,
-                    mult,
-                    shift,
-                    pad_values: None,
-                    lut: None,
+                .prop_map(move |(weights, bias, mult, shift, in_zp, out_zp)| {
+                    let in_zp = if wide_in { 0 } else { in_zp };
+                    ConvParams::new(s, (in_zp, out_zp), weights, (bias, mult, shift))
                 }),
             vec(
-                if wide_in { -32768i32..=32767 } else { -128i32..=127 },
+                if wide_in {
+                    -32768i32..=32767
+                } else {
+                    -128i32..=127
+                },
                 s.h * s.w * s.cin,
             ),
             vec(prop_oneof![Just(-m), Just(m), -m..=m], s.cout),
@@ -467,8 +470,12 @@ fn identity_taps_written_behind_the_input() {
     let mut g = Gen::new(51);
     let s = Geometry::drawn((5, 7), (6, 6, 1), (1, 1, 0)).unwrap();
     let p = ConvParams::seeded(s, &mut g);
-    let id: Vec<i32> = (0..6).map(|_| g.range_i32(-Conv::MAX_IDENTITY, Conv::MAX_IDENTITY)).collect();
-    let x: Vec<i32> = (0..s.h * s.w * s.cin).map(|_| g.range_i32(-128, 127)).collect();
+    let id: Vec<i32> = (0..6)
+        .map(|_| g.range_i32(-Conv::MAX_IDENTITY, Conv::MAX_IDENTITY))
+        .collect();
+    let x: Vec<i32> = (0..s.h * s.w * s.cin)
+        .map(|_| g.range_i32(-128, 127))
+        .collect();
     let mut blob = Blob::new();
     let identity = blob.i32s(&id);
     let probe = p.conv_as(&mut blob, p.input(0), with(p.output(0), Elem::I16), |_| {
@@ -494,13 +501,21 @@ fn identity_taps_are_refused_where_no_identity_or_kernel_takes_them() {
     let s = Geometry::drawn((4, 4), (4, 4, 4), (3, 1, 1)).unwrap();
     let p = ConvParams::seeded(s, &mut g);
     let (off, arena) = Layout::fixed(2, 3).place(&[256, 256]);
-    let (i, o) = (with(p.input(off[0]), Elem::I16), with(p.output(off[1]), Elem::I16));
+    let (i, o) = (
+        with(p.input(off[0]), Elem::I16),
+        with(p.output(off[1]), Elem::I16),
+    );
     let mut blob = Blob::new();
     let ok = blob.i32s(&[Conv::MAX_IDENTITY, -Conv::MAX_IDENTITY, 1, 0]);
     let over = blob.i32s(&[Conv::MAX_IDENTITY + 1, 0, 0, 0]);
     let short = blob.i32s(&[1, 1, 1]);
     let reference = p.conv(&mut blob, i, o);
-    let with_id = |identity| Layer::Conv(Conv { identity, ..reference });
+    let with_id = |identity| {
+        Layer::Conv(Conv {
+            identity,
+            ..reference
+        })
+    };
     // Accepted as drawn; refused past the bound or with one per channel
     // missing.
     assert!(run(&blob.0, &[with_id(ok)], i, o, &arena).is_ok());
