@@ -153,19 +153,7 @@ fn global_avg_pool_per_channel_requant() {
         input: g.i8s(5 * 4 * c),
         in_zp: g.zp(),
         out_zp: g.zp(),
-        requant: PerChannel {
-            mult: vec![
-                1 << 30,
-                MAX_MULT,
-                MAX_MULT,
-                1 << 30,
-                0,
-                1 << 30,
-                0,
-                MAX_MULT,
-            ],
-            shift: vec![-31, 30, -31, 30, -20, 10, 0, -31],
-        },
+        requant: PerChannel::extremes(),
         layout: Layout::fixed(2, 15),
     };
     assert_same(

@@ -101,6 +101,23 @@ pub struct PerChannel {
 }
 
 impl PerChannel {
+    /// Eight channels with shifts at both ends of the contract (t = 62 and
+    /// t = 1) and zero multipliers, mixed.
+    pub fn extremes() -> Self {
+        let mult = vec![
+            1 << 30,
+            MAX_MULT,
+            MAX_MULT,
+            1 << 30,
+            0,
+            1 << 30,
+            0,
+            MAX_MULT,
+        ];
+        let shift = vec![-31, 30, -31, 30, -20, 10, 0, -31];
+        PerChannel { mult, shift }
+    }
+
     /// [`rq_i8`] of channel `ch`.
     pub fn rq_i8(&self, acc: i64, ch: usize, zp: i32, tally: &Tally) -> i8 {
         rq_i8(acc, self.mult[ch], self.shift[ch], zp, tally)

@@ -357,28 +357,13 @@ fn squeeze_excite_per_channel_scale() {
 #[test]
 fn squeeze_excite_per_channel_requant_extremes() {
     let (h, w, c) = (3, 2, 8);
-    let shifts = vec![-31, 30, -31, 30, -20, 10, 0, -31];
-    let mults = vec![
-        1 << 30,
-        MAX_MULT,
-        MAX_MULT,
-        1 << 30,
-        0,
-        1 << 30,
-        0,
-        MAX_MULT,
-    ];
     for seed in 0..4 {
         let mut g = Gen::new(20 + seed);
         let mut p = SeParams::seeded(h, w, c, 4, &mut g);
-        let extreme = PerChannel {
-            mult: mults.clone(),
-            shift: shifts.clone(),
-        };
         if seed % 2 == 0 {
-            p.pool = extreme;
+            p.pool = PerChannel::extremes();
         } else {
-            p.scale = extreme;
+            p.scale = PerChannel::extremes();
         }
         p.lut = (seed >= 2).then(|| g.i8s(256));
         let input = g.i8s(h * w * c);
