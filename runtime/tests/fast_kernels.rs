@@ -36,6 +36,45 @@ fn naive(w: &[i8], x: &[i8]) -> i32 {
     s as i32
 }
 
+/// The reference output of one channel: the accumulator requantized with
+/// its stored multiplier (widened) and shift, then through the table if
+/// there is one.
+fn reference_out(acc: i32, (mult, shift): (i16, i8), zp: i32, table: Option<&[i8]>) -> i8 {
+    let y = requantize_i8(acc, runtime::ops::widen(mult), shift as i32, zp);
+    table.map_or(y, |t| t[(y as u8 ^ 0x80) as usize])
+}
+
+/// The reference 1x1 conv of pixels `x` (`cin` values each) through `w`
+/// (`cout` rows of `cin`): per pixel and output channel, the bias plus the
+/// dot product through [`reference_out`].
+fn reference_pointwise(
+    (w, x): (&[i8], &[i8]),
+    cin: usize,
+    (bias, mult, shift): (&[i32], &[i16], &[i8]),
+    zp: i32,
+    table: Option<&[i8]>,
+) -> Vec<i8> {
+    let cout = bias.len();
+    (0..x.len() / cin * cout)
+        .map(|i| {
+            let (p, o) = (i / cout, i % cout);
+            let d = naive(&w[o * cin..(o + 1) * cin], &x[p * cin..(p + 1) * cin]);
+            reference_out(bias[o].wrapping_add(d), (mult[o], shift[o]), zp, table)
+        })
+        .collect()
+}
+
+/// The suites' xorshift byte generator for weights, inputs and tables.
+fn xorshift_bytes(seed: u64) -> impl FnMut() -> i8 {
+    let mut r = seed | 1;
+    move || {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        r as i8
+    }
+}
+
 type Dot4 = fn([&[i8]; 4], &[i8]) -> [i32; 4];
 type Dot1 = fn(&[i8], &[i8]) -> i32;
 
@@ -91,7 +130,7 @@ fn requant_px4_matches_quant() {
 #[cfg(target_arch = "aarch64")]
 #[test]
 fn neon_tile_store_is_reference() {
-    use runtime::ops::{widen, I32s, Multipliers, RequantView, Shifts};
+    use runtime::ops::{I32s, Multipliers, RequantView, Shifts};
     let case = (1usize..=5, any::<u64>()).prop_flat_map(|(k, seed)| {
         let cin = if k == 5 { 24 } else { 16 * k };
         (
@@ -109,13 +148,7 @@ fn neon_tile_store_is_reference() {
         )
     });
     check(2000, case, |(cin, seed, bias, mult, shift, (zp, table))| {
-        let mut r = seed | 1;
-        let mut next = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r as i8
-        };
+        let mut next = xorshift_bytes(seed);
         let x: Vec<i8> = (0..4 * cin).map(|_| next()).collect();
         let w: Vec<i8> = (0..4 * cin).map(|_| next()).collect();
         let t: [i8; 256] = core::array::from_fn(|_| next());
@@ -138,22 +171,9 @@ fn neon_tile_store_is_reference() {
         if !done {
             return Ok(());
         }
-        for (px, got) in out.iter().enumerate() {
-            let want: Vec<i8> = (0..4)
-                .map(|o| {
-                    let d = naive(&w[o * cin..(o + 1) * cin], &x[px * cin..(px + 1) * cin]);
-                    let m = widen(mult[o]);
-                    let y = requantize_i8(bias[o].wrapping_add(d), m, shift[o] as i32, zp);
-                    if table {
-                        t[(y as u8 ^ 0x80) as usize]
-                    } else {
-                        y
-                    }
-                })
-                .collect();
-            prop_same(&format!("pixel {px}"), &want, got)?;
-        }
-        Ok(())
+        let lut = table.then_some(&t[..]);
+        let want = reference_pointwise((&w, &x), cin, (&bias, &mult, &shift), zp, lut);
+        prop_same("4 pixels x 4 channels", &want, out.as_flattened())
     });
 }
 
@@ -166,7 +186,6 @@ fn neon_tile_store_is_reference() {
 /// refuses exactly the shifts and zero points outside its range.
 #[test]
 fn dsp_block_tile_is_reference() {
-    use runtime::ops::widen;
     let case = (1usize..=5, 1usize..=70, any::<u64>()).prop_flat_map(|(k, cout, seed)| {
         (
             Just(if k == 5 { 24 } else { 16 * k }),
@@ -188,13 +207,7 @@ fn dsp_block_tile_is_reference() {
         case,
         |(cin, seed, bias, mult, shift, (zp, table, misalign))| {
             let cout = bias.len();
-            let mut r = seed | 1;
-            let mut next = move || {
-                r ^= r << 13;
-                r ^= r >> 7;
-                r ^= r << 17;
-                r as i8
-            };
+            let mut next = xorshift_bytes(seed);
             let x: Vec<i8> = (0..4 * cin).map(|_| next()).collect();
             // Weights at a word boundary (or one past it) of a byte buffer.
             let mut store = vec![0i8; cout * cin + 4];
@@ -222,26 +235,9 @@ fn dsp_block_tile_is_reference() {
                 prop_assert!(out.iter().all(|&v| v == 0x55), "declined but wrote");
                 return Ok(());
             }
-            for (px, got) in out.chunks_exact(cout).enumerate() {
-                let want: Vec<i8> = (0..cout)
-                    .map(|o| {
-                        let d = naive(&w[o * cin..(o + 1) * cin], &x[px * cin..(px + 1) * cin]);
-                        let y = requantize_i8(
-                            bias[o].wrapping_add(d),
-                            widen(mult[o]),
-                            shift[o] as i32,
-                            zp,
-                        );
-                        if table {
-                            t[(y as u8 ^ 0x80) as usize]
-                        } else {
-                            y
-                        }
-                    })
-                    .collect();
-                prop_same(&format!("pixel {px}"), &want, got)?;
-            }
-            Ok(())
+            let lut = table.then_some(&t[..]);
+            let want = reference_pointwise((w, &x), cin, (&bias, &mult, &shift), zp, lut);
+            prop_same("4 pixels x cout channels", &want, &out)
         },
     );
     for s in [-32i8, -1, 0, 5, i8::MIN, i8::MAX] {
@@ -261,7 +257,7 @@ fn dsp_depthwise_taps_is_reference() {
     use runtime::kernels::dsp::lanes::TapRows;
     use runtime::kernels::pointwise::PointwiseArgs;
     use runtime::kernels::window::{Geometry, WindowArgs};
-    use runtime::ops::{widen, I32s, Multipliers, RequantView, Shifts};
+    use runtime::ops::{I32s, Multipliers, RequantView, Shifts};
     let case = (1usize..=12, 1usize..=49, any::<u64>()).prop_flat_map(|(g, n, seed)| {
         let c = 4 * g;
         (
@@ -281,13 +277,7 @@ fn dsp_depthwise_taps_is_reference() {
     });
     check(1500, case, |(n, seed, bias, mult, shift, (zp, table))| {
         let c = bias.len();
-        let mut r = seed | 1;
-        let mut next = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r as i8
-        };
+        let mut next = xorshift_bytes(seed);
         let rows: Vec<Vec<i8>> = (0..n).map(|_| (0..c).map(|_| next()).collect()).collect();
         let w: Vec<i8> = (0..n * c).map(|_| next()).collect();
         let t: [i8; 256] = core::array::from_fn(|_| next());
@@ -333,12 +323,8 @@ fn dsp_depthwise_taps_is_reference() {
                 let d: i32 = (0..n)
                     .map(|k| w[k * c + o] as i32 * rows[k][o] as i32)
                     .sum();
-                let y = requantize_i8(bias[o].wrapping_add(d), widen(mult[o]), shift[o] as i32, zp);
-                if table {
-                    t[(y as u8 ^ 0x80) as usize]
-                } else {
-                    y
-                }
+                let lut = table.then_some(&t[..]);
+                reference_out(bias[o].wrapping_add(d), (mult[o], shift[o]), zp, lut)
             })
             .collect();
         prop_same("outputs", &want, &out[..done])
@@ -352,7 +338,7 @@ fn dsp_depthwise_taps_is_reference() {
 #[test]
 fn neon_finish16_is_reference() {
     use runtime::kernels::pointwise::PointwiseArgs;
-    use runtime::ops::{widen, I32s, Multipliers, RequantView, Shifts};
+    use runtime::ops::{I32s, Multipliers, RequantView, Shifts};
     let case = (
         prop::array::uniform16(prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()]),
         prop::array::uniform16(prop_oneof![
@@ -390,17 +376,127 @@ fn neon_finish16_is_reference() {
             return Ok(());
         }
         let want: Vec<i8> = (0..16)
-            .map(|i| {
-                let y = requantize_i8(acc[i], widen(mult[i]), shift[i] as i32, zp);
-                if table {
-                    t[(y as u8 ^ 0x80) as usize]
-                } else {
-                    y
-                }
-            })
+            .map(|i| reference_out(acc[i], (mult[i], shift[i]), zp, table.then_some(&t[..])))
             .collect();
         prop_same("finish16", &want, &got)
     });
+}
+
+/// A NEON 1x1 conv suite's per-output-channel operands: any bias (the i32
+/// extremes often), stored multipliers mostly normalized with some anywhere
+/// and `i16::MIN`, shifts mostly inside the vector requantization (`<= -1`)
+/// and some past it, an output zero point and whether a table follows.
+#[cfg(target_arch = "aarch64")]
+#[derive(Clone, Debug)]
+struct Channels {
+    bias: Vec<i32>,
+    mult: Vec<i16>,
+    shift: Vec<i8>,
+    zp: i32,
+    table: bool,
+}
+
+/// [`Channels`] as the blob stores them: bias and multiplier bytes and the
+/// table (its entries depend on the zero point).
+#[cfg(target_arch = "aarch64")]
+struct Stored {
+    bias: Vec<u8>,
+    mult: Vec<u8>,
+    table: [i8; 256],
+}
+
+#[cfg(target_arch = "aarch64")]
+impl Channels {
+    fn drawn(cout: usize) -> impl Strategy<Value = Channels> {
+        use prop::collection::vec;
+        (
+            vec(
+                prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()],
+                cout,
+            ),
+            vec(
+                prop_oneof![20 => (1i16 << 14)..=i16::MAX, 2 => any::<i16>(), 1 => Just(i16::MIN)],
+                cout,
+            ),
+            vec(prop_oneof![40 => -40i8..=-1, 1 => -40i8..=20], cout),
+            -128i32..=127,
+            any::<bool>(),
+        )
+            .prop_map(|(bias, mult, shift, zp, table)| Channels {
+                bias,
+                mult,
+                shift,
+                zp,
+                table,
+            })
+    }
+
+    fn stored(&self) -> Stored {
+        Stored {
+            bias: self.bias.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            mult: self.mult.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            table: core::array::from_fn(|i| (i as u8).wrapping_mul(37) as i8 ^ self.zp as i8),
+        }
+    }
+
+    /// The kernel's arguments for `weights`.
+    fn args<'a>(
+        &'a self,
+        s: &'a Stored,
+        weights: &'a [i8],
+        weights_above_min: bool,
+    ) -> kernels::pointwise::PointwiseArgs<'a> {
+        use runtime::ops::{I32s, Multipliers, RequantView, Shifts};
+        kernels::pointwise::PointwiseArgs {
+            weights,
+            folded_bias: I32s(&s.bias),
+            requant: RequantView {
+                multiplier: Multipliers(&s.mult),
+                shift: Shifts(&self.shift),
+            },
+            out_zp: self.zp,
+            lut: if self.table { &s.table } else { &[] },
+            weights_above_min,
+        }
+    }
+
+    /// Whether every channel is inside the vector requantization.
+    fn vector(&self) -> bool {
+        self.shift.iter().all(|&s| s <= -1) && !self.mult.contains(&i16::MIN)
+    }
+
+    /// The reference output of `pixels` pixels of `cin` inputs `x` through
+    /// `w` (`cout x cin`), `0x55` (untouched) from pixel `done` on.
+    fn want(&self, s: &Stored, (w, x): (&[i8], &[i8]), cin: usize, done: usize) -> Vec<i8> {
+        let operands = (&self.bias[..], &self.mult[..], &self.shift[..]);
+        let lut = self.table.then_some(&s.table[..]);
+        let mut want = reference_pointwise((w, x), cin, operands, self.zp, lut);
+        want[done * self.bias.len()..].fill(0x55);
+        want
+    }
+}
+
+/// A NEON 1x1 conv suite's case: `cin`, `cout`, pixels, a seed for the
+/// weights and inputs, the operands, and an `extreme` choice below `extremes`.
+#[cfg(target_arch = "aarch64")]
+fn neon_pointwise_case(
+    cin_blocks: usize,
+    extremes: u8,
+) -> impl Strategy<Value = ((usize, usize, usize), u64, u8, Channels)> {
+    (
+        prop_oneof![4 => (1usize..=cin_blocks).prop_map(|k| 16 * k), 1 => Just(24usize)],
+        prop_oneof![4 => (1usize..=3).prop_map(|k| 16 * k), 1 => Just(20usize)],
+        1usize..=9,
+        any::<u64>(),
+        0u8..extremes,
+    )
+        .prop_flat_map(|(cin, cout, px, seed, extreme)| {
+            (
+                Just(((cin, cout, px), seed, extreme)),
+                Channels::drawn(cout),
+            )
+        })
+        .prop_map(|((shape, seed, extreme), ch)| (shape, seed, extreme, ch))
 }
 
 /// The NEON 16-channel x 4-pixel 1x1 conv (`neon::pointwise_wide`:
@@ -414,89 +510,26 @@ fn neon_finish16_is_reference() {
 #[cfg(target_arch = "aarch64")]
 #[test]
 fn neon_pointwise_wide_is_reference() {
-    use runtime::kernels::pointwise::PointwiseArgs;
-    use runtime::ops::{widen, I32s, Multipliers, RequantView, Shifts};
-    let case = (
-        prop_oneof![4 => (1usize..=4).prop_map(|k| 16 * k), 1 => Just(24usize)],
-        prop_oneof![4 => (1usize..=3).prop_map(|k| 16 * k), 1 => Just(20usize)],
-        1usize..=9,
-        any::<u64>(),
-        (-128i32..=127, any::<bool>(), 0u8..4),
-    )
-        .prop_flat_map(|(cin, cout, px, seed, rest)| {
-            (
-                Just((cin, cout, px, seed, rest)),
-                prop::collection::vec(prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()], cout),
-                prop::collection::vec(
-                    prop_oneof![20 => (1i16 << 14)..=i16::MAX, 2 => any::<i16>(), 1 => Just(i16::MIN)],
-                    cout,
-                ),
-                prop::collection::vec(prop_oneof![40 => -40i8..=-1, 1 => -40i8..=20], cout),
-            )
-        });
     check(
         600,
-        case,
-        |((cin, cout, px, seed, (zp, table, extreme)), bias, mult, shift)| {
-            let mut r = seed | 1;
-            let mut next = move || {
-                r ^= r << 13;
-                r ^= r >> 7;
-                r ^= r << 17;
-                r as i8
-            };
+        neon_pointwise_case(4, 4),
+        |((cin, cout, px), seed, extreme, ch)| {
+            let mut next = xorshift_bytes(seed);
             // `extreme`: all -128 weights and inputs (the largest products).
             let mut value = |e: bool| if e { -128 } else { next() };
             let x: Vec<i8> = (0..px * cin).map(|_| value(extreme == 0)).collect();
             let w: Vec<i8> = (0..cout * cin).map(|_| value(extreme == 0)).collect();
-            let t: [i8; 256] =
-                core::array::from_fn(|i| (i as u8).wrapping_mul(37) as i8 ^ zp as i8);
-            let (b, m): (Vec<u8>, Vec<u8>) = (
-                bias.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                mult.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            );
-            let a = PointwiseArgs {
-                weights: &w,
-                folded_bias: I32s(&b),
-                requant: RequantView {
-                    multiplier: Multipliers(&m),
-                    shift: Shifts(&shift),
-                },
-                out_zp: zp,
-                lut: if table { &t } else { &[] },
-                weights_above_min: false,
-            };
+            let s = ch.stored();
+            let a = ch.args(&s, &w, false);
             let mut got = vec![0x55i8; px * cout];
             // Half the cases with the tile scratch (inputs transposed once
             // per tile), half without (per channel block).
             let mut words = vec![0u32; if seed % 2 == 0 { cin } else { cin - 1 }];
             let done = kernels::neon::pointwise_wide(&a, cin, cout, &x, &mut got, &mut words);
-            let vector = shift.iter().all(|&s| s <= -1) && !mult.contains(&i16::MIN);
-            let takes = cin % 16 == 0 && cout % 16 == 0 && vector;
-            prop_assert_eq!(
-                done,
-                if takes { px / 4 * 4 } else { 0 },
-                "cin {} cout {}",
-                cin,
-                cout
-            );
-            let want: Vec<i8> = (0..px * cout)
-                .map(|i| {
-                    let (p, o) = (i / cout, i % cout);
-                    if p >= done {
-                        return 0x55;
-                    }
-                    let d = naive(&w[o * cin..(o + 1) * cin], &x[p * cin..(p + 1) * cin]);
-                    let y =
-                        requantize_i8(bias[o].wrapping_add(d), widen(mult[o]), shift[o] as i32, zp);
-                    if table {
-                        t[(y as u8 ^ 0x80) as usize]
-                    } else {
-                        y
-                    }
-                })
-                .collect();
-            prop_same("pointwise_wide", &want, &got)
+            let takes = cin % 16 == 0 && cout % 16 == 0 && ch.vector();
+            let expected = if takes { px / 4 * 4 } else { 0 };
+            prop_assert_eq!(done, expected, "cin {} cout {}", cin, cout);
+            prop_same("pointwise_wide", &ch.want(&s, (&w, &x), cin, done), &got)
         },
     );
 }
@@ -512,100 +545,34 @@ fn neon_pointwise_wide_is_reference() {
 #[cfg(target_arch = "aarch64")]
 #[test]
 fn neon_pointwise_pairs_is_reference() {
-    use runtime::kernels::pointwise::PointwiseArgs;
-    use runtime::ops::{widen, I32s, Multipliers, RequantView, Shifts};
-    let case = (
-        prop_oneof![4 => (1usize..=5).prop_map(|k| 16 * k), 1 => Just(24usize)],
-        prop_oneof![4 => (1usize..=3).prop_map(|k| 16 * k), 1 => Just(20usize)],
-        1usize..=9,
-        any::<u64>(),
-        (-128i32..=127, any::<bool>(), 0u8..6, any::<bool>()),
-    )
-        .prop_flat_map(|(cin, cout, px, seed, rest)| {
-            (
-                Just((cin, cout, px, seed, rest)),
-                prop::collection::vec(prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()], cout),
-                prop::collection::vec(
-                    prop_oneof![20 => (1i16 << 14)..=i16::MAX, 2 => any::<i16>(), 1 => Just(i16::MIN)],
-                    cout,
-                ),
-                prop::collection::vec(prop_oneof![40 => -40i8..=-1, 1 => -40i8..=20], cout),
-            )
-        });
-    check(
-        600,
-        case,
-        |((cin, cout, px, seed, (zp, table, extreme, flag)), bias, mult, shift)| {
-            let mut r = seed | 1;
-            let mut next = move || {
-                r ^= r << 13;
-                r ^= r >> 7;
-                r ^= r << 17;
-                r as i8
-            };
-            // `extreme` 0/1: every weight -127 or 127, every input -128.
-            let x: Vec<i8> = (0..px * cin)
-                .map(|_| if extreme < 2 { -128 } else { next() })
-                .collect();
-            let w: Vec<i8> = (0..cout * cin)
-                .map(|_| match extreme {
-                    0 => -127,
-                    1 => 127,
-                    _ => next().max(-127),
-                })
-                .collect();
-            let t: [i8; 256] =
-                core::array::from_fn(|i| (i as u8).wrapping_mul(37) as i8 ^ zp as i8);
-            let (b, m): (Vec<u8>, Vec<u8>) = (
-                bias.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                mult.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            );
-            prop_assert!(kernels::neon::above_min(&w));
-            let mut bad = w.clone();
-            let at = seed as usize % bad.len();
-            bad[at] = -128;
-            prop_assert!(!kernels::neon::above_min(&bad));
-            let a = PointwiseArgs {
-                weights: &w,
-                folded_bias: I32s(&b),
-                requant: RequantView {
-                    multiplier: Multipliers(&m),
-                    shift: Shifts(&shift),
-                },
-                out_zp: zp,
-                lut: if table { &t } else { &[] },
-                weights_above_min: flag,
-            };
-            let mut got = vec![0x55i8; px * cout];
-            let done = kernels::neon::pointwise_pairs(&a, cin, cout, &x, &mut got);
-            let vector = shift.iter().all(|&s| s <= -1) && !mult.contains(&i16::MIN);
-            let takes = flag && cin % 16 == 0 && cout % 16 == 0 && vector;
-            prop_assert_eq!(
-                done,
-                if takes { px / 4 * 4 } else { 0 },
-                "cin {} cout {}",
-                cin,
-                cout
-            );
-            let want: Vec<i8> = (0..px * cout)
-                .map(|i| {
-                    let (p, o) = (i / cout, i % cout);
-                    if p >= done {
-                        return 0x55;
-                    }
-                    let d = naive(&w[o * cin..(o + 1) * cin], &x[p * cin..(p + 1) * cin]);
-                    let y =
-                        requantize_i8(bias[o].wrapping_add(d), widen(mult[o]), shift[o] as i32, zp);
-                    if table {
-                        t[(y as u8 ^ 0x80) as usize]
-                    } else {
-                        y
-                    }
-                })
-                .collect();
-            prop_same("pointwise_pairs", &want, &got)
-        },
-    );
+    let case = (neon_pointwise_case(5, 6), any::<bool>());
+    check(600, case, |(((cin, cout, px), seed, extreme, ch), flag)| {
+        let mut next = xorshift_bytes(seed);
+        // `extreme` 0/1: every weight -127 or 127, every input -128.
+        let x: Vec<i8> = (0..px * cin)
+            .map(|_| if extreme < 2 { -128 } else { next() })
+            .collect();
+        let w: Vec<i8> = (0..cout * cin)
+            .map(|_| match extreme {
+                0 => -127,
+                1 => 127,
+                _ => next().max(-127),
+            })
+            .collect();
+        prop_assert!(kernels::neon::above_min(&w));
+        let mut bad = w.clone();
+        let at = seed as usize % bad.len();
+        bad[at] = -128;
+        prop_assert!(!kernels::neon::above_min(&bad));
+        let s = ch.stored();
+        let a = ch.args(&s, &w, flag);
+        let mut got = vec![0x55i8; px * cout];
+        let done = kernels::neon::pointwise_pairs(&a, cin, cout, &x, &mut got);
+        let takes = flag && cin % 16 == 0 && cout % 16 == 0 && ch.vector();
+        let expected = if takes { px / 4 * 4 } else { 0 };
+        prop_assert_eq!(done, expected, "cin {} cout {}", cin, cout);
+        prop_same("pointwise_pairs", &ch.want(&s, (&w, &x), cin, done), &got)
+    });
 }
 
 #[test]

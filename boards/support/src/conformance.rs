@@ -39,13 +39,13 @@ use runtime::kernels::multiplier;
 use runtime::kernels::pointwise::{self, PointwiseArgs};
 use runtime::kernels::stem::{self, StemFirst};
 use runtime::kernels::window::{Geometry, WindowArgs};
+use runtime::ops::add::add_element;
 use runtime::ops::conv::{conv_reference, ConvArgs};
 use runtime::ops::stem::stem_reference;
 use runtime::ops::{I32s, Multipliers, RequantView, Shifts as ShiftBytes};
 use runtime::quant::{lut, requantize_i8};
-use runtime::ops::add::add_element;
-use runtime::{Add, Conv, ConvVariant, Requant, Span, Stem, TensorRef};
-use testkit::{first_difference, SplitMix64};
+use runtime::{Add, Conv, Stem, TensorRef};
+use testkit::{bare_conv, first_difference, SplitMix64};
 
 /// Input bytes of one case.
 const MAX_X: usize = 8192;
@@ -200,22 +200,15 @@ impl Geom {
         let t = |at: usize, h: usize, w: usize, c: usize| {
             TensorRef::i8(at as u32, h as u16, w as u16, c as u16)
         };
+        let (input, output) = (
+            t(input_at, self.h, self.w, self.cin),
+            t(output_at, oh, ow, self.cout),
+        );
+        let kernel = (self.k as u8, self.s as u8, self.p as u8);
         Conv {
-            variant: ConvVariant::Reference,
-            input: t(input_at, self.h, self.w, self.cin),
             in_zp,
-            output: t(output_at, oh, ow, self.cout),
             out_zp,
-            kernel: self.k as u8,
-            stride: self.s as u8,
-            pad: self.p as u8,
-            groups: self.groups as u16,
-            weights: Span::NONE,
-            bias: Span::NONE,
-            requant: Requant::default(),
-            pad_values: Span::NONE,
-            lut: Span::NONE,
-            identity: Span::NONE,
+            ..bare_conv(input, output, kernel, self.groups as u16)
         }
     }
 }
@@ -586,6 +579,19 @@ impl Buffers {
             words: [0; MAX_WORDS],
         }
     }
+
+    /// Draws case `c`'s input (`x`) and operands (`a`), then writes the
+    /// reference output of `g` (`conv_reference`) to `want`.
+    fn draw_reference(&mut self, r: &mut Rng, c: &Case, g: &Geom) {
+        let (x, n) = (&mut self.x[..g.in_len()], g.out_len());
+        for v in x.iter_mut() {
+            *v = c.value(r);
+        }
+        self.a.fill(r, c);
+        let conv = g.conv(c.in_zp, c.out_zp, 0, 0);
+        let args = self.a.conv_args(c, &self.x[..g.in_len()]);
+        conv_reference(&conv, &args, &mut self.want[..n]);
+    }
 }
 
 impl Default for Buffers {
@@ -713,17 +719,8 @@ fn pointwise_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
         let px = 1 + r.below(9);
         let g = Geom::new((1, px), (cin, cout, 1), (1, 1, 0));
         let c = Case::new(&mut r, case, g);
-        let x = &mut b.x[..px * cin];
-        for v in x.iter_mut() {
-            *v = c.value(&mut r);
-        }
-        b.a.fill(&mut r, &c);
-        let (x, want) = (&b.x[..px * cin], &mut b.want[..px * cout]);
-        conv_reference(
-            &g.conv(c.in_zp, c.out_zp, 0, 0),
-            &b.a.conv_args(&c, x),
-            want,
-        );
+        b.draw_reference(&mut r, &c, &g);
+        let (x, want) = (&b.x[..px * cin], &b.want[..px * cout]);
         let args = b.a.pointwise(&c, &b.a.w[..cin * cout]);
         let got = &mut b.got[..px * cout];
         got.fill(0x55);
@@ -779,18 +776,10 @@ fn depthwise_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
         let g = Geom::new((h, w), (c, c, c), (k, s, p));
         let mut cs = Case::new(&mut r, case, g);
         cs.pads &= c <= 512;
-        for v in &mut b.x[..g.in_len()] {
-            *v = cs.value(&mut r);
-        }
-        b.a.fill(&mut r, &cs);
+        b.draw_reference(&mut r, &cs, &g);
         b.a.layout_hwc(&g);
         let (x, n) = (&b.x[..g.in_len()], g.out_len());
-        let want = &mut b.want[..n];
-        conv_reference(
-            &g.conv(cs.in_zp, cs.out_zp, 0, 0),
-            &b.a.conv_args(&cs, x),
-            want,
-        );
+        let want = &b.want[..n];
         let args = b.a.depthwise(&cs);
         let (oh, ow) = g.out_hw();
         let got = &mut b.got[..n];
@@ -845,15 +834,11 @@ fn multiplier_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
         let m = [2, 2, 2, 1, 3][r.below(5)];
         let g = Geom::new((h, w), (cin, m * cin, cin), (k, s, p));
         let c = Case::new(&mut r, case, g);
-        for v in &mut b.x[..g.in_len()] {
-            *v = c.value(&mut r);
-        }
-        b.a.fill(&mut r, &c);
+        b.draw_reference(&mut r, &c, &g);
         b.a.layout_hwc(&g);
         let (x, n) = (&b.x[..g.in_len()], g.out_len());
         let conv = g.conv(c.in_zp, c.out_zp, 0, 0);
-        let want = &mut b.want[..n];
-        conv_reference(&conv, &b.a.conv_args(&c, x), want);
+        let want = &b.want[..n];
         let args = b.a.window(&c, &b.a.wk[..g.cout * g.per_out()]);
         let (oh, ow) = g.out_hw();
         let got = &mut b.got[..n];
@@ -913,13 +898,9 @@ fn dense_suites(out: &mut impl Write, b: &mut Buffers) -> [Suite; 3] {
         let cout = r.channels(48);
         let g = Geom::new((h, w), (cin, cout, 1), (k, s, p));
         let c = Case::new(&mut r, case, g);
-        for v in &mut b.x[..g.in_len()] {
-            *v = c.value(&mut r);
-        }
-        b.a.fill(&mut r, &c);
+        b.draw_reference(&mut r, &c, &g);
         let (x, n) = (&b.x[..g.in_len()], g.out_len());
         let conv = g.conv(c.in_zp, c.out_zp, 0, 0);
-        conv_reference(&conv, &b.a.conv_args(&c, x), &mut b.want[..n]);
         let (want, (oh, ow)) = (&b.want[..n], g.out_hw());
 
         b.a.layout_hwio(&g);
@@ -1383,7 +1364,15 @@ fn add_suite(out: &mut impl Write) -> Suite {
             if row == 0 {
                 got.fill(0x55);
                 add::add(&p, &a[9..16], &b[9..16], &mut got[..7]);
-                suite.same(out, "add, 7 elements", case, &AddCase(&p), &want[9..16], &got[..7], 7);
+                suite.same(
+                    out,
+                    "add, 7 elements",
+                    case,
+                    &AddCase(&p),
+                    &want[9..16],
+                    &got[..7],
+                    7,
+                );
             }
         }
         suite.end_case();

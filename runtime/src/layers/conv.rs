@@ -21,12 +21,7 @@ impl Model<'_> {
             }
             ConvVariant::InPlace { scratch } => {
                 let args = reference()?;
-                let same = p.input == p.output;
-                if !same || p.stride != 1 || p.kernel % 2 == 0 || p.pad != p.kernel / 2 {
-                    return None;
-                }
-                let ring = scratch_range(scratch, layer)?;
-                let (data, ring) = split2_mut(arena, bytes(p.input), ring)?;
+                let (data, ring) = in_place_window(p, layer, scratch, arena)?;
                 ops::conv_in_place::conv_in_place(p, &args, data, ring);
             }
             ConvVariant::WriteBehind => {
@@ -105,15 +100,27 @@ impl Model<'_> {
                 folded_bias,
             } => {
                 let args = self.depthwise_args(p, weights_hwc, folded_bias)?;
-                let same = p.input == p.output;
-                if !same || p.stride != 1 || p.kernel % 2 == 0 || p.pad != p.kernel / 2 {
-                    return None;
-                }
-                let ring = scratch_range(scratch, layer)?;
-                let (data, ring) = split2_mut(arena, bytes(p.input), ring)?;
+                let (data, ring) = in_place_window(p, layer, scratch, arena)?;
                 depthwise::depthwise_in_place(&args, data, ring);
             }
         }
         Some(())
     }
+}
+
+/// The data and ring of a windowed conv run in place (output over its
+/// input, stride 1, odd kernel, same padding; its row ring at `scratch`);
+/// `None` for any other shape.
+fn in_place_window<'b>(
+    p: &Conv,
+    layer: &Layer,
+    scratch: u32,
+    arena: &'b mut [i8],
+) -> Option<(&'b mut [i8], &'b mut [i8])> {
+    let same = p.input == p.output;
+    if !same || p.stride != 1 || p.kernel % 2 == 0 || p.pad != p.kernel / 2 {
+        return None;
+    }
+    let ring = scratch_range(scratch, layer)?;
+    split2_mut(arena, bytes(p.input), ring)
 }

@@ -42,10 +42,9 @@ pub fn conv_element(
     o: usize,
     x: impl Fn(usize, usize, usize) -> Option<i8>,
 ) -> i8 {
-    match conv_acc(p, a, oy, ox, o, |iy, ix, c| x(iy, ix, c).map(i32::from)) {
-        Some(acc) => finish(p, a, acc, o, Elem::I8) as i8,
-        None => 0,
-    }
+    conv_value(p, a, (oy, ox, o), Elem::I8, |iy, ix, c| {
+        x(iy, ix, c).map(i32::from)
+    }) as i8
 }
 
 /// [`conv_element`] for an input and output of any [`Elem`] (`out`; the
@@ -60,7 +59,7 @@ pub fn conv_value(
     out: Elem,
     x: impl Fn(usize, usize, usize) -> Option<i32>,
 ) -> i32 {
-    conv_acc(p, a, oy, ox, o, x).map_or(0, |acc| finish(p, a, acc, o, out))
+    conv_acc(p, a, (oy, ox, o), x).map_or(0, |acc| finish(p, a, acc, o, out))
 }
 
 /// The accumulator of output `(oy, ox, o)`: bias plus every tap's
@@ -70,9 +69,7 @@ pub fn conv_value(
 fn conv_acc(
     p: &Conv,
     a: &ConvArgs<'_>,
-    oy: usize,
-    ox: usize,
-    o: usize,
+    (oy, ox, o): (usize, usize, usize),
     x: impl Fn(usize, usize, usize) -> Option<i32>,
 ) -> Option<i32> {
     let (ih, iw, cin) = (p.input.h as i32, p.input.w as i32, p.input.c as usize);

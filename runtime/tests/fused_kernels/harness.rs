@@ -7,7 +7,7 @@ use proptest::test_runner::TestCaseError;
 use runtime::{Conv, ConvVariant, Error, Layer, Stem, TensorRef};
 use testkit::run_model;
 pub use testkit::SplitMix64 as Gen;
-pub use testkit::{byte_range, check, prop_same, tensor, Blob};
+pub use testkit::{bare_conv, byte_range, check, prop_same, tensor, Blob};
 
 /// [`testkit::run_model`] as `(model output, arena afterwards)`.
 pub fn run(

@@ -2,7 +2,7 @@
 //! the intermediate in full.
 
 use proptest::prelude::*;
-use runtime::{Conv, ConvVariant, Error, Layer, Requant, Span, Stem};
+use runtime::{Error, Layer, Stem};
 
 use crate::harness::*;
 
@@ -121,23 +121,7 @@ fn stem_matches_two_reference_convs() {
 /// row (768 bytes) before the input, and a 3-row ring of 128x48.
 #[test]
 fn stem_lead_and_ring_of_fastvit() {
-    let conv = |input, output, groups| Conv {
-        variant: ConvVariant::Reference,
-        input,
-        in_zp: 0,
-        output,
-        out_zp: 0,
-        kernel: 3,
-        stride: 2,
-        pad: 1,
-        groups,
-        weights: Span::NONE,
-        bias: Span::NONE,
-        requant: Requant::default(),
-        pad_values: Span::NONE,
-        lut: Span::NONE,
-        identity: Span::NONE,
-    };
+    let conv = |input, output, groups| bare_conv(input, output, (3, 2, 1), groups);
     let mid = tensor(0, 128, 128, 48);
     let stem = Stem {
         first: conv(tensor(0, 256, 256, 3), mid, 1),

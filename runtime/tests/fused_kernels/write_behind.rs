@@ -2,7 +2,7 @@
 //! against `Reference`.
 
 use proptest::prelude::*;
-use runtime::{Conv, ConvVariant, Requant, Span};
+use runtime::{Conv, ConvVariant};
 
 use crate::harness::*;
 
@@ -55,20 +55,7 @@ fn write_behind_conv_matches_reference() {
 fn write_behind_lead_of_the_fastvit_downsample() {
     let conv = Conv {
         variant: ConvVariant::WriteBehind,
-        input: tensor(0, 64, 64, 48),
-        in_zp: 0,
-        output: tensor(0, 32, 32, 96),
-        out_zp: 0,
-        kernel: 7,
-        stride: 2,
-        pad: 3,
-        groups: 48,
-        weights: Span::NONE,
-        bias: Span::NONE,
-        requant: Requant::default(),
-        pad_values: Span::NONE,
-        lut: Span::NONE,
-        identity: Span::NONE,
+        ..bare_conv(tensor(0, 64, 64, 48), tensor(0, 32, 32, 96), (7, 2, 3), 48)
     };
     assert_eq!(conv.write_behind_bytes(), 2 * 64 * 48);
 }

@@ -12,9 +12,7 @@ pub struct GapCase {
     pub input: Vec<i8>,
     pub in_zp: i32,
     pub out_zp: i32,
-    /// One multiplier and shift per channel.
-    pub mult: Vec<i32>,
-    pub shift: Vec<i32>,
+    pub requant: PerChannel,
     pub layout: Layout,
 }
 
@@ -35,7 +33,7 @@ impl GapCase {
             in_zp: self.in_zp,
             output,
             out_zp: self.out_zp,
-            requant: blob.requant(&self.mult, &self.shift),
+            requant: self.requant.stored(blob),
         }
     }
 
@@ -51,7 +49,7 @@ impl GapCase {
         }
         sums.iter()
             .enumerate()
-            .map(|(ch, &s)| rq_i8(s, self.mult[ch], self.shift[ch], self.out_zp, tally))
+            .map(|(ch, &s)| self.requant.rq_i8(s, ch, self.out_zp, tally))
             .collect()
     }
 }
@@ -71,8 +69,7 @@ pub fn gap_case() -> impl Strategy<Value = GapCase> {
                 input,
                 in_zp,
                 out_zp,
-                mult,
-                shift,
+                requant: PerChannel { mult, shift },
                 layout,
             })
     })
@@ -108,8 +105,10 @@ fn global_avg_pool_edge_cases() {
                 input: g.i8s(h * w * c),
                 in_zp,
                 out_zp,
-                mult: g.mults(c),
-                shift: vec![shift; c],
+                requant: PerChannel {
+                    mult: g.mults(c),
+                    shift: vec![shift; c],
+                },
                 layout: Layout::fixed(2, i as u64),
             };
             let expected = case.naive(&Tally::default());
@@ -134,8 +133,10 @@ fn global_avg_pool_per_channel_requant() {
         input: vec![9; h * w * c],
         in_zp: -7,
         out_zp: 0,
-        mult: vec![1 << 30; c],
-        shift: (0..c).map(|ch| -1 - ch as i32).collect(),
+        requant: PerChannel {
+            mult: vec![1 << 30; c],
+            shift: (0..c).map(|ch| -1 - ch as i32).collect(),
+        },
         layout: Layout::fixed(2, 14),
     };
     let expected = [8i8, 4, 2, 1, 1, 0, 0, 0];
@@ -152,17 +153,7 @@ fn global_avg_pool_per_channel_requant() {
         input: g.i8s(5 * 4 * c),
         in_zp: g.zp(),
         out_zp: g.zp(),
-        mult: vec![
-            1 << 30,
-            MAX_MULT,
-            MAX_MULT,
-            1 << 30,
-            0,
-            1 << 30,
-            0,
-            MAX_MULT,
-        ],
-        shift: vec![-31, 30, -31, 30, -20, 10, 0, -31],
+        requant: PerChannel::extremes(),
         layout: Layout::fixed(2, 15),
     };
     assert_same(

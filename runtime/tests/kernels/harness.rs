@@ -93,6 +93,42 @@ pub fn acc32(acc: i64) -> i64 {
     acc
 }
 
+/// A requantization with one multiplier and shift per channel.
+#[derive(Clone, Debug)]
+pub struct PerChannel {
+    pub mult: Vec<i32>,
+    pub shift: Vec<i32>,
+}
+
+impl PerChannel {
+    /// Eight channels with shifts at both ends of the contract (t = 62 and
+    /// t = 1) and zero multipliers, mixed.
+    pub fn extremes() -> Self {
+        let mult = vec![
+            1 << 30,
+            MAX_MULT,
+            MAX_MULT,
+            1 << 30,
+            0,
+            1 << 30,
+            0,
+            MAX_MULT,
+        ];
+        let shift = vec![-31, 30, -31, 30, -20, 10, 0, -31];
+        PerChannel { mult, shift }
+    }
+
+    /// [`rq_i8`] of channel `ch`.
+    pub fn rq_i8(&self, acc: i64, ch: usize, zp: i32, tally: &Tally) -> i8 {
+        rq_i8(acc, self.mult[ch], self.shift[ch], zp, tally)
+    }
+
+    /// Stored in `blob` as the schedule reads it.
+    pub fn stored(&self, blob: &mut Blob) -> runtime::Requant {
+        blob.requant(&self.mult, &self.shift)
+    }
+}
+
 /// 256-entry table indexed by `q + 128` (the sign-bit flip of the byte).
 pub fn look(table: &[i8], q: i8) -> i8 {
     table[usize::from(q as u8 ^ 0x80)]

@@ -60,8 +60,10 @@ fn rounding_ties_go_up_in_every_kernel() {
         input: odd.iter().map(|&v| (v + 3) as i8).collect(),
         in_zp: 3,
         out_zp: 0,
-        mult: vec![HALF; 8],
-        shift: vec![0; 8],
+        requant: PerChannel {
+            mult: vec![HALF; 8],
+            shift: vec![0; 8],
+        },
         layout: Layout::fixed(2, 0),
     };
     assert_same("global pool ties", &expected, &gap.run().unwrap());
@@ -94,8 +96,10 @@ fn rounding_ties_go_up_in_every_kernel() {
     se.sigmoid = vec![-127; 256];
     se.in_zp = 0;
     se.out_zp = 0;
-    se.scale_mult = vec![HALF; 8];
-    se.scale_shift = vec![0; 8];
+    se.scale = PerChannel {
+        mult: vec![HALF; 8],
+        shift: vec![0; 8],
+    };
     let input: Vec<i8> = odd.iter().map(|&v| v as i8).collect();
     assert_same(
         "se ties",

@@ -69,8 +69,10 @@ impl Sched {
             input: Vec::new(),
             in_zp: g.zp(),
             out_zp: g.zp(),
-            mult: g.mults(8),
-            shift: g.i32s(8, -6, -2),
+            requant: PerChannel {
+                mult: g.mults(8),
+                shift: g.i32s(8, -6, -2),
+            },
             layout: Layout::fixed(2, 0),
         };
         let fc = ConvParams::seeded(fc_geometry(8, 10), &mut g);

@@ -48,16 +48,14 @@ pub struct SeParams {
     pub c: usize,
     pub in_zp: i32,
     /// Pool requantization, one multiplier and shift per channel.
-    pub pool_mult: Vec<i32>,
-    pub pool_shift: Vec<i32>,
+    pub pool: PerChannel,
     /// fc1: `c -> reduced`, `in_zp` = pool_zp, `out_zp` = hid_zp.
     pub fc1: ConvParams,
     /// fc2: `reduced -> c`, `in_zp` = hid_zp, `out_zp` = gate_zp.
     pub fc2: ConvParams,
     pub sigmoid: Vec<i8>,
     /// Output requantization, one multiplier and shift per channel.
-    pub scale_mult: Vec<i32>,
-    pub scale_shift: Vec<i32>,
+    pub scale: PerChannel,
     pub out_zp: i32,
     pub lut: Option<Vec<i8>>,
 }
@@ -80,7 +78,7 @@ pub fn naive_se(p: &SeParams, input: &[i8], t: &SeTally) -> Vec<i8> {
             let sum: i64 = (0..hw)
                 .map(|px| i64::from(input[px * c + ch]) - i64::from(p.in_zp))
                 .sum();
-            rq_i8(sum, p.pool_mult[ch], p.pool_shift[ch], p.fc1.in_zp, &t.pool)
+            p.pool.rq_i8(sum, ch, p.fc1.in_zp, &t.pool)
         })
         .collect();
     let hidden = naive_fc(&p.fc1, &pooled, true, &t.hidden);
@@ -93,8 +91,7 @@ pub fn naive_se(p: &SeParams, input: &[i8], t: &SeTally) -> Vec<i8> {
         for px in 0..hw {
             let i = px * c + ch;
             let d = i64::from(input[i]) - i64::from(p.in_zp);
-            let (m, sh) = (p.scale_mult[ch], p.scale_shift[ch]);
-            let y = rq_i8(d * s, m, sh, p.out_zp, &t.out);
+            let y = p.scale.rq_i8(d * s, ch, p.out_zp, &t.out);
             out[i] = match &p.lut {
                 Some(l) => look(l, y),
                 None => y,
@@ -114,13 +111,17 @@ impl SeParams {
             w,
             c,
             in_zp: g.zp(),
-            pool_mult: g.mults(c),
-            pool_shift: g.i32s(c, -6, -2),
+            pool: PerChannel {
+                mult: g.mults(c),
+                shift: g.i32s(c, -6, -2),
+            },
             fc1,
             fc2,
             sigmoid: g.i8s(256),
-            scale_mult: g.mults(c),
-            scale_shift: g.i32s(c, -10, -6),
+            scale: PerChannel {
+                mult: g.mults(c),
+                shift: g.i32s(c, -10, -6),
+            },
             out_zp: g.zp(),
             lut: None,
         }
@@ -139,7 +140,7 @@ impl SeParams {
             output,
             out_zp: self.out_zp,
             reduced: self.fc1.g.cout as u16,
-            pool_requant: blob.requant(&self.pool_mult, &self.pool_shift),
+            pool_requant: self.pool.stored(blob),
             pool_zp: self.fc1.in_zp,
             fc1_weights: blob.i8s(&self.fc1.weights),
             fc1_bias: blob.i32s(&self.fc1.bias),
@@ -150,7 +151,7 @@ impl SeParams {
             fc2_requant: blob.requant(&self.fc2.mult, &self.fc2.shift),
             gate_zp: self.fc2.out_zp,
             sigmoid: blob.i8s(&self.sigmoid),
-            scale_requant: blob.requant(&self.scale_mult, &self.scale_shift),
+            scale_requant: self.scale.stored(blob),
             lut: blob.opt_i8s(self.lut.as_deref()),
             scratch: scratch as u32,
         }
@@ -197,7 +198,7 @@ pub fn se_case() -> impl Strategy<Value = SeCase> {
         )
             .prop_map(
                 move |(
-                    (input, in_zp, pool_mult, pool_shift),
+                    (input, in_zp, mult, shift),
                     (fc1, mut fc2),
                     (sigmoid, scale_mult, scale_shift, out_zp),
                     (lut, layout),
@@ -209,13 +210,14 @@ pub fn se_case() -> impl Strategy<Value = SeCase> {
                             w,
                             c,
                             in_zp,
-                            pool_mult,
-                            pool_shift,
+                            pool: PerChannel { mult, shift },
                             fc1,
                             fc2,
                             sigmoid,
-                            scale_mult,
-                            scale_shift,
+                            scale: PerChannel {
+                                mult: scale_mult,
+                                shift: scale_shift,
+                            },
                             out_zp,
                             lut,
                         },
@@ -283,8 +285,8 @@ fn squeeze_excite_edge_cases() {
 fn squeeze_excite_all_saturating_outputs() {
     let mut g = Gen::new(11);
     let mut p = SeParams::seeded(4, 4, 6, 2, &mut g);
-    p.scale_shift.fill(30);
-    p.scale_mult.fill(MAX_MULT);
+    p.scale.shift.fill(30);
+    p.scale.mult.fill(MAX_MULT);
     // Sigmoid of zero is impossible: s + 128 >= 1.
     p.sigmoid = g.i8s(256).iter().map(|&s| s.max(-127)).collect();
     let input: Vec<i8> = g
@@ -327,8 +329,8 @@ fn squeeze_excite_per_channel_scale() {
     p.sigmoid = vec![-127; 256];
     p.in_zp = -10;
     p.out_zp = 0;
-    p.scale_mult = vec![1 << 30; c];
-    p.scale_shift = (0..c).map(|ch| -(ch as i32)).collect();
+    p.scale.mult = vec![1 << 30; c];
+    p.scale.shift = (0..c).map(|ch| -(ch as i32)).collect();
     let per_pixel = [32i8, 16, 8, 4, 2, 1, 1, 0];
     let expected = per_pixel.repeat(h * w);
     assert_same(
@@ -355,26 +357,13 @@ fn squeeze_excite_per_channel_scale() {
 #[test]
 fn squeeze_excite_per_channel_requant_extremes() {
     let (h, w, c) = (3, 2, 8);
-    let shifts = vec![-31, 30, -31, 30, -20, 10, 0, -31];
-    let mults = vec![
-        1 << 30,
-        MAX_MULT,
-        MAX_MULT,
-        1 << 30,
-        0,
-        1 << 30,
-        0,
-        MAX_MULT,
-    ];
     for seed in 0..4 {
         let mut g = Gen::new(20 + seed);
         let mut p = SeParams::seeded(h, w, c, 4, &mut g);
         if seed % 2 == 0 {
-            p.pool_shift = shifts.clone();
-            p.pool_mult = mults.clone();
+            p.pool = PerChannel::extremes();
         } else {
-            p.scale_shift = shifts.clone();
-            p.scale_mult = mults.clone();
+            p.scale = PerChannel::extremes();
         }
         p.lut = (seed >= 2).then(|| g.i8s(256));
         let input = g.i8s(h * w * c);

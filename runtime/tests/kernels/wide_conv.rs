@@ -414,17 +414,8 @@ fn identity_case() -> impl Strategy<Value = (ConvParams, Vec<i32>, Vec<i32>, boo
                 -128i32..=127,
             )
                 .prop_map(move |(weights, bias, mult, shift, in_zp, out_zp)| {
-                    ConvParams {
-                        g: s,
-                        in_zp: if wide_in { 0 } else { in_zp },
-                        out_zp,
-                        weights,
-                        bias,
-                        mult,
-                        shift,
-                        pad_values: None,
-                        lut: None,
-                    }
+                    let in_zp = if wide_in { 0 } else { in_zp };
+                    ConvParams::new(s, (in_zp, out_zp), weights, (bias, mult, shift))
                 }),
             vec(
                 if wide_in {
@@ -504,12 +495,19 @@ fn identity_taps_written_behind_the_input() {
     assert!(expected.iter().any(|v| !(-128..=127).contains(v)));
 }
 
-#[test]
-fn identity_taps_are_refused_where_no_identity_or_kernel_takes_them() {
-    let mut g = Gen::new(61);
+/// The seeded 4x4x4 depthwise 3x3 of the refusal tests, with the generator
+/// after it (for more), and two 256-byte tensors' offsets and their arena.
+fn refusal_case(seed: u64) -> (Gen, ConvParams, Vec<usize>, Vec<i8>) {
+    let mut g = Gen::new(seed);
     let s = Geometry::drawn((4, 4), (4, 4, 4), (3, 1, 1)).unwrap();
     let p = ConvParams::seeded(s, &mut g);
     let (off, arena) = Layout::fixed(2, 3).place(&[256, 256]);
+    (g, p, off, arena)
+}
+
+#[test]
+fn identity_taps_are_refused_where_no_identity_or_kernel_takes_them() {
+    let (mut g, p, off, arena) = refusal_case(61);
     let (i, o) = (
         with(p.input(off[0]), Elem::I16),
         with(p.output(off[1]), Elem::I16),
@@ -563,10 +561,7 @@ fn identity_taps_are_refused_where_no_identity_or_kernel_takes_them() {
 
 #[test]
 fn int16_operands_are_refused_where_no_kernel_takes_them() {
-    let mut g = Gen::new(41);
-    let s = Geometry::drawn((4, 4), (4, 4, 4), (3, 1, 1)).unwrap();
-    let p = ConvParams::seeded(s, &mut g);
-    let (off, arena) = Layout::fixed(2, 3).place(&[256, 256]);
+    let (mut g, p, off, arena) = refusal_case(41);
     let (i, o) = (with(p.input(off[0]), Elem::I16), p.output(off[1]));
     let mut blob = Blob::new();
     // A fast variant reads int8 only.
