@@ -219,7 +219,9 @@ pub fn block_px4(
         return 0;
     }
     let table = lut.unwrap_or(&IDENTITY).as_ptr().wrapping_add(128);
-    let mut sums = [0i32; 4 * BLOCK];
+    // Written by `block_sums` before `block_finish` reads them: no
+    // zeroing (a 512-byte `memclr` per tile).
+    let mut sums = [core::mem::MaybeUninit::<i32>::uninit(); 4 * BLOCK];
     let mut o0 = 0;
     while o0 < cout {
         let nb = (cout - o0).min(BLOCK);
@@ -234,7 +236,7 @@ pub fn block_px4(
                 words.as_ptr(),
                 cin,
                 bias.as_ptr().wrapping_add(4 * o0),
-                sums.as_mut_ptr(),
+                sums.as_mut_ptr().cast::<i32>(),
                 nb,
             );
         }
@@ -247,7 +249,7 @@ pub fn block_px4(
         // 2^9 in magnitude (`out_zp` checked).
         unsafe {
             instructions::block_finish(
-                sums.as_ptr(),
+                sums.as_ptr().cast::<i32>(),
                 nb,
                 multiplier.as_ptr().wrapping_add(2 * o0),
                 shift.as_ptr().wrapping_add(o0),
@@ -263,10 +265,11 @@ pub fn block_px4(
 }
 
 /// The depthwise tap table's channel loop on the DSP tier (the hook the
-/// MVE tier fills with 16 channels a step): four channels a step, the sums
-/// started at the folded bias and run over every tap by the `asm!` tap
-/// loop ([`lanes::TapRows::taps4`]'s), then requantized, mapped and stored
-/// by [`instructions::finish4`] without Rust per channel. Returns the
+/// MVE tier fills with 16 channels a step): four channels a step, all in
+/// one `asm!` block (`depthwise_groups`): the sums started at the folded
+/// bias and run over every tap by the four-taps-a-pass loop of
+/// [`lanes::TapRows::taps4`], then requantized by `SMULWB`/`ASR`/`SSAT`,
+/// mapped and stored, without Rust per channel. Returns the
 /// channels done (a multiple of 4); the caller computes the rest (all of
 /// them for a shift outside `-31..=-2`, a zero point outside `i8`, or
 /// operands too short).
@@ -307,35 +310,23 @@ pub fn depthwise_taps16(
         return Some(0);
     }
     let table = table.as_ptr().wrapping_add(128);
-    let zp2 = 2 * ch.out_zp + 1;
-    let mut c0 = 0;
-    while c0 + 4 <= c {
-        let b = bias.get(4 * c0..4 * c0 + 16).unwrap_or(&[0; 16]);
-        let acc: [i32; 4] = core::array::from_fn(|i| {
-            i32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
-        });
-        // SAFETY: every table entry starts `c >= c0 + 4` readable bytes (the
-        // `TapRows` invariant), and the weight word of tap `t < n` at `c0 +
-        // t * c` ends at or before `n * c <= weights.len()` (checked).
-        let acc =
-            unsafe { instructions::taps4(ptrs, ch.weights.as_ptr().wrapping_add(c0), c, c0, acc) };
-        // SAFETY: multipliers, shifts and outputs `c0..c0 + 4` are inside
-        // `mult` (`2 * c`), `shift` (`c`) and `out` (`c`), checked; the
-        // middle of a 256-byte table; `zp2` odd, below 2^9 (checked).
-        let done = unsafe {
-            instructions::finish4(
-                acc,
-                mult.as_ptr().wrapping_add(2 * c0),
-                shift.as_ptr().wrapping_add(c0),
-                zp2,
-                table,
-                out.as_mut_ptr().wrapping_add(c0),
-            )
-        };
-        if !done {
-            break;
-        }
-        c0 += 4;
-    }
-    Some(c0)
+    // SAFETY: `n >= 1` table entries, each starting `c >= 4` readable bytes
+    // (the `TapRows` invariant); the weight words `t * c + c0 .. + 4` of
+    // every tap end at or before `n * c <= weights.len()`; biases `4 * c`,
+    // multipliers `2 * c`, shifts `c` and outputs `c` bytes (all checked);
+    // the middle of a 256-byte table; `zp2` odd, below 2^9 (checked).
+    let done = unsafe {
+        instructions::depthwise_groups::<1>(
+            ptrs,
+            ch.weights.as_ptr(),
+            c,
+            bias.as_ptr(),
+            mult.as_ptr(),
+            shift.as_ptr(),
+            2 * ch.out_zp + 1,
+            table,
+            out.as_mut_ptr(),
+        )
+    };
+    Some(done)
 }
