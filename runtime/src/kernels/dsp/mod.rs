@@ -330,3 +330,136 @@ pub fn depthwise_taps16(
     };
     Some(done)
 }
+
+/// Widest input whose zero-point padding row [`multiplier_pixel16`] keeps
+/// on the stack (FastViT-T8's widest x2 conv reads 384 channels).
+const PAD_ROW: usize = 512;
+
+/// The x2 channel-multiplier conv's output pixel `(oy, ox)` on the DSP tier
+/// (the hook the MVE tier fills with its 16-channel asm): the table of the
+/// pixels its taps read, built as `multiplier::pixel_by_taps` builds it
+/// (padded taps read `pad_values`, or `in_zp` repeated), then each of the
+/// two multiplier planes by one `asm!` channel loop
+/// (`depthwise_groups::<2>`: plane `j`'s weights from `j * cin` on at tap
+/// stride `2 * cin`, its outputs, biases, multipliers and shifts at `2 *
+/// (c0 + i) + j`). `false` (the caller takes the window path, which
+/// writes every output again) unless the multiplier is 2, `cin` a multiple
+/// of 4 and every operand fits; also for a shift outside `-31..=-2`.
+#[inline]
+pub fn multiplier_pixel16<'s>(
+    a: &super::window::WindowArgs<'_>,
+    oy: usize,
+    ox: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) -> bool {
+    multiplier_taps(a, oy, ox, row, out)
+}
+
+/// [`multiplier_pixel16`] not generic over `row` and not inlined: one copy
+/// for both callers (plain and write-behind), as flash is tight on the
+/// 4 MB Pico 2.
+#[inline(never)]
+fn multiplier_taps<'s>(
+    a: &super::window::WindowArgs<'_>,
+    oy: usize,
+    ox: usize,
+    row: &dyn Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) -> bool {
+    const M: usize = 2;
+    let g = &a.geometry;
+    let (k, c, s, p) = (g.kernel, g.cin, g.stride, g.pad);
+    let ch = &a.channels;
+    let (bias, mult, shift) = (
+        ch.folded_bias.0,
+        ch.requant.multiplier.0,
+        ch.requant.shift.0,
+    );
+    let table = match ch.lut.len() {
+        0 => &IDENTITY,
+        _ => match <&[i8; 256]>::try_from(ch.lut) {
+            Ok(t) => t,
+            Err(_) => return false,
+        },
+    };
+    let taps_n = k * k;
+    if g.multiplier() != M
+        || c < 4
+        || c % 4 != 0
+        || k == 0
+        || k > super::window::MAX_KERNEL
+        || taps_n
+            .checked_mul(M * c)
+            .is_none_or(|e| e > ch.weights.len())
+        || bias.len() < 4 * M * c
+        || mult.len() < 2 * M * c
+        || shift.len() < M * c
+        || out.len() < M * c
+        || !(-128..=127).contains(&ch.out_zp)
+    {
+        return false;
+    }
+    let iy0 = (oy * s).wrapping_sub(p);
+    let ix0 = (ox * s).wrapping_sub(p);
+    let inside = |i0: usize, n: usize| i0 < n && i0 + k <= n;
+    let zp_row: [i8; PAD_ROW];
+    let pad: &[i8] = if !a.pad_values.is_empty() {
+        a.pad_values
+    } else if inside(iy0, g.h) && inside(ix0, g.w) {
+        &[]
+    } else if c <= PAD_ROW {
+        zp_row = [a.in_zp as i8; PAD_ROW];
+        &zp_row
+    } else {
+        return false;
+    };
+    let mut taps = lanes::TapRows::new(c);
+    for ky in 0..k {
+        let iy = iy0.wrapping_add(ky);
+        let r = if iy < g.h { row(iy) } else { &[] };
+        for kx in 0..k {
+            let ix = ix0.wrapping_add(kx);
+            let px = if iy < g.h && ix < g.w {
+                r.get(ix * c..)
+            } else {
+                None
+            };
+            if !taps.push(px.unwrap_or(pad)) {
+                return false;
+            }
+        }
+    }
+    let ptrs = taps.ptrs();
+    if ptrs.len() != taps_n {
+        return false;
+    }
+    let table = table.as_ptr().wrapping_add(128);
+    for j in 0..M {
+        // SAFETY: `k * k >= 1` table entries, each starting `c >= 4`
+        // readable bytes (the `TapRows` invariant); plane `j`'s weight
+        // words `j * c + t * M * c + c0 .. + 4` end at or before `k * k * M
+        // * c <= weights.len()` (checked); from plane `j`'s offsets the
+        // biases (`4 * M * c` bytes), multipliers (`2 * M * c`), shifts and
+        // outputs (`M * c` each, checked) hold the `M * (c - 1) + 1`
+        // channels the loop reads; the middle of a 256-byte table; `zp2`
+        // odd, below 2^9 (checked).
+        let done = unsafe {
+            instructions::depthwise_groups::<M>(
+                ptrs,
+                ch.weights.as_ptr().wrapping_add(j * c),
+                c,
+                bias.as_ptr().wrapping_add(4 * j),
+                mult.as_ptr().wrapping_add(2 * j),
+                shift.as_ptr().wrapping_add(j),
+                2 * ch.out_zp + 1,
+                table,
+                out.as_mut_ptr().wrapping_add(j),
+            )
+        };
+        if done != c {
+            return false;
+        }
+    }
+    true
+}
