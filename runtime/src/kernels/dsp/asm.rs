@@ -231,8 +231,8 @@ pub unsafe fn taps4(
 /// loop over the channels, so no Rust runs per channel. Per 16 input
 /// channels: one two-word weight `LDM`, four `SXTB16`, eight four-register
 /// input `LDM`s, 32 `SMLAD` and the loop test (52 instructions for 64
-/// MACs); per channel 14 more (bias, pointer reset, one `STM` of the four
-/// sums, state spilled to the stack).
+/// MACs); per channel 12 more (the state by one `LDM` and one `LDRD`,
+/// bias, pointer reset, one `STM` of the four sums).
 ///
 /// # Safety
 /// `w` is word-aligned and starts `nb * cin` readable bytes (the block's
@@ -264,14 +264,13 @@ pub unsafe fn block_sums(
         core::arch::asm!(
             "push {{r0, r1, r2, r3, r6, r7}}",
             "1:",
-            "ldr r6, [sp]",
-            "ldr r8, [r6], #4",
-            "str r6, [sp]",
+            "ldm sp, {{r0, r1, r2, r3}}",
+            "ldr r8, [r0], #4",
+            "str r0, [sp]",
             "mov r9, r8",
             "mov r10, r8",
             "mov r11, r8",
-            "ldr r6, [sp, #12]",
-            "sub r5, lr, r6",
+            "sub r5, lr, r3",
             "2:",
             "ldm r4!, {{r6, r12}}",
             "sxtb16 r7, r6, ror #8",
@@ -325,11 +324,10 @@ pub unsafe fn block_sums(
             "smlad r11, r7, r3, r11",
             "cmp r5, lr",
             "bne 2b",
-            "ldr r6, [sp, #4]",
-            "stm r6!, {{r8, r9, r10, r11}}",
-            "str r6, [sp, #4]",
-            "ldr r0, [sp, #8]",
-            "cmp r6, r0",
+            "ldrd r1, r2, [sp, #4]",
+            "stm r1!, {{r8, r9, r10, r11}}",
+            "str r1, [sp, #4]",
+            "cmp r1, r2",
             "bne 1b",
             "add sp, #16",
             "pop {{r6, r7}}",
@@ -465,7 +463,7 @@ pub unsafe fn block_finish(
 /// `2 * k`, `shift` `k`, `out` `k` writable; `c >= 4`; `table` is the
 /// middle (`+ 128`) of a 256-byte table; `zp2` odd and small (`|zp2| <
 /// 2^20`).
-#[inline(always)]
+#[inline(never)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn depthwise_groups<const M: usize>(
     ptrs: &[*const i8],

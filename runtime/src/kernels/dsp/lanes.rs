@@ -142,10 +142,13 @@ pub const MAX_TAPS: usize = 49;
 /// window clipping or padding branches. Invariant (kept by [`TapRows::push`],
 /// relied on by `taps4`): each of the first `n` pointers starts `len`
 /// readable bytes of one slice that lives for `'s`.
+#[repr(C)]
 pub struct TapRows<'s> {
-    ptrs: [*const i8; MAX_TAPS],
     n: usize,
     len: usize,
+    /// The first `n` are written by `push`; the rest are never read (not
+    /// zeroed: a 196-byte `memclr` per output pixel).
+    ptrs: [core::mem::MaybeUninit<*const i8>; MAX_TAPS],
     _rows: core::marker::PhantomData<&'s [i8]>,
 }
 
@@ -154,7 +157,7 @@ impl<'s> TapRows<'s> {
     #[inline(always)]
     pub fn new(len: usize) -> Self {
         TapRows {
-            ptrs: [core::ptr::null(); MAX_TAPS],
+            ptrs: [core::mem::MaybeUninit::uninit(); MAX_TAPS],
             n: 0,
             len,
             _rows: core::marker::PhantomData,
@@ -168,7 +171,7 @@ impl<'s> TapRows<'s> {
         if src.len() < self.len || self.n >= MAX_TAPS {
             return false;
         }
-        self.ptrs[self.n] = src.as_ptr();
+        self.ptrs[self.n] = core::mem::MaybeUninit::new(src.as_ptr());
         self.n += 1;
         true
     }
@@ -177,7 +180,10 @@ impl<'s> TapRows<'s> {
     /// [`TapRows::tap_len`] readable bytes of one slice that lives for `'s`.
     #[inline(always)]
     pub fn ptrs(&self) -> &[*const i8] {
-        &self.ptrs[..self.n.min(MAX_TAPS)]
+        let init = &self.ptrs[..self.n.min(MAX_TAPS)];
+        // SAFETY: `push` wrote each of the first `n` entries before
+        // raising `n`, and `MaybeUninit<T>` has `T`'s layout.
+        unsafe { core::slice::from_raw_parts(init.as_ptr().cast::<*const i8>(), init.len()) }
     }
 
     /// Readable bytes at each tap pointer (the channel count).
@@ -203,7 +209,7 @@ impl<'s> TapRows<'s> {
         // SAFETY: see the two twins (`asm.rs`, `model.rs`): their contract
         // (every table entry starts `c0 + 4` readable bytes, `pw + t * ws`
         // four readable weight bytes for every tap) is checked above.
-        *acc = unsafe { instructions::taps4(&self.ptrs[..n], pw, ws, c0, *acc) };
+        *acc = unsafe { instructions::taps4(self.ptrs(), pw, ws, c0, *acc) };
         true
     }
 }
