@@ -407,18 +407,12 @@ pub fn pixel_by_taps<'s>(
     let mut taps = TapRows::new(c);
     for ky in 0..k {
         let iy = iy0.wrapping_add(ky);
-        let r = if iy < a.geometry.h { row(iy) } else { &[] };
-        for kx in 0..k {
-            let ix = ix0.wrapping_add(kx);
-            let px = if iy < a.geometry.h && ix < a.geometry.w {
-                r.get(ix * c..)
-            } else {
-                None
-            };
-            let src = px.unwrap_or(pad);
-            if !taps.push(src) {
-                return false;
-            }
+        let (r, w) = match iy < a.geometry.h {
+            true => (row(iy), a.geometry.w),
+            false => (&[][..], 0),
+        };
+        if !taps.push_row(r, ix0, k, w, pad) {
+            return false;
         }
     }
     // MVE: 16 channels at a time first (the other tiers decline).

@@ -176,6 +176,42 @@ impl<'s> TapRows<'s> {
         true
     }
 
+    /// Appends the `k` taps of one kernel row, as [`TapRows::push`] of each
+    /// would: pixel `ix0 + kx` (wrapping) of the row `r` (`len` bytes a
+    /// pixel) where it is below `w` and `r` reaches it, else `pad`. When
+    /// the `k` pixels all lie inside `r`, the pointers are one add apart
+    /// (no per-tap checks); `false` as soon as a tap does not fit (the
+    /// taps before it stay pushed).
+    #[inline(always)]
+    pub fn push_row(&mut self, r: &'s [i8], ix0: usize, k: usize, w: usize, pad: &'s [i8]) -> bool {
+        let c = self.len;
+        let end = ix0.checked_add(k);
+        let inside = end.is_some_and(|e| e <= w && e.checked_mul(c).is_some_and(|b| b <= r.len()));
+        let slots = self
+            .n
+            .checked_add(k)
+            .and_then(|e| self.ptrs.get_mut(self.n..e));
+        if let (true, Some(slots)) = (inside, slots) {
+            // Pixel `ix0 + kx` starts at `(ix0 + kx) * c`, `c` bytes before
+            // `(ix0 + k) * c <= r.len()`: inside `r` (the invariant).
+            let mut p = r.as_ptr().wrapping_add(ix0 * c);
+            for slot in slots {
+                *slot = core::mem::MaybeUninit::new(p);
+                p = p.wrapping_add(c);
+            }
+            self.n += k;
+            return true;
+        }
+        for kx in 0..k {
+            let ix = ix0.wrapping_add(kx);
+            let src = if ix < w { r.get(ix * c..) } else { None };
+            if !self.push(src.unwrap_or(pad)) {
+                return false;
+            }
+        }
+        true
+    }
+
     /// The tap pointers pushed so far, in tap order; each starts
     /// [`TapRows::tap_len`] readable bytes of one slice that lives for `'s`.
     #[inline(always)]

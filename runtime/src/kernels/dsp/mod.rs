@@ -417,17 +417,12 @@ fn multiplier_taps<'s>(
     let mut taps = lanes::TapRows::new(c);
     for ky in 0..k {
         let iy = iy0.wrapping_add(ky);
-        let r = if iy < g.h { row(iy) } else { &[] };
-        for kx in 0..k {
-            let ix = ix0.wrapping_add(kx);
-            let px = if iy < g.h && ix < g.w {
-                r.get(ix * c..)
-            } else {
-                None
-            };
-            if !taps.push(px.unwrap_or(pad)) {
-                return false;
-            }
+        let (r, w) = match iy < g.h {
+            true => (row(iy), g.w),
+            false => (&[][..], 0),
+        };
+        if !taps.push_row(r, ix0, k, w, pad) {
+            return false;
         }
     }
     let ptrs = taps.ptrs();
