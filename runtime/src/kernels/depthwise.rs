@@ -416,9 +416,19 @@ pub fn pixel_by_taps<'s>(
         }
     }
     // MVE: 16 channels at a time first (the other tiers decline).
-    let Some(mut c0) = super::depthwise_taps16(a, &taps, out) else {
+    let Some(c0) = super::depthwise_taps16(a, &taps, out) else {
         return false;
     };
+    c0 >= c || taps_rest(a, &taps, c0, out)
+}
+
+/// The channels from `c0` on of [`pixel_by_taps`], four at a time: not
+/// generic over the caller's row source and not inlined, so the
+/// instantiations of `pixel_by_taps` share one copy (flash on the 4 MB
+/// Pico 2; on the DSP tier only a shift outside `-31..=-2` gets here).
+#[inline(never)]
+fn taps_rest(a: &WindowArgs<'_>, taps: &TapRows<'_>, mut c0: usize, out: &mut [i8]) -> bool {
+    let c = a.geometry.cin;
     while c0 < c {
         let mut acc = bias::<4>(a.channels.folded_bias, c0, 1);
         if !taps.taps4(&mut acc, a.channels.weights, c, c0) {

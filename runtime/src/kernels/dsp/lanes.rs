@@ -181,8 +181,10 @@ impl<'s> TapRows<'s> {
     /// pixel) where it is below `w` and `r` reaches it, else `pad`. When
     /// the `k` pixels all lie inside `r`, the pointers are one add apart
     /// (no per-tap checks); `false` as soon as a tap does not fit (the
-    /// taps before it stay pushed).
-    #[inline(always)]
+    /// taps before it stay pushed). `#[inline]`, not `always`: the
+    /// size-optimized 4 MB Pico 2 build keeps one copy for the depthwise
+    /// kernels' several instantiations.
+    #[inline]
     pub fn push_row(&mut self, r: &'s [i8], ix0: usize, k: usize, w: usize, pad: &'s [i8]) -> bool {
         let c = self.len;
         let end = ix0.checked_add(k);
