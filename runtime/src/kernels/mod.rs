@@ -39,8 +39,9 @@
 //! NEON tiers instead reads a per-pixel table of tap pointers (padded taps point
 //! at a padding row, `depthwise::pixel_by_taps`): DSP `SXTB16` + `SMLABB`
 //! four channels at a time, 12.5 instructions per tap (`asm!`, four taps a
-//! pass, `dsp::lanes::TapRows::taps4`), requantized in asm
-//! (`dsp::depthwise_taps16`); MVE 16 channels in
+//! pass), the whole channel loop with its requantization in one asm block
+//! (`dsp::depthwise_taps16`; the x2 convs run each multiplier plane through
+//! the same loop at output stride 2, `dsp::multiplier_pixel16`); MVE 16 channels in
 //! four q registers across all taps, `VLDRB.S16` + `VMULLB`/`VMULLT.S16` +
 //! `VADD` (asm, ~1 instruction per MAC), then a vector requantization
 //! (`VMULH` + `VRSHL`, table gather) of the 16 outputs (`mve::taps16`,

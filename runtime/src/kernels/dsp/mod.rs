@@ -186,9 +186,9 @@ pub fn block_px4_fits(shift: &[i8], out_zp: i32) -> bool {
 /// A 1x1 tile of the four pixels in `p` for every output channel, written
 /// to `out[px * cout + o]`; returns the channels done: `cout`, or 0 when
 /// declined (`cin` not a multiple of 16, the weights not word-aligned),
-/// and the caller takes the channel-by-channel path. Blocks of up to [`BLOCK`] channels in
-/// two `asm!` loops ([`instructions::block_sums`], then
-/// [`instructions::block_finish`]), so no Rust runs per channel. The
+/// and the caller takes the channel-by-channel path. Blocks of up to `BLOCK` (32) channels in
+/// two `asm!` loops (`block_sums`, then
+/// `block_finish`), so no Rust runs per channel. The
 /// caller has checked [`block_px4_fits`] on the same `shift` and `out_zp`.
 #[inline]
 #[allow(clippy::too_many_arguments)]
