@@ -331,6 +331,125 @@ fn dsp_depthwise_taps_is_reference() {
     });
 }
 
+/// The DSP x2 channel-multiplier pixel (`dsp::multiplier_pixel16`: its own
+/// tap table, each plane through the models of the `asm!` channel loop at
+/// output stride 2) is, per output channel `2 * ci + j`, the folded bias
+/// plus every tap's product of input channel `ci` (a padded tap reads
+/// `pad_values[ci]`, or `in_zp`) with weight `[t][j][ci]`, then
+/// `requantize_i8` and the table; it declines (the caller's window path
+/// rewrites the pixel) when a shift is outside `-31..=-2`.
+#[test]
+fn dsp_multiplier_taps_is_reference() {
+    use runtime::kernels::pointwise::PointwiseArgs;
+    use runtime::kernels::window::{Geometry, WindowArgs};
+    use runtime::ops::{widen, I32s, Multipliers, RequantView, Shifts};
+    let case = (
+        (
+            1usize..=4,
+            prop_oneof![Just(3usize), Just(7)],
+            1usize..=2,
+            any::<bool>(),
+        ),
+        (1usize..=9, 1usize..=9, any::<u64>(), -128i32..=127),
+        (-128i32..=127, any::<bool>(), 0u8..4),
+    );
+    check(
+        600,
+        case,
+        |((g, k, s, pv), (h, w, seed, in_zp), (zp, table, bad))| {
+            let (c, m) = (4 * g, 2);
+            let p = k / 2;
+            let mut r = seed | 1;
+            let mut next = move || {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                r as i8
+            };
+            let input: Vec<i8> = (0..h * w * c).map(|_| next()).collect();
+            let wt: Vec<i8> = (0..k * k * m * c).map(|_| next()).collect();
+            let pads: Vec<i8> = (0..c).map(|_| next()).collect();
+            let t: [i8; 256] = core::array::from_fn(|_| next());
+            let bias: Vec<i32> = (0..m * c)
+                .map(|_| (next() as i32) << (next() as u8 % 24))
+                .collect();
+            let mult: Vec<i16> = (0..m * c)
+                .map(|_| i16::from_le_bytes([next() as u8, next() as u8 | 0x40]))
+                .collect();
+            let mut shift: Vec<i8> = (0..m * c).map(|_| -2 - (next() as u8 % 30) as i8).collect();
+            if bad == 0 {
+                shift[(next() as u8 as usize) % (m * c)] = next() % 4 - 1;
+            }
+            let b: Vec<u8> = bias.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let mu: Vec<u8> = mult.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let a = WindowArgs {
+                channels: PointwiseArgs {
+                    weights: &wt,
+                    folded_bias: I32s(&b),
+                    requant: RequantView {
+                        multiplier: Multipliers(&mu),
+                        shift: Shifts(&shift),
+                    },
+                    out_zp: zp,
+                    lut: if table { &t } else { &[] },
+                    weights_above_min: wt.iter().all(|&v| v > i8::MIN),
+                },
+                pad_values: if pv { &pads } else { &[] },
+                in_zp,
+                geometry: Geometry {
+                    kernel: k,
+                    stride: s,
+                    pad: p,
+                    h,
+                    w,
+                    cin: c,
+                    cout: m * c,
+                },
+            };
+            let row = |iy: usize| input.get(iy * w * c..(iy + 1) * w * c).unwrap_or(&[]);
+            let ok = shift.iter().all(|v| (-31..=-2).contains(v));
+            let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
+            for (oy, ox) in (0..oh).flat_map(|y| (0..ow).map(move |x| (y, x))) {
+                let mut out = vec![0x55i8; m * c];
+                let took = dsp::multiplier_pixel16(&a, oy, ox, &row, &mut out);
+                prop_assert_eq!(took, ok, "pixel ({}, {})", oy, ox);
+                if !took {
+                    continue;
+                }
+                let want: Vec<i8> = (0..m * c)
+                    .map(|o| {
+                        let (ci, j) = (o / m, o % m);
+                        let mut acc = bias[o];
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let (iy, ix) =
+                                    ((oy * s + ky).wrapping_sub(p), (ox * s + kx).wrapping_sub(p));
+                                let x = if iy < h && ix < w {
+                                    input[(iy * w + ix) * c + ci] as i32
+                                } else if pv {
+                                    pads[ci] as i32
+                                } else {
+                                    in_zp
+                                };
+                                let wv = wt[((ky * k + kx) * m + j) * c + ci] as i32;
+                                acc = acc.wrapping_add(wv * x);
+                            }
+                        }
+                        let y = requantize_i8(acc, widen(mult[o]), shift[o] as i32, zp);
+                        if table {
+                            t[(y as u8 ^ 0x80) as usize]
+                        } else {
+                            y
+                        }
+                    })
+                    .collect();
+                prop_same(&format!("pixel ({oy}, {ox})"), &want, &out)?;
+            }
+            Ok(())
+        },
+    );
+}
+
 /// The NEON 16-lane depthwise `finish16` is `requantize_i8` (then the
 /// table) lane by lane where it takes the lanes, and declines (writing
 /// nothing) exactly when a shift is above -1 or a multiplier widens to `i32::MIN`.

@@ -407,24 +407,28 @@ pub fn pixel_by_taps<'s>(
     let mut taps = TapRows::new(c);
     for ky in 0..k {
         let iy = iy0.wrapping_add(ky);
-        let r = if iy < a.geometry.h { row(iy) } else { &[] };
-        for kx in 0..k {
-            let ix = ix0.wrapping_add(kx);
-            let px = if iy < a.geometry.h && ix < a.geometry.w {
-                r.get(ix * c..)
-            } else {
-                None
-            };
-            let src = px.unwrap_or(pad);
-            if !taps.push(src) {
-                return false;
-            }
+        let (r, w) = match iy < a.geometry.h {
+            true => (row(iy), a.geometry.w),
+            false => (&[][..], 0),
+        };
+        if !taps.push_row(r, ix0, k, w, pad) {
+            return false;
         }
     }
     // MVE: 16 channels at a time first (the other tiers decline).
-    let Some(mut c0) = super::depthwise_taps16(a, &taps, out) else {
+    let Some(c0) = super::depthwise_taps16(a, &taps, out) else {
         return false;
     };
+    c0 >= c || taps_rest(a, &taps, c0, out)
+}
+
+/// The channels from `c0` on of [`pixel_by_taps`], four at a time: not
+/// generic over the caller's row source and not inlined, so the
+/// instantiations of `pixel_by_taps` share one copy (flash on the 4 MB
+/// Pico 2; on the DSP tier only a shift outside `-31..=-2` gets here).
+#[inline(never)]
+fn taps_rest(a: &WindowArgs<'_>, taps: &TapRows<'_>, mut c0: usize, out: &mut [i8]) -> bool {
+    let c = a.geometry.cin;
     while c0 < c {
         let mut acc = bias::<4>(a.channels.folded_bias, c0, 1);
         if !taps.taps4(&mut acc, a.channels.weights, c, c0) {

@@ -39,8 +39,9 @@
 //! NEON tiers instead reads a per-pixel table of tap pointers (padded taps point
 //! at a padding row, `depthwise::pixel_by_taps`): DSP `SXTB16` + `SMLABB`
 //! four channels at a time, 12.5 instructions per tap (`asm!`, four taps a
-//! pass, `dsp::lanes::TapRows::taps4`), requantized in asm
-//! (`dsp::depthwise_taps16`); MVE 16 channels in
+//! pass), the whole channel loop with its requantization in one asm block
+//! (`dsp::depthwise_taps16`; the x2 convs run each multiplier plane through
+//! the same loop at output stride 2, `dsp::multiplier_pixel16`); MVE 16 channels in
 //! four q registers across all taps, `VLDRB.S16` + `VMULLB`/`VMULLT.S16` +
 //! `VADD` (asm, ~1 instruction per MAC), then a vector requantization
 //! (`VMULH` + `VRSHL`, table gather) of the 16 outputs (`mve::taps16`,
@@ -127,9 +128,9 @@ pub use arch::{
 // depthwise tap table's 16-channel loop (the portable ones: the scalar
 // reference, or declining).
 #[cfg(fastvit_dsp)]
-use dsp::depthwise_taps16;
-#[cfg(fastvit_dsp)]
 use dsp::{block_px4, block_px4_fits};
+#[cfg(fastvit_dsp)]
+use dsp::{depthwise_taps16, multiplier_pixel16};
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 use mve::{
     add_tables4, depthwise_pixel16, depthwise_row16, depthwise_taps16, finish_px4,
@@ -150,10 +151,11 @@ pub(crate) use portable::above_min;
     fastvit_dsp
 )))]
 use portable::depthwise_taps16;
+#[cfg(not(any(all(target_arch = "arm", fastvit_mve), fastvit_dsp)))]
+use portable::multiplier_pixel16;
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
 use portable::{
-    add_tables4, depthwise_pixel16, depthwise_row16, finish_px4, multiplier_pixel16, taps16_sums,
-    tile_px4,
+    add_tables4, depthwise_pixel16, depthwise_row16, finish_px4, taps16_sums, tile_px4,
 };
 #[cfg(not(fastvit_dsp))]
 use portable::{block_px4, block_px4_fits};
@@ -175,10 +177,10 @@ pub(crate) const WORD_LANES: bool = cfg!(fastvit_dsp);
 pub(crate) const TAP_TABLE: bool = cfg!(any(fastvit_dsp, fastvit_mve, target_arch = "aarch64"));
 
 /// The x2 channel-multiplier conv reads the depthwise tap table too
-/// (`multiplier::pixel_by_taps`): the DSP and MVE tiers (about 2 KB of code
-/// on the 4 MB Pico 2, which has room since its build dropped the reference
-/// forms).
-pub(crate) const MULTIPLIER_TAPS: bool = cfg!(any(fastvit_dsp, fastvit_mve));
+/// (`multiplier::pixel_by_taps`): the MVE tier. The DSP tier builds the
+/// same table in its own hook (`dsp::multiplier_pixel16`, each plane one
+/// `asm!` channel loop) and leaves the other shapes to the window path.
+pub(crate) const MULTIPLIER_TAPS: bool = cfg!(all(target_arch = "arm", fastvit_mve));
 
 /// The 1x1 tile requantizes, maps and stores a channel's four outputs as one
 /// vector per output channel (`mve::finish_px4`).

@@ -231,8 +231,8 @@ pub unsafe fn taps4(
 /// loop over the channels, so no Rust runs per channel. Per 16 input
 /// channels: one two-word weight `LDM`, four `SXTB16`, eight four-register
 /// input `LDM`s, 32 `SMLAD` and the loop test (52 instructions for 64
-/// MACs); per channel 14 more (bias, pointer reset, one `STM` of the four
-/// sums, state spilled to the stack).
+/// MACs); per channel 12 more (the state by one `LDM` and one `LDRD`,
+/// bias, pointer reset, one `STM` of the four sums).
 ///
 /// # Safety
 /// `w` is word-aligned and starts `nb * cin` readable bytes (the block's
@@ -264,14 +264,13 @@ pub unsafe fn block_sums(
         core::arch::asm!(
             "push {{r0, r1, r2, r3, r6, r7}}",
             "1:",
-            "ldr r6, [sp]",
-            "ldr r8, [r6], #4",
-            "str r6, [sp]",
+            "ldm sp, {{r0, r1, r2, r3}}",
+            "ldr r8, [r0], #4",
+            "str r0, [sp]",
             "mov r9, r8",
             "mov r10, r8",
             "mov r11, r8",
-            "ldr r6, [sp, #12]",
-            "sub r5, lr, r6",
+            "sub r5, lr, r3",
             "2:",
             "ldm r4!, {{r6, r12}}",
             "sxtb16 r7, r6, ror #8",
@@ -325,11 +324,10 @@ pub unsafe fn block_sums(
             "smlad r11, r7, r3, r11",
             "cmp r5, lr",
             "bne 2b",
-            "ldr r6, [sp, #4]",
-            "stm r6!, {{r8, r9, r10, r11}}",
-            "str r6, [sp, #4]",
-            "ldr r0, [sp, #8]",
-            "cmp r6, r0",
+            "ldrd r1, r2, [sp, #4]",
+            "stm r1!, {{r8, r9, r10, r11}}",
+            "str r1, [sp, #4]",
+            "cmp r1, r2",
             "bne 1b",
             "add sp, #16",
             "pop {{r6, r7}}",
@@ -356,8 +354,10 @@ pub unsafe fn block_sums(
 /// `u = t - 33` (nested floors), so with the zero point folded in as
 /// `zp2 = 2 * zp + 1`: `SMULWB`, `ASR`, `ADD`, `SSAT #8, ASR #1`, the table
 /// byte and the store, 6 instructions an output; per channel one `LDM` of
-/// its four sums, the multiplier, the shift (`u = -2 - shift`) and the loop
-/// test (35 instructions for four outputs).
+/// its four sums, the multiplier, the shift and the loop test (34
+/// instructions for four outputs). The shift byte is loaded zero-extended
+/// and `u` formed as `254 - byte` (one `RSB`): its low byte is that of
+/// `-2 - shift`, and `ASR` by a register reads only the low byte.
 ///
 /// # Safety
 /// `buf` starts `4 * nb` readable words, `mult` `2 * nb` bytes, `shift`
@@ -380,7 +380,7 @@ pub unsafe fn block_finish(
     // SAFETY: the caller's contract. Channel `j` reads `buf + 4 * j .. + 4`
     // (one `LDM`; the loop ends exactly at `buf + 4 * nb`), the halfword
     // `mult + 2 * j` (unaligned `LDRSH` is allowed) and the byte `shift +
-    // j`; whatever `u = -2 - shift` is, `SSAT` clamps to
+    // j`; whatever `u = 254 - shift byte` is, `SSAT` clamps to
     // `-128..=127`, so the table read stays inside `table - 128 .. + 128`;
     // it writes `out + j`, `+ cout`, `+ 2 * cout`, `+ 3 * cout` (r6 and
     // r7, which asm! may not name, hold the pixel-0 and pixel-2 pointers:
@@ -399,9 +399,8 @@ pub unsafe fn block_finish(
             "smulwb r9, r9, r3",
             "smulwb r10, r10, r3",
             "smulwb r11, r11, r3",
-            "ldrsb r3, [r2], #1",
-            "mvn r3, r3",
-            "sub r3, r3, #1",
+            "ldrb r3, [r2], #1",
+            "rsb r3, r3, #254",
             "asr r8, r8, r3",
             "asr r9, r9, r3",
             "asr r10, r10, r3",
@@ -441,99 +440,233 @@ pub unsafe fn block_finish(
     }
 }
 
-/// Four channels' sums `acc` requantized as [`block_finish`] does (per
-/// channel its own multiplier and shift), mapped through the table and
-/// stored to `out[0..4]`: 12 instructions a channel. `false` when a shift
-/// is outside `-31..=-2` (some of the four bytes may then be written; the
-/// caller rewrites them).
+/// The depthwise tap table's whole channel loop ([`super::dsp::depthwise_taps16`],
+/// `M = 1`; one multiplier plane of the x2 conv, `M = 2`) in one `asm!`
+/// block: for each group of four input channels `c0` (while `c0 + 4 <= c`)
+/// the sums start at the four folded biases, run over every tap four taps a
+/// pass (entered at `n % 4`, as [`taps4`]: 12 instructions per tap; the
+/// weights of tap `t` at `w + t * M * c + c0`), then are requantized as
+/// [`block_finish`] does (per channel its own multiplier and shift; `u =
+/// 254 - shift byte`, `0..=29` exactly for shifts in `-31..=-2`), mapped
+/// through the table and stored: channel `c0 + i` is output, bias,
+/// multiplier and shift `M * (c0 + i)` (the caller offsets the pointers by
+/// the plane). 11 instructions a channel, 25 of loop state per group
+/// (reloaded from an eleven-word frame, no Rust between groups). Returns
+/// the input channels done: `c & !3`, or the first group with a shift
+/// outside `-31..=-2` (some of its bytes may then be written; the caller
+/// rewrites them).
 ///
 /// # Safety
-/// `mult` starts 8 readable bytes, `shift` 4, `out` 4 writable; `table` is
-/// the middle (`+ 128`) of a 256-byte table; `zp2` odd and small (`|zp2| <
+/// `M` is 1 or 2; `ptrs` is not empty and each entry starts `c` readable
+/// bytes; `w + t * M * c .. + c` is readable for every `t < ptrs.len()`;
+/// with `k = M * (c - 1) + 1`, `bias` starts `4 * k` readable bytes, `mult`
+/// `2 * k`, `shift` `k`, `out` `k` writable; `c >= 4`; `table` is the
+/// middle (`+ 128`) of a 256-byte table; `zp2` odd and small (`|zp2| <
 /// 2^20`).
-#[inline(always)]
-pub unsafe fn finish4(
-    acc: [i32; 4],
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn depthwise_groups<const M: usize>(
+    ptrs: &[*const i8],
+    w: *const i8,
+    c: usize,
+    bias: *const u8,
     mult: *const u8,
     shift: *const i8,
     zp2: i32,
     table: *const i8,
     out: *mut i8,
-) -> bool {
-    let [a0, a1, a2, a3] = acc;
-    let ok: u32;
-    // SAFETY: the caller's contract: it reads the halfwords `mult + 2 * i`
-    // (unaligned `LDRSH` is allowed) and the bytes `shift + i` for `i < 4`;
-    // `SSAT` clamps each index to `-128..=127`, inside the table around
-    // `table`; it writes `out + i`. No stack; the flags are clobbered. DSP
-    // instructions: the `fastvit_dsp` cfg.
+) -> usize {
+    const { assert!(M == 1 || M == 2) };
+    let n = ptrs.len();
+    let tp = ptrs.as_ptr();
+    // The loop state, reloaded per group: tap table, weights, biases, `n %
+    // 4`, multipliers, shifts, `zp2`, table, outputs, tap table end,
+    // channel end.
+    let frame: [usize; 11] = [
+        tp as usize,
+        w as usize,
+        bias as usize,
+        n % 4,
+        mult as usize,
+        shift as usize,
+        zp2 as usize,
+        table as usize,
+        out as usize,
+        tp.wrapping_add(n) as usize,
+        c & !3,
+    ];
+    let done: usize;
+    // SAFETY: the caller's contract. Group `c0` (`c0 + 4 <= c`, the loop
+    // ends exactly at `c & !3 >= 4`) reads the table entries `0..n` (four
+    // taps a pass, entered at the tap block that leaves a multiple of four,
+    // so `r1` meets the table end only at a pass end), the word at each
+    // entry `+ c0` (inside its `c` bytes), the weight words `w + c0 + t *
+    // M * c` (`+ 4 <= w + t * M * c + c`), with `o = M * (c0 + i) < k` for
+    // `i < 4` the bias words `bias + 4 * o` (unaligned `LDR` is allowed on
+    // v7-M/v8-M.main), the halfwords `mult + 2 * o` and bytes `shift + o`,
+    // and writes `out + o`; `SSAT` clamps every table index to `-128..=127`. The
+    // frame is read only. r6 and r7 (which asm! may not name) are pushed
+    // and popped; every other register it uses is declared clobbered, and
+    // the flags. DSP instructions: the `fastvit_dsp` cfg.
     unsafe {
         core::arch::asm!(
-            "movs {ok}, #0",
-            "ldrsh {m}, [{mp}]",
-            "ldrsb {u}, [{sp_}]",
-            "mvn {u}, {u}",
-            "sub {u}, {u}, #1",
-            "cmp {u}, #29",
+            "push {{r6, r7}}",
+            "mov r6, r3",
+            "1:",
+            "ldr r1, [r6]",
+            "ldr r2, [r6, #36]",
+            "ldr r12, [r6, #4]",
+            "add r12, r12, r0",
+            "ldr r3, [r6, #8]",
+            "add r3, r3, r0, lsl #{lb}",
+            "ldr r8, [r3]",
+            "ldr r9, [r3, #{b1}]",
+            "ldr r10, [r3, #{b2}]",
+            "ldr r11, [r3, #{b3}]",
+            "ldr r3, [r6, #12]",
+            "cmp r3, #1",
+            "beq 5f",
+            "cmp r3, #2",
+            "beq 4f",
+            "cmp r3, #3",
+            "beq 3f",
+            "2:",
+            "ldr r3, [r1], #4",
+            "ldr r3, [r3, r0]",
+            "ldr r4, [r12]",
+            "add r12, r12, lr",
+            "sxtb16 r7, r3",
+            "sxtb16 r5, r4",
+            "smlabb r8, r7, r5, r8",
+            "smlatt r10, r7, r5, r10",
+            "sxtb16 r7, r3, ror #8",
+            "sxtb16 r5, r4, ror #8",
+            "smlabb r9, r7, r5, r9",
+            "smlatt r11, r7, r5, r11",
+            "3:",
+            "ldr r3, [r1], #4",
+            "ldr r3, [r3, r0]",
+            "ldr r4, [r12]",
+            "add r12, r12, lr",
+            "sxtb16 r7, r3",
+            "sxtb16 r5, r4",
+            "smlabb r8, r7, r5, r8",
+            "smlatt r10, r7, r5, r10",
+            "sxtb16 r7, r3, ror #8",
+            "sxtb16 r5, r4, ror #8",
+            "smlabb r9, r7, r5, r9",
+            "smlatt r11, r7, r5, r11",
+            "4:",
+            "ldr r3, [r1], #4",
+            "ldr r3, [r3, r0]",
+            "ldr r4, [r12]",
+            "add r12, r12, lr",
+            "sxtb16 r7, r3",
+            "sxtb16 r5, r4",
+            "smlabb r8, r7, r5, r8",
+            "smlatt r10, r7, r5, r10",
+            "sxtb16 r7, r3, ror #8",
+            "sxtb16 r5, r4, ror #8",
+            "smlabb r9, r7, r5, r9",
+            "smlatt r11, r7, r5, r11",
+            "5:",
+            "ldr r3, [r1], #4",
+            "ldr r3, [r3, r0]",
+            "ldr r4, [r12]",
+            "add r12, r12, lr",
+            "sxtb16 r7, r3",
+            "sxtb16 r5, r4",
+            "smlabb r8, r7, r5, r8",
+            "smlatt r10, r7, r5, r10",
+            "sxtb16 r7, r3, ror #8",
+            "sxtb16 r5, r4, ror #8",
+            "smlabb r9, r7, r5, r9",
+            "smlatt r11, r7, r5, r11",
+            "cmp r1, r2",
+            "bne 2b",
+            "ldr r1, [r6, #16]",
+            "add r1, r1, r0, lsl #{lm}",
+            "ldr r2, [r6, #20]",
+            "add r2, r2, r0, lsl #{ls}",
+            "ldr r5, [r6, #24]",
+            "ldr r7, [r6, #28]",
+            "ldr r12, [r6, #32]",
+            "add r12, r12, r0, lsl #{ls}",
+            "ldrsh r3, [r1]",
+            "ldrb r4, [r2]",
+            "rsb r4, r4, #254",
+            "cmp r4, #29",
             "bhi 9f",
-            "smulwb {a0}, {a0}, {m}",
-            "asr {a0}, {a0}, {u}",
-            "add {a0}, {a0}, {zp2}",
-            "ssat {a0}, #8, {a0}, asr #1",
-            "ldrb {a0}, [{tab}, {a0}]",
-            "strb {a0}, [{op}]",
-            "ldrsh {m}, [{mp}, #2]",
-            "ldrsb {u}, [{sp_}, #1]",
-            "mvn {u}, {u}",
-            "sub {u}, {u}, #1",
-            "cmp {u}, #29",
+            "smulwb r8, r8, r3",
+            "asr r8, r8, r4",
+            "add r8, r8, r5",
+            "ssat r8, #8, r8, asr #1",
+            "ldrb r8, [r7, r8]",
+            "strb r8, [r12]",
+            "ldrsh r3, [r1, #{m1}]",
+            "ldrb r4, [r2, #{s1}]",
+            "rsb r4, r4, #254",
+            "cmp r4, #29",
             "bhi 9f",
-            "smulwb {a1}, {a1}, {m}",
-            "asr {a1}, {a1}, {u}",
-            "add {a1}, {a1}, {zp2}",
-            "ssat {a1}, #8, {a1}, asr #1",
-            "ldrb {a1}, [{tab}, {a1}]",
-            "strb {a1}, [{op}, #1]",
-            "ldrsh {m}, [{mp}, #4]",
-            "ldrsb {u}, [{sp_}, #2]",
-            "mvn {u}, {u}",
-            "sub {u}, {u}, #1",
-            "cmp {u}, #29",
+            "smulwb r9, r9, r3",
+            "asr r9, r9, r4",
+            "add r9, r9, r5",
+            "ssat r9, #8, r9, asr #1",
+            "ldrb r9, [r7, r9]",
+            "strb r9, [r12, #{s1}]",
+            "ldrsh r3, [r1, #{m2}]",
+            "ldrb r4, [r2, #{s2}]",
+            "rsb r4, r4, #254",
+            "cmp r4, #29",
             "bhi 9f",
-            "smulwb {a2}, {a2}, {m}",
-            "asr {a2}, {a2}, {u}",
-            "add {a2}, {a2}, {zp2}",
-            "ssat {a2}, #8, {a2}, asr #1",
-            "ldrb {a2}, [{tab}, {a2}]",
-            "strb {a2}, [{op}, #2]",
-            "ldrsh {m}, [{mp}, #6]",
-            "ldrsb {u}, [{sp_}, #3]",
-            "mvn {u}, {u}",
-            "sub {u}, {u}, #1",
-            "cmp {u}, #29",
+            "smulwb r10, r10, r3",
+            "asr r10, r10, r4",
+            "add r10, r10, r5",
+            "ssat r10, #8, r10, asr #1",
+            "ldrb r10, [r7, r10]",
+            "strb r10, [r12, #{s2}]",
+            "ldrsh r3, [r1, #{m3}]",
+            "ldrb r4, [r2, #{s3}]",
+            "rsb r4, r4, #254",
+            "cmp r4, #29",
             "bhi 9f",
-            "smulwb {a3}, {a3}, {m}",
-            "asr {a3}, {a3}, {u}",
-            "add {a3}, {a3}, {zp2}",
-            "ssat {a3}, #8, {a3}, asr #1",
-            "ldrb {a3}, [{tab}, {a3}]",
-            "strb {a3}, [{op}, #3]",
-            "movs {ok}, #1",
+            "smulwb r11, r11, r3",
+            "asr r11, r11, r4",
+            "add r11, r11, r5",
+            "ssat r11, #8, r11, asr #1",
+            "ldrb r11, [r7, r11]",
+            "strb r11, [r12, #{s3}]",
+            "add r0, r0, #4",
+            "ldr r3, [r6, #40]",
+            "cmp r0, r3",
+            "bne 1b",
             "9:",
-            a0 = inout(reg) a0 => _,
-            a1 = inout(reg) a1 => _,
-            a2 = inout(reg) a2 => _,
-            a3 = inout(reg) a3 => _,
-            mp = in(reg) mult,
-            sp_ = in(reg) shift,
-            zp2 = in(reg) zp2,
-            tab = in(reg) table,
-            op = in(reg) out,
-            m = out(reg) _,
-            u = out(reg) _,
-            ok = out(reg) ok,
-            options(nostack),
+            "pop {{r6, r7}}",
+            inout("r0") 0usize => done,
+            out("r1") _,
+            out("r2") _,
+            inout("r3") frame.as_ptr() => _,
+            out("r4") _,
+            out("r5") _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
+            out("r11") _,
+            out("r12") _,
+            inout("lr") M * c => _,
+            lb = const 2 + M / 2,
+            lm = const 1 + M / 2,
+            ls = const M / 2,
+            b1 = const 4 * M,
+            b2 = const 8 * M,
+            b3 = const 12 * M,
+            m1 = const 2 * M,
+            m2 = const 4 * M,
+            m3 = const 6 * M,
+            s1 = const M,
+            s2 = const 2 * M,
+            s3 = const 3 * M,
         );
     }
-    ok != 0
+    done
 }

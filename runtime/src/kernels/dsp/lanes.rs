@@ -142,10 +142,13 @@ pub const MAX_TAPS: usize = 49;
 /// window clipping or padding branches. Invariant (kept by [`TapRows::push`],
 /// relied on by `taps4`): each of the first `n` pointers starts `len`
 /// readable bytes of one slice that lives for `'s`.
+#[repr(C)]
 pub struct TapRows<'s> {
-    ptrs: [*const i8; MAX_TAPS],
     n: usize,
     len: usize,
+    /// The first `n` are written by `push`; the rest are never read (not
+    /// zeroed: a 196-byte `memclr` per output pixel).
+    ptrs: [core::mem::MaybeUninit<*const i8>; MAX_TAPS],
     _rows: core::marker::PhantomData<&'s [i8]>,
 }
 
@@ -154,7 +157,7 @@ impl<'s> TapRows<'s> {
     #[inline(always)]
     pub fn new(len: usize) -> Self {
         TapRows {
-            ptrs: [core::ptr::null(); MAX_TAPS],
+            ptrs: [core::mem::MaybeUninit::uninit(); MAX_TAPS],
             n: 0,
             len,
             _rows: core::marker::PhantomData,
@@ -168,8 +171,46 @@ impl<'s> TapRows<'s> {
         if src.len() < self.len || self.n >= MAX_TAPS {
             return false;
         }
-        self.ptrs[self.n] = src.as_ptr();
+        self.ptrs[self.n] = core::mem::MaybeUninit::new(src.as_ptr());
         self.n += 1;
+        true
+    }
+
+    /// Appends the `k` taps of one kernel row, as [`TapRows::push`] of each
+    /// would: pixel `ix0 + kx` (wrapping) of the row `r` (`len` bytes a
+    /// pixel) where it is below `w` and `r` reaches it, else `pad`. When
+    /// the `k` pixels all lie inside `r`, the pointers are one add apart
+    /// (no per-tap checks); `false` as soon as a tap does not fit (the
+    /// taps before it stay pushed). `#[inline]`, not `always`: the
+    /// size-optimized 4 MB Pico 2 build keeps one copy for the depthwise
+    /// kernels' several instantiations.
+    #[inline]
+    pub fn push_row(&mut self, r: &'s [i8], ix0: usize, k: usize, w: usize, pad: &'s [i8]) -> bool {
+        let c = self.len;
+        let end = ix0.checked_add(k);
+        let inside = end.is_some_and(|e| e <= w && e.checked_mul(c).is_some_and(|b| b <= r.len()));
+        let slots = self
+            .n
+            .checked_add(k)
+            .and_then(|e| self.ptrs.get_mut(self.n..e));
+        if let (true, Some(slots)) = (inside, slots) {
+            // Pixel `ix0 + kx` starts at `(ix0 + kx) * c`, `c` bytes before
+            // `(ix0 + k) * c <= r.len()`: inside `r` (the invariant).
+            let mut p = r.as_ptr().wrapping_add(ix0 * c);
+            for slot in slots {
+                *slot = core::mem::MaybeUninit::new(p);
+                p = p.wrapping_add(c);
+            }
+            self.n += k;
+            return true;
+        }
+        for kx in 0..k {
+            let ix = ix0.wrapping_add(kx);
+            let src = if ix < w { r.get(ix * c..) } else { None };
+            if !self.push(src.unwrap_or(pad)) {
+                return false;
+            }
+        }
         true
     }
 
@@ -177,7 +218,10 @@ impl<'s> TapRows<'s> {
     /// [`TapRows::tap_len`] readable bytes of one slice that lives for `'s`.
     #[inline(always)]
     pub fn ptrs(&self) -> &[*const i8] {
-        &self.ptrs[..self.n.min(MAX_TAPS)]
+        let init = &self.ptrs[..self.n.min(MAX_TAPS)];
+        // SAFETY: `push` wrote each of the first `n` entries before
+        // raising `n`, and `MaybeUninit<T>` has `T`'s layout.
+        unsafe { core::slice::from_raw_parts(init.as_ptr().cast::<*const i8>(), init.len()) }
     }
 
     /// Readable bytes at each tap pointer (the channel count).
@@ -203,7 +247,7 @@ impl<'s> TapRows<'s> {
         // SAFETY: see the two twins (`asm.rs`, `model.rs`): their contract
         // (every table entry starts `c0 + 4` readable bytes, `pw + t * ws`
         // four readable weight bytes for every tap) is checked above.
-        *acc = unsafe { instructions::taps4(&self.ptrs[..n], pw, ws, c0, *acc) };
+        *acc = unsafe { instructions::taps4(self.ptrs(), pw, ws, c0, *acc) };
         true
     }
 }

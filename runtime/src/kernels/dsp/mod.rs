@@ -186,9 +186,9 @@ pub fn block_px4_fits(shift: &[i8], out_zp: i32) -> bool {
 /// A 1x1 tile of the four pixels in `p` for every output channel, written
 /// to `out[px * cout + o]`; returns the channels done: `cout`, or 0 when
 /// declined (`cin` not a multiple of 16, the weights not word-aligned),
-/// and the caller takes the channel-by-channel path. Blocks of up to `BLOCK` channels in
-/// two `asm!` loops (`instructions::block_sums`, then
-/// `instructions::block_finish`), so no Rust runs per channel. The
+/// and the caller takes the channel-by-channel path. Blocks of up to `BLOCK` (32) channels in
+/// two `asm!` loops (`block_sums`, then
+/// `block_finish`), so no Rust runs per channel. The
 /// caller has checked [`block_px4_fits`] on the same `shift` and `out_zp`.
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -219,7 +219,9 @@ pub fn block_px4(
         return 0;
     }
     let table = lut.unwrap_or(&IDENTITY).as_ptr().wrapping_add(128);
-    let mut sums = [0i32; 4 * BLOCK];
+    // Written by `block_sums` before `block_finish` reads them: no
+    // zeroing (a 512-byte `memclr` per tile).
+    let mut sums = [core::mem::MaybeUninit::<i32>::uninit(); 4 * BLOCK];
     let mut o0 = 0;
     while o0 < cout {
         let nb = (cout - o0).min(BLOCK);
@@ -234,7 +236,7 @@ pub fn block_px4(
                 words.as_ptr(),
                 cin,
                 bias.as_ptr().wrapping_add(4 * o0),
-                sums.as_mut_ptr(),
+                sums.as_mut_ptr().cast::<i32>(),
                 nb,
             );
         }
@@ -247,7 +249,7 @@ pub fn block_px4(
         // 2^9 in magnitude (`out_zp` checked).
         unsafe {
             instructions::block_finish(
-                sums.as_ptr(),
+                sums.as_ptr().cast::<i32>(),
                 nb,
                 multiplier.as_ptr().wrapping_add(2 * o0),
                 shift.as_ptr().wrapping_add(o0),
@@ -263,10 +265,11 @@ pub fn block_px4(
 }
 
 /// The depthwise tap table's channel loop on the DSP tier (the hook the
-/// MVE tier fills with 16 channels a step): four channels a step, the sums
-/// started at the folded bias and run over every tap by the `asm!` tap
-/// loop ([`lanes::TapRows::taps4`]'s), then requantized, mapped and stored
-/// by `instructions::finish4` without Rust per channel. Returns the
+/// MVE tier fills with 16 channels a step): four channels a step, all in
+/// one `asm!` block (`depthwise_groups`): the sums started at the folded
+/// bias and run over every tap by the four-taps-a-pass loop of
+/// [`lanes::TapRows::taps4`], then requantized by `SMULWB`/`ASR`/`SSAT`,
+/// mapped and stored, without Rust per channel. Returns the
 /// channels done (a multiple of 4); the caller computes the rest (all of
 /// them for a shift outside `-31..=-2`, a zero point outside `i8`, or
 /// operands too short).
@@ -307,35 +310,151 @@ pub fn depthwise_taps16(
         return Some(0);
     }
     let table = table.as_ptr().wrapping_add(128);
-    let zp2 = 2 * ch.out_zp + 1;
-    let mut c0 = 0;
-    while c0 + 4 <= c {
-        let b = bias.get(4 * c0..4 * c0 + 16).unwrap_or(&[0; 16]);
-        let acc: [i32; 4] = core::array::from_fn(|i| {
-            i32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
-        });
-        // SAFETY: every table entry starts `c >= c0 + 4` readable bytes (the
-        // `TapRows` invariant), and the weight word of tap `t < n` at `c0 +
-        // t * c` ends at or before `n * c <= weights.len()` (checked).
-        let acc =
-            unsafe { instructions::taps4(ptrs, ch.weights.as_ptr().wrapping_add(c0), c, c0, acc) };
-        // SAFETY: multipliers, shifts and outputs `c0..c0 + 4` are inside
-        // `mult` (`2 * c`), `shift` (`c`) and `out` (`c`), checked; the
-        // middle of a 256-byte table; `zp2` odd, below 2^9 (checked).
+    // SAFETY: `n >= 1` table entries, each starting `c >= 4` readable bytes
+    // (the `TapRows` invariant); the weight words `t * c + c0 .. + 4` of
+    // every tap end at or before `n * c <= weights.len()`; biases `4 * c`,
+    // multipliers `2 * c`, shifts `c` and outputs `c` bytes (all checked);
+    // the middle of a 256-byte table; `zp2` odd, below 2^9 (checked).
+    let done = unsafe {
+        instructions::depthwise_groups::<1>(
+            ptrs,
+            ch.weights.as_ptr(),
+            c,
+            bias.as_ptr(),
+            mult.as_ptr(),
+            shift.as_ptr(),
+            2 * ch.out_zp + 1,
+            table,
+            out.as_mut_ptr(),
+        )
+    };
+    Some(done)
+}
+
+/// Widest input whose zero-point padding row [`multiplier_pixel16`] keeps
+/// on the stack (FastViT-T8's widest x2 conv reads 384 channels).
+const PAD_ROW: usize = 512;
+
+/// The x2 channel-multiplier conv's output pixel `(oy, ox)` on the DSP tier
+/// (the hook the MVE tier fills with its 16-channel asm): the table of the
+/// pixels its taps read, built as `multiplier::pixel_by_taps` builds it
+/// (padded taps read `pad_values`, or `in_zp` repeated), then each of the
+/// two multiplier planes by one `asm!` channel loop
+/// (`depthwise_groups::<2>`: plane `j`'s weights from `j * cin` on at tap
+/// stride `2 * cin`, its outputs, biases, multipliers and shifts at `2 *
+/// (c0 + i) + j`). `false` (the caller takes the window path, which
+/// writes every output again) unless the multiplier is 2, `cin` a multiple
+/// of 4 and every operand fits; also for a shift outside `-31..=-2`.
+#[inline]
+pub fn multiplier_pixel16<'s>(
+    a: &super::window::WindowArgs<'_>,
+    oy: usize,
+    ox: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) -> bool {
+    multiplier_taps(a, oy, ox, row, out)
+}
+
+/// [`multiplier_pixel16`] not generic over `row` and not inlined: one copy
+/// for both callers (plain and write-behind), as flash is tight on the
+/// 4 MB Pico 2.
+#[inline(never)]
+fn multiplier_taps<'s>(
+    a: &super::window::WindowArgs<'_>,
+    oy: usize,
+    ox: usize,
+    row: &dyn Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) -> bool {
+    const M: usize = 2;
+    let g = &a.geometry;
+    let (k, c, s, p) = (g.kernel, g.cin, g.stride, g.pad);
+    let ch = &a.channels;
+    let (bias, mult, shift) = (
+        ch.folded_bias.0,
+        ch.requant.multiplier.0,
+        ch.requant.shift.0,
+    );
+    let table = match ch.lut.len() {
+        0 => &IDENTITY,
+        _ => match <&[i8; 256]>::try_from(ch.lut) {
+            Ok(t) => t,
+            Err(_) => return false,
+        },
+    };
+    let taps_n = k * k;
+    if g.multiplier() != M
+        || c < 4
+        || c % 4 != 0
+        || k == 0
+        || k > super::window::MAX_KERNEL
+        || taps_n
+            .checked_mul(M * c)
+            .is_none_or(|e| e > ch.weights.len())
+        || bias.len() < 4 * M * c
+        || mult.len() < 2 * M * c
+        || shift.len() < M * c
+        || out.len() < M * c
+        || !(-128..=127).contains(&ch.out_zp)
+    {
+        return false;
+    }
+    let iy0 = (oy * s).wrapping_sub(p);
+    let ix0 = (ox * s).wrapping_sub(p);
+    let inside = |i0: usize, n: usize| i0 < n && i0 + k <= n;
+    let zp_row: [i8; PAD_ROW];
+    let pad: &[i8] = if !a.pad_values.is_empty() {
+        a.pad_values
+    } else if inside(iy0, g.h) && inside(ix0, g.w) {
+        &[]
+    } else if c <= PAD_ROW {
+        zp_row = [a.in_zp as i8; PAD_ROW];
+        &zp_row
+    } else {
+        return false;
+    };
+    let mut taps = lanes::TapRows::new(c);
+    for ky in 0..k {
+        let iy = iy0.wrapping_add(ky);
+        let (r, w) = match iy < g.h {
+            true => (row(iy), g.w),
+            false => (&[][..], 0),
+        };
+        if !taps.push_row(r, ix0, k, w, pad) {
+            return false;
+        }
+    }
+    let ptrs = taps.ptrs();
+    if ptrs.len() != taps_n {
+        return false;
+    }
+    let table = table.as_ptr().wrapping_add(128);
+    for j in 0..M {
+        // SAFETY: `k * k >= 1` table entries, each starting `c >= 4`
+        // readable bytes (the `TapRows` invariant); plane `j`'s weight
+        // words `j * c + t * M * c + c0 .. + 4` end at or before `k * k * M
+        // * c <= weights.len()` (checked); from plane `j`'s offsets the
+        // biases (`4 * M * c` bytes), multipliers (`2 * M * c`), shifts and
+        // outputs (`M * c` each, checked) hold the `M * (c - 1) + 1`
+        // channels the loop reads; the middle of a 256-byte table; `zp2`
+        // odd, below 2^9 (checked).
         let done = unsafe {
-            instructions::finish4(
-                acc,
-                mult.as_ptr().wrapping_add(2 * c0),
-                shift.as_ptr().wrapping_add(c0),
-                zp2,
+            instructions::depthwise_groups::<M>(
+                ptrs,
+                ch.weights.as_ptr().wrapping_add(j * c),
+                c,
+                bias.as_ptr().wrapping_add(4 * j),
+                mult.as_ptr().wrapping_add(2 * j),
+                shift.as_ptr().wrapping_add(j),
+                2 * ch.out_zp + 1,
                 table,
-                out.as_mut_ptr().wrapping_add(c0),
+                out.as_mut_ptr().wrapping_add(j),
             )
         };
-        if !done {
-            break;
+        if done != c {
+            return false;
         }
-        c0 += 4;
     }
-    Some(c0)
+    true
 }

@@ -126,13 +126,15 @@ pub unsafe fn block_finish(
     }
 }
 
-/// Same contract as the `asm.rs` twin: channel by channel, stopping at the
-/// first shift outside `-31..=-2`.
+/// Four channels' sums requantized, mapped and stored to `out[M * i]`
+/// channel by channel (the arithmetic of `asm.rs`'s `depthwise_groups`),
+/// stopping at the first shift outside `-31..=-2`.
 ///
 /// # Safety
-/// As the twin's.
+/// With `k = 3 * M + 1`, `mult` starts `2 * k` readable bytes, `shift` `k`,
+/// `out` `k` writable; `table` is the middle of a 256-byte table.
 #[inline(always)]
-pub unsafe fn finish4(
+unsafe fn finish4<const M: usize>(
     acc: [i32; 4],
     mult: *const u8,
     shift: *const i8,
@@ -144,15 +146,54 @@ pub unsafe fn finish4(
         // SAFETY: the twin's contract: multiplier, shift and output `i < 4`,
         // the table's middle +-128.
         unsafe {
-            let u = -2 - *shift.add(i) as i32;
+            let o = M * i;
+            let u = -2 - *shift.add(o) as i32;
             if !(0..=29).contains(&u) {
                 return false;
             }
-            let m = i16::from_le_bytes([*mult.add(2 * i), *mult.add(2 * i + 1)]) as i64;
+            let m = i16::from_le_bytes([*mult.add(2 * o), *mult.add(2 * o + 1)]) as i64;
             let hi = ((a as i64 * m) >> 16) as i32;
             let y = (((hi >> u) + zp2) >> 1).clamp(-128, 127);
-            *out.add(i) = *table.offset(y as isize);
+            *out.add(o) = *table.offset(y as isize);
         }
     }
     true
+}
+
+/// Same contract as the `asm.rs` twin: per group of four input channels
+/// the biases, [`taps4`], then [`finish4`] (at output stride `M`).
+///
+/// # Safety
+/// As the twin's.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn depthwise_groups<const M: usize>(
+    ptrs: &[*const i8],
+    w: *const i8,
+    c: usize,
+    bias: *const u8,
+    mult: *const u8,
+    shift: *const i8,
+    zp2: i32,
+    table: *const i8,
+    out: *mut i8,
+) -> usize {
+    let mut c0 = 0;
+    while c0 + 4 <= c {
+        // SAFETY: the twin's contract: biases, weights, multipliers, shifts
+        // and outputs of channels `c0..c0 + 4 <= c`, each entry's `c` bytes.
+        unsafe {
+            let acc: [i32; 4] = core::array::from_fn(|i| {
+                let b = bias.add(4 * M * (c0 + i));
+                i32::from_le_bytes([*b, *b.add(1), *b.add(2), *b.add(3)])
+            });
+            let acc = taps4(ptrs, w.add(c0), M * c, c0, acc);
+            let (m, s, o) = (mult.add(2 * M * c0), shift.add(M * c0), out.add(M * c0));
+            if !finish4::<M>(acc, m, s, zp2, table, o) {
+                break;
+            }
+        }
+        c0 += 4;
+    }
+    c0
 }
