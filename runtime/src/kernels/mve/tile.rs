@@ -181,8 +181,9 @@ const BLOCK: usize = 32;
 /// channels in two `asm!` loops, so no Rust runs per channel: the sums of
 /// every channel (the first 16 inputs by `VMLADAV`, which zeroes the four
 /// accumulators, then `VMLADAVA` as in [`dot_px4`], the four pixel pointers
-/// rewound per channel; for `cin <= 112` by [`short_sums`], unrolled at
-/// fixed pixel offsets) parked pixel-major, then four channels x four pixels
+/// rewound per channel, two steps a loop pass ([`long_sums`]); for `cin <=
+/// 112` by [`short_sums`], unrolled at fixed pixel offsets) parked
+/// pixel-major, then four channels x four pixels
 /// a step requantized as in [`finish16`](super::finish16) (one load each of
 /// four biases, multipliers and shifts for four pixels), clamped by `VQSHL
 /// #24` + `VSHR #24` and gathered from the table's middle. Only for `cin` a
@@ -238,74 +239,8 @@ pub fn tile_px4(
             // bytes (inside `x`), `nb <= 32` sums per pixel into `sums`.
             unsafe { short_sums(steps, w, [xp, x1, x2, x3], buf, nb) };
         } else {
-            // SAFETY: for each of the `nb >= 4` channels `o0..o0 + nb` the
-            // loop reads `cin` bytes of its weight row (inside `weights`,
-            // `cout * cin` long, checked) and `cin` bytes at each of the four
-            // pixel pointers (inside `x`, `4 * cin` long, checked), rewinding
-            // the pixel pointers by `16 * steps = cin` after each channel; the
-            // first step is peeled and `WLS` skips the loop for `steps == 1`.
-            // It writes `sums[p * 32 + j]` for `p < 4`, `j < nb <= 32` (the
-            // 512-byte buffer). q0, q1 and q7 (s28-s30 hold the loop state)
-            // are declared clobbered, and the flags (no `preserves_flags`).
-            // MVE is guaranteed by the `fastvit_mve` cfg.
-            unsafe {
-                core::arch::asm!(
-                    "vmov s28, r0",
-                    "vmov s29, r2",
-                    "vmov s30, r4",
-                    "3:",
-                    "vldrb.u8 q0, [{w}], #16",
-                    "vldrb.u8 q1, [{x0}], #16",
-                    "vmladav.s8 r0, q0, q1",
-                    "vldrb.u8 q1, [{x1}], #16",
-                    "vmladav.s8 r2, q0, q1",
-                    "vldrb.u8 q1, [{x2}], #16",
-                    "vmladav.s8 r4, q0, q1",
-                    "vldrb.u8 q1, [{x3}], #16",
-                    "vmladav.s8 r8, q0, q1",
-                    "vmov lr, s28",
-                    "wls lr, lr, 5f",
-                    "4:",
-                    "vldrb.u8 q0, [{w}], #16",
-                    "vldrb.u8 q1, [{x0}], #16",
-                    "vmladava.s8 r0, q0, q1",
-                    "vldrb.u8 q1, [{x1}], #16",
-                    "vmladava.s8 r2, q0, q1",
-                    "vldrb.u8 q1, [{x2}], #16",
-                    "vmladava.s8 r4, q0, q1",
-                    "vldrb.u8 q1, [{x3}], #16",
-                    "vmladava.s8 r8, q0, q1",
-                    "le lr, 4b",
-                    "5:",
-                    "str r2, [{buf}, #128]",
-                    "str r4, [{buf}, #256]",
-                    "str r8, [{buf}, #384]",
-                    "str r0, [{buf}], #4",
-                    "vmov r12, s29",
-                    "sub {x0}, {x0}, r12",
-                    "sub {x1}, {x1}, r12",
-                    "sub {x2}, {x2}, r12",
-                    "sub {x3}, {x3}, r12",
-                    "vmov r12, s30",
-                    "cmp {buf}, r12",
-                    "bne 3b",
-                    w = inout(reg) w => _,
-                    x0 = inout(reg) xp => _,
-                    x1 = inout(reg) x1 => _,
-                    x2 = inout(reg) x2 => _,
-                    x3 = inout(reg) x3 => _,
-                    buf = inout(reg) buf => _,
-                    inout("r0") steps - 1 => _,
-                    inout("r2") 16 * steps => _,
-                    inout("r4") buf.wrapping_add(nb) => _,
-                    out("r8") _,
-                    out("r12") _,
-                    out("lr") _,
-                    out("d0") _, out("d1") _, out("d2") _, out("d3") _,
-                    out("d14") _, out("d15") _,
-                    options(nostack),
-                );
-            }
+            // SAFETY: as for `short_sums`, for `cin = 16 * steps > 112`.
+            unsafe { long_sums(steps, w, [xp, x1, x2, x3], buf, nb) };
         }
         let hi: u32;
         // SAFETY: reads `sums` (16-byte aligned; `VLDRW` at pixel offsets
@@ -498,6 +433,109 @@ unsafe fn short_sums(steps: usize, w: *const i8, x: [*const i8; 4], buf: *mut i3
             5 => short_loop!(nb, w, x, buf; "16", "32", "48", "64"),
             6 => short_loop!(nb, w, x, buf; "16", "32", "48", "64", "80"),
             _ => short_loop!(nb, w, x, buf; "16", "32", "48", "64", "80", "96"),
+        }
+    }
+}
+
+/// One 16-input step of [`long_sums`], the pointers post-incremented
+/// (`$op`: `vmladav` for the first step, `vmladava` after).
+macro_rules! long_step {
+    ($op:literal) => {
+        concat!(
+            "vldrb.u8 q0, [{w}], #16\n",
+            "vldrb.u8 q1, [{x0}], #16\n",
+            $op,
+            ".s8 r0, q0, q1\n",
+            "vldrb.u8 q1, [{x1}], #16\n",
+            $op,
+            ".s8 r2, q0, q1\n",
+            "vldrb.u8 q1, [{x2}], #16\n",
+            $op,
+            ".s8 r4, q0, q1\n",
+            "vldrb.u8 q1, [{x3}], #16\n",
+            $op,
+            ".s8 r8, q0, q1\n",
+        )
+    };
+}
+
+/// [`long_sums`]'s channel loop: the first step peeled, then `$odd` (one
+/// more step, or nothing), then the rest two steps a pass (`pairs` passes);
+/// the sums stored and the pixel pointers rewound by `cin`.
+macro_rules! long_loop {
+    ($pairs:expr, $cin:expr, $n:expr, $w:expr, $x:expr, $buf:expr; $($odd:tt)*) => {
+        core::arch::asm!(
+            "vmov s28, r0",
+            "vmov s29, r2",
+            "vmov s30, r4",
+            "3:",
+            long_step!("vmladav"),
+            $($odd)*
+            "vmov lr, s28",
+            "wls lr, lr, 5f",
+            "4:",
+            long_step!("vmladava"),
+            long_step!("vmladava"),
+            "le lr, 4b",
+            "5:",
+            "str r2, [{buf}, #128]",
+            "str r4, [{buf}, #256]",
+            "str r8, [{buf}, #384]",
+            "str r0, [{buf}], #4",
+            "vmov r12, s29",
+            "sub {x0}, {x0}, r12",
+            "sub {x1}, {x1}, r12",
+            "sub {x2}, {x2}, r12",
+            "sub {x3}, {x3}, r12",
+            "vmov r12, s30",
+            "cmp {buf}, r12",
+            "bne 3b",
+            w = inout(reg) $w => _,
+            x0 = inout(reg) $x[0] => _,
+            x1 = inout(reg) $x[1] => _,
+            x2 = inout(reg) $x[2] => _,
+            x3 = inout(reg) $x[3] => _,
+            buf = inout(reg) $buf => _,
+            inout("r0") $pairs => _,
+            inout("r2") $cin => _,
+            inout("r4") $buf.wrapping_add($n) => _,
+            out("r8") _,
+            out("r12") _,
+            out("lr") _,
+            out("d0") _, out("d1") _, out("d2") _, out("d3") _,
+            out("d14") _, out("d15") _,
+            options(nostack),
+        )
+    };
+}
+
+/// The first loop of [`tile_px4`] for `cin = 16 * steps > 112`: per
+/// channel the first step (`VMLADAV`, which zeroes the four accumulators)
+/// and, for an even `steps`, a second one peeled, the rest two steps a
+/// low-overhead loop pass (19 instructions per 128 MACs against 20), the
+/// sums of channel `j` of the block to `buf[p * 32 + j]`, the four pixel
+/// pointers rewound by `cin` per channel.
+///
+/// # Safety
+///
+/// `steps >= 1`, `nb >= 1`; `w` starts `nb * 16 * steps` readable bytes,
+/// each of `x` `16 * steps`, and `buf` 512 writable bytes (`nb <= 32`).
+#[inline(always)]
+unsafe fn long_sums(steps: usize, w: *const i8, x: [*const i8; 4], buf: *mut i32, nb: usize) {
+    let (pairs, cin) = ((steps - 1) / 2, 16 * steps);
+    // SAFETY: the caller's contract: per channel `steps` reads of 16 bytes
+    // of the weight row (post-incremented, `nb` rows in a row) and of each
+    // pixel (post-incremented, then rewound by `cin`: every read is below
+    // `16 * steps`), the low-overhead loop `pairs` times (`WLS` skips it
+    // for 0); four words written at `buf + j` and `+ 32, 64, 96` words for
+    // `j < nb`. q0, q1 and q7 (s28-s30 hold the loop state) are declared
+    // clobbered, and the flags (no `preserves_flags`). MVE is guaranteed by
+    // the `fastvit_mve` cfg.
+    unsafe {
+        if steps % 2 == 0 {
+            long_loop!(pairs, cin, nb, w, x, buf; long_step!("vmladava"),)
+        } else {
+            long_loop!(pairs, cin, nb, w, x, buf;)
         }
     }
 }
