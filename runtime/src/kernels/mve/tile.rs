@@ -181,7 +181,7 @@ const BLOCK: usize = 32;
 /// channels in two `asm!` loops, so no Rust runs per channel: the sums of
 /// every channel (the first 16 inputs by `VMLADAV`, which zeroes the four
 /// accumulators, then `VMLADAVA` as in [`dot_px4`], the four pixel pointers
-/// rewound per channel, two steps a loop pass ([`long_sums`]); for `cin <=
+/// rewound per channel, four steps a loop pass ([`long_sums`]); for `cin <=
 /// 112` by [`short_sums`], unrolled at fixed pixel offsets) parked
 /// pixel-major, then four channels x four pixels
 /// a step requantized as in [`finish16`](super::finish16) (one load each of
@@ -459,11 +459,11 @@ macro_rules! long_step {
     };
 }
 
-/// [`long_sums`]'s channel loop: the first step peeled, then `$odd` (one
-/// more step, or nothing), then the rest two steps a pass (`pairs` passes);
+/// [`long_sums`]'s channel loop: the first step peeled, then `$odd` (up to
+/// three more steps), then the rest four steps a pass (`passes` passes);
 /// the sums stored and the pixel pointers rewound by `cin`.
 macro_rules! long_loop {
-    ($pairs:expr, $cin:expr, $n:expr, $w:expr, $x:expr, $buf:expr; $($odd:tt)*) => {
+    ($passes:expr, $cin:expr, $n:expr, $w:expr, $x:expr, $buf:expr; $($odd:tt)*) => {
         core::arch::asm!(
             "vmov s28, r0",
             "vmov s29, r2",
@@ -474,6 +474,8 @@ macro_rules! long_loop {
             "vmov lr, s28",
             "wls lr, lr, 5f",
             "4:",
+            long_step!("vmladava"),
+            long_step!("vmladava"),
             long_step!("vmladava"),
             long_step!("vmladava"),
             "le lr, 4b",
@@ -496,7 +498,7 @@ macro_rules! long_loop {
             x2 = inout(reg) $x[2] => _,
             x3 = inout(reg) $x[3] => _,
             buf = inout(reg) $buf => _,
-            inout("r0") $pairs => _,
+            inout("r0") $passes => _,
             inout("r2") $cin => _,
             inout("r4") $buf.wrapping_add($n) => _,
             out("r8") _,
@@ -511,10 +513,10 @@ macro_rules! long_loop {
 
 /// The first loop of [`tile_px4`] for `cin = 16 * steps > 112`: per
 /// channel the first step (`VMLADAV`, which zeroes the four accumulators)
-/// and, for an even `steps`, a second one peeled, the rest two steps a
-/// low-overhead loop pass (19 instructions per 128 MACs against 20), the
-/// sums of channel `j` of the block to `buf[p * 32 + j]`, the four pixel
-/// pointers rewound by `cin` per channel.
+/// and `(steps - 1) % 4` more peeled, the rest four steps a low-overhead
+/// loop pass (37 instructions per 256 MACs against 40), the sums of channel
+/// `j` of the block to `buf[p * 32 + j]`, the four pixel pointers rewound
+/// by `cin` per channel.
 ///
 /// # Safety
 ///
@@ -522,20 +524,27 @@ macro_rules! long_loop {
 /// each of `x` `16 * steps`, and `buf` 512 writable bytes (`nb <= 32`).
 #[inline(always)]
 unsafe fn long_sums(steps: usize, w: *const i8, x: [*const i8; 4], buf: *mut i32, nb: usize) {
-    let (pairs, cin) = ((steps - 1) / 2, 16 * steps);
+    let (passes, cin) = ((steps - 1) / 4, 16 * steps);
     // SAFETY: the caller's contract: per channel `steps` reads of 16 bytes
     // of the weight row (post-incremented, `nb` rows in a row) and of each
     // pixel (post-incremented, then rewound by `cin`: every read is below
-    // `16 * steps`), the low-overhead loop `pairs` times (`WLS` skips it
+    // `16 * steps`), the low-overhead loop `passes` times (`WLS` skips it
     // for 0); four words written at `buf + j` and `+ 32, 64, 96` words for
     // `j < nb`. q0, q1 and q7 (s28-s30 hold the loop state) are declared
     // clobbered, and the flags (no `preserves_flags`). MVE is guaranteed by
     // the `fastvit_mve` cfg.
     unsafe {
-        if steps % 2 == 0 {
-            long_loop!(pairs, cin, nb, w, x, buf; long_step!("vmladava"),)
-        } else {
-            long_loop!(pairs, cin, nb, w, x, buf;)
+        match (steps - 1) % 4 {
+            0 => long_loop!(passes, cin, nb, w, x, buf;),
+            1 => long_loop!(passes, cin, nb, w, x, buf; long_step!("vmladava"),),
+            2 => long_loop!(
+                passes, cin, nb, w, x, buf;
+                long_step!("vmladava"), long_step!("vmladava"),
+            ),
+            _ => long_loop!(
+                passes, cin, nb, w, x, buf;
+                long_step!("vmladava"), long_step!("vmladava"), long_step!("vmladava"),
+            ),
         }
     }
 }
