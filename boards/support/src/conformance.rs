@@ -528,8 +528,12 @@ impl Params {
     /// A windowed kernel's operands (`weights` in its layout).
     fn window<'a>(&'a self, c: &Case, weights: &'a [i8]) -> WindowArgs<'a> {
         let g = &c.g;
+        let mut channels = self.pointwise(c, weights);
+        // As `resolve` states it for the model's depthwise convs: the
+        // Helium tap loop's pair form runs only without a weight at -128.
+        channels.weights_above_min = weights.iter().all(|&v| v > i8::MIN);
         WindowArgs {
-            channels: self.pointwise(c, weights),
+            channels,
             pad_values: self.pad_values(c),
             in_zp: c.in_zp,
             geometry: Geometry {

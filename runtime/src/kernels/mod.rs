@@ -132,6 +132,8 @@ use dsp::{block_px4, block_px4_fits};
 #[cfg(fastvit_dsp)]
 use dsp::{depthwise_taps16, multiplier_pixel16};
 #[cfg(all(target_arch = "arm", fastvit_mve))]
+pub(crate) use mve::above_min;
+#[cfg(all(target_arch = "arm", fastvit_mve))]
 use mve::{
     add_tables4, depthwise_pixel16, depthwise_row16, depthwise_taps16, finish_px4,
     multiplier_pixel16, taps16_sums, tile_px4,
@@ -143,7 +145,7 @@ use neon::{
     depthwise_run16, depthwise_taps16, finish16, pointwise_pairs, pointwise_wide, requant_px4,
     rows_px4_store,
 };
-#[cfg(not(target_arch = "aarch64"))]
+#[cfg(not(any(target_arch = "aarch64", all(target_arch = "arm", fastvit_mve))))]
 pub(crate) use portable::above_min;
 #[cfg(not(any(
     all(target_arch = "arm", fastvit_mve),
@@ -202,8 +204,12 @@ pub(crate) const WIDE_TILE: bool = false;
 pub(crate) const PAIR_TILE: bool = cfg!(target_arch = "aarch64") && !WIDE_TILE;
 
 /// The depthwise tap table's 16-channel loop takes taps in pairs (i16 sums
-/// of two products) when no weight is -128 (`neon::depthwise_taps16`).
-pub(crate) const PAIR_TAPS: bool = cfg!(target_arch = "aarch64");
+/// of two products) when no weight is -128 (`neon::depthwise_taps16`, the
+/// Helium `mve` tap loop).
+pub(crate) const PAIR_TAPS: bool = cfg!(any(
+    target_arch = "aarch64",
+    all(target_arch = "arm", fastvit_mve)
+));
 
 /// The tier this build selected (for firmware banners and reports: an
 /// optimized kernel that is silently not engaged shows up here).

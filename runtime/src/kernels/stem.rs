@@ -23,7 +23,9 @@ pub enum StemFirst<'a> {
 /// The streamed stem with the fast kernels: [`stream`] (the loop order,
 /// ring and write-behind contract of [`crate::ops::stem::stem_reference`]),
 /// each `first` row by [`im2col_row`] (or pixel by [`dense_pixel`]), each
-/// `second` pixel by [`depthwise_pixel`].
+/// `second` row's unpadded pixels by the tier's row kernel where it has one
+/// (Helium: `mve::depthwise_row16`, one `asm!` call a row) and the rest by
+/// [`depthwise_pixel`].
 pub fn stem_fast(
     p: &Stem,
     first: &StemFirst<'_>,
@@ -51,8 +53,14 @@ pub fn stem_fast(
         }
     };
     let second_row = |r, ring: Ring<'_>, out: &mut [i8]| {
+        let rows = |iy| ring.row(iy);
+        // Helium: the unpadded pixels of the row in one asm call (empty
+        // elsewhere).
+        let done = super::depthwise_row16(second, r, &rows, out);
         for (x, px) in out.chunks_exact_mut(oc).enumerate() {
-            depthwise_pixel(second, r, x, |iy| ring.row(iy), px);
+            if !done.contains(&x) {
+                depthwise_pixel(second, r, x, rows, px);
+            }
         }
     };
     stream(p, region, input_at, output_at, ring, first_row, second_row);
