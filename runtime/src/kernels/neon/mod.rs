@@ -14,8 +14,10 @@
 //! are multiples of 16 take [`pointwise_wide`] instead (16 channels x 4
 //! pixels, by-element `SDOT` on transposed inputs, no lane reductions);
 //! the depthwise convs take [`depthwise_taps16`] (a tap table, 32 or 16
-//! channels across all taps in registers). Bit-identical to the portable twin
-//! (runtime/tests/fast_kernels.rs, under qemu-aarch64 with and without
+//! channels across all taps in registers; in place, the unpadded pixels of
+//! a row on one table advanced `c` bytes a pixel: [`depthwise_row16`]).
+//! Bit-identical to the portable twin (runtime/tests/fast_kernels.rs,
+//! runtime/tests/fused_kernels/, under qemu-aarch64 with and without
 //! `+dotprod`).
 //!
 //! Without dotprod, 1x1 convs with no weight at -128 take [`pointwise_pairs`]
@@ -31,7 +33,7 @@
 //! loads, stores and requantization of `vector`.
 
 pub use super::portable::{dot1, dot4, dot_px4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
-pub use depthwise::{depthwise_run16, depthwise_taps16, finish16};
+pub use depthwise::{depthwise_row16, depthwise_run16, depthwise_taps16, finish16};
 pub use multiplier::multiplier_pixel16;
 pub use pairs::{above_min, pointwise_pairs};
 pub use tile::{dot_rows_px4, requant_px4, rows_px4_store, ROWS};
