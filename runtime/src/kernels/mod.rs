@@ -139,8 +139,8 @@ use mve::{
 pub(crate) use neon::above_min;
 #[cfg(target_arch = "aarch64")]
 use neon::{
-    depthwise_row16, depthwise_run16, depthwise_taps16, finish16, multiplier_pixel16,
-    pointwise_pairs, pointwise_wide, requant_px4, rows_px4_store,
+    depthwise_pixel16, depthwise_row16, depthwise_run16, depthwise_taps16, finish16,
+    multiplier_pixel16, pointwise_pairs, pointwise_wide, requant_px4, rows_px4_store,
 };
 #[cfg(not(target_arch = "aarch64"))]
 pub(crate) use portable::above_min;
@@ -151,11 +151,11 @@ pub(crate) use portable::above_min;
 )))]
 use portable::depthwise_taps16;
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
-use portable::{add_tables4, depthwise_pixel16, finish_px4, taps16_sums, tile_px4};
+use portable::{add_tables4, finish_px4, taps16_sums, tile_px4};
 #[cfg(not(fastvit_dsp))]
 use portable::{block_px4, block_px4_fits};
 #[cfg(not(any(all(target_arch = "arm", fastvit_mve), target_arch = "aarch64")))]
-use portable::{depthwise_row16, multiplier_pixel16};
+use portable::{depthwise_pixel16, depthwise_row16, multiplier_pixel16};
 #[cfg(not(target_arch = "aarch64"))]
 use portable::{
     depthwise_run16, finish16, pointwise_pairs, pointwise_wide, requant_px4, rows_px4_store,

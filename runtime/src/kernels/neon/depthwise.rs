@@ -160,7 +160,7 @@ pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) 
 /// hold `(ptrs.len() - 1) * c + c / 16 * 16` bytes and the folded bias
 /// `4 * (c / 16 * 16)` (the caller checks both).
 #[inline(always)]
-unsafe fn taps16_at(
+pub(super) unsafe fn taps16_at(
     ch: &PointwiseArgs<'_>,
     ptrs: &[*const i8],
     off: usize,
