@@ -55,7 +55,7 @@
 //! |---|---|---|
 //! | 1x1 conv (`Pointwise*`, ConvMlp fc1/fc2) | [`pointwise`]: four-pixel tiles of the tier (table above) | OHWI, folded bias |
 //! | depthwise 3x3 / 7x7 (`Depthwise*`, ConvMlp dw, stem.1) | [`depthwise`] | `[k][k][c]`, folded bias |
-//! | x2 grouped 7x7/s2, 3x3 (`Multiplier`, `MultiplierWriteBehind`) | [`multiplier`]: one depthwise pass per multiplier plane | `[k][k][m][cin]`, folded bias |
+//! | x2 grouped 7x7/s2, 3x3 (`Multiplier`, `MultiplierWriteBehind`) | [`multiplier`]: one depthwise pass per multiplier plane; MVE and NEON: x2 on a tap table, 16 input channels of both planes a pass (`multiplier_pixel16`) | `[k][k][m][cin]`, folded bias |
 //! | stem.0 3x3/s2 from RGB (`Im2col`, fast `Layer::Stem`) | [`dense::im2col`]: window copied into a 32-byte patch, four patches through the tier's [`pointwise`] kernel | `[cout][patch_len]` zero-padded OHWI rows, folded bias |
 //! | dense small-`cin` conv with a larger window (`DenseHwio`) | [`dense::dense`]: tap value x vector of output channels | `[k][k][cin][cout]`, folded bias |
 //! | requantization (every kernel) | [`crate::quant::requantize`]: 32-bit high-word path for `t >= 33` | per-channel multiplier, shift |
@@ -142,8 +142,8 @@ use mve::{
 pub(crate) use neon::above_min;
 #[cfg(target_arch = "aarch64")]
 use neon::{
-    depthwise_run16, depthwise_taps16, finish16, pointwise_pairs, pointwise_wide, requant_px4,
-    rows_px4_store,
+    depthwise_pixel16, depthwise_row16, depthwise_run16, depthwise_taps16, finish16,
+    multiplier_pixel16, pointwise_pairs, pointwise_wide, requant_px4, rows_px4_store,
 };
 #[cfg(not(any(target_arch = "aarch64", all(target_arch = "arm", fastvit_mve))))]
 pub(crate) use portable::above_min;
@@ -153,14 +153,18 @@ pub(crate) use portable::above_min;
     fastvit_dsp
 )))]
 use portable::depthwise_taps16;
-#[cfg(not(any(all(target_arch = "arm", fastvit_mve), fastvit_dsp)))]
+#[cfg(not(any(
+    all(target_arch = "arm", fastvit_mve),
+    fastvit_dsp,
+    target_arch = "aarch64"
+)))]
 use portable::multiplier_pixel16;
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
-use portable::{
-    add_tables4, depthwise_pixel16, depthwise_row16, finish_px4, taps16_sums, tile_px4,
-};
+use portable::{add_tables4, finish_px4, taps16_sums, tile_px4};
 #[cfg(not(fastvit_dsp))]
 use portable::{block_px4, block_px4_fits};
+#[cfg(not(any(all(target_arch = "arm", fastvit_mve), target_arch = "aarch64")))]
+use portable::{depthwise_pixel16, depthwise_row16};
 #[cfg(not(target_arch = "aarch64"))]
 use portable::{
     depthwise_run16, finish16, pointwise_pairs, pointwise_wide, requant_px4, rows_px4_store,

@@ -122,7 +122,7 @@ fn pixel<'s>(
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
-    // MVE: 3x3 and 7x7, x2, 16 channels at a time in one asm block.
+    // MVE, DSP and NEON: x2 on a tap table, 16 (DSP: 4) channels a step.
     if super::multiplier_pixel16(a, oy, ox, &row, out) {
         return;
     }

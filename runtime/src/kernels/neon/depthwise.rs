@@ -4,7 +4,7 @@
 use super::vector::*;
 use crate::kernels::dsp::lanes::TapRows;
 use crate::kernels::pointwise::PointwiseArgs;
-use crate::kernels::window::WindowArgs;
+use crate::kernels::window::{WindowArgs, MAX_KERNEL};
 use core::arch::aarch64::*;
 
 /// `acc[i] += sum_j w[j * ws + i] * x[j * xs + i]` over `n` taps, 16
@@ -146,6 +146,28 @@ pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) 
     if taps.tap_len() < c || !w_in || ch.folded_bias.0.len() < 4 * body || out.len() < c {
         return None;
     }
+    // SAFETY: every table entry starts `tap_len() >= c` readable bytes
+    // (`TapRows`' invariant), offset 0.
+    unsafe { taps16_at(ch, ptrs, 0, c, out) }
+}
+
+/// [`depthwise_taps16`]'s channel loop on taps `ptrs[t] + off`: channels
+/// `0..c / 16 * 16` of one pixel into `out`. The channels done, or `None`
+/// if `finish16` declines a chunk.
+///
+/// # Safety
+/// Every `ptrs[t] + off` must start `c` readable bytes; the weights must
+/// hold `(ptrs.len() - 1) * c + c / 16 * 16` bytes and the folded bias
+/// `4 * (c / 16 * 16)` (the caller checks both).
+#[inline(always)]
+pub(super) unsafe fn taps16_at(
+    ch: &PointwiseArgs<'_>,
+    ptrs: &[*const i8],
+    off: usize,
+    c: usize,
+    out: &mut [i8],
+) -> Option<usize> {
+    let body = c / 16 * 16;
     let pairs = ch.weights_above_min;
     let mut c0 = 0;
     while c0 < body {
@@ -155,10 +177,10 @@ pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) 
         let mut acc = [[0i32; 16]; 2];
         // SAFETY: register-only NEON intrinsics; `LD1`s of byte elements
         // (legal unaligned) of lanes `c0..c0 + 16` (`+ 32` when `two`, `<=
-        // body`): 4 bytes per lane of bias (`4 * body` checked), per tap the
-        // lanes at `ptrs[t]` (every table entry starts `tap_len() >= c >=
-        // body` readable bytes, `TapRows`' invariant) and at `t * c` in the
-        // weights (checked by `w_in`); stores to the local `acc`.
+        // body`): 4 bytes per lane of bias (`4 * body`, the caller's
+        // check), per tap the lanes at `ptrs[t] + off` (`c >= body`
+        // readable bytes, the caller's contract) and at `t * c` in the
+        // weights (the caller's check); stores to the local `acc`.
         unsafe {
             let pb = ch.folded_bias.0.as_ptr().cast::<i8>().add(4 * c0);
             let b = vld1q_s8_x4(pb);
@@ -174,7 +196,8 @@ pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) 
                     let mut it = ptrs.chunks_exact(2);
                     for pr in &mut it {
                         let [p0, p1] = [pr[0], pr[1]];
-                        let (x0, x1) = (vld1q_s8_x2(p0.add(c0)), vld1q_s8_x2(p1.add(c0)));
+                        let (x0, x1) =
+                            (vld1q_s8_x2(p0.add(off + c0)), vld1q_s8_x2(p1.add(off + c0)));
                         let (w0, w1) = (vld1q_s8_x2(pw), vld1q_s8_x2(pw.wrapping_add(c)));
                         pw = pw.wrapping_add(2 * c);
                         mac16_pair_i32(&mut v, [w0.0, w1.0], [x0.0, x1.0]);
@@ -185,7 +208,7 @@ pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) 
                     ptrs
                 };
                 for &p in rest {
-                    let x = vld1q_s8_x2(p.add(c0));
+                    let x = vld1q_s8_x2(p.add(off + c0));
                     let w = vld1q_s8_x2(pw);
                     pw = pw.wrapping_add(c);
                     mac16_i32(&mut v, w.0, x.0);
@@ -200,7 +223,10 @@ pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) 
                     let mut it = ptrs.chunks_exact(2);
                     for pr in &mut it {
                         let [p0, p1] = [pr[0], pr[1]];
-                        let x = [load_next(&mut p0.add(c0)), load_next(&mut p1.add(c0))];
+                        let x = [
+                            load_next(&mut p0.add(off + c0)),
+                            load_next(&mut p1.add(off + c0)),
+                        ];
                         let w = [load_stride(&mut pw, c), load_stride(&mut pw, c)];
                         mac16_pair_i32(&mut v, w, x);
                     }
@@ -209,7 +235,7 @@ pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) 
                     ptrs
                 };
                 for &p in rest {
-                    let xv = load_next(&mut p.add(c0));
+                    let xv = load_next(&mut p.add(off + c0));
                     let wv = load_stride(&mut pw, c);
                     mac16_i32(&mut v, wv, xv);
                 }
@@ -228,6 +254,71 @@ pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) 
         }
     }
     Some(c0)
+}
+
+/// The unpadded pixels of output row `y` of a stride-1 depthwise conv
+/// (`depthwise::depthwise_in_place`'s row hook, the MVE tier's
+/// `depthwise_row16` on NEON): the `k * k` tap pointers are set once for
+/// the row's first such pixel and every next pixel reads them `c` bytes
+/// further ([`depthwise_taps16`]'s channel loop at an offset), so there
+/// is no per-pixel table, padding or bounds work. The pixels written (the
+/// caller does the others); empty (nothing written) unless the stride is
+/// 1, `c` is a multiple of 16, the kernel is at most [`MAX_KERNEL`], the
+/// window rows of `y` are all inside and long enough, the operands are in
+/// range and every channel takes the vector requantization.
+pub fn depthwise_row16<'s>(
+    a: &WindowArgs<'_>,
+    y: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out_row: &mut [i8],
+) -> core::ops::Range<usize> {
+    let g = &a.geometry;
+    let (k, c, p) = (g.kernel, g.cin, g.pad);
+    let ch = &a.channels;
+    if g.stride != 1 || c == 0 || c % 16 != 0 || k == 0 || k > MAX_KERNEL {
+        return 0..0;
+    }
+    let iy0 = y.wrapping_sub(p);
+    if !(iy0 < g.h && iy0 + k <= g.h) || g.w + p < k {
+        return 0..0;
+    }
+    // Pixels `x` with `x >= p` and `x - p + k <= w`.
+    let (lo, hi) = (p, (g.w + p + 1 - k).min(out_row.len() / c));
+    let n = k * k;
+    let lut_ok = ch.lut.is_empty() || ch.lut.len() == 256;
+    let fits = n * c <= ch.weights.len() && ch.folded_bias.0.len() >= 4 * c;
+    if lo >= hi || !lut_ok || !fits || !all_vector_form(ch.requant, c) {
+        return 0..0;
+    }
+    let row_len = g.w * c;
+    let mut ok = true;
+    let mut table = [core::ptr::null::<i8>(); MAX_KERNEL * MAX_KERNEL];
+    for (ky, taps) in table.chunks_exact_mut(k).take(k).enumerate() {
+        let r = row(iy0 + ky);
+        ok &= r.len() >= row_len;
+        for (kx, t) in taps.iter_mut().enumerate() {
+            *t = r.as_ptr().wrapping_add(kx * c);
+        }
+    }
+    if !ok {
+        return 0..0;
+    }
+    let ptrs = &table[..n];
+    for x in lo..hi {
+        let Some(out) = out_row.get_mut(x * c..(x + 1) * c) else {
+            return lo..x;
+        };
+        // SAFETY: tap `(ky, kx)` of pixel `x` is input pixel `x - p + kx <
+        // w` (`x < hi <= w + p + 1 - k`) of row `iy0 + ky` (`>= w * c`
+        // bytes, checked by `ok`), so `ptrs[t] + (x - p) * c` starts `c`
+        // readable bytes; weights `n * c` and bias `4 * c` checked by
+        // `fits`.
+        match unsafe { taps16_at(ch, ptrs, (x - p) * c, c, out) } {
+            Some(_) => {}
+            None => return lo..x,
+        }
+    }
+    lo..hi
 }
 
 /// `v[..] += w * x` on 16 lanes into four i32 vectors: `SMULL`/`SMULL2`

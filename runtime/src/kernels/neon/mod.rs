@@ -14,25 +14,34 @@
 //! are multiples of 16 take [`pointwise_wide`] instead (16 channels x 4
 //! pixels, by-element `SDOT` on transposed inputs, no lane reductions);
 //! the depthwise convs take [`depthwise_taps16`] (a tap table, 32 or 16
-//! channels across all taps in registers). Bit-identical to the portable twin
-//! (runtime/tests/fast_kernels.rs, under qemu-aarch64 with and without
+//! channels across all taps in registers; in place, the unpadded pixels of
+//! a row on one table advanced `c` bytes a pixel: [`depthwise_row16`]).
+//! Bit-identical to the portable twin (runtime/tests/fast_kernels.rs,
+//! runtime/tests/fused_kernels/, under qemu-aarch64 with and without
 //! `+dotprod`).
 //!
 //! Without dotprod, 1x1 convs with no weight at -128 take [`pointwise_pairs`]
 //! (products summed in pairs in i16: 3 instructions per 16 MACs).
 //!
+//! The x2 convs (7x7/s2 downsample, 3x3 `final_conv`) take
+//! [`multiplier_pixel16`]: a tap table, both planes of 16 input channels
+//! across all taps, `ZIP1`/`ZIP2` into output order, [`finish16`].
+//!
 //! By kernel: `tile` (the 4 x 4 tile), `wide` (the dotprod 1x1), `pairs`
-//! (the A53's 1x1),
+//! (the A53's 1x1), `multiplier` (whole pixels on one tap table: the x2
+//! convs and [`depthwise_pixel16`], the depthwise convs' pixels),
 //! `depthwise` (window runs, tap table, 16-lane finish), on the shared
 //! loads, stores and requantization of `vector`.
 
 pub use super::portable::{dot1, dot4, dot_px4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
-pub use depthwise::{depthwise_run16, depthwise_taps16, finish16};
+pub use depthwise::{depthwise_row16, depthwise_run16, depthwise_taps16, finish16};
+pub use multiplier::{depthwise_pixel16, multiplier_pixel16};
 pub use pairs::{above_min, pointwise_pairs};
 pub use tile::{dot_rows_px4, requant_px4, rows_px4_store, ROWS};
 pub use wide::pointwise_wide;
 
 mod depthwise;
+mod multiplier;
 mod pairs;
 mod tile;
 mod vector;
