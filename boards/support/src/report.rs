@@ -7,7 +7,9 @@ pub fn fnv1a32(logits: &[i16]) -> u32 {
     logits
         .iter()
         .flat_map(|q| q.to_le_bytes())
-        .fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+        .fold(0x811c_9dc5u32, |h, b| {
+            (h ^ b as u32).wrapping_mul(0x0100_0193)
+        })
 }
 
 /// The `K` largest logits as `(class, logit)`, highest first; ties go to the
