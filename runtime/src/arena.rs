@@ -140,7 +140,11 @@ pub(crate) fn split3_mut(
 /// (the executor sized them: never).
 #[inline(always)]
 pub(crate) fn save_row(ring: &mut [i8], data: &[i8], y: usize, slots: usize, row: usize) {
-    let slot = (y % slots) * row;
+    // `checked_rem`: no divide-by-zero panic path (the no-panic proof).
+    let Some(slot) = y.checked_rem(slots) else {
+        return;
+    };
+    let slot = slot * row;
     if let (Some(dst), Some(src)) = (
         ring.get_mut(slot..slot + row),
         data.get(y * row..(y + 1) * row),

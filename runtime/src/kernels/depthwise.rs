@@ -482,7 +482,8 @@ pub fn depthwise_in_place(a: &WindowArgs<'_>, data: &mut [i8], ring: &mut [i8]) 
         };
         let rows = |iy: usize| {
             if iy <= y {
-                ring.get((iy % slots) * row..(iy % slots + 1) * row)
+                let slot = iy.checked_rem(slots).unwrap_or(0);
+                ring.get(slot * row..(slot + 1) * row)
             } else {
                 below.get((iy - y - 1) * row..(iy - y) * row)
             }

@@ -16,7 +16,11 @@ impl<'a> Ring<'a> {
     /// executor sized so that it never is).
     #[inline(always)]
     pub fn row(&self, iy: usize) -> &'a [i8] {
-        let at = (iy % self.slots) * self.row_len;
+        // `checked_rem`: no divide-by-zero panic path (the no-panic proof).
+        let Some(slot) = iy.checked_rem(self.slots) else {
+            return &[];
+        };
+        let at = slot * self.row_len;
         self.data.get(at..at + self.row_len).unwrap_or(&[])
     }
 }

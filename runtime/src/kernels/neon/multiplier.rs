@@ -53,7 +53,10 @@ pub fn multiplier_pixel16<'s>(
     let Some(table) = tap_table(a, oy, ox, row, &mut zp_row) else {
         return false;
     };
-    let taps = &table[..n];
+    // `get`: no slice-index panic path (the no-panic proof).
+    let Some(taps) = table.get(..n) else {
+        return false;
+    };
     let mut c0 = 0;
     while c0 < c {
         let o0 = 2 * c0;
@@ -196,8 +199,11 @@ pub fn depthwise_pixel16<'s>(
     let Some(table) = tap_table(a, oy, ox, row, &mut zp_row) else {
         return false;
     };
+    let Some(taps) = table.get(..n) else {
+        return false;
+    };
     // SAFETY: every table entry starts `c` readable bytes (`tap_table`,
     // `zp_row` alive here); weights `n * c` and bias `4 * c` checked by
     // `fits`.
-    unsafe { taps16_at(ch, &table[..n], 0, c, out) }.is_some()
+    unsafe { taps16_at(ch, taps, 0, c, out) }.is_some()
 }
