@@ -3,7 +3,8 @@
 //! `ops`, called directly on random operands: int8 and int16 inputs and
 //! outputs, zero points inside and outside the fast paths' int8/int16
 //! bounds (those fall back), biases that push the sum beyond i32, every
-//! shift (scale shifts with `t < 33` fall back), ReLU, with and without an
+//! shift (scale shifts with `t < 33` fall back), ReLU, pools over more than
+//! 256 pixels (the i16 partial sums), with and without an
 //! activation table. (Through `Model` the same kernels are checked against
 //! naive models in tests/kernels/.)
 //!
@@ -84,14 +85,20 @@ fn fully_connected_matches_reference() {
 
 #[test]
 fn global_pool_matches_reference() {
-    let case = (1usize..=40, 1usize..=150, elem(), elem()).prop_flat_map(|(px, c, ie, oe)| {
-        (
-            vec(any::<i8>(), px * c * ie.bytes()),
-            rq(c, -31..=30),
-            (zp(), zp()),
-            Just((px, c, ie, oe)),
-        )
-    });
+    let case = (
+        prop_oneof![1usize..=40, 200usize..=600],
+        1usize..=150,
+        elem(),
+        elem(),
+    )
+        .prop_flat_map(|(px, c, ie, oe)| {
+            (
+                vec(any::<i8>(), px * c * ie.bytes()),
+                rq(c, -31..=30),
+                (zp(), zp()),
+                Just((px, c, ie, oe)),
+            )
+        });
     check(256, case, |(x, r, (in_zp, out_zp), (px, c, ie, oe))| {
         let p = GlobalAvgPool {
             input: TensorRef {

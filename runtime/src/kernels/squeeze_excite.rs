@@ -4,10 +4,13 @@
 //! they fall back to outside the cases below.
 //!
 //! - The pool sums blocks of [`CH`] channels pixel by pixel (contiguous
-//!   rows instead of a channel-strided walk): the same wrapping i32 sums.
-//! - The fully connected dot product is one i32 sum `sum w x - in_zp sum w`
-//!   over the whole row, exact (so equal to the reference's i64 sum of
-//!   blocks) when `in_zp` is an int8 value and `cin <= 65536`.
+//!   rows instead of a channel-strided walk), `x` in i16 over up to 256
+//!   pixels, then minus `n * in_zp`: the same wrapping i32 sums.
+//! - The fully connected dot product is `sum w x - in_zp sum w`, exact (so
+//!   equal to the reference's i64 sum of blocks) when `in_zp` lies in the
+//!   input's range and `cin <= 65536`: one i32 sum per row for int8
+//!   inputs; for int16 inputs i32 sums over blocks of 256 added in i64,
+//!   each block decoded from its byte pairs once per group of 8 rows.
 //! - The scale step hoists each channel's gate, multiplier and shift out of
 //!   the pixel loop and drops the modulo. With an int8 `in_zp` the product
 //!   `(x - in_zp) * s` is below `255 * 255`, and the stored multiplier is
@@ -57,13 +60,7 @@ pub fn fully_connected(
         fully_connected_reference(i, in_zp, weights, bias, requant, out_zp, relu, o);
         return;
     }
-    for (o, row) in weights.chunks_exact(cin).take(cout).enumerate() {
-        // sum w (x - in_zp) = sum w x - in_zp sum w, exact: the reference
-        // sum is exact too (its i32 blocks cannot overflow).
-        let dot = match in_elem {
-            Elem::I8 => dot_i8(row, input, in_zp) as i64,
-            Elem::I16 => dot_i16(row, input, in_zp),
-        };
+    let mut finish = |o: usize, dot: i64| {
         let acc = bias.get(o) as i64 + dot;
         let (m, s) = (requant.multiplier.get(o), requant.shift.get(o));
         let mut y = match i32::try_from(acc) {
@@ -75,6 +72,16 @@ pub fn fully_connected(
             y = out_zp;
         }
         out_elem.store(output, o, y);
+    };
+    // sum w (x - in_zp) = sum w x - in_zp sum w, exact: the reference sum
+    // is exact too (its i32 blocks cannot overflow).
+    match in_elem {
+        Elem::I8 => {
+            for (o, row) in weights.chunks_exact(cin).take(cout).enumerate() {
+                finish(o, dot_i8(row, input, in_zp) as i64);
+            }
+        }
+        Elem::I16 => dots_i16(input, in_zp, weights, (cin, cout), finish),
     }
 }
 
@@ -94,27 +101,49 @@ fn dot_i8(row: &[i8], input: &[i8], in_zp: i32) -> i32 {
     wx.wrapping_sub(ws.wrapping_mul(in_zp))
 }
 
-/// Int16 inputs per i32 block of [`dot_i16`]: `256 * 128 * 32768 = 2^30`.
+/// Int16 inputs per i32 block of [`dots_i16`]: `256 * 128 * 32768 = 2^30`.
 const BLOCK16: usize = 256;
 
-/// `sum w (x - in_zp)` of int16 `x` (little-endian byte pairs), exact:
-/// i32 sums of `w x` over blocks of [`BLOCK16`] added in i64, minus
-/// `in_zp sum w` (`|sum w| <= 2^23`).
-fn dot_i16(row: &[i8], input: &[i8], in_zp: i32) -> i64 {
-    let mut total = 0i64;
-    let mut ws = 0i32;
-    for (wb, xb) in row.chunks(BLOCK16).zip(input.chunks(2 * BLOCK16)) {
-        let part = wb.iter().zip(xb.chunks_exact(2)).fold(0i32, |a, (&w, b)| {
-            let x = match b {
-                &[lo, hi] => i16::from_le_bytes([lo as u8, hi as u8]),
-                _ => 0,
-            };
-            a.wrapping_add(w as i32 * x as i32)
-        });
-        total += part as i64;
-        ws += wb.iter().map(|&w| w as i32).sum::<i32>();
+/// Rows per group of [`dots_i16`]: each decoded input block feeds them all.
+const ROWS16: usize = 8;
+
+/// `finish(o, sum w[o] (x - in_zp))` for every row `o` of int16 `x`
+/// (little-endian byte pairs), exact: i32 sums of `w x` over blocks of
+/// [`BLOCK16`] inputs (decoded once per group of [`ROWS16`] rows) added in
+/// i64, minus `in_zp sum w` (`|sum w| <= 2^23`).
+fn dots_i16(
+    input: &[i8],
+    in_zp: i32,
+    weights: &[i8],
+    (cin, cout): (usize, usize),
+    mut finish: impl FnMut(usize, i64),
+) {
+    for o0 in (0..cout).step_by(ROWS16) {
+        let n = ROWS16.min(cout - o0);
+        let (mut total, mut ws) = ([0i64; ROWS16], [0i32; ROWS16]);
+        for (b, xb) in input.chunks(2 * BLOCK16).enumerate() {
+            let mut x16 = [0i16; BLOCK16];
+            for (x, pair) in x16.iter_mut().zip(xb.chunks_exact(2)) {
+                if let &[lo, hi] = pair {
+                    *x = i16::from_le_bytes([lo as u8, hi as u8]);
+                }
+            }
+            let (i0, len) = (b * BLOCK16, xb.len() / 2);
+            let rows = total.iter_mut().zip(&mut ws).take(n);
+            for (o, (total, ws)) in (o0..).zip(rows) {
+                let at = o * cin + i0;
+                let wb = weights.get(at..at + len).unwrap_or(&[]);
+                let (part, wsum) = wb.iter().zip(&x16).fold((0i32, 0i32), |(a, s), (&w, &x)| {
+                    (a.wrapping_add(w as i32 * x as i32), s + w as i32)
+                });
+                *total += part as i64;
+                *ws += wsum;
+            }
+        }
+        for (o, (&total, &ws)) in (o0..).zip(total.iter().zip(&ws)).take(n) {
+            finish(o, total - in_zp as i64 * ws as i64);
+        }
     }
-    total - in_zp as i64 * ws as i64
 }
 
 /// [`squeeze_excite_reference`], bit for bit. `scratch` holds
@@ -205,14 +234,26 @@ fn pool(
     out_zp: i32,
     (out, out_elem): (&mut [i8], Elem),
 ) {
+    // Sums of x in i16 over up to 256 pixels (|sum| <= 256 * 128), added
+    // in i32; then minus n * in_zp: the same sum modulo 2^32.
+    let zp_total = ((input.len() / c) as i32).wrapping_mul(in_zp);
     for c0 in (0..c).step_by(CH) {
         let n = CH.min(c - c0);
         let mut sums = [0i32; CH];
-        for px in input.chunks_exact(c) {
-            let xs = px.get(c0..c0 + n).unwrap_or(&[]);
-            for (s, &x) in sums.iter_mut().zip(xs) {
-                *s = s.wrapping_add(x as i32 - in_zp);
+        for rows in input.chunks(256 * c) {
+            let mut part = [0i16; CH];
+            for px in rows.chunks_exact(c) {
+                let xs = px.get(c0..c0 + n).unwrap_or(&[]);
+                for (s, &x) in part.iter_mut().zip(xs) {
+                    *s = s.wrapping_add(x as i16);
+                }
             }
+            for (s, &p) in sums.iter_mut().zip(&part) {
+                *s = s.wrapping_add(p as i32);
+            }
+        }
+        for s in sums.iter_mut() {
+            *s = s.wrapping_sub(zp_total);
         }
         for (j, &sum) in sums.iter().take(n).enumerate() {
             let ch = c0 + j;
