@@ -68,6 +68,7 @@ pub mod dense;
 pub mod depthwise;
 pub mod multiplier;
 pub mod pointwise;
+pub mod squeeze_excite;
 pub mod stem;
 pub mod window;
 

@@ -115,7 +115,7 @@ impl Model<'_> {
         let start = p.scratch as usize;
         let scratch = (start, start + layer.scratch_bytes());
         let (input, scratch, output) = split3_mut(arena, bytes(p.input), scratch, bytes(p.output))?;
-        ops::squeeze_excite::squeeze_excite_reference(p, &args, input, scratch, output);
+        crate::kernels::squeeze_excite::squeeze_excite(p, &args, input, scratch, output);
         Some(())
     }
 
@@ -126,7 +126,7 @@ impl Model<'_> {
         }
         let rq = self.requant(p.requant, p.input.c as usize)?;
         let (input, output) = split(arena, p.input, p.output)?;
-        ops::global_avg_pool::global_avg_pool_reference(p, rq, input, output);
+        crate::kernels::squeeze_excite::global_avg_pool(p, rq, input, output);
         Some(())
     }
 
@@ -140,7 +140,7 @@ impl Model<'_> {
         let bias = self.i32s(p.bias, cout)?;
         let requant = self.requant(p.requant, cout)?;
         let (input, output) = split(arena, p.input, p.output)?;
-        ops::fully_connected::fully_connected_reference(
+        crate::kernels::squeeze_excite::fully_connected(
             (input, p.input.elem),
             p.in_zp,
             weights,
