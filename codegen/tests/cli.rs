@@ -177,6 +177,16 @@ fn bad_arguments_are_explained() {
     let o = codegen(&["inspect", "/nonexistent/model.safetensors"]);
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("/nonexistent/model.safetensors"));
+    let o = codegen(&["--arena-budget", "300000"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("--int16 auto"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = codegen(&["--int16", "stages.9"]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("stages.9"), "{}", text(&o.stderr));
     let o = codegen(&["--help"]);
     assert!(text(&o.stdout).contains("Examples:"));
 }
