@@ -213,7 +213,7 @@ pub fn squeeze_excite(
 }
 
 /// [`global_avg_pool_reference`], bit for bit: int8 inputs with an int8 zero
-/// point take [`pool`].
+/// point take `pool`.
 pub fn global_avg_pool(p: &GlobalAvgPool, rq: RequantView<'_>, input: &[i8], output: &mut [i8]) {
     let c = p.input.c as usize;
     if p.input.elem != Elem::I8 || !int8_zp(p.in_zp) || c == 0 || input.len() % c != 0 {
