@@ -28,6 +28,11 @@ use crate::ops::squeeze_excite::{squeeze_excite_reference, SeArgs};
 use crate::ops::{I32s, RequantView};
 use crate::quant::{lut, requantize, requantize_wide};
 use crate::schedule::{GlobalAvgPool, SqueezeExcite};
+
+/// The fast forms are compiled in (feature `fast-head`, on by default);
+/// without it every call takes the reference op, and the fast code is
+/// left out of the binary.
+const FAST: bool = cfg!(feature = "fast-head");
 use crate::tensor::Elem;
 
 /// Channels per block of the pool and scale loops (stack arrays of i32).
@@ -53,7 +58,7 @@ pub fn fully_connected(
 ) {
     let cin = input.len() / in_elem.bytes();
     let cout = output.len() / out_elem.bytes();
-    let shape = cin > 0 && cin <= 1 << 16 && weights.len() >= cin * cout;
+    let shape = FAST && cin > 0 && cin <= 1 << 16 && weights.len() >= cin * cout;
     let (lo, hi) = in_elem.range();
     if !shape || !(lo..=hi).contains(&in_zp) {
         let (i, o) = ((input, in_elem), (output, out_elem));
@@ -156,7 +161,8 @@ pub fn squeeze_excite(
     output: &mut [i8],
 ) {
     let (c, r) = (p.input.c as usize, p.reduced as usize);
-    let fast = int8_zp(p.in_zp)
+    let fast = FAST
+        && int8_zp(p.in_zp)
         && c > 0
         && input.len() % c == 0
         && output.len() == input.len()
@@ -216,7 +222,7 @@ pub fn squeeze_excite(
 /// point take `pool`.
 pub fn global_avg_pool(p: &GlobalAvgPool, rq: RequantView<'_>, input: &[i8], output: &mut [i8]) {
     let c = p.input.c as usize;
-    if p.input.elem != Elem::I8 || !int8_zp(p.in_zp) || c == 0 || input.len() % c != 0 {
+    if !FAST || p.input.elem != Elem::I8 || !int8_zp(p.in_zp) || c == 0 || input.len() % c != 0 {
         return global_avg_pool_reference(p, rq, input, output);
     }
     pool(input, c, p.in_zp, rq, p.out_zp, (output, p.output.elem));
