@@ -167,26 +167,24 @@ fn bad_checkpoint_fails_cleanly_and_keeps_previous_output() {
 
 #[test]
 fn bad_arguments_are_explained() {
-    let o = codegen(&["--resolution", "100"]);
-    assert!(!o.status.success());
-    assert!(
-        text(&o.stderr).contains("multiple of 32"),
-        "{}",
-        text(&o.stderr)
-    );
-    let o = codegen(&["inspect", "/nonexistent/model.safetensors"]);
-    assert!(!o.status.success());
-    assert!(text(&o.stderr).contains("/nonexistent/model.safetensors"));
-    let o = codegen(&["--arena-budget", "300000"]);
-    assert!(!o.status.success());
-    assert!(
-        text(&o.stderr).contains("--int16 auto"),
-        "{}",
-        text(&o.stderr)
-    );
-    let o = codegen(&["--int16", "stages.9"]);
-    assert!(!o.status.success());
-    assert!(text(&o.stderr).contains("stages.9"), "{}", text(&o.stderr));
+    // Each refused with an error that names the problem.
+    for (args, says) in [
+        (&["--resolution", "100"][..], "multiple of 32"),
+        (
+            &["inspect", "/nonexistent/model.safetensors"],
+            "/nonexistent/model.safetensors",
+        ),
+        (&["--arena-budget", "300000"], "--int16 auto"),
+        (&["--int16", "stages.9"], "stages.9"),
+    ] {
+        let o = codegen(args);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(
+            text(&o.stderr).contains(says),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
     let o = codegen(&["--help"]);
     assert!(text(&o.stdout).contains("Examples:"));
 }
