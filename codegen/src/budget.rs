@@ -100,7 +100,8 @@ pub fn choose(
     let mut steps = vec![base];
     loop {
         let cur = steps.last().expect("the base step").clone();
-        let mut best: Option<(f64, Group, Step)> = None;
+        // Ranked by (costs no bytes, dB per extra byte or dB if free).
+        let mut best: Option<((bool, f64), Group, Step)> = None;
         for s in 0..folded.stages.len() {
             let g = Group::Stream(s);
             if precision.groups().contains(&g) {
@@ -111,12 +112,11 @@ pub fn choose(
             if step.arena_bytes > budget || gain <= 0.0 {
                 continue;
             }
-            // A stream that costs no bytes ranks above any that costs some.
             let extra = step.arena_bytes.saturating_sub(cur.arena_bytes);
             let score = if extra == 0 {
-                1e9 + gain
+                (true, gain)
             } else {
-                gain / extra as f64
+                (false, gain / extra as f64)
             };
             if best.as_ref().is_none_or(|b| score > b.0) {
                 best = Some((score, g, step));

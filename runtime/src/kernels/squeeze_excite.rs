@@ -22,11 +22,11 @@
 //!   any, is a second pass over the output.
 #![forbid(unsafe_code)]
 
-use crate::ops::fully_connected::fully_connected_reference;
+use crate::ops::fully_connected::{fully_connected_reference, Finish};
 use crate::ops::global_avg_pool::global_avg_pool_reference;
 use crate::ops::squeeze_excite::{squeeze_excite_reference, SeArgs};
 use crate::ops::{I32s, RequantView};
-use crate::quant::{lut, requantize, requantize_wide};
+use crate::quant::{lut, requantize};
 use crate::schedule::{GlobalAvgPool, SqueezeExcite};
 
 /// The fast forms are compiled in (feature `fast-head`, on by default);
@@ -65,19 +65,14 @@ pub fn fully_connected(
         fully_connected_reference(i, in_zp, weights, bias, requant, out_zp, relu, o);
         return;
     }
-    let mut finish = |o: usize, dot: i64| {
-        let acc = bias.get(o) as i64 + dot;
-        let (m, s) = (requant.multiplier.get(o), requant.shift.get(o));
-        let mut y = match i32::try_from(acc) {
-            Ok(a) => requantize(a, m, s),
-            Err(_) => requantize_wide(acc, m, s),
-        }
-        .saturating_add(out_zp);
-        if relu && y < out_zp {
-            y = out_zp;
-        }
-        out_elem.store(output, o, y);
+    let store = Finish {
+        bias,
+        requant,
+        out_zp,
+        relu,
+        out_elem,
     };
+    let mut finish = |o: usize, dot: i64| store.store(output, o, dot);
     // sum w (x - in_zp) = sum w x - in_zp sum w, exact: the reference sum
     // is exact too (its i32 blocks cannot overflow).
     match in_elem {

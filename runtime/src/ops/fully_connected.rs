@@ -27,21 +27,47 @@ pub fn fully_connected_reference(
 ) {
     let cin = input.len() / in_elem.bytes();
     let cout = output.len() / out_elem.bytes();
+    let finish = Finish {
+        bias,
+        requant,
+        out_zp,
+        relu,
+        out_elem,
+    };
     for o in 0..cout {
         // Validated to hold `cin` weights per output (no panic if not).
         let row = weights.get(o * cin..(o + 1) * cin).unwrap_or(&[]);
-        let acc = bias.get(o) as i64 + dot(row, input, in_elem, in_zp);
-        let (m, s) = (requant.multiplier.get(o), requant.shift.get(o));
+        finish.store(output, o, dot(row, input, in_elem, in_zp));
+    }
+}
+
+/// What turns output `o`'s exact dot product `sum w (x - in_zp)` into its
+/// stored value; shared with the fast kernel (`kernels::squeeze_excite`).
+#[derive(Clone, Copy)]
+pub(crate) struct Finish<'a> {
+    pub bias: I32s<'a>,
+    pub requant: RequantView<'a>,
+    pub out_zp: i32,
+    pub relu: bool,
+    pub out_elem: Elem,
+}
+
+impl Finish<'_> {
+    /// Bias, requantization, `out_zp` and the ReLU floor, stored at `o`.
+    #[inline(always)]
+    pub(crate) fn store(&self, output: &mut [i8], o: usize, dot: i64) {
+        let acc = self.bias.get(o) as i64 + dot;
+        let (m, s) = (self.requant.multiplier.get(o), self.requant.shift.get(o));
         // The same value either way; the 32-bit form is the cheap one.
         let mut y = match i32::try_from(acc) {
             Ok(a) => requantize(a, m, s),
             Err(_) => requantize_wide(acc, m, s),
         }
-        .saturating_add(out_zp);
-        if relu && y < out_zp {
-            y = out_zp;
+        .saturating_add(self.out_zp);
+        if self.relu && y < self.out_zp {
+            y = self.out_zp;
         }
-        out_elem.store(output, o, y);
+        self.out_elem.store(output, o, y);
     }
 }
 
