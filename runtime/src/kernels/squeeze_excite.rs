@@ -24,7 +24,7 @@
 
 use crate::ops::fully_connected::{fully_connected_reference, Finish};
 use crate::ops::global_avg_pool::global_avg_pool_reference;
-use crate::ops::squeeze_excite::{squeeze_excite_reference, SeArgs};
+use crate::ops::squeeze_excite::{squeeze, squeeze_excite_reference, SeArgs};
 use crate::ops::{I32s, RequantView};
 use crate::quant::{lut, requantize};
 use crate::schedule::{GlobalAvgPool, SqueezeExcite};
@@ -155,7 +155,7 @@ pub fn squeeze_excite(
     scratch: &mut [i8],
     output: &mut [i8],
 ) {
-    let (c, r) = (p.input.c as usize, p.reduced as usize);
+    let c = p.input.c as usize;
     let fast = FAST
         && int8_zp(p.in_zp)
         && c > 0
@@ -165,42 +165,11 @@ pub fn squeeze_excite(
     if !fast {
         return squeeze_excite_reference(p, a, input, scratch, output);
     }
-    let i8s = Elem::I8;
-    let Some((pooled, rest)) = scratch.split_at_mut_checked(c) else {
+    let (zp, rq) = (p.in_zp, a.pool_requant);
+    let pool = |pooled: &mut [i8]| pool(input, c, zp, rq, p.pool_zp, (pooled, Elem::I8));
+    let Some(gate) = squeeze(p, a, scratch, pool, fully_connected) else {
         return;
     };
-    let Some((hidden, gate)) = rest.split_at_mut_checked(r) else {
-        return;
-    };
-    let Some(gate) = gate.get_mut(..c) else {
-        return;
-    };
-    pool(input, c, p.in_zp, a.pool_requant, p.pool_zp, (pooled, i8s));
-    let (w1, b1, rq1) = (a.fc1_weights, a.fc1_bias, a.fc1_requant);
-    fully_connected(
-        (pooled, i8s),
-        p.pool_zp,
-        w1,
-        b1,
-        rq1,
-        p.hid_zp,
-        true,
-        (hidden, i8s),
-    );
-    let (w2, b2, rq2) = (a.fc2_weights, a.fc2_bias, a.fc2_requant);
-    fully_connected(
-        (hidden, i8s),
-        p.hid_zp,
-        w2,
-        b2,
-        rq2,
-        p.gate_zp,
-        false,
-        (gate, i8s),
-    );
-    for g in gate.iter_mut() {
-        *g = lut(a.sigmoid, *g);
-    }
     scale(p, a.scale_requant, gate, input, output);
     if let Ok(table) = <&[i8; 256]>::try_from(a.lut) {
         for o in output.iter_mut() {

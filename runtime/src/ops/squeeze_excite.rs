@@ -31,6 +31,60 @@ pub struct SeArgs<'a> {
     pub lut: &'a [i8],
 }
 
+/// The squeeze and the gate, shared by the reference and the fast kernel
+/// (`kernels::squeeze_excite`), each passing its own pool and fully
+/// connected kernel (the same signature): `scratch` split into the pooled
+/// values (`c` bytes), the hidden ones (`r`) and the gate (`c`); `pool`
+/// fills the pooled values; fc1 (ReLU) and fc2, all int8; the sigmoid
+/// table. Returns the gate, or `None` for a short scratch or `c == 0`.
+pub(crate) fn squeeze<'s, F>(
+    p: &SqueezeExcite,
+    a: &SeArgs<'_>,
+    scratch: &'s mut [i8],
+    pool: impl FnOnce(&mut [i8]),
+    fc: F,
+) -> Option<&'s mut [i8]>
+where
+    F: Fn((&[i8], Elem), i32, &[i8], I32s<'_>, RequantView<'_>, i32, bool, (&mut [i8], Elem)),
+{
+    let c = p.input.c as usize;
+    let r = p.reduced as usize;
+    // The executor validated c > 0 and the scratch size; these early
+    // returns never happen and keep panics (split, step 0, % 0) out.
+    let (pooled, rest) = scratch.split_at_mut_checked(c)?;
+    let (hidden, gate) = rest.split_at_mut_checked(r)?;
+    let gate = gate.get_mut(..c)?;
+    if c == 0 {
+        return None;
+    }
+    pool(pooled);
+    let i8s = Elem::I8;
+    fc(
+        (pooled, i8s),
+        p.pool_zp,
+        a.fc1_weights,
+        a.fc1_bias,
+        a.fc1_requant,
+        p.hid_zp,
+        true,
+        (hidden, i8s),
+    );
+    fc(
+        (hidden, i8s),
+        p.hid_zp,
+        a.fc2_weights,
+        a.fc2_bias,
+        a.fc2_requant,
+        p.gate_zp,
+        false,
+        (gate, i8s),
+    );
+    for g in gate.iter_mut() {
+        *g = lut(a.sigmoid, *g);
+    }
+    Some(gate)
+}
+
 /// Reference kernel. `scratch` holds `SqueezeExcite::scratch_bytes` bytes.
 pub fn squeeze_excite_reference(
     p: &SqueezeExcite,
@@ -40,46 +94,11 @@ pub fn squeeze_excite_reference(
     output: &mut [i8],
 ) {
     let c = p.input.c as usize;
-    let r = p.reduced as usize;
-    // The executor validated c > 0 and the scratch size; these early
-    // returns never happen and keep panics (split, step 0, % 0) out.
-    let Some((pooled, rest)) = scratch.split_at_mut_checked(c) else {
-        return;
-    };
-    let Some((hidden, gate)) = rest.split_at_mut_checked(r) else {
-        return;
-    };
-    let Some(gate) = gate.get_mut(..c) else {
-        return;
-    };
-    if c == 0 {
-        return;
-    }
     let int8 = (Elem::I8, Elem::I8);
-    pool(input, c, p.in_zp, a.pool_requant, p.pool_zp, pooled, int8);
-    fully_connected_reference(
-        (pooled, Elem::I8),
-        p.pool_zp,
-        a.fc1_weights,
-        a.fc1_bias,
-        a.fc1_requant,
-        p.hid_zp,
-        true,
-        (hidden, Elem::I8),
-    );
-    fully_connected_reference(
-        (&*hidden, Elem::I8),
-        p.hid_zp,
-        a.fc2_weights,
-        a.fc2_bias,
-        a.fc2_requant,
-        p.gate_zp,
-        false,
-        (&mut *gate, Elem::I8),
-    );
-    for g in gate.iter_mut() {
-        *g = lut(a.sigmoid, *g);
-    }
+    let pool = |pooled: &mut [i8]| pool(input, c, p.in_zp, a.pool_requant, p.pool_zp, pooled, int8);
+    let Some(gate) = squeeze(p, a, scratch, pool, fully_connected_reference) else {
+        return;
+    };
     for (i, (o, &x)) in output.iter_mut().zip(input).enumerate() {
         let ch = i % c;
         let s = gate.get(ch).map_or(0, |&g| g as i32 + 128);
