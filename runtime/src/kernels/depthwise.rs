@@ -360,10 +360,6 @@ pub(crate) fn pixel_by_window<'s>(
     }
 }
 
-/// Widest channel count whose zero-point padding row [`pixel_by_taps`]
-/// keeps on the stack (FastViT-T8's widest depthwise layer has 384).
-const PAD_ROW: usize = 512;
-
 /// Output pixel `(oy, ox)` through a table of the pixels its taps read
 /// ([`TapRows`]; padded taps read a row of padding values: `pad_values`, or
 /// `in_zp` repeated): on the MVE tier 16 channels at a time (Helium asm,
@@ -381,27 +377,12 @@ pub fn pixel_by_taps<'s>(
     row: &impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) -> bool {
-    let (k, c, s, p) = (
-        a.geometry.kernel,
-        a.geometry.cin,
-        a.geometry.stride,
-        a.geometry.pad,
-    );
+    let (k, c) = (a.geometry.kernel, a.geometry.cin);
     if c == 0 || c % 4 != 0 || k > MAX_KERNEL || out.len() < c {
         return false;
     }
-    let iy0 = (oy * s).wrapping_sub(p);
-    let ix0 = (ox * s).wrapping_sub(p);
-    let inside = |i0: usize, n: usize| i0 < n && i0 + k <= n;
-    let zp_row: [i8; PAD_ROW];
-    let pad: &[i8] = if !a.pad_values.is_empty() {
-        a.pad_values
-    } else if inside(iy0, a.geometry.h) && inside(ix0, a.geometry.w) {
-        &[]
-    } else if c <= PAD_ROW {
-        zp_row = [a.in_zp as i8; PAD_ROW];
-        &zp_row
-    } else {
+    let mut zp_row = None;
+    let Some((iy0, ix0, pad)) = a.tap_origin(oy, ox, &mut zp_row) else {
         return false;
     };
     let mut taps = TapRows::new(c);

@@ -20,10 +20,6 @@ use super::depthwise::{bias, chunk_sums, finish, Plane, CHUNK};
 use super::dsp::lanes::TapRows;
 use super::window::{for_each_pixel, input_rows, per_tap_pixel, Window, WindowArgs, MAX_KERNEL};
 
-/// Widest input whose zero-point padding row [`pixel_by_taps`] keeps on the
-/// stack (FastViT-T8's widest x2 conv reads 384 channels).
-const PAD_ROW: usize = 512;
-
 /// Output pixel `(oy, ox)` through a table of the pixels its taps read, as
 /// `depthwise::pixel_by_taps` (DSP and MVE, [`super::MULTIPLIER_TAPS`]): plane `j` reads the
 /// weights from `j * cin` on with tap stride `m * cin`; on MVE 16 channels
@@ -43,22 +39,12 @@ fn pixel_by_taps<'s>(
     out: &mut [i8],
 ) -> bool {
     let g = &a.geometry;
-    let (k, c, s, p, m) = (g.kernel, g.cin, g.stride, g.pad, g.multiplier());
+    let (k, c, m) = (g.kernel, g.cin, g.multiplier());
     if c == 0 || c % 4 != 0 || k > MAX_KERNEL || m == 0 || out.len() < m * c {
         return false;
     }
-    let iy0 = (oy * s).wrapping_sub(p);
-    let ix0 = (ox * s).wrapping_sub(p);
-    let inside = |i0: usize, n: usize| i0 < n && i0 + k <= n;
-    let zp_row: [i8; PAD_ROW];
-    let pad: &[i8] = if !a.pad_values.is_empty() {
-        a.pad_values
-    } else if inside(iy0, g.h) && inside(ix0, g.w) {
-        &[]
-    } else if c <= PAD_ROW {
-        zp_row = [a.in_zp as i8; PAD_ROW];
-        &zp_row
-    } else {
+    let mut zp_row = None;
+    let Some((iy0, ix0, pad)) = a.tap_origin(oy, ox, &mut zp_row) else {
         return false;
     };
     let mut taps = TapRows::new(c);

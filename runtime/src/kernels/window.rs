@@ -89,6 +89,44 @@ pub struct WindowArgs<'a> {
     pub geometry: Geometry,
 }
 
+/// Widest channel count whose zero-point padding row a tap table keeps on
+/// the stack ([`WindowArgs::tap_origin`]; FastViT-T8's widest depthwise
+/// layer and x2 conv read 384 channels).
+pub(crate) const PAD_ROW: usize = 512;
+
+impl WindowArgs<'_> {
+    /// Where the tap table of output pixel `(oy, ox)` starts and what its
+    /// padded taps read (the depthwise and x2 multiplier `pixel_by_taps`,
+    /// the DSP tier's x2 conv): the first input row and column (wrapped
+    /// below zero) and the padding row, `pad_values`, none when the whole
+    /// window lies inside the input, or else `in_zp` repeated, written to
+    /// `zp_row`. `None` for zero-point padding of more than [`PAD_ROW`]
+    /// channels.
+    #[inline(always)]
+    pub(crate) fn tap_origin<'r>(
+        &'r self,
+        oy: usize,
+        ox: usize,
+        zp_row: &'r mut Option<[i8; PAD_ROW]>,
+    ) -> Option<(usize, usize, &'r [i8])> {
+        let g = &self.geometry;
+        let k = g.kernel;
+        let iy0 = (oy * g.stride).wrapping_sub(g.pad);
+        let ix0 = (ox * g.stride).wrapping_sub(g.pad);
+        let inside = |i0: usize, n: usize| i0 < n && i0 + k <= n;
+        let pad: &[i8] = if !self.pad_values.is_empty() {
+            self.pad_values
+        } else if inside(iy0, g.h) && inside(ix0, g.w) {
+            &[]
+        } else if g.cin <= PAD_ROW {
+            zp_row.insert([self.in_zp as i8; PAD_ROW])
+        } else {
+            return None;
+        };
+        Some((iy0, ix0, pad))
+    }
+}
+
 /// Largest kernel of the clipped-window fast path (FastViT's largest is 7);
 /// larger kernels take the per-tap path.
 pub const MAX_KERNEL: usize = 7;

@@ -331,10 +331,6 @@ pub fn depthwise_taps16(
     Some(done)
 }
 
-/// Widest input whose zero-point padding row [`multiplier_pixel16`] keeps
-/// on the stack (FastViT-T8's widest x2 conv reads 384 channels).
-const PAD_ROW: usize = 512;
-
 /// The x2 channel-multiplier conv's output pixel `(oy, ox)` on the DSP tier
 /// (the hook the MVE tier fills with its 16-channel asm): the table of the
 /// pixels its taps read, built as `multiplier::pixel_by_taps` builds it
@@ -369,7 +365,7 @@ fn multiplier_taps<'s>(
 ) -> bool {
     const M: usize = 2;
     let g = &a.geometry;
-    let (k, c, s, p) = (g.kernel, g.cin, g.stride, g.pad);
+    let (k, c) = (g.kernel, g.cin);
     let ch = &a.channels;
     let (bias, mult, shift) = (
         ch.folded_bias.0,
@@ -400,18 +396,8 @@ fn multiplier_taps<'s>(
     {
         return false;
     }
-    let iy0 = (oy * s).wrapping_sub(p);
-    let ix0 = (ox * s).wrapping_sub(p);
-    let inside = |i0: usize, n: usize| i0 < n && i0 + k <= n;
-    let zp_row: [i8; PAD_ROW];
-    let pad: &[i8] = if !a.pad_values.is_empty() {
-        a.pad_values
-    } else if inside(iy0, g.h) && inside(ix0, g.w) {
-        &[]
-    } else if c <= PAD_ROW {
-        zp_row = [a.in_zp as i8; PAD_ROW];
-        &zp_row
-    } else {
+    let mut zp_row = None;
+    let Some((iy0, ix0, pad)) = a.tap_origin(oy, ox, &mut zp_row) else {
         return false;
     };
     let mut taps = lanes::TapRows::new(c);
