@@ -76,21 +76,14 @@ pub fn conv_mlp_pointwise_wide(
     data: &mut [i8],
     scratch: &mut [i8],
 ) {
-    let (c, hidden, x) = (
-        p.dw.input.c as usize,
-        p.fc1.output.c as usize,
-        p.dw.input.elem,
-    );
+    let x = p.dw.input.elem;
     drive_elems(
         p,
         x.bytes(),
         data,
         scratch,
         |y, i, rows, d| dw_value(p, dw, (y, i), rows, d, x),
-        |_, _, _, d, hid, tile| {
-            pointwise_pixels(fc1, c, hidden, d, hid, tile);
-            pointwise_pixels(fc2, hidden, c, hid, d, tile);
-        },
+        |_, _, _, d, hid, tile| mlp(p, (fc1, fc2), d, hid, tile),
         |saved, f, out| add_with(&p.add, (saved, x), (f, Int8), (out, x)),
     );
 }
@@ -106,8 +99,6 @@ fn fast(
     data: &mut [i8],
     scratch: &mut [i8],
 ) {
-    let c = p.dw.input.c as usize;
-    let hidden = p.fc1.output.c as usize;
     let mut add = AddTables::EMPTY;
     if USE_TABLES {
         add.fill(&p.add);
@@ -117,10 +108,23 @@ fn fast(
         data,
         scratch,
         dw,
-        |_, _, _, d, hid, tile| {
-            pointwise_pixels(fc1, c, hidden, d, hid, tile);
-            pointwise_pixels(fc2, hidden, c, hid, d, tile);
-        },
+        |_, _, _, d, hid, tile| mlp(p, (fc1, fc2), d, hid, tile),
         |saved, f, out| residual(&add, &p.add, saved, f, out),
     );
+}
+
+/// fc1, then fc2, on the tiled pointwise kernel: a pixel group's `dw`
+/// output `d` (`c` channels a pixel) to its hidden vectors `hid` and back
+/// into `d`.
+#[inline(always)]
+fn mlp(
+    p: &ConvMlp,
+    (fc1, fc2): (&PointwiseArgs<'_>, &PointwiseArgs<'_>),
+    d: &mut [i8],
+    hid: &mut [i8],
+    tile: &mut [u32],
+) {
+    let (c, hidden) = (p.dw.input.c as usize, p.fc1.output.c as usize);
+    pointwise_pixels(fc1, c, hidden, d, hid, tile);
+    pointwise_pixels(fc2, hidden, c, hid, d, tile);
 }
