@@ -107,30 +107,36 @@ macro_rules! group_finish {
     };
 }
 
-/// Bytes 0 and 2 of `x`, sign-extended to the two halfwords of the result.
-#[inline(always)]
-pub fn sxtb16(x: u32) -> u32 {
-    let r: u32;
-    // SAFETY: a register-to-register instruction of the DSP extension,
-    // which the `fastvit_dsp` cfg guarantees; no memory, stack or flags.
-    unsafe {
-        core::arch::asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x,
-            options(pure, nomem, nostack, preserves_flags));
-    }
-    r
+/// An `SXTB16` form as a function of one register: `$template` reads `{x}`
+/// and writes `{r}`.
+macro_rules! sxtb16_fn {
+    ($(#[$doc:meta])* $name:ident, $template:literal) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub fn $name(x: u32) -> u32 {
+            let r: u32;
+            // SAFETY: a register-to-register instruction of the DSP
+            // extension, which the `fastvit_dsp` cfg guarantees; no memory,
+            // stack or flags.
+            unsafe {
+                core::arch::asm!($template, r = lateout(reg) r, x = in(reg) x,
+                    options(pure, nomem, nostack, preserves_flags));
+            }
+            r
+        }
+    };
 }
 
-/// Bytes 1 and 3 of `x`, sign-extended (`SXTB16` with `ROR #8`).
-#[inline(always)]
-pub fn sxtb16_ror8(x: u32) -> u32 {
-    let r: u32;
-    // SAFETY: as in `sxtb16`.
-    unsafe {
-        core::arch::asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x,
-            options(pure, nomem, nostack, preserves_flags));
-    }
-    r
-}
+sxtb16_fn!(
+    /// Bytes 0 and 2 of `x`, sign-extended to the two halfwords of the result.
+    sxtb16,
+    "sxtb16 {r}, {x}"
+);
+sxtb16_fn!(
+    /// Bytes 1 and 3 of `x`, sign-extended (`SXTB16` with `ROR #8`).
+    sxtb16_ror8,
+    "sxtb16 {r}, {x}, ror #8"
+);
 
 /// `acc + lo(a) * lo(b) + hi(a) * hi(b)` on signed halfwords, wrapping.
 #[inline(always)]
