@@ -252,12 +252,33 @@ fn dsp_block_tile_is_reference() {
 /// folded bias plus every tap's products, `requantize_i8` and the table, per
 /// channel; a shift outside `-31..=-2` stops it at that channel's group of
 /// four (the caller computes the rest).
+/// A window kernel's per-channel operands over test buffers: `b` the i32
+/// biases and `m` the i16 multipliers as little-endian bytes, `w` the
+/// weights (`weights_above_min` computed from them).
+fn channels<'a>(
+    w: &'a [i8],
+    (b, m, shift): (&'a [u8], &'a [u8], &'a [i8]),
+    out_zp: i32,
+    lut: &'a [i8],
+) -> runtime::kernels::pointwise::PointwiseArgs<'a> {
+    use runtime::ops::{I32s, Multipliers, RequantView, Shifts};
+    runtime::kernels::pointwise::PointwiseArgs {
+        weights: w,
+        folded_bias: I32s(b),
+        requant: RequantView {
+            multiplier: Multipliers(m),
+            shift: Shifts(shift),
+        },
+        out_zp,
+        lut,
+        weights_above_min: w.iter().all(|&v| v > i8::MIN),
+    }
+}
+
 #[test]
 fn dsp_depthwise_taps_is_reference() {
     use runtime::kernels::dsp::lanes::TapRows;
-    use runtime::kernels::pointwise::PointwiseArgs;
     use runtime::kernels::window::{Geometry, WindowArgs};
-    use runtime::ops::{I32s, Multipliers, RequantView, Shifts};
     let case = (1usize..=12, 1usize..=49, any::<u64>()).prop_flat_map(|(g, n, seed)| {
         let c = 4 * g;
         (
@@ -284,17 +305,7 @@ fn dsp_depthwise_taps_is_reference() {
         let b: Vec<u8> = bias.iter().flat_map(|v| v.to_le_bytes()).collect();
         let m: Vec<u8> = mult.iter().flat_map(|v| v.to_le_bytes()).collect();
         let a = WindowArgs {
-            channels: PointwiseArgs {
-                weights: &w,
-                folded_bias: I32s(&b),
-                requant: RequantView {
-                    multiplier: Multipliers(&m),
-                    shift: Shifts(&shift),
-                },
-                out_zp: zp,
-                lut: if table { &t } else { &[] },
-                weights_above_min: w.iter().all(|&v| v > i8::MIN),
-            },
+            channels: channels(&w, (&b, &m, &shift), zp, if table { &t } else { &[] }),
             pad_values: &[],
             in_zp: 0,
             geometry: Geometry {
@@ -340,9 +351,8 @@ fn dsp_depthwise_taps_is_reference() {
 /// rewrites the pixel) when a shift is outside `-31..=-2`.
 #[test]
 fn dsp_multiplier_taps_is_reference() {
-    use runtime::kernels::pointwise::PointwiseArgs;
     use runtime::kernels::window::{Geometry, WindowArgs};
-    use runtime::ops::{widen, I32s, Multipliers, RequantView, Shifts};
+    use runtime::ops::widen;
     let case = (
         (
             1usize..=4,
@@ -383,17 +393,7 @@ fn dsp_multiplier_taps_is_reference() {
             let b: Vec<u8> = bias.iter().flat_map(|v| v.to_le_bytes()).collect();
             let mu: Vec<u8> = mult.iter().flat_map(|v| v.to_le_bytes()).collect();
             let a = WindowArgs {
-                channels: PointwiseArgs {
-                    weights: &wt,
-                    folded_bias: I32s(&b),
-                    requant: RequantView {
-                        multiplier: Multipliers(&mu),
-                        shift: Shifts(&shift),
-                    },
-                    out_zp: zp,
-                    lut: if table { &t } else { &[] },
-                    weights_above_min: wt.iter().all(|&v| v > i8::MIN),
-                },
+                channels: channels(&wt, (&b, &mu, &shift), zp, if table { &t } else { &[] }),
                 pad_values: if pv { &pads } else { &[] },
                 in_zp,
                 geometry: Geometry {
