@@ -61,6 +61,13 @@ impl Field for u32 {
     }
 }
 
+/// Flags: `true` or `false`.
+impl Field for bool {
+    fn tokens(self) -> TokenStream {
+        quote!(#self)
+    }
+}
+
 /// Blob spans: a `Span { .. }` literal.
 impl Field for Span {
     fn tokens(self) -> TokenStream {
@@ -85,8 +92,9 @@ macro_rules! variant_tokens {
 /// A `Conv { .. }` struct literal.
 fn conv_tokens(c: &Conv) -> TokenStream {
     let variant = variant_tokens!(c.variant;
-        Reference, WriteBehind;
+        Reference, WriteBehind, WriteAhead;
         InPlace { scratch },
+        WidenInPlace { scratch, end_aligned },
         Pointwise { folded_bias },
         PointwiseInPlace { scratch, folded_bias },
         Depthwise { weights_hwc, folded_bias },

@@ -271,6 +271,8 @@ pub fn form_name(l: &runtime::Layer) -> &'static str {
             ConvVariant::Reference => "conv",
             ConvVariant::InPlace { .. } => "conv in place",
             ConvVariant::WriteBehind => "conv behind",
+            ConvVariant::WriteAhead => "conv ahead",
+            ConvVariant::WidenInPlace { .. } => "conv widened in place",
             ConvVariant::Pointwise { .. } => "conv 1x1 fast",
             ConvVariant::PointwiseInPlace { .. } => "conv 1x1 fast in place",
             ConvVariant::Depthwise { .. } => "conv dw fast",

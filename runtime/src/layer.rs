@@ -25,7 +25,8 @@ impl Layer {
                 variant:
                     ConvVariant::InPlace { .. }
                     | ConvVariant::PointwiseInPlace { .. }
-                    | ConvVariant::DepthwiseInPlace { .. },
+                    | ConvVariant::DepthwiseInPlace { .. }
+                    | ConvVariant::WidenInPlace { .. },
                 kernel,
                 input,
                 ..
@@ -68,7 +69,8 @@ impl Layer {
     /// Whether this layer's kernels handle the element types of its
     /// tensors. The global pool, the fully connected layer and the add read
     /// and write int8 or int16; so do the reference conv forms
-    /// (`Reference`, `InPlace`, `WriteBehind`) and a ConvMlp whose `dw` is
+    /// (`Reference`, `InPlace`, `WriteBehind`, `WriteAhead`, `WidenInPlace`) and a
+    /// ConvMlp whose `dw` is
     /// `Reference` (its block input and output: the residual stream),
     /// for an int16 input only with at most [`Conv::MAX_WIDE_FAN_IN`] taps
     /// per output, so the i32 sum cannot overflow. Every other layer and

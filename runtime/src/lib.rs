@@ -27,6 +27,7 @@ mod layers;
 pub mod model;
 pub mod operands;
 pub mod ops;
+mod placement;
 pub mod quant;
 mod resolve;
 pub mod schedule;

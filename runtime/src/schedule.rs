@@ -52,6 +52,28 @@ pub enum ConvVariant {
     /// (`ops::conv_write_behind`). Downsampling convs use it to write behind
     /// their read position.
     WriteBehind,
+    /// [`ConvVariant::WriteBehind`] mirrored: output rows bottom to top, on an
+    /// output that may overlap the input if it starts at least
+    /// [`Conv::write_ahead_bytes`] after the input's start (output row `r`
+    /// then only covers input rows that no output row `<= r` reads). A
+    /// downsampling conv whose input is wider than its output uses it, so
+    /// that the chain of buffers steps up rather than down.
+    WriteAhead,
+    /// A 1x1 conv (`kernel == 1`, `stride == 1`, `pad == 0`, same height and
+    /// width) whose output rows are at least as long as its input rows (an
+    /// int8 tensor widened to int16), written over its input: both start at
+    /// the same offset, or with `end_aligned` both end at the same byte
+    /// (`ops::conv_widen`). Input row `y` is copied into a one-row ring at
+    /// `scratch` ([`Conv::in_place_scratch_bytes`] with `kernel` 1) before
+    /// output row `y` is written, which then covers only input rows already
+    /// read: rows run bottom to top from a shared first byte, top to bottom
+    /// to a shared last one. The arena needs the output's bytes only.
+    WidenInPlace {
+        /// Arena offset of the row ring.
+        scratch: u32,
+        /// Whether the tensors share their last byte (else their first).
+        end_aligned: bool,
+    },
     /// A dense 1x1 conv (`kernel == 1`, `stride == 1`, `pad == 0`,
     /// `groups == 1`, same height and width), input and output not
     /// overlapping, run by the fast pointwise kernel (`kernels::pointwise`).
@@ -186,7 +208,7 @@ pub struct Conv {
     /// Number of groups (`1` dense, `cin` depthwise or channel multiplier).
     pub groups: u16,
     /// i8 weights, OHWI. Read by the reference forms (`Reference`,
-    /// `InPlace`, `WriteBehind`) and the pointwise ones (whose layout OHWI
+    /// `InPlace`, `WriteBehind`, `WriteAhead`, `WidenInPlace`) and the pointwise ones (whose layout OHWI
     /// is); the other variants read their own layout and codegen leaves this
     /// empty, so the blob holds each weight once.
     pub weights: Span,
@@ -232,7 +254,11 @@ impl Conv {
     pub const fn identity_ok(&self) -> bool {
         let reference = matches!(
             self.variant,
-            ConvVariant::Reference | ConvVariant::InPlace { .. } | ConvVariant::WriteBehind
+            ConvVariant::Reference
+                | ConvVariant::InPlace { .. }
+                | ConvVariant::WriteBehind
+                | ConvVariant::WriteAhead
+                | ConvVariant::WidenInPlace { .. }
         );
         let c = self.input.c;
         let shape = self.stride == 1
@@ -246,12 +272,17 @@ impl Conv {
     }
 
     /// Whether a reference form runs this conv with int16 operands: the
-    /// variant is `Reference`, `InPlace` or `WriteBehind`, and an int16
+    /// variant is a reference form (`Reference`, `InPlace`, `WriteBehind`,
+    /// `WriteAhead`, `WidenInPlace`), and an int16
     /// input has at most [`Conv::MAX_WIDE_FAN_IN`] taps per output.
     pub const fn wide_ok(&self) -> bool {
         let reference = matches!(
             self.variant,
-            ConvVariant::Reference | ConvVariant::InPlace { .. } | ConvVariant::WriteBehind
+            ConvVariant::Reference
+                | ConvVariant::InPlace { .. }
+                | ConvVariant::WriteBehind
+                | ConvVariant::WriteAhead
+                | ConvVariant::WidenInPlace { .. }
         );
         let groups = if self.groups == 0 {
             1
@@ -286,53 +317,6 @@ impl Conv {
             };
         self.output.len() as u64 * cin_g * self.kernel as u64 * self.kernel as u64
     }
-
-    /// Ring bytes of [`ConvVariant::InPlace`]: `kernel / 2 + 1` input rows of
-    /// `w * c` bytes.
-    pub const fn in_place_scratch_bytes(kernel: usize, w: usize, c: usize) -> usize {
-        (kernel / 2 + 1).saturating_mul(w).saturating_mul(c)
-    }
-
-    /// The least `input.offset - output.offset` that lets
-    /// [`ConvVariant::WriteBehind`] overlap its output with its input:
-    /// `max over r of (r + 1) * out_row - first_row(r) * in_row`, where
-    /// `first_row(r) = max(0, r * stride - pad)` is the first input row read by
-    /// output row `r` (rows past the input end impose nothing).
-    pub const fn write_behind_bytes(&self) -> usize {
-        let in_row = self.input.w as usize * self.input.c as usize * self.input.elem.bytes();
-        let out_row = self.output.w as usize * self.output.c as usize * self.output.elem.bytes();
-        let (stride, pad) = (self.stride as usize, self.pad as usize);
-        let mut lead = 0;
-        let mut r = 0;
-        while r < self.output.h as usize {
-            let first = (r * stride).saturating_sub(pad);
-            if first >= self.input.h as usize {
-                break;
-            }
-            lead = lead_after_row(lead, r, out_row, first, in_row);
-            r += 1;
-        }
-        lead
-    }
-}
-
-/// `lead` raised to what output row `r` needs when the next input row read
-/// is `first`: rows `0..=r` of the output (`out_row` bytes each) must end
-/// before input row `first` (`in_row` bytes each) starts.
-const fn lead_after_row(
-    lead: usize,
-    r: usize,
-    out_row: usize,
-    first: usize,
-    in_row: usize,
-) -> usize {
-    let need = (r + 1).saturating_mul(out_row);
-    let free = first.saturating_mul(in_row);
-    if need > free && need - free > lead {
-        need - free
-    } else {
-        lead
-    }
 }
 
 /// Two convs streamed by rows (`ops::stem`): FastViT's `stem.0 -> stem.1`
@@ -359,55 +343,6 @@ pub struct Stem {
     pub first: Conv,
     /// The second conv (reads the ring).
     pub second: Conv,
-}
-
-impl Stem {
-    /// Ring bytes: `kernel` rows of `w * c` bytes of the intermediate.
-    pub const fn ring_bytes(kernel: usize, w: usize, c: usize) -> usize {
-        kernel.saturating_mul(w).saturating_mul(c)
-    }
-
-    /// Rows `[start, end)` of `first`'s output that output row `r` of
-    /// `second` reads (clamped to the intermediate).
-    pub const fn window(&self, r: usize) -> (usize, usize) {
-        let s = &self.second;
-        let top = r * s.stride as usize + s.kernel as usize;
-        let start = (r * s.stride as usize).saturating_sub(s.pad as usize);
-        let end = top.saturating_sub(s.pad as usize);
-        let h = s.input.h as usize;
-        (
-            if start < h { start } else { h },
-            if end < h { end } else { h },
-        )
-    }
-
-    /// The least `first.input.offset - second.output.offset` that lets the
-    /// output overlap the input: after output row `r` is written, the next
-    /// input row read is the first input row of the next intermediate row to
-    /// compute, and row `r` must end before it.
-    pub const fn write_behind_bytes(&self) -> usize {
-        let (a, b) = (&self.first, &self.second);
-        let in_row = a.input.w as usize * a.input.c as usize;
-        let out_row = b.output.w as usize * b.output.c as usize;
-        let mut lead = 0;
-        let mut done = 0; // intermediate rows computed so far
-        let mut r = 0;
-        while r + 1 < b.output.h as usize {
-            let (_, end) = self.window(r);
-            if end > done {
-                done = end;
-            }
-            // Every row computed later is at least `next`.
-            let (next_start, _) = self.window(r + 1);
-            let next = if next_start > done { next_start } else { done };
-            if next < b.input.h as usize {
-                let first_in = (next * a.stride as usize).saturating_sub(a.pad as usize);
-                lead = lead_after_row(lead, r, out_row, first_in, in_row);
-            }
-            r += 1;
-        }
-        lead
-    }
 }
 
 /// FastViT's ConvMlp with its residual add, fused and in place

@@ -41,8 +41,12 @@ fn rows(row: usize, h: usize, lo: i64, hi: i64) -> (usize, usize) {
 ///   each row `y`, read input rows `y..=y+p` (row `y` is copied to the ring
 ///   first), write output row `y`, read rows `y+1..=y+p` again (they are read
 ///   while row `y` is written);
+/// * [`ConvVariant::WidenInPlace`]: for each row `y` (from the last up, or
+///   from the first down when the tensors share their last byte), read input
+///   row `y` (into the ring), write output row `y`;
 /// * [`ConvVariant::WriteBehind`]: for each output row, read its input rows,
-///   write the row, read them again;
+///   write the row, read them again; [`ConvVariant::WriteAhead`] likewise,
+///   rows from the last up;
 /// * [`Layer::Stem`]: for each output row, read the input rows of the
 ///   intermediate rows computed at that step, then write the row;
 /// * scratch is written before and read after everything else.
@@ -69,6 +73,20 @@ pub fn layer_accesses(index: i64, layer: &Layer, ops: &Operands, out: &mut Vec<A
                 out,
             );
         }
+        Layer::Conv(c) if matches!(c.variant, ConvVariant::WidenInPlace { .. }) => {
+            let in_row = c.input.w as usize * c.input.c as usize * c.input.elem.bytes();
+            let out_row = c.output.w as usize * c.output.c as usize * c.output.elem.bytes();
+            let (h, end_aligned) = match c.variant {
+                ConvVariant::WidenInPlace { end_aligned, .. } => (c.input.h as usize, end_aligned),
+                _ => (0, false),
+            };
+            for r in 0..h {
+                let y = if end_aligned { r } else { h - 1 - r };
+                let (i, o) = (y * in_row, y * out_row);
+                push(out, index, Kind::Read, ops.inputs[0], i, i + in_row);
+                push(out, index, Kind::Write, ops.output, o, o + out_row);
+            }
+        }
         Layer::ConvMlp(m) => {
             in_place_rows(
                 index,
@@ -82,13 +100,17 @@ pub fn layer_accesses(index: i64, layer: &Layer, ops: &Operands, out: &mut Vec<A
         Layer::Conv(c)
             if matches!(
                 c.variant,
-                ConvVariant::WriteBehind | ConvVariant::MultiplierWriteBehind { .. }
+                ConvVariant::WriteBehind
+                    | ConvVariant::WriteAhead
+                    | ConvVariant::MultiplierWriteBehind { .. }
             ) =>
         {
             let in_row = c.input.w as usize * c.input.c as usize * c.input.elem.bytes();
             let out_row = c.output.w as usize * c.output.c as usize * c.output.elem.bytes();
             let (s, p, k) = (c.stride as i64, c.pad as i64, c.kernel as i64);
-            for r in 0..c.output.h as i64 {
+            let oh = c.output.h as i64;
+            let ahead = matches!(c.variant, ConvVariant::WriteAhead);
+            for r in (0..oh).map(|r| if ahead { oh - 1 - r } else { r }) {
                 let (a, b) = rows(in_row, c.input.h as usize, r * s - p, r * s - p + k);
                 push(out, index, Kind::Read, ops.inputs[0], a, b);
                 let o = r as usize * out_row;

@@ -72,10 +72,14 @@ pub(super) struct Assembled {
 
 struct Assembly<'l> {
     lw: &'l Lowered,
-    /// Bit `k`: the `k`-th widening conv writes behind its input.
-    widen_behind: u32,
-    /// Widening convs met so far.
-    widens: usize,
+    /// Bit `k`: the `k`-th conv with two placements ([`choices`]) takes
+    /// its second: a widening 1x1 ends where its input ends (not starts where
+    /// it starts), another widening conv writes behind its input (not to a
+    /// buffer of its own), a downsampling conv with a wider input writes
+    /// ahead of it (not behind).
+    second: u32,
+    /// Convs with two placements met so far.
+    choices: usize,
     buffers: Vec<Buffer>,
     of_tensor: Vec<Option<usize>>,
     aliases: Vec<Alias>,
@@ -181,18 +185,83 @@ impl Assembly<'_> {
             .push(Step::new(Layer::Conv(c), vec![input], output, None, i));
     }
 
+    /// Whether the next conv with two placements takes its second.
+    fn take_second(&mut self) -> bool {
+        let k = self.choices;
+        self.choices += 1;
+        k < 32 && self.second >> k & 1 == 1
+    }
+
+    /// A reference-form conv that writes ahead of its read position,
+    /// aliased to its input.
+    fn write_ahead(&mut self, i: usize) {
+        let lw = self.lw;
+        let mut c = self.conv(i);
+        c.variant = ConvVariant::WriteAhead;
+        let (input, output) = (
+            self.tensor(lw.pending[i].ins[0]),
+            self.tensor(lw.pending[i].out),
+        );
+        let ahead = plan::align_up(c.write_ahead_bytes());
+        self.aliases.push(Alias {
+            buffer: output,
+            base: input,
+            delta: ahead as i64,
+        });
+        self.steps
+            .push(Step::new(Layer::Conv(c), vec![input], output, None, i));
+    }
+
+    /// A widening 1x1 conv run over its input ([`ConvVariant::WidenInPlace`]),
+    /// the two sharing their first byte or (`end_aligned`) their last.
+    fn widen_in_place(&mut self, i: usize, end_aligned: bool) {
+        let lw = self.lw;
+        let mut c = self.conv(i);
+        let (input, output) = (
+            self.tensor(lw.pending[i].ins[0]),
+            self.tensor(lw.pending[i].out),
+        );
+        let bytes = Conv::in_place_scratch_bytes(
+            1,
+            c.input.w as usize,
+            c.input.c as usize * c.input.elem.bytes(),
+        );
+        let scratch = self.scratch(i, bytes);
+        // The runtime checks the shared byte exactly: end-aligned only when
+        // the growth is a whole alignment step.
+        let grow = c.output.bytes() - c.input.bytes();
+        let end_aligned = end_aligned && plan::align_up(grow) == grow;
+        c.variant = ConvVariant::WidenInPlace {
+            scratch: 0,
+            end_aligned,
+        };
+        self.alias(output, input, if end_aligned { grow } else { 0 });
+        let step = Step::new(Layer::Conv(c), vec![input], output, Some(scratch), i);
+        self.steps.push(step);
+    }
+
     fn unit(&mut self, u: Unit) {
         let lw = self.lw;
         // A same-shape conv that widens int8 to int16 (a stage's first
-        // residual-stream tensor) cannot run in place; it writes behind its
-        // read position (a lead of one row more than its input) or to a
-        // buffer of its own, as `widen_behind` says (the smaller plan wins).
+        // residual-stream tensor) cannot run in place row by row. A 1x1 one
+        // runs over its input, the two sharing their first or last byte
+        // (`WidenInPlace`, as `second` says); any
+        // other writes behind its read position (a lead of one row more
+        // than its input) or to a buffer of its own, as `second` says
+        // (the smaller plan wins).
         if let Unit::InPlace(i) = u {
             let c = self.conv(i);
+            if c.input.elem != c.output.elem && widen_in_place_ok(&c) {
+                let end_aligned = self.take_second();
+                if self.sole_reader(lw.pending[i].ins[0], &[i]) {
+                    self.widen_in_place(i, end_aligned);
+                } else {
+                    self.single(i);
+                }
+                return;
+            }
             if c.input.elem != c.output.elem {
-                let k = self.widens;
-                self.widens += 1;
-                if self.widen_behind >> k & 1 == 1 && self.sole_reader(lw.pending[i].ins[0], &[i]) {
+                if self.take_second() && self.sole_reader(lw.pending[i].ins[0], &[i]) {
                     self.write_behind(i);
                 } else {
                     self.single(i);
@@ -234,7 +303,11 @@ impl Assembly<'_> {
                 self.in_place(Layer::Conv(c), input, output, scratch, i);
             }
             Unit::WriteBehind(i) if self.sole_reader(lw.pending[i].ins[0], &[i]) => {
-                self.write_behind(i)
+                if narrowing(&self.conv(i)) && self.take_second() {
+                    self.write_ahead(i)
+                } else {
+                    self.write_behind(i)
+                }
             }
             Unit::Stem(a, b) if self.sole_reader(lw.pending[a].out, &[b]) => {
                 let reference = |c: Conv| Conv {
@@ -331,6 +404,19 @@ impl Assembly<'_> {
 
 /// Whether `c` fits [`ConvVariant::InPlace`]: stride 1, odd kernel, same
 /// padding, output shape equal to the input shape.
+/// Whether a widening conv can run as [`ConvVariant::WidenInPlace`]: a
+/// reference-form 1x1 over the same pixels whose output rows are at least as
+/// long as its input rows.
+fn widen_in_place_ok(c: &Conv) -> bool {
+    let row = |t: runtime::TensorRef| t.w as usize * t.c as usize * t.elem.bytes();
+    matches!(c.variant, ConvVariant::Reference)
+        && c.kernel == 1
+        && c.stride == 1
+        && c.pad == 0
+        && (c.input.h, c.input.w) == (c.output.h, c.output.w)
+        && row(c.output) >= row(c.input)
+}
+
 fn in_place_ok(c: &Conv) -> bool {
     let shape = |t: TensorRef| (t.h, t.w, t.c);
     c.stride == 1
@@ -349,7 +435,8 @@ fn place(layer: &mut Layer, ops: &Operands, off: impl Fn(usize) -> u32) {
             c.output.offset = off(ops.output);
             if let ConvVariant::InPlace { scratch: s }
             | ConvVariant::PointwiseInPlace { scratch: s, .. }
-            | ConvVariant::DepthwiseInPlace { scratch: s, .. } = &mut c.variant
+            | ConvVariant::DepthwiseInPlace { scratch: s, .. }
+            | ConvVariant::WidenInPlace { scratch: s, .. } = &mut c.variant
             {
                 *s = scratch();
             }
@@ -398,27 +485,38 @@ pub(super) fn assemble(lw: &Lowered, form: MemoryForm) -> Assembled {
     assemble_with(lw, form, 0)
 }
 
-/// The widening convs of `lw` (int8 input, int16 output, same shape).
-pub(super) fn widening_convs(lw: &Lowered) -> usize {
+/// Whether a downsampling conv reads a wider tensor than it writes on a
+/// reference form, so it may write ahead of its input.
+fn narrowing(c: &Conv) -> bool {
+    matches!(c.variant, ConvVariant::Reference) && c.input.elem.bytes() > c.output.elem.bytes()
+}
+
+/// The convs of `lw` with two placements, in the order [`assemble_with`]
+/// meets them: widening same-shape convs (int8 input, int16 output: a 1x1
+/// over its input from its first byte or to its last, any other behind its
+/// input or apart) and narrowing downsampling convs.
+pub(super) fn choices(lw: &Lowered) -> usize {
+    let conv = |i: usize| match lw.pending[i].layer {
+        Layer::Conv(c) => Some(c),
+        _ => None,
+    };
     lw.units
         .iter()
-        .filter(|u| match u {
-            Unit::InPlace(i) => match lw.pending[*i].layer {
-                Layer::Conv(c) => c.input.elem != c.output.elem,
-                _ => false,
-            },
+        .filter(|u| match **u {
+            Unit::InPlace(i) => conv(i).is_some_and(|c| c.input.elem != c.output.elem),
+            Unit::WriteBehind(i) => conv(i).is_some_and(|c| narrowing(&c)),
             _ => false,
         })
         .count()
 }
 
-/// [`assemble`] with the widening convs whose bit is set in `widen_behind`
-/// written behind their input rather than to a buffer of their own.
-pub(super) fn assemble_with(lw: &Lowered, form: MemoryForm, widen_behind: u32) -> Assembled {
+/// [`assemble`] with the convs whose bit is set in `second` (counted as
+/// [`choices`] counts them) placed their second way.
+pub(super) fn assemble_with(lw: &Lowered, form: MemoryForm, second: u32) -> Assembled {
     let mut a = Assembly {
         lw,
-        widen_behind,
-        widens: 0,
+        second,
+        choices: 0,
         buffers: Vec::new(),
         of_tensor: vec![None; lw.tensors.len()],
         aliases: Vec::new(),

@@ -321,10 +321,11 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
     let naive_bytes = plan::plan_naive(&lbl.buffers).peak;
     let mut chosen = match settings.memory {
         MemoryForm::LayerByLayer => lbl,
-        // Each widening conv writes behind its input or not, whichever
-        // gives the smaller arena (ties: the first, so an all-int8 schedule
-        // is planned once, as before).
-        MemoryForm::Fused => (0..1u32 << assemble::widening_convs(&lw).min(8))
+        // Each conv with two placements (a widening conv behind its input
+        // or not, a narrowing downsampling conv ahead of its input or
+        // behind) takes whichever gives the smaller arena (ties: the first,
+        // so an all-int8 schedule is planned once, as before).
+        MemoryForm::Fused => (0..1u32 << assemble::choices(&lw).min(8))
             .map(|mask| assemble::assemble_with(&lw, MemoryForm::Fused, mask))
             .reduce(|best, a| {
                 if a.plan.peak < best.plan.peak {

@@ -58,7 +58,11 @@ pub(super) fn pack(blob: &[u8], layers: &mut [&mut Layer]) -> Vec<u8> {
 pub(crate) fn reference_form(c: &Conv) -> bool {
     matches!(
         c.variant,
-        ConvVariant::Reference | ConvVariant::InPlace { .. } | ConvVariant::WriteBehind
+        ConvVariant::Reference
+            | ConvVariant::InPlace { .. }
+            | ConvVariant::WriteBehind
+            | ConvVariant::WriteAhead
+            | ConvVariant::WidenInPlace { .. }
     )
 }
 
@@ -148,7 +152,11 @@ fn requant(r: &mut Requant, g: &mut dyn FnMut(&mut Span)) {
 
 fn variant_spans(v: &mut ConvVariant, g: &mut dyn FnMut(&mut Span)) {
     match v {
-        ConvVariant::Reference | ConvVariant::InPlace { .. } | ConvVariant::WriteBehind => {}
+        ConvVariant::Reference
+        | ConvVariant::InPlace { .. }
+        | ConvVariant::WriteBehind
+        | ConvVariant::WriteAhead
+        | ConvVariant::WidenInPlace { .. } => {}
         ConvVariant::Pointwise { folded_bias }
         | ConvVariant::PointwiseInPlace { folded_bias, .. } => g(folded_bias),
         // The relaid weights, then the folded bias.

@@ -31,6 +31,26 @@ impl Model<'_> {
                     behind(arena, bytes(p.input), bytes(p.output), lead)?;
                 ops::conv_write_behind::conv_write_behind(p, &args, region, input_at, output_at);
             }
+            ConvVariant::WriteAhead => {
+                let args = reference()?;
+                let (input, output) = (bytes(p.input), bytes(p.output));
+                let overlap = input.0 < output.1 && output.0 < input.1;
+                if overlap && input.0.checked_add(p.write_ahead_bytes())? > output.0 {
+                    return None;
+                }
+                let (lo, hi) = (input.0.min(output.0), input.1.max(output.1));
+                let region = arena.get_mut(lo..hi)?;
+                let at = (input.0 - lo, output.0 - lo);
+                ops::conv_write_behind::conv_write_ahead(p, &args, region, at.0, at.1);
+            }
+            ConvVariant::WidenInPlace {
+                scratch,
+                end_aligned,
+            } => {
+                let args = reference()?;
+                let (data, ring) = widen_window(p, layer, scratch, end_aligned, arena)?;
+                ops::conv_widen::conv_widen_in_place(p, &args, data, ring, end_aligned);
+            }
             ConvVariant::Pointwise { folded_bias } => {
                 let args = self.pointwise_args(p, folded_bias)?;
                 let (input, output) = split(arena, p.input, p.output)?;
@@ -123,4 +143,30 @@ fn in_place_window<'b>(
     }
     let ring = scratch_range(scratch, layer)?;
     split2_mut(arena, bytes(p.input), ring)
+}
+
+/// The region and ring of a [`ConvVariant::WidenInPlace`] conv: a 1x1,
+/// stride 1, same height and width, output rows at least as long as input
+/// rows, both tensors starting (or, `end_aligned`, ending) at one byte; the
+/// region is the output. `None` for any other shape.
+fn widen_window<'b>(
+    p: &Conv,
+    layer: &Layer,
+    scratch: u32,
+    end_aligned: bool,
+    arena: &'b mut [i8],
+) -> Option<(&'b mut [i8], &'b mut [i8])> {
+    let (i, o) = (p.input, p.output);
+    let row = |t: crate::schedule::TensorRef| t.w as usize * t.c as usize * t.elem.bytes();
+    let shape = p.kernel == 1 && p.stride == 1 && p.pad == 0 && i.h == o.h && i.w == o.w;
+    let aligned = if end_aligned {
+        i.end() == o.end()
+    } else {
+        i.offset == o.offset
+    };
+    if !shape || !aligned || row(o) < row(i) {
+        return None;
+    }
+    let ring = scratch_range(scratch, layer)?;
+    split2_mut(arena, bytes(o), ring)
 }

@@ -1,7 +1,8 @@
 //! [`ConvVariant::WriteBehind`](crate::ConvVariant::WriteBehind): the
 //! reference loop order on one region holding both the input and an output
 //! that may start before it and overlap it (downsampling convs write behind
-//! their read position).
+//! their read position), and [`ConvVariant::WriteAhead`](crate::ConvVariant::WriteAhead),
+//! the same bottom to top on an output that may start after the input.
 
 use super::conv::{conv_value, ConvArgs};
 use crate::schedule::Conv;
@@ -22,10 +23,25 @@ pub fn conv_write_behind(
     // The int8 form compiled apart from the one for any element types.
     let at = (input_at, output_at);
     if p.input.elem == Elem::I8 && p.output.elem == Elem::I8 {
-        run(p, a, region, at, Int8, Int8);
+        run(p, a, region, at, Int8, Int8, false);
     } else {
-        run(p, a, region, at, p.input.elem, p.output.elem);
+        run(p, a, region, at, p.input.elem, p.output.elem, false);
     }
+}
+
+/// Reference kernel of [`ConvVariant::WriteAhead`](crate::ConvVariant::WriteAhead):
+/// [`conv_write_behind`] with output rows computed bottom to top, so if the
+/// ranges overlap, the output must start at least [`Conv::write_ahead_bytes`]
+/// after the input (the executor checks this). Any element types.
+pub fn conv_write_ahead(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    region: &mut [i8],
+    input_at: usize,
+    output_at: usize,
+) {
+    let at = (input_at, output_at);
+    run(p, a, region, at, p.input.elem, p.output.elem, true);
 }
 
 fn run(
@@ -35,6 +51,7 @@ fn run(
     (input_at, output_at): (usize, usize),
     i: impl Storage,
     out: impl Storage,
+    bottom_up: bool,
 ) {
     let (iw, cin) = (p.input.w as usize, p.input.c as usize);
     let (oh, ow, cout) = (
@@ -42,7 +59,8 @@ fn run(
         p.output.w as usize,
         p.output.c as usize,
     );
-    for oy in 0..oh {
+    for r in 0..oh {
+        let oy = if bottom_up { oh - 1 - r } else { r };
         for ox in 0..ow {
             for o in 0..cout {
                 // The executor sized `region`; `get` keeps bounds-check

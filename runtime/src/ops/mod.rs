@@ -6,6 +6,7 @@ pub mod add;
 pub mod conv;
 pub mod conv_in_place;
 pub mod conv_mlp;
+pub mod conv_widen;
 pub mod conv_write_behind;
 pub mod fully_connected;
 pub mod global_avg_pool;

@@ -25,3 +25,4 @@ mod schedule;
 mod squeeze_excite;
 mod wide;
 mod wide_conv;
+mod wide_placement;

@@ -10,12 +10,12 @@ use crate::conv_params::{ConvParams, Geometry};
 use crate::harness::*;
 use crate::wide::run_layers;
 
-fn with(t: TensorRef, elem: Elem) -> TensorRef {
+pub(crate) fn with(t: TensorRef, elem: Elem) -> TensorRef {
     TensorRef { elem, ..t }
 }
 
 /// Stores `v` as elements of `elem` (little endian for int16).
-fn encode(v: &[i32], elem: Elem) -> Vec<i8> {
+pub(crate) fn encode(v: &[i32], elem: Elem) -> Vec<i8> {
     let mut out = vec![0i8; v.len() * elem.bytes()];
     for (i, &x) in v.iter().enumerate() {
         elem.store(&mut out, i, x);
@@ -24,7 +24,7 @@ fn encode(v: &[i32], elem: Elem) -> Vec<i8> {
 }
 
 /// [`run_layers`] with the output's values as i32.
-fn run(
+pub(crate) fn run(
     blob: &[u8],
     layers: &[Layer],
     input: TensorRef,
@@ -38,13 +38,13 @@ fn run(
 /// The conv contract in i64 on NHWC values, for any input and output type:
 /// padded taps add nothing; `table` (as i32 entries) maps the int8
 /// pre-table value.
-fn exact(p: &ConvParams, x: &[i32], out: Elem, table: Option<&[i32]>) -> Vec<i32> {
+pub(crate) fn exact(p: &ConvParams, x: &[i32], out: Elem, table: Option<&[i32]>) -> Vec<i32> {
     exact_with_identity(p, x, out, table, &[])
 }
 
 /// [`exact`] plus `identity[o] * (x(oy, ox, o) - in_zp)` per output when
 /// `identity` is not empty (stride 1, same size: output pixel = input pixel).
-fn exact_with_identity(
+pub(crate) fn exact_with_identity(
     p: &ConvParams,
     x: &[i32],
     out: Elem,
