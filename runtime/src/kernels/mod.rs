@@ -60,7 +60,8 @@
 //! | dense small-`cin` conv with a larger window (`DenseHwio`) | [`dense::dense`]: tap value x vector of output channels | `[k][k][cin][cout]`, folded bias |
 //! | requantization (every kernel) | [`crate::quant::requantize`]: 32-bit high-word path for `t >= 33` | per-channel multiplier, shift |
 //! | add (`Layer::Add`, ConvMlp residual) | [`add`]: each input's rescale from a 256-entry table per layer, the output requantization per element | |
-//! | LUT, SE, global pool, fc | reference ops (`crate::ops`) | |
+//! | SE, global pool, fc | [`squeeze_excite`]: portable safe Rust; NEON: the SE scale + table 16 channels a step, the fc (int8, int16 inputs) four rows a step (`neon::se_scale16`, `neon::fc_dots`) | |
+//! | LUT | reference op (`crate::ops`) | |
 
 pub mod add;
 pub mod conv_mlp;
@@ -146,6 +147,8 @@ use neon::{
     depthwise_pixel16, depthwise_row16, depthwise_run16, depthwise_taps16, finish16,
     multiplier_pixel16, pointwise_pairs, pointwise_wide, requant_px4, rows_px4_store,
 };
+#[cfg(target_arch = "aarch64")]
+use neon::{fc_dots, se_scale16};
 #[cfg(not(any(target_arch = "aarch64", all(target_arch = "arm", fastvit_mve))))]
 pub(crate) use portable::above_min;
 #[cfg(not(any(
@@ -170,6 +173,8 @@ use portable::{depthwise_pixel16, depthwise_row16};
 use portable::{
     depthwise_run16, finish16, pointwise_pairs, pointwise_wide, requant_px4, rows_px4_store,
 };
+#[cfg(not(target_arch = "aarch64"))]
+use squeeze_excite::declining::{fc_dots, se_scale16};
 
 /// The 1x1 tile runs blocks of output channels in `asm!` loops
 /// (`dsp::block_px4`: sums, then requantization four pixels at a time).

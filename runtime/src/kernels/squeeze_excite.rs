@@ -20,6 +20,9 @@
 //!   `(((x - in_zp) * s * m16) >> 16 + 2^(t-33)) >> (t-32)` in i32, one
 //!   vectorizable expression per channel lane. The activation table, if
 //!   any, is a second pass over the output.
+//! - On NEON the scale and table run 16 channels a step and the int8 fully
+//!   connected rows (int8 and int16 inputs) four at a time
+//!   (`neon::se_scale16`, `neon::fc_dots`, the same values).
 #![forbid(unsafe_code)]
 
 use crate::ops::fully_connected::{fully_connected_reference, Finish};
@@ -74,7 +77,11 @@ pub fn fully_connected(
     };
     let mut finish = |o: usize, dot: i64| store.store(output, o, dot);
     // sum w (x - in_zp) = sum w x - in_zp sum w, exact: the reference sum
-    // is exact too (its i32 blocks cannot overflow).
+    // is exact too (its i32 blocks cannot overflow). The tier's vector rows
+    // (NEON) first.
+    if super::fc_dots((input, in_elem), in_zp, weights, (cin, cout), &mut finish) {
+        return;
+    }
     match in_elem {
         Elem::I8 => {
             for (o, row) in weights.chunks_exact(cin).take(cout).enumerate() {
@@ -170,6 +177,11 @@ pub fn squeeze_excite(
     let Some(gate) = squeeze(p, a, scratch, pool, fully_connected) else {
         return;
     };
+    // The tier's vector scale and table (NEON), else the loops below.
+    let zps = (p.in_zp, p.out_zp);
+    if super::se_scale16(zps, a.scale_requant, gate, input, output, a.lut) {
+        return;
+    }
     scale(p, a.scale_requant, gate, input, output);
     if let Ok(table) = <&[i8; 256]>::try_from(a.lut) {
         for o in output.iter_mut() {
@@ -268,5 +280,39 @@ fn scale(p: &SqueezeExcite, rq: RequantView<'_>, gate: &[i8], input: &[i8], outp
                 *y = q.saturating_add(p.out_zp).clamp(-128, 127) as i8;
             }
         }
+    }
+}
+
+/// The vector head steps' stand-ins for the tiers without them (chosen in
+/// [`crate::kernels`]): they decline, so the portable loops run. Unused
+/// on NEON.
+#[allow(dead_code)]
+pub(crate) mod declining {
+    use crate::ops::RequantView;
+    use crate::tensor::Elem;
+
+    /// Declines (the NEON tier's `fc_dots`).
+    #[inline(always)]
+    pub(crate) fn fc_dots(
+        _: (&[i8], Elem),
+        _: i32,
+        _: &[i8],
+        _: (usize, usize),
+        _: impl FnMut(usize, i64),
+    ) -> bool {
+        false
+    }
+
+    /// Declines (the NEON tier's `se_scale16`).
+    #[inline(always)]
+    pub(crate) fn se_scale16(
+        _: (i32, i32),
+        _: RequantView<'_>,
+        _: &[i8],
+        _: &[i8],
+        _: &mut [i8],
+        _: &[i8],
+    ) -> bool {
+        false
     }
 }

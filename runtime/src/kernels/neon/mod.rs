@@ -30,17 +30,21 @@
 //! By kernel: `tile` (the 4 x 4 tile), `wide` (the dotprod 1x1), `pairs`
 //! (the A53's 1x1), `multiplier` (whole pixels on one tap table: the x2
 //! convs and [`depthwise_pixel16`], the depthwise convs' pixels),
-//! `depthwise` (window runs, tap table, 16-lane finish), on the shared
-//! loads, stores and requantization of `vector`.
+//! `depthwise` (window runs, tap table, 16-lane finish), `head` (the
+//! squeeze-excite scale and the fully connected dot products:
+//! [`se_scale16`], [`fc_dots`]), on the shared loads, stores,
+//! requantization and table lookup of `vector`.
 
 pub use super::portable::{dot1, dot4, dot_px4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
 pub use depthwise::{depthwise_row16, depthwise_run16, depthwise_taps16, finish16};
+pub use head::{fc_dots, se_scale16};
 pub use multiplier::{depthwise_pixel16, multiplier_pixel16};
 pub use pairs::{above_min, pointwise_pairs};
 pub use tile::{dot_rows_px4, requant_px4, rows_px4_store, ROWS};
 pub use wide::pointwise_wide;
 
 mod depthwise;
+mod head;
 mod multiplier;
 mod pairs;
 mod tile;

@@ -98,26 +98,62 @@ pub(super) fn narrow16(y: [int32x4_t; 4]) -> int8x16_t {
     }
 }
 
-/// `t[q + 128]` for 16 lanes: `TBL` over the first 64 bytes, `TBX` over
-/// each next 64 with the index lowered by 64 (out-of-range lanes are left).
+/// A 256-byte table in 16 registers (four `LD1` of four vectors), applied
+/// to 16 lanes by [`Table::map`].
+pub(super) struct Table([int8x16x4_t; 4]);
+
+impl Table {
+    /// `t` in registers.
+    #[inline(always)]
+    pub(super) fn load(t: &[i8; 256]) -> Self {
+        // SAFETY: four `vld1q_s8_x4` (`LD1` of byte elements, legal
+        // unaligned) of the 256-byte table.
+        unsafe {
+            let p = t.as_ptr();
+            Self([0, 64, 128, 192].map(|o| vld1q_s8_x4(p.add(o))))
+        }
+    }
+
+    /// `t[q + 128]` for 16 lanes: `TBL` over the first 64 bytes, `TBX`
+    /// over each next 64 with the index lowered by 64 (out-of-range lanes
+    /// are left).
+    #[inline(always)]
+    pub(super) fn map(&self, q: int8x16_t) -> int8x16_t {
+        // SAFETY: register-only NEON intrinsics.
+        unsafe {
+            let idx = veorq_u8(vreinterpretq_u8_s8(q), vdupq_n_u8(0x80));
+            let step = vdupq_n_u8(64);
+            let i1 = vsubq_u8(idx, step);
+            let i2 = vsubq_u8(i1, step);
+            let i3 = vsubq_u8(i2, step);
+            let [t0, t1, t2, t3] = self.0;
+            let y = vqtbl4q_s8(t0, idx);
+            let y = vqtbx4q_s8(y, t1, i1);
+            let y = vqtbx4q_s8(y, t2, i2);
+            vqtbx4q_s8(y, t3, i3)
+        }
+    }
+}
+
+/// `t[q + 128]` for 16 lanes ([`Table::map`], the table loaded here).
 #[inline(always)]
 pub(super) fn lut16(q: int8x16_t, t: &[i8; 256]) -> int8x16_t {
-    // SAFETY: register-only NEON intrinsics, and four `vld1q_s8_x4` (`LD1`
-    // of byte elements, legal unaligned) of the 256-byte table.
+    Table::load(t).map(q)
+}
+
+/// 16 bytes stored at `*p`, advancing `*p` by `stride`: one post-indexed
+/// `ST1` of byte elements (legal unaligned, see `load_next`).
+///
+/// # Safety
+/// `*p` must point to 16 writable bytes (the advanced pointer is not
+/// written).
+#[inline(always)]
+pub(super) unsafe fn store_stride(p: &mut *mut i8, stride: usize, v: int8x16_t) {
+    // SAFETY: the caller guarantees 16 writable bytes at `*p`; byte-element
+    // ST1 needs 1-byte alignment; the post-increment is register arithmetic.
     unsafe {
-        let idx = veorq_u8(vreinterpretq_u8_s8(q), vdupq_n_u8(0x80));
-        let step = vdupq_n_u8(64);
-        let t0 = vld1q_s8_x4(t.as_ptr());
-        let t1 = vld1q_s8_x4(t.as_ptr().add(64));
-        let t2 = vld1q_s8_x4(t.as_ptr().add(128));
-        let t3 = vld1q_s8_x4(t.as_ptr().add(192));
-        let i1 = vsubq_u8(idx, step);
-        let i2 = vsubq_u8(i1, step);
-        let i3 = vsubq_u8(i2, step);
-        let y = vqtbl4q_s8(t0, idx);
-        let y = vqtbx4q_s8(y, t1, i1);
-        let y = vqtbx4q_s8(y, t2, i2);
-        vqtbx4q_s8(y, t3, i3)
+        core::arch::asm!("st1 {{{v:v}.16b}}, [{p}], {s}", v = in(vreg) v, p = inout(reg) *p,
+            s = in(reg) stride, options(nostack, preserves_flags));
     }
 }
 
@@ -160,31 +196,15 @@ pub(super) fn all_vector_form(r: RequantView<'_>, cout: usize) -> bool {
 }
 
 /// The table over `out[..n / 16 * 16]` in place, its 256 bytes loaded once
-/// into registers: a `TBL` + three `TBX` per 16 bytes (`lut16` inlined in
-/// a loop reloads the table, as the `ST1` asm may write memory).
+/// into registers ([`Table`]): an `LD1`, a `TBL` + three `TBX` and an
+/// `ST1` per 16 bytes.
 pub(super) fn lut_pass(out: &mut [i8], t: &[i8; 256]) {
-    // SAFETY: register-only NEON intrinsics, four `vld1q_s8_x4` (`LD1` of
-    // byte elements, legal unaligned) of the 256-byte table, and per
-    // 16-byte chunk of `out` one `LD1` and one `ST1` of its bytes.
-    unsafe {
-        let t0 = vld1q_s8_x4(t.as_ptr());
-        let t1 = vld1q_s8_x4(t.as_ptr().add(64));
-        let t2 = vld1q_s8_x4(t.as_ptr().add(128));
-        let t3 = vld1q_s8_x4(t.as_ptr().add(192));
-        let (flip, step) = (vdupq_n_u8(0x80), vdupq_n_u8(64));
-        for v in out.chunks_exact_mut(16) {
-            let p = v.as_mut_ptr();
-            let q = load_next(&mut p.cast_const());
-            let idx = veorq_u8(vreinterpretq_u8_s8(q), flip);
-            let i1 = vsubq_u8(idx, step);
-            let i2 = vsubq_u8(i1, step);
-            let i3 = vsubq_u8(i2, step);
-            let y = vqtbl4q_s8(t0, idx);
-            let y = vqtbx4q_s8(y, t1, i1);
-            let y = vqtbx4q_s8(y, t2, i2);
-            let y = vqtbx4q_s8(y, t3, i3);
-            core::arch::asm!("st1 {{{v:v}.16b}}, [{p}]", v = in(vreg) y, p = in(reg) p,
-                options(nostack, preserves_flags));
-        }
+    let t = Table::load(t);
+    let mut dst = out.as_mut_ptr();
+    let mut src = dst.cast_const();
+    for _ in 0..out.len() / 16 {
+        // SAFETY: step `i < n / 16` reads and then writes `out[16 i..16 i +
+        // 16]` (both pointers advance 16 bytes a step).
+        unsafe { store_stride(&mut dst, 16, t.map(load_next(&mut src))) };
     }
 }
