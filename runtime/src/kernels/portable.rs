@@ -265,6 +265,18 @@ pub fn depthwise_row16<'s>(
     0..0
 }
 
+/// `mve::depthwise_span16` off Helium: declines (no pixel done).
+#[inline(always)]
+pub fn depthwise_span16<'s>(
+    _: &WindowArgs<'_>,
+    _: usize,
+    _: usize,
+    _: &impl Fn(usize) -> &'s [i8],
+    _: &mut [i8],
+) -> core::ops::Range<usize> {
+    0..0
+}
+
 /// `dsp::block_px4` off the DSP cores: declines (no channel done).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]

@@ -1,6 +1,7 @@
 //! The depthwise and x2 channel-multiplier convs' tap tables on Helium: a
 //! pixel's ([`depthwise_taps16`], [`depthwise_pixel16`],
-//! [`multiplier_pixel16`]) or a row's ([`depthwise_row16`]), run by
+//! [`multiplier_pixel16`]) or a row's ([`depthwise_row16`],
+//! [`depthwise_span16`]), run by
 //! [`taps_asm`].
 
 use super::taps::taps_asm;
@@ -83,25 +84,41 @@ pub fn depthwise_row16<'s>(
     row: &impl Fn(usize) -> &'s [i8],
     out_row: &mut [i8],
 ) -> core::ops::Range<usize> {
+    depthwise_span16(a, y, 0, row, out_row)
+}
+
+/// [`depthwise_row16`] for the pixels of row `y` from `x0` on that `out`
+/// holds (`out.len() / cin` of them, `out` starting at pixel `x0`): the
+/// fused ConvMlp's groups of [`ConvMlp::PIXELS`](crate::ConvMlp::PIXELS).
+/// Returns the pixels written (absolute `x`; empty when declined).
+#[inline(always)]
+pub fn depthwise_span16<'s>(
+    a: &WindowArgs<'_>,
+    y: usize,
+    x0: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) -> core::ops::Range<usize> {
     let g = &a.geometry;
     let c = g.cin;
     if c == 0 || c % 16 != 0 || g.stride == 0 {
         return 0..0;
     }
     match g.kernel {
-        3 => row_k::<3>(a, y, row, out_row),
-        7 => row_k::<7>(a, y, row, out_row),
+        3 => span_k::<3>(a, y, x0, row, out),
+        7 => span_k::<7>(a, y, x0, row, out),
         _ => 0..0,
     }
 }
 
-/// [`depthwise_row16`] for a `K x K` kernel.
+/// [`depthwise_span16`] for a `K x K` kernel.
 #[inline(always)]
-fn row_k<'s, const K: usize>(
+fn span_k<'s, const K: usize>(
     a: &WindowArgs<'_>,
     y: usize,
+    x0: usize,
     row: &impl Fn(usize) -> &'s [i8],
-    out_row: &mut [i8],
+    out_span: &mut [i8],
 ) -> core::ops::Range<usize> {
     let g = &a.geometry;
     let (c, s, p) = (g.cin, g.stride, g.pad);
@@ -109,9 +126,9 @@ fn row_k<'s, const K: usize>(
     if !(iy0 < g.h && iy0 + K <= g.h) || g.w + p < K {
         return 0..0;
     }
-    // Pixels `x` with `x * s >= p` and `x * s - p + K <= w`.
-    let lo = p.div_ceil(s);
-    let hi = ((g.w + p - K) / s + 1).min(out_row.len() / c);
+    // Pixels `x` with `x * s >= p` and `x * s - p + K <= w`, of the span.
+    let lo = p.div_ceil(s).max(x0);
+    let hi = ((g.w + p - K) / s + 1).min(x0.saturating_add(out_span.len() / c));
     if lo >= hi {
         return 0..0;
     }
@@ -124,7 +141,7 @@ fn row_k<'s, const K: usize>(
         let at = r.as_ptr().wrapping_add(ix0 * c);
         core::array::from_fn(|kx| at.wrapping_add(kx * c))
     });
-    let Some(out) = out_row.get_mut(lo * c..) else {
+    let Some(out) = out_span.get_mut((lo - x0) * c..) else {
         return 0..0;
     };
     // SAFETY (with `ok`): pixel `x` in `lo..hi` reads input pixels

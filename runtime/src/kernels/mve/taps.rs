@@ -28,6 +28,8 @@ struct PixelArgs {
     step: usize,
     out_step: usize,
     count: usize,
+    /// Byte offset of the current pixel's taps from the table's pointers.
+    at: usize,
 }
 
 /// Channels `0..c / 16 * 16` of one depthwise pixel from its tap pointers
@@ -56,8 +58,10 @@ struct PixelArgs {
 /// 16 channels against 30.
 ///
 /// `(count, step)`: `count >= 1` pixels of a row, the taps of each `step`
-/// bytes after the previous one's (the table is advanced in place after
-/// each pixel but the last) and its outputs `M * cin` bytes after.
+/// bytes after the previous one's (pixel `i` reads each tap at `i * step`
+/// bytes past its table pointer: one offset word, `args.at`, added to the
+/// chunk offset in r8, not the table rewritten per pixel, which cost five
+/// instructions a tap) and its outputs `M * cin` bytes after.
 ///
 /// # Safety
 ///
@@ -127,6 +131,7 @@ pub(super) unsafe fn taps_asm<const M: usize>(
         step,
         out_step,
         count,
+        at: 0,
     };
     let hi: u32;
     // SAFETY: for each chunk `c0` in `0, 16, .., end - 16` the tap loop
@@ -139,9 +144,9 @@ pub(super) unsafe fn taps_asm<const M: usize>(
     // shift bytes (all checked to reach `one`), the table at its middle
     // with offsets clamped to `-128..=127` (256 bytes), and scatters
     // `out[p * out_step + o]` for pixel `p < count` (`out` reaches `last`,
-    // checked). Between pixels it adds `step` to each of the `n` table
-    // words (`ptrs`, exclusively borrowed; the caller's contract covers
-    // every pixel's taps) and `out_step` to `args.out`. `args` lives across
+    // checked). Between pixels it adds `step` to the tap offset
+    // `args.at` (the caller's contract covers every pixel's taps; the
+    // table itself is only read) and `out_step` to `args.out`. `args` lives across
     // the call. Taps go in pairs (`LDRD` of two table words, 4-byte aligned),
     // then one more for an odd count. The widening `VLDRB.S16` encodes
     // only low base registers (r0, r2, r3), `VIDUP` an even one (lr); the
@@ -163,6 +168,8 @@ pub(super) unsafe fn taps_asm<const M: usize>(
                 "ldr lr, [r11, #4]",
                 "ldr r2, [r11, #8]",
                 "add r2, r1",
+                "ldr r8, [r11, #52]",
+                "add r8, r1",
                 "vmov.i32 q0, #0",
                 "vmov.i32 q1, #0",
                 "vmov.i32 q2, #0",
@@ -171,8 +178,8 @@ pub(super) unsafe fn taps_asm<const M: usize>(
                 "wls lr, lr, 3f",
                 "2:",
                 "ldrd r3, r0, [r4], #8",
-                "add r3, r1",
-                "add r0, r1",
+                "add r3, r8",
+                "add r0, r8",
                 "vldrb.u8 q4, [r3]",
                 "vldrb.u8 q5, [r2]",
                 "add r2, r5",
@@ -200,7 +207,7 @@ pub(super) unsafe fn taps_asm<const M: usize>(
                 "tst lr, #1",
                 "beq 4f",
                 "ldr r3, [r4]",
-                "add r3, r1",
+                "add r3, r8",
                 "vldrb.u8 q4, [r3]",
                 "vldrb.u8 q5, [r2]",
                 "add r2, r5",
@@ -297,15 +304,10 @@ pub(super) unsafe fn taps_asm<const M: usize>(
                 "subs r3, #1",
                 "beq 6f",
                 "str r3, [r11, #48]",
-                "ldr r4, [r11]",
-                "ldr lr, [r11, #4]",
+                "ldr r3, [r11, #52]",
                 "ldr r2, [r11, #40]",
-                "5:",
-                "ldr r3, [r4]",
                 "add r3, r2",
-                "str r3, [r4], #4",
-                "subs lr, #1",
-                "bne 5b",
+                "str r3, [r11, #52]",
                 "ldr r3, [r11, #24]",
                 "ldr r2, [r11, #44]",
                 "add r3, r2",
@@ -345,6 +347,8 @@ pub(super) unsafe fn taps_asm<const M: usize>(
                 "ldr lr, [r11, #4]",
                 "ldr r2, [r11, #8]",
                 "add r2, r1",
+                "ldr r8, [r11, #52]",
+                "add r8, r1",
                 "vmov.i32 q0, #0",
                 "vmov.i32 q1, #0",
                 "vmov.i32 q2, #0",
@@ -353,8 +357,8 @@ pub(super) unsafe fn taps_asm<const M: usize>(
                 "wls lr, lr, 3f",
                 "2:",
                 "ldrd r3, r0, [r4], #8",
-                "add r3, r1",
-                "add r0, r1",
+                "add r3, r8",
+                "add r0, r8",
                 "vldrb.s16 q4, [r3]",
                 "vldrb.s16 q5, [r2]",
                 "vmullb.s16 q6, q4, q5",
@@ -387,7 +391,7 @@ pub(super) unsafe fn taps_asm<const M: usize>(
                 "tst lr, #1",
                 "beq 4f",
                 "ldr r3, [r4]",
-                "add r3, r1",
+                "add r3, r8",
                 "vldrb.s16 q4, [r3]",
                 "vldrb.s16 q5, [r2]",
                 "vmullb.s16 q6, q4, q5",
@@ -481,15 +485,10 @@ pub(super) unsafe fn taps_asm<const M: usize>(
                 "subs r3, #1",
                 "beq 6f",
                 "str r3, [r11, #48]",
-                "ldr r4, [r11]",
-                "ldr lr, [r11, #4]",
+                "ldr r3, [r11, #52]",
                 "ldr r2, [r11, #40]",
-                "5:",
-                "ldr r3, [r4]",
                 "add r3, r2",
-                "str r3, [r4], #4",
-                "subs lr, #1",
-                "bne 5b",
+                "str r3, [r11, #52]",
                 "ldr r3, [r11, #24]",
                 "ldr r2, [r11, #44]",
                 "add r3, r2",
