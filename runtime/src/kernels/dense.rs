@@ -109,8 +109,9 @@ pub fn dense(a: &WindowArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
 }
 
 /// The window of output pixel `(oy, ox)` as one patch: `k * k * cin` values
-/// in OHWI order (padded taps read `pad_values` or `in_zp`), then zeros up to
-/// `dst.len()`.
+/// in OHWI order (padded taps read `pad_values` or `in_zp`); a padded window
+/// then writes zeros up to `dst.len()`, an unpadded one leaves that tail as
+/// it was (the caller's buffer keeps it zero).
 #[inline(always)]
 fn fill_patch<'s>(
     a: &WindowArgs<'_>,
@@ -120,8 +121,9 @@ fn fill_patch<'s>(
 ) {
     let (k, c) = (a.geometry.kernel, a.geometry.cin);
     let used = (k * k * c).min(dst.len());
+    // The tail past `used` is left as it is: zero in `im2col_row_n`'s
+    // buffer, which starts zeroed and past `used` only gets zeros.
     if fill_inside(a, (oy, ox), row, dst) {
-        dst[used..].fill(0);
         return;
     }
     let mut vals = dst.chunks_exact_mut(c.max(1));
@@ -180,9 +182,7 @@ fn fill_inside<'s>(
         let Some(s) = row(iy0 + ky).get(ix0 * c..ix0 * c + run) else {
             return false;
         };
-        for (v, &x) in d.iter_mut().zip(s) {
-            *v = x;
-        }
+        super::copy_run(d, s);
     }
     true
 }

@@ -25,6 +25,7 @@
 pub use super::portable::{dot1, dot4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
 pub use add::add_tables4;
 pub use chunk::{finish16, taps16, taps16_sums, Acc16};
+pub use copy::copy_run;
 pub use pixel::{
     depthwise_pixel16, depthwise_row16, depthwise_span16, depthwise_taps16, multiplier_pixel16,
 };
@@ -33,6 +34,7 @@ pub use tile::{dot_px4, dot_rows_px4, finish_px4, tile_px4, ROWS};
 
 mod add;
 mod chunk;
+mod copy;
 mod pixel;
 mod taps;
 mod tile;
