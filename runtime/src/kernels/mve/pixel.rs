@@ -132,15 +132,8 @@ fn span_k<'s, const K: usize>(
     if lo >= hi {
         return 0..0;
     }
-    let row_len = g.w * c;
     let mut ok = true;
-    let ix0 = lo * s - p;
-    let mut table: [[*const i8; K]; K] = core::array::from_fn(|ky| {
-        let r = row(iy0 + ky);
-        ok &= r.len() >= row_len;
-        let at = r.as_ptr().wrapping_add(ix0 * c);
-        core::array::from_fn(|kx| at.wrapping_add(kx * c))
-    });
+    let mut table = unpadded_table::<K>(row, (iy0, lo * s - p), g.w * c, c, &mut ok);
     let Some(out) = out_span.get_mut((lo - x0) * c..) else {
         return 0..0;
     };
@@ -211,12 +204,7 @@ fn pixel_k<'s, const K: usize, const M: usize>(
     let mut ok = true;
     let mut table: [[*const i8; K]; K] = if inside(iy0, g.h) && inside(ix0, g.w) {
         // No padded tap (most pixels): two instructions a tap.
-        core::array::from_fn(|ky| {
-            let r = row(iy0.wrapping_add(ky));
-            ok &= r.len() >= row_len;
-            let at = r.as_ptr().wrapping_add(ix0 * c);
-            core::array::from_fn(|kx| at.wrapping_add(kx * c))
-        })
+        unpadded_table::<K>(row, (iy0, ix0), row_len, c, &mut ok)
     } else {
         let zp_row: [i8; PAD_ROW];
         let pad: &[i8] = if !a.pad_values.is_empty() {
@@ -250,6 +238,26 @@ fn pixel_k<'s, const K: usize, const M: usize>(
     // SAFETY (with `ok`): every pointer is pixel `ix0 + kx < w` (`inside`)
     // of a row of at least `w * c` bytes, borrowed for this call.
     ok && unsafe { run_planes::<M>(a, table.as_flattened_mut(), out) }
+}
+
+/// The tap table of a window without padded taps: tap `(ky, kx)` at pixel
+/// `ix0 + kx` of input row `iy0 + ky` (`cin` bytes a pixel); `ok` is
+/// cleared if a row is shorter than `row_len` (the pointers are then not
+/// to be read).
+#[inline(always)]
+fn unpadded_table<'s, const K: usize>(
+    row: &impl Fn(usize) -> &'s [i8],
+    (iy0, ix0): (usize, usize),
+    row_len: usize,
+    c: usize,
+    ok: &mut bool,
+) -> [[*const i8; K]; K] {
+    core::array::from_fn(|ky| {
+        let r = row(iy0.wrapping_add(ky));
+        *ok &= r.len() >= row_len;
+        let at = r.as_ptr().wrapping_add(ix0 * c);
+        core::array::from_fn(|kx| at.wrapping_add(kx * c))
+    })
 }
 
 /// The `M` planes of one pixel through [`taps_asm`].
