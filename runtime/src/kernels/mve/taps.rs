@@ -11,6 +11,38 @@ pub fn above_min(w: &[i8]) -> bool {
     w.iter().fold(i8::MAX, |m, &v| m.min(v)) > i8::MIN
 }
 
+/// Every byte of `s` in `-31..=-2`, the shifts [`taps_asm`]'s vector
+/// requantization takes (`s + 31` in `0..=29` as an unsigned byte), 16 a
+/// pass of a tail-predicated loop (`VADD.I8` + `VMAXV.U8`): checked once a
+/// call, not per chunk and pixel.
+#[inline(always)]
+fn shifts_in_range(s: &[i8]) -> bool {
+    let max: u32;
+    // SAFETY: the loop runs `ceil(len / 16)` passes, the last predicated to
+    // the remaining lanes (predicated-off lanes are not read and take no
+    // part in `VMAXV`), so it reads `s` only. q0 and q1 (d0-d3) and lr are
+    // declared clobbered. MVE is guaranteed by the `fastvit_mve` cfg.
+    unsafe {
+        core::arch::asm!(
+            "vmov.i8 q1, #31",
+            "wlstp.8 lr, {n}, 2f",
+            "1:",
+            "vldrb.u8 q0, [{p}], #16",
+            "vadd.i8 q0, q0, q1",
+            "vmaxv.u8 {m}, q0",
+            "letp lr, 1b",
+            "2:",
+            n = in(reg) s.len(),
+            p = inout(reg) s.as_ptr() => _,
+            m = inout(reg) 0u32 => max,
+            out("lr") _,
+            out("d0") _, out("d1") _, out("d2") _, out("d3") _,
+            options(readonly, nostack),
+        );
+    }
+    max <= 29
+}
+
 /// What [`depthwise_taps16`](super::depthwise_taps16)'s `asm!` reads, by
 /// offset: one pointer to this instead of ten registers.
 #[repr(C)]
@@ -47,8 +79,6 @@ macro_rules! requant4 {
             "vmulh.s32 ", $q, ", ", $q, ", q5\n",
             "vldrb.s32 q5, [r4, q4]\n",
             "vadd.i32 q5, q5, q7\n",
-            "vmaxv.u32 r12, q5\n",
-            "vsub.i32 q5, q5, q6\n",
             "vrshl.s32 ", $q, ", ", $q, ", q5\n",
             "vadd.i32 ", $q, ", ", $q, ", r10\n",
             "vqshl.s32 ", $q, ", ", $q, ", #24\n",
@@ -65,10 +95,10 @@ macro_rules! requant4 {
 /// pointer is in r3), `$finish` the requantization after the shared
 /// loads (`$step`: the `VIDUP` step of the accumulators' channel order).
 macro_rules! taps_block {
-    ($args:expr, $ws:expr, $hi:ident, $step:expr;
+    ($args:expr, $ws:expr, $step:expr; [$($first:expr),* $(,)?];
      [$($pair:expr),* $(,)?]; [$($odd:expr),* $(,)?]; [$($finish:expr),* $(,)?]) => {
         core::arch::asm!(
-            "vmov.i32 q7, #31",
+            "vmov.i32 q7, #1",
             "0:",
             "movs r1, #0",
             "1:",
@@ -78,11 +108,16 @@ macro_rules! taps_block {
             "add r2, r1",
             "ldr r8, [r11, #52]",
             "add r8, r1",
+            "lsrs lr, lr, #1",
+            "bne 8f",
             "vmov.i32 q0, #0",
             "vmov.i32 q1, #0",
             "vmov.i32 q2, #0",
             "vmov.i32 q3, #0",
-            "lsrs lr, lr, #1",
+            "b 3f",
+            "8:",
+            $($first,)*
+            "sub lr, lr, #1",
             "wls lr, lr, 3f",
             "2:",
             $($pair,)*
@@ -98,7 +133,6 @@ macro_rules! taps_block {
             "ldr r4, [r11, #20]",
             "ldr r0, [r11, #24]",
             "ldrd r8, r10, [r11, #28]",
-            "vmov.i32 q6, #30",
             $($finish,)*
             "adds r1, #16",
             "ldr r2, [r11, #36]",
@@ -130,7 +164,6 @@ macro_rules! taps_block {
             out("r8") _,
             out("r10") _,
             in("r11") $args,
-            inout("r12") 0u32 => $hi,
             out("lr") _,
             out("d0") _, out("d1") _, out("d2") _, out("d3") _,
             out("d4") _, out("d5") _, out("d6") _, out("d7") _,
@@ -223,6 +256,7 @@ pub(super) unsafe fn taps_asm<const M: usize>(
         || out.len() <= last
         || bias.as_ptr() as usize % 4 != 0
         || mult.as_ptr() as usize % 2 != 0
+        || !shifts_in_range(shift.get(j..=one)?)
     {
         return None;
     }
@@ -242,7 +276,6 @@ pub(super) unsafe fn taps_asm<const M: usize>(
         count,
         at: 0,
     };
-    let hi: u32;
     // SAFETY: for each chunk `c0` in `0, 16, .., end - 16` the tap loop
     // reads `p + c0 .. p + c0 + 16` for each of the `n >= 1` tap pointers
     // (each starts `len >= end` readable bytes, the caller's contract) and
@@ -269,7 +302,29 @@ pub(super) unsafe fn taps_asm<const M: usize>(
         // bytes it was computed from).
         unsafe {
             taps_block!(
-                &mut args as *mut PixelArgs, ws, hi, 4 * M;
+                &mut args as *mut PixelArgs, ws, 4 * M;
+                [
+                    "ldrd r3, r0, [r4], #8",
+                    "add r3, r8",
+                    "add r0, r8",
+                    "vldrb.u8 q4, [r3]",
+                    "vldrb.u8 q5, [r2]",
+                    "add r2, r5",
+                    "vmullb.s8 q6, q4, q5",
+                    "vmullt.s8 q7, q4, q5",
+                    "vldrb.u8 q4, [r0]",
+                    "vldrb.u8 q5, [r2]",
+                    "vmullb.s8 q4, q4, q5",
+                    "vadd.i16 q6, q6, q4",
+                    "vldrb.u8 q4, [r0]",
+                    "vmullt.s8 q4, q4, q5",
+                    "add r2, r5",
+                    "vadd.i16 q7, q7, q4",
+                    "vmovlb.s16 q0, q6",
+                    "vmovlt.s16 q1, q6",
+                    "vmovlb.s16 q2, q7",
+                    "vmovlt.s16 q3, q7",
+                ];
                 [
                     "ldrd r3, r0, [r4], #8",
                     "add r3, r8",
@@ -313,7 +368,7 @@ pub(super) unsafe fn taps_asm<const M: usize>(
                     "vadd.i32 q3, q3, q4",
                 ];
                 [
-                    "vmov.i32 q7, #31",
+                    "vmov.i32 q7, #1",
                     "lsl lr, r1, #{sh}",
                     requant4!("q0"),
                     "sub lr, lr, #{odd}",
@@ -329,7 +384,18 @@ pub(super) unsafe fn taps_asm<const M: usize>(
         // SAFETY: as above.
         unsafe {
             taps_block!(
-                &mut args as *mut PixelArgs, ws, hi, 2 * M;
+                &mut args as *mut PixelArgs, ws, 2 * M;
+                [
+                    "vmov.i32 q0, #0",
+                    "vmov.i32 q1, #0",
+                    "vmov.i32 q2, #0",
+                    "vmov.i32 q3, #0",
+                    "ldrd r3, r0, [r4], #8",
+                    "add r3, r8",
+                    "add r0, r8",
+                    tap16_s16!("r3", "add r2, r5"),
+                    tap16_s16!("r0", "add r2, r5"),
+                ];
                 [
                     "ldrd r3, r0, [r4], #8",
                     "add r3, r8",
@@ -352,6 +418,5 @@ pub(super) unsafe fn taps_asm<const M: usize>(
             );
         }
     }
-    // Some shift + 31 outside 0..=29: the caller redoes the pixel.
-    (hi <= 29).then_some(end)
+    Some(end)
 }
