@@ -251,6 +251,11 @@ impl<'a> Model<'a> {
             return None;
         }
         let (weights, args) = self.fast_common(p, weights_hwc)?;
-        self.window(p, weights, &args, folded_bias)
+        let mut a = self.window(p, weights, &args, folded_bias)?;
+        // Helium's tap loop takes the multiplier's planes in pairs too.
+        a.channels.weights_above_min = crate::kernels::PAIR_TAPS
+            && crate::kernels::MULTIPLIER_TAPS
+            && crate::kernels::above_min(weights);
+        Some(a)
     }
 }

@@ -13,7 +13,7 @@ use super::pointwise::{pointwise_pixels, PointwiseArgs};
 use super::window::WindowArgs;
 use crate::ops::add::add_with;
 use crate::ops::conv::ConvArgs;
-use crate::ops::conv_mlp::{drive, drive_elems, dw_reference, dw_value, Rows};
+use crate::ops::conv_mlp::{drive, drive_elems, dw_reference, dw_value, per_pixel, Rows};
 use crate::schedule::ConvMlp;
 use crate::tensor::Int8;
 
@@ -32,7 +32,9 @@ pub fn conv_mlp_pointwise(
 ) {
     fast(
         p,
-        |y, x, rows, d| dw_reference(p, dw, y, x, rows, d),
+        per_pixel(p.dw.input.c as usize, |y, x, rows, d| {
+            dw_reference(p, dw, y, x, rows, d)
+        }),
         fc1,
         fc2,
         data,
@@ -54,12 +56,28 @@ pub fn conv_mlp_depthwise(
 ) {
     fast(
         p,
-        |y, x, rows, d| depthwise_pixel(dw, y, x, |iy| rows.get(iy), d),
+        |y, x0, rows, d| dw_group(dw, y, x0, rows, d),
         fc1,
         fc2,
         data,
         scratch,
     );
+}
+
+/// The fast `dw` of a pixel group (`d`: its pixels from `x0` on): the
+/// tier's span kernel for the unpadded ones where it has one (Helium:
+/// `mve::depthwise_span16`, one `asm!` call a group), the rest by
+/// [`depthwise_pixel`].
+#[inline(always)]
+fn dw_group(dw: &WindowArgs<'_>, y: usize, x0: usize, rows: &Rows<'_>, d: &mut [i8]) {
+    let c = dw.geometry.cin.max(1);
+    let row = |iy| rows.get(iy);
+    let done = super::depthwise_span16(dw, y, x0, &row, d);
+    for (i, di) in d.chunks_exact_mut(c).enumerate() {
+        if !done.contains(&(x0 + i)) {
+            depthwise_pixel(dw, y, x0 + i, row, di);
+        }
+    }
 }
 
 /// [`conv_mlp_pointwise`] for an int16 block input (a residual stream
@@ -82,7 +100,9 @@ pub fn conv_mlp_pointwise_wide(
         x.bytes(),
         data,
         scratch,
-        |y, i, rows, d| dw_value(p, dw, (y, i), rows, d, x),
+        per_pixel(p.dw.input.c as usize, |y, i, rows, d| {
+            dw_value(p, dw, (y, i), rows, d, x)
+        }),
         |_, _, _, d, hid, tile| mlp(p, (fc1, fc2), d, hid, tile),
         |saved, f, out| add_with(&p.add, (saved, x), (f, Int8), (out, x)),
     );

@@ -109,8 +109,9 @@ pub fn dense(a: &WindowArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
 }
 
 /// The window of output pixel `(oy, ox)` as one patch: `k * k * cin` values
-/// in OHWI order (padded taps read `pad_values` or `in_zp`), then zeros up to
-/// `dst.len()`.
+/// in OHWI order (padded taps read `pad_values` or `in_zp`); a padded window
+/// then writes zeros up to `dst.len()`, an unpadded one leaves that tail as
+/// it was (the caller's buffer keeps it zero).
 #[inline(always)]
 fn fill_patch<'s>(
     a: &WindowArgs<'_>,
@@ -119,6 +120,12 @@ fn fill_patch<'s>(
     dst: &mut [i8],
 ) {
     let (k, c) = (a.geometry.kernel, a.geometry.cin);
+    let used = (k * k * c).min(dst.len());
+    // The tail past `used` is left as it is: zero in `im2col_row_n`'s
+    // buffer, which starts zeroed and past `used` only gets zeros.
+    if fill_inside(a, (oy, ox), row, dst) {
+        return;
+    }
     let mut vals = dst.chunks_exact_mut(c.max(1));
     for ky in 0..k {
         let iy = (oy * a.geometry.stride + ky).wrapping_sub(a.geometry.pad);
@@ -147,8 +154,37 @@ fn fill_patch<'s>(
             }
         }
     }
-    let used = (k * k * c).min(dst.len());
     dst[used..].fill(0);
+}
+
+/// [`fill_patch`] for a pixel whose window has no padded tap (most
+/// pixels): each kernel row is one run of `k * cin` input bytes, copied
+/// whole (per tap and value the general loop cost ~500 instructions a
+/// stem pixel). `false` (nothing promised) for a padded window or a short
+/// row.
+#[inline(always)]
+fn fill_inside<'s>(
+    a: &WindowArgs<'_>,
+    (oy, ox): (usize, usize),
+    row: &impl Fn(usize) -> &'s [i8],
+    dst: &mut [i8],
+) -> bool {
+    let g = &a.geometry;
+    let (k, c) = (g.kernel, g.cin);
+    let iy0 = (oy * g.stride).wrapping_sub(g.pad);
+    let ix0 = (ox * g.stride).wrapping_sub(g.pad);
+    let inside = |i0: usize, n: usize| i0 < n && i0 + k <= n;
+    let run = k * c;
+    if run == 0 || !inside(iy0, g.h) || !inside(ix0, g.w) || dst.len() < k * run {
+        return false;
+    }
+    for (ky, d) in dst.chunks_exact_mut(run).take(k).enumerate() {
+        let Some(s) = row(iy0 + ky).get(ix0 * c..ix0 * c + run) else {
+            return false;
+        };
+        super::copy_run(d, s);
+    }
+    true
 }
 
 /// Output row `oy` of an im2col conv (`ow` pixels of `cout`) into `out`:

@@ -137,8 +137,8 @@ use dsp::{depthwise_taps16, multiplier_pixel16};
 pub(crate) use mve::above_min;
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 use mve::{
-    add_tables4, depthwise_pixel16, depthwise_row16, depthwise_taps16, finish_px4,
-    multiplier_pixel16, taps16_sums, tile_px4,
+    add_tables4, copy_run, depthwise_pixel16, depthwise_row16, depthwise_span16, depthwise_taps16,
+    finish_px4, multiplier_pixel16, taps16_sums, tile_px4,
 };
 #[cfg(target_arch = "aarch64")]
 pub(crate) use neon::above_min;
@@ -164,7 +164,7 @@ use portable::depthwise_taps16;
 )))]
 use portable::multiplier_pixel16;
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
-use portable::{add_tables4, finish_px4, taps16_sums, tile_px4};
+use portable::{add_tables4, copy_run, depthwise_span16, finish_px4, taps16_sums, tile_px4};
 #[cfg(not(fastvit_dsp))]
 use portable::{block_px4, block_px4_fits};
 #[cfg(not(any(all(target_arch = "arm", fastvit_mve), target_arch = "aarch64")))]

@@ -265,6 +265,27 @@ pub fn depthwise_row16<'s>(
     0..0
 }
 
+/// `mve::copy_run` off Helium: `dst[..n] = src[..n]`, `n` the shorter
+/// length, a byte at a time.
+#[inline(always)]
+pub fn copy_run(dst: &mut [i8], src: &[i8]) {
+    for (v, &x) in dst.iter_mut().zip(src) {
+        *v = x;
+    }
+}
+
+/// `mve::depthwise_span16` off Helium: declines (no pixel done).
+#[inline(always)]
+pub fn depthwise_span16<'s>(
+    _: &WindowArgs<'_>,
+    _: usize,
+    _: usize,
+    _: &impl Fn(usize) -> &'s [i8],
+    _: &mut [i8],
+) -> core::ops::Range<usize> {
+    0..0
+}
+
 /// `dsp::block_px4` off the DSP cores: declines (no channel done).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]

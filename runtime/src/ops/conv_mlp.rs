@@ -37,8 +37,9 @@ impl<'a> Rows<'a> {
 /// The one row-ring driver every ConvMlp variant shares. For each row `y`:
 /// copy `x` row `y` into ring slot `y % (k/2 + 1)`; then, [`ConvMlp::PIXELS`]
 /// pixels at a time (the row's last `< PIXELS` as one shorter group):
-/// `dw(y, x, rows, d)` writes pixel `x`'s `c` dw outputs into its slot of
-/// `d`; `mlp(y, x0, n, d, hid)` runs fc1 (+ GELU) for the `n` pixels from
+/// `dw(y, x0, rows, d)` writes the `n` pixels' dw outputs from `x0` on
+/// into `d` (`n * c` bytes; [`per_pixel`] makes one from a per-pixel
+/// form); `mlp(y, x0, n, d, hid)` runs fc1 (+ GELU) for the `n` pixels from
 /// `x0` into `hid` (with the pointwise kernels' tile scratch, the rest of
 /// `scratch`) and leaves fc2's `n * c` outputs in `d` (dead after fc1);
 /// and `add(saved, d, out)` writes the residual add of the saved `x` over
@@ -103,10 +104,8 @@ pub(crate) fn drive_elems(
                 slots,
                 row,
             };
-            for i in 0..n {
-                if let Some(di) = d.get_mut(i * c..(i + 1) * c) {
-                    dw(y, x0 + i, &rows, di);
-                }
+            if let Some(dn) = d.get_mut(..n * c) {
+                dw(y, x0, &rows, dn);
             }
             let (Some(dn), Some(hn)) = (d.get_mut(..n * c), hid.get_mut(..n * hidden)) else {
                 return;
@@ -120,6 +119,20 @@ pub(crate) fn drive_elems(
                 .unwrap_or(&mut []);
             add(saved, dn, out);
             x0 += n;
+        }
+    }
+}
+
+/// A group `dw` for [`drive`] from a per-pixel one: `f(y, x, rows, d)`
+/// writes pixel `x`'s `c` outputs into `d`.
+#[inline(always)]
+pub(crate) fn per_pixel(
+    c: usize,
+    mut f: impl FnMut(usize, usize, &Rows<'_>, &mut [i8]),
+) -> impl FnMut(usize, usize, &Rows<'_>, &mut [i8]) {
+    move |y, x0, rows, d| {
+        for (i, di) in d.chunks_exact_mut(c.max(1)).enumerate() {
+            f(y, x0 + i, rows, di);
         }
     }
 }
@@ -194,7 +207,7 @@ fn run(
         e.bytes(),
         data,
         scratch,
-        |y, x, rows, d| dw_value(p, dw, (y, x), rows, d, e),
+        per_pixel(c, |y, x, rows, d| dw_value(p, dw, (y, x), rows, d, e)),
         |y, x0, _, d, hid, _| {
             if c == 0 {
                 return; // `drive` never calls with `c == 0`

@@ -1,5 +1,43 @@
 //! The add's table form on Helium, four elements a step ([`add_tables4`]).
 
+/// [`add_tables4`]'s loop with `$scale` (the high-word multiply, and for
+/// `s > 0` the rounding shift by the extra operands `$op`) between the sum
+/// of the two gathered rescales and the zero point.
+macro_rules! add_loop {
+    ($m:expr, $n:expr, $a:expr, $b:expr, $out:expr, $ta:expr, $tb:expr, $zp:expr;
+     [$($scale:literal),*]; $($op:tt)*) => {
+        core::arch::asm!(
+            "vdup.32 q4, {m}",
+            "dls lr, {n}",
+            "2:",
+            "vldrb.u32 q0, [r0], #4",
+            "vldrb.u32 q1, [r1], #4",
+            "vldrw.u32 q2, [{ta}, q0, uxtw #2]",
+            "vldrw.u32 q3, [{tb}, q1, uxtw #2]",
+            "vadd.i32 q2, q2, q3",
+            $($scale,)*
+            "vadd.i32 q2, q2, {zp}",
+            "vqshl.s32 q2, q2, #24",
+            "vshr.s32 q2, q2, #24",
+            "vstrb.32 q2, [r2], #4",
+            "le lr, 2b",
+            m = in(reg) $m,
+            n = in(reg) $n,
+            inout("r0") $a.as_ptr() => _,
+            inout("r1") $b.as_ptr() => _,
+            inout("r2") $out.as_mut_ptr() => _,
+            ta = in(reg) $ta.as_ptr(),
+            tb = in(reg) $tb.as_ptr(),
+            zp = in(reg) $zp,
+            $($op)*
+            out("lr") _,
+            out("d0") _, out("d1") _, out("d2") _, out("d3") _, out("d4") _,
+            out("d5") _, out("d6") _, out("d7") _, out("d8") _, out("d9") _,
+            options(nostack, preserves_flags),
+        )
+    };
+}
+
 /// The add's table form (`add::AddTables::run`) four elements a step, for
 /// rescaled sums that never saturate and `t = 31 - out_shift >= 32` (`s = t -
 /// 32`): the two rescales by `VLDRW` gathers from the 256-word tables
@@ -35,64 +73,12 @@ pub fn add_tables4(
     // `fastvit_mve` cfg.
     unsafe {
         if s == 0 {
-            core::arch::asm!(
-                "vdup.32 q4, {m}",
-                "dls lr, {n}",
-                "2:",
-                "vldrb.u32 q0, [r0], #4",
-                "vldrb.u32 q1, [r1], #4",
-                "vldrw.u32 q2, [{ta}, q0, uxtw #2]",
-                "vldrw.u32 q3, [{tb}, q1, uxtw #2]",
-                "vadd.i32 q2, q2, q3",
-                "vrmulh.s32 q2, q2, q4",
-                "vadd.i32 q2, q2, {zp}",
-                "vqshl.s32 q2, q2, #24",
-                "vshr.s32 q2, q2, #24",
-                "vstrb.32 q2, [r2], #4",
-                "le lr, 2b",
-                m = in(reg) multiplier,
-                n = in(reg) n,
-                inout("r0") a.as_ptr() => _,
-                inout("r1") b.as_ptr() => _,
-                inout("r2") out.as_mut_ptr() => _,
-                ta = in(reg) ta.as_ptr(),
-                tb = in(reg) tb.as_ptr(),
-                zp = in(reg) out_zp,
-                out("lr") _,
-                out("d0") _, out("d1") _, out("d2") _, out("d3") _, out("d4") _,
-                out("d5") _, out("d6") _, out("d7") _, out("d8") _, out("d9") _,
-                options(nostack, preserves_flags),
-            );
+            add_loop!(multiplier, n, a, b, out, ta, tb, out_zp; ["vrmulh.s32 q2, q2, q4"];);
         } else {
-            core::arch::asm!(
-                "vdup.32 q4, {m}",
-                "dls lr, {n}",
-                "2:",
-                "vldrb.u32 q0, [r0], #4",
-                "vldrb.u32 q1, [r1], #4",
-                "vldrw.u32 q2, [{ta}, q0, uxtw #2]",
-                "vldrw.u32 q3, [{tb}, q1, uxtw #2]",
-                "vadd.i32 q2, q2, q3",
-                "vmulh.s32 q2, q2, q4",
-                "vrshl.s32 q2, {neg}",
-                "vadd.i32 q2, q2, {zp}",
-                "vqshl.s32 q2, q2, #24",
-                "vshr.s32 q2, q2, #24",
-                "vstrb.32 q2, [r2], #4",
-                "le lr, 2b",
-                m = in(reg) multiplier,
-                n = in(reg) n,
-                inout("r0") a.as_ptr() => _,
-                inout("r1") b.as_ptr() => _,
-                inout("r2") out.as_mut_ptr() => _,
-                ta = in(reg) ta.as_ptr(),
-                tb = in(reg) tb.as_ptr(),
-                zp = in(reg) out_zp,
+            add_loop!(
+                multiplier, n, a, b, out, ta, tb, out_zp;
+                ["vmulh.s32 q2, q2, q4", "vrshl.s32 q2, {neg}"];
                 neg = in(reg) -(s as i32),
-                out("lr") _,
-                out("d0") _, out("d1") _, out("d2") _, out("d3") _, out("d4") _,
-                out("d5") _, out("d6") _, out("d7") _, out("d8") _, out("d9") _,
-                options(nostack, preserves_flags),
             );
         }
     }

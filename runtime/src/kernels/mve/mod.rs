@@ -25,12 +25,43 @@
 pub use super::portable::{dot1, dot4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
 pub use add::add_tables4;
 pub use chunk::{finish16, taps16, taps16_sums, Acc16};
-pub use pixel::{depthwise_pixel16, depthwise_row16, depthwise_taps16, multiplier_pixel16};
+pub use copy::copy_run;
+pub use pixel::{
+    depthwise_pixel16, depthwise_row16, depthwise_span16, depthwise_taps16, multiplier_pixel16,
+};
 pub use taps::above_min;
 pub use tile::{dot_px4, dot_rows_px4, finish_px4, tile_px4, ROWS};
 
+#[rustfmt::skip]
+/// One tap's 16 channels in the widening form: `VLDRB.S16` of eight
+/// inputs at `$x` and eight weights at r2 (then the upper eight), the even
+/// and odd lanes' `VMULLB`/`VMULLT.S16` products added into q0-q3 (channels
+/// `0, 2, ..`, `1, 3, ..`, `8, 10, ..`, `9, 11, ..`); `$next` advances r2
+/// to the next tap's weights. q4-q6 are scratch. Shared by
+/// `taps16`'s loop and `taps::taps_asm`'s.
+macro_rules! tap16_s16 {
+    ($x:literal, $next:literal) => {
+        concat!(
+            "vldrb.s16 q4, [", $x, "]\n",
+            "vldrb.s16 q5, [r2]\n",
+            "vmullb.s16 q6, q4, q5\n",
+            "vadd.i32 q0, q0, q6\n",
+            "vmullt.s16 q6, q4, q5\n",
+            "vadd.i32 q1, q1, q6\n",
+            "vldrb.s16 q4, [", $x, ", #8]\n",
+            "vldrb.s16 q5, [r2, #8]\n",
+            $next, "\n",
+            "vmullb.s16 q6, q4, q5\n",
+            "vadd.i32 q2, q2, q6\n",
+            "vmullt.s16 q6, q4, q5\n",
+            "vadd.i32 q3, q3, q6\n",
+        )
+    };
+}
+
 mod add;
 mod chunk;
+mod copy;
 mod pixel;
 mod taps;
 mod tile;

@@ -1,6 +1,7 @@
 //! The depthwise and x2 channel-multiplier convs' tap tables on Helium: a
 //! pixel's ([`depthwise_taps16`], [`depthwise_pixel16`],
-//! [`multiplier_pixel16`]) or a row's ([`depthwise_row16`]), run by
+//! [`multiplier_pixel16`]) or a row's ([`depthwise_row16`],
+//! [`depthwise_span16`]), run by
 //! [`taps_asm`].
 
 use super::taps::taps_asm;
@@ -83,25 +84,41 @@ pub fn depthwise_row16<'s>(
     row: &impl Fn(usize) -> &'s [i8],
     out_row: &mut [i8],
 ) -> core::ops::Range<usize> {
+    depthwise_span16(a, y, 0, row, out_row)
+}
+
+/// [`depthwise_row16`] for the pixels of row `y` from `x0` on that `out`
+/// holds (`out.len() / cin` of them, `out` starting at pixel `x0`): the
+/// fused ConvMlp's groups of [`ConvMlp::PIXELS`](crate::ConvMlp::PIXELS).
+/// Returns the pixels written (absolute `x`; empty when declined).
+#[inline(always)]
+pub fn depthwise_span16<'s>(
+    a: &WindowArgs<'_>,
+    y: usize,
+    x0: usize,
+    row: &impl Fn(usize) -> &'s [i8],
+    out: &mut [i8],
+) -> core::ops::Range<usize> {
     let g = &a.geometry;
     let c = g.cin;
     if c == 0 || c % 16 != 0 || g.stride == 0 {
         return 0..0;
     }
     match g.kernel {
-        3 => row_k::<3>(a, y, row, out_row),
-        7 => row_k::<7>(a, y, row, out_row),
+        3 => span_k::<3>(a, y, x0, row, out),
+        7 => span_k::<7>(a, y, x0, row, out),
         _ => 0..0,
     }
 }
 
-/// [`depthwise_row16`] for a `K x K` kernel.
+/// [`depthwise_span16`] for a `K x K` kernel.
 #[inline(always)]
-fn row_k<'s, const K: usize>(
+fn span_k<'s, const K: usize>(
     a: &WindowArgs<'_>,
     y: usize,
+    x0: usize,
     row: &impl Fn(usize) -> &'s [i8],
-    out_row: &mut [i8],
+    out_span: &mut [i8],
 ) -> core::ops::Range<usize> {
     let g = &a.geometry;
     let (c, s, p) = (g.cin, g.stride, g.pad);
@@ -109,22 +126,15 @@ fn row_k<'s, const K: usize>(
     if !(iy0 < g.h && iy0 + K <= g.h) || g.w + p < K {
         return 0..0;
     }
-    // Pixels `x` with `x * s >= p` and `x * s - p + K <= w`.
-    let lo = p.div_ceil(s);
-    let hi = ((g.w + p - K) / s + 1).min(out_row.len() / c);
+    // Pixels `x` with `x * s >= p` and `x * s - p + K <= w`, of the span.
+    let lo = p.div_ceil(s).max(x0);
+    let hi = ((g.w + p - K) / s + 1).min(x0.saturating_add(out_span.len() / c));
     if lo >= hi {
         return 0..0;
     }
-    let row_len = g.w * c;
     let mut ok = true;
-    let ix0 = lo * s - p;
-    let mut table: [[*const i8; K]; K] = core::array::from_fn(|ky| {
-        let r = row(iy0 + ky);
-        ok &= r.len() >= row_len;
-        let at = r.as_ptr().wrapping_add(ix0 * c);
-        core::array::from_fn(|kx| at.wrapping_add(kx * c))
-    });
-    let Some(out) = out_row.get_mut(lo * c..) else {
+    let mut table = unpadded_table::<K>(row, (iy0, lo * s - p), g.w * c, c, &mut ok);
+    let Some(out) = out_span.get_mut((lo - x0) * c..) else {
         return 0..0;
     };
     // SAFETY (with `ok`): pixel `x` in `lo..hi` reads input pixels
@@ -194,12 +204,7 @@ fn pixel_k<'s, const K: usize, const M: usize>(
     let mut ok = true;
     let mut table: [[*const i8; K]; K] = if inside(iy0, g.h) && inside(ix0, g.w) {
         // No padded tap (most pixels): two instructions a tap.
-        core::array::from_fn(|ky| {
-            let r = row(iy0.wrapping_add(ky));
-            ok &= r.len() >= row_len;
-            let at = r.as_ptr().wrapping_add(ix0 * c);
-            core::array::from_fn(|kx| at.wrapping_add(kx * c))
-        })
+        unpadded_table::<K>(row, (iy0, ix0), row_len, c, &mut ok)
     } else {
         let zp_row: [i8; PAD_ROW];
         let pad: &[i8] = if !a.pad_values.is_empty() {
@@ -233,6 +238,26 @@ fn pixel_k<'s, const K: usize, const M: usize>(
     // SAFETY (with `ok`): every pointer is pixel `ix0 + kx < w` (`inside`)
     // of a row of at least `w * c` bytes, borrowed for this call.
     ok && unsafe { run_planes::<M>(a, table.as_flattened_mut(), out) }
+}
+
+/// The tap table of a window without padded taps: tap `(ky, kx)` at pixel
+/// `ix0 + kx` of input row `iy0 + ky` (`cin` bytes a pixel); `ok` is
+/// cleared if a row is shorter than `row_len` (the pointers are then not
+/// to be read).
+#[inline(always)]
+fn unpadded_table<'s, const K: usize>(
+    row: &impl Fn(usize) -> &'s [i8],
+    (iy0, ix0): (usize, usize),
+    row_len: usize,
+    c: usize,
+    ok: &mut bool,
+) -> [[*const i8; K]; K] {
+    core::array::from_fn(|ky| {
+        let r = row(iy0.wrapping_add(ky));
+        *ok &= r.len() >= row_len;
+        let at = r.as_ptr().wrapping_add(ix0 * c);
+        core::array::from_fn(|kx| at.wrapping_add(kx * c))
+    })
 }
 
 /// The `M` planes of one pixel through [`taps_asm`].

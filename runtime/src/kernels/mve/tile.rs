@@ -79,6 +79,38 @@ pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
     [dot_px4(p, rows)]
 }
 
+/// [`finish_px4`]'s `asm!` with `$scale` (the high-word multiply, and for
+/// `s > 0` the rounding shift by the extra operands `$op`) between the
+/// bias and the zero point.
+macro_rules! finish_px4_asm {
+    ($d0:expr, $d1:expr, $d2:expr, $d3:expr, $bias:expr, $m:expr, $zp:expr, $table:expr,
+     $base:expr, $cout:expr; [$($scale:literal),*]; $($op:tt)*) => {
+        core::arch::asm!(
+            "vmov q0[2], q0[0], {d0}, {d2}",
+            "vmov q0[3], q0[1], {d1}, {d3}",
+            "vadd.i32 q0, q0, {bias}",
+            "vdup.32 q1, {m}",
+            $($scale,)*
+            "vadd.i32 q0, q0, {zp}",
+            "vmov.i32 q1, #0",
+            "vmax.s32 q0, q0, q1",
+            "vmov.i32 q1, #255",
+            "vmin.s32 q0, q0, q1",
+            "vldrb.u32 q1, [{table}, q0]",
+            "vidup.u32 q2, r0, #1",
+            "vmul.i32 q2, q2, {cout}",
+            "vstrb.32 q1, [{base}, q2]",
+            d0 = in(reg) $d0, d1 = in(reg) $d1, d2 = in(reg) $d2, d3 = in(reg) $d3,
+            bias = in(reg) $bias, m = in(reg) $m, zp = in(reg) $zp,
+            table = in(reg) $table, base = in(reg) $base, cout = in(reg) $cout,
+            $($op)*
+            inout("r0") 0u32 => _,
+            out("d0") _, out("d1") _, out("d2") _, out("d3") _, out("d4") _, out("d5") _,
+            options(nostack, preserves_flags),
+        )
+    };
+}
+
 /// Requantizes one output channel's four tile outputs in one vector and
 /// scatters them to `out[p * cout + o]`, `p` in `0..4`: `bias + dot`,
 /// `VMULH` (the high word of the 64-bit product, floored) then `VRSHL` by
@@ -119,52 +151,11 @@ pub fn finish_px4(
     // guaranteed by the `fastvit_mve` cfg.
     unsafe {
         if s == 0 {
-            core::arch::asm!(
-                "vmov q0[2], q0[0], {d0}, {d2}",
-                "vmov q0[3], q0[1], {d1}, {d3}",
-                "vadd.i32 q0, q0, {bias}",
-                "vdup.32 q1, {m}",
-                "vrmulh.s32 q0, q0, q1",
-                "vadd.i32 q0, q0, {zp}",
-                "vmov.i32 q1, #0",
-                "vmax.s32 q0, q0, q1",
-                "vmov.i32 q1, #255",
-                "vmin.s32 q0, q0, q1",
-                "vldrb.u32 q1, [{table}, q0]",
-                "vidup.u32 q2, r0, #1",
-                "vmul.i32 q2, q2, {cout}",
-                "vstrb.32 q1, [{base}, q2]",
-                d0 = in(reg) d0, d1 = in(reg) d1, d2 = in(reg) d2, d3 = in(reg) d3,
-                bias = in(reg) bias, m = in(reg) multiplier, zp = in(reg) zp128,
-                table = in(reg) table, base = in(reg) base, cout = in(reg) cout,
-                inout("r0") 0u32 => _,
-                out("d0") _, out("d1") _, out("d2") _, out("d3") _, out("d4") _, out("d5") _,
-                options(nostack, preserves_flags),
-            );
+            finish_px4_asm!(d0, d1, d2, d3, bias, multiplier, zp128, table, base, cout;
+                ["vrmulh.s32 q0, q0, q1"];);
         } else {
-            core::arch::asm!(
-                "vmov q0[2], q0[0], {d0}, {d2}",
-                "vmov q0[3], q0[1], {d1}, {d3}",
-                "vadd.i32 q0, q0, {bias}",
-                "vdup.32 q1, {m}",
-                "vmulh.s32 q0, q0, q1",
-                "vrshl.s32 q0, {neg}",
-                "vadd.i32 q0, q0, {zp}",
-                "vmov.i32 q1, #0",
-                "vmax.s32 q0, q0, q1",
-                "vmov.i32 q1, #255",
-                "vmin.s32 q0, q0, q1",
-                "vldrb.u32 q1, [{table}, q0]",
-                "vidup.u32 q2, r0, #1",
-                "vmul.i32 q2, q2, {cout}",
-                "vstrb.32 q1, [{base}, q2]",
-                d0 = in(reg) d0, d1 = in(reg) d1, d2 = in(reg) d2, d3 = in(reg) d3,
-                bias = in(reg) bias, m = in(reg) multiplier, zp = in(reg) zp128,
-                neg = in(reg) -s, table = in(reg) table, base = in(reg) base,
-                cout = in(reg) cout, inout("r0") 0u32 => _,
-                out("d0") _, out("d1") _, out("d2") _, out("d3") _, out("d4") _, out("d5") _,
-                options(nostack, preserves_flags),
-            );
+            finish_px4_asm!(d0, d1, d2, d3, bias, multiplier, zp128, table, base, cout;
+                ["vmulh.s32 q0, q0, q1", "vrshl.s32 q0, {neg}"]; neg = in(reg) -s,);
         }
     }
     true
