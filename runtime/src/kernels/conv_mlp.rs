@@ -10,6 +10,7 @@
 use super::add::{residual, AddTables, USE_TABLES};
 use super::depthwise::depthwise_pixel;
 use super::pointwise::{pointwise_pixels, PointwiseArgs};
+use super::wide;
 use super::window::WindowArgs;
 use crate::ops::add::add_with;
 use crate::ops::conv::ConvArgs;
@@ -63,7 +64,8 @@ pub fn conv_mlp_depthwise(
 }
 
 /// [`conv_mlp_pointwise`] for an int16 block input (a residual stream
-/// stored with 16 bits): `dw` reads int16 through the reference conv, fc1
+/// stored with 16 bits): `dw` reads int16 through [`wide`] (the reference
+/// conv for a shape it does not run), fc1
 /// and fc2 run the fast pointwise kernel on their int8 operands, and the
 /// residual add writes int16. Bit-identical to
 /// [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference) with the
@@ -81,12 +83,19 @@ pub fn conv_mlp_pointwise_wide(
         p.fc1.output.c as usize,
         p.dw.input.elem,
     );
+    let fast_dw = wide::depthwise_fits(&p.dw, dw) && p.dw.output.elem == crate::Elem::I8;
     drive_elems(
         p,
         x.bytes(),
         data,
         scratch,
-        |y, i, rows, d| dw_value(p, dw, (y, i), rows, d, x),
+        |y, i, rows, d| {
+            if fast_dw {
+                wide::depthwise_pixel_i8(&p.dw, dw, (y, i), |iy| rows.get(iy), d)
+            } else {
+                dw_value(p, dw, (y, i), rows, d, x)
+            }
+        },
         |_, _, _, d, hid, tile| {
             pointwise_pixels(fc1, c, hidden, d, hid, tile);
             pointwise_pixels(fc2, hidden, c, hid, d, tile);

@@ -70,6 +70,7 @@ pub mod multiplier;
 pub mod pointwise;
 pub mod squeeze_excite;
 pub mod stem;
+pub mod wide;
 pub mod window;
 
 // The tiers, one folder each; every cfg that chooses between them is below
