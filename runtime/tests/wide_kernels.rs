@@ -8,6 +8,9 @@
 //! multipliers and shifts are drawn at random; the int16 inputs span the
 //! whole range.
 
+// Without the feature the forms decline every layer (the reference ops run).
+#![cfg(feature = "fast-int16")]
+
 use runtime::kernels::wide;
 use runtime::ops::conv::{conv_reference, ConvArgs};
 use runtime::ops::conv_in_place::conv_in_place;

@@ -60,6 +60,7 @@
 //! | dense small-`cin` conv with a larger window (`DenseHwio`) | [`dense::dense`]: tap value x vector of output channels | `[k][k][cin][cout]`, folded bias |
 //! | requantization (every kernel) | [`crate::quant::requantize`]: 32-bit high-word path for `t >= 33` | per-channel multiplier, shift |
 //! | add (`Layer::Add`, ConvMlp residual) | [`add`]: each input's rescale from a 256-entry table per layer, the output requantization per element | |
+//! | int16-operand convs (`--int16`: depthwise reading int16, 1x1 int8 -> int16; schedule `Reference`, `InPlace`, `WriteBehind`, ConvMlp dw) | [`wide`]: window clipped once per pixel, taps straight off the int16 rows; the 1x1 on four-channel int8 dot products (feature `fast-int16`) | OHWI, bias |
 //! | LUT, SE, global pool, fc | reference ops (`crate::ops`) | |
 
 pub mod add;

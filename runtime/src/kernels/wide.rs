@@ -10,8 +10,8 @@
 //!   is clipped once, so the tap loops have no padding branches, and each
 //!   output channel runs its taps straight off the int16 rows;
 //! - a 1x1 conv reading int8 and writing int16 (the downsample `proj.1`
-//!   through its int16 table, with its identity tap): the tier's int8 dot
-//!   products ([`dot4`]: `SMLAD` on the DSP tier, NEON, Helium) with the
+//!   through its int16 table, with its identity tap): four-channel int8 dot
+//!   products (plain loops LLVM vectorizes on NEON and Helium) with the
 //!   input zero point folded out once per four output channels, then the
 //!   reference output step.
 //!
@@ -27,7 +27,6 @@
 //! [`ConvVariant::WriteBehind`]: crate::ConvVariant::WriteBehind
 #![forbid(unsafe_code)]
 
-use super::{dot1, dot4};
 use crate::arena::save_row;
 use crate::ops::conv::{finish, ConvArgs};
 use crate::schedule::Conv;
@@ -95,7 +94,7 @@ pub fn pointwise_fits(p: &Conv, a: &ConvArgs<'_>) -> bool {
 /// The taps of output pixel `(oy, ox)` inside the input: kernel rows
 /// `ky0..ky1` and columns `kx0..kx1`, and the input position of tap (0, 0).
 #[derive(Clone, Copy)]
-pub struct Window {
+struct Window {
     ky0: usize,
     ky1: usize,
     kx0: usize,
@@ -107,7 +106,7 @@ pub struct Window {
 impl Window {
     /// The window of output pixel `(oy, ox)` of `p`, clipped to the input.
     #[inline(always)]
-    pub fn of(p: &Conv, oy: usize, ox: usize) -> Self {
+    fn of(p: &Conv, oy: usize, ox: usize) -> Self {
         let (k, s, pad) = (p.kernel as isize, p.stride as isize, p.pad as isize);
         let (iy, ix) = (oy as isize * s - pad, ox as isize * s - pad);
         let clip = |i: isize, n: isize| ((-i).clamp(0, k) as usize, (n - i).clamp(0, k) as usize);
@@ -129,7 +128,7 @@ impl Window {
 /// `row(iy)` (input row `iy`, `w * cin` elements of `e`), the identity tap,
 /// then [`finish`]. Padded taps contribute `w * (in_zp - in_zp) = 0`.
 #[inline(always)]
-pub fn depthwise_value<'r>(
+fn depthwise_value<'r>(
     p: &Conv,
     a: &ConvArgs<'_>,
     (win, oy, ox, o): (&Window, usize, usize, usize),
@@ -203,6 +202,24 @@ fn depthwise(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8], out: impl Storage) {
     }
 }
 
+/// `sum_i w_j[i] * x[i]` for the four rows `w_j`, wrapping i32, over the
+/// shortest length: plain zipped loops (LLVM vectorizes them on NEON and
+/// Helium). Not the tiers' `kernels::dot4`: a second caller keeps LLVM from
+/// inlining that into the 1x1 tile, where its slicing is proven in bounds.
+#[inline(always)]
+fn dot4(w: [&[i8]; 4], x: &[i8]) -> [i32; 4] {
+    let mut a = [0i32; 4];
+    let rows = w[0].iter().zip(w[1]).zip(w[2]).zip(w[3]).zip(x);
+    for ((((&w0, &w1), &w2), &w3), &x) in rows {
+        let x = x as i32;
+        a[0] = a[0].wrapping_add((w0 as i32).wrapping_mul(x));
+        a[1] = a[1].wrapping_add((w1 as i32).wrapping_mul(x));
+        a[2] = a[2].wrapping_add((w2 as i32).wrapping_mul(x));
+        a[3] = a[3].wrapping_add((w3 as i32).wrapping_mul(x));
+    }
+    a
+}
+
 /// The 1x1 int8 conv: four output channels a pass over every pixel, their
 /// `in_zp * sum(w)` computed once per pass (wrapping: the same i32 as the
 /// reference's `sum(w * (x - in_zp))`).
@@ -229,7 +246,8 @@ fn pointwise(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8], out: impl Storage) {
         }
         let zs = rows.map(|r| zp.wrapping_mul(wsum(r)));
         for n in 0..pixels {
-            let Some(x) = a.input.get(n * cin..(n + 1) * cin) else {
+            // The pixel's `cin` input bytes.
+            let Some(x) = a.input.get(n * cin..).and_then(|x| x.get(..cin)) else {
                 return;
             };
             let d = dot4(rows, x);
@@ -246,10 +264,11 @@ fn pointwise(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8], out: impl Storage) {
         }
         let z = zp.wrapping_mul(wsum(r));
         for n in 0..pixels {
-            let Some(x) = a.input.get(n * cin..(n + 1) * cin) else {
+            // The pixel's `cin` input bytes.
+            let Some(x) = a.input.get(n * cin..).and_then(|x| x.get(..cin)) else {
                 return;
             };
-            finish_at(n, o, dot1(r, x).wrapping_sub(z), x);
+            finish_at(n, o, dot4([r, r, r, r], x)[0].wrapping_sub(z), x);
         }
     }
 }
