@@ -10,6 +10,7 @@
 use super::add::{residual, AddTables, USE_TABLES};
 use super::depthwise::depthwise_pixel;
 use super::pointwise::{pointwise_pixels, PointwiseArgs};
+use super::wide;
 use super::window::WindowArgs;
 use crate::ops::add::add_with;
 use crate::ops::conv::ConvArgs;
@@ -81,7 +82,8 @@ fn dw_group(dw: &WindowArgs<'_>, y: usize, x0: usize, rows: &Rows<'_>, d: &mut [
 }
 
 /// [`conv_mlp_pointwise`] for an int16 block input (a residual stream
-/// stored with 16 bits): `dw` reads int16 through the reference conv, fc1
+/// stored with 16 bits): `dw` reads int16 through [`wide`] (the reference
+/// conv for a shape it does not run), fc1
 /// and fc2 run the fast pointwise kernel on their int8 operands, and the
 /// residual add writes int16. Bit-identical to
 /// [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference) with the
@@ -95,13 +97,18 @@ pub fn conv_mlp_pointwise_wide(
     scratch: &mut [i8],
 ) {
     let x = p.dw.input.elem;
+    let fast_dw = wide::depthwise_fits(&p.dw, dw) && p.dw.output.elem == crate::Elem::I8;
     drive_elems(
         p,
         x.bytes(),
         data,
         scratch,
         per_pixel(p.dw.input.c as usize, |y, i, rows, d| {
-            dw_value(p, dw, (y, i), rows, d, x)
+            if fast_dw {
+                wide::depthwise_pixel_i8(&p.dw, dw, (y, i), |iy| rows.get(iy), d)
+            } else {
+                dw_value(p, dw, (y, i), rows, d, x)
+            }
         }),
         |_, _, _, d, hid, tile| mlp(p, (fc1, fc2), d, hid, tile),
         |saved, f, out| add_with(&p.add, (saved, x), (f, Int8), (out, x)),

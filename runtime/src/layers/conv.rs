@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use crate::arena::{behind, bytes, scratch_range, split, split2_mut};
-use crate::kernels::{dense, depthwise, multiplier, pointwise};
+use crate::kernels::{dense, depthwise, multiplier, pointwise, wide};
 use crate::model::Model;
 use crate::ops;
 use crate::schedule::{Conv, ConvVariant, Layer};
@@ -17,19 +17,27 @@ impl Model<'_> {
                 let args = reference()?;
                 let (input, output) = split(arena, p.input, p.output)?;
                 let args = ops::conv::ConvArgs { input, ..args };
-                ops::conv::conv_reference(p, &args, output);
+                if !wide::conv(p, &args, output) {
+                    ops::conv::conv_reference(p, &args, output);
+                }
             }
             ConvVariant::InPlace { scratch } => {
                 let args = reference()?;
                 let (data, ring) = in_place_window(p, layer, scratch, arena)?;
-                ops::conv_in_place::conv_in_place(p, &args, data, ring);
+                if !wide::conv_in_place(p, &args, data, ring) {
+                    ops::conv_in_place::conv_in_place(p, &args, data, ring);
+                }
             }
             ConvVariant::WriteBehind => {
                 let args = reference()?;
                 let lead = p.write_behind_bytes();
                 let (region, input_at, output_at) =
                     behind(arena, bytes(p.input), bytes(p.output), lead)?;
-                ops::conv_write_behind::conv_write_behind(p, &args, region, input_at, output_at);
+                if !wide::conv_write_behind(p, &args, region, input_at, output_at) {
+                    ops::conv_write_behind::conv_write_behind(
+                        p, &args, region, input_at, output_at,
+                    );
+                }
             }
             ConvVariant::WriteAhead => {
                 let args = reference()?;

@@ -112,7 +112,7 @@ fn conv_acc(
 /// Requantizes `acc` (output channel `o`) to `out`, through the table if
 /// there is one.
 #[inline(always)]
-fn finish(p: &Conv, a: &ConvArgs<'_>, acc: i32, o: usize, out: Elem) -> i32 {
+pub(crate) fn finish(p: &Conv, a: &ConvArgs<'_>, acc: i32, o: usize, out: Elem) -> i32 {
     let (m, s) = (a.requant.multiplier.get(o), a.requant.shift.get(o));
     match (out, a.lut.is_empty()) {
         (Elem::I8, true) => requantize_i8(acc, m, s, p.out_zp) as i32,

@@ -1,0 +1,382 @@
+//! Fast forms of the convs with an int16 operand (`codegen --int16`): the
+//! residual streams and head stored with 16 bits. Codegen gives those layers
+//! the reference execution forms ([`ConvVariant::Reference`],
+//! [`ConvVariant::InPlace`], [`ConvVariant::WriteBehind`], the ConvMlp `dw`);
+//! the executor runs them here instead when the shape is one of two:
+//!
+//! - a depthwise conv (`groups == cin`, `cout` a multiple of `cin`) reading
+//!   int16 (the RepMixer token mixers in place, the ConvMlp `dw`, the next
+//!   stage's downsample writing behind, `final_conv`): per pixel the window
+//!   is clipped once, so the tap loops have no padding branches, and each
+//!   output channel runs its taps straight off the int16 rows;
+//! - a 1x1 conv reading int8 and writing int16 (the downsample `proj.1`
+//!   through its int16 table, with its identity tap): four-channel int8 dot
+//!   products (plain loops LLVM vectorizes on NEON and Helium) with the
+//!   input zero point folded out once per four output channels, then the
+//!   reference output step.
+//!
+//! Every form computes the wrapping i32 sums of
+//! [`conv_value`](crate::ops::conv::conv_value) and finishes them with the
+//! same output step, so it is bit-identical to the reference op
+//! (runtime/tests/fused_kernels/wide.rs). Any other shape (or padding
+//! values, or the feature `fast-int16` off) returns `false` and the
+//! executor runs the reference op.
+//!
+//! [`ConvVariant::Reference`]: crate::ConvVariant::Reference
+//! [`ConvVariant::InPlace`]: crate::ConvVariant::InPlace
+//! [`ConvVariant::WriteBehind`]: crate::ConvVariant::WriteBehind
+#![forbid(unsafe_code)]
+
+use crate::arena::save_row;
+use crate::ops::conv::{finish, ConvArgs};
+use crate::schedule::Conv;
+use crate::tensor::{Elem, Int8, Storage};
+
+/// The fast int16 forms are compiled in (feature `fast-int16`, on by
+/// default; the 4 MB Pico 2 build leaves them out for flash).
+pub const FAST: bool = cfg!(feature = "fast-int16");
+
+/// [`Storage`] of an int16 tensor, fixed at compile time.
+#[derive(Clone, Copy, Debug)]
+pub struct Int16;
+
+impl Storage for Int16 {
+    #[inline(always)]
+    fn elem(self) -> Elem {
+        Elem::I16
+    }
+
+    #[inline(always)]
+    fn get(self, data: &[i8], i: usize) -> Option<i32> {
+        match data.get(i.wrapping_mul(2)..i.wrapping_mul(2).wrapping_add(2)) {
+            Some(&[lo, hi]) => Some(i16::from_le_bytes([lo as u8, hi as u8]) as i32),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn put(self, data: &mut [i8], i: usize, v: i32) {
+        Elem::I16.put(data, i, v)
+    }
+}
+
+/// Whether `p` is a depthwise conv reading int16 that these forms run: one
+/// input channel a group, `cout` a multiple of `cin`, no padding values.
+pub fn depthwise_fits(p: &Conv, a: &ConvArgs<'_>) -> bool {
+    let (cin, cout) = (p.input.c as usize, p.output.c as usize);
+    FAST && p.input.elem == Elem::I16
+        && cin > 0
+        && p.groups as usize == cin
+        && cout % cin == 0
+        && p.kernel > 0
+        && p.stride > 0
+        && a.pad_values.is_empty()
+        && (a.identity.is_empty() || same_shape(p))
+}
+
+/// Input and output of the same shape: where an identity tap is defined.
+fn same_shape(p: &Conv) -> bool {
+    (p.input.h, p.input.w, p.input.c) == (p.output.h, p.output.w, p.output.c)
+}
+
+/// Whether `p` is a 1x1 conv from int8 to int16 these forms run.
+pub fn pointwise_fits(p: &Conv, a: &ConvArgs<'_>) -> bool {
+    FAST && p.input.elem == Elem::I8
+        && p.output.elem == Elem::I16
+        && p.kernel == 1
+        && p.stride == 1
+        && p.pad == 0
+        && p.groups == 1
+        && (p.input.h, p.input.w) == (p.output.h, p.output.w)
+        && (a.identity.is_empty() || same_shape(p))
+}
+
+/// The taps of output pixel `(oy, ox)` inside the input: kernel rows
+/// `ky0..ky1` and columns `kx0..kx1`, and the input position of tap (0, 0).
+#[derive(Clone, Copy)]
+struct Window {
+    ky0: usize,
+    ky1: usize,
+    kx0: usize,
+    kx1: usize,
+    iy: isize,
+    ix: isize,
+}
+
+impl Window {
+    /// The window of output pixel `(oy, ox)` of `p`, clipped to the input.
+    #[inline(always)]
+    fn of(p: &Conv, oy: usize, ox: usize) -> Self {
+        let (k, s, pad) = (p.kernel as isize, p.stride as isize, p.pad as isize);
+        let (iy, ix) = (oy as isize * s - pad, ox as isize * s - pad);
+        let clip = |i: isize, n: isize| ((-i).clamp(0, k) as usize, (n - i).clamp(0, k) as usize);
+        let (ky0, ky1) = clip(iy, p.input.h as isize);
+        let (kx0, kx1) = clip(ix, p.input.w as isize);
+        Self {
+            ky0,
+            ky1,
+            kx0,
+            kx1,
+            iy,
+            ix,
+        }
+    }
+}
+
+/// Output channel `o` of a depthwise pixel, finished to `out`: bias, the
+/// clipped window's taps of input channel `o / (cout / cin)` read from
+/// `row(iy)` (input row `iy`, `w * cin` elements of `e`), the identity tap,
+/// then [`finish`]. Padded taps contribute `w * (in_zp - in_zp) = 0`.
+#[inline(always)]
+fn depthwise_value<'r>(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    (win, oy, ox, o): (&Window, usize, usize, usize),
+    out: Elem,
+    e: impl Storage,
+    row: impl Fn(usize) -> &'r [i8],
+) -> i32 {
+    let (cin, k) = (p.input.c as usize, p.kernel as usize);
+    let m = (p.output.c as usize).checked_div(cin).unwrap_or(1);
+    let g = o.checked_div(m).unwrap_or(0);
+    let zp = p.in_zp;
+    let taps = a.weights.get(o * k * k..(o + 1) * k * k).unwrap_or(&[]);
+    let mut acc = a.bias.get(o);
+    for ky in win.ky0..win.ky1 {
+        let r = row((win.iy + ky as isize) as usize);
+        let ws = taps.get(ky * k..(ky + 1) * k).unwrap_or(&[]);
+        for kx in win.kx0..win.kx1 {
+            let ix = (win.ix + kx as isize) as usize;
+            let x = e.get(r, ix * cin + g).unwrap_or(zp);
+            let w = ws.get(kx).map_or(0, |&w| w as i32);
+            acc = acc.wrapping_add(w.wrapping_mul(x.wrapping_sub(zp)));
+        }
+    }
+    if !a.identity.is_empty() {
+        let x = e.get(row(oy), ox * cin + o).unwrap_or(zp);
+        acc = acc.wrapping_add(a.identity.get(o).wrapping_mul(x.wrapping_sub(zp)));
+    }
+    finish(p, a, acc, o, out)
+}
+
+/// [`ConvVariant::Reference`](crate::ConvVariant::Reference) of a fitting
+/// conv (`a.input` the input, `output` separate); `false` (nothing written)
+/// if it does not fit.
+pub fn conv(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8]) -> bool {
+    if pointwise_fits(p, a) {
+        pointwise(p, a, output, Int16);
+        true
+    } else if depthwise_fits(p, a) {
+        match p.output.elem {
+            Elem::I8 => depthwise(p, a, output, Int8),
+            Elem::I16 => depthwise(p, a, output, Int16),
+        }
+        true
+    } else {
+        false
+    }
+}
+
+fn depthwise(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8], out: impl Storage) {
+    let row_elems = p.input.w as usize * p.input.c as usize;
+    let row_bytes = row_elems * 2;
+    let (oh, ow, cout) = (
+        p.output.h as usize,
+        p.output.w as usize,
+        p.output.c as usize,
+    );
+    let input = a.input;
+    let row = |iy: usize| {
+        input
+            .get(iy * row_bytes..(iy + 1) * row_bytes)
+            .unwrap_or(&[])
+    };
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let win = Window::of(p, oy, ox);
+            for o in 0..cout {
+                let v = depthwise_value(p, a, (&win, oy, ox, o), out.elem(), Int16, row);
+                out.put(output, (oy * ow + ox) * cout + o, v);
+            }
+        }
+    }
+}
+
+/// `sum_i w_j[i] * x[i]` for the four rows `w_j`, wrapping i32, over the
+/// shortest length: plain zipped loops (LLVM vectorizes them on NEON and
+/// Helium). Not the tiers' `kernels::dot4`: a second caller keeps LLVM from
+/// inlining that into the 1x1 tile, where its slicing is proven in bounds.
+#[inline(always)]
+fn dot4(w: [&[i8]; 4], x: &[i8]) -> [i32; 4] {
+    let mut a = [0i32; 4];
+    let rows = w[0].iter().zip(w[1]).zip(w[2]).zip(w[3]).zip(x);
+    for ((((&w0, &w1), &w2), &w3), &x) in rows {
+        let x = x as i32;
+        a[0] = a[0].wrapping_add((w0 as i32).wrapping_mul(x));
+        a[1] = a[1].wrapping_add((w1 as i32).wrapping_mul(x));
+        a[2] = a[2].wrapping_add((w2 as i32).wrapping_mul(x));
+        a[3] = a[3].wrapping_add((w3 as i32).wrapping_mul(x));
+    }
+    a
+}
+
+/// The 1x1 int8 conv: four output channels a pass over every pixel, their
+/// `in_zp * sum(w)` computed once per pass (wrapping: the same i32 as the
+/// reference's `sum(w * (x - in_zp))`).
+fn pointwise(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8], out: impl Storage) {
+    let (cin, cout) = (p.input.c as usize, p.output.c as usize);
+    let pixels = p.input.h as usize * p.input.w as usize;
+    let zp = p.in_zp;
+    let id = !a.identity.is_empty();
+    let w = |o: usize| a.weights.get(o * cin..(o + 1) * cin).unwrap_or(&[]);
+    let wsum = |r: &[i8]| r.iter().fold(0i32, |s, &v| s.wrapping_add(v as i32));
+    let mut finish_at = |n: usize, o: usize, sum: i32, x: &[i8]| {
+        let mut acc = a.bias.get(o).wrapping_add(sum);
+        if id {
+            let xo = x.get(o).map_or(zp, |&v| v as i32);
+            acc = acc.wrapping_add(a.identity.get(o).wrapping_mul(xo.wrapping_sub(zp)));
+        }
+        out.put(output, n * cout + o, finish(p, a, acc, o, out.elem()));
+    };
+    let mut o = 0;
+    while o + 4 <= cout {
+        let rows = [w(o), w(o + 1), w(o + 2), w(o + 3)];
+        if rows.iter().any(|r| r.len() != cin) {
+            return; // the executor validated the weights: never taken
+        }
+        let zs = rows.map(|r| zp.wrapping_mul(wsum(r)));
+        for n in 0..pixels {
+            // The pixel's `cin` input bytes.
+            let Some(x) = a.input.get(n * cin..).and_then(|x| x.get(..cin)) else {
+                return;
+            };
+            let d = dot4(rows, x);
+            for j in 0..4 {
+                finish_at(n, o + j, d[j].wrapping_sub(zs[j]), x);
+            }
+        }
+        o += 4;
+    }
+    for o in o..cout {
+        let r = w(o);
+        if r.len() != cin {
+            return;
+        }
+        let z = zp.wrapping_mul(wsum(r));
+        for n in 0..pixels {
+            // The pixel's `cin` input bytes.
+            let Some(x) = a.input.get(n * cin..).and_then(|x| x.get(..cin)) else {
+                return;
+            };
+            finish_at(n, o, dot4([r, r, r, r], x)[0].wrapping_sub(z), x);
+        }
+    }
+}
+
+/// [`ConvVariant::InPlace`](crate::ConvVariant::InPlace) of a fitting
+/// depthwise conv (int16 in and out, the same tensor): the reference's row
+/// ring, the fast taps. `false` (nothing written) if it does not fit.
+pub fn conv_in_place(p: &Conv, a: &ConvArgs<'_>, data: &mut [i8], ring: &mut [i8]) -> bool {
+    if !depthwise_fits(p, a) || p.output.elem != Elem::I16 {
+        return false;
+    }
+    let (h, w, c) = (p.input.h as usize, p.input.w as usize, p.input.c as usize);
+    let cout = p.output.c as usize;
+    let row = w * c * 2;
+    let slots = p.kernel as usize / 2 + 1;
+    for y in 0..h {
+        save_row(ring, data, y, slots, row);
+        for x in 0..w {
+            let win = Window::of(p, y, x);
+            for o in 0..cout {
+                let v = {
+                    let (ring, data) = (&*ring, &*data);
+                    let rows = |iy: usize| {
+                        let r = if iy <= y {
+                            let s = iy.checked_rem(slots).unwrap_or(0) * row;
+                            ring.get(s..s + row)
+                        } else {
+                            data.get(iy * row..(iy + 1) * row)
+                        };
+                        r.unwrap_or(&[])
+                    };
+                    depthwise_value(p, a, (&win, y, x, o), Elem::I16, Int16, rows)
+                };
+                Int16.put(data, y * w * cout + x * cout + o, v);
+            }
+        }
+    }
+    true
+}
+
+/// [`ConvVariant::WriteBehind`](crate::ConvVariant::WriteBehind) of a
+/// fitting depthwise conv: the reference's order (each output element
+/// written as soon as it is computed), the fast taps. `false` (nothing
+/// written) if it does not fit.
+pub fn conv_write_behind(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    region: &mut [i8],
+    input_at: usize,
+    output_at: usize,
+) -> bool {
+    if !depthwise_fits(p, a) {
+        return false;
+    }
+    match p.output.elem {
+        Elem::I8 => behind(p, a, region, (input_at, output_at), Int8),
+        Elem::I16 => behind(p, a, region, (input_at, output_at), Int16),
+    }
+    true
+}
+
+fn behind(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    region: &mut [i8],
+    (input_at, output_at): (usize, usize),
+    out: impl Storage,
+) {
+    let row = p.input.w as usize * p.input.c as usize * 2;
+    let (oh, ow, cout) = (
+        p.output.h as usize,
+        p.output.w as usize,
+        p.output.c as usize,
+    );
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let win = Window::of(p, oy, ox);
+            for o in 0..cout {
+                let v = {
+                    let r = &*region;
+                    let rows = |iy: usize| {
+                        let at = input_at + iy * row;
+                        r.get(at..at + row).unwrap_or(&[])
+                    };
+                    depthwise_value(p, a, (&win, oy, ox, o), out.elem(), Int16, rows)
+                };
+                if let Some(d) = region.get_mut(output_at..) {
+                    out.put(d, (oy * ow + ox) * cout + o, v);
+                }
+            }
+        }
+    }
+}
+
+/// The int8 outputs of depthwise pixel `(y, x)` of a fitting conv
+/// ([`depthwise_fits`]) into `d` (`cout` bytes), reading int16 input rows
+/// from `row`: the ConvMlp `dw` on an int16 stream.
+#[inline(always)]
+pub fn depthwise_pixel_i8<'r>(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    (y, x): (usize, usize),
+    row: impl Fn(usize) -> &'r [i8] + Copy,
+    d: &mut [i8],
+) {
+    let win = Window::of(p, y, x);
+    for (o, v) in d.iter_mut().enumerate() {
+        // An int8 output: in range.
+        *v = depthwise_value(p, a, (&win, y, x, o), Elem::I8, Int16, row) as i8;
+    }
+}

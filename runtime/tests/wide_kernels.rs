@@ -1,0 +1,244 @@
+//! The fast int16-operand conv forms (`kernels::wide`) against their
+//! reference twins (`ops::conv`, `ops::conv_in_place`,
+//! `ops::conv_write_behind`), called directly on random operands, bit for
+//! bit: depthwise convs reading int16 (channel multiplier 1 or 2, kernels
+//! 1..=7, strides 1..=3, any padding, int8 or int16 output, tables, the
+//! identity tap) and 1x1 convs from int8 to int16 (identity tap, int16
+//! table, channel counts around the four-channel pass). Zero points,
+//! multipliers and shifts are drawn at random; the int16 inputs span the
+//! whole range.
+
+// Without the feature the forms decline every layer (the reference ops run).
+#![cfg(feature = "fast-int16")]
+
+use runtime::kernels::wide;
+use runtime::ops::conv::{conv_reference, ConvArgs};
+use runtime::ops::conv_in_place::conv_in_place;
+use runtime::ops::conv_write_behind::conv_write_behind;
+use runtime::ops::{I32s, Multipliers, RequantView, Shifts};
+use runtime::{Conv, Elem, TensorRef};
+use testkit::{bare_conv, SplitMix64 as Gen};
+
+/// A conv's operands as owned bytes.
+struct Operands {
+    weights: Vec<i8>,
+    bias: Vec<u8>,
+    mult: Vec<u8>,
+    shift: Vec<i8>,
+    lut: Vec<i8>,
+    identity: Vec<u8>,
+}
+
+impl Operands {
+    fn args<'a>(&'a self, input: &'a [i8]) -> ConvArgs<'a> {
+        ConvArgs {
+            input,
+            weights: &self.weights,
+            bias: I32s(&self.bias),
+            requant: RequantView {
+                multiplier: Multipliers(&self.mult),
+                shift: Shifts(&self.shift),
+            },
+            pad_values: &[],
+            lut: &self.lut,
+            identity: I32s(&self.identity),
+        }
+    }
+}
+
+fn words(v: &[i32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Random operands for `p`; a table with probability 1/3 (int16 entries
+/// for an int16 output), identity weights with probability 1/2 where the
+/// shape allows them.
+fn operands(p: &Conv, r: &mut Gen) -> Operands {
+    let (cin, cout, k) = (p.input.c as usize, p.output.c as usize, p.kernel as usize);
+    let cin_g = cin / p.groups as usize;
+    let mult: Vec<u8> = (0..cout)
+        .flat_map(|_| (r.range_i32(1 << 14, i16::MAX as i32) as i16).to_le_bytes())
+        .collect();
+    let table = r.below(3) == 0;
+    let lut = match (table, p.output.elem) {
+        (false, _) => vec![],
+        (true, e) => r.i8s(256 * e.bytes()),
+    };
+    let same = (p.input.h, p.input.w) == (p.output.h, p.output.w);
+    let identity = if cin == cout && same && r.below(2) == 0 {
+        words(&r.i32s(cout, -(1 << 14), 1 << 14))
+    } else {
+        vec![]
+    };
+    Operands {
+        weights: r.i8s(cout * k * k * cin_g),
+        bias: words(&r.i32s(cout, -(1 << 16), 1 << 16)),
+        mult,
+        shift: (0..cout).map(|_| r.range_i32(-14, 2) as i8).collect(),
+        lut,
+        identity,
+    }
+}
+
+fn tensor(h: usize, w: usize, c: usize, elem: Elem) -> TensorRef {
+    TensorRef {
+        offset: 0,
+        h: h as u16,
+        w: w as u16,
+        c: c as u16,
+        elem,
+    }
+}
+
+fn elem(r: &mut Gen) -> Elem {
+    if r.below(2) == 0 {
+        Elem::I8
+    } else {
+        Elem::I16
+    }
+}
+
+/// A random depthwise conv reading int16: `(conv, in place?)`.
+fn depthwise(r: &mut Gen) -> (Conv, bool) {
+    let in_place = r.below(2) == 0;
+    let c = 1 + r.below(20);
+    let (h, w) = (1 + r.below(9), 1 + r.below(9));
+    let (k, stride, pad, m, out) = if in_place {
+        let k = 1 + 2 * r.below(4);
+        (k, 1, k / 2, 1, Elem::I16)
+    } else {
+        let k = 1 + r.below(7);
+        (
+            k,
+            1 + r.below(3),
+            r.below(k / 2 + 2),
+            1 + r.below(2),
+            elem(r),
+        )
+    };
+    if h + 2 * pad < k || w + 2 * pad < k {
+        return depthwise(r);
+    }
+    let (oh, ow) = (
+        (h + 2 * pad - k) / stride + 1,
+        (w + 2 * pad - k) / stride + 1,
+    );
+    let mut p = bare_conv(
+        tensor(h, w, c, Elem::I16),
+        tensor(oh, ow, c * m, out),
+        (k as u8, stride as u8, pad as u8),
+        c as u16,
+    );
+    p.in_zp = r.range_i32(-400, 400);
+    p.out_zp = match out {
+        Elem::I8 => r.range_i32(-128, 127),
+        Elem::I16 => r.range_i32(-400, 400),
+    };
+    (p, in_place)
+}
+
+fn random_input(t: TensorRef, r: &mut Gen) -> Vec<i8> {
+    let n = t.h as usize * t.w as usize * t.c as usize;
+    let mut v = vec![0i8; n * t.elem.bytes()];
+    for i in 0..n {
+        t.elem.store(&mut v, i, r.range_i32(-32768, 32767));
+    }
+    v
+}
+
+fn out_len(t: TensorRef) -> usize {
+    t.h as usize * t.w as usize * t.c as usize * t.elem.bytes()
+}
+
+#[test]
+fn depthwise_int16_equals_the_reference() {
+    let mut r = Gen::new(0x1616);
+    for case in 0..1500 {
+        let (p, in_place) = depthwise(&mut r);
+        let ops = operands(&p, &mut r);
+        let x = random_input(p.input, &mut r);
+        let a = ops.args(&x);
+        // Out of place (`Reference`).
+        let mut expected = vec![0i8; out_len(p.output)];
+        conv_reference(&p, &a, &mut expected);
+        let mut got = vec![0i8; out_len(p.output)];
+        assert!(wide::conv(&p, &a, &mut got), "case {case}: declined {p:?}");
+        assert_eq!(expected, got, "case {case}: {p:?}");
+        if in_place {
+            let (k, w, c) = (p.kernel as usize, p.input.w as usize, p.input.c as usize);
+            let ring_len = Conv::in_place_scratch_bytes(k, w, 2 * c);
+            let (mut d0, mut d1) = (x.clone(), x.clone());
+            let (mut r0, mut r1) = (vec![0i8; ring_len], vec![0i8; ring_len]);
+            conv_in_place(&p, &a, &mut d0, &mut r0);
+            assert!(wide::conv_in_place(&p, &a, &mut d1, &mut r1));
+            assert_eq!(d0, d1, "case {case} in place: {p:?}");
+            assert_eq!(expected, d1, "case {case} in place vs apart: {p:?}");
+        } else {
+            // Write-behind: the output at the least lead before the input.
+            let lead = p.write_behind_bytes();
+            let n = (lead + x.len()).max(out_len(p.output));
+            let mut g0 = vec![7i8; n];
+            g0[lead..lead + x.len()].copy_from_slice(&x);
+            let mut g1 = g0.clone();
+            conv_write_behind(&p, &a, &mut g0, lead, 0);
+            assert!(wide::conv_write_behind(&p, &a, &mut g1, lead, 0));
+            assert_eq!(g0, g1, "case {case} write-behind: {p:?}");
+        }
+    }
+}
+
+#[test]
+fn pointwise_int8_to_int16_equals_the_reference() {
+    let mut r = Gen::new(0x0816);
+    for case in 0..600 {
+        let (h, w) = (1 + r.below(6), 1 + r.below(6));
+        let cin = 1 + r.below(40);
+        let cout = if r.below(2) == 0 {
+            cin
+        } else {
+            1 + r.below(13)
+        };
+        let mut p = bare_conv(
+            tensor(h, w, cin, Elem::I8),
+            tensor(h, w, cout, Elem::I16),
+            (1, 1, 0),
+            1,
+        );
+        p.in_zp = r.range_i32(-128, 127);
+        p.out_zp = r.range_i32(-400, 400);
+        let ops = operands(&p, &mut r);
+        let x = r.i8s(h * w * cin);
+        let a = ops.args(&x);
+        let mut expected = vec![0i8; out_len(p.output)];
+        conv_reference(&p, &a, &mut expected);
+        let mut got = vec![0i8; out_len(p.output)];
+        assert!(wide::conv(&p, &a, &mut got), "case {case}: declined {p:?}");
+        assert_eq!(expected, got, "case {case}: {p:?}");
+    }
+}
+
+#[test]
+fn other_shapes_are_declined() {
+    // int8 in and out: the executor's own fast variants.
+    let p = bare_conv(
+        tensor(4, 4, 8, Elem::I8),
+        tensor(4, 4, 8, Elem::I8),
+        (3, 1, 1),
+        8,
+    );
+    let ops = Operands {
+        weights: vec![1; 72],
+        bias: vec![0; 32],
+        mult: vec![0; 16],
+        shift: vec![0; 8],
+        lut: vec![],
+        identity: vec![],
+    };
+    let x = vec![0i8; 128];
+    assert!(!wide::conv(&p, &ops.args(&x), &mut [0i8; 128]));
+    // A dense 3x3 conv reading int16.
+    let mut q = p;
+    q.input.elem = Elem::I16;
+    q.groups = 1;
+    assert!(!wide::conv(&q, &ops.args(&x), &mut [0i8; 128]));
+}
