@@ -1,6 +1,6 @@
 //! The fast int16-operand conv forms (`kernels::wide`) against their
 //! reference twins (`ops::conv`, `ops::conv_in_place`,
-//! `ops::conv_write_behind`), called directly on random operands, bit for
+//! `ops::conv_write_behind`, `ops::conv_widen`), called directly on random operands, bit for
 //! bit: depthwise convs reading int16 (channel multiplier 1 or 2, kernels
 //! 1..=7, strides 1..=3, any padding, int8 or int16 output, tables, the
 //! identity tap) and 1x1 convs from int8 to int16 (identity tap, int16
@@ -14,7 +14,8 @@
 use runtime::kernels::wide;
 use runtime::ops::conv::{conv_reference, ConvArgs};
 use runtime::ops::conv_in_place::conv_in_place;
-use runtime::ops::conv_write_behind::conv_write_behind;
+use runtime::ops::conv_widen::conv_widen_in_place;
+use runtime::ops::conv_write_behind::{conv_write_ahead, conv_write_behind};
 use runtime::ops::{I32s, Multipliers, RequantView, Shifts};
 use runtime::{Conv, Elem, TensorRef};
 use testkit::{bare_conv, SplitMix64 as Gen};
@@ -183,6 +184,20 @@ fn depthwise_int16_equals_the_reference() {
             conv_write_behind(&p, &a, &mut g0, lead, 0);
             assert!(wide::conv_write_behind(&p, &a, &mut g1, lead, 0));
             assert_eq!(g0, g1, "case {case} write-behind: {p:?}");
+            // Write-ahead: the output at the least distance after the input.
+            let ahead = p.write_ahead_bytes();
+            let n = (ahead + out_len(p.output)).max(x.len());
+            let mut g0 = vec![7i8; n];
+            g0[..x.len()].copy_from_slice(&x);
+            let mut g1 = g0.clone();
+            conv_write_ahead(&p, &a, &mut g0, 0, ahead);
+            assert!(wide::conv_write_ahead(&p, &a, &mut g1, 0, ahead));
+            assert_eq!(g0, g1, "case {case} write-ahead: {p:?}");
+            assert_eq!(
+                expected,
+                g1[ahead..ahead + expected.len()],
+                "case {case} ahead vs apart"
+            );
         }
     }
 }
@@ -214,6 +229,26 @@ fn pointwise_int8_to_int16_equals_the_reference() {
         let mut got = vec![0i8; out_len(p.output)];
         assert!(wide::conv(&p, &a, &mut got), "case {case}: declined {p:?}");
         assert_eq!(expected, got, "case {case}: {p:?}");
+        // Over its input, from either end, where output rows are the longer.
+        if 2 * cout >= cin {
+            for end_aligned in [false, true] {
+                let at = if end_aligned { got.len() - x.len() } else { 0 };
+                let mut d0 = vec![5i8; got.len()];
+                d0[at..at + x.len()].copy_from_slice(&x);
+                let mut d1 = d0.clone();
+                let (mut r0, mut r1) = (vec![0i8; w * cin], vec![0i8; w * cin]);
+                conv_widen_in_place(&p, &a, &mut d0, &mut r0, end_aligned);
+                assert!(wide::conv_widen_in_place(
+                    &p,
+                    &a,
+                    &mut d1,
+                    &mut r1,
+                    end_aligned
+                ));
+                assert_eq!(d0, d1, "case {case} widened, end aligned {end_aligned}");
+                assert_eq!(expected, d1, "case {case} widened vs apart");
+            }
+        }
     }
 }
 

@@ -224,8 +224,21 @@ fn dot4(w: [&[i8]; 4], x: &[i8]) -> [i32; 4] {
 /// `in_zp * sum(w)` computed once per pass (wrapping: the same i32 as the
 /// reference's `sum(w * (x - in_zp))`).
 fn pointwise(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8], out: impl Storage) {
-    let (cin, cout) = (p.input.c as usize, p.output.c as usize);
     let pixels = p.input.h as usize * p.input.w as usize;
+    pointwise_pixels(p, a, (a.input, pixels), output, out);
+}
+
+/// [`pointwise`] over the `pixels` input pixels of `input` (one row of a
+/// [`ConvVariant::WidenInPlace`](crate::ConvVariant::WidenInPlace), or the
+/// whole tensor), into `output`.
+fn pointwise_pixels(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    (input, pixels): (&[i8], usize),
+    output: &mut [i8],
+    out: impl Storage,
+) {
+    let (cin, cout) = (p.input.c as usize, p.output.c as usize);
     let zp = p.in_zp;
     let id = !a.identity.is_empty();
     let w = |o: usize| a.weights.get(o * cin..(o + 1) * cin).unwrap_or(&[]);
@@ -247,7 +260,7 @@ fn pointwise(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8], out: impl Storage) {
         let zs = rows.map(|r| zp.wrapping_mul(wsum(r)));
         for n in 0..pixels {
             // The pixel's `cin` input bytes.
-            let Some(x) = a.input.get(n * cin..).and_then(|x| x.get(..cin)) else {
+            let Some(x) = input.get(n * cin..).and_then(|x| x.get(..cin)) else {
                 return;
             };
             let d = dot4(rows, x);
@@ -265,7 +278,7 @@ fn pointwise(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8], out: impl Storage) {
         let z = zp.wrapping_mul(wsum(r));
         for n in 0..pixels {
             // The pixel's `cin` input bytes.
-            let Some(x) = a.input.get(n * cin..).and_then(|x| x.get(..cin)) else {
+            let Some(x) = input.get(n * cin..).and_then(|x| x.get(..cin)) else {
                 return;
             };
             finish_at(n, o, dot4([r, r, r, r], x)[0].wrapping_sub(z), x);
@@ -324,8 +337,63 @@ pub fn conv_write_behind(
         return false;
     }
     match p.output.elem {
-        Elem::I8 => behind(p, a, region, (input_at, output_at), Int8),
-        Elem::I16 => behind(p, a, region, (input_at, output_at), Int16),
+        Elem::I8 => behind(p, a, region, (input_at, output_at, false), Int8),
+        Elem::I16 => behind(p, a, region, (input_at, output_at, false), Int16),
+    }
+    true
+}
+
+/// [`ConvVariant::WriteAhead`](crate::ConvVariant::WriteAhead) of a fitting
+/// depthwise conv: [`conv_write_behind`] with output rows bottom to top.
+/// `false` (nothing written) if it does not fit.
+pub fn conv_write_ahead(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    region: &mut [i8],
+    input_at: usize,
+    output_at: usize,
+) -> bool {
+    if !depthwise_fits(p, a) {
+        return false;
+    }
+    let at = (input_at, output_at, true);
+    match p.output.elem {
+        Elem::I8 => behind(p, a, region, at, Int8),
+        Elem::I16 => behind(p, a, region, at, Int16),
+    }
+    true
+}
+
+/// [`ConvVariant::WidenInPlace`](crate::ConvVariant::WidenInPlace) of a
+/// fitting 1x1 ([`pointwise_fits`]): the reference's row order and ring,
+/// each row on the four-channel dot products. `data` is the output's bytes
+/// (the input at its start, or with `end_aligned` at its end); `false`
+/// (nothing written) if it does not fit.
+pub fn conv_widen_in_place(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    data: &mut [i8],
+    ring: &mut [i8],
+    end_aligned: bool,
+) -> bool {
+    if !pointwise_fits(p, a) {
+        return false;
+    }
+    let (h, w) = (p.input.h as usize, p.input.w as usize);
+    let (in_row, out_row) = (w * p.input.c as usize, w * p.output.c as usize * 2);
+    let input_at = if end_aligned {
+        (h * out_row).saturating_sub(h * in_row)
+    } else {
+        0
+    };
+    for r in 0..h {
+        let y = if end_aligned { r } else { h - 1 - r };
+        if let Some(input) = data.get(input_at..) {
+            save_row(ring, input, y, 1, in_row);
+        }
+        if let Some(d) = data.get_mut(y * out_row..(y + 1) * out_row) {
+            pointwise_pixels(p, a, (&*ring, w), d, Int16);
+        }
     }
     true
 }
@@ -334,7 +402,7 @@ fn behind(
     p: &Conv,
     a: &ConvArgs<'_>,
     region: &mut [i8],
-    (input_at, output_at): (usize, usize),
+    (input_at, output_at, bottom_up): (usize, usize, bool),
     out: impl Storage,
 ) {
     let row = p.input.w as usize * p.input.c as usize * 2;
@@ -343,7 +411,8 @@ fn behind(
         p.output.w as usize,
         p.output.c as usize,
     );
-    for oy in 0..oh {
+    for r in 0..oh {
+        let oy = if bottom_up { oh - 1 - r } else { r };
         for ox in 0..ow {
             let win = Window::of(p, oy, ox);
             for o in 0..cout {

@@ -49,7 +49,9 @@ impl Model<'_> {
                 let (lo, hi) = (input.0.min(output.0), input.1.max(output.1));
                 let region = arena.get_mut(lo..hi)?;
                 let at = (input.0 - lo, output.0 - lo);
-                ops::conv_write_behind::conv_write_ahead(p, &args, region, at.0, at.1);
+                if !wide::conv_write_ahead(p, &args, region, at.0, at.1) {
+                    ops::conv_write_behind::conv_write_ahead(p, &args, region, at.0, at.1);
+                }
             }
             ConvVariant::WidenInPlace {
                 scratch,
@@ -57,7 +59,9 @@ impl Model<'_> {
             } => {
                 let args = reference()?;
                 let (data, ring) = widen_window(p, layer, scratch, end_aligned, arena)?;
-                ops::conv_widen::conv_widen_in_place(p, &args, data, ring, end_aligned);
+                if !wide::conv_widen_in_place(p, &args, data, ring, end_aligned) {
+                    ops::conv_widen::conv_widen_in_place(p, &args, data, ring, end_aligned);
+                }
             }
             ConvVariant::Pointwise { folded_bias } => {
                 let args = self.pointwise_args(p, folded_bias)?;
