@@ -76,6 +76,31 @@ pub(crate) fn behind(
     if overlap && output.0.checked_add(lead)? > input.0 {
         return None;
     }
+    spanning(arena, input, output)
+}
+
+/// [`behind`] mirrored: the output, if it overlaps the input, starts at
+/// least `lead` bytes after the input's start (a write-ahead kernel's
+/// contract).
+pub(crate) fn ahead(
+    arena: &mut [i8],
+    input: (usize, usize),
+    output: (usize, usize),
+    lead: usize,
+) -> Option<(&mut [i8], usize, usize)> {
+    let overlap = input.0 < output.1 && output.0 < input.1;
+    if overlap && input.0.checked_add(lead)? > output.0 {
+        return None;
+    }
+    spanning(arena, input, output)
+}
+
+/// The smallest region holding both ranges, and their offsets in it.
+fn spanning(
+    arena: &mut [i8],
+    input: (usize, usize),
+    output: (usize, usize),
+) -> Option<(&mut [i8], usize, usize)> {
     let (lo, hi) = (input.0.min(output.0), input.1.max(output.1));
     let region = arena.get_mut(lo..hi)?;
     Some((region, input.0 - lo, output.0 - lo))

@@ -333,14 +333,7 @@ pub fn conv_write_behind(
     input_at: usize,
     output_at: usize,
 ) -> bool {
-    if !depthwise_fits(p, a) {
-        return false;
-    }
-    match p.output.elem {
-        Elem::I8 => behind(p, a, region, (input_at, output_at, false), Int8),
-        Elem::I16 => behind(p, a, region, (input_at, output_at, false), Int16),
-    }
-    true
+    written_over(p, a, region, (input_at, output_at, false))
 }
 
 /// [`ConvVariant::WriteAhead`](crate::ConvVariant::WriteAhead) of a fitting
@@ -353,10 +346,15 @@ pub fn conv_write_ahead(
     input_at: usize,
     output_at: usize,
 ) -> bool {
+    written_over(p, a, region, (input_at, output_at, true))
+}
+
+/// Both of the above: [`behind`] for the output's type, rows top to bottom
+/// or (`bottom_up`) bottom to top; `false` if the conv does not fit.
+fn written_over(p: &Conv, a: &ConvArgs<'_>, region: &mut [i8], at: (usize, usize, bool)) -> bool {
     if !depthwise_fits(p, a) {
         return false;
     }
-    let at = (input_at, output_at, true);
     match p.output.elem {
         Elem::I8 => behind(p, a, region, at, Int8),
         Elem::I16 => behind(p, a, region, at, Int16),

@@ -1,7 +1,7 @@
 //! Running a [`Layer::Conv`]: each [`ConvVariant`] on its kernel.
 #![forbid(unsafe_code)]
 
-use crate::arena::{behind, bytes, scratch_range, split, split2_mut};
+use crate::arena::{ahead, behind, bytes, scratch_range, split, split2_mut};
 use crate::kernels::{dense, depthwise, multiplier, pointwise, wide};
 use crate::model::Model;
 use crate::ops;
@@ -41,14 +41,10 @@ impl Model<'_> {
             }
             ConvVariant::WriteAhead => {
                 let args = reference()?;
-                let (input, output) = (bytes(p.input), bytes(p.output));
-                let overlap = input.0 < output.1 && output.0 < input.1;
-                if overlap && input.0.checked_add(p.write_ahead_bytes())? > output.0 {
-                    return None;
-                }
-                let (lo, hi) = (input.0.min(output.0), input.1.max(output.1));
-                let region = arena.get_mut(lo..hi)?;
-                let at = (input.0 - lo, output.0 - lo);
+                let lead = p.write_ahead_bytes();
+                let (region, input_at, output_at) =
+                    ahead(arena, bytes(p.input), bytes(p.output), lead)?;
+                let at = (input_at, output_at);
                 if !wide::conv_write_ahead(p, &args, region, at.0, at.1) {
                     ops::conv_write_behind::conv_write_ahead(p, &args, region, at.0, at.1);
                 }
