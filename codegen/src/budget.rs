@@ -1,7 +1,8 @@
 //! `--int16 auto`: the 16-bit groups chosen under an arena budget.
 //!
 //! Starting from the default (`head`), each step compiles the build with one
-//! more residual stream at 16 bits, measures its arena (the fused plan, as
+//! more group at 16 bits (a stage's residual stream, its ConvMlp internals
+//! or its downsample's `proj.0` output), measures its arena (the fused plan, as
 //! the main job emits it) and its input-centred logit SQNR against the float
 //! graph on a few calibration inputs, and keeps the stream that gains the
 //! most dB per extra arena byte (a stream that costs no bytes first, by its
@@ -102,8 +103,11 @@ pub fn choose(
         let cur = steps.last().expect("the base step").clone();
         // Ranked by (costs no bytes, dB per extra byte or dB if free).
         let mut best: Option<((bool, f64), Group, Step)> = None;
-        for s in 0..folded.stages.len() {
-            let g = Group::Stream(s);
+        let candidates = folded.stages.iter().enumerate().flat_map(|(s, stage)| {
+            let down = stage.downsample.is_some().then_some(Group::Downsample(s));
+            [Some(Group::Stream(s)), Some(Group::Mlp(s)), down]
+        });
+        for g in candidates.flatten() {
             if precision.groups().contains(&g) {
                 continue;
             }

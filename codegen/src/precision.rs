@@ -18,6 +18,13 @@ pub enum Group {
     Head,
     /// The residual stream of stage `N`.
     Stream(usize),
+    /// The ConvMlp internals of stage `N`: each block's `dw` output (the
+    /// input of `fc1`) and `fc2` output (the residual branch); the hidden
+    /// vectors stay int8.
+    Mlp(usize),
+    /// The output of stage `N`'s downsample `proj.0` (the large-kernel
+    /// conv), the input of its `proj.1`.
+    Downsample(usize),
 }
 
 impl fmt::Display for Group {
@@ -25,6 +32,8 @@ impl fmt::Display for Group {
         match self {
             Group::Head => f.write_str("head"),
             Group::Stream(s) => write!(f, "stages.{s}"),
+            Group::Mlp(s) => write!(f, "stages.{s}.mlp"),
+            Group::Downsample(s) => write!(f, "stages.{s}.downsample"),
         }
     }
 }
@@ -58,22 +67,28 @@ impl serde::Serialize for Precision {
 impl std::str::FromStr for Precision {
     type Err = String;
 
-    /// `none`, or a comma-separated list of `head` and `stages.N` (N in
-    /// 0..=3).
+    /// `none`, or a comma-separated list of `head`, `stages.N`,
+    /// `stages.N.mlp` (N in 0..=3) and `stages.N.downsample` (N in 1..=3).
     fn from_str(spec: &str) -> Result<Self, String> {
         if spec == "none" {
             return Ok(Precision(Vec::new()));
         }
         let mut groups = Vec::new();
         for item in spec.split(',').map(str::trim) {
-            let g = match item {
-                "head" => Group::Head,
-                _ => match item.strip_prefix("stages.").map(str::parse::<usize>) {
-                    Some(Ok(s)) if s < 4 => Group::Stream(s),
-                    _ => {
+            let stage = |n: &str| n.parse::<usize>().ok().filter(|&s| s < 4);
+            let rest = item.strip_prefix("stages.").unwrap_or("");
+            let down = rest.strip_suffix(".downsample").and_then(stage);
+            let g = match (item, rest.strip_suffix(".mlp").and_then(stage)) {
+                ("head", _) => Group::Head,
+                (_, Some(s)) => Group::Mlp(s),
+                _ if down.is_some_and(|s| s > 0) => Group::Downsample(down.unwrap_or(1)),
+                _ => match stage(rest) {
+                    Some(s) => Group::Stream(s),
+                    None => {
                         return Err(format!(
                             "`{item}` is not a 16-bit group: expected `none` or a comma-separated \
-                             list of `head` and `stages.0` .. `stages.3`"
+                             list of `head`, `stages.0` .. `stages.3`, `stages.0.mlp` .. \
+                             `stages.3.mlp` and `stages.1.downsample` .. `stages.3.downsample`"
                         ))
                     }
                 },
@@ -107,8 +122,23 @@ impl Precision {
         self.0.iter().any(|g| match *g {
             Group::Head => name == "head.global_pool" || name == "head.fc",
             Group::Stream(s) => in_stream(s, name),
+            Group::Mlp(s) => in_mlp(s, name),
+            Group::Downsample(s) => name == format!("stages.{s}.downsample.proj.0.reparam_conv"),
         })
     }
+}
+
+/// Whether `name` is a ConvMlp tensor of stage `s` stored wide by
+/// [`Group::Mlp`]: a block's `mlp.conv.conv` (the `dw` output) or
+/// `mlp.fc2`.
+fn in_mlp(s: usize, name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(&format!("stages.{s}.blocks.")) else {
+        return false;
+    };
+    let (block, tail) = rest.split_once('.').unwrap_or((rest, ""));
+    !block.is_empty()
+        && block.bytes().all(|b| b.is_ascii_digit())
+        && (tail == "mlp.conv.conv" || tail == "mlp.fc2")
 }
 
 /// Whether `name` is a tensor of stage `s`'s residual stream: its input (the
@@ -158,6 +188,19 @@ mod tests {
         ] {
             assert!(!p.is_wide(t), "{t}");
         }
+        let m: Precision = "stages.1.mlp".parse().unwrap();
+        assert_eq!(m.to_string(), "stages.1.mlp");
+        assert!(
+            m.is_wide("stages.1.blocks.1.mlp.conv.conv") && m.is_wide("stages.1.blocks.0.mlp.fc2")
+        );
+        assert!(!m.is_wide("stages.1.blocks.0.mlp.fc1.act") && !m.is_wide("stages.1.blocks.0"));
+        assert!("stages.4.mlp".parse::<Precision>().is_err());
+        let d: Precision = "stages.2.downsample".parse().unwrap();
+        assert_eq!(d.to_string(), "stages.2.downsample");
+        assert!(d.is_wide("stages.2.downsample.proj.0.reparam_conv"));
+        assert!(!d.is_wide("stages.2.downsample.proj.1.reparam_conv.act"));
+        assert!("stages.0.downsample".parse::<Precision>().is_err());
+        assert!("stages.1.mlpx".parse::<Precision>().is_err());
         let s0: Precision = "stages.0".parse().unwrap();
         assert!(s0.is_wide("stem.2.reparam_conv.act") && !s0.is_wide("head.fc"));
         assert_eq!("none".parse::<Precision>().unwrap().to_string(), "none");

@@ -206,3 +206,32 @@ fn int16_streams_fused_equals_layer_by_layer() {
         );
     }
 }
+
+/// The ConvMlp internals stored with 16 bits (`stages.N.mlp`: each block's
+/// `dw` and `fc2` outputs), over int16 streams and over an int8 one: the
+/// fused block (its `d` scratch twice as wide) computes the layer-by-layer
+/// form's bits, whose `fc1` reads an int16 `dw` output (96 to 384 taps per
+/// output: summed in i64).
+#[test]
+fn int16_mlp_internals_fused_equals_layer_by_layer() {
+    for (spec, wide_mlp, arena) in [
+        (
+            "head,stages.0,stages.1,stages.2,stages.3,stages.0.mlp,stages.1.mlp,stages.2.mlp,stages.3.mlp",
+            20,
+            (32_848, 86_016),
+        ),
+        ("head,stages.1.mlp", 4, (35_536, 61_440)),
+    ] {
+        let p: Precision = spec.parse().unwrap();
+        let (fused, lbl) = compare_forms_with(64, 2, p.clone());
+        eprintln!(
+            "{spec} 64x64: fused arena {} bytes, layer by layer {} bytes",
+            fused.arena_bytes, lbl.arena_bytes
+        );
+        let wide = lbl.int16_outputs(&lbl.float_names);
+        let mlp: Vec<_> = wide.iter().filter(|n| n.contains(".mlp.")).collect();
+        assert_eq!(mlp.len(), wide_mlp, "{wide:?}");
+        assert!(wide.iter().all(|n| p.is_wide(n)), "{wide:?}");
+        assert_eq!((fused.arena_bytes, lbl.arena_bytes), arena, "{spec} arena");
+    }
+}

@@ -12,6 +12,11 @@ const fn int8(t: TensorRef) -> bool {
     matches!(t.elem, Elem::I8)
 }
 
+/// Whether `c` runs the reference conv form.
+const fn reference(c: &Conv) -> bool {
+    matches!(c.variant, ConvVariant::Reference)
+}
+
 impl Layer {
     /// Arena scratch bytes this layer needs at its `scratch` offset.
     /// (For a [`Stem`], the ring at `first.output.offset`; for
@@ -40,12 +45,13 @@ impl Layer {
                 s.second.input.w as usize,
                 s.second.input.c as usize,
             ),
-            Layer::ConvMlp(m) => ConvMlp::scratch_bytes_of(
+            Layer::ConvMlp(m) => ConvMlp::scratch_bytes_wide(
                 m.dw.kernel as usize,
                 m.dw.input.w as usize,
                 m.dw.input.c as usize,
                 m.fc1.output.c as usize,
                 m.dw.input.elem.bytes(),
+                m.d_bytes(),
             ),
             _ => 0,
         }
@@ -71,20 +77,21 @@ impl Layer {
     /// and write int8 or int16; so do the reference conv forms
     /// (`Reference`, `InPlace`, `WriteBehind`, `WriteAhead`, `WidenInPlace`) and a
     /// ConvMlp whose `dw` is
-    /// `Reference` (its block input and output: the residual stream),
-    /// for an int16 input only with at most [`Conv::MAX_WIDE_FAN_IN`] taps
-    /// per output, so the i32 sum cannot overflow. Every other layer and
-    /// conv variant is int8 only.
+    /// `Reference` (its block input and output: the residual stream), or
+    /// whose `dw` and `fc2` outputs are int16 too (its internals) when all
+    /// three convs are `Reference` (the hidden vectors stay int8). Every
+    /// other layer and conv variant is int8 only.
     pub const fn elems_supported(&self) -> bool {
         match self {
             Layer::GlobalAvgPool(_) | Layer::FullyConnected(_) | Layer::Add(_) => true,
             Layer::Conv(c) => (int8(c.input) && int8(c.output)) || c.wide_ok(),
             Layer::Stem(s) => int8(s.first.input) && int8(s.first.output) && int8(s.second.output),
             Layer::ConvMlp(m) => {
-                int8(m.dw.input)
-                    || (m.dw.wide_ok()
-                        && matches!(m.dw.variant, ConvVariant::Reference)
-                        && int8(m.dw.output))
+                if int8(m.dw.output) && int8(m.fc2.output) {
+                    int8(m.dw.input) || reference(&m.dw)
+                } else {
+                    int8(m.fc1.output) && reference(&m.dw) && reference(&m.fc1) && reference(&m.fc2)
+                }
             }
             Layer::Lut(l) => int8(l.input) && int8(l.output),
             Layer::SqueezeExcite(s) => int8(s.input) && int8(s.output),

@@ -237,9 +237,11 @@ impl Conv {
     /// Largest [`ConvVariant::Im2col`] patch, in bytes.
     pub const MAX_PATCH: usize = 32;
 
-    /// Most taps per output (`k * k * cin / groups`) for an int16 input:
-    /// 64 products of at most `2^16 * 2^7` sum below `2^30`, leaving half
-    /// of the i32 accumulator to the bias.
+    /// Most taps per output (`k * k * cin / groups`) for which an int16
+    /// input's sum stays in i32: 64 products of at most `2^16 * 2^7` sum
+    /// below `2^30`, leaving half of the i32 accumulator to the bias. The
+    /// fast int16 forms (i32 sums) take only such convs; the reference forms
+    /// sum an int16 input in i64 and take any fan-in.
     pub const MAX_WIDE_FAN_IN: usize = 64;
 
     /// Largest identity weight magnitude ([`Conv::identity`]): `2^14`
@@ -273,8 +275,7 @@ impl Conv {
 
     /// Whether a reference form runs this conv with int16 operands: the
     /// variant is a reference form (`Reference`, `InPlace`, `WriteBehind`,
-    /// `WriteAhead`, `WidenInPlace`), and an int16
-    /// input has at most [`Conv::MAX_WIDE_FAN_IN`] taps per output.
+    /// `WriteAhead`, `WidenInPlace`). (An int16 input sums in i64 there.)
     pub const fn wide_ok(&self) -> bool {
         let reference = matches!(
             self.variant,
@@ -284,13 +285,7 @@ impl Conv {
                 | ConvVariant::WriteAhead
                 | ConvVariant::WidenInPlace { .. }
         );
-        let groups = if self.groups == 0 {
-            1
-        } else {
-            self.groups as usize
-        };
-        let fan_in = self.kernel as usize * self.kernel as usize * self.input.c as usize / groups;
-        reference && (int8(self.input) || fan_in <= Self::MAX_WIDE_FAN_IN)
+        reference
     }
 
     /// Bytes of one [`ConvVariant::Im2col`] patch: the `k * k * cin` window
@@ -385,6 +380,17 @@ pub struct ConvMlp {
 }
 
 impl ConvMlp {
+    /// Bytes per element of the `dw` and `fc2` outputs in the scratch: 2
+    /// when either is int16, else 1.
+    pub const fn d_bytes(&self) -> usize {
+        let (a, b) = (self.dw.output.elem.bytes(), self.fc2.output.elem.bytes());
+        if a > b {
+            a
+        } else {
+            b
+        }
+    }
+
     /// Pixels the fused kernel carries through `fc1` and `fc2` together, so
     /// each weight load feeds that many pixels.
     pub const PIXELS: usize = 4;
@@ -408,12 +414,28 @@ impl ConvMlp {
         hidden: usize,
         bytes: usize,
     ) -> usize {
+        Self::scratch_bytes_wide(kernel, w, c, hidden, bytes, 1)
+    }
+
+    /// [`ConvMlp::scratch_bytes_of`] with `dw` and `fc2` outputs of
+    /// `d_bytes` bytes per element (2 when either is int16: the block's
+    /// internals stored with 16 bits), so the `dw` output part is that much
+    /// wider.
+    pub const fn scratch_bytes_wide(
+        kernel: usize,
+        w: usize,
+        c: usize,
+        hidden: usize,
+        bytes: usize,
+        d_bytes: usize,
+    ) -> usize {
         let widest = if c > hidden { c } else { hidden };
         (kernel / 2 + 1)
             .saturating_mul(w)
             .saturating_mul(c)
             .saturating_mul(bytes)
-            .saturating_add(Self::PIXELS.saturating_mul(c.saturating_add(hidden)))
+            .saturating_add(Self::PIXELS.saturating_mul(c.saturating_mul(d_bytes)))
+            .saturating_add(Self::PIXELS.saturating_mul(hidden))
             .saturating_add((2 * Self::PIXELS).saturating_mul(widest).saturating_add(3))
     }
 }

@@ -69,6 +69,7 @@ pub fn depthwise_fits(p: &Conv, a: &ConvArgs<'_>) -> bool {
         && p.groups as usize == cin
         && cout % cin == 0
         && p.kernel > 0
+        && (p.kernel as usize * p.kernel as usize) <= Conv::MAX_WIDE_FAN_IN
         && p.stride > 0
         && a.pad_values.is_empty()
         && (a.identity.is_empty() || same_shape(p))

@@ -59,19 +59,34 @@ pub fn conv_value(
     out: Elem,
     x: impl Fn(usize, usize, usize) -> Option<i32>,
 ) -> i32 {
-    conv_acc(p, a, (oy, ox, o), x).map_or(0, |acc| finish(p, a, acc, o, out))
+    if matches!(p.input.elem, Elem::I8) {
+        conv_acc::<i32>(p, a, (oy, ox, o), x).map_or(0, |acc| finish(p, a, acc, o, out))
+    } else {
+        // An int16 input sums in i64 (as the fully connected layer), so no
+        // fan-in can overflow; where the sum fits i32 (every shape the fast
+        // int16 forms take) this equals the i32 sum and `finish`.
+        conv_acc::<i64>(p, a, (oy, ox, o), x).map_or(0, |acc| {
+            let (m, s) = (a.requant.multiplier.get(o), a.requant.shift.get(o));
+            out_step(p, a, crate::quant::requantize_wide(acc, m, s), out)
+        })
+    }
 }
+
+/// The accumulator of a conv: i32 for an int8 input, i64 for an int16 one.
+trait Acc: Copy + core::ops::AddAssign + core::ops::Mul<Output = Self> + From<i32> {}
+impl Acc for i32 {}
+impl Acc for i64 {}
 
 /// The accumulator of output `(oy, ox, o)`: bias plus every tap's
 /// `w * (x - in_zp)`, plus the identity tap's `identity[o] * (x(oy, ox, o) -
 /// in_zp)` when there are identity weights.
 #[inline(always)]
-fn conv_acc(
+fn conv_acc<A: Acc>(
     p: &Conv,
     a: &ConvArgs<'_>,
     (oy, ox, o): (usize, usize, usize),
     x: impl Fn(usize, usize, usize) -> Option<i32>,
-) -> Option<i32> {
+) -> Option<A> {
     let (ih, iw, cin) = (p.input.h as i32, p.input.w as i32, p.input.c as usize);
     let cout = p.output.c as usize;
     let (k, stride, pad) = (p.kernel as i32, p.stride as i32, p.pad as i32);
@@ -80,7 +95,7 @@ fn conv_acc(
     let cin_g = cin.checked_div(p.groups as usize).unwrap_or(0);
     let cout_g = cout.checked_div(p.groups as usize).unwrap_or(0);
     let g = o.checked_div(cout_g).unwrap_or(0);
-    let mut acc = a.bias.get(o);
+    let mut acc = A::from(a.bias.get(o));
     for ky in 0..k {
         let iy = oy as i32 * stride + ky - pad;
         for kx in 0..k {
@@ -99,12 +114,12 @@ fn conv_acc(
                 } else {
                     *a.pad_values.get(c)? as i32
                 };
-                acc += w as i32 * (v - p.in_zp);
+                acc += A::from(w as i32) * A::from(v - p.in_zp);
             }
         }
     }
     if !a.identity.is_empty() {
-        acc += a.identity.get(o) * (x(oy, ox, o)? - p.in_zp);
+        acc += A::from(a.identity.get(o)) * A::from(x(oy, ox, o)? - p.in_zp);
     }
     Some(acc)
 }
@@ -117,14 +132,25 @@ pub(crate) fn finish(p: &Conv, a: &ConvArgs<'_>, acc: i32, o: usize, out: Elem) 
     match (out, a.lut.is_empty()) {
         (Elem::I8, true) => requantize_i8(acc, m, s, p.out_zp) as i32,
         (Elem::I8, false) => crate::quant::lut(a.lut, requantize_i8(acc, m, s, p.out_zp)) as i32,
+        _ => out_step(p, a, requantize(acc, m, s), out),
+    }
+}
+
+/// [`finish`] after the requantization: `r` (the requantized sum) plus the
+/// output zero point, saturated to `out` or mapped through the table.
+#[inline(always)]
+fn out_step(p: &Conv, a: &ConvArgs<'_>, r: i32, out: Elem) -> i32 {
+    let q8 = || r.saturating_add(p.out_zp).clamp(-128, 127);
+    match (out, a.lut.is_empty()) {
+        (Elem::I8, true) => q8(),
+        (Elem::I8, false) => crate::quant::lut(a.lut, q8() as i8) as i32,
         (Elem::I16, true) => {
             let (lo, hi) = Elem::I16.range();
-            requantize(acc, m, s).saturating_add(p.out_zp).clamp(lo, hi)
+            r.saturating_add(p.out_zp).clamp(lo, hi)
         }
-        (Elem::I16, false) => {
-            let i = (requantize_i8(acc, m, s, p.out_zp) as u8 ^ 0x80) as usize;
-            Elem::I16.get(a.lut, i).unwrap_or(0)
-        }
+        (Elem::I16, false) => Elem::I16
+            .get(a.lut, (q8() as u8 ^ 0x80) as usize)
+            .unwrap_or(0),
     }
 }
 

@@ -58,7 +58,8 @@ pub(crate) fn drive(
 
 /// [`drive`] for a block input `x` of `xb` bytes per element: the ring, the
 /// rows `dw` reads and the `saved` and `out` slices of `add` hold `x`'s
-/// bytes (the `dw` output, hidden vectors and fc2 output stay int8).
+/// bytes; `d` holds [`ConvMlp::d_bytes`] per element (the hidden vectors
+/// stay int8).
 pub(crate) fn drive_elems(
     p: &ConvMlp,
     xb: usize,
@@ -75,6 +76,9 @@ pub(crate) fn drive_elems(
     );
     let hidden = p.fc1.output.c as usize;
     let (row, cb) = (w * c * xb, c * xb);
+    // A pixel's `dw` (and `fc2`) output bytes: `c`, or `2 * c` when the
+    // block's internals are int16.
+    let db = c * p.d_bytes();
     if row == 0 {
         return;
     }
@@ -84,7 +88,7 @@ pub(crate) fn drive_elems(
     let Some((ring, rest)) = scratch.split_at_mut_checked(slots * row) else {
         return;
     };
-    let Some((d, rest)) = rest.split_at_mut_checked(ConvMlp::PIXELS * c) else {
+    let Some((d, rest)) = rest.split_at_mut_checked(ConvMlp::PIXELS * db) else {
         return;
     };
     let Some((hid, tile)) = rest.split_at_mut_checked(ConvMlp::PIXELS * hidden) else {
@@ -104,10 +108,10 @@ pub(crate) fn drive_elems(
                 slots,
                 row,
             };
-            if let Some(dn) = d.get_mut(..n * c) {
+            if let Some(dn) = d.get_mut(..n * db) {
                 dw(y, x0, &rows, dn);
             }
-            let (Some(dn), Some(hn)) = (d.get_mut(..n * c), hid.get_mut(..n * hidden)) else {
+            let (Some(dn), Some(hn)) = (d.get_mut(..n * db), hid.get_mut(..n * hidden)) else {
                 return;
             };
             mlp(y, x0, n, dn, hn, tile);
@@ -202,26 +206,80 @@ fn run(
 ) {
     let c = p.dw.input.c as usize;
     let hidden = p.fc1.output.c as usize;
+    if p.d_bytes() == 1 {
+        drive_elems(
+            p,
+            e.bytes(),
+            data,
+            scratch,
+            per_pixel(c, |y, x, rows, d| dw_value(p, dw, (y, x), rows, d, e)),
+            |y, x0, _, d, hid, _| {
+                if c == 0 {
+                    return; // `drive` never calls with `c == 0`
+                }
+                for (i, d) in d.chunks_exact_mut(c).enumerate() {
+                    let hid = hid.get_mut(i * hidden..(i + 1) * hidden).unwrap_or(&mut []);
+                    for (o, v) in hid.iter_mut().enumerate() {
+                        *v = conv_element(&p.fc1, fc1, y, x0 + i, o, |_, _, ci| d.get(ci).copied());
+                    }
+                    for (o, v) in d.iter_mut().enumerate() {
+                        *v = conv_element(&p.fc2, fc2, y, x0 + i, o, |_, _, ci| {
+                            hid.get(ci).copied()
+                        });
+                    }
+                }
+            },
+            |saved, f, out| add_with(&p.add, (saved, e), (f, Int8), (out, e)),
+        );
+    } else {
+        wide_internals(p, (dw, fc1, fc2), data, scratch, e);
+    }
+}
+
+/// [`run`] for a block whose `dw` and `fc2` outputs are stored with 16 bits
+/// (`d` then holds int16 elements; the hidden vectors stay int8).
+fn wide_internals(
+    p: &ConvMlp,
+    (dw, fc1, fc2): (&ConvArgs<'_>, &ConvArgs<'_>, &ConvArgs<'_>),
+    data: &mut [i8],
+    scratch: &mut [i8],
+    e: impl Storage,
+) {
+    let (c, hidden) = (p.dw.input.c as usize, p.fc1.output.c as usize);
+    let (de, fe) = (p.dw.output.elem, p.fc2.output.elem);
+    let db = c * 2;
     drive_elems(
         p,
         e.bytes(),
         data,
         scratch,
-        per_pixel(c, |y, x, rows, d| dw_value(p, dw, (y, x), rows, d, e)),
-        |y, x0, _, d, hid, _| {
-            if c == 0 {
-                return; // `drive` never calls with `c == 0`
-            }
-            for (i, d) in d.chunks_exact_mut(c).enumerate() {
-                let hid = hid.get_mut(i * hidden..(i + 1) * hidden).unwrap_or(&mut []);
-                for (o, v) in hid.iter_mut().enumerate() {
-                    *v = conv_element(&p.fc1, fc1, y, x0 + i, o, |_, _, ci| d.get(ci).copied());
-                }
-                for (o, v) in d.iter_mut().enumerate() {
-                    *v = conv_element(&p.fc2, fc2, y, x0 + i, o, |_, _, ci| hid.get(ci).copied());
+        |y, x0, rows, d| {
+            for (i, d) in d.chunks_exact_mut(db).enumerate() {
+                for o in 0..c {
+                    let v = conv_value(&p.dw, dw, (y, x0 + i, o), de, |iy, ix, ci| {
+                        e.get(rows.get(iy), ix * c + ci)
+                    });
+                    de.put(d, o, v);
                 }
             }
         },
-        |saved, f, out| add_with(&p.add, (saved, e), (f, Int8), (out, e)),
+        |y, x0, _, d, hid, _| {
+            for (i, d) in d.chunks_exact_mut(db).enumerate() {
+                let hid = hid.get_mut(i * hidden..(i + 1) * hidden).unwrap_or(&mut []);
+                for (o, v) in hid.iter_mut().enumerate() {
+                    let q = conv_value(&p.fc1, fc1, (y, x0 + i, o), Elem::I8, |_, _, ci| {
+                        de.get(d, ci)
+                    });
+                    *v = q as i8; // an int8 output: in range
+                }
+                for o in 0..c {
+                    let v = conv_value(&p.fc2, fc2, (y, x0 + i, o), fe, |_, _, ci| {
+                        hid.get(ci).map(|&h| h as i32)
+                    });
+                    fe.put(d, o, v);
+                }
+            }
+        },
+        |saved, f, out| add_with(&p.add, (saved, e), (f, fe), (out, e)),
     );
 }

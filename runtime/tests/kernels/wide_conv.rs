@@ -569,19 +569,58 @@ fn int16_operands_are_refused_where_no_kernel_takes_them() {
         weights_hwc: b.i8s(&p.weights),
         folded_bias: b.i32s(&p.bias),
     });
-    // More than 64 taps per output could overflow the i32 sum.
-    let s = Geometry::drawn((4, 4), (8, 4, 1), (3, 1, 1)).unwrap();
-    let dense = ConvParams::seeded(s, &mut g);
-    let (di, dout) = (with(dense.input(off[0]), Elem::I16), dense.output(off[1]));
-    const { assert!(9 * 8 > Conv::MAX_WIDE_FAN_IN) };
-    let wide_dense = dense.conv(&mut blob, di, dout);
-    for (layer, input, output) in [
-        (Layer::Conv(fast), i, o),
-        (Layer::Conv(wide_dense), di, dout),
-    ] {
-        assert_eq!(
-            run(&blob.0, &[layer], input, output, &arena),
-            Err(Error::InvalidLayer { layer: 0 })
-        );
-    }
+    let _ = &mut g;
+    assert_eq!(
+        run(&blob.0, &[Layer::Conv(fast)], i, o, &arena),
+        Err(Error::InvalidLayer { layer: 0 })
+    );
+}
+
+/// A dense conv reading int16 with more taps per output than an i32 sum
+/// holds ([`Conv::MAX_WIDE_FAN_IN`]; the ConvMlp `fc1` of an int16 `dw`
+/// output has `c` of them): the reference sums in i64, so inputs and
+/// weights at their extremes still give the exact result.
+#[test]
+fn int16_inputs_sum_in_i64_at_any_fan_in() {
+    let geometry = (1usize..=2, 65usize..=400, 1usize..=3, 1usize..=2)
+        .prop_filter_map("valid", |(hw, cin, cout, k)| {
+            Geometry::drawn((hw + 1, hw + 1), (cin, cout, 1), (k, 1, 0))
+        });
+    let cases = geometry.prop_flat_map(|s| {
+        (
+            Just(s),
+            vec(
+                prop_oneof![Just(-127i8), Just(127i8), any::<i8>()],
+                s.weight_len(),
+            ),
+            vec(
+                prop_oneof![
+                    Just(-32768i32),
+                    Just(32767i32),
+                    any::<i16>().prop_map(i32::from)
+                ],
+                s.h * s.w * s.cin,
+            ),
+            vec(-20i32..=-10, s.cout),
+            any::<u64>(),
+        )
+    });
+    // All taps at their extremes: 1,600 x 127 x 32,767 is past i32.
+    let s = Geometry::drawn((2, 2), (400, 2, 1), (2, 1, 0)).unwrap();
+    let p = ConvParams::new(
+        s,
+        (0, 0),
+        vec![127; s.weight_len()],
+        (vec![0; 2], vec![1 << 30; 2], vec![-20; 2]),
+    );
+    let x = vec![32767; s.h * s.w * s.cin];
+    let (expected, got) = conv_case(&p, &x, (true, true, false), &[], 7);
+    assert_eq!(got, expected);
+    assert!(expected[0] > 3000, "{expected:?}"); // 6.7e9 / 2^21
+    check(48, cases, |(s, weights, x, shift, seed)| {
+        let n = s.cout;
+        let p = ConvParams::new(s, (0, 0), weights, (vec![0; n], vec![1 << 30; n], shift));
+        let (expected, got) = conv_case(&p, &x, (true, true, false), &[], seed);
+        testkit::prop_same("int16 dense past the i32 fan-in", &expected, &got)
+    });
 }
