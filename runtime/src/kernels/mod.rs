@@ -73,6 +73,7 @@ pub mod pointwise;
 pub mod squeeze_excite;
 pub mod stem;
 pub mod wide;
+pub mod wide_block;
 pub mod window;
 
 // The tiers, one folder each; every cfg that chooses between them is below
@@ -177,6 +178,11 @@ use portable::{
 };
 #[cfg(not(target_arch = "aarch64"))]
 use squeeze_excite::declining::{fc_dots, se_scale16};
+// The int16 depthwise's channel-vector taps (`wide_block`).
+#[cfg(target_arch = "aarch64")]
+use neon::wide_sums16;
+#[cfg(not(target_arch = "aarch64"))]
+use wide_block::sums16 as wide_sums16;
 
 /// The 1x1 tile runs blocks of output channels in `asm!` loops
 /// (`dsp::block_px4`: sums, then requantization four pixels at a time).

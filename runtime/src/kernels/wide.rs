@@ -27,6 +27,7 @@
 //! [`ConvVariant::WriteBehind`]: crate::ConvVariant::WriteBehind
 #![forbid(unsafe_code)]
 
+use super::wide_block::{Block, LANES, MAX_KERNEL};
 use crate::arena::save_row;
 use crate::ops::conv::{finish, ConvArgs};
 use crate::schedule::Conv;
@@ -152,11 +153,95 @@ fn depthwise_value<'r>(
             acc = acc.wrapping_add(w.wrapping_mul(x.wrapping_sub(zp)));
         }
     }
+    output_step(p, a, acc, (oy, ox, o), out, (e, row))
+}
+
+/// The output step of channel `o` at pixel `(oy, ox)` from `acc` (bias
+/// and taps): the identity tap (input element `(oy, ox, o)` of `row(oy)`),
+/// then [`finish`].
+#[inline(always)]
+fn output_step<'r>(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    mut acc: i32,
+    (oy, ox, o): (usize, usize, usize),
+    out: Elem,
+    (e, row): (impl Storage, impl Fn(usize) -> &'r [i8]),
+) -> i32 {
     if !a.identity.is_empty() {
-        let x = e.get(row(oy), ox * cin + o).unwrap_or(zp);
+        let zp = p.in_zp;
+        let x = e.get(row(oy), ox * p.input.c as usize + o).unwrap_or(zp);
         acc = acc.wrapping_add(a.identity.get(o).wrapping_mul(x.wrapping_sub(zp)));
     }
     finish(p, a, acc, o, out)
+}
+
+/// Whether a fitting depthwise conv ([`depthwise_fits`]) runs on channel
+/// vectors ([`wide_block`](super::wide_block)): one output channel an
+/// input channel, at least a block of channels, kernel up to 7, input zero
+/// point 0.
+fn block_fits(p: &Conv) -> bool {
+    let c = p.input.c as usize;
+    p.output.c as usize == c && c >= LANES && (p.kernel as usize) <= MAX_KERNEL && p.in_zp == 0
+}
+
+/// The outputs of pixel `(oy, ox)` of a [`block_fits`] conv for the
+/// channels of `blk`, in order, for an output of type `out`.
+#[inline(always)]
+fn block_pixel<'r>(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    blk: &Block,
+    (oy, ox): (usize, usize),
+    out: Elem,
+    row: impl Fn(usize) -> &'r [i8] + Copy,
+) -> [i32; LANES] {
+    let win = Window::of(p, oy, ox);
+    let geometry = (p.kernel as usize, p.input.c as usize);
+    let clip = (win.ky0, win.ky1, win.kx0, win.kx1);
+    let sums = blk.sums(geometry, clip, (win.iy, win.ix), row);
+    let mut v = [0i32; LANES];
+    for (j, (v, s)) in v.iter_mut().zip(sums).enumerate() {
+        let o = blk.c0() + j;
+        let acc = a.bias.get(o).wrapping_add(s);
+        *v = output_step(p, a, acc, (oy, ox, o), out, (Int16, row));
+    }
+    v
+}
+
+/// Output row `oy` of a [`block_fits`] conv: `put(ox, o, v)` for every
+/// output, a block of channels over the whole row at a time, the channels
+/// past the last block by [`depthwise_value`].
+#[inline(always)]
+fn block_row<'r>(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    (oy, xs): (usize, core::ops::Range<usize>),
+    out: Elem,
+    row: impl Fn(usize) -> &'r [i8] + Copy,
+    mut put: impl FnMut(usize, usize, i32),
+) {
+    let (c, k) = (p.output.c as usize, p.kernel as usize);
+    let blocks = c / LANES;
+    for b in 0..blocks {
+        let blk = Block::load(a.weights, k, b * LANES);
+        for ox in xs.clone() {
+            let v = block_pixel(p, a, &blk, (oy, ox), out, row);
+            for (j, &v) in v.iter().enumerate() {
+                put(ox, b * LANES + j, v);
+            }
+        }
+    }
+    for ox in xs {
+        let win = Window::of(p, oy, ox);
+        for o in blocks * LANES..c {
+            put(
+                ox,
+                o,
+                depthwise_value(p, a, (&win, oy, ox, o), out, Int16, row),
+            );
+        }
+    }
 }
 
 /// [`ConvVariant::Reference`](crate::ConvVariant::Reference) of a fitting
@@ -192,6 +277,11 @@ fn depthwise(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8], out: impl Storage) {
             .unwrap_or(&[])
     };
     for oy in 0..oh {
+        if block_fits(p) {
+            let put = |ox: usize, o: usize, v: i32| out.put(output, (oy * ow + ox) * cout + o, v);
+            block_row(p, a, (oy, 0..ow), out.elem(), row, put);
+            continue;
+        }
         for ox in 0..ow {
             let win = Window::of(p, oy, ox);
             for o in 0..cout {
@@ -297,22 +387,29 @@ pub fn conv_in_place(p: &Conv, a: &ConvArgs<'_>, data: &mut [i8], ring: &mut [i8
     let cout = p.output.c as usize;
     let row = w * c * 2;
     let slots = p.kernel as usize / 2 + 1;
+    let blocks = if block_fits(p) { cout / LANES } else { 0 };
     for y in 0..h {
         save_row(ring, data, y, slots, row);
-        for x in 0..w {
-            let win = Window::of(p, y, x);
-            for o in 0..cout {
+        // Row `y` is read from the ring only: its outputs in any order.
+        for b in 0..blocks {
+            let blk = Block::load(a.weights, p.kernel as usize, b * LANES);
+            for x in 0..w {
                 let v = {
                     let (ring, data) = (&*ring, &*data);
-                    let rows = |iy: usize| {
-                        let r = if iy <= y {
-                            let s = iy.checked_rem(slots).unwrap_or(0) * row;
-                            ring.get(s..s + row)
-                        } else {
-                            data.get(iy * row..(iy + 1) * row)
-                        };
-                        r.unwrap_or(&[])
-                    };
+                    let rows = |iy: usize| ring_row(ring, data, (iy, y, slots, row));
+                    block_pixel(p, a, &blk, (y, x), Elem::I16, rows)
+                };
+                for (j, &v) in v.iter().enumerate() {
+                    Int16.put(data, y * w * cout + x * cout + b * LANES + j, v);
+                }
+            }
+        }
+        for x in 0..w {
+            let win = Window::of(p, y, x);
+            for o in blocks * LANES..cout {
+                let v = {
+                    let (ring, data) = (&*ring, &*data);
+                    let rows = |iy: usize| ring_row(ring, data, (iy, y, slots, row));
                     depthwise_value(p, a, (&win, y, x, o), Elem::I16, Int16, rows)
                 };
                 Int16.put(data, y * w * cout + x * cout + o, v);
@@ -320,6 +417,23 @@ pub fn conv_in_place(p: &Conv, a: &ConvArgs<'_>, data: &mut [i8], ring: &mut [i8
         }
     }
     true
+}
+
+/// Input row `iy` of an in-place conv at output row `y`: rows `<= y` from
+/// the ring of `slots` rows of `row` bytes, later ones from `data`.
+#[inline(always)]
+fn ring_row<'r>(
+    ring: &'r [i8],
+    data: &'r [i8],
+    (iy, y, slots, row): (usize, usize, usize, usize),
+) -> &'r [i8] {
+    let r = if iy <= y {
+        let s = iy.checked_rem(slots).unwrap_or(0) * row;
+        ring.get(s..s + row)
+    } else {
+        data.get(iy * row..(iy + 1) * row)
+    };
+    r.unwrap_or(&[])
 }
 
 /// [`ConvVariant::WriteBehind`](crate::ConvVariant::WriteBehind) of a
@@ -430,9 +544,35 @@ fn behind(
     }
 }
 
-/// The int8 outputs of depthwise pixel `(y, x)` of a fitting conv
-/// ([`depthwise_fits`]) into `d` (`cout` bytes), reading int16 input rows
-/// from `row`: the ConvMlp `dw` on an int16 stream.
+/// The int8 outputs of the depthwise pixels `(y, x0..)` of a fitting conv
+/// ([`depthwise_fits`]) into `d` (`cout` bytes a pixel), reading int16
+/// input rows from `row`: the ConvMlp `dw` on an int16 stream, on channel
+/// vectors where it [`block_fits`].
+#[inline(always)]
+pub fn depthwise_group_i8<'r>(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    (y, x0): (usize, usize),
+    row: impl Fn(usize) -> &'r [i8] + Copy,
+    d: &mut [i8],
+) {
+    let c = (p.output.c as usize).max(1);
+    if !block_fits(p) {
+        for (i, di) in d.chunks_exact_mut(c).enumerate() {
+            depthwise_pixel_i8(p, a, (y, x0 + i), row, di);
+        }
+        return;
+    }
+    let xs = x0..x0 + d.len() / c;
+    let put = |ox: usize, o: usize, v: i32| {
+        if let Some(b) = d.get_mut((ox - x0) * c + o) {
+            *b = v as i8; // An int8 output: in range.
+        }
+    };
+    block_row(p, a, (y, xs), Elem::I8, row, put);
+}
+
+/// One pixel of [`depthwise_group_i8`] on the scalar taps.
 #[inline(always)]
 pub fn depthwise_pixel_i8<'r>(
     p: &Conv,
