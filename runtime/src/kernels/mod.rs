@@ -179,9 +179,11 @@ use portable::{
 #[cfg(not(target_arch = "aarch64"))]
 use squeeze_excite::declining::{fc_dots, se_scale16};
 // The int16 depthwise's channel-vector taps (`wide_block`).
+#[cfg(all(target_arch = "arm", fastvit_mve))]
+use mve::wide_sums16;
 #[cfg(target_arch = "aarch64")]
 use neon::wide_sums16;
-#[cfg(not(target_arch = "aarch64"))]
+#[cfg(not(any(target_arch = "aarch64", all(target_arch = "arm", fastvit_mve))))]
 use wide_block::sums16 as wide_sums16;
 
 /// The 1x1 tile runs blocks of output channels in `asm!` loops

@@ -177,16 +177,26 @@ fn output_step<'r>(
 }
 
 /// Whether a fitting depthwise conv ([`depthwise_fits`]) runs on channel
-/// vectors ([`wide_block`](super::wide_block)): one output channel an
-/// input channel, at least a block of channels, kernel up to 7, input zero
-/// point 0.
+/// vectors ([`wide_block`](super::wide_block)): at least a block of input
+/// channels, kernel up to 7, input zero point 0.
 fn block_fits(p: &Conv) -> bool {
+    p.input.c as usize >= LANES && (p.kernel as usize) <= MAX_KERNEL && p.in_zp == 0
+}
+
+/// The full blocks of a [`block_fits`] conv (`(c0, m, plane)` for
+/// [`Block::load`]: input channels `c0..c0 + LANES`, each plane of the
+/// channel multiplier `m`), and the first input channel past them.
+fn blocks(p: &Conv) -> (impl Iterator<Item = (usize, usize, usize)>, usize) {
     let c = p.input.c as usize;
-    p.output.c as usize == c && c >= LANES && (p.kernel as usize) <= MAX_KERNEL && p.in_zp == 0
+    let m = (p.output.c as usize).checked_div(c).unwrap_or(1);
+    let n = if block_fits(p) { c / LANES } else { 0 };
+    let it = (0..n).flat_map(move |b| (0..m).map(move |pl| (b * LANES, m, pl)));
+    (it, n * LANES)
 }
 
 /// The outputs of pixel `(oy, ox)` of a [`block_fits`] conv for the
-/// channels of `blk`, in order, for an output of type `out`.
+/// channels of `blk` (lane `j`: output channel `blk.channel(j)`), for an
+/// output of type `out`.
 #[inline(always)]
 fn block_pixel<'r>(
     p: &Conv,
@@ -202,46 +212,32 @@ fn block_pixel<'r>(
     let sums = blk.sums(geometry, clip, (win.iy, win.ix), row);
     let mut v = [0i32; LANES];
     for (j, (v, s)) in v.iter_mut().zip(sums).enumerate() {
-        let o = blk.c0() + j;
+        let o = blk.channel(j);
         let acc = a.bias.get(o).wrapping_add(s);
         *v = output_step(p, a, acc, (oy, ox, o), out, (Int16, row));
     }
     v
 }
 
-/// Output row `oy` of a [`block_fits`] conv: `put(ox, o, v)` for every
-/// output, a block of channels over the whole row at a time, the channels
-/// past the last block by [`depthwise_value`].
+/// Runs `f` on each [`blocks`] block of `p` (its weights loaded); returns
+/// the first input channel past them (0 if `p` does not [`block_fits`]).
 #[inline(always)]
-fn block_row<'r>(
-    p: &Conv,
-    a: &ConvArgs<'_>,
-    (oy, xs): (usize, core::ops::Range<usize>),
-    out: Elem,
-    row: impl Fn(usize) -> &'r [i8] + Copy,
-    mut put: impl FnMut(usize, usize, i32),
-) {
-    let (c, k) = (p.output.c as usize, p.kernel as usize);
-    let blocks = c / LANES;
-    for b in 0..blocks {
-        let blk = Block::load(a.weights, k, b * LANES);
-        for ox in xs.clone() {
-            let v = block_pixel(p, a, &blk, (oy, ox), out, row);
-            for (j, &v) in v.iter().enumerate() {
-                put(ox, b * LANES + j, v);
-            }
-        }
+fn each_block(p: &Conv, a: &ConvArgs<'_>, mut f: impl FnMut(&Block)) -> usize {
+    let (it, rest) = blocks(p);
+    for b in it {
+        f(&Block::load(a.weights, p.kernel as usize, b));
     }
-    for ox in xs {
-        let win = Window::of(p, oy, ox);
-        for o in blocks * LANES..c {
-            put(
-                ox,
-                o,
-                depthwise_value(p, a, (&win, oy, ox, o), out, Int16, row),
-            );
-        }
-    }
+    rest
+}
+
+/// The output channels of input channels `g0..` in order (all of them for
+/// `g0 == 0`): the ones the blocks leave to [`depthwise_value`].
+#[inline(always)]
+fn rest_channels(p: &Conv, g0: usize) -> core::ops::Range<usize> {
+    let m = (p.output.c as usize)
+        .checked_div(p.input.c as usize)
+        .unwrap_or(1);
+    g0 * m..p.output.c as usize
 }
 
 /// [`ConvVariant::Reference`](crate::ConvVariant::Reference) of a fitting
@@ -277,16 +273,20 @@ fn depthwise(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8], out: impl Storage) {
             .unwrap_or(&[])
     };
     for oy in 0..oh {
-        if block_fits(p) {
-            let put = |ox: usize, o: usize, v: i32| out.put(output, (oy * ow + ox) * cout + o, v);
-            block_row(p, a, (oy, 0..ow), out.elem(), row, put);
-            continue;
-        }
+        let at = |ox: usize, o: usize| (oy * ow + ox) * cout + o;
+        let g0 = each_block(p, a, |blk| {
+            for ox in 0..ow {
+                let v = block_pixel(p, a, blk, (oy, ox), out.elem(), row);
+                for (j, &v) in v.iter().enumerate() {
+                    out.put(output, at(ox, blk.channel(j)), v);
+                }
+            }
+        });
         for ox in 0..ow {
             let win = Window::of(p, oy, ox);
-            for o in 0..cout {
+            for o in rest_channels(p, g0) {
                 let v = depthwise_value(p, a, (&win, oy, ox, o), out.elem(), Int16, row);
-                out.put(output, (oy * ow + ox) * cout + o, v);
+                out.put(output, at(ox, o), v);
             }
         }
     }
@@ -387,32 +387,31 @@ pub fn conv_in_place(p: &Conv, a: &ConvArgs<'_>, data: &mut [i8], ring: &mut [i8
     let cout = p.output.c as usize;
     let row = w * c * 2;
     let slots = p.kernel as usize / 2 + 1;
-    let blocks = if block_fits(p) { cout / LANES } else { 0 };
     for y in 0..h {
         save_row(ring, data, y, slots, row);
         // Row `y` is read from the ring only: its outputs in any order.
-        for b in 0..blocks {
-            let blk = Block::load(a.weights, p.kernel as usize, b * LANES);
+        let at = |x: usize, o: usize| y * w * cout + x * cout + o;
+        let g0 = each_block(p, a, |blk| {
             for x in 0..w {
                 let v = {
                     let (ring, data) = (&*ring, &*data);
                     let rows = |iy: usize| ring_row(ring, data, (iy, y, slots, row));
-                    block_pixel(p, a, &blk, (y, x), Elem::I16, rows)
+                    block_pixel(p, a, blk, (y, x), Elem::I16, rows)
                 };
                 for (j, &v) in v.iter().enumerate() {
-                    Int16.put(data, y * w * cout + x * cout + b * LANES + j, v);
+                    Int16.put(data, at(x, blk.channel(j)), v);
                 }
             }
-        }
+        });
         for x in 0..w {
             let win = Window::of(p, y, x);
-            for o in blocks * LANES..cout {
+            for o in rest_channels(p, g0) {
                 let v = {
                     let (ring, data) = (&*ring, &*data);
                     let rows = |iy: usize| ring_row(ring, data, (iy, y, slots, row));
                     depthwise_value(p, a, (&win, y, x, o), Elem::I16, Int16, rows)
                 };
-                Int16.put(data, y * w * cout + x * cout + o, v);
+                Int16.put(data, at(x, o), v);
             }
         }
     }
@@ -525,9 +524,29 @@ fn behind(
     );
     for r in 0..oh {
         let oy = if bottom_up { oh - 1 - r } else { r };
+        // Output row `oy` covers only input rows no later row reads: its
+        // outputs in any order.
+        let at = |ox: usize, o: usize| (oy * ow + ox) * cout + o;
+        let g0 = each_block(p, a, |blk| {
+            for ox in 0..ow {
+                let v = {
+                    let r = &*region;
+                    let rows = |iy: usize| {
+                        let at = input_at + iy * row;
+                        r.get(at..at + row).unwrap_or(&[])
+                    };
+                    block_pixel(p, a, blk, (oy, ox), out.elem(), rows)
+                };
+                if let Some(d) = region.get_mut(output_at..) {
+                    for (j, &v) in v.iter().enumerate() {
+                        out.put(d, at(ox, blk.channel(j)), v);
+                    }
+                }
+            }
+        });
         for ox in 0..ow {
             let win = Window::of(p, oy, ox);
-            for o in 0..cout {
+            for o in rest_channels(p, g0) {
                 let v = {
                     let r = &*region;
                     let rows = |iy: usize| {
@@ -537,7 +556,7 @@ fn behind(
                     depthwise_value(p, a, (&win, oy, ox, o), out.elem(), Int16, rows)
                 };
                 if let Some(d) = region.get_mut(output_at..) {
-                    out.put(d, (oy * ow + ox) * cout + o, v);
+                    out.put(d, at(ox, o), v);
                 }
             }
         }
@@ -557,33 +576,28 @@ pub fn depthwise_group_i8<'r>(
     d: &mut [i8],
 ) {
     let c = (p.output.c as usize).max(1);
-    if !block_fits(p) {
-        for (i, di) in d.chunks_exact_mut(c).enumerate() {
-            depthwise_pixel_i8(p, a, (y, x0 + i), row, di);
-        }
-        return;
-    }
-    let xs = x0..x0 + d.len() / c;
-    let put = |ox: usize, o: usize, v: i32| {
-        if let Some(b) = d.get_mut((ox - x0) * c + o) {
+    let n = d.len() / c;
+    let mut put = |i: usize, o: usize, v: i32| {
+        if let Some(b) = d.get_mut(i * c + o) {
             *b = v as i8; // An int8 output: in range.
         }
     };
-    block_row(p, a, (y, xs), Elem::I8, row, put);
-}
-
-/// One pixel of [`depthwise_group_i8`] on the scalar taps.
-#[inline(always)]
-pub fn depthwise_pixel_i8<'r>(
-    p: &Conv,
-    a: &ConvArgs<'_>,
-    (y, x): (usize, usize),
-    row: impl Fn(usize) -> &'r [i8] + Copy,
-    d: &mut [i8],
-) {
-    let win = Window::of(p, y, x);
-    for (o, v) in d.iter_mut().enumerate() {
-        // An int8 output: in range.
-        *v = depthwise_value(p, a, (&win, y, x, o), Elem::I8, Int16, row) as i8;
+    let g0 = each_block(p, a, |blk| {
+        for i in 0..n {
+            let v = block_pixel(p, a, blk, (y, x0 + i), Elem::I8, row);
+            for (j, &v) in v.iter().enumerate() {
+                put(i, blk.channel(j), v);
+            }
+        }
+    });
+    for i in 0..n {
+        let win = Window::of(p, y, x0 + i);
+        for o in rest_channels(p, g0) {
+            put(
+                i,
+                o,
+                depthwise_value(p, a, (&win, y, x0 + i, o), Elem::I8, Int16, row),
+            );
+        }
     }
 }

@@ -7,14 +7,17 @@
 //! The schedule keeps these layers' OHWI weights (`[c][k][k]` for a
 //! depthwise conv), so a [`Block`] copies the taps of `LANES` channels
 //! tap-major (`[k][k][LANES]`, widened to i16) once per output row (per
-//! ConvMlp pixel group), then runs every pixel of the row on it; the row's
-//! outputs land in an order the in-place ring and the ConvMlp's `dw` buffer
-//! allow (the write-behind forms keep the pixel order and the scalar taps).
+//! ConvMlp pixel group), then runs every pixel of the row on it. Every
+//! form allows that order within a row: out of place, the in-place ring
+//! (row `y` is read from the ring), the ConvMlp's `dw` buffer, and the
+//! write-behind and write-ahead forms (output row `r` only covers input
+//! rows no later row reads).
 //!
-//! Taken when the conv is a plain depthwise one (`cout == cin`, at least
-//! [`LANES`] channels, kernel up to 7) whose int16 input has zero point 0
+//! Taken when the conv is a depthwise one (`cout` a multiple of `cin`, at
+//! least [`LANES`] input channels, kernel up to 7; with a channel
+//! multiplier one block a plane) whose int16 input has zero point 0
 //! (what codegen gives every int16 tensor), so the taps need no zero point;
-//! channels past the last multiple of [`LANES`] run the scalar form. The
+//! input channels past the last multiple of [`LANES`] run the scalar form. The
 //! sums are the wrapping i32 sums of
 //! [`conv_value`](crate::ops::conv::conv_value), finished by the same
 //! output step (bias, identity tap, requantization), so every form is
@@ -29,35 +32,43 @@ pub const LANES: usize = 16;
 /// Largest kernel a block holds (7x7).
 pub const MAX_KERNEL: usize = 7;
 
-/// The taps of [`LANES`] channels from `c0` on, tap-major: `w[t * LANES +
-/// j]` is channel `c0 + j`'s weight at tap `t = ky * k + kx`.
+/// The taps of [`LANES`] output channels, tap-major: `w[t * LANES + j]` is
+/// the weight at tap `t = ky * k + kx` of output channel `(c0 + j) * m +
+/// plane`, which reads input channel `c0 + j` (a depthwise conv with
+/// channel multiplier `m`: one block a plane, so the inputs of the lanes
+/// are contiguous).
 pub struct Block {
     w: [i16; MAX_KERNEL * MAX_KERNEL * LANES],
     c0: usize,
+    m: usize,
+    plane: usize,
 }
 
 impl Block {
-    /// The block of channels `c0..c0 + LANES` of OHWI depthwise weights
-    /// `weights` (`k * k` a channel); missing weights read 0 (never: the
-    /// executor validated them).
+    /// The block of input channels `c0..c0 + LANES`, plane `plane` of
+    /// multiplier `m`, of OHWI depthwise weights `weights` (`k * k` an
+    /// output channel); missing weights read 0 (never: the executor
+    /// validated them).
     #[inline(always)]
-    pub fn load(weights: &[i8], k: usize, c0: usize) -> Self {
+    pub fn load(weights: &[i8], k: usize, (c0, m, plane): (usize, usize, usize)) -> Self {
         let mut w = [0i16; MAX_KERNEL * MAX_KERNEL * LANES];
         let kk = k * k;
         for j in 0..LANES {
-            let taps = weights.get((c0 + j) * kk..(c0 + j + 1) * kk).unwrap_or(&[]);
+            let o = (c0 + j) * m + plane;
+            let taps = weights.get(o * kk..(o + 1) * kk).unwrap_or(&[]);
             for (t, &v) in taps.iter().enumerate() {
                 if let Some(d) = w.get_mut(t * LANES + j) {
                     *d = v as i16;
                 }
             }
         }
-        Self { w, c0 }
+        Self { w, c0, m, plane }
     }
 
-    /// First channel of the block.
-    pub fn c0(&self) -> usize {
-        self.c0
+    /// Output channel of lane `j`.
+    #[inline(always)]
+    pub fn channel(&self, j: usize) -> usize {
+        (self.c0 + j) * self.m + self.plane
     }
 
     /// The i32 tap sums of the block's channels at one pixel: kernel rows
