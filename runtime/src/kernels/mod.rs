@@ -61,7 +61,7 @@
 //! | requantization (every kernel) | [`crate::quant::requantize`]: 32-bit high-word path for `t >= 33` | per-channel multiplier, shift |
 //! | add (`Layer::Add`, ConvMlp residual) | [`add`]: each input's rescale from a 256-entry table per layer, the output requantization per element | |
 //! | SE, global pool, fc | [`squeeze_excite`]: portable safe Rust; NEON: the SE scale + table 16 channels a step, the fc (int8, int16 inputs) four rows a step (`neon::se_scale16`, `neon::fc_dots`) | |
-//! | int16-operand convs (`--int16`: depthwise reading int16, 1x1 int8 -> int16; schedule `Reference`, `InPlace`, `WriteBehind`, `WriteAhead`, `WidenInPlace`, ConvMlp dw) | [`wide`]: window clipped once per pixel, taps straight off the int16 rows; the 1x1 on four-channel int8 dot products (feature `fast-int16`) | OHWI, bias |
+//! | int16-operand convs (`--int16`: depthwise reading int16, 1x1 int8 -> int16; schedule `Reference`, `InPlace`, `WriteBehind`, `WriteAhead`, `WidenInPlace`, ConvMlp dw) | [`wide`]: window clipped once per pixel; depthwise with >= 16 input channels, k <= 7, input zero point 0 on channel vectors ([`wide_block`]: 16 output channels a tap, weights copied tap-major once per row; NEON `SMLAL`/`SMLAL2`, Helium `VMULLB`/`VMULLT.S16`, elsewhere portable loops: `wide_sums16`), the rest taps straight off the int16 rows; the 1x1 on four-channel int8 dot products (feature `fast-int16`) | OHWI, bias |
 //! | LUT | reference op (`crate::ops`) | |
 
 pub mod add;

@@ -566,7 +566,7 @@ fn behind(
 /// The int8 outputs of the depthwise pixels `(y, x0..)` of a fitting conv
 /// ([`depthwise_fits`]) into `d` (`cout` bytes a pixel), reading int16
 /// input rows from `row`: the ConvMlp `dw` on an int16 stream, on channel
-/// vectors where it [`block_fits`].
+/// vectors where it fits them (`block_fits`).
 #[inline(always)]
 pub fn depthwise_group_i8<'r>(
     p: &Conv,

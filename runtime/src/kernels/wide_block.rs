@@ -1,8 +1,9 @@
 //! The int16 depthwise convs of [`wide`](super::wide) on channel vectors:
 //! [`LANES`] channels of a pixel at once, every tap one vector
 //! multiply-accumulate of `LANES` int16 inputs by `LANES` int8 weights into
-//! i32 sums (the tier's [`wide_sums16`](super::wide_sums16): NEON
-//! `SMLAL`/`SMLAL2`, Helium `VMLA`, the portable twin plain loops).
+//! i32 sums (the tier's `wide_sums16`, chosen in `kernels/mod.rs`: NEON
+//! `SMLAL`/`SMLAL2`, Helium `VMULLB`/`VMULLT.S16`, elsewhere the portable
+//! twin [`sums16`], plain loops).
 //!
 //! The schedule keeps these layers' OHWI weights (`[c][k][k]` for a
 //! depthwise conv), so a [`Block`] copies the taps of `LANES` channels
