@@ -277,3 +277,162 @@ fn other_shapes_are_declined() {
     q.groups = 1;
     assert!(!wide::conv(&q, &ops.args(&x), &mut [0i8; 128]));
 }
+
+/// A random plain depthwise conv on the channel-vector form
+/// (`kernels::wide_block`): int16 input with zero point 0, channel counts
+/// around the 16-channel blocks, multiplier 1 or 2, kernels 1..=7:
+/// `(conv, in place?)`.
+fn block_depthwise(r: &mut Gen) -> (Conv, bool) {
+    let in_place = r.below(2) == 0;
+    let c = [16, 17, 31, 32, 33, 48][r.below(6)];
+    let (h, w) = (1 + r.below(8), 1 + r.below(8));
+    let (k, stride, pad, m, out) = if in_place {
+        let k = 1 + 2 * r.below(4);
+        (k, 1, k / 2, 1, Elem::I16)
+    } else {
+        let k = 1 + r.below(7);
+        (
+            k,
+            1 + r.below(2),
+            r.below(k / 2 + 2),
+            1 + r.below(2),
+            elem(r),
+        )
+    };
+    if h + 2 * pad < k || w + 2 * pad < k {
+        return block_depthwise(r);
+    }
+    let (oh, ow) = (
+        (h + 2 * pad - k) / stride + 1,
+        (w + 2 * pad - k) / stride + 1,
+    );
+    let mut p = bare_conv(
+        tensor(h, w, c, Elem::I16),
+        tensor(oh, ow, c * m, out),
+        (k as u8, stride as u8, pad as u8),
+        c as u16,
+    );
+    p.in_zp = 0;
+    p.out_zp = match out {
+        Elem::I8 => r.range_i32(-128, 127),
+        Elem::I16 => r.range_i32(-400, 400),
+    };
+    (p, in_place)
+}
+
+/// The channel-vector form (NEON `SMLAL`, Helium `VMULL`, portable loops:
+/// whichever tier this test runs on) against the reference op: every tap
+/// of a clipped window, the identity tap and the padding (a wrong tap
+/// weight, a missed border or a dropped identity weight changes outputs of
+/// these random operands), out of place, in place, written behind or ahead
+/// of the input and as the ConvMlp `dw`.
+#[test]
+fn depthwise_int16_blocks_equal_the_reference() {
+    let mut r = Gen::new(0x1617);
+    for case in 0..600 {
+        let (p, in_place) = block_depthwise(&mut r);
+        let ops = operands(&p, &mut r);
+        let x = random_input(p.input, &mut r);
+        let a = ops.args(&x);
+        let mut expected = vec![0i8; out_len(p.output)];
+        conv_reference(&p, &a, &mut expected);
+        let mut got = vec![0i8; out_len(p.output)];
+        assert!(wide::conv(&p, &a, &mut got), "case {case}: declined {p:?}");
+        assert_eq!(expected, got, "case {case}: {p:?}");
+        if in_place {
+            let (k, w, c) = (p.kernel as usize, p.input.w as usize, p.input.c as usize);
+            let ring_len = Conv::in_place_scratch_bytes(k, w, 2 * c);
+            let mut d = x.clone();
+            let mut ring = vec![0i8; ring_len];
+            assert!(wide::conv_in_place(&p, &a, &mut d, &mut ring));
+            assert_eq!(expected, d, "case {case} in place: {p:?}");
+        }
+        if !in_place {
+            // Write-behind and write-ahead at their least distances.
+            let lead = p.write_behind_bytes();
+            let n = (lead + x.len()).max(out_len(p.output));
+            let mut g = vec![7i8; n];
+            g[lead..lead + x.len()].copy_from_slice(&x);
+            assert!(wide::conv_write_behind(&p, &a, &mut g, lead, 0));
+            assert_eq!(expected, g[..expected.len()], "case {case} behind: {p:?}");
+            let ahead = p.write_ahead_bytes();
+            let n = (ahead + out_len(p.output)).max(x.len());
+            let mut g = vec![7i8; n];
+            g[..x.len()].copy_from_slice(&x);
+            assert!(wide::conv_write_ahead(&p, &a, &mut g, 0, ahead));
+            let got = &g[ahead..ahead + expected.len()];
+            assert_eq!(expected, got, "case {case} ahead: {p:?}");
+        }
+        // The ConvMlp `dw` form: int8 output, groups of up to four pixels.
+        if p.output.elem == Elem::I8 && p.stride == 1 && p.output.c == p.input.c {
+            let (w, c) = (p.input.w as usize, p.input.c as usize);
+            let row = |iy: usize| &x[iy * w * c * 2..(iy + 1) * w * c * 2];
+            for y in 0..p.output.h as usize {
+                let ow = p.output.w as usize;
+                let mut x0 = 0;
+                while x0 < ow {
+                    let n = (ow - x0).min(1 + r.below(4));
+                    let mut d = vec![0i8; n * c];
+                    wide::depthwise_group_i8(&p, &a, (y, x0), row, &mut d);
+                    let at = (y * ow + x0) * c;
+                    assert_eq!(expected[at..at + n * c], d, "case {case} dw group: {p:?}");
+                    x0 += n;
+                }
+            }
+        }
+    }
+}
+
+/// Named edge cases of the channel-vector form: a single non-zero weight
+/// (each tap of a 7x7 and a 3x3 window in turn) on a 16-channel input of
+/// extreme values, at the corners (every border clipped), with and without
+/// an identity weight: a tap read from the wrong row, column or channel,
+/// or a padded tap that is not skipped, shows up as a wrong output.
+#[test]
+fn depthwise_int16_blocks_one_tap_at_a_time() {
+    let mut r = Gen::new(0x0007);
+    for k in [3usize, 7] {
+        let (h, w, c) = (5usize, 6usize, 16usize);
+        let mut p = bare_conv(
+            tensor(h, w, c, Elem::I16),
+            tensor(h, w, c, Elem::I16),
+            (k as u8, 1, (k / 2) as u8),
+            c as u16,
+        );
+        p.in_zp = 0;
+        let x: Vec<i8> = (0..h * w * c)
+            .flat_map(|i| {
+                let v = [i16::MIN, i16::MAX, -1, 1][i % 4].wrapping_add((i / 4) as i16);
+                v.to_le_bytes().map(|b| b as i8)
+            })
+            .collect();
+        for t in 0..k * k {
+            for with_identity in [false, true] {
+                let mut ops = operands(&p, &mut r);
+                ops.lut.clear();
+                ops.weights = vec![0; c * k * k];
+                for o in 0..c {
+                    ops.weights[o * k * k + t] = if o % 2 == 0 { 127 } else { -128 };
+                }
+                ops.identity = if with_identity {
+                    words(&vec![1 << 12; c])
+                } else {
+                    vec![]
+                };
+                let a = ops.args(&x);
+                let mut expected = vec![0i8; out_len(p.output)];
+                conv_reference(&p, &a, &mut expected);
+                let mut got = vec![0i8; out_len(p.output)];
+                assert!(wide::conv(&p, &a, &mut got));
+                assert_eq!(expected, got, "k {k} tap {t} identity {with_identity}");
+                let ring_len = Conv::in_place_scratch_bytes(k, w, 2 * c);
+                let (mut d, mut ring) = (x.clone(), vec![0i8; ring_len]);
+                assert!(wide::conv_in_place(&p, &a, &mut d, &mut ring));
+                assert_eq!(
+                    expected, d,
+                    "k {k} tap {t} identity {with_identity} in place"
+                );
+            }
+        }
+    }
+}

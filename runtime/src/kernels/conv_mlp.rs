@@ -103,13 +103,15 @@ pub fn conv_mlp_pointwise_wide(
         x.bytes(),
         data,
         scratch,
-        per_pixel(p.dw.input.c as usize, |y, i, rows, d| {
+        |y, x0, rows, d| {
             if fast_dw {
-                wide::depthwise_pixel_i8(&p.dw, dw, (y, i), |iy| rows.get(iy), d)
+                wide::depthwise_group_i8(&p.dw, dw, (y, x0), |iy| rows.get(iy), d)
             } else {
-                dw_value(p, dw, (y, i), rows, d, x)
+                per_pixel(p.dw.input.c as usize, |y, i, rows, d| {
+                    dw_value(p, dw, (y, i), rows, d, x)
+                })(y, x0, rows, d)
             }
-        }),
+        },
         |_, _, _, d, hid, tile| mlp(p, (fc1, fc2), d, hid, tile),
         |saved, f, out| add_with(&p.add, (saved, x), (f, Int8), (out, x)),
     );

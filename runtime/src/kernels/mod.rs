@@ -61,7 +61,7 @@
 //! | requantization (every kernel) | [`crate::quant::requantize`]: 32-bit high-word path for `t >= 33` | per-channel multiplier, shift |
 //! | add (`Layer::Add`, ConvMlp residual) | [`add`]: each input's rescale from a 256-entry table per layer, the output requantization per element | |
 //! | SE, global pool, fc | [`squeeze_excite`]: portable safe Rust; NEON: the SE scale + table 16 channels a step, the fc (int8, int16 inputs) four rows a step (`neon::se_scale16`, `neon::fc_dots`) | |
-//! | int16-operand convs (`--int16`: depthwise reading int16, 1x1 int8 -> int16; schedule `Reference`, `InPlace`, `WriteBehind`, `WriteAhead`, `WidenInPlace`, ConvMlp dw) | [`wide`]: window clipped once per pixel, taps straight off the int16 rows; the 1x1 on four-channel int8 dot products (feature `fast-int16`) | OHWI, bias |
+//! | int16-operand convs (`--int16`: depthwise reading int16, 1x1 int8 -> int16; schedule `Reference`, `InPlace`, `WriteBehind`, `WriteAhead`, `WidenInPlace`, ConvMlp dw) | [`wide`]: window clipped once per pixel; depthwise with >= 16 input channels, k <= 7, input zero point 0 on channel vectors ([`wide_block`]: 16 output channels a tap, weights copied tap-major once per row; NEON `SMLAL`/`SMLAL2`, Helium `VMULLB`/`VMULLT.S16`, elsewhere portable loops: `wide_sums16`), the rest taps straight off the int16 rows; the 1x1 on four-channel int8 dot products (feature `fast-int16`) | OHWI, bias |
 //! | LUT | reference op (`crate::ops`) | |
 
 pub mod add;
@@ -73,6 +73,7 @@ pub mod pointwise;
 pub mod squeeze_excite;
 pub mod stem;
 pub mod wide;
+pub mod wide_block;
 pub mod window;
 
 // The tiers, one folder each; every cfg that chooses between them is below
@@ -177,6 +178,13 @@ use portable::{
 };
 #[cfg(not(target_arch = "aarch64"))]
 use squeeze_excite::declining::{fc_dots, se_scale16};
+// The int16 depthwise's channel-vector taps (`wide_block`).
+#[cfg(all(target_arch = "arm", fastvit_mve))]
+use mve::wide_sums16;
+#[cfg(target_arch = "aarch64")]
+use neon::wide_sums16;
+#[cfg(not(any(target_arch = "aarch64", all(target_arch = "arm", fastvit_mve))))]
+use wide_block::sums16 as wide_sums16;
 
 /// The 1x1 tile runs blocks of output channels in `asm!` loops
 /// (`dsp::block_px4`: sums, then requantization four pixels at a time).

@@ -27,6 +27,7 @@
 //! [`ConvVariant::WriteBehind`]: crate::ConvVariant::WriteBehind
 #![forbid(unsafe_code)]
 
+use super::wide_block::{Block, LANES, MAX_KERNEL};
 use crate::arena::save_row;
 use crate::ops::conv::{finish, ConvArgs};
 use crate::schedule::Conv;
@@ -153,11 +154,91 @@ fn depthwise_value<'r>(
             acc = acc.wrapping_add(w.wrapping_mul(x.wrapping_sub(zp)));
         }
     }
+    output_step(p, a, acc, (oy, ox, o), out, (e, row))
+}
+
+/// The output step of channel `o` at pixel `(oy, ox)` from `acc` (bias
+/// and taps): the identity tap (input element `(oy, ox, o)` of `row(oy)`),
+/// then [`finish`].
+#[inline(always)]
+fn output_step<'r>(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    mut acc: i32,
+    (oy, ox, o): (usize, usize, usize),
+    out: Elem,
+    (e, row): (impl Storage, impl Fn(usize) -> &'r [i8]),
+) -> i32 {
     if !a.identity.is_empty() {
-        let x = e.get(row(oy), ox * cin + o).unwrap_or(zp);
+        let zp = p.in_zp;
+        let x = e.get(row(oy), ox * p.input.c as usize + o).unwrap_or(zp);
         acc = acc.wrapping_add(a.identity.get(o).wrapping_mul(x.wrapping_sub(zp)));
     }
     finish(p, a, acc, o, out)
+}
+
+/// Whether a fitting depthwise conv ([`depthwise_fits`]) runs on channel
+/// vectors ([`wide_block`](super::wide_block)): at least a block of input
+/// channels, kernel up to 7, input zero point 0.
+fn block_fits(p: &Conv) -> bool {
+    p.input.c as usize >= LANES && (p.kernel as usize) <= MAX_KERNEL && p.in_zp == 0
+}
+
+/// The full blocks of a [`block_fits`] conv (`(c0, m, plane)` for
+/// [`Block::load`]: input channels `c0..c0 + LANES`, each plane of the
+/// channel multiplier `m`), and the first input channel past them.
+fn blocks(p: &Conv) -> (impl Iterator<Item = (usize, usize, usize)>, usize) {
+    let c = p.input.c as usize;
+    let m = (p.output.c as usize).checked_div(c).unwrap_or(1);
+    let n = if block_fits(p) { c / LANES } else { 0 };
+    let it = (0..n).flat_map(move |b| (0..m).map(move |pl| (b * LANES, m, pl)));
+    (it, n * LANES)
+}
+
+/// The outputs of pixel `(oy, ox)` of a [`block_fits`] conv for the
+/// channels of `blk` (lane `j`: output channel `blk.channel(j)`), for an
+/// output of type `out`.
+#[inline(always)]
+fn block_pixel<'r>(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    blk: &Block,
+    (oy, ox): (usize, usize),
+    out: Elem,
+    row: impl Fn(usize) -> &'r [i8] + Copy,
+) -> [i32; LANES] {
+    let win = Window::of(p, oy, ox);
+    let geometry = (p.kernel as usize, p.input.c as usize);
+    let clip = (win.ky0, win.ky1, win.kx0, win.kx1);
+    let sums = blk.sums(geometry, clip, (win.iy, win.ix), row);
+    let mut v = [0i32; LANES];
+    for (j, (v, s)) in v.iter_mut().zip(sums).enumerate() {
+        let o = blk.channel(j);
+        let acc = a.bias.get(o).wrapping_add(s);
+        *v = output_step(p, a, acc, (oy, ox, o), out, (Int16, row));
+    }
+    v
+}
+
+/// Runs `f` on each [`blocks`] block of `p` (its weights loaded); returns
+/// the first input channel past them (0 if `p` does not [`block_fits`]).
+#[inline(always)]
+fn each_block(p: &Conv, a: &ConvArgs<'_>, mut f: impl FnMut(&Block)) -> usize {
+    let (it, rest) = blocks(p);
+    for b in it {
+        f(&Block::load(a.weights, p.kernel as usize, b));
+    }
+    rest
+}
+
+/// The output channels of input channels `g0..` in order (all of them for
+/// `g0 == 0`): the ones the blocks leave to [`depthwise_value`].
+#[inline(always)]
+fn rest_channels(p: &Conv, g0: usize) -> core::ops::Range<usize> {
+    let m = (p.output.c as usize)
+        .checked_div(p.input.c as usize)
+        .unwrap_or(1);
+    g0 * m..p.output.c as usize
 }
 
 /// [`ConvVariant::Reference`](crate::ConvVariant::Reference) of a fitting
@@ -193,11 +274,20 @@ fn depthwise(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8], out: impl Storage) {
             .unwrap_or(&[])
     };
     for oy in 0..oh {
+        let at = |ox: usize, o: usize| (oy * ow + ox) * cout + o;
+        let g0 = each_block(p, a, |blk| {
+            for ox in 0..ow {
+                let v = block_pixel(p, a, blk, (oy, ox), out.elem(), row);
+                for (j, &v) in v.iter().enumerate() {
+                    out.put(output, at(ox, blk.channel(j)), v);
+                }
+            }
+        });
         for ox in 0..ow {
             let win = Window::of(p, oy, ox);
-            for o in 0..cout {
+            for o in rest_channels(p, g0) {
                 let v = depthwise_value(p, a, (&win, oy, ox, o), out.elem(), Int16, row);
-                out.put(output, (oy * ow + ox) * cout + o, v);
+                out.put(output, at(ox, o), v);
             }
         }
     }
@@ -300,27 +390,50 @@ pub fn conv_in_place(p: &Conv, a: &ConvArgs<'_>, data: &mut [i8], ring: &mut [i8
     let slots = p.kernel as usize / 2 + 1;
     for y in 0..h {
         save_row(ring, data, y, slots, row);
-        for x in 0..w {
-            let win = Window::of(p, y, x);
-            for o in 0..cout {
+        // Row `y` is read from the ring only: its outputs in any order.
+        let at = |x: usize, o: usize| y * w * cout + x * cout + o;
+        let g0 = each_block(p, a, |blk| {
+            for x in 0..w {
                 let v = {
                     let (ring, data) = (&*ring, &*data);
-                    let rows = |iy: usize| {
-                        let r = if iy <= y {
-                            let s = iy.checked_rem(slots).unwrap_or(0) * row;
-                            ring.get(s..s + row)
-                        } else {
-                            data.get(iy * row..(iy + 1) * row)
-                        };
-                        r.unwrap_or(&[])
-                    };
+                    let rows = |iy: usize| ring_row(ring, data, (iy, y, slots, row));
+                    block_pixel(p, a, blk, (y, x), Elem::I16, rows)
+                };
+                for (j, &v) in v.iter().enumerate() {
+                    Int16.put(data, at(x, blk.channel(j)), v);
+                }
+            }
+        });
+        for x in 0..w {
+            let win = Window::of(p, y, x);
+            for o in rest_channels(p, g0) {
+                let v = {
+                    let (ring, data) = (&*ring, &*data);
+                    let rows = |iy: usize| ring_row(ring, data, (iy, y, slots, row));
                     depthwise_value(p, a, (&win, y, x, o), Elem::I16, Int16, rows)
                 };
-                Int16.put(data, y * w * cout + x * cout + o, v);
+                Int16.put(data, at(x, o), v);
             }
         }
     }
     true
+}
+
+/// Input row `iy` of an in-place conv at output row `y`: rows `<= y` from
+/// the ring of `slots` rows of `row` bytes, later ones from `data`.
+#[inline(always)]
+fn ring_row<'r>(
+    ring: &'r [i8],
+    data: &'r [i8],
+    (iy, y, slots, row): (usize, usize, usize, usize),
+) -> &'r [i8] {
+    let r = if iy <= y {
+        let s = iy.checked_rem(slots).unwrap_or(0) * row;
+        ring.get(s..s + row)
+    } else {
+        data.get(iy * row..(iy + 1) * row)
+    };
+    r.unwrap_or(&[])
 }
 
 /// [`ConvVariant::WriteBehind`](crate::ConvVariant::WriteBehind) of a
@@ -412,9 +525,29 @@ fn behind(
     );
     for r in 0..oh {
         let oy = if bottom_up { oh - 1 - r } else { r };
+        // Output row `oy` covers only input rows no later row reads: its
+        // outputs in any order.
+        let at = |ox: usize, o: usize| (oy * ow + ox) * cout + o;
+        let g0 = each_block(p, a, |blk| {
+            for ox in 0..ow {
+                let v = {
+                    let r = &*region;
+                    let rows = |iy: usize| {
+                        let at = input_at + iy * row;
+                        r.get(at..at + row).unwrap_or(&[])
+                    };
+                    block_pixel(p, a, blk, (oy, ox), out.elem(), rows)
+                };
+                if let Some(d) = region.get_mut(output_at..) {
+                    for (j, &v) in v.iter().enumerate() {
+                        out.put(d, at(ox, blk.channel(j)), v);
+                    }
+                }
+            }
+        });
         for ox in 0..ow {
             let win = Window::of(p, oy, ox);
-            for o in 0..cout {
+            for o in rest_channels(p, g0) {
                 let v = {
                     let r = &*region;
                     let rows = |iy: usize| {
@@ -424,27 +557,48 @@ fn behind(
                     depthwise_value(p, a, (&win, oy, ox, o), out.elem(), Int16, rows)
                 };
                 if let Some(d) = region.get_mut(output_at..) {
-                    out.put(d, (oy * ow + ox) * cout + o, v);
+                    out.put(d, at(ox, o), v);
                 }
             }
         }
     }
 }
 
-/// The int8 outputs of depthwise pixel `(y, x)` of a fitting conv
-/// ([`depthwise_fits`]) into `d` (`cout` bytes), reading int16 input rows
-/// from `row`: the ConvMlp `dw` on an int16 stream.
+/// The int8 outputs of the depthwise pixels `(y, x0..)` of a fitting conv
+/// ([`depthwise_fits`]) into `d` (`cout` bytes a pixel), reading int16
+/// input rows from `row`: the ConvMlp `dw` on an int16 stream, on channel
+/// vectors where it fits them (`block_fits`).
 #[inline(always)]
-pub fn depthwise_pixel_i8<'r>(
+pub fn depthwise_group_i8<'r>(
     p: &Conv,
     a: &ConvArgs<'_>,
-    (y, x): (usize, usize),
+    (y, x0): (usize, usize),
     row: impl Fn(usize) -> &'r [i8] + Copy,
     d: &mut [i8],
 ) {
-    let win = Window::of(p, y, x);
-    for (o, v) in d.iter_mut().enumerate() {
-        // An int8 output: in range.
-        *v = depthwise_value(p, a, (&win, y, x, o), Elem::I8, Int16, row) as i8;
+    let c = (p.output.c as usize).max(1);
+    let n = d.len() / c;
+    let mut put = |i: usize, o: usize, v: i32| {
+        if let Some(b) = d.get_mut(i * c + o) {
+            *b = v as i8; // An int8 output: in range.
+        }
+    };
+    let g0 = each_block(p, a, |blk| {
+        for i in 0..n {
+            let v = block_pixel(p, a, blk, (y, x0 + i), Elem::I8, row);
+            for (j, &v) in v.iter().enumerate() {
+                put(i, blk.channel(j), v);
+            }
+        }
+    });
+    for i in 0..n {
+        let win = Window::of(p, y, x0 + i);
+        for o in rest_channels(p, g0) {
+            put(
+                i,
+                o,
+                depthwise_value(p, a, (&win, y, x0 + i, o), Elem::I8, Int16, row),
+            );
+        }
     }
 }

@@ -31,6 +31,7 @@ pub use pixel::{
 };
 pub use taps::above_min;
 pub use tile::{dot_px4, dot_rows_px4, finish_px4, tile_px4, ROWS};
+pub use wide16::wide_sums16;
 
 #[rustfmt::skip]
 /// One tap's 16 channels in the widening form: `VLDRB.S16` of eight
@@ -65,6 +66,7 @@ mod copy;
 mod pixel;
 mod taps;
 mod tile;
+mod wide16;
 
 /// `table[i] = i - 128`: the table of a layer without one, so the vector
 /// requantization always ends in one gather.
