@@ -35,6 +35,19 @@ pub fn dot1(w: &[i8], x: &[i8]) -> i32 {
     })
 }
 
+/// `table[i] = i - 128`: the table of a layer without one, so the DSP's
+/// `block_px4` and `depthwise_taps16` always end in one table load and the
+/// Helium vector requantizations in one gather.
+pub(crate) static IDENTITY: [i8; 256] = {
+    let mut t = [0i8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as i32 - 128) as i8;
+        i += 1;
+    }
+    t
+};
+
 /// Tile scratch words per input channel: none, this tier reads the four
 /// input rows as they are.
 pub const TILE_WORDS_PER_CIN: usize = 0;

@@ -15,6 +15,7 @@
 pub mod lanes;
 
 pub(crate) use super::dsp_instructions as instructions;
+use super::portable::IDENTITY;
 use instructions::smlad;
 pub(crate) use instructions::{sxtb16, sxtb16_ror8};
 
@@ -162,18 +163,6 @@ pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
 /// Output channels per [`block_px4`] block: their sums are parked in a
 /// 512-byte stack buffer.
 const BLOCK: usize = 32;
-
-/// `table[i] = i - 128`: the table of a layer without one, so
-/// [`block_px4`] always ends in one table load.
-static IDENTITY: [i8; 256] = {
-    let mut t = [0i8; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = (i as i32 - 128) as i8;
-        i += 1;
-    }
-    t
-};
 
 /// Whether [`block_px4`] takes a layer: every shift in `-31..=-2` (`t =
 /// 31 - shift` in `33..=62`, every FastViT-T8 layer) and an int8 zero
