@@ -142,15 +142,10 @@ pub fn pointwise_pairs(
                 // gives pixel `p` its 16 channels in register `p`.
                 let q = vld4q_s32(bk.cast_const().cast::<i32>());
                 for (p, q) in [q.0, q.1, q.2, q.3].into_iter().enumerate() {
-                    core::arch::asm!("st1 {{{v:v}.16b}}, [{p}]", v = in(vreg) q,
-                        p = in(reg) ot.add(p * cout + o), options(nostack, preserves_flags));
+                    store_at(ot.add(p * cout + o), vreinterpretq_s8_s32(q));
                 }
             }
         }
     }
-    let done = 4 * tiles;
-    if let (Some(t), Some(out)) = (lut, out.get_mut(..done * cout)) {
-        lut_pass(out, t);
-    }
-    done
+    tiles_done(out, lut, tiles, cout)
 }

@@ -195,13 +195,24 @@ pub(super) fn store16(out: &mut [i8], v: int8x16_t) -> bool {
     let Some(out) = out.get_mut(..16) else {
         return false;
     };
-    // SAFETY: `out` is 16 writable bytes; byte-element ST1 needs 1-byte
-    // alignment.
+    // SAFETY: `out` is 16 writable bytes.
+    unsafe { store_at(out.as_mut_ptr(), v) };
+    true
+}
+
+/// 16 bytes stored at `p`: one `ST1` of byte elements (legal unaligned,
+/// see [`store16`]).
+///
+/// # Safety
+/// `p` must point to 16 writable bytes.
+#[inline(always)]
+pub(super) unsafe fn store_at(p: *mut i8, v: int8x16_t) {
+    // SAFETY: the caller guarantees 16 writable bytes at `p`; byte-element
+    // ST1 needs 1-byte alignment.
     unsafe {
-        core::arch::asm!("st1 {{{v:v}.16b}}, [{p}]", v = in(vreg) v, p = in(reg) out.as_mut_ptr(),
+        core::arch::asm!("st1 {{{v:v}.16b}}, [{p}]", v = in(vreg) v, p = in(reg) p,
             options(nostack, preserves_flags));
     }
-    true
 }
 
 /// Every channel takes the vector requantization ([`requant4`]): all
@@ -243,6 +254,23 @@ pub(super) fn tile_table<'a>(
         && a.folded_bias.0.len() >= 4 * cout
         && all_vector_form(a.requant, cout);
     ok.then_some(lut)
+}
+
+/// The end of a vector 1x1 tile loop: the `4 * tiles` pixels done (of
+/// `cout` bytes each from the start of `out`) through the layer's table,
+/// if any, in one pass over them all (its 256 bytes stay in registers,
+/// not reloaded around the accumulators of every tile). The pixels done.
+pub(super) fn tiles_done(
+    out: &mut [i8],
+    lut: Option<&[i8; 256]>,
+    tiles: usize,
+    cout: usize,
+) -> usize {
+    let done = 4 * tiles;
+    if let (Some(t), Some(out)) = (lut, out.get_mut(..done * cout)) {
+        lut_pass(out, t);
+    }
+    done
 }
 
 /// The table over `out[..n / 16 * 16]` in place, its 256 bytes loaded once

@@ -151,17 +151,10 @@ pub fn pointwise_wide(
                 let [y0, y1, y2, y3] = y;
                 let qs = [0, 1, 2, 3].map(|p| narrow16([y0[p], y1[p], y2[p], y3[p]]));
                 for (p, q) in qs.into_iter().enumerate() {
-                    core::arch::asm!("st1 {{{v:v}.16b}}, [{p}]", v = in(vreg) q,
-                        p = in(reg) ot.add(p * cout + o), options(nostack, preserves_flags));
+                    store_at(ot.add(p * cout + o), q);
                 }
             }
         }
     }
-    let done = 4 * tiles;
-    // The table over the whole output at once (its 256 bytes stay in
-    // registers, not reloaded around the accumulators of every tile).
-    if let (Some(t), Some(out)) = (lut, out.get_mut(..done * cout)) {
-        lut_pass(out, t);
-    }
-    done
+    tiles_done(out, lut, tiles, cout)
 }
