@@ -103,15 +103,6 @@ fn each_row<D>(
     }
 }
 
-/// The lengths of the blocks of `steps` 16-input steps after which the
-/// i16 weight sums are widened: [`STEPS`] each, the last one shorter.
-#[inline(always)]
-fn blocks(steps: usize) -> impl Iterator<Item = usize> {
-    (0..steps)
-        .step_by(STEPS)
-        .map(move |s| (steps - s).min(STEPS))
-}
-
 /// `(sum w x, sum w)` of `N` consecutive weight rows of `x.len()` bytes in
 /// `rows` against int8 `x` (a non-zero multiple of 16 bytes, `rows`
 /// holding `N * x.len()`; otherwise zeros), wrapping i32 sums.
@@ -130,7 +121,10 @@ fn dots8<const N: usize>(x: &[i8], rows: &[i8]) -> [(i32, i32); N] {
         let mut pw: [*const i8; N] = core::array::from_fn(|j| rows.as_ptr().add(j * cin));
         let mut acc = [vdupq_n_s32(0); N];
         let mut ws = [vdupq_n_s32(0); N];
-        for n in blocks(cin / 16) {
+        let mut steps = cin / 16;
+        while steps > 0 {
+            let n = steps.min(STEPS);
+            steps -= n;
             let mut ws16 = [vdupq_n_s16(0); N];
             for _ in 0..n {
                 let xv = load_next(&mut px);
@@ -171,7 +165,10 @@ fn dots16<const N: usize>(x: &[i8], rows: &[i8]) -> [(i64, i32); N] {
         let mut wide = [vdupq_n_s64(0); N];
         let mut ws = [vdupq_n_s32(0); N];
         let flip = vdupq_n_u8(0x80);
-        for n in blocks(cin / 16) {
+        let mut steps = cin / 16;
+        while steps > 0 {
+            let n = steps.min(STEPS);
+            steps -= n;
             let mut ws16 = [vdupq_n_s16(0); N];
             for _ in 0..n {
                 if LANE_DOT {
