@@ -329,23 +329,12 @@ pub fn depthwise_taps16(
 /// stride `2 * cin`, its outputs, biases, multipliers and shifts at `2 *
 /// (c0 + i) + j`). `false` (the caller takes the window path, which
 /// writes every output again) unless the multiplier is 2, `cin` a multiple
-/// of 4 and every operand fits; also for a shift outside `-31..=-2`.
-#[inline]
-pub fn multiplier_pixel16<'s>(
-    a: &super::window::WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) -> bool {
-    multiplier_taps(a, oy, ox, row, out)
-}
-
-/// [`multiplier_pixel16`] not generic over `row` and not inlined: one copy
-/// for both callers (plain and write-behind), as flash is tight on the
-/// 4 MB Pico 2.
+/// of 4 and every operand fits; also for a shift outside `-31..=-2`. Not
+/// generic over `row` (a `dyn`, which the callers' `&impl Fn` coerce to)
+/// and not inlined: one copy for both callers (plain and write-behind), as
+/// flash is tight on the 4 MB Pico 2.
 #[inline(never)]
-fn multiplier_taps<'s>(
+pub fn multiplier_pixel16<'s>(
     a: &super::window::WindowArgs<'_>,
     oy: usize,
     ox: usize,
