@@ -35,6 +35,19 @@ pub fn dot1(w: &[i8], x: &[i8]) -> i32 {
     })
 }
 
+/// `table[i] = i - 128`: the table of a layer without one, so the DSP's
+/// `block_px4` and `depthwise_taps16` always end in one table load and the
+/// Helium vector requantizations in one gather.
+pub(crate) static IDENTITY: [i8; 256] = {
+    let mut t = [0i8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as i32 - 128) as i8;
+        i += 1;
+    }
+    t
+};
+
 /// Tile scratch words per input channel: none, this tier reads the four
 /// input rows as they are.
 pub const TILE_WORDS_PER_CIN: usize = 0;
@@ -98,173 +111,6 @@ pub fn requant_px4(dots: [i32; 4], bias: i32, multiplier: i32, shift: i32, zp: i
     dots.map(|d| requantize_i8(bias.wrapping_add(d), multiplier, shift, zp))
 }
 
-/// `neon::rows_px4_store` off AArch64: declines (`false`, nothing
-/// written), so the caller takes the channel-by-channel path. Generic over
-/// the tile type, which the DSP tier defines differently.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub fn rows_px4_store<P>(
-    _p: &P,
-    _rows: &[i8],
-    _o: usize,
-    _bias: I32s<'_>,
-    _requant: RequantView<'_>,
-    _out_zp: i32,
-    _lut: Option<&[i8; 256]>,
-    _outs: [&mut [i8]; 4],
-) -> bool {
-    false
-}
-
-/// `neon::depthwise_run16` off AArch64: declines (`false`, nothing added),
-/// so the caller takes the portable lane loop.
-#[inline(always)]
-pub fn depthwise_run16(
-    _: &mut [i32; 16],
-    _: &[i8],
-    _: usize,
-    _: &[i8],
-    _: usize,
-    _: usize,
-) -> bool {
-    false
-}
-
-/// `neon::pointwise_wide` off AArch64: declines (0 pixels done).
-#[inline(always)]
-pub fn pointwise_wide(
-    _: &PointwiseArgs<'_>,
-    _: usize,
-    _: usize,
-    _: &[i8],
-    _: &mut [i8],
-    _: &mut [u32],
-) -> usize {
-    0
-}
-
-/// `neon::pointwise_pairs` off AArch64: declines (0 pixels done).
-#[inline(always)]
-pub fn pointwise_pairs(_: &PointwiseArgs<'_>, _: usize, _: usize, _: &[i8], _: &mut [i8]) -> usize {
-    0
-}
-
-/// `neon::above_min` off AArch64: not checked (`false`).
-#[inline(always)]
-pub fn above_min(_: &[i8]) -> bool {
-    false
-}
-
-/// `neon::finish16` off AArch64: declines (`false`, nothing written).
-#[inline(always)]
-pub fn finish16(_: &[i32; 16], _: &PointwiseArgs<'_>, _: usize, _: &mut [i8]) -> bool {
-    false
-}
-
-/// `mve::finish_px4` off Helium: declines (`false`, nothing written), so
-/// the caller takes the scalar path.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub fn finish_px4(
-    _dots: [i32; 4],
-    _bias: i32,
-    _multiplier: i32,
-    _shift: i32,
-    _out_zp: i32,
-    _lut: Option<&[i8; 256]>,
-    _out: &mut [i8],
-    _o: usize,
-    _cout: usize,
-) -> bool {
-    false
-}
-
-/// `mve::tile_px4` off Helium: declines (no channel done), so the caller
-/// takes the channel-by-channel path.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub fn tile_px4(
-    _x: &[i8],
-    _cin: usize,
-    _cout: usize,
-    _weights: &[i8],
-    _bias: &[u8],
-    _multiplier: &[u8],
-    _shift: &[i8],
-    _out_zp: i32,
-    _lut: Option<&[i8; 256]>,
-    _out: &mut [i8],
-) -> usize {
-    0
-}
-
-/// `mve::taps16_sums` off Helium: declines, so the caller takes four
-/// channels at a time.
-#[inline(always)]
-pub fn taps16_sums(_: &TapRows<'_>, _: &[i8], _: usize, _: usize) -> Option<[i32; 16]> {
-    None
-}
-
-/// `mve::depthwise_taps16` off Helium: no channels done, all are left to
-/// the four-channel loop.
-#[inline(always)]
-pub fn depthwise_taps16(_: &WindowArgs<'_>, _: &TapRows<'_>, _: &mut [i8]) -> Option<usize> {
-    Some(0)
-}
-
-/// `mve::depthwise_pixel16` off Helium: declines (`false`, nothing
-/// written), so the caller takes its own depthwise path.
-#[inline(always)]
-pub fn depthwise_pixel16<'s>(
-    _: &WindowArgs<'_>,
-    _: usize,
-    _: usize,
-    _: &impl Fn(usize) -> &'s [i8],
-    _: &mut [i8],
-) -> bool {
-    false
-}
-
-/// `mve::multiplier_pixel16` off Helium: declines (`false`, nothing
-/// written), so the caller takes its own multiplier path.
-#[inline(always)]
-pub fn multiplier_pixel16<'s>(
-    _: &WindowArgs<'_>,
-    _: usize,
-    _: usize,
-    _: &impl Fn(usize) -> &'s [i8],
-    _: &mut [i8],
-) -> bool {
-    false
-}
-
-/// `mve::add_tables4` off Helium: declines (no element done).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub fn add_tables4(
-    _: &[i32; 256],
-    _: &[i32; 256],
-    _: i32,
-    _: u32,
-    _: i32,
-    _: &[i8],
-    _: &[i8],
-    _: &mut [i8],
-) -> usize {
-    0
-}
-
-/// `mve::depthwise_row16` off Helium: declines (no pixel done).
-#[inline(always)]
-pub fn depthwise_row16<'s>(
-    _: &WindowArgs<'_>,
-    _: usize,
-    _: &impl Fn(usize) -> &'s [i8],
-    _: &mut [i8],
-) -> core::ops::Range<usize> {
-    0..0
-}
-
 /// `mve::copy_run` off Helium: `dst[..n] = src[..n]`, `n` the shorter
 /// length, a byte at a time.
 #[inline(always)]
@@ -274,37 +120,103 @@ pub fn copy_run(dst: &mut [i8], src: &[i8]) {
     }
 }
 
-/// `mve::depthwise_span16` off Helium: declines (no pixel done).
-#[inline(always)]
-pub fn depthwise_span16<'s>(
-    _: &WindowArgs<'_>,
-    _: usize,
-    _: usize,
-    _: &impl Fn(usize) -> &'s [i8],
-    _: &mut [i8],
-) -> core::ops::Range<usize> {
-    0..0
+/// The hooks of a faster tier that this tier does not have: each takes the
+/// hook's parameters (unused, so only their types are listed) and returns
+/// the value that declines, so the caller takes its own path. Also
+/// `squeeze_excite::declining`'s.
+macro_rules! declining_hooks {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident $(<$($g:tt),*>)? ($($ty:ty),* $(,)?) -> $ret:ty = $value:expr;
+    )*) => {$(
+        $(#[$doc])*
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        pub fn $name $(<$($g),*>)? ($(_: $ty),*) -> $ret {
+            $value
+        }
+    )*};
 }
+pub(crate) use declining_hooks;
 
-/// `dsp::block_px4` off the DSP cores: declines (no channel done).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub fn block_px4<P>(
-    _p: &P,
-    _cout: usize,
-    _weights: &[i8],
-    _bias: &[u8],
-    _multiplier: &[u8],
-    _shift: &[i8],
-    _out_zp: i32,
-    _lut: Option<&[i8; 256]>,
-    _out: &mut [i8],
-) -> usize {
-    0
-}
+declining_hooks! {
+    /// `neon::rows_px4_store` off AArch64: declines (`false`, nothing
+    /// written), so the caller takes the channel-by-channel path. Generic over
+    /// the tile type, which the DSP tier defines differently.
+    fn rows_px4_store<P>(
+        &P, &[i8], usize, I32s<'_>, RequantView<'_>, i32, Option<&[i8; 256]>, [&mut [i8]; 4],
+    ) -> bool = false;
 
-/// `dsp::block_px4_fits` off the DSP cores: never.
-#[inline(always)]
-pub fn block_px4_fits(_shift: &[i8], _out_zp: i32) -> bool {
-    false
+    /// `neon::depthwise_run16` off AArch64: declines (`false`, nothing added),
+    /// so the caller takes the portable lane loop.
+    fn depthwise_run16(&mut [i32; 16], &[i8], usize, &[i8], usize, usize) -> bool = false;
+
+    /// `neon::pointwise_wide` off AArch64: declines (0 pixels done).
+    fn pointwise_wide(
+        &PointwiseArgs<'_>, usize, usize, &[i8], &mut [i8], &mut [u32],
+    ) -> usize = 0;
+
+    /// `neon::pointwise_pairs` off AArch64: declines (0 pixels done).
+    fn pointwise_pairs(&PointwiseArgs<'_>, usize, usize, &[i8], &mut [i8]) -> usize = 0;
+
+    /// `neon::above_min` off AArch64: not checked (`false`).
+    fn above_min(&[i8]) -> bool = false;
+
+    /// `neon::finish16` off AArch64: declines (`false`, nothing written).
+    fn finish16(&[i32; 16], &PointwiseArgs<'_>, usize, &mut [i8]) -> bool = false;
+
+    /// `mve::finish_px4` off Helium: declines (`false`, nothing written), so
+    /// the caller takes the scalar path.
+    fn finish_px4(
+        [i32; 4], i32, i32, i32, i32, Option<&[i8; 256]>, &mut [i8], usize, usize,
+    ) -> bool = false;
+
+    /// `mve::tile_px4` off Helium: declines (no channel done), so the caller
+    /// takes the channel-by-channel path.
+    fn tile_px4(
+        &[i8], usize, usize, &[i8], &[u8], &[u8], &[i8], i32, Option<&[i8; 256]>, &mut [i8],
+    ) -> usize = 0;
+
+    /// `mve::taps16_sums` off Helium: declines, so the caller takes four
+    /// channels at a time.
+    fn taps16_sums(&TapRows<'_>, &[i8], usize, usize) -> Option<[i32; 16]> = None;
+
+    /// `mve::depthwise_taps16` off Helium: no channels done, all are left to
+    /// the four-channel loop.
+    fn depthwise_taps16(&WindowArgs<'_>, &TapRows<'_>, &mut [i8]) -> Option<usize> = Some(0);
+
+    /// `mve::depthwise_pixel16` off Helium: declines (`false`, nothing
+    /// written), so the caller takes its own depthwise path.
+    fn depthwise_pixel16<'s>(
+        &WindowArgs<'_>, usize, usize, &impl Fn(usize) -> &'s [i8], &mut [i8],
+    ) -> bool = false;
+
+    /// `mve::multiplier_pixel16` off Helium: declines (`false`, nothing
+    /// written), so the caller takes its own multiplier path.
+    fn multiplier_pixel16<'s>(
+        &WindowArgs<'_>, usize, usize, &impl Fn(usize) -> &'s [i8], &mut [i8],
+    ) -> bool = false;
+
+    /// `mve::add_tables4` off Helium: declines (no element done).
+    fn add_tables4(
+        &[i32; 256], &[i32; 256], i32, u32, i32, &[i8], &[i8], &mut [i8],
+    ) -> usize = 0;
+
+    /// `mve::depthwise_row16` off Helium: declines (no pixel done).
+    fn depthwise_row16<'s>(
+        &WindowArgs<'_>, usize, &impl Fn(usize) -> &'s [i8], &mut [i8],
+    ) -> core::ops::Range<usize> = 0..0;
+
+    /// `mve::depthwise_span16` off Helium: declines (no pixel done).
+    fn depthwise_span16<'s>(
+        &WindowArgs<'_>, usize, usize, &impl Fn(usize) -> &'s [i8], &mut [i8],
+    ) -> core::ops::Range<usize> = 0..0;
+
+    /// `dsp::block_px4` off the DSP cores: declines (no channel done).
+    fn block_px4<P>(
+        &P, usize, &[i8], &[u8], &[u8], &[i8], i32, Option<&[i8; 256]>, &mut [i8],
+    ) -> usize = 0;
+
+    /// `dsp::block_px4_fits` off the DSP cores: never.
+    fn block_px4_fits(&[i8], i32) -> bool = false;
 }

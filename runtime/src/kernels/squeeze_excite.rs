@@ -291,28 +291,13 @@ pub(crate) mod declining {
     use crate::ops::RequantView;
     use crate::tensor::Elem;
 
-    /// Declines (the NEON tier's `fc_dots`).
-    #[inline(always)]
-    pub(crate) fn fc_dots(
-        _: (&[i8], Elem),
-        _: i32,
-        _: &[i8],
-        _: (usize, usize),
-        _: impl FnMut(usize, i64),
-    ) -> bool {
-        false
-    }
+    crate::kernels::portable::declining_hooks! {
+        /// Declines (the NEON tier's `fc_dots`).
+        fn fc_dots(
+            (&[i8], Elem), i32, &[i8], (usize, usize), impl FnMut(usize, i64),
+        ) -> bool = false;
 
-    /// Declines (the NEON tier's `se_scale16`).
-    #[inline(always)]
-    pub(crate) fn se_scale16(
-        _: (i32, i32),
-        _: RequantView<'_>,
-        _: &[i8],
-        _: &[i8],
-        _: &mut [i8],
-        _: &[i8],
-    ) -> bool {
-        false
+        /// Declines (the NEON tier's `se_scale16`).
+        fn se_scale16((i32, i32), RequantView<'_>, &[i8], &[i8], &mut [i8], &[i8]) -> bool = false;
     }
 }

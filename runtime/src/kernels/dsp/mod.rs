@@ -15,6 +15,7 @@
 pub mod lanes;
 
 pub(crate) use super::dsp_instructions as instructions;
+use super::portable::IDENTITY;
 use instructions::smlad;
 pub(crate) use instructions::{sxtb16, sxtb16_ror8};
 
@@ -162,18 +163,6 @@ pub fn dot_rows_px4(p: &Px4<'_>, rows: &[i8]) -> [[i32; 4]; ROWS] {
 /// Output channels per [`block_px4`] block: their sums are parked in a
 /// 512-byte stack buffer.
 const BLOCK: usize = 32;
-
-/// `table[i] = i - 128`: the table of a layer without one, so
-/// [`block_px4`] always ends in one table load.
-static IDENTITY: [i8; 256] = {
-    let mut t = [0i8; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = (i as i32 - 128) as i8;
-        i += 1;
-    }
-    t
-};
 
 /// Whether [`block_px4`] takes a layer: every shift in `-31..=-2` (`t =
 /// 31 - shift` in `33..=62`, every FastViT-T8 layer) and an int8 zero
@@ -340,23 +329,12 @@ pub fn depthwise_taps16(
 /// stride `2 * cin`, its outputs, biases, multipliers and shifts at `2 *
 /// (c0 + i) + j`). `false` (the caller takes the window path, which
 /// writes every output again) unless the multiplier is 2, `cin` a multiple
-/// of 4 and every operand fits; also for a shift outside `-31..=-2`.
-#[inline]
-pub fn multiplier_pixel16<'s>(
-    a: &super::window::WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) -> bool {
-    multiplier_taps(a, oy, ox, row, out)
-}
-
-/// [`multiplier_pixel16`] not generic over `row` and not inlined: one copy
-/// for both callers (plain and write-behind), as flash is tight on the
-/// 4 MB Pico 2.
+/// of 4 and every operand fits; also for a shift outside `-31..=-2`. Not
+/// generic over `row` (a `dyn`, which the callers' `&impl Fn` coerce to)
+/// and not inlined: one copy for both callers (plain and write-behind), as
+/// flash is tight on the 4 MB Pico 2.
 #[inline(never)]
-fn multiplier_taps<'s>(
+pub fn multiplier_pixel16<'s>(
     a: &super::window::WindowArgs<'_>,
     oy: usize,
     ox: usize,

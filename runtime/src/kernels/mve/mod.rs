@@ -22,6 +22,7 @@
 //! `taps` (their one-`asm!` tap loop and requantization) and `add` (the
 //! add's table form); the identity table they gather from is here.
 
+use super::portable::IDENTITY;
 pub use super::portable::{dot1, dot4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
 pub use add::add_tables4;
 pub use chunk::{finish16, taps16, taps16_sums, Acc16};
@@ -67,15 +68,3 @@ mod pixel;
 mod taps;
 mod tile;
 mod wide16;
-
-/// `table[i] = i - 128`: the table of a layer without one, so the vector
-/// requantization always ends in one gather.
-static IDENTITY: [i8; 256] = {
-    let mut t = [0i8; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = (i as i32 - 128) as i8;
-        i += 1;
-    }
-    t
-};

@@ -89,6 +89,53 @@ macro_rules! requant4 {
     };
 }
 
+/// A pair of taps' 16 channels in the pair form: `LDRD` of the next two
+/// table words (r3, r0; r4 advanced by 8) plus the chunk offset r8, each
+/// tap's `VLDRB.U8` inputs against the weights at r2 (advanced by r5 a
+/// tap), the two taps' `VMULLB`/`VMULLT.S8` products summed in i16 into q6
+/// (even channels) and q7 (odd). q4 and q5 are scratch.
+#[rustfmt::skip]
+macro_rules! tap_pair_s8 {
+    () => {
+        concat!(
+            "ldrd r3, r0, [r4], #8\n",
+            "add r3, r8\n",
+            "add r0, r8\n",
+            "vldrb.u8 q4, [r3]\n",
+            "vldrb.u8 q5, [r2]\n",
+            "add r2, r5\n",
+            "vmullb.s8 q6, q4, q5\n",
+            "vmullt.s8 q7, q4, q5\n",
+            "vldrb.u8 q4, [r0]\n",
+            "vldrb.u8 q5, [r2]\n",
+            "vmullb.s8 q4, q4, q5\n",
+            "vadd.i16 q6, q6, q4\n",
+            "vldrb.u8 q4, [r0]\n",
+            "vmullt.s8 q4, q4, q5\n",
+            "add r2, r5\n",
+            "vadd.i16 q7, q7, q4\n",
+        )
+    };
+}
+
+/// The pair form's i16 sums in q6 and q7 widened (`VMOVLB`/`VMOVLT.S16`)
+/// and added into the i32 accumulators q0-q3. q4 is scratch.
+#[rustfmt::skip]
+macro_rules! widen_add_s16 {
+    () => {
+        concat!(
+            "vmovlb.s16 q4, q6\n",
+            "vadd.i32 q0, q0, q4\n",
+            "vmovlt.s16 q4, q6\n",
+            "vadd.i32 q1, q1, q4\n",
+            "vmovlb.s16 q4, q7\n",
+            "vadd.i32 q2, q2, q4\n",
+            "vmovlt.s16 q4, q7\n",
+            "vadd.i32 q3, q3, q4\n",
+        )
+    };
+}
+
 /// [`taps_asm`]'s one `asm!` block around a tap form: the chunk loop, the
 /// pixel loop and the operands are shared; `$pair` is the body of the loop
 /// over tap pairs, `$odd` the last tap of an odd count (after its input
@@ -304,52 +351,15 @@ pub(super) unsafe fn taps_asm<const M: usize>(
             taps_block!(
                 &mut args as *mut PixelArgs, ws, 4 * M;
                 [
-                    "ldrd r3, r0, [r4], #8",
-                    "add r3, r8",
-                    "add r0, r8",
-                    "vldrb.u8 q4, [r3]",
-                    "vldrb.u8 q5, [r2]",
-                    "add r2, r5",
-                    "vmullb.s8 q6, q4, q5",
-                    "vmullt.s8 q7, q4, q5",
-                    "vldrb.u8 q4, [r0]",
-                    "vldrb.u8 q5, [r2]",
-                    "vmullb.s8 q4, q4, q5",
-                    "vadd.i16 q6, q6, q4",
-                    "vldrb.u8 q4, [r0]",
-                    "vmullt.s8 q4, q4, q5",
-                    "add r2, r5",
-                    "vadd.i16 q7, q7, q4",
+                    tap_pair_s8!(),
                     "vmovlb.s16 q0, q6",
                     "vmovlt.s16 q1, q6",
                     "vmovlb.s16 q2, q7",
                     "vmovlt.s16 q3, q7",
                 ];
                 [
-                    "ldrd r3, r0, [r4], #8",
-                    "add r3, r8",
-                    "add r0, r8",
-                    "vldrb.u8 q4, [r3]",
-                    "vldrb.u8 q5, [r2]",
-                    "add r2, r5",
-                    "vmullb.s8 q6, q4, q5",
-                    "vmullt.s8 q7, q4, q5",
-                    "vldrb.u8 q4, [r0]",
-                    "vldrb.u8 q5, [r2]",
-                    "vmullb.s8 q4, q4, q5",
-                    "vadd.i16 q6, q6, q4",
-                    "vldrb.u8 q4, [r0]",
-                    "vmullt.s8 q4, q4, q5",
-                    "add r2, r5",
-                    "vadd.i16 q7, q7, q4",
-                    "vmovlb.s16 q4, q6",
-                    "vadd.i32 q0, q0, q4",
-                    "vmovlt.s16 q4, q6",
-                    "vadd.i32 q1, q1, q4",
-                    "vmovlb.s16 q4, q7",
-                    "vadd.i32 q2, q2, q4",
-                    "vmovlt.s16 q4, q7",
-                    "vadd.i32 q3, q3, q4",
+                    tap_pair_s8!(),
+                    widen_add_s16!(),
                 ];
                 [
                     "add r3, r8",
@@ -358,14 +368,7 @@ pub(super) unsafe fn taps_asm<const M: usize>(
                     "add r2, r5",
                     "vmullb.s8 q6, q4, q5",
                     "vmullt.s8 q7, q4, q5",
-                    "vmovlb.s16 q4, q6",
-                    "vadd.i32 q0, q0, q4",
-                    "vmovlt.s16 q4, q6",
-                    "vadd.i32 q1, q1, q4",
-                    "vmovlb.s16 q4, q7",
-                    "vadd.i32 q2, q2, q4",
-                    "vmovlt.s16 q4, q7",
-                    "vadd.i32 q3, q3, q4",
+                    widen_add_s16!(),
                 ];
                 [
                     "vmov.i32 q7, #1",

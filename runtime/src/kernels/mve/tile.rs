@@ -161,6 +161,28 @@ pub fn finish_px4(
     true
 }
 
+/// One pixel's four channels in [`tile_px4`]'s requantization loop: the
+/// sums `VLDRW` from `$sums`, plus the biases (q4), `VMULH` by the
+/// multipliers (q5), `VRSHL` by the shifts (q6), plus the zero point (q2),
+/// clamped to `-128..=127` by `VQSHL #24` + `VSHR #24`, gathered from the
+/// table's middle and stored to `$out`.
+#[rustfmt::skip]
+macro_rules! requant_px {
+    ($sums:literal, $out:literal) => {
+        concat!(
+            "vldrw.u32 q0, ", $sums, "\n",
+            "vadd.i32 q0, q0, q4\n",
+            "vmulh.s32 q0, q0, q5\n",
+            "vrshl.s32 q0, q0, q6\n",
+            "vadd.i32 q0, q0, q2\n",
+            "vqshl.s32 q0, q0, #24\n",
+            "vshr.s32 q0, q0, #24\n",
+            "vldrb.u32 q1, [{table}, q0]\n",
+            "vstrb.32 q1, ", $out, "\n",
+        )
+    };
+}
+
 /// Output channels per [`tile_px4`] block: the sums of a block are parked
 /// in a 512-byte stack buffer, 128 bytes a pixel.
 const BLOCK: usize = 32;
@@ -261,42 +283,10 @@ pub fn tile_px4(
                 "vadd.i32 q6, q6, q3",
                 "vadd.i32 q1, q6, q7",
                 "vmaxv.u32 r12, q1",
-                "vldrw.u32 q0, [{acc}, #128]",
-                "vadd.i32 q0, q0, q4",
-                "vmulh.s32 q0, q0, q5",
-                "vrshl.s32 q0, q0, q6",
-                "vadd.i32 q0, q0, q2",
-                "vqshl.s32 q0, q0, #24",
-                "vshr.s32 q0, q0, #24",
-                "vldrb.u32 q1, [{table}, q0]",
-                "vstrb.32 q1, [r1], #4",
-                "vldrw.u32 q0, [{acc}, #256]",
-                "vadd.i32 q0, q0, q4",
-                "vmulh.s32 q0, q0, q5",
-                "vrshl.s32 q0, q0, q6",
-                "vadd.i32 q0, q0, q2",
-                "vqshl.s32 q0, q0, #24",
-                "vshr.s32 q0, q0, #24",
-                "vldrb.u32 q1, [{table}, q0]",
-                "vstrb.32 q1, [r2], #4",
-                "vldrw.u32 q0, [{acc}, #384]",
-                "vadd.i32 q0, q0, q4",
-                "vmulh.s32 q0, q0, q5",
-                "vrshl.s32 q0, q0, q6",
-                "vadd.i32 q0, q0, q2",
-                "vqshl.s32 q0, q0, #24",
-                "vshr.s32 q0, q0, #24",
-                "vldrb.u32 q1, [{table}, q0]",
-                "vstrb.32 q1, [r3], #4",
-                "vldrw.u32 q0, [{acc}], #16",
-                "vadd.i32 q0, q0, q4",
-                "vmulh.s32 q0, q0, q5",
-                "vrshl.s32 q0, q0, q6",
-                "vadd.i32 q0, q0, q2",
-                "vqshl.s32 q0, q0, #24",
-                "vshr.s32 q0, q0, #24",
-                "vldrb.u32 q1, [{table}, q0]",
-                "vstrb.32 q1, [r0], #4",
+                requant_px!("[{acc}, #128]", "[r1], #4"),
+                requant_px!("[{acc}, #256]", "[r2], #4"),
+                requant_px!("[{acc}, #384]", "[r3], #4"),
+                requant_px!("[{acc}], #16", "[r0], #4"),
                 "le lr, 6b",
                 acc = inout(reg) buf => _,
                 b = inout(reg) bias.as_ptr().wrapping_add(4 * o0) => _,

@@ -40,12 +40,7 @@ pub fn depthwise_run16(
         let mut a = [0, 4, 8, 12].map(|i| vld1q_s32(p.add(i)));
         for _ in 0..n {
             let (wv, xv) = (load_stride(&mut pw, ws), load_stride(&mut px, xs));
-            let lo = vmull_s8(vget_low_s8(wv), vget_low_s8(xv));
-            let hi = vmull_high_s8(wv, xv);
-            a[0] = vaddw_s16(a[0], vget_low_s16(lo));
-            a[1] = vaddw_high_s16(a[1], lo);
-            a[2] = vaddw_s16(a[2], vget_low_s16(hi));
-            a[3] = vaddw_high_s16(a[3], hi);
+            mac16_i32(&mut a, wv, xv);
         }
         for (i, v) in [0, 4, 8, 12].into_iter().zip(a) {
             vst1q_s32(p.add(i), v);
@@ -93,20 +88,7 @@ pub fn finish16(acc: &[i32; 16], ch: &PointwiseArgs<'_>, o0: usize, out: &mut [i
         if vmaxvq_s8(s) > -1 || vmaxvq_u16(bad) != 0 {
             return false;
         }
-        let m = [
-            vshll_n_s16::<16>(vget_low_s16(m0)),
-            vshll_high_n_s16::<16>(m0),
-            vshll_n_s16::<16>(vget_low_s16(m1)),
-            vshll_high_n_s16::<16>(m1),
-        ];
-        let (s0, s1) = (vmovl_s8(vget_low_s8(s)), vmovl_high_s8(s));
-        let lo = vdupq_n_s32(-31);
-        let by = [
-            vmaxq_s32(vmovl_s16(vget_low_s16(s0)), lo),
-            vmaxq_s32(vmovl_high_s16(s0), lo),
-            vmaxq_s32(vmovl_s16(vget_low_s16(s1)), lo),
-            vmaxq_s32(vmovl_high_s16(s1), lo),
-        ];
+        let (m, by) = requant_operands16((m0, m1), s);
         let a = vld1q_s32_x4(acc.as_ptr());
         let a = [a.0, a.1, a.2, a.3];
         narrow16([0, 1, 2, 3].map(|i| requant4(a[i], m[i], by[i], ch.out_zp)))

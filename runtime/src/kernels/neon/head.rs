@@ -57,36 +57,50 @@ pub fn fc_dots(
         return false;
     }
     let zp = in_zp as i64;
-    let mut blocks = weights.chunks_exact(FC_ROWS * cin).take(cout / FC_ROWS);
-    let done = cout / FC_ROWS * FC_ROWS;
-    let rest = weights.get(done * cin..cout * cin).unwrap_or(&[]);
+    let rows = (weights, cin, cout);
     match in_elem {
         Elem::I8 => {
             let dot = |(wx, ws): (i32, i32)| wx.wrapping_sub(ws.wrapping_mul(in_zp)) as i64;
-            for (o0, rows) in (0..).step_by(FC_ROWS).zip(&mut blocks) {
-                for (o, d) in (o0..).zip(dots8::<FC_ROWS>(x, rows)) {
-                    finish(o, dot(d));
-                }
-            }
-            for (o, row) in (done..).zip(rest.chunks_exact(cin)) {
-                let [d] = dots8::<1>(x, row);
-                finish(o, dot(d));
-            }
+            let (block, one) = (
+                |r: &[i8]| dots8::<FC_ROWS>(x, r),
+                |r: &[i8]| dots8::<1>(x, r),
+            );
+            each_row(rows, block, one, |o, d| finish(o, dot(d)));
         }
         Elem::I16 => {
             let dot = |(wx, ws): (i64, i32)| wx - zp * ws as i64;
-            for (o0, rows) in (0..).step_by(FC_ROWS).zip(&mut blocks) {
-                for (o, d) in (o0..).zip(dots16::<FC_ROWS>(x, rows)) {
-                    finish(o, dot(d));
-                }
-            }
-            for (o, row) in (done..).zip(rest.chunks_exact(cin)) {
-                let [d] = dots16::<1>(x, row);
-                finish(o, dot(d));
-            }
+            let (block, one) = (
+                |r: &[i8]| dots16::<FC_ROWS>(x, r),
+                |r: &[i8]| dots16::<1>(x, r),
+            );
+            each_row(rows, block, one, |o, d| finish(o, dot(d)));
         }
     }
     true
+}
+
+/// `finish(o, d)` for every row `o < cout` of `weights` (`cin > 0` bytes
+/// each), `d` its sums: [`FC_ROWS`] rows at a time by `block`, the last
+/// `cout % FC_ROWS` one at a time by `one`.
+#[inline(always)]
+fn each_row<D>(
+    (weights, cin, cout): (&[i8], usize, usize),
+    block: impl Fn(&[i8]) -> [D; FC_ROWS],
+    one: impl Fn(&[i8]) -> [D; 1],
+    mut finish: impl FnMut(usize, D),
+) {
+    let blocks = weights.chunks_exact(FC_ROWS * cin).take(cout / FC_ROWS);
+    for (o0, rows) in (0..).step_by(FC_ROWS).zip(blocks) {
+        for (o, d) in (o0..).zip(block(rows)) {
+            finish(o, d);
+        }
+    }
+    let done = cout / FC_ROWS * FC_ROWS;
+    let rest = weights.get(done * cin..cout * cin).unwrap_or(&[]);
+    for (o, row) in (done..).zip(rest.chunks_exact(cin)) {
+        let [d] = one(row);
+        finish(o, d);
+    }
 }
 
 /// `(sum w x, sum w)` of `N` consecutive weight rows of `x.len()` bytes in

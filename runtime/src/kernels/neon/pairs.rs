@@ -67,19 +67,9 @@ pub fn pointwise_pairs(
     if !a.weights_above_min || cin == 0 || cin % 16 != 0 || cout == 0 || cout % 16 != 0 {
         return 0;
     }
-    let lut: Option<&[i8; 256]> = match a.lut.len() {
-        0 => None,
-        _ => match a.lut.try_into() {
-            Ok(t) => Some(t),
-            Err(_) => return 0,
-        },
-    };
-    let ok = cout.checked_mul(cin).is_some_and(|n| a.weights.len() >= n)
-        && a.folded_bias.0.len() >= 4 * cout
-        && all_vector_form(a.requant, cout);
-    if !ok {
+    let Some(lut) = tile_table(a, cin, cout) else {
         return 0;
-    }
+    };
     let tiles = (x.len() / cin).min(out.len() / cout) / 4;
     let (wp, bp) = (a.weights.as_ptr(), a.folded_bias.0.as_ptr().cast::<i8>());
     let (mp, sp) = (
@@ -152,15 +142,10 @@ pub fn pointwise_pairs(
                 // gives pixel `p` its 16 channels in register `p`.
                 let q = vld4q_s32(bk.cast_const().cast::<i32>());
                 for (p, q) in [q.0, q.1, q.2, q.3].into_iter().enumerate() {
-                    core::arch::asm!("st1 {{{v:v}.16b}}, [{p}]", v = in(vreg) q,
-                        p = in(reg) ot.add(p * cout + o), options(nostack, preserves_flags));
+                    store_at(ot.add(p * cout + o), vreinterpretq_s8_s32(q));
                 }
             }
         }
     }
-    let done = 4 * tiles;
-    if let (Some(t), Some(out)) = (lut, out.get_mut(..done * cout)) {
-        lut_pass(out, t);
-    }
-    done
+    tiles_done(out, lut, tiles, cout)
 }

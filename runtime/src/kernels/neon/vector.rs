@@ -2,6 +2,7 @@
 //! (legal unaligned under `+strict-align`), the vector requantization, the
 //! 16-byte narrowing and the 256-byte table lookup.
 
+use crate::kernels::pointwise::PointwiseArgs;
 use crate::ops::{I32s, RequantView};
 use core::arch::aarch64::*;
 
@@ -86,6 +87,36 @@ pub(super) fn requant4(acc: int32x4_t, m: int32x4_t, by: int32x4_t, zp: i32) -> 
     unsafe { vqaddq_s32(vrshlq_s32(vqdmulhq_s32(acc, m), by), vdupq_n_s32(zp)) }
 }
 
+/// 16 channels' [`requant4`] operands: the multipliers (stored i16, in
+/// `m0` and `m1`) as the high halfwords of four i32 vectors (`SSHLL #16`),
+/// and the shifts `s` widened to four i32 vectors clamped at -31 (the
+/// `SRSHL` amounts of [`vector_shifts`]), for channels checked to take the
+/// vector form.
+#[inline(always)]
+pub(super) fn requant_operands16(
+    (m0, m1): (int16x8_t, int16x8_t),
+    s: int8x16_t,
+) -> ([int32x4_t; 4], [int32x4_t; 4]) {
+    // SAFETY: register-only NEON intrinsics (NEON is baseline on AArch64).
+    unsafe {
+        let m = [
+            vshll_n_s16::<16>(vget_low_s16(m0)),
+            vshll_high_n_s16::<16>(m0),
+            vshll_n_s16::<16>(vget_low_s16(m1)),
+            vshll_high_n_s16::<16>(m1),
+        ];
+        let (s0, s1) = (vmovl_s8(vget_low_s8(s)), vmovl_high_s8(s));
+        let lo = vdupq_n_s32(-31);
+        let by = [
+            vmaxq_s32(vmovl_s16(vget_low_s16(s0)), lo),
+            vmaxq_s32(vmovl_high_s16(s0), lo),
+            vmaxq_s32(vmovl_s16(vget_low_s16(s1)), lo),
+            vmaxq_s32(vmovl_high_s16(s1), lo),
+        ];
+        (m, by)
+    }
+}
+
 /// Four i32 vectors to 16 bytes, saturating (`SQXTN` twice: the reference's
 /// clamp to i8).
 #[inline(always)]
@@ -164,13 +195,24 @@ pub(super) fn store16(out: &mut [i8], v: int8x16_t) -> bool {
     let Some(out) = out.get_mut(..16) else {
         return false;
     };
-    // SAFETY: `out` is 16 writable bytes; byte-element ST1 needs 1-byte
-    // alignment.
+    // SAFETY: `out` is 16 writable bytes.
+    unsafe { store_at(out.as_mut_ptr(), v) };
+    true
+}
+
+/// 16 bytes stored at `p`: one `ST1` of byte elements (legal unaligned,
+/// see [`store16`]).
+///
+/// # Safety
+/// `p` must point to 16 writable bytes.
+#[inline(always)]
+pub(super) unsafe fn store_at(p: *mut i8, v: int8x16_t) {
+    // SAFETY: the caller guarantees 16 writable bytes at `p`; byte-element
+    // ST1 needs 1-byte alignment.
     unsafe {
-        core::arch::asm!("st1 {{{v:v}.16b}}, [{p}]", v = in(vreg) v, p = in(reg) out.as_mut_ptr(),
+        core::arch::asm!("st1 {{{v:v}.16b}}, [{p}]", v = in(vreg) v, p = in(reg) p,
             options(nostack, preserves_flags));
     }
-    true
 }
 
 /// Every channel takes the vector requantization ([`requant4`]): all
@@ -193,6 +235,42 @@ pub(super) fn all_vector_form(r: RequantView<'_>, cout: usize) -> bool {
         }
         cout % 16 == 0 && vmaxvq_s8(smax) <= -1 && vmaxvq_u16(bad) == 0
     }
+}
+
+/// The operand checks of the vector 1x1 tiles (`pointwise_wide`,
+/// `pointwise_pairs`): `cout` weight rows of `cin` bytes, `cout` bias words
+/// and every channel in the vector form ([`all_vector_form`]). The layer's
+/// table (`None` without one), or `None` outside: the tile declines.
+pub(super) fn tile_table<'a>(
+    a: &PointwiseArgs<'a>,
+    cin: usize,
+    cout: usize,
+) -> Option<Option<&'a [i8; 256]>> {
+    let lut = match a.lut.len() {
+        0 => None,
+        _ => Some(a.lut.try_into().ok()?),
+    };
+    let ok = cout.checked_mul(cin).is_some_and(|n| a.weights.len() >= n)
+        && a.folded_bias.0.len() >= 4 * cout
+        && all_vector_form(a.requant, cout);
+    ok.then_some(lut)
+}
+
+/// The end of a vector 1x1 tile loop: the `4 * tiles` pixels done (of
+/// `cout` bytes each from the start of `out`) through the layer's table,
+/// if any, in one pass over them all (its 256 bytes stay in registers,
+/// not reloaded around the accumulators of every tile). The pixels done.
+pub(super) fn tiles_done(
+    out: &mut [i8],
+    lut: Option<&[i8; 256]>,
+    tiles: usize,
+    cout: usize,
+) -> usize {
+    let done = 4 * tiles;
+    if let (Some(t), Some(out)) = (lut, out.get_mut(..done * cout)) {
+        lut_pass(out, t);
+    }
+    done
 }
 
 /// The table over `out[..n / 16 * 16]` in place, its 256 bytes loaded once

@@ -57,19 +57,9 @@ pub fn pointwise_wide(
     if cin == 0 || cin % 16 != 0 || cout == 0 || cout % WIDE != 0 {
         return 0;
     }
-    let lut: Option<&[i8; 256]> = match a.lut.len() {
-        0 => None,
-        _ => match a.lut.try_into() {
-            Ok(t) => Some(t),
-            Err(_) => return 0,
-        },
-    };
-    let ok = cout.checked_mul(cin).is_some_and(|n| a.weights.len() >= n)
-        && a.folded_bias.0.len() >= 4 * cout
-        && all_vector_form(a.requant, cout);
-    if !ok {
+    let Some(lut) = tile_table(a, cin, cout) else {
         return 0;
-    }
+    };
     let tiles = (x.len() / cin).min(out.len() / cout) / 4;
     // `cin` words: the four pixels' `cin` bytes each.
     let staged = words.len() >= cin;
@@ -149,22 +139,8 @@ pub fn pointwise_wide(
                     }
                 }
                 let m = vld1q_s8_x2(mp.add(2 * o));
-                let (m0, m1) = (vreinterpretq_s16_s8(m.0), vreinterpretq_s16_s8(m.1));
-                let m = [
-                    vshll_n_s16::<16>(vget_low_s16(m0)),
-                    vshll_high_n_s16::<16>(m0),
-                    vshll_n_s16::<16>(vget_low_s16(m1)),
-                    vshll_high_n_s16::<16>(m1),
-                ];
-                let s = load_next(&mut sp.add(o));
-                let (s0, s1) = (vmovl_s8(vget_low_s8(s)), vmovl_high_s8(s));
-                let lo = vdupq_n_s32(-31);
-                let by = [
-                    vmaxq_s32(vmovl_s16(vget_low_s16(s0)), lo),
-                    vmaxq_s32(vmovl_high_s16(s0), lo),
-                    vmaxq_s32(vmovl_s16(vget_low_s16(s1)), lo),
-                    vmaxq_s32(vmovl_high_s16(s1), lo),
-                ];
+                let m = (vreinterpretq_s16_s8(m.0), vreinterpretq_s16_s8(m.1));
+                let (m, by) = requant_operands16(m, load_next(&mut sp.add(o)));
                 // y[g][p]: channels o + 4g.. of pixel p, requantized.
                 let mut y = [[zp; 4]; 4];
                 for (g, y) in y.iter_mut().enumerate() {
@@ -175,17 +151,10 @@ pub fn pointwise_wide(
                 let [y0, y1, y2, y3] = y;
                 let qs = [0, 1, 2, 3].map(|p| narrow16([y0[p], y1[p], y2[p], y3[p]]));
                 for (p, q) in qs.into_iter().enumerate() {
-                    core::arch::asm!("st1 {{{v:v}.16b}}, [{p}]", v = in(vreg) q,
-                        p = in(reg) ot.add(p * cout + o), options(nostack, preserves_flags));
+                    store_at(ot.add(p * cout + o), q);
                 }
             }
         }
     }
-    let done = 4 * tiles;
-    // The table over the whole output at once (its 256 bytes stay in
-    // registers, not reloaded around the accumulators of every tile).
-    if let (Some(t), Some(out)) = (lut, out.get_mut(..done * cout)) {
-        lut_pass(out, t);
-    }
-    done
+    tiles_done(out, lut, tiles, cout)
 }
