@@ -248,18 +248,26 @@ impl Conv {
     /// for the bias.
     pub const MAX_IDENTITY: i32 = 1 << 14;
 
-    /// Whether this conv may carry [`Conv::identity`] weights: a reference
-    /// form, stride 1, same input and output size and channels, and
-    /// depthwise or dense 1x1, so output `(y, x, o)` has an identity tap.
-    pub const fn identity_ok(&self) -> bool {
-        let reference = matches!(
+    /// Whether the variant is a reference form (`Reference`, `InPlace`,
+    /// `WriteBehind`, `WriteAhead`, `WidenInPlace`): the only ones that read
+    /// OHWI `weights` and the unfolded `bias` (and that a runtime without its
+    /// `reference-forms` feature refuses).
+    pub const fn reference_form(&self) -> bool {
+        matches!(
             self.variant,
             ConvVariant::Reference
                 | ConvVariant::InPlace { .. }
                 | ConvVariant::WriteBehind
                 | ConvVariant::WriteAhead
                 | ConvVariant::WidenInPlace { .. }
-        );
+        )
+    }
+
+    /// Whether this conv may carry [`Conv::identity`] weights: a reference
+    /// form, stride 1, same input and output size and channels, and
+    /// depthwise or dense 1x1, so output `(y, x, o)` has an identity tap.
+    pub const fn identity_ok(&self) -> bool {
+        let reference = self.reference_form();
         let c = self.input.c;
         let shape = self.stride == 1
             && self.kernel % 2 == 1
@@ -272,18 +280,10 @@ impl Conv {
     }
 
     /// Whether a reference form runs this conv with int16 operands: the
-    /// variant is a reference form (`Reference`, `InPlace`, `WriteBehind`,
-    /// `WriteAhead`, `WidenInPlace`), and an int16
+    /// variant is a [reference form](Conv::reference_form), and an int16
     /// input has at most [`Conv::MAX_WIDE_FAN_IN`] taps per output.
     pub const fn wide_ok(&self) -> bool {
-        let reference = matches!(
-            self.variant,
-            ConvVariant::Reference
-                | ConvVariant::InPlace { .. }
-                | ConvVariant::WriteBehind
-                | ConvVariant::WriteAhead
-                | ConvVariant::WidenInPlace { .. }
-        );
+        let reference = self.reference_form();
         let groups = if self.groups == 0 {
             1
         } else {
