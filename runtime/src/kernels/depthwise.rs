@@ -20,7 +20,7 @@ use super::dsp::lanes::{self as word_lanes, TapRows};
 use super::pointwise::PointwiseArgs;
 use super::window::{Window, WindowArgs, MAX_KERNEL};
 use crate::arena::save_row;
-use crate::ops::{widen, I32s};
+use crate::ops::{widen, I32s, Multipliers, Shifts};
 use crate::quant::{lut, requantize_i8};
 
 /// Channels per accumulator chunk: as many i32 accumulators as the tier
@@ -141,27 +141,56 @@ pub(crate) fn chunk_sums<const N: usize>(
     acc
 }
 
-/// `N` values `get(o0 + j * step)` of an operand table stored as `B`-byte
-/// little-endian values in `bytes`: a contiguous run (`step == 1`) read as
-/// one slice (one bounds check), each value by `decode`.
+/// `N` i32 values `v[o0 + j * step]` (contiguous ones read as one slice).
 #[inline(always)]
-fn gather<const N: usize, const B: usize, T>(
-    (bytes, decode): (&[T], impl Fn(&[T]) -> i32),
-    get: impl Fn(usize) -> i32,
-    o0: usize,
-    step: usize,
-) -> [i32; N] {
+fn gather<const N: usize>(v: I32s<'_>, o0: usize, step: usize) -> [i32; N] {
     let mut out = [0i32; N];
     if step == 1 {
-        if let Some(b) = bytes.get(o0 * B..(o0 + N) * B) {
-            for (o, b) in out.iter_mut().zip(b.chunks_exact(B)) {
-                *o = decode(b);
+        if let Some(b) = v.0.get(o0 * 4..(o0 + N) * 4) {
+            for (o, b) in out.iter_mut().zip(b.chunks_exact(4)) {
+                *o = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             }
         }
         return out;
     }
     for (j, o) in out.iter_mut().enumerate() {
-        *o = get(o0 + j * step);
+        *o = v.get(o0 + j * step);
+    }
+    out
+}
+
+/// [`gather`] for the 16-bit multipliers, widened to their Q31 values.
+#[inline(always)]
+fn gather_multipliers<const N: usize>(v: Multipliers<'_>, o0: usize, step: usize) -> [i32; N] {
+    let mut out = [0i32; N];
+    if step == 1 {
+        if let Some(b) = v.0.get(o0 * 2..(o0 + N) * 2) {
+            for (o, b) in out.iter_mut().zip(b.chunks_exact(2)) {
+                *o = widen(i16::from_le_bytes([b[0], b[1]]));
+            }
+        }
+        return out;
+    }
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = v.get(o0 + j * step);
+    }
+    out
+}
+
+/// [`gather`] for the shift bytes: one bounds check for a contiguous run.
+#[inline(always)]
+fn gather_shifts<const N: usize>(v: Shifts<'_>, o0: usize, step: usize) -> [i32; N] {
+    let mut out = [0i32; N];
+    if step == 1 {
+        if let Some(b) = v.0.get(o0..o0 + N) {
+            for (o, &b) in out.iter_mut().zip(b) {
+                *o = b as i32;
+            }
+        }
+        return out;
+    }
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = v.get(o0 + j * step);
     }
     out
 }
@@ -185,10 +214,8 @@ pub(crate) fn finish<const N: usize>(
         }
     }
     let (out_zp, table) = (ch.out_zp, ch.lut);
-    let (m, s) = (ch.requant.multiplier, ch.requant.shift);
-    let m16 = |b: &[u8]| widen(i16::from_le_bytes([b[0], b[1]]));
-    let mult = gather::<N, 2, _>((m.0, m16), |i| m.get(i), o0, step);
-    let shift = gather::<N, 1, _>((s.0, |b: &[i8]| b[0] as i32), |i| s.get(i), o0, step);
+    let mult = gather_multipliers::<N>(ch.requant.multiplier, o0, step);
+    let shift = gather_shifts::<N>(ch.requant.shift, o0, step);
     let mut y = [0i8; N];
     // Shifts in -31..=-2 (t = 31 - shift in 33..=62, the usual case) take
     // `requantize`'s high-word path for every lane at once, branch-free so
@@ -218,8 +245,7 @@ pub(crate) fn finish<const N: usize>(
 /// Initial accumulators: the folded bias of channels `o0 + j * step`.
 #[inline(always)]
 pub(crate) fn bias<const N: usize>(folded: I32s<'_>, o0: usize, step: usize) -> [i32; N] {
-    let word = |b: &[u8]| i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    gather::<N, 4, _>((folded.0, word), |i| folded.get(i), o0, step)
+    gather::<N>(folded, o0, step)
 }
 
 /// Channels `c0..c0 + N` of output pixel `(oy, ox)` by the per-tap path
@@ -460,7 +486,7 @@ mod tests {
     extern crate std;
     use super::super::window::Geometry;
     use super::*;
-    use crate::ops::{Multipliers, RequantView, Shifts};
+    use crate::ops::RequantView;
     use proptest::prelude::*;
     use std::{vec, vec::Vec};
 
