@@ -244,7 +244,7 @@ pub fn weights_checksum(blob: &[u8]) -> u32 {
 /// Whether any conv of `layers` runs a reference form, which a runtime built
 /// without `reference-forms` refuses.
 fn uses_reference_forms(layers: &[&Layer]) -> bool {
-    let reference = crate::quantize::reference_form;
+    let reference = Conv::reference_form;
     layers.iter().any(|l| match l {
         Layer::Conv(c) => reference(c),
         Layer::Stem(s) => reference(&s.first) || reference(&s.second),

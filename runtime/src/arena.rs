@@ -62,45 +62,35 @@ pub(crate) fn split2_mut(
     }
 }
 
+/// Where an output may overlap its input in [`overlapping`]: starting at
+/// least the given bytes before the input (a write-behind kernel's
+/// contract), or at least the given bytes after the input's start (a
+/// write-ahead kernel's).
+#[derive(Clone, Copy)]
+pub(crate) enum Lead {
+    /// The output starts at least this many bytes before the input.
+    Behind(usize),
+    /// The output starts at least this many bytes after the input.
+    Ahead(usize),
+}
+
 /// The smallest region of `arena` holding an `input` and an `output` range
-/// that are either disjoint or overlap with the output starting at least
-/// `lead` bytes before the input (a write-behind kernel's contract). Returns
-/// the region and the input's and output's offsets in it.
-pub(crate) fn behind(
+/// that are either disjoint or overlap as `lead` allows. Returns the region
+/// and the input's and output's offsets in it.
+pub(crate) fn overlapping(
     arena: &mut [i8],
     input: (usize, usize),
     output: (usize, usize),
-    lead: usize,
+    lead: Lead,
 ) -> Option<(&mut [i8], usize, usize)> {
     let overlap = input.0 < output.1 && output.0 < input.1;
-    if overlap && output.0.checked_add(lead)? > input.0 {
+    let (first, then, lead) = match lead {
+        Lead::Behind(n) => (output.0, input.0, n),
+        Lead::Ahead(n) => (input.0, output.0, n),
+    };
+    if overlap && first.checked_add(lead)? > then {
         return None;
     }
-    spanning(arena, input, output)
-}
-
-/// [`behind`] mirrored: the output, if it overlaps the input, starts at
-/// least `lead` bytes after the input's start (a write-ahead kernel's
-/// contract).
-pub(crate) fn ahead(
-    arena: &mut [i8],
-    input: (usize, usize),
-    output: (usize, usize),
-    lead: usize,
-) -> Option<(&mut [i8], usize, usize)> {
-    let overlap = input.0 < output.1 && output.0 < input.1;
-    if overlap && input.0.checked_add(lead)? > output.0 {
-        return None;
-    }
-    spanning(arena, input, output)
-}
-
-/// The smallest region holding both ranges, and their offsets in it.
-fn spanning(
-    arena: &mut [i8],
-    input: (usize, usize),
-    output: (usize, usize),
-) -> Option<(&mut [i8], usize, usize)> {
     let (lo, hi) = (input.0.min(output.0), input.1.max(output.1));
     let region = arena.get_mut(lo..hi)?;
     Some((region, input.0 - lo, output.0 - lo))

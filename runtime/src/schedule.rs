@@ -250,18 +250,26 @@ impl Conv {
     /// for the bias.
     pub const MAX_IDENTITY: i32 = 1 << 14;
 
-    /// Whether this conv may carry [`Conv::identity`] weights: a reference
-    /// form, stride 1, same input and output size and channels, and
-    /// depthwise or dense 1x1, so output `(y, x, o)` has an identity tap.
-    pub const fn identity_ok(&self) -> bool {
-        let reference = matches!(
+    /// Whether the variant is a reference form (`Reference`, `InPlace`,
+    /// `WriteBehind`, `WriteAhead`, `WidenInPlace`): the only ones that read
+    /// OHWI `weights` and the unfolded `bias` (and that a runtime without its
+    /// `reference-forms` feature refuses).
+    pub const fn reference_form(&self) -> bool {
+        matches!(
             self.variant,
             ConvVariant::Reference
                 | ConvVariant::InPlace { .. }
                 | ConvVariant::WriteBehind
                 | ConvVariant::WriteAhead
                 | ConvVariant::WidenInPlace { .. }
-        );
+        )
+    }
+
+    /// Whether this conv may carry [`Conv::identity`] weights: a reference
+    /// form, stride 1, same input and output size and channels, and
+    /// depthwise or dense 1x1, so output `(y, x, o)` has an identity tap.
+    pub const fn identity_ok(&self) -> bool {
+        let reference = self.reference_form();
         let c = self.input.c;
         let shape = self.stride == 1
             && self.kernel % 2 == 1
@@ -274,18 +282,10 @@ impl Conv {
     }
 
     /// Whether a reference form runs this conv with int16 operands: the
-    /// variant is a reference form (`Reference`, `InPlace`, `WriteBehind`,
-    /// `WriteAhead`, `WidenInPlace`). (An int16 input sums in i64 there.)
+    /// variant is a [reference form](Conv::reference_form). (An int16
+    /// input sums in i64 there, so any fan-in.)
     pub const fn wide_ok(&self) -> bool {
-        let reference = matches!(
-            self.variant,
-            ConvVariant::Reference
-                | ConvVariant::InPlace { .. }
-                | ConvVariant::WriteBehind
-                | ConvVariant::WriteAhead
-                | ConvVariant::WidenInPlace { .. }
-        );
-        reference
+        self.reference_form()
     }
 
     /// Bytes of one [`ConvVariant::Im2col`] patch: the `k * k * cin` window

@@ -139,16 +139,23 @@ fn depthwise(r: &mut Gen) -> (Conv, bool) {
 }
 
 fn random_input(t: TensorRef, r: &mut Gen) -> Vec<i8> {
-    let n = t.h as usize * t.w as usize * t.c as usize;
-    let mut v = vec![0i8; n * t.elem.bytes()];
+    let n = t.len();
+    let mut v = vec![0i8; t.bytes()];
     for i in 0..n {
         t.elem.store(&mut v, i, r.range_i32(-32768, 32767));
     }
     v
 }
 
-fn out_len(t: TensorRef) -> usize {
-    t.h as usize * t.w as usize * t.c as usize * t.elem.bytes()
+/// The conv out of place (`Reference`) by the reference and by
+/// [`wide::conv`], which must take it and agree; the output.
+fn out_of_place(p: &Conv, a: &ConvArgs<'_>, case: usize) -> Vec<i8> {
+    let mut expected = vec![0i8; p.output.bytes()];
+    conv_reference(p, a, &mut expected);
+    let mut got = vec![0i8; p.output.bytes()];
+    assert!(wide::conv(p, a, &mut got), "case {case}: declined {p:?}");
+    assert_eq!(expected, got, "case {case}: {p:?}");
+    expected
 }
 
 #[test]
@@ -159,12 +166,7 @@ fn depthwise_int16_equals_the_reference() {
         let ops = operands(&p, &mut r);
         let x = random_input(p.input, &mut r);
         let a = ops.args(&x);
-        // Out of place (`Reference`).
-        let mut expected = vec![0i8; out_len(p.output)];
-        conv_reference(&p, &a, &mut expected);
-        let mut got = vec![0i8; out_len(p.output)];
-        assert!(wide::conv(&p, &a, &mut got), "case {case}: declined {p:?}");
-        assert_eq!(expected, got, "case {case}: {p:?}");
+        let expected = out_of_place(&p, &a, case);
         if in_place {
             let (k, w, c) = (p.kernel as usize, p.input.w as usize, p.input.c as usize);
             let ring_len = Conv::in_place_scratch_bytes(k, w, 2 * c);
@@ -177,7 +179,7 @@ fn depthwise_int16_equals_the_reference() {
         } else {
             // Write-behind: the output at the least lead before the input.
             let lead = p.write_behind_bytes();
-            let n = (lead + x.len()).max(out_len(p.output));
+            let n = (lead + x.len()).max(p.output.bytes());
             let mut g0 = vec![7i8; n];
             g0[lead..lead + x.len()].copy_from_slice(&x);
             let mut g1 = g0.clone();
@@ -186,7 +188,7 @@ fn depthwise_int16_equals_the_reference() {
             assert_eq!(g0, g1, "case {case} write-behind: {p:?}");
             // Write-ahead: the output at the least distance after the input.
             let ahead = p.write_ahead_bytes();
-            let n = (ahead + out_len(p.output)).max(x.len());
+            let n = (ahead + p.output.bytes()).max(x.len());
             let mut g0 = vec![7i8; n];
             g0[..x.len()].copy_from_slice(&x);
             let mut g1 = g0.clone();
@@ -224,16 +226,16 @@ fn pointwise_int8_to_int16_equals_the_reference() {
         let ops = operands(&p, &mut r);
         let x = r.i8s(h * w * cin);
         let a = ops.args(&x);
-        let mut expected = vec![0i8; out_len(p.output)];
-        conv_reference(&p, &a, &mut expected);
-        let mut got = vec![0i8; out_len(p.output)];
-        assert!(wide::conv(&p, &a, &mut got), "case {case}: declined {p:?}");
-        assert_eq!(expected, got, "case {case}: {p:?}");
+        let expected = out_of_place(&p, &a, case);
         // Over its input, from either end, where output rows are the longer.
         if 2 * cout >= cin {
             for end_aligned in [false, true] {
-                let at = if end_aligned { got.len() - x.len() } else { 0 };
-                let mut d0 = vec![5i8; got.len()];
+                let at = if end_aligned {
+                    expected.len() - x.len()
+                } else {
+                    0
+                };
+                let mut d0 = vec![5i8; expected.len()];
                 d0[at..at + x.len()].copy_from_slice(&x);
                 let mut d1 = d0.clone();
                 let (mut r0, mut r1) = (vec![0i8; w * cin], vec![0i8; w * cin]);

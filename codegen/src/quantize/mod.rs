@@ -26,7 +26,6 @@ use crate::fold::Folded;
 use crate::plan::{self, Access, Alias, Buffer, Plan};
 
 pub use lower::stem_pad_values;
-pub(crate) use pack::reference_form;
 
 /// How far beyond its calibration min/max an int16 tensor reaches.
 pub const WIDE_HEADROOM: f64 = 2.0;

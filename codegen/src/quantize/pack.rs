@@ -52,24 +52,10 @@ pub(super) fn pack(blob: &[u8], layers: &mut [&mut Layer]) -> Vec<u8> {
     packed
 }
 
-/// Whether `c` runs a reference form, the only ones that read OHWI
-/// `weights` and the unfolded `bias` (and that a runtime without its
-/// `reference-forms` feature refuses).
-pub(crate) fn reference_form(c: &Conv) -> bool {
-    matches!(
-        c.variant,
-        ConvVariant::Reference
-            | ConvVariant::InPlace { .. }
-            | ConvVariant::WriteBehind
-            | ConvVariant::WriteAhead
-            | ConvVariant::WidenInPlace { .. }
-    )
-}
-
 /// Empties the OHWI weights and bias of a conv whose kernel reads its own
 /// layout (pointwise: OHWI itself) and folded bias.
 fn drop_unread(c: &mut Conv) {
-    if reference_form(c) {
+    if c.reference_form() {
         return;
     }
     c.bias = Span::NONE;

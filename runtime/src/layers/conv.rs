@@ -1,7 +1,7 @@
 //! Running a [`Layer::Conv`]: each [`ConvVariant`] on its kernel.
 #![forbid(unsafe_code)]
 
-use crate::arena::{ahead, behind, bytes, scratch_range, split, split2_mut};
+use crate::arena::{bytes, overlapping, scratch_range, split, split2_mut, Lead};
 use crate::kernels::{dense, depthwise, multiplier, pointwise, wide};
 use crate::model::Model;
 use crate::ops;
@@ -30,9 +30,9 @@ impl Model<'_> {
             }
             ConvVariant::WriteBehind => {
                 let args = reference()?;
-                let lead = p.write_behind_bytes();
+                let lead = Lead::Behind(p.write_behind_bytes());
                 let (region, input_at, output_at) =
-                    behind(arena, bytes(p.input), bytes(p.output), lead)?;
+                    overlapping(arena, bytes(p.input), bytes(p.output), lead)?;
                 if !wide::conv_write_behind(p, &args, region, input_at, output_at) {
                     ops::conv_write_behind::conv_write_behind(
                         p, &args, region, input_at, output_at,
@@ -41,9 +41,9 @@ impl Model<'_> {
             }
             ConvVariant::WriteAhead => {
                 let args = reference()?;
-                let lead = p.write_ahead_bytes();
+                let lead = Lead::Ahead(p.write_ahead_bytes());
                 let (region, input_at, output_at) =
-                    ahead(arena, bytes(p.input), bytes(p.output), lead)?;
+                    overlapping(arena, bytes(p.input), bytes(p.output), lead)?;
                 let at = (input_at, output_at);
                 if !wide::conv_write_ahead(p, &args, region, at.0, at.1) {
                     ops::conv_write_behind::conv_write_ahead(p, &args, region, at.0, at.1);
@@ -116,9 +116,9 @@ impl Model<'_> {
                 folded_bias,
             } => {
                 let args = self.multiplier_args(p, weights_hwc, folded_bias)?;
-                let lead = p.write_behind_bytes();
+                let lead = Lead::Behind(p.write_behind_bytes());
                 let (region, input_at, output_at) =
-                    behind(arena, bytes(p.input), bytes(p.output), lead)?;
+                    overlapping(arena, bytes(p.input), bytes(p.output), lead)?;
                 let out_hw = (p.output.h as usize, p.output.w as usize);
                 multiplier::multiplier_behind(&args, out_hw, region, input_at, output_at);
             }

@@ -1,7 +1,7 @@
 //! Running a [`Layer::Stem`]: the streamed stem, reference or fast.
 #![forbid(unsafe_code)]
 
-use crate::arena::{behind, bytes, scratch_range, split2_mut};
+use crate::arena::{bytes, overlapping, scratch_range, split2_mut, Lead};
 use crate::kernels::stem::{self, StemFirst};
 use crate::model::Model;
 use crate::ops;
@@ -38,13 +38,13 @@ impl Model<'_> {
         if a.output != b.input || b.kernel == 0 {
             return None;
         }
-        let lead = p.write_behind_bytes();
+        let lead = Lead::Behind(p.write_behind_bytes());
         let ring = scratch_range(a.output.offset, layer)?;
         let (input, output) = (bytes(a.input), bytes(b.output));
         // The ring must not touch the input or the output.
         let (lo, hi) = (input.0.min(output.0), input.1.max(output.1));
         let (region, ring) = split2_mut(arena, (lo, hi), ring)?;
-        let (region, input_at, output_at) = behind(
+        let (region, input_at, output_at) = overlapping(
             region,
             (input.0 - lo, input.1 - lo),
             (output.0 - lo, output.1 - lo),
