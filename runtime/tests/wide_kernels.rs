@@ -336,9 +336,9 @@ fn depthwise_int16_blocks_equal_the_reference() {
         let ops = operands(&p, &mut r);
         let x = random_input(p.input, &mut r);
         let a = ops.args(&x);
-        let mut expected = vec![0i8; out_len(p.output)];
+        let mut expected = vec![0i8; p.output.bytes()];
         conv_reference(&p, &a, &mut expected);
-        let mut got = vec![0i8; out_len(p.output)];
+        let mut got = vec![0i8; p.output.bytes()];
         assert!(wide::conv(&p, &a, &mut got), "case {case}: declined {p:?}");
         assert_eq!(expected, got, "case {case}: {p:?}");
         if in_place {
@@ -352,13 +352,13 @@ fn depthwise_int16_blocks_equal_the_reference() {
         if !in_place {
             // Write-behind and write-ahead at their least distances.
             let lead = p.write_behind_bytes();
-            let n = (lead + x.len()).max(out_len(p.output));
+            let n = (lead + x.len()).max(p.output.bytes());
             let mut g = vec![7i8; n];
             g[lead..lead + x.len()].copy_from_slice(&x);
             assert!(wide::conv_write_behind(&p, &a, &mut g, lead, 0));
             assert_eq!(expected, g[..expected.len()], "case {case} behind: {p:?}");
             let ahead = p.write_ahead_bytes();
-            let n = (ahead + out_len(p.output)).max(x.len());
+            let n = (ahead + p.output.bytes()).max(x.len());
             let mut g = vec![7i8; n];
             g[..x.len()].copy_from_slice(&x);
             assert!(wide::conv_write_ahead(&p, &a, &mut g, 0, ahead));
@@ -422,9 +422,9 @@ fn depthwise_int16_blocks_one_tap_at_a_time() {
                     vec![]
                 };
                 let a = ops.args(&x);
-                let mut expected = vec![0i8; out_len(p.output)];
+                let mut expected = vec![0i8; p.output.bytes()];
                 conv_reference(&p, &a, &mut expected);
-                let mut got = vec![0i8; out_len(p.output)];
+                let mut got = vec![0i8; p.output.bytes()];
                 assert!(wide::conv(&p, &a, &mut got));
                 assert_eq!(expected, got, "k {k} tap {t} identity {with_identity}");
                 let ring_len = Conv::in_place_scratch_bytes(k, w, 2 * c);
