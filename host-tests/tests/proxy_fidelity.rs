@@ -9,8 +9,8 @@
 //! per input and `f` timm's logits, top-1 agreement on confident inputs
 //! (float margin > 0.2 std of `c(f)`), float top-1 inside the int8 top-5.
 //!
-//! The target (issue: 28 dB in the int8 build, 32 dB in a build within 512 KiB
-//! of RAM) is NOT met; the floors below
+//! The targets (issue: 28 dB within the int8 build's 224 KiB arena, 32 dB in
+//! a build within 512 KiB of RAM) are NOT met; the floors below
 //! sit just under the best figure reached so far, so a change that makes the
 //! quantizer worse on a trained model fails here. Raise them as it improves.
 
@@ -25,10 +25,24 @@ use codegen::pipeline::{self, QuantOptions};
 /// the int16 head; 22.86 dB with int8 logits).
 const SQNR_FLOOR_DB: f64 = 23.4;
 
-/// Regression floor of the build with every residual stream at 16 bits
-/// (measured 27.40 dB with the identity taps kept apart, 2026-12-05;
-/// 26.30 dB before).
-const STREAMS_SQNR_FLOOR_DB: f64 = 27.2;
+/// Regression floor of the build within 512 KiB: every residual stream,
+/// every ConvMlp's internals and each downsample's `proj.0` output at 16
+/// bits (measured 30.30 dB, 2026-12-06; 27.40 dB with the streams alone).
+const WIDE_SQNR_FLOOR_DB: f64 = 30.1;
+
+/// The 16-bit groups of that build.
+const WIDE_512K: &str = "head,stages.0,stages.1,stages.2,stages.3,stages.0.mlp,stages.1.mlp,\
+                         stages.2.mlp,stages.3.mlp,stages.1.downsample,stages.2.downsample,\
+                         stages.3.downsample";
+
+/// Regression floor of the mixed build within the default 224 KiB arena:
+/// stages 1-3's streams and ConvMlp internals and stage 3's downsample at
+/// 16 bits (measured 27.26 dB, 2026-12-06).
+const MIXED_SQNR_FLOOR_DB: f64 = 27.0;
+
+/// The 16-bit groups of that build.
+const MIXED_224K: &str =
+    "head,stages.1,stages.2,stages.3,stages.1.mlp,stages.2.mlp,stages.3.mlp,stages.3.downsample";
 
 fn kit() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/proxy");
@@ -107,9 +121,15 @@ fn measure(kit: &Path, int16: &str) -> Fidelity {
         }
         in_top5 += usize::from(rq.contains(&rf[0]));
     }
+    // The issue's targets: 28 dB within 224 KiB, 32 dB within 512 KiB.
+    let target = if compiled.arena_bytes <= 224 * 1024 {
+        28
+    } else {
+        32
+    };
     eprintln!(
         "proxy kit, kit calibration, --int16 {int16}: centred logit SQNR {sqnr:.2} dB (target \
-         28); confident top-1 kept {kept}/{confident}; float top-1 in int8 top-5 \
+         {target}); confident top-1 kept {kept}/{confident}; float top-1 in int8 top-5 \
          {in_top5}/48; cosine mean {:.6} min {:.6}; arena {} bytes",
         report.cosine_mean, report.cosine_min, compiled.arena_bytes
     );
@@ -142,16 +162,27 @@ fn int8_fidelity_on_the_trained_proxy() {
     assert_fidelity(&measure(&kit, "head"), SQNR_FLOOR_DB);
 }
 
-/// The higher-precision build: every residual stream stored with 16 bits
-/// (`--int16 head,stages.0,stages.1,stages.2,stages.3`), in 512 KiB of
-/// arena (an RP2350 has 520 KB of RAM).
+/// The higher-precision build ([`WIDE_512K`]), in 512 KiB of arena (an
+/// RP2350 has 520 KB of RAM).
 #[test]
-fn int16_streams_on_the_trained_proxy() {
+fn int16_build_in_512k_on_the_trained_proxy() {
     let Some(kit) = kit() else {
         eprintln!("SKIPPED: no proxy kit at ../shared/proxy beside the checkout");
         return;
     };
-    let f = measure(&kit, "head,stages.0,stages.1,stages.2,stages.3");
+    let f = measure(&kit, WIDE_512K);
     assert!(f.arena_bytes <= 512 * 1024, "arena {} bytes", f.arena_bytes);
-    assert_fidelity(&f, STREAMS_SQNR_FLOOR_DB);
+    assert_fidelity(&f, WIDE_SQNR_FLOOR_DB);
+}
+
+/// The mixed build ([`MIXED_224K`]) within the default 224 KiB arena.
+#[test]
+fn mixed_build_in_224k_on_the_trained_proxy() {
+    let Some(kit) = kit() else {
+        eprintln!("SKIPPED: no proxy kit at ../shared/proxy beside the checkout");
+        return;
+    };
+    let f = measure(&kit, MIXED_224K);
+    assert!(f.arena_bytes <= 224 * 1024, "arena {} bytes", f.arena_bytes);
+    assert_fidelity(&f, MIXED_SQNR_FLOOR_DB);
 }
