@@ -247,7 +247,7 @@ fn wide_internals(
 ) {
     let (c, hidden) = (p.dw.input.c as usize, p.fc1.output.c as usize);
     let (de, fe) = (p.dw.output.elem, p.fc2.output.elem);
-    let db = c * 2;
+    let db = (c * 2).max(1); // `max`: no zero chunk size (and no panic path)
     drive_elems(
         p,
         e.bytes(),
