@@ -142,8 +142,16 @@ fn measure(kit: &Path, int16: &str) -> Fidelity {
     }
 }
 
-/// Asserts `f` against the SQNR `floor` and the top-1 / top-5 targets.
-fn assert_fidelity(f: &Fidelity, floor: f64) {
+/// Measures the build with `int16` on the kit (or says it was skipped) and
+/// asserts its arena within `arena_max` bytes, its SQNR above `floor`, and
+/// the top-1 / top-5 targets.
+fn check_build(int16: &str, arena_max: usize, floor: f64) {
+    let Some(kit) = kit() else {
+        eprintln!("SKIPPED: no proxy kit at ../shared/proxy beside the checkout");
+        return;
+    };
+    let f = measure(&kit, int16);
+    assert!(f.arena_bytes <= arena_max, "arena {} bytes", f.arena_bytes);
     assert!(
         f.sqnr >= floor,
         "centred SQNR {:.2} dB < floor {floor}",
@@ -155,34 +163,18 @@ fn assert_fidelity(f: &Fidelity, floor: f64) {
 
 #[test]
 fn int8_fidelity_on_the_trained_proxy() {
-    let Some(kit) = kit() else {
-        eprintln!("SKIPPED: no proxy kit at ../shared/proxy beside the checkout");
-        return;
-    };
-    assert_fidelity(&measure(&kit, "head"), SQNR_FLOOR_DB);
+    check_build("head", 224 * 1024, SQNR_FLOOR_DB);
 }
 
 /// The higher-precision build ([`WIDE_512K`]), in 512 KiB of arena (an
 /// RP2350 has 520 KB of RAM).
 #[test]
 fn int16_build_in_512k_on_the_trained_proxy() {
-    let Some(kit) = kit() else {
-        eprintln!("SKIPPED: no proxy kit at ../shared/proxy beside the checkout");
-        return;
-    };
-    let f = measure(&kit, WIDE_512K);
-    assert!(f.arena_bytes <= 512 * 1024, "arena {} bytes", f.arena_bytes);
-    assert_fidelity(&f, WIDE_SQNR_FLOOR_DB);
+    check_build(WIDE_512K, 512 * 1024, WIDE_SQNR_FLOOR_DB);
 }
 
 /// The mixed build ([`MIXED_224K`]) within the default 224 KiB arena.
 #[test]
 fn mixed_build_in_224k_on_the_trained_proxy() {
-    let Some(kit) = kit() else {
-        eprintln!("SKIPPED: no proxy kit at ../shared/proxy beside the checkout");
-        return;
-    };
-    let f = measure(&kit, MIXED_224K);
-    assert!(f.arena_bytes <= 224 * 1024, "arena {} bytes", f.arena_bytes);
-    assert_fidelity(&f, MIXED_SQNR_FLOOR_DB);
+    check_build(MIXED_224K, 224 * 1024, MIXED_SQNR_FLOOR_DB);
 }
