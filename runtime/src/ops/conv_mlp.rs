@@ -250,7 +250,7 @@ fn wide_internals(
     // A pixel's `d` bytes; the pixels are indexed with checked slicing,
     // not `chunks_exact_mut`, whose zero-size check the no-panic link finds
     // reachable in these closures.
-    let db = c * 2;
+    let db = c * p.d_bytes();
     drive_elems(
         p,
         e.bytes(),

@@ -561,7 +561,7 @@ fn identity_taps_are_refused_where_no_identity_or_kernel_takes_them() {
 
 #[test]
 fn int16_operands_are_refused_where_no_kernel_takes_them() {
-    let (mut g, p, off, arena) = refusal_case(41);
+    let (_, p, off, arena) = refusal_case(41);
     let (i, o) = (with(p.input(off[0]), Elem::I16), p.output(off[1]));
     let mut blob = Blob::new();
     // A fast variant reads int8 only.
@@ -569,7 +569,6 @@ fn int16_operands_are_refused_where_no_kernel_takes_them() {
         weights_hwc: b.i8s(&p.weights),
         folded_bias: b.i32s(&p.bias),
     });
-    let _ = &mut g;
     assert_eq!(
         run(&blob.0, &[Layer::Conv(fast)], i, o, &arena),
         Err(Error::InvalidLayer { layer: 0 })
