@@ -392,7 +392,7 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
          //! - checkpoint: {} ({} layout)\n\
          //! - checkpoint sha256: {}\n\
          //! - quantization: per-channel int8 weights, per-tensor int8 activations (int16: {}), \
-         range method `{}`, equalization alpha {}, {} calibration inputs ({})\n\
+         range method `{}`, equalization alpha {}, bias correction {}, {} calibration inputs ({})\n\
          //! - input: {}x{} u8 RGB (HWC); {} classes; {} MACs\n\
          //! - arena: {} bytes ({} memory form; {} bytes layer by layer); weights: {} bytes\n\n",
         prov.model,
@@ -406,6 +406,11 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default(),
         c.settings.equalization,
+        if c.settings.bias_correction {
+            "on"
+        } else {
+            "off"
+        },
         c.settings.calibration_inputs,
         c.settings.calibration_source,
         h,

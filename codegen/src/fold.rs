@@ -88,6 +88,10 @@ pub struct Folded {
     /// Per-channel storage factors of the tensors around squeeze-excite and
     /// the pool (all ones after folding; see [`crate::equalize`]).
     pub bases: Bases,
+    /// Calibration's per-channel means of each conv's input, by conv name,
+    /// which the quantizer's bias correction reads (empty after folding:
+    /// no correction; see [`crate::bias_correction`]).
+    pub input_means: crate::bias_correction::ConvInputMeans,
 }
 
 /// Per-channel factors by which tensors are stored (`stored = e * true`)
@@ -441,6 +445,7 @@ pub fn fold(m: &TensorMap) -> Folded {
             bias: get(m, "head.fc.bias").to_vec(),
         },
         bases: Bases::ones(f),
+        input_means: Default::default(),
     }
 }
 

@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 pub mod arch;
+pub mod bias_correction;
 pub mod budget;
 pub mod calibrate;
 pub mod checkpoint;

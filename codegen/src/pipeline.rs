@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::bias_correction::conv_input_means;
 use crate::budget;
 use crate::calibrate::{choose_ranges, collect, Range, RangeMethod, Stats};
 use crate::checkpoint::{self, Checkpoint, DType, Layout};
@@ -32,6 +33,9 @@ pub struct QuantOptions {
     pub method: RangeMethod,
     /// Equalization strength (0 disables).
     pub equalization: f64,
+    /// Correct each conv's bias for the mean shift of its weight rounding
+    /// ([`crate::bias_correction`]).
+    pub bias_correction: bool,
     /// Hide progress bars.
     pub quiet: bool,
     /// Execution forms and arena use (default: fused).
@@ -50,6 +54,7 @@ impl Default for QuantOptions {
             calib: None,
             method: RangeMethod::Mse,
             equalization: 0.5,
+            bias_correction: true,
             quiet: false,
             memory: MemoryForm::Fused,
             int16: Precision::default(),
@@ -129,7 +134,8 @@ pub fn calibrate_stats(
     opts: &QuantOptions,
 ) -> (Folded, Stats) {
     let folded = fold_checkpoint(ck);
-    let pb = progress(inputs.len() * 3, "calibrating", opts.quiet);
+    let passes = if opts.bias_correction { 4 } else { 3 };
+    let pb = progress(inputs.len() * passes, "calibrating", opts.quiet);
     let tick = || pb.inc(1);
     let folded = if opts.equalization > 0.0 {
         let stats = channel_ranges(&folded, inputs, &tick);
@@ -139,6 +145,11 @@ pub fn calibrate_stats(
         folded
     };
     let stats = collect(&folded, inputs, &tick);
+    let mut folded = folded;
+    if opts.bias_correction {
+        let int8 = choose_ranges(&stats, opts.method, &Precision::none());
+        folded.input_means = conv_input_means(&folded, inputs, &int8, &tick);
+    }
     pb.finish_and_clear();
     (folded, stats)
 }
@@ -163,6 +174,7 @@ pub fn settings(inputs: &[ModelInput], source: &str, opts: &QuantOptions) -> Set
         calibration_source: source.to_string(),
         resolution: opts.resolution,
         equalization: opts.equalization,
+        bias_correction: opts.bias_correction,
         memory: opts.memory,
         int16: opts.int16.clone(),
     }

@@ -102,6 +102,11 @@ impl std::str::FromStr for Precision {
 }
 
 impl Precision {
+    /// Every tensor int8.
+    pub fn none() -> Precision {
+        Precision(Vec::new())
+    }
+
     /// The groups, in order.
     pub fn groups(&self) -> &[Group] {
         &self.0

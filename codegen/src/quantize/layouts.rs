@@ -4,6 +4,7 @@
 
 use runtime::{Conv, ConvVariant, Span};
 
+use crate::bias_correction::InputMeans;
 use crate::fold::ConvW;
 
 /// A conv's (or fully connected layer's) quantized parameters.
@@ -41,12 +42,20 @@ pub(super) fn identity_tap(c: &ConvW, o: usize) -> Option<usize> {
 /// [`Conv::MAX_IDENTITY`] steps for the identity): a RepMixer's folded
 /// identity, about 1 against taps of about 0.01, would otherwise leave the
 /// other taps a few int8 steps.
+///
+/// With `means` (the input's calibration means), each bias is corrected for
+/// the mean shift the rounding of its channel's weights makes, and that of
+/// the input's int8 rounding if `int8_input` ([`crate::bias_correction`]).
 pub(super) fn quantize_per_channel(
     c: &ConvW,
     in_scale: f64,
     out_scale: f64,
     split: bool,
+    means: Option<&InputMeans>,
+    int8_input: bool,
 ) -> PerChannel {
+    let shares = means.map(|m| m.tap_shares(c));
+    let mut rounded = vec![0.0; c.fan_in()];
     let cin_g = c.cin / c.groups;
     let per = c.fan_in();
     let mut weights = Vec::with_capacity(c.weight.len());
@@ -69,15 +78,23 @@ pub(super) fn quantize_per_channel(
                 for ci in 0..cin_g {
                     let i = (ci * c.k + ky) * c.k + kx;
                     let v = if Some(i) == id { 0.0 } else { w[i] as f64 / sw };
-                    weights.push(v.round().clamp(-127.0, 127.0) as i8);
+                    let q = v.round().clamp(-127.0, 127.0) as i8;
+                    weights.push(q);
+                    rounded[i] = q as f64 * sw;
                 }
             }
         }
         if let Some(i) = id {
             let lim = Conv::MAX_IDENTITY as f64;
-            identity.push((w[i] as f64 / sw).round().clamp(-lim, lim) as i32);
+            let q = (w[i] as f64 / sw).round().clamp(-lim, lim) as i32;
+            identity.push(q);
+            rounded[i] = q as f64 * sw;
         }
-        let b = (c.bias[o] as f64 / (in_scale * sw)).round();
+        let shift = match (means, &shares) {
+            (Some(m), Some(sh)) => m.shift(c, o, &rounded, sh, int8_input),
+            _ => 0.0,
+        };
+        let b = ((c.bias[o] as f64 - shift) / (in_scale * sw)).round();
         bias.push(b.clamp(i32::MIN as f64, i32::MAX as f64) as i32);
         reals.push(in_scale * sw / out_scale);
     }
@@ -237,7 +254,7 @@ mod tests {
         w[9] = -0.02;
         w[13] = 1000.0;
         let c = dw3(w, 1);
-        let q = quantize_per_channel(&c, 0.1, 0.2, true);
+        let q = quantize_per_channel(&c, 0.1, 0.2, true, None, true);
         let sw0 = 0.01f32 as f64 / 127.0;
         assert_eq!(q.weights[4], 0, "the identity tap leaves the int8 weights");
         assert_eq!(q.weights[0], 127);
@@ -249,11 +266,45 @@ mod tests {
         assert_eq!(q.bias[0], (0.5 / (0.1 * sw0)).round() as i32);
         // Without the split, or without an identity tap (stride 2), the
         // largest tap sets the scale as before.
-        let whole = quantize_per_channel(&c, 0.1, 0.2, false);
+        let whole = quantize_per_channel(&c, 0.1, 0.2, false, None, true);
         assert!(whole.identity.is_empty());
         assert_eq!((whole.weights[4], whole.weights[0]), (127, 1));
-        let strided = quantize_per_channel(&dw3(c.weight.clone(), 2), 0.1, 0.2, true);
+        let strided = quantize_per_channel(&dw3(c.weight.clone(), 2), 0.1, 0.2, true, None, true);
         assert!(strided.identity.is_empty());
         assert_eq!(strided.weights, whole.weights);
+    }
+
+    #[test]
+    fn bias_correction_subtracts_the_rounding_shift() {
+        // Without the split, channel 0's identity 1.02 sets the scale and its
+        // taps of 0.01 round to 1 step (1.02 / 127 = 0.00803): each of the 8
+        // reads 0.00197 too little, times the input mean 4, over a 3x3 input
+        // (pad 1: the outer rows and columns read padding at 1 of 3 rows).
+        let mut w = vec![0.01f32; 18];
+        w[4] = 1.02;
+        let c = dw3(w, 1);
+        let m = InputMeans {
+            mean: vec![4.0, 0.0],
+            int8_error: vec![0.0; 2],
+            h: 3,
+            w: 3,
+        };
+        let plain = quantize_per_channel(&c, 0.1, 0.2, false, None, true);
+        let fixed = quantize_per_channel(&c, 0.1, 0.2, false, Some(&m), false);
+        let sw = 1.02f32 as f64 / 127.0;
+        let shares = [2.0 / 3.0, 1.0, 2.0 / 3.0];
+        let mut shift = 0.0;
+        for ky in 0..3 {
+            for kx in 0..3 {
+                let v = c.weight[ky * 3 + kx] as f64;
+                shift += ((v / sw).round() * sw - v) * 4.0 * shares[ky] * shares[kx];
+            }
+        }
+        assert!(shift < -0.01);
+        assert_eq!(fixed.bias[0], ((0.5 - shift) / (0.1 * sw)).round() as i32);
+        assert_ne!(fixed.bias[0], plain.bias[0]);
+        // A zero-mean input leaves the bias alone; the weights never change.
+        assert_eq!(fixed.bias[1], plain.bias[1]);
+        assert_eq!(fixed.weights, plain.weights);
     }
 }

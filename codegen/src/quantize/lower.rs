@@ -16,6 +16,7 @@ use super::{
     ADD_LEFT_SHIFT_WIDE,
 };
 use crate::arch::{IMAGENET_MEAN, IMAGENET_STD};
+use crate::bias_correction::{ConvInputMeans, InputMeans};
 use crate::calibrate::Range;
 use crate::float::{block_name, gelu, sigmoid};
 use crate::fold::{ConvW, Folded};
@@ -41,6 +42,8 @@ pub(super) struct Pending {
 
 struct Lowering<'r> {
     ranges: &'r BTreeMap<String, Range>,
+    /// Calibration means of each conv's input (bias correction; empty: off).
+    input_means: &'r ConvInputMeans,
     int16: &'r Precision,
     blob: Vec<u8>,
     /// (name, bytes) per tensor.
@@ -59,6 +62,16 @@ pub(super) fn tref(a: &Act) -> TensorRef {
 }
 
 impl Lowering<'_> {
+    /// `c`'s input means, when its bias is to be corrected: not the first
+    /// stem conv's, which reads pixels or the normalized image through
+    /// weights rescaled for it ([`fold_normalization`]).
+    fn means(&self, c: &ConvW) -> Option<&InputMeans> {
+        match c.name.as_str() {
+            "stem.0.reparam_conv" => None,
+            name => self.input_means.get(name),
+        }
+    }
+
     fn q(&self, name: &str) -> QParams {
         let r = *self
             .ranges
@@ -180,7 +193,8 @@ impl Lowering<'_> {
         // Only the reference forms read or write int16, and only they keep
         // the identity tap apart.
         let int8 = x.q.elem == Elem::I8 && out.q.elem == Elem::I8;
-        let q = layouts::quantize_per_channel(c, x.q.scale, pre.scale, !int8);
+        let (means, int8_input) = (self.means(c), x.q.elem == Elem::I8);
+        let q = layouts::quantize_per_channel(c, x.q.scale, pre.scale, !int8, means, int8_input);
         let kernel = if int8 {
             layouts::choose(c, &q.weights)
         } else {
@@ -297,8 +311,10 @@ impl Lowering<'_> {
         out
     }
 
-    fn fc_weights(&mut self, c: &ConvW, in_scale: f64, out_scale: f64) -> (Span, Span, Requant) {
-        let q = layouts::quantize_per_channel(c, in_scale, out_scale, false);
+    fn fc_weights(&mut self, c: &ConvW, x: QParams, out_scale: f64) -> (Span, Span, Requant) {
+        let int8_input = x.elem == Elem::I8;
+        let q =
+            layouts::quantize_per_channel(c, x.scale, out_scale, false, self.means(c), int8_input);
         (
             self.i8s(&q.weights),
             self.i32s(&q.bias),
@@ -318,10 +334,8 @@ impl Lowering<'_> {
             .map(|c| x.q.scale * (b.se_pool[c] as f64 / b.final_conv[c] as f64) / (hw * pool.scale))
             .collect();
         let pool_requant = self.requant(&pool_reals);
-        let (fc1_weights, fc1_bias, fc1_requant) =
-            self.fc_weights(&f.se_fc1, pool.scale, hid.scale);
-        let (fc2_weights, fc2_bias, fc2_requant) =
-            self.fc_weights(&f.se_fc2, hid.scale, gate.scale);
+        let (fc1_weights, fc1_bias, fc1_requant) = self.fc_weights(&f.se_fc1, pool, hid.scale);
+        let (fc2_weights, fc2_bias, fc2_requant) = self.fc_weights(&f.se_fc2, hid, gate.scale);
         // Gate s + 128 in 0..=255 stands for sigmoid in steps of 1/255.
         let table: Vec<i8> = (-128i32..128)
             .map(|q| {
@@ -456,6 +470,7 @@ pub(super) fn lower(
 ) -> Lowered {
     let mut l = Lowering {
         ranges,
+        input_means: &f.input_means,
         int16,
         blob: Vec::new(),
         tensors: Vec::new(),
@@ -551,7 +566,7 @@ pub(super) fn lower(
     units.push(Unit::Single(l.pending.len() - 1));
     let lq = l.q("head.fc");
     let logits = l.tensor("head.fc", 1, 1, f.head.cout, lq);
-    let (weights, bias, requant) = l.fc_weights(&f.head, pq.scale, lq.scale);
+    let (weights, bias, requant) = l.fc_weights(&f.head, pq, lq.scale);
     let fc = Layer::FullyConnected(FullyConnected {
         input: tref(&pooled),
         in_zp: pq.zp,

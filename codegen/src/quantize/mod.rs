@@ -171,6 +171,9 @@ pub struct Settings {
     pub resolution: usize,
     /// Per-channel equalization strength (0 = off; see [`crate::equalize`]).
     pub equalization: f64,
+    /// Whether the biases are corrected for weight rounding
+    /// ([`crate::bias_correction`]).
+    pub bias_correction: bool,
     /// Execution forms and arena use.
     pub memory: MemoryForm,
     /// The tensors stored with 16 bits.
