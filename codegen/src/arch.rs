@@ -360,6 +360,22 @@ pub fn apple_to_timm(key: &str) -> Option<String> {
     Some(k)
 }
 
+/// The module renames timm -> Apple, `timm<TAB>apple` a line (`#` starts a
+/// comment): one table, which `host-tests/scripts/make_fixtures.py` reads too
+/// to name its goldens' keys the same way.
+const TIMM_TO_APPLE_PARTS: &str = include_str!("timm_to_apple.tsv");
+
+/// The `(timm, apple)` pairs of [`TIMM_TO_APPLE_PARTS`], in order.
+fn timm_to_apple_parts() -> impl Iterator<Item = (&'static str, &'static str)> {
+    TIMM_TO_APPLE_PARTS
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            l.split_once('\t')
+                .expect("timm_to_apple.tsv: a tab in every row")
+        })
+}
+
 /// timm key -> Apple ml-fastvit key (the inverse of [`apple_to_timm`]);
 /// `reparam_conv` of a downsample's `proj.0` becomes `lkb_reparam`.
 pub fn timm_to_apple(key: &str) -> String {
@@ -379,16 +395,7 @@ pub fn timm_to_apple(key: &str) -> String {
     } else if let Some(rest) = k.strip_prefix("head.fc.") {
         k = format!("head.{rest}");
     }
-    for (t, a) in [
-        (".conv_kxk.", ".rbr_conv."),
-        (".conv_scale.", ".rbr_scale."),
-        (".identity.", ".rbr_skip."),
-        (".large_conv.", ".lkb_origin."),
-        (".proj.0.reparam_conv.", ".proj.0.lkb_reparam."),
-        (".mlp.", ".convffn."),
-        (".se.fc1.", ".se.reduce."),
-        (".se.fc2.", ".se.expand."),
-    ] {
+    for (t, a) in timm_to_apple_parts() {
         k = k.replace(t, a);
     }
     if let Some(stripped) = k.strip_suffix("layer_scale.gamma") {

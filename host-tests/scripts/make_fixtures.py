@@ -243,16 +243,16 @@ def make_input(seed: int, resolution: int) -> torch.Tensor:
 # arch.rs `timm_to_apple`)
 # --------------------------------------------------------------------------
 
-_TIMM_TO_APPLE_PARTS = [
-    (".conv_kxk.", ".rbr_conv."),
-    (".conv_scale.", ".rbr_scale."),
-    (".identity.", ".rbr_skip."),
-    (".large_conv.", ".lkb_origin."),
-    (".proj.0.reparam_conv.", ".proj.0.lkb_reparam."),
-    (".mlp.", ".convffn."),
-    (".se.fc1.", ".se.reduce."),
-    (".se.fc2.", ".se.expand."),
-]
+def _timm_to_apple_parts() -> list[tuple[str, str]]:
+    """The (timm, Apple) module renames: codegen/src/timm_to_apple.tsv, the
+    one table arch.rs `timm_to_apple` reads too."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "codegen", "src", "timm_to_apple.tsv"), encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f]
+    return [tuple(line.split("\t")) for line in lines if line and not line.startswith("#")]
+
+
+_TIMM_TO_APPLE_PARTS = _timm_to_apple_parts()
 
 
 def timm_to_apple(key: str) -> str:

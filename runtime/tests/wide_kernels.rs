@@ -18,7 +18,7 @@ use runtime::ops::conv_widen::conv_widen_in_place;
 use runtime::ops::conv_write_behind::{conv_write_ahead, conv_write_behind};
 use runtime::ops::{I32s, Multipliers, RequantView, Shifts};
 use runtime::{Conv, Elem, TensorRef};
-use testkit::{bare_conv, SplitMix64 as Gen};
+use testkit::{bare_conv, bare_tensor, SplitMix64 as Gen};
 
 /// A conv's operands as owned bytes.
 struct Operands {
@@ -81,16 +81,6 @@ fn operands(p: &Conv, r: &mut Gen) -> Operands {
     }
 }
 
-fn tensor(h: usize, w: usize, c: usize, elem: Elem) -> TensorRef {
-    TensorRef {
-        offset: 0,
-        h: h as u16,
-        w: w as u16,
-        c: c as u16,
-        elem,
-    }
-}
-
 fn elem(r: &mut Gen) -> Elem {
     if r.below(2) == 0 {
         Elem::I8
@@ -99,11 +89,27 @@ fn elem(r: &mut Gen) -> Elem {
     }
 }
 
-/// A random depthwise conv reading int16: `(conv, in place?)`.
-fn depthwise(r: &mut Gen) -> (Conv, bool) {
+/// How [`random_depthwise`] draws a conv's shape.
+struct DepthwiseDraws {
+    /// The channel count.
+    channels: fn(&mut Gen) -> usize,
+    /// Input sides are drawn from `1..=side`.
+    side: usize,
+    /// Strides out of place are drawn from `1..=strides`.
+    strides: usize,
+    /// The input zero point is drawn (else 0, as codegen gives it to the
+    /// channel-vector form).
+    in_zp: bool,
+}
+
+/// A random depthwise conv reading int16 drawn as `d` says: `(conv, in
+/// place?)`. In place: stride 1, same padding, int16 output; otherwise
+/// kernels 1..=7, any padding, channel multiplier 1 or 2, int8 or int16
+/// output. Both wide suites draw their convs here.
+fn random_depthwise(r: &mut Gen, d: &DepthwiseDraws) -> (Conv, bool) {
     let in_place = r.below(2) == 0;
-    let c = 1 + r.below(20);
-    let (h, w) = (1 + r.below(9), 1 + r.below(9));
+    let c = (d.channels)(r);
+    let (h, w) = (1 + r.below(d.side), 1 + r.below(d.side));
     let (k, stride, pad, m, out) = if in_place {
         let k = 1 + 2 * r.below(4);
         (k, 1, k / 2, 1, Elem::I16)
@@ -111,31 +117,45 @@ fn depthwise(r: &mut Gen) -> (Conv, bool) {
         let k = 1 + r.below(7);
         (
             k,
-            1 + r.below(3),
+            1 + r.below(d.strides),
             r.below(k / 2 + 2),
             1 + r.below(2),
             elem(r),
         )
     };
     if h + 2 * pad < k || w + 2 * pad < k {
-        return depthwise(r);
+        return random_depthwise(r, d);
     }
     let (oh, ow) = (
         (h + 2 * pad - k) / stride + 1,
         (w + 2 * pad - k) / stride + 1,
     );
     let mut p = bare_conv(
-        tensor(h, w, c, Elem::I16),
-        tensor(oh, ow, c * m, out),
+        bare_tensor(h, w, c, Elem::I16),
+        bare_tensor(oh, ow, c * m, out),
         (k as u8, stride as u8, pad as u8),
         c as u16,
     );
-    p.in_zp = r.range_i32(-400, 400);
+    if d.in_zp {
+        p.in_zp = r.range_i32(-400, 400);
+    }
     p.out_zp = match out {
         Elem::I8 => r.range_i32(-128, 127),
         Elem::I16 => r.range_i32(-400, 400),
     };
     (p, in_place)
+}
+
+/// A random depthwise conv reading int16 (1..=20 channels, strides 1..=3,
+/// any input zero point): `(conv, in place?)`.
+fn depthwise(r: &mut Gen) -> (Conv, bool) {
+    let d = DepthwiseDraws {
+        channels: |r| 1 + r.below(20),
+        side: 9,
+        strides: 3,
+        in_zp: true,
+    };
+    random_depthwise(r, &d)
 }
 
 fn random_input(t: TensorRef, r: &mut Gen) -> Vec<i8> {
@@ -158,50 +178,72 @@ fn out_of_place(p: &Conv, a: &ConvArgs<'_>, case: usize) -> Vec<i8> {
     expected
 }
 
-#[test]
-fn depthwise_int16_equals_the_reference() {
-    let mut r = Gen::new(0x1616);
-    for case in 0..1500 {
-        let (p, in_place) = depthwise(&mut r);
+/// The depthwise conv `p` by every wide form, each against its reference
+/// op and the out-of-place output: out of place, then in place (if
+/// `in_place`) or written behind and ahead of the input `x` at the least
+/// distances. Returns the out-of-place output.
+fn every_form(p: &Conv, a: &ConvArgs<'_>, x: &[i8], in_place: bool, case: usize) -> Vec<i8> {
+    let expected = out_of_place(p, a, case);
+    if in_place {
+        let (k, w, c) = (p.kernel as usize, p.input.w as usize, p.input.c as usize);
+        let ring_len = Conv::in_place_scratch_bytes(k, w, 2 * c);
+        let (mut d0, mut d1) = (x.to_vec(), x.to_vec());
+        let (mut r0, mut r1) = (vec![0i8; ring_len], vec![0i8; ring_len]);
+        conv_in_place(p, a, &mut d0, &mut r0);
+        assert!(wide::conv_in_place(p, a, &mut d1, &mut r1));
+        assert_eq!(d0, d1, "case {case} in place: {p:?}");
+        assert_eq!(expected, d1, "case {case} in place vs apart: {p:?}");
+    } else {
+        // Write-behind: the output at the least lead before the input.
+        let lead = p.write_behind_bytes();
+        let n = (lead + x.len()).max(p.output.bytes());
+        let mut g0 = vec![7i8; n];
+        g0[lead..lead + x.len()].copy_from_slice(x);
+        let mut g1 = g0.clone();
+        conv_write_behind(p, a, &mut g0, lead, 0);
+        assert!(wide::conv_write_behind(p, a, &mut g1, lead, 0));
+        assert_eq!(g0, g1, "case {case} write-behind: {p:?}");
+        let behind = &g1[..expected.len()];
+        assert_eq!(expected, behind, "case {case} behind vs apart: {p:?}");
+        // Write-ahead: the output at the least distance after the input.
+        let ahead = p.write_ahead_bytes();
+        let n = (ahead + p.output.bytes()).max(x.len());
+        let mut g0 = vec![7i8; n];
+        g0[..x.len()].copy_from_slice(x);
+        let mut g1 = g0.clone();
+        conv_write_ahead(p, a, &mut g0, 0, ahead);
+        assert!(wide::conv_write_ahead(p, a, &mut g1, 0, ahead));
+        assert_eq!(g0, g1, "case {case} write-ahead: {p:?}");
+        let got = &g1[ahead..ahead + expected.len()];
+        assert_eq!(expected, got, "case {case} ahead vs apart: {p:?}");
+    }
+    expected
+}
+
+/// `cases` random depthwise convs from `draw` on random operands and
+/// inputs (generator seeded with `seed`), each through [`every_form`];
+/// `more` then checks a case further, given the generator, the case index,
+/// the conv, its arguments and the out-of-place output.
+fn depthwise_cases(
+    seed: u64,
+    cases: usize,
+    draw: fn(&mut Gen) -> (Conv, bool),
+    mut more: impl FnMut(&mut Gen, usize, &Conv, &ConvArgs<'_>, &[i8]),
+) {
+    let mut r = Gen::new(seed);
+    for case in 0..cases {
+        let (p, in_place) = draw(&mut r);
         let ops = operands(&p, &mut r);
         let x = random_input(p.input, &mut r);
         let a = ops.args(&x);
-        let expected = out_of_place(&p, &a, case);
-        if in_place {
-            let (k, w, c) = (p.kernel as usize, p.input.w as usize, p.input.c as usize);
-            let ring_len = Conv::in_place_scratch_bytes(k, w, 2 * c);
-            let (mut d0, mut d1) = (x.clone(), x.clone());
-            let (mut r0, mut r1) = (vec![0i8; ring_len], vec![0i8; ring_len]);
-            conv_in_place(&p, &a, &mut d0, &mut r0);
-            assert!(wide::conv_in_place(&p, &a, &mut d1, &mut r1));
-            assert_eq!(d0, d1, "case {case} in place: {p:?}");
-            assert_eq!(expected, d1, "case {case} in place vs apart: {p:?}");
-        } else {
-            // Write-behind: the output at the least lead before the input.
-            let lead = p.write_behind_bytes();
-            let n = (lead + x.len()).max(p.output.bytes());
-            let mut g0 = vec![7i8; n];
-            g0[lead..lead + x.len()].copy_from_slice(&x);
-            let mut g1 = g0.clone();
-            conv_write_behind(&p, &a, &mut g0, lead, 0);
-            assert!(wide::conv_write_behind(&p, &a, &mut g1, lead, 0));
-            assert_eq!(g0, g1, "case {case} write-behind: {p:?}");
-            // Write-ahead: the output at the least distance after the input.
-            let ahead = p.write_ahead_bytes();
-            let n = (ahead + p.output.bytes()).max(x.len());
-            let mut g0 = vec![7i8; n];
-            g0[..x.len()].copy_from_slice(&x);
-            let mut g1 = g0.clone();
-            conv_write_ahead(&p, &a, &mut g0, 0, ahead);
-            assert!(wide::conv_write_ahead(&p, &a, &mut g1, 0, ahead));
-            assert_eq!(g0, g1, "case {case} write-ahead: {p:?}");
-            assert_eq!(
-                expected,
-                g1[ahead..ahead + expected.len()],
-                "case {case} ahead vs apart"
-            );
-        }
+        let expected = every_form(&p, &a, &x, in_place, case);
+        more(&mut r, case, &p, &a, &expected);
     }
+}
+
+#[test]
+fn depthwise_int16_equals_the_reference() {
+    depthwise_cases(0x1616, 1500, depthwise, |_, _, _, _, _| {});
 }
 
 #[test]
@@ -216,8 +258,8 @@ fn pointwise_int8_to_int16_equals_the_reference() {
             1 + r.below(13)
         };
         let mut p = bare_conv(
-            tensor(h, w, cin, Elem::I8),
-            tensor(h, w, cout, Elem::I16),
+            bare_tensor(h, w, cin, Elem::I8),
+            bare_tensor(h, w, cout, Elem::I16),
             (1, 1, 0),
             1,
         );
@@ -258,8 +300,8 @@ fn pointwise_int8_to_int16_equals_the_reference() {
 fn other_shapes_are_declined() {
     // int8 in and out: the executor's own fast variants.
     let p = bare_conv(
-        tensor(4, 4, 8, Elem::I8),
-        tensor(4, 4, 8, Elem::I8),
+        bare_tensor(4, 4, 8, Elem::I8),
+        bare_tensor(4, 4, 8, Elem::I8),
         (3, 1, 1),
         8,
     );
@@ -285,41 +327,13 @@ fn other_shapes_are_declined() {
 /// around the 16-channel blocks, multiplier 1 or 2, kernels 1..=7:
 /// `(conv, in place?)`.
 fn block_depthwise(r: &mut Gen) -> (Conv, bool) {
-    let in_place = r.below(2) == 0;
-    let c = [16, 17, 31, 32, 33, 48][r.below(6)];
-    let (h, w) = (1 + r.below(8), 1 + r.below(8));
-    let (k, stride, pad, m, out) = if in_place {
-        let k = 1 + 2 * r.below(4);
-        (k, 1, k / 2, 1, Elem::I16)
-    } else {
-        let k = 1 + r.below(7);
-        (
-            k,
-            1 + r.below(2),
-            r.below(k / 2 + 2),
-            1 + r.below(2),
-            elem(r),
-        )
+    let d = DepthwiseDraws {
+        channels: |r| [16, 17, 31, 32, 33, 48][r.below(6)],
+        side: 8,
+        strides: 2,
+        in_zp: false,
     };
-    if h + 2 * pad < k || w + 2 * pad < k {
-        return block_depthwise(r);
-    }
-    let (oh, ow) = (
-        (h + 2 * pad - k) / stride + 1,
-        (w + 2 * pad - k) / stride + 1,
-    );
-    let mut p = bare_conv(
-        tensor(h, w, c, Elem::I16),
-        tensor(oh, ow, c * m, out),
-        (k as u8, stride as u8, pad as u8),
-        c as u16,
-    );
-    p.in_zp = 0;
-    p.out_zp = match out {
-        Elem::I8 => r.range_i32(-128, 127),
-        Elem::I16 => r.range_i32(-400, 400),
-    };
-    (p, in_place)
+    random_depthwise(r, &d)
 }
 
 /// The channel-vector form (NEON `SMLAL`, Helium `VMULL`, portable loops:
@@ -330,59 +344,25 @@ fn block_depthwise(r: &mut Gen) -> (Conv, bool) {
 /// of the input and as the ConvMlp `dw`.
 #[test]
 fn depthwise_int16_blocks_equal_the_reference() {
-    let mut r = Gen::new(0x1617);
-    for case in 0..600 {
-        let (p, in_place) = block_depthwise(&mut r);
-        let ops = operands(&p, &mut r);
-        let x = random_input(p.input, &mut r);
-        let a = ops.args(&x);
-        let mut expected = vec![0i8; p.output.bytes()];
-        conv_reference(&p, &a, &mut expected);
-        let mut got = vec![0i8; p.output.bytes()];
-        assert!(wide::conv(&p, &a, &mut got), "case {case}: declined {p:?}");
-        assert_eq!(expected, got, "case {case}: {p:?}");
-        if in_place {
-            let (k, w, c) = (p.kernel as usize, p.input.w as usize, p.input.c as usize);
-            let ring_len = Conv::in_place_scratch_bytes(k, w, 2 * c);
-            let mut d = x.clone();
-            let mut ring = vec![0i8; ring_len];
-            assert!(wide::conv_in_place(&p, &a, &mut d, &mut ring));
-            assert_eq!(expected, d, "case {case} in place: {p:?}");
-        }
-        if !in_place {
-            // Write-behind and write-ahead at their least distances.
-            let lead = p.write_behind_bytes();
-            let n = (lead + x.len()).max(p.output.bytes());
-            let mut g = vec![7i8; n];
-            g[lead..lead + x.len()].copy_from_slice(&x);
-            assert!(wide::conv_write_behind(&p, &a, &mut g, lead, 0));
-            assert_eq!(expected, g[..expected.len()], "case {case} behind: {p:?}");
-            let ahead = p.write_ahead_bytes();
-            let n = (ahead + p.output.bytes()).max(x.len());
-            let mut g = vec![7i8; n];
-            g[..x.len()].copy_from_slice(&x);
-            assert!(wide::conv_write_ahead(&p, &a, &mut g, 0, ahead));
-            let got = &g[ahead..ahead + expected.len()];
-            assert_eq!(expected, got, "case {case} ahead: {p:?}");
-        }
+    depthwise_cases(0x1617, 600, block_depthwise, |r, case, p, a, expected| {
         // The ConvMlp `dw` form: int8 output, groups of up to four pixels.
         if p.output.elem == Elem::I8 && p.stride == 1 && p.output.c == p.input.c {
             let (w, c) = (p.input.w as usize, p.input.c as usize);
-            let row = |iy: usize| &x[iy * w * c * 2..(iy + 1) * w * c * 2];
+            let row = |iy: usize| &a.input[iy * w * c * 2..(iy + 1) * w * c * 2];
             for y in 0..p.output.h as usize {
                 let ow = p.output.w as usize;
                 let mut x0 = 0;
                 while x0 < ow {
                     let n = (ow - x0).min(1 + r.below(4));
                     let mut d = vec![0i8; n * c];
-                    wide::depthwise_group_i8(&p, &a, (y, x0), row, &mut d);
+                    wide::depthwise_group_i8(p, a, (y, x0), row, &mut d);
                     let at = (y * ow + x0) * c;
                     assert_eq!(expected[at..at + n * c], d, "case {case} dw group: {p:?}");
                     x0 += n;
                 }
             }
         }
-    }
+    });
 }
 
 /// Named edge cases of the channel-vector form: a single non-zero weight
@@ -396,8 +376,8 @@ fn depthwise_int16_blocks_one_tap_at_a_time() {
     for k in [3usize, 7] {
         let (h, w, c) = (5usize, 6usize, 16usize);
         let mut p = bare_conv(
-            tensor(h, w, c, Elem::I16),
-            tensor(h, w, c, Elem::I16),
+            bare_tensor(h, w, c, Elem::I16),
+            bare_tensor(h, w, c, Elem::I16),
             (k as u8, 1, (k / 2) as u8),
             c as u16,
         );

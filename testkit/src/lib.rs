@@ -3,7 +3,8 @@
 //! messages are written once.
 //!
 //! * [`SplitMix64`]: the one deterministic generator (`no_std`).
-//! * [`bare_conv`]: a conv layer's shape without operands (`no_std`).
+//! * [`bare_conv`]: a conv layer's shape without operands, and
+//!   [`bare_tensor`] for its input and output (`no_std`).
 //! * [`first_difference`]: the first differing element of two outputs, as a
 //!   message (`no_std`, so the board firmware prints the same text).
 //! * With `std`: [`Blob`] (a weight blob under construction),
@@ -21,7 +22,7 @@ mod host;
 mod rng;
 
 pub use compare::{first_difference, Mismatch};
-pub use conv::bare_conv;
+pub use conv::{bare_conv, bare_tensor};
 #[cfg(feature = "std")]
 pub use host::{assert_same, byte_range, layers_model, only_changed, run_model, tensor, Blob, Run};
 #[cfg(feature = "proptest")]

@@ -13,9 +13,6 @@ pub struct RealBoard {
     pub core: &'static str,
     /// Rust target triple.
     pub target: &'static str,
-    /// Model resolutions to try, largest first: the build uses the first
-    /// whose arena the linker fits into the part's RAM.
-    pub resolutions: &'static [usize],
     /// Flash and RAM the firmware must fit: (name, bytes).
     pub memories: &'static [(&'static str, u64)],
     /// A smaller-flash build that must link and fit, built for size.
@@ -37,6 +34,11 @@ pub struct SmallFlash {
     pub bytes: u64,
 }
 
+/// Model resolutions a real board's build tries, largest first: it uses the
+/// first whose arena the linker fits into the part's RAM (one ladder for
+/// every board; the part decides where it stops).
+pub const RESOLUTIONS: &[usize] = &[256, 224, 192, 160, 128];
+
 /// The real boards. Each builds at the largest resolution (up to the
 /// pretrained 256) whose arena its RAM holds: the linker decides.
 pub const REAL_BOARDS: &[RealBoard] = &[
@@ -44,7 +46,6 @@ pub const REAL_BOARDS: &[RealBoard] = &[
         name: "rp2350",
         core: "RP2350 (Cortex-M33, 150 MHz), 520 KiB SRAM, 16 MiB QSPI flash (e.g. Pimoroni Pico Plus 2)",
         target: "thumbv8m.main-none-eabihf",
-        resolutions: &[256, 224, 192, 160, 128],
         memories: &[("QSPI flash", 16 << 20), ("SRAM0-7", 512 << 10)],
         small_flash: Some(SmallFlash {
             feature: "flash-4m",
@@ -57,7 +58,6 @@ pub const REAL_BOARDS: &[RealBoard] = &[
         name: "imxrt1170",
         core: "i.MX RT1170 (Cortex-M7, up to 1 GHz), 1.25 MiB OCRAM + 512 KiB TCM, 16 MiB QSPI flash (MIMXRT1170-EVK)",
         target: "thumbv7em-none-eabihf",
-        resolutions: &[256, 224, 192, 160, 128],
         memories: &[("QSPI flash", 16 << 20), ("OCRAM", 1280 << 10)],
         small_flash: None,
     },
@@ -82,7 +82,7 @@ pub fn build_real(
         // The largest resolution whose arena fits, unless one is imposed.
         let candidates: Vec<usize> = match resolution {
             Some(r) => vec![r],
-            None => b.resolutions.to_vec(),
+            None => RESOLUTIONS.to_vec(),
         };
         let mut tried = Vec::new();
         let mut built = Err(String::from("no resolution tried"));

@@ -14,8 +14,8 @@ use core::fmt::{self, Write};
 use runtime::kernels::wide;
 use runtime::ops::conv::{conv_reference, ConvArgs};
 use runtime::ops::{I32s, Multipliers, RequantView, Shifts};
-use runtime::{Conv, Elem, TensorRef};
-use testkit::bare_conv;
+use runtime::{Conv, Elem};
+use testkit::{bare_conv, bare_tensor};
 
 /// Cases of the suite (the first 49 one tap each of a 7x7).
 const WIDE_CASES: usize = 250;
@@ -31,16 +31,6 @@ impl fmt::Display for Shape {
             "{}x{}x{} k{} s{} p{} -> {:?}",
             p.input.h, p.input.w, p.input.c, p.kernel, p.stride, p.pad, p.output.elem
         )
-    }
-}
-
-fn tensor(h: usize, w: usize, c: usize, elem: Elem) -> TensorRef {
-    TensorRef {
-        offset: 0,
-        h: h as u16,
-        w: w as u16,
-        c: c as u16,
-        elem,
     }
 }
 
@@ -63,8 +53,8 @@ fn draw(r: &mut Rng, case: usize) -> Conv {
     let out = if r.one_in(2) { Elem::I8 } else { Elem::I16 };
     let m = if one_tap { 1 } else { 1 + r.below(2) };
     let mut p = bare_conv(
-        tensor(h, w, c, Elem::I16),
-        tensor(oh, ow, c * m, out),
+        bare_tensor(h, w, c, Elem::I16),
+        bare_tensor(oh, ow, c * m, out),
         (k as u8, stride as u8, pad as u8),
         c as u16,
     );
