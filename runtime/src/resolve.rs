@@ -36,6 +36,26 @@ impl<'a> Model<'a> {
         })
     }
 
+    /// The operands of a fully connected layer (or of one of the SE's two)
+    /// from its `weights` (`[cout][cin]`), `bias` and `requant` spans, with
+    /// its zero points and ReLU flag.
+    pub(crate) fn fc_args(
+        &self,
+        (weights, bias, requant): (Span, Span, Requant),
+        (cin, cout): (usize, usize),
+        (in_zp, out_zp, relu): (i32, i32, bool),
+    ) -> Option<ops::fully_connected::FcArgs<'a>> {
+        let weights = self.i8s(weights).filter(|w| w.len() == cin * cout)?;
+        Some(ops::fully_connected::FcArgs {
+            in_zp,
+            weights,
+            bias: self.i32s(bias, cout)?,
+            requant: self.requant(requant, cout)?,
+            out_zp,
+            relu,
+        })
+    }
+
     pub(crate) fn table(&self, s: Span) -> Option<&'a [i8]> {
         let t = self.i8s(s)?;
         (t.is_empty() || t.len() == 256).then_some(t)
@@ -155,12 +175,11 @@ impl<'a> Model<'a> {
     fn window(
         &self,
         p: &Conv,
-        weights: &'a [i8],
-        args: &ops::conv::ConvArgs<'a>,
+        (weights, args): (&'a [i8], ops::conv::ConvArgs<'a>),
         folded_bias: Span,
     ) -> Option<WindowArgs<'a>> {
         Some(WindowArgs {
-            channels: self.channels(p, weights, args, folded_bias)?,
+            channels: self.channels(p, weights, &args, folded_bias)?,
             pad_values: args.pad_values,
             in_zp: p.in_zp,
             geometry: Geometry::of(p),
@@ -196,10 +215,9 @@ impl<'a> Model<'a> {
         if g != c || p.output.c as usize != c {
             return None;
         }
-        let (weights, args) = self.fast_common(p, weights_hwc)?;
-        let mut a = self.window(p, weights, &args, folded_bias)?;
+        let mut a = self.window(p, self.fast_common(p, weights_hwc)?, folded_bias)?;
         a.channels.weights_above_min =
-            crate::kernels::PAIR_TAPS && crate::kernels::above_min(weights);
+            crate::kernels::PAIR_TAPS && crate::kernels::above_min(a.channels.weights);
         Some(a)
     }
 
@@ -220,7 +238,7 @@ impl<'a> Model<'a> {
         if weights.len() != cout * patch {
             return None;
         }
-        self.window(p, weights, &args, folded_bias)
+        self.window(p, (weights, args), folded_bias)
     }
 
     /// Validates a [`ConvVariant::DenseHwio`]-shaped conv (`groups == 1`)
@@ -234,8 +252,7 @@ impl<'a> Model<'a> {
         if p.groups != 1 {
             return None;
         }
-        let (weights, args) = self.fast_common(p, weights_hwio)?;
-        self.window(p, weights, &args, folded_bias)
+        self.window(p, self.fast_common(p, weights_hwio)?, folded_bias)
     }
 
     /// Validates a [`ConvVariant::Multiplier`]-shaped conv (`groups == cin`,
@@ -250,12 +267,11 @@ impl<'a> Model<'a> {
         if p.groups as usize != cin || cin == 0 || cout % cin != 0 {
             return None;
         }
-        let (weights, args) = self.fast_common(p, weights_hwc)?;
-        let mut a = self.window(p, weights, &args, folded_bias)?;
+        let mut a = self.window(p, self.fast_common(p, weights_hwc)?, folded_bias)?;
         // Helium's tap loop takes the multiplier's planes in pairs too.
         a.channels.weights_above_min = crate::kernels::PAIR_TAPS
             && crate::kernels::MULTIPLIER_TAPS
-            && crate::kernels::above_min(weights);
+            && crate::kernels::above_min(a.channels.weights);
         Some(a)
     }
 }

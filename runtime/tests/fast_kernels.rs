@@ -27,6 +27,27 @@ use testkit::{check, prop_same, run_model, tensor, Blob};
 mod conv_params;
 use conv_params::{ConvParams, Geometry};
 
+/// Stored 16-bit multipliers (widened to `m16 << 16`): normalized ones
+/// (`>= 2^14`) `normal` times as often as `i16::MIN` (which widens to
+/// `i32::MIN`) or as any other halfword.
+fn stored_multiplier(normal: u32) -> impl Strategy<Value = i16> + Clone {
+    prop_oneof![normal => (1i16 << 14)..=i16::MAX, 1 => Just(i16::MIN), 1 => any::<i16>()]
+}
+
+/// An accumulator or bias at either i32 extreme as often as anywhere else.
+#[cfg(target_arch = "aarch64")]
+fn extreme_i32() -> impl Strategy<Value = i32> + Clone {
+    prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()]
+}
+
+/// A NEON requantization shift: one of the vector form's (`..=-1`) `right`
+/// times as often as one of `-40..=20` (past the clamp, or a left shift the
+/// vector forms decline).
+#[cfg(target_arch = "aarch64")]
+fn neon_shift(right: u32) -> impl Strategy<Value = i8> + Clone {
+    prop_oneof![right => -40i8..=-1, 1 => -40i8..=20]
+}
+
 // ---------------------------------------------------------------------------
 // Dot-product primitives
 // ---------------------------------------------------------------------------
@@ -136,14 +157,9 @@ fn neon_tile_store_is_reference() {
         (
             Just(cin),
             Just(seed),
-            prop::array::uniform4(prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()]),
-            // Stored 16-bit multipliers (widened to `m16 << 16`).
-            prop::array::uniform4(prop_oneof![
-                3 => (1i16 << 14)..=i16::MAX,
-                1 => Just(i16::MIN),
-                1 => any::<i16>()
-            ]),
-            prop::array::uniform4(prop_oneof![4 => -40i8..=-1, 1 => -40i8..=20]),
+            prop::array::uniform4(extreme_i32()),
+            prop::array::uniform4(stored_multiplier(3)),
+            prop::array::uniform4(neon_shift(4)),
             (-128i32..=127, any::<bool>()),
         )
     });
@@ -194,10 +210,7 @@ fn dsp_block_tile_is_reference() {
                 prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>(), -5000i32..5000],
                 cout,
             ),
-            prop::collection::vec(
-                prop_oneof![3 => (1i16 << 14)..=i16::MAX, 1 => Just(i16::MIN), 1 => any::<i16>()],
-                cout,
-            ),
+            prop::collection::vec(stored_multiplier(3), cout),
             prop::collection::vec(-31i8..=-2, cout),
             (-128i32..=127, any::<bool>(), any::<bool>()),
         )
@@ -288,10 +301,7 @@ fn dsp_depthwise_taps_is_reference() {
                 prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>(), -5000i32..5000],
                 c,
             ),
-            prop::collection::vec(
-                prop_oneof![3 => (1i16 << 14)..=i16::MAX, 1 => Just(i16::MIN), 1 => any::<i16>()],
-                c,
-            ),
+            prop::collection::vec(stored_multiplier(3), c),
             prop::collection::vec(prop_oneof![30 => -31i8..=-2, 1 => any::<i8>()], c),
             (-128i32..=127, any::<bool>()),
         )
@@ -459,13 +469,9 @@ fn neon_finish16_is_reference() {
     use runtime::kernels::pointwise::PointwiseArgs;
     use runtime::ops::{I32s, Multipliers, RequantView, Shifts};
     let case = (
-        prop::array::uniform16(prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()]),
-        prop::array::uniform16(prop_oneof![
-            8 => (1i16 << 14)..=i16::MAX,
-            1 => Just(i16::MIN),
-            1 => any::<i16>()
-        ]),
-        prop::array::uniform16(prop_oneof![20 => -40i8..=-1, 1 => -40i8..=20]),
+        prop::array::uniform16(extreme_i32()),
+        prop::array::uniform16(stored_multiplier(8)),
+        prop::array::uniform16(neon_shift(20)),
         (-128i32..=127, any::<bool>(), any::<u8>()),
     );
     check(2000, case, |(acc, mult, shift, (zp, table, seed))| {
@@ -529,15 +535,12 @@ impl Channels {
     fn drawn(cout: usize) -> impl Strategy<Value = Channels> {
         use prop::collection::vec;
         (
-            vec(
-                prop_oneof![Just(i32::MIN), Just(i32::MAX), any::<i32>()],
-                cout,
-            ),
+            vec(extreme_i32(), cout),
             vec(
                 prop_oneof![20 => (1i16 << 14)..=i16::MAX, 2 => any::<i16>(), 1 => Just(i16::MIN)],
                 cout,
             ),
-            vec(prop_oneof![40 => -40i8..=-1, 1 => -40i8..=20], cout),
+            vec(neon_shift(40), cout),
             -128i32..=127,
             any::<bool>(),
         )

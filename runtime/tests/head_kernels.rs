@@ -13,7 +13,7 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use runtime::kernels::squeeze_excite as fast;
-use runtime::ops::fully_connected::fully_connected_reference;
+use runtime::ops::fully_connected::{fully_connected_reference, FcArgs};
 use runtime::ops::global_avg_pool::global_avg_pool_reference;
 use runtime::ops::squeeze_excite::{squeeze_excite_reference, SeArgs};
 use runtime::ops::{I32s, Multipliers, RequantView, Shifts};
@@ -33,6 +33,24 @@ impl Rq {
             multiplier: Multipliers(&self.mult),
             shift: Shifts(&self.shift),
         }
+    }
+}
+
+/// A fully connected layer's operands over stored weights `w`, bias bytes
+/// `b` and `rq`, with its zero points and ReLU flag.
+fn fc<'a>(
+    w: &'a [i8],
+    b: &'a [u8],
+    rq: &'a Rq,
+    (in_zp, out_zp, relu): (i32, i32, bool),
+) -> FcArgs<'a> {
+    FcArgs {
+        in_zp,
+        weights: w,
+        bias: I32s(b),
+        requant: rq.view(),
+        out_zp,
+        relu,
     }
 }
 
@@ -78,9 +96,9 @@ fn fully_connected_matches_reference() {
         |(x, w, b, r, (in_zp, out_zp, relu), (cout, ie, oe))| {
             let mut want = vec![0i8; cout * oe.bytes()];
             let mut got = vec![0x55i8; cout * oe.bytes()];
-            let (bias, rq) = (I32s(&b), r.view());
-            fully_connected_reference((&x, ie), in_zp, &w, bias, rq, out_zp, relu, (&mut want, oe));
-            fast::fully_connected((&x, ie), in_zp, &w, bias, rq, out_zp, relu, (&mut got, oe));
+            let fc = fc(&w, &b, &r, (in_zp, out_zp, relu));
+            fully_connected_reference((&x, ie), &fc, (&mut want, oe));
+            fast::fully_connected((&x, ie), &fc, (&mut got, oe));
             prop_same("fully connected", &want, &got)
         },
     );
@@ -220,12 +238,8 @@ fn squeeze_excite_matches_reference() {
         let args = SeArgs {
             pool_requant: s.pool.view(),
             scale_requant: s.scale.view(),
-            fc1_weights: &s.w1,
-            fc1_bias: I32s(&s.b1),
-            fc1_requant: s.rq1.view(),
-            fc2_weights: &s.w2,
-            fc2_bias: I32s(&s.b2),
-            fc2_requant: s.rq2.view(),
+            fc1: fc(&s.w1, &s.b1, &s.rq1, (pool_zp, hid_zp, true)),
+            fc2: fc(&s.w2, &s.b2, &s.rq2, (hid_zp, gate_zp, false)),
             sigmoid: &s.sigmoid,
             lut: &s.lut,
         };

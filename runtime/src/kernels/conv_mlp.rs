@@ -18,50 +18,55 @@ use crate::ops::conv_mlp::{drive, drive_elems, dw_reference, dw_value, per_pixel
 use crate::schedule::ConvMlp;
 use crate::tensor::Int8;
 
-/// The same block with `fc1` and `fc2` computed by the fast pointwise kernel
+/// The `dw` form of a fast block: the reference conv ([`ConvArgs`], pixel
+/// by pixel through `conv_element`) or the fast depthwise kernel
+/// ([`WindowArgs`],
+/// [`ConvVariant::Depthwise`](crate::ConvVariant::Depthwise)).
+pub trait GroupDw {
+    /// Writes the `dw` outputs of the pixels from `(y, x0)` on into `d`
+    /// (`c` bytes a pixel), reading the block input from `rows`.
+    fn group(&self, p: &ConvMlp, at: (usize, usize), rows: &Rows<'_>, d: &mut [i8]);
+}
+
+impl GroupDw for ConvArgs<'_> {
+    #[inline(always)]
+    fn group(&self, p: &ConvMlp, (y, x0): (usize, usize), rows: &Rows<'_>, d: &mut [i8]) {
+        let c = p.dw.input.c as usize;
+        per_pixel(c, |y, x, rows, d| dw_reference(p, self, y, x, rows, d))(y, x0, rows, d)
+    }
+}
+
+impl GroupDw for WindowArgs<'_> {
+    #[inline(always)]
+    fn group(&self, _: &ConvMlp, (y, x0): (usize, usize), rows: &Rows<'_>, d: &mut [i8]) {
+        dw_group(self, y, x0, rows, d)
+    }
+}
+
+/// The block with `fc1` and `fc2` computed by the fast pointwise kernel
 /// ([`ConvVariant::Pointwise`](crate::ConvVariant::Pointwise)), a pixel
-/// group at a time; bit-identical to
+/// group at a time, `dw` by its [`GroupDw`] form, and the residual add
+/// through tables built once per block; bit-identical to
 /// [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference) and with
 /// the same scratch.
 pub fn conv_mlp_pointwise(
     p: &ConvMlp,
-    dw: &ConvArgs<'_>,
-    fc1: &PointwiseArgs<'_>,
-    fc2: &PointwiseArgs<'_>,
+    dw: &impl GroupDw,
+    fc: (&PointwiseArgs<'_>, &PointwiseArgs<'_>),
     data: &mut [i8],
     scratch: &mut [i8],
 ) {
-    fast(
+    let mut add = AddTables::EMPTY;
+    if USE_TABLES {
+        add.fill(&p.add);
+    }
+    drive(
         p,
-        per_pixel(p.dw.input.c as usize, |y, x, rows, d| {
-            dw_reference(p, dw, y, x, rows, d)
-        }),
-        fc1,
-        fc2,
         data,
         scratch,
-    );
-}
-
-/// [`conv_mlp_pointwise`] with `dw` computed by the fast depthwise kernel
-/// ([`ConvVariant::Depthwise`](crate::ConvVariant::Depthwise)); bit-identical
-/// to [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference) and
-/// with the same scratch.
-pub fn conv_mlp_depthwise(
-    p: &ConvMlp,
-    dw: &WindowArgs<'_>,
-    fc1: &PointwiseArgs<'_>,
-    fc2: &PointwiseArgs<'_>,
-    data: &mut [i8],
-    scratch: &mut [i8],
-) {
-    fast(
-        p,
-        |y, x0, rows, d| dw_group(dw, y, x0, rows, d),
-        fc1,
-        fc2,
-        data,
-        scratch,
+        |y, x0, rows, d| dw.group(p, (y, x0), rows, d),
+        |_, _, _, d, hid, tile| mlp(p, fc, d, hid, tile),
+        |saved, f, out| residual(&add, &p.add, saved, f, out),
     );
 }
 
@@ -83,16 +88,15 @@ fn dw_group(dw: &WindowArgs<'_>, y: usize, x0: usize, rows: &Rows<'_>, d: &mut [
 
 /// [`conv_mlp_pointwise`] for an int16 block input (a residual stream
 /// stored with 16 bits): `dw` reads int16 through [`wide`] (the reference
-/// conv for a shape it does not run), fc1
-/// and fc2 run the fast pointwise kernel on their int8 operands, and the
-/// residual add writes int16. Bit-identical to
+/// conv for a shape it does not run), fc1 and fc2 run the fast pointwise
+/// kernel on their int8 operands, and the residual add writes int16.
+/// Bit-identical to
 /// [`conv_mlp_reference`](crate::ops::conv_mlp::conv_mlp_reference) with the
 /// same scratch.
 pub fn conv_mlp_pointwise_wide(
     p: &ConvMlp,
     dw: &ConvArgs<'_>,
-    fc1: &PointwiseArgs<'_>,
-    fc2: &PointwiseArgs<'_>,
+    fc: (&PointwiseArgs<'_>, &PointwiseArgs<'_>),
     data: &mut [i8],
     scratch: &mut [i8],
 ) {
@@ -112,33 +116,8 @@ pub fn conv_mlp_pointwise_wide(
                 })(y, x0, rows, d)
             }
         },
-        |_, _, _, d, hid, tile| mlp(p, (fc1, fc2), d, hid, tile),
+        |_, _, _, d, hid, tile| mlp(p, fc, d, hid, tile),
         |saved, f, out| add_with(&p.add, (saved, x), (f, Int8), (out, x)),
-    );
-}
-
-/// Both fast forms: `dw` as given, fc1/fc2 on the tiled pointwise kernel,
-/// the residual add through tables built once per block.
-#[inline(always)]
-fn fast(
-    p: &ConvMlp,
-    dw: impl FnMut(usize, usize, &Rows<'_>, &mut [i8]),
-    fc1: &PointwiseArgs<'_>,
-    fc2: &PointwiseArgs<'_>,
-    data: &mut [i8],
-    scratch: &mut [i8],
-) {
-    let mut add = AddTables::EMPTY;
-    if USE_TABLES {
-        add.fill(&p.add);
-    }
-    drive(
-        p,
-        data,
-        scratch,
-        dw,
-        |_, _, _, d, hid, tile| mlp(p, (fc1, fc2), d, hid, tile),
-        |saved, f, out| residual(&add, &p.add, saved, f, out),
     );
 }
 

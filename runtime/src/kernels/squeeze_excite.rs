@@ -25,10 +25,10 @@
 //!   (`neon::se_scale16`, `neon::fc_dots`, the same values).
 #![forbid(unsafe_code)]
 
-use crate::ops::fully_connected::{fully_connected_reference, Finish};
+use crate::ops::fully_connected::{fully_connected_reference, FcArgs};
 use crate::ops::global_avg_pool::global_avg_pool_reference;
 use crate::ops::squeeze_excite::{squeeze, squeeze_excite_reference, SeArgs};
-use crate::ops::{I32s, RequantView};
+use crate::ops::RequantView;
 use crate::quant::{lut, requantize};
 use crate::schedule::{GlobalAvgPool, SqueezeExcite};
 
@@ -48,34 +48,21 @@ fn int8_zp(zp: i32) -> bool {
 
 /// [`fully_connected_reference`], bit for bit: int8 inputs with an int8
 /// zero point and at most 65536 of them take one exact i32 sum per row.
-#[allow(clippy::too_many_arguments)]
 pub fn fully_connected(
     (input, in_elem): (&[i8], Elem),
-    in_zp: i32,
-    weights: &[i8],
-    bias: I32s<'_>,
-    requant: RequantView<'_>,
-    out_zp: i32,
-    relu: bool,
+    a: &FcArgs<'_>,
     (output, out_elem): (&mut [i8], Elem),
 ) {
+    let (in_zp, weights) = (a.in_zp, a.weights);
     let cin = input.len() / in_elem.bytes();
     let cout = output.len() / out_elem.bytes();
     let shape = FAST && cin > 0 && cin <= 1 << 16 && weights.len() >= cin * cout;
     let (lo, hi) = in_elem.range();
     if !shape || !(lo..=hi).contains(&in_zp) {
-        let (i, o) = ((input, in_elem), (output, out_elem));
-        fully_connected_reference(i, in_zp, weights, bias, requant, out_zp, relu, o);
+        fully_connected_reference((input, in_elem), a, (output, out_elem));
         return;
     }
-    let store = Finish {
-        bias,
-        requant,
-        out_zp,
-        relu,
-        out_elem,
-    };
-    let mut finish = |o: usize, dot: i64| store.store(output, o, dot);
+    let mut finish = |o: usize, dot: i64| a.store((output, out_elem), o, dot);
     // sum w (x - in_zp) = sum w x - in_zp sum w, exact: the reference sum
     // is exact too (its i32 blocks cannot overflow). The tier's vector rows
     // (NEON) first.

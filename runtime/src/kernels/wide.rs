@@ -30,8 +30,11 @@
 use super::wide_block::{Block, LANES, MAX_KERNEL};
 use crate::arena::save_row;
 use crate::ops::conv::{finish, ConvArgs};
+use crate::ops::conv_widen::widen_rows;
+use crate::ops::conv_write_behind::output_rows;
 use crate::schedule::Conv;
 use crate::tensor::{Elem, Int8, Storage};
+use core::marker::PhantomData;
 
 /// The fast int16 forms are compiled in (feature `fast-int16`, on by
 /// default; the 4 MB Pico 2 build leaves them out for flash).
@@ -260,36 +263,113 @@ pub fn conv(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8]) -> bool {
 }
 
 fn depthwise(p: &Conv, a: &ConvArgs<'_>, output: &mut [i8], out: impl Storage) {
-    let row_elems = p.input.w as usize * p.input.c as usize;
-    let row_bytes = row_elems * 2;
-    let (oh, ow, cout) = (
-        p.output.h as usize,
-        p.output.w as usize,
-        p.output.c as usize,
-    );
+    let row = p.input.w as usize * p.input.c as usize * 2;
+    let (ow, cout) = (p.output.w as usize, p.output.c as usize);
     let input = a.input;
-    let row = |iy: usize| {
-        input
-            .get(iy * row_bytes..(iy + 1) * row_bytes)
-            .unwrap_or(&[])
-    };
-    for oy in 0..oh {
-        let at = |ox: usize, o: usize| (oy * ow + ox) * cout + o;
-        let g0 = each_block(p, a, |blk| {
-            for ox in 0..ow {
-                let v = block_pixel(p, a, blk, (oy, ox), out.elem(), row);
-                for (j, &v) in v.iter().enumerate() {
-                    out.put(output, at(ox, blk.channel(j)), v);
-                }
-            }
-        });
-        for ox in 0..ow {
-            let win = Window::of(p, oy, ox);
-            for o in rest_channels(p, g0) {
-                let v = depthwise_value(p, a, (&win, oy, ox, o), out.elem(), Int16, row);
-                out.put(output, at(ox, o), v);
+    let src = Apart::new(move |iy: usize| input.get(iy * row..(iy + 1) * row).unwrap_or(&[]));
+    for oy in 0..p.output.h as usize {
+        depthwise_row(
+            p,
+            a,
+            (oy, 0, ow),
+            out.elem(),
+            &src,
+            output,
+            |output, ox, o, v| out.put(output, (oy * ow + ox) * cout + o, v),
+        );
+    }
+}
+
+/// Output row `y`, pixels `x0..x0 + n`, of a fitting depthwise conv: the
+/// one loop of every depthwise form here. The channel vectors
+/// `block_fits` takes, then the rest channel by channel
+/// ([`depthwise_value`]); each value goes to `put(buf, i, o, v)` (pixel
+/// `x0 + i`, channel `o`) as soon as it is computed, and the input rows
+/// come through `src` from `buf` as it stands then (the in-place and
+/// overlapping forms read where they write).
+#[inline(always)]
+fn depthwise_row(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    (y, x0, n): (usize, usize, usize),
+    out: Elem,
+    src: &impl Source,
+    buf: &mut [i8],
+    mut put: impl FnMut(&mut [i8], usize, usize, i32),
+) {
+    let g0 = each_block(p, a, |blk| {
+        for i in 0..n {
+            let v = {
+                let buf = &*buf;
+                block_pixel(p, a, blk, (y, x0 + i), out, |iy| src.row(buf, iy))
+            };
+            for (j, &v) in v.iter().enumerate() {
+                put(buf, i, blk.channel(j), v);
             }
         }
+    });
+    for i in 0..n {
+        let win = Window::of(p, y, x0 + i);
+        for o in rest_channels(p, g0) {
+            let v = {
+                let buf = &*buf;
+                let rows = |iy| src.row(buf, iy);
+                depthwise_value(p, a, (&win, y, x0 + i, o), out, Int16, rows)
+            };
+            put(buf, i, o, v);
+        }
+    }
+}
+
+/// Where [`depthwise_row`] reads input row `iy` (empty past the buffers):
+/// from the buffer it writes (`buf`, between two writes) or from apart.
+trait Source {
+    fn row<'b>(&'b self, buf: &'b [i8], iy: usize) -> &'b [i8];
+}
+
+/// Input rows apart from the output: `f(iy)`.
+struct Apart<'r, F>(F, PhantomData<&'r [i8]>);
+
+impl<'r, F: Fn(usize) -> &'r [i8]> Apart<'r, F> {
+    fn new(f: F) -> Self {
+        Apart(f, PhantomData)
+    }
+}
+
+impl<'r, F: Fn(usize) -> &'r [i8]> Source for Apart<'r, F> {
+    #[inline(always)]
+    fn row<'b>(&'b self, _: &'b [i8], iy: usize) -> &'b [i8] {
+        (self.0)(iy)
+    }
+}
+
+/// The rows of an in-place conv at output row `y` ([`ring_row`]).
+struct Ring<'r> {
+    ring: &'r [i8],
+    y: usize,
+    slots: usize,
+    row: usize,
+}
+
+impl Source for Ring<'_> {
+    #[inline(always)]
+    fn row<'b>(&'b self, data: &'b [i8], iy: usize) -> &'b [i8] {
+        ring_row(self.ring, data, (iy, self.y, self.slots, self.row))
+    }
+}
+
+/// The input rows of `row` bytes from byte `input_at` of the region the
+/// output is written into.
+struct At {
+    input_at: usize,
+    row: usize,
+}
+
+impl Source for At {
+    #[inline(always)]
+    fn row<'b>(&'b self, region: &'b [i8], iy: usize) -> &'b [i8] {
+        let at = self.input_at + iy * self.row;
+        region.get(at..at + self.row).unwrap_or(&[])
     }
 }
 
@@ -391,30 +471,15 @@ pub fn conv_in_place(p: &Conv, a: &ConvArgs<'_>, data: &mut [i8], ring: &mut [i8
     for y in 0..h {
         save_row(ring, data, y, slots, row);
         // Row `y` is read from the ring only: its outputs in any order.
-        let at = |x: usize, o: usize| y * w * cout + x * cout + o;
-        let g0 = each_block(p, a, |blk| {
-            for x in 0..w {
-                let v = {
-                    let (ring, data) = (&*ring, &*data);
-                    let rows = |iy: usize| ring_row(ring, data, (iy, y, slots, row));
-                    block_pixel(p, a, blk, (y, x), Elem::I16, rows)
-                };
-                for (j, &v) in v.iter().enumerate() {
-                    Int16.put(data, at(x, blk.channel(j)), v);
-                }
-            }
+        let src = Ring {
+            ring: &*ring,
+            y,
+            slots,
+            row,
+        };
+        depthwise_row(p, a, (y, 0, w), Elem::I16, &src, data, |data, x, o, v| {
+            Int16.put(data, y * w * cout + x * cout + o, v)
         });
-        for x in 0..w {
-            let win = Window::of(p, y, x);
-            for o in rest_channels(p, g0) {
-                let v = {
-                    let (ring, data) = (&*ring, &*data);
-                    let rows = |iy: usize| ring_row(ring, data, (iy, y, slots, row));
-                    depthwise_value(p, a, (&win, y, x, o), Elem::I16, Int16, rows)
-                };
-                Int16.put(data, at(x, o), v);
-            }
-        }
     }
     true
 }
@@ -493,20 +558,17 @@ pub fn conv_widen_in_place(
     }
     let (h, w) = (p.input.h as usize, p.input.w as usize);
     let (in_row, out_row) = (w * p.input.c as usize, w * p.output.c as usize * 2);
-    let input_at = if end_aligned {
-        (h * out_row).saturating_sub(h * in_row)
-    } else {
-        0
-    };
-    for r in 0..h {
-        let y = if end_aligned { r } else { h - 1 - r };
-        if let Some(input) = data.get(input_at..) {
-            save_row(ring, input, y, 1, in_row);
-        }
-        if let Some(d) = data.get_mut(y * out_row..(y + 1) * out_row) {
-            pointwise_pixels(p, a, (&*ring, w), d, Int16);
-        }
-    }
+    widen_rows(
+        (h, in_row, out_row),
+        end_aligned,
+        data,
+        ring,
+        |y, ring, data| {
+            if let Some(d) = data.get_mut(y * out_row..(y + 1) * out_row) {
+                pointwise_pixels(p, a, (ring, w), d, Int16);
+            }
+        },
+    );
     true
 }
 
@@ -518,49 +580,24 @@ fn behind(
     out: impl Storage,
 ) {
     let row = p.input.w as usize * p.input.c as usize * 2;
-    let (oh, ow, cout) = (
-        p.output.h as usize,
-        p.output.w as usize,
-        p.output.c as usize,
-    );
-    for r in 0..oh {
-        let oy = if bottom_up { oh - 1 - r } else { r };
+    let src = At { input_at, row };
+    let (ow, cout) = (p.output.w as usize, p.output.c as usize);
+    for oy in output_rows(p, bottom_up) {
         // Output row `oy` covers only input rows no later row reads: its
         // outputs in any order.
-        let at = |ox: usize, o: usize| (oy * ow + ox) * cout + o;
-        let g0 = each_block(p, a, |blk| {
-            for ox in 0..ow {
-                let v = {
-                    let r = &*region;
-                    let rows = |iy: usize| {
-                        let at = input_at + iy * row;
-                        r.get(at..at + row).unwrap_or(&[])
-                    };
-                    block_pixel(p, a, blk, (oy, ox), out.elem(), rows)
-                };
-                if let Some(d) = region.get_mut(output_at..) {
-                    for (j, &v) in v.iter().enumerate() {
-                        out.put(d, at(ox, blk.channel(j)), v);
-                    }
+        depthwise_row(
+            p,
+            a,
+            (oy, 0, ow),
+            out.elem(),
+            &src,
+            region,
+            |r, ox, o, v| {
+                if let Some(d) = r.get_mut(output_at..) {
+                    out.put(d, (oy * ow + ox) * cout + o, v);
                 }
-            }
-        });
-        for ox in 0..ow {
-            let win = Window::of(p, oy, ox);
-            for o in rest_channels(p, g0) {
-                let v = {
-                    let r = &*region;
-                    let rows = |iy: usize| {
-                        let at = input_at + iy * row;
-                        r.get(at..at + row).unwrap_or(&[])
-                    };
-                    depthwise_value(p, a, (&win, oy, ox, o), out.elem(), Int16, rows)
-                };
-                if let Some(d) = region.get_mut(output_at..) {
-                    out.put(d, at(ox, o), v);
-                }
-            }
-        }
+            },
+        );
     }
 }
 
@@ -578,27 +615,10 @@ pub fn depthwise_group_i8<'r>(
 ) {
     let c = (p.output.c as usize).max(1);
     let n = d.len() / c;
-    let mut put = |i: usize, o: usize, v: i32| {
+    let src = Apart::new(row);
+    depthwise_row(p, a, (y, x0, n), Elem::I8, &src, d, |d, i, o, v| {
         if let Some(b) = d.get_mut(i * c + o) {
             *b = v as i8; // An int8 output: in range.
         }
-    };
-    let g0 = each_block(p, a, |blk| {
-        for i in 0..n {
-            let v = block_pixel(p, a, blk, (y, x0 + i), Elem::I8, row);
-            for (j, &v) in v.iter().enumerate() {
-                put(i, blk.channel(j), v);
-            }
-        }
     });
-    for i in 0..n {
-        let win = Window::of(p, y, x0 + i);
-        for o in rest_channels(p, g0) {
-            put(
-                i,
-                o,
-                depthwise_value(p, a, (&win, y, x0 + i, o), Elem::I8, Int16, row),
-            );
-        }
-    }
 }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 use crate::arena::{bytes, scratch_range, split2_mut};
+use crate::kernels::conv_mlp;
 use crate::model::Model;
 use crate::ops;
 use crate::schedule::{Conv, ConvMlp, ConvVariant, Layer, TensorRef};
@@ -61,24 +62,19 @@ impl Model<'_> {
             Some((b1, b2)) => {
                 let (f1, f2) = (self.pointwise_args(fc1, b1)?, self.pointwise_args(fc2, b2)?);
                 let (data, scratch) = split2_mut(arena, bytes(x), scratch)?;
+                let fc = (&f1, &f2);
                 match dw_fast {
                     None if x.elem != crate::Elem::I8 => {
                         let dwa = self.reference_args(dw)?;
-                        crate::kernels::conv_mlp::conv_mlp_pointwise_wide(
-                            p, &dwa, &f1, &f2, data, scratch,
-                        )
+                        conv_mlp::conv_mlp_pointwise_wide(p, &dwa, fc, data, scratch)
                     }
                     None => {
                         let dwa = self.reference_args(dw)?;
-                        crate::kernels::conv_mlp::conv_mlp_pointwise(
-                            p, &dwa, &f1, &f2, data, scratch,
-                        )
+                        conv_mlp::conv_mlp_pointwise(p, &dwa, fc, data, scratch)
                     }
                     Some((wh, fb)) => {
                         let d = self.depthwise_args(dw, wh, fb)?;
-                        crate::kernels::conv_mlp::conv_mlp_depthwise(
-                            p, &d, &f1, &f2, data, scratch,
-                        );
+                        conv_mlp::conv_mlp_pointwise(p, &d, fc, data, scratch);
                     }
                 }
             }

@@ -94,20 +94,16 @@ impl Model<'_> {
             return None;
         }
         let sigmoid = self.table(p.sigmoid)?;
-        let fc1_weights = self.i8s(p.fc1_weights)?;
-        let fc2_weights = self.i8s(p.fc2_weights)?;
-        if sigmoid.is_empty() || fc1_weights.len() != c * r || fc2_weights.len() != c * r {
+        if sigmoid.is_empty() {
             return None;
         }
+        let fc1 = (p.fc1_weights, p.fc1_bias, p.fc1_requant);
+        let fc2 = (p.fc2_weights, p.fc2_bias, p.fc2_requant);
         let args = ops::squeeze_excite::SeArgs {
             pool_requant: self.requant(p.pool_requant, c)?,
             scale_requant: self.requant(p.scale_requant, c)?,
-            fc1_weights,
-            fc1_bias: self.i32s(p.fc1_bias, r)?,
-            fc1_requant: self.requant(p.fc1_requant, r)?,
-            fc2_weights,
-            fc2_bias: self.i32s(p.fc2_bias, c)?,
-            fc2_requant: self.requant(p.fc2_requant, c)?,
+            fc1: self.fc_args(fc1, (c, r), (p.pool_zp, p.hid_zp, true))?,
+            fc2: self.fc_args(fc2, (r, c), (p.hid_zp, p.gate_zp, false))?,
             sigmoid,
             lut: self.table(p.lut)?,
         };
@@ -133,23 +129,11 @@ impl Model<'_> {
     /// Validates a fully connected layer and runs it.
     pub(crate) fn run_fully_connected(&self, p: &FullyConnected, arena: &mut [i8]) -> Option<()> {
         let (cin, cout) = (p.input.len(), p.output.len());
-        let weights = self.i8s(p.weights)?;
-        if weights.len() != cin * cout {
-            return None;
-        }
-        let bias = self.i32s(p.bias, cout)?;
-        let requant = self.requant(p.requant, cout)?;
+        let spans = (p.weights, p.bias, p.requant);
+        let fc = self.fc_args(spans, (cin, cout), (p.in_zp, p.out_zp, false))?;
         let (input, output) = split(arena, p.input, p.output)?;
-        crate::kernels::squeeze_excite::fully_connected(
-            (input, p.input.elem),
-            p.in_zp,
-            weights,
-            bias,
-            requant,
-            p.out_zp,
-            false,
-            (output, p.output.elem),
-        );
+        let (input, output) = ((input, p.input.elem), (output, p.output.elem));
+        crate::kernels::squeeze_excite::fully_connected(input, &fc, output);
         Some(())
     }
 }

@@ -3,7 +3,7 @@
 //! ([`crate::kernels::conv_mlp`]).
 
 use super::add::add_with;
-use super::conv::{conv_element, conv_value, ConvArgs};
+use super::conv::{conv_value, ConvArgs};
 use crate::arena::save_row;
 use crate::kernels::pointwise::tile_words;
 use crate::schedule::ConvMlp;
@@ -199,54 +199,31 @@ pub fn conv_mlp_reference(
 
 fn run(
     p: &ConvMlp,
-    (dw, fc1, fc2): (&ConvArgs<'_>, &ConvArgs<'_>, &ConvArgs<'_>),
+    args: (&ConvArgs<'_>, &ConvArgs<'_>, &ConvArgs<'_>),
     data: &mut [i8],
     scratch: &mut [i8],
     e: impl Storage,
 ) {
-    let c = p.dw.input.c as usize;
-    let hidden = p.fc1.output.c as usize;
+    // Int8 internals compiled apart from the form for any stored types.
     if p.d_bytes() == 1 {
-        drive_elems(
-            p,
-            e.bytes(),
-            data,
-            scratch,
-            per_pixel(c, |y, x, rows, d| dw_value(p, dw, (y, x), rows, d, e)),
-            |y, x0, _, d, hid, _| {
-                if c == 0 {
-                    return; // `drive` never calls with `c == 0`
-                }
-                for (i, d) in d.chunks_exact_mut(c).enumerate() {
-                    let hid = hid.get_mut(i * hidden..(i + 1) * hidden).unwrap_or(&mut []);
-                    for (o, v) in hid.iter_mut().enumerate() {
-                        *v = conv_element(&p.fc1, fc1, y, x0 + i, o, |_, _, ci| d.get(ci).copied());
-                    }
-                    for (o, v) in d.iter_mut().enumerate() {
-                        *v = conv_element(&p.fc2, fc2, y, x0 + i, o, |_, _, ci| {
-                            hid.get(ci).copied()
-                        });
-                    }
-                }
-            },
-            |saved, f, out| add_with(&p.add, (saved, e), (f, Int8), (out, e)),
-        );
+        internals(p, args, data, scratch, (e, Int8, Int8));
     } else {
-        wide_internals(p, (dw, fc1, fc2), data, scratch, e);
+        let (de, fe) = (p.dw.output.elem, p.fc2.output.elem);
+        internals(p, args, data, scratch, (e, de, fe));
     }
 }
 
-/// [`run`] for a block whose `dw` and `fc2` outputs are stored with 16 bits
-/// (`d` then holds int16 elements; the hidden vectors stay int8).
-fn wide_internals(
+/// [`run`] with the block input `x` stored as `e`, the `dw` outputs as `de`
+/// and the `fc2` ones as `fe` (`d` holds [`ConvMlp::d_bytes`] per element;
+/// the hidden vectors stay int8).
+fn internals(
     p: &ConvMlp,
     (dw, fc1, fc2): (&ConvArgs<'_>, &ConvArgs<'_>, &ConvArgs<'_>),
     data: &mut [i8],
     scratch: &mut [i8],
-    e: impl Storage,
+    (e, de, fe): (impl Storage, impl Storage, impl Storage),
 ) {
     let (c, hidden) = (p.dw.input.c as usize, p.fc1.output.c as usize);
-    let (de, fe) = (p.dw.output.elem, p.fc2.output.elem);
     // A pixel's `d` bytes; the pixels are indexed with checked slicing,
     // not `chunks_exact_mut`, whose zero-size check the no-panic link finds
     // reachable in these closures.
@@ -262,7 +239,7 @@ fn wide_internals(
                     return;
                 };
                 for o in 0..c {
-                    let v = conv_value(&p.dw, dw, (y, x0 + i, o), de, |iy, ix, ci| {
+                    let v = conv_value(&p.dw, dw, (y, x0 + i, o), de.elem(), |iy, ix, ci| {
                         e.get(rows.get(iy), ix * c + ci)
                     });
                     de.put(d, o, v);
@@ -282,7 +259,7 @@ fn wide_internals(
                     *v = q as i8; // an int8 output: in range
                 }
                 for o in 0..c {
-                    let v = conv_value(&p.fc2, fc2, (y, x0 + i, o), fe, |_, _, ci| {
+                    let v = conv_value(&p.fc2, fc2, (y, x0 + i, o), fe.elem(), |_, _, ci| {
                         hid.get(ci).map(|&h| h as i32)
                     });
                     fe.put(d, o, v);

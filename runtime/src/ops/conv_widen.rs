@@ -26,19 +26,8 @@ pub fn conv_widen_in_place(
     let (i, out) = (p.input.elem, p.output.elem);
     let (h, w, cin) = (p.input.h as usize, p.input.w as usize, p.input.c as usize);
     let cout = p.output.c as usize;
-    let row = w * cin;
-    let (in_bytes, out_bytes) = (h * row * i.bytes(), h * w * cout * out.bytes());
-    // Where the input starts in `data` (the output starts at 0).
-    let input_at = if end_aligned {
-        out_bytes.saturating_sub(in_bytes)
-    } else {
-        0
-    };
-    for r in 0..h {
-        let y = if end_aligned { r } else { h - 1 - r };
-        if let Some(input) = data.get(input_at..) {
-            save_row(ring, input, y, 1, row * i.bytes());
-        }
+    let rows = (h, w * cin * i.bytes(), w * cout * out.bytes());
+    widen_rows(rows, end_aligned, data, ring, |y, ring, data| {
         for x in 0..w {
             for o in 0..cout {
                 let v = conv_value(p, a, (y, x, o), out.elem(), |_, ix, ci| {
@@ -47,5 +36,32 @@ pub fn conv_widen_in_place(
                 out.put(data, (y * w + x) * cout + o, v);
             }
         }
+    });
+}
+
+/// The row loop of both widening forms (this reference and
+/// [`crate::kernels::wide::conv_widen_in_place`]): `h` rows of `in_row`
+/// input and `out_row` output bytes, in the order above; each input row
+/// `y` is copied into `ring`, then `row(y, ring, data)` writes output row
+/// `y`.
+pub(crate) fn widen_rows(
+    (h, in_row, out_row): (usize, usize, usize),
+    end_aligned: bool,
+    data: &mut [i8],
+    ring: &mut [i8],
+    mut row: impl FnMut(usize, &[i8], &mut [i8]),
+) {
+    // Where the input starts in `data` (the output starts at 0).
+    let input_at = if end_aligned {
+        (h * out_row).saturating_sub(h * in_row)
+    } else {
+        0
+    };
+    for r in 0..h {
+        let y = if end_aligned { r } else { h - 1 - r };
+        if let Some(input) = data.get(input_at..) {
+            save_row(ring, input, y, 1, in_row);
+        }
+        row(y, ring, data);
     }
 }

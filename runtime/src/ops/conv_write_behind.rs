@@ -54,13 +54,8 @@ fn run(
     bottom_up: bool,
 ) {
     let (iw, cin) = (p.input.w as usize, p.input.c as usize);
-    let (oh, ow, cout) = (
-        p.output.h as usize,
-        p.output.w as usize,
-        p.output.c as usize,
-    );
-    for r in 0..oh {
-        let oy = if bottom_up { oh - 1 - r } else { r };
+    let (ow, cout) = (p.output.w as usize, p.output.c as usize);
+    for oy in output_rows(p, bottom_up) {
         for ox in 0..ow {
             for o in 0..cout {
                 // The executor sized `region`; `get` keeps bounds-check
@@ -74,4 +69,12 @@ fn run(
             }
         }
     }
+}
+
+/// The output rows top to bottom, or (`bottom_up`) bottom to top: the order
+/// of [`conv_write_behind`], or of [`conv_write_ahead`] (and of their fast
+/// forms in [`crate::kernels::wide`]).
+pub(crate) fn output_rows(p: &Conv, bottom_up: bool) -> impl Iterator<Item = usize> {
+    let oh = p.output.h as usize;
+    (0..oh).map(move |r| if bottom_up { oh - 1 - r } else { r })
 }

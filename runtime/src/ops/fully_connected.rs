@@ -14,48 +14,45 @@ const BLOCK: usize = 128;
 /// of `out_elem`. The sum is exact: i32 partial sums over `BLOCK` inputs
 /// added in i64, so 1024 int16 inputs cannot overflow it (for int8 inputs
 /// it equals the i32 sum of the other kernels).
-#[allow(clippy::too_many_arguments)]
 pub fn fully_connected_reference(
     (input, in_elem): (&[i8], Elem),
-    in_zp: i32,
-    weights: &[i8],
-    bias: I32s<'_>,
-    requant: RequantView<'_>,
-    out_zp: i32,
-    relu: bool,
+    a: &FcArgs<'_>,
     (output, out_elem): (&mut [i8], Elem),
 ) {
     let cin = input.len() / in_elem.bytes();
     let cout = output.len() / out_elem.bytes();
-    let finish = Finish {
-        bias,
-        requant,
-        out_zp,
-        relu,
-        out_elem,
-    };
     for o in 0..cout {
         // Validated to hold `cin` weights per output (no panic if not).
-        let row = weights.get(o * cin..(o + 1) * cin).unwrap_or(&[]);
-        finish.store(output, o, dot(row, input, in_elem, in_zp));
+        let row = a.weights.get(o * cin..(o + 1) * cin).unwrap_or(&[]);
+        a.store((output, out_elem), o, dot(row, input, in_elem, a.in_zp));
     }
 }
 
-/// What turns output `o`'s exact dot product `sum w (x - in_zp)` into its
-/// stored value; shared with the fast kernel (`kernels::squeeze_excite`).
+/// The operands of a fully connected layer besides its input and output
+/// (the layer's, or one of the squeeze-excite's two).
 #[derive(Clone, Copy)]
-pub(crate) struct Finish<'a> {
+pub struct FcArgs<'a> {
+    /// Input zero point.
+    pub in_zp: i32,
+    /// Weights `[cout][cin]`.
+    pub weights: &'a [i8],
+    /// Bias per output.
     pub bias: I32s<'a>,
+    /// Requantization per output.
     pub requant: RequantView<'a>,
+    /// Output zero point.
     pub out_zp: i32,
+    /// Whether outputs below `out_zp` are raised to it (the SE's hidden
+    /// layer).
     pub relu: bool,
-    pub out_elem: Elem,
 }
 
-impl Finish<'_> {
-    /// Bias, requantization, `out_zp` and the ReLU floor, stored at `o`.
+impl FcArgs<'_> {
+    /// Output `o` from its exact dot product `sum w (x - in_zp)`: bias,
+    /// requantization, `out_zp` and the ReLU floor, stored as `out_elem`.
+    /// Shared with the fast kernel (`kernels::squeeze_excite`).
     #[inline(always)]
-    pub(crate) fn store(&self, output: &mut [i8], o: usize, dot: i64) {
+    pub(crate) fn store(&self, (output, out_elem): (&mut [i8], Elem), o: usize, dot: i64) {
         let acc = self.bias.get(o) as i64 + dot;
         let (m, s) = (self.requant.multiplier.get(o), self.requant.shift.get(o));
         // The same value either way; the 32-bit form is the cheap one.
@@ -67,7 +64,7 @@ impl Finish<'_> {
         if self.relu && y < self.out_zp {
             y = self.out_zp;
         }
-        self.out_elem.store(output, o, y);
+        out_elem.store(output, o, y);
     }
 }
 

@@ -1,8 +1,8 @@
 //! Squeeze-and-excite. See [`crate::SqueezeExcite`] for the integer contract.
 
-use super::fully_connected::fully_connected_reference;
+use super::fully_connected::{fully_connected_reference, FcArgs};
 use super::global_avg_pool::pool;
-use super::{I32s, RequantView};
+use super::RequantView;
 use crate::quant::{lut, requantize_i8};
 use crate::schedule::SqueezeExcite;
 use crate::tensor::Elem;
@@ -13,18 +13,11 @@ pub struct SeArgs<'a> {
     pub pool_requant: RequantView<'a>,
     /// Scale requantization per channel.
     pub scale_requant: RequantView<'a>,
-    /// fc1 weights.
-    pub fc1_weights: &'a [i8],
-    /// fc1 bias.
-    pub fc1_bias: I32s<'a>,
-    /// fc1 requantization.
-    pub fc1_requant: RequantView<'a>,
-    /// fc2 weights.
-    pub fc2_weights: &'a [i8],
-    /// fc2 bias.
-    pub fc2_bias: I32s<'a>,
-    /// fc2 requantization.
-    pub fc2_requant: RequantView<'a>,
+    /// fc1: `c` pooled values (`pool_zp`) to `reduced` hidden ones
+    /// (`hid_zp`, ReLU).
+    pub fc1: FcArgs<'a>,
+    /// fc2: `reduced` hidden values to the `c` gate inputs (`gate_zp`).
+    pub fc2: FcArgs<'a>,
     /// Sigmoid table.
     pub sigmoid: &'a [i8],
     /// Activation table applied to the output, or empty.
@@ -45,7 +38,7 @@ pub(crate) fn squeeze<'s, F>(
     fc: F,
 ) -> Option<&'s mut [i8]>
 where
-    F: Fn((&[i8], Elem), i32, &[i8], I32s<'_>, RequantView<'_>, i32, bool, (&mut [i8], Elem)),
+    F: Fn((&[i8], Elem), &FcArgs<'_>, (&mut [i8], Elem)),
 {
     let c = p.input.c as usize;
     let r = p.reduced as usize;
@@ -59,26 +52,8 @@ where
     }
     pool(pooled);
     let i8s = Elem::I8;
-    fc(
-        (pooled, i8s),
-        p.pool_zp,
-        a.fc1_weights,
-        a.fc1_bias,
-        a.fc1_requant,
-        p.hid_zp,
-        true,
-        (hidden, i8s),
-    );
-    fc(
-        (hidden, i8s),
-        p.hid_zp,
-        a.fc2_weights,
-        a.fc2_bias,
-        a.fc2_requant,
-        p.gate_zp,
-        false,
-        (gate, i8s),
-    );
+    fc((pooled, i8s), &a.fc1, (hidden, i8s));
+    fc((hidden, i8s), &a.fc2, (gate, i8s));
     for g in gate.iter_mut() {
         *g = lut(a.sigmoid, *g);
     }

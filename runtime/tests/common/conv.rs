@@ -13,6 +13,12 @@ pub fn odd_kernel() -> impl proptest::strategy::Strategy<Value = usize> {
     prop_oneof![Just(1usize), Just(3), Just(5), Just(7)]
 }
 
+/// A tensor's height and width, each 1 to 9: tiny images whose borders are
+/// most of their pixels, the fused-form cases' spatial size.
+pub fn small_hw() -> impl proptest::strategy::Strategy<Value = (usize, usize)> {
+    (1usize..=9, 1usize..=9)
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Geometry {
     pub h: usize,

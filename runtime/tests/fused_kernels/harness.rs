@@ -1,7 +1,7 @@
 //! What the fused-form tests share: the one-schedule runner and conv
 //! parameters with their layouts for every variant.
 
-pub use crate::conv_params::{odd_kernel, ConvParams, Geometry};
+pub use crate::conv_params::{odd_kernel, small_hw, ConvParams, Geometry};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use runtime::{Conv, ConvVariant, Error, Layer, Stem, TensorRef};

@@ -26,50 +26,55 @@ pub enum AddMode {
     AliasB,
 }
 
+impl AddMode {
+    /// The input the output aliases.
+    pub fn alias(self) -> Option<usize> {
+        match self {
+            AddMode::Separate => None,
+            AddMode::AliasA => Some(0),
+            AddMode::AliasB => Some(1),
+        }
+    }
+
+    /// `a` and `b` of `shape` placed by `layout` for this mode.
+    pub fn at(self, shape: (usize, usize, usize), layout: Layout) -> Elementwise {
+        let alias = self.alias();
+        Elementwise {
+            shape,
+            layout,
+            alias,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct AddCase {
-    pub shape: (usize, usize, usize),
     pub a: Vec<i8>,
     pub b: Vec<i8>,
     pub p: AddParams,
-    pub mode: AddMode,
-    pub layout: Layout,
+    pub at: Elementwise,
 }
 
 impl AddCase {
     pub fn run(&self) -> Result<Vec<i8>, Error> {
-        let alias = match self.mode {
-            AddMode::Separate => None,
-            AddMode::AliasA => Some(0),
-            AddMode::AliasB => Some(1),
-        };
-        let (ab, output, arena) =
-            place_elementwise(&self.layout, self.shape, &[&self.a, &self.b], alias);
-        let (a, b) = (ab[0], ab[1]);
         let p = self.p;
-        let layer = Layer::Add(Add {
-            a,
-            a_zp: p.a_zp,
-            a_mult: p.a_mult,
-            a_shift: p.a_shift,
-            b,
-            b_zp: p.b_zp,
-            b_mult: p.b_mult,
-            b_shift: p.b_shift,
-            output,
-            out_zp: p.out_zp,
-            out_mult: p.out_mult,
-            out_shift: p.out_shift,
-            left_shift: p.left_shift,
-        });
-        run_single(
-            &Blob::new().0,
-            layer,
-            a,
-            output,
-            &arena,
-            &[byte_range(output)],
-        )
+        self.at.run(&[&self.a, &self.b], |ab, output, _| {
+            Layer::Add(Add {
+                a: ab[0],
+                a_zp: p.a_zp,
+                a_mult: p.a_mult,
+                a_shift: p.a_shift,
+                b: ab[1],
+                b_zp: p.b_zp,
+                b_mult: p.b_mult,
+                b_shift: p.b_shift,
+                output,
+                out_zp: p.out_zp,
+                out_mult: p.out_mult,
+                out_shift: p.out_shift,
+                left_shift: p.left_shift,
+            })
+        })
     }
 }
 
@@ -124,12 +129,10 @@ pub fn add_case(mode: AddMode) -> impl Strategy<Value = AddCase> {
     (1usize..=12, 1usize..=12, 1usize..=24).prop_flat_map(move |(h, w, c)| {
         let n = h * w * c;
         (i8s(n), i8s(n), add_params(), layout(3)).prop_map(move |(a, b, p, layout)| AddCase {
-            shape: (h, w, c),
             a,
             b,
             p,
-            mode,
-            layout,
+            at: mode.at((h, w, c), layout),
         })
     })
 }
@@ -140,7 +143,7 @@ pub fn add_property(mode: AddMode) {
     check(96, add_case(mode), |case| {
         let expected = naive_add(&case.p, &case.a, &case.b, &tally);
         let got = ran(case.run())?;
-        prop_same(&name, case.shape, &expected, &got)
+        prop_same(&name, case.at.shape, &expected, &got)
     });
     tally.assert_mixed(&name, 20);
 }
@@ -175,12 +178,10 @@ pub fn add_seeded(name: &str, seed: u64, p: AddParams, all: bool) {
     }
     for mode in [AddMode::Separate, AddMode::AliasA, AddMode::AliasB] {
         let case = AddCase {
-            shape: (3, 4, 5),
             a: a.clone(),
             b: b.clone(),
             p,
-            mode,
-            layout: Layout::fixed(3, seed),
+            at: mode.at((3, 4, 5), Layout::fixed(3, seed)),
         };
         assert_same(
             &format!("{name} {mode:?} {p:?}"),
@@ -240,12 +241,10 @@ fn add_all_saturating_outputs() {
     let b = g.i8s(60);
     let expected = naive_add(&p, &a, &b, &Tally::default());
     let case = AddCase {
-        shape: (3, 4, 5),
         a,
         b,
         p,
-        mode: AddMode::Separate,
-        layout: Layout::fixed(3, 8),
+        at: AddMode::Separate.at((3, 4, 5), Layout::fixed(3, 8)),
     };
     assert!(expected.iter().all(|&y| y == -128 || y == 127));
     assert_same("add saturating", &expected, &case.run().unwrap());
@@ -271,15 +270,13 @@ fn add_left_shift_extremes() {
     for left_shift in [24u8, 25, 31, 32, 255] {
         for mode in [AddMode::Separate, AddMode::AliasA, AddMode::AliasB] {
             let case = AddCase {
-                shape: (1, 2, 3),
                 a: vec![127; 6],
                 b: vec![-128; 6],
                 p: AddParams {
                     left_shift,
                     ..add_base()
                 },
-                mode,
-                layout: Layout::fixed(3, 0),
+                at: mode.at((1, 2, 3), Layout::fixed(3, 0)),
             };
             assert_eq!(
                 case.run(),

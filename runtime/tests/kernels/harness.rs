@@ -220,6 +220,35 @@ pub fn place_elementwise(
     (tensors[..inputs.len()].to_vec(), output, arena)
 }
 
+/// Where an elementwise case's tensors go ([`place_elementwise`]): each
+/// `shape`, placed by `layout`, the output apart or (`alias`) over that
+/// input.
+#[derive(Clone, Debug)]
+pub struct Elementwise {
+    pub shape: (usize, usize, usize),
+    pub layout: Layout,
+    pub alias: Option<usize>,
+}
+
+impl Elementwise {
+    /// The layer on `inputs` placed here: `layer(inputs, output, blob)`
+    /// builds it on their tensors (its operands in `blob`), then
+    /// [`run_single`] runs it from the first input with only the output
+    /// writable.
+    pub fn run(
+        &self,
+        inputs: &[&[i8]],
+        layer: impl FnOnce(&[TensorRef], TensorRef, &mut Blob) -> Layer,
+    ) -> Result<Vec<i8>, Error> {
+        let (tensors, output, arena) =
+            place_elementwise(&self.layout, self.shape, inputs, self.alias);
+        let mut blob = Blob::new();
+        let layer = layer(&tensors, output, &mut blob);
+        let writable = [byte_range(output)];
+        run_single(&blob.0, layer, tensors[0], output, &arena, &writable)
+    }
+}
+
 /// Runs `layer` as a one-layer model ([`testkit::run_model`]) with `input`
 /// as the model input and `output` as the model output. Asserts that only
 /// the `writable` byte ranges of `arena` changed and that `after_layer` saw

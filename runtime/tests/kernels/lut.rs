@@ -5,28 +5,41 @@ use runtime::{Error, Layer, Lut};
 
 use crate::harness::*;
 
+/// A table over `input`, the output apart or (`at.alias`) in place.
 #[derive(Clone, Debug)]
 pub struct LutCase {
-    pub shape: (usize, usize, usize),
     pub input: Vec<i8>,
     pub table: Vec<i8>,
-    pub in_place: bool,
-    pub layout: Layout,
+    pub at: Elementwise,
 }
 
 impl LutCase {
-    pub fn run(&self) -> Result<Vec<i8>, Error> {
-        let alias = self.in_place.then_some(0);
-        let (input, output, arena) =
-            place_elementwise(&self.layout, self.shape, &[&self.input], alias);
-        let input = input[0];
-        let mut blob = Blob::new();
-        let layer = Layer::Lut(Lut {
+    pub fn new(
+        input: Vec<i8>,
+        table: Vec<i8>,
+        in_place: bool,
+        (shape, layout): ((usize, usize, usize), Layout),
+    ) -> Self {
+        let alias = in_place.then_some(0);
+        LutCase {
             input,
-            output,
-            table: blob.i8s(&self.table),
-        });
-        run_single(&blob.0, layer, input, output, &arena, &[byte_range(output)])
+            table,
+            at: Elementwise {
+                shape,
+                layout,
+                alias,
+            },
+        }
+    }
+
+    pub fn run(&self) -> Result<Vec<i8>, Error> {
+        self.at.run(&[&self.input], |i, output, blob| {
+            Layer::Lut(Lut {
+                input: i[0],
+                output,
+                table: blob.i8s(&self.table),
+            })
+        })
     }
 }
 
@@ -36,12 +49,8 @@ pub fn naive_lut(table: &[i8], input: &[i8]) -> Vec<i8> {
 
 pub fn lut_case(in_place: bool) -> impl Strategy<Value = LutCase> {
     (1usize..=12, 1usize..=12, 1usize..=24).prop_flat_map(move |(h, w, c)| {
-        (i8s(h * w * c), table(), layout(2)).prop_map(move |(input, table, layout)| LutCase {
-            shape: (h, w, c),
-            input,
-            table,
-            in_place,
-            layout,
+        (i8s(h * w * c), table(), layout(2)).prop_map(move |(input, table, layout)| {
+            LutCase::new(input, table, in_place, ((h, w, c), layout))
         })
     })
 }
@@ -52,7 +61,12 @@ fn lut_out_of_place_and_in_place() {
     for (in_place, name) in [(false, "lut"), (true, "lut in place")] {
         check(96, lut_case(in_place), |case| {
             let got = ran(case.run())?;
-            prop_same(name, case.shape, &naive_lut(&case.table, &case.input), &got)
+            prop_same(
+                name,
+                case.at.shape,
+                &naive_lut(&case.table, &case.input),
+                &got,
+            )
         });
     }
 }
@@ -64,13 +78,8 @@ fn lut_every_index() {
     let input: Vec<i8> = (-128..=127).collect();
     let expected: Vec<i8> = (0..256).map(|i| (i as u8).wrapping_mul(37) as i8).collect();
     for in_place in [false, true] {
-        let case = LutCase {
-            shape: (1, 1, 256),
-            input: input.clone(),
-            table: table.clone(),
-            in_place,
-            layout: Layout::fixed(2, 5),
-        };
+        let at = ((1, 1, 256), Layout::fixed(2, 5));
+        let case = LutCase::new(input.clone(), table.clone(), in_place, at);
         assert_same("lut every index", &expected, &case.run().unwrap());
     }
 }

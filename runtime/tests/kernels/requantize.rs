@@ -70,7 +70,6 @@ fn rounding_ties_go_up_in_every_kernel() {
 
     // Add: a' = rq(a - a_zp) at scale 0.5 ties, b' = 0, out scale 1.
     let add = AddCase {
-        shape: (1, 1, 8),
         a: odd.iter().map(|&v| v as i8).collect(),
         b: vec![0; 8],
         p: AddParams {
@@ -85,8 +84,7 @@ fn rounding_ties_go_up_in_every_kernel() {
             out_shift: 1,
             left_shift: 0,
         },
-        mode: AddMode::Separate,
-        layout: Layout::fixed(3, 0),
+        at: AddMode::Separate.at((1, 1, 8), Layout::fixed(3, 0)),
     };
     assert_same("add ties", &expected, &add.run().unwrap());
 

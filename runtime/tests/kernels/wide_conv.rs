@@ -35,6 +35,62 @@ pub(crate) fn run(
     Ok(out.into_iter().map(i32::from).collect())
 }
 
+/// A downsampling conv `p` as `variant` (`WriteBehind` or `WriteAhead`)
+/// over int16 `x`, its int8 output overlapping the input in one region.
+pub(crate) struct Int16Overlap<'a> {
+    p: &'a ConvParams,
+    x: &'a [i32],
+    variant: ConvVariant,
+    /// The input's bytes.
+    pub n_in: usize,
+    /// The output's bytes.
+    pub n_out: usize,
+    /// The layer at offset 0, for its `write_behind_bytes` or
+    /// `write_ahead_bytes`.
+    pub probe: Conv,
+}
+
+impl<'a> Int16Overlap<'a> {
+    pub(crate) fn new(p: &'a ConvParams, x: &'a [i32], variant: ConvVariant) -> Self {
+        let s = p.g;
+        let (oh, ow) = s.out_hw();
+        let input = with(p.input(0), Elem::I16);
+        let probe = Conv {
+            variant,
+            ..p.conv(&mut Blob::new(), input, p.output(0))
+        };
+        let (n_in, n_out) = (x.len() * 2, oh * ow * s.cout);
+        Int16Overlap {
+            p,
+            x,
+            variant,
+            n_in,
+            n_out,
+            probe,
+        }
+    }
+
+    /// The model's output with the input at byte `at.0` and the output at
+    /// byte `at.1` of a `len`-byte region (`Layout::fixed(1, layout)`).
+    pub(crate) fn run(
+        &self,
+        layout: u64,
+        len: usize,
+        at: (usize, usize),
+    ) -> Result<Vec<i32>, Error> {
+        let p = self.p;
+        let (off, mut arena) = Layout::fixed(1, layout).place(&[len]);
+        let (i, o) = (
+            with(p.input(off[0] + at.0), Elem::I16),
+            p.output(off[0] + at.1),
+        );
+        arena[i.offset as usize..i.end()].copy_from_slice(&encode(self.x, Elem::I16));
+        let mut blob = Blob::new();
+        let c = p.conv_as(&mut blob, i, o, |_| self.variant);
+        run(&blob.0, &[Layer::Conv(c)], i, o, &arena)
+    }
+}
+
 /// The conv contract in i64 on NHWC values, for any input and output type:
 /// padded taps add nothing; `table` (as i32 entries) maps the int8
 /// pre-table value.
@@ -227,20 +283,10 @@ fn int16_write_behind_equals_the_reference() {
     let x: Vec<i32> = (0..s.h * s.w * s.cin)
         .map(|i| ((i * 7919) % 65536) as i32 - 32768)
         .collect();
-    let (oh, ow) = s.out_hw();
-    let (n_in, n_out) = (x.len() * 2, oh * ow * s.cout);
-    let probe = Conv {
-        variant: ConvVariant::WriteBehind,
-        ..p.conv(&mut Blob::new(), with(p.input(0), Elem::I16), p.output(0))
-    };
-    let lead = probe.write_behind_bytes();
-    assert!(lead < n_out, "the output overlaps the input");
-    let (off, mut arena) = Layout::fixed(1, 5).place(&[lead + n_in]);
-    let (i, o) = (with(p.input(off[0] + lead), Elem::I16), p.output(off[0]));
-    arena[i.offset as usize..i.end()].copy_from_slice(&encode(&x, Elem::I16));
-    let mut blob = Blob::new();
-    let c = p.conv_as(&mut blob, i, o, |_| ConvVariant::WriteBehind);
-    let got = run(&blob.0, &[Layer::Conv(c)], i, o, &arena).unwrap();
+    let conv = Int16Overlap::new(&p, &x, ConvVariant::WriteBehind);
+    let lead = conv.probe.write_behind_bytes();
+    assert!(lead < conv.n_out, "the output overlaps the input");
+    let got = conv.run(5, lead + conv.n_in, (lead, 0)).unwrap();
     assert_same("int16 write-behind", &exact(&p, &x, Elem::I8, None), &got);
 }
 

@@ -8,7 +8,7 @@ use runtime::{Conv, ConvVariant, Elem, Error, Layer};
 
 use crate::conv_params::{ConvParams, Geometry};
 use crate::harness::*;
-use crate::wide_conv::{encode, exact, exact_with_identity, run, with};
+use crate::wide_conv::{encode, exact, exact_with_identity, run, with, Int16Overlap};
 
 /// A widening 1x1 (`h x w`, `cin -> cout`, int8 in, int16 out, identity
 /// taps when `cin == cout`) run over its input, sharing its first byte or
@@ -71,25 +71,14 @@ fn narrowing_downsample_written_ahead_of_its_input() {
         let x: Vec<i32> = (0..s.h * s.w * s.cin)
             .map(|_| g.range_i32(-32768, 32767))
             .collect();
-        let (oh, ow) = s.out_hw();
-        let (n_in, n_out) = (x.len() * 2, oh * ow * s.cout);
-        let probe = Conv {
-            variant: ConvVariant::WriteAhead,
-            ..p.conv(&mut Blob::new(), with(p.input(0), Elem::I16), p.output(0))
-        };
-        let ahead = probe.write_ahead_bytes();
-        assert!(ahead < n_in, "the output overlaps the input");
-        let (off, mut arena) = Layout::fixed(1, seed).place(&[(ahead + n_out).max(n_in)]);
-        let (i, o) = (with(p.input(off[0]), Elem::I16), p.output(off[0] + ahead));
-        arena[i.offset as usize..i.end()].copy_from_slice(&encode(&x, Elem::I16));
-        let mut blob = Blob::new();
-        let c = p.conv_as(&mut blob, i, o, |_| ConvVariant::WriteAhead);
-        let got = run(&blob.0, &[Layer::Conv(c)], i, o, &arena).unwrap();
+        let conv = Int16Overlap::new(&p, &x, ConvVariant::WriteAhead);
+        let ahead = conv.probe.write_ahead_bytes();
+        assert!(ahead < conv.n_in, "the output overlaps the input");
+        let len = (ahead + conv.n_out).max(conv.n_in);
+        let got = conv.run(seed, len, (0, ahead)).unwrap();
         assert_same("int16 write-ahead", &exact(&p, &x, Elem::I8, None), &got);
         // One byte closer and the executor refuses it.
-        let o = p.output(off[0] + ahead - 1);
-        let c = p.conv_as(&mut blob, i, o, |_| ConvVariant::WriteAhead);
-        let refused = run(&blob.0, &[Layer::Conv(c)], i, o, &arena);
+        let refused = conv.run(seed, len, (0, ahead - 1));
         assert!(
             matches!(refused, Err(Error::InvalidLayer { .. })),
             "{refused:?}"
