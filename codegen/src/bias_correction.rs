@@ -9,34 +9,24 @@
 //! and cannot run away as correcting every layer's measured output mean
 //! at once does (docs/numerics.md).
 //!
-//! The same holds for an int8 input: one per-tensor step cannot follow
-//! per-channel offsets, so a channel of small spread rounds to a nearly
-//! constant error `E[q(x) - x]`, which the conv's quantized weights turn
-//! into an output shift too. Calibration measures that per channel with
-//! the input's int8 range, and the quantizer adds it where the input is
-//! stored with 8 bits. Not for a GELU table's output: its error is the
-//! rounding of the table's input passed through GELU, not `q(x) - x`
-//! (modelled as `q(x) - x` it measured 0.2 dB worse on the kit's mixed
-//! build; docs/numerics.md).
+//! Not corrected: the mean of an int8 input's own rounding, `E[q(x) - x]`
+//! per channel. Modelled that way it gained 0.05-0.1 dB on the trained kit
+//! but lowered a fan-in fixture's minimum cosine below its floor
+//! (docs/numerics.md).
 
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use crate::calibrate::Range;
 use crate::float::{forward_folded, Fmap};
 use crate::fold::{ConvW, Folded};
 use crate::images::ModelInput;
-use crate::quantize::QParams;
 
 /// A conv input's per-channel means and spatial size.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InputMeans {
     /// Mean of each input channel over the calibration inputs.
     pub mean: Vec<f64>,
-    /// Mean int8 rounding error `q(x) - x` of each input channel, with the
-    /// input tensor's int8 range (zero for the image).
-    pub int8_error: Vec<f64>,
     /// Input height.
     pub h: usize,
     /// Input width.
@@ -46,20 +36,12 @@ pub struct InputMeans {
 /// [`InputMeans`] per conv name.
 pub type ConvInputMeans = BTreeMap<String, InputMeans>;
 
-/// `x`'s channel means, and those of its int8 rounding error with `q`.
-fn channel_means(x: &Fmap, q: Option<QParams>) -> InputMeans {
+fn channel_means(x: &Fmap) -> InputMeans {
     let n = (x.h * x.w).max(1);
-    let mean = |f: &dyn Fn(f32) -> f64| -> Vec<f64> {
-        (x.data.chunks_exact(n))
-            .map(|p| p.iter().map(|&v| f(v)).sum::<f64>() / n as f64)
-            .collect()
-    };
     InputMeans {
-        mean: mean(&|v| v as f64),
-        int8_error: match q {
-            Some(q) => mean(&|v| (q.dequantize(q.quantize(v)) - v) as f64),
-            None => vec![0.0; x.c],
-        },
+        mean: (x.data.chunks_exact(n))
+            .map(|p| p.iter().map(|&v| v as f64).sum::<f64>() / n as f64)
+            .collect(),
         h: x.h,
         w: x.w,
     }
@@ -69,28 +51,23 @@ fn channel_means(x: &Fmap, q: Option<QParams>) -> InputMeans {
 /// all cores; summed in input order, so the result is deterministic). A
 /// conv's input is the tensor observed just before its output (the image
 /// for the first stem conv): the order in which [`forward_folded`] observes
-/// its tensors. `int8` holds every tensor's int8 range (the rounding
-/// errors are measured with them). `tick` is called once per input.
+/// its tensors. `tick` is called once per input.
 pub fn conv_input_means(
     f: &Folded,
     inputs: &[ModelInput],
-    int8: &BTreeMap<String, Range>,
     tick: &(dyn Fn() + Sync),
 ) -> ConvInputMeans {
     let names: Vec<&str> = f.convs().iter().map(|c| c.name.as_str()).collect();
     let per_input: Vec<ConvInputMeans> = inputs
         .par_iter()
         .map(|inp| {
-            let mut last = channel_means(&inp.normalized, None);
+            let mut last = channel_means(&inp.normalized);
             let mut out = ConvInputMeans::new();
             forward_folded(f, &inp.normalized, &mut |n: &str, x: &Fmap| {
                 if names.contains(&n) && !out.contains_key(n) {
                     out.insert(n.to_string(), last.clone());
                 }
-                // A table's output (GELU) is not its input's rounding: left out.
-                let table = n.ends_with(".act") || n == "final_conv";
-                let q = int8.get(n).filter(|_| !table);
-                last = channel_means(x, q.map(|&r| QParams::from_range(r)));
+                last = channel_means(x);
             });
             tick();
             out
@@ -101,16 +78,12 @@ pub fn conv_input_means(
         for (name, v) in m {
             if let Some(s) = sum.get_mut(name) {
                 s.mean.iter_mut().zip(&v.mean).for_each(|(a, b)| *a += b);
-                (s.int8_error.iter_mut())
-                    .zip(&v.int8_error)
-                    .for_each(|(a, b)| *a += b);
             }
         }
     }
     let n = inputs.len().max(1) as f64;
     for m in sum.values_mut() {
         m.mean.iter_mut().for_each(|v| *v /= n);
-        m.int8_error.iter_mut().for_each(|v| *v /= n);
     }
     sum
 }
@@ -135,16 +108,14 @@ impl InputMeans {
     }
 
     /// The mean output shift of output channel `o` of `c` whose weights
-    /// (OIHW, `c.fan_in()` of them) round to `rounded`, with the input's
-    /// int8 rounding if `int8_input`: what correcting its bias subtracts.
-    /// `shares` is [`Self::tap_shares`].
+    /// (OIHW, `c.fan_in()` of them) round to `rounded`: what correcting its
+    /// bias subtracts. `shares` is [`Self::tap_shares`].
     pub fn shift(
         &self,
         c: &ConvW,
         o: usize,
         rounded: &[f64],
         shares: &(Vec<f64>, Vec<f64>),
-        int8_input: bool,
     ) -> f64 {
         let cin_g = c.cin / c.groups;
         let first = o / (c.cout / c.groups).max(1) * cin_g;
@@ -152,15 +123,10 @@ impl InputMeans {
         let mut d = 0.0;
         for ci in 0..cin_g {
             let m = self.mean.get(first + ci).copied().unwrap_or(0.0);
-            let e = match int8_input {
-                true => self.int8_error.get(first + ci).copied().unwrap_or(0.0),
-                false => 0.0,
-            };
             for ky in 0..c.k {
                 for kx in 0..c.k {
                     let i = (ci * c.k + ky) * c.k + kx;
-                    let r = rounded[i] * (m + e) - w[i] as f64 * m;
-                    d += r * shares.0[ky] * shares.1[kx];
+                    d += (rounded[i] - w[i] as f64) * m * shares.0[ky] * shares.1[kx];
                 }
             }
         }
@@ -191,7 +157,6 @@ mod tests {
         // padding at output row 0 only.
         let m = InputMeans {
             mean: vec![1.0],
-            int8_error: vec![0.0],
             h: 4,
             w: 4,
         };
@@ -208,23 +173,16 @@ mod tests {
         // weight 0.5 rounded to 0.75 shifts its output by 0.25 * -3.
         let m = InputMeans {
             mean: vec![2.0, -3.0],
-            int8_error: vec![0.0, 0.5],
             h: 1,
             w: 1,
         };
         let c = conv(1, 1, 2, 2, 2);
         let shares = m.tap_shares(&c);
-        assert_eq!(m.shift(&c, 1, &[0.75], &shares, false), -0.75);
-        assert_eq!(m.shift(&c, 0, &[0.5], &shares, false), 0.0);
+        assert_eq!(m.shift(&c, 1, &[0.75], &shares), -0.75);
+        assert_eq!(m.shift(&c, 0, &[0.5], &shares), 0.0);
         // Dense: output 0 reads both channels.
         let d = conv(1, 1, 1, 2, 1);
-        assert_eq!(
-            m.shift(&d, 0, &[1.0, 1.0], &shares, false),
-            0.5 * 2.0 - 0.5 * 3.0
-        );
-        // An int8 input reads channel 1 as 0.5 too high on average: the
-        // rounded weight 0.75 carries that too.
-        assert_eq!(m.shift(&c, 1, &[0.75], &shares, true), -0.75 + 0.75 * 0.5);
+        assert_eq!(m.shift(&d, 0, &[1.0, 1.0], &shares), 0.5 * 2.0 - 0.5 * 3.0);
     }
 
     #[test]
@@ -235,18 +193,11 @@ mod tests {
             10,
         )));
         let inputs = crate::images::builtin_calibration(64);
-        let stats = crate::calibrate::collect(&f, &inputs[..2], &|| {});
-        let int8 = crate::calibrate::choose_ranges(
-            &stats,
-            crate::calibrate::RangeMethod::Minmax,
-            &"none".parse().unwrap(),
-        );
-        let means = conv_input_means(&f, &inputs[..2], &int8, &|| {});
+        let means = conv_input_means(&f, &inputs[..2], &|| {});
         let mut hw = 64;
         for c in f.convs() {
             let m = &means[&c.name];
             assert_eq!(m.mean.len(), c.cin, "{}", c.name);
-            assert_eq!(m.int8_error.len(), c.cin, "{}", c.name);
             if c.name.starts_with("final_conv.se") || c.name == "head.fc" {
                 assert_eq!((m.h, m.w), (1, 1), "{}", c.name);
             } else {
@@ -255,20 +206,8 @@ mod tests {
             }
         }
         // The image's channel means are the first stem conv's.
-        let img = channel_means(&inputs[0].normalized, None).mean;
-        let img2 = channel_means(&inputs[1].normalized, None).mean;
-        assert!(means["stem.0.reparam_conv"]
-            .int8_error
-            .iter()
-            .all(|&e| e == 0.0));
-        // Min/max ranges: rounding errors within half a step.
-        let fc1 = &means["stages.1.blocks.0.mlp.fc1"];
-        let step = QParams::from_range(int8["stages.1.blocks.0.mlp.conv.conv"]).scale;
-        assert!(fc1.int8_error.iter().all(|e| e.abs() <= step / 2.0 + 1e-6));
-        assert!(fc1.int8_error.iter().any(|&e| e != 0.0));
-        // A GELU table's output is not modelled as a rounding.
-        let fc2 = &means["stages.1.blocks.0.mlp.fc2"];
-        assert!(fc2.int8_error.iter().all(|&e| e == 0.0));
+        let img = channel_means(&inputs[0].normalized).mean;
+        let img2 = channel_means(&inputs[1].normalized).mean;
         for ((m, a), b) in means["stem.0.reparam_conv"].mean.iter().zip(img).zip(img2) {
             assert!((m - (a + b) / 2.0).abs() < 1e-9);
         }

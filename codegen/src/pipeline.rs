@@ -147,8 +147,7 @@ pub fn calibrate_stats(
     let stats = collect(&folded, inputs, &tick);
     let mut folded = folded;
     if opts.bias_correction {
-        let int8 = choose_ranges(&stats, opts.method, &Precision::none());
-        folded.input_means = conv_input_means(&folded, inputs, &int8, &tick);
+        folded.input_means = conv_input_means(&folded, inputs, &tick);
     }
     pb.finish_and_clear();
     (folded, stats)

@@ -102,11 +102,6 @@ impl std::str::FromStr for Precision {
 }
 
 impl Precision {
-    /// Every tensor int8.
-    pub fn none() -> Precision {
-        Precision(Vec::new())
-    }
-
     /// The groups, in order.
     pub fn groups(&self) -> &[Group] {
         &self.0

@@ -44,15 +44,14 @@ pub(super) fn identity_tap(c: &ConvW, o: usize) -> Option<usize> {
 /// other taps a few int8 steps.
 ///
 /// With `means` (the input's calibration means), each bias is corrected for
-/// the mean shift the rounding of its channel's weights makes, and that of
-/// the input's int8 rounding if `int8_input` ([`crate::bias_correction`]).
+/// the mean shift the rounding of its channel's weights makes
+/// ([`crate::bias_correction`]).
 pub(super) fn quantize_per_channel(
     c: &ConvW,
     in_scale: f64,
     out_scale: f64,
     split: bool,
     means: Option<&InputMeans>,
-    int8_input: bool,
 ) -> PerChannel {
     let shares = means.map(|m| m.tap_shares(c));
     let mut rounded = vec![0.0; c.fan_in()];
@@ -91,7 +90,7 @@ pub(super) fn quantize_per_channel(
             rounded[i] = q as f64 * sw;
         }
         let shift = match (means, &shares) {
-            (Some(m), Some(sh)) => m.shift(c, o, &rounded, sh, int8_input),
+            (Some(m), Some(sh)) => m.shift(c, o, &rounded, sh),
             _ => 0.0,
         };
         let b = ((c.bias[o] as f64 - shift) / (in_scale * sw)).round();
@@ -254,7 +253,7 @@ mod tests {
         w[9] = -0.02;
         w[13] = 1000.0;
         let c = dw3(w, 1);
-        let q = quantize_per_channel(&c, 0.1, 0.2, true, None, true);
+        let q = quantize_per_channel(&c, 0.1, 0.2, true, None);
         let sw0 = 0.01f32 as f64 / 127.0;
         assert_eq!(q.weights[4], 0, "the identity tap leaves the int8 weights");
         assert_eq!(q.weights[0], 127);
@@ -266,10 +265,10 @@ mod tests {
         assert_eq!(q.bias[0], (0.5 / (0.1 * sw0)).round() as i32);
         // Without the split, or without an identity tap (stride 2), the
         // largest tap sets the scale as before.
-        let whole = quantize_per_channel(&c, 0.1, 0.2, false, None, true);
+        let whole = quantize_per_channel(&c, 0.1, 0.2, false, None);
         assert!(whole.identity.is_empty());
         assert_eq!((whole.weights[4], whole.weights[0]), (127, 1));
-        let strided = quantize_per_channel(&dw3(c.weight.clone(), 2), 0.1, 0.2, true, None, true);
+        let strided = quantize_per_channel(&dw3(c.weight.clone(), 2), 0.1, 0.2, true, None);
         assert!(strided.identity.is_empty());
         assert_eq!(strided.weights, whole.weights);
     }
@@ -285,12 +284,11 @@ mod tests {
         let c = dw3(w, 1);
         let m = InputMeans {
             mean: vec![4.0, 0.0],
-            int8_error: vec![0.0; 2],
             h: 3,
             w: 3,
         };
-        let plain = quantize_per_channel(&c, 0.1, 0.2, false, None, true);
-        let fixed = quantize_per_channel(&c, 0.1, 0.2, false, Some(&m), false);
+        let plain = quantize_per_channel(&c, 0.1, 0.2, false, None);
+        let fixed = quantize_per_channel(&c, 0.1, 0.2, false, Some(&m));
         let sw = 1.02f32 as f64 / 127.0;
         let shares = [2.0 / 3.0, 1.0, 2.0 / 3.0];
         let mut shift = 0.0;

@@ -193,8 +193,7 @@ impl Lowering<'_> {
         // Only the reference forms read or write int16, and only they keep
         // the identity tap apart.
         let int8 = x.q.elem == Elem::I8 && out.q.elem == Elem::I8;
-        let (means, int8_input) = (self.means(c), x.q.elem == Elem::I8);
-        let q = layouts::quantize_per_channel(c, x.q.scale, pre.scale, !int8, means, int8_input);
+        let q = layouts::quantize_per_channel(c, x.q.scale, pre.scale, !int8, self.means(c));
         let kernel = if int8 {
             layouts::choose(c, &q.weights)
         } else {
@@ -311,10 +310,8 @@ impl Lowering<'_> {
         out
     }
 
-    fn fc_weights(&mut self, c: &ConvW, x: QParams, out_scale: f64) -> (Span, Span, Requant) {
-        let int8_input = x.elem == Elem::I8;
-        let q =
-            layouts::quantize_per_channel(c, x.scale, out_scale, false, self.means(c), int8_input);
+    fn fc_weights(&mut self, c: &ConvW, in_scale: f64, out_scale: f64) -> (Span, Span, Requant) {
+        let q = layouts::quantize_per_channel(c, in_scale, out_scale, false, self.means(c));
         (
             self.i8s(&q.weights),
             self.i32s(&q.bias),
@@ -334,8 +331,10 @@ impl Lowering<'_> {
             .map(|c| x.q.scale * (b.se_pool[c] as f64 / b.final_conv[c] as f64) / (hw * pool.scale))
             .collect();
         let pool_requant = self.requant(&pool_reals);
-        let (fc1_weights, fc1_bias, fc1_requant) = self.fc_weights(&f.se_fc1, pool, hid.scale);
-        let (fc2_weights, fc2_bias, fc2_requant) = self.fc_weights(&f.se_fc2, hid, gate.scale);
+        let (fc1_weights, fc1_bias, fc1_requant) =
+            self.fc_weights(&f.se_fc1, pool.scale, hid.scale);
+        let (fc2_weights, fc2_bias, fc2_requant) =
+            self.fc_weights(&f.se_fc2, hid.scale, gate.scale);
         // Gate s + 128 in 0..=255 stands for sigmoid in steps of 1/255.
         let table: Vec<i8> = (-128i32..128)
             .map(|q| {
@@ -566,7 +565,7 @@ pub(super) fn lower(
     units.push(Unit::Single(l.pending.len() - 1));
     let lq = l.q("head.fc");
     let logits = l.tensor("head.fc", 1, 1, f.head.cout, lq);
-    let (weights, bias, requant) = l.fc_weights(&f.head, pq, lq.scale);
+    let (weights, bias, requant) = l.fc_weights(&f.head, pq.scale, lq.scale);
     let fc = Layer::FullyConnected(FullyConnected {
         input: tref(&pooled),
         in_zp: pq.zp,
