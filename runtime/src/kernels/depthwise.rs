@@ -18,10 +18,49 @@
 
 use super::dsp::lanes::{self as word_lanes, TapRows};
 use super::pointwise::PointwiseArgs;
-use super::window::{Window, WindowArgs, MAX_KERNEL};
+use super::window::{Window, WindowArgs, MAX_KERNEL, PAD_ROW};
 use crate::arena::save_row;
 use crate::ops::{widen, I32s, Multipliers, Shifts};
 use crate::quant::{lut, requantize_i8};
+
+/// One output pixel `(oy, ox)` of a depthwise or x2 conv and its input
+/// rows: the one argument of every tier's pixel kernel (the depthwise and
+/// multiplier paths here and their `*_pixel16` hooks), which otherwise all
+/// repeat the same five parameters. `row(iy)` returns input row `iy` (`w *
+/// cin` bytes) for any in-bounds `iy`.
+pub struct Pixel<'p, R: ?Sized> {
+    /// The layer's operands and geometry.
+    pub a: &'p WindowArgs<'p>,
+    /// Output row.
+    pub oy: usize,
+    /// Output column.
+    pub ox: usize,
+    /// The input rows.
+    pub row: &'p R,
+}
+
+// Not derived: a `derive` would ask `R: Copy`, and the row source is only
+// borrowed.
+impl<R: ?Sized> Clone for Pixel<'_, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<R: ?Sized> Copy for Pixel<'_, R> {}
+
+impl<'p, 's, R: Fn(usize) -> &'s [i8] + 'p> Pixel<'p, R> {
+    /// The same pixel with its rows behind a `dyn`: a kernel kept out of
+    /// line (flash on the 4 MB Pico 2) then has one copy for every caller.
+    #[inline(always)]
+    pub(crate) fn erased(&self) -> Pixel<'p, dyn Fn(usize) -> &'s [i8] + 'p> {
+        Pixel {
+            a: self.a,
+            oy: self.oy,
+            ox: self.ox,
+            row: self.row,
+        }
+    }
+}
 
 /// Channels per accumulator chunk: as many i32 accumulators as the tier
 /// keeps in registers across all taps of a pixel (Cortex-M DSP: 4, one
@@ -141,58 +180,41 @@ pub(crate) fn chunk_sums<const N: usize>(
     acc
 }
 
-/// `N` i32 values `v[o0 + j * step]` (contiguous ones read as one slice).
-#[inline(always)]
-fn gather<const N: usize>(v: I32s<'_>, o0: usize, step: usize) -> [i32; N] {
-    let mut out = [0i32; N];
-    if step == 1 {
-        if let Some(b) = v.0.get(o0 * 4..(o0 + N) * 4) {
-            for (o, b) in out.iter_mut().zip(b.chunks_exact(4)) {
-                *o = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+/// Readers of per-channel operands: `N` i32 values `v[o0 + j * step]`, a
+/// contiguous run (`step == 1`) read as one checked slice of `$size`-byte
+/// elements (`$decode` of each), else value by value. A macro rather than
+/// a generic over the operand views: each reader keeps its own
+/// straight-line code (a shared generic form cost 720 B of the 4 MB Pico
+/// 2's flash).
+macro_rules! gatherers {
+    ($($(#[$doc:meta])* fn $name:ident($view:ident, $size:literal, |$b:ident| $decode:expr);)*) => {$(
+        $(#[$doc])*
+        #[inline(always)]
+        fn $name<const N: usize>(v: $view<'_>, o0: usize, step: usize) -> [i32; N] {
+            let mut out = [0i32; N];
+            if step == 1 {
+                if let Some(b) = v.0.get(o0 * $size..(o0 + N) * $size) {
+                    for (o, $b) in out.iter_mut().zip(b.chunks_exact($size)) {
+                        *o = $decode;
+                    }
+                }
+                return out;
             }
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = v.get(o0 + j * step);
+            }
+            out
         }
-        return out;
-    }
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = v.get(o0 + j * step);
-    }
-    out
+    )*};
 }
 
-/// [`gather`] for the 16-bit multipliers, widened to their Q31 values.
-#[inline(always)]
-fn gather_multipliers<const N: usize>(v: Multipliers<'_>, o0: usize, step: usize) -> [i32; N] {
-    let mut out = [0i32; N];
-    if step == 1 {
-        if let Some(b) = v.0.get(o0 * 2..(o0 + N) * 2) {
-            for (o, b) in out.iter_mut().zip(b.chunks_exact(2)) {
-                *o = widen(i16::from_le_bytes([b[0], b[1]]));
-            }
-        }
-        return out;
-    }
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = v.get(o0 + j * step);
-    }
-    out
-}
-
-/// [`gather`] for the shift bytes: one bounds check for a contiguous run.
-#[inline(always)]
-fn gather_shifts<const N: usize>(v: Shifts<'_>, o0: usize, step: usize) -> [i32; N] {
-    let mut out = [0i32; N];
-    if step == 1 {
-        if let Some(b) = v.0.get(o0..o0 + N) {
-            for (o, &b) in out.iter_mut().zip(b) {
-                *o = b as i32;
-            }
-        }
-        return out;
-    }
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = v.get(o0 + j * step);
-    }
-    out
+gatherers! {
+    /// The folded biases (little-endian i32).
+    fn gather(I32s, 4, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    /// The 16-bit multipliers, widened to their Q31 values.
+    fn gather_multipliers(Multipliers, 2, |b| widen(i16::from_le_bytes([b[0], b[1]])));
+    /// The shift bytes.
+    fn gather_shifts(Shifts, 1, |b| b[0] as i32);
 }
 
 /// Accumulators to int8 outputs `out[j * step]`: the reference's
@@ -252,13 +274,11 @@ pub(crate) fn bias<const N: usize>(folded: I32s<'_>, o0: usize, step: usize) -> 
 /// (any kernel size).
 #[inline(always)]
 fn chunk<'s, const N: usize>(
-    a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
+    px: &Pixel<'_, impl Fn(usize) -> &'s [i8]>,
     c0: usize,
-    row: &impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
+    let Pixel { a, oy, ox, row } = *px;
     let (k, c) = (a.geometry.kernel, a.geometry.cin);
     let mut acc = bias::<N>(a.channels.folded_bias, c0, 1);
     for ky in 0..k {
@@ -294,27 +314,28 @@ pub fn depthwise_pixel<'s>(
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
+    let px = Pixel {
+        a,
+        oy,
+        ox,
+        row: &row,
+    };
     // MVE: 3x3 and 7x7 kernels, 16 channels at a time, in one asm block.
-    if super::depthwise_pixel16(a, oy, ox, &row, out) {
+    if super::depthwise_pixel16(&px, out) {
         return;
     }
     if super::TAP_TABLE && pixel_by_taps(a, oy, ox, &row, out) {
         return;
     }
-    pixel_by_window(a, oy, ox, &row, out);
+    pixel_by_window(&px, out);
 }
 
 /// [`depthwise_pixel`] by the clipped window ([`Window`], [`chunk_sums`]),
 /// [`CHUNK`] channels at a time: the path of every tier but DSP and MVE,
 /// and of shapes [`pixel_by_taps`] refuses.
 #[inline]
-pub(crate) fn pixel_by_window<'s>(
-    a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) {
+pub(crate) fn pixel_by_window<'s>(px: &Pixel<'_, impl Fn(usize) -> &'s [i8]>, out: &mut [i8]) {
+    let Pixel { a, oy, ox, row } = *px;
     let c = a.geometry.cin;
     let body = c / CHUNK * CHUNK;
     let geometry = a.geometry.window();
@@ -326,11 +347,11 @@ pub(crate) fn pixel_by_window<'s>(
     let Some(win) = win else {
         let mut c0 = 0;
         while c0 < body {
-            chunk::<CHUNK>(a, oy, ox, c0, row, out);
+            chunk::<CHUNK>(px, c0, out);
             c0 += CHUNK;
         }
         while c0 < c {
-            chunk::<1>(a, oy, ox, c0, row, out);
+            chunk::<1>(px, c0, out);
             c0 += 1;
         }
         return;
@@ -377,15 +398,50 @@ pub fn pixel_by_taps<'s>(
     row: &impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) -> bool {
-    let (k, c) = (a.geometry.kernel, a.geometry.cin);
-    if c == 0 || c % 4 != 0 || k > MAX_KERNEL || out.len() < c {
+    let (c, mut zp_row) = (a.geometry.cin, None);
+    let mut taps = TapRows::new(c);
+    if !tap_rows(
+        &Pixel { a, oy, ox, row },
+        1,
+        out.len(),
+        &mut zp_row,
+        &mut taps,
+    ) {
         return false;
     }
-    let mut zp_row = None;
-    let Some((iy0, ix0, pad)) = a.tap_origin(oy, ox, &mut zp_row) else {
+    // MVE: 16 channels at a time first (the other tiers decline).
+    let Some(c0) = super::depthwise_taps16(a, &taps, out) else {
         return false;
     };
-    let mut taps = TapRows::new(c);
+    c0 >= c || taps_rest(a, &taps, c0, out)
+}
+
+/// Pushes the pixels the taps of `px` read to `taps` (an empty
+/// [`TapRows`] of `cin` bytes a tap; a padded tap reads `pad_values`, or
+/// `in_zp` repeated in `zp_row`), for a conv of `m` weight planes:
+/// [`pixel_by_taps`] (`m = 1`), the x2 conv's (`multiplier::pixel_by_taps`,
+/// the DSP tier's `multiplier_pixel16`). The table is the caller's (built
+/// in place: returned by value it was copied, ~50 instructions a pixel).
+/// `false` (the caller takes its window path) when `cin` is not a positive
+/// multiple of 4, `m` is 0, the kernel is above [`MAX_KERNEL`], `out_len`
+/// is short of the `m * cin` outputs, or the padding row is missing or a
+/// tap does not fit.
+#[inline(always)]
+pub(crate) fn tap_rows<'r, 's: 'r, R: Fn(usize) -> &'s [i8] + ?Sized>(
+    px: &Pixel<'r, R>,
+    m: usize,
+    out_len: usize,
+    zp_row: &'r mut Option<[i8; PAD_ROW]>,
+    taps: &mut TapRows<'r>,
+) -> bool {
+    let Pixel { a, oy, ox, row } = *px;
+    let (k, c) = (a.geometry.kernel, a.geometry.cin);
+    if c == 0 || c % 4 != 0 || k > MAX_KERNEL || m == 0 || out_len < m * c {
+        return false;
+    }
+    let Some((iy0, ix0, pad)) = a.tap_origin(oy, ox, zp_row) else {
+        return false;
+    };
     for ky in 0..k {
         let iy = iy0.wrapping_add(ky);
         let (r, w) = match iy < a.geometry.h {
@@ -396,11 +452,7 @@ pub fn pixel_by_taps<'s>(
             return false;
         }
     }
-    // MVE: 16 channels at a time first (the other tiers decline).
-    let Some(c0) = super::depthwise_taps16(a, &taps, out) else {
-        return false;
-    };
-    c0 >= c || taps_rest(a, &taps, c0, out)
+    true
 }
 
 /// The channels from `c0` on of [`pixel_by_taps`], four at a time: not
@@ -583,7 +635,8 @@ mod tests {
             for oy in 0..oh {
                 for ox in 0..ow {
                     let (mut want, mut got) = (vec![0i8; c], vec![0i8; c]);
-                    pixel_by_window(&a, oy, ox, &row, &mut want);
+                    let px = Pixel { a: &a, oy, ox, row: &row };
+                    pixel_by_window(&px, &mut want);
                     prop_assert!(pixel_by_taps(&a, oy, ox, &row, &mut got));
                     prop_assert_eq!(&want, &got, "pixel ({}, {})", oy, ox);
                 }

@@ -135,7 +135,7 @@ pub use arch::{
 #[cfg(fastvit_dsp)]
 use dsp::{block_px4, block_px4_fits};
 #[cfg(fastvit_dsp)]
-use dsp::{depthwise_taps16, multiplier_pixel16};
+use dsp::{depthwise_taps16, multiplier_hook16 as multiplier_pixel16};
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 pub(crate) use mve::above_min;
 #[cfg(all(target_arch = "arm", fastvit_mve))]

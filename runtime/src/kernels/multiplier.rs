@@ -16,14 +16,16 @@
 //! [`ConvVariant::MultiplierWriteBehind`]: crate::ConvVariant::MultiplierWriteBehind
 #![forbid(unsafe_code)]
 
-use super::depthwise::{bias, chunk_sums, finish, Plane, CHUNK};
+use super::depthwise::{bias, chunk_sums, finish, tap_rows, Pixel, Plane, CHUNK};
 use super::dsp::lanes::TapRows;
 use super::window::{for_each_pixel, input_rows, per_tap_pixel, Window, WindowArgs, MAX_KERNEL};
 
-/// Output pixel `(oy, ox)` through a table of the pixels its taps read, as
-/// `depthwise::pixel_by_taps` (DSP and MVE, [`super::MULTIPLIER_TAPS`]): plane `j` reads the
-/// weights from `j * cin` on with tap stride `m * cin`; on MVE 16 channels
-/// a step (`mve::taps16`), then four ([`TapRows::taps4`]), each chunk
+/// Output pixel `px` through a table of the pixels its taps read
+/// ([`tap_rows`], as `depthwise::pixel_by_taps`; MVE, see
+/// [`super::MULTIPLIER_TAPS`]): plane `j` reads the weights from `j * cin`
+/// on with tap stride `m * cin`; on MVE 16 channels a step
+/// (`mve::taps16`), then four
+/// ([`TapRows::taps4`]), each chunk
 /// requantized by `finish` at output stride `m`. A padded tap reads a row
 /// of padding values (`pad_values`, or `in_zp` repeated), as the window
 /// path adds them, so the bits are the same. `false` when the shape does
@@ -31,39 +33,13 @@ use super::window::{for_each_pixel, input_rows, per_tap_pixel, Window, WindowArg
 /// every output again. Not generic and not inlined (`row` is a `dyn`):
 /// one copy for both callers, as flash is tight on the 4 MB Pico 2.
 #[inline(never)]
-fn pixel_by_taps<'s>(
-    a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &dyn Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) -> bool {
-    let g = &a.geometry;
-    let (k, c, m) = (g.kernel, g.cin, g.multiplier());
-    if c == 0 || c % 4 != 0 || k > MAX_KERNEL || m == 0 || out.len() < m * c {
+fn pixel_by_taps<'s>(px: &Pixel<'_, dyn Fn(usize) -> &'s [i8] + '_>, out: &mut [i8]) -> bool {
+    let (c, m) = (px.a.geometry.cin, px.a.geometry.multiplier());
+    let (mut zp_row, mut taps) = (None, TapRows::new(c));
+    if !tap_rows(px, m, out.len(), &mut zp_row, &mut taps) {
         return false;
     }
-    let mut zp_row = None;
-    let Some((iy0, ix0, pad)) = a.tap_origin(oy, ox, &mut zp_row) else {
-        return false;
-    };
-    let mut taps = TapRows::new(c);
-    for ky in 0..k {
-        let iy = iy0.wrapping_add(ky);
-        let r = if iy < g.h { row(iy) } else { &[] };
-        for kx in 0..k {
-            let ix = ix0.wrapping_add(kx);
-            let px = if iy < g.h && ix < g.w {
-                r.get(ix * c..)
-            } else {
-                None
-            };
-            if !taps.push(px.unwrap_or(pad)) {
-                return false;
-            }
-        }
-    }
-    let ch = &a.channels;
+    let ch = &px.a.channels;
     for j in 0..m {
         let Some(w) = ch.weights.get(j * c..) else {
             return false;
@@ -99,26 +75,20 @@ fn pixel_by_taps<'s>(
     true
 }
 
-/// Output pixel `(oy, ox)`, all `m * cin` channels, into `out`. `row(iy)`
-/// returns input row `iy` (`w * cin` bytes) for any in-bounds `iy`.
-fn pixel<'s>(
-    a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: impl Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) {
+/// Output pixel `px`, all `m * cin` channels, into `out`.
+fn pixel<'s>(px: &Pixel<'_, impl Fn(usize) -> &'s [i8]>, out: &mut [i8]) {
     // MVE, DSP and NEON: x2 on a tap table, 16 (DSP: 4) channels a step.
-    if super::multiplier_pixel16(a, oy, ox, &row, out) {
+    if super::multiplier_pixel16(px, out) {
         return;
     }
-    if super::MULTIPLIER_TAPS && pixel_by_taps(a, oy, ox, &row, out) {
+    if super::MULTIPLIER_TAPS && pixel_by_taps(&px.erased(), out) {
         return;
     }
+    let Pixel { a, oy, ox, row } = *px;
     let (k, c, m) = (a.geometry.kernel, a.geometry.cin, a.geometry.multiplier());
     let geometry = a.geometry.window();
     let win = if k <= MAX_KERNEL {
-        Window::new((oy, ox), geometry, (a.geometry.h, a.geometry.w, c), &row)
+        Window::new((oy, ox), geometry, (a.geometry.h, a.geometry.w, c), row)
     } else {
         None
     };
@@ -127,7 +97,7 @@ fn pixel<'s>(
         // outputs), weight plane `o % m`.
         let ci = |o: usize| o.checked_div(m).unwrap_or(0);
         let weight_at = |t, ci, o: usize| (t * m + o.checked_rem(m).unwrap_or(0)) * c + ci;
-        return per_tap_pixel(a, (oy, ox), &row, out, |o| ci(o)..ci(o) + 1, weight_at);
+        return per_tap_pixel(a, (oy, ox), row, out, |o| ci(o)..ci(o) + 1, weight_at);
     };
     let body = c / CHUNK * CHUNK;
     let (pv, zp) = (a.pad_values, a.in_zp);
@@ -163,8 +133,16 @@ fn pixel<'s>(
 /// `oh * ow * m * cin`.
 pub fn multiplier(a: &WindowArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
     let row = input_rows(input, a.geometry.in_row());
-    for_each_pixel(a.geometry.cout, ow, output, |oy, ox, px| {
-        pixel(a, oy, ox, row, px)
+    for_each_pixel(a.geometry.cout, ow, output, |oy, ox, out| {
+        pixel(
+            &Pixel {
+                a,
+                oy,
+                ox,
+                row: &row,
+            },
+            out,
+        )
     });
 }
 
@@ -216,7 +194,15 @@ pub fn multiplier_behind(
                 let at = iy.wrapping_sub(first) * in_row;
                 input.get(at..at + in_row).unwrap_or(&[])
             };
-            pixel(a, oy, ox, row, px);
+            pixel(
+                &Pixel {
+                    a,
+                    oy,
+                    ox,
+                    row: &row,
+                },
+                px,
+            );
         }
     }
 }

@@ -97,13 +97,7 @@ pub fn pointwise_pixel(a: &PointwiseArgs<'_>, x: &[i8], out: &mut [i8]) {
         .zip(out_body.chunks_exact_mut(4))
         .enumerate()
     {
-        let Some((r0, rest)) = rows.split_at_checked(cin) else {
-            return;
-        };
-        let Some((r1, rest)) = rest.split_at_checked(cin) else {
-            return;
-        };
-        let Some((r2, r3)) = rest.split_at_checked(cin) else {
+        let Some([r0, r1, r2, r3]) = split4(rows, cin) else {
             return;
         };
         let acc = super::dot4([r0, r1, r2, r3], x);
@@ -114,6 +108,37 @@ pub fn pointwise_pixel(a: &PointwiseArgs<'_>, x: &[i8], out: &mut [i8]) {
     for (j, (row, v)) in tail.chunks_exact(chunk.get()).zip(out_tail).enumerate() {
         *v = finish(a, quads * 4 + j, super::dot1(row, x));
     }
+}
+
+/// A slice, shared or not, split by `split_at(_mut)_checked` (no panic
+/// path: the board no-panic check).
+trait SplitChecked: Sized {
+    fn split_checked(self, at: usize) -> Option<(Self, Self)>;
+}
+
+impl SplitChecked for &[i8] {
+    #[inline(always)]
+    fn split_checked(self, at: usize) -> Option<(Self, Self)> {
+        self.split_at_checked(at)
+    }
+}
+
+impl SplitChecked for &mut [i8] {
+    #[inline(always)]
+    fn split_checked(self, at: usize) -> Option<(Self, Self)> {
+        self.split_at_mut_checked(at)
+    }
+}
+
+/// `s` as four consecutive parts, the first three of `n` (the weight rows
+/// of four channels, or the outputs of a tile's four pixels); `None` if
+/// `s` is shorter than `3 * n`.
+#[inline(always)]
+fn split4<S: SplitChecked>(s: S, n: usize) -> Option<[S; 4]> {
+    let (p0, rest) = s.split_checked(n)?;
+    let (p1, rest) = rest.split_checked(n)?;
+    let (p2, p3) = rest.split_checked(n)?;
+    Some([p0, p1, p2, p3])
 }
 
 /// Pixels per register tile: every weight row loaded once feeds this many
@@ -282,13 +307,7 @@ fn tile(
         return;
     }
     // Checked splits (the caller passes `TILE * cout` bytes): no panic path.
-    let Some((o0, rest)) = out.split_at_mut_checked(cout) else {
-        return;
-    };
-    let Some((o1, rest)) = rest.split_at_mut_checked(cout) else {
-        return;
-    };
-    let Some((o2, o3)) = rest.split_at_mut_checked(cout) else {
+    let Some([o0, o1, o2, o3]) = split4(&mut *out, cout) else {
         return;
     };
     const R: usize = super::ROWS;

@@ -4,6 +4,7 @@
 //! NEON and MVE tiers (see [`super`]).
 #![forbid(unsafe_code)]
 
+use super::depthwise::Pixel;
 use super::dsp::lanes::TapRows;
 use super::pointwise::PointwiseArgs;
 use super::window::WindowArgs;
@@ -187,15 +188,11 @@ declining_hooks! {
 
     /// `mve::depthwise_pixel16` off Helium: declines (`false`, nothing
     /// written), so the caller takes its own depthwise path.
-    fn depthwise_pixel16<'s>(
-        &WindowArgs<'_>, usize, usize, &impl Fn(usize) -> &'s [i8], &mut [i8],
-    ) -> bool = false;
+    fn depthwise_pixel16<'s>(&Pixel<'_, impl Fn(usize) -> &'s [i8]>, &mut [i8]) -> bool = false;
 
     /// `mve::multiplier_pixel16` off Helium: declines (`false`, nothing
     /// written), so the caller takes its own multiplier path.
-    fn multiplier_pixel16<'s>(
-        &WindowArgs<'_>, usize, usize, &impl Fn(usize) -> &'s [i8], &mut [i8],
-    ) -> bool = false;
+    fn multiplier_pixel16<'s>(&Pixel<'_, impl Fn(usize) -> &'s [i8]>, &mut [i8]) -> bool = false;
 
     /// `mve::add_tables4` off Helium: declines (no element done).
     fn add_tables4(

@@ -92,28 +92,57 @@ impl Block {
             let w = self.w.get((ky * k + kx0) * LANES..).unwrap_or(&[]);
             (x, w)
         });
-        wide_sums16(rows, cin * 2, nk)
+        wide_sums16(Taps {
+            rows,
+            stride: cin * 2,
+            nk,
+        })
     }
 }
 
-/// The portable twin of the tiers' `wide_sums16`: for each `(x, w)` of
-/// `rows` (`x` the int16 input bytes of the row's first tap, channels `c0`
-/// on; `w` that tap's [`LANES`] weights, then the next taps'), the `nk`
-/// taps `stride` bytes apart, summed per lane in wrapping i32. A row whose
-/// `x` or `w` is too short for `nk` taps adds nothing (never: the callers
-/// clip the window).
-#[inline(always)]
-pub fn sums16<'r>(
-    rows: impl Iterator<Item = (&'r [i8], &'r [i16])>,
+/// One pixel's taps for the tier's `wide_sums16`: for each `(x, w)` of
+/// `rows` (a kernel row: `x` the int16 input bytes of the row's first tap,
+/// channels `c0` on; `w` that tap's [`LANES`] weights, then the next
+/// taps'), `nk` taps `stride` bytes apart.
+pub struct Taps<I> {
+    rows: I,
     stride: usize,
     nk: usize,
-) -> [i32; LANES] {
+}
+
+impl<'r, I: Iterator<Item = (&'r [i8], &'r [i16])>> Taps<I> {
+    /// Bytes from one tap's inputs to the next's.
+    #[inline(always)]
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// Taps a row.
+    #[inline(always)]
+    pub fn nk(&self) -> usize {
+        self.nk
+    }
+
+    /// The rows every tier may read without a further check: `x` holds
+    /// `2 * LANES` bytes at each of the `nk >= 1` taps, `w` the `nk *
+    /// LANES` weights. A shorter row (never: the callers clip the window),
+    /// and every row when `nk` is 0, adds nothing.
+    #[inline(always)]
+    pub fn fitting(self) -> impl Iterator<Item = (&'r [i8], &'r [i16])> {
+        let (stride, nk) = (self.stride, self.nk);
+        self.rows.filter(move |(x, w)| {
+            nk > 0 && x.len() >= (nk - 1) * stride + 2 * LANES && w.len() >= nk * LANES
+        })
+    }
+}
+
+/// The portable twin of the tiers' `wide_sums16`: the [`Taps::fitting`]
+/// rows' taps summed per lane in wrapping i32.
+#[inline(always)]
+pub fn sums16<'r>(taps: Taps<impl Iterator<Item = (&'r [i8], &'r [i16])>>) -> [i32; LANES] {
+    let (stride, nk) = (taps.stride(), taps.nk());
     let mut acc = [0i32; LANES];
-    for (x, w) in rows {
-        let fits = nk == 0 || (x.len() >= (nk - 1) * stride + 2 * LANES && w.len() >= nk * LANES);
-        if !fits {
-            continue;
-        }
+    for (x, w) in taps.fitting() {
         for t in 0..nk {
             let xs = x.get(t * stride..t * stride + 2 * LANES).unwrap_or(&[]);
             let ws = w.get(t * LANES..(t + 1) * LANES).unwrap_or(&[]);

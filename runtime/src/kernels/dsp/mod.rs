@@ -320,6 +320,16 @@ pub fn depthwise_taps16(
     Some(done)
 }
 
+/// [`multiplier_pixel16`] as the tiers' x2 hook, which takes the pixel
+/// whole (`multiplier::pixel`).
+#[inline(always)]
+pub fn multiplier_hook16<'s>(
+    px: &super::depthwise::Pixel<'_, impl Fn(usize) -> &'s [i8]>,
+    out: &mut [i8],
+) -> bool {
+    multiplier_pixel16(px.a, px.oy, px.ox, px.row, out)
+}
+
 /// The x2 channel-multiplier conv's output pixel `(oy, ox)` on the DSP tier
 /// (the hook the MVE tier fills with its 16-channel asm): the table of the
 /// pixels its taps read, built as `multiplier::pixel_by_taps` builds it
@@ -374,20 +384,10 @@ pub fn multiplier_pixel16<'s>(
     {
         return false;
     }
-    let mut zp_row = None;
-    let Some((iy0, ix0, pad)) = a.tap_origin(oy, ox, &mut zp_row) else {
+    let (mut zp_row, mut taps) = (None, lanes::TapRows::new(c));
+    let px = super::depthwise::Pixel { a, oy, ox, row };
+    if !super::depthwise::tap_rows(&px, M, out.len(), &mut zp_row, &mut taps) {
         return false;
-    };
-    let mut taps = lanes::TapRows::new(c);
-    for ky in 0..k {
-        let iy = iy0.wrapping_add(ky);
-        let (r, w) = match iy < g.h {
-            true => (row(iy), g.w),
-            false => (&[][..], 0),
-        };
-        if !taps.push_row(r, ix0, k, w, pad) {
-            return false;
-        }
     }
     let ptrs = taps.ptrs();
     if ptrs.len() != taps_n {

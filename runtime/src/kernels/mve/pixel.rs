@@ -6,7 +6,7 @@
 
 use super::taps::taps_asm;
 use super::{finish16, taps16, Acc16};
-use crate::kernels::depthwise::{bias, finish};
+use crate::kernels::depthwise::{bias, finish, Pixel};
 use crate::kernels::dsp::lanes::TapRows;
 use crate::kernels::window::WindowArgs;
 
@@ -60,14 +60,8 @@ pub fn depthwise_taps16(a: &WindowArgs<'_>, taps: &TapRows<'_>, out: &mut [i8]) 
 /// the pixel) for other shapes, short rows or padding, or where
 /// [`taps_asm`] declines.
 #[inline(always)]
-pub fn depthwise_pixel16<'s>(
-    a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) -> bool {
-    pixel16::<1>(a, oy, ox, row, out)
+pub fn depthwise_pixel16<'s>(px: &Pixel<'_, impl Fn(usize) -> &'s [i8]>, out: &mut [i8]) -> bool {
+    pixel16::<1>(px, out)
 }
 
 /// The unpadded pixels of output row `y` of a 3x3 or 7x7 depthwise conv
@@ -104,22 +98,31 @@ pub fn depthwise_span16<'s>(
     if c == 0 || c % 16 != 0 || g.stride == 0 {
         return 0..0;
     }
+    let first = Pixel {
+        a,
+        oy: y,
+        ox: x0,
+        row,
+    };
     match g.kernel {
-        3 => span_k::<3>(a, y, x0, row, out),
-        7 => span_k::<7>(a, y, x0, row, out),
+        3 => span_k::<3>(&first, out),
+        7 => span_k::<7>(&first, out),
         _ => 0..0,
     }
 }
 
-/// [`depthwise_span16`] for a `K x K` kernel.
+/// [`depthwise_span16`] for a `K x K` kernel, from its `first` pixel on.
 #[inline(always)]
 fn span_k<'s, const K: usize>(
-    a: &WindowArgs<'_>,
-    y: usize,
-    x0: usize,
-    row: &impl Fn(usize) -> &'s [i8],
+    first: &Pixel<'_, impl Fn(usize) -> &'s [i8]>,
     out_span: &mut [i8],
 ) -> core::ops::Range<usize> {
+    let Pixel {
+        a,
+        oy: y,
+        ox: x0,
+        row,
+    } = *first;
     let g = &a.geometry;
     let (c, s, p) = (g.cin, g.stride, g.pad);
     let iy0 = (y * s).wrapping_sub(p);
@@ -156,32 +159,20 @@ fn span_k<'s, const K: usize>(
 /// depthwise conv at tap stride `2 * cin` from `j * cin` on, written to
 /// output channels `2 * c + j`). `false` for other multipliers.
 #[inline(always)]
-pub fn multiplier_pixel16<'s>(
-    a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) -> bool {
-    a.geometry.multiplier() == 2 && pixel16::<2>(a, oy, ox, row, out)
+pub fn multiplier_pixel16<'s>(px: &Pixel<'_, impl Fn(usize) -> &'s [i8]>, out: &mut [i8]) -> bool {
+    px.a.geometry.multiplier() == 2 && pixel16::<2>(px, out)
 }
 
 /// [`depthwise_pixel16`] with `M` planes.
 #[inline(always)]
-fn pixel16<'s, const M: usize>(
-    a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) -> bool {
-    let c = a.geometry.cin;
+fn pixel16<'s, const M: usize>(px: &Pixel<'_, impl Fn(usize) -> &'s [i8]>, out: &mut [i8]) -> bool {
+    let c = px.a.geometry.cin;
     if c == 0 || c % 16 != 0 {
         return false;
     }
-    match a.geometry.kernel {
-        3 => pixel_k::<3, M>(a, oy, ox, row, out),
-        7 => pixel_k::<7, M>(a, oy, ox, row, out),
+    match px.a.geometry.kernel {
+        3 => pixel_k::<3, M>(px, out),
+        7 => pixel_k::<7, M>(px, out),
         _ => false,
     }
 }
@@ -189,12 +180,10 @@ fn pixel16<'s, const M: usize>(
 /// [`pixel16`] for a `K x K` kernel.
 #[inline(always)]
 fn pixel_k<'s, const K: usize, const M: usize>(
-    a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
+    px: &Pixel<'_, impl Fn(usize) -> &'s [i8]>,
     out: &mut [i8],
 ) -> bool {
+    let Pixel { a, oy, ox, row } = *px;
     let g = &a.geometry;
     let c = g.cin;
     let iy0 = (oy * g.stride).wrapping_sub(g.pad);

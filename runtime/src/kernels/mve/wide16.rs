@@ -9,7 +9,7 @@
 //! the portable twin `wide_block::sums16` (the products are exact, the sums
 //! wrap alike); checked on the M55 by the mps3-an547 `kernels` firmware.
 
-use crate::kernels::wide_block::LANES;
+use crate::kernels::wide_block::{Taps, LANES};
 
 /// The accumulators as q0-q3 store them, 16-byte aligned for `VLDRW`/`VSTRW`.
 #[repr(C, align(16))]
@@ -17,18 +17,11 @@ struct Raw([i32; LANES]);
 
 /// `wide_block::sums16` on Helium.
 #[inline(always)]
-pub fn wide_sums16<'r>(
-    rows: impl Iterator<Item = (&'r [i8], &'r [i16])>,
-    stride: usize,
-    nk: usize,
-) -> [i32; LANES] {
+pub fn wide_sums16<'r>(taps: Taps<impl Iterator<Item = (&'r [i8], &'r [i16])>>) -> [i32; LANES] {
+    let (stride, nk) = (taps.stride(), taps.nk());
     let mut raw = Raw([0; LANES]);
-    for (x, w) in rows {
-        let fits = nk > 0 && x.len() >= (nk - 1) * stride + 2 * LANES && w.len() >= nk * LANES;
-        if !fits {
-            continue;
-        }
-        // SAFETY: the check above: `x` holds 32 readable bytes at each of
+    for (x, w) in taps.fitting() {
+        // SAFETY: `Taps::fitting`: `x` holds 32 readable bytes at each of
         // the `nk >= 1` taps `stride` apart (the loop reads `[r0]` and
         // `[r0, #16]`, 16 bytes each, then steps r0 by `stride`), `w` 16 i16
         // (32 bytes) a tap (r1 post-incremented by 16 twice a tap); the

@@ -4,7 +4,8 @@
 
 use super::depthwise::{finish16, mac16_i32, taps16_at};
 use super::vector::*;
-use crate::kernels::window::{WindowArgs, MAX_KERNEL};
+use crate::kernels::depthwise::Pixel;
+use crate::kernels::window::MAX_KERNEL;
 use core::arch::aarch64::*;
 
 /// Widest input whose zero-point padding row stays on the stack
@@ -29,32 +30,13 @@ const MAX_TAPS: usize = MAX_KERNEL * MAX_KERNEL;
 /// not a multiple of 16, a kernel above [`MAX_KERNEL`], short operands) or
 /// a chunk is outside the vector requantization: the caller then takes its
 /// own path, which writes every output again.
-pub fn multiplier_pixel16<'s>(
-    a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) -> bool {
-    let g = &a.geometry;
-    let (k, c) = (g.kernel, g.cin);
-    let n = k * k;
-    if g.multiplier() != 2 || c == 0 || c % 16 != 0 || k == 0 || k > MAX_KERNEL {
+pub fn multiplier_pixel16<'s>(px: &Pixel<'_, impl Fn(usize) -> &'s [i8]>, out: &mut [i8]) -> bool {
+    let (c, ch) = (px.a.geometry.cin, &px.a.channels);
+    if px.a.geometry.multiplier() != 2 {
         return false;
     }
-    let ch = &a.channels;
-    // Weights: tap `t < n`, plane `j < 2`, lanes `c0..c0 + 16` end at
-    // `(2n - 1) * c + c`; bias 4 bytes for each of `2c` outputs.
-    let fits = (2 * n * c <= ch.weights.len()) && ch.folded_bias.0.len() >= 8 * c;
-    if !fits || out.len() < 2 * c {
-        return false;
-    }
-    let mut zp_row = None;
-    let Some(table) = tap_table(a, oy, ox, row, &mut zp_row) else {
-        return false;
-    };
-    // `get`: no slice-index panic path (the no-panic proof).
-    let Some(taps) = table.get(..n) else {
+    let (mut zp_row, mut table) = (None, [core::ptr::null(); MAX_TAPS]);
+    let Some(taps) = tap_table(px, 2, out.len(), &mut zp_row, &mut table) else {
         return false;
     };
     let mut c0 = 0;
@@ -64,9 +46,9 @@ pub fn multiplier_pixel16<'s>(
         // SAFETY: register-only NEON intrinsics; `LD1`s of byte elements
         // (legal unaligned): per tap lanes `c0..c0 + 16` (`<= c`) at the
         // table's pointer (each starts `c` readable bytes: `tap_table`,
-        // with `zp_row` alive here) and of both planes' weights (`2 * n * c` checked
-        // by `fits`), 128 bias bytes at `4 * o0` (`8 * c` checked); stores
-        // to the local `acc`.
+        // with `zp_row` alive here) and of both planes' weights (`2 * k * k
+        // * c` checked by `tap_table`), 128 bias bytes at `4 * o0` (`8 * c`
+        // checked); stores to the local `acc`.
         unsafe {
             let z = vdupq_n_s32(0);
             let (mut v0, mut v1) = ([z; 4], [z; 4]);
@@ -111,23 +93,30 @@ pub fn multiplier_pixel16<'s>(
     true
 }
 
-/// The `k * k` tap pointers of output pixel `(oy, ox)`, row-major: in-bounds
-/// taps at their input pixel, padded taps at the padding row (`pad_values`,
-/// or `in_zp` repeated in `zp_row`, filled only for a pixel with padded
-/// taps). Each starts `cin` readable bytes while `zp_row` and the rows
-/// live; `None` when a row is short, the padding row is missing or short,
-/// or the kernel is above [`MAX_KERNEL`].
+/// The `k * k` tap pointers of output pixel `px`, row-major, in `table`:
+/// in-bounds taps at their input pixel, padded taps at the padding row
+/// (`pad_values`, or `in_zp` repeated in `zp_row`, filled only for a pixel
+/// with padded taps). Each starts `cin` readable bytes while `zp_row` and
+/// the rows live. First the shape both kernels here need for `m` weight
+/// planes of 16-channel chunks: `None` unless `cin` is a multiple of 16,
+/// the kernel is in `1..=MAX_KERNEL`, the weights hold the `m * k * k *
+/// cin` of `[k][k][m][cin]` (tap `t`, plane `j`, lanes `c0..c0 + 16` end at
+/// `(m * t + j) * cin + c0 + 16`), the folded bias the 4 bytes of each of
+/// `m * cin` outputs and `out_len` those outputs; also `None` when a row
+/// is short or the padding row is missing or short.
 #[inline(always)]
-fn tap_table<'s>(
-    a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
+fn tap_table<'t, 's>(
+    px: &Pixel<'_, impl Fn(usize) -> &'s [i8]>,
+    m: usize,
+    out_len: usize,
     zp_row: &mut Option<[i8; PAD_ROW]>,
-) -> Option<[*const i8; MAX_TAPS]> {
+    table: &'t mut [*const i8; MAX_TAPS],
+) -> Option<&'t [*const i8]> {
+    let Pixel { a, oy, ox, row } = *px;
     let g = &a.geometry;
-    let (k, c) = (g.kernel, g.cin);
-    if k > MAX_KERNEL {
+    let (k, c, ch) = (g.kernel, g.cin, &a.channels);
+    let fits = m * k * k * c <= ch.weights.len() && ch.folded_bias.0.len() >= 4 * m * c;
+    if c == 0 || c % 16 != 0 || k == 0 || k > MAX_KERNEL || !fits || out_len < m * c {
         return None;
     }
     let iy0 = (oy * g.stride).wrapping_sub(g.pad);
@@ -135,7 +124,6 @@ fn tap_table<'s>(
     let inside = |i0: usize, len: usize| i0 < len && i0 + k <= len;
     let row_len = g.w * c;
     let mut ok = true;
-    let mut table = [core::ptr::null::<i8>(); MAX_TAPS];
     if inside(iy0, g.h) && inside(ix0, g.w) {
         // No padded tap (most pixels): one row call per kernel row.
         for (ky, taps) in table.chunks_exact_mut(k).take(k).enumerate() {
@@ -170,7 +158,8 @@ fn tap_table<'s>(
             }
         }
     }
-    ok.then_some(table)
+    // `get`: no slice-index panic path (the no-panic proof).
+    table.get(..k * k).filter(|_| ok)
 }
 
 /// Output pixel `(oy, ox)` of a depthwise conv (`depthwise::depthwise_pixel`'s
@@ -180,30 +169,14 @@ fn tap_table<'s>(
 /// [`super::depthwise_taps16`]'s channel loop. `false` (the caller takes
 /// its own path, which writes every output again) when the shape or an
 /// operand does not fit or a chunk is outside the vector requantization.
-pub fn depthwise_pixel16<'s>(
-    a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
-    row: &impl Fn(usize) -> &'s [i8],
-    out: &mut [i8],
-) -> bool {
-    let g = &a.geometry;
-    let (k, c) = (g.kernel, g.cin);
-    let n = k * k;
-    let ch = &a.channels;
-    let fits = n * c <= ch.weights.len() && ch.folded_bias.0.len() >= 4 * c;
-    if c == 0 || c % 16 != 0 || k == 0 || k > MAX_KERNEL || !fits || out.len() < c {
-        return false;
-    }
-    let mut zp_row = None;
-    let Some(table) = tap_table(a, oy, ox, row, &mut zp_row) else {
-        return false;
-    };
-    let Some(taps) = table.get(..n) else {
+pub fn depthwise_pixel16<'s>(px: &Pixel<'_, impl Fn(usize) -> &'s [i8]>, out: &mut [i8]) -> bool {
+    let (c, ch) = (px.a.geometry.cin, &px.a.channels);
+    let (mut zp_row, mut table) = (None, [core::ptr::null(); MAX_TAPS]);
+    let Some(taps) = tap_table(px, 1, out.len(), &mut zp_row, &mut table) else {
         return false;
     };
     // SAFETY: every table entry starts `c` readable bytes (`tap_table`,
-    // `zp_row` alive here); weights `n * c` and bias `4 * c` checked by
-    // `fits`.
+    // `zp_row` alive here); weights `k * k * c` and bias `4 * c` checked by
+    // `tap_table`.
     unsafe { taps16_at(ch, taps, 0, c, out) }.is_some()
 }

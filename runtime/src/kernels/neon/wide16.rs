@@ -7,26 +7,19 @@
 //! qemu-aarch64).
 
 use super::vector::load_next;
-use crate::kernels::wide_block::LANES;
+use crate::kernels::wide_block::{Taps, LANES};
 use core::arch::aarch64::*;
 
 /// `wide_block::sums16` on NEON.
 #[inline(always)]
-pub fn wide_sums16<'r>(
-    rows: impl Iterator<Item = (&'r [i8], &'r [i16])>,
-    stride: usize,
-    nk: usize,
-) -> [i32; LANES] {
+pub fn wide_sums16<'r>(taps: Taps<impl Iterator<Item = (&'r [i8], &'r [i16])>>) -> [i32; LANES] {
+    let (stride, nk) = (taps.stride(), taps.nk());
     // SAFETY: register-only NEON intrinsics (NEON is baseline on AArch64).
     let mut a = unsafe { [vdupq_n_s32(0); 4] };
-    for (x, w) in rows {
-        let fits = nk == 0 || (x.len() >= (nk - 1) * stride + 2 * LANES && w.len() >= nk * LANES);
-        if !fits {
-            continue;
-        }
+    for (x, w) in taps.fitting() {
         let (mut px, mut pw) = (x.as_ptr(), w.as_ptr().cast::<i8>());
         for _ in 0..nk {
-            // SAFETY: the check above: `x` holds 32 bytes at each of the
+            // SAFETY: `Taps::fitting`: `x` holds 32 bytes at each of the
             // `nk` taps `stride` apart, `w` 16 i16 (32 bytes) a tap;
             // `load_next` reads 16 bytes and advances by 16. AArch64 is
             // little-endian, so the bytes reinterpreted as i16 lanes are the
