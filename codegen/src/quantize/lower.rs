@@ -62,13 +62,15 @@ pub(super) fn tref(a: &Act) -> TensorRef {
 }
 
 impl Lowering<'_> {
-    /// `c`'s input means, when its bias is to be corrected: not the first
-    /// stem conv's, which reads pixels or the normalized image through
-    /// weights rescaled for it ([`fold_normalization`]).
-    fn means(&self, c: &ConvW) -> Option<&InputMeans> {
-        match c.name.as_str() {
-            "stem.0.reparam_conv" => None,
-            name => self.input_means.get(name),
+    /// `c`'s input means, when its bias is to be corrected: not for the
+    /// first stem conv reading u8 pixels (`x` = [`PIXELS`]; its weights are
+    /// rescaled for them by [`fold_normalization`] and its padding is the mean
+    /// pixel, while the means are of the normalized image).
+    fn means(&self, c: &ConvW, x: QParams) -> Option<&InputMeans> {
+        let pixels = x.scale == PIXELS.scale && x.zp == PIXELS.zp;
+        match pixels {
+            true => None,
+            false => self.input_means.get(&c.name),
         }
     }
 
@@ -193,7 +195,7 @@ impl Lowering<'_> {
         // Only the reference forms read or write int16, and only they keep
         // the identity tap apart.
         let int8 = x.q.elem == Elem::I8 && out.q.elem == Elem::I8;
-        let q = layouts::quantize_per_channel(c, x.q.scale, pre.scale, !int8, self.means(c));
+        let q = layouts::quantize_per_channel(c, x.q.scale, pre.scale, !int8, self.means(c, x.q));
         let kernel = if int8 {
             layouts::choose(c, &q.weights)
         } else {
@@ -310,8 +312,8 @@ impl Lowering<'_> {
         out
     }
 
-    fn fc_weights(&mut self, c: &ConvW, in_scale: f64, out_scale: f64) -> (Span, Span, Requant) {
-        let q = layouts::quantize_per_channel(c, in_scale, out_scale, false, self.means(c));
+    fn fc_weights(&mut self, c: &ConvW, x: QParams, out_scale: f64) -> (Span, Span, Requant) {
+        let q = layouts::quantize_per_channel(c, x.scale, out_scale, false, self.means(c, x));
         (
             self.i8s(&q.weights),
             self.i32s(&q.bias),
@@ -331,10 +333,8 @@ impl Lowering<'_> {
             .map(|c| x.q.scale * (b.se_pool[c] as f64 / b.final_conv[c] as f64) / (hw * pool.scale))
             .collect();
         let pool_requant = self.requant(&pool_reals);
-        let (fc1_weights, fc1_bias, fc1_requant) =
-            self.fc_weights(&f.se_fc1, pool.scale, hid.scale);
-        let (fc2_weights, fc2_bias, fc2_requant) =
-            self.fc_weights(&f.se_fc2, hid.scale, gate.scale);
+        let (fc1_weights, fc1_bias, fc1_requant) = self.fc_weights(&f.se_fc1, pool, hid.scale);
+        let (fc2_weights, fc2_bias, fc2_requant) = self.fc_weights(&f.se_fc2, hid, gate.scale);
         // Gate s + 128 in 0..=255 stands for sigmoid in steps of 1/255.
         let table: Vec<i8> = (-128i32..128)
             .map(|q| {
@@ -385,6 +385,13 @@ impl Lowering<'_> {
         out
     }
 }
+
+/// The u8 image input: pixel `p` stored as `p - 128`, so `q - zp = p`.
+const PIXELS: QParams = QParams {
+    scale: 1.0,
+    zp: -128,
+    elem: runtime::Elem::I8,
+};
 
 /// The stem conv with the ImageNet normalization folded in, for u8 input
 /// `p` stored as `q = p - 128` (zero point -128, so `q - zp = p`):
@@ -479,17 +486,7 @@ pub(super) fn lower(
         out_q: Vec::new(),
     };
     let mut units = Vec::new();
-    let image = l.tensor(
-        "input",
-        res,
-        res,
-        3,
-        QParams {
-            scale: 1.0,
-            zp: -128,
-            elem: runtime::Elem::I8,
-        },
-    );
+    let image = l.tensor("input", res, res, 3, PIXELS);
     let stem0 = fold_normalization(&f.stem[0]);
     let (mut x, _) = l.conv("stem.0", &stem0, &image, true, &stem_pad_values());
     let normalized_input_q = QParams::from_range(normalized_input_range());
@@ -565,7 +562,7 @@ pub(super) fn lower(
     units.push(Unit::Single(l.pending.len() - 1));
     let lq = l.q("head.fc");
     let logits = l.tensor("head.fc", 1, 1, f.head.cout, lq);
-    let (weights, bias, requant) = l.fc_weights(&f.head, pq.scale, lq.scale);
+    let (weights, bias, requant) = l.fc_weights(&f.head, pq, lq.scale);
     let fc = Layer::FullyConnected(FullyConnected {
         input: tref(&pooled),
         in_zp: pq.zp,
