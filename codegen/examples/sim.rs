@@ -10,6 +10,7 @@
 //! A trained checkpoint instead of the seeded fixture: `CKPT=file.safetensors
 //! CALIB=dir EVAL=dir-of-npy` (SEED is then ignored; SQNR is centred per
 //! input, as the proxy kit's `fidelity.py` measures it).
+use codegen::bias_correction::conv_input_means;
 use codegen::calibrate::{choose_ranges, collect, Range, RangeMethod};
 use codegen::equalize::{channel_ranges, equalize_with, Alphas};
 use codegen::eval::db;
@@ -215,115 +216,24 @@ fn bias_correct(
     g
 }
 
-/// Per-channel means and spatial size of each conv's input over `inputs`
-/// (float path): the input of a conv is the tensor observed just before its
-/// output (the image for the first stem conv).
-/// Per-channel means with the spatial size, per name.
-type Means = BTreeMap<String, (Vec<f64>, usize, usize)>;
-
-fn input_means(g: &Folded, inputs: &[ModelInput]) -> Means {
-    let convs: std::collections::BTreeSet<String> = convs_mut(&mut g.clone())
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
-    struct M<'a> {
-        convs: &'a std::collections::BTreeSet<String>,
-        last: (Vec<f64>, usize, usize),
-        out: Means,
-    }
-    impl Observer for M<'_> {
-        fn observe(&mut self, name: &str, x: &Fmap) {
-            if self.convs.contains(name) && !self.out.contains_key(name) {
-                self.out.insert(name.to_string(), self.last.clone());
-            }
-            let n = (x.h * x.w).max(1);
-            let m = x
-                .data
-                .chunks_exact(n)
-                .map(|p| p.iter().map(|&v| v as f64).sum::<f64>() / n as f64);
-            self.last = (m.collect(), x.h, x.w);
-        }
-    }
-    let all: Vec<Means> = inputs
-        .par_iter()
-        .map(|inp| {
-            let x = &inp.normalized;
-            let n = x.h * x.w;
-            let m0 = x
-                .data
-                .chunks_exact(n)
-                .map(|p| p.iter().map(|&v| v as f64).sum::<f64>() / n as f64);
-            let mut m = M {
-                convs: &convs,
-                last: (m0.collect(), x.h, x.w),
-                out: BTreeMap::new(),
-            };
-            forward_folded(g, x, &mut m);
-            m.out
-        })
-        .collect();
-    let mut out = all[0].clone();
-    for m in &all[1..] {
-        for (k, v) in m {
-            out.get_mut(k)
-                .unwrap()
-                .0
-                .iter_mut()
-                .zip(&v.0)
-                .for_each(|(a, b)| *a += b);
-        }
-    }
-    out.values_mut()
-        .for_each(|v| v.0.iter_mut().for_each(|x| *x /= inputs.len() as f64));
-    out
-}
-
-/// Local (analytic) bias correction: each conv's bias loses the mean of
-/// `(Wq - W) x` over the calibration inputs, from the input's per-channel
-/// means and each tap's share of in-image output positions (padding).
+/// Local bias correction as codegen builds it (`--bias-correction`,
+/// [`codegen::bias_correction`]): each conv of `wq` loses the mean shift of
+/// its rounding from `float`, from the calibration inputs' channel means.
 fn local_bias_correct(float: &Folded, wq: &Folded, calib: &[ModelInput]) -> Folded {
-    let means = input_means(float, calib);
-    let mut fl = float.clone();
-    let fconvs: BTreeMap<String, ConvW> = convs_mut(&mut fl)
-        .into_iter()
-        .map(|c| (c.name.clone(), c.clone()))
-        .collect();
+    let means = conv_input_means(float, calib, &|| {});
     let mut g = wq.clone();
-    for c in convs_mut(&mut g) {
-        let Some((mu, h, w)) = means.get(&c.name) else {
+    for (c, f) in convs_mut(&mut g).into_iter().zip(float.convs()) {
+        let Some(m) = means.get(&c.name) else {
             continue;
         };
-        let f = &fconvs[&c.name];
-        let (k, s, p) = (c.k, c.stride, c.pad());
-        let (ho, wo) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
-        // Share of output positions at which tap (t) lies inside the image.
-        let inside = |t: usize, n: usize, no: usize| {
-            (0..no)
-                .filter(|o| {
-                    let i = (o * s + t) as isize - p as isize;
-                    i >= 0 && (i as usize) < n
-                })
-                .count() as f64
-                / no as f64
-        };
-        let fy: Vec<f64> = (0..k).map(|t| inside(t, *h, ho)).collect();
-        let fx: Vec<f64> = (0..k).map(|t| inside(t, *w, wo)).collect();
-        let cpg = c.cin / c.groups;
-        let opg = c.cout / c.groups;
+        let shares = m.tap_shares(f);
         let per = c.fan_in();
         for o in 0..c.cout {
-            let grp = o / opg;
-            let mut d = 0.0;
-            for i in 0..cpg {
-                let m = mu[grp * cpg + i];
-                for (ty, sy) in fy.iter().enumerate() {
-                    for (tx, sx) in fx.iter().enumerate() {
-                        let j = o * per + (i * k + ty) * k + tx;
-                        d += (c.weight[j] - f.weight[j]) as f64 * m * sy * sx;
-                    }
-                }
-            }
-            c.bias[o] -= d as f32;
+            let rounded: Vec<f64> = c.weight[o * per..(o + 1) * per]
+                .iter()
+                .map(|&v| v as f64)
+                .collect();
+            c.bias[o] -= m.shift(f, o, &rounded, &shares) as f32;
         }
     }
     g

@@ -51,7 +51,7 @@ struct Common {
     #[arg(long, default_value_t = 0.5)]
     equalize: f64,
     /// Correct each conv's bias for the mean shift its int8 weight rounding
-    /// makes, from the calibration inputs' channel means (+0.3 to 0.5 dB on
+    /// makes, from the calibration inputs' channel means (+0.2 to 0.5 dB on
     /// the trained proxy kit; off by default: docs/numerics.md).
     #[arg(long)]
     bias_correction: bool,

@@ -138,7 +138,7 @@ pub fn calibrate_stats(
     let passes = if opts.bias_correction { 4 } else { 3 };
     let pb = progress(inputs.len() * passes, "calibrating", opts.quiet);
     let tick = || pb.inc(1);
-    let folded = if opts.equalization > 0.0 {
+    let mut folded = if opts.equalization > 0.0 {
         let stats = channel_ranges(&folded, inputs, &tick);
         equalize(&folded, &stats, opts.equalization)
     } else {
@@ -146,7 +146,6 @@ pub fn calibrate_stats(
         folded
     };
     let stats = collect(&folded, inputs, &tick);
-    let mut folded = folded;
     if opts.bias_correction {
         folded.input_means = conv_input_means(&folded, inputs, &tick);
     }

@@ -67,11 +67,7 @@ impl Lowering<'_> {
     /// rescaled for them by [`fold_normalization`] and its padding is the mean
     /// pixel, while the means are of the normalized image).
     fn means(&self, c: &ConvW, x: QParams) -> Option<&InputMeans> {
-        let pixels = x.scale == PIXELS.scale && x.zp == PIXELS.zp;
-        match pixels {
-            true => None,
-            false => self.input_means.get(&c.name),
-        }
+        (x != PIXELS).then(|| self.input_means.get(&c.name))?
     }
 
     fn q(&self, name: &str) -> QParams {
