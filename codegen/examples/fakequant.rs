@@ -46,6 +46,7 @@ fn main() {
         &collect(&folded, &calib, &|| {}),
         RangeMethod::Mse,
         &Default::default(),
+        false,
     );
     let fl: Vec<Vec<f32>> = eval
         .iter()

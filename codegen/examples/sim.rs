@@ -328,12 +328,13 @@ fn main() {
     let stride = (eval.len() / neval.max(1)).max(1);
     let eval: Vec<ModelInput> = eval.into_iter().step_by(stride).take(neval).collect();
     let stats = collect(&folded, &calib, &|| {});
-    let ranges = choose_ranges(&stats, RangeMethod::Mse, &Default::default());
+    let ranges = choose_ranges(&stats, RangeMethod::Mse, &Default::default(), false);
     MINMAX
         .set(choose_ranges(
             &stats,
             RangeMethod::Minmax,
             &Default::default(),
+            false,
         ))
         .unwrap();
     let fl: Vec<Vec<f32>> = eval
@@ -422,6 +423,7 @@ fn main() {
                     &collect(&folded, &ctx.eval, &|| {}),
                     RangeMethod::Minmax,
                     &Default::default(),
+                    false,
                 );
                 let mm = MINMAX.get().unwrap();
                 for (n, r) in &ctx.ranges {

@@ -74,7 +74,8 @@ pub fn choose(
 ) -> Result<Choice> {
     let probe = probe(inputs);
     let measure = |p: &Precision| -> Result<Step> {
-        let ranges: BTreeMap<String, Range> = choose_ranges(stats, template.method, p);
+        let ranges: BTreeMap<String, Range> =
+            choose_ranges(stats, template.method, p, template.no_clip_pooled);
         let settings = Settings {
             int16: p.clone(),
             memory: MemoryForm::Fused,

@@ -392,7 +392,7 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
          //! - checkpoint: {} ({} layout)\n\
          //! - checkpoint sha256: {}\n\
          //! - quantization: per-channel int8 weights, per-tensor int8 activations (int16: {}), \
-         range method `{}`, equalization alpha {}, bias correction {}, {} calibration inputs ({})\n\
+         range method `{}`, equalization alpha {}, bias correction {}{}, {} calibration inputs ({})\n\
          //! - input: {}x{} u8 RGB (HWC); {} classes; {} MACs\n\
          //! - arena: {} bytes ({} memory form; {} bytes layer by layer); weights: {} bytes\n\n",
         prov.model,
@@ -410,6 +410,11 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
             "on"
         } else {
             "off"
+        },
+        if c.settings.no_clip_pooled {
+            ", pooled tensors unclipped"
+        } else {
+            ""
         },
         c.settings.calibration_inputs,
         c.settings.calibration_source,

@@ -55,6 +55,11 @@ struct Common {
     /// the trained proxy kit; off by default: docs/numerics.md).
     #[arg(long)]
     bias_correction: bool,
+    /// Never clip the tensors a global pool reads (final_conv's output and
+    /// its SE output): keep their observed range (+0.9 dB on the trained
+    /// proxy kit's mixed builds; off by default: docs/numerics.md).
+    #[arg(long)]
+    no_clip_pooled: bool,
     /// Execution forms: `fused` (streamed stem, in-place convs, fused ConvMlp:
     /// the smallest arena) or `layer-by-layer` (whole tensors, for comparison).
     #[arg(long, value_enum, default_value_t = MemoryForm::Fused)]
@@ -149,6 +154,7 @@ fn options(c: &Common) -> Result<QuantOptions> {
         method: c.method,
         equalization: c.equalize,
         bias_correction: c.bias_correction,
+        no_clip_pooled: c.no_clip_pooled,
         quiet: c.quiet || c.json,
         memory: c.memory,
         int16: match &c.int16 {

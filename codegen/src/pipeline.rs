@@ -37,6 +37,9 @@ pub struct QuantOptions {
     /// ([`crate::bias_correction`]; off by default: it gains on the trained
     /// kit but lowered a fan-in fixture's minimum cosine).
     pub bias_correction: bool,
+    /// Never clip the tensors a global pool reads
+    /// ([`crate::calibrate::pooled`]; off by default for the same reason).
+    pub no_clip_pooled: bool,
     /// Hide progress bars.
     pub quiet: bool,
     /// Execution forms and arena use (default: fused).
@@ -56,6 +59,7 @@ impl Default for QuantOptions {
             method: RangeMethod::Mse,
             equalization: 0.5,
             bias_correction: false,
+            no_clip_pooled: false,
             quiet: false,
             memory: MemoryForm::Fused,
             int16: Precision::default(),
@@ -162,7 +166,8 @@ pub fn calibrate(
     opts: &QuantOptions,
 ) -> (Folded, BTreeMap<String, Range>) {
     let (folded, stats) = calibrate_stats(ck, inputs, opts);
-    (folded, choose_ranges(&stats, opts.method, &opts.int16))
+    let ranges = choose_ranges(&stats, opts.method, &opts.int16, opts.no_clip_pooled);
+    (folded, ranges)
 }
 
 /// The settings recorded for `opts` and a calibration set.
@@ -174,6 +179,7 @@ pub fn settings(inputs: &[ModelInput], source: &str, opts: &QuantOptions) -> Set
         resolution: opts.resolution,
         equalization: opts.equalization,
         bias_correction: opts.bias_correction,
+        no_clip_pooled: opts.no_clip_pooled,
         memory: opts.memory,
         int16: opts.int16.clone(),
     }
@@ -204,7 +210,7 @@ pub fn quantize(
         }
         settings.int16 = choice.precision;
     }
-    let ranges = choose_ranges(&stats, opts.method, &settings.int16);
+    let ranges = choose_ranges(&stats, opts.method, &settings.int16, opts.no_clip_pooled);
     let compiled = compile(&folded, &ranges, settings);
     Ok((folded, compiled))
 }

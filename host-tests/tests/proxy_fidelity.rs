@@ -10,8 +10,9 @@
 //! (float margin > 0.2 std of `c(f)`), float top-1 inside the int8 top-5.
 //!
 //! The targets (issue: 28 dB within the int8 build's 224 KiB arena, 32 dB in
-//! a build within 512 KiB of RAM) are NOT met; the floors below
-//! sit just under the best figure reached so far, so a change that makes the
+//! a build within 512 KiB of RAM) are met by the mixed builds with the
+//! trained-model opt-ins, not by the default build; the floors below sit
+//! just under the best figure reached so far, so a change that makes the
 //! quantizer worse on a trained model fails here. Raise them as it improves.
 
 use std::path::{Path, PathBuf};
@@ -28,9 +29,10 @@ const SQNR_FLOOR_DB: f64 = 23.4;
 
 /// Regression floor of the build within 512 KiB: every residual stream,
 /// every ConvMlp's internals and each downsample's `proj.0` output at 16
-/// bits, with bias correction (measured 30.51 dB, 2026-12-06; 30.30 dB
-/// without it, 27.40 dB with the streams alone).
-const WIDE_SQNR_FLOOR_DB: f64 = 30.3;
+/// bits, with [`Opts::Trained`] (measured 32.21 dB, 2026-12-06; 30.51 dB
+/// with bias correction alone, 30.30 dB with neither, 27.40 dB with the
+/// streams alone).
+const WIDE_SQNR_FLOOR_DB: f64 = 32.0;
 
 /// The 16-bit groups of that build.
 const WIDE_512K: &str = "head,stages.0,stages.1,stages.2,stages.3,stages.0.mlp,stages.1.mlp,\
@@ -39,9 +41,9 @@ const WIDE_512K: &str = "head,stages.0,stages.1,stages.2,stages.3,stages.0.mlp,s
 
 /// Regression floor of the mixed build within the default 224 KiB arena:
 /// stages 1-3's streams and ConvMlp internals and stage 3's downsample at
-/// 16 bits, with bias correction (measured 27.71 dB, 2026-12-06; 27.26 dB
-/// without it).
-const MIXED_SQNR_FLOOR_DB: f64 = 27.5;
+/// 16 bits, with [`Opts::Trained`] (measured 28.58 dB, 2026-12-06; 27.71 dB
+/// with bias correction alone, 27.26 dB with neither).
+const MIXED_SQNR_FLOOR_DB: f64 = 28.4;
 
 /// The 16-bit groups of that build.
 const MIXED_224K: &str =
@@ -66,10 +68,20 @@ struct Fidelity {
     arena_bytes: usize,
 }
 
+/// The options besides `--int16` a build is measured with.
+#[derive(Clone, Copy, Debug)]
+enum Opts {
+    /// Every option default.
+    Default,
+    /// `--bias-correction --no-clip-pooled`: the two opt-ins that gain on
+    /// trained models (each lowers a fan-in fixture floor, so neither is the
+    /// default; docs/numerics.md).
+    Trained,
+}
+
 /// Quantizes the kit's model as `codegen eval CKPT ... --calib DIR` with
-/// `int16`, `--bias-correction` if `bias_correction`, and every other option
-/// default, and measures it against timm's logits.
-fn measure(kit: &Path, int16: &str, bias_correction: bool) -> Fidelity {
+/// `int16` and `opts`, and measures it against timm's logits.
+fn measure(kit: &Path, int16: &str, which: Opts) -> Fidelity {
     let reference: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(kit.join("reference.json")).unwrap())
             .unwrap();
@@ -77,7 +89,8 @@ fn measure(kit: &Path, int16: &str, bias_correction: bool) -> Fidelity {
         calib: Some(kit.join("calib")),
         quiet: true,
         int16: int16.parse().unwrap(),
-        bias_correction,
+        bias_correction: matches!(which, Opts::Trained),
+        no_clip_pooled: matches!(which, Opts::Trained),
         ..QuantOptions::default()
     };
     let (ck, _) = pipeline::load_or_synthesize(Some(&kit.join("model.safetensors"))).unwrap();
@@ -133,7 +146,7 @@ fn measure(kit: &Path, int16: &str, bias_correction: bool) -> Fidelity {
     };
     eprintln!(
         "proxy kit, kit calibration, --int16 {int16}: centred logit SQNR {sqnr:.2} dB (target \
-         {target}; bias correction {bias_correction}); confident top-1 kept {kept}/{confident}; float top-1 in int8 top-5 \
+         {target}; options {which:?}); confident top-1 kept {kept}/{confident}; float top-1 in int8 top-5 \
          {in_top5}/48; cosine mean {:.6} min {:.6}; arena {} bytes",
         report.cosine_mean, report.cosine_min, compiled.arena_bytes
     );
@@ -146,16 +159,15 @@ fn measure(kit: &Path, int16: &str, bias_correction: bool) -> Fidelity {
     }
 }
 
-/// Measures the build with `int16` (and bias correction if
-/// `bias_correction`) on the kit (or says it was skipped) and asserts its
-/// arena within `arena_max` bytes, its SQNR above `floor`, and the top-1 /
-/// top-5 targets.
-fn check_build(int16: &str, bias_correction: bool, arena_max: usize, floor: f64) {
+/// Measures the build with `int16` and `which` on the kit (or says it was
+/// skipped) and asserts its arena within `arena_max` bytes, its SQNR above
+/// `floor`, and the top-1 / top-5 targets.
+fn check_build(int16: &str, which: Opts, arena_max: usize, floor: f64) {
     let Some(kit) = kit() else {
         eprintln!("SKIPPED: no proxy kit at ../shared/proxy beside the checkout");
         return;
     };
-    let f = measure(&kit, int16, bias_correction);
+    let f = measure(&kit, int16, which);
     assert!(f.arena_bytes <= arena_max, "arena {} bytes", f.arena_bytes);
     assert!(
         f.sqnr >= floor,
@@ -168,19 +180,19 @@ fn check_build(int16: &str, bias_correction: bool, arena_max: usize, floor: f64)
 
 #[test]
 fn int8_fidelity_on_the_trained_proxy() {
-    check_build("head", false, 224 * 1024, SQNR_FLOOR_DB);
+    check_build("head", Opts::Default, 224 * 1024, SQNR_FLOOR_DB);
 }
 
-/// The higher-precision build ([`WIDE_512K`], bias corrected), in 512 KiB of
+/// The higher-precision build ([`WIDE_512K`], [`Opts::Trained`]), in 512 KiB of
 /// arena (an RP2350 has 520 KB of RAM).
 #[test]
 fn int16_build_in_512k_on_the_trained_proxy() {
-    check_build(WIDE_512K, true, 512 * 1024, WIDE_SQNR_FLOOR_DB);
+    check_build(WIDE_512K, Opts::Trained, 512 * 1024, WIDE_SQNR_FLOOR_DB);
 }
 
-/// The mixed build ([`MIXED_224K`], bias corrected) within the default
+/// The mixed build ([`MIXED_224K`], [`Opts::Trained`]) within the default
 /// 224 KiB arena.
 #[test]
 fn mixed_build_in_224k_on_the_trained_proxy() {
-    check_build(MIXED_224K, true, 224 * 1024, MIXED_SQNR_FLOOR_DB);
+    check_build(MIXED_224K, Opts::Trained, 224 * 1024, MIXED_SQNR_FLOOR_DB);
 }

@@ -174,6 +174,9 @@ pub struct Settings {
     /// Whether the biases are corrected for weight rounding
     /// ([`crate::bias_correction`]).
     pub bias_correction: bool,
+    /// Whether the tensors a global pool reads keep their whole range
+    /// ([`crate::calibrate::pooled`]).
+    pub no_clip_pooled: bool,
     /// Execution forms and arena use.
     pub memory: MemoryForm,
     /// The tensors stored with 16 bits.
