@@ -2,6 +2,8 @@
 //! [`crate::kernels`] by the `fastvit_dsp` cfg), and the loops that are
 //! written in them directly. `model.rs` is the bit-exact software twin.
 
+use super::dsp::{Finish, Weights};
+
 /// One weight word against four pixels of prepared words ([`dot_px4_body`],
 /// [`block_sums`]): the odd-lane weights to `$hi` (`SXTB16 ROR #8`), the
 /// even ones in place in `$lo`, then two four-register input `LDM`s from
@@ -83,6 +85,49 @@ macro_rules! tap_loop {
     };
 }
 
+/// An `asm!` block on four i32 accumulators held in registers, with r7
+/// (the frame pointer, which asm! may not name) free for the body: pushed
+/// before the `$body` template lines and popped after them. `{a0}`..`{a3}`
+/// name `$acc`'s four lanes (in and out), `$operands` are the rest; the
+/// value is the four sums. [`dot_px4_body`] and [`taps4`] share it: their
+/// SAFETY comments cover their bodies, their `unsafe` blocks wrap it.
+macro_rules! acc4_asm {
+    ($acc:expr, [$($body:tt)*], [$($operands:tt)*]) => {{
+        let [mut a0, mut a1, mut a2, mut a3]: [i32; 4] = $acc;
+        core::arch::asm!(
+            "push {{r7}}",
+            $($body)*
+            "pop {{r7}}",
+            a0 = inout(reg) a0,
+            a1 = inout(reg) a1,
+            a2 = inout(reg) a2,
+            a3 = inout(reg) a3,
+            $($operands)*
+        );
+        [a0, a1, a2, a3]
+    }};
+}
+
+/// An `asm!` block that takes the whole register file ([`block_sums`],
+/// [`depthwise_groups`]): the `$template` (which pushes and pops r6 and r7
+/// itself, as asm! may not name them) and `$operands` as given, plus r5 and
+/// r8-r12, their scratch, declared clobbered. Their SAFETY comments cover
+/// the template; their `unsafe` blocks wrap it.
+macro_rules! whole_file_asm {
+    ([$($template:tt)*], [$($operands:tt)*]) => {
+        core::arch::asm!(
+            $($template)*
+            $($operands)*
+            out("r5") _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
+            out("r11") _,
+            out("r12") _,
+        )
+    };
+}
+
 /// One channel's requantization in [`depthwise_groups`]: the multiplier
 /// halfword and shift byte at `r1`/`r2` + `$m`/`$s` (`""` or `", #{m1}"`
 /// and the like), out to `9f` for a shift outside `-31..=-2`, then
@@ -157,7 +202,6 @@ pub fn smlad(a: u32, b: u32, acc: i32) -> i32 {
 #[inline(always)]
 pub fn dot_px4_body(w: &[i8], words: &[u32], body: usize, mut a: [i32; 4]) -> [i32; 4] {
     if body > 0 {
-        let [mut a0, mut a1, mut a2, mut a3] = a;
         let wp = w.as_ptr();
         let xp = words.as_ptr();
         // SAFETY: reads `body` weight bytes from `wp` (`w` holds `cin >=
@@ -170,9 +214,8 @@ pub fn dot_px4_body(w: &[i8], words: &[u32], body: usize, mut a: [i32; 4]) -> [i
         // clobbered (LDM needs its registers in ascending order, so they
         // are named). The DSP instructions are guaranteed by the
         // `fastvit_dsp` cfg.
-        unsafe {
-            core::arch::asm!(
-                "push {{r7}}",
+        a = unsafe {
+            acc4_asm!(a, [
                 "2:",
                 "ldr {w}, [{wp}], #4",
                 px4_word!("{xp}", "{w}", "r7", "{a0}", "{a1}", "{a2}", "{a3}"),
@@ -180,11 +223,7 @@ pub fn dot_px4_body(w: &[i8], words: &[u32], body: usize, mut a: [i32; 4]) -> [i
                 px4_word!("{xp}", "{w}", "r7", "{a0}", "{a1}", "{a2}", "{a3}"),
                 "cmp {wp}, {wend}",
                 "bne 2b",
-                "pop {{r7}}",
-                a0 = inout(reg) a0,
-                a1 = inout(reg) a1,
-                a2 = inout(reg) a2,
-                a3 = inout(reg) a3,
+            ], [
                 wp = inout(reg) wp => _,
                 xp = inout(reg) xp => _,
                 wend = in(reg) wp.wrapping_add(body),
@@ -194,9 +233,8 @@ pub fn dot_px4_body(w: &[i8], words: &[u32], body: usize, mut a: [i32; 4]) -> [i
                 out("r2") _,
                 out("r3") _,
                 options(readonly),
-            );
-        }
-        a = [a0, a1, a2, a3];
+            ])
+        };
     }
     a
 }
@@ -220,7 +258,6 @@ pub unsafe fn taps4(
         return acc;
     }
     let tp = ptrs.as_ptr();
-    let [mut a0, mut a1, mut a2, mut a3] = acc;
     // SAFETY: the loop runs over table entries `0..n` exactly (`n >= 1`,
     // `n <= MAX_TAPS`, inside `ptrs`): four taps a pass, entered at the
     // tap block that leaves a multiple of four (`n % 4` taps in the first
@@ -233,15 +270,10 @@ pub unsafe fn taps4(
     // around the loop; the flags are clobbered. SXTB16 and SMLAxy are
     // guaranteed by the `fastvit_dsp` cfg.
     unsafe {
-        core::arch::asm!(
-            "push {{r7}}",
+        acc4_asm!(acc, [
             "and {x}, {x}, #3",
             tap_loop!("{tp}", "{tend}", "{c0}", "{pw}", "{ws}", "{x}", "{w}", "{t}", "{a0}", "{a1}", "{a2}", "{a3}"),
-            "pop {{r7}}",
-            a0 = inout(reg) a0,
-            a1 = inout(reg) a1,
-            a2 = inout(reg) a2,
-            a3 = inout(reg) a3,
+        ], [
             tp = inout(reg) tp => _,
             tend = in(reg) tp.wrapping_add(n),
             pw = inout(reg) pw => _,
@@ -251,9 +283,8 @@ pub unsafe fn taps4(
             w = out(reg) _,
             t = out(reg) _,
             options(readonly),
-        );
+        ])
     }
-    [a0, a1, a2, a3]
 }
 
 /// The sums of `nb` output channels x four pixels, parked channel-major in
@@ -265,19 +296,14 @@ pub unsafe fn taps4(
 /// bias, pointer reset, one `STM` of the four sums).
 ///
 /// # Safety
-/// `w` is word-aligned and starts `nb * cin` readable bytes (the block's
-/// OHWI rows), `words` is word-aligned and starts `2 * cin` readable words
-/// ([`super::dsp::prepare_px4`]), `bias` starts `4 * nb` readable bytes,
-/// `buf` `4 * nb` writable words; `nb >= 1`, `cin >= 16` a multiple of 16.
+/// With `ws` = `(w, cin, bias)`: `w` is word-aligned and starts `nb * cin`
+/// readable bytes (the block's OHWI rows), `words` is word-aligned and
+/// starts `2 * cin` readable words ([`super::dsp::prepare_px4`]), `bias`
+/// starts `4 * nb` readable bytes, `buf` `4 * nb` writable words; `nb >=
+/// 1`, `cin >= 16` a multiple of 16.
 #[inline(always)]
-pub unsafe fn block_sums(
-    w: *const i8,
-    words: *const u32,
-    cin: usize,
-    bias: *const u8,
-    buf: *mut i32,
-    nb: usize,
-) {
+pub unsafe fn block_sums(ws: Weights, words: *const u32, buf: *mut i32, nb: usize) {
+    let Weights { w, c: cin, bias } = ws;
     let xend = words.wrapping_add(2 * cin);
     // SAFETY: the caller's contract. Channel `j` reads its row
     // `w + j * cin .. + cin` by two-word `LDM`s (rows are `cin` bytes,
@@ -291,7 +317,7 @@ pub unsafe fn block_sums(
     // popped before the end; every other register it uses is declared
     // clobbered, and the flags. DSP instructions: the `fastvit_dsp` cfg.
     unsafe {
-        core::arch::asm!(
+        whole_file_asm!([
             "push {{r0, r1, r2, r3, r6, r7}}",
             "1:",
             "ldm sp, {{r0, r1, r2, r3}}",
@@ -317,19 +343,14 @@ pub unsafe fn block_sums(
             "bne 1b",
             "add sp, #16",
             "pop {{r6, r7}}",
+        ], [
             inout("r0") bias => _,
             inout("r1") buf => _,
             inout("r2") buf.wrapping_add(4 * nb) => _,
             inout("r3") 8 * cin => _,
             inout("r4") w => _,
-            out("r5") _,
-            out("r8") _,
-            out("r9") _,
-            out("r10") _,
-            out("r11") _,
-            out("r12") _,
             inout("lr") xend => _,
-        );
+        ]);
     }
 }
 
@@ -346,23 +367,13 @@ pub unsafe fn block_sums(
 /// `-2 - shift`, and `ASR` by a register reads only the low byte.
 ///
 /// # Safety
-/// `buf` starts `4 * nb` readable words, `mult` `2 * nb` bytes, `shift`
+/// `buf` starts `4 * nb` readable words, `f.mult` `2 * nb` bytes, `f.shift`
 /// `nb` bytes (each in `-31..=-2` for the reference's bits; any value is
-/// memory-safe); `table` is the middle
-/// (`+ 128`) of a 256-byte table; `out + p * cout + j` is writable for
-/// `p < 4`, `j < nb`; `nb >= 1`, `zp2` odd and small (`|zp2| < 2^20`).
+/// memory-safe); `f.table` is the middle
+/// (`+ 128`) of a 256-byte table; `f.out + p * cout + j` is writable for
+/// `p < 4`, `j < nb`; `nb >= 1`, `f.zp2` odd and small (`|zp2| < 2^20`).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn block_finish(
-    buf: *const i32,
-    nb: usize,
-    mult: *const u8,
-    shift: *const i8,
-    zp2: i32,
-    table: *const i8,
-    out: *mut i8,
-    cout: usize,
-) {
+pub unsafe fn block_finish(buf: *const i32, nb: usize, f: Finish, cout: usize) {
     // SAFETY: the caller's contract. Channel `j` reads `buf + 4 * j .. + 4`
     // (one `LDM`; the loop ends exactly at `buf + 4 * nb`), the halfword
     // `mult + 2 * j` (unaligned `LDRSH` is allowed) and the byte `shift +
@@ -411,13 +422,13 @@ pub unsafe fn block_finish(
             "bne 1b",
             "pop {{r6, r7}}",
             inout("r0") buf => _,
-            inout("r1") mult => _,
-            inout("r2") shift => _,
+            inout("r1") f.mult => _,
+            inout("r2") f.shift => _,
             out("r3") _,
-            in("r4") zp2,
-            in("r5") table,
-            inout("r8") out => _,
-            inout("r9") out.wrapping_add(2 * cout) => _,
+            in("r4") f.zp2,
+            in("r5") f.table,
+            inout("r8") f.out => _,
+            inout("r9") f.out.wrapping_add(2 * cout) => _,
             out("r10") _,
             out("r11") _,
             in("r12") cout,
@@ -443,26 +454,16 @@ pub unsafe fn block_finish(
 /// rewrites them).
 ///
 /// # Safety
-/// `M` is 1 or 2; `ptrs` is not empty and each entry starts `c` readable
-/// bytes; `w + t * M * c .. + c` is readable for every `t < ptrs.len()`;
-/// with `k = M * (c - 1) + 1`, `bias` starts `4 * k` readable bytes, `mult`
-/// `2 * k`, `shift` `k`, `out` `k` writable; `c >= 4`; `table` is the
-/// middle (`+ 128`) of a 256-byte table; `zp2` odd and small (`|zp2| <
-/// 2^20`).
+/// With `w` = `(w, c, bias)` and `f`'s fields by name: `M` is 1 or 2;
+/// `ptrs` is not empty and each entry starts `c` readable bytes; `w + t *
+/// M * c .. + c` is readable for every `t < ptrs.len()`; with `k = M * (c -
+/// 1) + 1`, `bias` starts `4 * k` readable bytes, `mult` `2 * k`, `shift`
+/// `k`, `out` `k` writable; `c >= 4`; `table` is the middle (`+ 128`) of a
+/// 256-byte table; `zp2` odd and small (`|zp2| < 2^20`).
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn depthwise_groups<const M: usize>(
-    ptrs: &[*const i8],
-    w: *const i8,
-    c: usize,
-    bias: *const u8,
-    mult: *const u8,
-    shift: *const i8,
-    zp2: i32,
-    table: *const i8,
-    out: *mut i8,
-) -> usize {
+pub unsafe fn depthwise_groups<const M: usize>(ptrs: &[*const i8], w: Weights, f: Finish) -> usize {
     const { assert!(M == 1 || M == 2) };
+    let Weights { w, c, bias } = w;
     let n = ptrs.len();
     let tp = ptrs.as_ptr();
     // The loop state, reloaded per group: tap table, weights, biases, `n %
@@ -473,11 +474,11 @@ pub unsafe fn depthwise_groups<const M: usize>(
         w as usize,
         bias as usize,
         n % 4,
-        mult as usize,
-        shift as usize,
-        zp2 as usize,
-        table as usize,
-        out as usize,
+        f.mult as usize,
+        f.shift as usize,
+        f.zp2 as usize,
+        f.table as usize,
+        f.out as usize,
         tp.wrapping_add(n) as usize,
         c & !3,
     ];
@@ -495,7 +496,7 @@ pub unsafe fn depthwise_groups<const M: usize>(
     // and popped; every other register it uses is declared clobbered, and
     // the flags. DSP instructions: the `fastvit_dsp` cfg.
     unsafe {
-        core::arch::asm!(
+        whole_file_asm!([
             "push {{r6, r7}}",
             "mov r6, r3",
             "1:",
@@ -529,17 +530,12 @@ pub unsafe fn depthwise_groups<const M: usize>(
             "bne 1b",
             "9:",
             "pop {{r6, r7}}",
+        ], [
             inout("r0") 0usize => done,
             out("r1") _,
             out("r2") _,
             inout("r3") frame.as_ptr() => _,
             out("r4") _,
-            out("r5") _,
-            out("r8") _,
-            out("r9") _,
-            out("r10") _,
-            out("r11") _,
-            out("r12") _,
             inout("lr") M * c => _,
             lb = const 2 + M / 2,
             lm = const 1 + M / 2,
@@ -553,7 +549,7 @@ pub unsafe fn depthwise_groups<const M: usize>(
             s1 = const M,
             s2 = const 2 * M,
             s3 = const 3 * M,
-        );
+        ]);
     }
     done
 }

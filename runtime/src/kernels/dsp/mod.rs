@@ -172,6 +172,41 @@ pub fn block_px4_fits(shift: &[i8], out_zp: i32) -> bool {
     (-128..=127).contains(&out_zp) && shift.iter().all(|s| (-31..=-2).contains(s))
 }
 
+/// The weight side of the DSP tier's channel loops in `asm!`
+/// (`block_sums`, `depthwise_groups`; their `dsp/model.rs` twins take the
+/// same): the first channel's weights, the input channels `c` (a weight
+/// row's length, or the taps' channels) and the first channel's folded
+/// bias (a little-endian i32, unaligned). How far each is read is the
+/// function's safety contract.
+#[derive(Clone, Copy)]
+pub(crate) struct Weights {
+    /// The first channel's weights.
+    pub(crate) w: *const i8,
+    /// Input channels.
+    pub(crate) c: usize,
+    /// The first channel's folded bias.
+    pub(crate) bias: *const u8,
+}
+
+/// The requantization side of the same loops (`block_finish`,
+/// `depthwise_groups`): the first channel's multiplier halfword and shift
+/// byte, the zero point folded as `zp2 = 2 * out_zp + 1` (for `SSAT #8, ASR
+/// #1`), the middle (`+ 128`) of a 256-byte table and the first output
+/// byte. How far each is read or written is the function's safety contract.
+#[derive(Clone, Copy)]
+pub(crate) struct Finish {
+    /// The first channel's multiplier halfword (unaligned).
+    pub(crate) mult: *const u8,
+    /// The first channel's shift.
+    pub(crate) shift: *const i8,
+    /// `2 * out_zp + 1`.
+    pub(crate) zp2: i32,
+    /// The table's middle.
+    pub(crate) table: *const i8,
+    /// The first output byte.
+    pub(crate) out: *mut i8,
+}
+
 /// A 1x1 tile of the four pixels in `p` for every output channel, written
 /// to `out[px * cout + o]`; returns the channels done: `cout`, or 0 when
 /// declined (`cin` not a multiple of 16, the weights not word-aligned),
@@ -220,14 +255,12 @@ pub fn block_px4(
         // them, word-aligned as `[u32]`), biases `o0..o0 + nb` (`4 * cout`
         // bytes, checked) into the `4 * BLOCK`-word buffer; `nb >= 1`.
         unsafe {
-            instructions::block_sums(
-                weights.as_ptr().wrapping_add(o0 * cin),
-                words.as_ptr(),
-                cin,
-                bias.as_ptr().wrapping_add(4 * o0),
-                sums.as_mut_ptr().cast::<i32>(),
-                nb,
-            );
+            let ws = Weights {
+                w: weights.as_ptr().wrapping_add(o0 * cin),
+                c: cin,
+                bias: bias.as_ptr().wrapping_add(4 * o0),
+            };
+            instructions::block_sums(ws, words.as_ptr(), sums.as_mut_ptr().cast::<i32>(), nb);
         }
         // SAFETY: the `4 * nb` sums just written, multipliers and shifts
         // `o0..o0 + nb` (`2 * cout` and `cout` bytes, checked; a shift
@@ -237,16 +270,14 @@ pub fn block_px4(
         // nb` (`out` holds `4 * cout`, checked); `zp2` is odd and below
         // 2^9 in magnitude (`out_zp` checked).
         unsafe {
-            instructions::block_finish(
-                sums.as_ptr().cast::<i32>(),
-                nb,
-                multiplier.as_ptr().wrapping_add(2 * o0),
-                shift.as_ptr().wrapping_add(o0),
-                2 * out_zp + 1,
+            let f = Finish {
+                mult: multiplier.as_ptr().wrapping_add(2 * o0),
+                shift: shift.as_ptr().wrapping_add(o0),
+                zp2: 2 * out_zp + 1,
                 table,
-                out.as_mut_ptr().wrapping_add(o0),
-                cout,
-            );
+                out: out.as_mut_ptr().wrapping_add(o0),
+            };
+            instructions::block_finish(sums.as_ptr().cast::<i32>(), nb, f, cout);
         }
         o0 += nb;
     }
@@ -305,17 +336,19 @@ pub fn depthwise_taps16(
     // multipliers `2 * c`, shifts `c` and outputs `c` bytes (all checked);
     // the middle of a 256-byte table; `zp2` odd, below 2^9 (checked).
     let done = unsafe {
-        instructions::depthwise_groups::<1>(
-            ptrs,
-            ch.weights.as_ptr(),
+        let w = Weights {
+            w: ch.weights.as_ptr(),
             c,
-            bias.as_ptr(),
-            mult.as_ptr(),
-            shift.as_ptr(),
-            2 * ch.out_zp + 1,
+            bias: bias.as_ptr(),
+        };
+        let f = Finish {
+            mult: mult.as_ptr(),
+            shift: shift.as_ptr(),
+            zp2: 2 * ch.out_zp + 1,
             table,
-            out.as_mut_ptr(),
-        )
+            out: out.as_mut_ptr(),
+        };
+        instructions::depthwise_groups::<1>(ptrs, w, f)
     };
     Some(done)
 }
@@ -404,17 +437,19 @@ pub fn multiplier_pixel16<'s>(
         // channels the loop reads; the middle of a 256-byte table; `zp2`
         // odd, below 2^9 (checked).
         let done = unsafe {
-            instructions::depthwise_groups::<M>(
-                ptrs,
-                ch.weights.as_ptr().wrapping_add(j * c),
+            let w = Weights {
+                w: ch.weights.as_ptr().wrapping_add(j * c),
                 c,
-                bias.as_ptr().wrapping_add(4 * j),
-                mult.as_ptr().wrapping_add(2 * j),
-                shift.as_ptr().wrapping_add(j),
-                2 * ch.out_zp + 1,
+                bias: bias.as_ptr().wrapping_add(4 * j),
+            };
+            let f = Finish {
+                mult: mult.as_ptr().wrapping_add(2 * j),
+                shift: shift.as_ptr().wrapping_add(j),
+                zp2: 2 * ch.out_zp + 1,
                 table,
-                out.as_mut_ptr().wrapping_add(j),
-            )
+                out: out.as_mut_ptr().wrapping_add(j),
+            };
+            instructions::depthwise_groups::<M>(ptrs, w, f)
         };
         if done != c {
             return false;

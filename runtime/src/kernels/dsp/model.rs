@@ -2,7 +2,7 @@
 //! them, selected in [`crate::kernels`]), so the host tests check the DSP
 //! tier's data flow (byte pairing, tails). `asm.rs` has the instructions.
 use super::dsp::lanes::{load, mac_words};
-use super::dsp::{group_px4, word};
+use super::dsp::{group_px4, word, Finish, Weights};
 
 /// Bytes 0 and 2 of `x`, sign-extended to the two halfwords of the result.
 #[inline(always)]
@@ -67,14 +67,8 @@ pub unsafe fn taps4(
 /// # Safety
 /// As the twin's.
 #[inline(always)]
-pub unsafe fn block_sums(
-    w: *const i8,
-    words: *const u32,
-    cin: usize,
-    bias: *const u8,
-    buf: *mut i32,
-    nb: usize,
-) {
+pub unsafe fn block_sums(ws: Weights, words: *const u32, buf: *mut i32, nb: usize) {
+    let Weights { w, c: cin, bias } = ws;
     // SAFETY: the twin's contract: `nb * cin` weight bytes, `2 * cin`
     // words, `4 * nb` bias bytes and `4 * nb` buffer words.
     let (w, words, bias, buf) = unsafe {
@@ -99,62 +93,45 @@ pub unsafe fn block_sums(
 /// # Safety
 /// As the twin's.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn block_finish(
-    buf: *const i32,
-    nb: usize,
-    mult: *const u8,
-    shift: *const i8,
-    zp2: i32,
-    table: *const i8,
-    out: *mut i8,
-    cout: usize,
-) {
+pub unsafe fn block_finish(buf: *const i32, nb: usize, f: Finish, cout: usize) {
     for j in 0..nb {
         // SAFETY: the twin's contract: `j < nb` sums, multipliers and
         // shifts, the table's middle +-128 and the four output bytes.
         unsafe {
-            let m = i16::from_le_bytes([*mult.add(2 * j), *mult.add(2 * j + 1)]) as i64;
+            let m = i16::from_le_bytes([*f.mult.add(2 * j), *f.mult.add(2 * j + 1)]) as i64;
             // `ASR` by a register: its low byte, 32 and up all sign bits.
-            let u = ((-2 - *shift.add(j) as i32) as u32 & 0xff).min(31);
+            let u = ((-2 - *f.shift.add(j) as i32) as u32 & 0xff).min(31);
             for p in 0..4 {
                 let hi = ((*buf.add(4 * j + p) as i64 * m) >> 16) as i32;
-                let y = (((hi >> u) + zp2) >> 1).clamp(-128, 127);
-                *out.add(p * cout + j) = *table.offset(y as isize);
+                let y = (((hi >> u) + f.zp2) >> 1).clamp(-128, 127);
+                *f.out.add(p * cout + j) = *f.table.offset(y as isize);
             }
         }
     }
 }
 
-/// Four channels' sums requantized, mapped and stored to `out[M * i]`
+/// Four channels' sums requantized, mapped and stored to `f.out[M * i]`
 /// channel by channel (the arithmetic of `asm.rs`'s `depthwise_groups`),
 /// stopping at the first shift outside `-31..=-2`.
 ///
 /// # Safety
-/// With `k = 3 * M + 1`, `mult` starts `2 * k` readable bytes, `shift` `k`,
+/// With `k = 3 * M + 1`, `f.mult` starts `2 * k` readable bytes, `f.shift` `k`,
 /// `out` `k` writable; `table` is the middle of a 256-byte table.
 #[inline(always)]
-unsafe fn finish4<const M: usize>(
-    acc: [i32; 4],
-    mult: *const u8,
-    shift: *const i8,
-    zp2: i32,
-    table: *const i8,
-    out: *mut i8,
-) -> bool {
+unsafe fn finish4<const M: usize>(acc: [i32; 4], f: Finish) -> bool {
     for (i, &a) in acc.iter().enumerate() {
         // SAFETY: the twin's contract: multiplier, shift and output `i < 4`,
         // the table's middle +-128.
         unsafe {
             let o = M * i;
-            let u = -2 - *shift.add(o) as i32;
+            let u = -2 - *f.shift.add(o) as i32;
             if !(0..=29).contains(&u) {
                 return false;
             }
-            let m = i16::from_le_bytes([*mult.add(2 * o), *mult.add(2 * o + 1)]) as i64;
+            let m = i16::from_le_bytes([*f.mult.add(2 * o), *f.mult.add(2 * o + 1)]) as i64;
             let hi = ((a as i64 * m) >> 16) as i32;
-            let y = (((hi >> u) + zp2) >> 1).clamp(-128, 127);
-            *out.add(o) = *table.offset(y as isize);
+            let y = (((hi >> u) + f.zp2) >> 1).clamp(-128, 127);
+            *f.out.add(o) = *f.table.offset(y as isize);
         }
     }
     true
@@ -166,18 +143,8 @@ unsafe fn finish4<const M: usize>(
 /// # Safety
 /// As the twin's.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn depthwise_groups<const M: usize>(
-    ptrs: &[*const i8],
-    w: *const i8,
-    c: usize,
-    bias: *const u8,
-    mult: *const u8,
-    shift: *const i8,
-    zp2: i32,
-    table: *const i8,
-    out: *mut i8,
-) -> usize {
+pub unsafe fn depthwise_groups<const M: usize>(ptrs: &[*const i8], w: Weights, f: Finish) -> usize {
+    let Weights { w, c, bias } = w;
     let mut c0 = 0;
     while c0 + 4 <= c {
         // SAFETY: the twin's contract: biases, weights, multipliers, shifts
@@ -188,8 +155,13 @@ pub unsafe fn depthwise_groups<const M: usize>(
                 i32::from_le_bytes([*b, *b.add(1), *b.add(2), *b.add(3)])
             });
             let acc = taps4(ptrs, w.add(c0), M * c, c0, acc);
-            let (m, s, o) = (mult.add(2 * M * c0), shift.add(M * c0), out.add(M * c0));
-            if !finish4::<M>(acc, m, s, zp2, table, o) {
+            let at = Finish {
+                mult: f.mult.add(2 * M * c0),
+                shift: f.shift.add(M * c0),
+                out: f.out.add(M * c0),
+                ..f
+            };
+            if !finish4::<M>(acc, at) {
                 break;
             }
         }

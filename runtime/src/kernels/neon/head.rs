@@ -103,6 +103,33 @@ fn each_row<D>(
     }
 }
 
+/// The input-step blocking that [`dots8`] and [`dots16`] share: `cin / 16`
+/// steps in blocks of at most [`STEPS`], `block(n, ws16)` running `n` of
+/// them and adding each row's weights into its i16 sum `ws16` (zeroed per
+/// block, so it cannot overflow), which is then widened into the row's i32
+/// weight sum. Returns those sums (`N` vectors).
+#[inline(always)]
+fn weight_blocks<const N: usize>(
+    cin: usize,
+    mut block: impl FnMut(usize, &mut [int16x8_t; N]),
+) -> [int32x4_t; N] {
+    // SAFETY: register-only NEON intrinsics (NEON is baseline on AArch64).
+    unsafe {
+        let mut ws = [vdupq_n_s32(0); N];
+        let mut steps = cin / 16;
+        while steps > 0 {
+            let n = steps.min(STEPS);
+            steps -= n;
+            let mut ws16 = [vdupq_n_s16(0); N];
+            block(n, &mut ws16);
+            for j in 0..N {
+                ws[j] = vpadalq_s16(ws[j], ws16[j]);
+            }
+        }
+        ws
+    }
+}
+
 /// `(sum w x, sum w)` of `N` consecutive weight rows of `x.len()` bytes in
 /// `rows` against int8 `x` (a non-zero multiple of 16 bytes, `rows`
 /// holding `N * x.len()`; otherwise zeros), wrapping i32 sums.
@@ -120,12 +147,7 @@ fn dots8<const N: usize>(x: &[i8], rows: &[i8]) -> [(i32, i32); N] {
         let mut px = x.as_ptr();
         let mut pw: [*const i8; N] = core::array::from_fn(|j| rows.as_ptr().add(j * cin));
         let mut acc = [vdupq_n_s32(0); N];
-        let mut ws = [vdupq_n_s32(0); N];
-        let mut steps = cin / 16;
-        while steps > 0 {
-            let n = steps.min(STEPS);
-            steps -= n;
-            let mut ws16 = [vdupq_n_s16(0); N];
+        let ws = weight_blocks::<N>(cin, |n, ws16| {
             for _ in 0..n {
                 let xv = load_next(&mut px);
                 for j in 0..N {
@@ -134,10 +156,7 @@ fn dots8<const N: usize>(x: &[i8], rows: &[i8]) -> [(i32, i32); N] {
                     ws16[j] = vpadalq_s8(ws16[j], wv);
                 }
             }
-            for j in 0..N {
-                ws[j] = vpadalq_s16(ws[j], ws16[j]);
-            }
-        }
+        });
         core::array::from_fn(|j| (vaddvq_s32(acc[j]), vaddvq_s32(ws[j])))
     }
 }
@@ -163,13 +182,8 @@ fn dots16<const N: usize>(x: &[i8], rows: &[i8]) -> [(i64, i32); N] {
         // into `wide` every block.
         let (mut a, mut b) = ([vdupq_n_s32(0); N], [vdupq_n_s32(0); N]);
         let mut wide = [vdupq_n_s64(0); N];
-        let mut ws = [vdupq_n_s32(0); N];
         let flip = vdupq_n_u8(0x80);
-        let mut steps = cin / 16;
-        while steps > 0 {
-            let n = steps.min(STEPS);
-            steps -= n;
-            let mut ws16 = [vdupq_n_s16(0); N];
+        let ws = weight_blocks::<N>(cin, |n, ws16| {
             for _ in 0..n {
                 if LANE_DOT {
                     let v = vld2q_s8(px);
@@ -195,14 +209,13 @@ fn dots16<const N: usize>(x: &[i8], rows: &[i8]) -> [(i64, i32); N] {
                     }
                 }
             }
-            for j in 0..N {
-                ws[j] = vpadalq_s16(ws[j], ws16[j]);
-                if !LANE_DOT {
+            if !LANE_DOT {
+                for j in 0..N {
                     wide[j] = vpadalq_s32(vpadalq_s32(wide[j], a[j]), b[j]);
                     (a[j], b[j]) = (vdupq_n_s32(0), vdupq_n_s32(0));
                 }
             }
-        }
+        });
         core::array::from_fn(|j| {
             let ws = vaddvq_s32(ws[j]);
             let wx = if LANE_DOT {

@@ -25,18 +25,15 @@ pub const LANE_DOT: bool = false;
 /// the wide tile's data flow too. Not on a hot path.
 #[inline(always)]
 pub fn dot_lanes4(acc: int32x4_t, x: &[int8x16_t; 4], w: int8x16_t) -> int32x4_t {
-    // SAFETY: NEON is baseline on AArch64; register-only intrinsics.
+    // SAFETY: NEON is baseline on AArch64; register-only intrinsics and
+    // one `ST1` into the local `ws`.
     unsafe {
-        let w = vreinterpretq_s32_s8(w);
-        let ws = [
-            vdupq_laneq_s32::<0>(w),
-            vdupq_laneq_s32::<1>(w),
-            vdupq_laneq_s32::<2>(w),
-            vdupq_laneq_s32::<3>(w),
-        ];
+        // The four weight words, each broadcast to a vector in turn.
+        let mut ws = [0i32; 4];
+        vst1q_s32(ws.as_mut_ptr(), vreinterpretq_s32_s8(w));
         let mut acc = acc;
         for (&xk, wk) in x.iter().zip(ws) {
-            let wk = vreinterpretq_s8_s32(wk);
+            let wk = vreinterpretq_s8_s32(vdupq_n_s32(wk));
             let lo = vpaddlq_s16(vmull_s8(vget_low_s8(xk), vget_low_s8(wk)));
             let hi = vpaddlq_s16(vmull_high_s8(xk, wk));
             acc = vaddq_s32(acc, vpaddq_s32(lo, hi));
