@@ -255,26 +255,31 @@ fn uses_reference_forms(layers: &[&Layer]) -> bool {
 
 /// The generated `src/lib.rs`.
 pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
-    let n = c.layers.len();
-    let layers: Vec<TokenStream> = c.layers.iter().map(layer_tokens).collect();
-    let names = &c.names;
-    let stem_normalized = layer_tokens(&c.stem_normalized);
-    let (h, w) = (c.input.h as usize, c.input.w as usize);
-    let classes = c.output.len();
+    let n = c.schedule.layers.len();
+    let layers: Vec<TokenStream> = c.schedule.layers.iter().map(layer_tokens).collect();
+    let names = &c.schedule.names;
+    let stem_normalized = layer_tokens(&c.schedule.stem_normalized);
+    let (h, w) = (c.schedule.input.h as usize, c.schedule.input.w as usize);
+    let classes = c.schedule.output.len();
     let arena = c.arena_bytes;
     let wbytes = c.weights.len();
     let checksum = weights_checksum(&c.weights);
-    let input = tensor(c.input);
-    let output = tensor(c.output);
+    let input = tensor(c.schedule.input);
+    let output = tensor(c.schedule.output);
     let (oscale, ozp) = (c.output_q.scale as f32, c.output_q.zp);
-    let (logit, logit_doc) = match c.output.elem {
+    let (logit, logit_doc) = match c.schedule.output.elem {
         Elem::I8 => (quote!(i8), "The logits' type: int8."),
         Elem::I16 => (quote!(i16), "The logits' type: int16 (a wide head output)."),
     };
     let (nscale, nzp) = (c.normalized_input_q.scale as f32, c.normalized_input_q.zp);
     let macs = c.macs();
     let sha = &prov.sha256;
-    let used: Vec<&Layer> = c.layers.iter().chain([&c.stem_normalized]).collect();
+    let used: Vec<&Layer> = c
+        .schedule
+        .layers
+        .iter()
+        .chain([&c.schedule.stem_normalized])
+        .collect();
     let items: Vec<proc_macro2::Ident> = runtime_items(&used)
         .into_iter()
         .map(|n| proc_macro2::Ident::new(n, proc_macro2::Span::call_site()))
@@ -427,7 +432,7 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
         c.layer_by_layer_bytes,
         wbytes,
     );
-    header + &name_schedule_entries(&prettyplease::unparse(&file), &c.names)
+    header + &name_schedule_entries(&prettyplease::unparse(&file), &c.schedule.names)
 }
 
 /// Puts `// [i] name` above each entry of `SCHEDULE`, so a reader of the
@@ -469,14 +474,14 @@ pub fn cargo_toml(runtime_dep: &str) -> String {
 /// A machine-readable summary next to the crate (names, quantization).
 pub fn manifest_json(c: &Compiled, prov: &Provenance) -> String {
     let layers: Vec<_> = c
-        .layers
+        .schedule.layers
         .iter()
         .enumerate()
         .map(|(i, l)| {
             let o = l.output();
             serde_json::json!({
-                "name": c.names[i], "macs": l.macs(), "output_hwc": [o.h, o.w, o.c],
-                "output_offset": o.offset, "output_scale": c.out_q[i].scale, "output_zero_point": c.out_q[i].zp,
+                "name": c.schedule.names[i], "macs": l.macs(), "output_hwc": [o.h, o.w, o.c],
+                "output_offset": o.offset, "output_scale": c.schedule.out_q[i].scale, "output_zero_point": c.schedule.out_q[i].zp,
             })
         })
         .collect();
@@ -492,8 +497,8 @@ pub fn manifest_json(c: &Compiled, prov: &Provenance) -> String {
         "weights_bytes": c.weights.len(),
         "weights_fnv1a32": weights_checksum(&c.weights),
         "macs": c.macs(),
-        "classes": c.output.len(),
-        "input_hw": [c.input.h, c.input.w],
+        "classes": c.schedule.output.len(),
+        "input_hw": [c.schedule.input.h, c.schedule.input.w],
         "output_scale": c.output_q.scale,
         "output_zero_point": c.output_q.zp,
         "normalized_input_scale": c.normalized_input_q.scale,

@@ -140,7 +140,7 @@ pub fn run_int8(
 ) -> Vec<i16> {
     let mut arena = vec![0i8; c.arena_bytes];
     // Wide enough for int8 and int16 logits.
-    let mut logits = vec![0i16; c.output.len()];
+    let mut logits = vec![0i16; c.schedule.output.len()];
     c.with_model(|m| match &input.rgb {
         Some(rgb) => m.run_with(&mut arena, rgb, &mut logits, &mut after_layer),
         None => m.run_normalized(
@@ -177,13 +177,13 @@ pub fn evaluate(
     dump: Option<&Path>,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Report> {
-    let nl = c.layers.len();
+    let nl = c.schedule.layers.len();
     let per_input: Vec<(InputResult, Vec<(f64, f64)>)> = inputs
         .par_iter()
         .enumerate()
         .map(|(idx, inp)| -> Result<_> {
             let want: std::collections::HashSet<&str> =
-                c.float_names.iter().map(String::as_str).collect();
+                c.schedule.float_names.iter().map(String::as_str).collect();
             let mut floats: HashMap<String, Vec<f32>> = HashMap::new();
             let logits_float = forward_folded(f, &inp.normalized, &mut |n: &str, x: &Fmap| {
                 if (per_layer || dump.is_some()) && want.contains(n) {
@@ -196,10 +196,10 @@ pub fn evaluate(
                 if !(per_layer || dump.is_some()) {
                     return;
                 }
-                let t = c.layers[i].output();
+                let t = c.schedule.layers[i].output();
                 let q = &arena[t.offset as usize..t.end()];
-                if let Some(fl) = floats.get(&c.float_names[i]) {
-                    let qp = c.out_q[i];
+                if let Some(fl) = floats.get(&c.schedule.float_names[i]) {
+                    let qp = c.schedule.out_q[i];
                     let (mut s, mut e) = (0f64, 0f64);
                     for (i, &a) in fl.iter().enumerate().take(t.len()) {
                         let d = a as f64 - qp.dequantize_at(q, i) as f64;
@@ -238,9 +238,9 @@ pub fn evaluate(
                 .iter()
                 .fold((0.0, 0.0), |(a, b), (_, en)| (a + en[i].0, b + en[i].1));
             layers.push(LayerSqnr {
-                name: c.names[i].clone(),
+                name: c.schedule.names[i].clone(),
                 sqnr_db: db(s, e),
-                precision: match c.layers[i].output().elem {
+                precision: match c.schedule.layers[i].output().elem {
                     runtime::Elem::I8 => "int8",
                     runtime::Elem::I16 => "int16",
                 },
@@ -321,9 +321,9 @@ fn write_dump(
     })?;
     let mut index = Vec::new();
     for (i, qv) in q.iter().enumerate() {
-        let t = c.layers[i].output();
+        let t = c.schedule.layers[i].output();
         let shape = [t.h as usize, t.w as usize, t.c as usize];
-        let stem = format!("{i:02}_{}", c.names[i]);
+        let stem = format!("{i:02}_{}", c.schedule.names[i]);
         // The arena bytes as stored: int8, or little-endian int16.
         let (ext, dtype) = match t.elem {
             runtime::Elem::I8 => ("int8", "|i1"),
@@ -335,13 +335,13 @@ fn write_dump(
             dtype,
             &qv.iter().map(|&v| v as u8).collect::<Vec<_>>(),
         )?;
-        if let Some(fl) = floats.get(&c.float_names[i]) {
+        if let Some(fl) = floats.get(&c.schedule.float_names[i]) {
             let bytes: Vec<u8> = fl.iter().flat_map(|v| v.to_le_bytes()).collect();
             write_npy(&d.join(format!("{stem}.float.npy")), &shape, "<f4", &bytes)?;
         }
         index.push(serde_json::json!({
-            "layer": i, "name": c.names[i], "float_tensor": c.float_names[i],
-            "shape_hwc": shape, "scale": c.out_q[i].scale, "zero_point": c.out_q[i].zp,
+            "layer": i, "name": c.schedule.names[i], "float_tensor": c.schedule.float_names[i],
+            "shape_hwc": shape, "scale": c.schedule.out_q[i].scale, "zero_point": c.schedule.out_q[i].zp,
             "dtype": ext,
         }));
     }

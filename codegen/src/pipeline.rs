@@ -218,12 +218,13 @@ pub fn quantize(
 /// Arena bytes in use at each layer: the union of the byte ranges of the
 /// buffers live at that layer (aliased buffers count once).
 pub fn live_bytes(c: &Compiled) -> Vec<usize> {
-    (0..c.layers.len() as i64)
+    (0..c.schedule.layers.len() as i64)
         .map(|i| {
             let mut ranges: Vec<(usize, usize)> = c
+                .schedule
                 .buffers
                 .iter()
-                .zip(&c.plan.offsets)
+                .zip(&c.schedule.plan.offsets)
                 .filter(|(b, _)| b.first <= i && i <= b.last && b.size > 0)
                 .map(|(b, &o)| (o, o + b.size))
                 .collect();
@@ -245,7 +246,7 @@ pub fn live_bytes(c: &Compiled) -> Vec<usize> {
 /// ([`live_bytes`]; for a fused layer, the name of its last op).
 pub fn peak_layer(c: &Compiled) -> (String, usize) {
     let mut best = (String::new(), 0);
-    for (name, live) in c.names.iter().zip(live_bytes(c)) {
+    for (name, live) in c.schedule.names.iter().zip(live_bytes(c)) {
         if live > best.1 {
             best = (name.clone(), live);
         }

@@ -36,20 +36,20 @@ pub fn build(b: &Build) -> (Value, String) {
     let (ck, folded, c, opts) = (b.ck, b.folded, b.compiled, b.opts);
     let (peak_at, _) = pipeline::peak_layer(c);
     let smoke_n = b.smoke.inputs.len();
-    let wide = c.int16_outputs(&c.names);
+    let wide = c.int16_outputs(&c.schedule.names);
     let summary = json!({
         "checkpoint": b.prov.checkpoint, "sha256": b.prov.sha256, "layout": ck.layout.to_string(), "dtype": ck.dtype.to_string(),
         "classes": ck.classes, "resolution": opts.resolution, "out": b.out.display().to_string(),
         "parameters_checkpoint": ck.parameters(), "parameters_folded": folded.parameters(), "tensors_folded": folded.tensor_count(),
         "macs": c.macs(), "weights_bytes": c.weights.len(), "arena_bytes": c.arena_bytes,
-        "arena_peak_at": peak_at, "memory": opts.memory, "layer_by_layer_bytes": c.layer_by_layer_bytes, "layers": c.layers.len(), "calibration": b.source,
+        "arena_peak_at": peak_at, "memory": opts.memory, "layer_by_layer_bytes": c.layer_by_layer_bytes, "layers": c.schedule.layers.len(), "calibration": b.source,
         "int16_tensors": wide,
         "fidelity_held_out": {"inputs": smoke_n, "cosine_mean": b.smoke.cosine_mean, "cosine_min": b.smoke.cosine_min},
     });
     let text = format!(
         "\n  layout        {}  ({})\n  parameters    {} in the checkpoint -> {} folded ({} tensors)\n  MACs          {} at {r}x{r}\n  flash         {} bytes of weights\n  arena         {} bytes (peak at {}; {} form, {} bytes layer by layer)\n  schedule      {} layers\n  precision     int8 activations; int16: {}\n  calibration   {}\n  int8 vs float logits cosine {:.4} mean / {:.4} min on {} built-in images held out from calibration (not your data; run `codegen eval` on your images)\n\nWrote {} (crate `{}`; depend on it next to fastvit-runtime)",
         ck.layout, ck.dtype, ck.parameters(), folded.parameters(), folded.tensor_count(), c.macs(),
-        c.weights.len(), c.arena_bytes, peak_at, opts.memory, c.layer_by_layer_bytes, c.layers.len(), wide.join(", "), b.source,
+        c.weights.len(), c.arena_bytes, peak_at, opts.memory, c.layer_by_layer_bytes, c.schedule.layers.len(), wide.join(", "), b.source,
         b.smoke.cosine_mean, b.smoke.cosine_min, smoke_n, b.out.display(), crate::emit::PACKAGE,
         r = opts.resolution,
     );
@@ -183,14 +183,15 @@ pub fn plan(c: &Compiled, opts: &QuantOptions) -> (Value, String) {
     let layer_name = |i: i64| -> String {
         match i {
             i if i < 0 => "(input)".to_string(),
-            i if i as usize >= c.names.len() => "(output)".to_string(),
-            i => c.names[i as usize].clone(),
+            i if i as usize >= c.schedule.names.len() => "(output)".to_string(),
+            i => c.schedule.names[i as usize].clone(),
         }
     };
     let buffers: Vec<_> = c
+        .schedule
         .buffers
         .iter()
-        .zip(&c.plan.offsets)
+        .zip(&c.schedule.plan.offsets)
         .map(|(b, o)| {
             json!({
                 "name": b.name, "bytes": b.size, "offset": o, "end": o + b.size,
@@ -200,12 +201,12 @@ pub fn plan(c: &Compiled, opts: &QuantOptions) -> (Value, String) {
         })
         .collect();
     let layers: Vec<_> = c
-        .layers
+        .schedule.layers
         .iter()
         .enumerate()
         .map(|(i, l)| {
             json!({
-                "index": i, "name": c.names[i], "form": form_name(l), "live_bytes": live[i],
+                "index": i, "name": c.schedule.names[i], "form": form_name(l), "live_bytes": live[i],
                 "scratch_bytes": l.scratch_bytes(),
             })
         })
@@ -214,7 +215,7 @@ pub fn plan(c: &Compiled, opts: &QuantOptions) -> (Value, String) {
         "resolution": opts.resolution, "memory": opts.memory,
         "peak_arena_bytes": c.arena_bytes, "layer_by_layer_bytes": c.layer_by_layer_bytes,
         "no_reuse_bytes": c.naive_bytes, "peak_at": peak_at,
-        "input_offset": c.input.offset, "output_offset": c.output.offset,
+        "input_offset": c.schedule.input.offset, "output_offset": c.schedule.output.offset,
         "buffers": buffers, "layers": layers,
     });
     let mut t = format!(
@@ -230,7 +231,7 @@ pub fn plan(c: &Compiled, opts: &QuantOptions) -> (Value, String) {
         "  {:<44} {:>8} {:>8} {:>8}  live layers\n",
         "buffer", "offset", "bytes", "end"
     );
-    for (b, o) in c.buffers.iter().zip(&c.plan.offsets) {
+    for (b, o) in c.schedule.buffers.iter().zip(&c.schedule.plan.offsets) {
         t += &format!(
             "  {:<44} {:>8} {:>8} {:>8}  {} .. {}\n",
             b.name,
@@ -246,15 +247,15 @@ pub fn plan(c: &Compiled, opts: &QuantOptions) -> (Value, String) {
         "  {:>3} {:<36} {:<14} {:>8} {:>8}\n",
         "#", "layer", "form", "live", "scratch"
     );
-    for (i, l) in c.layers.iter().enumerate() {
-        let mark = if c.names[i] == peak_at {
+    for (i, l) in c.schedule.layers.iter().enumerate() {
+        let mark = if c.schedule.names[i] == peak_at {
             "  <- peak"
         } else {
             ""
         };
         t += &format!(
             "  {i:>3} {:<36} {:<14} {:>8} {:>8}{mark}\n",
-            c.names[i],
+            c.schedule.names[i],
             form_name(l),
             live[i],
             l.scratch_bytes()

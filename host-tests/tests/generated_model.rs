@@ -41,7 +41,7 @@ fn emitted_crate_is_bit_identical_deterministic_and_portable() {
     // Every schedule entry names its timm module, in order.
     let lib = std::fs::read_to_string(model_dir.join("src/lib.rs")).unwrap();
     let mut at = lib.find("pub static SCHEDULE").expect("SCHEDULE");
-    for (i, name) in compiled.names.iter().enumerate() {
+    for (i, name) in compiled.schedule.names.iter().enumerate() {
         let comment = format!("    // [{i}] {name}\n    Layer::");
         at += lib[at..]
             .find(&comment)

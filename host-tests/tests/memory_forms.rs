@@ -58,12 +58,12 @@ fn run(
     seed: u64,
 ) -> (Vec<i16>, Vec<(String, Vec<i8>)>) {
     let mut arena = SplitMix64::new(seed).i8s(c.arena_bytes);
-    let mut logits = vec![0i16; c.output.len()];
+    let mut logits = vec![0i16; c.schedule.output.len()];
     let mut outputs = Vec::new();
     let after = |i: usize, a: &[i8]| {
-        let t = c.layers[i].output();
+        let t = c.schedule.layers[i].output();
         outputs.push((
-            c.float_names[i].clone(),
+            c.schedule.float_names[i].clone(),
             a[t.offset as usize..t.end()].to_vec(),
         ));
     };
@@ -111,12 +111,12 @@ fn compare_forms_with(res: usize, inputs: usize, int16: Precision) -> (Compiled,
         assert_eq!(fused.weights.len(), WEIGHTS_BYTES, "weight blob bytes");
     }
     assert_eq!(fused.macs(), lbl.macs());
-    assert!(fused.layers.len() < lbl.layers.len());
+    assert!(fused.schedule.layers.len() < lbl.schedule.layers.len());
     assert_eq!(fused.layer_by_layer_bytes, lbl.arena_bytes);
     assert!(fused.arena_bytes < lbl.arena_bytes);
     for c in [&fused, &lbl] {
-        plan::check(&c.buffers, &c.accesses, &c.plan).unwrap();
-        assert_eq!(c.arena_bytes, c.plan.peak);
+        plan::check(&c.schedule.buffers, &c.schedule.accesses, &c.schedule.plan).unwrap();
+        assert_eq!(c.arena_bytes, c.schedule.plan.peak);
     }
 
     for (k, input) in calib.iter().take(inputs).enumerate() {
@@ -137,7 +137,7 @@ fn compare_forms_with(res: usize, inputs: usize, int16: Precision) -> (Compiled,
                     panic!("{what}: {name}, fused against layer by layer: {m}");
                 }
             }
-            assert_eq!(of.len(), fused.layers.len());
+            assert_eq!(of.len(), fused.schedule.layers.len());
         }
     }
     (fused, lbl)
@@ -169,7 +169,7 @@ fn fused_equals_layer_by_layer_at_256_within_224_kib() {
         fused.arena_bytes
     );
     // The input image is inside the arena.
-    assert!(fused.input.end() <= fused.arena_bytes);
+    assert!(fused.schedule.input.end() <= fused.arena_bytes);
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn int16_streams_fused_equals_layer_by_layer() {
             "int16 streams {res}x{res}: fused arena {} bytes, layer by layer {} bytes",
             fused.arena_bytes, lbl.arena_bytes
         );
-        let wide = fused.int16_outputs(&fused.float_names);
+        let wide = fused.int16_outputs(&fused.schedule.float_names);
         // stem.2, each stage's proj.1 (3), token mixers and blocks (2 x 10),
         // pool and logits.
         assert_eq!(wide.len(), 1 + 3 + 20 + 2, "{wide:?}");
@@ -228,7 +228,7 @@ fn int16_mlp_internals_fused_equals_layer_by_layer() {
             "{spec} 64x64: fused arena {} bytes, layer by layer {} bytes",
             fused.arena_bytes, lbl.arena_bytes
         );
-        let wide = lbl.int16_outputs(&lbl.float_names);
+        let wide = lbl.int16_outputs(&lbl.schedule.float_names);
         let mlp: Vec<_> = wide.iter().filter(|n| n.contains(".mlp.")).collect();
         assert_eq!(mlp.len(), wide_mlp, "{wide:?}");
         assert!(wide.iter().all(|n| p.is_wide(n)), "{wide:?}");

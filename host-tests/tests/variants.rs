@@ -37,7 +37,7 @@ const CASES: &[Case] = &[
 
 fn run(c: &Compiled, rgb: &[u8]) -> Vec<i16> {
     let mut arena = vec![0i8; c.arena_bytes];
-    let mut logits = vec![0i16; c.output.len()];
+    let mut logits = vec![0i16; c.schedule.output.len()];
     c.with_model(|m| m.run_with(&mut arena, rgb, &mut logits, |_, _| {}))
         .expect("schedule runs");
     logits

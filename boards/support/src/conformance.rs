@@ -758,127 +758,151 @@ fn pointwise_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
     suite
 }
 
+/// The windows of the windowed suites (`depthwise`, `multiplier`), as
+/// `(k, s, p)`: FastViT's 3x3 and 7x7 (at stride 2 its downsampling) at
+/// both strides, unpadded 1x1 and 3x3, 5x5 at both strides, and 9x9 (the
+/// per-tap path). Case `i` takes window `i % 9`: cases [`EDGE_CASES`] and
+/// the next take the 3x3 windows (the named 516-channel depthwise cases).
+const WINDOWS: [(usize, usize, usize); 9] = [
+    (7, 2, 3),
+    (1, 1, 0),
+    (3, 1, 1),
+    (3, 2, 1),
+    (7, 1, 3),
+    (3, 1, 0),
+    (5, 2, 2),
+    (9, 1, 4),
+    (5, 1, 2),
+];
+
+/// Runs `cases` cases of the windowed suite `name` from generator `seed`:
+/// case `i` takes its window from [`WINDOWS`] in turn and random input sides
+/// up to `max_side` (at least one output); `check(r, suite, i, (h, w), (k,
+/// s, p))` draws the rest of the case and compares the kernel's forms.
+fn windowed_suite(
+    name: &'static str,
+    seed: u64,
+    cases: usize,
+    max_side: usize,
+    mut check: impl FnMut(&mut Rng, &mut Suite, usize, (usize, usize), (usize, usize, usize)),
+) -> Suite {
+    let mut r = Rng::new(seed);
+    let mut suite = Suite::new(name);
+    for case in 0..cases {
+        let (k, s, p) = WINDOWS[case % WINDOWS.len()];
+        let (h, w) = (
+            Geom::side(&mut r, k, p, max_side),
+            Geom::side(&mut r, k, p, max_side),
+        );
+        check(&mut r, &mut suite, case, (h, w), (k, s, p));
+        suite.end_case();
+    }
+    suite
+}
+
 /// `depthwise` (on DSP and Helium the tap table for channel counts that are
 /// multiples of 4, the clipped window otherwise, the per-tap path for 9x9),
 /// `pixel_by_taps` on the last pixel (which must take the table), and
 /// `depthwise_in_place` for stride 1 same padding, against
 /// `conv_reference` with `groups == c`.
 fn depthwise_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
-    let mut r = Rng::new(0x2545_F491_4F6C_DD1D);
-    let mut suite = Suite::new("depthwise");
-    let geoms = [
-        (3, 1, 1),
-        (3, 2, 1),
-        (7, 1, 3),
-        (7, 2, 3),
-        (1, 1, 0),
-        (3, 1, 0),
-        (5, 2, 2),
-        (9, 1, 4),
-    ];
-    for case in 0..DEPTHWISE_CASES {
-        let (k, s, p) = geoms[case % geoms.len()];
-        let (mut h, mut w) = (Geom::side(&mut r, k, p, 10), Geom::side(&mut r, k, p, 10));
-        let mut c = r.channels(64);
-        // Named: the widest zero-point padded layer the tap table refuses
-        // (more than its 512-channel padding row): the window path.
-        if case == EDGE_CASES || case == EDGE_CASES + 1 {
-            (h, w, c) = (3, 3, 516);
-        }
-        let g = Geom::new((h, w), (c, c, c), (k, s, p));
-        let mut cs = Case::new(&mut r, case, g);
-        cs.pads &= c <= 512;
-        b.draw_reference(&mut r, &cs, &g);
-        b.a.layout_hwc(&g);
-        let (x, n) = (&b.x[..g.in_len()], g.out_len());
-        let want = &b.want[..n];
-        let args = b.a.depthwise(&cs);
-        let (oh, ow) = g.out_hw();
-        let got = &mut b.got[..n];
-        got.fill(0x55);
-        depthwise::depthwise(&args, oh, ow, x, got);
-        suite.same(out, "depthwise", case, &cs, want, got, c);
-        // The tap table takes every channel count that is a multiple of 4
-        // and a kernel up to 7; with zero-point padding, a window that is
-        // not inside the input only up to 512 channels.
-        let row = |iy: usize| x.get(iy * w * c..(iy + 1) * w * c).unwrap_or(&[]);
-        let px = &mut got[..c];
-        px.fill(0x55);
-        let taken = depthwise::pixel_by_taps(&args, oh - 1, ow - 1, &row, px);
-        let inside = |o: usize, n: usize| o * s >= p && o * s - p + k <= n;
-        let padded = !(inside(oh - 1, h) && inside(ow - 1, w));
-        let table = c % 4 == 0 && k <= 7 && (cs.pads || c <= 512 || !padded);
-        if taken != table {
-            let what = format_args!("taken {taken}, expected {table}");
-            suite.fail(out, "pixel_by_taps", case, &cs, what);
-        } else if taken {
-            let last = &want[n - c..];
-            suite.same(out, "pixel_by_taps, last pixel", case, &cs, last, px, c);
-        }
-        if s == 1 && 2 * p + 1 == k {
-            got.copy_from_slice(x);
-            depthwise::depthwise_in_place(&args, got, &mut b.ring);
-            suite.same(out, "depthwise_in_place", case, &cs, want, got, c);
-        }
-        suite.end_case();
-    }
-    suite
+    windowed_suite(
+        "depthwise",
+        0x2545_F491_4F6C_DD1D,
+        DEPTHWISE_CASES,
+        10,
+        |r, suite, case, (mut h, mut w), (k, s, p)| {
+            let mut c = r.channels(64);
+            // Named: the widest zero-point padded layer the tap table refuses
+            // (more than its 512-channel padding row): the window path.
+            if case == EDGE_CASES || case == EDGE_CASES + 1 {
+                (h, w, c) = (3, 3, 516);
+            }
+            let g = Geom::new((h, w), (c, c, c), (k, s, p));
+            let mut cs = Case::new(r, case, g);
+            cs.pads &= c <= 512;
+            b.draw_reference(r, &cs, &g);
+            b.a.layout_hwc(&g);
+            let (x, n) = (&b.x[..g.in_len()], g.out_len());
+            let want = &b.want[..n];
+            let args = b.a.depthwise(&cs);
+            let (oh, ow) = g.out_hw();
+            let got = &mut b.got[..n];
+            got.fill(0x55);
+            depthwise::depthwise(&args, oh, ow, x, got);
+            suite.same(out, "depthwise", case, &cs, want, got, c);
+            // The tap table takes every channel count that is a multiple of 4
+            // and a kernel up to 7; with zero-point padding, a window that is
+            // not inside the input only up to 512 channels.
+            let row = |iy: usize| x.get(iy * w * c..(iy + 1) * w * c).unwrap_or(&[]);
+            let px = &mut got[..c];
+            px.fill(0x55);
+            let taken = depthwise::pixel_by_taps(&args, oh - 1, ow - 1, &row, px);
+            let inside = |o: usize, n: usize| o * s >= p && o * s - p + k <= n;
+            let padded = !(inside(oh - 1, h) && inside(ow - 1, w));
+            let table = c % 4 == 0 && k <= 7 && (cs.pads || c <= 512 || !padded);
+            if taken != table {
+                let what = format_args!("taken {taken}, expected {table}");
+                suite.fail(out, "pixel_by_taps", case, &cs, what);
+            } else if taken {
+                let last = &want[n - c..];
+                suite.same(out, "pixel_by_taps, last pixel", case, &cs, last, px, c);
+            }
+            if s == 1 && 2 * p + 1 == k {
+                got.copy_from_slice(x);
+                depthwise::depthwise_in_place(&args, got, &mut b.ring);
+                suite.same(out, "depthwise_in_place", case, &cs, want, got, c);
+            }
+        },
+    )
 }
 
 /// `multiplier::multiplier` and `multiplier_behind` (the output after the
 /// input, or [`Conv::write_behind_bytes`] before it, overlapping) against
 /// `conv_reference` with `groups == cin`, `cout = m * cin`.
 fn multiplier_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
-    let mut r = Rng::new(0x1234_5678_9ABC_DEF1);
-    let mut suite = Suite::new("multiplier");
-    let geoms = [
-        (7, 2, 3),
-        (3, 1, 1),
-        (3, 2, 1),
-        (1, 1, 0),
-        (9, 1, 4),
-        (5, 1, 2),
-    ];
-    for case in 0..MULTIPLIER_CASES {
-        let (k, s, p) = geoms[case % geoms.len()];
-        let (h, w) = (Geom::side(&mut r, k, p, 9), Geom::side(&mut r, k, p, 9));
-        let cin = r.channels(32);
-        let m = [2, 2, 2, 1, 3][r.below(5)];
-        let g = Geom::new((h, w), (cin, m * cin, cin), (k, s, p));
-        let c = Case::new(&mut r, case, g);
-        b.draw_reference(&mut r, &c, &g);
-        b.a.layout_hwc(&g);
-        let (x, n) = (&b.x[..g.in_len()], g.out_len());
-        let conv = g.conv(c.in_zp, c.out_zp, 0, 0);
-        let want = &b.want[..n];
-        let args = b.a.window(&c, &b.a.wk[..g.cout * g.per_out()]);
-        let (oh, ow) = g.out_hw();
-        let got = &mut b.got[..n];
-        got.fill(0x55);
-        multiplier::multiplier(&args, ow, x, got);
-        suite.same(out, "multiplier", case, &c, want, got, g.cout);
-        // Write-behind: alternately the output after the input and the
-        // output starting the least lead before it.
-        let lead = conv.write_behind_bytes();
-        let (input_at, output_at) = if case % 2 == 0 {
-            (0, g.in_len())
-        } else {
-            (lead, 0)
-        };
-        let region = &mut b.region[..(input_at + g.in_len()).max(output_at + n)];
-        region.fill(0x55);
-        region[input_at..input_at + g.in_len()].copy_from_slice(x);
-        multiplier::multiplier_behind(&args, (oh, ow), region, input_at, output_at);
-        let form = if case % 2 == 0 {
-            "multiplier_behind, output after the input"
-        } else {
-            "multiplier_behind, output the least lead before the input"
-        };
-        let got = &region[output_at..output_at + n];
-        suite.same(out, form, case, &c, want, got, g.cout);
-        suite.end_case();
-    }
-    suite
+    windowed_suite(
+        "multiplier",
+        0x1234_5678_9ABC_DEF1,
+        MULTIPLIER_CASES,
+        9,
+        |r, suite, case, (h, w), ksp| {
+            let cin = r.channels(32);
+            let m = [2, 2, 2, 1, 3][r.below(5)];
+            let g = Geom::new((h, w), (cin, m * cin, cin), ksp);
+            let c = Case::new(r, case, g);
+            b.draw_reference(r, &c, &g);
+            b.a.layout_hwc(&g);
+            let (x, n) = (&b.x[..g.in_len()], g.out_len());
+            let conv = g.conv(c.in_zp, c.out_zp, 0, 0);
+            let want = &b.want[..n];
+            let args = b.a.window(&c, &b.a.wk[..g.cout * g.per_out()]);
+            let (oh, ow) = g.out_hw();
+            let got = &mut b.got[..n];
+            got.fill(0x55);
+            multiplier::multiplier(&args, ow, x, got);
+            suite.same(out, "multiplier", case, &c, want, got, g.cout);
+            // Write-behind: alternately the output after the input and the
+            // output starting the least lead before it.
+            let lead = conv.write_behind_bytes();
+            let (input_at, output_at) = if case % 2 == 0 {
+                (0, g.in_len())
+            } else {
+                (lead, 0)
+            };
+            let region = &mut b.region[..(input_at + g.in_len()).max(output_at + n)];
+            region.fill(0x55);
+            region[input_at..input_at + g.in_len()].copy_from_slice(x);
+            multiplier::multiplier_behind(&args, (oh, ow), region, input_at, output_at);
+            let form = if case % 2 == 0 {
+                "multiplier_behind, output after the input"
+            } else {
+                "multiplier_behind, output the least lead before the input"
+            };
+            let got = &region[output_at..output_at + n];
+            suite.same(out, form, case, &c, want, got, g.cout);
+        },
+    )
 }
 
 /// The stem kernels on the same cases: `dense::dense` (weights

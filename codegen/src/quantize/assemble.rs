@@ -43,31 +43,35 @@ impl Step {
     }
 }
 
-/// A schedule in one memory form: layers, buffers, accesses, aliases, plan.
+/// A schedule in one memory form, with the arena plan it was proven
+/// against: what assembly returns and what [`super::Compiled`] carries.
 #[derive(Clone, Debug)]
-pub(super) struct Assembled {
-    /// The schedule with arena offsets.
-    pub(super) layers: Vec<Layer>,
-    /// Name per layer (a fused layer is named after its last op: its output).
-    pub(super) names: Vec<String>,
-    /// Float observation name of each layer's output.
-    pub(super) float_names: Vec<String>,
+pub struct Schedule {
+    /// The layers with arena offsets.
+    pub layers: Vec<Layer>,
+    /// timm module name per layer (a fused layer is named after its last
+    /// op: its output).
+    pub names: Vec<String>,
+    /// Float observation name of each layer's output (see
+    /// [`crate::float::forward_folded`]).
+    pub float_names: Vec<String>,
     /// Quantization of each layer's output.
-    pub(super) out_q: Vec<QParams>,
+    pub out_q: Vec<QParams>,
     /// `layers[0]` for the normalized entry point.
-    pub(super) stem_normalized: Layer,
-    /// Buffers with their layer lifetimes.
-    pub(super) buffers: Vec<Buffer>,
-    /// Every kernel's reads and writes, in order (what [`plan::check`] replays).
-    pub(super) accesses: Vec<Access>,
-    /// Placement constraints of in-place and write-behind forms.
-    pub(super) aliases: Vec<Alias>,
+    pub stem_normalized: Layer,
+    /// Planned buffers (tensors, rings, scratch) with their layer lifetimes.
+    pub buffers: Vec<Buffer>,
+    /// Every kernel's reads and writes, in schedule order: what the plan
+    /// is proven against ([`plan::check`]).
+    pub accesses: Vec<Access>,
+    /// Relative placements of in-place and write-behind outputs.
+    pub aliases: Vec<Alias>,
     /// The plan.
-    pub(super) plan: Plan,
+    pub plan: Plan,
     /// Input image tensor.
-    pub(super) input: TensorRef,
+    pub input: TensorRef,
     /// Logits tensor.
-    pub(super) output: TensorRef,
+    pub output: TensorRef,
 }
 
 struct Assembly<'l> {
@@ -481,7 +485,7 @@ fn place(layer: &mut Layer, ops: &Operands, off: impl Fn(usize) -> u32) {
 /// Builds the schedule of `lw` in memory form `form`, derives every buffer's
 /// lifetime from the kernels' access models, plans the arena and proves the
 /// plan with [`plan::check`].
-pub(super) fn assemble(lw: &Lowered, form: MemoryForm) -> Assembled {
+pub(super) fn assemble(lw: &Lowered, form: MemoryForm) -> Schedule {
     assemble_with(lw, form, 0)
 }
 
@@ -512,7 +516,7 @@ pub(super) fn choices(lw: &Lowered) -> usize {
 
 /// [`assemble`] with the convs whose bit is set in `second` (counted as
 /// [`choices`] counts them) placed their second way.
-pub(super) fn assemble_with(lw: &Lowered, form: MemoryForm, second: u32) -> Assembled {
+pub(super) fn assemble_with(lw: &Lowered, form: MemoryForm, second: u32) -> Schedule {
     let mut a = Assembly {
         lw,
         second,
@@ -588,7 +592,7 @@ pub(super) fn assemble_with(lw: &Lowered, form: MemoryForm, second: u32) -> Asse
         }),
         other => unreachable!("the schedule starts with the stem, not {other:?}"),
     };
-    Assembled {
+    Schedule {
         names: a
             .steps
             .iter()

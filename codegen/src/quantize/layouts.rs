@@ -123,49 +123,20 @@ pub(super) fn folded_bias(weights: &[i8], bias: &[i32], per: usize, in_zp: i32) 
 pub(super) enum KernelLayout {
     /// Dense 1x1, stride 1: the tiled pointwise kernel reads OHWI as is.
     Pointwise,
-    /// A kernel with its own weight layout, and the weights laid out so.
-    Relaid(Relaid, Vec<i8>),
+    /// A kernel with a weight layout of its own (the one its
+    /// [`ConvVariant`] documents): the weights laid out so, and the variant
+    /// reading them, given their span and the folded bias's.
+    Relaid(Vec<i8>, fn(Span, Span) -> ConvVariant),
     /// Everything else: the reference conv on OHWI weights.
     Reference,
 }
 
-/// The kernels that read their weights in a layout of their own.
-pub(super) enum Relaid {
-    /// Depthwise: weights tap-major, channel-minor.
-    Depthwise,
-    /// Grouped with a channel multiplier (FastViT's x2 convs):
-    /// weights `[k][k][m][cin]`.
-    Multiplier,
-    /// Dense from few channels with a window of at most `Conv::MAX_PATCH`
-    /// values (the stem): a 1x1 conv over im2col patches, each OHWI row
-    /// padded with zeros to `Conv::patch_len`.
-    Im2col,
-    /// Dense from few channels with a larger window: `[k][k][cin][cout]`.
-    DenseHwio,
-}
-
-impl Relaid {
-    /// The variant reading the relaid `weights` and the `folded_bias`.
-    pub(super) fn variant(self, weights: Span, folded_bias: Span) -> ConvVariant {
-        match self {
-            Relaid::Depthwise => ConvVariant::Depthwise {
-                weights_hwc: weights,
-                folded_bias,
-            },
-            Relaid::Multiplier => ConvVariant::Multiplier {
-                weights_hwc: weights,
-                folded_bias,
-            },
-            Relaid::Im2col => ConvVariant::Im2col {
-                weights_rows: weights,
-                folded_bias,
-            },
-            Relaid::DenseHwio => ConvVariant::DenseHwio {
-                weights_hwio: weights,
-                folded_bias,
-            },
-        }
-    }
+/// OHWI `weights`, `cout` rows of `per` values, as `[per][cout]` (the
+/// depthwise `[k][k][c]` and the dense `[k][k][cin][cout]` layouts).
+fn transposed(weights: &[i8], cout: usize, per: usize) -> Vec<i8> {
+    (0..per)
+        .flat_map(|i| (0..cout).map(move |o| weights[o * per + i]))
+        .collect()
 }
 
 /// Chooses the kernel for `c` and lays out its OHWI int8 `weights` for it.
@@ -174,12 +145,18 @@ pub(super) fn choose(c: &ConvW, weights: &[i8]) -> KernelLayout {
     if c.k == 1 && c.stride == 1 && c.pad() == 0 && c.groups == 1 {
         return KernelLayout::Pointwise;
     }
+    // Depthwise: weights tap-major, channel-minor, `[k][k][c]`.
     if c.groups == c.cin && c.cin == c.cout {
-        let weights_hwc = (0..taps)
-            .flat_map(|t| (0..c.cout).map(move |o| weights[o * taps + t]))
-            .collect();
-        return KernelLayout::Relaid(Relaid::Depthwise, weights_hwc);
+        let weights_hwc = transposed(weights, c.cout, taps);
+        return KernelLayout::Relaid(weights_hwc, |weights_hwc, folded_bias| {
+            ConvVariant::Depthwise {
+                weights_hwc,
+                folded_bias,
+            }
+        });
     }
+    // Grouped with a channel multiplier (FastViT's x2 convs): weights
+    // `[k][k][m][cin]`.
     let m = if c.groups == c.cin && c.cin > 0 {
         c.cout / c.cin
     } else {
@@ -193,22 +170,39 @@ pub(super) fn choose(c: &ConvW, weights: &[i8]) -> KernelLayout {
                 weights[(m * ci + j) * taps + t]
             })
             .collect();
-        return KernelLayout::Relaid(Relaid::Multiplier, weights_hwc);
+        return KernelLayout::Relaid(weights_hwc, |weights_hwc, folded_bias| {
+            ConvVariant::Multiplier {
+                weights_hwc,
+                folded_bias,
+            }
+        });
     }
     if c.groups == 1 && c.cin < 16 {
         let per = taps * c.cin;
         let patch = Conv::patch_len_of(per);
+        // Dense from few channels with a window of at most
+        // `Conv::MAX_PATCH` values (the stem): a 1x1 conv over im2col
+        // patches, each OHWI row padded with zeros to `Conv::patch_len`.
         if patch <= Conv::MAX_PATCH {
             let weights_rows = (0..c.cout)
                 .flat_map(|o| (0..patch).map(move |i| (o, i)))
                 .map(|(o, i)| if i < per { weights[o * per + i] } else { 0 })
                 .collect();
-            return KernelLayout::Relaid(Relaid::Im2col, weights_rows);
+            return KernelLayout::Relaid(weights_rows, |weights_rows, folded_bias| {
+                ConvVariant::Im2col {
+                    weights_rows,
+                    folded_bias,
+                }
+            });
         }
-        let weights_hwio = (0..per)
-            .flat_map(|i| (0..c.cout).map(move |o| weights[o * per + i]))
-            .collect();
-        return KernelLayout::Relaid(Relaid::DenseHwio, weights_hwio);
+        // A larger window: `[k][k][cin][cout]`.
+        let weights_hwio = transposed(weights, c.cout, per);
+        return KernelLayout::Relaid(weights_hwio, |weights_hwio, folded_bias| {
+            ConvVariant::DenseHwio {
+                weights_hwio,
+                folded_bias,
+            }
+        });
     }
     KernelLayout::Reference
 }

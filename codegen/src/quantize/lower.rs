@@ -210,10 +210,10 @@ impl Lowering<'_> {
             KernelLayout::Pointwise => ConvVariant::Pointwise {
                 folded_bias: self.i32s(&folded()),
             },
-            KernelLayout::Relaid(form, relaid) => {
+            KernelLayout::Relaid(relaid, variant) => {
                 // The relaid weights first, then the bias (the blob's order).
                 let relaid = self.i8s(&relaid);
-                form.variant(relaid, self.i32s(&folded()))
+                variant(relaid, self.i32s(&folded()))
             }
             KernelLayout::Reference => ConvVariant::Reference,
         };

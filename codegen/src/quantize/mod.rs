@@ -17,14 +17,15 @@ mod pack;
 
 use std::collections::BTreeMap;
 
-use runtime::{Elem, Layer, TensorRef};
+use runtime::{Elem, Layer};
 
 use crate::arch::{IMAGENET_MEAN, IMAGENET_STD};
 use crate::calibrate::{Range, RangeMethod};
 use crate::float::Fmap;
 use crate::fold::Folded;
-use crate::plan::{self, Access, Alias, Buffer, Plan};
+use crate::plan;
 
+pub use assemble::Schedule;
 pub use lower::stem_pad_values;
 
 /// How far beyond its calibration min/max an int16 tensor reaches.
@@ -111,24 +112,8 @@ impl QParams {
 /// Encodes a positive real scale as `(multiplier, shift)` with
 /// `real = multiplier * 2^(shift - 31)`, multiplier in `[2^30, 2^31)`.
 pub fn quantize_multiplier(real: f64) -> (i32, i32) {
-    if real <= 0.0 || !real.is_finite() {
-        return (0, 0);
-    }
-    let (f, mut e) = libm::frexp(real);
-    let mut m = (f * (1u64 << 31) as f64).round() as i64;
-    if m == 1i64 << 31 {
-        m /= 2;
-        e += 1;
-    }
-    if e > 30 {
-        return (i32::MAX, 30);
-    }
-    if e < -31 {
-        // Too small for full precision: keep the shift at its floor.
-        let m = (real * 2f64.powi(62)).round() as i64;
-        return (m as i32, -31);
-    }
-    (m as i32, e)
+    let (m, s) = fixed_point(real, 31);
+    (m as i32, s)
 }
 
 /// [`quantize_multiplier`] for a per-channel scale stored in the blob: the
@@ -137,25 +122,37 @@ pub fn quantize_multiplier(real: f64) -> (i32, i32) {
 /// chosen after rounding so `m16 << 16` stays in `[2^30, 2^31)` (a mantissa
 /// that rounds up to `2^15` becomes `2^14` with the shift one higher).
 pub fn quantize_multiplier16(real: f64) -> (i16, i32) {
+    let (m, s) = fixed_point(real, 15);
+    (m as i16, s)
+}
+
+/// `real` as `(m, e)` with `real = m * 2^(e - bits)` and `m` rounded once to
+/// `bits` significant bits in `[2^(bits-1), 2^bits)` (a mantissa that rounds
+/// up to `2^bits` halves, `e` one higher), `e` in the shift range
+/// `-31..=30`: past it `(2^bits - 1, 30)`; below it `e = -31` with `m`
+/// rounded at that shift (`real < 2^-32`, so `m < 2^(bits-1)`);
+/// `(0, 0)` for a real that is not positive and finite. What
+/// [`quantize_multiplier`] (31 bits) and [`quantize_multiplier16`] (15)
+/// share.
+fn fixed_point(real: f64, bits: i32) -> (i64, i32) {
     if real <= 0.0 || !real.is_finite() {
         return (0, 0);
     }
     let (f, mut e) = libm::frexp(real);
-    let mut m = (f * (1u32 << 15) as f64).round() as i32;
-    if m == 1 << 15 {
+    let mut m = (f * 2f64.powi(bits)).round() as i64;
+    if m == 1i64 << bits {
         m /= 2;
         e += 1;
     }
     if e > 30 {
-        return (i16::MAX, 30);
+        return ((1i64 << bits) - 1, 30);
     }
     if e < -31 {
-        // Too small for full precision: keep the shift at its floor
-        // (`real < 2^-32`, so `m < 2^14`).
-        let m = (real * 2f64.powi(46)).round() as i16;
+        // Too small for full precision: keep the shift at its floor.
+        let m = (real * 2f64.powi(31 + bits)).round() as i64;
         return (m, -31);
     }
-    (m as i16, e)
+    (m, e)
 }
 
 /// Settings recorded in the generated header.
@@ -189,35 +186,15 @@ pub struct Settings {
 pub struct Compiled {
     /// Weight blob (all spans point into it; every array 16-byte aligned).
     pub weights: Vec<u8>,
-    /// The schedule.
-    pub layers: Vec<Layer>,
-    /// timm module name per layer.
-    pub names: Vec<String>,
-    /// Float observation name of each layer's output (see `forward_folded`).
-    pub float_names: Vec<String>,
-    /// Quantization of each layer's output.
-    pub out_q: Vec<QParams>,
-    /// Stem variant for the normalized entry point.
-    pub stem_normalized: Layer,
+    /// The schedule in the memory form of `settings.memory`, with its
+    /// layer names, output quantization and proven arena plan.
+    pub schedule: Schedule,
     /// Quantization of the normalized input.
     pub normalized_input_q: QParams,
-    /// Arena bytes.
+    /// Arena bytes (the plan's peak).
     pub arena_bytes: usize,
-    /// Input image tensor.
-    pub input: TensorRef,
-    /// Logits tensor.
-    pub output: TensorRef,
     /// Quantization of the logits.
     pub output_q: QParams,
-    /// Planned buffers (tensors, rings, scratch) with their layer lifetimes.
-    pub buffers: Vec<Buffer>,
-    /// Every kernel's reads and writes, in schedule order: what the plan
-    /// is proven against ([`plan::check`]).
-    pub accesses: Vec<Access>,
-    /// Relative placements of in-place and write-behind outputs.
-    pub aliases: Vec<Alias>,
-    /// The plan.
-    pub plan: Plan,
     /// Arena bytes of the naive (one region per tensor, no reuse) plan.
     pub naive_bytes: usize,
     /// Arena bytes of the layer-by-layer form (the unfused plan), for
@@ -230,27 +207,27 @@ pub struct Compiled {
 impl Compiled {
     /// Runs `f` with a runtime [`runtime::Model`] borrowing this data.
     pub fn with_model<R>(&self, f: impl FnOnce(&runtime::Model<'_>) -> R) -> R {
-        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        let names: Vec<&str> = self.schedule.names.iter().map(String::as_str).collect();
         let model = runtime::Model {
             weights: &self.weights,
-            layers: &self.layers,
+            layers: &self.schedule.layers,
             layer_names: &names,
-            stem_normalized: self.stem_normalized,
+            stem_normalized: self.schedule.stem_normalized,
             arena_bytes: self.arena_bytes,
-            input: self.input,
+            input: self.schedule.input,
             normalized_input_zp: self.normalized_input_q.zp,
-            output: self.output,
+            output: self.schedule.output,
             output_zp: self.output_q.zp,
         };
         f(&model)
     }
 
     /// The layers whose outputs are int16, each as its entry of `names`
-    /// (pass [`Compiled::names`] or [`Compiled::float_names`]).
+    /// (pass [`Schedule::names`] or [`Schedule::float_names`]).
     pub fn int16_outputs<'a>(&self, names: &'a [String]) -> Vec<&'a str> {
         names
             .iter()
-            .zip(&self.layers)
+            .zip(&self.schedule.layers)
             .filter(|(_, l)| l.output().elem == Elem::I16)
             .map(|(n, _)| n.as_str())
             .collect()
@@ -278,7 +255,7 @@ impl Compiled {
 
     /// Multiply-accumulates of the schedule.
     pub fn macs(&self) -> u64 {
-        self.layers.iter().map(|l| l.macs()).sum()
+        self.schedule.layers.iter().map(|l| l.macs()).sum()
     }
 }
 
@@ -346,20 +323,10 @@ pub fn compile(f: &Folded, ranges: &BTreeMap<String, Range>, settings: Settings)
     let weights = pack::pack(&lw.blob, &mut layers);
     Compiled {
         weights,
-        layers: chosen.layers,
-        names: chosen.names,
-        float_names: chosen.float_names,
-        out_q: chosen.out_q,
-        stem_normalized: chosen.stem_normalized,
-        normalized_input_q: lw.normalized_input_q,
         arena_bytes: chosen.plan.peak,
-        input: chosen.input,
-        output: chosen.output,
+        schedule: chosen,
+        normalized_input_q: lw.normalized_input_q,
         output_q: lw.output_q,
-        buffers: chosen.buffers,
-        accesses: chosen.accesses,
-        aliases: chosen.aliases,
-        plan: chosen.plan,
         naive_bytes,
         layer_by_layer_bytes,
         settings,

@@ -213,9 +213,8 @@ pub fn mlp_property(case: MlpCase) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-#[test]
-fn conv_mlp_matches_conv_conv_conv_add() {
-    check(300, mlp_case(), mlp_property);
+property_tests! {
+    conv_mlp_matches_conv_conv_conv_add: 300 of mlp_case() => mlp_property;
 }
 
 #[test]

@@ -45,9 +45,8 @@ pub fn depthwise_property(case: SeededConv) -> Result<(), TestCaseError> {
     c.check("depthwise", &blob, fast)
 }
 
-#[test]
-fn depthwise_conv_matches_reference() {
-    check(400, depthwise_case(), depthwise_property);
+property_tests! {
+    depthwise_conv_matches_reference: 400 of depthwise_case() => depthwise_property;
 }
 
 /// Extreme operands: zero points at both ends, largest weights and inputs,

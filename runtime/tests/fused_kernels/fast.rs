@@ -170,25 +170,13 @@ pub fn fast_conv_property(case: FastConvCase, kind: Fast) -> Result<(), TestCase
     c.check(name, &blob, fast)
 }
 
-#[test]
-fn multiplier_conv_matches_reference() {
-    check(400, fast_conv_case(false), |c| {
-        fast_conv_property(c, Fast::Multiplier)
-    });
-}
-
-#[test]
-fn dense_hwio_conv_matches_reference() {
-    check(400, fast_conv_case(true), |c| {
-        fast_conv_property(c, Fast::Dense)
-    });
-}
-
-#[test]
-fn im2col_conv_matches_reference() {
-    check(400, fast_conv_case(true), |c| {
-        fast_conv_property(c, Fast::Im2col)
-    });
+property_tests! {
+    multiplier_conv_matches_reference:
+        400 of fast_conv_case(false) => |c| fast_conv_property(c, Fast::Multiplier);
+    dense_hwio_conv_matches_reference:
+        400 of fast_conv_case(true) => |c| fast_conv_property(c, Fast::Dense);
+    im2col_conv_matches_reference:
+        400 of fast_conv_case(true) => |c| fast_conv_property(c, Fast::Im2col);
 }
 
 /// `MultiplierWriteBehind` with its output `lead + slack` bytes before its
@@ -209,9 +197,9 @@ pub fn multiplier_behind_property(case: FastConvCase) -> Result<(), TestCaseErro
     check_write_behind("multiplier behind", &blob, conv, &c, case.slack, &mut r)
 }
 
-#[test]
-fn multiplier_write_behind_matches_reference() {
-    check(300, fast_conv_case(false), multiplier_behind_property);
+property_tests! {
+    multiplier_write_behind_matches_reference:
+        300 of fast_conv_case(false) => multiplier_behind_property;
 }
 
 /// The fast stem (`DenseHwio` or `Im2col`, then `Depthwise`), overlapping

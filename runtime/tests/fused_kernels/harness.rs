@@ -9,6 +9,19 @@ use testkit::run_model;
 pub use testkit::SplitMix64 as Gen;
 pub use testkit::{bare_conv, byte_range, check, prop_same, tensor, Blob};
 
+/// One `#[test] fn` per row, `name: cases of strategy => property;`:
+/// [`check`] runs `cases` random cases of the strategy through the property
+/// (a function or closure returning `Result<(), TestCaseError>`).
+macro_rules! property_tests {
+    ($($name:ident: $cases:literal of $case:expr => $property:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            $crate::harness::check($cases, $case, $property);
+        }
+    )*};
+}
+pub(crate) use property_tests;
+
 /// [`testkit::run_model`] as `(model output, arena afterwards)`.
 pub fn run(
     blob: &[u8],

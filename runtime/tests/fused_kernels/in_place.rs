@@ -129,9 +129,8 @@ pub fn in_place_property(case: InPlaceCase) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-#[test]
-fn in_place_conv_matches_reference() {
-    check(300, in_place_case(), in_place_property);
+property_tests! {
+    in_place_conv_matches_reference: 300 of in_place_case() => in_place_property;
 }
 
 /// FastViT-T8's in-place depthwise shapes (the token mixers' 3x3, and a

@@ -112,9 +112,8 @@ pub fn stem_property(case: StemCase) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-#[test]
-fn stem_matches_two_reference_convs() {
-    check(300, stem_case(), stem_property);
+property_tests! {
+    stem_matches_two_reference_convs: 300 of stem_case() => stem_property;
 }
 
 /// FastViT's stem (3x3/s2/p1 twice) at 256x256 needs its output one input

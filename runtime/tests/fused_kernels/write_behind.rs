@@ -44,9 +44,8 @@ pub fn behind_property(case: BehindCase) -> Result<(), TestCaseError> {
     check_write_behind("write-behind conv", &blob, conv, &c, case.slack, &mut r)
 }
 
-#[test]
-fn write_behind_conv_matches_reference() {
-    check(300, behind_case(), behind_property);
+property_tests! {
+    write_behind_conv_matches_reference: 300 of behind_case() => behind_property;
 }
 
 /// FastViT's downsampling geometry (7x7/s2/p3, x2 channels) writes 2 input
