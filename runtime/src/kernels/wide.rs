@@ -49,19 +49,6 @@ impl Storage for Int16 {
     fn elem(self) -> Elem {
         Elem::I16
     }
-
-    #[inline(always)]
-    fn get(self, data: &[i8], i: usize) -> Option<i32> {
-        match data.get(i.wrapping_mul(2)..i.wrapping_mul(2).wrapping_add(2)) {
-            Some(&[lo, hi]) => Some(i16::from_le_bytes([lo as u8, hi as u8]) as i32),
-            _ => None,
-        }
-    }
-
-    #[inline(always)]
-    fn put(self, data: &mut [i8], i: usize, v: i32) {
-        Elem::I16.put(data, i, v)
-    }
 }
 
 /// Whether `p` is a depthwise conv reading int16 that these forms run: one
