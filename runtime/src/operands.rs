@@ -11,13 +11,7 @@ impl I32s<'_> {
     /// the read free of a bounds-check panic (the board no-panic check).
     #[inline(always)]
     pub fn get(&self, i: usize) -> i32 {
-        match self
-            .0
-            .get(i.wrapping_mul(4)..i.wrapping_mul(4).wrapping_add(4))
-        {
-            Some(&[b0, b1, b2, b3]) => i32::from_le_bytes([b0, b1, b2, b3]),
-            _ => 0,
-        }
+        packed(self.0, i).map_or(0, i32::from_le_bytes)
     }
 
     /// Number of elements.
@@ -56,13 +50,7 @@ impl Multipliers<'_> {
     /// [`I32s::get`]).
     #[inline(always)]
     pub fn get(&self, i: usize) -> i32 {
-        match self
-            .0
-            .get(i.wrapping_mul(2)..i.wrapping_mul(2).wrapping_add(2))
-        {
-            Some(&[b0, b1]) => widen(i16::from_le_bytes([b0, b1])),
-            _ => 0,
-        }
+        packed(self.0, i).map_or(0, |b| widen(i16::from_le_bytes(b)))
     }
 
     /// Number of elements.
@@ -74,6 +62,15 @@ impl Multipliers<'_> {
     pub fn is_empty(&self) -> bool {
         self.0.len() < 2
     }
+}
+
+/// The bytes of element `i` of `N`-byte values packed in `bytes` (what
+/// [`I32s`] and [`Multipliers`] read); `None` past the end, computed with
+/// wrapping arithmetic so that no index overflows into a panic path.
+#[inline(always)]
+fn packed<const N: usize>(bytes: &[u8], i: usize) -> Option<[u8; N]> {
+    let at = i.wrapping_mul(N);
+    bytes.get(at..at.wrapping_add(N))?.try_into().ok()
 }
 
 /// A stored 16-bit multiplier as the Q31 multiplier it stands for.

@@ -58,12 +58,22 @@ impl Elem {
     /// (layers are validated, so never: it keeps a panic out).
     #[inline(always)]
     pub fn load(self, data: &[i8], i: usize) -> i32 {
+        self.value(data, i).unwrap_or(0)
+    }
+
+    /// Value `i` of a tensor of this type stored in `data`, `None` past the
+    /// end: what [`Elem::load`] and every [`Storage`] read.
+    #[inline(always)]
+    pub fn value(self, data: &[i8], i: usize) -> Option<i32> {
         match self {
-            Elem::I8 => data.get(i).map_or(0, |&v| v as i32),
-            Elem::I16 => match data.get(2 * i..2 * i + 2) {
-                Some(&[lo, hi]) => i16::from_le_bytes([lo as u8, hi as u8]) as i32,
-                _ => 0,
-            },
+            Elem::I8 => data.get(i).map(|&v| v as i32),
+            Elem::I16 => {
+                let at = i.wrapping_mul(2);
+                match data.get(at..at.wrapping_add(2)) {
+                    Some(&[lo, hi]) => Some(i16::from_le_bytes([lo as u8, hi as u8]) as i32),
+                    _ => None,
+                }
+            }
         }
     }
 
@@ -98,11 +108,18 @@ pub trait Storage: Copy {
     /// The element type.
     fn elem(self) -> Elem;
 
-    /// Element `i` of `data`.
-    fn get(self, data: &[i8], i: usize) -> Option<i32>;
+    /// Element `i` of `data`: [`Elem::value`] of the type.
+    #[inline(always)]
+    fn get(self, data: &[i8], i: usize) -> Option<i32> {
+        self.elem().value(data, i)
+    }
 
-    /// Stores `v`, saturated to the type's range, as element `i` of `data`.
-    fn put(self, data: &mut [i8], i: usize, v: i32);
+    /// Stores `v`, saturated to the type's range, as element `i` of `data`:
+    /// [`Elem::store`] of the type.
+    #[inline(always)]
+    fn put(self, data: &mut [i8], i: usize, v: i32) {
+        self.elem().store(data, i, v)
+    }
 
     /// Bytes per element.
     #[inline(always)]
@@ -120,40 +137,12 @@ impl Storage for Int8 {
     fn elem(self) -> Elem {
         Elem::I8
     }
-
-    #[inline(always)]
-    fn get(self, data: &[i8], i: usize) -> Option<i32> {
-        data.get(i).map(|&v| v as i32)
-    }
-
-    #[inline(always)]
-    fn put(self, data: &mut [i8], i: usize, v: i32) {
-        if let Some(d) = data.get_mut(i) {
-            *d = v.clamp(-128, 127) as i8;
-        }
-    }
 }
 
 impl Storage for Elem {
     #[inline(always)]
     fn elem(self) -> Elem {
         self
-    }
-
-    #[inline(always)]
-    fn get(self, data: &[i8], i: usize) -> Option<i32> {
-        match self {
-            Elem::I8 => Int8.get(data, i),
-            Elem::I16 => match data.get(2 * i..2 * i + 2) {
-                Some(&[lo, hi]) => Some(i16::from_le_bytes([lo as u8, hi as u8]) as i32),
-                _ => None,
-            },
-        }
-    }
-
-    #[inline(always)]
-    fn put(self, data: &mut [i8], i: usize, v: i32) {
-        self.store(data, i, v)
     }
 }
 

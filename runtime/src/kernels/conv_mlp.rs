@@ -81,7 +81,7 @@ fn dw_group(dw: &WindowArgs<'_>, y: usize, x0: usize, rows: &Rows<'_>, d: &mut [
     let done = super::depthwise_span16(dw, y, x0, &row, d);
     for (i, di) in d.chunks_exact_mut(c).enumerate() {
         if !done.contains(&(x0 + i)) {
-            depthwise_pixel(dw, y, x0 + i, row, di);
+            depthwise_pixel(dw, (y, x0 + i), row, di);
         }
     }
 }

@@ -60,8 +60,7 @@ fn dense_sums<const N: usize>(a: &WindowArgs<'_>, win: &Window<'_>, o0: usize) -
 /// returns input row `iy` (`w * cin` bytes) for any in-bounds `iy`.
 pub fn dense_pixel<'s>(
     a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
+    (oy, ox): (usize, usize),
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
@@ -104,7 +103,7 @@ pub fn dense_pixel<'s>(
 pub fn dense(a: &WindowArgs<'_>, ow: usize, input: &[i8], output: &mut [i8]) {
     let row = input_rows(input, a.geometry.in_row());
     for_each_pixel(a.geometry.cout, ow, output, |oy, ox, px| {
-        dense_pixel(a, oy, ox, row, px)
+        dense_pixel(a, (oy, ox), row, px)
     });
 }
 

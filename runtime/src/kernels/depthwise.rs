@@ -309,8 +309,7 @@ fn chunk<'s, const N: usize>(
 #[inline]
 pub fn depthwise_pixel<'s>(
     a: &WindowArgs<'_>,
-    oy: usize,
-    ox: usize,
+    (oy, ox): (usize, usize),
     row: impl Fn(usize) -> &'s [i8],
     out: &mut [i8],
 ) {
@@ -489,7 +488,7 @@ pub fn depthwise(a: &WindowArgs<'_>, oh: usize, ow: usize, input: &[i8], output:
                 return;
             };
             let row = |iy: usize| input.get(iy * row..(iy + 1) * row).unwrap_or(&[]);
-            depthwise_pixel(a, oy, ox, row, out);
+            depthwise_pixel(a, (oy, ox), row, out);
         }
     }
 }
@@ -528,7 +527,7 @@ pub fn depthwise_in_place(a: &WindowArgs<'_>, data: &mut [i8], ring: &mut [i8]) 
             let Some(out) = out_row.get_mut(x * c..(x + 1) * c) else {
                 return;
             };
-            depthwise_pixel(a, y, x, rows, out);
+            depthwise_pixel(a, (y, x), rows, out);
         }
     }
 }

@@ -53,13 +53,16 @@ pub fn fully_connected(
     a: &FcArgs<'_>,
     (output, out_elem): (&mut [i8], Elem),
 ) {
+    // A local copy: the operands stay in registers across the rows instead
+    // of being read through `a` for every output.
+    let a = *a;
     let (in_zp, weights) = (a.in_zp, a.weights);
     let cin = input.len() / in_elem.bytes();
     let cout = output.len() / out_elem.bytes();
     let shape = FAST && cin > 0 && cin <= 1 << 16 && weights.len() >= cin * cout;
     let (lo, hi) = in_elem.range();
     if !shape || !(lo..=hi).contains(&in_zp) {
-        fully_connected_reference((input, in_elem), a, (output, out_elem));
+        fully_connected_reference((input, in_elem), &a, (output, out_elem));
         return;
     }
     let mut finish = |o: usize, dot: i64| a.store((output, out_elem), o, dot);

@@ -47,7 +47,7 @@ pub fn stem_fast(
             StemFirst::Im2col(first) => im2col_row(first, j, mw, row, slot),
             StemFirst::Dense(first) => {
                 for (x, px) in slot.chunks_exact_mut(mc).enumerate() {
-                    dense_pixel(first, j, x, row, px);
+                    dense_pixel(first, (j, x), row, px);
                 }
             }
         }
@@ -59,7 +59,7 @@ pub fn stem_fast(
         let done = super::depthwise_row16(second, r, &rows, out);
         for (x, px) in out.chunks_exact_mut(oc).enumerate() {
             if !done.contains(&x) {
-                depthwise_pixel(second, r, x, rows, px);
+                depthwise_pixel(second, (r, x), rows, px);
             }
         }
     };

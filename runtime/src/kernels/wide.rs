@@ -31,7 +31,7 @@ use super::wide_block::{Block, LANES, MAX_KERNEL};
 use crate::arena::save_row;
 use crate::ops::conv::{finish, ConvArgs};
 use crate::ops::conv_widen::widen_rows;
-use crate::ops::conv_write_behind::output_rows;
+use crate::ops::conv_write_behind::{output_rows, write_behind_and_ahead};
 use crate::schedule::Conv;
 use crate::tensor::{Elem, Int8, Storage};
 use core::marker::PhantomData;
@@ -48,19 +48,6 @@ impl Storage for Int16 {
     #[inline(always)]
     fn elem(self) -> Elem {
         Elem::I16
-    }
-
-    #[inline(always)]
-    fn get(self, data: &[i8], i: usize) -> Option<i32> {
-        match data.get(i.wrapping_mul(2)..i.wrapping_mul(2).wrapping_add(2)) {
-            Some(&[lo, hi]) => Some(i16::from_le_bytes([lo as u8, hi as u8]) as i32),
-            _ => None,
-        }
-    }
-
-    #[inline(always)]
-    fn put(self, data: &mut [i8], i: usize, v: i32) {
-        Elem::I16.put(data, i, v)
     }
 }
 
@@ -501,31 +488,17 @@ fn ring_row<'r>(
     r.unwrap_or(&[])
 }
 
-/// [`ConvVariant::WriteBehind`](crate::ConvVariant::WriteBehind) of a
-/// fitting depthwise conv: the reference's order (each output element
-/// written as soon as it is computed), the fast taps. `false` (nothing
-/// written) if it does not fit.
-pub fn conv_write_behind(
-    p: &Conv,
-    a: &ConvArgs<'_>,
-    region: &mut [i8],
-    input_at: usize,
-    output_at: usize,
-) -> bool {
-    written_over(p, a, region, (input_at, output_at, false))
-}
-
-/// [`ConvVariant::WriteAhead`](crate::ConvVariant::WriteAhead) of a fitting
-/// depthwise conv: [`conv_write_behind`] with output rows bottom to top.
-/// `false` (nothing written) if it does not fit.
-pub fn conv_write_ahead(
-    p: &Conv,
-    a: &ConvArgs<'_>,
-    region: &mut [i8],
-    input_at: usize,
-    output_at: usize,
-) -> bool {
-    written_over(p, a, region, (input_at, output_at, true))
+write_behind_and_ahead! {
+    written_over -> bool;
+    /// [`ConvVariant::WriteBehind`](crate::ConvVariant::WriteBehind) of a
+    /// fitting depthwise conv: the reference's order (each output element
+    /// written as soon as it is computed), the fast taps. `false` (nothing
+    /// written) if it does not fit.
+    conv_write_behind: bottom_up = false;
+    /// [`ConvVariant::WriteAhead`](crate::ConvVariant::WriteAhead) of a fitting
+    /// depthwise conv: [`conv_write_behind`] with output rows bottom to top.
+    /// `false` (nothing written) if it does not fit.
+    conv_write_ahead: bottom_up = true;
 }
 
 /// Both of the above: [`behind`] for the output's type, rows top to bottom

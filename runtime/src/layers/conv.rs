@@ -88,28 +88,31 @@ impl Model<'_> {
                 depthwise::depthwise(&args, oh, ow, input, output);
             }
             ConvVariant::DenseHwio {
-                weights_hwio,
-                folded_bias,
-            } => {
-                let args = self.dense_args(p, weights_hwio, folded_bias)?;
-                let (input, output) = split(arena, p.input, p.output)?;
-                dense::dense(&args, p.output.w as usize, input, output);
+                weights_hwio: w,
+                folded_bias: b,
             }
-            ConvVariant::Im2col {
-                weights_rows,
-                folded_bias,
-            } => {
-                let args = self.im2col_args(p, weights_rows, folded_bias)?;
-                let (input, output) = split(arena, p.input, p.output)?;
-                dense::im2col(&args, p.output.w as usize, input, output);
+            | ConvVariant::Im2col {
+                weights_rows: w,
+                folded_bias: b,
             }
-            ConvVariant::Multiplier {
-                weights_hwc,
-                folded_bias,
+            | ConvVariant::Multiplier {
+                weights_hwc: w,
+                folded_bias: b,
             } => {
-                let args = self.multiplier_args(p, weights_hwc, folded_bias)?;
+                // Three window convs on one kernel signature, each with its
+                // own weight layout: the operands, then the kernel.
+                let args = match p.variant {
+                    ConvVariant::DenseHwio { .. } => self.dense_args(p, w, b),
+                    ConvVariant::Im2col { .. } => self.im2col_args(p, w, b),
+                    _ => self.multiplier_args(p, w, b),
+                }?;
                 let (input, output) = split(arena, p.input, p.output)?;
-                multiplier::multiplier(&args, p.output.w as usize, input, output);
+                let ow = p.output.w as usize;
+                match p.variant {
+                    ConvVariant::DenseHwio { .. } => dense::dense(&args, ow, input, output),
+                    ConvVariant::Im2col { .. } => dense::im2col(&args, ow, input, output),
+                    _ => multiplier::multiplier(&args, ow, input, output),
+                }
             }
             ConvVariant::MultiplierWriteBehind {
                 weights_hwc,

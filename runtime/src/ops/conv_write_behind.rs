@@ -8,40 +8,55 @@ use super::conv::{conv_value, ConvArgs};
 use crate::schedule::Conv;
 use crate::tensor::{Elem, Int8, Storage};
 
-/// Reference kernel. `region` holds the input at byte `input_at` and the
-/// output at byte `output_at`. Output rows are computed top to bottom and
-/// each element is written as soon as it is computed, so if the ranges
-/// overlap, the output must start at least [`Conv::write_behind_bytes`]
-/// before the input (the executor checks this).
-pub fn conv_write_behind(
-    p: &Conv,
-    a: &ConvArgs<'_>,
-    region: &mut [i8],
-    input_at: usize,
-    output_at: usize,
-) {
-    // The int8 form compiled apart from the one for any element types.
-    let at = (input_at, output_at);
-    if p.input.elem == Elem::I8 && p.output.elem == Elem::I8 {
-        run(p, a, region, at, Int8, Int8, false);
-    } else {
-        run(p, a, region, at, p.input.elem, p.output.elem, false);
-    }
+/// Defines a kernel family's two region forms on one
+/// `$over(p, a, region, (input_at, output_at, bottom_up))`: `conv_write_behind`
+/// (rows top to bottom, `bottom_up` false) and `conv_write_ahead` (bottom to
+/// top). The reference here and the fast forms in [`crate::kernels::wide`]
+/// take the same arguments and differ only in that order, so their
+/// signatures are written once, here; each keeps its own docs.
+macro_rules! write_behind_and_ahead {
+    ($over:ident -> $ret:ty; $($(#[$doc:meta])* $name:ident: bottom_up = $up:literal;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(
+            p: &Conv,
+            a: &ConvArgs<'_>,
+            region: &mut [i8],
+            input_at: usize,
+            output_at: usize,
+        ) -> $ret {
+            $over(p, a, region, (input_at, output_at, $up))
+        }
+    )*};
+}
+pub(crate) use write_behind_and_ahead;
+
+write_behind_and_ahead! {
+    written_over -> ();
+    /// Reference kernel. `region` holds the input at byte `input_at` and the
+    /// output at byte `output_at`. Output rows are computed top to bottom and
+    /// each element is written as soon as it is computed, so if the ranges
+    /// overlap, the output must start at least [`Conv::write_behind_bytes`]
+    /// before the input (the executor checks this).
+    conv_write_behind: bottom_up = false;
+    /// Reference kernel of [`ConvVariant::WriteAhead`](crate::ConvVariant::WriteAhead):
+    /// [`conv_write_behind`] with output rows computed bottom to top, so if the
+    /// ranges overlap, the output must start at least [`Conv::write_ahead_bytes`]
+    /// after the input (the executor checks this). Any element types.
+    conv_write_ahead: bottom_up = true;
 }
 
-/// Reference kernel of [`ConvVariant::WriteAhead`](crate::ConvVariant::WriteAhead):
-/// [`conv_write_behind`] with output rows computed bottom to top, so if the
-/// ranges overlap, the output must start at least [`Conv::write_ahead_bytes`]
-/// after the input (the executor checks this). Any element types.
-pub fn conv_write_ahead(
-    p: &Conv,
-    a: &ConvArgs<'_>,
-    region: &mut [i8],
-    input_at: usize,
-    output_at: usize,
-) {
+/// Both of the above, rows top to bottom or (`bottom_up`) bottom to top.
+#[inline(always)]
+fn written_over(p: &Conv, a: &ConvArgs<'_>, region: &mut [i8], at: (usize, usize, bool)) {
+    let (input_at, output_at, bottom_up) = at;
     let at = (input_at, output_at);
-    run(p, a, region, at, p.input.elem, p.output.elem, true);
+    // The int8 write-behind form compiled apart from the one for any element
+    // types.
+    if !bottom_up && p.input.elem == Elem::I8 && p.output.elem == Elem::I8 {
+        run(p, a, region, at, Int8, Int8, false);
+    } else {
+        run(p, a, region, at, p.input.elem, p.output.elem, bottom_up);
+    }
 }
 
 fn run(
