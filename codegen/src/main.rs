@@ -65,11 +65,12 @@ struct Common {
     #[arg(long, value_enum, default_value_t = MemoryForm::Fused)]
     memory: MemoryForm,
     /// Activations stored with 16 bits: `none`, or a comma-separated list of
-    /// `head` (pooled vector and logits) and `stages.0` .. `stages.3` (a
-    /// stage's residual stream; its layers then run the reference conv
-    /// forms: more arena and several times the instructions), or `auto`
-    /// (the head, then the streams that gain the most dB per arena byte
-    /// within `--arena-budget`, measured on calibration inputs).
+    /// `head` (pooled vector and logits), `stages.0` .. `stages.3` (a
+    /// stage's residual stream; its layers then run the int16 conv forms:
+    /// more arena and several times the instructions), `stages.N.mlp` (its
+    /// ConvMlp internals) and `stages.N.downsample` (its downsample's `proj.0`
+    /// output), or `auto` (the head, then the groups that gain the most dB
+    /// per arena byte within `--arena-budget`, measured on calibration inputs).
     #[arg(long, value_name = "GROUPS", default_value = "head")]
     int16: Int16Arg,
     /// Arena budget in bytes for `--int16 auto` (default 229376: 224 KiB).
