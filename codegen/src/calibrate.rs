@@ -207,7 +207,7 @@ pub fn choose_ranges(
 /// evidence the head reads. The per-element squared error that `mse`
 /// minimizes undercounts that, so `--no-clip-pooled` keeps their observed
 /// range (trained kit, 224 KiB build: 27.71 -> 28.58 dB held out; fan-in
-/// fixture seed 1: 18.54 -> 17.30 dB, hence opt-in; docs/numerics.md).
+/// fixture seed 1: 18.54 -> 17.46 dB, hence opt-in; docs/numerics.md).
 pub fn pooled(name: &str) -> bool {
     matches!(name, "final_conv.reparam_conv" | "final_conv")
 }
