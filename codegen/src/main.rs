@@ -56,7 +56,7 @@ struct Common {
     #[arg(long)]
     bias_correction: bool,
     /// Never clip the tensors a global pool reads (final_conv's output and
-    /// its SE output): keep their observed range (+0.9 dB on the trained
+    /// its SE output): keep their observed range (+0.9 to 1.7 dB on the trained
     /// proxy kit's mixed builds; off by default: docs/numerics.md).
     #[arg(long)]
     no_clip_pooled: bool,
