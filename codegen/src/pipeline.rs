@@ -197,19 +197,39 @@ pub fn quantize(
     source: &str,
     opts: &QuantOptions,
 ) -> Result<(Folded, Compiled)> {
-    let (folded, stats) = calibrate_stats(ck, inputs, opts);
     let mut settings = settings(inputs, source, opts);
     if let Some(limit) = opts.int16_budget {
-        // base, then at most 4 + 3 + 2 + 1 candidates.
-        let n = 1 + (1..=folded.stages.len()).sum::<usize>();
+        // Measured on held-out probes: candidates calibrated on the rest.
+        let (probe, rest) = budget::split(inputs);
+        let held_out = rest.len() < inputs.len();
+        let (f, stats) = calibrate_stats(ck, &rest, opts);
+        let template = self::settings(&rest, source, opts);
+        // The base, then each step measures the groups not yet added.
+        let g = f.stages.iter().map(|s| 2 + s.downsample.is_some() as usize);
+        let g: usize = g.sum();
+        let n = 1 + g * (g + 1) / 2;
         let pb = progress(n, "choosing int16 groups", opts.quiet);
-        let choice = budget::choose(&folded, &stats, inputs, &settings, limit, &|| pb.inc(1))?;
+        let choice = budget::choose(&f, &stats, &probe, &template, limit, &|| pb.inc(1))?;
         pb.finish_and_clear();
         if !opts.quiet {
-            eprintln!("{}", choice.describe(limit));
+            let on = if held_out {
+                format!(
+                    "{} calibration inputs held out (the candidates calibrated on the other {})",
+                    probe.len(),
+                    rest.len()
+                )
+            } else {
+                format!(
+                    "{} of the calibration inputs (in-sample: fewer than {} inputs)",
+                    probe.len(),
+                    2 * budget::PROBE_INPUTS
+                )
+            };
+            eprintln!("{}", choice.describe(limit, &on));
         }
         settings.int16 = choice.precision;
     }
+    let (folded, stats) = calibrate_stats(ck, inputs, opts);
     let ranges = choose_ranges(&stats, opts.method, &settings.int16, opts.no_clip_pooled);
     let compiled = compile(&folded, &ranges, settings);
     Ok((folded, compiled))
