@@ -176,10 +176,14 @@ mod tests {
         };
         let (ck, _) = load_or_synthesize(None).unwrap();
         let (mut inputs, source) = calibration_inputs(&opts).unwrap();
-        inputs.truncate(PROBE_INPUTS);
-        let (folded, stats) = calibrate_stats(&ck, &inputs, &opts);
-        let template = settings(&inputs, &source, &opts);
-        let run = |budget| choose(&folded, &stats, &inputs, &template, budget, &|| {});
+        // As the main job does: 8 probes held out, the candidates
+        // calibrated on the other 8.
+        inputs.truncate(2 * PROBE_INPUTS);
+        let (probe, rest) = split(&inputs);
+        assert_eq!((probe.len(), rest.len()), (PROBE_INPUTS, PROBE_INPUTS));
+        let (folded, stats) = calibrate_stats(&ck, &rest, &opts);
+        let template = settings(&rest, &source, &opts);
+        let run = |budget| choose(&folded, &stats, &probe, &template, budget, &|| {});
         let all = run(usize::MAX).unwrap();
         let base = &all.steps[0];
         assert_eq!(base.int16, "head");
