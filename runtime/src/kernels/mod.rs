@@ -74,6 +74,7 @@ pub mod squeeze_excite;
 pub mod stem;
 pub mod wide;
 pub mod wide_block;
+pub mod wide_mlp;
 pub mod window;
 
 // The tiers, one folder each; every cfg that chooses between them is below
