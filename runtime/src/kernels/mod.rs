@@ -179,6 +179,12 @@ use portable::{
 };
 #[cfg(not(target_arch = "aarch64"))]
 use squeeze_excite::declining::{fc_dots, se_scale16};
+// The 1x1 tile's int16 inputs (the ConvMlp `fc1` of `wide_mlp`): DSP
+// halfword pairs for `dot_px4`, elsewhere declined.
+#[cfg(fastvit_dsp)]
+use dsp::prepare_px4_i16;
+#[cfg(not(fastvit_dsp))]
+use portable::prepare_px4_i16;
 // The int16 depthwise's channel-vector taps (`wide_block`).
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 use mve::wide_sums16;

@@ -15,9 +15,9 @@
 //! - the residual add by the reference's [`add_with`].
 //!
 //! The reference sums an int16 input in i64; the i32 sums here equal it
-//! exactly because [`fits`] admits only an `fc1` whose every channel
-//! satisfies `|bias| + 32768 * sum |w| <= i32::MAX` ([`sums_fit_i32`]; the
-//! input zero point is 0, so `|x - zp| <= 32768`), and for those sums
+//! exactly because [`fits`] admits only an `fc1` with `cin * 2^22 + max
+//! |bias| <= i32::MAX` ([`sums_fit_i32`]; the input zero point is 0, so
+//! `|w * (x - zp)| <= 128 * 32768`), and for those sums
 //! [`requantize`](crate::quant::requantize) equals
 //! [`requantize_wide`](crate::quant::requantize_wide). Every output is thus
 //! bit-identical to
@@ -33,7 +33,7 @@ use crate::ops::conv::{finish, ConvArgs};
 use crate::ops::conv_mlp::drive_elems;
 use crate::ops::I32s;
 use crate::schedule::{Conv, ConvMlp};
-use crate::tensor::Elem;
+use crate::tensor::{Elem, Storage};
 
 /// Whether the block runs here: int16 `dw` and `fc2` outputs, an `fc1`
 /// reading them with zero point 0, no identity tap and i32 sums that
@@ -52,32 +52,22 @@ pub fn fits(p: &ConvMlp, fc1: &ConvArgs<'_>) -> bool {
 }
 
 /// Whether every output channel of the 1x1 `p` (int16 input, zero point 0)
-/// sums in i32 without overflow for any input: `|bias[o]| + 32768 *
-/// sum_i |w[o][i]| <= i32::MAX`. First the bound with every weight at
-/// -128 (`cin * 2^22` plus the largest bias: one pass over the biases),
-/// and only if that fails the exact per-channel one (a pass over the
-/// weights, once per block run).
+/// sums in i32 without overflow for any input and weights: `cin * 2^22 +
+/// max |bias| <= i32::MAX` (every product at most `32768 * 128 = 2^22`
+/// in magnitude). Every FastViT-T8 `fc1` (`cin <= 384`) passes with half a
+/// billion to spare for the bias; a wider one runs the reference.
 pub fn sums_fit_i32(p: &Conv, a: &ConvArgs<'_>) -> bool {
     let (cin, cout) = (p.input.c as usize, p.output.c as usize);
-    sums_fit(cin, cout, a.weights, a.bias)
+    sums_fit(cin, cout, a.bias)
 }
 
-/// [`sums_fit_i32`] of `cout` channels of `cin` weights each (`[cout][cin]`;
-/// a channel whose weights are missing does not fit) and their biases.
-pub fn sums_fit(cin: usize, cout: usize, weights: &[i8], bias: I32s<'_>) -> bool {
-    let limit = i32::MAX as i64;
-    let bias = |o: usize| (bias.get(o) as i64).abs();
-    let max_bias = (0..cout).map(bias).max().unwrap_or(0);
-    if weights.len() >= cin * cout && cin as i64 * (32768 * 128) + max_bias <= limit {
-        return true;
-    }
-    (0..cout).all(|o| {
-        let Some(w) = weights.get(o * cin..(o + 1) * cin) else {
-            return false;
-        };
-        let s: i64 = w.iter().map(|&v| (v as i64).abs()).sum();
-        bias(o) + 32768 * s <= limit
-    })
+/// [`sums_fit_i32`] of `cout` channels of `cin` inputs with biases `bias`.
+pub fn sums_fit(cin: usize, cout: usize, bias: I32s<'_>) -> bool {
+    let max_bias = (0..cout)
+        .map(|o| bias.get(o).unsigned_abs())
+        .max()
+        .unwrap_or(0);
+    (cin as u64) * (32768 * 128) + max_bias as u64 <= i32::MAX as u64
 }
 
 /// The block with int16 internals on the fast forms; `false` (nothing
@@ -105,7 +95,7 @@ pub fn conv_mlp_wide_internals(
         |y, x0, rows, d| wide::depthwise_group_i16(&p.dw, dw, (y, x0), |iy| rows.get(iy), d),
         |_, _, n, d, hid, tile| {
             fc1_pixels(&p.fc1, fc1, (c, hidden, n), d, hid, tile);
-            wide::pointwise_group_i16(&p.fc2, fc2, (hid, n), d);
+            fc2_pixels(&p.fc2, fc2, (hidden, c, n), hid, d, tile);
         },
         |saved, f, out| add_with(&p.add, (saved, Int16), (f, Int16), (out, Int16)),
     );
@@ -126,6 +116,25 @@ fn fc1_pixels(
     hid: &mut [i8],
     tile: &mut [u32],
 ) {
+    let w = |o: usize| a.weights.get(o * c..(o + 1) * c).unwrap_or(&[]);
+    let mut put = |i: usize, o: usize, dot: i32| {
+        let acc = a.bias.get(o).wrapping_add(dot);
+        if let Some(h) = hid.get_mut(i * hidden + o) {
+            *h = finish(p, a, acc, o, Elem::I8) as i8; // an int8 output: in range
+        }
+    };
+    // The DSP tier: a full group on the 1x1 tile's `SMLAD` loop.
+    if n == super::pointwise::TILE {
+        if let Some(px) = super::prepare_px4_i16(d, c, tile) {
+            for o in 0..hidden {
+                let s = super::dot_px4(&px, w(o));
+                for (i, &s) in s.iter().enumerate() {
+                    put(i, o, s);
+                }
+            }
+            return;
+        }
+    }
     let xs: &mut [i16] = bytemuck::cast_slice_mut(tile);
     let Some(xs) = xs.get_mut(..n * c) else {
         return; // the executor sized the scratch: never taken
@@ -137,13 +146,6 @@ fn fc1_pixels(
         };
     }
     let xs = &*xs;
-    let w = |o: usize| a.weights.get(o * c..(o + 1) * c).unwrap_or(&[]);
-    let mut put = |i: usize, o: usize, dot: i32| {
-        let acc = a.bias.get(o).wrapping_add(dot);
-        if let Some(h) = hid.get_mut(i * hidden + o) {
-            *h = finish(p, a, acc, o, Elem::I8) as i8; // an int8 output: in range
-        }
-    };
     // Four output channels a pass; past the last channel the rows repeat
     // it and their sums are dropped (one loop: less code on flash-tight
     // boards).
@@ -159,6 +161,45 @@ fn fc1_pixels(
             }
         }
         o += 4;
+    }
+}
+
+/// fc2 of `n` pixels: their int8 hidden vectors `hid` (`hidden` a pixel)
+/// to int16 outputs in `d` (`c` a pixel). A full group of four pixels
+/// runs the tier's 1x1 tile primitive ([`super::dot_px4`], the inputs
+/// prepared once in `tile` by [`super::prepare_px4`]: `SMLAD` on DSP,
+/// `VMLADAVA` on Helium), the input zero point folded out per channel
+/// (`zp * sum w`, wrapping: the same i32 as the reference's
+/// `sum w * (x - zp)`); a shorter group, or a tier that declines the
+/// shape, or an identity tap, runs [`wide`]'s four-channel 1x1.
+#[inline(always)]
+fn fc2_pixels(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    (hidden, c, n): (usize, usize, usize),
+    hid: &[i8],
+    d: &mut [i8],
+    tile: &mut [u32],
+) {
+    let px = if n == super::pointwise::TILE && a.identity.is_empty() {
+        super::prepare_px4(hid, hidden, tile)
+    } else {
+        None
+    };
+    let Some(px) = px else {
+        wide::pointwise_group_i16(p, a, (hid, n), d);
+        return;
+    };
+    for o in 0..c {
+        let Some(w) = a.weights.get(o * hidden..(o + 1) * hidden) else {
+            return; // the executor validated the weights: never taken
+        };
+        let sum = w.iter().fold(0i32, |s, &v| s.wrapping_add(v as i32));
+        let base = a.bias.get(o).wrapping_sub(p.in_zp.wrapping_mul(sum));
+        for (i, &s) in super::dot_px4(&px, w).iter().enumerate() {
+            let v = finish(p, a, base.wrapping_add(s), o, Elem::I16);
+            Int16.put(d, i * c + o, v);
+        }
     }
 }
 

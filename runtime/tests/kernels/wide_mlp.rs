@@ -4,7 +4,8 @@
 //! as its four layers apart (reference convs and add, each proven against
 //! the exact model in `wide_conv.rs`), on random shapes, zero points,
 //! multipliers and extreme inputs, and with `fc1` sums up to the i32 bound
-//! (taken fast) and just past it (the i64 reference).
+//! (taken fast) and just past it (the i64 reference); and the DSP tier's
+//! int16 tile inputs.
 
 use proptest::prelude::*;
 use runtime::kernels::wide_mlp::sums_fit;
@@ -248,34 +249,68 @@ fn fc1_sums_at_the_i32_bound() {
         b.fc1.bias.iter_mut().for_each(|v| *v = bias);
         b.fc1.shift.iter_mut().for_each(|sh| *sh = -24);
         let bytes: Vec<u8> = b.fc1.bias.iter().flat_map(|v| v.to_le_bytes()).collect();
-        assert_eq!(
-            sums_fit(c, 5, &b.fc1.weights, I32s(&bytes)),
-            !over,
-            "c {c} over {over}"
-        );
+        assert_eq!(sums_fit(c, 5, I32s(&bytes)), !over, "c {c} over {over}");
         let (got, expected) = b.run(&s);
         assert_same("fc1 at the i32 bound", &expected, &got);
     }
 }
 
 #[test]
-fn the_i32_bound_is_exact_per_channel() {
+fn the_i32_bound_takes_the_largest_bias() {
     let bias = |v: &[i32]| v.iter().flat_map(|b| b.to_le_bytes()).collect::<Vec<u8>>();
-    // 600 inputs: past the all-at-extremes bound, so per channel.
-    let mut w = vec![-128i8; 2 * 600];
-    w[600..].iter_mut().for_each(|v| *v = 1);
     let limit = i32::MAX as i64;
-    let s0: i64 = 600 * 128 * 32768;
-    assert!(s0 > limit);
-    assert!(!sums_fit(600, 2, &w, I32s(&bias(&[0, 0]))));
-    // Channel 0 small enough: 511 weights of 128 and the rest 0.
-    w[511..600].iter_mut().for_each(|v| *v = 0);
-    let top = (limit - 511 * 128 * 32768) as i32;
-    // Channel 1: 600 weights of 1.
-    let top1 = (limit - 600 * 32768) as i32;
-    assert!(sums_fit(600, 2, &w, I32s(&bias(&[top, -top1]))));
-    assert!(!sums_fit(600, 2, &w, I32s(&bias(&[top + 1, 0]))));
-    assert!(!sums_fit(600, 2, &w, I32s(&bias(&[0, -top1 - 1]))));
-    // Missing weights do not fit.
-    assert!(!sums_fit(600, 2, &w[..1000], I32s(&bias(&[0, 0]))));
+    // 511 inputs fit with a bias up to 2^22 - 1, 512 with none.
+    let top = (limit - 511 * (1 << 22)) as i32;
+    assert_eq!(top, (1 << 22) - 1);
+    assert!(sums_fit(511, 3, I32s(&bias(&[0, top, -top]))));
+    assert!(!sums_fit(511, 3, I32s(&bias(&[0, top + 1, 0]))));
+    assert!(!sums_fit(511, 3, I32s(&bias(&[0, 0, -top - 1]))));
+    assert!(!sums_fit(512, 1, I32s(&bias(&[0]))));
+    assert!(!sums_fit(1, 1, I32s(&bias(&[i32::MIN]))));
+    // FastViT-T8's widest fc1 (384 inputs) with a large bias.
+    assert!(sums_fit(384, 2, I32s(&bias(&[500_000_000, -3]))));
+}
+
+/// The DSP tier's int16 tile inputs (`dsp::prepare_px4_i16`, run here on
+/// the software models of its instructions; the boards run the asm):
+/// `dsp::dot_px4` over them is the exact dot product of int16 inputs and
+/// int8 weights, extremes included, for every `cin` multiple of 4 (other
+/// `cin` are declined).
+#[test]
+fn dsp_int16_tile_inputs_give_the_exact_dot() {
+    use runtime::kernels::dsp::{dot_px4, prepare_px4_i16};
+    let mut g = Gen::new(77);
+    for cin in [4usize, 8, 12, 16, 20, 44, 96, 100] {
+        for round in 0..4 {
+            let x: Vec<i32> = (0..4 * cin)
+                .map(|_| match round {
+                    0 => -32768,
+                    1 => [-32768, 32767][g.range_i32(0, 1) as usize],
+                    _ => g.range_i32(-32768, 32767),
+                })
+                .collect();
+            let w: Vec<i8> = (0..cin)
+                .map(|_| {
+                    if round == 0 {
+                        -128
+                    } else {
+                        g.range_i32(-128, 127) as i8
+                    }
+                })
+                .collect();
+            let bytes = encode(&x, Elem::I16);
+            let mut words = vec![0u32; 2 * cin + 3];
+            let px = prepare_px4_i16(&bytes, cin, &mut words).expect("cin % 4 == 0");
+            let got = dot_px4(&px, &w);
+            for (p, &s) in got.iter().enumerate() {
+                let exact: i64 = (0..cin)
+                    .map(|i| i64::from(w[i]) * i64::from(x[p * cin + i]))
+                    .sum();
+                assert_eq!(i64::from(s), exact, "cin {cin} round {round} pixel {p}");
+            }
+        }
+    }
+    let mut words = vec![0u32; 64];
+    assert!(prepare_px4_i16(&[0; 48], 6, &mut words).is_none());
+    assert!(prepare_px4_i16(&[0; 64], 8, &mut words[..15]).is_none());
 }
