@@ -178,10 +178,13 @@ pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
     };
     let body = cin / 8 * 8;
     let mut a = instructions::dot_px4_body(w, words, body, a);
-    let rest = w[body..]
-        .chunks_exact(4)
-        .zip(words[2 * body..].chunks_exact(8));
-    for (r, g) in rest {
+    // Checked tails (never short: `2 * body <= words.len()`): no panic
+    // path where a caller's bounds are not visible to the optimizer (the
+    // board no-panic check; `wide_mlp`'s int16 tile).
+    let (Some(wr), Some(gr)) = (w.get(body..), words.get(2 * body..)) else {
+        return a;
+    };
+    for (r, g) in wr.chunks_exact(4).zip(gr.chunks_exact(8)) {
         group_px4(word(r), g, &mut a);
     }
     a
