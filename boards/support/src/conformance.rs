@@ -21,7 +21,8 @@
 //! | `dense`, `im2col` | `dense::dense` (DenseHwio), `dense::im2col` (patches through the tier's pointwise kernel) | 1x1..9x9 from 1..32 channels, `cout <= 48` |
 //! | `stem` | `stem_fast` with either first kernel, then depthwise, plain and write-behind | as `dense`, then 3x3 s1/s2 |
 //! | `add` | `kernels::add::add` (the tier's table form; Helium four elements a step) against `ops::add::add_element` | every one of the 65,536 input pairs per case |
-//! | `wide` (feature `fast-int16`) | `kernels::wide` on channel vectors: `conv`, `conv_in_place`, `depthwise_group_i8` (the tier's `wide_sums16`) | int16 in, 16..48 channels, x1/x2, 1x1..7x7, s1/s2 |
+//! | `wide` (feature `fast-int16`) | `kernels::wide` on channel vectors: `conv`, `conv_in_place`, `depthwise_group_i8` and `_i16` (the tier's `wide_sums16`) | int16 in, 16..48 channels, x1/x2, 1x1..7x7, s1/s2 |
+//! | `tile16` (feature `fast-int16`) | `dsp::prepare_px4_i16` + `dsp::dot_px4` (the ConvMlp `fc1` over int16 inputs on M4/M33) against the exact dot | `cin` 4..128, multiples of 4; all-extreme first |
 //! | `requantize` | the depthwise and pointwise requantization (Helium `finish16`/`finish_px4`, also called directly on M55) | 4..32 lanes of chosen accumulators |
 //!
 //! Every suite starts with [`EDGE_CASES`] cases that sweep the edges: every
@@ -712,6 +713,7 @@ pub fn run(out: &mut impl Write, b: &mut Buffers) -> usize {
     #[cfg(feature = "fast-int16")]
     {
         failures += wide::wide_suite(out, b).report(out);
+        failures += wide::tile16_suite(out).report(out);
     }
     failures
 }

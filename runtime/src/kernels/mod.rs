@@ -62,6 +62,7 @@
 //! | add (`Layer::Add`, ConvMlp residual) | [`add`]: each input's rescale from a 256-entry table per layer, the output requantization per element | |
 //! | SE, global pool, fc | [`squeeze_excite`]: portable safe Rust; NEON: the SE scale + table 16 channels a step, the fc (int8, int16 inputs) four rows a step (`neon::se_scale16`, `neon::fc_dots`) | |
 //! | int16-operand convs (`--int16`: depthwise reading int16, 1x1 int8 -> int16; schedule `Reference`, `InPlace`, `WriteBehind`, `WriteAhead`, `WidenInPlace`, ConvMlp dw) | [`wide`]: window clipped once per pixel; depthwise with >= 16 input channels, k <= 7, input zero point 0 on channel vectors ([`wide_block`]: 16 output channels a tap, weights copied tap-major once per row; NEON `SMLAL`/`SMLAL2`, Helium `VMULLB`/`VMULLT.S16`, elsewhere portable loops: `wide_sums16`), the rest taps straight off the int16 rows; the 1x1 on four-channel int8 dot products (feature `fast-int16`) | OHWI, bias |
+//! | ConvMlp with int16 internals (`--int16 stages.N.mlp`: `dw`/`fc2` outputs int16; schedule `Reference`) | [`wide_mlp`]: `dw` on [`wide`]'s channel vectors; `fc1` (int16 in) in i32 sums where `cin * 2^22 + max abs bias` fits, on DSP the 1x1 tile's `SMLAD` loop over int16 halfword pairs (`dsp::prepare_px4_i16`), elsewhere plain i16 x i8 loops; `fc2` (int16 out) on the tier's `dot_px4`; feature `fast-int16` | OHWI, bias |
 //! | LUT | reference op (`crate::ops`) | |
 
 pub mod add;
@@ -74,6 +75,7 @@ pub mod squeeze_excite;
 pub mod stem;
 pub mod wide;
 pub mod wide_block;
+pub mod wide_mlp;
 pub mod window;
 
 // The tiers, one folder each; every cfg that chooses between them is below
@@ -178,6 +180,12 @@ use portable::{
 };
 #[cfg(not(target_arch = "aarch64"))]
 use squeeze_excite::declining::{fc_dots, se_scale16};
+// The 1x1 tile's int16 inputs (the ConvMlp `fc1` of `wide_mlp`): DSP
+// halfword pairs for `dot_px4`, elsewhere declined.
+#[cfg(fastvit_dsp)]
+use dsp::prepare_px4_i16;
+#[cfg(not(fastvit_dsp))]
+use portable::prepare_px4_i16;
 // The int16 depthwise's channel-vector taps (`wide_block`).
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 use mve::wide_sums16;

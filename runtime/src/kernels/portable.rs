@@ -76,6 +76,13 @@ pub fn prepare_px4<'a>(x: &'a [i8], cin: usize, _words: &'a mut [u32]) -> Option
     Some(Px4([x0, x1, x2, x3]))
 }
 
+/// The DSP tier's int16 form of [`prepare_px4`] (`dsp::prepare_px4_i16`);
+/// this tier declines (the caller runs its plain int16 loops).
+#[inline(always)]
+pub fn prepare_px4_i16<'a>(_: &[i8], _: usize, _: &'a mut [u32]) -> Option<Px4<'a>> {
+    None
+}
+
 /// `[sum_i w[i] * x_p[i]; p in 0..4]`, wrapping i32: one weight row (at
 /// least `cin` long) against four pixels, each weight load feeding four
 /// multiply-accumulates.

@@ -582,16 +582,60 @@ fn behind(
 pub fn depthwise_group_i8<'r>(
     p: &Conv,
     a: &ConvArgs<'_>,
-    (y, x0): (usize, usize),
+    at: (usize, usize),
     row: impl Fn(usize) -> &'r [i8] + Copy,
     d: &mut [i8],
 ) {
+    depthwise_group(p, a, at, &row, d, Elem::I8);
+}
+
+/// [`depthwise_group_i8`] for int16 outputs (`2 * cout` bytes a pixel in
+/// `d`): the `dw` of a ConvMlp whose internals are int16.
+#[inline(always)]
+pub fn depthwise_group_i16<'r>(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    at: (usize, usize),
+    row: impl Fn(usize) -> &'r [i8] + Copy,
+    d: &mut [i8],
+) {
+    depthwise_group(p, a, at, &row, d, Elem::I16);
+}
+
+/// The one compiled form of [`depthwise_group_i8`] and
+/// [`depthwise_group_i16`] (out of line, rows through a `dyn` reference,
+/// the output type a value: one copy of the tap loops for both, which the
+/// flash of the Cortex-M55 board needs; a row fetch per kernel row is
+/// noise beside the taps).
+#[inline(never)]
+fn depthwise_group<'r>(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    (y, x0): (usize, usize),
+    row: &dyn Fn(usize) -> &'r [i8],
+    d: &mut [i8],
+    out: Elem,
+) {
+    // Opaque to the optimizer, so it does not specialize this function
+    // back into one copy per output type.
+    let out = core::hint::black_box(out);
     let c = (p.output.c as usize).max(1);
-    let n = d.len() / c;
+    let n = d.len() / (c * out.bytes());
     let src = Apart::new(row);
-    depthwise_row(p, a, (y, x0, n), Elem::I8, &src, d, |d, i, o, v| {
-        if let Some(b) = d.get_mut(i * c + o) {
-            *b = v as i8; // An int8 output: in range.
-        }
+    depthwise_row(p, a, (y, x0, n), out, &src, d, |d, i, o, v| {
+        out.put(d, i * c + o, v)
     });
+}
+
+/// The 1x1 int8 -> int16 conv ([`pointwise_fits`]'s form) of the `n`
+/// pixels of `input` into `output` (`2 * cout` bytes a pixel): the `fc2`
+/// of a ConvMlp whose internals are int16.
+#[inline(always)]
+pub fn pointwise_group_i16(
+    p: &Conv,
+    a: &ConvArgs<'_>,
+    (input, n): (&[i8], usize),
+    output: &mut [i8],
+) {
+    pointwise_pixels(p, a, (input, n), output, Int16);
 }

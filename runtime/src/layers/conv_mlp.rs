@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use crate::arena::{bytes, scratch_range, split2_mut};
-use crate::kernels::conv_mlp;
+use crate::kernels::{conv_mlp, wide_mlp};
 use crate::model::Model;
 use crate::ops;
 use crate::schedule::{Conv, ConvMlp, ConvVariant, Layer, TensorRef};
@@ -57,7 +57,13 @@ impl Model<'_> {
                     self.reference_args(fc2)?,
                 );
                 let (data, scratch) = split2_mut(arena, bytes(x), scratch)?;
-                ops::conv_mlp::conv_mlp_reference(p, &dwa, &fc1a, &fc2a, data, scratch);
+                // Int16 internals: the fast forms where they fit (feature
+                // `fast-int16`), else the reference.
+                let args = (&dwa, &fc1a, &fc2a);
+                if !(p.d_bytes() == 2 && wide_mlp::conv_mlp_wide_internals(p, args, data, scratch))
+                {
+                    ops::conv_mlp::conv_mlp_reference(p, &dwa, &fc1a, &fc2a, data, scratch);
+                }
             }
             Some((b1, b2)) => {
                 let (f1, f2) = (self.pointwise_args(fc1, b1)?, self.pointwise_args(fc2, b2)?);

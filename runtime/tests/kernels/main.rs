@@ -25,4 +25,5 @@ mod schedule;
 mod squeeze_excite;
 mod wide;
 mod wide_conv;
+mod wide_mlp;
 mod wide_placement;

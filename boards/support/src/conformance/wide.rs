@@ -145,6 +145,23 @@ pub(super) fn wide_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
             }
             suite.same(out, "dw group", case, &shape, &b.want[..n_out], got, c);
         }
+        if p.output.elem == Elem::I16 && p.stride == 1 && cout == c {
+            // The int16-output group: the `dw` of a ConvMlp whose internals
+            // are int16 (`kernels::wide_mlp`).
+            let row_bytes = p.input.w as usize * c * 2;
+            let x = &b.x[..2 * n_in];
+            let row = |iy: usize| x.get(iy * row_bytes..(iy + 1) * row_bytes).unwrap_or(&[]);
+            got.fill(0x55);
+            for y in 0..oh {
+                for x0 in (0..ow).step_by(4) {
+                    let n = (ow - x0).min(4);
+                    let at = 2 * (y * ow + x0) * c;
+                    let d = &mut got[at..at + 2 * n * c];
+                    wide::depthwise_group_i16(&p, &args, (y, x0), row, d);
+                }
+            }
+            suite.same(out, "dw group i16", case, &shape, &b.want[..n_out], got, 2 * c);
+        }
         suite.end_case();
     }
     suite
@@ -152,4 +169,55 @@ pub(super) fn wide_suite(out: &mut impl Write, b: &mut Buffers) -> Suite {
 
 fn same_hw(p: &Conv) -> bool {
     (p.input.h, p.input.w) == (p.output.h, p.output.w)
+}
+
+/// Cases of the [`tile16_suite`].
+const TILE16_CASES: usize = 60;
+
+/// Widest `cin` of the [`tile16_suite`].
+const TILE16_MAX_CIN: usize = 128;
+
+/// The DSP 1x1 tile over int16 inputs (`kernels::wide_mlp`'s `fc1` on
+/// M4/M33: `dsp::prepare_px4_i16`, then the `SXTB16`/`SMLAD` asm
+/// `dsp::dot_px4`; the instruction models elsewhere) against the exact dot
+/// product of four pixels, `cin` a multiple of 4 up to 128, the first
+/// cases every input at -32768 and every weight at -128.
+pub(super) fn tile16_suite(out: &mut impl Write) -> Suite {
+    use runtime::kernels::dsp::{dot_px4, prepare_px4_i16};
+    let mut r = Rng::new(0x1616_7113_D1CE_5EED);
+    let mut suite = Suite::new("tile16");
+    let mut x = [0i8; 8 * TILE16_MAX_CIN];
+    let mut words = [0u32; 2 * TILE16_MAX_CIN];
+    let mut w = [0i8; TILE16_MAX_CIN];
+    for case in 0..TILE16_CASES {
+        let cin = 4 * (1 + r.below(TILE16_MAX_CIN / 4));
+        let extreme = case < 8;
+        for i in 0..4 * cin {
+            let v = if extreme { -32768 } else { r.range_i32(-32768, 32767) };
+            Elem::I16.store(&mut x, i, v);
+        }
+        for v in w[..cin].iter_mut() {
+            *v = if extreme { -128 } else { r.i8() };
+        }
+        let shape = cin;
+        let Some(px) = prepare_px4_i16(&x[..8 * cin], cin, &mut words) else {
+            suite.fail(out, "prepare", case, &shape, format_args!("declined"));
+            suite.end_case();
+            continue;
+        };
+        let got = dot_px4(&px, &w[..cin]);
+        for (p, &g) in got.iter().enumerate() {
+            let mut exact = 0i64;
+            for (i, &wv) in w[..cin].iter().enumerate() {
+                let xv = Elem::I16.value(&x, p * cin + i).unwrap_or(0);
+                exact += i64::from(wv) * i64::from(xv);
+            }
+            if i64::from(g) != exact {
+                let what = format_args!("pixel {p}: expected {exact}, got {g}");
+                suite.fail(out, "dot_px4", case, &shape, what);
+            }
+        }
+        suite.end_case();
+    }
+    suite
 }

@@ -116,6 +116,42 @@ pub fn prepare_px4<'a>(x: &[i8], cin: usize, words: &'a mut [u32]) -> Option<Px4
     Some(Px4(words))
 }
 
+/// [`prepare_px4`] for int16 inputs (a ConvMlp `fc1` reading its int16
+/// `dw` outputs, `kernels::wide_mlp`): four pixels of `x` (little-endian
+/// halfwords, at least `4 * cin`, pixel-major) into `words` in the same
+/// layout, each four channels' halfword pairs `(x0, x2)` and `(x1, x3)` as
+/// they are, so [`dot_px4`]'s `SMLAD`s (16 x 16-bit products, wrapping
+/// i32 sums) take them unchanged. `None` unless `cin` is a multiple of 4
+/// and `words` holds `2 * cin`.
+#[inline]
+pub fn prepare_px4_i16<'a>(x: &[i8], cin: usize, words: &'a mut [u32]) -> Option<Px4<'a>> {
+    if cin % 4 != 0 {
+        return None;
+    }
+    let x = x.get(..8 * cin)?;
+    let words = words.get_mut(..2 * cin)?;
+    let (x0, r) = x.split_at(2 * cin);
+    let (x1, r) = r.split_at(2 * cin);
+    let (x2, x3) = r.split_at(2 * cin);
+    let groups = x0
+        .chunks_exact(8)
+        .zip(x1.chunks_exact(8))
+        .zip(x2.chunks_exact(8))
+        .zip(x3.chunks_exact(8));
+    // Halfword `i` of a group's eight bytes, zero-extended.
+    let h = |g: &[i8], i: usize| match g.get(2 * i..2 * i + 2) {
+        Some(&[lo, hi]) => u16::from_le_bytes([lo as u8, hi as u8]) as u32,
+        _ => 0,
+    };
+    for ((((p0, p1), p2), p3), out) in groups.zip(words.chunks_exact_mut(8)) {
+        for (pair, p) in out.chunks_exact_mut(2).zip([p0, p1, p2, p3]) {
+            pair[0] = h(p, 0) | h(p, 2) << 16;
+            pair[1] = h(p, 1) | h(p, 3) << 16;
+        }
+    }
+    Some(Px4(words))
+}
+
 /// One group of four channels: the weight word `wv` against the group's
 /// eight prepared words `g`.
 #[inline(always)]
@@ -142,10 +178,13 @@ pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
     };
     let body = cin / 8 * 8;
     let mut a = instructions::dot_px4_body(w, words, body, a);
-    let rest = w[body..]
-        .chunks_exact(4)
-        .zip(words[2 * body..].chunks_exact(8));
-    for (r, g) in rest {
+    // Checked tails (never short: `2 * body <= words.len()`): no panic
+    // path where a caller's bounds are not visible to the optimizer (the
+    // board no-panic check; `wide_mlp`'s int16 tile).
+    let (Some(wr), Some(gr)) = (w.get(body..), words.get(2 * body..)) else {
+        return a;
+    };
+    for (r, g) in wr.chunks_exact(4).zip(gr.chunks_exact(8)) {
         group_px4(word(r), g, &mut a);
     }
     a
