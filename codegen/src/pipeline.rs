@@ -188,28 +188,31 @@ pub fn settings(inputs: &[ModelInput], source: &str, opts: &QuantOptions) -> Set
 /// Folds a checkpoint, equalizes, calibrates and quantizes it. Returns the
 /// equalized float graph (the reference the int8 model is compared with;
 /// same logits as the plain fold) and the compiled model. With
-/// `int16_budget`, the 16-bit groups are chosen first ([`budget::choose`],
-/// its steps printed unless quiet); an error if the budget is below the
-/// default build's arena.
+/// `int16_budget`, the 16-bit groups are chosen first ([`budget::choose`] on
+/// the probes [`budget::split`] holds out, its steps printed unless quiet);
+/// an error if the budget is below the default build's arena.
 pub fn quantize(
     ck: &Checkpoint,
     inputs: &[ModelInput],
     source: &str,
     opts: &QuantOptions,
 ) -> Result<(Folded, Compiled)> {
+    let (folded, stats) = calibrate_stats(ck, inputs, opts);
     let mut settings = settings(inputs, source, opts);
     if let Some(limit) = opts.int16_budget {
-        // Measured on held-out probes: candidates calibrated on the rest.
+        // Measured on held-out probes: candidates calibrated on the rest
+        // (a set too small to spare them: the build's own calibration).
         let (probe, rest) = budget::split(inputs);
         let held_out = rest.len() < inputs.len();
-        let (f, stats) = calibrate_stats(ck, &rest, opts);
+        let sub = held_out.then(|| calibrate_stats(ck, &rest, opts));
+        let (f, stats) = sub.as_ref().map_or((&folded, &stats), |(f, s)| (f, s));
         let template = self::settings(&rest, source, opts);
         // The base, then each step measures the groups not yet added.
         let g = f.stages.iter().map(|s| 2 + s.downsample.is_some() as usize);
         let g: usize = g.sum();
         let n = 1 + g * (g + 1) / 2;
         let pb = progress(n, "choosing int16 groups", opts.quiet);
-        let choice = budget::choose(&f, &stats, &probe, &template, limit, &|| pb.inc(1))?;
+        let choice = budget::choose(f, stats, &probe, &template, limit, &|| pb.inc(1))?;
         pb.finish_and_clear();
         if !opts.quiet {
             let on = if held_out {
@@ -229,7 +232,6 @@ pub fn quantize(
         }
         settings.int16 = choice.precision;
     }
-    let (folded, stats) = calibrate_stats(ck, inputs, opts);
     let ranges = choose_ranges(&stats, opts.method, &settings.int16, opts.no_clip_pooled);
     let compiled = compile(&folded, &ranges, settings);
     Ok((folded, compiled))
