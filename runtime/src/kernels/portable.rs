@@ -8,8 +8,10 @@ use super::depthwise::Pixel;
 use super::dsp::lanes::TapRows;
 use super::pointwise::PointwiseArgs;
 use super::window::WindowArgs;
+use crate::ops::conv::ConvArgs;
 use crate::ops::{I32s, RequantView};
 use crate::quant::requantize_i8;
+use crate::schedule::{Add, Conv};
 
 /// `[sum_i w[r][i] * x[i]; r in 0..4]`, wrapping i32: four weight rows
 /// against one input vector. Every row must be at least `x.len()` long.
@@ -81,6 +83,26 @@ pub fn prepare_px4<'a>(x: &'a [i8], cin: usize, _words: &'a mut [u32]) -> Option
 #[inline(always)]
 pub fn prepare_px4_i16<'a>(_: &[i8], _: usize, _: &'a mut [u32]) -> Option<Px4<'a>> {
     None
+}
+
+/// NEON's vector `fc1` of the int16 ConvMlp (`neon::mlp_fc1_px4`); this
+/// tier declines (`wide_mlp` runs its portable loops).
+#[inline(always)]
+pub fn mlp_fc1_px4(_: &Conv, _: &ConvArgs<'_>, _: &[i8], _: &mut [i8]) -> bool {
+    false
+}
+
+/// NEON's vector `fc2` of the int16 ConvMlp (`neon::mlp_fc2_px4`); this
+/// tier declines.
+#[inline(always)]
+pub fn mlp_fc2_px4(_: &Conv, _: &ConvArgs<'_>, _: (&[i8], &[i32]), _: &mut [i8]) -> bool {
+    false
+}
+
+/// NEON's vector int16 add (`neon::add16`); this tier does no element.
+#[inline(always)]
+pub fn add16(_: &Add, _: &[i8], _: &[i8], _: &mut [i8]) -> usize {
+    0
 }
 
 /// `[sum_i w[i] * x_p[i]; p in 0..4]`, wrapping i32: one weight row (at

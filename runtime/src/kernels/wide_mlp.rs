@@ -14,6 +14,12 @@
 //! - `fc2` (int8 in, int16 out) on [`wide`]'s four-channel int8 1x1;
 //! - the residual add by the reference's [`add_with`].
 //!
+//! On NEON a full group of four pixels takes the tier's vector steps
+//! instead (`neon::mlp_fc1_px4`, `neon::mlp_fc2_px4` with `fc2`'s `bias -
+//! zp * sum w` folded once per call, `neon::add16`; chosen in
+//! `kernels/mod.rs`, the other tiers decline), whatever they decline the
+//! forms above.
+//!
 //! The reference sums an int16 input in i64; the i32 sums here equal it
 //! exactly because [`fits`] admits only an `fc1` with `cin * 2^22 + max
 //! |bias| <= i32::MAX` ([`sums_fit_i32`]; the input zero point is 0, so
@@ -87,6 +93,9 @@ pub fn conv_mlp_wide_internals(
         return false;
     }
     let (c, hidden) = (p.dw.input.c as usize, p.fc1.output.c as usize);
+    // NEON: fc2's `bias - zp * sum w` once per call (1.5 KiB of stack).
+    let mut folded = [0i32; FOLD_MAX];
+    let base = fold(&p.fc2, fc2, &mut folded);
     drive_elems(
         p,
         2,
@@ -95,11 +104,42 @@ pub fn conv_mlp_wide_internals(
         |y, x0, rows, d| wide::depthwise_group_i16(&p.dw, dw, (y, x0), |iy| rows.get(iy), d),
         |_, _, n, d, hid, tile| {
             fc1_pixels(&p.fc1, fc1, (c, hidden, n), d, hid, tile);
-            fc2_pixels(&p.fc2, fc2, (hidden, c, n), hid, d, tile);
+            let by_base = n == super::pointwise::TILE
+                && base.is_some_and(|b| super::mlp_fc2_px4(&p.fc2, fc2, (hid, b), d));
+            if !by_base {
+                fc2_pixels(&p.fc2, fc2, (hidden, c, n), hid, d, tile);
+            }
         },
-        |saved, f, out| add_with(&p.add, (saved, Int16), (f, Int16), (out, Int16)),
+        |saved, f, out| {
+            // The tier's vector elements first (NEON), the rest here.
+            let done = 2 * super::add16(&p.add, saved, f, out);
+            let (a, b) = (saved.get(done..), f.get(done..));
+            if let (Some(a), Some(b), Some(out)) = (a, b, out.get_mut(done..)) {
+                add_with(&p.add, (a, Int16), (b, Int16), (out, Int16));
+            }
+        },
     );
     true
+}
+
+/// Output channels of the `fc2` [`fold`] takes (FastViT-T8's widest).
+const FOLD_MAX: usize = 384;
+
+/// `base[o] = bias[o] - in_zp * sum w[o]` (wrapping: the reference's i32)
+/// of the 1x1 `p` in `buf`, for the tiers whose `fc2` takes it
+/// (`MLP16_VECTOR`) and up to [`FOLD_MAX`] output channels; else `None`.
+fn fold<'b>(p: &Conv, a: &ConvArgs<'_>, buf: &'b mut [i32; FOLD_MAX]) -> Option<&'b [i32]> {
+    let (cin, cout) = (p.input.c as usize, p.output.c as usize);
+    if !super::MLP16_VECTOR || cout > FOLD_MAX {
+        return None;
+    }
+    let base = buf.get_mut(..cout)?;
+    for (o, b) in base.iter_mut().enumerate() {
+        let w = a.weights.get(o * cin..(o + 1) * cin)?;
+        let sum = w.iter().fold(0i32, |s, &v| s.wrapping_add(v as i32));
+        *b = a.bias.get(o).wrapping_sub(p.in_zp.wrapping_mul(sum));
+    }
+    Some(base)
 }
 
 /// fc1 of `n` pixels: their int16 inputs `d` (`c` little-endian halfwords
@@ -116,6 +156,10 @@ fn fc1_pixels(
     hid: &mut [i8],
     tile: &mut [u32],
 ) {
+    // NEON: a full group with its output step in vectors.
+    if n == super::pointwise::TILE && super::mlp_fc1_px4(p, a, d, hid) {
+        return;
+    }
     let w = |o: usize| a.weights.get(o * c..(o + 1) * c).unwrap_or(&[]);
     let mut put = |i: usize, o: usize, dot: i32| {
         let acc = a.bias.get(o).wrapping_add(dot);

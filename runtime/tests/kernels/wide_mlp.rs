@@ -214,6 +214,38 @@ fn int16_internals_equal_the_layers_run_apart() {
     });
 }
 
+/// Shapes the NEON tier's vector steps take (`neon::mlp16`: channel
+/// counts multiples of 16, groups of four pixels and a shorter last one),
+/// on every tier: the same block run apart.
+fn vector_case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..=3, prop_oneof![Just(4usize), Just(5), Just(8)]),
+        prop_oneof![Just(16usize), Just(32), Just(48)],
+        prop_oneof![Just(16usize), Just(48)],
+        prop_oneof![Just(3usize), Just(7)],
+        (any::<bool>(), any::<bool>(), any::<u64>()),
+    )
+        .prop_map(|((h, w), c, hidden, k, (identity, extremes, seed))| Case {
+            h,
+            w,
+            c,
+            hidden,
+            k,
+            wide_x: true,
+            identity,
+            extremes,
+            seed,
+        })
+}
+
+#[test]
+fn vector_shapes_equal_the_layers_run_apart() {
+    check(64, vector_case(), |s| {
+        let (got, expected) = Block::seeded(&s).run(&s);
+        testkit::prop_same("ConvMlp, int16 internals, vector shapes", &expected, &got)
+    });
+}
+
 /// `fc1` with every input at -32768 and every weight at -128: each sum is
 /// `c * 2^22` plus the bias. With the bias at `i32::MAX - c * 2^22` the sum
 /// is exactly `i32::MAX` (the fast i32 form); one more and it is past i32
@@ -221,12 +253,20 @@ fn int16_internals_equal_the_layers_run_apart() {
 /// layers run apart.
 #[test]
 fn fc1_sums_at_the_i32_bound() {
-    for (c, over) in [(16, false), (16, true), (33, false), (33, true), (3, true)] {
+    let cases = [
+        (16, false),
+        (16, true),
+        (33, false),
+        (33, true),
+        (3, true),
+        (32, false),
+    ];
+    for (c, over) in cases {
         let s = Case {
             h: 2,
-            w: 3,
+            w: if c == 32 { 4 } else { 3 },
             c,
-            hidden: 5,
+            hidden: if c == 32 { 16 } else { 5 },
             k: 3,
             wide_x: true,
             identity: false,
@@ -249,7 +289,11 @@ fn fc1_sums_at_the_i32_bound() {
         b.fc1.bias.iter_mut().for_each(|v| *v = bias);
         b.fc1.shift.iter_mut().for_each(|sh| *sh = -24);
         let bytes: Vec<u8> = b.fc1.bias.iter().flat_map(|v| v.to_le_bytes()).collect();
-        assert_eq!(sums_fit(c, 5, I32s(&bytes)), !over, "c {c} over {over}");
+        assert_eq!(
+            sums_fit(c, s.hidden, I32s(&bytes)),
+            !over,
+            "c {c} over {over}"
+        );
         let (got, expected) = b.run(&s);
         assert_same("fc1 at the i32 bound", &expected, &got);
     }

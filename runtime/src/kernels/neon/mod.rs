@@ -32,12 +32,15 @@
 //! convs and [`depthwise_pixel16`], the depthwise convs' pixels),
 //! `depthwise` (window runs, tap table, 16-lane finish), `head` (the
 //! squeeze-excite scale and the fully connected dot products:
-//! [`se_scale16`], [`fc_dots`]), on the shared loads, stores,
+//! [`se_scale16`], [`fc_dots`]), `mlp16` (the int16 ConvMlp's `fc1`,
+//! `fc2` and residual add with vector output steps: [`mlp_fc1_px4`],
+//! [`mlp_fc2_px4`], [`add16`]), on the shared loads, stores,
 //! requantization and table lookup of `vector`.
 
 pub use super::portable::{dot1, dot4, dot_px4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
 pub use depthwise::{depthwise_row16, depthwise_run16, depthwise_taps16, finish16};
 pub use head::{fc_dots, se_scale16};
+pub use mlp16::{add16, mlp_fc1_px4, mlp_fc2_px4};
 pub use multiplier::{depthwise_pixel16, multiplier_pixel16};
 pub use pairs::{above_min, pointwise_pairs};
 pub use tile::{dot_rows_px4, requant_px4, rows_px4_store, ROWS};
@@ -46,6 +49,7 @@ pub use wide16::wide_sums16;
 
 mod depthwise;
 mod head;
+mod mlp16;
 mod multiplier;
 mod pairs;
 mod tile;
