@@ -418,3 +418,29 @@ fn depthwise_int16_blocks_one_tap_at_a_time() {
         }
     }
 }
+
+/// The channel-vector form with every shift <= -1, no table half the time
+/// and identity weights at their extremes a third of the time: the output
+/// step the NEON tier takes 16 channels at a time (`neon::wide_finish16`),
+/// against the reference op in every form.
+#[test]
+fn depthwise_int16_blocks_vector_output_step() {
+    let mut r = Gen::new(0x1619);
+    for case in 0..300 {
+        let (p, in_place) = block_depthwise(&mut r);
+        let mut ops = operands(&p, &mut r);
+        ops.shift
+            .iter_mut()
+            .for_each(|s| *s = r.range_i32(-20, -1) as i8);
+        if r.below(2) == 0 {
+            ops.lut.clear();
+        }
+        if !ops.identity.is_empty() && r.below(3) == 0 {
+            let c = p.output.c as usize;
+            let m = Conv::MAX_IDENTITY;
+            ops.identity = words(&(0..c).map(|o| [m, -m][o % 2]).collect::<Vec<_>>());
+        }
+        let x = random_input(p.input, &mut r);
+        every_form(&p, &ops.args(&x), &x, in_place, case);
+    }
+}

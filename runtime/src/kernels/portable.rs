@@ -99,6 +99,19 @@ pub fn mlp_fc2_px4(_: &Conv, _: &ConvArgs<'_>, _: (&[i8], &[i32]), _: &mut [i8])
     false
 }
 
+/// NEON's vector output step of the int16 depthwise's channel vectors
+/// (`neon::wide_finish16`); this tier declines (the scalar step runs).
+#[inline(always)]
+pub fn wide_finish16(
+    _: &Conv,
+    _: &ConvArgs<'_>,
+    _: (usize, [i32; 16]),
+    _: &[i8],
+    _: crate::tensor::Elem,
+) -> Option<[i32; 16]> {
+    None
+}
+
 /// NEON's vector int16 add (`neon::add16`); this tier does no element.
 #[inline(always)]
 pub fn add16(_: &Add, _: &[i8], _: &[i8], _: &mut [i8]) -> usize {

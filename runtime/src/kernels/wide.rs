@@ -201,6 +201,17 @@ fn block_pixel<'r>(
     let geometry = (p.kernel as usize, p.input.c as usize);
     let clip = (win.ky0, win.ky1, win.kx0, win.kx1);
     let sums = blk.sums(geometry, clip, (win.iy, win.ix), row);
+    // NEON: 16 contiguous channels (multiplier 1) finished in vectors.
+    let o0 = blk.channel(0);
+    if super::INT16_VECTOR && blk.channel(1) == o0 + 1 {
+        let x = match a.identity.is_empty() {
+            true => None,
+            false => row(oy).get(2 * (ox * p.input.c as usize + o0)..),
+        };
+        if let Some(v) = super::wide_finish16(p, a, (o0, sums), x.unwrap_or(&[]), out) {
+            return v;
+        }
+    }
     let mut v = [0i32; LANES];
     for (j, (v, s)) in v.iter_mut().zip(sums).enumerate() {
         let o = blk.channel(j);

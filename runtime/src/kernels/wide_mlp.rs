@@ -127,10 +127,10 @@ const FOLD_MAX: usize = 384;
 
 /// `base[o] = bias[o] - in_zp * sum w[o]` (wrapping: the reference's i32)
 /// of the 1x1 `p` in `buf`, for the tiers whose `fc2` takes it
-/// (`MLP16_VECTOR`) and up to [`FOLD_MAX`] output channels; else `None`.
+/// (`INT16_VECTOR`) and up to [`FOLD_MAX`] output channels; else `None`.
 fn fold<'b>(p: &Conv, a: &ConvArgs<'_>, buf: &'b mut [i32; FOLD_MAX]) -> Option<&'b [i32]> {
     let (cin, cout) = (p.input.c as usize, p.output.c as usize);
-    if !super::MLP16_VECTOR || cout > FOLD_MAX {
+    if !super::INT16_VECTOR || cout > FOLD_MAX {
         return None;
     }
     let base = buf.get_mut(..cout)?;

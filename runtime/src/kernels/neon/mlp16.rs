@@ -59,7 +59,7 @@ unsafe fn store8_at(p: *mut i8, v: int8x8_t) {
 
 /// The four stored shifts of channels `o..o + 4` widened to an i32 vector.
 #[inline(always)]
-fn shifts4(r: RequantView<'_>, o: usize) -> Option<int32x4_t> {
+pub(super) fn shifts4(r: RequantView<'_>, o: usize) -> Option<int32x4_t> {
     let s: [i8; 4] = r.shift.0.get(o..o + 4)?.try_into().ok()?;
     let word = u32::from_le_bytes(s.map(|s| s as u8)) as u64;
     // SAFETY: register-only NEON intrinsics.
