@@ -7,6 +7,7 @@
 use super::depthwise::Pixel;
 use super::dsp::lanes::TapRows;
 use super::pointwise::PointwiseArgs;
+use super::wide_block::{LANES, MAX_KERNEL};
 use super::window::WindowArgs;
 use crate::ops::conv::ConvArgs;
 use crate::ops::{I32s, RequantView};
@@ -110,6 +111,19 @@ pub fn wide_finish16(
     _: crate::tensor::Elem,
 ) -> Option<[i32; 16]> {
     None
+}
+
+/// NEON's transposing load of the int16 depthwise's blocks
+/// (`neon::wide_load16`); this tier declines (`wide_block::Block::load`'s
+/// loops run).
+#[inline(always)]
+pub fn wide_load16(
+    _: &[i8],
+    _: usize,
+    _: (usize, usize, usize),
+    _: &mut [i16; MAX_KERNEL * MAX_KERNEL * LANES],
+) -> bool {
+    false
 }
 
 /// NEON's vector int16 add (`neon::add16`); this tier does no element.

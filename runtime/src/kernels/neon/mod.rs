@@ -45,7 +45,7 @@ pub use multiplier::{depthwise_pixel16, multiplier_pixel16};
 pub use pairs::{above_min, pointwise_pairs};
 pub use tile::{dot_rows_px4, requant_px4, rows_px4_store, ROWS};
 pub use wide::pointwise_wide;
-pub use wide16::{wide_finish16, wide_sums16};
+pub use wide16::{wide_finish16, wide_load16, wide_sums16};
 
 mod depthwise;
 mod head;

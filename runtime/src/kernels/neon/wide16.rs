@@ -3,13 +3,14 @@
 //! unaligned) by the block's i16 weights (two more), `SMLAL`/`SMLAL2` into
 //! four i32 vectors that stay in registers across every tap of the pixel:
 //! 8 instructions per 16 MACs; and their output step 16 channels at a time
-//! ([`wide_finish16`]). Bit-identical to the portable twin
+//! ([`wide_finish16`]), the block's taps transposed by [`wide_load16`].
+//! Bit-identical to the portable twin
 //! `wide_block::sums16` (runtime/tests/wide_kernels.rs, also under
 //! qemu-aarch64).
 
 use super::mlp16::shifts4;
 use super::vector::{load4, load_next, multipliers4, requant4, vector_shifts};
-use crate::kernels::wide_block::{Taps, LANES};
+use crate::kernels::wide_block::{Taps, LANES, MAX_KERNEL};
 use crate::ops::conv::ConvArgs;
 use crate::schedule::Conv;
 use crate::tensor::Elem;
@@ -108,4 +109,95 @@ pub fn wide_finish16(
         }
     }
     Some(v)
+}
+
+/// `wide_block::Block::load` for kernels of at least 16 taps (the 7x7s):
+/// the taps of the 16 output channels `(c0 + j) * m + plane` (OHWI rows of
+/// `k * k` bytes, `m * k * k` apart) transposed tap-major and widened into
+/// `w` (`w[t * 16 + j]`), 16 taps at a time: 16 `LD1` (one per row), a
+/// 16 x 16 byte transpose (`TRN1`/`TRN2` at 8, 16, 32 and 64 bits), `SXTL`
+/// and stores; the last 16 taps overlap the previous chunk. `false`
+/// (nothing written) for fewer than 16 or more than 49 taps, or rows past
+/// the weights.
+pub fn wide_load16(
+    weights: &[i8],
+    k: usize,
+    (c0, m, plane): (usize, usize, usize),
+    w: &mut [i16; MAX_KERNEL * MAX_KERNEL * LANES],
+) -> bool {
+    let kk = k * k;
+    if !(LANES..=MAX_KERNEL * MAX_KERNEL).contains(&kk) {
+        return false;
+    }
+    let stride = m * kk;
+    let first = (c0 * m + plane) * kk;
+    let Some(src) = weights.get(first..first + (LANES - 1) * stride + kk) else {
+        return false;
+    };
+    let mut t0 = 0;
+    loop {
+        let t = t0.min(kk - LANES);
+        // SAFETY: row `j`'s bytes `t..t + 16` lie at `j * stride + t + 16 <=
+        // 15 * stride + kk = src.len()` (`t + 16 <= kk`); register-only NEON
+        // intrinsics; `ST1`s of 8 i16 into the 16-lane chunks of `w`.
+        unsafe {
+            let mut v = [0usize; LANES].map(|_| vdupq_n_s8(0));
+            for (j, v) in v.iter_mut().enumerate() {
+                let mut p = src.as_ptr().add(j * stride + t);
+                *v = load_next(&mut p);
+            }
+            transpose16(&mut v);
+            for (d, &c) in w.chunks_exact_mut(LANES).skip(t).zip(&v) {
+                vst1q_s16(d.as_mut_ptr(), vmovl_s8(vget_low_s8(c)));
+                vst1q_s16(d.as_mut_ptr().add(8), vmovl_high_s8(c));
+            }
+        }
+        if t0 + LANES >= kk {
+            return true;
+        }
+        t0 += LANES;
+    }
+}
+
+/// The 16 x 16 byte matrix `v` (row `j` in `v[j]`) transposed in place:
+/// `TRN1`/`TRN2` of rows `i` and `i + d` at element size `8 * d` bits for
+/// `d` = 1, 2, 4, 8.
+#[inline(always)]
+fn transpose16(v: &mut [int8x16_t; LANES]) {
+    // SAFETY (each closure): register-only NEON intrinsics.
+    let trn = |d: usize, a: int8x16_t, b: int8x16_t| unsafe {
+        match d {
+            1 => (vtrn1q_s8(a, b), vtrn2q_s8(a, b)),
+            2 => {
+                let (a, b) = (vreinterpretq_s16_s8(a), vreinterpretq_s16_s8(b));
+                let (x, y) = (vtrn1q_s16(a, b), vtrn2q_s16(a, b));
+                (vreinterpretq_s8_s16(x), vreinterpretq_s8_s16(y))
+            }
+            4 => {
+                let (a, b) = (vreinterpretq_s32_s8(a), vreinterpretq_s32_s8(b));
+                let (x, y) = (vtrn1q_s32(a, b), vtrn2q_s32(a, b));
+                (vreinterpretq_s8_s32(x), vreinterpretq_s8_s32(y))
+            }
+            _ => {
+                let (a, b) = (vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b));
+                let (x, y) = (vtrn1q_s64(a, b), vtrn2q_s64(a, b));
+                (vreinterpretq_s8_s64(x), vreinterpretq_s8_s64(y))
+            }
+        }
+    };
+    for d in [1, 2, 4, 8] {
+        for i in 0..LANES {
+            if i & d == 0 {
+                if let (Some(&a), Some(&b)) = (v.get(i), v.get(i + d)) {
+                    let (x, y) = trn(d, a, b);
+                    if let Some(s) = v.get_mut(i) {
+                        *s = x;
+                    }
+                    if let Some(s) = v.get_mut(i + d) {
+                        *s = y;
+                    }
+                }
+            }
+        }
+    }
 }
