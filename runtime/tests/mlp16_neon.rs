@@ -120,7 +120,15 @@ fn int16_inputs(g: &mut Gen, n: usize, round: usize) -> Vec<i32> {
 #[test]
 fn fc1_px4_equals_the_reference_conv() {
     let mut g = Gen::new(19);
-    for (cin, cout) in [(8, 16), (16, 16), (24, 32), (96, 48), (104, 16), (384, 32)] {
+    for (cin, cout) in [
+        (8, 16),
+        (16, 16),
+        (24, 32),
+        (96, 48),
+        (104, 16),
+        (384, 32),
+        (400, 16),
+    ] {
         for round in 0..6 {
             let d = dense(&mut g, (cin, cout), (Elem::I16, Elem::I8), round % 2 == 1);
             let x = i16_bytes(&int16_inputs(&mut g, 4 * cin, round));
