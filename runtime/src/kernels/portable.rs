@@ -179,6 +179,14 @@ declining_hooks! {
         [i32; 4], i32, i32, i32, i32, Option<&[i8; 256]>, &mut [i8], usize, usize,
     ) -> bool = false;
 
+    /// `mve::dot_px4_i16` off Helium: declines (`None`), so `wide_mlp`
+    /// runs its plain int16 loops.
+    fn dot_px4_i16(&[i16], usize, &[i8]) -> Option<[i32; 4]> = None;
+
+    /// `mve::dot_px4_sum` off Helium: declines (`None`), so `wide_mlp`
+    /// sums the weight row apart.
+    fn dot_px4_sum(&Px4<'_>, &[i8]) -> Option<([i32; 4], i32)> = None;
+
     /// `mve::tile_px4` off Helium: declines (no channel done), so the caller
     /// takes the channel-by-channel path.
     fn tile_px4(
