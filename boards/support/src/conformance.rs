@@ -721,6 +721,7 @@ pub fn run(out: &mut impl Write, b: &mut Buffers) -> usize {
     #[cfg(all(feature = "mve", feature = "fast-int16"))]
     {
         failures += mlp16::mlp16_suite(out).report(out);
+        failures += mlp16::load16_suite(out).report(out);
     }
     failures
 }

@@ -192,11 +192,14 @@ use portable::prepare_px4_i16;
 use mve::{dot_px4_i16, dot_px4_sum};
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
 use portable::{dot_px4_i16, dot_px4_sum};
-// The int16 depthwise's channel-vector taps (`wide_block`).
+// The int16 depthwise's channel-vector taps (`wide_block`), and on
+// Helium the tap-major copy of a block's weights.
 #[cfg(all(target_arch = "arm", fastvit_mve))]
-use mve::wide_sums16;
+use mve::{load_taps16, wide_sums16};
 #[cfg(target_arch = "aarch64")]
 use neon::wide_sums16;
+#[cfg(not(all(target_arch = "arm", fastvit_mve)))]
+use portable::load_taps16;
 #[cfg(not(any(target_arch = "aarch64", all(target_arch = "arm", fastvit_mve))))]
 use wide_block::sums16 as wide_sums16;
 

@@ -183,6 +183,10 @@ declining_hooks! {
     /// runs its plain int16 loops.
     fn dot_px4_i16(&[i16], usize, &[i8]) -> Option<[i32; 4]> = None;
 
+    /// `mve::load_taps16` off Helium: declines (`false`), so
+    /// `wide_block::Block::load` copies the taps one by one.
+    fn load_taps16(&[i8], usize, (usize, usize), &mut [i16]) -> bool = false;
+
     /// `mve::dot_px4_sum` off Helium: declines (`None`), so `wide_mlp`
     /// sums the weight row apart.
     fn dot_px4_sum(&Px4<'_>, &[i8]) -> Option<([i32; 4], i32)> = None;

@@ -25,7 +25,7 @@
 //! bit-identical to the reference op (runtime/tests/wide_kernels.rs).
 #![forbid(unsafe_code)]
 
-use super::wide_sums16;
+use super::{load_taps16, wide_sums16};
 
 /// Channels a block.
 pub const LANES: usize = 16;
@@ -54,6 +54,11 @@ impl Block {
     pub fn load(weights: &[i8], k: usize, (c0, m, plane): (usize, usize, usize)) -> Self {
         let mut w = [0i16; MAX_KERNEL * MAX_KERNEL * LANES];
         let kk = k * k;
+        // Helium: eight taps a channel per widening load and scatter.
+        let w16 = w.get_mut(..kk * LANES).unwrap_or(&mut []);
+        if load_taps16(weights, kk, (c0 * m + plane, m), w16) {
+            return Self { w, c0, m, plane };
+        }
         for j in 0..LANES {
             let o = (c0 + j) * m + plane;
             let taps = weights.get(o * kk..(o + 1) * kk).unwrap_or(&[]);

@@ -86,3 +86,68 @@ pub(super) fn mlp16_suite(out: &mut impl Write) -> Suite {
     }
     suite
 }
+
+/// Cases of the [`load16_suite`].
+const LOAD16_CASES: usize = 60;
+
+/// `mve::load_taps16` (the int16 depthwise block's tap-major weight copy,
+/// `VLDRB.S16` + `VSTRH.16` scatter) against the plain transposition: 16
+/// channels of `kk` taps (every kernel 1x1..7x7, so `kk % 8` tails of 0..7),
+/// channel step 1 or 2 (a channel multiplier) from a random first channel,
+/// the first cases every weight at -128 or 127; too short a `w` or
+/// `weights` must decline.
+pub(super) fn load16_suite(out: &mut impl Write) -> Suite {
+    use runtime::kernels::mve::load_taps16;
+    const L: usize = 16;
+    let mut r = Rng::new(0x7A95_1616_10AD_5EED);
+    let mut suite = Suite::new("load16");
+    let mut weights = [0i8; 2 * 20 * 49];
+    let mut got = [0i16; 49 * L];
+    for case in 0..LOAD16_CASES {
+        let k = 1 + case % 7;
+        let kk = k * k;
+        let step = 1 + r.below(2);
+        let first = r.below(4);
+        for v in weights.iter_mut() {
+            *v = match case {
+                0..=6 => -128,
+                7..=13 => 127,
+                _ => r.i8(),
+            };
+        }
+        got.fill(0x5555);
+        let shape = kk;
+        if !load_taps16(&weights, kk, (first, step), &mut got[..kk * L]) {
+            suite.fail(out, "load_taps16", case, &shape, format_args!("declined"));
+        }
+        for t in 0..kk {
+            for j in 0..L {
+                let want = i16::from(weights[(first + j * step) * kk + t]);
+                if got[t * L + j] != want {
+                    let g = got[t * L + j];
+                    let what = format_args!("tap {t} lane {j}: expected {want}, got {g}");
+                    suite.fail(out, "load_taps16", case, &shape, what);
+                }
+            }
+        }
+        if got[kk * L..].iter().any(|&v| v != 0x5555) {
+            suite.fail(
+                out,
+                "load_taps16",
+                case,
+                &shape,
+                format_args!("wrote past kk"),
+            );
+        }
+        suite.end_case();
+    }
+    // Taps past the block's 49 (`w` too short), or channels past the
+    // weights: declined.
+    let short = load_taps16(&weights, 50, (0, 1), &mut got);
+    if short || load_taps16(&weights[..16 * 49 - 1], 49, (0, 1), &mut got) {
+        let what = format_args!("not declined");
+        suite.fail(out, "load_taps16", LOAD16_CASES, &49, what);
+    }
+    suite.end_case();
+    suite
+}

@@ -33,7 +33,7 @@ pub use pixel::{
 };
 pub use taps::above_min;
 pub use tile::{dot_px4, dot_rows_px4, finish_px4, tile_px4, ROWS};
-pub use wide16::wide_sums16;
+pub use wide16::{load_taps16, wide_sums16};
 
 #[rustfmt::skip]
 /// One tap's 16 channels in the widening form: `VLDRB.S16` of eight
