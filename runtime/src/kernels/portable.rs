@@ -188,8 +188,9 @@ declining_hooks! {
     fn load_taps16(&[i8], usize, (usize, usize), &mut [i16]) -> bool = false;
 
     /// `mve::dot_px4_sum` off Helium: declines (`None`), so `wide_mlp`
-    /// sums the weight row apart.
-    fn dot_px4_sum(&Px4<'_>, &[i8]) -> Option<([i32; 4], i32)> = None;
+    /// sums the weight row apart. Generic over the tile type, which the
+    /// DSP tier defines differently.
+    fn dot_px4_sum<P>(&P, &[i8]) -> Option<([i32; 4], i32)> = None;
 
     /// `mve::tile_px4` off Helium: declines (no channel done), so the caller
     /// takes the channel-by-channel path.
