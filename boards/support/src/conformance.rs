@@ -88,6 +88,9 @@ type Rng = SplitMix64;
 #[cfg(feature = "fast-int16")]
 mod wide;
 
+#[cfg(all(feature = "mve", feature = "fast-int16"))]
+mod mlp16;
+
 /// The case generator's draws beyond the kit's.
 trait Draws {
     fn channels(&mut self, max: usize) -> usize;
@@ -714,6 +717,11 @@ pub fn run(out: &mut impl Write, b: &mut Buffers) -> usize {
     {
         failures += wide::wide_suite(out, b).report(out);
         failures += wide::tile16_suite(out).report(out);
+    }
+    #[cfg(all(feature = "mve", feature = "fast-int16"))]
+    {
+        failures += mlp16::mlp16_suite(out).report(out);
+        failures += mlp16::load16_suite(out).report(out);
     }
     failures
 }

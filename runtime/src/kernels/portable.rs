@@ -228,6 +228,19 @@ declining_hooks! {
         [i32; 4], i32, i32, i32, i32, Option<&[i8; 256]>, &mut [i8], usize, usize,
     ) -> bool = false;
 
+    /// `mve::dot_px4_i16` off Helium: declines (`None`), so `wide_mlp`
+    /// runs its plain int16 loops.
+    fn dot_px4_i16(&[i16], usize, &[i8]) -> Option<[i32; 4]> = None;
+
+    /// `mve::load_taps16` off Helium: declines (`false`), so
+    /// `wide_block::Block::load` copies the taps one by one.
+    fn load_taps16(&[i8], usize, (usize, usize), &mut [i16]) -> bool = false;
+
+    /// `mve::dot_px4_sum` off Helium: declines (`None`), so `wide_mlp`
+    /// sums the weight row apart. Generic over the tile type, which the
+    /// DSP tier defines differently.
+    fn dot_px4_sum<P>(&P, &[i8]) -> Option<([i32; 4], i32)> = None;
+
     /// `mve::tile_px4` off Helium: declines (no channel done), so the caller
     /// takes the channel-by-channel path.
     fn tile_px4(

@@ -25,7 +25,7 @@
 //! bit-identical to the reference op (runtime/tests/wide_kernels.rs).
 #![forbid(unsafe_code)]
 
-use super::wide_sums16;
+use super::{load_taps16, wide_sums16};
 
 /// Channels a block.
 pub const LANES: usize = 16;
@@ -55,8 +55,15 @@ impl Block {
         let mut w = [0i16; MAX_KERNEL * MAX_KERNEL * LANES];
         let kk = k * k;
         // NEON: 16 taps at a time by a byte transpose (7x7 kernels).
-        let done = super::wide_load16(weights, k, (c0, m, plane), &mut w);
-        for j in (0..LANES).filter(|_| !done) {
+        if super::wide_load16(weights, k, (c0, m, plane), &mut w) {
+            return Self { w, c0, m, plane };
+        }
+        // Helium: eight taps a channel per widening load and scatter.
+        let w16 = w.get_mut(..kk * LANES).unwrap_or(&mut []);
+        if load_taps16(weights, kk, (c0 * m + plane, m), w16) {
+            return Self { w, c0, m, plane };
+        }
+        for j in 0..LANES {
             let o = (c0 + j) * m + plane;
             let taps = weights.get(o * kk..(o + 1) * kk).unwrap_or(&[]);
             for (t, &v) in taps.iter().enumerate() {

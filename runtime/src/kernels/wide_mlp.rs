@@ -10,7 +10,10 @@
 //!   `dw` outputs are copied once into the word-aligned tile scratch as
 //!   halfwords, then four output channels a pass run plain i16 x i8 dot
 //!   products into wrapping i32 sums ([`dot4_16`], loops LLVM vectorizes
-//!   on NEON and Helium), finished by the reference output step;
+//!   on NEON), finished by the reference output step; on Helium a full
+//!   group runs one weight row against its four pixels
+//!   (`mve::dot_px4_i16`, `VMLADAVA.S16`) and each channel's four outputs
+//!   are finished as one vector (`finish_px4`);
 //! - `fc2` (int8 in, int16 out) on [`wide`]'s four-channel int8 1x1;
 //! - the residual add by the reference's [`add_with`].
 //!
@@ -161,7 +164,7 @@ fn fc1_pixels(
         return;
     }
     let w = |o: usize| a.weights.get(o * c..(o + 1) * c).unwrap_or(&[]);
-    let mut put = |i: usize, o: usize, dot: i32| {
+    let put = |hid: &mut [i8], i: usize, o: usize, dot: i32| {
         let acc = a.bias.get(o).wrapping_add(dot);
         if let Some(h) = hid.get_mut(i * hidden + o) {
             *h = finish(p, a, acc, o, Elem::I8) as i8; // an int8 output: in range
@@ -173,7 +176,7 @@ fn fc1_pixels(
             for o in 0..hidden {
                 let s = super::dot_px4(&px, w(o));
                 for (i, &s) in s.iter().enumerate() {
-                    put(i, o, s);
+                    put(hid, i, o, s);
                 }
             }
             return;
@@ -190,10 +193,27 @@ fn fc1_pixels(
         };
     }
     let xs = &*xs;
+    let mut o = 0;
+    // Helium: a full group a weight row (`mve::dot_px4_i16`), a channel's
+    // four outputs finished as one vector (`finish_px4`); elsewhere declined.
+    let lut: Option<&[i8; 256]> = a.lut.try_into().ok();
+    if n == super::pointwise::TILE && (lut.is_some() || a.lut.is_empty()) {
+        while o < hidden {
+            let Some(s) = super::dot_px4_i16(xs, c, w(o)) else {
+                break;
+            };
+            let (m, sh) = (a.requant.multiplier.get(o), a.requant.shift.get(o));
+            if !super::finish_px4(s, a.bias.get(o), m, sh, p.out_zp, lut, hid, o, hidden) {
+                for (i, &s) in s.iter().enumerate() {
+                    put(hid, i, o, s);
+                }
+            }
+            o += 1;
+        }
+    }
     // Four output channels a pass; past the last channel the rows repeat
     // it and their sums are dropped (one loop: less code on flash-tight
     // boards).
-    let mut o = 0;
     while o < hidden {
         let r = |j: usize| w((o + j).min(hidden - 1));
         let rows = [r(0), r(1), r(2), r(3)];
@@ -201,7 +221,7 @@ fn fc1_pixels(
             let x = xs.get(i * c..(i + 1) * c).unwrap_or(&[]);
             let s = dot4_16(rows, x);
             for (j, &s) in s.iter().enumerate().take(hidden - o) {
-                put(i, o + j, s);
+                put(hid, i, o + j, s);
             }
         }
         o += 4;
@@ -238,9 +258,13 @@ fn fc2_pixels(
         let Some(w) = a.weights.get(o * hidden..(o + 1) * hidden) else {
             return; // the executor validated the weights: never taken
         };
-        let sum = w.iter().fold(0i32, |s, &v| s.wrapping_add(v as i32));
+        // Helium: the row's sum from the dot loop (`mve::dot_px4_sum`).
+        let (dots, sum) = super::dot_px4_sum(&px, w).unwrap_or_else(|| {
+            let sum = w.iter().fold(0i32, |s, &v| s.wrapping_add(v as i32));
+            (super::dot_px4(&px, w), sum)
+        });
         let base = a.bias.get(o).wrapping_sub(p.in_zp.wrapping_mul(sum));
-        for (i, &s) in super::dot_px4(&px, w).iter().enumerate() {
+        for (i, &s) in dots.iter().enumerate() {
             let v = finish(p, a, base.wrapping_add(s), o, Elem::I16);
             Int16.put(d, i * c + o, v);
         }

@@ -27,12 +27,13 @@ pub use super::portable::{dot1, dot4, prepare_px4, Px4, StackTile, TILE_WORDS_PE
 pub use add::add_tables4;
 pub use chunk::{finish16, taps16, taps16_sums, Acc16};
 pub use copy::copy_run;
+pub use mlp16::{dot_px4_i16, dot_px4_sum};
 pub use pixel::{
     depthwise_pixel16, depthwise_row16, depthwise_span16, depthwise_taps16, multiplier_pixel16,
 };
 pub use taps::above_min;
 pub use tile::{dot_px4, dot_rows_px4, finish_px4, tile_px4, ROWS};
-pub use wide16::wide_sums16;
+pub use wide16::{load_taps16, wide_sums16};
 
 #[rustfmt::skip]
 /// One tap's 16 channels in the widening form: `VLDRB.S16` of eight
@@ -64,6 +65,7 @@ macro_rules! tap16_s16 {
 mod add;
 mod chunk;
 mod copy;
+mod mlp16;
 mod pixel;
 mod taps;
 mod tile;

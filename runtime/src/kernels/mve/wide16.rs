@@ -79,3 +79,68 @@ pub fn wide_sums16<'r>(taps: Taps<impl Iterator<Item = (&'r [i8], &'r [i16])>>) 
     }
     out
 }
+
+/// `wide_block::Block::load`'s copy on Helium: the `kk` taps of each of the
+/// `LANES` output channels `first + j * step` (OHWI depthwise weights, `kk`
+/// a channel) into `w[t * LANES + j]`, widened to i16: per channel and
+/// eight taps one `VLDRB.S16` and one `VSTRH.16` scatter (offsets `32 *
+/// t`), the last `kk % 8` taps scalar. `false` (nothing written) if
+/// `weights` does not hold every channel or `w` not `kk * LANES` values.
+#[inline]
+pub fn load_taps16(
+    weights: &[i8],
+    kk: usize,
+    (first, step): (usize, usize),
+    w: &mut [i16],
+) -> bool {
+    let last = first + (LANES - 1) * step;
+    if weights.len() < (last + 1) * kk || w.len() < kk * LANES {
+        return false;
+    }
+    let steps = kk / 8;
+    for j in 0..LANES {
+        let o = first + j * step;
+        let Some(taps) = weights.get(o * kk..(o + 1) * kk) else {
+            return false;
+        };
+        if steps > 0 {
+            // SAFETY: reads `8 * steps <= kk` bytes of `taps` (r0,
+            // post-incremented: the widening load's write-back form takes
+            // a low register); writes the halfwords `j + 16 * t`, `t <
+            // 8 * steps <= kk`, of `w` (`kk * LANES` long; the scatter's
+            // offsets are 0, 32, .., 224 bytes from `dst`, which steps 256
+            // bytes a pass; halfword-aligned as `VSTRH` wants). The
+            // low-overhead loop runs exactly `steps >= 1` times. r2 is the
+            // `VIDUP` base (even register), q0-q1 (d0-d3) are declared
+            // clobbered. MVE is guaranteed by the `fastvit_mve` cfg.
+            unsafe {
+                core::arch::asm!(
+                    "vidup.u16 q1, r2, #1",
+                    "vshl.u16 q1, q1, #5",
+                    "dls lr, {n}",
+                    "2:",
+                    "vldrb.s16 q0, [r0], #8",
+                    "vstrh.16 q0, [{dst}, q1]",
+                    "add {dst}, {dst}, #256",
+                    "le lr, 2b",
+                    n = in(reg) steps,
+                    dst = inout(reg) w.as_mut_ptr().wrapping_add(j) => _,
+                    inout("r0") taps.as_ptr() => _,
+                    inout("r2") 0u32 => _,
+                    out("lr") _,
+                    out("d0") _,
+                    out("d1") _,
+                    out("d2") _,
+                    out("d3") _,
+                    options(nostack, preserves_flags),
+                );
+            }
+        }
+        for (t, &v) in taps.iter().enumerate().skip(8 * steps) {
+            if let Some(d) = w.get_mut(t * LANES + j) {
+                *d = v as i16;
+            }
+        }
+    }
+    true
+}
