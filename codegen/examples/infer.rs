@@ -55,9 +55,8 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(3);
     let opts = QuantOptions {
-        resolution: 256,
         quiet: true,
-        ..QuantOptions::default()
+        ..QuantOptions::plain_int8(256)
     };
     let (ck, _) = pipeline::load_or_synthesize(None).expect("synthetic checkpoint");
     let inputs = builtin_calibration(256);

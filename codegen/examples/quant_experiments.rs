@@ -31,11 +31,10 @@ fn main() {
             codegen::calibrate::RangeMethod::Mse,
         ] {
             let opts = QuantOptions {
-                resolution: res,
                 quiet: true,
                 equalization: alpha,
                 method,
-                ..QuantOptions::default()
+                ..QuantOptions::plain_int8(res)
             };
             let (calib, source) = pipeline::calibration_inputs(&opts).unwrap();
             let (folded, c) = pipeline::quantize(&ck, &calib, &source, &opts).unwrap();

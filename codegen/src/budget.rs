@@ -21,7 +21,10 @@ use std::collections::BTreeMap;
 
 use crate::calibrate::{choose_ranges, Range, Stats};
 use crate::error::{Error, Result};
-use crate::eval::evaluate;
+use rayon::prelude::*;
+
+use crate::eval::{input_centred_sqnr_db, run_int8};
+use crate::float::{forward_folded, Fmap};
 use crate::fold::Folded;
 use crate::images::ModelInput;
 use crate::precision::{Group, Precision};
@@ -100,6 +103,11 @@ pub fn choose(
     budget: usize,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Choice> {
+    // The float logits do not depend on the candidate: computed once.
+    let float: Vec<Vec<f32>> = probe
+        .par_iter()
+        .map(|inp| forward_folded(folded, &inp.normalized, &mut |_: &str, _: &Fmap| {}))
+        .collect();
     let measure = |p: &Precision| -> Result<Step> {
         let ranges: BTreeMap<String, Range> =
             choose_ranges(stats, template.method, p, template.no_clip_pooled);
@@ -109,12 +117,29 @@ pub fn choose(
             ..template.clone()
         };
         let c = compile(folded, &ranges, settings);
-        let r = evaluate(folded, &c, probe, false, None, &|| {})?;
+        if c.arena_bytes > budget {
+            // Cannot be chosen: not worth running.
+            tick();
+            return Ok(Step {
+                int16: p.to_string(),
+                arena_bytes: c.arena_bytes,
+                sqnr_db: f64::NEG_INFINITY,
+            });
+        }
+        let quantized: Vec<Vec<f32>> = probe
+            .par_iter()
+            .map(|inp| c.dequantize_logits(&run_int8(&c, inp, |_, _| {})))
+            .collect();
         tick();
         Ok(Step {
             int16: p.to_string(),
             arena_bytes: c.arena_bytes,
-            sqnr_db: r.input_centred_logit_sqnr_db,
+            sqnr_db: input_centred_sqnr_db(
+                float
+                    .iter()
+                    .zip(&quantized)
+                    .map(|(f, q)| (f.as_slice(), q.as_slice())),
+            ),
         })
     };
     let mut precision = Precision::default();

@@ -65,6 +65,10 @@ pub fn conv2d(
     let mut y = Fmap::zeros(cout, oh, ow);
     let cin_g = x.c / groups;
     let cout_g = cout / groups;
+    // A 1x1 conv without padding or stride reads each input plane whole:
+    // one multiply-add pass over the plane per weight (the same operations,
+    // in the same order, as row by row).
+    let whole_planes = (k, stride, pad) == (1, 1, 0);
     for o in 0..cout {
         let g = o / cout_g;
         let out = &mut y.data[o * oh * ow..(o + 1) * oh * ow];
@@ -73,9 +77,26 @@ pub fn conv2d(
         }
         for ci in 0..cin_g {
             let plane = &x.data[(g * cin_g + ci) * x.h * x.w..(g * cin_g + ci + 1) * x.h * x.w];
+            if whole_planes {
+                let wv = weight[o * cin_g + ci];
+                for (o_, i_) in out.iter_mut().zip(plane) {
+                    *o_ += wv * i_;
+                }
+                continue;
+            }
             for ky in 0..k {
                 for kx in 0..k {
                     let wv = weight[((o * cin_g + ci) * k + ky) * k + kx];
+                    // Valid ox range: 0 <= ox*stride + kx - pad < w (the
+                    // same for every row: worked out once per tap).
+                    let lo = pad.saturating_sub(kx).div_ceil(stride);
+                    let hi = (x.w as isize + pad as isize - kx as isize - 1)
+                        .div_euclid(stride as isize)
+                        + 1;
+                    let hi = (hi.max(0) as usize).min(ow);
+                    if lo >= hi {
+                        continue;
+                    }
                     for oy in 0..oh {
                         let iy = (oy * stride + ky) as isize - pad as isize;
                         if iy < 0 || iy >= x.h as isize {
@@ -83,15 +104,6 @@ pub fn conv2d(
                         }
                         let row = &plane[iy as usize * x.w..(iy as usize + 1) * x.w];
                         let orow = &mut out[oy * ow..(oy + 1) * ow];
-                        // Valid ox range: 0 <= ox*stride + kx - pad < w.
-                        let lo = pad.saturating_sub(kx).div_ceil(stride);
-                        let hi = (x.w as isize + pad as isize - kx as isize - 1)
-                            .div_euclid(stride as isize)
-                            + 1;
-                        let hi = (hi.max(0) as usize).min(ow);
-                        if lo >= hi {
-                            continue;
-                        }
                         if stride == 1 {
                             let start = lo + kx - pad;
                             for (o_, i_) in orow[lo..hi]
@@ -416,4 +428,55 @@ pub fn top_k(v: &[f32], k: usize) -> Vec<usize> {
     idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]).then(a.cmp(&b)));
     idx.truncate(k);
     idx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prng::SplitMix64;
+
+    /// Every output of [`conv2d`] is its bias plus `w * x` over input
+    /// channels, then taps, in order, skipping padding: checked bit for bit
+    /// against that sum written out per element, for the whole-plane 1x1
+    /// pass and the tap loops (padding, stride 2, groups).
+    #[test]
+    fn conv2d_is_the_ordered_sum_per_element() {
+        let mut rng = SplitMix64::new(7);
+        for (cin, cout, h, w, k, stride, pad, groups) in [
+            (5, 3, 6, 7, 1, 1, 0, 1),
+            (4, 6, 9, 8, 3, 2, 1, 2),
+            (3, 3, 7, 7, 7, 1, 3, 3),
+            (2, 4, 5, 6, 3, 1, 1, 1),
+        ] {
+            let mut v = |n: usize| (0..n).map(|_| rng.uniform(-2.0, 2.0)).collect::<Vec<_>>();
+            let x = Fmap::new(cin, h, w, v(cin * h * w));
+            let (cin_g, cout_g) = (cin / groups, cout / groups);
+            let weight = v(cout * cin_g * k * k);
+            let bias = v(cout);
+            let y = conv2d(&x, &weight, Some(&bias), cout, k, stride, pad, groups);
+            for o in 0..cout {
+                for oy in 0..y.h {
+                    for ox in 0..y.w {
+                        let mut a = bias[o];
+                        for ci in 0..cin_g {
+                            let c = o / cout_g * cin_g + ci;
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let iy = (oy * stride + ky) as isize - pad as isize;
+                                    let ix = (ox * stride + kx) as isize - pad as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue;
+                                    }
+                                    let xv = x.data[(c * h + iy as usize) * w + ix as usize];
+                                    a += weight[((o * cin_g + ci) * k + ky) * k + kx] * xv;
+                                }
+                            }
+                        }
+                        let got = y.data[(o * y.h + oy) * y.w + ox];
+                        assert_eq!(got.to_bits(), a.to_bits(), "k{k} s{stride} o{o} {oy},{ox}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -50,15 +50,24 @@ struct Common {
     /// Per-channel equalization strength, 0 (off) to 1 (full).
     #[arg(long, default_value_t = 0.5)]
     equalize: f64,
-    /// Correct each conv's bias for the mean shift its int8 weight rounding
-    /// makes, from the calibration inputs' channel means (+0.2 to 0.5 dB on
-    /// the trained proxy kit; off by default: docs/numerics.md).
-    #[arg(long)]
+    /// Do not correct the convs' biases for the mean shift their int8 weight
+    /// rounding makes (the correction, from the calibration inputs' channel
+    /// means, is on by default: +0.2 to 0.9 dB on the trained proxy kit,
+    /// docs/numerics.md).
+    #[arg(long, overrides_with = "bias_correction")]
+    no_bias_correction: bool,
+    /// Correct the convs' biases (the default; undoes `--no-bias-correction`).
+    #[arg(long, overrides_with = "no_bias_correction")]
     bias_correction: bool,
-    /// Never clip the tensors a global pool reads (final_conv's output and
-    /// its SE output): keep their observed range (+0.9 to 1.7 dB on the trained
-    /// proxy kit's mixed builds; off by default: docs/numerics.md).
-    #[arg(long)]
+    /// Clip the tensors a global pool reads (final_conv's output and its SE
+    /// output) like any other (by default they keep their observed range:
+    /// +0.9 to 1.7 dB on the trained proxy kit's mixed builds,
+    /// docs/numerics.md).
+    #[arg(long, overrides_with = "no_clip_pooled")]
+    clip_pooled: bool,
+    /// Keep the pooled tensors' observed range (the default; undoes
+    /// `--clip-pooled`).
+    #[arg(long, overrides_with = "clip_pooled")]
     no_clip_pooled: bool,
     /// Execution forms: `fused` (streamed stem, in-place convs, fused ConvMlp:
     /// the smallest arena) or `layer-by-layer` (whole tensors, for comparison).
@@ -70,8 +79,10 @@ struct Common {
     /// more arena and several times the instructions), `stages.N.mlp` (its
     /// ConvMlp internals) and `stages.N.downsample` (its downsample's `proj.0`
     /// output), or `auto` (the head, then the groups that gain the most dB
-    /// per arena byte within `--arena-budget`, measured on calibration inputs).
-    #[arg(long, value_name = "GROUPS", default_value = "head")]
+    /// per arena byte within `--arena-budget`, measured on calibration inputs
+    /// held out from the rest; the default). `--int16 head` is the int8 build:
+    /// the fastest, a few dB less faithful (docs/numerics.md).
+    #[arg(long, value_name = "GROUPS", default_value = "auto")]
     int16: Int16Arg,
     /// Arena budget in bytes for `--int16 auto` (default 229376: 224 KiB).
     #[arg(long, value_name = "BYTES")]
@@ -154,8 +165,8 @@ fn options(c: &Common) -> Result<QuantOptions> {
         calib: c.calib.clone(),
         method: c.method,
         equalization: c.equalize,
-        bias_correction: c.bias_correction,
-        no_clip_pooled: c.no_clip_pooled,
+        bias_correction: !c.no_bias_correction,
+        no_clip_pooled: !c.clip_pooled,
         quiet: c.quiet || c.json,
         memory: c.memory,
         int16: match &c.int16 {

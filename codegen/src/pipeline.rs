@@ -34,11 +34,10 @@ pub struct QuantOptions {
     /// Equalization strength (0 disables).
     pub equalization: f64,
     /// Correct each conv's bias for the mean shift of its weight rounding
-    /// ([`crate::bias_correction`]; off by default: it gains on the trained
-    /// kit but lowered a fan-in fixture's minimum cosine).
+    /// ([`crate::bias_correction`]; on by default).
     pub bias_correction: bool,
     /// Never clip the tensors a global pool reads
-    /// ([`crate::calibrate::pooled`]; off by default for the same reason).
+    /// ([`crate::calibrate::pooled`]; on by default).
     pub no_clip_pooled: bool,
     /// Hide progress bars.
     pub quiet: bool,
@@ -47,8 +46,27 @@ pub struct QuantOptions {
     /// The tensors stored with 16 bits (default: the head).
     pub int16: Precision,
     /// `--int16 auto`: choose the 16-bit groups under this arena budget in
-    /// bytes instead ([`crate::budget`]; `int16` is then ignored).
+    /// bytes instead ([`crate::budget`]; `int16` is then ignored). The
+    /// default: [`crate::budget::DEFAULT_ARENA_BUDGET`].
     pub int16_budget: Option<usize>,
+}
+
+impl QuantOptions {
+    /// The plain int8 build (`--int16 head --no-bias-correction
+    /// --clip-pooled`): only the head at 16 bits, no trained-model
+    /// corrections. The fastest build and the quickest to make (no choice to
+    /// measure); the fan-in fixtures' regression floors and the board
+    /// benchmark are on it.
+    pub fn plain_int8(resolution: usize) -> Self {
+        Self {
+            resolution,
+            bias_correction: false,
+            no_clip_pooled: false,
+            int16: Precision::default(),
+            int16_budget: None,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for QuantOptions {
@@ -58,12 +76,12 @@ impl Default for QuantOptions {
             calib: None,
             method: RangeMethod::Mse,
             equalization: 0.5,
-            bias_correction: false,
-            no_clip_pooled: false,
+            bias_correction: true,
+            no_clip_pooled: true,
             quiet: false,
             memory: MemoryForm::Fused,
             int16: Precision::default(),
-            int16_budget: None,
+            int16_budget: Some(crate::budget::DEFAULT_ARENA_BUDGET),
         }
     }
 }

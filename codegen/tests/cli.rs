@@ -36,7 +36,7 @@ fn main_job(checkpoint: Option<&Path>, out: &Path, more: &[&str]) -> Output {
 /// `codegen eval` of one image at 64x64.
 fn eval_one(checkpoint: &Path, image: &Path) -> Output {
     let (ck, image) = (checkpoint.to_str().unwrap(), image.to_str().unwrap());
-    codegen(&["eval", ck, image, "--resolution", "64"])
+    codegen(&["eval", ck, image, "--resolution", "64", "--int16", "head"])
 }
 
 fn text(o: &[u8]) -> String {
@@ -65,6 +65,10 @@ fn main_job_writes_a_crate_and_reports() {
     assert_eq!(summary["layout"], "timm train-time");
     assert_eq!(summary["dtype"], "F16");
     assert!(summary["arena_bytes"].as_u64().unwrap() > 0);
+    // The default build chose its 16-bit groups (the head at least) and
+    // says which, with the corrections on.
+    let groups = summary["int16_groups"].as_str().unwrap();
+    assert!(groups.starts_with("head"), "{groups}");
     // The smoke check runs on the built-in images held out from calibration.
     let held_out = &summary["fidelity_held_out"];
     assert_eq!(held_out["inputs"], 8);
@@ -102,7 +106,13 @@ fn runtime_source_is_an_option() {
         ("version:0.1", "version = \"0.1\""),
         ("path:../fastvit/runtime", "path = \"../fastvit/runtime\""),
     ] {
-        let o = main_job(None, &out, &["--quiet", "--runtime", spec]);
+        // The int8 build: made in seconds (the default's choice of 16-bit
+        // groups is tested below).
+        let o = main_job(
+            None,
+            &out,
+            &["--quiet", "--int16", "head", "--runtime", spec],
+        );
         assert!(o.status.success(), "{}", text(&o.stderr));
         let toml = std::fs::read_to_string(out.join("Cargo.toml")).unwrap();
         assert!(
@@ -125,6 +135,14 @@ fn no_checkpoint_uses_the_builtin_model_and_says_so() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("built-in synthetic FastViT-T8"));
     assert!(text(&o.stderr).contains("arena"));
+    // The default chooses its 16-bit groups on held-out inputs and says so.
+    assert!(
+        text(&o.stderr).contains(
+            "--int16 auto (arena budget 229376 B), measured on 8 calibration inputs held out"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(
         text(&o.stderr).contains("on 8 built-in images held out from calibration"),
         "{}",
@@ -174,7 +192,10 @@ fn bad_arguments_are_explained() {
             &["inspect", "/nonexistent/model.safetensors"],
             "/nonexistent/model.safetensors",
         ),
-        (&["--arena-budget", "300000"], "--int16 auto"),
+        (
+            &["--int16", "head", "--arena-budget", "300000"],
+            "--int16 auto",
+        ),
         (&["--int16", "stages.9"], "stages.9"),
     ] {
         let o = codegen(args);
@@ -230,6 +251,8 @@ fn eval_prints_float_and_int8_results_per_input() {
         png.to_str().unwrap(),
         "--resolution",
         "64",
+        "--int16",
+        "head",
         "--json",
         "--dump-layers",
         dump.to_str().unwrap(),
@@ -282,7 +305,7 @@ fn eval_prints_float_and_int8_results_per_input() {
 
 #[test]
 fn plan_json_has_the_figures_scripts_need() {
-    let o = codegen(&["plan", "--resolution", "64", "--json"]);
+    let o = codegen(&["plan", "--resolution", "64", "--int16", "head", "--json"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["peak_arena_bytes"].as_u64().unwrap() > 0);

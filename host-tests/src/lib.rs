@@ -55,13 +55,16 @@ pub fn scratch_package(dir: &Path, name: &str, dependencies: &str, file: &str, s
     std::fs::write(dir.join(file), source).unwrap();
 }
 
-/// The options of a test run at `resolution`: the CLI's defaults, without
-/// progress output.
+/// The options of a test run at `resolution`: the plain int8 build
+/// ([`QuantOptions::plain_int8`](codegen::pipeline::QuantOptions::plain_int8):
+/// `--int16 head --no-bias-correction --clip-pooled`, quick to make and the
+/// build the fixture floors and boards pin), without progress output. The
+/// default build (`--int16 auto`) is measured in `proxy_fidelity.rs` and
+/// `cli.rs`.
 pub fn quiet_options(resolution: usize) -> codegen::pipeline::QuantOptions {
     codegen::pipeline::QuantOptions {
-        resolution,
         quiet: true,
-        ..Default::default()
+        ..codegen::pipeline::QuantOptions::plain_int8(resolution)
     }
 }
 

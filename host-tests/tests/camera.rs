@@ -205,10 +205,9 @@ fn logits_agreement(
     at256: &[(Diff, Vec<u8>, Vec<u8>)],
 ) -> (f64, usize) {
     let opts = QuantOptions {
-        resolution: 256,
         calib,
         quiet: true,
-        ..QuantOptions::default()
+        ..QuantOptions::plain_int8(256)
     };
     let (calib, source) = pipeline::calibration_inputs(&opts).unwrap();
     let (_, compiled) = pipeline::quantize(ck, &calib, &source, &opts).unwrap();

@@ -297,10 +297,11 @@ pub fn prepare_model(opts: &Options, log: &mut dyn FnMut(&str)) -> Res<PathBuf> 
 /// Runs codegen's passes (as its command line does) and emits the crate.
 pub fn generate(dir: &Path, resolution: usize, checkpoint: Option<&Path>) -> Res<()> {
     use codegen::pipeline::{self, QuantOptions};
+    // The plain int8 build: the benchmark's, and the one the 4 MB Pico 2
+    // (no int16 forms) runs.
     let opts = QuantOptions {
-        resolution,
         quiet: true,
-        ..QuantOptions::default()
+        ..QuantOptions::plain_int8(resolution)
     };
     let (ck, prov) = pipeline::load_or_synthesize(checkpoint).map_err(|e| e.to_string())?;
     let (inputs, source) = pipeline::calibration_inputs(&opts).map_err(|e| e.to_string())?;
