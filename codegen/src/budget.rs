@@ -2,7 +2,7 @@
 //!
 //! Starting from the default (`head`), each step compiles the build with one
 //! more group at 16 bits (a stage's residual stream, its ConvMlp internals
-//! or its downsample's `proj.0` output), measures its arena (the fused plan, as
+//! once that stream is 16-bit, or its downsample's `proj.0` output), measures its arena (the fused plan, as
 //! the main job emits it) and its input-centred logit SQNR against the float
 //! graph on a few calibration inputs, and keeps the stream that gains the
 //! most dB per extra arena byte (a stream that costs no bytes first, by its
@@ -156,9 +156,17 @@ pub fn choose(
         let cur = steps.last().expect("the base step").clone();
         // Ranked by (costs no bytes, dB per extra byte or dB if free).
         let mut best: Option<((bool, f64), Group, Step)> = None;
+        // A stage's ConvMlp internals only over its 16-bit stream: the
+        // runtime's fast int16 ConvMlp (`kernels::wide_mlp`) reads an int16
+        // stream, and over an int8 one the block runs the reference forms,
+        // 10-20x the instructions (the synthetic checkpoint took
+        // `stages.0.mlp` for 0.5 dB at no arena cost: 956 M instructions a
+        // block on the A76, against 17 for its int8 form).
+        let wide_stream = |s| precision.groups().contains(&Group::Stream(s));
         let candidates = folded.stages.iter().enumerate().flat_map(|(s, stage)| {
             let down = stage.downsample.is_some().then_some(Group::Downsample(s));
-            [Some(Group::Stream(s)), Some(Group::Mlp(s)), down]
+            let mlp = wide_stream(s).then_some(Group::Mlp(s));
+            [Some(Group::Stream(s)), mlp, down]
         });
         for g in candidates.flatten() {
             if precision.groups().contains(&g) {
@@ -221,6 +229,15 @@ mod tests {
         assert_eq!(all.steps.last().unwrap().int16, all.precision.to_string());
         for w in all.steps.windows(2) {
             assert!(w[1].sqnr_db > w[0].sqnr_db, "{:?}", all.steps);
+        }
+        // A ConvMlp's internals only ever over its 16-bit stream.
+        for st in &all.steps {
+            let p: Precision = st.int16.parse().unwrap();
+            for g in p.groups() {
+                if let Group::Mlp(s) = g {
+                    assert!(p.groups().contains(&Group::Stream(*s)), "{}", st.int16);
+                }
+            }
         }
         // The default build's arena as the budget: only streams that cost
         // nothing, each step within it.

@@ -79,8 +79,9 @@ struct Common {
     /// more arena and several times the instructions), `stages.N.mlp` (its
     /// ConvMlp internals) and `stages.N.downsample` (its downsample's `proj.0`
     /// output), or `auto` (the head, then the groups that gain the most dB
-    /// per arena byte within `--arena-budget`, measured on calibration inputs
-    /// held out from the rest; the default). `--int16 head` is the int8 build:
+    /// per arena byte within `--arena-budget`, a stage's `mlp` only over its
+    /// 16-bit stream, measured on calibration inputs held out from the rest;
+    /// the default). `--int16 head` is the int8 build:
     /// the fastest, a few dB less faithful (docs/numerics.md).
     #[arg(long, value_name = "GROUPS", default_value = "auto")]
     int16: Int16Arg,
