@@ -2,8 +2,8 @@
 //!
 //! Starting from the default (`head`), each step compiles the build with one
 //! more group at 16 bits (a stage's residual stream, its ConvMlp internals
-//! once that stream is 16-bit, or its downsample's `proj.0` output), measures its arena (the fused plan, as
-//! the main job emits it) and its input-centred logit SQNR against the float
+//! once that stream is 16-bit, or its downsample's `proj.0` output),
+//! measures its arena (the fused plan, as the main job emits it) and its input-centred logit SQNR against the float
 //! graph on a few calibration inputs, and keeps the stream that gains the
 //! most dB per extra arena byte (a stream that costs no bytes first, by its
 //! dB) while the arena stays within the budget. It stops when no stream
@@ -19,10 +19,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::calibrate::{choose_ranges, Range, Stats};
-use crate::error::{Error, Result};
 use rayon::prelude::*;
 
+use crate::calibrate::{choose_ranges, Range, Stats};
+use crate::error::{Error, Result};
 use crate::eval::{input_centred_sqnr_db, run_int8};
 use crate::float::{forward_folded, Fmap};
 use crate::fold::Folded;
@@ -158,10 +158,10 @@ pub fn choose(
         let mut best: Option<((bool, f64), Group, Step)> = None;
         // A stage's ConvMlp internals only over its 16-bit stream: the
         // runtime's fast int16 ConvMlp (`kernels::wide_mlp`) reads an int16
-        // stream, and over an int8 one the block runs the reference forms,
-        // 10-20x the instructions (the synthetic checkpoint took
-        // `stages.0.mlp` for 0.5 dB at no arena cost: 956 M instructions a
-        // block on the A76, against 17 for its int8 form).
+        // stream, and over an int8 one the block runs the reference forms
+        // (the synthetic checkpoint took `stages.0.mlp` for 0.5 dB at no
+        // arena cost: 956 M instructions a block on the A76, against 18 M
+        // for its int8 form).
         let wide_stream = |s| precision.groups().contains(&Group::Stream(s));
         let candidates = folded.stages.iter().enumerate().flat_map(|(s, stage)| {
             let down = stage.downsample.is_some().then_some(Group::Downsample(s));

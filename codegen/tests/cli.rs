@@ -91,6 +91,13 @@ fn main_job_writes_a_crate_and_reports() {
     let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime");
     let dep = toml.lines().find(|l| l.starts_with("runtime = ")).unwrap();
     assert!(dep.contains("path = \"../"), "{dep}");
+    // 16-bit layers run the runtime's reference forms: the crate asks for
+    // them (and their fast forms), so it builds on its own.
+    assert_eq!(
+        dep.contains("features = [\"reference-forms\", \"fast-int16\"]"),
+        groups != "head",
+        "{groups}: {dep}"
+    );
     let rel = dep.split('"').nth(3).unwrap();
     assert_eq!(
         out.join(rel).canonicalize().unwrap(),

@@ -452,10 +452,12 @@ pub fn stage(model: &Path, staged: &Path, frames: &TestFrames) -> Res<()> {
             let _ = std::fs::remove_file(staged.join(r));
         }
     }
+    // The board crates choose the runtime's features themselves (their
+    // `reference-forms`, on by default, runs a model with 16-bit layers).
     let dep = codegen::emit::runtime_dependency(staged);
     write_if_changed(
         &staged.join("Cargo.toml"),
-        codegen::emit::cargo_toml(&dep).as_bytes(),
+        codegen::emit::cargo_toml(&dep, false).as_bytes(),
     )?;
     write_if_changed(&staged.join("image.rgb"), &frames.image)?;
     write_if_changed(&staged.join("camera.rgb565"), &frames.camera)
