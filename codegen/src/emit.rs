@@ -241,16 +241,14 @@ pub fn weights_checksum(blob: &[u8]) -> u32 {
     })
 }
 
-/// Whether any layer of `c`'s schedule (both entry points) runs a reference
-/// conv form.
-fn schedule_uses_reference_forms(c: &Compiled) -> bool {
-    let used: Vec<&Layer> = c
-        .schedule
+/// The layers `c`'s two entry points run: the schedule and the stem of the
+/// normalized-input entry.
+fn used_layers(c: &Compiled) -> Vec<&Layer> {
+    c.schedule
         .layers
         .iter()
         .chain([&c.schedule.stem_normalized])
-        .collect();
-    uses_reference_forms(&used)
+        .collect()
 }
 
 /// Whether any conv of `layers` runs a reference form, which a runtime built
@@ -286,12 +284,7 @@ pub fn lib_rs(c: &Compiled, prov: &Provenance) -> String {
     let (nscale, nzp) = (c.normalized_input_q.scale as f32, c.normalized_input_q.zp);
     let macs = c.macs();
     let sha = &prov.sha256;
-    let used: Vec<&Layer> = c
-        .schedule
-        .layers
-        .iter()
-        .chain([&c.schedule.stem_normalized])
-        .collect();
+    let used = used_layers(c);
     let items: Vec<proc_macro2::Ident> = runtime_items(&used)
         .into_iter()
         .map(|n| proc_macro2::Ident::new(n, proc_macro2::Span::call_site()))
@@ -650,7 +643,11 @@ pub fn write_crate_with(
         let files: [(&str, Vec<u8>); 4] = [
             (
                 "Cargo.toml",
-                cargo_toml(&runtime.dependency(out), schedule_uses_reference_forms(c)).into_bytes(),
+                cargo_toml(
+                    &runtime.dependency(out),
+                    uses_reference_forms(&used_layers(c)),
+                )
+                .into_bytes(),
             ),
             ("src/lib.rs", lib_rs(c, prov).into_bytes()),
             ("weights.bin", c.weights.clone()),

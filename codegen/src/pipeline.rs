@@ -225,7 +225,8 @@ pub fn quantize(
         let sub = held_out.then(|| calibrate_stats(ck, &rest, opts));
         let (f, stats) = sub.as_ref().map_or((&folded, &stats), |(f, s)| (f, s));
         let template = self::settings(&rest, source, opts);
-        // The base, then each step measures the groups not yet added.
+        // The base, then each step measures the groups not yet added (an
+        // upper bound: a stage's `mlp` waits for its stream).
         let g = f.stages.iter().map(|s| 2 + s.downsample.is_some() as usize);
         let g: usize = g.sum();
         let n = 1 + g * (g + 1) / 2;
