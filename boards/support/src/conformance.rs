@@ -91,6 +91,9 @@ mod wide;
 #[cfg(all(feature = "mve", feature = "fast-int16"))]
 mod mlp16;
 
+#[cfg(all(not(feature = "mve"), feature = "fast-int16"))]
+mod dsp16;
+
 /// The case generator's draws beyond the kit's.
 trait Draws {
     fn channels(&mut self, max: usize) -> usize;
@@ -722,6 +725,11 @@ pub fn run(out: &mut impl Write, b: &mut Buffers) -> usize {
     {
         failures += mlp16::mlp16_suite(out).report(out);
         failures += mlp16::load16_suite(out).report(out);
+    }
+    // The DSP tier's int16 ConvMlp blocks (M4, M33).
+    #[cfg(all(not(feature = "mve"), feature = "fast-int16"))]
+    if runtime::kernels::TIER.starts_with("dsp") {
+        failures += dsp16::dsp16_suite(out).report(out);
     }
     failures
 }

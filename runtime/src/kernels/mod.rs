@@ -135,7 +135,7 @@ pub use arch::{
 // depthwise tap table's 16-channel loop (the portable ones: the scalar
 // reference, or declining).
 #[cfg(fastvit_dsp)]
-use dsp::{block_px4, block_px4_fits};
+use dsp::{block_px4, block_px4_fits, block_px4_i16};
 #[cfg(fastvit_dsp)]
 use dsp::{depthwise_taps16, multiplier_hook16 as multiplier_pixel16};
 #[cfg(all(target_arch = "arm", fastvit_mve))]
@@ -171,7 +171,7 @@ use portable::multiplier_pixel16;
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
 use portable::{add_tables4, copy_run, depthwise_span16, finish_px4, taps16_sums, tile_px4};
 #[cfg(not(fastvit_dsp))]
-use portable::{block_px4, block_px4_fits};
+use portable::{block_px4, block_px4_fits, block_px4_i16};
 #[cfg(not(any(all(target_arch = "arm", fastvit_mve), target_arch = "aarch64")))]
 use portable::{depthwise_pixel16, depthwise_row16};
 #[cfg(not(target_arch = "aarch64"))]
@@ -191,7 +191,13 @@ use portable::prepare_px4_i16;
 #[cfg(target_arch = "aarch64")]
 use neon::{add16, mlp_fc1_px4, mlp_fc2_px4, wide_finish16, wide_load16};
 #[cfg(not(target_arch = "aarch64"))]
-use portable::{add16, mlp_fc1_px4, mlp_fc2_px4, wide_finish16, wide_load16};
+use portable::{add16, mlp_fc1_px4, mlp_fc2_px4, wide_load16};
+// The int16 depthwise's output step of 16 channels: NEON vectors, DSP
+// `SMULWB` (`dsp::wide_finish16`); elsewhere declined.
+#[cfg(fastvit_dsp)]
+use dsp::wide_finish16;
+#[cfg(not(any(target_arch = "aarch64", fastvit_dsp)))]
+use portable::wide_finish16;
 // The int16 ConvMlp's `fc1` four-pixel dots over int16 inputs and `fc2`
 // dots with the weight row's sum: Helium asm, elsewhere declined.
 #[cfg(all(target_arch = "arm", fastvit_mve))]
@@ -200,13 +206,19 @@ use mve::{dot_px4_i16, dot_px4_sum};
 use portable::{dot_px4_i16, dot_px4_sum};
 // The int16 depthwise's channel-vector taps (`wide_block`), and on
 // Helium the tap-major copy of a block's weights.
+#[cfg(fastvit_dsp)]
+use dsp::wide_sums16;
 #[cfg(all(target_arch = "arm", fastvit_mve))]
 use mve::{load_taps16, wide_sums16};
 #[cfg(target_arch = "aarch64")]
 use neon::wide_sums16;
 #[cfg(not(all(target_arch = "arm", fastvit_mve)))]
 use portable::load_taps16;
-#[cfg(not(any(target_arch = "aarch64", all(target_arch = "arm", fastvit_mve))))]
+#[cfg(not(any(
+    target_arch = "aarch64",
+    all(target_arch = "arm", fastvit_mve),
+    fastvit_dsp
+)))]
 use wide_block::sums16 as wide_sums16;
 
 /// The 1x1 tile runs blocks of output channels in `asm!` loops
@@ -254,11 +266,17 @@ pub(crate) const PAIR_TAPS: bool = cfg!(any(
     all(target_arch = "arm", fastvit_mve)
 ));
 
-/// The int16 forms' vector steps are compiled in (NEON): the int16
-/// depthwise's output step (`wide`, `neon::wide_finish16`), and the
-/// ConvMlp's `fc2` taking its `bias - zp * sum w` per channel once per
-/// block call, on the stack (`wide_mlp`; `neon::mlp_fc2_px4`).
-pub(crate) const INT16_VECTOR: bool = cfg!(target_arch = "aarch64");
+/// The int16 depthwise's output step of 16 contiguous channels
+/// (`wide::block_pixel`): NEON vectors (`neon::wide_finish16`), DSP
+/// `SMULWB` requantization (`dsp::wide_finish16`).
+pub(crate) const WIDE_FINISH16: bool = cfg!(any(target_arch = "aarch64", fastvit_dsp));
+
+/// The int16 ConvMlp's `fc2` takes its `bias - zp * sum w` per channel once
+/// per block call, on the stack (`wide_mlp::fold`): NEON (`neon::mlp_fc2_px4`)
+/// and DSP (`dsp::block_px4_i16` starts its sums there; the weight-row
+/// sum per channel and four-pixel group it replaces was 197 M of the M4's
+/// 1,641 M instructions).
+pub(crate) const FOLD_FC2: bool = cfg!(any(target_arch = "aarch64", fastvit_dsp));
 
 /// The tier this build selected (for firmware banners and reports: an
 /// optimized kernel that is silently not engaged shows up here).

@@ -283,6 +283,9 @@ declining_hooks! {
         &P, usize, &[i8], &[u8], &[u8], &[i8], i32, Option<&[i8; 256]>, &mut [i8],
     ) -> usize = 0;
 
+    /// `dsp::block_px4_i16` off the DSP cores: declines (no channel done).
+    fn block_px4_i16<P>(&P, usize, &[i8], &[u8], &[u8], &[i8], i32, &mut [i8]) -> usize = 0;
+
     /// `dsp::block_px4_fits` off the DSP cores: never.
     fn block_px4_fits(&[i8], i32) -> bool = false;
 }

@@ -201,9 +201,9 @@ fn block_pixel<'r>(
     let geometry = (p.kernel as usize, p.input.c as usize);
     let clip = (win.ky0, win.ky1, win.kx0, win.kx1);
     let sums = blk.sums(geometry, clip, (win.iy, win.ix), row);
-    // NEON: 16 contiguous channels (multiplier 1) finished in vectors.
+    // NEON, DSP: 16 contiguous channels (multiplier 1) finished at once.
     let o0 = blk.channel(0);
-    if super::INT16_VECTOR && blk.channel(1) == o0 + 1 {
+    if super::WIDE_FINISH16 && blk.channel(1) == o0 + 1 {
         let x = match a.identity.is_empty() {
             true => None,
             false => row(oy).get(2 * (ox * p.input.c as usize + o0)..),

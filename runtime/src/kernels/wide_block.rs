@@ -101,11 +101,7 @@ impl Block {
             let w = self.w.get((ky * k + kx0) * LANES..).unwrap_or(&[]);
             (x, w)
         });
-        wide_sums16(Taps {
-            rows,
-            stride: cin * 2,
-            nk,
-        })
+        wide_sums16(Taps::new(rows, cin * 2, nk))
     }
 }
 
@@ -120,6 +116,13 @@ pub struct Taps<I> {
 }
 
 impl<'r, I: Iterator<Item = (&'r [i8], &'r [i16])>> Taps<I> {
+    /// `nk` taps a row of `rows`, `stride` bytes apart ([`Block::sums`]
+    /// builds them; public for the tiers' tests).
+    #[inline(always)]
+    pub fn new(rows: I, stride: usize, nk: usize) -> Self {
+        Self { rows, stride, nk }
+    }
+
     /// Bytes from one tap's inputs to the next's.
     #[inline(always)]
     pub fn stride(&self) -> usize {

@@ -96,7 +96,8 @@ pub fn conv_mlp_wide_internals(
         return false;
     }
     let (c, hidden) = (p.dw.input.c as usize, p.fc1.output.c as usize);
-    // NEON: fc2's `bias - zp * sum w` once per call (1.5 KiB of stack).
+    // NEON and DSP: fc2's `bias - zp * sum w` once per call (1.5 KiB of
+    // stack).
     let mut folded = [0i32; FOLD_MAX];
     let base = fold(&p.fc2, fc2, &mut folded);
     drive_elems(
@@ -110,7 +111,7 @@ pub fn conv_mlp_wide_internals(
             let by_base = n == super::pointwise::TILE
                 && base.is_some_and(|b| super::mlp_fc2_px4(&p.fc2, fc2, (hid, b), d));
             if !by_base {
-                fc2_pixels(&p.fc2, fc2, (hidden, c, n), hid, d, tile);
+                fc2_pixels(&p.fc2, fc2, (hidden, c, n), (hid, base), d, tile);
             }
         },
         |saved, f, out| {
@@ -130,10 +131,10 @@ const FOLD_MAX: usize = 384;
 
 /// `base[o] = bias[o] - in_zp * sum w[o]` (wrapping: the reference's i32)
 /// of the 1x1 `p` in `buf`, for the tiers whose `fc2` takes it
-/// (`INT16_VECTOR`) and up to [`FOLD_MAX`] output channels; else `None`.
+/// (`FOLD_FC2`) and up to [`FOLD_MAX`] output channels; else `None`.
 fn fold<'b>(p: &Conv, a: &ConvArgs<'_>, buf: &'b mut [i32; FOLD_MAX]) -> Option<&'b [i32]> {
     let (cin, cout) = (p.input.c as usize, p.output.c as usize);
-    if !super::INT16_VECTOR || cout > FOLD_MAX {
+    if !super::FOLD_FC2 || cout > FOLD_MAX {
         return None;
     }
     let base = buf.get_mut(..cout)?;
@@ -170,9 +171,21 @@ fn fc1_pixels(
             *h = finish(p, a, acc, o, Elem::I8) as i8; // an int8 output: in range
         }
     };
-    // The DSP tier: a full group on the 1x1 tile's `SMLAD` loop.
+    // The DSP tier: a full group on the 1x1 tile's `SMLAD` loops, whole
+    // blocks of channels with their output step in `asm!`
+    // (`dsp::block_px4`, as the int8 1x1), else channel by channel.
     if n == super::pointwise::TILE {
         if let Some(px) = super::prepare_px4_i16(d, c, tile) {
+            let (mult, shift) = (a.requant.multiplier.0, a.requant.shift.0);
+            let lut: Option<&[i8; 256]> = a.lut.try_into().ok();
+            let blocks = (lut.is_some() || a.lut.is_empty())
+                && super::block_px4_fits(shift, p.out_zp)
+                && super::block_px4(
+                    &px, hidden, a.weights, a.bias.0, mult, shift, p.out_zp, lut, hid,
+                ) == hidden;
+            if blocks {
+                return;
+            }
             for o in 0..hidden {
                 let s = super::dot_px4(&px, w(o));
                 for (i, &s) in s.iter().enumerate() {
@@ -241,7 +254,7 @@ fn fc2_pixels(
     p: &Conv,
     a: &ConvArgs<'_>,
     (hidden, c, n): (usize, usize, usize),
-    hid: &[i8],
+    (hid, base): (&[i8], Option<&[i32]>),
     d: &mut [i8],
     tile: &mut [u32],
 ) {
@@ -254,16 +267,42 @@ fn fc2_pixels(
         wide::pointwise_group_i16(p, a, (hid, n), d);
         return;
     };
+    // DSP: whole blocks of channels in `asm!` loops (`dsp::block_px4_i16`:
+    // the sums started at the folded `base`, an int16 output step).
+    if let Some(b) = base {
+        let (mult, shift) = (a.requant.multiplier.0, a.requant.shift.0);
+        let blocks = a.lut.is_empty()
+            && super::block_px4_fits(shift, p.out_zp)
+            && super::block_px4_i16(
+                &px,
+                c,
+                a.weights,
+                bytemuck::cast_slice(b),
+                mult,
+                shift,
+                p.out_zp,
+                d,
+            ) == c;
+        if blocks {
+            return;
+        }
+    }
     for o in 0..c {
         let Some(w) = a.weights.get(o * hidden..(o + 1) * hidden) else {
             return; // the executor validated the weights: never taken
         };
-        // Helium: the row's sum from the dot loop (`mve::dot_px4_sum`).
-        let (dots, sum) = super::dot_px4_sum(&px, w).unwrap_or_else(|| {
-            let sum = w.iter().fold(0i32, |s, &v| s.wrapping_add(v as i32));
-            (super::dot_px4(&px, w), sum)
-        });
-        let base = a.bias.get(o).wrapping_sub(p.in_zp.wrapping_mul(sum));
+        // Folded once per call (NEON, DSP); Helium: the row's sum from the
+        // dot loop (`mve::dot_px4_sum`).
+        let (dots, base) = match base.and_then(|b| b.get(o)) {
+            Some(&b) => (super::dot_px4(&px, w), b),
+            None => {
+                let (dots, sum) = super::dot_px4_sum(&px, w).unwrap_or_else(|| {
+                    let sum = w.iter().fold(0i32, |s, &v| s.wrapping_add(v as i32));
+                    (super::dot_px4(&px, w), sum)
+                });
+                (dots, a.bias.get(o).wrapping_sub(p.in_zp.wrapping_mul(sum)))
+            }
+        };
         for (i, &s) in dots.iter().enumerate() {
             let v = finish(p, a, base.wrapping_add(s), o, Elem::I16);
             Int16.put(d, i * c + o, v);

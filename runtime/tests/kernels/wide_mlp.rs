@@ -5,7 +5,8 @@
 //! the exact model in `wide_conv.rs`), on random shapes, zero points,
 //! multipliers and extreme inputs, and with `fc1` sums up to the i32 bound
 //! (taken fast) and just past it (the i64 reference); and the DSP tier's
-//! int16 tile inputs.
+//! int16 tile inputs, its channel blocks on them (`fc1`) and with int16
+//! outputs (`fc2`), and its channel-vector taps of the int16 depthwise.
 
 use proptest::prelude::*;
 use runtime::kernels::wide_mlp::sums_fit;
@@ -357,4 +358,267 @@ fn dsp_int16_tile_inputs_give_the_exact_dot() {
     let mut words = vec![0u32; 64];
     assert!(prepare_px4_i16(&[0; 48], 6, &mut words).is_none());
     assert!(prepare_px4_i16(&[0; 64], 8, &mut words[..15]).is_none());
+}
+
+/// The DSP tier's channel blocks on the int16 ConvMlp's tiles (run here on
+/// the software models of their `asm!` loops; the boards run the asm):
+/// `dsp::block_px4` over int16 inputs (`prepare_px4_i16`, the `fc1`) and
+/// `dsp::block_px4_i16` (int8 inputs, int16 outputs: the `fc2`) are the
+/// bias plus the exact dot product, requantized (`quant::requantize`, every
+/// shift in `-31..=-2`, stored multipliers including `i16::MIN`), plus the
+/// zero point, clamped (and for `fc1` mapped through the table); extreme
+/// inputs and weights first; partial blocks of channels; `cin` not a
+/// multiple of 16 declined with nothing written.
+#[test]
+fn dsp_int16_tile_blocks_are_the_reference_output_steps() {
+    use runtime::kernels::dsp::{block_px4, block_px4_i16, prepare_px4, prepare_px4_i16};
+    use runtime::operands::widen;
+    use runtime::quant::requantize;
+    let mut g = Gen::new(78);
+    for (case, cin) in [16usize, 32, 48, 96, 20, 16, 32, 64]
+        .into_iter()
+        .enumerate()
+    {
+        let cout = [1, 33, 70, 5, 8, 32, 64, 17][case];
+        let extreme = case < 2;
+        let x: Vec<i32> = (0..4 * cin)
+            .map(|_| match extreme {
+                true => [-32768, 32767][g.range_i32(0, 1) as usize],
+                false => g.range_i32(-32768, 32767),
+            })
+            .collect();
+        // Word-aligned weights, as the blob gives them.
+        let mut store = vec![0u32; (cout * cin).div_ceil(4)];
+        let w: &mut [i8] = &mut bytemuck::cast_slice_mut(&mut store)[..cout * cin];
+        for v in w.iter_mut() {
+            *v = match extreme {
+                true => [-128, 127][g.range_i32(0, 1) as usize],
+                false => g.range_i32(-128, 127) as i8,
+            };
+        }
+        let w = &*w;
+        let bias: Vec<i32> = (0..cout).map(|_| g.range_i32(-1 << 24, 1 << 24)).collect();
+        let m16: Vec<i16> = (0..cout)
+            .map(|o| match o % 5 {
+                0 => i16::MIN,
+                _ => g.range_i32(-32768, 32767) as i16,
+            })
+            .collect();
+        let shift: Vec<i8> = (0..cout).map(|_| g.range_i32(-31, -2) as i8).collect();
+        let (zp8, zp16) = (g.range_i32(-128, 127), g.range_i32(-128, 127));
+        let table: [i8; 256] = core::array::from_fn(|_| g.range_i32(-128, 127) as i8);
+        let b: Vec<u8> = bias.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let m: Vec<u8> = m16.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let takes = cin % 16 == 0;
+        let req = |o: usize, acc: i32| requantize(acc, widen(m16[o]), shift[o].into());
+        // fc1: int16 inputs, int8 outputs through the table.
+        let bytes = encode(&x, Elem::I16);
+        let mut words = vec![0u32; 2 * cin];
+        let px = prepare_px4_i16(&bytes, cin, &mut words).expect("cin % 4 == 0");
+        let mut out = vec![0x55i8; 4 * cout];
+        let done = block_px4(&px, cout, w, &b, &m, &shift, zp8, Some(&table), &mut out);
+        assert_eq!(done, if takes { cout } else { 0 }, "fc1 cin {cin}");
+        for p in 0..4 {
+            for o in 0..cout {
+                let dot: i64 = (0..cin)
+                    .map(|i| i64::from(w[o * cin + i]) * i64::from(x[p * cin + i]))
+                    .sum();
+                let y = req(o, bias[o].wrapping_add(dot as i32)).saturating_add(zp8);
+                let want = table[(y.clamp(-128, 127) as u8 ^ 0x80) as usize];
+                let got = out[p * cout + o];
+                match takes {
+                    true => assert_eq!(got, want, "fc1 cin {cin} pixel {p} channel {o}"),
+                    false => assert_eq!(got, 0x55, "fc1 declined but wrote"),
+                }
+            }
+        }
+        // fc2: int8 inputs, int16 outputs.
+        let x8: Vec<i8> = x.iter().map(|&v| v as i8).collect();
+        let px = prepare_px4(&x8, cin, &mut words).expect("cin % 4 == 0");
+        let mut out = vec![0x55i8; 8 * cout];
+        let done = block_px4_i16(&px, cout, w, &b, &m, &shift, zp16, &mut out);
+        assert_eq!(done, if takes { cout } else { 0 }, "fc2 cin {cin}");
+        for p in 0..4 {
+            for o in 0..cout {
+                let dot: i32 = (0..cin)
+                    .map(|i| i32::from(w[o * cin + i]) * i32::from(x8[p * cin + i]))
+                    .sum();
+                let want = req(o, bias[o].wrapping_add(dot)).saturating_add(zp16);
+                let want = want.clamp(-32768, 32767) as i16;
+                let at = 2 * (p * cout + o);
+                let got = i16::from_le_bytes([out[at] as u8, out[at + 1] as u8]);
+                match takes {
+                    true => assert_eq!(got, want, "fc2 cin {cin} pixel {p} channel {o}"),
+                    false => assert_eq!(got, 0x5555, "fc2 declined but wrote"),
+                }
+            }
+        }
+    }
+}
+
+/// The DSP tier's channel-vector taps (`dsp::wide_sums16`, here on the
+/// software model of its `asm!` loop; the boards run the asm, the
+/// `kernels` firmware's `wide` suite on the M4 and M33) equal the portable
+/// twin `wide_block::sums16`: 1..=7 kernel rows of 1..=7 taps, rows of
+/// 16..48 channels (the stride), inputs and weights at their extremes first,
+/// and rows too short to take, which neither adds.
+#[test]
+fn dsp_wide_sums16_equal_the_portable_twin() {
+    use runtime::kernels::dsp::wide_sums16;
+    use runtime::kernels::wide_block::{sums16, Taps, LANES};
+    let mut g = Gen::new(91);
+    for case in 0..400 {
+        let (rows, nk) = (
+            1 + g.range_i32(0, 6) as usize,
+            1 + g.range_i32(0, 6) as usize,
+        );
+        let cin = [16usize, 32, 48][g.range_i32(0, 2) as usize];
+        let stride = 2 * cin;
+        let extreme = case < 20;
+        let mut data: Vec<(Vec<i8>, Vec<i16>)> = Vec::new();
+        for r in 0..rows {
+            // Row 3 of a case in 8 is one byte short: declined by both.
+            let short = case % 8 == 7 && r == 3;
+            let v: Vec<i32> = (0..(nk - 1) * cin + LANES)
+                .map(|_| match extreme {
+                    true => [-32768, 32767][g.range_i32(0, 1) as usize],
+                    false => g.range_i32(-32768, 32767),
+                })
+                .collect();
+            let mut xs = encode(&v, Elem::I16);
+            if short {
+                xs.pop();
+            }
+            let ws: Vec<i16> = (0..nk * LANES)
+                .map(|_| match extreme {
+                    true => [-128, 127][g.range_i32(0, 1) as usize],
+                    false => g.range_i32(-128, 127) as i16,
+                })
+                .collect();
+            data.push((xs, ws));
+        }
+        let taps = || Taps::new(data.iter().map(|(x, w)| (&x[..], &w[..])), stride, nk);
+        assert_eq!(
+            wide_sums16(taps()),
+            sums16(taps()),
+            "case {case}: {rows} rows x {nk} taps, cin {cin}"
+        );
+    }
+}
+
+/// The DSP tier's output step of the int16 depthwise's channel vectors
+/// (`dsp::wide_finish16`, its `SMULWB` on the software model) is the
+/// reference's: bias plus sums plus the identity tap on the int16 inputs,
+/// `quant::requantize`, the zero point, the clamp to int8 or int16, for
+/// every shift in `-31..=-2`, stored multipliers including `i16::MIN`,
+/// sums and inputs at their extremes; it declines a shift outside that
+/// range, a table and operands too short.
+#[test]
+fn dsp_wide_output_step_is_the_reference() {
+    use runtime::kernels::dsp::wide_finish16;
+    use runtime::ops::conv::ConvArgs;
+    use runtime::ops::{widen, Multipliers, RequantView, Shifts};
+    use runtime::quant::requantize;
+    use testkit::{bare_conv, bare_tensor};
+    let mut g = Gen::new(92);
+    let le = |v: &[i32]| -> Vec<u8> { v.iter().flat_map(|v| v.to_le_bytes()).collect() };
+    for case in 0..400 {
+        let c = 32;
+        let o0 = [0, 16][case % 2];
+        let out = [Elem::I8, Elem::I16][(case / 2) % 2];
+        let identity = case % 3 != 0;
+        let extreme = case < 12;
+        let bias: Vec<i32> = (0..c).map(|_| g.range_i32(-1 << 24, 1 << 24)).collect();
+        let id: Vec<i32> = (0..c).map(|_| g.range_i32(-128, 127)).collect();
+        let m16: Vec<i16> = (0..c)
+            .map(|o| match o % 7 {
+                0 => i16::MIN,
+                _ => g.range_i32(-32768, 32767) as i16,
+            })
+            .collect();
+        let mut shift: Vec<i8> = (0..c).map(|_| g.range_i32(-31, -2) as i8).collect();
+        let bad = case % 11 == 10;
+        if bad {
+            shift[o0 + 5] = [-1, 0, -32][case % 3];
+        }
+        let sums: [i32; 16] = core::array::from_fn(|_| match extreme {
+            true => [i32::MIN / 2, i32::MAX / 2][g.range_i32(0, 1) as usize],
+            false => g.range_i32(-1 << 28, 1 << 28),
+        });
+        let xs: Vec<i32> = (0..16)
+            .map(|_| match extreme {
+                true => [-32768, 32767][g.range_i32(0, 1) as usize],
+                false => g.range_i32(-32768, 32767),
+            })
+            .collect();
+        let x = encode(&xs, Elem::I16);
+        let (lo, hi) = out.range();
+        let zp = g.range_i32(lo.max(-300), hi.min(300));
+        let mut p = bare_conv(
+            bare_tensor(4, 4, c, Elem::I16),
+            bare_tensor(4, 4, c, out),
+            (3, 1, 1),
+            c as u16,
+        );
+        p.out_zp = zp;
+        let (b, idb) = (le(&bias), le(&id));
+        let m: Vec<u8> = m16.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let a = ConvArgs {
+            input: &[],
+            weights: &[],
+            bias: I32s(&b),
+            requant: RequantView {
+                multiplier: Multipliers(&m),
+                shift: Shifts(&shift),
+            },
+            pad_values: &[],
+            lut: &[],
+            identity: I32s(if identity { &idb } else { &[] }),
+        };
+        let got = wide_finish16(&p, &a, (o0, sums), &x, out);
+        if bad {
+            assert_eq!(got, None, "case {case}: shift {}", shift[o0 + 5]);
+            continue;
+        }
+        let want: [i32; 16] = core::array::from_fn(|j| {
+            let o = o0 + j;
+            let mut acc = bias[o].wrapping_add(sums[j]);
+            if identity {
+                acc = acc.wrapping_add(id[o] * xs[j]);
+            }
+            let r = requantize(acc, widen(m16[o]), shift[o].into());
+            r.saturating_add(zp).clamp(lo, hi)
+        });
+        assert_eq!(got, Some(want), "case {case}: {out:?}, identity {identity}");
+    }
+    // Declined: a table, operands too short.
+    let p = bare_conv(
+        bare_tensor(4, 4, 32, Elem::I16),
+        bare_tensor(4, 4, 32, Elem::I8),
+        (3, 1, 1),
+        32,
+    );
+    let (b, m, s) = (vec![0u8; 128], vec![0u8; 64], vec![-8i8; 32]);
+    let table = [0i8; 256];
+    let mut a = ConvArgs {
+        input: &[],
+        weights: &[],
+        bias: I32s(&b),
+        requant: RequantView {
+            multiplier: Multipliers(&m),
+            shift: Shifts(&s),
+        },
+        pad_values: &[],
+        lut: &table,
+        identity: I32s(&[]),
+    };
+    assert_eq!(wide_finish16(&p, &a, (0, [0; 16]), &[], Elem::I8), None);
+    a.lut = &[];
+    assert!(wide_finish16(&p, &a, (16, [0; 16]), &[], Elem::I8).is_some());
+    assert_eq!(wide_finish16(&p, &a, (17, [0; 16]), &[], Elem::I8), None);
+    a.identity = I32s(&b);
+    assert_eq!(
+        wide_finish16(&p, &a, (0, [0; 16]), &[0; 31], Elem::I8),
+        None
+    );
 }

@@ -553,3 +553,160 @@ pub unsafe fn depthwise_groups<const M: usize>(ptrs: &[*const i8], w: Weights, f
     }
     done
 }
+
+/// `(a * lo(b)) >> 16`: the signed 32 x 16-bit product's top 32 bits
+/// (`SMULWB`).
+#[inline(always)]
+pub fn smulwb(a: i32, b: i32) -> i32 {
+    let r: i32;
+    // SAFETY: a register-only DSP instruction; no memory, stack or flags.
+    unsafe {
+        core::arch::asm!("smulwb {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a,
+            b = in(reg) b, options(pure, nomem, nostack, preserves_flags));
+    }
+    r
+}
+
+/// [`block_finish`] for int16 outputs (the ConvMlp `fc2` of
+/// `kernels::wide_mlp`, `super::dsp::block_px4_i16`): the same
+/// requantization (`SMULWB`, `ASR`, the zero point folded as `zp2`), then
+/// `SSAT #16, ASR #1` (the reference's clamp to int16) and a halfword
+/// store, no table: 5 instructions an output, per channel one `LDM` of its
+/// four sums, the multiplier, the shift and the loop test (30 instructions
+/// for four outputs).
+///
+/// # Safety
+/// `buf` starts `4 * nb` readable words, `f.mult` `2 * nb` bytes, `f.shift`
+/// `nb` bytes (each in `-31..=-2` for the reference's bits; any value is
+/// memory-safe); `f.out + 2 * (p * cout + j) .. + 2` is writable for `p <
+/// 4`, `j < nb`; `nb >= 1`, `f.zp2` odd and small (`|zp2| < 2^20`);
+/// `f.table` is not read.
+#[inline(always)]
+pub unsafe fn block_finish16(buf: *const i32, nb: usize, f: Finish, cout: usize) {
+    // SAFETY: the caller's contract. Channel `j` reads `buf + 4 * j .. + 4`
+    // (one `LDM`; the loop ends exactly at `buf + 4 * nb`), the halfword
+    // `mult + 2 * j` (unaligned `LDRSH` is allowed) and the byte `shift +
+    // j`; it writes the halfwords at `out + 2 * j`, `+ 2 * cout`, `+ 4 *
+    // cout`, `+ 6 * cout` (unaligned `STRH` is allowed; r6 and r7, which
+    // asm! may not name, hold the pixel-0 and pixel-2 pointers: pushed,
+    // loaded from r8/r9 and popped before the end). Every other register
+    // it uses is declared clobbered, and the flags. DSP instructions: the
+    // `fastvit_dsp` cfg.
+    unsafe {
+        core::arch::asm!(
+            "push {{r6, r7}}",
+            "mov r6, r8",
+            "mov r7, r9",
+            "1:",
+            "ldm r0!, {{r8, r9, r10, r11}}",
+            "ldrsh r3, [r1], #2",
+            "smulwb r8, r8, r3",
+            "smulwb r9, r9, r3",
+            "smulwb r10, r10, r3",
+            "smulwb r11, r11, r3",
+            "ldrb r3, [r2], #1",
+            "rsb r3, r3, #254",
+            "asr r8, r8, r3",
+            "asr r9, r9, r3",
+            "asr r10, r10, r3",
+            "asr r11, r11, r3",
+            "add r8, r8, r4",
+            "add r9, r9, r4",
+            "add r10, r10, r4",
+            "add r11, r11, r4",
+            "ssat r8, #16, r8, asr #1",
+            "ssat r9, #16, r9, asr #1",
+            "ssat r10, #16, r10, asr #1",
+            "ssat r11, #16, r11, asr #1",
+            "strh r9, [r6, r12]",
+            "strh r8, [r6], #2",
+            "strh r11, [r7, r12]",
+            "strh r10, [r7], #2",
+            "cmp r0, lr",
+            "bne 1b",
+            "pop {{r6, r7}}",
+            inout("r0") buf => _,
+            inout("r1") f.mult => _,
+            inout("r2") f.shift => _,
+            out("r3") _,
+            in("r4") f.zp2,
+            inout("r8") f.out => _,
+            inout("r9") f.out.wrapping_add(4 * cout) => _,
+            out("r10") _,
+            out("r11") _,
+            in("r12") 2 * cout,
+            inout("lr") buf.wrapping_add(4 * nb) => _,
+        );
+    }
+}
+
+/// Eight channels of the int16 depthwise's channel-vector taps
+/// (`super::dsp::wide_sums16`, one kernel row): `acc[i] + sum_t x_t[i] *
+/// w_t[i]` over `nk` taps, tap `t`'s eight int16 inputs at `x + t *
+/// stride` and its eight i16 weights at `w + 16 * t` (the `Block`'s row of
+/// 16 lanes a tap, offset by the pass). Per tap four input and four weight
+/// words (unaligned `LDR`), `SMLABB`/`SMLATT` lane by lane (each product
+/// into its own channel's accumulator), the two pointer steps and the loop
+/// test: 20 instructions for 8 MACs.
+///
+/// # Safety
+/// `nk >= 1`; for every `t < nk`, `x + t * stride` starts 16 readable
+/// bytes and `w + 16 * t` eight readable halfwords.
+#[inline(always)]
+pub unsafe fn wide_taps8(
+    x: *const i8,
+    w: *const i16,
+    nk: usize,
+    stride: usize,
+    acc: [i32; 8],
+) -> [i32; 8] {
+    let [mut a0, mut a1, mut a2, mut a3, mut a4, mut a5, mut a6, mut a7] = acc;
+    // SAFETY: the caller's contract: the loop runs exactly `nk >= 1` times,
+    // tap `t` reading the four words at `x + t * stride` and at `w + 16 *
+    // t` (unaligned `LDR` is allowed on v7-M/v8-M.main). `{x}` holds the
+    // input words, r7 (the frame pointer, which asm! may not name) the
+    // weight words: pushed and popped around the loop. The flags are clobbered (`SUBS`); `SMLAxy`
+    // may set the sticky Q flag. DSP instructions: the `fastvit_dsp` cfg.
+    unsafe {
+        core::arch::asm!(
+            "push {{r7}}",
+            "2:",
+            "ldr {x}, [{xp}]",
+            "ldr r7, [{wp}]",
+            "smlabb {a0}, {x}, r7, {a0}",
+            "smlatt {a1}, {x}, r7, {a1}",
+            "ldr {x}, [{xp}, #4]",
+            "ldr r7, [{wp}, #4]",
+            "smlabb {a2}, {x}, r7, {a2}",
+            "smlatt {a3}, {x}, r7, {a3}",
+            "ldr {x}, [{xp}, #8]",
+            "ldr r7, [{wp}, #8]",
+            "smlabb {a4}, {x}, r7, {a4}",
+            "smlatt {a5}, {x}, r7, {a5}",
+            "ldr {x}, [{xp}, #12]",
+            "ldr r7, [{wp}, #12]",
+            "add {xp}, {xp}, {stride}",
+            "add {wp}, {wp}, #32",
+            "smlabb {a6}, {x}, r7, {a6}",
+            "smlatt {a7}, {x}, r7, {a7}",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            "pop {{r7}}",
+            a0 = inout(reg) a0,
+            a1 = inout(reg) a1,
+            a2 = inout(reg) a2,
+            a3 = inout(reg) a3,
+            a4 = inout(reg) a4,
+            a5 = inout(reg) a5,
+            a6 = inout(reg) a6,
+            a7 = inout(reg) a7,
+            xp = inout(reg) x => _,
+            wp = inout(reg) w => _,
+            n = inout(reg) nk => _,
+            stride = in(reg) stride,
+            x = out(reg) _,
+            options(readonly),
+        );
+    }
+    [a0, a1, a2, a3, a4, a5, a6, a7]
+}

@@ -266,9 +266,50 @@ pub fn block_px4(
     lut: Option<&[i8; 256]>,
     out: &mut [i8],
 ) -> usize {
+    let params = (bias, multiplier, shift, out_zp);
+    block_px4_as::<false>(p, cout, weights, params, lut, out)
+}
+
+/// [`block_px4`] with int16 outputs (`out[2 * (px * cout + o)..][..2]`,
+/// little-endian; no table): the ConvMlp `fc2` of `kernels::wide_mlp`,
+/// `bias` its folded `bias - in_zp * sum w`. The same sums (`block_sums`),
+/// then `block_finish16`: the same requantization, `SSAT #16` (the
+/// reference's clamp to int16) and halfword stores. Returns `cout`, or 0
+/// when declined (as [`block_px4`], and a zero point outside int16); the
+/// caller has checked [`block_px4_fits`] on the same `shift`.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn block_px4_i16(
+    p: &Px4<'_>,
+    cout: usize,
+    weights: &[i8],
+    bias: &[u8],
+    multiplier: &[u8],
+    shift: &[i8],
+    out_zp: i32,
+    out: &mut [i8],
+) -> usize {
+    let params = (bias, multiplier, shift, out_zp);
+    block_px4_as::<true>(p, cout, weights, params, None, out)
+}
+
+/// [`block_px4`] (`I16` false) and [`block_px4_i16`] (`I16` true).
+#[inline(always)]
+fn block_px4_as<const I16: bool>(
+    p: &Px4<'_>,
+    cout: usize,
+    weights: &[i8],
+    (bias, multiplier, shift, out_zp): (&[u8], &[u8], &[i8], i32),
+    lut: Option<&[i8; 256]>,
+    out: &mut [i8],
+) -> usize {
     let words = p.0;
     let cin = words.len() / 2;
     let fits = |v: usize, n: usize| cout.checked_mul(n).is_some_and(|e| e <= v);
+    let (out_bytes, zp_range) = match I16 {
+        true => (8, -32768..=32767),
+        false => (4, -128..=127),
+    };
     if cin < 16
         || cin % 16 != 0
         || weights.as_ptr() as usize % 4 != 0
@@ -276,8 +317,8 @@ pub fn block_px4(
         || !fits(bias.len(), 4)
         || !fits(multiplier.len(), 2)
         || !fits(shift.len(), 1)
-        || !fits(out.len(), 4)
-        || !(-128..=127).contains(&out_zp)
+        || !fits(out.len(), out_bytes)
+        || !zp_range.contains(&out_zp)
     {
         return 0;
     }
@@ -306,17 +347,22 @@ pub fn block_px4(
         // outside `-31..=-2`, which the caller's `block_px4_fits` rules
         // out, would give wrong bits, not a stray access), the middle of a
         // 256-byte table, outputs `px * cout + o0 + j` for `px < 4`, `j <
-        // nb` (`out` holds `4 * cout`, checked); `zp2` is odd and below
-        // 2^9 in magnitude (`out_zp` checked).
+        // nb` (`out` holds `4 * cout` of them, checked: bytes, or for
+        // `I16` halfwords, the output pointer at byte `2 * o0`); `zp2` is
+        // odd and below 2^17 in magnitude (`out_zp` checked).
         unsafe {
             let f = Finish {
                 mult: multiplier.as_ptr().wrapping_add(2 * o0),
                 shift: shift.as_ptr().wrapping_add(o0),
                 zp2: 2 * out_zp + 1,
                 table,
-                out: out.as_mut_ptr().wrapping_add(o0),
+                out: out.as_mut_ptr().wrapping_add(if I16 { 2 * o0 } else { o0 }),
             };
-            instructions::block_finish(sums.as_ptr().cast::<i32>(), nb, f, cout);
+            let buf = sums.as_ptr().cast::<i32>();
+            match I16 {
+                true => instructions::block_finish16(buf, nb, f, cout),
+                false => instructions::block_finish(buf, nb, f, cout),
+            }
         }
         o0 += nb;
     }
@@ -495,4 +541,90 @@ pub fn multiplier_pixel16<'s>(
         }
     }
     true
+}
+
+/// The int16 depthwise's channel-vector taps (`kernels::wide_block`, the
+/// tier's `wide_sums16`) on the DSP tier: per kernel row two `asm!` loops
+/// of eight channels ([`instructions::wide_taps8`]: per tap four input and
+/// four weight words, `SMLABB`/`SMLATT` lane by lane into eight
+/// accumulators, 20 instructions for 8 MACs), instead of LLVM's scalar
+/// loop. Bit-identical to the portable twin `wide_block::sums16` (exact
+/// i16 x i16 products, wrapping i32 sums).
+#[inline(always)]
+pub fn wide_sums16<'r>(
+    taps: super::wide_block::Taps<impl Iterator<Item = (&'r [i8], &'r [i16])>>,
+) -> [i32; super::wide_block::LANES] {
+    let (stride, nk) = (taps.stride(), taps.nk());
+    let (mut lo, mut hi) = ([0i32; 8], [0i32; 8]);
+    for (x, w) in taps.fitting() {
+        // SAFETY: `Taps::fitting`: `nk >= 1`, `x` holds `2 * LANES = 32`
+        // bytes at each of the `nk` taps `stride` apart, `w` the `nk *
+        // LANES` weights, 16 a tap; the first pass reads each tap's bytes
+        // `0..16` and weights `0..8`, the second bytes `16..32` and weights
+        // `8..16`.
+        unsafe {
+            lo = instructions::wide_taps8(x.as_ptr(), w.as_ptr(), nk, stride, lo);
+            let (x, w) = (x.as_ptr().wrapping_add(16), w.as_ptr().wrapping_add(8));
+            hi = instructions::wide_taps8(x, w, nk, stride, hi);
+        }
+    }
+    core::array::from_fn(|i| if i < 8 { lo[i % 8] } else { hi[i % 8] })
+}
+
+/// The output step of the int16 depthwise's channel vectors
+/// (`kernels::wide`, the hook NEON fills with `neon::wide_finish16`) on
+/// the DSP tier: 16 contiguous channels from `o0` (multiplier 1), `bias +
+/// sums` (plus the identity tap on the int16 inputs `x` of those channels,
+/// zero point 0, when the conv has one), then [`block_px4`]'s
+/// requantization (`SMULWB`, `ASR`, the zero point folded as `2 * zp + 1`,
+/// one more halving) and the clamp to int8 or int16: the reference's bits
+/// for shifts in `-31..=-2` (`t >= 33`). `None` (the scalar step runs) for
+/// a table, a shift outside that range, a zero point outside int16 or an
+/// operand too short.
+#[inline(always)]
+pub fn wide_finish16(
+    p: &crate::schedule::Conv,
+    a: &crate::ops::conv::ConvArgs<'_>,
+    (o0, sums): (usize, [i32; 16]),
+    x: &[i8],
+    out: crate::tensor::Elem,
+) -> Option<[i32; 16]> {
+    const N: usize = 16;
+    let shift = a.requant.shift.0.get(o0..o0 + N)?;
+    let mult = a.requant.multiplier.0.get(2 * o0..2 * (o0 + N))?;
+    let bias = a.bias.0.get(4 * o0..4 * (o0 + N))?;
+    if !a.lut.is_empty()
+        || p.in_zp != 0
+        || !(-32768..=32767).contains(&p.out_zp)
+        || !shift.iter().all(|s| (-31..=-2).contains(s))
+    {
+        return None;
+    }
+    let identity = match a.identity.is_empty() {
+        true => None,
+        false => Some((a.identity.0.get(4 * o0..4 * (o0 + N))?, x.get(..2 * N)?)),
+    };
+    let (lo, hi) = out.range();
+    let zp2 = 2 * p.out_zp + 1;
+    let mut v = [0i32; N];
+    for (j, (v, s)) in v.iter_mut().zip(sums).enumerate() {
+        let le = |b: &[u8], j: usize| match b.get(4 * j..4 * j + 4) {
+            Some(&[b0, b1, b2, b3]) => i32::from_le_bytes([b0, b1, b2, b3]),
+            _ => 0,
+        };
+        let mut acc = le(bias, j).wrapping_add(s);
+        if let Some((id, x)) = identity {
+            let xv = match x.get(2 * j..2 * j + 2) {
+                Some(&[l, h]) => i16::from_le_bytes([l as u8, h as u8]) as i32,
+                _ => 0,
+            };
+            acc = acc.wrapping_add(le(id, j).wrapping_mul(xv));
+        }
+        let (m, u) = match (mult.get(2 * j..2 * j + 2), shift.get(j)) {
+            (Some(&[l, h]), Some(&s)) => (i16::from_le_bytes([l, h]) as i32, -2 - s as i32),
+            _ => (0, 0),
+        };
+        *v = (((instructions::smulwb(acc, m) >> u) + zp2) >> 1).clamp(lo, hi);
+    }
+    Some(v)
 }

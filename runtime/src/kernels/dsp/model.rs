@@ -169,3 +169,63 @@ pub unsafe fn depthwise_groups<const M: usize>(ptrs: &[*const i8], w: Weights, f
     }
     c0
 }
+
+/// `(a * lo(b)) >> 16`: the signed 32 x 16-bit product's top 32 bits
+/// (`SMULWB`).
+#[inline(always)]
+pub fn smulwb(a: i32, b: i32) -> i32 {
+    ((a as i64 * b as i16 as i64) >> 16) as i32
+}
+
+/// Same contract as the `asm.rs` twin, the same arithmetic as
+/// [`block_finish`] with `SSAT #16` and halfword stores.
+///
+/// # Safety
+/// As the twin's.
+#[inline(always)]
+pub unsafe fn block_finish16(buf: *const i32, nb: usize, f: Finish, cout: usize) {
+    for j in 0..nb {
+        // SAFETY: the twin's contract: `j < nb` sums, multipliers and
+        // shifts, the four output halfwords.
+        unsafe {
+            let m = i16::from_le_bytes([*f.mult.add(2 * j), *f.mult.add(2 * j + 1)]) as i64;
+            // `ASR` by a register: its low byte, 32 and up all sign bits.
+            let u = ((-2 - *f.shift.add(j) as i32) as u32 & 0xff).min(31);
+            for p in 0..4 {
+                let hi = ((*buf.add(4 * j + p) as i64 * m) >> 16) as i32;
+                let y = (((hi >> u) + f.zp2) >> 1).clamp(-32768, 32767) as i16;
+                let [lo, hi] = y.to_le_bytes();
+                let at = f.out.add(2 * (p * cout + j));
+                *at = lo as i8;
+                *at.add(1) = hi as i8;
+            }
+        }
+    }
+}
+
+/// Same contract as the `asm.rs` twin, tap by tap and lane by lane.
+///
+/// # Safety
+/// As the twin's.
+#[inline(always)]
+pub unsafe fn wide_taps8(
+    x: *const i8,
+    w: *const i16,
+    nk: usize,
+    stride: usize,
+    mut acc: [i32; 8],
+) -> [i32; 8] {
+    for t in 0..nk {
+        for (i, a) in acc.iter_mut().enumerate() {
+            // SAFETY: the twin's contract: 16 bytes at `x + t * stride`,
+            // eight halfwords at `w + 16 * t` (read unaligned, as `LDR`).
+            let (xv, wv) = unsafe {
+                let xp = x.add(t * stride + 2 * i);
+                let xv = i16::from_le_bytes([*xp as u8, *xp.add(1) as u8]);
+                (xv, w.add(16 * t + i).read_unaligned())
+            };
+            *a = a.wrapping_add((xv as i32).wrapping_mul(wv as i32));
+        }
+    }
+    acc
+}
