@@ -191,7 +191,14 @@ use portable::prepare_px4_i16;
 #[cfg(target_arch = "aarch64")]
 use neon::{add16, mlp_fc1_px4, mlp_fc2_px4, wide_finish16, wide_load16};
 #[cfg(not(target_arch = "aarch64"))]
-use portable::{add16, mlp_fc1_px4, mlp_fc2_px4, wide_load16};
+use portable::{add16, mlp_fc1_px4, mlp_fc2_px4};
+// The int16 depthwise block's tap-major weight copy: NEON's byte
+// transpose, DSP `SXTB16` + `PKHBT`/`PKHTB` (`dsp::wide_load16`);
+// elsewhere declined.
+#[cfg(fastvit_dsp)]
+use dsp::wide_load16;
+#[cfg(not(any(target_arch = "aarch64", fastvit_dsp)))]
+use portable::wide_load16;
 // The int16 depthwise's output step of 16 channels: NEON vectors, DSP
 // `SMULWB` (`dsp::wide_finish16`); elsewhere declined.
 #[cfg(fastvit_dsp)]

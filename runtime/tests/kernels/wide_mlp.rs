@@ -622,3 +622,51 @@ fn dsp_wide_output_step_is_the_reference() {
         None
     );
 }
+
+/// The DSP tier's tap-major weight copy of the int16 depthwise's blocks
+/// (`dsp::wide_load16`, `SXTB16` and halfword pairing on the software
+/// model) is the plain transposition: every kernel 1x1..7x7 (so `k * k %
+/// 4` tails of 0..3), channel multiplier 1 or 2 and either plane, a first
+/// channel past 0, weights at -128 and 127 first; it writes nothing past
+/// the block's taps and declines weights that do not hold every channel.
+#[test]
+fn dsp_wide_load16_is_the_transposition() {
+    use runtime::kernels::dsp::wide_load16;
+    use runtime::kernels::wide_block::LANES;
+    let mut g = Gen::new(93);
+    for case in 0..84 {
+        let k = 1 + case % 7;
+        let kk = k * k;
+        let (m, plane, c0) = (1 + (case / 7) % 2, (case / 14) % 2, 16 * ((case / 28) % 3));
+        let plane = plane % m;
+        let n = ((c0 + LANES) * m) * kk;
+        let weights: Vec<i8> = (0..n)
+            .map(|i| match case / 7 {
+                0 => [-128, 127][i % 2],
+                _ => g.range_i32(-128, 127) as i8,
+            })
+            .collect();
+        let mut w = [0x5555i16; 49 * 16];
+        assert!(
+            wide_load16(&weights, k, (c0, m, plane), &mut w),
+            "case {case}"
+        );
+        for t in 0..kk {
+            for j in 0..LANES {
+                let want = i16::from(weights[((c0 + j) * m + plane) * kk + t]);
+                assert_eq!(
+                    w[t * LANES + j],
+                    want,
+                    "case {case}: k {k} m {m} tap {t} lane {j}"
+                );
+            }
+        }
+        assert!(
+            w[kk * LANES..].iter().all(|&v| v == 0x5555),
+            "case {case}: wrote past the taps"
+        );
+        let short = ((c0 + LANES - 1) * m + plane + 1) * kk - 1;
+        let declined = !wide_load16(&weights[..short], k, (c0, m, plane), &mut w);
+        assert!(declined, "case {case}: short");
+    }
+}

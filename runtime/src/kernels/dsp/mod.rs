@@ -628,3 +628,69 @@ pub fn wide_finish16(
     }
     Some(v)
 }
+
+/// `wide_block::Block::load`'s tap-major copy on the DSP tier (the hook
+/// NEON fills with `neon::wide_load16`): per pair of lanes `j, j + 1` and
+/// four taps, one word of each channel's OHWI row, `SXTB16` (taps 0, 2)
+/// and `SXTB16 ROR #8` (1, 3), and the halfwords of both channels paired
+/// per tap (`PKHBT`/`PKHTB`, which LLVM forms from the masks below) into
+/// one word store a tap: 8 weights for ~20 instructions instead of ~9
+/// each; the last `kk % 4` taps one by one. `false` (nothing written) if
+/// `weights` does not hold every channel of the block or `w` not `k * k *
+/// LANES` values.
+#[inline]
+pub fn wide_load16(
+    weights: &[i8],
+    k: usize,
+    (c0, m, plane): (usize, usize, usize),
+    w: &mut [i16; super::wide_block::MAX_KERNEL * super::wide_block::MAX_KERNEL * 16],
+) -> bool {
+    const LANES: usize = super::wide_block::LANES;
+    let kk = k * k;
+    let last = (c0 + LANES - 1) * m + plane;
+    if kk == 0
+        || kk * LANES > w.len()
+        || (last + 1).checked_mul(kk).is_none_or(|e| e > weights.len())
+    {
+        return false;
+    }
+    let quads = kk / 4;
+    for j in (0..LANES).step_by(2) {
+        let (oa, ob) = ((c0 + j) * m + plane, (c0 + j + 1) * m + plane);
+        let (Some(ra), Some(rb)) = (
+            weights.get(oa * kk..(oa + 1) * kk),
+            weights.get(ob * kk..(ob + 1) * kk),
+        ) else {
+            return false; // checked above: never taken
+        };
+        // Lane `j` (even, below 16) of a four-tap chunk `q`: halfwords `16 *
+        // r + j` and `+ 1` for tap `r`, as one word.
+        let l = j & (LANES - 2);
+        let put = |q: &mut [i16], r: usize, v: u32| {
+            if let Some([lo, hi]) = q.get_mut(16 * r + l..16 * r + l + 2) {
+                *lo = v as i16;
+                *hi = (v >> 16) as i16;
+            }
+        };
+        let chunks = ra.chunks_exact(4).zip(rb.chunks_exact(4));
+        for ((a, b), q) in chunks.zip(w.chunks_exact_mut(4 * LANES)) {
+            let (a, b) = (word(a), word(b));
+            let (a02, a13, b02, b13) = (sxtb16(a), sxtb16_ror8(a), sxtb16(b), sxtb16_ror8(b));
+            put(q, 0, (a02 & 0xffff) | (b02 << 16));
+            put(q, 1, (a13 & 0xffff) | (b13 << 16));
+            put(q, 2, (a02 >> 16) | (b02 & 0xffff_0000));
+            put(q, 3, (a13 >> 16) | (b13 & 0xffff_0000));
+        }
+        for t in 4 * quads..kk {
+            if let (Some(&va), Some(&vb), Some([lo, hi])) = (
+                ra.get(t),
+                rb.get(t),
+                w.get_mut(t * LANES + l..t * LANES + l + 2),
+            ) {
+                *lo = va as i16;
+                *hi = vb as i16;
+            }
+        }
+    }
+    true
+}
