@@ -61,8 +61,8 @@
 //! | requantization (every kernel) | [`crate::quant::requantize`]: 32-bit high-word path for `t >= 33` | per-channel multiplier, shift |
 //! | add (`Layer::Add`, ConvMlp residual) | [`add`]: each input's rescale from a 256-entry table per layer, the output requantization per element | |
 //! | SE, global pool, fc | [`squeeze_excite`]: portable safe Rust; NEON: the SE scale + table 16 channels a step, the fc (int8, int16 inputs) four rows a step (`neon::se_scale16`, `neon::fc_dots`) | |
-//! | int16-operand convs (`--int16`: depthwise reading int16, 1x1 int8 -> int16; schedule `Reference`, `InPlace`, `WriteBehind`, `WriteAhead`, `WidenInPlace`, ConvMlp dw) | [`wide`]: window clipped once per pixel; depthwise with >= 16 input channels, k <= 7, input zero point 0 on channel vectors ([`wide_block`]: 16 output channels a tap, weights copied tap-major once per row (NEON: 7x7 blocks by a byte transpose, `neon::wide_load16`; Helium: `VLDRB.S16` + `VSTRH.16` scatter, `mve::load_taps16`); NEON `SMLAL`/`SMLAL2` and a vector output step (`neon::wide_finish16`), Helium `VMULLB`/`VMULLT.S16`, elsewhere portable loops: `wide_sums16`), the rest taps straight off the int16 rows; the 1x1 on four-channel int8 dot products (feature `fast-int16`) | OHWI, bias |
-//! | ConvMlp with int16 internals (`--int16 stages.N.mlp`: `dw`/`fc2` outputs int16; schedule `Reference`) | [`wide_mlp`]: `dw` on [`wide`]'s channel vectors; `fc1` (int16 in) in i32 sums where `cin * 2^22 + max abs bias` fits, on DSP the 1x1 tile's `SMLAD` loop over int16 halfword pairs (`dsp::prepare_px4_i16`), on NEON 4 ch x 4 px of `SXTL` + `SMLAL`/`SMLAL2` with a vector output step (`neon::mlp_fc1_px4`), on Helium `VLDRB.S16` + `VMLADAVA.S16` one row x four pixels (`mve::dot_px4_i16`) and `finish_px4`, elsewhere plain i16 x i8 loops; `fc2` (int16 out) on the tier's `dot_px4` (NEON: the 4 x 4 int8 tile with a vector int16 output step, `neon::mlp_fc2_px4`; Helium: the row's sum for the zero point by `VADDVA.S8` in the same loop, `mve::dot_px4_sum`); the residual add on NEON eight int16 elements a step (`neon::add16`); feature `fast-int16` | OHWI, bias |
+//! | int16-operand convs (`--int16`: depthwise reading int16, 1x1 int8 -> int16; schedule `Reference`, `InPlace`, `WriteBehind`, `WriteAhead`, `WidenInPlace`, ConvMlp dw) | [`wide`]: window clipped once per pixel; depthwise with >= 16 input channels, k <= 7, input zero point 0 on channel vectors ([`wide_block`]: 16 output channels a tap, weights copied tap-major once per row (NEON: 7x7 blocks by a byte transpose, `neon::wide_load16`; Helium: `VLDRB.S16` + `VSTRH.16` scatter, `mve::load_taps16`); NEON `SMLAL`/`SMLAL2` and a vector output step (`neon::wide_finish16`), Helium `VMULLB`/`VMULLT.S16`, DSP `SMLABB`/`SMLATT` eight channels a loop (`dsp::wide_sums16`) with an `SMULWB` output step (`dsp::wide_finish16`) and the weights copied by `SXTB16` + halfword pairing (`dsp::wide_load16`), elsewhere portable loops: `wide_sums16`), the rest taps straight off the int16 rows; the 1x1 on four-channel int8 dot products (feature `fast-int16`) | OHWI, bias |
+//! | ConvMlp with int16 internals (`--int16 stages.N.mlp`: `dw`/`fc2` outputs int16; schedule `Reference`) | [`wide_mlp`]: `dw` on [`wide`]'s channel vectors; `fc1` (int16 in) in i32 sums where `cin * 2^22 + max abs bias` fits, on DSP the 1x1 tile's channel blocks (`dsp::block_px4`: `SMLAD` sums and `SMULWB` output step in `asm!`) over int16 halfword pairs (`dsp::prepare_px4_i16`), on NEON 4 ch x 4 px of `SXTL` + `SMLAL`/`SMLAL2` with a vector output step (`neon::mlp_fc1_px4`), on Helium `VLDRB.S16` + `VMLADAVA.S16` one row x four pixels (`mve::dot_px4_i16`) and `finish_px4`, elsewhere plain i16 x i8 loops; `fc2` (int16 out) on the tier's `dot_px4` (DSP: its `bias - zp * sum w` folded once per call, the channel blocks with an int16 output step, `dsp::block_px4_i16`; NEON: the 4 x 4 int8 tile with a vector int16 output step, `neon::mlp_fc2_px4`; Helium: the row's sum for the zero point by `VADDVA.S8` in the same loop, `mve::dot_px4_sum`); the residual add on NEON eight int16 elements a step (`neon::add16`), on DSP element by element with the requantizations' paths chosen once (`dsp::add16`); feature `fast-int16` | OHWI, bias |
 //! | LUT | reference op (`crate::ops`) | |
 
 pub mod add;
@@ -191,7 +191,14 @@ use portable::prepare_px4_i16;
 #[cfg(target_arch = "aarch64")]
 use neon::{add16, mlp_fc1_px4, mlp_fc2_px4, wide_finish16, wide_load16};
 #[cfg(not(target_arch = "aarch64"))]
-use portable::{add16, mlp_fc1_px4, mlp_fc2_px4};
+use portable::{mlp_fc1_px4, mlp_fc2_px4};
+// The int16 ConvMlp's residual add: NEON vectors, DSP element by element
+// with the requantizations' paths chosen once (`dsp::add16`); elsewhere
+// declined (`add_with`).
+#[cfg(fastvit_dsp)]
+use dsp::add16;
+#[cfg(not(any(target_arch = "aarch64", fastvit_dsp)))]
+use portable::add16;
 // The int16 depthwise block's tap-major weight copy: NEON's byte
 // transpose, DSP `SXTB16` + `PKHBT`/`PKHTB` (`dsp::wide_load16`);
 // elsewhere declined.

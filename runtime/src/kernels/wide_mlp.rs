@@ -21,7 +21,10 @@
 //! instead (`neon::mlp_fc1_px4`, `neon::mlp_fc2_px4` with `fc2`'s `bias -
 //! zp * sum w` folded once per call, `neon::add16`; chosen in
 //! `kernels/mod.rs`, the other tiers decline), whatever they decline the
-//! forms above.
+//! forms above. On the DSP tier a full group runs the int8 1x1's `asm!`
+//! channel blocks: `fc1` on the int16 tile (`dsp::block_px4`), `fc2` from
+//! the folded base with an int16 output step (`dsp::block_px4_i16`); the
+//! residual add is `dsp::add16`.
 //!
 //! The reference sums an int16 input in i64; the i32 sums here equal it
 //! exactly because [`fits`] admits only an `fc1` with `cin * 2^22 + max

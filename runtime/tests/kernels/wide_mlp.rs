@@ -670,3 +670,65 @@ fn dsp_wide_load16_is_the_transposition() {
         assert!(declined, "case {case}: short");
     }
 }
+
+/// The DSP tier's residual add on int16 (`dsp::add16`) is
+/// `ops::add::add_value` clamped to int16, element by element: both
+/// requantization paths (`t >= 33` and the 64-bit one) for each operand
+/// and the output, multipliers at their extremes, zero points, every
+/// `left_shift` it takes (0..=15), int16 inputs at their extremes first;
+/// it declines a larger `left_shift` and short operands.
+#[test]
+fn dsp_add16_is_add_value() {
+    use runtime::kernels::dsp::add16;
+    use runtime::ops::add::add_value;
+    use testkit::bare_tensor;
+    let mut g = Gen::new(94);
+    let t = bare_tensor(1, 1, 64, Elem::I16);
+    for case in 0..300 {
+        let mut mult = || match g.range_i32(0, 5) {
+            0 => i32::MAX,
+            1 => 1 << 30,
+            _ => g.range_i32(1 << 29, i32::MAX),
+        };
+        let (am, bm, om) = (mult(), mult(), mult());
+        let p = Add {
+            a: t,
+            a_zp: g.range_i32(-200, 200),
+            a_mult: am,
+            a_shift: g.range_i32(-8, 1),
+            b: t,
+            b_zp: g.range_i32(-200, 200),
+            b_mult: bm,
+            b_shift: g.range_i32(-8, 1),
+            output: t,
+            out_zp: g.range_i32(-200, 200),
+            out_mult: om,
+            out_shift: g.range_i32(-30, -10),
+            left_shift: (case % 16) as u8,
+        };
+        let n = 1 + g.range_i32(0, 63) as usize;
+        let v = |g: &mut Gen| -> Vec<i32> {
+            (0..n)
+                .map(|i| match case < 16 {
+                    true => [-32768, 32767][(i + case) % 2],
+                    false => g.range_i32(-32768, 32767),
+                })
+                .collect()
+        };
+        let (x, y) = (v(&mut g), v(&mut g));
+        let (xa, yb) = (encode(&x, Elem::I16), encode(&y, Elem::I16));
+        let mut out = vec![0x55i8; 2 * n];
+        assert_eq!(add16(&p, &xa, &yb, &mut out), n, "case {case}");
+        for i in 0..n {
+            let want = add_value(&p, x[i], y[i]).clamp(-32768, 32767) as i16;
+            let got = i16::from_le_bytes([out[2 * i] as u8, out[2 * i + 1] as u8]);
+            assert_eq!(got, want, "case {case} element {i}: {p:?}");
+        }
+        assert_eq!(add16(&p, &xa[..2 * n - 1], &yb, &mut out), 0, "short a");
+        let wide = Add {
+            left_shift: 16,
+            ..p
+        };
+        assert_eq!(add16(&wide, &xa, &yb, &mut out), 0, "left_shift 16");
+    }
+}

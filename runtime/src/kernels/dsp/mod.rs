@@ -694,3 +694,73 @@ pub fn wide_load16(
     }
     true
 }
+
+/// One operand's (or the output's) requantization in [`add16`]:
+/// `quant::requantize` with `t = 31 - shift` formed once per call.
+#[derive(Clone, Copy)]
+struct Rescale {
+    m: i32,
+    t: u32,
+}
+
+impl Rescale {
+    #[inline(always)]
+    fn new(m: i32, shift: i32) -> Self {
+        Self {
+            m,
+            t: (31 - shift).clamp(1, 62) as u32,
+        }
+    }
+
+    /// `requantize(acc, m, shift)`: for `t >= 33` the high word of the
+    /// product (`SMMUL`), rounded and shifted; else the 64-bit path,
+    /// saturated to i32.
+    #[inline(always)]
+    fn apply(self, acc: i32) -> i32 {
+        let prod = acc as i64 * self.m as i64;
+        if self.t >= 33 {
+            let hi = (prod >> 32) as i32;
+            return hi.wrapping_add(1 << (self.t - 33)) >> (self.t - 32);
+        }
+        let rounded = (prod + (1i64 << (self.t - 1))) >> self.t;
+        rounded.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+    }
+}
+
+/// The int16 ConvMlp's residual add (`kernels::wide_mlp`, the hook NEON
+/// fills with `neon::add16`) on the DSP tier: element by element, the
+/// three requantizations' `t` and paths chosen once per call ([`Rescale`]),
+/// each operand's `(x - zp) << left_shift` and requantization, the
+/// saturating sum, the output requantization, the zero point and the clamp
+/// to int16: `ops::add::add_value`'s arithmetic without its per-element
+/// parameter handling. Returns the elements done (all of `out`, or 0 for
+/// short operands or `left_shift > 15`).
+#[inline]
+pub fn add16(p: &crate::schedule::Add, a: &[i8], b: &[i8], out: &mut [i8]) -> usize {
+    let n = out.len() / 2;
+    if a.len() < 2 * n || b.len() < 2 * n || p.left_shift > 15 {
+        return 0;
+    }
+    let (ra, rb, ro) = (
+        Rescale::new(p.a_mult, p.a_shift),
+        Rescale::new(p.b_mult, p.b_shift),
+        Rescale::new(p.out_mult, p.out_shift),
+    );
+    let (za, zb, zo, ls) = (p.a_zp, p.b_zp, p.out_zp, p.left_shift);
+    let h = |v: &[i8]| match *v {
+        [lo, hi] => i16::from_le_bytes([lo as u8, hi as u8]) as i32,
+        _ => 0,
+    };
+    let els = a.chunks_exact(2).zip(b.chunks_exact(2));
+    for ((x, y), o) in els.zip(out.chunks_exact_mut(2)) {
+        let va = ra.apply((h(x) - za) << ls);
+        let vb = rb.apply((h(y) - zb) << ls);
+        let r = ro.apply(va.saturating_add(vb)).saturating_add(zo);
+        let [lo, hi] = (r.clamp(-32768, 32767) as i16).to_le_bytes();
+        if let [l, h] = o {
+            *l = lo as i8;
+            *h = hi as i8;
+        }
+    }
+    n
+}
