@@ -8,7 +8,9 @@
 //! builds the host reference and every firmware, runs each twice in QEMU
 //! with the instruction-counting plugin, and writes
 //! `target/boards/results.{json,md}`. The 256x256 benchmark is
-//! `boards/run-all.sh --resolution 256`.
+//! `boards/run-all.sh --resolution 256`. Before it, a build with every
+//! 16-bit group runs on one board per kernel tier (its results in
+//! `target/boards/int16/`): the int16 kernels equal the host's too.
 //!
 //! Needs QEMU, gcc and the aarch64 Linux cross linker: without them this test
 //! FAILS (it never skips); install them with `boards/install-deps.sh`.
