@@ -28,7 +28,7 @@ use crate::float::{forward_folded, Fmap};
 use crate::fold::Folded;
 use crate::images::ModelInput;
 use crate::precision::{Group, Precision};
-use crate::quantize::{compile, MemoryForm, Settings};
+use crate::quantize::{compile, Compiled, MemoryForm, Settings};
 
 /// Default `--arena-budget`: 224 KiB, the int8 build's limit at 256x256.
 pub const DEFAULT_ARENA_BUDGET: usize = 224 * 1024;
@@ -91,23 +91,65 @@ impl Choice {
     }
 }
 
+/// The held-out probe inputs and their float logits: what every measured
+/// choice of codegen (these groups, the equalization strength,
+/// [`crate::strength`]) scores a candidate build on.
+pub struct Probes<'a> {
+    inputs: &'a [ModelInput],
+    float: Vec<Vec<f32>>,
+}
+
+impl<'a> Probes<'a> {
+    /// The float logits of `inputs` through `folded` (equalization and the
+    /// bias correction leave them unchanged: computed once for every
+    /// candidate).
+    pub fn new(folded: &Folded, inputs: &'a [ModelInput]) -> Self {
+        let float = inputs
+            .par_iter()
+            .map(|inp| forward_folded(folded, &inp.normalized, &mut |_: &str, _: &Fmap| {}))
+            .collect();
+        Self { inputs, float }
+    }
+
+    /// How many probe inputs there are.
+    pub fn len(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.inputs.is_empty()
+    }
+
+    /// Input-centred logit SQNR of the quantized build `c` on the probes,
+    /// in dB.
+    pub fn sqnr_db(&self, c: &Compiled) -> f64 {
+        let quantized: Vec<Vec<f32>> = self
+            .inputs
+            .par_iter()
+            .map(|inp| c.dequantize_logits(&run_int8(c, inp, |_, _| {})))
+            .collect();
+        input_centred_sqnr_db(
+            self.float
+                .iter()
+                .zip(&quantized)
+                .map(|(f, q)| (f.as_slice(), q.as_slice())),
+        )
+    }
+}
+
 /// Chooses the 16-bit groups of `folded` under `budget` arena bytes
-/// (module doc), measuring on `probe` (the inputs [`split`] held out of the
+/// (module doc), measuring on `probes` (the inputs [`split`] held out of the
 /// calibration that made `folded` and `stats`, if any). `template` holds
 /// every other setting; `tick` is called once per candidate measured.
 pub fn choose(
     folded: &Folded,
     stats: &Stats,
-    probe: &[ModelInput],
+    probes: &Probes,
     template: &Settings,
     budget: usize,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Choice> {
-    // The float logits do not depend on the candidate: computed once.
-    let float: Vec<Vec<f32>> = probe
-        .par_iter()
-        .map(|inp| forward_folded(folded, &inp.normalized, &mut |_: &str, _: &Fmap| {}))
-        .collect();
     let measure = |p: &Precision| -> Result<Step> {
         let ranges: BTreeMap<String, Range> =
             choose_ranges(stats, template.method, p, template.no_clip_pooled);
@@ -126,20 +168,12 @@ pub fn choose(
                 sqnr_db: f64::NEG_INFINITY,
             });
         }
-        let quantized: Vec<Vec<f32>> = probe
-            .par_iter()
-            .map(|inp| c.dequantize_logits(&run_int8(&c, inp, |_, _| {})))
-            .collect();
+        let sqnr_db = probes.sqnr_db(&c);
         tick();
         Ok(Step {
             int16: p.to_string(),
             arena_bytes: c.arena_bytes,
-            sqnr_db: input_centred_sqnr_db(
-                float
-                    .iter()
-                    .zip(&quantized)
-                    .map(|(f, q)| (f.as_slice(), q.as_slice())),
-            ),
+            sqnr_db,
         })
     };
     let mut precision = Precision::default();
@@ -216,7 +250,8 @@ mod tests {
         assert_eq!((probe.len(), rest.len()), (PROBE_INPUTS, PROBE_INPUTS));
         let (folded, stats) = calibrate_stats(&ck, &rest, &opts);
         let template = settings(&rest, &source, &opts);
-        let run = |budget| choose(&folded, &stats, &probe, &template, budget, &|| {});
+        let probes = Probes::new(&folded, &probe);
+        let run = |budget| choose(&folded, &stats, &probes, &template, budget, &|| {});
         let all = run(usize::MAX).unwrap();
         let base = &all.steps[0];
         assert_eq!(base.int16, "head");

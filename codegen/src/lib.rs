@@ -45,4 +45,5 @@ pub mod precision;
 pub mod prng;
 pub mod quantize;
 pub mod report;
+pub mod strength;
 pub mod synth;

@@ -47,9 +47,12 @@ struct Common {
     /// Activation range estimator.
     #[arg(long, value_enum, default_value_t = RangeMethod::Mse)]
     method: RangeMethod,
-    /// Per-channel equalization strength, 0 (off) to 1 (full).
-    #[arg(long, default_value_t = 0.5)]
-    equalize: f64,
+    /// Per-channel equalization strength, 0 (off) to 1 (full), or `auto`
+    /// (the best of 0, 0.25, 0.5 and 0.75 on calibration inputs held out
+    /// from the rest, for the chosen 16-bit groups; on the trained proxy
+    /// kit it chose 0.25, 0.6 dB worse than 0.5: docs/numerics.md).
+    #[arg(long, value_name = "A", default_value = "0.5")]
+    equalize: EqualizeArg,
     /// Do not correct the convs' biases for the mean shift their int8 weight
     /// rounding makes (the correction, from the calibration inputs' channel
     /// means, is on by default: +0.2 to 0.9 dB on the trained proxy kit,
@@ -155,17 +158,21 @@ enum Command {
 
 fn options(c: &Common) -> Result<QuantOptions> {
     check_resolution(c.resolution)?;
-    if !(0.0..=1.0).contains(&c.equalize) {
-        return Err(Error::Usage(format!(
-            "--equalize {} must be between 0 and 1",
-            c.equalize
-        )));
-    }
+    let (equalization, choose_equalization) = match c.equalize {
+        EqualizeArg::Auto => (QuantOptions::default().equalization, true),
+        EqualizeArg::Fixed(a) if (0.0..=1.0).contains(&a) => (a, false),
+        EqualizeArg::Fixed(a) => {
+            return Err(Error::Usage(format!(
+                "--equalize {a} must be between 0 and 1, or auto"
+            )))
+        }
+    };
     Ok(QuantOptions {
         resolution: c.resolution,
         calib: c.calib.clone(),
         method: c.method,
-        equalization: c.equalize,
+        equalization,
+        choose_equalization,
         bias_correction: !c.no_bias_correction,
         no_clip_pooled: !c.clip_pooled,
         quiet: c.quiet || c.json,
@@ -184,6 +191,26 @@ fn options(c: &Common) -> Result<QuantOptions> {
             }
         },
     })
+}
+
+/// `--equalize`: a fixed strength, or `auto`.
+#[derive(Clone, Copy, Debug)]
+enum EqualizeArg {
+    Fixed(f64),
+    Auto,
+}
+
+impl std::str::FromStr for EqualizeArg {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(EqualizeArg::Auto),
+            _ => s
+                .parse()
+                .map(EqualizeArg::Fixed)
+                .map_err(|_| format!("`{s}` is neither a strength (0 to 1) nor auto")),
+        }
+    }
 }
 
 /// `--int16`: fixed groups, or `auto`.
@@ -333,6 +360,23 @@ fn eval(
         for line in report::eval_summary(&numerics) {
             out(line);
         }
+        let s = &compiled.settings;
+        out(format!(
+            "Build: int16 groups `{}`, equalization {} ({}), bias correction {}, pooled tensors {}",
+            s.int16,
+            s.equalization,
+            if opts.choose_equalization {
+                "measured"
+            } else {
+                "fixed"
+            },
+            if s.bias_correction { "on" } else { "off" },
+            if s.no_clip_pooled {
+                "unclipped"
+            } else {
+                "clipped"
+            },
+        ));
         out(format!("Chart: {}", svg.display()));
         if let Some(d) = dump {
             out(format!(

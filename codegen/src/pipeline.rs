@@ -11,12 +11,13 @@ use crate::budget;
 use crate::calibrate::{choose_ranges, collect, Range, RangeMethod, Stats};
 use crate::checkpoint::{self, Checkpoint, DType, Layout};
 use crate::emit::Provenance;
-use crate::equalize::{channel_ranges, equalize};
+use crate::equalize::{channel_ranges, equalize, ChannelStats};
 use crate::error::Result;
 use crate::fold::{fold_checkpoint, Folded};
 use crate::images::{builtin_calibration, folder_inputs, ModelInput};
 use crate::precision::Precision;
 use crate::quantize::{compile, Compiled, MemoryForm, Settings};
+use crate::strength;
 use crate::synth;
 
 /// Seed of the built-in synthetic checkpoint.
@@ -31,8 +32,14 @@ pub struct QuantOptions {
     pub calib: Option<PathBuf>,
     /// Range estimator.
     pub method: RangeMethod,
-    /// Equalization strength (0 disables).
+    /// Equalization strength (0 disables); with `choose_equalization`, the
+    /// strength the 16-bit groups are chosen at and the first measured.
     pub equalization: f64,
+    /// `--equalize auto`: choose the strength among
+    /// [`crate::strength::STRENGTHS`] on held-out probes (off by default:
+    /// on the trained kit the probes chose worse than 0.5,
+    /// [`crate::strength`]).
+    pub choose_equalization: bool,
     /// Correct each conv's bias for the mean shift of its weight rounding
     /// ([`crate::bias_correction`]; on by default).
     pub bias_correction: bool,
@@ -54,7 +61,7 @@ pub struct QuantOptions {
 impl QuantOptions {
     /// The plain int8 build (`--int16 head --no-bias-correction
     /// --clip-pooled`): only the head at 16 bits, no trained-model
-    /// corrections. The fastest build and the quickest to make (no choice to
+    /// corrections, no measured choice. The fastest build and the quickest to make (no choice to
     /// measure); the fan-in fixtures' regression floors and the board
     /// benchmark are on it.
     pub fn plain_int8(resolution: usize) -> Self {
@@ -76,6 +83,7 @@ impl Default for QuantOptions {
             calib: None,
             method: RangeMethod::Mse,
             equalization: 0.5,
+            choose_equalization: false,
             bias_correction: true,
             no_clip_pooled: true,
             quiet: false,
@@ -149,30 +157,65 @@ pub fn calibration_inputs(opts: &QuantOptions) -> Result<(Vec<ModelInput>, Strin
     })
 }
 
-/// Folds a checkpoint, equalizes it and collects the activation statistics
-/// of `inputs`: the equalized float graph and what range choices read.
+/// A folded checkpoint and its per-channel ranges on a calibration set:
+/// what calibration at any equalization strength starts from.
+struct Base<'a> {
+    folded: Folded,
+    channels: Option<ChannelStats>,
+    inputs: &'a [ModelInput],
+}
+
+impl<'a> Base<'a> {
+    /// Folds `ck` and, if any strength may be above 0, collects the
+    /// per-channel ranges of `inputs` (one pass).
+    fn new(ck: &Checkpoint, inputs: &'a [ModelInput], opts: &QuantOptions, what: &str) -> Self {
+        let folded = fold_checkpoint(ck);
+        let equalizes = opts.choose_equalization || opts.equalization > 0.0;
+        let channels = equalizes.then(|| {
+            let pb = progress(inputs.len(), what, opts.quiet);
+            let c = channel_ranges(&folded, inputs, &|| pb.inc(1));
+            pb.finish_and_clear();
+            c
+        });
+        Self {
+            folded,
+            channels,
+            inputs,
+        }
+    }
+
+    /// The graph equalized at `alpha` and the activation statistics of the
+    /// inputs through it (two passes, three with the bias correction).
+    fn at(&self, alpha: f64, opts: &QuantOptions, what: &str) -> (Folded, Stats) {
+        let passes = if opts.bias_correction { 3 } else { 2 };
+        let pb = progress(self.inputs.len() * passes, what, opts.quiet);
+        let tick = || pb.inc(1);
+        let mut folded = match &self.channels {
+            Some(c) if alpha > 0.0 => equalize(&self.folded, c, alpha),
+            _ => self.folded.clone(),
+        };
+        let stats = collect(&folded, self.inputs, &tick);
+        if opts.bias_correction {
+            folded.input_means = conv_input_means(&folded, self.inputs, &tick);
+        }
+        pb.finish_and_clear();
+        (folded, stats)
+    }
+}
+
+/// Folds a checkpoint, equalizes it at `opts.equalization` and collects the
+/// activation statistics of `inputs`: the equalized float graph and what
+/// range choices read.
 pub fn calibrate_stats(
     ck: &Checkpoint,
     inputs: &[ModelInput],
     opts: &QuantOptions,
 ) -> (Folded, Stats) {
-    let folded = fold_checkpoint(ck);
-    let passes = if opts.bias_correction { 4 } else { 3 };
-    let pb = progress(inputs.len() * passes, "calibrating", opts.quiet);
-    let tick = || pb.inc(1);
-    let mut folded = if opts.equalization > 0.0 {
-        let stats = channel_ranges(&folded, inputs, &tick);
-        equalize(&folded, &stats, opts.equalization)
-    } else {
-        pb.inc(inputs.len() as u64);
-        folded
+    let opts = QuantOptions {
+        choose_equalization: false,
+        ..opts.clone()
     };
-    let stats = collect(&folded, inputs, &tick);
-    if opts.bias_correction {
-        folded.input_means = conv_input_means(&folded, inputs, &tick);
-    }
-    pb.finish_and_clear();
-    (folded, stats)
+    Base::new(ck, inputs, &opts, "calibrating").at(opts.equalization, &opts, "calibrating")
 }
 
 /// Folds a checkpoint, equalizes and calibrates it: the equalized float graph
@@ -205,52 +248,95 @@ pub fn settings(inputs: &[ModelInput], source: &str, opts: &QuantOptions) -> Set
 
 /// Folds a checkpoint, equalizes, calibrates and quantizes it. Returns the
 /// equalized float graph (the reference the int8 model is compared with;
-/// same logits as the plain fold) and the compiled model. With
-/// `int16_budget`, the 16-bit groups are chosen first ([`budget::choose`] on
-/// the probes [`budget::split`] holds out, its steps printed unless quiet);
-/// an error if the budget is below the default build's arena.
+/// same logits as the plain fold) and the compiled model.
+///
+/// The measured choices come first, each printed unless quiet, on the
+/// probes [`budget::split`] holds out, with candidates calibrated on the
+/// rest: with `int16_budget`, the 16-bit groups ([`budget::choose`]; an
+/// error if the budget is below the default build's arena), then with
+/// `choose_equalization` the equalization strength for those groups
+/// ([`strength::choose`]). The build is then calibrated on every input.
 pub fn quantize(
     ck: &Checkpoint,
     inputs: &[ModelInput],
     source: &str,
     opts: &QuantOptions,
 ) -> Result<(Folded, Compiled)> {
-    let (folded, stats) = calibrate_stats(ck, inputs, opts);
     let mut settings = settings(inputs, source, opts);
-    if let Some(limit) = opts.int16_budget {
-        // Measured on held-out probes: candidates calibrated on the rest
-        // (a set too small to spare them: the build's own calibration).
-        let (probe, rest) = budget::split(inputs);
-        let held_out = rest.len() < inputs.len();
-        let sub = held_out.then(|| calibrate_stats(ck, &rest, opts));
-        let (f, stats) = sub.as_ref().map_or((&folded, &stats), |(f, s)| (f, s));
-        let template = self::settings(&rest, source, opts);
-        // The base, then each step measures the groups not yet added (an
-        // upper bound: a stage's `mlp` waits for its stream).
-        let g = f.stages.iter().map(|s| 2 + s.downsample.is_some() as usize);
-        let g: usize = g.sum();
-        let n = 1 + g * (g + 1) / 2;
-        let pb = progress(n, "choosing int16 groups", opts.quiet);
-        let choice = budget::choose(f, stats, &probe, &template, limit, &|| pb.inc(1))?;
-        pb.finish_and_clear();
-        if !opts.quiet {
-            let on = if held_out {
-                format!(
-                    "{} calibration inputs held out (the candidates calibrated on the other {})",
-                    probe.len(),
-                    rest.len()
-                )
-            } else {
-                format!(
-                    "{} of the calibration inputs (in-sample: fewer than {} inputs)",
-                    probe.len(),
-                    2 * budget::PROBE_INPUTS
-                )
-            };
-            eprintln!("{}", choice.describe(limit, &on));
+    let (probe, rest) = budget::split(inputs);
+    let held_out = rest.len() < inputs.len();
+    let measures = opts.int16_budget.is_some() || opts.choose_equalization;
+    // Calibrations of `rest` by strength, reused by the final calibration
+    // when nothing is held out (`rest` is then every input).
+    let mut done: Vec<(f64, Folded, Stats)> = Vec::new();
+    let sub = measures.then(|| Base::new(ck, &rest, opts, "calibrating candidates"));
+    if let Some(sub) = &sub {
+        let on = if held_out {
+            format!(
+                "{} calibration inputs held out (the candidates calibrated on the other {})",
+                probe.len(),
+                rest.len()
+            )
+        } else {
+            format!(
+                "{} of the calibration inputs (in-sample: fewer than {} inputs)",
+                probe.len(),
+                2 * budget::PROBE_INPUTS
+            )
+        };
+        let (f, stats) = sub.at(opts.equalization, opts, "calibrating candidates");
+        let probes = budget::Probes::new(&f, &probe);
+        let mut template = self::settings(&rest, source, opts);
+        if let Some(limit) = opts.int16_budget {
+            // The base, then each step measures the groups not yet added
+            // (an upper bound: a stage's `mlp` waits for its stream).
+            let g = f.stages.iter().map(|s| 2 + s.downsample.is_some() as usize);
+            let g: usize = g.sum();
+            let n = 1 + g * (g + 1) / 2;
+            let pb = progress(n, "choosing int16 groups", opts.quiet);
+            let choice = budget::choose(&f, &stats, &probes, &template, limit, &|| pb.inc(1))?;
+            pb.finish_and_clear();
+            if !opts.quiet {
+                eprintln!("{}", choice.describe(limit, &on));
+            }
+            settings.int16 = choice.precision.clone();
+            template.int16 = choice.precision;
         }
-        settings.int16 = choice.precision;
+        done.push((opts.equalization, f, stats));
+        if opts.choose_equalization {
+            let choice = strength::choose(opts.equalization, |alpha| -> Result<f64> {
+                if !done.iter().any(|d| d.0 == alpha) {
+                    let what = format!("calibrating at alpha {alpha}");
+                    let (f, stats) = sub.at(alpha, opts, &what);
+                    done.push((alpha, f, stats));
+                }
+                let (_, f, stats) = done.iter().find(|d| d.0 == alpha).expect("calibrated");
+                let ranges =
+                    choose_ranges(stats, opts.method, &template.int16, opts.no_clip_pooled);
+                let c = compile(
+                    f,
+                    &ranges,
+                    Settings {
+                        equalization: alpha,
+                        ..template.clone()
+                    },
+                );
+                Ok(probes.sqnr_db(&c))
+            })?;
+            if !opts.quiet {
+                eprintln!("{}", choice.describe(&on));
+            }
+            settings.equalization = choice.alpha;
+        }
     }
+    let alpha = settings.equalization;
+    let reuse = (!held_out)
+        .then(|| done.into_iter().find(|d| d.0 == alpha))
+        .flatten();
+    let (folded, stats) = match reuse {
+        Some((_, f, s)) => (f, s),
+        None => Base::new(ck, inputs, opts, "calibrating").at(alpha, opts, "calibrating"),
+    };
     let ranges = choose_ranges(&stats, opts.method, &settings.int16, opts.no_clip_pooled);
     let compiled = compile(&folded, &ranges, settings);
     Ok((folded, compiled))
@@ -333,4 +419,35 @@ pub fn generate_module(
     let (_, compiled) = quantize(&ck, &inputs, &source, opts)?;
     crate::emit::write_module(out_dir, &compiled, &prov)?;
     Ok(compiled.arena_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--equalize auto` builds exactly what `--equalize A` builds for the
+    /// strength it chose (the choice only picks; the build is calibrated on
+    /// every input as a fixed strength's is).
+    #[test]
+    fn a_chosen_strength_builds_what_that_fixed_strength_builds() {
+        let fixed = |alpha| QuantOptions {
+            resolution: 32,
+            quiet: true,
+            equalization: alpha,
+            ..QuantOptions::plain_int8(32)
+        };
+        let auto = QuantOptions {
+            choose_equalization: true,
+            ..fixed(0.5)
+        };
+        let (ck, _) = load_or_synthesize(None).unwrap();
+        let (mut inputs, source) = calibration_inputs(&auto).unwrap();
+        inputs.truncate(2 * budget::PROBE_INPUTS);
+        let (_, chosen) = quantize(&ck, &inputs, &source, &auto).unwrap();
+        let alpha = chosen.settings.equalization;
+        assert!(strength::STRENGTHS.contains(&alpha), "{alpha}");
+        let (_, again) = quantize(&ck, &inputs, &source, &fixed(alpha)).unwrap();
+        assert!(chosen.weights == again.weights, "alpha {alpha}");
+        assert_eq!(chosen.arena_bytes, again.arena_bytes);
+    }
 }

@@ -45,12 +45,15 @@ pub fn build(b: &Build) -> (Value, String) {
         "arena_peak_at": peak_at, "memory": opts.memory, "layer_by_layer_bytes": c.layer_by_layer_bytes, "layers": c.schedule.layers.len(), "calibration": b.source,
         "int16_groups": c.settings.int16.to_string(), "int16_tensors": wide,
         "bias_correction": c.settings.bias_correction, "pooled_unclipped": c.settings.no_clip_pooled,
+        "equalization": c.settings.equalization, "equalization_chosen": opts.choose_equalization,
         "fidelity_held_out": {"inputs": smoke_n, "cosine_mean": b.smoke.cosine_mean, "cosine_min": b.smoke.cosine_min},
     });
     let text = format!(
-        "\n  layout        {}  ({})\n  parameters    {} in the checkpoint -> {} folded ({} tensors)\n  MACs          {} at {r}x{r}\n  flash         {} bytes of weights\n  arena         {} bytes (peak at {}; {} form, {} bytes layer by layer)\n  schedule      {} layers\n  precision     int8 activations; int16 groups `{}`, layer outputs: {}\n  corrections   bias correction {}, pooled tensors {}\n  calibration   {}\n  int8 vs float logits cosine {:.4} mean / {:.4} min on {} built-in images held out from calibration (not your data; run `codegen eval` on your images)\n\nWrote {} (crate `{}`; depend on it next to fastvit-runtime)",
+        "\n  layout        {}  ({})\n  parameters    {} in the checkpoint -> {} folded ({} tensors)\n  MACs          {} at {r}x{r}\n  flash         {} bytes of weights\n  arena         {} bytes (peak at {}; {} form, {} bytes layer by layer)\n  schedule      {} layers\n  precision     int8 activations; int16 groups `{}`, layer outputs: {}\n  corrections   equalization {} ({}), bias correction {}, pooled tensors {}\n  calibration   {}\n  int8 vs float logits cosine {:.4} mean / {:.4} min on {} built-in images held out from calibration (not your data; run `codegen eval` on your images)\n\nWrote {} (crate `{}`; depend on it next to fastvit-runtime)",
         ck.layout, ck.dtype, ck.parameters(), folded.parameters(), folded.tensor_count(), c.macs(),
         c.weights.len(), c.arena_bytes, peak_at, opts.memory, c.layer_by_layer_bytes, c.schedule.layers.len(), c.settings.int16, wide.join(", "),
+        c.settings.equalization,
+        if opts.choose_equalization { "measured" } else { "fixed" },
         if c.settings.bias_correction { "on" } else { "off" },
         if c.settings.no_clip_pooled { "unclipped" } else { "clipped" },
         b.source,

@@ -69,6 +69,9 @@ fn main_job_writes_a_crate_and_reports() {
     // says which, with the corrections on.
     let groups = summary["int16_groups"].as_str().unwrap();
     assert!(groups.starts_with("head"), "{groups}");
+    // ... and its equalization strength (fixed by default).
+    assert_eq!(summary["equalization_chosen"], false);
+    assert_eq!(summary["equalization"], 0.5);
     // The smoke check runs on the built-in images held out from calibration.
     let held_out = &summary["fidelity_held_out"];
     assert_eq!(held_out["inputs"], 8);
@@ -150,10 +153,34 @@ fn no_checkpoint_uses_the_builtin_model_and_says_so() {
         "{}",
         text(&o.stderr)
     );
+    assert!(text(&o.stderr).contains("equalization 0.5 (fixed), bias correction on"));
     assert!(
         text(&o.stderr).contains("on 8 built-in images held out from calibration"),
         "{}",
         text(&o.stderr)
+    );
+}
+
+#[test]
+fn equalize_auto_measures_every_strength_and_keeps_one() {
+    let d = tmp("equalize_auto");
+    let out = d.join("model");
+    let o = main_job(
+        None,
+        &out,
+        &["--int16", "head", "--equalize", "auto", "--json"],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["equalization_chosen"], true);
+    let alpha = summary["equalization"].as_f64().unwrap();
+    assert!(codegen::strength::STRENGTHS.contains(&alpha), "{alpha}");
+    // The weights record it, and the groups stay as asked.
+    assert_eq!(summary["int16_groups"], "head");
+    let lib = std::fs::read_to_string(out.join("src/lib.rs")).unwrap();
+    assert!(
+        lib.contains(&format!("equalization alpha {alpha}")),
+        "{alpha}"
     );
 }
 
@@ -204,6 +231,8 @@ fn bad_arguments_are_explained() {
             "--int16 auto",
         ),
         (&["--int16", "stages.9"], "stages.9"),
+        (&["--equalize", "1.5"], "between 0 and 1, or auto"),
+        (&["--equalize", "half"], "`half` is neither a strength"),
     ] {
         let o = codegen(args);
         assert!(!o.status.success(), "{args:?}");

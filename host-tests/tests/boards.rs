@@ -8,7 +8,9 @@
 //! builds the host reference and every firmware, runs each twice in QEMU
 //! with the instruction-counting plugin, and writes
 //! `target/boards/results.{json,md}`. The 256x256 benchmark is
-//! `boards/run-all.sh --resolution 256`.
+//! `boards/run-all.sh --resolution 256`. Before it, a build with every
+//! 16-bit group runs on one board per kernel tier (its results in
+//! `target/boards/int16/`): the int16 kernels equal the host's too.
 //!
 //! Needs QEMU, gcc and the aarch64 Linux cross linker: without them this test
 //! FAILS (it never skips); install them with `boards/install-deps.sh`.
@@ -37,12 +39,26 @@ const WEIGHTS_BYTES: u64 = 4_096_144;
 /// exact pin changed with every kernel edit.)
 const PICO2_MIN_SPARE_BYTES: u64 = 13_000;
 
+/// The boards that run the default build too: one per kernel tier (DSP,
+/// Helium, NEON, NEON with dotprod).
+const TIER_BOARDS: [&str; 4] = ["mps2-an386", "mps3-an547", "virt-a53", "virt-a76"];
+
+/// Every 16-bit group (the 512 KiB build's list): the default build's
+/// forms and the rest (a stage-0 stream, its ConvMlp, every downsample),
+/// so every int16 form the runtime has runs.
+const EVERY_GROUP: &str = "head,stages.0,stages.1,stages.2,stages.3,stages.0.mlp,stages.1.mlp,\
+                           stages.2.mlp,stages.3.mlp,stages.1.downsample,stages.2.downsample,\
+                           stages.3.downsample";
+
 #[test]
 fn every_emulated_board_matches_the_host_bit_for_bit_with_repeatable_counts() {
     if let Err(e) = boards::check_tools(boards::BOARDS) {
         panic!("cannot run the board tests: {e}");
     }
     let repo = host_tests::repo();
+    // First (the staged model is shared; the int8 run below then leaves
+    // its own staged for the classify example and the tests after).
+    the_default_build_matches_the_host_on_every_tier(&repo);
     let mut opts = boards::Options::new(&repo);
     opts.resolution = RESOLUTION;
     opts.runs = 2;
@@ -127,6 +143,56 @@ fn every_emulated_board_matches_the_host_bit_for_bit_with_repeatable_counts() {
     let md = std::fs::read_to_string(repo.join("target/boards/results.md")).unwrap();
     assert!(md.contains(host_checksum));
     classify_firmware_matches_the_host(&repo);
+}
+
+/// The default build's codegen options (bias correction, pooled tensors
+/// unclipped) with every 16-bit group fixed, at the CI resolution, on one
+/// board per tier: the int16 kernels of each tier (DSP, Helium, NEON with
+/// and without dotprod) compute exactly what the host computes.
+fn the_default_build_matches_the_host_on_every_tier(repo: &Path) {
+    let out = repo.join("target/boards/int16");
+    let model = out.join(format!("model-{RESOLUTION}"));
+    let codegen_opts = codegen::pipeline::QuantOptions {
+        resolution: RESOLUTION,
+        quiet: true,
+        int16: EVERY_GROUP.parse().unwrap(),
+        int16_budget: None,
+        choose_equalization: false,
+        ..Default::default()
+    };
+    boards::generate_with(&model, None, &codegen_opts)
+        .unwrap_or_else(|e| panic!("generating the 16-bit build: {e}"));
+    let mut opts = boards::Options::new(repo);
+    opts.model = Some(model);
+    opts.out = out;
+    opts.boards = TIER_BOARDS.iter().map(|b| b.to_string()).collect();
+    opts.runs = 1;
+    opts.jobs = 2;
+    opts.timeout_s = 600;
+    let summary = boards::run_all(&opts, &|s| eprintln!("{s}"))
+        .unwrap_or_else(|e| panic!("boards/run-all failed on the 16-bit build: {e}"));
+    let r = &summary.results;
+    let host = r["host"]["output_checksum"]
+        .as_str()
+        .expect("host checksum");
+    let results = r["boards"].as_array().expect("board results");
+    assert_eq!(results.len(), TIER_BOARDS.len(), "{results:?}");
+    for b in results {
+        let name = b["board"].as_str().unwrap();
+        assert_eq!(
+            b["problems"].as_array().map_or(0, Vec::len),
+            0,
+            "{name}: {}",
+            b["problems"]
+        );
+        assert_eq!(b["output_checksum"], host, "{name}: 16-bit build checksum");
+        assert_eq!(b["matches_host"], true, "{name}: 16-bit build logits");
+        eprintln!(
+            "16-bit build at {RESOLUTION}: {name} = host {host}, {} instructions",
+            b["instructions_total"]
+        );
+    }
+    assert!(summary.ok, "16-bit build: logs in target/boards/int16/logs");
 }
 
 /// The integration example (`classify`: a 320x240 RGB565 camera frame in,

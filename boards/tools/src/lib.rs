@@ -294,19 +294,28 @@ pub fn prepare_model(opts: &Options, log: &mut dyn FnMut(&str)) -> Res<PathBuf> 
     Ok(dir)
 }
 
-/// Runs codegen's passes (as its command line does) and emits the crate.
+/// Runs codegen's passes (as its command line does) and emits the crate:
+/// the plain int8 build, the benchmark's, and the one the 4 MB Pico 2 (no
+/// int16 forms) runs.
 pub fn generate(dir: &Path, resolution: usize, checkpoint: Option<&Path>) -> Res<()> {
-    use codegen::pipeline::{self, QuantOptions};
-    // The plain int8 build: the benchmark's, and the one the 4 MB Pico 2
-    // (no int16 forms) runs.
-    let opts = QuantOptions {
+    let opts = codegen::pipeline::QuantOptions {
         quiet: true,
-        ..QuantOptions::plain_int8(resolution)
+        ..codegen::pipeline::QuantOptions::plain_int8(resolution)
     };
+    generate_with(dir, checkpoint, &opts)
+}
+
+/// [`generate`] with any codegen options (a build with 16-bit groups, say).
+pub fn generate_with(
+    dir: &Path,
+    checkpoint: Option<&Path>,
+    opts: &codegen::pipeline::QuantOptions,
+) -> Res<()> {
+    use codegen::pipeline;
     let (ck, prov) = pipeline::load_or_synthesize(checkpoint).map_err(|e| e.to_string())?;
-    let (inputs, source) = pipeline::calibration_inputs(&opts).map_err(|e| e.to_string())?;
+    let (inputs, source) = pipeline::calibration_inputs(opts).map_err(|e| e.to_string())?;
     let (_, compiled) =
-        pipeline::quantize(&ck, &inputs, &source, &opts).map_err(|e| e.to_string())?;
+        pipeline::quantize(&ck, &inputs, &source, opts).map_err(|e| e.to_string())?;
     if let Some(parent) = dir.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent.display()))?;
     }
