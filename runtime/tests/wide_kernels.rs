@@ -444,3 +444,196 @@ fn depthwise_int16_blocks_vector_output_step() {
         every_form(&p, &ops.args(&x), &x, in_place, case);
     }
 }
+
+/// The widening 1x1 on the tier's four-pixel tile
+/// (`kernels::wide_pointwise::widen_row`, the stage-1/2 downsample
+/// `proj.1`): channel counts around the tiles (multiples of 4, 8 and 16,
+/// FastViT-T8's 96 and 192, odd ones the tile declines), rows of 1..=9
+/// pixels (groups of four and tails), extreme inputs and weights, the
+/// identity tap and int16 table; over its input from either end, against
+/// the reference `conv_widen_in_place` bit for bit.
+#[test]
+fn pointwise_widen_tile_equals_the_reference() {
+    let mut r = Gen::new(0x1f16);
+    let sizes: [usize; 13] = [4, 8, 12, 16, 20, 32, 48, 96, 100, 192, 384, 3, 17];
+    for case in 0..160 {
+        let cin = sizes[case % sizes.len()];
+        let cout = if r.below(3) == 0 {
+            cin.div_ceil(2) + r.below(cin)
+        } else {
+            cin
+        };
+        let (h, w) = (1 + r.below(3), 1 + r.below(9));
+        let mut p = bare_conv(
+            bare_tensor(h, w, cin, Elem::I8),
+            bare_tensor(h, w, cout, Elem::I16),
+            (1, 1, 0),
+            1,
+        );
+        p.in_zp = r.range_i32(-128, 127);
+        p.out_zp = r.range_i32(-400, 400);
+        let mut ops = operands(&p, &mut r);
+        let mut x = r.i8s(h * w * cin);
+        if case % 5 == 0 {
+            // Extremes: every product at its largest magnitude.
+            ops.weights.iter_mut().for_each(|v| *v = -128);
+            x.iter_mut()
+                .for_each(|v| *v = if r.below(2) == 0 { -128 } else { 127 });
+        }
+        let a = ops.args(&x);
+        let expected = out_of_place(&p, &a, case);
+        for end_aligned in [false, true] {
+            let at = if end_aligned {
+                expected.len() - x.len()
+            } else {
+                0
+            };
+            let mut d0 = vec![5i8; expected.len()];
+            d0[at..at + x.len()].copy_from_slice(&x);
+            let mut d1 = d0.clone();
+            let (mut r0, mut r1) = (vec![0i8; w * cin], vec![0i8; w * cin]);
+            conv_widen_in_place(&p, &a, &mut d0, &mut r0, end_aligned);
+            assert!(wide::conv_widen_in_place(
+                &p,
+                &a,
+                &mut d1,
+                &mut r1,
+                end_aligned
+            ));
+            assert_eq!(
+                d0, d1,
+                "case {case} ({cin} -> {cout}, w {w}), end aligned {end_aligned}"
+            );
+            assert_eq!(expected, d1, "case {case} widened vs apart");
+        }
+    }
+}
+
+/// The int16 -> int16 1x1 in place (`kernels::wide_pointwise`, the
+/// stage-3 downsample `proj.1`) against the reference `conv_in_place`
+/// (i64 sums) bit for bit, taken exactly when its i32 bound holds: channel
+/// counts around every tier's step (multiples of 4 and 8, odd ones,
+/// FastViT-T8's 384), rows of 1..=9 pixels, the int16 range with its
+/// extremes, weights at -128, the identity tap and int16 table, sums at
+/// the bound.
+#[test]
+fn pointwise_int16_in_place_equals_the_reference() {
+    use runtime::kernels::wide_pointwise::{fits_i16, MAX_C};
+    let mut r = Gen::new(0x1616_0001);
+    let sizes: [usize; 14] = [8, 16, 24, 32, 96, 384, 4, 12, 20, 1, 3, 9, 17, 40];
+    let mut taken = 0;
+    for case in 0..200 {
+        let c = sizes[case % sizes.len()];
+        let (h, w) = (1 + r.below(3), 1 + r.below(9));
+        let mut p = bare_conv(
+            bare_tensor(h, w, c, Elem::I16),
+            bare_tensor(h, w, c, Elem::I16),
+            (1, 1, 0),
+            1,
+        );
+        p.out_zp = r.range_i32(-400, 400);
+        let mut ops = operands(&p, &mut r);
+        // Half the identity weights' range for the widest (else the bound
+        // declines most of them).
+        if c == MAX_C && !ops.identity.is_empty() {
+            ops.identity = words(&r.i32s(c, -(1 << 12), 1 << 12));
+        }
+        let mut x = random_input(p.input, &mut r);
+        if case % 4 == 0 {
+            // Extremes: weights -128, inputs -32768 or 32767, and the bias
+            // up to what the bound leaves (the i32 sums reach it).
+            ops.weights.iter_mut().for_each(|v| *v = -128);
+            for i in 0..p.input.len() {
+                let v = if r.below(4) == 0 { 32767 } else { -32768 };
+                Elem::I16.store(&mut x, i, v);
+            }
+            if ops.identity.is_empty() {
+                let room = i32::MAX as i64 - (c as i64) * (1 << 22);
+                let b: Vec<i32> = (0..c)
+                    .map(|o| {
+                        if o % 2 == 0 {
+                            room as i32
+                        } else {
+                            -(room as i32)
+                        }
+                    })
+                    .collect();
+                ops.bias = words(&b);
+            }
+        }
+        let a = ops.args(&x);
+        let row = w * 2 * c;
+        let (mut d0, mut d1) = (x.clone(), x.clone());
+        let (mut r0, mut r1) = (vec![0i8; row], vec![0i8; row]);
+        conv_in_place(&p, &a, &mut d0, &mut r0);
+        let fits = fits_i16(&p, &a);
+        let done = wide::conv_in_place(&p, &a, &mut d1, &mut r1);
+        // `c == 1` is also a depthwise conv, which `wide` takes anyway.
+        assert!(
+            done == fits || c == 1,
+            "case {case}: taken {done}, fits {fits}"
+        );
+        if !done {
+            conv_in_place(&p, &a, &mut d1, &mut r1);
+        }
+        taken += usize::from(fits);
+        assert_eq!(d0, d1, "case {case}: {c} channels, w {w}, fits {fits}");
+    }
+    assert!(taken > 150, "only {taken} cases took the fast form");
+}
+
+/// [`fits_i16`](runtime::kernels::wide_pointwise::fits_i16) declines what
+/// its i32 sums cannot take: a bias one past the bound, a nonzero input
+/// zero point, more than `MAX_C` channels, an int8 input or output.
+#[test]
+fn pointwise_int16_in_place_declines() {
+    use runtime::kernels::wide_pointwise::{fits_i16, MAX_C};
+    let c = 32;
+    let p = bare_conv(
+        bare_tensor(2, 4, c, Elem::I16),
+        bare_tensor(2, 4, c, Elem::I16),
+        (1, 1, 0),
+        1,
+    );
+    let room = i32::MAX - (c as i32) * (1 << 22);
+    let ops = |bias: i32, identity: Vec<u8>| Operands {
+        weights: vec![-128; c * c],
+        bias: words(&vec![bias; c]),
+        mult: vec![0x40; 2 * c],
+        shift: vec![-3; c],
+        lut: vec![],
+        identity,
+    };
+    let x = vec![0i8; 2 * 8 * c];
+    assert!(fits_i16(&p, &ops(room, vec![]).args(&x)));
+    assert!(fits_i16(&p, &ops(-room, vec![]).args(&x)));
+    assert!(!fits_i16(&p, &ops(room + 1, vec![]).args(&x)));
+    let id = words(&vec![room / 32768; c]);
+    assert!(fits_i16(&p, &ops(0, id).args(&x)));
+    let id = words(&vec![room / 32768 + 1; c]);
+    assert!(!fits_i16(&p, &ops(0, id).args(&x)));
+    let mut q = p;
+    q.in_zp = 1;
+    assert!(!fits_i16(&q, &ops(0, vec![]).args(&x)));
+    for e in [(Elem::I8, Elem::I16), (Elem::I16, Elem::I8)] {
+        let mut q = p;
+        (q.input.elem, q.output.elem) = e;
+        assert!(!fits_i16(&q, &ops(0, vec![]).args(&x)));
+    }
+    let wide_c = MAX_C + 4;
+    let q = bare_conv(
+        bare_tensor(1, 4, wide_c, Elem::I16),
+        bare_tensor(1, 4, wide_c, Elem::I16),
+        (1, 1, 0),
+        1,
+    );
+    let o = Operands {
+        weights: vec![0; wide_c * wide_c],
+        bias: words(&vec![0; wide_c]),
+        mult: vec![0x40; 2 * wide_c],
+        shift: vec![-3; wide_c],
+        lut: vec![],
+        identity: vec![],
+    };
+    assert!(!fits_i16(&q, &o.args(&x)));
+}

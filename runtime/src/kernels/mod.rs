@@ -63,6 +63,7 @@
 //! | SE, global pool, fc | [`squeeze_excite`]: portable safe Rust; NEON: the SE scale + table 16 channels a step, the fc (int8, int16 inputs) four rows a step (`neon::se_scale16`, `neon::fc_dots`) | |
 //! | int16-operand convs (`--int16`: depthwise reading int16, 1x1 int8 -> int16; schedule `Reference`, `InPlace`, `WriteBehind`, `WriteAhead`, `WidenInPlace`, ConvMlp dw) | [`wide`]: window clipped once per pixel; depthwise with >= 16 input channels, k <= 7, input zero point 0 on channel vectors ([`wide_block`]: 16 output channels a tap, weights copied tap-major once per row (NEON: 7x7 blocks by a byte transpose, `neon::wide_load16`; Helium: `VLDRB.S16` + `VSTRH.16` scatter, `mve::load_taps16`); NEON `SMLAL`/`SMLAL2` and a vector output step (`neon::wide_finish16`), Helium `VMULLB`/`VMULLT.S16`, DSP `SMLABB`/`SMLATT` eight channels a loop (`dsp::wide_sums16`) with an `SMULWB` output step (`dsp::wide_finish16`) and the weights copied by `SXTB16` + halfword pairing (`dsp::wide_load16`), elsewhere portable loops: `wide_sums16`), the rest taps straight off the int16 rows; the 1x1 on four-channel int8 dot products (feature `fast-int16`) | OHWI, bias |
 //! | ConvMlp with int16 internals (`--int16 stages.N.mlp`: `dw`/`fc2` outputs int16; schedule `Reference`) | [`wide_mlp`]: `dw` on [`wide`]'s channel vectors; `fc1` (int16 in) in i32 sums where `cin * 2^22 + max abs bias` fits, on DSP the 1x1 tile's channel blocks (`dsp::block_px4`: `SMLAD` sums and `SMULWB` output step in `asm!`) over int16 halfword pairs (`dsp::prepare_px4_i16`), on NEON 4 ch x 4 px of `SXTL` + `SMLAL`/`SMLAL2` with a vector output step (`neon::mlp_fc1_px4`), on Helium `VLDRB.S16` + `VMLADAVA.S16` one row x four pixels (`mve::dot_px4_i16`) and `finish_px4`, elsewhere plain i16 x i8 loops; `fc2` (int16 out) on the tier's `dot_px4` (DSP: its `bias - zp * sum w` folded once per call, the channel blocks with an int16 output step, `dsp::block_px4_i16`; NEON: the 4 x 4 int8 tile with a vector int16 output step, `neon::mlp_fc2_px4`; Helium: the row's sum for the zero point by `VADDVA.S8` in the same loop, `mve::dot_px4_sum`); the residual add on NEON eight int16 elements a step (`neon::add16`), on DSP element by element with the requantizations' paths chosen once (`dsp::add16`); feature `fast-int16` | OHWI, bias |
+//! | downsample `proj.1` of `--int16` (1x1 int8 -> int16 `WidenInPlace`; int16 -> int16 `InPlace`) | [`wide_pointwise`]: four-pixel groups on the tier's 1x1 tile (`prepare_px4` + `dot_rows_px4`, the input zero point folded out once per call); int16 inputs on DSP `prepare_px4_i16` + `dot_px4`, NEON 4 ch x 4 px of `SXTL` + `SMLAL` (`neon::dot_rows_px4_i16`), Helium `dot_px4_i16`, elsewhere `wide_mlp::dot4_16`, in i32 where `cin * 2^22 + max abs bias + max abs identity * 2^15` fits; with the int16 table a channel's four outputs through `requant_px4` (feature `fast-int16`) | OHWI, bias |
 //! | LUT | reference op (`crate::ops`) | |
 
 pub mod add;
@@ -76,6 +77,7 @@ pub mod stem;
 pub mod wide;
 pub mod wide_block;
 pub mod wide_mlp;
+pub mod wide_pointwise;
 pub mod window;
 
 // The tiers, one folder each; every cfg that chooses between them is below
@@ -234,6 +236,14 @@ use portable::load_taps16;
     fastvit_dsp
 )))]
 use wide_block::sums16 as wide_sums16;
+
+// The int16 -> int16 1x1 in place (`wide_pointwise`, the stage-3
+// downsample `proj.1`): NEON's 4 x 4 tile over int16 inputs; elsewhere
+// declined (the DSP and Helium int16 dots above serve it).
+#[cfg(target_arch = "aarch64")]
+use neon::dot_rows_px4_i16;
+#[cfg(not(target_arch = "aarch64"))]
+use wide_pointwise::declining::dot_rows_px4_i16;
 
 /// The 1x1 tile runs blocks of output channels in `asm!` loops
 /// (`dsp::block_px4`: sums, then requantization four pixels at a time).

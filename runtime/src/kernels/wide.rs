@@ -459,6 +459,10 @@ fn pointwise_pixels(
 /// depthwise conv (int16 in and out, the same tensor): the reference's row
 /// ring, the fast taps. `false` (nothing written) if it does not fit.
 pub fn conv_in_place(p: &Conv, a: &ConvArgs<'_>, data: &mut [i8], ring: &mut [i8]) -> bool {
+    // The int16 1x1 (the stage-3 downsample `proj.1`) on the tier's tile.
+    if super::wide_pointwise::conv_in_place_i16(p, a, data, ring) {
+        return true;
+    }
     if !depthwise_fits(p, a) || p.output.elem != Elem::I16 {
         return false;
     }
@@ -527,9 +531,13 @@ fn written_over(p: &Conv, a: &ConvArgs<'_>, region: &mut [i8], at: (usize, usize
 
 /// [`ConvVariant::WidenInPlace`](crate::ConvVariant::WidenInPlace) of a
 /// fitting 1x1 ([`pointwise_fits`]): the reference's row order and ring,
-/// each row on the four-channel dot products. `data` is the output's bytes
-/// (the input at its start, or with `end_aligned` at its end); `false`
-/// (nothing written) if it does not fit.
+/// each row's four-pixel groups on the tier's 1x1 tile
+/// (`wide_pointwise::widen_row`), the rest on the four-channel dot
+/// products. `data` is the output's bytes (the input at its start, or with
+/// `end_aligned` at its end); `false` (nothing written) if it does not
+/// fit. Out of line, so its tile and folded biases (4.5 KiB on DSP) are
+/// not in the executor's frame.
+#[inline(never)]
 pub fn conv_widen_in_place(
     p: &Conv,
     a: &ConvArgs<'_>,
@@ -541,7 +549,12 @@ pub fn conv_widen_in_place(
         return false;
     }
     let (h, w) = (p.input.h as usize, p.input.w as usize);
-    let (in_row, out_row) = (w * p.input.c as usize, w * p.output.c as usize * 2);
+    let (cin, cout) = (p.input.c as usize, p.output.c as usize);
+    let (in_row, out_row) = (w * cin, w * cout * 2);
+    // Four-pixel groups on the tier's 1x1 tile (`wide_pointwise`), the
+    // rest (and any shape it declines) on the four-channel dots.
+    let mut tile = super::wide_pointwise::Widen::new();
+    let fits = tile.fold(p, a);
     widen_rows(
         (h, in_row, out_row),
         end_aligned,
@@ -549,7 +562,14 @@ pub fn conv_widen_in_place(
         ring,
         |y, ring, data| {
             if let Some(d) = data.get_mut(y * out_row..(y + 1) * out_row) {
-                pointwise_pixels(p, a, (ring, w), d, Int16);
+                let done = match fits {
+                    true => super::wide_pointwise::widen_row(p, a, &mut tile, (ring, w), d),
+                    false => 0,
+                };
+                let rest = (ring.get(done * cin..), d.get_mut(done * cout * 2..));
+                if let (Some(x), Some(d)) = rest {
+                    pointwise_pixels(p, a, (x, w - done), d, Int16);
+                }
             }
         },
     );

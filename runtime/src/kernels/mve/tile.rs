@@ -14,10 +14,14 @@ pub fn dot_px4(p: &Px4<'_>, w: &[i8]) -> [i32; 4] {
     let [x0, x1, x2, x3] = p.rows();
     let cin = x0.len();
     let mut a = [0i32; 4];
-    let Some(w) = w.get(..cin) else {
+    // Checked (never short: `prepare_px4` splits four `cin`-long pixels):
+    // no panic path where a caller's bounds are not visible to the
+    // optimizer (the board no-panic check; `wide_pointwise::widen_row`).
+    let (Some(w), Some(x1), Some(x2), Some(x3)) =
+        (w.get(..cin), x1.get(..cin), x2.get(..cin), x3.get(..cin))
+    else {
         return a;
     };
-    let (x1, x2, x3) = (&x1[..cin], &x2[..cin], &x3[..cin]);
     let steps = cin / 16;
     if steps > 0 {
         let [mut a0, mut a1, mut a2, mut a3] = a;

@@ -172,7 +172,7 @@ fn unsafe_zero() -> int32x4_t {
 /// Each `ws[j]` must point to `8 * steps` readable bytes, each `xs[i]` to
 /// `16 * steps`.
 #[inline(always)]
-unsafe fn sums_px4(
+pub(super) unsafe fn sums_px4(
     mut ws: [*const i8; 4],
     mut xs: [*const i8; 4],
     steps: usize,

@@ -34,7 +34,8 @@
 //! squeeze-excite scale and the fully connected dot products:
 //! [`se_scale16`], [`fc_dots`]), `mlp16` (the int16 ConvMlp's `fc1`,
 //! `fc2` and residual add with vector output steps: [`mlp_fc1_px4`],
-//! [`mlp_fc2_px4`], [`add16`]), on the shared loads, stores,
+//! [`mlp_fc2_px4`], [`add16`]), `pw16` (the int16 -> int16 1x1's 4 x 4
+//! tile: [`dot_rows_px4_i16`]), on the shared loads, stores,
 //! requantization and table lookup of `vector`.
 
 pub use super::portable::{dot1, dot4, dot_px4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
@@ -43,6 +44,7 @@ pub use head::{fc_dots, se_scale16};
 pub use mlp16::{add16, mlp_fc1_px4, mlp_fc2_px4};
 pub use multiplier::{depthwise_pixel16, multiplier_pixel16};
 pub use pairs::{above_min, pointwise_pairs};
+pub use pw16::dot_rows_px4_i16;
 pub use tile::{dot_rows_px4, requant_px4, rows_px4_store, ROWS};
 pub use wide::pointwise_wide;
 pub use wide16::{wide_finish16, wide_load16, wide_sums16};
@@ -52,6 +54,7 @@ mod head;
 mod mlp16;
 mod multiplier;
 mod pairs;
+mod pw16;
 mod tile;
 mod vector;
 mod wide;
