@@ -244,6 +244,8 @@ use wide_block::sums16 as wide_sums16;
 use neon::dot_rows_px4_i16;
 #[cfg(not(target_arch = "aarch64"))]
 use wide_pointwise::declining::dot_rows_px4_i16;
+/// `dot_rows_px4_i16` is taken (NEON); elsewhere the declining stand-in.
+pub(crate) const ROWS_PX4_I16: bool = cfg!(target_arch = "aarch64");
 
 /// The 1x1 tile runs blocks of output channels in `asm!` loops
 /// (`dsp::block_px4`: sums, then requantization four pixels at a time).

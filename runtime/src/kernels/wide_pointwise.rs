@@ -264,7 +264,7 @@ fn row_i16(p: &Conv, a: &ConvArgs<'_>, (x, n): (&[i8], usize), d: &mut [i8], til
         };
         if k == TILE {
             // NEON: four channels x four pixels a pass.
-            if c % 8 == 0 && super::INT16_VECTOR {
+            if c % 8 == 0 && super::ROWS_PX4_I16 {
                 let mut o = 0;
                 while o + 4 <= c {
                     let Some(rows) = a.weights.get(o * c..(o + 4) * c) else {
