@@ -18,10 +18,10 @@
 //!   (`SMLAD` over halfword pairs), NEON `dot_rows_px4_i16` (`SXTL` +
 //!   `SMLAL`/`SMLAL2`, 4 channels x 4 pixels), Helium
 //!   [`super::dot_px4_i16`] (`VMLADAVA.S16`), elsewhere
-//!   [`wide_mlp::dot4_16`]. Sums in i32, exact because the form is taken
+//!   `wide_mlp::dot4_16`. Sums in i32, exact because the form is taken
 //!   only when `cin * 2^22 + max |bias| + max |identity| * 2^15 <=
 //!   i32::MAX` (input zero point 0, [`fits_i16`]), and for such sums
-//!   [`finish`] equals the reference's `requantize_wide` step.
+//!   `finish` equals the reference's `requantize_wide` step.
 //!
 //! Both are bit-identical to the reference ops
 //! (runtime/tests/wide_kernels.rs). Feature `fast-int16`.

@@ -545,7 +545,7 @@ pub fn multiplier_pixel16<'s>(
 
 /// The int16 depthwise's channel-vector taps (`kernels::wide_block`, the
 /// tier's `wide_sums16`) on the DSP tier: per kernel row two `asm!` loops
-/// of eight channels ([`instructions::wide_taps8`]: per tap four input and
+/// of eight channels (`instructions::wide_taps8`: per tap four input and
 /// four weight words, `SMLABB`/`SMLATT` lane by lane into eight
 /// accumulators, 20 instructions for 8 MACs), instead of LLVM's scalar
 /// loop. Bit-identical to the portable twin `wide_block::sums16` (exact
@@ -729,7 +729,7 @@ impl Rescale {
 
 /// The int16 ConvMlp's residual add (`kernels::wide_mlp`, the hook NEON
 /// fills with `neon::add16`) on the DSP tier: element by element, the
-/// three requantizations' `t` and paths chosen once per call ([`Rescale`]),
+/// three requantizations' `t` and paths chosen once per call (`Rescale`),
 /// each operand's `(x - zp) << left_shift` and requantization, the
 /// saturating sum, the output requantization, the zero point and the clamp
 /// to int16: `ops::add::add_value`'s arithmetic without its per-element
