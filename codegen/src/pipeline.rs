@@ -263,9 +263,14 @@ pub fn quantize(
     opts: &QuantOptions,
 ) -> Result<(Folded, Compiled)> {
     let mut settings = settings(inputs, source, opts);
-    let (probe, rest) = budget::split(inputs);
-    let held_out = rest.len() < inputs.len();
     let measures = opts.int16_budget.is_some() || opts.choose_equalization;
+    // (Copies of the inputs: only when a choice is measured.)
+    let (probe, rest) = if measures {
+        budget::split(inputs)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let held_out = rest.len() < inputs.len();
     // Calibrations of `rest` by strength, reused by the final calibration
     // when nothing is held out (`rest` is then every input).
     let mut done: Vec<(f64, Folded, Stats)> = Vec::new();
