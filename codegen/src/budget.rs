@@ -111,16 +111,6 @@ impl<'a> Probes<'a> {
         Self { inputs, float }
     }
 
-    /// How many probe inputs there are.
-    pub fn len(&self) -> usize {
-        self.inputs.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.inputs.is_empty()
-    }
-
     /// Input-centred logit SQNR of the quantized build `c` on the probes,
     /// in dB.
     pub fn sqnr_db(&self, c: &Compiled) -> f64 {
