@@ -91,6 +91,9 @@ mod wide;
 #[cfg(all(feature = "mve", feature = "fast-int16"))]
 mod mlp16;
 
+#[cfg(all(feature = "mve", feature = "fast-int16"))]
+mod out16;
+
 #[cfg(all(not(feature = "mve"), feature = "fast-int16"))]
 mod dsp16;
 
@@ -725,6 +728,7 @@ pub fn run(out: &mut impl Write, b: &mut Buffers) -> usize {
     {
         failures += mlp16::mlp16_suite(out).report(out);
         failures += mlp16::load16_suite(out).report(out);
+        failures += out16::out16_suite(out).report(out);
     }
     // The DSP tier's int16 ConvMlp blocks (M4, M33).
     #[cfg(all(not(feature = "mve"), feature = "fast-int16"))]

@@ -195,8 +195,8 @@ use neon::{add16, mlp_fc1_px4, mlp_fc2_px4, wide_finish16, wide_load16};
 #[cfg(not(target_arch = "aarch64"))]
 use portable::{mlp_fc1_px4, mlp_fc2_px4};
 // The int16 ConvMlp's residual add: NEON vectors, DSP element by element
-// with the requantizations' paths chosen once (`dsp::add16`); elsewhere
-// declined (`add_with`).
+// with the requantizations' paths chosen once (`dsp::add16`), Helium four
+// elements a vector (`mve::add16`); elsewhere declined (`add_with`).
 #[cfg(fastvit_dsp)]
 use dsp::add16;
 #[cfg(not(any(target_arch = "aarch64", fastvit_dsp)))]
@@ -209,11 +209,21 @@ use dsp::wide_load16;
 #[cfg(not(any(target_arch = "aarch64", fastvit_dsp)))]
 use portable::wide_load16;
 // The int16 depthwise's output step of 16 channels: NEON vectors, DSP
-// `SMULWB` (`dsp::wide_finish16`); elsewhere declined.
+// `SMULWB` (`dsp::wide_finish16`), Helium vectors (`mve::wide_finish16`);
+// elsewhere declined.
 #[cfg(fastvit_dsp)]
 use dsp::wide_finish16;
-#[cfg(not(any(target_arch = "aarch64", fastvit_dsp)))]
+#[cfg(all(target_arch = "arm", fastvit_mve))]
+use mve::wide_finish16;
+#[cfg(not(any(
+    target_arch = "aarch64",
+    fastvit_dsp,
+    all(target_arch = "arm", fastvit_mve)
+)))]
 use portable::wide_finish16;
+// The int16 ConvMlp's `fc2` output step of one channel and four pixels:
+// Helium vectors (`mve::finish16_px4`); elsewhere declined.
+use portable::finish16_px4;
 // The int16 ConvMlp's `fc1` four-pixel dots over int16 inputs and `fc2`
 // dots with the weight row's sum: Helium asm, elsewhere declined.
 #[cfg(all(target_arch = "arm", fastvit_mve))]
@@ -294,8 +304,13 @@ pub(crate) const PAIR_TAPS: bool = cfg!(any(
 
 /// The int16 depthwise's output step of 16 contiguous channels
 /// (`wide::block_pixel`): NEON vectors (`neon::wide_finish16`), DSP
-/// `SMULWB` requantization (`dsp::wide_finish16`).
-pub(crate) const WIDE_FINISH16: bool = cfg!(any(target_arch = "aarch64", fastvit_dsp));
+/// `SMULWB` requantization (`dsp::wide_finish16`), Helium vectors
+/// (`mve::wide_finish16`).
+pub(crate) const WIDE_FINISH16: bool = cfg!(any(
+    target_arch = "aarch64",
+    fastvit_dsp,
+    all(target_arch = "arm", fastvit_mve)
+));
 
 /// The int16 ConvMlp's `fc2` takes its `bias - zp * sum w` per channel once
 /// per block call, on the stack (`wide_mlp::fold`): NEON (`neon::mlp_fc2_px4`)

@@ -100,8 +100,9 @@ pub fn mlp_fc2_px4(_: &Conv, _: &ConvArgs<'_>, _: (&[i8], &[i32]), _: &mut [i8])
     false
 }
 
-/// NEON's vector output step of the int16 depthwise's channel vectors
-/// (`neon::wide_finish16`); this tier declines (the scalar step runs).
+/// The vector output step of the int16 depthwise's channel vectors
+/// (`neon::wide_finish16`, `dsp::wide_finish16`, `mve::wide_finish16`);
+/// this tier declines (the scalar step runs).
 #[inline(always)]
 pub fn wide_finish16(
     _: &Conv,
@@ -126,7 +127,8 @@ pub fn wide_load16(
     false
 }
 
-/// NEON's vector int16 add (`neon::add16`); this tier does no element.
+/// The int16 add of a faster tier (`neon::add16`, `dsp::add16`,
+/// `mve::add16`); this tier does no element.
 #[inline(always)]
 pub fn add16(_: &Add, _: &[i8], _: &[i8], _: &mut [i8]) -> usize {
     0
@@ -227,6 +229,10 @@ declining_hooks! {
     fn finish_px4(
         [i32; 4], i32, i32, i32, i32, Option<&[i8; 256]>, &mut [i8], usize, usize,
     ) -> bool = false;
+
+    /// `mve::finish16_px4` off Helium: declines (`false`, nothing written),
+    /// so `wide_mlp`'s `fc2` finishes output by output.
+    fn finish16_px4([i32; 4], i32, i32, i32, i32, &mut [i8], usize, usize) -> bool = false;
 
     /// `mve::dot_px4_i16` off Helium: declines (`None`), so `wide_mlp`
     /// runs its plain int16 loops.

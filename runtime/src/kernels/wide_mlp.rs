@@ -306,6 +306,11 @@ fn fc2_pixels(
                 (dots, a.bias.get(o).wrapping_sub(p.in_zp.wrapping_mul(sum)))
             }
         };
+        // Helium: the four outputs as one vector (`mve::finish16_px4`).
+        let (m, sh) = (a.requant.multiplier.get(o), a.requant.shift.get(o));
+        if a.lut.is_empty() && super::finish16_px4(dots, base, m, sh, p.out_zp, d, o, c) {
+            continue;
+        }
         for (i, &s) in dots.iter().enumerate() {
             let v = finish(p, a, base.wrapping_add(s), o, Elem::I16);
             Int16.put(d, i * c + o, v);

@@ -19,6 +19,7 @@ mod add;
 mod conv;
 mod fully_connected;
 mod global_avg_pool;
+mod helium_requant;
 mod lut;
 mod requantize;
 mod schedule;

@@ -19,8 +19,11 @@
 //! By kernel: `tile` (the 1x1: [`dot_px4`], [`finish_px4`], [`tile_px4`]),
 //! `chunk` (one 16-channel depthwise chunk: [`taps16`], [`finish16`]),
 //! `pixel` (the depthwise and x2-multiplier tap tables of a pixel or a row),
-//! `taps` (their one-`asm!` tap loop and requantization) and `add` (the
-//! add's table form); the identity table they gather from is here.
+//! `taps` (their one-`asm!` tap loop and requantization), `add` (the
+//! add's table form), `mlp16` and `wide16` (the int16 build's dots and
+//! taps) and `out16` (its output steps: [`wide_finish16`],
+//! [`finish16_px4`], [`add16`]); the identity table they gather from is
+//! here.
 
 use super::portable::IDENTITY;
 pub use super::portable::{dot1, dot4, prepare_px4, Px4, StackTile, TILE_WORDS_PER_CIN};
@@ -28,6 +31,7 @@ pub use add::add_tables4;
 pub use chunk::{finish16, taps16, taps16_sums, Acc16};
 pub use copy::copy_run;
 pub use mlp16::{dot_px4_i16, dot_px4_sum};
+pub use out16::{add16, finish16_px4, wide_finish16};
 pub use pixel::{
     depthwise_pixel16, depthwise_row16, depthwise_span16, depthwise_taps16, multiplier_pixel16,
 };
@@ -66,6 +70,7 @@ mod add;
 mod chunk;
 mod copy;
 mod mlp16;
+mod out16;
 mod pixel;
 mod taps;
 mod tile;
