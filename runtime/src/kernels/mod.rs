@@ -223,6 +223,9 @@ use mve::wide_finish16;
 use portable::wide_finish16;
 // The int16 ConvMlp's `fc2` output step of one channel and four pixels:
 // Helium vectors (`mve::finish16_px4`); elsewhere declined.
+#[cfg(all(target_arch = "arm", fastvit_mve))]
+use mve::finish16_px4;
+#[cfg(not(all(target_arch = "arm", fastvit_mve)))]
 use portable::finish16_px4;
 // The int16 ConvMlp's `fc1` four-pixel dots over int16 inputs and `fc2`
 // dots with the weight row's sum: Helium asm, elsewhere declined.
