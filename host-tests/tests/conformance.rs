@@ -41,7 +41,11 @@ fn every_fast_kernel_matches_the_reference_on_the_dsp_and_helium_cores() {
         match conformance::check(&opts, name) {
             Ok(c) => {
                 assert!(c.tier.starts_with(tier), "{name}: tier {}", c.tier);
-                let helium = if tier == "mve" { conformance::MVE_KERNELS } else { &[] };
+                let helium = if tier == "mve" {
+                    conformance::MVE_KERNELS
+                } else {
+                    &[]
+                };
                 for k in conformance::KERNELS.iter().chain(helium) {
                     let s = c.kernels.iter().find(|s| s.kernel == *k);
                     let s = s.unwrap_or_else(|| panic!("{name}: no {k} line"));

@@ -14,8 +14,11 @@
 //!   group runs one weight row against its four pixels
 //!   (`mve::dot_px4_i16`, `VMLADAVA.S16`) and each channel's four outputs
 //!   are finished as one vector (`finish_px4`);
-//! - `fc2` (int8 in, int16 out) on [`wide`]'s four-channel int8 1x1;
-//! - the residual add by the reference's [`add_with`].
+//! - `fc2` (int8 in, int16 out) on [`wide`]'s four-channel int8 1x1; on
+//!   Helium a full group on the tier's `dot_px4_sum`, each channel's four
+//!   int16 outputs finished as one vector (`mve::finish16_px4`);
+//! - the residual add by the reference's [`add_with`] (Helium:
+//!   `mve::add16` first).
 //!
 //! On NEON a full group of four pixels takes the tier's vector steps
 //! instead (`neon::mlp_fc1_px4`, `neon::mlp_fc2_px4` with `fc2`'s `bias -
