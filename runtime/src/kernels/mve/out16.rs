@@ -115,7 +115,7 @@ struct Lanes4([i32; 4]);
 /// when the layer has one, the requantization of the module doc, `VQADD` of
 /// the zero point and the clamp to `out`: the reference `finish`, four
 /// channels a vector. `None` (the scalar step runs) for a table, a shift
-/// outside `-31..=30`, a lane not [`lane_exact`], a zero point outside
+/// outside `-31..=30`, a lane not `lane_exact`, a zero point outside
 /// int16, short operands or odd addresses of halfword operands.
 #[inline(always)]
 pub fn wide_finish16(
@@ -203,7 +203,7 @@ pub fn wide_finish16(
 /// int16 (`VQMOVNB`) and stored to int16 element `i * c + o` of `d`
 /// (`VSTRH` scatter): the reference `finish` with `Int16.put`. `false`
 /// (nothing written) for a shift outside `-31..=30`, a multiplier not
-/// [`lane_exact`], a zero point outside int16, `o >= c`, a `d` too short
+/// `lane_exact`, a zero point outside int16, `o >= c`, a `d` too short
 /// or at an odd address.
 #[inline]
 #[allow(clippy::too_many_arguments)]
