@@ -152,6 +152,55 @@ macro_rules! group_finish {
     };
 }
 
+/// The channel loop of [`block_finish`] and [`block_finish16`]: per
+/// channel one `LDM` of its four sums (r0), the multiplier halfword (r1)
+/// and shift byte (r2), `SMULWB`, `ASR` by `254 - shift byte`, the zero
+/// point (r4), then `$tail` (clamp, map and store the four values in
+/// r8-r11 through the pixel-0 and pixel-2 pointers r6 and r7, which asm!
+/// may not name: pushed, loaded from r8/r9 and popped here) until r0
+/// reaches `buf + 4 * nb` (lr). `$operands` give r8, r9 (the two output
+/// pointers), r12 (the pixel stride) and anything `$tail` reads. Their
+/// SAFETY comments cover the whole template; their `unsafe` blocks wrap it.
+macro_rules! block_finish_asm {
+    ($buf:expr, $nb:expr, $f:expr, [$($tail:literal),* $(,)?], [$($operands:tt)*]) => {
+        core::arch::asm!(
+            "push {{r6, r7}}",
+            "mov r6, r8",
+            "mov r7, r9",
+            "1:",
+            "ldm r0!, {{r8, r9, r10, r11}}",
+            "ldrsh r3, [r1], #2",
+            "smulwb r8, r8, r3",
+            "smulwb r9, r9, r3",
+            "smulwb r10, r10, r3",
+            "smulwb r11, r11, r3",
+            "ldrb r3, [r2], #1",
+            "rsb r3, r3, #254",
+            "asr r8, r8, r3",
+            "asr r9, r9, r3",
+            "asr r10, r10, r3",
+            "asr r11, r11, r3",
+            "add r8, r8, r4",
+            "add r9, r9, r4",
+            "add r10, r10, r4",
+            "add r11, r11, r4",
+            $($tail,)*
+            "cmp r0, lr",
+            "bne 1b",
+            "pop {{r6, r7}}",
+            inout("r0") $buf => _,
+            inout("r1") $f.mult => _,
+            inout("r2") $f.shift => _,
+            out("r3") _,
+            in("r4") $f.zp2,
+            out("r10") _,
+            out("r11") _,
+            inout("lr") $buf.wrapping_add(4 * $nb) => _,
+            $($operands)*
+        )
+    };
+}
+
 /// An `SXTB16` form as a function of one register: `$template` reads `{x}`
 /// and writes `{r}`.
 macro_rules! sxtb16_fn {
@@ -385,54 +434,30 @@ pub unsafe fn block_finish(buf: *const i32, nb: usize, f: Finish, cout: usize) {
     // register it uses is declared clobbered, and the flags. DSP
     // instructions: the `fastvit_dsp` cfg.
     unsafe {
-        core::arch::asm!(
-            "push {{r6, r7}}",
-            "mov r6, r8",
-            "mov r7, r9",
-            "1:",
-            "ldm r0!, {{r8, r9, r10, r11}}",
-            "ldrsh r3, [r1], #2",
-            "smulwb r8, r8, r3",
-            "smulwb r9, r9, r3",
-            "smulwb r10, r10, r3",
-            "smulwb r11, r11, r3",
-            "ldrb r3, [r2], #1",
-            "rsb r3, r3, #254",
-            "asr r8, r8, r3",
-            "asr r9, r9, r3",
-            "asr r10, r10, r3",
-            "asr r11, r11, r3",
-            "add r8, r8, r4",
-            "add r9, r9, r4",
-            "add r10, r10, r4",
-            "add r11, r11, r4",
-            "ssat r8, #8, r8, asr #1",
-            "ssat r9, #8, r9, asr #1",
-            "ssat r10, #8, r10, asr #1",
-            "ssat r11, #8, r11, asr #1",
-            "ldrb r8, [r5, r8]",
-            "ldrb r9, [r5, r9]",
-            "ldrb r10, [r5, r10]",
-            "ldrb r11, [r5, r11]",
-            "strb r9, [r6, r12]",
-            "strb r8, [r6], #1",
-            "strb r11, [r7, r12]",
-            "strb r10, [r7], #1",
-            "cmp r0, lr",
-            "bne 1b",
-            "pop {{r6, r7}}",
-            inout("r0") buf => _,
-            inout("r1") f.mult => _,
-            inout("r2") f.shift => _,
-            out("r3") _,
-            in("r4") f.zp2,
-            in("r5") f.table,
-            inout("r8") f.out => _,
-            inout("r9") f.out.wrapping_add(2 * cout) => _,
-            out("r10") _,
-            out("r11") _,
-            in("r12") cout,
-            inout("lr") buf.wrapping_add(4 * nb) => _,
+        block_finish_asm!(
+            buf,
+            nb,
+            f,
+            [
+                "ssat r8, #8, r8, asr #1",
+                "ssat r9, #8, r9, asr #1",
+                "ssat r10, #8, r10, asr #1",
+                "ssat r11, #8, r11, asr #1",
+                "ldrb r8, [r5, r8]",
+                "ldrb r9, [r5, r9]",
+                "ldrb r10, [r5, r10]",
+                "ldrb r11, [r5, r11]",
+                "strb r9, [r6, r12]",
+                "strb r8, [r6], #1",
+                "strb r11, [r7, r12]",
+                "strb r10, [r7], #1",
+            ],
+            [
+                in("r5") f.table,
+                inout("r8") f.out => _,
+                inout("r9") f.out.wrapping_add(2 * cout) => _,
+                in("r12") cout,
+            ]
         );
     }
 }
@@ -593,49 +618,25 @@ pub unsafe fn block_finish16(buf: *const i32, nb: usize, f: Finish, cout: usize)
     // it uses is declared clobbered, and the flags. DSP instructions: the
     // `fastvit_dsp` cfg.
     unsafe {
-        core::arch::asm!(
-            "push {{r6, r7}}",
-            "mov r6, r8",
-            "mov r7, r9",
-            "1:",
-            "ldm r0!, {{r8, r9, r10, r11}}",
-            "ldrsh r3, [r1], #2",
-            "smulwb r8, r8, r3",
-            "smulwb r9, r9, r3",
-            "smulwb r10, r10, r3",
-            "smulwb r11, r11, r3",
-            "ldrb r3, [r2], #1",
-            "rsb r3, r3, #254",
-            "asr r8, r8, r3",
-            "asr r9, r9, r3",
-            "asr r10, r10, r3",
-            "asr r11, r11, r3",
-            "add r8, r8, r4",
-            "add r9, r9, r4",
-            "add r10, r10, r4",
-            "add r11, r11, r4",
-            "ssat r8, #16, r8, asr #1",
-            "ssat r9, #16, r9, asr #1",
-            "ssat r10, #16, r10, asr #1",
-            "ssat r11, #16, r11, asr #1",
-            "strh r9, [r6, r12]",
-            "strh r8, [r6], #2",
-            "strh r11, [r7, r12]",
-            "strh r10, [r7], #2",
-            "cmp r0, lr",
-            "bne 1b",
-            "pop {{r6, r7}}",
-            inout("r0") buf => _,
-            inout("r1") f.mult => _,
-            inout("r2") f.shift => _,
-            out("r3") _,
-            in("r4") f.zp2,
-            inout("r8") f.out => _,
-            inout("r9") f.out.wrapping_add(4 * cout) => _,
-            out("r10") _,
-            out("r11") _,
-            in("r12") 2 * cout,
-            inout("lr") buf.wrapping_add(4 * nb) => _,
+        block_finish_asm!(
+            buf,
+            nb,
+            f,
+            [
+                "ssat r8, #16, r8, asr #1",
+                "ssat r9, #16, r9, asr #1",
+                "ssat r10, #16, r10, asr #1",
+                "ssat r11, #16, r11, asr #1",
+                "strh r9, [r6, r12]",
+                "strh r8, [r6], #2",
+                "strh r11, [r7, r12]",
+                "strh r10, [r7], #2",
+            ],
+            [
+                inout("r8") f.out => _,
+                inout("r9") f.out.wrapping_add(4 * cout) => _,
+                in("r12") 2 * cout,
+            ]
         );
     }
 }
